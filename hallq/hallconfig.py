@@ -1,0 +1,449 @@
+"""Loading a hall's configuration (``config/<hall>/hall.toml`` + its services file).
+
+The file describes one hall: its name and site id, hours and calendar, the
+businesses (queues) with their number prefixes, the windows and the ranked
+businesses each serves, the service items (事项) with their guides, the staff
+and device accounts, and the deployment settings (MQTT broker).
+
+Loading is strict. Every mistake is reported at once, each as
+``<file>: <key>: <what is wrong>`` so an operator can fix a file without
+guessing, e.g.::
+
+    config/city-hall/hall.toml: windows[number=7].serves[1]: unknown business "socail" (known: commerce, construction, social)
+
+See docs/configuration.md for every key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from hallq.hours import WEEKDAYS, OpeningHours, Period, check_no_overlap
+from hallq.i18n import Texts
+from hallq.schema import Arr, Bool, Int, Map, Obj, Str, Texts as TextsSchema
+from hallq.workdays import WorkCalendar
+
+CODE = r"[a-z][a-z0-9_]{0,31}"
+SITE = r"[a-z0-9][a-z0-9-]{0,39}"
+
+
+class ConfigError(Exception):
+    """One or more mistakes in a configuration file; ``str()`` lists them all."""
+
+    def __init__(self, problems: list[tuple[str, str, str]]) -> None:
+        self.problems = problems  # (file, key, message)
+        super().__init__("\n".join(f"{f}: {k}: {m}" if k else f"{f}: {m}" for f, k, m in problems))
+
+
+# -- the shape of the files ---------------------------------------------------
+
+_NAME = TextsSchema()
+_PERIODS = Arr(Str(max_len=11), max_items=6)
+
+HALL_FILE = Obj({
+    "hall": Obj({
+        "site": Str(pattern=SITE, description="MQTT site id: hallq/<site>/..."),
+        "name": _NAME,
+        "level": Str(enum=["city", "district", "town", "village"]),
+        "address": Str(max_len=200),
+        "phone": Str(max_len=40),
+        "complaint_phone": Str(max_len=40),
+        "services": Arr(Str(max_len=200), min_items=1, max_items=20),
+        "timezone": Str(enum=["Asia/Shanghai", "Asia/Urumqi", "Asia/Hong_Kong", "Asia/Macau"]),
+        "public_url": Str(max_len=200, pattern=r"https?://\S+"),
+    }, required=["site", "name", "level", "services"]),
+    "mqtt": Obj({
+        "url": Str(max_len=300, pattern=r"(mqtts?://\S+)?"),
+        "embedded_listen": Str(pattern=r"[0-9a-zA-Z.:\[\]-]+:\d{1,5}"),
+        "username": Str(max_len=100),
+        "password_env": Str(max_len=100, pattern=r"[A-Z_][A-Z0-9_]*"),
+        "tls_ca": Str(max_len=300),
+        "keepalive": Int(min=5, max=600),
+    }),
+    "calendar": Obj({
+        "mode": Str(enum=["china", "weekdays"]),
+        "holidays": Arr(Str(pattern=r"\d{4}-\d{2}-\d{2}"), max_items=400),
+        "workdays": Arr(Str(pattern=r"\d{4}-\d{2}-\d{2}"), max_items=400),
+    }),
+    "hours": Obj({
+        "workdays": _PERIODS,
+        **{d: _PERIODS for d in WEEKDAYS},
+        "issue_before_open_minutes": Int(min=0, max=240),
+        "stop_issuing_before_close_minutes": Int(min=0, max=240),
+        "issue_during_breaks": Bool(),
+    }, required=["workdays"]),
+    "queue": Obj({
+        "no_show_grace_minutes": Int(min=0, max=480),
+        "max_requeues": Int(min=0, max=5),
+        "age_limit_minutes": Int(min=1, max=480),
+        "green_channel_age": Int(min=0, max=120),
+        "default_service_minutes": Int(min=1, max=240),
+        "recent_calls": Int(min=1, max=50),
+        "max_recalls": Int(min=0, max=20),
+    }),
+    "businesses": Arr(Obj({
+        "code": Str(pattern=CODE),
+        "prefix": Str(pattern=r"[A-Z]{1,2}"),
+        "name": _NAME,
+        "daily_limit": Int(min=1, max=9999),
+        "ticket_requires": Str(enum=["none", "id", "phone", "id_or_phone"]),
+        "service_minutes": Int(min=1, max=240),
+        "age_limit_minutes": Int(min=1, max=480),
+    }, required=["code", "prefix", "name"]), min_items=1, max_items=26),
+    "windows": Arr(Obj({
+        "number": Int(min=1, max=999),
+        "name": _NAME,
+        "kind": Str(enum=["acceptance", "tidal", "dedicated", "delivery", "consult"]),
+        "area": Str(max_len=40),
+        "serves": Arr(Str(pattern=CODE), max_items=26),
+    }, required=["number", "serves"]), min_items=1, max_items=300),
+    "staff": Arr(Obj({
+        "job_no": Str(pattern=r"[A-Za-z0-9]{2,16}"),
+        "name": Str(min_len=1, max_len=40),
+        "role": Str(enum=["staff", "manager", "admin"]),
+        "password_hash": Str(max_len=300, pattern=r"\$argon2id?\$\S+"),
+    }, required=["job_no", "name", "role", "password_hash"]), max_items=2000),
+    "devices": Arr(Obj({
+        "id": Str(pattern=r"[a-z0-9][a-z0-9-]{0,39}"),
+        "kind": Str(enum=["kiosk", "gateway", "board", "announcer", "tablet"]),
+        "key_sha256": Str(pattern=r"[0-9a-f]{64}"),
+        "windows": Arr(Int(min=1, max=999), max_items=300),
+    }, required=["id", "kind", "key_sha256"]), max_items=500),
+}, required=["hall", "hours", "businesses", "windows"])
+
+MATERIAL = Obj({
+    "name": Str(min_len=1, max_len=200),
+    "form": Str(enum=["原件", "复印件", "原件及复印件", "电子件"]),
+    "copies": Int(min=1, max=20),
+    "required": Bool(),
+    "note": Str(max_len=300),
+}, required=["name", "form"])
+
+SERVICES_FILE = Obj({
+    "items": Arr(Obj({
+        "code": Str(pattern=r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"),
+        "business": Str(pattern=CODE),
+        "name": _NAME,
+        "category": Str(max_len=40),
+        "department": Str(max_len=100),
+        "recipients": Str(max_len=200),
+        "conditions": Arr(Str(max_len=1000), max_items=30),
+        "materials": Arr(MATERIAL, max_items=60),
+        "statutory_days": Int(min=0, max=365),
+        "promised_days": Int(min=0, max=365),
+        "fee": Str(max_len=300),
+        "basis": Arr(Str(max_len=500), max_items=20),
+        "online": Str(enum=["全程网办", "网上预审", "窗口办理"]),
+        "max_visits": Int(min=0, max=5),
+        "contact": Str(max_len=40),
+        "appointment": Bool(),
+    }, required=["code", "business", "name"]), min_items=1, max_items=5000),
+})
+
+
+# -- what loading produces ----------------------------------------------------
+
+@dataclass(frozen=True)
+class Business:
+    code: str
+    prefix: str
+    name: Texts
+    daily_limit: int = 999
+    ticket_requires: str = "none"
+    service_minutes: int = 10
+    age_limit_minutes: int = 40
+
+
+@dataclass(frozen=True)
+class Window:
+    number: int
+    name: Texts
+    kind: str
+    area: str
+    serves: tuple[str, ...]  # ranked: [0] is the primary business
+
+
+@dataclass(frozen=True)
+class ServiceItem:
+    code: str
+    business: str
+    name: Texts
+    guide: dict[str, Any]  # every other key of the item, as in the file
+
+
+@dataclass(frozen=True)
+class Staff:
+    job_no: str
+    name: str
+    role: str
+    password_hash: str
+
+
+@dataclass(frozen=True)
+class Device:
+    id: str
+    kind: str
+    key_sha256: str
+    windows: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class QueueRules:
+    no_show_grace_minutes: int = 30
+    max_requeues: int = 1
+    age_limit_minutes: int = 40
+    green_channel_age: int = 60
+    default_service_minutes: int = 10
+    recent_calls: int = 8
+    max_recalls: int = 3
+
+
+@dataclass(frozen=True)
+class MqttSettings:
+    url: str = ""  # empty: the embedded broker
+    embedded_listen: str = "127.0.0.1:11883"
+    username: str = ""
+    password_env: str = ""
+    tls_ca: str = ""
+    keepalive: int = 30
+
+    @property
+    def embedded(self) -> bool:
+        return not self.url
+
+    @property
+    def effective_url(self) -> str:
+        """The URL clients connect to (the embedded broker's when none is set)."""
+        return self.url or f"mqtt://{self.embedded_listen}"
+
+    @property
+    def password(self) -> str:
+        return os.environ.get(self.password_env, "") if self.password_env else ""
+
+
+@dataclass
+class HallConfig:
+    path: Path
+    site: str
+    name: Texts
+    level: str
+    address: str
+    phone: str
+    complaint_phone: str
+    timezone: str
+    public_url: str
+    mqtt: MqttSettings
+    calendar: WorkCalendar
+    hours: OpeningHours
+    queue: QueueRules
+    businesses: dict[str, Business]
+    windows: dict[int, Window]
+    items: dict[str, ServiceItem]
+    staff: list[Staff] = field(default_factory=list)
+    devices: list[Device] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+    content_hash: str = ""
+
+    def business_by_prefix(self, prefix: str) -> Business | None:
+        return next((b for b in self.businesses.values() if b.prefix == prefix), None)
+
+
+def load_hall(path: str | os.PathLike[str]) -> HallConfig:
+    """Load and check ``hall.toml`` and the services files it names.
+
+    Raises :class:`ConfigError` listing every problem found.
+    """
+    path = Path(path)
+    label = _label(path)
+    raw = _read_toml(path, label)
+    problems = [(label, k, m) for k, m in HALL_FILE.validate(raw)]
+    if problems:
+        raise ConfigError(problems)
+
+    hall = raw["hall"]
+    digest = hashlib.sha256(path.read_bytes())
+    items_raw: list[tuple[str, int, dict[str, Any]]] = []
+    for rel in hall["services"]:
+        spath = (path.parent / rel).resolve()
+        slabel = _label(spath)
+        sraw = _read_toml(spath, slabel)
+        sproblems = [(slabel, k, m) for k, m in SERVICES_FILE.validate(sraw)]
+        if sproblems:
+            raise ConfigError(sproblems)
+        digest.update(spath.read_bytes())
+        items_raw.extend((slabel, i, it) for i, it in enumerate(sraw.get("items", [])))
+
+    q = raw.get("queue", {})
+    rules = QueueRules(**q)
+    businesses: dict[str, Business] = {}
+    prefixes: dict[str, str] = {}
+    for i, b in enumerate(raw["businesses"]):
+        key = f"businesses[code={b['code']}]"
+        if b["code"] in businesses:
+            problems.append((label, key, f"duplicate business code \"{b['code']}\""))
+            continue
+        if b["prefix"] in prefixes:
+            problems.append((label, f"{key}.prefix",
+                             f"duplicate prefix \"{b['prefix']}\" (already used by business \"{prefixes[b['prefix']]}\")"))
+        prefixes[b["prefix"]] = b["code"]
+        businesses[b["code"]] = Business(
+            code=b["code"], prefix=b["prefix"], name=b["name"],
+            daily_limit=b.get("daily_limit", 999),
+            ticket_requires=b.get("ticket_requires", "none"),
+            service_minutes=b.get("service_minutes", rules.default_service_minutes),
+            age_limit_minutes=b.get("age_limit_minutes", rules.age_limit_minutes),
+        )
+        if len(b["prefix"]) + len(str(businesses[b["code"]].daily_limit)) > 6:
+            problems.append((label, f"{key}.daily_limit", "number too long for a ticket: keep prefix + digits within 6 characters"))
+
+    known = ", ".join(businesses)
+    windows: dict[int, Window] = {}
+    for w in raw["windows"]:
+        key = f"windows[number={w['number']}]"
+        if w["number"] in windows:
+            problems.append((label, key, f"duplicate window number {w['number']}"))
+            continue
+        seen: set[str] = set()
+        for j, code in enumerate(w["serves"]):
+            if code not in businesses:
+                hint = _did_you_mean(code, businesses)
+                problems.append((label, f"{key}.serves[{j}]", f"unknown business \"{code}\"{hint} (known: {known})"))
+            elif code in seen:
+                problems.append((label, f"{key}.serves[{j}]", f"business \"{code}\" listed twice"))
+            seen.add(code)
+        windows[w["number"]] = Window(
+            number=w["number"],
+            name=w.get("name") or {"zh-Hans": f"{w['number']}号窗口", "zh-Hant": f"{w['number']}號窗口", "en": f"Window {w['number']}"},
+            kind=w.get("kind", "acceptance"), area=w.get("area", ""), serves=tuple(w["serves"]),
+        )
+
+    items: dict[str, ServiceItem] = {}
+    for slabel, i, it in items_raw:
+        key = f"items[code={it['code']}]"
+        if it["code"] in items:
+            problems.append((slabel, key, f"duplicate item code \"{it['code']}\""))
+            continue
+        if it["business"] not in businesses:
+            hint = _did_you_mean(it["business"], businesses)
+            problems.append((slabel, f"{key}.business", f"unknown business \"{it['business']}\"{hint} (known: {known})"))
+        sd, pd = it.get("statutory_days"), it.get("promised_days")
+        if sd and pd is not None and pd > sd:
+            problems.append((slabel, f"{key}.promised_days", f"promised {pd} working days exceeds the statutory {sd}"))
+        guide = {k: v for k, v in it.items() if k not in ("code", "business", "name")}
+        items[it["code"]] = ServiceItem(code=it["code"], business=it["business"], name=it["name"], guide=guide)
+
+    calendar = _calendar(raw.get("calendar", {}), label, problems)
+    hours = _hours(raw["hours"], calendar, label, problems)
+
+    staff_seen: set[str] = set()
+    staff = []
+    for s in raw.get("staff", []):
+        if s["job_no"] in staff_seen:
+            problems.append((label, f"staff[job_no={s['job_no']}]", "duplicate job number"))
+        staff_seen.add(s["job_no"])
+        staff.append(Staff(**s))
+    devices = []
+    dev_seen: set[str] = set()
+    for d in raw.get("devices", []):
+        key = f"devices[id={d['id']}]"
+        if d["id"] in dev_seen:
+            problems.append((label, key, "duplicate device id"))
+        dev_seen.add(d["id"])
+        for n in d.get("windows", []):
+            if n not in windows:
+                problems.append((label, f"{key}.windows", f"unknown window {n}"))
+        devices.append(Device(id=d["id"], kind=d["kind"], key_sha256=d["key_sha256"], windows=tuple(d.get("windows", []))))
+
+    m = raw.get("mqtt", {})
+    mqtt = MqttSettings(**m)
+    env_url = os.environ.get("HALLQ_MQTT_URL")
+    if env_url is not None:
+        mqtt = MqttSettings(**{**m, "url": env_url})
+
+    if problems:
+        raise ConfigError(problems)
+    return HallConfig(
+        path=path, site=hall["site"], name=hall["name"], level=hall["level"],
+        address=hall.get("address", ""), phone=hall.get("phone", ""),
+        complaint_phone=hall.get("complaint_phone", ""), timezone=hall.get("timezone", "Asia/Shanghai"),
+        public_url=hall.get("public_url", ""), mqtt=mqtt, calendar=calendar, hours=hours, queue=rules,
+        businesses=businesses, windows=windows, items=items, staff=staff, devices=devices,
+        raw=raw, content_hash=digest.hexdigest(),
+    )
+
+
+def _label(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _read_toml(path: Path, label: str) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError([(label, "", "file not found")]) from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError([(label, "", f"not valid TOML: {e}")]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([(label, "", "not UTF-8 text: save the file as UTF-8")]) from None
+
+
+def _did_you_mean(word: str, choices: dict[str, Any]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean \"{close[0]}\"?)" if close else ""
+
+
+def _calendar(c: dict[str, Any], label: str, problems: list) -> WorkCalendar:
+    def dates(key: str) -> list[date]:
+        out = []
+        for j, s in enumerate(c.get(key, [])):
+            try:
+                out.append(date.fromisoformat(s))
+            except ValueError:
+                problems.append((label, f"calendar.{key}[{j}]", f"\"{s}\" is not a date"))
+        return out
+
+    try:
+        return WorkCalendar(c.get("mode", "china"), dates("holidays"), dates("workdays"))
+    except ValueError as e:
+        problems.append((label, "calendar", str(e)))
+        return WorkCalendar(c.get("mode", "china"))
+
+
+def _hours(h: dict[str, Any], calendar: WorkCalendar, label: str, problems: list) -> OpeningHours:
+    def periods(key: str) -> list[Period]:
+        out = []
+        for j, text in enumerate(h.get(key, [])):
+            try:
+                out.append(Period.parse(text))
+            except ValueError as e:
+                problems.append((label, f"hours.{key}[{j}]", str(e)))
+        try:
+            check_no_overlap(out)
+        except ValueError as e:
+            problems.append((label, f"hours.{key}", str(e)))
+        return sorted(out, key=lambda p: p.start)
+
+    workdays = periods("workdays")
+    if not workdays:
+        problems.append((label, "hours.workdays", "a hall needs at least one opening period"))
+    by_weekday = {d: periods(d) for d in WEEKDAYS[:5] if d in h}
+    weekend = {d: periods(d) for d in WEEKDAYS[5:] if d in h}
+    return OpeningHours(
+        calendar=calendar, workdays=workdays, by_weekday=by_weekday, weekend=weekend,
+        issue_before_open_minutes=h.get("issue_before_open_minutes", 30),
+        stop_issuing_before_close_minutes=h.get("stop_issuing_before_close_minutes", 0),
+        issue_during_breaks=h.get("issue_during_breaks", True),
+    )
+

@@ -1,0 +1,156 @@
+"""Personal data: ID numbers (GB 11643-1999), phones and names, and their masks.
+
+Rules (个人信息保护法, GB/T 35273, see docs/privacy.md):
+
+* a full ID number or phone never leaves the process that received it: the
+  server keeps a keyed hash (to enforce "one open ticket per person") and the
+  masked form, nothing else;
+* every screen, ticket, topic and log line uses the masks below and only
+  these, so that two differently masked copies can never be combined into
+  more than either shows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from datetime import date
+
+_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_CHECK = "10X98765432"  # sum mod 11 -> check character
+_ID_RE = re.compile(r"\d{17}[\dX]")
+
+
+class InvalidIdNumber(ValueError):
+    """An ID number that is not a valid GB 11643 citizen identity number."""
+
+    def __init__(self, reason: str, reason_zh: str, reason_hant: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.reason_zh = reason_zh
+        self.reason_hant = reason_hant
+
+
+def id_check_char(first17: str) -> str:
+    """The ISO 7064 MOD 11-2 check character for the first 17 digits."""
+    total = sum(int(d) * w for d, w in zip(first17, _WEIGHTS))
+    return _CHECK[total % 11]
+
+
+@dataclass(frozen=True)
+class IdNumber:
+    """A validated 18-character ID number (also HK/Macao/Taiwan residence permits, 81/82/83)."""
+
+    value: str
+
+    @classmethod
+    def parse(cls, raw: str, today: date | None = None) -> "IdNumber":
+        """Normalise and validate; raise :class:`InvalidIdNumber` saying why.
+
+        >>> IdNumber.parse("11010519491231002x").value
+        '11010519491231002X'
+        """
+        if not isinstance(raw, str):
+            raise InvalidIdNumber("the ID number must be text", "身份证号码必须是文字", "身分證號碼必須是文字")
+        s = raw.strip().replace(" ", "").upper()
+        if len(s) != 18:
+            raise InvalidIdNumber(f"an ID number has 18 characters, this one has {len(s)}",
+                                  f"身份证号码应为18位，当前为{len(s)}位", f"身分證號碼應為18位，當前為{len(s)}位")
+        if not _ID_RE.fullmatch(s):
+            raise InvalidIdNumber("an ID number is 17 digits followed by a digit or X",
+                                  "身份证号码应为17位数字加1位数字或X", "身分證號碼應為17位數字加1位數字或X")
+        try:
+            born = date(int(s[6:10]), int(s[10:12]), int(s[12:14]))
+        except ValueError:
+            raise InvalidIdNumber("the birth date in the ID number does not exist",
+                                  "身份证号码中的出生日期不存在", "身分證號碼中的出生日期不存在") from None
+        if born.year < 1880 or (today is not None and born > today):
+            raise InvalidIdNumber("the birth date in the ID number is not plausible",
+                                  "身份证号码中的出生日期不合理", "身分證號碼中的出生日期不合理")
+        if id_check_char(s[:17]) != s[17]:
+            raise InvalidIdNumber("the check digit does not match; please check the number",
+                                  "校验位不正确，请核对", "校驗位不正確，請核對")
+        return cls(s)
+
+    @property
+    def birth_date(self) -> date:
+        s = self.value
+        return date(int(s[6:10]), int(s[10:12]), int(s[12:14]))
+
+    @property
+    def male(self) -> bool:
+        return int(self.value[16]) % 2 == 1
+
+    def age_on(self, day: date) -> int:
+        b = self.birth_date
+        return day.year - b.year - ((day.month, day.day) < (b.month, b.day))
+
+    @property
+    def masked(self) -> str:
+        return mask_id_number(self.value)
+
+    def __repr__(self) -> str:  # never show the full number, even in a traceback
+        return f"IdNumber({self.masked!r})"
+
+    __str__ = __repr__
+
+
+def mask_id_number(value: str) -> str:
+    """``110105********002X``: first 6 (area) and last 4 kept, like bank statements.
+
+    Short or malformed input is masked entirely except its last character.
+    """
+    v = value.strip()
+    if len(v) >= 10:
+        return v[:6] + "*" * (len(v) - 10) + v[-4:]
+    return "*" * max(len(v) - 1, 0) + v[-1:]
+
+
+_PHONE_RE = re.compile(r"1[3-9]\d{9}")
+_LANDLINE_RE = re.compile(r"0\d{2,3}-?\d{7,8}")
+
+
+def normalise_phone(raw: str) -> str:
+    """A mainland mobile (11 digits, 1[3-9]…) or a landline with area code; raise ValueError."""
+    s = re.sub(r"[\s()（）]", "", str(raw))
+    if s.startswith("+86"):
+        s = s[3:]
+    if _PHONE_RE.fullmatch(s) or _LANDLINE_RE.fullmatch(s):
+        return s
+    raise ValueError("not a phone number")
+
+
+def mask_phone(value: str) -> str:
+    """``138****1234``."""
+    v = value.replace("-", "")
+    if len(v) >= 7:
+        return v[:3] + "*" * (len(v) - 7) + v[-4:]
+    return "*" * len(v)
+
+
+def mask_name(name: str) -> str:
+    """``张三`` → ``张*``, ``张小三`` → ``张*三``, ``欧阳娜娜`` → ``欧**娜``.
+
+    Latin names keep the first letter of each word: ``Li Lei`` → ``L* L**``.
+    """
+    n = name.strip()
+    if not n:
+        return ""
+    if n.isascii():
+        return " ".join(w[0] + "*" * (len(w) - 1) for w in n.split())
+    if len(n) == 1:
+        return "*"
+    if len(n) == 2:
+        return n[0] + "*"
+    return n[0] + "*" * (len(n) - 2) + n[-1]
+
+
+def keyed_hash(secret: bytes, kind: str, value: str) -> str:
+    """A keyed hash (HMAC-SHA256) so equal IDs can be matched without storing them.
+
+    The key lives in the server's data directory; without it the hash cannot
+    be reversed by trying all ~10^10 plausible ID numbers.
+    """
+    return hmac.new(secret, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()

@@ -1,0 +1,63 @@
+"""Where a hall keeps its data, and the per-installation secret.
+
+The data directory holds the SQLite database, the secret key and logs. It is
+``$HALLQ_DATA_DIR`` when set; otherwise ``/var/lib/hallq/<site>`` for root
+(a kiosk PC or server installed as a service) and
+``~/.local/share/hallq/<site>`` for anyone else.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "city-hall" / "hall.toml"
+
+
+def data_dir(site: str, override: str | os.PathLike[str] | None = None) -> Path:
+    """The data directory for ``site`` (created if missing)."""
+    if override:
+        path = Path(override)
+    elif os.environ.get("HALLQ_DATA_DIR"):
+        path = Path(os.environ["HALLQ_DATA_DIR"])
+    elif hasattr(os, "geteuid") and os.geteuid() == 0:
+        path = Path("/var/lib/hallq") / site
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+        path = base / "hallq" / site
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def config_path(override: str | os.PathLike[str] | None = None) -> Path:
+    """The hall config: ``--config``, else ``$HALLQ_CONFIG``, else the sample city hall."""
+    return Path(override or os.environ.get("HALLQ_CONFIG") or DEFAULT_CONFIG)
+
+
+def load_secret(directory: Path) -> bytes:
+    """The installation's 32-byte secret (keyed hashes of ID numbers), made on first use.
+
+    Losing it only means today's "one open ticket per person" checks restart;
+    keep it out of backups that leave the hall.
+    """
+    path = directory / "secret.key"
+    if not path.exists():
+        # write aside, then link into place: atomic, and if two processes race
+        # the loser's link fails and both read the winner's key below
+        tmp = directory / f".secret.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(secrets.token_bytes(32))
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    data = path.read_bytes()
+    if len(data) < 32:
+        raise RuntimeError(f"{path} is damaged (shorter than 32 bytes): restore it from a backup or delete it")
+    return data[:32]

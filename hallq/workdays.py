@@ -1,0 +1,112 @@
+"""Working days (工作日): China's public holidays and make-up workdays (调休).
+
+Deadlines (承诺办结时限, 差评整改时限) and appointment days count working days,
+not weekdays. The State Council moves holidays every year, so the calendar is
+
+1. the hall's own overrides (``[calendar]`` in hall.toml: ``holidays`` and
+   ``workdays`` lists), which always win; then
+2. the ``chinesecalendar`` package, which knows the official arrangement for
+   the years it was released for; then
+3. Monday to Friday, for a year nobody has told us about. That year is
+   reported by :meth:`WorkCalendar.unknown_years` so the server can warn the
+   operator in its log every day until the arrangement is added.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, timedelta
+
+try:  # imported lazily-cheap; a missing package is a clear setup error, not a silent fallback
+    import chinese_calendar as _cc
+except ImportError:  # pragma: no cover - declared as a dependency
+    _cc = None
+
+
+class WorkCalendar:
+    """Which dates are working days in one hall."""
+
+    def __init__(self, mode: str = "china", holidays: Iterable[date] = (),
+                 workdays: Iterable[date] = ()) -> None:
+        if mode not in ("china", "weekdays"):
+            raise ValueError(f"calendar mode must be 'china' or 'weekdays', not {mode!r}")
+        if mode == "china" and _cc is None:
+            raise RuntimeError("calendar mode 'china' needs the chinesecalendar package: pip install chinesecalendar")
+        self.mode = mode
+        self.holidays = frozenset(holidays)
+        self.workdays = frozenset(workdays)
+        clash = self.holidays & self.workdays
+        if clash:
+            raise ValueError(f"dates listed both as holiday and as workday: {sorted(map(str, clash))}")
+        self._unknown: set[int] = set()
+
+    def is_workday(self, d: date) -> bool:
+        if d in self.holidays:
+            return False
+        if d in self.workdays:
+            return True
+        if self.mode == "china":
+            try:
+                return bool(_cc.is_workday(d))
+            except NotImplementedError:
+                self._unknown.add(d.year)
+        return d.weekday() < 5
+
+    def holiday_name(self, d: date) -> str | None:
+        """The official holiday's English name (``"National Day"``) when known."""
+        if self.mode != "china" or d in self.workdays:
+            return None
+        try:
+            on_holiday, name = _cc.get_holiday_detail(d)
+        except NotImplementedError:
+            return None
+        return name if on_holiday and name else None
+
+    def is_known(self, year: int) -> bool:
+        """Whether the official arrangement for ``year`` is known (package or overrides)."""
+        if self.mode != "china":
+            return True
+        if any(d.year == year for d in self.holidays | self.workdays):
+            return True
+        try:
+            _cc.is_workday(date(year, 6, 1))
+            return True
+        except NotImplementedError:
+            return False
+
+    def unknown_years(self) -> set[int]:
+        """Years asked about whose holidays nobody told us (weekdays were assumed)."""
+        return {y for y in self._unknown if not self.is_known(y)}
+
+    def add_workdays(self, start: date, n: int) -> date:
+        """The date ``n`` working days after ``start`` (``start`` itself not counted).
+
+        ``add_workdays(friday, 1)`` is the next Monday, unless that is a holiday.
+        """
+        if n < 0:
+            raise ValueError("n must be >= 0")
+        d = start
+        while n > 0:
+            d += timedelta(days=1)
+            if self.is_workday(d):
+                n -= 1
+        return d
+
+    def workdays_between(self, start: date, end: date) -> int:
+        """Working days in (start, end]: how many have passed since ``start``."""
+        if end <= start:
+            return 0
+        count, d = 0, start
+        while d < end:
+            d += timedelta(days=1)
+            count += self.is_workday(d)
+        return count
+
+    def next_workdays(self, start: date, count: int, include_start: bool = False) -> list[date]:
+        out: list[date] = []
+        d = start if include_start else start + timedelta(days=1)
+        while len(out) < count:
+            if self.is_workday(d):
+                out.append(d)
+            d += timedelta(days=1)
+        return out
