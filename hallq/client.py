@@ -1,0 +1,190 @@
+"""The HTTP client of the queue server's API, for kiosks, devices, tools and tests.
+
+Standard library only (``http.client``), one keep-alive connection per
+thread. Requests that change state carry an ``Idempotency-Key`` and are
+retried on connection failures and 503s with the *same* key, so a kiosk
+whose network hiccups never issues two numbers for one press; the server
+answers a retry with the first response.
+
+Errors come back as :class:`ApiError` with the server's code and its
+message in the three languages; a server that cannot be reached raises
+:class:`Unreachable` (a subclass), which a kiosk turns into "please wait,
+reconnecting" rather than a crash.
+
+>>> hall = HallClient("http://127.0.0.1:8080", token="demo-kiosk-1")
+>>> hall.issue_ticket("social", id_number="110105194912310024")["ticket"]
+'C001'
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import random
+import socket
+import threading
+import time
+import uuid
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+
+class ApiError(Exception):
+    """An error answer of the API (the one error shape), or no answer at all."""
+
+    def __init__(self, status: int, code: str, messages: dict[str, str], fields: list | None = None,
+                 detail: dict | None = None) -> None:
+        super().__init__(f"{status} {code}: {messages.get('en', '')}")
+        self.status = status
+        self.code = code
+        self.messages = messages
+        self.fields = fields or []
+        self.detail = detail or {}
+
+    def message(self, lang: str = "zh-Hans") -> str:
+        return self.messages.get(lang) or self.messages.get("zh-Hans") or self.messages.get("en", "")
+
+
+class Unreachable(ApiError):
+    def __init__(self, cause: str) -> None:
+        super().__init__(0, "unreachable", {
+            "zh-Hans": "暂时无法连接服务器，正在重试，请稍候。", "zh-Hant": "暫時無法連接伺服器，正在重試，請稍候。",
+            "en": "The server cannot be reached right now; retrying, please wait."}, detail={"cause": cause})
+
+
+class HallClient:
+    def __init__(self, base_url: str, token: str | None = None, timeout: float = 5.0, retries: int = 3,
+                 lang: str = "zh-Hans") -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"server URL {base_url!r} must look like http://host:port")
+        self.base_url = base_url.rstrip("/")
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname
+        self._port = parts.port or (443 if self._https else 80)
+        self._prefix = parts.path.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self.retries = retries
+        self.lang = lang
+        self._local = threading.local()
+
+    # -- transport ---------------------------------------------------------------------
+
+    def _conn(self) -> http.client.HTTPConnection:
+        c = getattr(self._local, "conn", None)
+        if c is None:
+            cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+            c = self._local.conn = cls(self._host, self._port, timeout=self.timeout)
+        return c
+
+    def _drop(self) -> None:
+        c = getattr(self._local, "conn", None)
+        if c is not None:
+            c.close()
+            self._local.conn = None
+
+    def request(self, method: str, path: str, body: dict | None = None, idempotency_key: str | None = None,
+                retry: bool | None = None) -> Any:
+        """One API call; ``path`` is under /api/v1. Returns the decoded JSON answer."""
+        headers = {"Accept": "application/json", "Accept-Language": self.lang}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        data = None
+        if body is not None:
+            data = json.dumps(body, ensure_ascii=False).encode()
+            headers["Content-Type"] = "application/json"
+        safe = method == "GET" or idempotency_key is not None
+        attempts = 1 + (self.retries if (safe if retry is None else retry) else 0)
+        last = ""
+        for attempt in range(attempts):
+            if attempt:
+                time.sleep(min(0.2 * 2 ** attempt, 2.0) * (0.5 + random.random()))
+            try:
+                conn = self._conn()
+                conn.request(method, f"{self._prefix}/api/v1{path}", body=data, headers=headers)
+                resp = conn.getresponse()
+                raw = resp.read()
+                status = resp.status
+            except (OSError, http.client.HTTPException) as e:
+                self._drop()
+                last = f"{e.__class__.__name__}: {e}"
+                continue
+            if status == 503 and attempt + 1 < attempts:
+                last = "503 busy"
+                continue
+            return self._decode(status, raw)
+        raise Unreachable(last)
+
+    @staticmethod
+    def _decode(status: int, raw: bytes) -> Any:
+        try:
+            payload = json.loads(raw) if raw else {}
+        except ValueError:
+            raise ApiError(status, "bad_response", {"en": f"the server answered {status} with non-JSON"}) from None
+        if status >= 400:
+            err = payload.get("error", {}) if isinstance(payload, dict) else {}
+            raise ApiError(status, err.get("code", "error"), err.get("messages", {"en": str(payload)}),
+                           err.get("fields"), err.get("detail"))
+        return payload
+
+    def get(self, path: str) -> Any:
+        return self.request("GET", path)
+
+    def post(self, path: str, body: dict | None = None, idempotent: bool = False) -> Any:
+        key = uuid.uuid4().hex if idempotent else None
+        return self.request("POST", path, body or {}, idempotency_key=key)
+
+    # -- the domain, for readability at call sites ----------------------------------------
+
+    def health(self) -> dict:
+        return self.get("/health")
+
+    def hall(self) -> dict:
+        return self.get("/hall")
+
+    def businesses(self) -> list[dict]:
+        return self.get("/businesses")
+
+    def item(self, code: str) -> dict:
+        return self.get(f"/items/{quote(code, safe='')}")
+
+    def board(self) -> dict:
+        return self.get("/board")
+
+    def ticket(self, public_id: str) -> dict:
+        return self.get(f"/tickets/{quote(public_id, safe='')}")
+
+    def login(self, job_no: str, password: str) -> dict:
+        result = self.request("POST", "/auth/login", {"job_no": job_no, "password": password})
+        self.token = result["token"]
+        return result
+
+    def issue_ticket(self, business: str, item: str | None = None, id_number: str | None = None,
+                     phone: str | None = None, green_reason: str | None = None,
+                     idempotency_key: str | None = None) -> dict:
+        body: dict[str, Any] = {"business": business}
+        for k, v in (("item", item), ("id_number", id_number), ("phone", phone), ("green_reason", green_reason)):
+            if v is not None:
+                body[k] = v
+        return self.request("POST", "/tickets", body, idempotency_key=idempotency_key or uuid.uuid4().hex)
+
+    def window_action(self, number: int, action: str, body: dict | None = None, idempotent: bool = False) -> dict:
+        """``action``: sign-in, sign-out, call-next, recall, start, complete, no-show, transfer, hold,
+        call-back, pause, resume, open, close."""
+        return self.post(f"/windows/{int(number)}/{action}", body, idempotent=idempotent)
+
+    def call_next(self, number: int, complete_current: bool = False) -> dict:
+        return self.window_action(number, "call-next", {"complete_current": complete_current}, idempotent=True)
+
+    def close(self) -> None:
+        self._drop()
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (for tests and benchmarks)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

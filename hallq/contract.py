@@ -1,0 +1,261 @@
+"""The MQTT contract: every topic and payload of hallq, defined once.
+
+Topics live under ``hallq/<site>/`` (one site = one hall). The server is the
+only publisher of hall state; devices publish only their own availability and
+health. Payloads are UTF-8 JSON objects with snake_case keys, ISO-8601 times
+and a ``version`` field; a subscriber accepts the major version it knows and
+ignores unknown extra keys, so the server can add fields without breaking a
+board already on the wall.
+
+Each topic is documented once, with an example payload, in docs/mqtt.md; a
+test fails when a topic here has no section there or its example does not
+validate against the schema below.
+
+Use :func:`decode` for everything that arrives: it never raises anything but
+:class:`PayloadError`, whatever the bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from hallq.schema import Arr, Bool, Int, Obj, Schema, Str, Texts, Time, format_problems
+
+VERSION = 1
+MAX_PAYLOAD = 256 * 1024  # a board snapshot of a 300-window hall is ~60 KB
+
+_SEG = r"[A-Za-z0-9_-]{1,64}"
+
+
+@dataclass(frozen=True)
+class Topic:
+    """One topic family: its pattern, delivery and payload schema."""
+
+    name: str
+    pattern: str  # e.g. "hallq/{site}/windows/{number}"
+    retained: bool
+    qos: int
+    publisher: str  # "server" or "device"
+    schema: Obj
+    summary: str
+
+    def topic(self, site: str, **params: Any) -> str:
+        return self.pattern.format(site=site, **params)
+
+    def subscription(self, site: str) -> str:
+        """The subscription filter for every topic of this family (``+`` for parameters)."""
+        return re.sub(r"\{(\w+)\}", "+", self.pattern.replace("{site}", site))
+
+    def match(self, topic: str) -> dict[str, str] | None:
+        """The parameters if ``topic`` belongs to this family, else None."""
+        regex = "^" + re.sub(r"\\\{(\w+)\\\}", lambda m: f"(?P<{m.group(1)}>{_SEG})", re.escape(self.pattern)) + "$"
+        m = re.match(regex, topic)
+        return m.groupdict() if m else None
+
+
+class PayloadError(ValueError):
+    """A payload that is not what the contract says (logged and ignored by subscribers)."""
+
+
+def _payload(fields: dict[str, Schema], required: list[str]) -> Obj:
+    return Obj({"version": Int(min=1, max=VERSION), **fields}, required=["version", *required], extra=True)
+
+
+CALL = Obj({
+    "seq": Int(min=1, description="call sequence number, +1 per call in the hall; a gap means a missed call"),
+    "kind": Str(enum=["call", "recall", "call_back"]),
+    "ticket": Str(pattern=r"[A-Z]{1,2}\d{3,4}", description="ticket number as printed, e.g. A001"),
+    "business": Str(pattern=r"[a-z][a-z0-9_]{0,31}"),
+    "business_name": Texts(),
+    "window": Int(min=1, max=999),
+    "window_name": Texts(),
+    "area": Str(max_len=40),
+    "at": Time(),
+    "recalls": Int(min=0, description="how many times this ticket has been recalled"),
+}, required=["seq", "kind", "ticket", "business", "window", "at"], extra=True)
+
+QUEUE_SUMMARY = Obj({
+    "business": Str(pattern=r"[a-z][a-z0-9_]{0,31}"),
+    "name": Texts(),
+    "prefix": Str(pattern=r"[A-Z]{1,2}"),
+    "waiting": Int(min=0),
+    "est_wait_minutes": Int(min=0, nullable=True, description="null when no open window serves it"),
+    "windows_serving": Int(min=0),
+    "last_called": Str(max_len=8, nullable=True),
+}, required=["business", "waiting", "est_wait_minutes"], extra=True)
+
+CURRENT = Obj({
+    "ticket": Str(pattern=r"[A-Z]{1,2}\d{3,4}"),
+    "business": Str(max_len=32),
+    "state": Str(enum=["called", "serving"]),
+    "called_at": Time(),
+    "recalls": Int(min=0),
+}, required=["ticket", "state"], extra=True)
+
+WINDOW_SUMMARY = Obj({
+    "number": Int(min=1, max=999),
+    "name": Texts(),
+    "area": Str(max_len=40),
+    "state": Str(enum=["open", "paused", "closed"]),
+    "current": Str(max_len=8, nullable=True, description="ticket being called or served"),
+}, required=["number", "state"], extra=True)
+
+STATUS = Topic(
+    "status", "hallq/{site}/status/{kind}/{id}", retained=True, qos=1, publisher="any",
+    schema=_payload({
+        "state": Str(enum=["online", "offline", "stopped"]),
+        "at": Time(),
+        "software": Str(max_len=40),
+    }, ["state"]),
+    summary="Availability of each process (server, board, announcer, gateway, kiosk). Retained; "
+            "last will \"offline\"; \"online\" on every connect; \"stopped\" on a clean shutdown.",
+)
+
+CALLS = Topic(
+    "calls", "hallq/{site}/calls", retained=False, qos=1, publisher="server",
+    schema=_payload(CALL.fields, CALL.required),
+    summary="One event per call, recall and call-back, after it is committed. QoS 1: a subscriber "
+            "may see one twice (same seq) and must tolerate it.",
+)
+
+BOARD = Topic(
+    "board", "hallq/{site}/board", retained=True, qos=1, publisher="server",
+    schema=_payload({
+        "site": Str(max_len=40),
+        "hall_name": Texts(),
+        "business_day": Str(pattern=r"\d{4}-\d{2}-\d{2}"),
+        "serving": Bool(description="whether the hall is inside its opening hours now"),
+        "issuing": Bool(description="whether numbers can be taken now"),
+        "last_seq": Int(min=0, description="seq of the newest call included"),
+        "recent_calls": Arr(CALL, max_items=50),
+        "queues": Arr(QUEUE_SUMMARY, max_items=26),
+        "windows": Arr(WINDOW_SUMMARY, max_items=300),
+        "updated_at": Time(),
+    }, ["site", "business_day", "recent_calls", "queues", "windows", "updated_at"]),
+    summary="Everything a display board shows, newest call first. Retained, so a board switched on "
+            "at any time shows the right state at once.",
+)
+
+WINDOW = Topic(
+    "window", "hallq/{site}/windows/{number}", retained=True, qos=1, publisher="server",
+    schema=_payload({
+        "number": Int(min=1, max=999),
+        "name": Texts(),
+        "kind": Str(enum=["acceptance", "tidal", "dedicated", "delivery", "consult"]),
+        "area": Str(max_len=40),
+        "state": Str(enum=["open", "paused", "closed"]),
+        "pause_reason": Str(max_len=200, nullable=True),
+        "staff": Obj({"job_no": Str(max_len=16), "name": Str(max_len=40, description="masked: 张*三")},
+                     required=["job_no"], nullable=True, extra=True),
+        "current": Obj(CURRENT.fields, CURRENT.required, extra=True, nullable=True),
+        "held": Int(min=0, description="tickets on hold at this window"),
+        "serves": Arr(Str(max_len=32), max_items=26, description="ranked: first is the primary business"),
+        "updated_at": Time(),
+    }, ["number", "state", "current", "updated_at"]),
+    summary="One window's state for its LED strip and the consoles. Retained.",
+)
+
+QUEUE = Topic(
+    "queue", "hallq/{site}/queues/{business}", retained=True, qos=1, publisher="server",
+    schema=_payload({
+        **QUEUE_SUMMARY.fields,
+        "green_waiting": Int(min=0),
+        "issued": Int(min=0),
+        "daily_limit": Int(min=0),
+        "issuing": Bool(),
+        "updated_at": Time(),
+    }, ["business", "waiting", "est_wait_minutes", "updated_at"]),
+    summary="One business queue: waiting count and estimated wait. Retained.",
+)
+
+NOTICES = Topic(
+    "notices", "hallq/{site}/notices", retained=True, qos=1, publisher="server",
+    schema=_payload({
+        "notices": Arr(Obj({
+            "id": Int(min=1),
+            "text": Texts(),
+            "level": Str(enum=["info", "warning", "urgent"]),
+            "until": Time(nullable=True),
+        }, required=["id", "text", "level"], extra=True), max_items=50),
+        "updated_at": Time(),
+    }, ["notices", "updated_at"]),
+    summary="Notices scrolling on the boards (公告). Retained; an empty list clears them.",
+)
+
+DEVICE_HEALTH = Topic(
+    "device_health", "hallq/{site}/devices/{device}/health", retained=True, qos=1, publisher="device",
+    schema=_payload({
+        "device": Str(max_len=64),
+        "kind": Str(max_len=32, description="printer, id_reader, scanner, led_strip, keypad, rating_pad, audio"),
+        "ok": Bool(),
+        "problems": Arr(Str(max_len=64), max_items=20, description="codes, e.g. paper_out, unplugged"),
+        "detail": Obj({}, extra=True),
+        "at": Time(),
+    }, ["device", "kind", "ok", "at"]),
+    summary="Health of one device (printer paper, reader present, strip unplugged). Published by the "
+            "process that drives it; retained.",
+)
+
+TOPICS: tuple[Topic, ...] = (STATUS, CALLS, BOARD, WINDOW, QUEUE, NOTICES, DEVICE_HEALTH)
+
+
+def encode(topic: Topic, payload: dict[str, Any]) -> bytes:
+    """Serialise a payload (adding ``version``); the server validates in tests, not per message."""
+    body = {"version": VERSION, **payload}
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def decode(topic: Topic, data: bytes | bytearray | str) -> dict[str, Any]:
+    """Parse and validate a payload of ``topic``; raise :class:`PayloadError` saying why.
+
+    Accepts any input without raising anything else: huge, truncated, binary,
+    wrong types, future versions.
+    """
+    if isinstance(data, str):
+        data = data.encode("utf-8", "replace")
+    if len(data) > MAX_PAYLOAD:
+        raise PayloadError(f"{topic.name}: payload of {len(data)} bytes exceeds {MAX_PAYLOAD}")
+    try:
+        value = json.loads(bytes(data).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise PayloadError(f"{topic.name}: not UTF-8 JSON ({e.__class__.__name__})") from None
+    if not isinstance(value, dict):
+        raise PayloadError(f"{topic.name}: payload must be a JSON object")
+    version = value.get("version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > VERSION:
+        raise PayloadError(f"{topic.name}: payload version {version} is newer than {VERSION}; upgrade this device")
+    try:
+        problems = topic.schema.validate(value)
+    except RecursionError:
+        raise PayloadError(f"{topic.name}: payload nested too deeply") from None
+    if problems:
+        raise PayloadError(f"{topic.name}: {format_problems(problems[:5])}")
+    return value
+
+
+def identify(site: str, topic: str) -> tuple[Topic, dict[str, str]] | None:
+    """Which contract topic ``topic`` is (and its parameters), or None for foreign topics.
+
+    Some brokers (amqtt) deliver retained messages of topics a client never
+    subscribed to: subscribers filter through this.
+    """
+    prefix = f"hallq/{site}/"
+    if not topic.startswith(prefix):
+        return None
+    for t in TOPICS:
+        params = _match(t, site, topic)
+        if params is not None:
+            return t, params
+    return None
+
+
+def _match(t: Topic, site: str, topic: str) -> dict[str, str] | None:
+    params = t.match(topic)
+    if params is None or params.get("site") != site:
+        return None
+    params.pop("site")
+    return params
+

@@ -1,0 +1,193 @@
+"""One MQTT connection per process, with availability and automatic reconnects.
+
+Every hallq process (server, board, announcer, gateway, kiosk) connects
+through :class:`Connection`:
+
+* the broker is given by URL: ``mqtt://user:pass@host:1883``,
+  ``mqtts://host:8883`` (TLS, optional CA file);
+* it announces itself on ``hallq/<site>/status/<kind>/<id>``: retained
+  "online" on every connect, a last will "offline", and "stopped" when it
+  shuts down cleanly (the Frigate / zigbee2mqtt convention);
+* it reconnects by itself forever, with a short back-off, and calls every
+  ``on_connect`` hook again after each reconnect so subscriptions and retained
+  state are restored;
+* it never raises into the caller because the broker is away: ``publish``
+  returns False and the caller decides what to keep for later.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as paho
+
+from hallq import __version__
+from hallq.clock import iso, utc_now
+from hallq.contract import STATUS, encode
+
+log = logging.getLogger("hallq.mqtt")
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    host: str
+    port: int
+    tls: bool = False
+    username: str = ""
+    password: str = ""
+
+    @classmethod
+    def parse(cls, url: str, username: str = "", password: str = "") -> "BrokerAddress":
+        """``mqtt://[user[:pass]@]host[:port]`` or ``mqtts://``; raise ValueError saying what is wrong."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
+            raise ValueError(f"broker URL {url!r} must start with mqtt:// or mqtts://")
+        if not parts.hostname:
+            raise ValueError(f"broker URL {url!r} has no host")
+        tls = parts.scheme in ("mqtts", "ssl")
+        try:
+            port = parts.port or (8883 if tls else 1883)
+        except ValueError:
+            raise ValueError(f"broker URL {url!r} has an invalid port") from None
+        return cls(
+            host=parts.hostname, port=port, tls=tls,
+            username=unquote(parts.username or "") or username,
+            password=unquote(parts.password or "") or password,
+        )
+
+    def __str__(self) -> str:  # never print the password
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.username + '@' if self.username else ''}{self.host}:{self.port}"
+
+
+class Connection:
+    """A self-healing MQTT client that marks its process online/offline."""
+
+    def __init__(self, address: BrokerAddress, site: str, kind: str, ident: str,
+                 tls_ca: str = "", keepalive: int = 30, clean_session: bool = True) -> None:
+        self.address = address
+        self.site = site
+        self.status_topic = STATUS.topic(site, kind=kind, id=ident)
+        self.client_id = f"hallq-{site}-{kind}-{ident}"[:64]
+        self.connected = threading.Event()
+        self._hooks: list[Callable[[], None]] = []
+        self._disconnect_hooks: list[Callable[[], None]] = []
+        self._handlers: list[tuple[str, Callable[[str, bytes, bool], None]]] = []
+        self._subscriptions: dict[str, int] = {}
+        self._stopping = False
+
+        c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=self.client_id,
+                        clean_session=clean_session, protocol=paho.MQTTv311)
+        if address.username:
+            c.username_pw_set(address.username, address.password or None)
+        if address.tls:
+            ctx = ssl.create_default_context(cafile=tls_ca or None)
+            c.tls_set_context(ctx)
+        c.will_set(self.status_topic, encode(STATUS, {"state": "offline"}), qos=1, retain=True)
+        c.reconnect_delay_set(min_delay=1, max_delay=5)
+        c.max_queued_messages_set(10000)
+        c.on_connect = self._on_connect
+        c.on_disconnect = self._on_disconnect
+        c.on_message = self._on_message
+        self.client = c
+        self.keepalive = keepalive
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect in the background; returns at once, even if the broker is down."""
+        self.client.connect_async(self.address.host, self.address.port, keepalive=self.keepalive)
+        self.client.loop_start()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self.connected.wait(timeout)
+
+    def stop(self) -> None:
+        """Publish "stopped", then disconnect cleanly (no last will)."""
+        self._stopping = True
+        if self.connected.is_set():
+            info = self.client.publish(self.status_topic, encode(STATUS, {"state": "stopped", "at": iso(utc_now())}),
+                                       qos=1, retain=True)
+            try:
+                info.wait_for_publish(timeout=2)
+            except (RuntimeError, ValueError):
+                pass
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    # -- hooks ----------------------------------------------------------------
+
+    def on_connect(self, hook: Callable[[], None]) -> None:
+        """Call ``hook`` (in the network thread) after every successful (re)connect."""
+        self._hooks.append(hook)
+        if self.connected.is_set():
+            hook()
+
+    def on_disconnect(self, hook: Callable[[], None]) -> None:
+        self._disconnect_hooks.append(hook)
+
+    def subscribe(self, topic_filter: str, handler: Callable[[str, bytes, bool], None], qos: int = 1) -> None:
+        """Subscribe now and after every reconnect; ``handler(topic, payload, retained)``.
+
+        A handler that raises is logged, never kills the connection.
+        """
+        self._handlers.append((topic_filter, handler))
+        self._subscriptions[topic_filter] = qos
+        if self.connected.is_set():
+            self.client.subscribe(topic_filter, qos)
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> bool:
+        """Hand a message to the client; False when not connected (nothing queued)."""
+        if not self.connected.is_set():
+            return False
+        info = self.client.publish(topic, payload, qos=qos, retain=retain)
+        return info.rc == paho.MQTT_ERR_SUCCESS
+
+    # -- paho callbacks ---------------------------------------------------------
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.error("broker %s refused the connection: %s (check mqtt username/password and the ACL)",
+                      self.address, reason_code)
+            return
+        log.info("connected to broker %s as %s", self.address, self.client_id)
+        for topic_filter, qos in self._subscriptions.items():
+            client.subscribe(topic_filter, qos)
+        client.publish(self.status_topic, encode(STATUS, {"state": "online", "at": iso(utc_now()),
+                                                          "software": f"hallq {__version__}"}),
+                       qos=1, retain=True)
+        self.connected.set()
+        for hook in self._hooks:
+            try:
+                hook()
+            except Exception:  # a hook's bug must not stop reconnect handling
+                log.exception("on_connect hook failed")
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        was = self.connected.is_set()
+        self.connected.clear()
+        if was and not self._stopping:
+            log.warning("lost the broker %s (%s); reconnecting in the background", self.address, reason_code)
+        for hook in self._disconnect_hooks:
+            try:
+                hook()
+            except Exception:
+                log.exception("on_disconnect hook failed")
+
+    def _on_message(self, client, userdata, msg) -> None:
+        for topic_filter, handler in self._handlers:
+            if paho.topic_matches_sub(topic_filter, msg.topic):
+                try:
+                    handler(msg.topic, msg.payload, bool(msg.retain))
+                except Exception:
+                    log.exception("handler for %s failed on a message of %d bytes", msg.topic, len(msg.payload))
+
+
+def connect_from_settings(mqtt_settings, site: str, kind: str, ident: str) -> Connection:
+    """A :class:`Connection` from a hall's ``[mqtt]`` settings (see hallq.hallconfig)."""
+    address = BrokerAddress.parse(mqtt_settings.effective_url, mqtt_settings.username, mqtt_settings.password)
+    return Connection(address, site, kind, ident, tls_ca=mqtt_settings.tls_ca, keepalive=mqtt_settings.keepalive)
