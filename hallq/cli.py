@@ -1,0 +1,224 @@
+"""The ``hallq`` command: every part of the hall is one subcommand.
+
+Each subcommand is a thin shell over one library call. ``hallq --help``
+lists them with examples; ``hallq <command> --help`` explains each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from datetime import datetime, timedelta
+
+EPILOG = """examples:
+  hallq start                                   the whole demo hall (server, broker, and the rest)
+  hallq serve --config config/city-hall/hall.toml --port 8080
+  hallq serve --virtual-clock next-open         serve on a clock starting at the next opening time
+  hallq check-config config/village-station/hall.toml
+  hallq hash-password                           argon2 hash for a [[staff]] password_hash
+  hallq device-key                              a new device key and its key_sha256
+
+environment:
+  HALLQ_CONFIG    the hall config (default: config/city-hall/hall.toml)
+  HALLQ_DATA_DIR  where the database and secret key live
+                  (default: /var/lib/hallq/<site> as root, else ~/.local/share/hallq/<site>)
+  HALLQ_MQTT_URL  the broker, overriding [mqtt] url, e.g. mqtt://user:pass@127.0.0.1:1883
+"""
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def _load_config(path: str | None):
+    from hallq.hallconfig import ConfigError, load_hall
+    from hallq.settings import config_path
+
+    try:
+        return load_hall(config_path(path))
+    except ConfigError as e:
+        print(f"hallq: the hall configuration has problems:\n{e}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def parse_clock(spec: str | None, cfg):
+    """``None`` → real clock; ``next-open`` → virtual, at the next opening if closed now; or an ISO time."""
+    from zoneinfo import ZoneInfo
+
+    from hallq.clock import Clock, VirtualClock
+
+    tz = ZoneInfo(cfg.timezone)
+    if not spec:
+        return Clock(tz)
+    now = datetime.now(tz)
+    if spec == "next-open":
+        if cfg.hours.is_serving(now):
+            return VirtualClock(now, tz=tz)
+        nxt = cfg.hours.next_opening(now)
+        return VirtualClock((nxt or now) + timedelta(minutes=5), tz=tz)
+    try:
+        when = datetime.fromisoformat(spec)
+    except ValueError:
+        raise SystemExit(f"hallq: --virtual-clock {spec!r} is neither 'next-open' nor an ISO time "
+                         "like 2026-11-23T09:30+08:00") from None
+    return VirtualClock(when if when.tzinfo else when.replace(tzinfo=tz), tz=tz)
+
+
+# -- subcommands ------------------------------------------------------------------------
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the queue server (and the embedded broker when no broker URL is configured)."""
+    cfg = _load_config(args.config)
+    if args.workers > 1 and cfg.mqtt.embedded:
+        print("hallq: --workers > 1 needs an external broker (set [mqtt] url or HALLQ_MQTT_URL, e.g. Mosquitto); "
+              "the embedded broker lives inside the single worker", file=sys.stderr)
+        return 2
+    if cfg.mqtt.embedded:
+        from hallq.broker import _split_listen, port_in_use
+
+        host, port = _split_listen(cfg.mqtt.embedded_listen)
+        if port_in_use(host, port):
+            print(f"hallq: cannot start the embedded MQTT broker: {host}:{port} is in use. If a broker runs there, "
+                  f"set HALLQ_MQTT_URL=mqtt://{host}:{port}; otherwise change [mqtt] embedded_listen.", file=sys.stderr)
+            return 2
+    clock = parse_clock(args.virtual_clock, cfg)
+
+    from queue_server.app import create_app
+    from queue_server.wsgi import HallServer
+
+    def factory():
+        return create_app(cfg, data_dir=args.data_dir, clock=clock)
+
+    if clock.virtual:
+        logging.getLogger("hallq").warning("running on a virtual clock starting %s", clock.now().isoformat())
+    logging.getLogger("hallq").info("serving %s on http://%s:%d", cfg.site, args.host, args.port)
+    HallServer(factory, args.host, args.port, workers=args.workers, threads=args.threads,
+               access_log=args.access_log).run()
+    return 0
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    """Start the whole hall on one machine: server with broker, and every other part configured."""
+    from hallq.supervisor import start_hall
+
+    return start_hall(args)
+
+
+def cmd_broker(args: argparse.Namespace) -> int:
+    """Run only the embedded broker (for trying boards or kiosks without a server)."""
+    import signal
+    import threading
+
+    from hallq.broker import BrokerStartError, EmbeddedBroker
+
+    broker = EmbeddedBroker(args.listen)
+    try:
+        broker.start()
+    except BrokerStartError as e:
+        print(f"hallq: {e}", file=sys.stderr)
+        return 2
+    print(f"embedded MQTT broker on {broker.url}; Ctrl-C to stop", file=sys.stderr)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *a: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    broker.stop()
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    """Load a hall config and say what it contains, or list every problem in it."""
+    cfg = _load_config(args.config)
+    from hallq.i18n import pick
+
+    print(f"{cfg.path}: {pick(cfg.name)} (site {cfg.site}, {cfg.level})")
+    print(f"  businesses: " + ", ".join(f"{b.prefix} {b.code}" for b in cfg.businesses.values()))
+    print(f"  windows: {len(cfg.windows)}; service items: {len(cfg.items)}; staff: {len(cfg.staff)}; "
+          f"devices: {len(cfg.devices)}")
+    print(f"  hours: {', '.join(str(p) for p in cfg.hours.workdays)} on working days")
+    print(f"  broker: {cfg.mqtt.url or 'embedded on ' + cfg.mqtt.embedded_listen}")
+    return 0
+
+
+def cmd_hash_password(args: argparse.Namespace) -> int:
+    """Print the argon2id hash of a password (read without echo) for a [[staff]] entry."""
+    import getpass
+
+    from queue_server.auth import hash_password
+
+    password = os.environ.get("HALLQ_PASSWORD") or getpass.getpass("password: ")
+    if len(password) < 8:
+        print("hallq: use at least 8 characters", file=sys.stderr)
+        return 2
+    print(hash_password(password))
+    return 0
+
+
+def cmd_device_key(args: argparse.Namespace) -> int:
+    """Make a new device key: give the key to the device, put key_sha256 in the hall config."""
+    from queue_server.auth import new_device_key
+
+    key, digest = new_device_key()
+    print(f"key        = {key}\nkey_sha256 = {digest}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from hallq import __version__
+
+    p = argparse.ArgumentParser(prog="hallq", description="Queue management and self-service kiosks for "
+                                "government service halls (政务服务中心).", epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"hallq {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", metavar="<command>")
+
+    def add(name: str, fn, help_: str, example: str):
+        sp = sub.add_parser(name, help=help_, description=fn.__doc__, epilog=f"example:\n  {example}",
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+        sp.set_defaults(func=fn)
+        return sp
+
+    s = add("serve", cmd_serve, "run the queue server", "hallq serve --host 0.0.0.0 --port 8080 --config config/city-hall/hall.toml")
+    s.add_argument("--config", help="hall config file (default: $HALLQ_CONFIG or the sample city hall)")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for the LAN)")
+    s.add_argument("--port", type=int, default=8080)
+    s.add_argument("--data-dir", help="override $HALLQ_DATA_DIR")
+    s.add_argument("--workers", type=int, default=1, help="worker processes (default 1; >1 needs an external broker)")
+    s.add_argument("--threads", type=int, default=8, help="threads per worker (default 8)")
+    s.add_argument("--virtual-clock", metavar="WHEN", help="'next-open' or an ISO time: run on a virtual clock")
+    s.add_argument("--access-log", action="store_true", help="log every request")
+
+    s = add("start", cmd_start, "start the whole hall (demo): server, broker and every other part",
+            "hallq start --virtual-clock next-open")
+    s.add_argument("--config", help="hall config file")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8080)
+    s.add_argument("--data-dir", help="override $HALLQ_DATA_DIR")
+    s.add_argument("--virtual-clock", metavar="WHEN", help="'next-open' or an ISO time")
+    s.add_argument("--only", help="comma-separated parts to start (default: all)")
+
+    s = add("broker", cmd_broker, "run only the embedded MQTT broker", "hallq broker --listen 127.0.0.1:11883")
+    s.add_argument("--listen", default="127.0.0.1:11883")
+
+    s = add("check-config", cmd_check_config, "check a hall config file", "hallq check-config config/city-hall/hall.toml")
+    s.add_argument("config", nargs="?", help="hall config file")
+
+    add("hash-password", cmd_hash_password, "hash a staff password for the config", "hallq hash-password")
+    add("device-key", cmd_device_key, "make a device key", "hallq device-key")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    _setup_logging(args.verbose)
+    return args.func(args) or 0

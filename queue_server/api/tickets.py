@@ -1,0 +1,37 @@
+"""Taking a number, cancelling it, re-queuing a missed one (kiosks and staff)."""
+
+from __future__ import annotations
+
+from queue_server.api import BadRequest, api, operation
+from queue_server.api import schemas as S
+from queue_server.api.hall import state
+
+
+@api.post("/tickets")
+@operation("issue_ticket", "Take a number (取号)", tag="tickets", auth="kiosk", body=S.ISSUE_TICKET,
+           response=S.TICKET, errors=(400, 401, 403, 404, 409, 422), idempotent=True, status=201,
+           description="Send an Idempotency-Key header: a retry with the same key returns the same ticket.")
+def issue_ticket(actor, body, request_key):
+    return state().service.issue_ticket(
+        actor, body["business"], item=body.get("item"), id_number=body.get("id_number"), phone=body.get("phone"),
+        green_reason=body.get("green_reason"), request=request_key)
+
+
+@api.post("/tickets/<public_id>/cancel")
+@operation("cancel_ticket", "Give up a waiting ticket (弃号)", tag="tickets", auth="kiosk", response=S.TICKET,
+           errors=(401, 403, 404, 409))
+def cancel_ticket(public_id, actor):
+    return state().service.cancel_ticket(actor, public_id)
+
+
+@api.post("/tickets/requeue")
+@operation("requeue", "Put a missed number back in the queue within the grace period (过号重排)", tag="tickets",
+           auth="kiosk", body=S.REQUEUE, response=S.TICKET, errors=(400, 401, 403, 404, 409), idempotent=True)
+def requeue(actor, body, request_key):
+    if ("id" in body) == ("ticket" in body):
+        err = BadRequest("请提供号票二维码或号码（二选一）。", "請提供號票二維碼或號碼（二選一）。",
+                         "Give exactly one of id (from the QR code) or ticket (the number).", code="invalid_fields")
+        err.fields = [{"field": "id", "problem": "give exactly one of id or ticket"}]
+        raise err
+    return state().service.requeue_ticket(actor, public_id=body.get("id"), label=body.get("ticket"),
+                                          request=request_key)

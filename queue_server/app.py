@@ -1,0 +1,122 @@
+"""The Flask application factory: ``create_app()`` reads as the list of what a server is.
+
+>>> app = create_app("config/city-hall/hall.toml", data_dir="/tmp/hall", mqtt=False)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from flask import Flask
+
+from hallq import settings
+from hallq.broker import EmbeddedBroker
+from hallq.clock import Clock
+from hallq.demo import DEMO_KEYS, DEMO_PASSWORD_HASH
+from hallq.hallconfig import HallConfig, load_hall
+from hallq.mqtt import connect_from_settings
+from queue_server.auth import sha256
+from queue_server.db import Database
+from queue_server.domain.context import Hall
+from queue_server.domain.service import QueueService
+from queue_server.hallsync import apply_config
+from queue_server.migrations import migrate
+from queue_server.publisher import Publisher
+from queue_server.snapshots import Snapshots
+
+log = logging.getLogger("hallq.server")
+
+@dataclass
+class HallState:
+    """What the views reach through ``current_app.extensions["hallq"]``."""
+
+    db: Database
+    hall: Hall
+    service: QueueService
+    snapshots: Snapshots
+    data_dir: Path
+    publisher: Publisher | None = None
+    broker: EmbeddedBroker | None = None
+
+    def mqtt_state(self) -> str:
+        p = self.publisher
+        if p is None:
+            return "disabled"
+        if not p.leader:
+            return "follower"  # another server process publishes
+        return "connected" if p.conn is not None and p.conn.connected.is_set() else "disconnected"
+
+    def close(self) -> None:
+        if self.publisher is not None:
+            self.publisher.stop()
+        if self.broker is not None:
+            self.broker.stop()
+        self.db.close()
+
+
+def create_app(config: str | os.PathLike[str] | HallConfig | None = None, data_dir: str | os.PathLike[str] | None = None,
+               clock: Clock | None = None, mqtt: bool = True, embedded_broker: bool | None = None,
+               synchronous: str | None = None) -> Flask:
+    """Build the server for one hall.
+
+    ``config``: the hall.toml (default: ``$HALLQ_CONFIG`` or the sample city hall).
+    ``data_dir``: where the database lives (default: see :func:`hallq.settings.data_dir`).
+    ``clock``: a :class:`~hallq.clock.VirtualClock` for tests and simulations.
+    ``mqtt``: publish to the broker (off for unit tests that need no broker).
+    ``embedded_broker``: start the in-process broker (default: when ``[mqtt] url`` is empty).
+    """
+    cfg = config if isinstance(config, HallConfig) else load_hall(settings.config_path(config))
+    ddir = settings.data_dir(cfg.site, data_dir)
+    hall = Hall(cfg, clock or Clock(ZoneInfo(cfg.timezone)), settings.load_secret(ddir))
+    db = Database(ddir / "hallq.sqlite3", synchronous=synchronous or os.environ.get("HALLQ_SQLITE_SYNCHRONOUS", "FULL"))
+    migrate(db)
+    apply_config(db, hall)
+    service = QueueService(db, hall)
+    state = HallState(db, hall, service, Snapshots(hall), ddir)
+
+    app = Flask("queue_server")
+    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    app.extensions["hallq"] = state
+    _init_api(app)
+    _warn_operator(cfg, hall)
+    if mqtt:
+        _init_mqtt(state, cfg, embedded_broker)
+    return app
+
+
+def _init_api(app: Flask) -> None:
+    from queue_server.api import api, install_error_handlers
+    from queue_server.api import admin, hall, openapi, tickets, windows  # noqa: F401  (routes register on import)
+
+    app.register_blueprint(api)
+    install_error_handlers(app)
+
+
+def _init_mqtt(state: HallState, cfg: HallConfig, embedded_broker: bool | None) -> None:
+    if embedded_broker if embedded_broker is not None else cfg.mqtt.embedded:
+        state.broker = EmbeddedBroker(cfg.mqtt.embedded_listen)
+        state.broker.start()
+    state.publisher = Publisher(state.db, state.hall,
+                                lambda: connect_from_settings(cfg.mqtt, cfg.site, "server", "queue"), state.data_dir)
+    state.publisher.start()
+
+
+def _warn_operator(cfg: HallConfig, hall: Hall) -> None:
+    today = hall.now().date()
+    for year in (today.year, today.year + 1):
+        if not cfg.calendar.is_known(year) and (year == today.year or today.month >= 11):
+            log.warning("the official holidays of %d are unknown to this installation, so weekdays are taken as "
+                        "working days: add them under [calendar] holidays/workdays in %s, or upgrade the "
+                        "chinesecalendar package", year, cfg.path)
+    demo_keys = {sha256(k) for k in DEMO_KEYS}
+    demo = [s.job_no for s in cfg.staff if s.password_hash == DEMO_PASSWORD_HASH] + \
+           [d.id for d in cfg.devices if d.key_sha256 in demo_keys]
+    if demo:
+        log.warning("demo credentials are configured for %s: replace them before real use "
+                    "(see docs/deployment.md, 'Accounts and keys')", ", ".join(demo[:5]) + (" …" if len(demo) > 5 else ""))

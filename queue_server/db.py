@@ -1,0 +1,147 @@
+"""All database connection handling: one write path, reads beside it.
+
+The hall's state is one SQLite file in WAL mode. The rules (see
+docs/architecture.md, "Durability and concurrency"):
+
+* every change of state is one transaction opened with ``BEGIN IMMEDIATE``,
+  which takes SQLite's write lock up front. A deferred ``BEGIN`` (what
+  sqlite-utils' ``atomic()`` and Python's default do) can fail half-way with
+  "database is locked" when two writers race;
+* when the lock is taken we retry on our own short, jittered schedule instead
+  of SQLite's busy handler, whose sleeps grow to 100 ms and wreck the p99;
+* ``synchronous=FULL`` by default: an acknowledged ticket survives a power cut,
+  not only ``kill -9``;
+* after each commit the registered listeners run (the MQTT publisher is
+  woken), so nothing is published that was not committed.
+
+Each thread gets its own connection (sqlite3 connections are not shareable
+across threads). sqlite-utils wraps a connection for schema work and for the
+convenience of the admin commands; hot paths use plain SQL.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlite_utils
+
+log = logging.getLogger("hallq.db")
+
+
+class DatabaseBusy(RuntimeError):
+    """The write lock could not be had in time (another process holds it)."""
+
+
+class Database:
+    """The hall's SQLite database."""
+
+    def __init__(self, path: str | Path, synchronous: str = "FULL", lock_timeout: float = 10.0) -> None:
+        self.path = str(path)
+        self.synchronous = synchronous
+        self.lock_timeout = lock_timeout
+        self._local = threading.local()
+        self._listeners: list[Callable[[], None]] = []
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        conn = self.connection()
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if mode.lower() != "wal" and self.path != ":memory:":
+            raise RuntimeError(f"{self.path}: could not switch SQLite to WAL mode (got {mode}); "
+                               "is the data directory on a network file system?")
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection (opened on first use)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=0)
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA synchronous={self.synchronous}")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=0")
+            conn.execute("PRAGMA temp_store=MEMORY")
+            self._local.conn = conn
+            with self._all_lock:
+                self._all.append(conn)
+        return conn
+
+    @property
+    def utils(self) -> sqlite_utils.Database:
+        """sqlite-utils over this thread's connection (schema work, admin commands)."""
+        u = getattr(self._local, "utils", None)
+        if u is None:
+            u = self._local.utils = sqlite_utils.Database(self.connection())
+        return u
+
+    def add_commit_listener(self, fn: Callable[[], None]) -> None:
+        self._listeners.append(fn)
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: ``BEGIN IMMEDIATE`` … ``COMMIT``, or rollback on any exception.
+
+        >>> with db.write() as tx:
+        ...     tx.execute("UPDATE windows SET state='open' WHERE number=?", (3,))
+        """
+        conn = self.connection()
+        self._begin_immediate(conn)
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        try:
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        for fn in self._listeners:
+            try:
+                fn()
+            except Exception:
+                log.exception("commit listener failed")
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A consistent read snapshot (a deferred transaction that never writes)."""
+        conn = self.connection()
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
+    def _begin_immediate(self, conn: sqlite3.Connection) -> None:
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.0002
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) and "busy" not in str(e):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise DatabaseBusy(
+                        f"{self.path}: the write lock was held for over {self.lock_timeout:.0f} s; "
+                        "is another program (a backup, sqlite3 shell) holding the database open in a transaction?"
+                    ) from e
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 1.5, 0.005)
+
+    def close(self) -> None:
+        with self._all_lock:
+            for conn in self._all:
+                try:
+                    conn.close()
+                except sqlite3.ProgrammingError:
+                    pass
+            self._all.clear()
+        self._local = threading.local()

@@ -1,0 +1,112 @@
+"""What every domain action works with: the hall, the actor, one transaction.
+
+A :class:`Tx` is one open ``BEGIN IMMEDIATE`` transaction plus the moment it
+happens (one ``now`` for the whole transaction, so every timestamp written
+by one action is the same) and who is acting. Domain functions take a
+``Tx`` and raise :class:`~queue_server.domain.errors.DomainError`; the
+transaction is rolled back on any exception, so nothing is half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from hallq.clock import Clock, iso
+from hallq.hallconfig import HallConfig
+
+GREEN, APPOINTMENT, ORDINARY = 0, 1, 2
+CLASS_NAMES = {GREEN: "green", APPOINTMENT: "appointment", ORDINARY: "ordinary"}
+OPEN_STATES = ("waiting", "called", "serving", "held")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who does something: a staff member, a kiosk, a device, or the system itself."""
+
+    kind: str  # "staff", "kiosk", "device", "system"
+    id: str  # job number or device id
+    role: str = ""  # staff role: staff / manager / admin
+    staff_id: int | None = None
+    windows: tuple[int, ...] = ()  # windows a device may act for
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}:{self.id}" if self.kind != "system" else "system"
+
+    @property
+    def is_manager(self) -> bool:
+        return self.kind == "staff" and self.role in ("manager", "admin")
+
+
+SYSTEM = Actor("system", "system")
+
+
+@dataclass
+class Hall:
+    """The hall's runtime: its configuration, clock and secret."""
+
+    config: HallConfig
+    clock: Clock
+    secret: bytes
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+
+@dataclass
+class Tx:
+    conn: sqlite3.Connection
+    hall: Hall
+    actor: Actor
+    now: datetime
+    journaled: list[int] = field(default_factory=list)
+
+    @property
+    def at(self) -> str:
+        return iso(self.now)
+
+    @property
+    def day(self) -> str:
+        return self.now.date().isoformat()
+
+    @property
+    def rules(self):
+        return self.hall.config.queue
+
+    def one(self, sql: str, params: tuple | dict = ()) -> sqlite3.Row | None:
+        return self.conn.execute(sql, params).fetchone()
+
+    def all(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
+        return self.conn.execute(sql, params).fetchall()
+
+    def journal(self, action: str, *, ticket: sqlite3.Row | dict | None = None, window: int | None = None,
+                business: str | None = None, data: dict[str, Any] | None = None) -> int:
+        """Append one entry to the journal (the audit trail and MQTT outbox)."""
+        cur = self.conn.execute(
+            "INSERT INTO journal (at, business_day, actor, action, ticket_id, ticket, business, window, data) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (self.at, self.day, self.actor.label, action,
+             ticket["id"] if ticket is not None else None,
+             ticket["label"] if ticket is not None else None,
+             business or (ticket["business"] if ticket is not None else None),
+             window, json.dumps(data or {}, ensure_ascii=False, separators=(",", ":"))),
+        )
+        self.journaled.append(cur.lastrowid)
+        return cur.lastrowid
+
+    def next_counter(self, name: str) -> int:
+        row = self.one("INSERT INTO counters (name, value) VALUES (?, 1) "
+                       "ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value", (name,))
+        return int(row[0])
+
+    def meta(self, key: str) -> str | None:
+        row = self.one("SELECT value FROM meta WHERE key = ?", (key,))
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
+                          "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))

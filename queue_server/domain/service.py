@@ -1,0 +1,264 @@
+"""The queue as one object: every public method is one transaction.
+
+:class:`QueueService` is what the HTTP API, the CLI and the tests call. Each
+method opens one ``BEGIN IMMEDIATE`` transaction, rolls the business day
+over if needed, runs the domain rule, writes the journal, commits, and
+returns a plain dict (the "view") ready to be sent as JSON. It knows nothing
+of Flask.
+
+Idempotency: a method given ``request=(client, key)`` stores its response
+under that key in the same transaction; a retry with the same key (a kiosk
+whose first request timed out) gets the same response and changes nothing,
+so a resident never gets two numbers for one press.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from queue_server.db import Database
+from queue_server.domain import day as day_rules
+from queue_server.domain import tickets as ticket_rules
+from queue_server.domain import windows as window_rules
+from queue_server.domain.context import CLASS_NAMES, Actor, Hall, Tx
+from queue_server.domain.errors import DomainError
+from queue_server.domain.estimates import waiting_up_to_class
+
+RequestKey = tuple[str, str]
+
+
+class QueueService:
+    def __init__(self, db: Database, hall: Hall) -> None:
+        self.db = db
+        self.hall = hall
+        self._day_seen: str | None = None
+        self._day_lock = threading.Lock()
+        self._businesses: dict[str, dict[str, Any]] | None = None
+
+    # -- transactions --------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self, actor: Actor) -> Iterator[Tx]:
+        with self.db.write() as conn:
+            tx = Tx(conn, self.hall, actor, self.hall.now())
+            if self._day_seen != tx.day:
+                day_rules.roll_over_if_new_day(tx)
+            yield tx
+        self._day_seen = tx.day
+
+    def _run(self, actor: Actor, request: RequestKey | None, fn: Callable[[Tx], dict[str, Any]]) -> dict[str, Any]:
+        if request is None:
+            with self.transaction(actor) as tx:
+                return fn(tx)
+        client, key = request
+        with self.transaction(actor) as tx:
+            row = tx.one("SELECT status, response FROM requests WHERE client = ? AND key = ?", (client, key))
+            if row is not None:
+                stored = json.loads(row["response"])
+                if row["status"] >= 400:
+                    raise _replayed_error(row["status"], stored)
+                return {**stored, "replayed": True}
+            try:
+                with _savepoint(tx):
+                    result = fn(tx)
+            except DomainError as e:
+                # remember refusals too: a retry must not succeed where the first attempt was refused
+                tx.conn.execute("INSERT INTO requests (client, key, status, response, created_at) VALUES (?,?,?,?,?)",
+                                (client, key, e.status, json.dumps({"code": e.code, "messages": e.messages,
+                                                                    "detail": e.detail}, ensure_ascii=False), tx.at))
+                committed_error = e
+            else:
+                tx.conn.execute("INSERT INTO requests (client, key, status, response, created_at) VALUES (?,?,?,?,?)",
+                                (client, key, 200, json.dumps(result, ensure_ascii=False), tx.at))
+                return result
+        raise committed_error
+
+    # -- reads shared by views -------------------------------------------------------
+
+    def businesses(self) -> dict[str, dict[str, Any]]:
+        """Active and inactive businesses by code, names decoded (cached until config changes)."""
+        if self._businesses is None:
+            conn = self.db.connection()
+            self._businesses = {r["code"]: {**dict(r), "name": json.loads(r["name"])}
+                                for r in conn.execute("SELECT * FROM businesses ORDER BY position")}
+        return self._businesses
+
+    def invalidate_caches(self) -> None:
+        self._businesses = None
+
+    def _ticket_view(self, tx: Tx, row, ahead: int | None = None) -> dict[str, Any]:
+        return ticket_rules.ticket_view(tx.conn, row, self.businesses(), self.hall.config.queue.default_service_minutes,
+                                        self.hall.config.public_url, ahead)
+
+    # -- tickets ---------------------------------------------------------------------
+
+    def issue_ticket(self, actor: Actor, business: str, item: str | None = None, id_number: str | None = None,
+                     phone: str | None = None, green_reason: str | None = None,
+                     request: RequestKey | None = None) -> dict[str, Any]:
+        def run(tx: Tx) -> dict[str, Any]:
+            row = ticket_rules.issue_ticket(tx, business, item, id_number, phone, green_reason)
+            # a new ticket is the last of its class: everyone waiting in classes up to its own is ahead
+            ahead = waiting_up_to_class(tx.conn, tx.day, business, row["class"]) - 1
+            return self._ticket_view(tx, row, ahead)
+        return self._run(actor, request, run)
+
+    def cancel_ticket(self, actor: Actor, public_id: str) -> dict[str, Any]:
+        return self._run(actor, None, lambda tx: self._ticket_view(tx, ticket_rules.cancel_ticket(tx, public_id)))
+
+    def requeue_ticket(self, actor: Actor, public_id: str | None = None, label: str | None = None,
+                       request: RequestKey | None = None) -> dict[str, Any]:
+        def run(tx: Tx) -> dict[str, Any]:
+            t = ticket_rules.find_ticket(tx, public_id) if public_id else ticket_rules.find_by_label(tx, label or "")
+            return self._ticket_view(tx, ticket_rules.requeue_ticket(tx, t))
+        return self._run(actor, request, run)
+
+    def ticket(self, public_id: str) -> dict[str, Any]:
+        with self.db.read() as conn:
+            row = ticket_rules.find_ticket(conn, public_id)
+            return ticket_rules.ticket_view(conn, row, self.businesses(), self.hall.config.queue.default_service_minutes,
+                                            self.hall.config.public_url)
+
+    # -- windows -----------------------------------------------------------------------
+
+    def _window_result(self, tx: Tx, number: int, ticket=None, seq: int | None = None) -> dict[str, Any]:
+        w = window_rules.get_window(tx, number)
+        out: dict[str, Any] = {"window": window_rules.window_view(tx.conn, w)}
+        if ticket is not None:
+            out["ticket"] = ticket_brief(ticket)
+        if seq is not None:
+            out["seq"] = seq
+        return out
+
+    def sign_in(self, actor: Actor, number: int) -> dict[str, Any]:
+        return self._run(actor, None, lambda tx: (window_rules.sign_in(tx, number), self._window_result(tx, number))[1])
+
+    def sign_out(self, actor: Actor, number: int) -> dict[str, Any]:
+        return self._run(actor, None, lambda tx: (window_rules.sign_out(tx, number), self._window_result(tx, number))[1])
+
+    def pause(self, actor: Actor, number: int, reason: str) -> dict[str, Any]:
+        return self._run(actor, None, lambda tx: (window_rules.pause(tx, number, reason), self._window_result(tx, number))[1])
+
+    def resume(self, actor: Actor, number: int) -> dict[str, Any]:
+        return self._run(actor, None, lambda tx: (window_rules.resume(tx, number), self._window_result(tx, number))[1])
+
+    def set_open(self, actor: Actor, number: int, open_: bool) -> dict[str, Any]:
+        return self._run(actor, None,
+                         lambda tx: (window_rules.set_open(tx, number, open_), self._window_result(tx, number))[1])
+
+    def call_next(self, actor: Actor, number: int, complete_current: bool = False,
+                  request: RequestKey | None = None) -> dict[str, Any]:
+        def run(tx: Tx) -> dict[str, Any]:
+            t, seq = window_rules.call_next(tx, number, complete_current)
+            return self._window_result(tx, number, t, seq)
+        return self._run(actor, request, run)
+
+    def recall(self, actor: Actor, number: int, expected: str | None = None) -> dict[str, Any]:
+        def run(tx: Tx) -> dict[str, Any]:
+            t, seq = window_rules.recall(tx, number, expected)
+            return self._window_result(tx, number, t, seq)
+        return self._run(actor, None, run)
+
+    def start_service(self, actor: Actor, number: int, expected: str | None = None) -> dict[str, Any]:
+        return self._run(actor, None, lambda tx: self._window_result(
+            tx, number, window_rules.start_service(tx, number, expected)))
+
+    def complete(self, actor: Actor, number: int, expected: str | None = None) -> dict[str, Any]:
+        return self._run(actor, None, lambda tx: self._window_result(
+            tx, number, window_rules.complete(tx, number, expected)))
+
+    def no_show(self, actor: Actor, number: int, expected: str | None = None) -> dict[str, Any]:
+        return self._run(actor, None, lambda tx: self._window_result(
+            tx, number, window_rules.no_show(tx, number, expected)))
+
+    def transfer(self, actor: Actor, number: int, to_business: str | None = None, to_window: int | None = None,
+                 expected: str | None = None) -> dict[str, Any]:
+        return self._run(actor, None, lambda tx: self._window_result(
+            tx, number, window_rules.transfer(tx, number, to_business, to_window, expected)))
+
+    def hold(self, actor: Actor, number: int, expected: str | None = None) -> dict[str, Any]:
+        return self._run(actor, None, lambda tx: self._window_result(
+            tx, number, window_rules.hold(tx, number, expected)))
+
+    def call_back(self, actor: Actor, number: int, label: str) -> dict[str, Any]:
+        def run(tx: Tx) -> dict[str, Any]:
+            t, seq = window_rules.call_back(tx, number, label)
+            return self._window_result(tx, number, t, seq)
+        return self._run(actor, None, run)
+
+    def set_allocation(self, actor: Actor, number: int, serves: list[str]) -> dict[str, Any]:
+        def run(tx: Tx) -> dict[str, Any]:
+            _require_manager(actor)
+            window_rules.set_allocation(tx, number, serves)
+            return self._window_result(tx, number)
+        return self._run(actor, None, run)
+
+    def window_detail(self, number: int) -> dict[str, Any]:
+        """A window with its waiting list and held tickets (for the staff console)."""
+        with self.db.read() as conn:
+            w = conn.execute("SELECT * FROM windows WHERE number = ? AND active", (number,)).fetchone()
+            if w is None:
+                from queue_server.domain.errors import unknown_window
+                raise unknown_window(number)
+            view = window_rules.window_view(conn, w)
+            view["held_tickets"] = [ticket_brief(r) for r in conn.execute(
+                "SELECT * FROM tickets WHERE window = ? AND state = 'held' ORDER BY called_at", (number,))]
+            return view
+
+    # -- the day ---------------------------------------------------------------------------
+
+    def close_day(self, actor: Actor) -> dict[str, Any]:
+        def run(tx: Tx) -> dict[str, Any]:
+            _require_manager(actor)
+            return day_rules.close_day(tx)
+        return self._run(actor, None, run)
+
+    def reopen_day(self, actor: Actor) -> dict[str, Any]:
+        def run(tx: Tx) -> dict[str, Any]:
+            _require_manager(actor)
+            day_rules.reopen_day(tx)
+            return {"business_day": tx.day, "issuing": True}
+        return self._run(actor, None, run)
+
+
+def _require_manager(actor: Actor) -> None:
+    from queue_server.domain.errors import Forbidden
+
+    if not (actor.is_manager or actor.kind == "system"):
+        raise Forbidden("此操作需要管理人员权限。", "此操作需要管理人員權限。", "This needs a manager.", code="manager_only")
+
+
+def ticket_brief(t) -> dict[str, Any]:
+    """A ticket as a window sees it: number, business, item, state, times; masks only."""
+    return {
+        "id": t["public_id"], "ticket": t["label"], "business": t["business"], "item": t["item"],
+        "class": CLASS_NAMES[t["class"]], "green_reason": t["green_reason"], "state": t["state"],
+        "issued_at": t["issued_at"], "arrived_at": t["arrived_at"], "called_at": t["called_at"],
+        "started_at": t["started_at"], "finished_at": t["finished_at"], "recalls": t["recalls"],
+        "transfers": t["transfers"], "requeues": t["requeues"], "id_masked": t["id_masked"],
+        "phone_masked": t["phone_masked"],
+    }
+
+
+@contextmanager
+def _savepoint(tx: Tx) -> Iterator[None]:
+    """Roll back a refused action's partial writes while keeping the transaction open."""
+    tx.conn.execute("SAVEPOINT action")
+    mark = len(tx.journaled)
+    try:
+        yield
+    except BaseException:
+        tx.conn.execute("ROLLBACK TO action")
+        tx.conn.execute("RELEASE action")
+        del tx.journaled[mark:]
+        raise
+    tx.conn.execute("RELEASE action")
+
+
+def _replayed_error(status: int, stored: dict[str, Any]) -> DomainError:
+    m = stored.get("messages", {})
+    return DomainError(m.get("zh-Hans", ""), m.get("zh-Hant", ""), m.get("en", ""),
+                       code=stored.get("code"), status=status, detail=stored.get("detail"))

@@ -1,0 +1,234 @@
+"""Issuing tickets (取号), and what a resident can do with one: cancel, re-queue, follow.
+
+Rules (docs/domain-rules.md):
+
+* a number is the business prefix and a counter per business per business
+  day (A001), guarded by a unique constraint, never reused;
+* numbers are issued only when the hall issues (opening hours, see
+  :mod:`hallq.hours`), and not past the business's daily limit (每日限号);
+* where a business asks for an ID number it must pass the GB 11643 check,
+  and one person holds at most one open ticket per business (stops touts);
+* residents of ``green_channel_age`` or older (from the ID's birth date) get
+  the green channel automatically; a disabled resident may declare it at the
+  kiosk; staff may grant it for any reason (帮办);
+* a missed number (过号) can be re-queued within ``no_show_grace_minutes``,
+  ``max_requeues`` times, and joins the back of the queue.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+from datetime import datetime, timedelta
+from typing import Any
+
+from hallq.i18n import pick
+from hallq.privacy import InvalidIdNumber, IdNumber, keyed_hash, mask_phone, normalise_phone
+from queue_server.domain import day as day_rules
+from queue_server.domain.context import CLASS_NAMES, GREEN, ORDINARY, Tx
+from queue_server.domain.errors import Conflict, Forbidden, Invalid, unknown_business, unknown_item, unknown_ticket
+from queue_server.domain.estimates import estimate, people_ahead
+
+GREEN_REASONS = ("elderly", "disabled", "pregnant", "military", "other")
+SELF_DECLARED_GREEN = ("disabled", "pregnant")  # a kiosk may take the resident's word; staff verify at the window
+
+
+def issue_ticket(tx: Tx, business: str, item: str | None = None, id_number: str | None = None,
+                 phone: str | None = None, green_reason: str | None = None,
+                 klass: int | None = None) -> sqlite3.Row:
+    """Issue a number; return the new ticket's row."""
+    b = tx.one("SELECT * FROM businesses WHERE code = ? AND active", (business,))
+    if b is None:
+        raise unknown_business(business)
+    if item is not None:
+        it = tx.one("SELECT business FROM items WHERE code = ? AND active", (item,))
+        if it is None:
+            raise unknown_item(item)
+        if it["business"] != business:
+            raise Invalid(f"事项 {item} 不属于此业务，请重新选择。", f"事項 {item} 不屬於此業務，請重新選擇。",
+                          f"Item {item} does not belong to business \"{business}\"; choose again.",
+                          code="item_not_in_business")
+    _check_issuing(tx, b)
+
+    id_hash = id_masked = phone_hash = phone_masked = None
+    person: IdNumber | None = None
+    requires = b["ticket_requires"]
+    if id_number:
+        try:
+            person = IdNumber.parse(id_number, today=tx.now.date())
+        except InvalidIdNumber as e:
+            raise Invalid(f"身份证号码有误：{e.reason_zh}。", f"身分證號碼有誤：{e.reason_hant}。",
+                          f"The ID number is not valid: {e.reason}.", code="invalid_id_number") from None
+        id_hash, id_masked = keyed_hash(tx.hall.secret, "id", person.value), person.masked
+    if phone:
+        try:
+            p = normalise_phone(phone)
+        except ValueError:
+            raise Invalid("手机号码有误，请输入11位手机号码。", "手機號碼有誤，請輸入11位手機號碼。",
+                          "The phone number is not valid; enter an 11-digit mobile number.",
+                          code="invalid_phone") from None
+        phone_hash, phone_masked = keyed_hash(tx.hall.secret, "phone", p), mask_phone(p)
+    if requires == "id" and person is None or requires == "id_or_phone" and person is None and phone_hash is None \
+            or requires == "phone" and phone_hash is None:
+        what = {"id": ("身份证号码", "身份證號碼", "an ID number"),
+                "phone": ("手机号码", "手機號碼", "a phone number"),
+                "id_or_phone": ("身份证号码或手机号码", "身份證號碼或手機號碼", "an ID number or a phone number")}[requires]
+        raise Invalid(f"此业务取号需要{what[0]}。", f"此業務取號需要{what[1]}。",
+                      f"This business needs {what[2]} to take a number.", code="identity_required",
+                      detail={"requires": requires})
+
+    if klass is None:
+        klass = ORDINARY
+        if green_reason:
+            if green_reason not in GREEN_REASONS:
+                raise Invalid("绿色通道原因无效。", "綠色通道原因無效。", f"Unknown green channel reason {green_reason!r}.",
+                              code="invalid_green_reason")
+            if tx.actor.kind != "staff" and green_reason not in SELF_DECLARED_GREEN:
+                raise Forbidden("此类绿色通道请到服务台由工作人员办理。", "此類綠色通道請到服務台由工作人員辦理。",
+                                "Please ask the staff at the help desk for this green channel.",
+                                code="green_channel_staff_only")
+            if green_reason == "elderly" and tx.actor.kind != "staff" and person is None:
+                raise Invalid("老年人绿色通道需要身份证。", "老年人綠色通道需要身分證。",
+                              "The elderly green channel needs an ID card.", code="identity_required")
+            klass = GREEN
+        age = tx.rules.green_channel_age
+        if person is not None and age and person.age_on(tx.now.date()) >= age:
+            klass, green_reason = GREEN, green_reason or "elderly"
+    if klass != GREEN:
+        green_reason = None
+
+    number = tx.one("SELECT COALESCE(MAX(number), 0) + 1 FROM tickets WHERE business_day = ? AND origin_business = ?",
+                    (tx.day, business))[0]
+    if number > b["daily_limit"]:
+        raise Conflict(f"{pick(_name(b))}今日号已取完（每日限{b['daily_limit']}个），请改日再来或预约办理。",
+                       f"{pick(_name(b), 'zh-Hant')}今日號已取完（每日限{b['daily_limit']}個），請改日再來或預約辦理。",
+                       f"All of today's {b['daily_limit']} numbers for {pick(_name(b), 'en')} are taken; "
+                       "please come another day or book an appointment.",
+                       code="daily_limit_reached", detail={"daily_limit": b["daily_limit"]})
+    digits = max(3, len(str(b["daily_limit"])))
+    label = f"{b['prefix']}{number:0{digits}d}"
+    try:
+        cur = tx.conn.execute(
+            "INSERT INTO tickets (public_id, business_day, business, origin_business, number, label, item, class, "
+            "green_reason, state, issued_at, arrived_at, id_hash, id_masked, phone_hash, phone_masked, source) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'waiting', ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+            (secrets.token_urlsafe(12), tx.day, business, business, number, label, item, klass, green_reason,
+             tx.at, tx.at, id_hash, id_masked, phone_hash, phone_masked, tx.actor.label))
+        row = cur.fetchone()
+    except sqlite3.IntegrityError as e:
+        if "id_hash" in str(e) or "one_open" in str(e):
+            existing = tx.one("SELECT label FROM tickets WHERE business_day = ? AND business = ? AND id_hash = ? "
+                              "AND state IN ('waiting','called','serving','held')", (tx.day, business, id_hash))
+            held = existing["label"] if existing else "?"
+            raise Conflict(f"您已取过此业务的号（{held}），请等候叫号。", f"您已取過此業務的號（{held}），請等候叫號。",
+                           f"You already hold a number for this business ({held}); please wait to be called.",
+                           code="already_has_ticket", detail={"ticket": held}) from None
+        raise
+    tx.journal("issue", ticket=row, data={"class": CLASS_NAMES[klass], "item": item, "green_reason": green_reason})
+    return row
+
+
+def _check_issuing(tx: Tx, b: sqlite3.Row) -> None:
+    if day_rules.day_closed(tx, tx.day):
+        raise Conflict("今日已结束取号，请下一个工作日再来。", "今日已結束取號，請下一個工作日再來。",
+                       "Numbers are no longer issued today; please come back on the next working day.",
+                       code="day_closed")
+    ok, reason = tx.hall.config.hours.issuing_state(tx.now)
+    if ok:
+        return
+    hours = tx.hall.config.hours
+    nxt = hours.next_opening(tx.now)
+    when = f"{nxt:%m月%d日 %H:%M}" if nxt else ""
+    when_en = f"{nxt:%d %b %H:%M}" if nxt else ""
+    texts = {
+        "closed_today": ("今天不办公", "今天不辦公", "The hall is closed today"),
+        "before_opening": ("还未到取号时间", "還未到取號時間", "Numbers are not issued yet"),
+        "after_closing": ("今日取号时间已过", "今日取號時間已過", "Numbers are no longer issued today"),
+        "break": ("午间休息暂停取号", "午間休息暫停取號", "Numbers are not issued during the lunch break"),
+    }[reason]
+    raise Conflict(f"{texts[0]}，下次办公时间：{when}。", f"{texts[1]}，下次辦公時間：{when}。",
+                   f"{texts[2]}; the hall next opens {when_en}.", code="outside_hours",
+                   detail={"reason": reason, "next_opening": nxt.isoformat() if nxt else None})
+
+
+def find_ticket(tx_or_conn, public_id: str) -> sqlite3.Row:
+    conn = getattr(tx_or_conn, "conn", tx_or_conn)
+    row = conn.execute("SELECT * FROM tickets WHERE public_id = ?", (public_id,)).fetchone()
+    if row is None:
+        raise unknown_ticket()
+    return row
+
+
+def find_by_label(tx: Tx, label: str) -> sqlite3.Row:
+    row = tx.one("SELECT * FROM tickets WHERE business_day = ? AND label = ?", (tx.day, label.strip().upper()))
+    if row is None:
+        raise unknown_ticket()
+    return row
+
+
+def cancel_ticket(tx: Tx, public_id: str) -> sqlite3.Row:
+    t = find_ticket(tx, public_id)
+    if t["state"] != "waiting":
+        raise Conflict("这张号票已不在等候中，无法取消。", "這張號票已不在等候中，無法取消。",
+                       "This ticket is no longer waiting and cannot be cancelled.", code="not_waiting",
+                       detail={"state": t["state"]})
+    row = tx.one("UPDATE tickets SET state = 'cancelled', finished_at = ? WHERE id = ? RETURNING *", (tx.at, t["id"]))
+    tx.journal("cancel", ticket=row)
+    return row
+
+
+def requeue_ticket(tx: Tx, t: sqlite3.Row) -> sqlite3.Row:
+    """Put a missed number back in the queue (过号重排), within the grace period."""
+    if t["state"] != "no_show" or t["business_day"] != tx.day:
+        raise Conflict("只有今天过号的号票才能重新排队。", "只有今天過號的號票才能重新排隊。",
+                       "Only a number missed today can be re-queued.", code="not_missed",
+                       detail={"state": t["state"]})
+    grace = tx.rules.no_show_grace_minutes
+    missed_at = datetime.fromisoformat(t["finished_at"])
+    if tx.now - missed_at > timedelta(minutes=grace):
+        raise Conflict(f"过号已超过{grace}分钟，请重新取号。", f"過號已超過{grace}分鐘，請重新取號。",
+                       f"The number was missed more than {grace} minutes ago; please take a new number.",
+                       code="grace_expired")
+    if t["requeues"] >= tx.rules.max_requeues:
+        raise Conflict("这张号票已重新排过队，请重新取号。", "這張號票已重新排過隊，請重新取號。",
+                       "This number has already been re-queued; please take a new number.",
+                       code="requeue_limit")
+    try:
+        row = tx.one("UPDATE tickets SET state = 'waiting', window = NULL, staff_id = NULL, arrived_at = ?, "
+                     "finished_at = NULL, called_at = NULL, requeues = requeues + 1 WHERE id = ? RETURNING *",
+                     (tx.at, t["id"]))
+    except sqlite3.IntegrityError:
+        raise Conflict("您已有此业务的其他号票，请等候叫号。", "您已有此業務的其他號票，請等候叫號。",
+                       "You already hold another number for this business.", code="already_has_ticket") from None
+    tx.journal("requeue", ticket=row)
+    return row
+
+
+def ticket_view(conn: sqlite3.Connection, t: sqlite3.Row, businesses: dict[str, Any], default_minutes: int,
+                public_url: str = "", ahead: int | None = None) -> dict[str, Any]:
+    """What a resident may see of a ticket: no personal data.
+
+    ``ahead``: the people ahead when the caller knows it cheaply (a ticket just
+    issued is last in its class); otherwise it is counted.
+    """
+    b = businesses[t["business"]]
+    view: dict[str, Any] = {
+        "id": t["public_id"], "ticket": t["label"], "business": t["business"],
+        "business_name": b["name"], "item": t["item"], "class": CLASS_NAMES[t["class"]],
+        "state": t["state"], "business_day": t["business_day"], "issued_at": t["issued_at"],
+        "window": t["window"] if t["state"] in ("called", "serving", "held") else None,
+        "called_at": t["called_at"], "people_ahead": None, "est_wait_minutes": None,
+        "track_url": f"{public_url.rstrip('/')}/t/{t['public_id']}" if public_url else f"/t/{t['public_id']}",
+    }
+    if t["state"] == "waiting":
+        if ahead is None:
+            ahead = people_ahead(conn, t)
+        est = estimate(conn, t["business"], t["business_day"], b["service_minutes"] or default_minutes)
+        view["people_ahead"] = ahead
+        view["est_wait_minutes"] = est.minutes_for(ahead)
+    return view
+
+
+def _name(b: sqlite3.Row) -> dict:
+    return json.loads(b["name"])

@@ -1,0 +1,372 @@
+"""What happens at a window: sign in, call, recall, serve, miss, transfer, hold, pause.
+
+The rules that keep a hall honest (docs/domain-rules.md):
+
+* only the staff member signed in at a window, a manager, or a device bound
+  to that window (call keypad) acts for it;
+* a window calls only when it is open and someone is signed in; it has at
+  most one current ticket (called or serving) at a time;
+* service starts only on a ticket this window called (the usual complaint is
+  staff serving people who were never called, 插队);
+* "call next" picks and marks the ticket in one transaction, so two windows
+  can never get the same ticket;
+* every call, recall and call-back gets the next call sequence number, which
+  the MQTT ``calls`` events carry.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from queue_server.domain import dispatch
+from queue_server.domain.context import Tx
+from queue_server.domain.errors import Conflict, Forbidden, Invalid, NotFound, unknown_business, unknown_window
+
+CURRENT_STATES = ("called", "serving")
+
+
+# -- helpers -------------------------------------------------------------------
+
+def get_window(tx: Tx, number: int) -> sqlite3.Row:
+    w = tx.one("SELECT * FROM windows WHERE number = ? AND active", (number,))
+    if w is None:
+        raise unknown_window(number)
+    return w
+
+
+def authorize(tx: Tx, w: sqlite3.Row) -> None:
+    """Raise Forbidden unless the actor may act for window ``w``."""
+    a = tx.actor
+    if a.kind == "system" or a.is_manager:
+        return
+    if a.kind == "device" and w["number"] in a.windows:
+        return
+    if a.kind == "staff" and w["staff_id"] == a.staff_id:
+        return
+    raise Forbidden(f"您未在 {w['number']} 号窗口签到，不能操作该窗口。", f"您未在 {w['number']} 號窗口簽到，不能操作該窗口。",
+                    f"You are not signed in at window {w['number']}.", code="not_signed_in_here")
+
+
+def current_ticket(tx: Tx, number: int) -> sqlite3.Row | None:
+    return tx.one("SELECT * FROM tickets WHERE window = ? AND state IN ('called', 'serving') "
+                  "ORDER BY called_at DESC LIMIT 1", (number,))
+
+
+def _require_current(tx: Tx, w: sqlite3.Row, states: tuple[str, ...], expected: str | None) -> sqlite3.Row:
+    t = current_ticket(tx, w["number"])
+    if t is None:
+        raise Conflict(f"{w['number']} 号窗口当前没有号票。", f"{w['number']} 號窗口當前沒有號票。",
+                       f"Window {w['number']} has no current ticket.", code="no_current_ticket")
+    if expected and t["label"] != expected.strip().upper():
+        raise Conflict(f"窗口当前号票是 {t['label']}，不是 {expected}。", f"窗口當前號票是 {t['label']}，不是 {expected}。",
+                       f"The window's current ticket is {t['label']}, not {expected}.", code="not_current_ticket",
+                       detail={"current": t["label"]})
+    if t["state"] not in states:
+        if "serving" in states and len(states) == 1:
+            raise Conflict(f"{t['label']} 还未开始办理。", f"{t['label']} 還未開始辦理。",
+                           f"{t['label']} has not started service yet.", code="not_serving")
+        raise Conflict(f"{t['label']} 已在办理中，不能执行此操作。", f"{t['label']} 已在辦理中，不能執行此操作。",
+                       f"{t['label']} is already being served.", code="already_serving")
+    return t
+
+
+def _require_open(w: sqlite3.Row) -> None:
+    if w["state"] == "paused":
+        raise Conflict(f"{w['number']} 号窗口已暂停服务，请先恢复。", f"{w['number']} 號窗口已暫停服務，請先恢復。",
+                       f"Window {w['number']} is paused; resume it first.", code="window_paused")
+    if w["state"] != "open":
+        raise Conflict(f"{w['number']} 号窗口未开放。", f"{w['number']} 號窗口未開放。",
+                       f"Window {w['number']} is not open.", code="window_closed")
+    if w["staff_id"] is None:
+        raise Conflict(f"{w['number']} 号窗口没有工作人员签到。", f"{w['number']} 號窗口沒有工作人員簽到。",
+                       f"Nobody is signed in at window {w['number']}.", code="no_staff_signed_in")
+
+
+def _touch(tx: Tx, number: int, **cols: Any) -> None:
+    sets = ", ".join(f"{k} = ?" for k in cols)
+    tx.conn.execute(f"UPDATE windows SET {sets}{', ' if sets else ''}updated_at = ? WHERE number = ?",
+                    (*cols.values(), tx.at, number))
+
+
+def _call_event(tx: Tx, t: sqlite3.Row, number: int, kind: str) -> int:
+    seq = tx.next_counter("call_seq")
+    tx.journal(kind, ticket=t, window=number, data={"seq": seq, "recalls": t["recalls"]})
+    return seq
+
+
+def ranks_of(tx: Tx, number: int) -> dict[str, int]:
+    return {r["business"]: r["rank"] for r in tx.all(
+        "SELECT a.business, a.rank FROM allocation a JOIN businesses b ON b.code = a.business "
+        "WHERE a.window = ? AND b.active ORDER BY a.rank", (number,))}
+
+
+# -- sign in / out, open, pause ---------------------------------------------------
+
+def sign_in(tx: Tx, number: int) -> sqlite3.Row:
+    """The acting staff member takes window ``number`` (and leaves any other), opening it."""
+    a = tx.actor
+    if a.kind != "staff":
+        raise Forbidden("只有工作人员可以签到。", "只有工作人員可以簽到。", "Only staff members sign in at a window.",
+                        code="staff_only")
+    w = get_window(tx, number)
+    if w["staff_id"] not in (None, a.staff_id):
+        other = tx.one("SELECT job_no FROM staff WHERE id = ?", (w["staff_id"],))
+        raise Conflict(f"{number} 号窗口已由工号 {other['job_no']} 签到。", f"{number} 號窗口已由工號 {other['job_no']} 簽到。",
+                       f"Window {number} is taken by staff {other['job_no']}.", code="window_taken")
+    for prev in tx.all("SELECT number FROM windows WHERE staff_id = ? AND number != ?", (a.staff_id, number)):
+        sign_out(tx, prev["number"])
+    state = "open" if w["state"] == "closed" else w["state"]
+    _touch(tx, number, staff_id=a.staff_id, state=state)
+    tx.journal("sign_in", window=number)
+    return get_window(tx, number)
+
+
+def sign_out(tx: Tx, number: int) -> sqlite3.Row:
+    w = get_window(tx, number)
+    authorize(tx, w)
+    busy = tx.one("SELECT label, state FROM tickets WHERE window = ? AND state IN ('called','serving','held')", (number,))
+    if busy:
+        raise Conflict(f"请先处理 {busy['label']}（办结、过号或转移）再签退。", f"請先處理 {busy['label']}（辦結、過號或轉移）再簽退。",
+                       f"Finish, miss or transfer {busy['label']} before signing out.", code="window_busy",
+                       detail={"ticket": busy["label"]})
+    _touch(tx, number, staff_id=None, state="closed", pause_reason=None)
+    tx.journal("sign_out", window=number, data={"staff_id": w["staff_id"]})
+    return get_window(tx, number)
+
+
+def pause(tx: Tx, number: int, reason: str) -> sqlite3.Row:
+    w = get_window(tx, number)
+    authorize(tx, w)
+    if w["state"] != "open":
+        raise Conflict(f"{number} 号窗口不是开放状态，不能暂停。", f"{number} 號窗口不是開放狀態，不能暫停。",
+                       f"Window {number} is not open, so it cannot pause.", code="window_not_open")
+    _touch(tx, number, state="paused", pause_reason=reason)
+    tx.journal("pause", window=number, data={"reason": reason})
+    return get_window(tx, number)
+
+
+def resume(tx: Tx, number: int) -> sqlite3.Row:
+    w = get_window(tx, number)
+    authorize(tx, w)
+    if w["state"] != "paused":
+        raise Conflict(f"{number} 号窗口没有暂停。", f"{number} 號窗口沒有暫停。", f"Window {number} is not paused.",
+                       code="window_not_paused")
+    _touch(tx, number, state="open", pause_reason=None)
+    tx.journal("resume", window=number)
+    return get_window(tx, number)
+
+
+def set_open(tx: Tx, number: int, open_: bool) -> sqlite3.Row:
+    """Open or close a window (managers; staff for their own window)."""
+    w = get_window(tx, number)
+    authorize(tx, w)
+    if not open_:
+        busy = tx.one("SELECT label FROM tickets WHERE window = ? AND state IN ('called','serving','held')", (number,))
+        if busy:
+            raise Conflict(f"请先处理 {busy['label']} 再关闭窗口。", f"請先處理 {busy['label']} 再關閉窗口。",
+                           f"Finish, miss or transfer {busy['label']} before closing the window.", code="window_busy")
+        _touch(tx, number, state="closed", pause_reason=None)
+    else:
+        _touch(tx, number, state="open", pause_reason=None)
+    tx.journal("open_window" if open_ else "close_window", window=number)
+    return get_window(tx, number)
+
+
+# -- the calling cycle ---------------------------------------------------------------
+
+def call_next(tx: Tx, number: int, complete_current: bool = False) -> tuple[sqlite3.Row, int]:
+    """Call the next ticket at window ``number``; return it and its call sequence number.
+
+    With ``complete_current`` a ticket still current at the window is completed
+    first, in the same transaction (what a keypad's single "next" key does).
+    """
+    w = get_window(tx, number)
+    authorize(tx, w)
+    _require_open(w)
+    cur = current_ticket(tx, number)
+    if cur is not None:
+        if not complete_current:
+            raise Conflict(f"请先处理当前号票 {cur['label']}（办结或过号）。", f"請先處理當前號票 {cur['label']}（辦結或過號）。",
+                           f"Finish the current ticket {cur['label']} first (complete or no-show).",
+                           code="current_ticket_open", detail={"current": cur["label"]})
+        _finish(tx, cur, number)
+    ranks = ranks_of(tx, number)
+    limits = {r["code"]: r["age_limit_minutes"] for r in tx.all(
+        f"SELECT code, age_limit_minutes FROM businesses WHERE code IN ({','.join('?' * len(ranks))})",
+        tuple(ranks))} if ranks else {}
+    cands = dispatch.candidates(tx.conn, tx.day, number, ranks)
+    chosen = dispatch.choose(cands, ranks, dispatch.overdue_cutoffs(tx.now, limits))
+    if chosen is None:
+        raise Conflict("当前没有等候的号票。", "當前沒有等候的號票。", "Nobody is waiting for this window.",
+                       code="nobody_waiting")
+    t = tx.one("UPDATE tickets SET state = 'called', window = ?, staff_id = ?, called_at = ?, calls = calls + 1, "
+               "target_window = NULL WHERE id = ? AND state = 'waiting' RETURNING *",
+               (number, w["staff_id"], tx.at, chosen.id))
+    if t is None:  # cannot happen inside BEGIN IMMEDIATE; refuse rather than double-call
+        raise RuntimeError(f"ticket {chosen.id} changed under an exclusive transaction")
+    seq = _call_event(tx, t, number, "call")
+    return t, seq
+
+
+def recall(tx: Tx, number: int, expected: str | None = None) -> tuple[sqlite3.Row, int]:
+    w = get_window(tx, number)
+    authorize(tx, w)
+    t = _require_current(tx, w, ("called",), expected)
+    if t["recalls"] >= tx.rules.max_recalls:
+        raise Conflict(f"{t['label']} 已重呼{t['recalls']}次，请按过号处理。", f"{t['label']} 已重呼{t['recalls']}次，請按過號處理。",
+                       f"{t['label']} has been recalled {t['recalls']} times; mark it as a no-show.",
+                       code="recall_limit")
+    t = tx.one("UPDATE tickets SET recalls = recalls + 1, calls = calls + 1 WHERE id = ? RETURNING *", (t["id"],))
+    return t, _call_event(tx, t, number, "recall")
+
+
+def start_service(tx: Tx, number: int, expected: str | None = None) -> sqlite3.Row:
+    """Begin serving the ticket this window called (and only that one)."""
+    w = get_window(tx, number)
+    authorize(tx, w)
+    t = current_ticket(tx, number)
+    if t is None or (expected and t["label"] != expected.strip().upper()):
+        raise Conflict("只能为本窗口已叫到的号票办理业务，请先叫号。", "只能為本窗口已叫到的號票辦理業務，請先叫號。",
+                       "Service can only start on a ticket this window has called; call it first.",
+                       code="not_called")
+    if t["state"] != "called":
+        raise Conflict(f"{t['label']} 已在办理中。", f"{t['label']} 已在辦理中。", f"{t['label']} is already being served.",
+                       code="already_serving")
+    t = tx.one("UPDATE tickets SET state = 'serving', started_at = ? WHERE id = ? RETURNING *", (tx.at, t["id"]))
+    tx.journal("start", ticket=t, window=number)
+    return t
+
+
+def _finish(tx: Tx, t: sqlite3.Row, number: int) -> sqlite3.Row:
+    # a ticket completed straight from "called" was served without pressing start
+    t = tx.one("UPDATE tickets SET state = 'done', started_at = COALESCE(started_at, called_at), finished_at = ? "
+               "WHERE id = ? RETURNING *", (tx.at, t["id"]))
+    tx.journal("complete", ticket=t, window=number)
+    return t
+
+
+def complete(tx: Tx, number: int, expected: str | None = None) -> sqlite3.Row:
+    w = get_window(tx, number)
+    authorize(tx, w)
+    t = _require_current(tx, w, CURRENT_STATES, expected)
+    return _finish(tx, t, number)
+
+
+def no_show(tx: Tx, number: int, expected: str | None = None) -> sqlite3.Row:
+    """The called resident did not come (过号); the number can be re-queued within the grace period."""
+    w = get_window(tx, number)
+    authorize(tx, w)
+    t = _require_current(tx, w, ("called",), expected)
+    t = tx.one("UPDATE tickets SET state = 'no_show', finished_at = ? WHERE id = ? RETURNING *", (tx.at, t["id"]))
+    tx.journal("no_show", ticket=t, window=number)
+    return t
+
+
+def transfer(tx: Tx, number: int, to_business: str | None = None, to_window: int | None = None,
+             expected: str | None = None) -> sqlite3.Row:
+    """Send the current ticket to another business or window; it keeps its place (original arrival)."""
+    if (to_business is None) == (to_window is None):
+        raise Invalid("请选择转到的业务或窗口（二选一）。", "請選擇轉到的業務或窗口（二選一）。",
+                      "Choose exactly one of to_business or to_window.", code="transfer_target")
+    w = get_window(tx, number)
+    authorize(tx, w)
+    t = _require_current(tx, w, CURRENT_STATES, expected)
+    business = t["business"]
+    if to_business is not None:
+        if not tx.one("SELECT 1 FROM businesses WHERE code = ? AND active", (to_business,)):
+            raise unknown_business(to_business)
+        if not tx.one("SELECT 1 FROM allocation a JOIN windows w ON w.number = a.window "
+                      "WHERE a.business = ? AND w.active", (to_business,)):
+            raise Conflict("没有窗口办理该业务，无法转移。", "沒有窗口辦理該業務，無法轉移。",
+                           "No window serves that business, so the ticket cannot go there.", code="no_window_serves")
+        business = to_business
+    else:
+        target = get_window(tx, to_window)
+        if target["number"] == number:
+            raise Invalid("不能转给本窗口。", "不能轉給本窗口。", "A ticket cannot be transferred to its own window.",
+                          code="transfer_target")
+        if target["state"] == "closed":
+            raise Conflict(f"{to_window} 号窗口未开放，无法转入。", f"{to_window} 號窗口未開放，無法轉入。",
+                           f"Window {to_window} is closed.", code="window_closed")
+    try:
+        t2 = tx.one("UPDATE tickets SET state = 'waiting', business = ?, target_window = ?, window = NULL, "
+                    "staff_id = NULL, called_at = NULL, started_at = NULL, recalls = 0, transfers = transfers + 1 "
+                    "WHERE id = ? RETURNING *", (business, to_window, t["id"]))
+    except sqlite3.IntegrityError:
+        raise Conflict("该居民已持有目标业务的号票。", "該居民已持有目標業務的號票。",
+                       "This resident already holds a ticket for the target business.",
+                       code="already_has_ticket") from None
+    tx.journal("transfer", ticket=t2, window=number,
+               data={"from_business": t["business"], "to_business": business, "to_window": to_window})
+    return t2
+
+
+def hold(tx: Tx, number: int, expected: str | None = None) -> sqlite3.Row:
+    """Put the current ticket on hold (挂起), e.g. while the resident fetches a missing paper."""
+    w = get_window(tx, number)
+    authorize(tx, w)
+    t = _require_current(tx, w, CURRENT_STATES, expected)
+    t = tx.one("UPDATE tickets SET state = 'held' WHERE id = ? RETURNING *", (t["id"],))
+    tx.journal("hold", ticket=t, window=number)
+    return t
+
+
+def call_back(tx: Tx, number: int, label: str) -> tuple[sqlite3.Row, int]:
+    """Call a ticket on hold at this window again (回呼)."""
+    w = get_window(tx, number)
+    authorize(tx, w)
+    _require_open(w)
+    cur = current_ticket(tx, number)
+    if cur is not None:
+        raise Conflict(f"请先处理当前号票 {cur['label']}。", f"請先處理當前號票 {cur['label']}。",
+                       f"Finish the current ticket {cur['label']} first.", code="current_ticket_open")
+    t = tx.one("SELECT * FROM tickets WHERE window = ? AND state = 'held' AND label = ? AND business_day = ?",
+               (number, label.strip().upper(), tx.day))
+    if t is None:
+        raise NotFound(f"本窗口没有挂起的 {label}。", f"本窗口沒有掛起的 {label}。",
+                       f"No ticket {label} is on hold at this window.", code="not_held")
+    t = tx.one("UPDATE tickets SET state = 'called', called_at = ?, calls = calls + 1 WHERE id = ? RETURNING *",
+               (tx.at, t["id"]))
+    return t, _call_event(tx, t, number, "call_back")
+
+
+def held_tickets(tx: Tx, number: int) -> list[sqlite3.Row]:
+    return tx.all("SELECT * FROM tickets WHERE window = ? AND state = 'held' ORDER BY called_at", (number,))
+
+
+def set_allocation(tx: Tx, number: int, serves: list[str]) -> dict[str, int]:
+    """Replace a window's ranked businesses (effective for its very next call)."""
+    get_window(tx, number)
+    for code in serves:
+        if not tx.one("SELECT 1 FROM businesses WHERE code = ? AND active", (code,)):
+            raise unknown_business(code)
+    if len(set(serves)) != len(serves):
+        raise Invalid("同一业务不能重复列出。", "同一業務不能重複列出。", "A business is listed twice.", code="duplicate_business")
+    tx.conn.execute("DELETE FROM allocation WHERE window = ?", (number,))
+    tx.conn.executemany("INSERT INTO allocation (window, business, rank) VALUES (?, ?, ?)",
+                        [(number, code, i + 1) for i, code in enumerate(serves)])
+    tx.journal("allocate", window=number, data={"serves": serves})
+    return {code: i + 1 for i, code in enumerate(serves)}
+
+
+def window_view(conn: sqlite3.Connection, w: sqlite3.Row) -> dict[str, Any]:
+    """A window as the API and MQTT show it (staff name masked)."""
+    from hallq.privacy import mask_name
+
+    staff = None
+    if w["staff_id"] is not None:
+        s = conn.execute("SELECT job_no, name FROM staff WHERE id = ?", (w["staff_id"],)).fetchone()
+        staff = {"job_no": s["job_no"], "name": mask_name(s["name"])}
+    cur = conn.execute("SELECT label, business, state, called_at, recalls FROM tickets WHERE window = ? "
+                       "AND state IN ('called', 'serving') ORDER BY called_at DESC LIMIT 1", (w["number"],)).fetchone()
+    held = conn.execute("SELECT COUNT(*) FROM tickets WHERE window = ? AND state = 'held'", (w["number"],)).fetchone()[0]
+    serves = [r[0] for r in conn.execute("SELECT business FROM allocation WHERE window = ? ORDER BY rank", (w["number"],))]
+    return {
+        "number": w["number"], "name": json.loads(w["name"]), "kind": w["kind"], "area": w["area"],
+        "state": w["state"], "pause_reason": w["pause_reason"], "staff": staff,
+        "current": ({"ticket": cur["label"], "business": cur["business"], "state": cur["state"],
+                     "called_at": cur["called_at"], "recalls": cur["recalls"]} if cur else None),
+        "held": held, "serves": serves, "updated_at": w["updated_at"],
+    }

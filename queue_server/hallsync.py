@@ -1,0 +1,123 @@
+"""Applying the hall config file to the database.
+
+The config file seeds the hall; the database holds what managers change at
+run time. At every start the server compares the config's content hash with
+the one it last applied:
+
+* unchanged → nothing is touched, so a manager's live edits (a window's
+  allocation, a paused window) survive restarts;
+* changed → businesses, service items, windows with their allocation, staff
+  and devices are upserted from the file, and those no longer in the file are
+  deactivated (never deleted: old tickets and the journal refer to them). The
+  journal records ``config_applied`` with the hash.
+
+Staff passwords are taken from the file only for new accounts or when the
+file's hash for that account changed, so a password changed in the console
+is not reset by an unrelated edit of the file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from hallq.hallconfig import HallConfig
+from queue_server.domain.context import SYSTEM, Hall, Tx
+from queue_server.db import Database
+
+log = logging.getLogger("hallq.config")
+
+
+def _dump(value) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def apply_config(db: Database, hall: Hall, force: bool = False) -> bool:
+    """Bring the database in line with ``hall.config`` if it changed; True if applied."""
+    cfg: HallConfig = hall.config
+    with db.write() as conn:
+        tx = Tx(conn, hall, SYSTEM, hall.now())
+        if not force and tx.meta("config_hash") == cfg.content_hash:
+            return False
+        _sync_businesses(tx, cfg)
+        _sync_items(tx, cfg)
+        _sync_windows(tx, cfg)
+        _sync_staff(tx, cfg)
+        _sync_devices(tx, cfg)
+        tx.set_meta("config_hash", cfg.content_hash)
+        tx.set_meta("site", cfg.site)
+        tx.journal("config_applied", data={"hash": cfg.content_hash[:16], "file": str(cfg.path.name),
+                                           "businesses": len(cfg.businesses), "windows": len(cfg.windows),
+                                           "items": len(cfg.items)})
+    log.info("applied hall config %s (%d businesses, %d windows, %d items)",
+             cfg.path, len(cfg.businesses), len(cfg.windows), len(cfg.items))
+    return True
+
+
+def _sync_businesses(tx: Tx, cfg: HallConfig) -> None:
+    for pos, b in enumerate(cfg.businesses.values()):
+        # a prefix may move between businesses in one edit: park old holders first
+        tx.conn.execute("UPDATE businesses SET prefix = '~' || code WHERE prefix = ? AND code != ?", (b.prefix, b.code))
+        tx.conn.execute(
+            "INSERT INTO businesses (code, prefix, name, daily_limit, ticket_requires, service_minutes, "
+            "age_limit_minutes, position, active) VALUES (?,?,?,?,?,?,?,?,1) ON CONFLICT(code) DO UPDATE SET "
+            "prefix=excluded.prefix, name=excluded.name, daily_limit=excluded.daily_limit, "
+            "ticket_requires=excluded.ticket_requires, service_minutes=excluded.service_minutes, "
+            "age_limit_minutes=excluded.age_limit_minutes, position=excluded.position, active=1",
+            (b.code, b.prefix, _dump(b.name), b.daily_limit, b.ticket_requires, b.service_minutes,
+             b.age_limit_minutes, pos))
+    _deactivate(tx, "businesses", "code", list(cfg.businesses))
+
+
+def _sync_items(tx: Tx, cfg: HallConfig) -> None:
+    tx.conn.executemany(
+        "INSERT INTO items (code, business, name, guide, position, active) VALUES (?,?,?,?,?,1) "
+        "ON CONFLICT(code) DO UPDATE SET business=excluded.business, name=excluded.name, guide=excluded.guide, "
+        "position=excluded.position, active=1",
+        [(i.code, i.business, _dump(i.name), _dump(i.guide), pos) for pos, i in enumerate(cfg.items.values())])
+    _deactivate(tx, "items", "code", list(cfg.items))
+
+
+def _sync_windows(tx: Tx, cfg: HallConfig) -> None:
+    for w in cfg.windows.values():
+        tx.conn.execute(
+            "INSERT INTO windows (number, name, kind, area, active, updated_at) VALUES (?,?,?,?,1,?) "
+            "ON CONFLICT(number) DO UPDATE SET name=excluded.name, kind=excluded.kind, area=excluded.area, active=1",
+            (w.number, _dump(w.name), w.kind, w.area, tx.at))
+        tx.conn.execute("DELETE FROM allocation WHERE window = ?", (w.number,))
+        tx.conn.executemany("INSERT INTO allocation (window, business, rank) VALUES (?,?,?)",
+                            [(w.number, code, rank) for rank, code in enumerate(w.serves, start=1)])
+    gone = _deactivate(tx, "windows", "number", list(cfg.windows))
+    for number in gone:
+        tx.conn.execute("DELETE FROM allocation WHERE window = ?", (number,))
+
+
+def _sync_staff(tx: Tx, cfg: HallConfig) -> None:
+    for s in cfg.staff:
+        row = tx.one("SELECT id FROM staff WHERE job_no = ?", (s.job_no,))
+        file_key = f"staff_hash:{s.job_no}"
+        if row is None:
+            tx.conn.execute("INSERT INTO staff (job_no, name, role, password_hash) VALUES (?,?,?,?)",
+                            (s.job_no, s.name, s.role, s.password_hash))
+        else:
+            tx.conn.execute("UPDATE staff SET name = ?, role = ?, active = 1 WHERE id = ?", (s.name, s.role, row["id"]))
+            if tx.meta(file_key) != s.password_hash:
+                tx.conn.execute("UPDATE staff SET password_hash = ? WHERE id = ?", (s.password_hash, row["id"]))
+        tx.set_meta(file_key, s.password_hash)
+    # staff added in the console are not in the file: leave them alone
+
+
+def _sync_devices(tx: Tx, cfg: HallConfig) -> None:
+    for d in cfg.devices:
+        tx.conn.execute(
+            "INSERT INTO devices (id, kind, key_sha256, windows, active) VALUES (?,?,?,?,1) ON CONFLICT(id) DO UPDATE "
+            "SET kind=excluded.kind, key_sha256=excluded.key_sha256, windows=excluded.windows, active=1",
+            (d.id, d.kind, d.key_sha256, _dump(list(d.windows))))
+    _deactivate(tx, "devices", "id", [d.id for d in cfg.devices])
+
+
+def _deactivate(tx: Tx, table: str, key: str, keep: list) -> list:
+    marks = ",".join("?" * len(keep)) or "NULL"
+    rows = tx.conn.execute(f"UPDATE {table} SET active = 0 WHERE active AND {key} NOT IN ({marks}) RETURNING {key}",
+                           tuple(keep)).fetchall()
+    return [r[0] for r in rows]

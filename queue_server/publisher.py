@@ -1,0 +1,252 @@
+"""Publishing committed changes over MQTT: the journal is the outbox.
+
+Every state change is committed together with its journal entry; this
+publisher then reads the journal in order and publishes
+
+* each call, recall and call-back on ``hallq/<site>/calls`` (QoS 1, with its
+  call sequence number), and
+* fresh retained snapshots of what the entries touched: the board, the
+  windows and the business queues (and notices),
+
+so nothing is ever published that was not committed, and nothing committed
+is forgotten: if the broker is away the cursor simply does not move, and on
+every (re)connect the publisher republishes every retained snapshot, then
+the calls it had not yet sent (calls older than ``replay_max_age`` are not
+re-announced; the boards show them in their recent calls anyway).
+
+It runs as one thread woken by each commit (``Database`` commit listener),
+with a short poll as well so commits made by other processes are seen too.
+With several server processes on one database, exactly one publishes: the
+one holding the ``publisher.lock`` file lock; if it dies the lock is freed
+and another takes over.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import threading
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from hallq import contract
+from hallq.mqtt import Connection
+from queue_server.db import Database
+from queue_server.domain.context import Hall
+from queue_server.snapshots import CALL_ACTIONS, Snapshots
+
+log = logging.getLogger("hallq.publisher")
+
+WINDOW_ACTIONS = {"sign_in", "sign_out", "pause", "resume", "open_window", "close_window", "allocate"}
+TICKET_ACTIONS = {"issue", "cancel", "requeue", "expire", "transfer", "start", "complete", "no_show", "hold", *CALL_ACTIONS}
+FULL_ACTIONS = {"day_rolled_over", "day_closed", "day_reopened", "config_applied"}
+NOTICE_ACTIONS = {"notice"}
+PERIODIC = 15.0  # seconds between refreshes of time-dependent snapshots (waits, opening state)
+
+
+class Publisher:
+    def __init__(self, db: Database, hall: Hall, connection_factory, data_dir: Path,
+                 replay_max_age: float = 120.0, poll_interval: float = 0.02) -> None:
+        self.db = db
+        self.hall = hall
+        self.snap = Snapshots(hall)
+        self._factory = connection_factory
+        self.conn: Connection | None = None
+        self.lock_path = data_dir / "publisher.lock"
+        self.replay_max_age = replay_max_age
+        self.poll_interval = poll_interval
+        self._wake = threading.Event()
+        self._full = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock_fd: int | None = None
+        self.cursor = 0
+        self._cursor_saved = 0
+        self._cursor_saved_at = 0.0
+        self._last: dict[str, bytes] = {}
+        self._last_periodic = 0.0
+        self.published_calls = 0
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.db.add_commit_listener(self._wake.set)
+        self._thread = threading.Thread(target=self._run, name="mqtt-publisher", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(timeout)
+        if self.conn is not None:
+            self.conn.stop()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    @property
+    def leader(self) -> bool:
+        return self._lock_fd is not None
+
+    # -- the loop ---------------------------------------------------------------------
+
+    def _try_lead(self) -> bool:
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._lock_fd = fd
+        saved = self.db.connection().execute("SELECT value FROM meta WHERE key = 'published_seq'").fetchone()
+        top = self.db.connection().execute("SELECT COALESCE(MAX(seq), 0) FROM journal").fetchone()[0]
+        self.cursor = int(saved[0]) if saved else top
+        self._cursor_saved = self.cursor
+        self.conn = self._factory()
+        self.conn.on_connect(self._full.set)
+        self.conn.on_connect(self._wake.set)
+        self.conn.start()
+        log.info("publishing hall state to %s (from journal seq %d)", self.conn.address, self.cursor)
+        return True
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if not self.leader:
+                if not self._try_lead():
+                    self._stop.wait(1.0)
+                    continue
+            self._wake.wait(self.poll_interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            try:
+                self._step()
+            except Exception:
+                log.exception("publishing failed; will retry")
+                self._stop.wait(0.5)
+
+    def _step(self) -> None:
+        conn = self.conn
+        if conn is None or not conn.connected.is_set():
+            return
+        db = self.db.connection()
+        now = self.hall.now()
+        if self._full.is_set():
+            self._full.clear()
+            self._last.clear()
+            self.snap.refresh_names(db)
+            self._publish_all(db, now)
+        rows = db.execute("SELECT * FROM journal WHERE seq > ? ORDER BY seq LIMIT 1000", (self.cursor,)).fetchall()
+        if rows:
+            self._publish_rows(db, rows, now)
+        elif time.monotonic() - self._last_periodic > PERIODIC:
+            self._publish_all(db, now)  # waits and opening state change with time; unchanged payloads are skipped
+        self._save_cursor()
+
+    def _publish_rows(self, db, rows, now: datetime) -> None:
+        windows: set[int] = set()
+        businesses: set[str] = set()
+        everything = notices = False
+        oldest = now - timedelta(seconds=self.replay_max_age)
+        for r in rows:
+            action = r["action"]
+            if action in CALL_ACTIONS:
+                if datetime.fromisoformat(r["at"]) >= oldest:
+                    call = self.snap.call_from_journal(db, r)
+                    if not self._send(contract.CALLS, contract.CALLS.topic(self.hall.config.site), call, force=True):
+                        return  # broker gone mid-batch: resume from this entry on reconnect
+                    self.published_calls += 1
+                else:
+                    log.info("not re-announcing call seq %s of %s (older than %.0f s)",
+                             json.loads(r["data"]).get("seq"), r["at"], self.replay_max_age)
+            if action in FULL_ACTIONS:
+                everything = True
+                if action == "config_applied":
+                    self.snap.refresh_names(db)
+            elif action in NOTICE_ACTIONS:
+                notices = True
+            elif action in WINDOW_ACTIONS:
+                windows.add(r["window"])
+                businesses.add("*")  # capacity changed: every estimate may move
+            elif action in TICKET_ACTIONS:
+                if r["window"] is not None:
+                    windows.add(r["window"])
+                if r["business"]:
+                    businesses.add(r["business"])
+                if action == "transfer":
+                    data = json.loads(r["data"])
+                    businesses.update(filter(None, (data.get("from_business"), data.get("to_business"))))
+                    if data.get("to_window"):
+                        windows.add(data["to_window"])
+            self.cursor = r["seq"]
+        if everything:
+            self._publish_all(db, now)
+            return
+        if notices:
+            self._publish_notices(db, now)
+        if windows or businesses:
+            self._publish_some(db, now, windows, businesses)
+
+    # -- snapshots --------------------------------------------------------------------------
+
+    def _publish_all(self, db, now: datetime) -> None:
+        self._last_periodic = time.monotonic()
+        site = self.hall.config.site
+        queues = self.snap.queues(db, now)
+        windows = self.snap.windows(db)
+        for w in windows:
+            self._send(contract.WINDOW, contract.WINDOW.topic(site, number=w["number"]), w)
+        for code, q in queues.items():
+            self._send(contract.QUEUE, contract.QUEUE.topic(site, business=code), q)
+        self._publish_notices(db, now)
+        self._send(contract.BOARD, contract.BOARD.topic(site), self.snap.board(db, now, queues, windows))
+
+    def _publish_some(self, db, now: datetime, windows: set[int], businesses: set[str]) -> None:
+        site = self.hall.config.site
+        queues = self.snap.queues(db, now)
+        all_windows = self.snap.windows(db)
+        for w in all_windows:
+            if w["number"] in windows:
+                self._send(contract.WINDOW, contract.WINDOW.topic(site, number=w["number"]), w)
+        for code, q in queues.items():
+            if "*" in businesses or code in businesses:
+                self._send(contract.QUEUE, contract.QUEUE.topic(site, business=code), q)
+        self._send(contract.BOARD, contract.BOARD.topic(site), self.snap.board(db, now, queues, all_windows))
+
+    def _publish_notices(self, db, now: datetime) -> None:
+        self._send(contract.NOTICES, contract.NOTICES.topic(self.hall.config.site), self.snap.notices(db, now))
+
+    def _send(self, topic_def: contract.Topic, topic: str, payload: dict[str, Any], force: bool = False) -> bool:
+        body = contract.encode(topic_def, payload)
+        if topic_def.retained and not force:
+            # skip a retained publish identical to the last one but for its timestamp
+            stable = _without_time(payload)
+            if self._last.get(topic) == stable:
+                return True
+            ok = self.conn.publish(topic, body, qos=topic_def.qos, retain=True)
+            if ok:
+                self._last[topic] = stable
+            return ok
+        return self.conn.publish(topic, body, qos=topic_def.qos, retain=topic_def.retained)
+
+    def _save_cursor(self) -> None:
+        if self.cursor == self._cursor_saved or time.monotonic() - self._cursor_saved_at < 1.0:
+            return
+        with self.db.write() as tx:
+            tx.execute("INSERT INTO meta (key, value) VALUES ('published_seq', ?) "
+                       "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (str(self.cursor),))
+        self._cursor_saved = self.cursor
+        self._cursor_saved_at = time.monotonic()
+
+
+def _without_time(payload: dict[str, Any]) -> bytes:
+    return json.dumps({k: v for k, v in payload.items() if k != "updated_at"}, sort_keys=True,
+                      ensure_ascii=False, default=str).encode()

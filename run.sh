@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# hallq: set everything up, then start the hall or run the tests.
+#
+#   ./run.sh start     install what is missing, then start the whole demo hall
+#   ./run.sh test      install what is missing, then run the whole test suite
+#   ./run.sh setup     only install
+#
+# Installs the Debian/Ubuntu packages the hall needs with apt-get (as root, or
+# through sudo), and the Python packages in a virtual environment in .venv.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# Debian packages: the broker for the tests (a hall's own Mosquitto in production)
+APT_PACKAGES=(python3-venv mosquitto)
+
+need_python() {
+  for py in python3.13 python3.12 python3.11 python3; do
+    if command -v "$py" >/dev/null 2>&1 && "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+      echo "$py"; return 0
+    fi
+  done
+  echo "hallq needs Python 3.11 or newer (Debian 12 and Ubuntu 24.04 have it)." >&2
+  return 1
+}
+
+setup_system() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "Installing Debian packages: ${missing[*]}" >&2
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+      echo "Please install as root: apt-get install -y ${missing[*]}" >&2; return 1
+    fi
+  fi
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+setup_python() {
+  local py; py=$(need_python)
+  [ -x .venv/bin/python ] || "$py" -m venv .venv
+  # reinstall only when the project's requirements changed
+  local stamp=.venv/.hallq-installed sum
+  sum=$(sha256sum pyproject.toml | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
+    .venv/bin/python -m pip install -q --upgrade pip
+    .venv/bin/python -m pip install -q -e '.[test]'
+    echo "$sum" > "$stamp"
+  fi
+}
+
+cmd=${1:-help}; shift || true
+case "$cmd" in
+  setup) setup_system; setup_python ;;
+  start) setup_system; setup_python; exec .venv/bin/hallq start --virtual-clock next-open "$@" ;;
+  test)  setup_system; setup_python; exec .venv/bin/python -m pytest "$@" ;;
+  *) sed -n '2,9p' "$0"; exit 2 ;;
+esac
