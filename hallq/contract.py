@@ -11,6 +11,12 @@ Each topic is documented once, with an example payload, in docs/mqtt.md; a
 test fails when a topic here has no section there or its example does not
 validate against the schema below.
 
+Retained snapshots are published at QoS 0, on purpose: the publisher sends
+every snapshot again after each reconnect, and a QoS 1 client re-sends its
+unacknowledged messages on reconnect, which could put an older snapshot back
+over a newer one at the broker. Events (``calls``) are QoS 1 with a sequence
+number: a re-sent event is a duplicate the subscriber recognises.
+
 Use :func:`decode` for everything that arrives: it never raises anything but
 :class:`PayloadError`, whatever the bytes.
 """
@@ -122,7 +128,7 @@ CALLS = Topic(
 )
 
 BOARD = Topic(
-    "board", "hallq/{site}/board", retained=True, qos=1, publisher="server",
+    "board", "hallq/{site}/board", retained=True, qos=0, publisher="server",
     schema=_payload({
         "site": Str(max_len=40),
         "hall_name": Texts(),
@@ -140,7 +146,7 @@ BOARD = Topic(
 )
 
 WINDOW = Topic(
-    "window", "hallq/{site}/windows/{number}", retained=True, qos=1, publisher="server",
+    "window", "hallq/{site}/windows/{number}", retained=True, qos=0, publisher="server",
     schema=_payload({
         "number": Int(min=1, max=999),
         "name": Texts(),
@@ -159,7 +165,7 @@ WINDOW = Topic(
 )
 
 QUEUE = Topic(
-    "queue", "hallq/{site}/queues/{business}", retained=True, qos=1, publisher="server",
+    "queue", "hallq/{site}/queues/{business}", retained=True, qos=0, publisher="server",
     schema=_payload({
         **QUEUE_SUMMARY.fields,
         "green_waiting": Int(min=0),
@@ -172,7 +178,7 @@ QUEUE = Topic(
 )
 
 NOTICES = Topic(
-    "notices", "hallq/{site}/notices", retained=True, qos=1, publisher="server",
+    "notices", "hallq/{site}/notices", retained=True, qos=0, publisher="server",
     schema=_payload({
         "notices": Arr(Obj({
             "id": Int(min=1),
@@ -186,7 +192,7 @@ NOTICES = Topic(
 )
 
 DEVICE_HEALTH = Topic(
-    "device_health", "hallq/{site}/devices/{device}/health", retained=True, qos=1, publisher="device",
+    "device_health", "hallq/{site}/devices/{device}/health", retained=True, qos=0, publisher="device",
     schema=_payload({
         "device": Str(max_len=64),
         "kind": Str(max_len=32, description="printer, id_reader, scanner, led_strip, keypad, rating_pad, audio"),
