@@ -168,6 +168,20 @@ def cmd_device_key(args: argparse.Namespace) -> int:
     return 0
 
 
+# Packages that add their own subcommands (``register(add)``) and parts of ``hallq start``
+# (``hall_parts(args)``); one that is not installed is simply not offered.
+COMPONENTS = ("display_board.cli", "kiosk.cli", "device_drivers.cli", "queue_server.cli")
+
+
+def components():
+    import importlib
+    import importlib.util
+
+    for name in COMPONENTS:
+        if importlib.util.find_spec(name) is not None:
+            yield importlib.import_module(name)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from hallq import __version__
 
@@ -211,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("hash-password", cmd_hash_password, "hash a staff password for the config", "hallq hash-password")
     add("device-key", cmd_device_key, "make a device key", "hallq device-key")
+    for module in components():
+        module.register(add)
     return p
 
 

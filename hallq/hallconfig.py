@@ -87,6 +87,10 @@ HALL_FILE = Obj({
         "recent_calls": Int(min=1, max=50),
         "max_recalls": Int(min=0, max=20),
     }),
+    "ratings": Obj({
+        "rate_within_workdays": Int(min=0, max=30, description="a resident may rate up to N working days later"),
+        "default_level": Int(min=0, max=5, description="level recorded when none is given; 0 = none"),
+    }),
     "businesses": Arr(Obj({
         "code": Str(pattern=CODE),
         "prefix": Str(pattern=r"[A-Z]{1,2}"),
@@ -205,6 +209,12 @@ class QueueRules:
 
 
 @dataclass(frozen=True)
+class RatingRules:
+    rate_within_workdays: int = 5
+    default_level: int = 0
+
+
+@dataclass(frozen=True)
 class MqttSettings:
     url: str = ""  # empty: the embedded broker
     embedded_listen: str = "127.0.0.1:11883"
@@ -242,6 +252,7 @@ class HallConfig:
     calendar: WorkCalendar
     hours: OpeningHours
     queue: QueueRules
+    ratings: RatingRules
     businesses: dict[str, Business]
     windows: dict[int, Window]
     items: dict[str, ServiceItem]
@@ -373,6 +384,7 @@ def load_hall(path: str | os.PathLike[str]) -> HallConfig:
         address=hall.get("address", ""), phone=hall.get("phone", ""),
         complaint_phone=hall.get("complaint_phone", ""), timezone=hall.get("timezone", "Asia/Shanghai"),
         public_url=hall.get("public_url", ""), mqtt=mqtt, calendar=calendar, hours=hours, queue=rules,
+        ratings=RatingRules(**raw.get("ratings", {})),
         businesses=businesses, windows=windows, items=items, staff=staff, devices=devices,
         raw=raw, content_hash=digest.hexdigest(),
     )

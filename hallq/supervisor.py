@@ -43,7 +43,13 @@ def _parts(args) -> list[Part]:
         server += ["--data-dir", args.data_dir]
     if args.virtual_clock:
         server += ["--virtual-clock", args.virtual_clock]
-    return [Part("server", server, needs_server=False)]
+    parts = [Part("server", server, needs_server=False)]
+    from hallq.cli import components
+
+    for module in components():
+        if hasattr(module, "hall_parts"):
+            parts.extend(Part(name, argv, needs_server=needs) for name, argv, needs in module.hall_parts(args))
+    return parts
 
 
 def _wait_healthy(url: str, timeout: float) -> bool:

@@ -5,8 +5,10 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
+import pkgutil
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -91,10 +93,19 @@ def create_app(config: str | os.PathLike[str] | HallConfig | None = None, data_d
 
 
 def _init_api(app: Flask) -> None:
+    """Every module of ``queue_server.api`` adds its routes to the API blueprint;
+    every module of ``queue_server.web`` (pages) exposes a blueprint ``bp``."""
+    from queue_server import api as api_pkg
+    from queue_server import web as web_pkg
     from queue_server.api import api, install_error_handlers
-    from queue_server.api import admin, hall, openapi, tickets, windows  # noqa: F401  (routes register on import)
 
+    for mod in sorted(pkgutil.iter_modules(api_pkg.__path__), key=lambda m: m.name):
+        importlib.import_module(f"queue_server.api.{mod.name}")
     app.register_blueprint(api)
+    for mod in sorted(pkgutil.iter_modules(web_pkg.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"queue_server.web.{mod.name}")
+        if hasattr(module, "bp"):
+            app.register_blueprint(module.bp)
     install_error_handlers(app)
 
 

@@ -39,8 +39,8 @@ log = logging.getLogger("hallq.api")
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
 # who may call: "open" (anyone), "kiosk" (kiosk key or staff), "staff" (signed-in staff),
-# "window" (staff or a device bound to the window), "manager"
-AUTH_RULES = ("open", "kiosk", "staff", "window", "manager")
+# "window" (staff or a device bound to the window), "device" (a device or tablet, never staff), "manager"
+AUTH_RULES = ("open", "kiosk", "staff", "window", "device", "manager")
 
 
 @dataclass
@@ -118,6 +118,7 @@ def _authenticate(rule: str) -> Actor:
         "kiosk": actor.kind in ("kiosk", "staff"),
         "staff": actor.kind == "staff",
         "window": actor.kind in ("staff", "device"),
+        "device": actor.kind in ("device", "kiosk"),
         "manager": actor.is_manager,
     }[rule]
     if not allowed:

@@ -22,6 +22,7 @@ from typing import Any
 
 from queue_server.db import Database
 from queue_server.domain import day as day_rules
+from queue_server.domain import ratings as rating_rules
 from queue_server.domain import tickets as ticket_rules
 from queue_server.domain import windows as window_rules
 from queue_server.domain.context import CLASS_NAMES, Actor, Hall, Tx
@@ -207,6 +208,29 @@ class QueueService:
             view["held_tickets"] = [ticket_brief(r) for r in conn.execute(
                 "SELECT * FROM tickets WHERE window = ? AND state = 'held' ORDER BY called_at", (number,))]
             return view
+
+    # -- ratings -----------------------------------------------------------------------
+
+    def rate_ticket(self, actor: Actor, public_id: str, level: int, reasons: list[str] | None = None,
+                    comment: str = "", request: RequestKey | None = None) -> dict[str, Any]:
+        def run(tx: Tx) -> dict[str, Any]:
+            return rating_rules.rating_view(
+                rating_rules.rate(tx, ticket_rules.find_ticket(tx, public_id), level, reasons, comment))
+        return self._run(actor, request, run)
+
+    def rate_at_window(self, actor: Actor, number: int, level: int, reasons: list[str] | None = None,
+                       comment: str = "", request: RequestKey | None = None) -> dict[str, Any]:
+        """A rating pad or tablet at window ``number`` rates the service it just finished."""
+        def run(tx: Tx) -> dict[str, Any]:
+            window_rules.get_window(tx, number)
+            if number not in actor.windows:
+                from queue_server.domain.errors import Forbidden
+                raise Forbidden(f"此设备不属于 {number} 号窗口。", f"此設備不屬於 {number} 號窗口。",
+                                f"This device is not bound to window {number}.", code="not_bound_here")
+            ticket = rating_rules.ticket_to_rate_at_window(tx, number)
+            view = rating_rules.rating_view(rating_rules.rate(tx, ticket, level, reasons, comment))
+            return {**view, "ticket": ticket["label"]}
+        return self._run(actor, request, run)
 
     # -- the day ---------------------------------------------------------------------------
 

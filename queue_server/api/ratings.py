@@ -1,0 +1,34 @@
+"""Ratings (好差评): from the resident's own device, never a staff account."""
+
+from __future__ import annotations
+
+from hallq.schema import Arr, Bool, Int, Obj, Str
+from queue_server.api import api, operation
+from queue_server.api.hall import state
+
+_LEVEL = Int(min=1, max=5, description="5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意")
+_REASONS = Arr(Str(max_len=40), max_items=10, description="reason codes, e.g. slow, attitude, unclear_guide")
+_COMMENT = Str(max_len=500)
+
+RATE_TICKET = Obj({"ticket": Str(min_len=1, max_len=40, description="the ticket's public id (its QR code)"),
+                   "level": _LEVEL, "reasons": _REASONS, "comment": _COMMENT}, required=["ticket", "level"])
+RATE_WINDOW = Obj({"level": _LEVEL, "reasons": _REASONS, "comment": _COMMENT}, required=["level"])
+RATING = Obj({"id": Int(), "level": Int(), "bad": Bool(), "ticket": Str()}, extra=True)
+
+
+@api.post("/ratings")
+@operation("rate_ticket", "Rate a finished service by its ticket (phone page, kiosk, tablet)", tag="ratings",
+           body=RATE_TICKET, response=RATING, errors=(400, 403, 404, 409, 422), idempotent=True, status=201,
+           description="Open to the holder of the ticket's public id; refused for staff accounts.")
+def rate_ticket(actor, body, request_key):
+    return state().service.rate_ticket(actor, body["ticket"], body["level"], body.get("reasons"),
+                                       body.get("comment", ""), request=request_key)
+
+
+@api.post("/windows/<int:number>/rating")
+@operation("rate_at_window", "A window's rating pad or tablet rates the service just finished there",
+           tag="ratings", auth="device", body=RATE_WINDOW, response=RATING, errors=(400, 401, 403, 404, 409, 422),
+           idempotent=True, status=201)
+def rate_at_window(number, actor, body, request_key):
+    return state().service.rate_at_window(actor, number, body["level"], body.get("reasons"),
+                                          body.get("comment", ""), request=request_key)

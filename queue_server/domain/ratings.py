@@ -1,0 +1,76 @@
+"""Ratings (好差评): five levels, one per case and stage, given by the resident alone.
+
+Rules (GB/T 39734-2020, GB/T 39735-2020, 国办发〔2019〕51号; docs/domain-rules.md):
+
+* levels 5..1: 非常满意, 满意, 基本满意, 不满意, 非常不满意; 1 and 2 are bad
+  reviews (差评), which the manager console follows up;
+* only a finished service (``done``) is rated, once per stage;
+* the rating comes from the resident's own device (the window's rating pad
+  through the device gateway, a rating tablet, a kiosk, the ticket's phone
+  page), never from a staff account: staff may ask, not press;
+* a resident may rate later, within ``rate_within_workdays`` working days.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime
+
+from queue_server.domain.context import Tx
+from queue_server.domain.errors import Conflict, Forbidden, Invalid, NotFound
+
+LEVELS = {5: ("非常满意", "非常滿意", "Very satisfied"), 4: ("满意", "滿意", "Satisfied"),
+          3: ("基本满意", "基本滿意", "Basically satisfied"), 2: ("不满意", "不滿意", "Dissatisfied"),
+          1: ("非常不满意", "非常不滿意", "Very dissatisfied")}
+RECENT_MINUTES = 15  # a window's pad rates the ticket it finished within this time
+
+
+def rate(tx: Tx, ticket: sqlite3.Row, level: int, reasons: list[str] | None = None, comment: str = "",
+         stage: str = "window") -> sqlite3.Row:
+    if tx.actor.kind == "staff":
+        raise Forbidden("评价须由办事群众本人作出，工作人员不能代评。", "評價須由辦事群眾本人作出，工作人員不能代評。",
+                        "Ratings come from the resident; staff cannot rate.", code="staff_cannot_rate")
+    if level not in LEVELS:
+        raise Invalid("评价等级应为1到5。", "評價等級應為1到5。", "The level must be 1 to 5.", code="invalid_level")
+    if ticket["state"] != "done":
+        raise Conflict("业务办结后才能评价。", "業務辦結後才能評價。", "Only a finished service can be rated.",
+                       code="not_finished")
+    days = tx.hall.config.ratings.rate_within_workdays
+    finished = datetime.fromisoformat(ticket["finished_at"]).date()
+    if tx.hall.config.calendar.workdays_between(finished, tx.now.date()) > days:
+        raise Conflict(f"已超过{days}个工作日的评价期限。", f"已超過{days}個工作日的評價期限。",
+                       f"The {days} working days for rating have passed.", code="rating_period_over")
+    try:
+        row = tx.one(
+            "INSERT INTO ratings (ticket_id, stage, level, bad, reasons, comment, business_day, business, item, "
+            "window, staff_id, source, rated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING *",
+            (ticket["id"], stage, level, int(level <= 2), json.dumps(reasons or [], ensure_ascii=False), comment,
+             ticket["business_day"], ticket["business"], ticket["item"], ticket["window"], ticket["staff_id"],
+             tx.actor.label, tx.at))
+    except sqlite3.IntegrityError:
+        raise Conflict("这次服务已经评价过了，谢谢。", "這次服務已經評價過了，謝謝。",
+                       "This service has already been rated; thank you.", code="already_rated") from None
+    tx.journal("rate", ticket=ticket, window=ticket["window"], data={"level": level, "stage": stage,
+                                                                      "bad": level <= 2})
+    return row
+
+
+def ticket_to_rate_at_window(tx: Tx, number: int) -> sqlite3.Row:
+    """The ticket a window's rating pad rates: the one it finished last, recently, not yet rated."""
+    row = tx.one(
+        "SELECT t.* FROM tickets t WHERE t.window = ? AND t.state = 'done' AND t.business_day = ? "
+        "AND NOT EXISTS (SELECT 1 FROM ratings r WHERE r.ticket_id = t.id AND r.stage = 'window') "
+        "ORDER BY t.finished_at DESC LIMIT 1", (number, tx.day))
+    if row is None or (tx.now - datetime.fromisoformat(row["finished_at"])).total_seconds() > RECENT_MINUTES * 60:
+        raise NotFound("没有可以评价的服务。", "沒有可以評價的服務。", "There is no finished service to rate here.",
+                       code="nothing_to_rate")
+    return row
+
+
+def rating_view(r: sqlite3.Row) -> dict:
+    return {"id": r["id"], "level": r["level"], "level_name": dict(zip(("zh-Hans", "zh-Hant", "en"), LEVELS[r["level"]])),
+            "bad": bool(r["bad"]), "stage": r["stage"], "window": r["window"], "business": r["business"],
+            "rated_at": r["rated_at"], "reasons": json.loads(r["reasons"]), "comment": r["comment"]}
+
+
