@@ -1,4 +1,4 @@
-"""Concurrency and crashes, for real: a gunicorn server, many client threads, SIGKILL.
+"""Concurrency and crashes, for real: a Granian server, many client threads, SIGKILL.
 
 * Twenty windows calling next at once over HTTP never get the same ticket,
   with one worker process (threads) or two (processes sharing the file).

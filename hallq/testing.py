@@ -1,0 +1,177 @@
+"""Running real hall processes for tests, benchmarks and the simulator.
+
+* :class:`Mosquitto`: a real Mosquitto on a free port (stop, start again on the same port);
+* :class:`ServerProcess`: a real ``hallq serve`` (Granian) subprocess, killable with SIGKILL;
+* :class:`MqttCollector`: a real subscriber that lets a caller wait for a message by
+  condition instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import paho.mqtt.client as paho
+
+from hallq.client import HallClient, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ROOT / "tests" / "fixtures" / "tiny-hall" / "hall.toml"
+
+
+def mosquitto_binary() -> str | None:
+    return shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
+
+
+class Mosquitto:
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.conf = workdir / "mosquitto.conf"
+        self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                             "log_dest none\n")
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen([mosquitto_binary() or "mosquitto", "-c", str(self.conf)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.port, 10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+def wait_port(port: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.02)
+    raise TimeoutError(f"nothing listens on port {port} after {timeout} s")
+
+
+class MqttCollector:
+    """A real subscriber: records every message, lets a test wait for one by condition."""
+
+    def __init__(self, url: str, topic_filter: str) -> None:
+        from hallq.mqtt import BrokerAddress
+
+        addr = BrokerAddress.parse(url)
+        self.messages: list[tuple[str, dict, bool, float]] = []
+        self._cond = threading.Condition()
+        self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"test-{time.monotonic_ns()}")
+        self.client.on_message = self._on_message
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic_filter, 1)
+        self.client.reconnect_delay_set(0.1, 0.5)
+        self.client.connect(addr.host, addr.port)
+        self.client.loop_start()
+
+    def _on_message(self, client, userdata, msg) -> None:
+        try:
+            payload = json.loads(msg.payload)
+        except ValueError:
+            payload = {"_raw": msg.payload}
+        with self._cond:
+            self.messages.append((msg.topic, payload, bool(msg.retain), time.perf_counter()))
+            self._cond.notify_all()
+
+    def wait_for(self, pred: Callable[[str, dict], bool], timeout: float = 10.0) -> tuple[str, dict]:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for topic, payload, _, _ in self.messages:
+                    if pred(topic, payload):
+                        return topic, payload
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"no matching message in {timeout} s; got topics "
+                                       f"{sorted({t for t, *_ in self.messages})}")
+                self._cond.wait(left)
+
+    def clear(self) -> None:
+        with self._cond:
+            self.messages.clear()
+
+    def of(self, topic: str) -> list[dict]:
+        with self._cond:
+            return [p for t, p, _, _ in self.messages if t == topic]
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+class ServerProcess:
+    """``python -m hallq serve`` (gunicorn) in a subprocess, killable with SIGKILL."""
+
+    def __init__(self, data_dir: Path, config: Path = TINY, mqtt_url: str | None = None,
+                 clock: str = "2026-11-23T09:30:00+08:00", workers: int = 1, threads: int = 8) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.config = config
+        self.mqtt_url = mqtt_url
+        self.clock = clock
+        self.workers = workers
+        self.threads = threads
+        self.proc: subprocess.Popen | None = None
+        self.log = data_dir / "server.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 20) -> None:
+        env = {**os.environ, "HALLQ_DATA_DIR": str(self.data_dir)}
+        if self.mqtt_url is not None:
+            env["HALLQ_MQTT_URL"] = self.mqtt_url
+        else:
+            env["HALLQ_MQTT_URL"] = "mqtt://127.0.0.1:1"  # nothing listens: the server must cope
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._logf = open(self.log, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "hallq", "serve", "--config", str(self.config), "--port", str(self.port),
+             "--virtual-clock", self.clock, "--workers", str(self.workers), "--threads", str(self.threads)],
+            env=env, stdout=self._logf, stderr=subprocess.STDOUT, start_new_session=True)
+        client = HallClient(self.url, retries=0, timeout=1)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
+            try:
+                client.health()
+                return
+            except Exception:
+                time.sleep(0.05)
+        raise TimeoutError(f"server not healthy in {timeout} s:\n{self.log.read_text()[-3000:]}")
+
+    def kill9(self) -> None:
+        """SIGKILL the whole server (Granian master and workers): a crash, no cleanup."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+
+    def client(self, token: str | None = None, **kw) -> HallClient:
+        return HallClient(self.url, token=token, **kw)
