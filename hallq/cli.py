@@ -85,18 +85,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
                   f"set HALLQ_MQTT_URL=mqtt://{host}:{port}; otherwise change [mqtt] embedded_listen.", file=sys.stderr)
             return 2
     clock = parse_clock(args.virtual_clock, cfg)
-
-    from queue_server.app import create_app
-    from queue_server.wsgi import HallServer
-
-    def factory():
-        return create_app(cfg, data_dir=args.data_dir, clock=clock)
-
     if clock.virtual:
         logging.getLogger("hallq").warning("running on a virtual clock starting %s", clock.now().isoformat())
     logging.getLogger("hallq").info("serving %s on http://%s:%d", cfg.site, args.host, args.port)
-    HallServer(factory, args.host, args.port, workers=args.workers, threads=args.threads,
-               access_log=args.access_log).run()
+    from queue_server.wsgi import serve
+
+    serve(str(cfg.path), args.host, args.port, workers=args.workers, threads=args.threads,
+          data_dir=args.data_dir, clock_start=clock.now().isoformat() if clock.virtual else None,
+          access_log=args.access_log)
     return 0
 
 

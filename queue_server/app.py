@@ -43,6 +43,7 @@ class HallState:
     data_dir: Path
     publisher: Publisher | None = None
     broker: EmbeddedBroker | None = None
+    _closed: bool = False
 
     def mqtt_state(self) -> str:
         p = self.publisher
@@ -53,6 +54,9 @@ class HallState:
         return "connected" if p.conn is not None and p.conn.connected.is_set() else "disconnected"
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         if self.publisher is not None:
             self.publisher.stop()
         if self.broker is not None:
