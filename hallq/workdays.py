@@ -39,8 +39,16 @@ class WorkCalendar:
         if clash:
             raise ValueError(f"dates listed both as holiday and as workday: {sorted(map(str, clash))}")
         self._unknown: set[int] = set()
+        # chinesecalendar scans its whole table on every call; a hall asks about few dates
+        self._memo: dict[date, bool] = {}
 
     def is_workday(self, d: date) -> bool:
+        known = self._memo.get(d)
+        if known is None:
+            known = self._memo[d] = self._is_workday(d)
+        return known
+
+    def _is_workday(self, d: date) -> bool:
         if d in self.holidays:
             return False
         if d in self.workdays:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import threading
+import time
 from datetime import timedelta
 
 from argon2 import PasswordHasher
@@ -113,9 +115,29 @@ def logout(db: Database, token: str) -> None:
         conn.execute("DELETE FROM sessions WHERE token_sha256 = ?", (sha256(token),))
 
 
+_devices: dict[str, tuple[Actor, float]] = {}
+_devices_lock = threading.Lock()
+DEVICE_CACHE_SECONDS = 30.0
+
+
+def forget_devices() -> None:
+    """Drop cached device keys (after the devices table changed)."""
+    with _devices_lock:
+        _devices.clear()
+
+
 def actor_for_token(db: Database, hall: Hall, token: str) -> Actor | None:
-    """The staff member or device behind a bearer token, or None."""
+    """The staff member or device behind a bearer token, or None.
+
+    Device keys change only with the configuration, so they are cached for
+    a short while (kiosks call on every press); staff sessions are looked up
+    every time, so a logout takes effect at once.
+    """
     digest = sha256(token)
+    with _devices_lock:
+        hit = _devices.get(digest)
+    if hit is not None and hit[1] > time.monotonic():
+        return hit[0]
     conn = db.connection()
     row = conn.execute(
         "SELECT s.id, s.job_no, s.role, x.expires_at FROM sessions x JOIN staff s ON s.id = x.staff_id "
@@ -127,7 +149,10 @@ def actor_for_token(db: Database, hall: Hall, token: str) -> Actor | None:
     d = conn.execute("SELECT id, kind, windows FROM devices WHERE key_sha256 = ? AND active", (digest,)).fetchone()
     if d is not None:
         kind = "kiosk" if d["kind"] in ("kiosk", "tablet") else "device"
-        return Actor(kind, d["id"], role=d["kind"], windows=tuple(json.loads(d["windows"])))
+        actor = Actor(kind, d["id"], role=d["kind"], windows=tuple(json.loads(d["windows"])))
+        with _devices_lock:
+            _devices[digest] = (actor, time.monotonic() + DEVICE_CACHE_SECONDS)
+        return actor
     return None
 
 

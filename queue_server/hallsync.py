@@ -22,6 +22,7 @@ import json
 import logging
 
 from hallq.hallconfig import HallConfig
+from queue_server.auth import forget_devices
 from queue_server.domain.context import SYSTEM, Hall, Tx
 from queue_server.db import Database
 
@@ -49,6 +50,7 @@ def apply_config(db: Database, hall: Hall, force: bool = False) -> bool:
         tx.journal("config_applied", data={"hash": cfg.content_hash[:16], "file": str(cfg.path.name),
                                            "businesses": len(cfg.businesses), "windows": len(cfg.windows),
                                            "items": len(cfg.items)})
+    forget_devices()
     log.info("applied hall config %s (%d businesses, %d windows, %d items)",
              cfg.path, len(cfg.businesses), len(cfg.windows), len(cfg.items))
     return True

@@ -64,6 +64,7 @@ class Tx:
     actor: Actor
     now: datetime
     journaled: list[int] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
 
     @property
     def at(self) -> str:
@@ -96,6 +97,7 @@ class Tx:
              window, json.dumps(data or {}, ensure_ascii=False, separators=(",", ":"))),
         )
         self.journaled.append(cur.lastrowid)
+        self.actions.append(action)
         return cur.lastrowid
 
     def next_counter(self, name: str) -> int:

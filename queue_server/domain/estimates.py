@@ -17,6 +17,8 @@ from __future__ import annotations
 import math
 import sqlite3
 import statistics
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -63,6 +65,41 @@ def estimate(conn: sqlite3.Connection, business: str, day: str, default_minutes:
              caps: dict[str, float] | None = None) -> Estimate:
     caps = capacities(conn) if caps is None else caps
     return Estimate(service_minutes(conn, business, day, default_minutes), caps.get(business, 0.0))
+
+
+class EstimateCache:
+    """Estimates per business for a couple of seconds, dropped by anything that moves them.
+
+    A kiosk issuing hundreds of tickets a minute need not re-read the last
+    services and the windows each time; a completed service or a window
+    opening, pausing or closing (in this process) drops the cache at once,
+    and another process's changes show within ``ttl`` seconds.
+    """
+
+    # actions after which cached estimates stay true: they change who waits, not how fast
+    KEEPS = frozenset({"issue", "cancel", "requeue", "rate", "call", "recall", "call_back", "login", "login_failed",
+                       "notice"})
+
+    def __init__(self, ttl: float = 2.0) -> None:
+        self.ttl = ttl
+        self._items: dict[tuple[str, str], tuple[float, Estimate]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, conn: sqlite3.Connection, business: str, day: str, default_minutes: float) -> Estimate:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._items.get((business, day))
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        est = estimate(conn, business, day, default_minutes)
+        with self._lock:
+            self._items[(business, day)] = (now + self.ttl, est)
+        return est
+
+    def after(self, actions: list[str]) -> None:
+        if not self.KEEPS.issuperset(actions):
+            with self._lock:
+                self._items.clear()
 
 
 def people_ahead(conn: sqlite3.Connection, ticket: sqlite3.Row) -> int:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from hallq.clock import iso
 from queue_server.db import Database
 from queue_server.domain import day as day_rules
 from queue_server.domain import ratings as rating_rules
@@ -27,7 +28,7 @@ from queue_server.domain import tickets as ticket_rules
 from queue_server.domain import windows as window_rules
 from queue_server.domain.context import CLASS_NAMES, Actor, Hall, Tx
 from queue_server.domain.errors import DomainError
-from queue_server.domain.estimates import waiting_up_to_class
+from queue_server.domain.estimates import EstimateCache, waiting_up_to_class
 
 RequestKey = tuple[str, str]
 
@@ -39,6 +40,7 @@ class QueueService:
         self._day_seen: str | None = None
         self._day_lock = threading.Lock()
         self._businesses: dict[str, dict[str, Any]] | None = None
+        self.estimates = EstimateCache()
 
     # -- transactions --------------------------------------------------------------
 
@@ -50,33 +52,36 @@ class QueueService:
                 day_rules.roll_over_if_new_day(tx)
             yield tx
         self._day_seen = tx.day
+        self.estimates.after(tx.actions)
 
     def _run(self, actor: Actor, request: RequestKey | None, fn: Callable[[Tx], dict[str, Any]]) -> dict[str, Any]:
         if request is None:
             with self.transaction(actor) as tx:
                 return fn(tx)
         client, key = request
-        with self.transaction(actor) as tx:
-            row = tx.one("SELECT status, response FROM requests WHERE client = ? AND key = ?", (client, key))
-            if row is not None:
-                stored = json.loads(row["response"])
-                if row["status"] >= 400:
-                    raise _replayed_error(row["status"], stored)
-                return {**stored, "replayed": True}
-            try:
-                with _savepoint(tx):
-                    result = fn(tx)
-            except DomainError as e:
-                # remember refusals too: a retry must not succeed where the first attempt was refused
-                tx.conn.execute("INSERT INTO requests (client, key, status, response, created_at) VALUES (?,?,?,?,?)",
-                                (client, key, e.status, json.dumps({"code": e.code, "messages": e.messages,
-                                                                    "detail": e.detail}, ensure_ascii=False), tx.at))
-                committed_error = e
-            else:
+        try:
+            with self.transaction(actor) as tx:
+                row = tx.one("SELECT status, response FROM requests WHERE client = ? AND key = ?", (client, key))
+                if row is not None:
+                    stored = json.loads(row["response"])
+                    if row["status"] >= 400:
+                        raise _Replayed(_replayed_error(row["status"], stored))
+                    return {**stored, "replayed": True}
+                result = fn(tx)
                 tx.conn.execute("INSERT INTO requests (client, key, status, response, created_at) VALUES (?,?,?,?,?)",
                                 (client, key, 200, json.dumps(result, ensure_ascii=False), tx.at))
                 return result
-        raise committed_error
+        except _Replayed as r:
+            raise r.error from None
+        except DomainError as e:
+            # The refusal rolled the action back; remember it, so that a retry of the same
+            # request is refused the same way instead of succeeding later.
+            with self.db.write() as conn:
+                conn.execute("INSERT OR IGNORE INTO requests (client, key, status, response, created_at) "
+                             "VALUES (?,?,?,?,?)", (client, key, e.status, json.dumps(
+                                 {"code": e.code, "messages": e.messages, "detail": e.detail}, ensure_ascii=False),
+                                 iso(self.hall.now())))
+            raise
 
     # -- reads shared by views -------------------------------------------------------
 
@@ -93,7 +98,7 @@ class QueueService:
 
     def _ticket_view(self, tx: Tx, row, ahead: int | None = None) -> dict[str, Any]:
         return ticket_rules.ticket_view(tx.conn, row, self.businesses(), self.hall.config.queue.default_service_minutes,
-                                        self.hall.config.public_url, ahead)
+                                        self.hall.config.public_url, ahead, self.estimates)
 
     # -- tickets ---------------------------------------------------------------------
 
@@ -267,19 +272,11 @@ def ticket_brief(t) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def _savepoint(tx: Tx) -> Iterator[None]:
-    """Roll back a refused action's partial writes while keeping the transaction open."""
-    tx.conn.execute("SAVEPOINT action")
-    mark = len(tx.journaled)
-    try:
-        yield
-    except BaseException:
-        tx.conn.execute("ROLLBACK TO action")
-        tx.conn.execute("RELEASE action")
-        del tx.journaled[mark:]
-        raise
-    tx.conn.execute("RELEASE action")
+class _Replayed(Exception):
+    """Carries a stored refusal out of the transaction without recording it again."""
+
+    def __init__(self, error: DomainError) -> None:
+        self.error = error
 
 
 def _replayed_error(status: int, stored: dict[str, Any]) -> DomainError:

@@ -28,7 +28,7 @@ from hallq.privacy import InvalidIdNumber, IdNumber, keyed_hash, mask_phone, nor
 from queue_server.domain import day as day_rules
 from queue_server.domain.context import CLASS_NAMES, GREEN, ORDINARY, Tx
 from queue_server.domain.errors import Conflict, Forbidden, Invalid, unknown_business, unknown_item, unknown_ticket
-from queue_server.domain.estimates import estimate, people_ahead
+from queue_server.domain.estimates import EstimateCache, estimate, people_ahead
 
 GREEN_REASONS = ("elderly", "disabled", "pregnant", "military", "other")
 SELF_DECLARED_GREEN = ("disabled", "pregnant")  # a kiosk may take the resident's word; staff verify at the window
@@ -98,24 +98,19 @@ def issue_ticket(tx: Tx, business: str, item: str | None = None, id_number: str 
     if klass != GREEN:
         green_reason = None
 
-    number = tx.one("SELECT COALESCE(MAX(number), 0) + 1 FROM tickets WHERE business_day = ? AND origin_business = ?",
-                    (tx.day, business))[0]
-    if number > b["daily_limit"]:
-        raise Conflict(f"{pick(_name(b))}今日号已取完（每日限{b['daily_limit']}个），请改日再来或预约办理。",
-                       f"{pick(_name(b), 'zh-Hant')}今日號已取完（每日限{b['daily_limit']}個），請改日再來或預約辦理。",
-                       f"All of today's {b['daily_limit']} numbers for {pick(_name(b), 'en')} are taken; "
-                       "please come another day or book an appointment.",
-                       code="daily_limit_reached", detail={"daily_limit": b["daily_limit"]})
     digits = max(3, len(str(b["daily_limit"])))
-    label = f"{b['prefix']}{number:0{digits}d}"
     try:
-        cur = tx.conn.execute(
+        # the number is taken in the INSERT itself; the unique constraint guards it
+        row = tx.one(
             "INSERT INTO tickets (public_id, business_day, business, origin_business, number, label, item, class, "
             "green_reason, state, issued_at, arrived_at, id_hash, id_masked, phone_hash, phone_masked, source) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'waiting', ?, ?, ?, ?, ?, ?, ?) RETURNING *",
-            (secrets.token_urlsafe(12), tx.day, business, business, number, label, item, klass, green_reason,
-             tx.at, tx.at, id_hash, id_masked, phone_hash, phone_masked, tx.actor.label))
-        row = cur.fetchone()
+            "SELECT :pid, :day, :b, :b, n, :prefix || substr('0000' || n, -max(:digits, length(n))), :item, :class, "
+            ":green, 'waiting', :at, :at, :idh, :idm, :ph, :pm, :src "
+            "FROM (SELECT COALESCE(MAX(number), 0) + 1 AS n FROM tickets WHERE business_day = :day "
+            "AND origin_business = :b) RETURNING *",
+            {"pid": secrets.token_urlsafe(12), "day": tx.day, "b": business, "prefix": b["prefix"], "digits": digits,
+             "item": item, "class": klass, "green": green_reason, "at": tx.at, "idh": id_hash, "idm": id_masked,
+             "ph": phone_hash, "pm": phone_masked, "src": tx.actor.label})
     except sqlite3.IntegrityError as e:
         if "id_hash" in str(e) or "one_open" in str(e):
             existing = tx.one("SELECT label FROM tickets WHERE business_day = ? AND business = ? AND id_hash = ? "
@@ -125,6 +120,13 @@ def issue_ticket(tx: Tx, business: str, item: str | None = None, id_number: str 
                            f"You already hold a number for this business ({held}); please wait to be called.",
                            code="already_has_ticket", detail={"ticket": held}) from None
         raise
+    if row["number"] > b["daily_limit"]:
+        # the whole transaction rolls back with this refusal: nothing is written
+        raise Conflict(f"{pick(_name(b))}今日号已取完（每日限{b['daily_limit']}个），请改日再来或预约办理。",
+                       f"{pick(_name(b), 'zh-Hant')}今日號已取完（每日限{b['daily_limit']}個），請改日再來或預約辦理。",
+                       f"All of today's {b['daily_limit']} numbers for {pick(_name(b), 'en')} are taken; "
+                       "please come another day or book an appointment.",
+                       code="daily_limit_reached", detail={"daily_limit": b["daily_limit"]})
     tx.journal("issue", ticket=row, data={"class": CLASS_NAMES[klass], "item": item, "green_reason": green_reason})
     return row
 
@@ -206,7 +208,8 @@ def requeue_ticket(tx: Tx, t: sqlite3.Row) -> sqlite3.Row:
 
 
 def ticket_view(conn: sqlite3.Connection, t: sqlite3.Row, businesses: dict[str, Any], default_minutes: int,
-                public_url: str = "", ahead: int | None = None) -> dict[str, Any]:
+                public_url: str = "", ahead: int | None = None, estimates: EstimateCache | None = None
+                ) -> dict[str, Any]:
     """What a resident may see of a ticket: no personal data.
 
     ``ahead``: the people ahead when the caller knows it cheaply (a ticket just
@@ -224,7 +227,9 @@ def ticket_view(conn: sqlite3.Connection, t: sqlite3.Row, businesses: dict[str, 
     if t["state"] == "waiting":
         if ahead is None:
             ahead = people_ahead(conn, t)
-        est = estimate(conn, t["business"], t["business_day"], b["service_minutes"] or default_minutes)
+        minutes = b["service_minutes"] or default_minutes
+        est = (estimates.get(conn, t["business"], t["business_day"], minutes) if estimates is not None
+               else estimate(conn, t["business"], t["business_day"], minutes))
         view["people_ahead"] = ahead
         view["est_wait_minutes"] = est.minutes_for(ahead)
     return view
