@@ -14,6 +14,11 @@ every (re)connect the publisher republishes every retained snapshot, then
 the calls it had not yet sent (calls older than ``replay_max_age`` are not
 re-announced; the boards show them in their recent calls anyway).
 
+Calls are sent the moment they are read. Snapshots are coalesced: the
+entries read mark what is stale, and the stale snapshots are rebuilt at most
+every ``SNAPSHOT_INTERVAL`` (0.1 s), so a burst of a hundred changes costs
+one board, not a hundred.
+
 It runs as one thread woken by each commit (``Database`` commit listener),
 with a short poll as well so commits made by other processes are seen too.
 With several server processes on one database, exactly one publishes: the
@@ -46,6 +51,22 @@ TICKET_ACTIONS = {"issue", "cancel", "requeue", "expire", "transfer", "start", "
 FULL_ACTIONS = {"day_rolled_over", "day_closed", "day_reopened", "config_applied"}
 NOTICE_ACTIONS = {"notice"}
 PERIODIC = 15.0  # seconds between refreshes of time-dependent snapshots (waits, opening state)
+SNAPSHOT_INTERVAL = 0.1  # at most ten snapshot sets a second, however many changes; calls are never held back
+
+
+class _Dirty:
+    """What the changes since the last snapshots made stale."""
+
+    def __init__(self) -> None:
+        self.windows: set[int] = set()
+        self.businesses: set[str] = set()
+        self.board = False
+        self.notices = False
+        self.everything = False
+
+    @property
+    def pending(self) -> bool:
+        return bool(self.windows or self.businesses or self.board or self.notices or self.everything)
 
 
 class Publisher:
@@ -69,6 +90,8 @@ class Publisher:
         self._cursor_saved_at = 0.0
         self._last: dict[str, bytes] = {}
         self._last_periodic = 0.0
+        self._last_snapshot = 0.0
+        self._dirty = _Dirty()
         self.published_calls = 0
 
     # -- lifecycle ------------------------------------------------------------------
@@ -123,7 +146,7 @@ class Publisher:
                 if not self._try_lead():
                     self._stop.wait(1.0)
                     continue
-            self._wake.wait(self.poll_interval)
+            self._wake.wait(self._next_wait())
             self._wake.clear()
             if self._stop.is_set():
                 break
@@ -132,6 +155,11 @@ class Publisher:
             except Exception:
                 log.exception("publishing failed; will retry")
                 self._stop.wait(0.5)
+
+    def _next_wait(self) -> float:
+        if self._dirty.pending:
+            return max(0.0, min(self.poll_interval, self._last_snapshot + SNAPSHOT_INTERVAL - time.monotonic()))
+        return self.poll_interval
 
     def _step(self) -> None:
         conn = self.conn
@@ -143,18 +171,20 @@ class Publisher:
             self._full.clear()
             self._last.clear()
             self.snap.refresh_names(db)
-            self._publish_all(db, now)
+            self._dirty.everything = True
         rows = db.execute("SELECT * FROM journal WHERE seq > ? ORDER BY seq LIMIT 1000", (self.cursor,)).fetchall()
         if rows:
-            self._publish_rows(db, rows, now)
-        elif time.monotonic() - self._last_periodic > PERIODIC:
-            self._publish_all(db, now)  # waits and opening state change with time; unchanged payloads are skipped
+            self._take_rows(db, rows, now)
+        if time.monotonic() - self._last_periodic > PERIODIC:
+            self._dirty.everything = True  # waits and opening state change with time; unchanged payloads are skipped
+        # calls went out above as they came; snapshots are coalesced to one set per SNAPSHOT_INTERVAL
+        if self._dirty.pending and time.monotonic() - self._last_snapshot >= SNAPSHOT_INTERVAL:
+            self._flush_snapshots(db, now)
         self._save_cursor()
 
-    def _publish_rows(self, db, rows, now: datetime) -> None:
-        windows: set[int] = set()
-        businesses: set[str] = set()
-        everything = notices = False
+    def _take_rows(self, db, rows, now: datetime) -> None:
+        """Publish the calls among ``rows`` now; note which snapshots they make stale."""
+        d = self._dirty
         oldest = now - timedelta(seconds=self.replay_max_age)
         for r in rows:
             action = r["action"]
@@ -168,32 +198,37 @@ class Publisher:
                     log.info("not re-announcing call seq %s of %s (older than %.0f s)",
                              json.loads(r["data"]).get("seq"), r["at"], self.replay_max_age)
             if action in FULL_ACTIONS:
-                everything = True
+                d.everything = True
                 if action == "config_applied":
                     self.snap.refresh_names(db)
             elif action in NOTICE_ACTIONS:
-                notices = True
+                d.notices = True
             elif action in WINDOW_ACTIONS:
-                windows.add(r["window"])
-                businesses.add("*")  # capacity changed: every estimate may move
+                d.windows.add(r["window"])
+                d.businesses.add("*")  # capacity changed: every estimate may move
             elif action in TICKET_ACTIONS:
                 if r["window"] is not None:
-                    windows.add(r["window"])
+                    d.windows.add(r["window"])
                 if r["business"]:
-                    businesses.add(r["business"])
+                    d.businesses.add(r["business"])
                 if action == "transfer":
                     data = json.loads(r["data"])
-                    businesses.update(filter(None, (data.get("from_business"), data.get("to_business"))))
+                    d.businesses.update(filter(None, (data.get("from_business"), data.get("to_business"))))
                     if data.get("to_window"):
-                        windows.add(data["to_window"])
+                        d.windows.add(data["to_window"])
+            d.board = d.board or action in TICKET_ACTIONS or action in WINDOW_ACTIONS
             self.cursor = r["seq"]
-        if everything:
+
+    def _flush_snapshots(self, db, now: datetime) -> None:
+        d, self._dirty = self._dirty, _Dirty()
+        self._last_snapshot = time.monotonic()
+        if d.everything:
             self._publish_all(db, now)
             return
-        if notices:
+        if d.notices:
             self._publish_notices(db, now)
-        if windows or businesses:
-            self._publish_some(db, now, windows, businesses)
+        if d.windows or d.businesses or d.board:
+            self._publish_some(db, now, d.windows, d.businesses)
 
     # -- snapshots --------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from hallq.clock import iso
 from queue_server.domain import day as day_rules
 from queue_server.domain.context import Hall
 from queue_server.domain.estimates import capacities, estimate, waiting_counts
-from queue_server.domain.windows import window_view
+from queue_server.domain.windows import window_view, window_views
 
 CALL_ACTIONS = ("call", "recall", "call_back")
 
@@ -54,8 +54,8 @@ class Snapshots:
 
     def recent_calls(self, conn: sqlite3.Connection, day: str, limit: int) -> list[dict[str, Any]]:
         rows = conn.execute(
-            f"SELECT * FROM journal WHERE business_day = ? AND action IN ({','.join('?' * len(CALL_ACTIONS))}) "
-            "ORDER BY seq DESC LIMIT ?", (day, *CALL_ACTIONS, limit)).fetchall()
+            "SELECT * FROM journal INDEXED BY journal_calls_day WHERE business_day = ? "
+            "AND action IN ('call', 'recall', 'call_back') ORDER BY seq DESC LIMIT ?", (day, limit)).fetchall()
         return [self.call_from_journal(conn, r) for r in rows]
 
     # -- queues -----------------------------------------------------------------------
@@ -66,11 +66,15 @@ class Snapshots:
         counts = waiting_counts(conn, day)
         caps = capacities(conn)
         issuing = self.issuing(conn, now)
-        last_called = {r[0]: r[1] for r in conn.execute(
-            "SELECT business, ticket FROM journal WHERE seq IN (SELECT MAX(seq) FROM journal "
-            "WHERE business_day = ? AND action IN ('call', 'recall', 'call_back') GROUP BY business)", (day,))}
-        issued = {r[0]: r[1] for r in conn.execute(
-            "SELECT origin_business, MAX(number) FROM tickets WHERE business_day = ? GROUP BY origin_business", (day,))}
+        # per business, each an indexed LIMIT 1 / MAX: the cost does not grow with the day
+        last_called, issued = {}, {}
+        for code in self._businesses:
+            row = conn.execute(
+                "SELECT ticket FROM journal INDEXED BY journal_calls_business WHERE business = ? AND business_day = ? "
+                "AND action IN ('call', 'recall', 'call_back') ORDER BY seq DESC LIMIT 1", (code, day)).fetchone()
+            last_called[code] = row[0] if row else None
+            issued[code] = conn.execute("SELECT COALESCE(MAX(number), 0) FROM tickets WHERE business_day = ? "
+                                        "AND origin_business = ?", (day, code)).fetchone()[0]
         serving_windows = {r[0]: r[1] for r in conn.execute(
             "SELECT a.business, COUNT(*) FROM allocation a JOIN windows w ON w.number = a.window "
             "WHERE w.active AND w.state = 'open' GROUP BY a.business")}
@@ -98,7 +102,7 @@ class Snapshots:
         return window_view(conn, w) if w is not None else None
 
     def windows(self, conn: sqlite3.Connection) -> list[dict[str, Any]]:
-        return [window_view(conn, w) for w in conn.execute("SELECT * FROM windows WHERE active ORDER BY number")]
+        return window_views(conn)
 
     # -- board and notices ------------------------------------------------------------------
 

@@ -1,0 +1,121 @@
+"""Call next → the call event received by an MQTT subscriber (target: p99 ≤ 20 ms at 100 calls/s).
+
+A real Mosquitto and a real server; 18 windows signed in; callers press "next"
+at a steady 100 calls per second in total; a subscriber on hallq/<site>/calls
+timestamps each event. Latency = request sent → event received.
+
+    .venv/bin/python bench/bench_call.py [--rate 100] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import shutil
+import threading
+import time
+
+import paho.mqtt.client as paho
+
+from common import emit, machine, percentiles, start_server, tempdir
+from hallq.client import ApiError, HallClient
+from hallq.testing import Mosquitto
+
+WINDOWS = list(range(1, 19))
+BUSINESSES = ["commerce", "construction", "social", "online"]
+
+
+def subscriber(port: int, ready, done, results) -> None:
+    received: dict[int, float] = {}
+
+    def on_message(client, userdata, msg):
+        received.setdefault(json.loads(msg.payload)["seq"], time.perf_counter())
+
+    c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="bench-sub")
+    c.on_message = on_message
+    c.on_subscribe = lambda *a: ready.set()
+    c.on_connect = lambda cl, u, f, rc, p: cl.subscribe("hallq/liupanshui/calls", 1)
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    done.wait()
+    c.loop_stop()
+    results.put(received)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--rate", type=float, default=100.0, help="calls per second, all windows together")
+    ap.add_argument("--seconds", type=float, default=10.0)
+    args = ap.parse_args()
+    work = tempdir()
+    broker = Mosquitto(work)
+    broker.start()
+    server = start_server(work, mqtt_url=broker.url)
+    # the subscriber runs in a process of its own, like a board: the callers' threads must not
+    # delay its timestamps (perf_counter is CLOCK_MONOTONIC, comparable across processes)
+    results = mp.Queue()
+    ready = mp.Event()
+    done = mp.Event()
+    sub = mp.Process(target=subscriber, args=(broker.port, ready, done, results))
+    sub.start()
+    ready.wait(10)
+    try:
+        kiosk = HallClient(server.url, token="demo-kiosk-1")
+        total = int(args.rate * args.seconds) + 200
+        for i in range(total):
+            kiosk.issue_ticket(BUSINESSES[i % len(BUSINESSES)])
+        clerks = {}
+        for n in WINDOWS:
+            c = HallClient(server.url)
+            c.login(str(1000 + n), "hallq-demo")
+            c.window_action(n, "sign-in")
+            clerks[n] = c
+        sent: dict[int, float] = {}
+        lock = threading.Lock()
+        callers = 6
+        per_caller = args.rate / callers
+        stop_at = time.perf_counter() + args.seconds
+
+        def caller(k: int) -> None:
+            mine = WINDOWS[k::callers]
+            nxt = time.perf_counter() + k / args.rate
+            i = 0
+            while nxt < stop_at:
+                delay = nxt - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                n = mine[i % len(mine)]
+                t0 = time.perf_counter()
+                try:
+                    seq = clerks[n].call_next(n, complete_current=True)["seq"]
+                    with lock:
+                        sent[seq] = t0
+                except ApiError:
+                    pass
+                i += 1
+                nxt += 1 / per_caller
+
+        threads = [threading.Thread(target=caller, args=(k,)) for k in range(callers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        time.sleep(1.0)  # let the last events arrive
+        done.set()
+        received = results.get(timeout=10)
+        lat = [(received[s] - t0) * 1000 for s, t0 in sent.items() if s in received]
+        missing = [s for s in sent if s not in received]
+    finally:
+        done.set()
+        sub.join(5)
+        server.stop()
+        broker.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    emit({"benchmark": "call next (HTTP) -> call event at an MQTT subscriber (Mosquitto)",
+          "calls_per_second": args.rate, "seconds": args.seconds, "latency": percentiles(lat),
+          "calls_not_received": len(missing), "targets": {"p99_ms": 20}, "machine": machine()})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""Call next against queues from 10 to 100,000 waiting (target: within ±20% across the range).
+
+For each size the database is filled directly in SQLite (the triggers keep the
+counts, exactly as issuing would), a real server is started on it, one window
+calls next (completing the previous ticket) a few hundred times over HTTP, a
+new ticket arriving before each call so the queue keeps its size, and the
+latency of the calls is recorded.
+
+    .venv/bin/python bench/bench_call_scaling.py [--sizes 10,100,1000,10000,100000] [--calls 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import shutil
+import sqlite3
+import time
+from datetime import datetime, timedelta
+
+from common import bench_hall, emit, machine, percentiles, tempdir
+from hallq.clock import CHINA, VirtualClock, iso
+from hallq.client import HallClient
+from hallq.testing import ServerProcess
+
+DAY = datetime(2026, 11, 23, 9, 30, tzinfo=CHINA)
+
+
+def fill(data_dir, config, n: int) -> None:
+    """Migrate and import the hall, then add ``n`` waiting tickets over four businesses."""
+    from queue_server.app import create_app
+
+    app = create_app(config, data_dir=data_dir, clock=VirtualClock(DAY, rate=0), mqtt=False)
+    app.extensions["hallq"].close()
+    db = sqlite3.connect(data_dir / "hallq.sqlite3")
+    prefixes = {"commerce": "A", "construction": "B", "social": "C", "online": "D"}
+    rows = []
+    start = DAY - timedelta(minutes=30)
+    for i in range(n):
+        b = list(prefixes)[i % 4]
+        num = i // 4 + 1
+        at = iso(start + timedelta(milliseconds=i))
+        rows.append((secrets.token_urlsafe(12), "2026-11-23", b, b, num, f"{prefixes[b]}{num:04d}", 2, "waiting",
+                     at, at, "bench"))
+    db.executemany("INSERT INTO tickets (public_id, business_day, business, origin_business, number, label, class, "
+                   "state, issued_at, arrived_at, source) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+    db.execute("INSERT INTO meta (key, value) VALUES ('business_day', '2026-11-23') "
+               "ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+    db.commit()
+    db.close()
+
+
+def measure(n: int, calls: int) -> dict:
+    work = tempdir()
+    try:
+        config = bench_hall(work)
+        data = work / "data"
+        data.mkdir()
+        t0 = time.perf_counter()
+        fill(data, config, n)
+        fill_s = time.perf_counter() - t0
+        server = ServerProcess(data, config=config, clock="2026-11-23T09:30:00+08:00")
+        server.start(timeout=60)
+        try:
+            clerk = HallClient(server.url)
+            clerk.login("1003", "hallq-demo")  # window 3 serves commerce and helps construction
+            clerk.window_action(3, "sign-in")
+            kiosk = HallClient(server.url, token="demo-kiosk-1")
+            lat = []
+            for i in range(calls + 20):
+                kiosk.issue_ticket("commerce" if i % 2 else "construction")  # keep the queue at its size
+                t = time.perf_counter()
+                clerk.call_next(3, complete_current=True)
+                if i >= 20:  # after a warm-up
+                    lat.append((time.perf_counter() - t) * 1000)
+        finally:
+            server.stop()
+        return {"waiting": n, "fill_seconds": round(fill_s, 2), **percentiles(lat)}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--sizes", default="10,100,1000,10000,100000")
+    ap.add_argument("--calls", type=int, default=300)
+    args = ap.parse_args()
+    curve = [measure(int(n), args.calls) for n in args.sizes.split(",")]
+    p50s = [c["p50_ms"] for c in curve]
+    emit({"benchmark": "call next (HTTP, complete_current) vs tickets waiting", "curve": curve,
+          "p50_spread_vs_smallest": round(max(p50s) / p50s[0] - 1, 3),
+          "targets": {"p50_spread": "within ±20%"}, "machine": machine()})
+
+
+if __name__ == "__main__":
+    main()
