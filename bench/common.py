@@ -26,14 +26,21 @@ from hallq.testing import ServerProcess  # noqa: E402
 CITY = ROOT / "config" / "city-hall"
 
 
-def bench_hall(workdir: Path) -> Path:
-    """The sample city hall with limits lifted so a benchmark is not stopped by 每日限号."""
+def bench_hall(workdir: Path, extra_businesses: int = 0) -> Path:
+    """The sample city hall with limits lifted so a benchmark is not stopped by 每日限号.
+
+    ``extra_businesses`` adds queues (prefixes F, G, ...) that no window serves, to hold
+    more waiting tickets than five businesses of 9,999 a day can.
+    """
     target = workdir / "hall"
     target.mkdir(parents=True, exist_ok=True)
     shutil.copy(CITY / "services.toml", target / "services.toml")
     text = (CITY / "hall.toml").read_text(encoding="utf-8")
     text = re.sub(r"daily_limit = \d+", "daily_limit = 9999", text)
     text = re.sub(r'ticket_requires = "[a-z_]+"', 'ticket_requires = "none"', text)
+    extra = "".join(f'\n[[businesses]]\ncode = "bench{i}"\nprefix = "{chr(ord("F") + i)}"\n'
+                    f'name = {{ zh-Hans = "压测{i}" }}\ndaily_limit = 9999\n' for i in range(extra_businesses))
+    text = text.replace("# -- windows:", extra + "\n# -- windows:", 1)
     (target / "hall.toml").write_text(text, encoding="utf-8")
     return target / "hall.toml"
 

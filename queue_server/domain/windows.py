@@ -370,12 +370,11 @@ def window_views(conn: sqlite3.Connection, numbers: list[int] | None = None) -> 
         params = tuple(numbers)
     rows = conn.execute(f"SELECT w.*, s.job_no, s.name AS staff_name FROM windows w LEFT JOIN staff s "
                         f"ON s.id = w.staff_id WHERE {where} ORDER BY w.number", params).fetchall()
-    # the term must be the partial index's own for SQLite to use it
     current: dict[int, sqlite3.Row] = {}
     held: dict[int, int] = {}
+    # the state list is the partial index tickets_active's own: SQLite uses it only then
     for r in conn.execute("SELECT window, label, business, state, called_at, recalls FROM tickets "
-                          "INDEXED BY tickets_at_window WHERE state IN ('called', 'serving', 'held') "
-                          "ORDER BY called_at"):
+                          "INDEXED BY tickets_active WHERE state IN ('called', 'serving', 'held') ORDER BY called_at"):
         if r["state"] == "held":
             held[r["window"]] = held.get(r["window"], 0) + 1
         else:
