@@ -31,6 +31,7 @@ from hallq.workdays import WorkCalendar
 
 CODE = r"[a-z][a-z0-9_]{0,31}"
 SITE = r"[a-z0-9][a-z0-9-]{0,39}"
+ITEM_CODE = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 
 
 class ConfigError(Exception):
@@ -90,6 +91,35 @@ HALL_FILE = Obj({
     "ratings": Obj({
         "rate_within_workdays": Int(min=0, max=30, description="a resident may rate up to N working days later"),
         "default_level": Int(min=0, max=5, description="level recorded when none is given; 0 = none"),
+        "followup_workdays": Int(min=1, max=60, description="bad reviews: verify, fix, report back within N working days"),
+    }),
+    "tidal": Obj({  # 潮汐窗口, see docs/consoles.md
+        "auto_assign": Bool(description="lend tidal windows automatically; false: only alert the manager"),
+        "check_seconds": Int(min=5, max=3600),
+        "hold_minutes": Int(min=0, max=480, description="an assignment lasts at least this long"),
+        "rules": Arr(Obj({
+            "business": Str(pattern=r"\*|" + CODE, description='a business code, or "*" for every business'),
+            "waiting_above": Int(min=1, max=100000),
+            "wait_minutes_above": Int(min=1, max=1440),
+            "release_waiting_below": Int(min=0, max=100000),
+            "release_wait_minutes_below": Int(min=0, max=1440),
+        }, required=["business"]), max_items=50),
+    }),
+    "appointments": Obj({  # 预约办事, see docs/appointments.md
+        "enabled": Bool(),
+        "min_days_ahead": Int(min=0, max=30, description="earliest booking: N calendar days after today"),
+        "max_workdays_ahead": Int(min=1, max=60, description="latest booking: the Nth working day after today"),
+        "slot_minutes": Int(min=5, max=240),
+        "capacity": Int(min=1, max=500, description="bookings per slot per item"),
+        "business_capacity": Map(Int(min=0, max=5000), key_pattern=CODE, description="per slot, all items of a business"),
+        "item_capacity": Map(Int(min=0, max=500), key_pattern=ITEM_CODE, max_keys=5000),
+        "one_per_person_per_day": Bool(),
+        "cancel_before_minutes": Int(min=0, max=10080),
+        "checkin_before_minutes": Int(min=0, max=240),
+        "checkin_after_minutes": Int(min=0, max=240),
+        "no_show_limit": Int(min=0, max=50, description="0: never suspend"),
+        "no_show_window_days": Int(min=1, max=3650),
+        "suspend_days": Int(min=1, max=3650),
     }),
     "businesses": Arr(Obj({
         "code": Str(pattern=CODE),
@@ -129,6 +159,21 @@ MATERIAL = Obj({
     "note": Str(max_len=300),
 }, required=["name", "form"])
 
+FORM_FIELD_TYPES = ("text", "number", "date", "phone", "id_number", "select", "textarea")
+FORM_FIELD = Obj({  # one field of an item's application form (前台综合受理), see docs/applications.md
+    "key": Str(pattern=r"[a-z][a-z0-9_]{0,31}"),
+    "label": _NAME,
+    "type": Str(enum=list(FORM_FIELD_TYPES)),
+    "required": Bool(),
+    "max_len": Int(min=1, max=2000),
+    "pattern": Str(max_len=200, description="regular expression the whole value must match"),
+    "options": Arr(Obj({"value": Str(min_len=1, max_len=64), "label": _NAME}, required=["value", "label"]),
+                   max_items=50),
+    "min": Int(description="number fields: smallest value"),
+    "max": Int(description="number fields: largest value"),
+    "hint": _NAME,
+}, required=["key", "label", "type"])
+
 SERVICES_FILE = Obj({
     "items": Arr(Obj({
         "code": Str(pattern=r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"),
@@ -147,6 +192,7 @@ SERVICES_FILE = Obj({
         "max_visits": Int(min=0, max=5),
         "contact": Str(max_len=40),
         "appointment": Bool(),
+        "form": Arr(FORM_FIELD, max_items=40),
     }, required=["code", "business", "name"]), min_items=1, max_items=5000),
 })
 
@@ -212,6 +258,48 @@ class QueueRules:
 class RatingRules:
     rate_within_workdays: int = 5
     default_level: int = 0
+    followup_workdays: int = 5  # 差评整改时限: 5, 10 or 15 working days depending on the province
+
+
+@dataclass(frozen=True)
+class TidalRule:
+    """When a business is under pressure (either threshold passed) and when it has eased (both below)."""
+
+    business: str  # a code, or "*"
+    waiting_above: int | None = None
+    wait_minutes_above: int | None = None
+    release_waiting_below: int = 0
+    release_wait_minutes_below: int = 0
+
+
+@dataclass(frozen=True)
+class TidalSettings:
+    """潮汐窗口 (``[tidal]``): rules that alert the manager and may lend tidal windows."""
+
+    auto_assign: bool = False
+    check_seconds: int = 30
+    hold_minutes: int = 15
+    rules: tuple[TidalRule, ...] = ()
+
+
+@dataclass(frozen=True)
+class AppointmentRules:
+    """预约办事 rules (``[appointments]``); docs/appointments.md explains each."""
+
+    enabled: bool = True
+    min_days_ahead: int = 1
+    max_workdays_ahead: int = 5
+    slot_minutes: int = 30
+    capacity: int = 4
+    business_capacity: dict[str, int] = field(default_factory=dict)
+    item_capacity: dict[str, int] = field(default_factory=dict)
+    one_per_person_per_day: bool = True
+    cancel_before_minutes: int = 120
+    checkin_before_minutes: int = 30
+    checkin_after_minutes: int = 15
+    no_show_limit: int = 3
+    no_show_window_days: int = 90
+    suspend_days: int = 30
 
 
 @dataclass(frozen=True)
@@ -260,6 +348,8 @@ class HallConfig:
     devices: list[Device] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
     content_hash: str = ""
+    appointments: AppointmentRules = field(default_factory=AppointmentRules)
+    tidal: TidalSettings = field(default_factory=TidalSettings)
 
     def business_by_prefix(self, prefix: str) -> Business | None:
         return next((b for b in self.businesses.values() if b.prefix == prefix), None)
@@ -346,11 +436,14 @@ def load_hall(path: str | os.PathLike[str]) -> HallConfig:
         sd, pd = it.get("statutory_days"), it.get("promised_days")
         if sd and pd is not None and pd > sd:
             problems.append((slabel, f"{key}.promised_days", f"promised {pd} working days exceeds the statutory {sd}"))
+        _check_form(slabel, f"{key}.form", it.get("form", []), problems)
         guide = {k: v for k, v in it.items() if k not in ("code", "business", "name")}
         items[it["code"]] = ServiceItem(code=it["code"], business=it["business"], name=it["name"], guide=guide)
 
     calendar = _calendar(raw.get("calendar", {}), label, problems)
     hours = _hours(raw["hours"], calendar, label, problems)
+    appointments = _appointments(raw.get("appointments", {}), businesses, items, label, problems)
+    tidal = _tidal(raw.get("tidal", {}), businesses, label, problems)
 
     staff_seen: set[str] = set()
     staff = []
@@ -386,7 +479,7 @@ def load_hall(path: str | os.PathLike[str]) -> HallConfig:
         public_url=hall.get("public_url", ""), mqtt=mqtt, calendar=calendar, hours=hours, queue=rules,
         ratings=RatingRules(**raw.get("ratings", {})),
         businesses=businesses, windows=windows, items=items, staff=staff, devices=devices,
-        raw=raw, content_hash=digest.hexdigest(),
+        raw=raw, content_hash=digest.hexdigest(), appointments=appointments, tidal=tidal,
     )
 
 
@@ -431,6 +524,54 @@ def _calendar(c: dict[str, Any], label: str, problems: list) -> WorkCalendar:
     except ValueError as e:
         problems.append((label, "calendar", str(e)))
         return WorkCalendar(c.get("mode", "china"))
+
+
+def _tidal(t: dict[str, Any], businesses: dict, label: str, problems: list) -> TidalSettings:
+    rules = []
+    for j, r in enumerate(t.get("rules", [])):
+        key = f"tidal.rules[{j}]"
+        if r["business"] != "*" and r["business"] not in businesses:
+            problems.append((label, f"{key}.business", f"unknown business \"{r['business']}\"{_did_you_mean(r['business'], businesses)}"))
+        if "waiting_above" not in r and "wait_minutes_above" not in r:
+            problems.append((label, key, "give waiting_above or wait_minutes_above (or both)"))
+        if r.get("release_waiting_below", 0) > r.get("waiting_above", 10**9):
+            problems.append((label, f"{key}.release_waiting_below", "must not exceed waiting_above (hysteresis)"))
+        if r.get("release_wait_minutes_below", 0) > r.get("wait_minutes_above", 10**9):
+            problems.append((label, f"{key}.release_wait_minutes_below", "must not exceed wait_minutes_above (hysteresis)"))
+        rules.append(TidalRule(**r))
+    return TidalSettings(**{**{k: v for k, v in t.items() if k != "rules"}, "rules": tuple(rules)})
+
+
+def _appointments(a: dict[str, Any], businesses: dict, items: dict, label: str, problems: list) -> AppointmentRules:
+    for code in a.get("business_capacity", {}):
+        if code not in businesses:
+            problems.append((label, f"appointments.business_capacity.{code}",
+                             f"unknown business \"{code}\"{_did_you_mean(code, businesses)}"))
+    for code in a.get("item_capacity", {}):
+        if code not in items:
+            problems.append((label, f"appointments.item_capacity.{code}", f"unknown service item \"{code}\""))
+    return AppointmentRules(**a)
+
+
+def _check_form(slabel: str, key: str, form: list[dict[str, Any]], problems: list) -> None:
+    """An item's form: unique keys, options only (and always) on selects, patterns that compile."""
+    import re
+
+    seen: set[str] = set()
+    for j, f in enumerate(form):
+        fkey = f"{key}[{j}]"
+        if f["key"] in seen:
+            problems.append((slabel, f"{fkey}.key", f"duplicate field key \"{f['key']}\""))
+        seen.add(f["key"])
+        if (f["type"] == "select") != bool(f.get("options")):
+            problems.append((slabel, f"{fkey}.options", "a select field needs options, and only a select has them"))
+        if "pattern" in f:
+            try:
+                re.compile(f["pattern"])
+            except re.error as e:
+                problems.append((slabel, f"{fkey}.pattern", f"not a valid regular expression: {e}"))
+        if "min" in f and "max" in f and f["min"] > f["max"]:
+            problems.append((slabel, f"{fkey}.min", "min is larger than max"))
 
 
 def _hours(h: dict[str, Any], calendar: WorkCalendar, label: str, problems: list) -> OpeningHours:

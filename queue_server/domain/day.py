@@ -10,6 +10,7 @@ journal says so.
 
 from __future__ import annotations
 
+from queue_server.domain import no_shows
 from queue_server.domain.context import Tx
 
 
@@ -22,6 +23,7 @@ def roll_over_if_new_day(tx: Tx) -> bool:
     if last is None:
         return False
     expired = _expire(tx, "business_day < ?", (tx.day,), reason="day_rolled_over")
+    no_shows.mark_no_shows(tx, before=tx.day, reason="day_rolled_over")
     windows = tx.conn.execute(
         "UPDATE windows SET state = 'closed', staff_id = NULL, pause_reason = NULL, updated_at = ? "
         "WHERE state != 'closed' OR staff_id IS NOT NULL RETURNING number", (tx.at,)).fetchall()
@@ -46,18 +48,21 @@ def close_day(tx: Tx) -> dict:
                        f"Tickets are still being served ({desc}); complete them before closing the day.",
                        code="still_serving", detail={"serving": [r["label"] for r in serving]})
     expired = _expire(tx, "business_day = ?", (tx.day,), reason="day_closed")
+    missed = no_shows.mark_no_shows(tx, through=tx.day, reason="day_closed")
     windows = tx.conn.execute(
         "UPDATE windows SET state = 'closed', staff_id = NULL, pause_reason = NULL, updated_at = ? "
         "RETURNING number", (tx.at,)).fetchall()
     tx.set_meta("closed_day", tx.day)
     tx.journal("day_closed", data={"expired": expired, "windows": [w[0] for w in windows]})
-    return {"business_day": tx.day, "expired": expired, "windows_closed": len(windows)}
+    return {"business_day": tx.day, "expired": expired, "windows_closed": len(windows),
+            "appointment_no_shows": missed}
 
 
 def reopen_day(tx: Tx) -> None:
     """Undo a mistaken end-of-day close: numbers can be issued again today."""
     if tx.meta("closed_day") == tx.day:
         tx.set_meta("closed_day", "")
+        no_shows.undo_day_close(tx)
         tx.journal("day_reopened")
 
 

@@ -78,7 +78,8 @@ class EstimateCache:
 
     # actions after which cached estimates stay true: they change who waits, not how fast
     KEEPS = frozenset({"issue", "cancel", "requeue", "rate", "call", "recall", "call_back", "login", "login_failed",
-                       "notice"})
+                       "notice", "appointment_booked", "appointment_cancelled", "appointment_checked_in",
+                       "application_submitted"})
 
     def __init__(self, ttl: float = 2.0) -> None:
         self.ttl = ttl

@@ -41,13 +41,28 @@ class QueueService:
         self._day_lock = threading.Lock()
         self._businesses: dict[str, dict[str, Any]] | None = None
         self.estimates = EstimateCache()
+        self._now_lock = threading.Lock()
+        self._last_now = None
 
     # -- transactions --------------------------------------------------------------
+
+    def _now(self):
+        """The transaction's moment. On the real clock it never goes backwards in a process:
+        if the machine's clock steps back (an NTP correction), a ticket issued after the
+        step must not arrive "before" earlier ones. A virtual clock is moved on purpose."""
+        now = self.hall.now()
+        if self.hall.clock.virtual:
+            return now
+        with self._now_lock:
+            if self._last_now is not None and now < self._last_now:
+                return self._last_now
+            self._last_now = now
+        return now
 
     @contextmanager
     def transaction(self, actor: Actor) -> Iterator[Tx]:
         with self.db.write() as conn:
-            tx = Tx(conn, self.hall, actor, self.hall.now())
+            tx = Tx(conn, self.hall, actor, self._now())
             if self._day_seen != tx.day:
                 day_rules.roll_over_if_new_day(tx)
             yield tx
@@ -95,6 +110,22 @@ class QueueService:
 
     def invalidate_caches(self) -> None:
         self._businesses = None
+
+    # -- appointments and applications live in their own modules (one transaction per call) --
+
+    @property
+    def appointments(self):
+        """Appointments (预约办事): :class:`queue_server.domain.appointments.AppointmentDesk`."""
+        from queue_server.domain.appointments import AppointmentDesk
+
+        return AppointmentDesk(self)
+
+    @property
+    def applications(self):
+        """Applications (前台综合受理): :class:`queue_server.domain.applications.ApplicationDesk`."""
+        from queue_server.domain.applications import ApplicationDesk
+
+        return ApplicationDesk(self)
 
     def _ticket_view(self, tx: Tx, row, ahead: int | None = None) -> dict[str, Any]:
         return ticket_rules.ticket_view(tx.conn, row, self.businesses(), self.hall.config.queue.default_service_minutes,

@@ -26,7 +26,7 @@ from typing import Any
 from hallq.i18n import pick
 from hallq.privacy import InvalidIdNumber, IdNumber, keyed_hash, mask_phone, normalise_phone
 from queue_server.domain import day as day_rules
-from queue_server.domain.context import CLASS_NAMES, GREEN, ORDINARY, Tx
+from queue_server.domain.context import APPOINTMENT, CLASS_NAMES, GREEN, ORDINARY, Tx
 from queue_server.domain.errors import Conflict, Forbidden, Invalid, unknown_business, unknown_item, unknown_ticket
 from queue_server.domain.estimates import EstimateCache, estimate, people_ahead
 
@@ -36,8 +36,12 @@ SELF_DECLARED_GREEN = ("disabled", "pregnant")  # a kiosk may take the resident'
 
 def issue_ticket(tx: Tx, business: str, item: str | None = None, id_number: str | None = None,
                  phone: str | None = None, green_reason: str | None = None,
-                 klass: int | None = None) -> sqlite3.Row:
-    """Issue a number; return the new ticket's row."""
+                 klass: int | None = None, identity: tuple[str, str] | None = None) -> sqlite3.Row:
+    """Issue a number; return the new ticket's row.
+
+    ``identity``: an already verified person as ``(id_hash, id_masked)``, e.g. the
+    holder of an appointment checking in with its booking code.
+    """
     b = tx.one("SELECT * FROM businesses WHERE code = ? AND active", (business,))
     if b is None:
         raise unknown_business(business)
@@ -49,7 +53,7 @@ def issue_ticket(tx: Tx, business: str, item: str | None = None, id_number: str 
             raise Invalid(f"事项 {item} 不属于此业务，请重新选择。", f"事項 {item} 不屬於此業務，請重新選擇。",
                           f"Item {item} does not belong to business \"{business}\"; choose again.",
                           code="item_not_in_business")
-    _check_issuing(tx, b)
+    _check_issuing(tx, b, appointment=klass == APPOINTMENT)
 
     id_hash = id_masked = phone_hash = phone_masked = None
     person: IdNumber | None = None
@@ -61,6 +65,8 @@ def issue_ticket(tx: Tx, business: str, item: str | None = None, id_number: str 
             raise Invalid(f"身份证号码有误：{e.reason_zh}。", f"身分證號碼有誤：{e.reason_hant}。",
                           f"The ID number is not valid: {e.reason}.", code="invalid_id_number") from None
         id_hash, id_masked = keyed_hash(tx.hall.secret, "id", person.value), person.masked
+    elif identity is not None:
+        id_hash, id_masked = identity
     if phone:
         try:
             p = normalise_phone(phone)
@@ -69,7 +75,7 @@ def issue_ticket(tx: Tx, business: str, item: str | None = None, id_number: str 
                           "The phone number is not valid; enter an 11-digit mobile number.",
                           code="invalid_phone") from None
         phone_hash, phone_masked = keyed_hash(tx.hall.secret, "phone", p), mask_phone(p)
-    if requires == "id" and person is None or requires == "id_or_phone" and person is None and phone_hash is None \
+    if requires == "id" and id_hash is None or requires == "id_or_phone" and id_hash is None and phone_hash is None \
             or requires == "phone" and phone_hash is None:
         what = {"id": ("身份证号码", "身份證號碼", "an ID number"),
                 "phone": ("手机号码", "手機號碼", "a phone number"),
@@ -120,7 +126,8 @@ def issue_ticket(tx: Tx, business: str, item: str | None = None, id_number: str 
                            f"You already hold a number for this business ({held}); please wait to be called.",
                            code="already_has_ticket", detail={"ticket": held}) from None
         raise
-    if row["number"] > b["daily_limit"]:
+    # an appointment was promised days ago: the walk-in limit (每日限号) does not take it back
+    if row["number"] > b["daily_limit"] and klass != APPOINTMENT:
         # the whole transaction rolls back with this refusal: nothing is written
         raise Conflict(f"{pick(_name(b))}今日号已取完（每日限{b['daily_limit']}个），请改日再来或预约办理。",
                        f"{pick(_name(b), 'zh-Hant')}今日號已取完（每日限{b['daily_limit']}個），請改日再來或預約辦理。",
@@ -131,13 +138,19 @@ def issue_ticket(tx: Tx, business: str, item: str | None = None, id_number: str 
     return row
 
 
-def _check_issuing(tx: Tx, b: sqlite3.Row) -> None:
+def _check_issuing(tx: Tx, b: sqlite3.Row, appointment: bool = False) -> None:
+    """Refuse outside the hall's issuing hours.
+
+    An appointment check-in keeps its own window (``checkin_before_minutes`` before
+    the slot, checked by the appointments module): a resident booked for 14:00 may
+    check in at 13:50 even where walk-in numbers pause over lunch or start at opening.
+    """
     if day_rules.day_closed(tx, tx.day):
         raise Conflict("今日已结束取号，请下一个工作日再来。", "今日已結束取號，請下一個工作日再來。",
                        "Numbers are no longer issued today; please come back on the next working day.",
                        code="day_closed")
     ok, reason = tx.hall.config.hours.issuing_state(tx.now)
-    if ok:
+    if ok or appointment and reason in ("break", "before_opening"):
         return
     hours = tx.hall.config.hours
     nxt = hours.next_opening(tx.now)
@@ -221,7 +234,8 @@ def ticket_view(conn: sqlite3.Connection, t: sqlite3.Row, businesses: dict[str, 
         "business_name": b["name"], "item": t["item"], "class": CLASS_NAMES[t["class"]],
         "state": t["state"], "business_day": t["business_day"], "issued_at": t["issued_at"],
         "window": t["window"] if t["state"] in ("called", "serving", "held") else None,
-        "called_at": t["called_at"], "people_ahead": None, "est_wait_minutes": None,
+        "called_at": t["called_at"], "calls": t["calls"],  # calls: a recall shows as one more (phone page)
+        "people_ahead": None, "est_wait_minutes": None,
         "track_url": f"{public_url.rstrip('/')}/t/{t['public_id']}" if public_url else f"/t/{t['public_id']}",
     }
     if t["state"] == "waiting":

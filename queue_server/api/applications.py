@@ -1,0 +1,135 @@
+"""Applications (前台综合受理) and progress (进度查询): forms, submission, the back office's moves.
+
+Rules live in queue_server/domain/applications.py and progress.py; here:
+parse, call, serialise (docs/applications.md).
+"""
+
+from __future__ import annotations
+
+from flask import request
+
+from hallq.schema import Any_, Arr, Bool, Int, Map, Obj, Str, Texts, Time
+from queue_server.api import BadRequest, api, operation, query_int
+from queue_server.api.hall import state
+
+STATUSES = ["submitted", "pre_review", "accepted", "correction", "rejected", "result_ready", "delivered"]
+TRACKING_NO = Str(max_len=40, description="tracking number (受理编号), e.g. SQ20261123-K7Q2M9XP")
+ITEM_CODE = Str(max_len=64, pattern=r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+FIELD_VALUES = Map(Any_(), key_pattern=r"[a-z][a-z0-9_]{0,31}", max_keys=60,
+                   description="form values by field key; text, or numbers for number fields")
+MATERIAL_INDEXES = Arr(Int(min=0, max=200), max_items=60, description="indexes of the checklist provided")
+
+SUBMIT = Obj({
+    "item": ITEM_CODE,
+    "applicant": Obj({
+        "name": Str(max_len=40), "id_number": Str(max_len=40), "phone": Str(max_len=30),
+    }, description="real name, ID number and phone; kept as name + keyed hashes and masks"),
+    "fields": FIELD_VALUES,
+    "materials": MATERIAL_INDEXES,
+    "delivery": Str(enum=["onsite", "mail"], description="result collected on site, or mailed free (免费邮寄)"),
+    "address": Str(max_len=300, description="postal address, required when delivery is mail"),
+}, required=["item", "applicant", "delivery"])
+SUPPLEMENT = Obj({"materials": MATERIAL_INDEXES, "fields": FIELD_VALUES,
+                  "id_number": Str(max_len=40, description="optional: must match the applicant")})
+TRANSITION = Obj({
+    "to": Str(enum=["pre_review", "accepted", "correction", "rejected", "result_ready", "delivered"]),
+    "reason": Str(max_len=500, description="why (required for rejected; shown to the applicant)"),
+    "missing": Arr(Str(min_len=1, max_len=200), max_items=60,
+                   description="correction: material names or form field keys; required materials not yet "
+                               "provided are always added (一次性告知)"),
+    "delivery": Obj({"method": Str(enum=["onsite", "mail"]), "waybill": Str(max_len=40)}),
+    "decision": Str(enum=["approved", "refused"], description="result_ready: the back office's decision"),
+}, required=["to"])
+
+MATERIAL = Obj({"index": Int(), "name": Str(), "form": Str(), "copies": Int(), "required": Bool()}, extra=True)
+FORM = Obj({"item": Str(), "item_name": Texts(), "fields": Arr(Obj({}, extra=True), max_items=None),
+            "materials": Arr(MATERIAL, max_items=None)}, extra=True)
+EVENT = Obj({"status": Str(), "status_name": Texts(), "at": Time(), "note": Texts()}, extra=True)
+APPLICATION = Obj({
+    "tracking_no": Str(), "item": Str(), "item_name": Texts(), "status": Str(enum=STATUSES),
+    "submitted_at": Time(), "timeline": Arr(EVENT, max_items=None), "promised_by": Str(nullable=True),
+    "statutory_by": Str(nullable=True), "overdue": Bool(), "delivery": Str(),
+    "correction": Obj({"missing": Arr(Obj({}, extra=True), max_items=None)}, extra=True, nullable=True),
+    "applicant": Obj({"name": Str(), "id": Str(), "phone": Str()}, extra=True),
+    "missing_required": Arr(Str(), max_items=None), "replayed": Bool(),
+}, extra=True)
+BRIEF = Obj({"tracking_no": Str(), "item_name": Texts(), "status": Str(enum=STATUSES), "submitted_at": Time(),
+             "overdue": Bool()}, extra=True)
+
+
+@api.get("/items/<code>/form")
+@operation("get_form", "An item's application form and materials checklist (申请表单与材料清单)", tag="applications",
+           response=FORM, errors=(404, 409))
+def get_form(code, actor):
+    return state().service.applications.form(code)
+
+
+@api.post("/applications")
+@operation("submit_application", "Submit an application; answers its tracking number (前台综合受理)",
+           tag="applications", auth="kiosk", body=SUBMIT, response=APPLICATION, errors=(400, 401, 403, 404, 409),
+           idempotent=True, status=201,
+           description="Every bad field is listed at once: fields[] and detail.fields{path: 3-language text}. "
+                       "Send an Idempotency-Key: a retry returns the same tracking number.")
+def submit_application(actor, body, request_key):
+    return state().service.applications.submit(
+        actor, body["item"], body["applicant"], body.get("fields", {}), body.get("materials", []), body["delivery"],
+        body.get("address"), request=request_key)
+
+
+@api.get("/applications/<tracking_no>")
+@operation("get_application", "Progress of an application: status, timeline, deadlines (进度查询)",
+           tag="applications", response=APPLICATION, errors=(404,),
+           description="Open, with no personal data; a staff token also gets the applicant, the form values "
+                       "and the mailing address.")
+def get_application(tracking_no, actor):
+    return state().service.applications.get(tracking_no, back_office=actor.kind == "staff")
+
+
+@api.get("/applications")
+@operation("find_applications", "A resident's applications by ID number; or, for staff, by filter",
+           tag="applications", auth="kiosk", response=Arr(BRIEF, max_items=None), errors=(400, 401, 403, 422),
+           query={"id_number": Str(max_len=40, description="prefer the X-Id-Number header: URLs get logged"),
+                  "status": Str(enum=STATUSES), "item": ITEM_CODE, "business": Str(max_len=32),
+                  "overdue": Str(enum=["true", "false"]), "limit": Int(min=1, max=500), "offset": Int(min=0)},
+           description="A kiosk sends the ID number read from the card in the X-Id-Number header. Staff without "
+                       "an ID number get the back office's list, newest first.")
+def find_applications(actor):
+    desk = state().service.applications
+    id_number = request.headers.get("X-Id-Number") or request.args.get("id_number")
+    if id_number:
+        return desk.of_person(id_number[:40])
+    if actor.kind != "staff":
+        err = BadRequest("请刷身份证查询办理进度。", "請刷身分證查詢辦理進度。",
+                         "Give the ID number (X-Id-Number header) to look up applications.", code="invalid_fields")
+        err.fields = [{"field": "id_number", "problem": "is required"}]
+        raise err
+    status = request.args.get("status")
+    overdue = request.args.get("overdue")
+    if status is not None and status not in STATUSES or overdue not in (None, "true", "false"):
+        err = BadRequest("筛选条件有误。", "篩選條件有誤。", "status or overdue has an unknown value.",
+                         code="invalid_fields")
+        err.fields = [{"field": "status" if status not in STATUSES else "overdue", "problem": "unknown value"}]
+        raise err
+    return desk.find(status=status, item=request.args.get("item"), business=request.args.get("business"),
+                     overdue=None if overdue is None else overdue == "true",
+                     limit=query_int("limit", 100, 1, 500), offset=query_int("offset", 0, 0, 10**6))
+
+
+@api.post("/applications/<tracking_no>/transition")
+@operation("transition_application", "Move an application on: pre-review, accept, correction notice, reject, "
+           "result, delivery (staff)", tag="applications", auth="staff", body=TRANSITION, response=APPLICATION,
+           errors=(400, 401, 403, 404, 409))
+def transition_application(tracking_no, actor, body):
+    return state().service.applications.transition(
+        actor, tracking_no, body["to"], body.get("reason", ""), body.get("missing"), body.get("delivery"),
+        body.get("decision"))
+
+
+@api.post("/applications/<tracking_no>/supplement")
+@operation("supplement_application", "Supply what the correction notice asked for (补正); back to pre-review",
+           tag="applications", auth="kiosk", body=SUPPLEMENT, response=APPLICATION,
+           errors=(400, 401, 403, 404, 409, 422), idempotent=True)
+def supplement_application(tracking_no, actor, body, request_key):
+    return state().service.applications.supplement(
+        actor, tracking_no, body.get("materials", []), body.get("fields", {}), body.get("id_number"),
+        request=request_key)

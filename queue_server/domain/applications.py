@@ -1,0 +1,413 @@
+"""Applications (前台综合受理) and their progress (进度跟踪).
+
+Seed 004 §四 is the model: the front desk pre-reviews (预审); an application
+with missing or wrong materials gets ONE correction notice listing
+everything (补齐补正通知, 一次性告知); a complete one is accepted and routed
+to the back office, which decides within the promised time limit; results
+(approvals and refusals alike) return to the delivery window (统一出件窗口)
+and are handed over on site or mailed free, at the applicant's choice.
+
+The state machine (docs/applications.md)::
+
+    submitted → pre_review → accepted → result_ready → delivered
+                           ↘ correction → pre_review (the applicant supplements)
+                           ↘ rejected (不予受理)
+
+Deadlines are dates counted in working days (行政许可法 第八十二条): pre-review
+within 5 (第三十二条: 五日内一次告知), then the item's promised and statutory
+days from acceptance. Every change is journaled with who made it, and
+appended to the timeline the applicant sees.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+from datetime import date
+from typing import Any
+
+from hallq.i18n import t3
+from queue_server.domain.appointments import ALPHABET
+from queue_server.domain.context import Tx
+from queue_server.domain.errors import Conflict, DomainError, Forbidden, NotFound
+from queue_server.domain.forms import check_fields
+from queue_server.domain.people import Problem, invalid, item_row, parse_person, person_problems
+from queue_server.domain.progress import (STATUS_NAMES, application_view, brief_view, materials_of,
+                                          missing_required, search)
+
+REVIEW_WORKDAYS = 5
+TRANSITIONS = {
+    "submitted": ("pre_review",),
+    "pre_review": ("accepted", "correction", "rejected"),
+    "correction": ("pre_review", "rejected"),
+    "accepted": ("result_ready",),
+    "result_ready": ("delivered",),
+}
+
+
+def new_tracking_no(day: date) -> str:
+    return f"SQ{day:%Y%m%d}-" + "".join(secrets.choice(ALPHABET) for _ in range(8))
+
+
+def normalise_tracking_no(raw: str) -> str:
+    return "".join((raw or "").split()).upper()
+
+
+def unknown_application() -> NotFound:
+    return NotFound("没有找到这个申请，请核对受理编号。", "沒有找到這個申請，請核對受理編號。",
+                    "No application has that tracking number; please check it.", code="unknown_application")
+
+
+def find(conn: sqlite3.Connection, tracking_no: str) -> sqlite3.Row:
+    row = conn.execute("SELECT * FROM applications WHERE tracking_no = ?",
+                       (normalise_tracking_no(tracking_no),)).fetchone()
+    if row is None:
+        raise unknown_application()
+    return row
+
+
+def applicable_item(conn: sqlite3.Connection, code: str) -> dict[str, Any]:
+    """An item that takes applications here (it has a form); 409 otherwise."""
+    it = item_row(conn, code)
+    if "form" not in it["guide"]:
+        raise Conflict("此事项不能在自助终端提交申请，请取号到窗口办理。", "此事項不能在自助終端提交申請，請取號到窗口辦理。",
+                       "This item cannot be applied for here; please take a number for a window.",
+                       code="no_form", detail={"item": code})
+    return it
+
+
+def _materials_problems(it: dict[str, Any], materials: list[int]) -> list[Problem]:
+    count = len(it["guide"].get("materials", []))
+    return [(f"materials[{j}]", "unknown_material", t3(
+        f"材料清单中没有第 {i} 项。", f"材料清單中沒有第 {i} 項。", f"The checklist has no material number {i}."))
+        for j, i in enumerate(materials) if not 0 <= i < count]
+
+
+def _deadlines(tx: Tx, it: dict[str, Any], start: date) -> tuple[str | None, str | None]:
+    cal = tx.hall.config.calendar
+    g = it["guide"]
+    promised = cal.add_workdays(start, g["promised_days"]).isoformat() if "promised_days" in g else None
+    statutory = cal.add_workdays(start, g["statutory_days"]).isoformat() if "statutory_days" in g else None
+    return promised, statutory
+
+
+def _event(tx: Tx, app_id: int, status: str, note: dict[str, str], data: dict[str, Any] | None = None) -> None:
+    tx.conn.execute("INSERT INTO application_events (application_id, status, at, actor, note, data) "
+                    "VALUES (?,?,?,?,?,?)", (app_id, status, tx.at, tx.actor.label,
+                                             json.dumps(note, ensure_ascii=False), json.dumps(data or {},
+                                                                                           ensure_ascii=False)))
+
+
+# -- submitting ---------------------------------------------------------------------------------
+
+def submit(tx: Tx, item_code: str, applicant: dict[str, str], fields: dict[str, Any], materials: list[int],
+           delivery: str, address: str | None) -> tuple[sqlite3.Row, dict[str, Any]]:
+    """Take an application in; return its row and its item. Every bad field is reported at once (400)."""
+    it = applicable_item(tx.conn, item_code)
+    person, problems = person_problems(tx, applicant.get("name", ""), applicant.get("id_number", ""),
+                                       applicant.get("phone", ""), prefix="applicant.")
+    clean, form_problems = check_fields(it["guide"]["form"], fields, tx.now.date())
+    problems += form_problems + _materials_problems(it, materials)
+    address = " ".join((address or "").split())
+    if delivery == "mail" and not 5 <= len(address) <= 200:
+        problems.append(("address", "address_required", t3(
+            "选择免费邮寄时，请填写完整的收件地址（省、市、区县、街道和门牌号）。",
+            "選擇免費郵寄時，請填寫完整的收件地址（省、市、區縣、街道和門牌號）。",
+            "For free mailing, enter the full postal address (province, city, district, street and number).")))
+    if problems:
+        raise invalid(problems, status=400, code="invalid_fields")
+    assert person is not None
+    provided = sorted(set(materials))
+    today = tx.now.date()
+    promised, statutory = _deadlines(tx, it, today)
+    mail_to = json.dumps({"recipient": person.name, "phone": person.phone, "address": address},
+                         ensure_ascii=False) if delivery == "mail" else None
+    row = None
+    for _ in range(10):  # random numbers clash about once in 10^11 draws
+        try:
+            row = tx.one(
+                "INSERT INTO applications (tracking_no, item, business, status, applicant_name, name_masked, id_hash, "
+                "id_masked, phone_hash, phone_masked, fields, materials, delivery, mail_to, submitted_at, review_by, "
+                "promised_by, statutory_by, source, updated_at) "
+                "VALUES (?,?,?,'submitted',?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING *",
+                (new_tracking_no(today), it["code"], it["business"], person.name, person.name_masked, person.id_hash,
+                 person.id_masked, person.phone_hash, person.phone_masked, json.dumps(clean, ensure_ascii=False),
+                 json.dumps(provided), delivery, mail_to, tx.at,
+                 tx.hall.config.calendar.add_workdays(today, REVIEW_WORKDAYS).isoformat(), promised, statutory,
+                 tx.actor.label, tx.at))
+            break
+        except sqlite3.IntegrityError as e:
+            if "tracking_no" not in str(e):
+                raise
+    if row is None:
+        raise RuntimeError("could not draw an unused tracking number in 10 tries")
+    missing = missing_required(it, provided)
+    note = t3("申请已提交，等待窗口预审。", "申請已提交，等待窗口預審。", "Submitted; waiting for pre-review at the window.")
+    _event(tx, row["id"], "submitted", note, {"missing_required": [m["index"] for m in missing]})
+    tx.journal("application_submitted", business=it["business"],
+               data={"tracking_no": row["tracking_no"], "item": it["code"], "missing_required": len(missing),
+                     "delivery": delivery})
+    return row, it
+
+
+# -- the back office: transitions and supplements -------------------------------------------------
+
+def transition(tx: Tx, tracking_no: str, to: str, reason: str = "", missing: list[str] | None = None,
+               delivery: dict[str, str] | None = None, decision: str | None = None) -> sqlite3.Row:
+    """Move an application on (staff); the timeline and the journal record who did it."""
+    if tx.actor.kind not in ("staff", "system"):
+        raise Forbidden("只有窗口工作人员可以处理申请。", "只有窗口工作人員可以處理申請。",
+                        "Only staff can process applications.", code="staff_only")
+    app = find(tx.conn, tracking_no)
+    it = item_row(tx.conn, app["item"], active_only=False)
+    if app["status"] == "submitted" and to in TRANSITIONS["pre_review"]:
+        # the clerk reviews and decides in one go: the timeline still shows the pre-review
+        _move(tx, app, "pre_review", _note("pre_review"), {})
+        app = find(tx.conn, app["tracking_no"])
+    if to not in TRANSITIONS.get(app["status"], ()):
+        raise Conflict(f"申请当前为“{STATUS_NAMES[app['status']]['zh-Hans']}”，不能改为“{STATUS_NAMES[to]['zh-Hans']}”。",
+                       f"申請當前為「{STATUS_NAMES[app['status']]['zh-Hant']}」，不能改為「{STATUS_NAMES[to]['zh-Hant']}」。",
+                       f"The application is at \"{STATUS_NAMES[app['status']]['en']}\"; it cannot move to "
+                       f"\"{STATUS_NAMES[to]['en']}\".", code="invalid_transition",
+                       detail={"from": app["status"], "to": to, "allowed": list(TRANSITIONS.get(app["status"], ()))})
+    provided = json.loads(app["materials"])
+    changes: dict[str, Any] = {}
+    data: dict[str, Any] = {"reason": reason} if reason else {}
+    if to == "accepted":
+        lacking = missing_required(it, provided)
+        if lacking:
+            names = "、".join(m["name"] for m in lacking)
+            raise Conflict(f"必需材料未齐，不能受理：{names}。请先登记补交的材料或发出补正通知。",
+                           f"必需材料未齊，不能受理：{names}。請先登記補交的材料或發出補正通知。",
+                           f"Required materials are missing, so it cannot be accepted: {names}. Record them or send "
+                           "a correction notice.", code="materials_missing",
+                           detail={"missing": [m["index"] for m in lacking]})
+        promised, statutory = _deadlines(tx, it, tx.now.date())
+        changes = {"accepted_at": tx.at, "promised_by": promised, "statutory_by": statutory,
+                   "deadline_basis": "accepted"}
+        note = _note("accepted", promised=promised)
+    elif to == "correction":
+        notice = correction_notice(tx, app, it, missing or [], reason)
+        changes = {"correction": json.dumps(notice, ensure_ascii=False)}
+        data["missing"] = notice["missing"]
+        names = notice["missing"]
+        note = _note("correction", reason=reason.strip(), items="、".join(m["name"]["zh-Hans"] for m in names),
+                     items_hant="、".join(m["name"]["zh-Hant"] for m in notice["missing"]),
+                     items_en="; ".join(m["name"]["en"] for m in notice["missing"]))
+    elif to == "rejected":
+        if not reason.strip():
+            raise _reason_required()
+        note = _note("rejected", reason=reason.strip())
+    elif to == "result_ready":
+        decision = decision or "approved"
+        changes = {"result_at": tx.at, "decision": decision}
+        data["decision"] = decision
+        note = _note("result_ready_mail" if app["delivery"] == "mail" else "result_ready_onsite")
+    elif to == "delivered":
+        method = (delivery or {}).get("method") or app["delivery"]
+        waybill = ((delivery or {}).get("waybill") or "").strip()
+        if method == "mail" and not waybill:
+            raise Conflict("邮寄送达需要填写运单号。", "郵寄送達需要填寫運單號。", "Mail delivery needs the waybill number.",
+                           code="waybill_required")
+        changes = {"delivered_at": tx.at, "delivered_by_method": method, "waybill": waybill or None}
+        data.update(method=method, waybill=waybill or None)
+        note = _note("delivered_mail", waybill=waybill) if method == "mail" else _note("delivered_onsite")
+    else:  # pre_review again: the applicant brought the corrections to the window
+        note = _note("pre_review_again")
+        changes = {"review_by": tx.hall.config.calendar.add_workdays(tx.now.date(), REVIEW_WORKDAYS).isoformat()}
+    return _move(tx, app, to, note, data, changes)
+
+
+def _move(tx: Tx, app: sqlite3.Row, to: str, note: dict[str, str], data: dict[str, Any],
+          changes: dict[str, Any] | None = None) -> sqlite3.Row:
+    sets = {"status": to, "updated_at": tx.at, **(changes or {})}
+    row = tx.one(f"UPDATE applications SET {', '.join(f'{k} = ?' for k in sets)} WHERE id = ? RETURNING *",
+                 (*sets.values(), app["id"]))
+    _event(tx, app["id"], to, note, data)
+    tx.journal(f"application_{to}", business=app["business"],
+               data={"tracking_no": app["tracking_no"], "from": app["status"], **data})
+    return row
+
+
+def _reason_required() -> DomainError:
+    err = DomainError("不予受理须写明理由。", "不予受理須寫明理由。", "Give the reason for not accepting.",
+                      code="reason_required", status=400)
+    err.fields = [{"field": "reason", "problem": "is required"}]
+    return err
+
+
+def correction_notice(tx: Tx, app: sqlite3.Row, it: dict[str, Any], asked: list[str], reason: str) -> dict:
+    """The ONE notice (一次性告知): every required material still missing plus what the clerk lists.
+
+    A later notice may only repeat what the first one asked for: asking for
+    something new is refused (409 one_time_notice).
+    """
+    materials = materials_of(it)
+    by_name = {m["name"]: m for m in materials}
+    form = {f["key"]: f for f in it["guide"].get("form", [])}
+    entries: dict[str, dict[str, Any]] = {}
+    for m in missing_required(it, json.loads(app["materials"])):
+        entries[f"material:{m['index']}"] = _material_entry(m)
+    unknown = []
+    for a in asked:
+        a = a.strip()
+        if a in by_name:
+            entries[f"material:{by_name[a]['index']}"] = _material_entry(by_name[a])
+        elif a in form:
+            entries[f"field:{a}"] = {"kind": "field", "key": a, "name": form[a]["label"]}
+        else:
+            unknown.append(a)
+    if unknown or not entries:
+        err = DomainError("补正通知只能列出本事项的材料名称或表单项：" + "、".join(unknown) if unknown else
+                       "补正通知至少要列出一项需补正的内容。",
+                       "補正通知只能列出本事項的材料名稱或表單項：" + "、".join(unknown) if unknown else
+                       "補正通知至少要列出一項需補正的內容。",
+                       "A correction notice lists this item's materials or form fields only: " + ", ".join(unknown)
+                       if unknown else "A correction notice must list at least one thing to correct.",
+                       code="invalid_fields", status=400, detail={"unknown": unknown})
+        err.fields = [{"field": "missing", "problem": "unknown entries" if unknown else "is empty"}]
+        raise err
+    first = json.loads(app["correction"]) if app["correction"] else None
+    if first is not None:
+        new = [k for k in entries if k not in first["keys"]]
+        if new:
+            names = "、".join(entries[k]["name"]["zh-Hans"] for k in new)
+            raise Conflict(f"一次性告知：首次补正通知未列出的内容不能再要求补正（{names}）。",
+                           f"一次性告知：首次補正通知未列出的內容不能再要求補正（{names}）。",
+                           "One-time notice: a later notice cannot ask for anything the first one did not list ("
+                           + ", ".join(entries[k]["name"]["en"] for k in new) + ").", code="one_time_notice",
+                           detail={"new": new})
+    return {"keys": first["keys"] if first else list(entries), "missing": list(entries.values()),
+            "reason": reason.strip(), "at": tx.at, "notices": (first["notices"] + 1) if first else 1}
+
+
+def _material_entry(m: dict[str, Any]) -> dict[str, Any]:
+    # material names are official Chinese document names: the same text in every language
+    return {"kind": "material", "index": m["index"], "name": t3(m["name"], m["name"], m["name"])}
+
+
+def supplement(tx: Tx, tracking_no: str, materials: list[int], fields: dict[str, Any],
+               id_number: str | None = None) -> sqlite3.Row:
+    """The applicant supplies what the notice asked for (补正): back to pre-review."""
+    app = find(tx.conn, tracking_no)
+    if id_number is not None and parse_person(tx, None, id_number, None).id_hash != app["id_hash"]:
+        raise Forbidden("身份证号码与申请人不一致。", "身分證號碼與申請人不一致。",
+                        "The ID number does not match the applicant.", code="not_yours")
+    allowed = ("correction",) if tx.actor.kind != "staff" else ("submitted", "pre_review", "correction")
+    if app["status"] not in allowed:
+        raise Conflict("此申请当前不需要补正材料。", "此申請當前不需要補正材料。",
+                       "This application is not waiting for corrections.", code="not_in_correction",
+                       detail={"status": app["status"]})
+    it = item_row(tx.conn, app["item"], active_only=False)
+    clean, problems = check_fields(it["guide"].get("form", []), fields, tx.now.date(), partial=True)
+    problems += _materials_problems(it, materials)
+    if problems:
+        raise invalid(problems, status=400, code="invalid_fields")
+    merged = {**json.loads(app["fields"]), **clean}
+    provided = sorted(set(json.loads(app["materials"])) | set(materials))
+    to = "pre_review" if app["status"] == "correction" else app["status"]
+    changes = {"fields": json.dumps(merged, ensure_ascii=False), "materials": json.dumps(provided)}
+    if to == "pre_review":
+        changes["review_by"] = tx.hall.config.calendar.add_workdays(tx.now.date(), REVIEW_WORKDAYS).isoformat()
+    return _move(tx, app, to, _note("supplemented"), {"materials": sorted(set(materials)), "fields": sorted(clean)},
+                 changes)
+
+
+# -- notes the applicant reads ---------------------------------------------------------------------
+
+_NOTES = {
+    "pre_review": ("窗口正在预审申请材料。", "窗口正在預審申請材料。", "The window is pre-reviewing the application."),
+    "pre_review_again": ("已收到补正材料，重新预审。", "已收到補正材料，重新預審。",
+                         "Corrections received; pre-review again."),
+    "supplemented": ("已补交材料，等待窗口预审。", "已補交材料，等待窗口預審。", "Materials supplied; waiting for pre-review."),
+    "accepted": ("材料齐全，已受理并转后台审批，承诺{promised}前办结。", "材料齊全，已受理並轉後台審批，承諾{promised}前辦結。",
+                 "Complete and accepted; sent for approval, promised by {promised}."),
+    "correction": ("请一次性补齐补正以下内容后再次提交：{items}。", "請一次性補齊補正以下內容後再次提交：{items_hant}。",
+                   "Please supply all of the following, then submit again: {items_en}."),
+    "rejected": ("不予受理：{reason}", "不予受理：{reason}", "Not accepted: {reason}"),
+    "result_ready_onsite": ("办理结果已出，请凭受理编号到统一出件窗口领取。", "辦理結果已出，請憑受理編號到統一出件窗口領取。",
+                            "The result is ready; collect it at the result window with your tracking number."),
+    "result_ready_mail": ("办理结果已出，将免费邮寄送达。", "辦理結果已出，將免費郵寄送達。",
+                          "The result is ready and will be mailed to you free of charge."),
+    "delivered_onsite": ("办理结果已当场领取。", "辦理結果已當場領取。", "The result was collected in person."),
+    "delivered_mail": ("办理结果已免费邮寄，运单号 {waybill}。", "辦理結果已免費郵寄，運單號 {waybill}。",
+                       "The result was mailed free of charge, waybill {waybill}."),
+}
+
+
+def _note(kind: str, reason: str = "", **kw: Any) -> dict[str, str]:
+    zh, hant, en = _NOTES[kind]
+    if kind == "accepted" and not kw.get("promised"):
+        zh, hant, en = (zh.split("，承诺")[0] + "。", hant.split("，承諾")[0] + "。", en.split(", promised")[0] + ".")
+    note = t3(zh.format(reason=reason, **kw), hant.format(reason=reason, **kw), en.format(reason=reason, **kw))
+    if reason and "{reason}" not in zh:  # the clerk's explanation, in the words they wrote
+        note = t3(note["zh-Hans"] + f"说明：{reason}", note["zh-Hant"] + f"說明：{reason}",
+                  note["en"] + f" Note: {reason}")
+    return note
+
+
+
+# -- the desk: one transaction per call (QueueService.applications) ---------------------------------
+
+class ApplicationDesk:
+    """Applications as the API and the back office use them; every change is one transaction."""
+
+    def __init__(self, service) -> None:
+        self.service = service
+        self.hall = service.hall
+
+    def _today(self) -> date:
+        return self.hall.now().date()
+
+    def form(self, item: str) -> dict[str, Any]:
+        """An item's form and materials checklist (GET /items/{code}/form)."""
+        from queue_server.domain.forms import public_form
+
+        with self.service.db.read() as conn:
+            it = applicable_item(conn, item)
+        g = it["guide"]
+        return {"item": item, "item_name": it["name"], "business": it["business"],
+                "fields": public_form(g["form"]), "materials": materials_of(it),
+                "promised_days": g.get("promised_days"), "statutory_days": g.get("statutory_days"),
+                "fee": g.get("fee"), "delivery": ["onsite", "mail"], "mail_free": True}
+
+    def submit(self, actor, item: str, applicant: dict[str, str], fields: dict[str, Any], materials: list[int],
+               delivery: str, address: str | None = None, request=None) -> dict[str, Any]:
+        def run(tx: Tx) -> dict[str, Any]:
+            row, it = submit(tx, item, applicant, fields, materials, delivery, address)
+            view = application_view(tx.conn, row, tx.now.date())
+            view["applicant"] = {"name": row["name_masked"], "id": row["id_masked"], "phone": row["phone_masked"]}
+            return view
+        return self.service._run(actor, request, run)
+
+    def get(self, tracking_no: str, back_office: bool = False) -> dict[str, Any]:
+        with self.service.db.read() as conn:
+            return application_view(conn, find(conn, tracking_no), self._today(), back_office)
+
+    def of_person(self, id_number: str) -> list[dict[str, Any]]:
+        """A resident's own applications, found by the ID card (kiosk progress lookup)."""
+        from queue_server.domain.people import id_hash_of
+
+        id_hash = id_hash_of(self.hall, self._today(), id_number)
+        with self.service.db.read() as conn:
+            return [brief_view(conn, r, self._today()) for r in search(conn, self._today(), id_hash=id_hash, limit=50)]
+
+    def find(self, status: str | None = None, item: str | None = None, business: str | None = None,
+             overdue: bool | None = None, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+        """The back office's list, with names; filter by status, item, business, overdue."""
+        with self.service.db.read() as conn:
+            return [brief_view(conn, r, self._today(), back_office=True)
+                    for r in search(conn, self._today(), status, item, business, overdue, limit=limit, offset=offset)]
+
+    def transition(self, actor, tracking_no: str, to: str, reason: str = "", missing: list[str] | None = None,
+                   delivery: dict[str, str] | None = None, decision: str | None = None) -> dict[str, Any]:
+        return self.service._run(actor, None, lambda tx: application_view(
+            tx.conn, transition(tx, tracking_no, to, reason, missing, delivery, decision), tx.now.date(),
+            back_office=True))
+
+    def supplement(self, actor, tracking_no: str, materials: list[int], fields: dict[str, Any],
+                   id_number: str | None = None, request=None) -> dict[str, Any]:
+        return self.service._run(actor, request, lambda tx: application_view(
+            tx.conn, supplement(tx, tracking_no, materials, fields, id_number), tx.now.date(),
+            back_office=actor.kind == "staff"))

@@ -1,0 +1,428 @@
+"""Appointments (预约办事): book a slot, cancel it, check in on the day for a priority number.
+
+Rules (``[appointments]`` in hall.toml, docs/appointments.md):
+
+* only items marked ``appointment = true`` can be booked, in real name (实名),
+  with an ID number and a phone;
+* a day is bookable from ``min_days_ahead`` calendar days after today up to
+  the ``max_workdays_ahead``-th working day (Chinese holidays and 调休 from
+  the hall's calendar), and only when the hall is open that day;
+* slots of ``slot_minutes`` fill the hall's opening periods; each holds
+  ``capacity`` bookings per item (``item_capacity`` overrides), and at most
+  ``business_capacity`` for all items of a business together;
+* one booking per person per day (``one_per_person_per_day``);
+* cancelling closes ``cancel_before_minutes`` before the slot starts (staff
+  may still cancel, e.g. when a resident phones in);
+* check-in from ``checkin_before_minutes`` before the slot to
+  ``checkin_after_minutes`` after its start, with the booking code, its QR
+  text or the ID card, gives a ticket of class APPOINTMENT, called after the
+  green channel and before ordinary tickets (see dispatch.py);
+* a booking neither checked in nor cancelled when its day ends is a no-show
+  (爽约); ``no_show_limit`` no-shows within ``no_show_window_days`` suspend
+  booking for ``suspend_days``. After a suspension the count starts again.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from hallq.clock import iso
+from queue_server.domain import tickets as ticket_rules
+from queue_server.domain.context import APPOINTMENT, Tx
+from queue_server.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from queue_server.domain.no_shows import lift_suspension, suspension
+from queue_server.domain.people import Person, item_row, parse_person
+
+# 30 characters: no 0/O, 1/I/L, U; 30**8 ≈ 6.6e11 codes, drawn with the secrets module
+ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_LENGTH = 8
+QR_PREFIX = "HALLQ-APPT:"
+HOLDING = ("booked", "checked_in", "no_show")  # statuses that take a place in a slot
+
+HOLIDAYS = {  # chinesecalendar's English names → the three languages
+    "New Year's Day": ("元旦", "元旦", "New Year's Day"),
+    "Spring Festival": ("春节", "春節", "Spring Festival"),
+    "Tomb-sweeping Day": ("清明节", "清明節", "Qingming Festival"),
+    "Labour Day": ("劳动节", "勞動節", "Labour Day"),
+    "Dragon Boat Festival": ("端午节", "端午節", "Dragon Boat Festival"),
+    "Mid-autumn Festival": ("中秋节", "中秋節", "Mid-Autumn Festival"),
+    "National Day": ("国庆节", "國慶節", "National Day"),
+}
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def normalise_code(raw: str) -> str | None:
+    """A typed or scanned booking code in canonical form, or None when it cannot be one."""
+    s = (raw or "").strip().upper()
+    if s.startswith(QR_PREFIX):
+        s = s[len(QR_PREFIX):]
+    s = s.replace(" ", "").replace("-", "")
+    if len(s) != CODE_LENGTH or any(c not in ALPHABET for c in s):
+        return None
+    return s
+
+
+def holiday_texts(calendar, day: date) -> dict[str, str] | None:
+    name = calendar.holiday_name(day)
+    if name is None:
+        return None
+    zh, hant, en = HOLIDAYS.get(name, (name, name, name))
+    return {"zh-Hans": zh, "zh-Hant": hant, "en": en}
+
+
+# -- slots -----------------------------------------------------------------------------
+
+def day_slots(hall, day: date) -> list[tuple[str, str]]:
+    """The slots of one day, ``[("09:00", "09:30"), ...]``, filling the opening periods."""
+    step = timedelta(minutes=hall.config.appointments.slot_minutes)
+    out = []
+    for p in hall.config.hours.periods_on(day):
+        t, end = datetime.combine(day, p.start), datetime.combine(day, p.end)
+        while t + step <= end:
+            out.append((f"{t:%H:%M}", f"{t + step:%H:%M}"))
+            t += step
+    return out
+
+
+def bookable_window(hall, today: date) -> tuple[date, date]:
+    """The first and last day a booking made ``today`` may be for."""
+    rules = hall.config.appointments
+    last = hall.config.calendar.add_workdays(today, rules.max_workdays_ahead)
+    return today + timedelta(days=rules.min_days_ahead), last
+
+
+def day_refusal(hall, today: date, day: date) -> str | None:
+    """Why ``day`` cannot be booked today (a reason code), or None."""
+    first, last = bookable_window(hall, today)
+    if not hall.config.hours.periods_on(day):
+        return "not_a_working_day"
+    if day < first:
+        return "too_soon"
+    if day > last:
+        return "too_far_ahead"
+    return None
+
+
+def _used(conn: sqlite3.Connection, business: str, first: date, last: date) -> dict[tuple[str, str, str], int]:
+    """Places taken per (date, slot start, item) for the items of one business."""
+    rows = conn.execute(
+        "SELECT date, slot_start, item, COUNT(*) AS n FROM appointments INDEXED BY appointments_slot "
+        "WHERE date BETWEEN ? AND ? AND business = ? AND status IN ('booked', 'checked_in', 'no_show') "
+        "GROUP BY date, slot_start, item", (first.isoformat(), last.isoformat(), business)).fetchall()
+    return {(r["date"], r["slot_start"], r["item"]): r["n"] for r in rows}
+
+
+def _remaining(hall, used: dict, business: str, item: str, day: str, start: str) -> tuple[int, int]:
+    """(capacity, remaining) of one slot for one item."""
+    rules = hall.config.appointments
+    capacity = rules.item_capacity.get(item, rules.capacity)
+    left = capacity - used.get((day, start, item), 0)
+    shared = rules.business_capacity.get(business)
+    if shared is not None:
+        taken = sum(n for (d, s, _), n in used.items() if d == day and s == start)
+        left = min(left, shared - taken)
+    return capacity, max(left, 0)
+
+
+def list_slots(conn: sqlite3.Connection, hall, now: datetime, item_code: str, first: date | None = None,
+               days: int | None = None) -> dict[str, Any]:
+    """Days from ``first`` with their slots and the places left (GET /appointments/slots)."""
+    it = _bookable_item(conn, hall, item_code)
+    today = now.date()
+    lo, hi = bookable_window(hall, today)
+    first = first or lo
+    last = first + timedelta(days=days - 1) if days else max(hi, first)
+    used = _used(conn, it["business"], first, last)
+    out = []
+    d = first
+    while d <= last:
+        reason = day_refusal(hall, today, d)
+        slots = []
+        for start, end in day_slots(hall, d):
+            capacity, left = _remaining(hall, used, it["business"], item_code, d.isoformat(), start)
+            starts = datetime.combine(d, time.fromisoformat(start), tzinfo=now.tzinfo)
+            slots.append({"start": start, "end": end, "capacity": capacity, "remaining": left,
+                          "available": reason is None and left > 0 and starts > now})
+        out.append({"date": d.isoformat(), "workday": hall.config.calendar.is_workday(d),
+                    "holiday": holiday_texts(hall.config.calendar, d), "bookable": reason is None,
+                    "reason": reason, "slots": slots})
+        d += timedelta(days=1)
+    return {"item": item_code, "item_name": it["name"], "business": it["business"], "days": out}
+
+
+def _bookable_item(conn, hall, item_code: str) -> dict[str, Any]:
+    it = item_row(conn, item_code)
+    if not it["guide"].get("appointment") or not hall.config.appointments.enabled:
+        raise Conflict("此事项不提供预约，请直接取号办理。", "此事項不提供預約，請直接取號辦理。",
+                       "This service item cannot be booked; please take a number.", code="not_bookable",
+                       detail={"item": item_code})
+    return it
+
+
+# -- booking ---------------------------------------------------------------------------
+
+_DAY_REFUSALS = {
+    "not_a_working_day": ("这一天大厅不办公，请选择其他日期。", "這一天大廳不辦公，請選擇其他日期。",
+                          "The hall is closed that day; please choose another date."),
+    "too_soon": ("最早可预约{first}，请选择更晚的日期或时段。", "最早可預約{first}，請選擇更晚的日期或時段。",
+                 "The earliest you can book is {first}; please choose a later date or time."),
+    "too_far_ahead": ("最多可预约到{last}，请选择更近的日期。", "最多可預約到{last}，請選擇更近的日期。",
+                      "You can book up to {last}; please choose an earlier date."),
+}
+
+
+def book(tx: Tx, item_code: str, day_text: str, start: str, name: str, id_number: str, phone: str) -> sqlite3.Row:
+    """Book one slot; return the appointment's row."""
+    hall, rules = tx.hall, tx.hall.config.appointments
+    it = _bookable_item(tx.conn, hall, item_code)
+    person = parse_person(tx, name, id_number, phone)
+    day = date.fromisoformat(day_text)
+    today = tx.now.date()
+    first, last = bookable_window(hall, today)
+    slot = dict(day_slots(hall, day))
+    starts = datetime.combine(day, time.fromisoformat(start), tzinfo=tx.now.tzinfo) if start in slot else None
+    reason = day_refusal(hall, today, day) or ("too_soon" if starts is not None and starts <= tx.now else None)
+    if reason:
+        zh, hant, en = _DAY_REFUSALS[reason]
+        fmt = {"first": first.isoformat(), "last": last.isoformat()}
+        raise Conflict(zh.format(**fmt), hant.format(**fmt), en.format(**fmt), code=reason,
+                       detail={"first": fmt["first"], "last": fmt["last"]})
+    if starts is None:
+        raise Invalid(f"{day_text} 没有 {start} 开始的时段，请重新选择。", f"{day_text} 沒有 {start} 開始的時段，請重新選擇。",
+                      f"There is no slot starting at {start} on {day_text}; choose again.", code="no_such_slot")
+    suspended = suspension(tx.conn, person.id_hash, today)
+    if suspended is not None:
+        until = suspended["until_date"]
+        raise Conflict(f"因多次预约未到（爽约），预约功能暂停至{until}，期间可现场取号办理。",
+                       f"因多次預約未到（爽約），預約功能暫停至{until}，期間可現場取號辦理。",
+                       f"Booking is suspended until {until} after repeated missed appointments; "
+                       "you can still take a number at the hall.", code="booking_suspended", detail={"until": until})
+    if rules.one_per_person_per_day:
+        held = tx.one("SELECT slot_start FROM appointments WHERE id_hash = ? AND date = ? "
+                      "AND status IN ('booked', 'checked_in')", (person.id_hash, day_text))
+        if held is not None:
+            raise Conflict(f"您在{day_text}已有预约（{held['slot_start']}），每人每天限约一次。",
+                           f"您在{day_text}已有預約（{held['slot_start']}），每人每天限約一次。",
+                           f"You already have an appointment on {day_text} ({held['slot_start']}); "
+                           "one per person per day.", code="one_per_day", detail={"start": held["slot_start"]})
+    _, left = _remaining(hall, _used(tx.conn, it["business"], day, day), it["business"], item_code, day_text, start)
+    if left <= 0:
+        raise Conflict("这个时段已约满，请选择其他时段。", "這個時段已約滿，請選擇其他時段。",
+                       "This slot is full; please choose another.", code="slot_full")
+    row = _insert(tx, it, day_text, start, slot[start], person)
+    tx.journal("appointment_booked", business=it["business"],
+               data={"code": row["code"], "item": item_code, "date": day_text, "start": start,
+                     "id_masked": person.id_masked})
+    return row
+
+
+def _insert(tx: Tx, it: dict, day: str, start: str, end: str, person: Person) -> sqlite3.Row:
+    for _ in range(10):  # a clash of random codes is rare (1 in 10^8 per booking); draw again
+        try:
+            return tx.one(
+                "INSERT INTO appointments (code, item, business, date, slot_start, slot_end, name, name_masked, "
+                "id_hash, id_masked, phone_hash, phone_masked, status, booked_at, booked_by) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?, 'booked', ?, ?) RETURNING *",
+                (new_code(), it["code"], it["business"], day, start, end, person.name, person.name_masked,
+                 person.id_hash, person.id_masked, person.phone_hash, person.phone_masked, tx.at, tx.actor.label))
+        except sqlite3.IntegrityError as e:
+            if "appointments.code" not in str(e):
+                raise
+    raise RuntimeError("could not draw an unused booking code in 10 tries")
+
+
+# -- finding, cancelling, checking in ------------------------------------------------------
+
+def unknown_appointment() -> NotFound:
+    return NotFound("没有找到这个预约，请核对预约码。", "沒有找到這個預約，請核對預約碼。",
+                    "No appointment has that code; please check it.", code="unknown_appointment")
+
+
+def find(conn: sqlite3.Connection, raw_code: str) -> sqlite3.Row:
+    code = normalise_code(raw_code)
+    row = conn.execute("SELECT * FROM appointments WHERE code = ?", (code,)).fetchone() if code else None
+    if row is None:
+        raise unknown_appointment()
+    return row
+
+
+def slot_start(a: sqlite3.Row, tz) -> datetime:
+    return datetime.combine(date.fromisoformat(a["date"]), time.fromisoformat(a["slot_start"]), tzinfo=tz)
+
+
+def cancel_until(tx_or_hall, a: sqlite3.Row, tz) -> datetime:
+    hall = getattr(tx_or_hall, "hall", tx_or_hall)
+    return slot_start(a, tz) - timedelta(minutes=hall.config.appointments.cancel_before_minutes)
+
+
+def cancel(tx: Tx, raw_code: str, id_number: str | None) -> sqlite3.Row:
+    """Cancel a booking: its holder (same ID number) before the cut-off, or staff at any time."""
+    a = find(tx.conn, raw_code)
+    if id_number is not None:
+        if parse_person(tx, None, id_number, None).id_hash != a["id_hash"]:
+            raise Forbidden("身份证号码与预约人不一致，不能取消此预约。", "身分證號碼與預約人不一致，不能取消此預約。",
+                            "The ID number does not match the booking; it cannot be cancelled.", code="not_yours")
+    elif tx.actor.kind != "staff":
+        raise Forbidden("取消预约需要预约人的身份证号码。", "取消預約需要預約人的身分證號碼。",
+                        "Cancelling needs the ID number of the person who booked.", code="not_yours")
+    if a["status"] == "cancelled":
+        raise Conflict("此预约已取消。", "此預約已取消。", "This appointment is already cancelled.",
+                       code="already_cancelled")
+    if a["status"] == "checked_in":
+        raise _already_checked_in(tx, a)
+    until = cancel_until(tx, a, tx.now.tzinfo)
+    if a["status"] == "no_show" or (tx.now > until and tx.actor.kind != "staff"):
+        minutes = tx.hall.config.appointments.cancel_before_minutes
+        raise Conflict(f"预约开始前{minutes}分钟内不能取消；如不能前来，请联系大厅。",
+                       f"預約開始前{minutes}分鐘內不能取消；如不能前來，請聯繫大廳。",
+                       f"An appointment cannot be cancelled within {minutes} minutes of its start; "
+                       "if you cannot come, please call the hall.", code="cancel_cutoff",
+                       detail={"cancel_until": iso(until)})
+    row = tx.one("UPDATE appointments SET status = 'cancelled', cancelled_at = ?, cancelled_by = ? WHERE id = ? "
+                 "RETURNING *", (tx.at, tx.actor.label, a["id"]))
+    tx.journal("appointment_cancelled", business=a["business"], data={"code": a["code"], "date": a["date"],
+                                                                      "late": tx.now > until})
+    return row
+
+
+def _already_checked_in(tx: Tx, a: sqlite3.Row) -> Conflict:
+    t = tx.one("SELECT label FROM tickets WHERE id = ?", (a["ticket_id"],))
+    label = t["label"] if t else ""
+    return Conflict(f"此预约已签到，号码为 {label}。", f"此預約已簽到，號碼為 {label}。",
+                    f"This appointment is already checked in: number {label}.", code="already_checked_in",
+                    detail={"ticket": label})
+
+
+def check_in(tx: Tx, raw_code: str | None = None, id_number: str | None = None) -> sqlite3.Row:
+    """Check in with the booking code (or its QR text) or the ID card; return the new ticket's row."""
+    if raw_code is not None:
+        a = find(tx.conn, raw_code)
+    else:
+        a = _todays_booking(tx, parse_person(tx, None, id_number or "", None).id_hash)
+    if a["status"] == "cancelled":
+        raise Conflict("此预约已取消，请重新取号。", "此預約已取消，請重新取號。",
+                       "This appointment was cancelled; please take a number.", code="cancelled")
+    if a["status"] == "checked_in":
+        raise _already_checked_in(tx, a)
+    starts = slot_start(a, tx.now.tzinfo)
+    rules = tx.hall.config.appointments
+    opens = starts - timedelta(minutes=rules.checkin_before_minutes)
+    closes = starts + timedelta(minutes=rules.checkin_after_minutes)
+    if a["status"] == "no_show" or tx.now > closes:
+        raise Conflict(f"已超过签到时间（{a['date']} {closes:%H:%M} 前），预约视为未到，请现场取号办理。",
+                       f"已超過簽到時間（{a['date']} {closes:%H:%M} 前），預約視為未到，請現場取號辦理。",
+                       f"Check-in closed at {closes:%H:%M} on {a['date']}; the appointment is missed. "
+                       "Please take a number.", code="too_late", detail={"closes": iso(closes)})
+    if tx.now < opens:
+        raise Conflict(f"请在 {a['date']} {opens:%H:%M} 以后签到（预约时段 {a['slot_start']}-{a['slot_end']}）。",
+                       f"請在 {a['date']} {opens:%H:%M} 以後簽到（預約時段 {a['slot_start']}-{a['slot_end']}）。",
+                       f"Please check in from {opens:%H:%M} on {a['date']} (your slot is "
+                       f"{a['slot_start']}-{a['slot_end']}).", code="too_early", detail={"opens": iso(opens)})
+    ticket = ticket_rules.issue_ticket(tx, a["business"], a["item"], klass=APPOINTMENT,
+                                       identity=(a["id_hash"], a["id_masked"]))
+    tx.conn.execute("UPDATE appointments SET status = 'checked_in', checked_in_at = ?, ticket_id = ? WHERE id = ?",
+                    (tx.at, ticket["id"], a["id"]))
+    tx.journal("appointment_checked_in", ticket=ticket, data={"code": a["code"], "slot": a["slot_start"]})
+    return ticket
+
+
+def _todays_booking(tx: Tx, id_hash: str) -> sqlite3.Row:
+    rows = tx.all("SELECT * FROM appointments WHERE id_hash = ? AND date = ? ORDER BY slot_start",
+                  (id_hash, tx.day))
+    if not rows:
+        raise NotFound("没有查到您今天的预约，请核对或现场取号。", "沒有查到您今天的預約，請核對或現場取號。",
+                       "You have no appointment today; please check, or take a number.", code="no_appointment_today")
+    booked = [r for r in rows if r["status"] == "booked"]
+    if not booked:
+        return rows[-1]  # explains itself: cancelled, already checked in or missed
+    after = tx.hall.config.appointments.checkin_after_minutes
+    for r in booked:  # the first whose check-in has not closed yet
+        if tx.now <= slot_start(r, tx.now.tzinfo) + timedelta(minutes=after):
+            return r
+    return booked[-1]
+
+
+# -- views ------------------------------------------------------------------------------------
+
+def appointment_view(conn: sqlite3.Connection, hall, a: sqlite3.Row, back_office: bool = False) -> dict[str, Any]:
+    """What a kiosk may show of a booking: masks only (the full name only for the back office)."""
+    it = item_row(conn, a["item"], active_only=False)
+    tz = hall.clock.now().tzinfo
+    ticket = None
+    if a["ticket_id"] is not None:
+        t = conn.execute("SELECT public_id, label, state FROM tickets WHERE id = ?", (a["ticket_id"],)).fetchone()
+        ticket = {"id": t["public_id"], "ticket": t["label"], "state": t["state"]}
+    view = {"code": a["code"], "item": a["item"], "item_name": it["name"], "business": a["business"],
+            "date": a["date"], "start": a["slot_start"], "end": a["slot_end"], "name_masked": a["name_masked"],
+            "id_masked": a["id_masked"], "phone_masked": a["phone_masked"], "status": a["status"],
+            "qr": QR_PREFIX + a["code"], "cancel_until": iso(cancel_until(hall, a, tz)),
+            "checked_in_ticket": ticket}
+    if back_office:
+        view.update(name=a["name"], booked_at=a["booked_at"], booked_by=a["booked_by"],
+                    checked_in_at=a["checked_in_at"], cancelled_at=a["cancelled_at"])
+    return view
+
+
+def list_for_day(conn: sqlite3.Connection, day: str, item: str | None = None, status: str | None = None
+                 ) -> list[sqlite3.Row]:
+    """One day's bookings for the back office, by slot."""
+    sql, params = "SELECT * FROM appointments WHERE date = ?", [day]
+    if item:
+        sql, params = sql + " AND item = ?", [*params, item]
+    if status:
+        sql, params = sql + " AND status = ?", [*params, status]
+    return conn.execute(sql + " ORDER BY slot_start, id", params).fetchall()
+
+
+
+# -- the desk: one transaction per call (QueueService.appointments) -------------------------------
+
+class AppointmentDesk:
+    """Appointments as the API and the consoles use them; every method is one transaction."""
+
+    def __init__(self, service) -> None:
+        self.service = service
+        self.hall = service.hall
+
+    def slots(self, item: str, first: date | None = None, days: int | None = None) -> dict[str, Any]:
+        with self.service.db.read() as conn:
+            return list_slots(conn, self.hall, self.hall.now(), item, first, days)
+
+    def book(self, actor, item: str, day: str, start: str, name: str, id_number: str, phone: str,
+             request=None) -> dict[str, Any]:
+        return self.service._run(actor, request, lambda tx: appointment_view(
+            tx.conn, self.hall, book(tx, item, day, start, name, id_number, phone)))
+
+    def get(self, code: str, back_office: bool = False) -> dict[str, Any]:
+        with self.service.db.read() as conn:
+            return appointment_view(conn, self.hall, find(conn, code), back_office)
+
+    def cancel(self, actor, code: str, id_number: str | None, request=None) -> dict[str, Any]:
+        def run(tx: Tx) -> dict[str, Any]:
+            a = cancel(tx, code, id_number)
+            return {"code": a["code"], "status": a["status"]}
+        return self.service._run(actor, request, run)
+
+    def check_in(self, actor, code: str | None = None, id_number: str | None = None, request=None) -> dict[str, Any]:
+        from queue_server.domain.estimates import waiting_up_to_class
+
+        def run(tx: Tx) -> dict[str, Any]:
+            t = check_in(tx, code, id_number)
+            ahead = waiting_up_to_class(tx.conn, tx.day, t["business"], t["class"]) - 1
+            return self.service._ticket_view(tx, t, ahead)
+        return self.service._run(actor, request, run)
+
+    def day(self, day: str, item: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
+        """One day's bookings with real names, for the back office."""
+        with self.service.db.read() as conn:
+            return [appointment_view(conn, self.hall, a, back_office=True)
+                    for a in list_for_day(conn, day, item, status)]
+
+    def lift_suspension(self, actor, id_number: str) -> dict[str, Any]:
+        return self.service._run(actor, None, lambda tx: {"lifted": lift_suspension(tx, id_number)})

@@ -1,0 +1,122 @@
+"""Progress of applications (进度查询): what the applicant and the back office see.
+
+The timeline (every status entered, when, and a note in three languages),
+the deadlines, and the overdue flag: pre-review still open after 5 working
+days, or a decision past the promised or the statutory time limit. Seed 004
+§八 asks for exactly this: "充分运用短信推送、办理进度反馈等信息化手段，让申请人适时了解申办事项的办理动态".
+Nothing here writes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import date
+from typing import Any
+
+from hallq.i18n import t3
+from queue_server.domain.people import item_row
+
+OPEN = ("submitted", "pre_review", "accepted", "correction")
+STATUS_NAMES = {
+    "submitted": t3("已提交", "已提交", "Submitted"),
+    "pre_review": t3("预审中", "預審中", "Pre-review"),
+    "accepted": t3("已受理", "已受理", "Accepted"),
+    "correction": t3("待补正", "待補正", "Correction needed"),
+    "rejected": t3("不予受理", "不予受理", "Not accepted"),
+    "result_ready": t3("已出结果", "已出結果", "Result ready"),
+    "delivered": t3("已送达", "已送達", "Delivered"),
+}
+
+
+def materials_of(it: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"index": i, "name": m["name"], "form": m.get("form", ""), "copies": m.get("copies", 1),
+             "required": m.get("required", True), "note": m.get("note", "")}
+            for i, m in enumerate(it["guide"].get("materials", []))]
+
+
+def missing_required(it: dict[str, Any], provided: list[int]) -> list[dict[str, Any]]:
+    return [m for m in materials_of(it) if m["required"] and m["index"] not in provided]
+
+
+# -- views ------------------------------------------------------------------------------------------
+
+def overdue_kind(app: sqlite3.Row, today: date) -> str | None:
+    """``review`` (pre-review past 5 working days), ``statutory`` or ``promised``; None when on time."""
+    day = today.isoformat()
+    if app["status"] in ("submitted", "pre_review") and app["review_by"] and day > app["review_by"]:
+        return "review"
+    if app["status"] == "accepted":
+        if app["statutory_by"] and day > app["statutory_by"]:
+            return "statutory"
+        if app["promised_by"] and day > app["promised_by"]:
+            return "promised"
+    return None
+
+
+def application_view(conn: sqlite3.Connection, app: sqlite3.Row, today: date, back_office: bool = False
+                     ) -> dict[str, Any]:
+    """Progress as the applicant may see it (no personal data); with everything for the back office."""
+    it = item_row(conn, app["item"], active_only=False)
+    provided = json.loads(app["materials"])
+    events = conn.execute("SELECT * FROM application_events WHERE application_id = ? ORDER BY id",
+                          (app["id"],)).fetchall()
+    timeline = []
+    for e in events:
+        entry = {"status": e["status"], "status_name": STATUS_NAMES[e["status"]], "at": e["at"],
+                 "note": json.loads(e["note"])}
+        if back_office:
+            entry.update(actor=e["actor"], data=json.loads(e["data"]))
+        timeline.append(entry)
+    kind = overdue_kind(app, today)
+    correction = json.loads(app["correction"]) if app["correction"] else None
+    view: dict[str, Any] = {
+        "tracking_no": app["tracking_no"], "item": app["item"], "item_name": it["name"], "business": app["business"],
+        "status": app["status"], "status_name": STATUS_NAMES[app["status"]], "submitted_at": app["submitted_at"],
+        "timeline": timeline, "review_by": app["review_by"], "promised_by": app["promised_by"],
+        "statutory_by": app["statutory_by"], "deadline_basis": app["deadline_basis"], "overdue": kind is not None,
+        "overdue_kind": kind, "delivery": app["delivery"], "decision": app["decision"],
+        "correction": ({"missing": correction["missing"], "reason": correction["reason"], "at": correction["at"]}
+                       if correction and app["status"] == "correction" else None),
+        "missing_required": [m["name"] for m in missing_required(it, provided)],
+    }
+    if back_office:
+        view.update(
+            applicant={"name": app["applicant_name"], "id": app["id_masked"], "phone": app["phone_masked"]},
+            fields=json.loads(app["fields"]), materials_provided=provided, materials=materials_of(it),
+            mail_to=json.loads(app["mail_to"]) if app["mail_to"] else None, source=app["source"],
+            accepted_at=app["accepted_at"], result_at=app["result_at"], delivered_at=app["delivered_at"],
+            waybill=app["waybill"], correction_history=correction, updated_at=app["updated_at"])
+    return view
+
+
+def brief_view(conn: sqlite3.Connection, app: sqlite3.Row, today: date, back_office: bool = False) -> dict[str, Any]:
+    it = item_row(conn, app["item"], active_only=False)
+    kind = overdue_kind(app, today)
+    view = {"tracking_no": app["tracking_no"], "item": app["item"], "item_name": it["name"], "status": app["status"],
+            "status_name": STATUS_NAMES[app["status"]], "submitted_at": app["submitted_at"],
+            "promised_by": app["promised_by"], "overdue": kind is not None, "overdue_kind": kind}
+    if back_office:
+        view.update(name=app["applicant_name"], id_masked=app["id_masked"], delivery=app["delivery"],
+                    updated_at=app["updated_at"])
+    return view
+
+
+def search(conn: sqlite3.Connection, today: date, status: str | None = None, item: str | None = None,
+           business: str | None = None, overdue: bool | None = None, id_hash: str | None = None,
+           limit: int = 100, offset: int = 0) -> list[sqlite3.Row]:
+    """Applications by filter, newest first (the back office's list; a person's own list by ``id_hash``)."""
+    where, params = [], []
+    for column, value in (("status", status), ("item", item), ("business", business), ("id_hash", id_hash)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if overdue is not None:
+        where.append(f"status IN ({','.join('?' * len(OPEN))})")
+        params += OPEN
+    sql = "SELECT * FROM applications" + (" WHERE " + " AND ".join(where) if where else "") + \
+          " ORDER BY submitted_at DESC, id DESC"
+    if overdue is None:
+        return conn.execute(sql + " LIMIT ? OFFSET ?", (*params, limit, offset)).fetchall()
+    rows = [r for r in conn.execute(sql, params) if (overdue_kind(r, today) is not None) == overdue]
+    return rows[offset:offset + limit]
