@@ -14,6 +14,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from hallq import settings
 from hallq.broker import EmbeddedBroker
@@ -31,6 +32,16 @@ from queue_server.publisher import Publisher
 from queue_server.snapshots import Snapshots
 
 log = logging.getLogger("hallq.server")
+
+class SQLiteInt(IntegerConverter):
+    """``<int:…>`` in every route, bounded to SQLite's integers: a larger number in a URL
+    (found by fuzzing: /windows/99999999999999999999) is simply not a route, a 404,
+    instead of an OverflowError deep in the database driver."""
+
+    def __init__(self, map, *args, **kwargs) -> None:  # noqa: A002 (werkzeug's name)
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
+
 
 @dataclass
 class HallState:
@@ -85,6 +96,7 @@ def create_app(config: str | os.PathLike[str] | HallConfig | None = None, data_d
     state = HallState(db, hall, service, Snapshots(hall), ddir)
 
     app = Flask("queue_server")
+    app.url_map.converters["int"] = SQLiteInt
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
     app.json.ensure_ascii = False
     app.json.sort_keys = False
@@ -93,6 +105,9 @@ def create_app(config: str | os.PathLike[str] | HallConfig | None = None, data_d
     _warn_operator(cfg, hall)
     if mqtt:
         _init_mqtt(state, cfg, embedded_broker)
+        from queue_server.watch import start_watch  # tidal windows, statistics rollups, follow-ups
+
+        start_watch(app)
     return app
 
 

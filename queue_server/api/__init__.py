@@ -21,6 +21,8 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import sqlite3
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -35,6 +37,7 @@ from queue_server.domain.context import Actor
 from queue_server.domain.errors import DomainError, Forbidden
 
 log = logging.getLogger("hallq.api")
+_STORAGE_LOG: dict = {}  # when the "disk is full" line was last logged (rate limit)
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -109,6 +112,10 @@ def _authenticate(rule: str) -> Actor:
         if actor is None:
             raise Unauthorized("登录已失效，请重新登录。", "登入已失效，請重新登入。",
                                "The token is invalid or expired; sign in again.", code="invalid_token")
+    else:
+        # a console in the browser: the session cookie, CSRF-checked for every change (web/sessions.py)
+        from queue_server.web.sessions import cookie_actor
+        actor = cookie_actor()
     if rule == "open":
         return actor or Actor("anonymous", request.remote_addr or "-")
     if actor is None:
@@ -118,7 +125,7 @@ def _authenticate(rule: str) -> Actor:
         "kiosk": actor.kind in ("kiosk", "staff"),
         "staff": actor.kind == "staff",
         "window": actor.kind in ("staff", "device"),
-        "device": actor.kind in ("device", "kiosk"),
+        "device": actor.kind in ("device", "kiosk", "tablet"),
         "manager": actor.is_manager,
     }[rule]
     if not allowed:
@@ -207,6 +214,24 @@ def install_error_handlers(app) -> None:
         log.error("database busy: %s", e)
         return error_response(503, "busy", {"zh-Hans": "系统繁忙，请稍后重试。", "zh-Hant": "系統繁忙，請稍後重試。",
                                             "en": "The system is busy; retry shortly."}, headers={"Retry-After": "1"})
+
+    @app.errorhandler(sqlite3.OperationalError)
+    def _storage_full(e: sqlite3.OperationalError):
+        # a full disk is the operator's to fix, not a bug: SQLite rolled the change back (nothing is
+        # half-written), reads go on, and writes work again as soon as there is space (tests/faults)
+        if "disk is full" not in str(e):
+            return _crash(e)
+        if time.monotonic() - _STORAGE_LOG.get("at", -1e9) > 60:
+            _STORAGE_LOG["at"] = time.monotonic()
+            log.error("cannot write the database %s: %s. Free space on that disk (old backups, logs, "
+                      "announcement WAVs), or move the data directory to a larger disk; until then numbers cannot "
+                      "be issued or called, what is recorded stays readable, and nothing is half-written. "
+                      "(Said at most once a minute.)", current_app.extensions["hallq"].db.path, e)
+        return error_response(507, "storage_full", {
+            "zh-Hans": "服务器存储空间已满，暂时无法办理，请联系工作人员。",
+            "zh-Hant": "伺服器儲存空間已滿，暫時無法辦理，請聯繫工作人員。",
+            "en": "The server's storage is full, so this cannot be done now; please ask the staff."},
+            headers={"Retry-After": "60"})
 
     @app.errorhandler(HTTPException)
     def _http(e: HTTPException):

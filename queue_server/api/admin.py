@@ -29,9 +29,17 @@ def login(actor, body):
 @api.post("/auth/logout")
 @operation("logout", "End this session", tag="auth", auth="staff", body=EMPTY, errors=(401,))
 def logout(actor, body):
-    token = request.headers["Authorization"][7:].strip()
-    auth_rules.logout(state().db, token)
-    return {"signed_out": True}
+    from flask import jsonify
+
+    from queue_server.api import _token
+    from queue_server.web.sessions import clear_session_cookie, session_token
+
+    token = _token() or session_token()  # a bearer token (devices, scripts) or the console's cookie
+    if token:
+        auth_rules.logout(state().db, token)
+    resp = jsonify({"signed_out": True})
+    clear_session_cookie(resp)
+    return resp
 
 
 @api.get("/auth/me")

@@ -1,0 +1,111 @@
+"""Staff accounts: managers manage clerks, administrators everyone; anyone changes their own password."""
+
+from __future__ import annotations
+
+from hallq.schema import Arr, Bool, Obj, Str
+from queue_server import auth as auth_rules
+from queue_server.api import api, operation
+from queue_server.api.hall import state
+from queue_server.domain import accounts as rules
+from queue_server.domain.context import Actor
+
+_JOB_NO = Str(pattern=r"[A-Za-z0-9]{2,16}", description="工号")
+_PASSWORD = Str(min_len=1, max_len=200)
+_ROLE = Str(enum=list(rules.ROLES), description="staff 窗口工作人员, manager 管理人员, admin 系统管理员")
+
+ACCOUNT = Obj({"job_no": Str(), "name": Str(), "name_masked": Str(), "role": Str(), "active": Bool(),
+               "must_change_password": Bool()}, extra=True)
+CREATE = Obj({"job_no": _JOB_NO, "name": Str(min_len=1, max_len=40), "role": _ROLE, "password": _PASSWORD},
+             required=["job_no", "name", "role", "password"])
+RESET = Obj({"password": _PASSWORD}, required=["password"])
+ROLE = Obj({"role": _ROLE}, required=["role"])
+OWN_PASSWORD = Obj({"current": _PASSWORD, "new": _PASSWORD}, required=["current", "new"])
+EMPTY = Obj({})
+ERRORS = (400, 401, 403, 404, 409, 422)
+
+
+def create(actor: Actor, job_no: str, name: str, role: str, password: str) -> dict:
+    """Create an account (the password is good for one sign-in)."""
+    rules.check_password_strength(password)
+    digest = auth_rules.hash_password(password)
+    with state().service.transaction(actor) as tx:
+        return rules.account_view(rules.create_account(tx, job_no, name, role, digest))
+
+
+def reset(actor: Actor, job_no: str, password: str) -> dict:
+    rules.check_password_strength(password)
+    digest = auth_rules.hash_password(password)
+    with state().service.transaction(actor) as tx:
+        return rules.account_view(rules.reset_password(tx, job_no, digest))
+
+
+def change_own(actor: Actor, current: str, new: str) -> dict:
+    """Check the current password like a sign-in (slow hash outside the transaction), then store the new one."""
+    st = state()
+    row = st.db.connection().execute("SELECT password_hash FROM staff WHERE id = ? AND active",
+                                     (actor.staff_id,)).fetchone()
+    if row is None or not auth_rules._verify(row["password_hash"], current):
+        raise auth_rules.Unauthorized("当前密码不正确。", "當前密碼不正確。", "The current password is wrong.",
+                                      code="bad_password")
+    if current == new:
+        from queue_server.domain.errors import Invalid
+        raise Invalid("新密码不能与当前密码相同。", "新密碼不能與當前密碼相同。",
+                      "The new password must differ from the current one.", code="same_password")
+    rules.check_password_strength(new)
+    digest = auth_rules.hash_password(new)
+    with st.service.transaction(actor) as tx:
+        rules.change_own_password(tx, digest)
+    return {"changed": True}
+
+
+@api.get("/accounts")
+@operation("list_accounts", "Staff accounts with role, state and window", tag="accounts", auth="manager",
+           response=Arr(ACCOUNT, max_items=None), errors=(401, 403))
+def list_accounts(actor):
+    with state().db.read() as conn:
+        return rules.list_accounts(conn)
+
+
+@api.post("/accounts")
+@operation("create_account", "Create a staff account (managers: clerks; administrators: any role)", tag="accounts",
+           auth="manager", body=CREATE, response=ACCOUNT, errors=ERRORS, status=201)
+def create_account(actor, body):
+    return create(actor, body["job_no"], body["name"], body["role"], body["password"])
+
+
+@api.post("/accounts/<job_no>/password")
+@operation("reset_password", "Set a temporary password (one sign-in) and end the account's sessions",
+           tag="accounts", auth="manager", body=RESET, response=ACCOUNT, errors=ERRORS)
+def reset_password(job_no, actor, body):
+    return reset(actor, job_no, body["password"])
+
+
+@api.post("/accounts/<job_no>/role")
+@operation("set_role", "Change an account's role (administrators only)", tag="accounts", auth="manager",
+           body=ROLE, response=ACCOUNT, errors=ERRORS)
+def set_role(job_no, actor, body):
+    with state().service.transaction(actor) as tx:
+        return rules.account_view(rules.set_role(tx, job_no, body["role"]))
+
+
+@api.post("/accounts/<job_no>/deactivate")
+@operation("deactivate_account", "Deactivate an account: its sessions end and it leaves its window",
+           tag="accounts", auth="manager", body=EMPTY, response=ACCOUNT, errors=ERRORS)
+def deactivate_account(job_no, actor, body):
+    with state().service.transaction(actor) as tx:
+        return rules.account_view(rules.set_active(tx, job_no, False))
+
+
+@api.post("/accounts/<job_no>/activate")
+@operation("activate_account", "Reactivate an account", tag="accounts", auth="manager", body=EMPTY,
+           response=ACCOUNT, errors=ERRORS)
+def activate_account(job_no, actor, body):
+    with state().service.transaction(actor) as tx:
+        return rules.account_view(rules.set_active(tx, job_no, True))
+
+
+@api.post("/auth/password")
+@operation("change_password", "Change your own password", tag="auth", auth="staff", body=OWN_PASSWORD,
+           errors=(400, 401, 422))
+def change_password(actor, body):
+    return change_own(actor, body["current"], body["new"])

@@ -1,0 +1,137 @@
+"""Hall settings from the manager console: businesses, items (CSV), holidays, hours, appointment capacity."""
+
+from __future__ import annotations
+
+from flask import Response, request
+
+from hallq.schema import Arr, Bool, Int, Obj, Str, Texts
+from queue_server.api import BadRequest, api, operation
+from queue_server.api.hall import state
+from queue_server.domain import catalogue, hall_settings
+from queue_server.domain.context import Actor
+
+ERRORS = (400, 401, 403, 404, 422)
+ANY = Obj({}, extra=True)
+BUSINESS = Obj({"daily_limit": Int(min=1, max=9999), "service_minutes": Int(min=1, max=240),
+                "age_limit_minutes": Int(min=1, max=480),
+                "ticket_requires": Str(enum=list(hall_settings.REQUIRES)), "name": Texts(), "active": Bool()})
+DAY = Obj({"kind": Str(enum=["holiday", "workday"], nullable=True, description="null: back to the official calendar"),
+           "note": Str(max_len=100)}, required=["kind"])
+HOURS = Obj({"periods": Arr(Str(max_len=11), max_items=6, nullable=True,
+                            description='e.g. ["09:00-12:00", "13:00-17:00"]; null: back to hall.toml')},
+            required=["periods"])
+CAPACITY = Obj({"scope": Str(enum=["default", "item", "business"]), "key": Str(max_len=64),
+                "capacity": Int(min=0, max=5000, nullable=True, description="null removes the override")},
+               required=["scope", "capacity"])
+MAX_CSV = 2 * 1024 * 1024
+
+
+def after_change() -> None:
+    """This process sees the change at once (others within hall_settings.SYNC_SECONDS)."""
+    st = state()
+    with st.db.read() as conn:
+        hall_settings.apply(conn, st.hall)
+        st.service.invalidate_caches()
+        st.snapshots.refresh_names(conn)
+
+
+def change(actor: Actor, fn, *args):
+    with state().service.transaction(actor) as tx:
+        result = fn(tx, *args)
+    after_change()
+    return result
+
+
+def _csv_body() -> str:
+    raw = request.get_data(cache=False)
+    if len(raw) > MAX_CSV:
+        raise BadRequest("文件过大。", "文件過大。", "The file is too large (2 MB at most).", code="too_large")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            return raw.decode("gb18030")  # Excel on a Chinese Windows saves CSV in GBK
+        except UnicodeDecodeError:
+            raise BadRequest("文件编码无法识别，请另存为 UTF-8 CSV。", "文件編碼無法識別，請另存為 UTF-8 CSV。",
+                             "Unknown text encoding: save the sheet as UTF-8 CSV.", code="bad_encoding") from None
+
+
+def _csv_response(text: str, name: str) -> Response:
+    return Response(text, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@api.get("/settings")
+@operation("hall_settings", "Effective hours, calendar overrides, next 60 days, appointment capacity", tag="settings",
+           auth="manager", response=ANY, errors=(401, 403))
+def get_settings(actor):
+    return overview()
+
+
+def overview() -> dict:
+    st = state()
+    with st.db.read() as conn:
+        return hall_settings.overview(conn, st.hall, st.hall.now().date())
+
+
+@api.put("/settings/businesses/<code>")
+@operation("update_business", "Change a business's daily limit, service minutes, age limit, ticket requirement",
+           tag="settings", auth="manager", body=BUSINESS, response=ANY, errors=ERRORS)
+def update_business(code, actor, body):
+    row = change(actor, hall_settings.update_business, code, body)
+    return {"code": row["code"], "daily_limit": row["daily_limit"], "service_minutes": row["service_minutes"],
+            "age_limit_minutes": row["age_limit_minutes"], "ticket_requires": row["ticket_requires"],
+            "active": bool(row["active"])}
+
+
+@api.get("/settings/businesses.csv")
+@operation("export_businesses", "Every business as CSV", tag="settings", auth="manager", errors=(401, 403))
+def export_businesses(actor):
+    with state().db.read() as conn:
+        return _csv_response(catalogue.export_businesses(conn), "businesses.csv")
+
+
+@api.post("/settings/businesses.csv")
+@operation("import_businesses", "Import businesses from CSV (all or nothing; problems listed by line)",
+           tag="settings", auth="manager", response=ANY, errors=ERRORS,
+           description="Send the CSV as the request body (text/csv, UTF-8 or GB18030).")
+def import_businesses(actor):
+    return change(actor, catalogue.import_businesses, _csv_body())
+
+
+@api.get("/settings/items.csv")
+@operation("export_items", "Every service item as CSV", tag="settings", auth="manager", errors=(401, 403))
+def export_items(actor):
+    with state().db.read() as conn:
+        return _csv_response(catalogue.export_items(conn), "items.csv")
+
+
+@api.post("/settings/items.csv")
+@operation("import_items", "Import service items from CSV (all or nothing; problems listed by line)",
+           tag="settings", auth="manager", response=ANY, errors=ERRORS,
+           description="Send the CSV as the request body (text/csv, UTF-8 or GB18030).")
+def import_items(actor):
+    return change(actor, catalogue.import_items, _csv_body())
+
+
+@api.put("/settings/calendar/<day>")
+@operation("set_calendar_day", "Make a date a holiday or a working day (调休), or back to the official calendar",
+           tag="settings", auth="manager", body=DAY, response=ANY, errors=ERRORS)
+def set_calendar_day(day, actor, body):
+    change(actor, hall_settings.set_day, day, body["kind"], body.get("note", ""))
+    return overview()
+
+
+@api.put("/settings/hours/<key>")
+@operation("set_hours", "Opening periods on working days or one weekday (null: back to hall.toml)",
+           tag="settings", auth="manager", body=HOURS, response=ANY, errors=ERRORS)
+def set_hours(key, actor, body):
+    change(actor, hall_settings.set_hours, key, body["periods"])
+    return overview()
+
+
+@api.put("/settings/capacity")
+@operation("set_capacity", "Appointment places per slot: by default, per item or per business", tag="settings",
+           auth="manager", body=CAPACITY, response=ANY, errors=ERRORS)
+def set_capacity(actor, body):
+    change(actor, hall_settings.set_capacity, body["scope"], body.get("key", ""), body["capacity"])
+    return overview()

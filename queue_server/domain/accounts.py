@@ -1,0 +1,168 @@
+"""Staff accounts (工作人员账号): create, reset a password, change a role, deactivate.
+
+Rules:
+
+* roles are ``staff`` (window clerk), ``manager`` (hall manager) and
+  ``admin`` (administrator); a manager manages clerk accounts, only an
+  administrator creates, changes or resets manager and administrator ones;
+* nobody changes their own role or deactivates themselves (a hall must not
+  lock its last administrator out by a slip);
+* passwords are argon2id hashes (:mod:`queue_server.auth`); a password set by
+  someone else (a new account, a reset) is good for one sign-in, after which
+  the console asks for a new one;
+* deactivating an account ends its sessions at once and signs it out of its
+  window; a reset also lifts a sign-in lock;
+* every change is journaled with who did it; passwords never are.
+
+Hashing (~50 ms by design) is done before the write transaction: callers
+pass the hash, see :func:`queue_server.auth.hash_password`.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from typing import Any
+
+from hallq.privacy import mask_name
+from queue_server.domain.context import Tx
+from queue_server.domain.errors import Conflict, Forbidden, Invalid, NotFound
+
+ROLES = ("staff", "manager", "admin")
+JOB_NO = re.compile(r"[A-Za-z0-9]{2,16}")
+MIN_PASSWORD = 8
+
+
+def check_password_strength(password: str) -> None:
+    """Refuse a password shorter than 8 characters or made of one kind of character only."""
+    kinds = sum(bool(re.search(p, password)) for p in (r"[A-Za-z]", r"\d", r"[^A-Za-z\d]"))
+    if len(password) < MIN_PASSWORD or kinds < 2:
+        raise Invalid(f"密码至少{MIN_PASSWORD}位，并包含字母、数字、符号中的两种。",
+                      f"密碼至少{MIN_PASSWORD}位，並包含字母、數字、符號中的兩種。",
+                      f"A password needs at least {MIN_PASSWORD} characters of two kinds (letters, digits, symbols).",
+                      code="weak_password")
+
+
+def _account(tx: Tx, job_no: str) -> sqlite3.Row:
+    row = tx.one("SELECT * FROM staff WHERE job_no = ?", (job_no,))
+    if row is None:
+        raise NotFound(f"没有工号为 {job_no} 的账号。", f"沒有工號為 {job_no} 的賬號。", f"There is no account {job_no}.",
+                       code="unknown_account")
+    return row
+
+
+def _may_manage(tx: Tx, role: str) -> None:
+    a = tx.actor
+    if a.role == "admin" or (a.role == "manager" and role == "staff"):
+        return
+    raise Forbidden("只有系统管理员可以管理管理人员和管理员账号。", "只有系統管理員可以管理管理人員和管理員賬號。",
+                    "Only an administrator manages manager and administrator accounts.", code="admin_only")
+
+
+def _not_self(tx: Tx, row: sqlite3.Row) -> None:
+    if row["id"] == tx.actor.staff_id:
+        raise Conflict("不能对自己的账号执行此操作。", "不能對自己的賬號執行此操作。",
+                       "You cannot do this to your own account.", code="own_account")
+
+
+def create_account(tx: Tx, job_no: str, name: str, role: str, password_hash: str) -> sqlite3.Row:
+    if not JOB_NO.fullmatch(job_no or ""):
+        raise Invalid("工号应为2到16位字母或数字。", "工號應為2到16位字母或數字。",
+                      "A job number is 2 to 16 letters or digits.", code="invalid_job_no")
+    if role not in ROLES:
+        raise Invalid("角色无效。", "角色無效。", f"Unknown role {role!r}.", code="invalid_role")
+    name = (name or "").strip()
+    if not 1 <= len(name) <= 40:
+        raise Invalid("请填写姓名（最多40字）。", "請填寫姓名（最多40字）。", "Give a name (up to 40 characters).",
+                      code="invalid_name")
+    _may_manage(tx, role)
+    if tx.one("SELECT 1 FROM staff WHERE job_no = ?", (job_no,)):
+        raise Conflict(f"工号 {job_no} 已存在。", f"工號 {job_no} 已存在。", f"Job number {job_no} already exists.",
+                       code="job_no_taken")
+    row = tx.one("INSERT INTO staff (job_no, name, role, password_hash) VALUES (?, ?, ?, ?) RETURNING *",
+                 (job_no, name, role, password_hash))
+    tx.conn.execute("INSERT INTO staff_accounts (staff_id, created_at, created_by, password_changed_at, "
+                    "must_change_password) VALUES (?, ?, ?, ?, 1)", (row["id"], tx.at, tx.actor.label, tx.at))
+    tx.journal("account_created", data={"job_no": job_no, "role": role})
+    return row
+
+
+def reset_password(tx: Tx, job_no: str, password_hash: str) -> sqlite3.Row:
+    """Set a temporary password (good for one sign-in), end the account's sessions, lift a lock."""
+    row = _account(tx, job_no)
+    _not_self(tx, row)
+    _may_manage(tx, row["role"])
+    tx.conn.execute("UPDATE staff SET password_hash = ?, failed_logins = 0, locked_until = NULL WHERE id = ?",
+                    (password_hash, row["id"]))
+    _mark_password(tx, row["id"], must_change=True)
+    tx.conn.execute("DELETE FROM sessions WHERE staff_id = ?", (row["id"],))
+    tx.journal("password_reset", data={"job_no": job_no})
+    return _account(tx, job_no)
+
+
+def change_own_password(tx: Tx, password_hash: str) -> None:
+    """The signed-in member's new password (the old one was checked by the caller)."""
+    tx.conn.execute("UPDATE staff SET password_hash = ? WHERE id = ?", (password_hash, tx.actor.staff_id))
+    _mark_password(tx, tx.actor.staff_id, must_change=False)
+    tx.journal("password_changed", data={"job_no": tx.actor.id})
+
+
+def _mark_password(tx: Tx, staff_id: int, must_change: bool) -> None:
+    tx.conn.execute("INSERT INTO staff_accounts (staff_id, password_changed_at, must_change_password) VALUES (?,?,?) "
+                    "ON CONFLICT(staff_id) DO UPDATE SET password_changed_at = excluded.password_changed_at, "
+                    "must_change_password = excluded.must_change_password", (staff_id, tx.at, int(must_change)))
+
+
+def set_role(tx: Tx, job_no: str, role: str) -> sqlite3.Row:
+    if role not in ROLES:
+        raise Invalid("角色无效。", "角色無效。", f"Unknown role {role!r}.", code="invalid_role")
+    row = _account(tx, job_no)
+    if tx.actor.role != "admin":
+        _may_manage(tx, "admin")
+    _not_self(tx, row)
+    tx.conn.execute("UPDATE staff SET role = ? WHERE id = ?", (role, row["id"]))
+    tx.journal("role_changed", data={"job_no": job_no, "from": row["role"], "to": role})
+    return _account(tx, job_no)
+
+
+def set_active(tx: Tx, job_no: str, active: bool) -> sqlite3.Row:
+    """Deactivate (sessions end, the window is signed out) or reactivate an account."""
+    row = _account(tx, job_no)
+    _not_self(tx, row)
+    _may_manage(tx, row["role"])
+    if not active:
+        busy = tx.one("SELECT t.label, t.window FROM tickets t JOIN windows w ON w.number = t.window "
+                      "WHERE w.staff_id = ? AND t.state IN ('called', 'serving', 'held')", (row["id"],))
+        if busy:
+            raise Conflict(f"该工作人员在 {busy['window']} 号窗口还有号票 {busy['label']}，请先处理。",
+                           f"該工作人員在 {busy['window']} 號窗口還有號票 {busy['label']}，請先處理。",
+                           f"This member still has ticket {busy['label']} at window {busy['window']}; finish it first.",
+                           code="window_busy")
+        for w in tx.all("UPDATE windows SET staff_id = NULL, state = 'closed', pause_reason = NULL, updated_at = ? "
+                        "WHERE staff_id = ? RETURNING number", (tx.at, row["id"])):
+            tx.journal("sign_out", window=w["number"], data={"staff_id": row["id"], "reason": "account_deactivated"})
+        tx.conn.execute("DELETE FROM sessions WHERE staff_id = ?", (row["id"],))
+    tx.conn.execute("UPDATE staff SET active = ? WHERE id = ?", (int(active), row["id"]))
+    tx.journal("account_activated" if active else "account_deactivated", data={"job_no": job_no})
+    return _account(tx, job_no)
+
+
+def list_accounts(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT s.*, a.created_at, a.created_by, a.password_changed_at, a.must_change_password, "
+        "(SELECT number FROM windows w WHERE w.staff_id = s.id) AS window "
+        "FROM staff s LEFT JOIN staff_accounts a ON a.staff_id = s.id ORDER BY s.active DESC, s.role, s.job_no"
+    ).fetchall()
+    return [account_view(r) for r in rows]
+
+
+def account_view(r: sqlite3.Row) -> dict[str, Any]:
+    keys = r.keys()
+    return {
+        "job_no": r["job_no"], "name": r["name"], "name_masked": mask_name(r["name"]), "role": r["role"],
+        "active": bool(r["active"]), "locked_until": r["locked_until"],
+        "window": r["window"] if "window" in keys else None,
+        "created_at": r["created_at"] if "created_at" in keys else None,
+        "password_changed_at": r["password_changed_at"] if "password_changed_at" in keys else None,
+        "must_change_password": bool(r["must_change_password"]) if "must_change_password" in keys else False,
+    }

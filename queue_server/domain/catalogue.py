@@ -1,0 +1,232 @@
+"""Businesses and service items as CSV (业务与事项导入导出): what a manager edits in a spreadsheet.
+
+Export writes every business (or item) with the columns below; import reads
+the same columns back. Import is all or nothing: every line is checked first,
+and one wrong line refuses the whole file with every problem listed by line
+and column, so a manager fixes the sheet once (一次性告知 applies to us too).
+
+* businesses: existing codes are updated; a new code adds a business (with a
+  new unique prefix); a window serves it once the allocation says so;
+* items: the names, department, time limits, online level, whether it can be
+  booked, and whether it is active; the rest of the guide (conditions,
+  materials, basis) stays as hall.toml's services file gave it.
+
+hall.toml stays the seed: if its file changes, the server applies it again at
+start and its values win (see queue_server/hallsync.py).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import sqlite3
+from typing import Any
+
+from queue_server.domain.context import Tx
+from queue_server.domain.errors import Invalid
+
+BUSINESS_COLUMNS = ("code", "prefix", "name_zh_hans", "name_zh_hant", "name_en", "daily_limit", "ticket_requires",
+                    "service_minutes", "age_limit_minutes", "active")
+ITEM_COLUMNS = ("code", "business", "name_zh_hans", "name_zh_hant", "name_en", "department", "statutory_days",
+                "promised_days", "online", "appointment", "active")
+MAX_ROWS = 5000
+_CODE = re.compile(r"[a-z][a-z0-9_]{0,31}")
+_ITEM = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_PREFIX = re.compile(r"[A-Z]{1,2}")
+ONLINE = ("全程网办", "网上预审", "窗口办理")
+
+
+def _csv(columns: tuple[str, ...], rows: list[list[Any]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(columns)
+    w.writerows(rows)
+    return "\ufeff" + buf.getvalue()  # the BOM makes Excel read UTF-8
+
+
+def export_businesses(conn: sqlite3.Connection) -> str:
+    rows = []
+    for r in conn.execute("SELECT * FROM businesses ORDER BY position, code"):
+        n = json.loads(r["name"])
+        rows.append([r["code"], r["prefix"], n.get("zh-Hans", ""), n.get("zh-Hant", ""), n.get("en", ""),
+                     r["daily_limit"], r["ticket_requires"], r["service_minutes"], r["age_limit_minutes"], r["active"]])
+    return _csv(BUSINESS_COLUMNS, rows)
+
+
+def export_items(conn: sqlite3.Connection) -> str:
+    rows = []
+    for r in conn.execute("SELECT * FROM items ORDER BY position, code"):
+        n, g = json.loads(r["name"]), json.loads(r["guide"])
+        rows.append([r["code"], r["business"], n.get("zh-Hans", ""), n.get("zh-Hant", ""), n.get("en", ""),
+                     g.get("department", ""), g.get("statutory_days", ""), g.get("promised_days", ""),
+                     g.get("online", ""), int(bool(g.get("appointment"))), r["active"]])
+    return _csv(ITEM_COLUMNS, rows)
+
+
+class _Lines:
+    """Collects every problem of a file, by line and column."""
+
+    def __init__(self) -> None:
+        self.problems: list[dict[str, Any]] = []
+
+    def bad(self, line: int, column: str, problem: str) -> None:
+        self.problems.append({"line": line, "column": column, "problem": problem})
+
+    def int_(self, line: int, row: dict, column: str, lo: int, hi: int, required: bool = True) -> int | None:
+        raw = (row.get(column) or "").strip()
+        if not raw:
+            if required:
+                self.bad(line, column, "is required")
+            return None
+        if not re.fullmatch(r"-?\d+", raw) or not lo <= int(raw) <= hi:
+            self.bad(line, column, f"must be an integer from {lo} to {hi}")
+            return None
+        return int(raw)
+
+    def flag(self, line: int, row: dict, column: str, default: bool = True) -> bool:
+        raw = (row.get(column) or "").strip().lower()
+        if raw == "":
+            return default
+        if raw in ("1", "true", "yes", "是", "y"):
+            return True
+        if raw in ("0", "false", "no", "否", "n"):
+            return False
+        self.bad(line, column, "must be 1 or 0")
+        return default
+
+    def refuse(self) -> None:
+        if self.problems:
+            shown = "; ".join(f"line {p['line']} {p['column']}: {p['problem']}" for p in self.problems[:20])
+            n = len(self.problems)
+            raise Invalid(f"文件有 {n} 处错误，未导入任何内容。", f"文件有 {n} 處錯誤，未匯入任何內容。",
+                          f"The file has {n} problem(s); nothing was imported: {shown}", code="invalid_csv",
+                          detail={"problems": self.problems})
+
+
+def _rows(text: str, columns: tuple[str, ...], lines: _Lines) -> list[tuple[int, dict]]:
+    text = text.lstrip("\ufeff")
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in columns if c not in (reader.fieldnames or [])]
+    if missing:
+        lines.bad(1, ",".join(missing), "missing column(s); export a file to see the expected header")
+        lines.refuse()
+    out = [(i + 2, row) for i, row in enumerate(reader)]
+    if len(out) > MAX_ROWS:
+        lines.bad(MAX_ROWS + 2, "", f"at most {MAX_ROWS} rows")
+        lines.refuse()
+    return out
+
+
+def _names(row: dict) -> dict[str, str]:
+    return {k: (row.get(c) or "").strip()[:200] for k, c in
+            (("zh-Hans", "name_zh_hans"), ("zh-Hant", "name_zh_hant"), ("en", "name_en")) if (row.get(c) or "").strip()}
+
+
+def import_businesses(tx: Tx, text: str) -> dict[str, int]:
+    lines = _Lines()
+    rows = _rows(text, BUSINESS_COLUMNS, lines)
+    existing = {r["code"]: r for r in tx.all("SELECT * FROM businesses")}
+    prefixes: dict[str, str] = {r["prefix"]: c for c, r in existing.items()}
+    seen: set[str] = set()
+    plan = []
+    for line, row in rows:
+        code = (row.get("code") or "").strip()
+        if not _CODE.fullmatch(code):
+            lines.bad(line, "code", "must be lower-case letters, digits or _ (starting with a letter)")
+            continue
+        if code in seen:
+            lines.bad(line, "code", "appears twice")
+        seen.add(code)
+        prefix = (row.get("prefix") or "").strip()
+        if not _PREFIX.fullmatch(prefix):
+            lines.bad(line, "prefix", "must be 1 or 2 capital letters")
+        elif prefixes.get(prefix, code) != code:
+            lines.bad(line, "prefix", f"is already used by {prefixes[prefix]}")
+        prefixes[prefix] = code
+        names = _names(row)
+        if "zh-Hans" not in names:
+            lines.bad(line, "name_zh_hans", "is required")
+        limit = lines.int_(line, row, "daily_limit", 1, 9999)
+        if limit is not None and len(prefix) + len(str(limit)) > 6:
+            lines.bad(line, "daily_limit", "makes ticket numbers longer than 6 characters")
+        requires = (row.get("ticket_requires") or "none").strip()
+        if requires not in ("none", "id", "phone", "id_or_phone"):
+            lines.bad(line, "ticket_requires", "must be none, id, phone or id_or_phone")
+        plan.append((code, prefix, names, limit, requires, lines.int_(line, row, "service_minutes", 1, 240),
+                     lines.int_(line, row, "age_limit_minutes", 1, 480), lines.flag(line, row, "active")))
+    lines.refuse()
+    added = updated = 0
+    for pos, (code, prefix, names, limit, requires, minutes, age, active) in enumerate(plan):
+        if code in existing:
+            tx.conn.execute("UPDATE businesses SET prefix = '~' || code WHERE prefix = ? AND code != ?", (prefix, code))
+            updated += 1
+        else:
+            added += 1
+        tx.conn.execute(
+            "INSERT INTO businesses (code, prefix, name, daily_limit, ticket_requires, service_minutes, "
+            "age_limit_minutes, position, active) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(code) DO UPDATE SET "
+            "prefix = excluded.prefix, name = excluded.name, daily_limit = excluded.daily_limit, "
+            "ticket_requires = excluded.ticket_requires, service_minutes = excluded.service_minutes, "
+            "age_limit_minutes = excluded.age_limit_minutes, active = excluded.active",
+            (code, prefix, json.dumps(names, ensure_ascii=False), limit, requires, minutes, age,
+             existing[code]["position"] if code in existing else 100 + pos, int(active)))
+    tx.journal("config_applied", data={"source": "console", "import": "businesses", "added": added,
+                                       "updated": updated})
+    return {"added": added, "updated": updated}
+
+
+def import_items(tx: Tx, text: str) -> dict[str, int]:
+    lines = _Lines()
+    rows = _rows(text, ITEM_COLUMNS, lines)
+    businesses = {r["code"] for r in tx.all("SELECT code FROM businesses")}
+    existing = {r["code"]: r for r in tx.all("SELECT * FROM items")}
+    seen: set[str] = set()
+    plan = []
+    for line, row in rows:
+        code = (row.get("code") or "").strip()
+        if not _ITEM.fullmatch(code):
+            lines.bad(line, "code", "must be letters, digits, '.', '_' or '-'")
+            continue
+        if code in seen:
+            lines.bad(line, "code", "appears twice")
+        seen.add(code)
+        business = (row.get("business") or "").strip()
+        if business not in businesses:
+            lines.bad(line, "business", f"unknown business \"{business}\"")
+        names = _names(row)
+        if "zh-Hans" not in names:
+            lines.bad(line, "name_zh_hans", "is required")
+        statutory = lines.int_(line, row, "statutory_days", 0, 365, required=False)
+        promised = lines.int_(line, row, "promised_days", 0, 365, required=False)
+        if statutory and promised is not None and promised > statutory:
+            lines.bad(line, "promised_days", "must not exceed statutory_days")
+        online = (row.get("online") or "").strip()
+        if online and online not in ONLINE:
+            lines.bad(line, "online", "must be 全程网办, 网上预审 or 窗口办理")
+        plan.append((code, business, names, (row.get("department") or "").strip()[:100], statutory, promised, online,
+                     lines.flag(line, row, "appointment", default=False), lines.flag(line, row, "active")))
+    lines.refuse()
+    added = updated = 0
+    for pos, (code, business, names, dept, statutory, promised, online, appointment, active) in enumerate(plan):
+        guide = json.loads(existing[code]["guide"]) if code in existing else {}
+        for k, v in (("department", dept), ("statutory_days", statutory), ("promised_days", promised),
+                     ("online", online)):
+            if v not in (None, ""):
+                guide[k] = v
+            else:
+                guide.pop(k, None)
+        guide["appointment"] = appointment
+        if code in existing:
+            updated += 1
+        else:
+            added += 1
+        tx.conn.execute(
+            "INSERT INTO items (code, business, name, guide, position, active) VALUES (?,?,?,?,?,?) "
+            "ON CONFLICT(code) DO UPDATE SET business = excluded.business, name = excluded.name, "
+            "guide = excluded.guide, active = excluded.active",
+            (code, business, json.dumps(names, ensure_ascii=False), json.dumps(guide, ensure_ascii=False),
+             existing[code]["position"] if code in existing else 10000 + pos, int(active)))
+    tx.journal("config_applied", data={"source": "console", "import": "items", "added": added, "updated": updated})
+    return {"added": added, "updated": updated}

@@ -1,0 +1,244 @@
+"""Hall settings a manager changes at run time, over hall.toml: holidays, hours, capacity, businesses.
+
+hall.toml seeds the hall; the database holds what managers change (docs/
+consoles.md, "Hall settings"):
+
+* holidays and make-up workdays (调休) for a year the calendar package does
+  not know yet, or a local closure: ``calendar_overrides``, which win over the
+  file and the package;
+* opening periods on working days (or one weekday): ``hours_overrides``;
+* appointment places per slot, by default, per item or per business:
+  ``capacity_overrides``, read by the appointment rules through
+  ``hall.config.appointments``;
+* a business's daily limit (每日限号), service minutes, age limit and what it
+  needs to take a number: straight in ``businesses`` (as hall.toml's values are).
+
+The overrides are applied to the in-memory :class:`~hallq.hallconfig.HallConfig`
+of this process at once, and other server processes pick them up within
+``SYNC_SECONDS`` (:func:`sync`), by a version number in ``meta``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+import threading
+import time
+from datetime import date
+from typing import Any
+
+from hallq.hours import WEEKDAYS, OpeningHours, Period, check_no_overlap
+from hallq.workdays import WorkCalendar
+from queue_server.domain.context import Hall, Tx
+from queue_server.domain.errors import Invalid, NotFound, unknown_business, unknown_item
+
+VERSION_META = "hall_settings_version"
+SYNC_SECONDS = 2.0
+HOURS_KEYS = ("workdays", *WEEKDAYS)
+REQUIRES = ("none", "id", "phone", "id_or_phone")
+
+_lock = threading.Lock()
+
+
+@dataclasses.dataclass
+class _FileSettings:
+    calendar: WorkCalendar
+    hours: OpeningHours
+    appointments: Any
+    applied_version: str | None = None
+    checked_at: float = 0.0
+
+
+def _file(hall: Hall) -> _FileSettings:
+    base = getattr(hall, "_file_settings", None)
+    if base is None:
+        base = _FileSettings(hall.config.calendar, hall.config.hours, hall.config.appointments)
+        hall._file_settings = base  # the file's values, kept to re-derive from after every change
+    return base
+
+
+def apply(conn: sqlite3.Connection, hall: Hall) -> None:
+    """Rebuild the calendar, hours and appointment rules of ``hall.config`` from the file plus the overrides."""
+    with _lock:
+        base = _file(hall)
+        cal0 = base.calendar
+        days = {r["day"]: r["kind"] for r in conn.execute("SELECT day, kind FROM calendar_overrides")}
+        holidays = {d for d in cal0.holidays if date.isoformat(d) not in days} | \
+            {date.fromisoformat(d) for d, k in days.items() if k == "holiday"}
+        workdays = {d for d in cal0.workdays if date.isoformat(d) not in days} | \
+            {date.fromisoformat(d) for d, k in days.items() if k == "workday"}
+        cal = WorkCalendar(cal0.mode, holidays, workdays)
+        h0 = base.hours
+        periods = {r["key"]: [Period.parse(p) for p in json.loads(r["periods"])]
+                   for r in conn.execute("SELECT key, periods FROM hours_overrides")}
+        by_weekday = {**h0.by_weekday, **{k: v for k, v in periods.items() if k in WEEKDAYS[:5]}}
+        weekend = {**h0.weekend, **{k: v for k, v in periods.items() if k in WEEKDAYS[5:]}}
+        hours = dataclasses.replace(h0, calendar=cal, workdays=periods.get("workdays", h0.workdays),
+                                    by_weekday=by_weekday, weekend=weekend)
+        caps = {(r["scope"], r["key"]): r["capacity"] for r in conn.execute("SELECT * FROM capacity_overrides")}
+        a0 = base.appointments
+        appointments = dataclasses.replace(
+            a0, capacity=caps.get(("default", ""), a0.capacity),
+            item_capacity={**a0.item_capacity, **{k: v for (s, k), v in caps.items() if s == "item"}},
+            business_capacity={**a0.business_capacity, **{k: v for (s, k), v in caps.items() if s == "business"}})
+        hall.config.calendar, hall.config.hours, hall.config.appointments = cal, hours, appointments
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (VERSION_META,)).fetchone()
+        base.applied_version = row[0] if row else None
+        base.checked_at = time.monotonic()
+
+
+def sync(conn: sqlite3.Connection, hall: Hall) -> bool:
+    """Re-apply if another process changed the settings (checked at most every ``SYNC_SECONDS``)."""
+    base = _file(hall)
+    if time.monotonic() - base.checked_at < SYNC_SECONDS:
+        return False
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (VERSION_META,)).fetchone()
+    base.checked_at = time.monotonic()
+    if (row[0] if row else None) != base.applied_version:
+        apply(conn, hall)
+        return True
+    return False
+
+
+def _changed(tx: Tx, action: str, data: dict[str, Any]) -> None:
+    version = int(tx.meta(VERSION_META) or 0) + 1
+    tx.set_meta(VERSION_META, str(version))
+    tx.journal(action, data=data)
+
+
+# -- calendar and hours ------------------------------------------------------------------
+
+def set_day(tx: Tx, day: str, kind: str | None, note: str = "") -> None:
+    """Mark ``day`` a holiday or a working day (None: back to the file and the official calendar)."""
+    try:
+        date.fromisoformat(day)
+    except ValueError:
+        raise Invalid("日期格式应为 2026-10-01。", "日期格式應為 2026-10-01。", "A date looks like 2026-10-01.",
+                      code="invalid_date") from None
+    if kind is None:
+        tx.conn.execute("DELETE FROM calendar_overrides WHERE day = ?", (day,))
+    elif kind in ("holiday", "workday"):
+        tx.conn.execute("INSERT INTO calendar_overrides (day, kind, note, changed_at, changed_by) VALUES (?,?,?,?,?) "
+                        "ON CONFLICT(day) DO UPDATE SET kind = excluded.kind, note = excluded.note, "
+                        "changed_at = excluded.changed_at, changed_by = excluded.changed_by",
+                        (day, kind, (note or "")[:100], tx.at, tx.actor.label))
+    else:
+        raise Invalid("类型应为节假日或工作日。", "類型應為節假日或工作日。", "kind is holiday or workday.",
+                      code="invalid_kind")
+    _changed(tx, "calendar_changed", {"day": day, "kind": kind, "note": note})
+
+
+def set_hours(tx: Tx, key: str, periods: list[str] | None) -> None:
+    """Opening periods on working days (``workdays``) or one weekday; None: back to hall.toml."""
+    if key not in HOURS_KEYS:
+        raise Invalid("时段类别无效。", "時段類別無效。", f"key must be one of {', '.join(HOURS_KEYS)}.",
+                      code="invalid_hours_key")
+    if periods is None:
+        tx.conn.execute("DELETE FROM hours_overrides WHERE key = ?", (key,))
+    else:
+        try:
+            parsed = [Period.parse(p) for p in periods]
+            check_no_overlap(parsed)
+        except ValueError as e:
+            raise Invalid(f"时段有误：{e}", f"時段有誤：{e}", f"Wrong periods: {e}", code="invalid_periods") from None
+        if key == "workdays" and not parsed:
+            raise Invalid("工作日至少要有一个办公时段。", "工作日至少要有一個辦公時段。",
+                          "Working days need at least one period.", code="invalid_periods")
+        tx.conn.execute("INSERT INTO hours_overrides (key, periods, changed_at, changed_by) VALUES (?,?,?,?) "
+                        "ON CONFLICT(key) DO UPDATE SET periods = excluded.periods, changed_at = excluded.changed_at, "
+                        "changed_by = excluded.changed_by",
+                        (key, json.dumps([str(p) for p in sorted(parsed, key=lambda p: p.start)]), tx.at,
+                         tx.actor.label))
+    _changed(tx, "hours_changed", {"key": key, "periods": periods})
+
+
+def set_capacity(tx: Tx, scope: str, key: str, capacity: int | None) -> None:
+    """Appointment places per slot: ``default`` (key ""), per ``item`` or per ``business``; None removes."""
+    if scope == "item" and not tx.one("SELECT 1 FROM items WHERE code = ?", (key,)):
+        raise unknown_item(key)
+    if scope == "business" and not tx.one("SELECT 1 FROM businesses WHERE code = ?", (key,)):
+        raise unknown_business(key)
+    if scope not in ("default", "item", "business") or (scope == "default") != (key == ""):
+        raise Invalid("容量范围无效。", "容量範圍無效。", "scope is default (no key), item or business.",
+                      code="invalid_scope")
+    if capacity is None:
+        tx.conn.execute("DELETE FROM capacity_overrides WHERE scope = ? AND key = ?", (scope, key))
+    else:
+        tx.conn.execute("INSERT INTO capacity_overrides (scope, key, capacity, changed_at, changed_by) "
+                        "VALUES (?,?,?,?,?) ON CONFLICT(scope, key) DO UPDATE SET capacity = excluded.capacity, "
+                        "changed_at = excluded.changed_at, changed_by = excluded.changed_by",
+                        (scope, key, capacity, tx.at, tx.actor.label))
+    _changed(tx, "capacity_changed", {"scope": scope, "key": key, "capacity": capacity})
+
+
+# -- businesses --------------------------------------------------------------------------
+
+BUSINESS_FIELDS = {"daily_limit": (1, 9999), "service_minutes": (1, 240), "age_limit_minutes": (1, 480)}
+
+
+def update_business(tx: Tx, code: str, changes: dict[str, Any]) -> sqlite3.Row:
+    """Change a business's daily limit, service minutes, age limit, ticket requirement or names."""
+    b = tx.one("SELECT * FROM businesses WHERE code = ?", (code,))
+    if b is None:
+        raise unknown_business(code)
+    sets: dict[str, Any] = {}
+    for k, (lo, hi) in BUSINESS_FIELDS.items():
+        if k in changes:
+            v = changes[k]
+            if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+                raise Invalid(f"{k} 应为 {lo} 到 {hi} 的整数。", f"{k} 應為 {lo} 到 {hi} 的整數。",
+                              f"{k} must be an integer from {lo} to {hi}.", code="invalid_value", detail={"field": k})
+            sets[k] = v
+    if "daily_limit" in sets and len(b["prefix"]) + len(str(sets["daily_limit"])) > 6:
+        raise Invalid("每日限号位数过多，号码将超过6个字符。", "每日限號位數過多，號碼將超過6個字元。",
+                      "That limit makes ticket numbers longer than 6 characters.", code="invalid_value")
+    if "ticket_requires" in changes:
+        if changes["ticket_requires"] not in REQUIRES:
+            raise Invalid("取号要求无效。", "取號要求無效。", f"ticket_requires is one of {', '.join(REQUIRES)}.",
+                          code="invalid_value", detail={"field": "ticket_requires"})
+        sets["ticket_requires"] = changes["ticket_requires"]
+    if "name" in changes:
+        name = changes["name"]
+        if not isinstance(name, dict) or not (name.get("zh-Hans") or "").strip():
+            raise Invalid("请填写业务的简体中文名称。", "請填寫業務的簡體中文名稱。", "Give the business a Simplified Chinese name.",
+                          code="invalid_value", detail={"field": "name"})
+        sets["name"] = json.dumps({k: v for k, v in name.items() if v}, ensure_ascii=False)
+    if "active" in changes:
+        sets["active"] = int(bool(changes["active"]))
+    if not sets:
+        return b
+    tx.conn.execute(f"UPDATE businesses SET {', '.join(f'{k} = ?' for k in sets)} WHERE code = ?",
+                    (*sets.values(), code))
+    # "config_applied" makes the publisher reload names and republish every snapshot; the version
+    # makes other server processes drop their cached business names
+    tx.set_meta(VERSION_META, str(int(tx.meta(VERSION_META) or 0) + 1))
+    tx.journal("config_applied", business=code, data={"source": "console", "business": code,
+                                                      "changed": sorted(sets)})
+    return tx.one("SELECT * FROM businesses WHERE code = ?", (code,))
+
+
+def overview(conn: sqlite3.Connection, hall: Hall, today: date) -> dict[str, Any]:
+    """What the settings page shows: effective hours, overrides, the next weeks' calendar, capacities."""
+    cfg = hall.config
+    base = _file(hall)
+    days = [date.fromordinal(today.toordinal() + i) for i in range(60)]
+    return {
+        "hours": {"workdays": [str(p) for p in cfg.hours.workdays],
+                  **{d: [str(p) for p in ps] for d, ps in {**cfg.hours.by_weekday, **cfg.hours.weekend}.items()}},
+        "file_hours": [str(p) for p in base.hours.workdays],
+        "hours_overrides": {r["key"]: json.loads(r["periods"]) for r in conn.execute("SELECT * FROM hours_overrides")},
+        "calendar_overrides": [dict(r) for r in conn.execute("SELECT * FROM calendar_overrides ORDER BY day")],
+        "upcoming": [{**cfg.hours.describe(d), "weekday": d.weekday()} for d in days],
+        "unknown_years": sorted(y for y in {today.year, today.year + 1} if not cfg.calendar.is_known(y)),
+        "capacity": {"default": cfg.appointments.capacity, "item": dict(cfg.appointments.item_capacity),
+                     "business": dict(cfg.appointments.business_capacity),
+                     "slot_minutes": cfg.appointments.slot_minutes, "enabled": cfg.appointments.enabled},
+        "capacity_overrides": [dict(r) for r in conn.execute("SELECT * FROM capacity_overrides ORDER BY scope, key")],
+    }
+
+
+def require_business(conn: sqlite3.Connection, code: str) -> None:
+    if conn.execute("SELECT 1 FROM businesses WHERE code = ?", (code,)).fetchone() is None:
+        raise NotFound(f"没有“{code}”这项业务。", f"沒有「{code}」這項業務。", f"There is no business \"{code}\".",
+                       code="unknown_business")

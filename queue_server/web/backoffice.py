@@ -1,0 +1,50 @@
+"""The back office (后台分类审批): applications submitted at kiosks or windows, moved on by staff.
+
+Seed 004 §四: pre-review, then either accept (the same day) or ONE correction
+notice listing everything missing (补齐补正通知), or reject with a reason; the
+result comes back to the delivery window, handed over on site or mailed. The
+rules and deadlines (working days) live in queue_server/domain/applications.py
+(built by the applications feature); these pages list and show applications
+and send each step to ``POST /api/v1/applications/<no>/transition``.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+
+from queue_server.web.pages import install_page_headers, page, render, state
+
+bp = Blueprint("backoffice", __name__)
+install_page_headers(bp)
+
+STATUSES = ("submitted", "pre_review", "correction", "accepted", "result_ready", "rejected", "delivered")
+OPEN = ("submitted", "pre_review", "correction", "accepted", "result_ready")
+
+
+@bp.get("/console/backoffice")
+@page("staff")
+def applications(actor):
+    st = state()
+    status = request.args.get("status") or None
+    if status not in STATUSES:
+        status = None
+    overdue = request.args.get("overdue") == "1"
+    business = request.args.get("business") or None
+    if business not in st.service.businesses():
+        business = None
+    rows = st.service.applications.find(status=status, business=business, overdue=True if overdue else None,
+                                        limit=300)
+    if status is None and not overdue and request.args.get("all") != "1":
+        rows = [r for r in rows if r["status"] in OPEN]
+    return render("console/backoffice.html", rows=rows, status=status, overdue=overdue, business=business,
+                  businesses=st.service.businesses(), statuses=STATUSES, show_all=request.args.get("all") == "1")
+
+
+@bp.get("/console/backoffice/<tracking_no>")
+@page("staff")
+def application(tracking_no, actor):
+    app = state().service.applications.get(tracking_no, back_office=True)
+    provided = set(app["materials_provided"])
+    missing = [m for m in app["materials"] if m["index"] not in provided]
+    return render("console/application.html", app=app, missing=missing, provided=provided,
+                  data={"tracking_no": app["tracking_no"], "status": app["status"], "delivery": app["delivery"]})

@@ -1,0 +1,165 @@
+"""What every console page shares: language, who is signed in, role checks, headers.
+
+A page view is declared with :func:`page`::
+
+    @bp.get("/manager/hall")
+    @page("manager")
+    def hall(actor): ...
+
+which sends someone not signed in to the sign-in page, answers 403 to a
+role that may not see it, and renders a domain refusal as a plain sentence
+in the page's language instead of the API's JSON.
+
+Texts: templates call ``t("叫号", "叫號", "Call next")``, Simplified Chinese
+first; the language comes from ``?lang=``, then the ``hallq_lang`` cookie,
+then the browser's Accept-Language.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import quote
+
+from flask import (Response, current_app, g, make_response, redirect, render_template, request, url_for)
+from markupsafe import Markup
+
+from hallq import __version__
+from hallq.i18n import LANGS, pick
+from queue_server.domain.context import Actor
+from queue_server.domain.errors import DomainError
+from queue_server.web import sessions
+
+ROLES = {"staff": ("staff", "manager", "admin"), "manager": ("manager", "admin"), "admin": ("admin",)}
+LANG_COOKIE = "hallq_lang"
+STATIC = Path(__file__).resolve().parent / "static"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+# no inline script, no third-party origin: a hall LAN may have no internet, and nothing foreign runs here
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+
+
+def state():
+    return current_app.extensions["hallq"]
+
+
+def lang() -> str:
+    if "lang" not in g:
+        wanted = request.args.get("lang") or request.cookies.get(LANG_COOKIE)
+        if wanted not in LANGS:
+            from queue_server.api import request_lang
+            wanted = request_lang()
+        g.lang = wanted
+    return g.lang
+
+
+def t(zh: str, hant: str | None = None, en: str | None = None) -> str:
+    """The text in the page's language (falls back to Simplified Chinese)."""
+    return pick({"zh-Hans": zh, "zh-Hant": hant or zh, "en": en or zh}, lang())
+
+
+def texts(value) -> str:
+    """A stored three-language text (JSON string or dict) in the page's language."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value
+    return pick(value, lang())
+
+
+def must_change_password(actor: Actor) -> bool:
+    row = state().db.connection().execute("SELECT must_change_password FROM staff_accounts WHERE staff_id = ?",
+                                          (actor.staff_id,)).fetchone()
+    return bool(row and row[0])
+
+
+def page(role: str = "staff", allow_password_change: bool = False) -> Callable:
+    """Declare a console page open to ``role`` (staff ⊂ manager ⊂ admin) and above."""
+    allowed = ROLES[role]
+
+    def deco(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def view(*args: Any, **kwargs: Any):
+            try:
+                actor = sessions.cookie_actor()  # CSRF-checked for POSTs
+            except DomainError as e:
+                return error_page(e.status, e.messages)
+            if actor is None:
+                if request.method not in sessions.SAFE_METHODS:
+                    return error_page(401, {"zh-Hans": "登录已失效，请重新登录。", "zh-Hant": "登入已失效，請重新登入。",
+                                            "en": "Your session has ended; sign in again."})
+                return redirect(url_for("auth_pages.login_form", next=request.full_path.rstrip("?")))
+            g.page_actor = actor
+            if actor.role not in allowed:
+                return error_page(403, {"zh-Hans": "您没有权限查看此页面。", "zh-Hant": "您沒有權限查看此頁面。",
+                                        "en": "You are not allowed to see this page."})
+            if not allow_password_change and must_change_password(actor):
+                return redirect(url_for("auth_pages.password_form"))
+            try:
+                return fn(*args, actor=actor, **kwargs)
+            except DomainError as e:
+                return error_page(e.status, e.messages)
+
+        view.page_role = role
+        return view
+
+    return deco
+
+
+def error_page(status: int, messages: dict[str, str]) -> Response:
+    resp = make_response(render("console/error.html", status=status, message=pick(messages, lang())), status)
+    return resp
+
+
+def asset(path: str) -> str:
+    """URL of a static file with a version stamp, so a new release is never served from a stale cache."""
+    try:
+        stamp = int(os.stat(STATIC / path).st_mtime)
+    except OSError:
+        stamp = 0
+    return url_for("auth_pages.static", filename=path, v=f"{__version__}.{stamp}")
+
+
+def page_data(data: dict[str, Any]) -> Markup:
+    """Data for the page's script, as a JSON block (CSP forbids inline scripts, not data)."""
+    body = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
+    return Markup(f'<script type="application/json" id="page-data">{body}</script>')
+
+
+def render(template: str, **ctx: Any) -> str:
+    st = state()
+    actor = g.get("page_actor")
+    token = sessions.session_token()
+    cfg = st.hall.config
+    return render_template(
+        template, t=t, texts=texts, lang=lang(), langs=LANGS, actor=actor, asset=asset, page_data=page_data,
+        csrf=sessions.csrf_for(token) if token and actor else "", hall_name=pick(cfg.name, lang()),
+        now=st.hall.now(), here=request.path, quote=quote, **ctx)
+
+
+def install_page_headers(bp) -> None:
+    """Security headers and the language cookie on every page of ``bp``."""
+
+    @bp.after_request
+    def _headers(resp: Response) -> Response:
+        resp.headers.setdefault("Content-Security-Policy", CSP)
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        if resp.mimetype == "text/html":
+            resp.headers.setdefault("Cache-Control", "no-store")
+        wanted = request.args.get("lang")
+        if wanted in LANGS and wanted != request.cookies.get(LANG_COOKIE):
+            resp.set_cookie(LANG_COOKIE, wanted, max_age=365 * 86400, samesite="Strict", httponly=True)
+        return resp
+
+
+def lang_url(code: str) -> str:
+    args = request.args.to_dict()
+    args["lang"] = code
+    return request.path + "?" + "&".join(f"{quote(k)}={quote(v)}" for k, v in args.items())

@@ -1,0 +1,166 @@
+"""Browser sessions for the consoles: a cookie, CSRF tokens, per-IP login throttling.
+
+* A browser signs in with the same :func:`queue_server.auth.login` as the
+  API and keeps the session token in a cookie: ``HttpOnly`` (no script can
+  read it), ``SameSite=Strict`` (no other site's page can send it), and
+  ``Secure`` whenever the console is served over HTTPS or on the machine
+  itself (see docs/security.md for a hall LAN on plain HTTP).
+* Every state-changing request made with that cookie, a form post or a
+  ``fetch``, must carry the session's CSRF token (``X-CSRF-Token`` header or
+  ``csrf_token`` field): an HMAC of the session token under the hall's
+  secret, so it needs no storage and dies with the session. A request whose
+  ``Origin`` names another site is refused as well.
+* The JSON API accepts the cookie too (see ``queue_server.api._authenticate``):
+  the consoles' scripts call the very endpoints the call keypads use.
+* Sign-ins are throttled per account (``queue_server.auth``: five failures
+  lock it for five minutes) and here per client address: more than
+  ``IP_MAX_FAILURES`` failures from one address within ``IP_WINDOW_MINUTES``
+  refuse further attempts from it, for the pages and for ``/api/v1/auth/login``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from flask import current_app, g, request
+
+from hallq.clock import iso
+from queue_server.auth import actor_for_token
+from queue_server.domain.context import Actor
+from queue_server.domain.errors import DomainError, Forbidden
+
+COOKIE = "hallq_session"
+LOGIN_CSRF_COOKIE = "hallq_login_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+IP_MAX_FAILURES = 20
+IP_WINDOW_MINUTES = 15
+
+
+class TooManyAttempts(DomainError):
+    status = 429
+    code = "too_many_attempts"
+
+
+def _state():
+    return current_app.extensions["hallq"]
+
+
+# -- the cookie ----------------------------------------------------------------------
+
+def session_token() -> str | None:
+    value = request.cookies.get(COOKIE, "")
+    return value if 20 <= len(value) <= 100 else None
+
+
+def csrf_for(token: str) -> str:
+    """The CSRF token of a session: HMAC-SHA256 of its token under a key derived from the hall's secret."""
+    key = hmac.new(_state().hall.secret, b"hallq console csrf v1", hashlib.sha256).digest()
+    return hmac.new(key, token.encode(), hashlib.sha256).hexdigest()[:40]
+
+
+def cookie_is_secure() -> bool:
+    """Mark the cookie ``Secure`` on HTTPS, and on loopback (browsers treat it as a secure context)."""
+    host = (request.host or "").rsplit(":", 1)[0].strip("[]")
+    public = _state().hall.config.public_url
+    return request.is_secure or public.startswith("https://") or host in ("localhost", "127.0.0.1", "::1")
+
+
+def set_session_cookie(resp, token: str, expires_at: str) -> None:
+    # Max-Age, not Expires: the hall may run on a virtual clock far from the browser's
+    seconds = int((datetime.fromisoformat(expires_at) - _state().hall.now()).total_seconds())
+    resp.set_cookie(COOKIE, token, max_age=max(seconds, 60), httponly=True, samesite="Strict",
+                    secure=cookie_is_secure(), path="/")
+
+
+def clear_session_cookie(resp) -> None:
+    resp.delete_cookie(COOKIE, path="/", httponly=True, samesite="Strict", secure=cookie_is_secure())
+
+
+def _check_origin() -> None:
+    origin = request.headers.get("Origin")
+    if origin and origin != "null" and urlsplit(origin).netloc != request.host:
+        raise Forbidden("请求来源不符，已拒绝。", "請求來源不符，已拒絕。",
+                        "The request comes from another site and was refused.", code="bad_origin")
+
+
+def check_csrf(token: str) -> None:
+    """Refuse a state-changing request made with the session cookie but without its CSRF token."""
+    _check_origin()
+    sent = request.headers.get(CSRF_HEADER) or (request.form.get("csrf_token") if request.form else None) or ""
+    if not hmac.compare_digest(sent.encode(), csrf_for(token).encode()):
+        raise Forbidden("页面已过期，请刷新后重试。", "頁面已過期，請重新整理後重試。",
+                        "The page has expired (CSRF check failed); reload it and try again.", code="csrf_failed")
+
+
+def cookie_actor() -> Actor | None:
+    """The staff member of the request's session cookie (CSRF-checked for changes), or None.
+
+    Only staff sessions count: a device key put in a cookie is ignored.
+    """
+    if "cookie_actor" in g:
+        actor = g.cookie_actor
+    else:
+        token = session_token()
+        actor = None
+        if token:
+            st = _state()
+            found = actor_for_token(st.db, st.hall, token)
+            actor = found if found is not None and found.kind == "staff" else None
+        g.cookie_actor = actor
+    if actor is not None and request.method not in SAFE_METHODS:
+        check_csrf(session_token() or "")
+    return actor
+
+
+# -- per-IP throttling ------------------------------------------------------------------
+
+def client_ip() -> str:
+    # behind a reverse proxy configure it to pass the address; X-Forwarded-For is not trusted
+    return request.remote_addr or "-"
+
+
+def ip_refused(ip: str) -> bool:
+    st = _state()
+    since = iso(st.hall.now() - timedelta(minutes=IP_WINDOW_MINUTES))
+    n = st.db.connection().execute("SELECT COUNT(*) FROM login_failures WHERE ip = ? AND at > ?",
+                                   (ip, since)).fetchone()[0]
+    return n >= IP_MAX_FAILURES
+
+
+def refuse_ip() -> TooManyAttempts:
+    return TooManyAttempts(f"此设备登录失败次数过多，请{IP_WINDOW_MINUTES}分钟后再试。",
+                           f"此設備登入失敗次數過多，請{IP_WINDOW_MINUTES}分鐘後再試。",
+                           f"Too many failed sign-ins from this address; try again in {IP_WINDOW_MINUTES} minutes.")
+
+
+def record_ip_failure(ip: str) -> None:
+    st = _state()
+    now = st.hall.now()
+    with st.db.write() as conn:
+        conn.execute("INSERT INTO login_failures (ip, at) VALUES (?, ?)", (ip, iso(now)))
+        # keep the table small: nothing older than a day matters
+        conn.execute("DELETE FROM login_failures WHERE at < ?", (iso(now - timedelta(days=1)),))
+
+
+def install_api_login_throttle(bp) -> None:
+    """Apply the per-IP limit to ``POST /api/v1/auth/login`` too (the route lives in api/admin.py)."""
+
+    @bp.before_app_request
+    def _refuse_throttled_ip():
+        if request.method == "POST" and request.path == "/api/v1/auth/login" and ip_refused(client_ip()):
+            raise refuse_ip()
+
+    @bp.after_app_request
+    def _count_failed_login(resp):
+        if request.method == "POST" and request.path == "/api/v1/auth/login" and resp.status_code == 401:
+            record_ip_failure(client_ip())
+        return resp
+
+
+def new_login_csrf() -> str:
+    return secrets.token_urlsafe(24)

@@ -1,0 +1,34 @@
+/* One application in the back office: each form sends one transition. */
+"use strict";
+(function () {
+  const { api, flash, t, pageData } = window.hallq;
+  const data = pageData(), no = data.tracking_no;
+  const reload = () => setTimeout(() => location.reload(), 500);
+  document.querySelectorAll("form[data-to]").forEach((f) => f.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const to = f.dataset.to, body = { to };
+    const reason = f.querySelector("[name=reason]");
+    if (reason && reason.value.trim()) body.reason = reason.value.trim();
+    if (to === "correction") {
+      body.missing = Array.from(f.querySelectorAll("input[name=missing]:checked"), (i) => i.value)
+        .concat(f.more.value.split("\n").map((s) => s.trim()).filter(Boolean));
+    }
+    if (to === "result_ready") body.decision = f.querySelector("input[name=decision]:checked").value;
+    if (to === "delivered") {
+      body.delivery = { method: f.querySelector("input[name=method]:checked").value };
+      if (f.waybill.value.trim()) body.delivery.waybill = f.waybill.value.trim();
+    }
+    const button = f.querySelector("button[type=submit]");
+    button.disabled = true;
+    try { await api("POST", `/applications/${encodeURIComponent(no)}/transition`, body); flash(t("已办理", "已辦理", "Done"), "ok"); reload(); }
+    catch (e) { flash(e.message, "bad"); button.disabled = false; }
+  }));
+  const sup = document.getElementById("form-supplement");
+  if (sup) sup.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const materials = Array.from(sup.querySelectorAll("input[name=materials]:checked"), (i) => parseInt(i.value, 10));
+    try { await api("POST", `/applications/${encodeURIComponent(no)}/supplement`, { materials, fields: {} }, { idempotent: true });
+      flash(t("已登记，回到预审", "已登記，回到預審", "Recorded: back to pre-review"), "ok"); reload(); }
+    catch (e) { flash(e.message, "bad"); }
+  });
+})();

@@ -1,0 +1,156 @@
+/* hallq consoles: what every page shares. Vanilla JS, no build step, no external assets.
+ *
+ * hallq.api(method, path, body)  calls /api/v1 with the session cookie and the CSRF token
+ * hallq.live(onChange)           polls the journal's sequence number (ETag, 304 when idle)
+ * hallq.el(tag, attrs, ...kids)  builds DOM nodes (text is always text: no HTML injection)
+ */
+"use strict";
+(function () {
+  const meta = (name) => { const m = document.querySelector(`meta[name="${name}"]`); return m ? m.content : ""; };
+  const lang = meta("lang") || "zh-Hans";
+
+  function pick(texts) {
+    if (texts == null) return "";
+    if (typeof texts === "string") return texts;
+    return texts[lang] || texts["zh-Hans"] || Object.values(texts)[0] || "";
+  }
+
+  function t(zh, hant, en) { return pick({ "zh-Hans": zh, "zh-Hant": hant || zh, "en": en || zh }); }
+
+  class ApiError extends Error {
+    constructor(status, code, message, detail) { super(message); this.status = status; this.code = code; this.detail = detail || {}; }
+  }
+
+  function newKey() {
+    const a = new Uint8Array(12); crypto.getRandomValues(a);
+    return Array.from(a, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  async function api(method, path, body, opts) {
+    opts = opts || {};
+    const headers = { "Accept": "application/json", "Accept-Language": lang };
+    if (method !== "GET") { headers["X-CSRF-Token"] = meta("csrf-token"); headers["Content-Type"] = "application/json"; }
+    if (opts.idempotent) headers["Idempotency-Key"] = opts.key || newKey();
+    let resp;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        resp = await fetch("/api/v1" + path, { method, headers, credentials: "same-origin",
+          body: method === "GET" ? undefined : JSON.stringify(body || {}) });
+        break;
+      } catch (e) {
+        // the network failed: only a request with an idempotency key may safely be sent again
+        if (!opts.idempotent || attempt >= 2) throw new ApiError(0, "unreachable",
+          t("无法连接服务器，请检查网络。", "無法連接伺服器，請檢查網路。", "The server cannot be reached; check the network."));
+        await new Promise((r) => setTimeout(r, 400 * (attempt + 1)));
+      }
+    }
+    if (resp.status === 401 && !opts.noRedirect) {
+      location.href = "/console/login?next=" + encodeURIComponent(location.pathname + location.search);
+      throw new ApiError(401, "unauthorized", t("请重新登录。", "請重新登入。", "Please sign in again."));
+    }
+    const ct = resp.headers.get("Content-Type") || "";
+    const data = ct.includes("json") ? await resp.json() : null;
+    if (!resp.ok) {
+      const err = (data && data.error) || {};
+      throw new ApiError(resp.status, err.code || "error", err.message || resp.statusText, err.detail);
+    }
+    return data;
+  }
+
+  function el(tag, attrs, ...kids) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else if (k === "class") node.className = v;
+      else node.setAttribute(k, v === true ? "" : v);
+    }
+    for (const kid of kids.flat()) {
+      if (kid === null || kid === undefined || kid === false) continue;
+      node.append(kid instanceof Node ? kid : document.createTextNode(String(kid)));
+    }
+    return node;
+  }
+
+  let flashTimer = null;
+  function flash(message, kind) {
+    const box = document.getElementById("flash");
+    if (!box) return;
+    box.textContent = message;
+    box.className = "flash " + (kind || "");
+    box.hidden = false;
+    clearTimeout(flashTimer);
+    flashTimer = setTimeout(() => { box.hidden = true; }, kind === "bad" ? 8000 : 3500);
+  }
+
+  /* Live updates by short polling: GET /api/v1/live answers 304 while the journal has not moved,
+   * so an idle console costs one tiny request a second. onChange() runs when it moved, and every
+   * `refreshSeconds` anyway (waiting times grow with the clock, not with the journal). */
+  function live(onChange, opts) {
+    opts = opts || {};
+    const fast = opts.intervalMs || 1000, refresh = (opts.refreshSeconds || 30) * 1000;
+    const dot = document.getElementById("live-dot");
+    let etag = null, last = 0, failures = 0, busy = false;
+    async function tick() {
+      if (busy) return;
+      busy = true;
+      try {
+        const headers = { "Accept": "application/json" };
+        if (etag) headers["If-None-Match"] = etag;
+        const resp = await fetch("/api/v1/live", { headers, credentials: "same-origin", cache: "no-cache" });
+        if (resp.status === 401) { location.href = "/console/login?next=" + encodeURIComponent(location.pathname); return; }
+        failures = 0;
+        if (dot) dot.classList.remove("stale");
+        const moved = resp.status === 200;
+        if (moved) etag = resp.headers.get("ETag");
+        if (moved || Date.now() - last > refresh) { last = Date.now(); await onChange(); }
+      } catch (e) {
+        failures++;
+        if (dot && failures > 2) dot.classList.add("stale");
+      } finally {
+        busy = false;
+        setTimeout(tick, document.hidden ? fast * 5 : fast);
+      }
+    }
+    tick();
+  }
+
+  function pageData() {
+    const node = document.getElementById("page-data");
+    return node ? JSON.parse(node.textContent) : {};
+  }
+
+  function hhmm(iso) { return iso ? iso.slice(11, 16) : ""; }
+  function minutesSince(iso, nowIso) {
+    if (!iso) return null;
+    const now = nowIso ? Date.parse(nowIso) : Date.now();
+    return Math.max(0, Math.floor((now - Date.parse(iso)) / 60000));
+  }
+
+  /* A form whose submit calls the API: data-api="POST /path" on the <form>. */
+  function apiForms(root, after) {
+    (root || document).querySelectorAll("form[data-api]").forEach((form) => {
+      form.addEventListener("submit", async (ev) => {
+        ev.preventDefault();
+        const [method, path] = form.dataset.api.split(" ");
+        const body = {};
+        new FormData(form).forEach((v, k) => {
+          const input = form.elements[k];
+          if (input && input.dataset && input.dataset.type === "int") { if (v !== "") body[k] = parseInt(v, 10); }
+          else if (input && input.type === "checkbox") body[k] = input.checked;
+          else if (v !== "") body[k] = v;
+        });
+        const button = form.querySelector("button[type=submit]");
+        if (button) button.disabled = true;
+        try {
+          const result = await api(method, path, body);
+          flash(form.dataset.done || t("已保存。", "已保存。", "Saved."), "ok");
+          if (after) await after(form, result); else if (form.dataset.reload !== "no") setTimeout(() => location.reload(), 600);
+        } catch (e) { flash(e.message, "bad"); }
+        finally { if (button) button.disabled = false; }
+      });
+    });
+  }
+
+  window.hallq = { api, ApiError, el, flash, live, pick, t, lang, pageData, hhmm, minutesSince, apiForms, newKey };
+})();

@@ -1,0 +1,17 @@
+"use strict";
+(function () {
+  const { api, flash, t, pageData } = window.hallq;
+  const offset = pageData().offset;
+  document.getElementById("form-notice").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target, text = {};
+    for (const k of ["zh-Hans", "zh-Hant", "en"]) if (f[k].value.trim()) text[k] = f[k].value.trim();
+    const body = { text, level: f.level.value };
+    if (f.until.value) body.until = f.until.value + ":00" + offset;
+    try { await api("POST", "/notices", body); flash(t("已发布", "已發佈", "Published"), "ok"); setTimeout(() => location.reload(), 500); }
+    catch (e) { flash(e.message, "bad"); }
+  });
+  document.querySelectorAll("button[data-delete]").forEach((b) => b.addEventListener("click", async () => {
+    try { await api("DELETE", `/notices/${b.dataset.delete}`); location.reload(); } catch (e) { flash(e.message, "bad"); }
+  }));
+})();

@@ -1,0 +1,181 @@
+/* The window console: state from GET /api/v1/console/windows/<n>, actions on /api/v1/windows/<n>/...
+ * the same endpoints as the call keypads. Every action names the ticket the clerk sees
+ * ({"ticket": "A012"}), so a click on a stale screen is refused rather than applied to another ticket. */
+"use strict";
+(function () {
+  const { api, el, flash, live, pick, t, pageData } = window.hallq;
+  const data = pageData();
+  const n = data.window;
+  const $ = (id) => document.getElementById(id);
+  let view = null;
+
+  const CLASS = { green: t("绿色通道", "綠色通道", "Green channel"), appointment: t("预约", "預約", "Appointment"), ordinary: "" };
+  const STATE = { open: t("开放", "開放", "Open"), paused: t("暂停", "暫停", "Paused"), closed: t("关闭", "關閉", "Closed") };
+  const TSTATE = { called: t("已叫号，等候到窗", "已叫號，等候到窗", "Called, coming"), serving: t("办理中", "辦理中", "Being served") };
+
+  async function refresh() {
+    try { view = await api("GET", `/console/windows/${n}`); render(); }
+    catch (e) { flash(e.message, "bad"); }
+  }
+
+  function classTag(c) { return c && c !== "ordinary" ? el("span", { class: "tag " + c }, CLASS[c]) : null; }
+
+  function render() {
+    const w = view.window, cur = view.current, here = view.signed_in_here;
+    $("window-state").textContent = STATE[w.state] + (w.state === "paused" && w.pause_reason ? `（${w.pause_reason}）` : "");
+    $("window-state").className = "window-state state-" + w.state;
+    $("window-staff").textContent = w.staff ? `${t("签到", "簽到", "Signed in")}: ${w.staff.job_no} ${w.staff.name}` : t("无人签到", "無人簽到", "Nobody signed in");
+    $("btn-signin").hidden = here || !!w.staff;
+    $("btn-signout").hidden = !here;
+    const banner = $("not-here");
+    banner.hidden = here;
+    banner.textContent = w.staff ? t(`此窗口由工号 ${w.staff.job_no} 签到，您只能查看。`, `此窗口由工號 ${w.staff.job_no} 簽到，您只能查看。`, `Staff ${w.staff.job_no} is signed in here: view only.`)
+      : t("签到后才能在此窗口叫号。", "簽到後才能在此窗口叫號。", "Sign in to call at this window.");
+
+    const box = $("current");
+    box.replaceChildren();
+    if (cur) {
+      const info = [pick(cur.business_name), cur.item_name ? " · " + pick(cur.item_name) : ""].join("");
+      box.append(el("div", { class: "number", id: "current-number" }, cur.ticket),
+        el("div", { class: "item" }, info, " ", classTag(cur.class)),
+        el("div", {}, TSTATE[cur.state] || cur.state,
+          cur.state === "called" ? ` · ${t("重呼", "重呼", "recalls")} ${cur.recalls}/${view.max_recalls}` : "",
+          ` · ${t("已等", "已等", "waited")} ${cur.waited_minutes} ${t("分钟", "分鐘", "min")}`),
+        el("div", { class: "muted" }, [cur.id_masked && `${t("证件", "證件", "ID")} ${cur.id_masked}`,
+          cur.phone_masked && `${t("电话", "電話", "Phone")} ${cur.phone_masked}`,
+          cur.green_reason && `${t("绿色通道", "綠色通道", "Green")}: ${cur.green_reason}`].filter(Boolean).join(" · ")));
+    } else {
+      box.append(el("div", { class: "none", id: "current-number" }, t("当前无号票", "當前無號票", "No current ticket")));
+    }
+
+    const open = w.state === "open", paused = w.state === "paused";
+    const called = cur && cur.state === "called", serving = cur && cur.state === "serving";
+    const enable = {
+      "btn-call": here && open && !cur, "btn-recall": here && called && cur.recalls < view.max_recalls,
+      "btn-start": here && called, "btn-complete": here && !!cur, "btn-noshow": here && called,
+      "btn-transfer": here && !!cur, "btn-hold": here && !!cur,
+      "btn-rate": here && !!(view.rating && view.rating.ticket) && !view.rating.prompted,
+      "btn-pause": here && open, "btn-resume": here && paused, "btn-issue": true, "btn-signout": here && !cur && !view.held.length,
+    };
+    for (const [id, on] of Object.entries(enable)) $(id).disabled = !on;
+    $("btn-pause").hidden = paused;
+    $("btn-resume").hidden = !paused;
+
+    const held = $("held");
+    held.replaceChildren(view.held.length ? el("div", { class: "toolbar" }, view.held.map((h) =>
+      el("button", { type: "button", disabled: !(here && open && !cur), onclick: () => act("call-back", { ticket: h.ticket }, t(`已回呼 ${h.ticket}`, `已回呼 ${h.ticket}`, `Called back ${h.ticket}`)) },
+        `${t("回呼", "回呼", "Call back")} ${h.ticket}`))) : el("span", { class: "muted" }, t("无", "無", "None")));
+
+    const r = view.rating;
+    $("rating").textContent = r && r.ticket
+      ? (r.prompted ? t(`已请居民为 ${r.ticket.ticket} 评价，评价器已亮起。`, `已請居民為 ${r.ticket.ticket} 評價，評價器已亮起。`, `The resident was asked to rate ${r.ticket.ticket}; the rating pad is lit.`)
+                    : t(`${r.ticket.ticket} 已办结，可邀请居民评价。`, `${r.ticket.ticket} 已辦結，可邀請居民評價。`, `${r.ticket.ticket} is finished: you may ask the resident to rate it.`))
+      : t("暂无待评价的服务。", "暫無待評價的服務。", "Nothing to rate right now.");
+    const d = view.today;
+    $("today").textContent = `${t("办结", "辦結", "Completed")} ${d.done} · ${t("过号", "過號", "No-shows")} ${d.no_show}` +
+      (d.avg_service_minutes != null ? ` · ${t("平均办理", "平均辦理", "average service")} ${d.avg_service_minutes} ${t("分钟", "分鐘", "min")}` : "");
+
+    $("waiting-total").textContent = `(${view.waiting_total})`;
+    const mine = new Set(w.serves);
+    $("queues").replaceChildren(...view.businesses.filter((b) => mine.has(b.code)).map((b) =>
+      el("span", { class: "tag" }, `${b.prefix} ${pick(b.name)}: ${b.waiting}`)));
+    const rows = view.waiting.map((x) => el("tr", { class: x.directed ? "directed" : "" },
+      el("td", {}, el("strong", {}, x.ticket)),
+      el("td", {}, pick(x.business_name), x.item_name ? " · " + pick(x.item_name) : "", x.directed ? el("span", { class: "tag" }, t("转入本窗口", "轉入本窗口", "sent here")) : null),
+      el("td", {}, classTag(x.class)), el("td", { class: "num" }, x.waited_minutes)));
+    $("waiting").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 4, class: "muted" }, t("无人等候", "無人等候", "Nobody waiting")))]));
+  }
+
+  async function act(action, body, done, opts) {
+    try {
+      const result = await api("POST", `/windows/${n}/${action}`, body || {}, opts);
+      if (done) flash(typeof done === "function" ? done(result) : done, "ok");
+      await refresh();
+      return result;
+    } catch (e) { flash(e.message, "bad"); await refresh(); return null; }
+  }
+
+  const expected = () => (view && view.current ? { ticket: view.current.ticket } : {});
+  const actions = {
+    "btn-call": () => act("call-next", {}, (r) => t(`已叫号 ${r.ticket.ticket}`, `已叫號 ${r.ticket.ticket}`, `Called ${r.ticket.ticket}`), { idempotent: true }),
+    "btn-recall": () => act("recall", expected(), t("已重呼", "已重呼", "Recalled")),
+    "btn-start": () => act("start", expected(), t("开始办理", "開始辦理", "Service started")),
+    "btn-complete": () => act("complete", expected(), t("已办结", "已辦結", "Completed")),
+    "btn-noshow": () => act("no-show", expected(), t("已过号", "已過號", "Marked as no-show")),
+    "btn-hold": () => act("hold", expected(), t("已挂起", "已掛起", "On hold")),
+    "btn-rate": () => act("rating-prompt", {}, t("已邀请评价", "已邀請評價", "Asked for a rating")),
+    "btn-resume": () => act("resume", {}, t("已恢复服务", "已恢復服務", "Resumed")),
+    "btn-transfer": () => { fillWindows(); openDialog("dlg-transfer"); },
+    "btn-pause": () => openDialog("dlg-pause"),
+    "btn-issue": () => { $("form-issue").hidden = false; $("issued").hidden = true; $("form-issue").reset(); fillItems(); openDialog("dlg-issue"); },
+    "btn-signin": () => act("sign-in", {}, t("已签到", "已簽到", "Signed in")),
+    "btn-signout": async () => { if (await act("sign-out", {}, t("已签退", "已簽退", "Signed out"))) location.href = "/console/windows"; },
+  };
+  for (const [id, fn] of Object.entries(actions)) $(id).addEventListener("click", fn);
+
+  function openDialog(id) { const d = $(id); if (!d.open) d.showModal(); }
+  document.querySelectorAll("dialog [data-close]").forEach((b) => b.addEventListener("click", () => b.closest("dialog").close()));
+
+  // transfer
+  for (const b of data.businesses) $("to-business").append(el("option", { value: b.code }, `${b.prefix} ${pick(b.name)}`));
+  $("form-transfer").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target, body = expected();
+    if (f.to_business.value) body.to_business = f.to_business.value;
+    if (f.to_window.value) body.to_window = parseInt(f.to_window.value, 10);
+    if (!!body.to_business === !!body.to_window) { flash(t("请选择业务或窗口中的一项。", "請選擇業務或窗口中的一項。", "Choose either a business or a window."), "bad"); return; }
+    if (await act("transfer", body, t("已转移", "已轉移", "Transferred"))) $("dlg-transfer").close();
+  });
+  function fillWindows() {  // the open windows right now, other than this one
+    $("to-business").value = "";
+    $("to-window").replaceChildren(el("option", { value: "" }, "—"), ...(view ? view.windows : [])
+      .filter((w) => w.number !== n && w.state !== "closed").map((w) => el("option", { value: w.number }, pick(w.name))));
+  }
+
+  // pause
+  data.pause_reasons.forEach((r, i) => $("pause-reasons").append(el("label", {},
+    el("input", { type: "radio", name: "reason", value: pick(r), checked: i === 0 }), " ", pick(r)), el("br")));
+  $("form-pause").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target, other = f.other.value.trim();
+    const reason = other || (f.querySelector("input[name=reason]:checked") || {}).value;
+    if (await act("pause", { reason }, t("已暂停服务", "已暫停服務", "Paused"))) $("dlg-pause").close();
+  });
+
+  // issue by hand (帮办), green channel included
+  for (const b of data.businesses) $("issue-business").append(el("option", { value: b.code }, `${b.prefix} ${pick(b.name)}`));
+  function fillItems() {
+    const items = data.items[$("issue-business").value] || [];
+    $("issue-item").replaceChildren(el("option", { value: "" }, "—"), ...items.map((i) => el("option", { value: i.code }, pick(i.name))));
+  }
+  $("issue-business").addEventListener("change", fillItems);
+  $("form-issue").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target, body = { business: f.business.value };
+    for (const k of ["item", "id_number", "phone", "green_reason"]) if (f[k].value.trim()) body[k] = f[k].value.trim();
+    try {
+      const tk = await api("POST", "/tickets", body, { idempotent: true });
+      f.id_number.value = ""; f.phone.value = "";
+      $("issued-number").textContent = tk.ticket;
+      $("issued-info").textContent = `${pick(tk.business_name)} · ${t("前面还有", "前面還有", "ahead")} ${tk.people_ahead} ${t("人", "人", "")}` +
+        (tk.class === "green" ? ` · ${CLASS.green}` : "") + ` · ${tk.issued_at.slice(11, 16)}`;
+      $("form-issue").hidden = true; $("issued").hidden = false;
+      flash(t(`已取号 ${tk.ticket}`, `已取號 ${tk.ticket}`, `Issued ${tk.ticket}`), "ok");
+      refresh();
+    } catch (e) { flash(e.message, "bad"); }
+  });
+  $("btn-print").addEventListener("click", () => window.print());
+
+  // keyboard shortcuts: a plain letter outside text fields and dialogs
+  document.addEventListener("keydown", (ev) => {
+    if (ev.ctrlKey || ev.altKey || ev.metaKey || ev.repeat) return;
+    const tag = (ev.target.tagName || "").toLowerCase();
+    if (["input", "select", "textarea"].includes(tag) || document.querySelector("dialog[open]")) return;
+    const key = ev.key.toLowerCase();
+    if (key === "b" && view && view.held.length) { ev.preventDefault(); $("held").querySelector("button").click(); return; }
+    const button = Array.from(document.querySelectorAll("button[data-key]")).find((b) => b.dataset.key === key && !b.hidden);
+    if (button && !button.disabled) { ev.preventDefault(); button.click(); }
+  });
+
+  live(refresh, { intervalMs: 1000, refreshSeconds: 20 });
+})();

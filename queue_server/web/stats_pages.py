@@ -1,0 +1,41 @@
+"""The statistics page: a period, a grouping, charts a manager reads at a glance, the table, exports."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import Blueprint
+
+from queue_server.api.stats import COLUMNS, build, params
+from queue_server.web import charts
+from queue_server.web.pages import install_page_headers, lang, page, render, state, t
+
+bp = Blueprint("stats_pages", __name__)
+install_page_headers(bp)
+
+
+@bp.get("/manager/stats")
+@page("manager")
+def stats(actor):
+    first, last, group, business = params()
+    rep = build(first, last, group, business, lang())
+    rows = rep["rows"]
+    labels = [str(r["label"]) if group != "day" else str(r["label"])[5:] for r in rows]
+    draw = charts.lines if group == "day" else charts.bars
+    volume = draw(t("办件量", "辦件量", "Volumes"), labels, [
+        (t("取号", "取號", "Issued"), [r["issued"] for r in rows]),
+        (t("办结", "辦結", "Completed"), [r["done"] for r in rows]),
+        (t("过号", "過號", "No-shows"), [r["no_show"] for r in rows])])
+    waits = draw(t("等候时间", "等候時間", "Waiting time"), labels, [
+        (t("平均等候", "平均等候", "Average wait"), [r["avg_wait_min"] for r in rows]),
+        (t("90%等候", "90%等候", "p90 wait"), [r["p90_wait_min"] for r in rows]),
+        (t("平均办理", "平均辦理", "Average service"), [r["avg_service_min"] for r in rows])], t("分钟", "分鐘", "min"))
+    satisfaction = draw(t("满意率", "滿意率", "Satisfaction"), labels, [
+        (t("满意率 %", "滿意率 %", "Satisfaction %"),
+         [round(r["satisfaction"] * 100, 1) if r["satisfaction"] is not None else None for r in rows])], "%")
+    query = {"from": first.isoformat(), "to": last.isoformat(), "group": group, **({"business": business} if business else {})}
+    i = {"zh-Hans": 1, "zh-Hant": 2, "en": 3}[lang()]
+    return render("console/stats.html", rep=rep, first=first, last=last, group=group, business=business,
+                  businesses=state().service.businesses(), charts=[volume, waits, satisfaction],
+                  columns=[(c[0], c[i]) for c in COLUMNS], export=lambda fmt: "/api/v1/stats?" + urlencode(
+                      {**query, "format": fmt}), today=state().hall.now().date())

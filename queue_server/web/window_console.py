@@ -1,0 +1,66 @@
+"""The window console (窗口叫号): a clerk picks a window and calls, serves and passes on tickets.
+
+The page is a thin shell: its script (static/console/window.js) calls the
+same ``/api/v1/windows/<n>/…`` endpoints as the call keypads, with the
+session cookie and the CSRF token, and reloads the console's data
+(``GET /api/v1/console/windows/<n>``) whenever the hall's journal moves.
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint
+
+from hallq.i18n import pick
+from queue_server.domain.errors import unknown_window
+from queue_server.domain.windows import window_views
+from queue_server.web.pages import install_page_headers, lang, page, render, state
+
+bp = Blueprint("window_console", __name__)
+install_page_headers(bp)
+
+
+@bp.get("/console/windows")
+@page("staff")
+def pick_window(actor):
+    st = state()
+    with st.db.read() as conn:
+        windows = window_views(conn)
+        mine = conn.execute("SELECT number FROM windows WHERE staff_id = ? AND active", (actor.staff_id,)).fetchone()
+    names = {c: b["name"] for c, b in st.service.businesses().items()}
+    return render("console/pick_window.html", windows=windows, mine=mine["number"] if mine else None,
+                  business_names=names)
+
+
+@bp.get("/console/windows/<int:number>")
+@page("staff")
+def window_page(number, actor):
+    st = state()
+    with st.db.read() as conn:
+        w = conn.execute("SELECT number, name FROM windows WHERE number = ? AND active", (number,)).fetchone()
+    if w is None:
+        raise unknown_window(number)
+    businesses = st.service.businesses()
+    data = {
+        "window": number,
+        "businesses": [{"code": c, "name": b["name"], "prefix": b["prefix"], "requires": b["ticket_requires"]}
+                       for c, b in businesses.items() if b["active"]],
+        "items": _items_by_business(),
+        "pause_reasons": [
+            {"zh-Hans": "午间休息", "zh-Hant": "午間休息", "en": "Lunch break"},
+            {"zh-Hans": "临时离开", "zh-Hant": "臨時離開", "en": "Away for a moment"},
+            {"zh-Hans": "业务咨询", "zh-Hant": "業務諮詢", "en": "Consulting colleagues"},
+            {"zh-Hans": "系统故障", "zh-Hant": "系統故障", "en": "System fault"},
+            {"zh-Hans": "会议培训", "zh-Hant": "會議培訓", "en": "Meeting or training"},
+        ],
+        "lang": lang(),
+    }
+    return render("console/window.html", number=number, window_name=pick(json.loads(w["name"]), lang()), data=data)
+
+
+def _items_by_business() -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for r in state().db.connection().execute("SELECT code, business, name FROM items WHERE active ORDER BY position"):
+        out.setdefault(r["business"], []).append({"code": r["code"], "name": json.loads(r["name"])})
+    return out

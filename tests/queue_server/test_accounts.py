@@ -1,0 +1,116 @@
+"""Staff accounts: who may manage whom, temporary passwords, deactivation, per-IP login throttling."""
+
+from __future__ import annotations
+
+import pytest
+
+from hallq.demo import DEMO_PASSWORD_HASH
+from queue_server.web import sessions
+
+STRONG = "Window-2026"
+
+
+@pytest.fixture
+def admin(state):
+    """The tiny hall has no administrator: add one (as hall.toml would)."""
+    with state.db.write() as conn:
+        conn.execute("INSERT INTO staff (job_no, name, role, password_hash) VALUES ('999', '管理员', 'admin', ?)",
+                     (DEMO_PASSWORD_HASH,))
+    return "999"
+
+
+def test_a_manager_creates_a_clerk_whose_first_password_must_be_changed(api):
+    api.ok("post", "/accounts", {"job_no": "120", "name": "周新", "role": "staff", "password": STRONG}, as_="900",
+           status=201)
+    r = api.client.post("/api/v1/auth/login", json={"job_no": "120", "password": STRONG})
+    assert r.status_code == 200
+    accounts = {a["job_no"]: a for a in api.ok("get", "/accounts", as_="900")}
+    assert accounts["120"]["must_change_password"] is True
+    assert accounts["120"]["role"] == "staff"
+    token = r.get_json()["token"]
+    api.tokens["120"] = token
+    api.ok("post", "/auth/password", {"current": STRONG, "new": "Another-2026"}, as_="120")
+    accounts = {a["job_no"]: a for a in api.ok("get", "/accounts", as_="900")}
+    assert accounts["120"]["must_change_password"] is False
+
+
+def test_a_manager_cannot_create_or_touch_managers_but_an_administrator_can(api, admin):
+    r = api.post("/accounts", {"job_no": "901", "name": "钱经理", "role": "manager", "password": STRONG}, as_="900")
+    assert r.status_code == 403 and r.get_json()["error"]["code"] == "admin_only"
+    api.ok("post", "/accounts", {"job_no": "901", "name": "钱经理", "role": "manager", "password": STRONG},
+           as_=admin, status=201)
+    r = api.post("/accounts/901/password", {"password": STRONG}, as_="900")
+    assert r.get_json()["error"]["code"] == "admin_only"
+    r = api.post("/accounts/101/role", {"role": "manager"}, as_="900")
+    assert r.status_code == 403
+    assert api.ok("post", "/accounts/101/role", {"role": "manager"}, as_=admin)["role"] == "manager"
+
+
+def test_nobody_changes_their_own_role_or_deactivates_themselves(api, admin):
+    r = api.post(f"/accounts/{admin}/role", {"role": "staff"}, as_=admin)
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "own_account"
+    r = api.post("/accounts/900/deactivate", {}, as_="900")
+    assert r.get_json()["error"]["code"] == "own_account"
+
+
+def test_weak_passwords_and_bad_job_numbers_are_refused(api):
+    r = api.post("/accounts", {"job_no": "121", "name": "甲", "role": "staff", "password": "12345678"}, as_="900")
+    assert r.status_code == 422 and r.get_json()["error"]["code"] == "weak_password"
+    r = api.post("/accounts", {"job_no": "1 2", "name": "甲", "role": "staff", "password": STRONG}, as_="900")
+    assert r.status_code == 400  # the schema's pattern
+    r = api.post("/accounts", {"job_no": "101", "name": "甲", "role": "staff", "password": STRONG}, as_="900")
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "job_no_taken"
+
+
+def test_deactivating_ends_the_sessions_and_signs_the_clerk_out_of_the_window(api, state):
+    api.open_window(1, "101")
+    api.ok("post", "/accounts/101/deactivate", as_="900")
+    r = api.get("/windows/1/queue", as_="101")
+    assert r.status_code == 401 and r.get_json()["error"]["code"] == "invalid_token"
+    window = api.ok("get", "/windows/1")
+    assert window["staff"] is None and window["state"] == "closed"
+    r = api.client.post("/api/v1/auth/login", json={"job_no": "101", "password": "hallq-demo"})
+    assert r.status_code == 401
+    api.ok("post", "/accounts/101/activate", as_="900")
+    assert api.client.post("/api/v1/auth/login", json={"job_no": "101", "password": "hallq-demo"}).status_code == 200
+
+
+def test_a_clerk_with_a_ticket_in_hand_is_not_deactivated(api):
+    api.open_window(1, "101")
+    api.issue()
+    api.act(1, "call-next", "101")
+    r = api.post("/accounts/101/deactivate", {}, as_="900")
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "window_busy"
+
+
+def test_a_reset_lifts_the_lock_and_ends_old_sessions(api):
+    api.login("101")
+    for _ in range(5):
+        api.client.post("/api/v1/auth/login", json={"job_no": "101", "password": "wrong"})
+    r = api.client.post("/api/v1/auth/login", json={"job_no": "101", "password": "hallq-demo"})
+    assert r.get_json()["error"]["code"] == "account_locked"
+    api.ok("post", "/accounts/101/password", {"password": STRONG}, as_="900")
+    assert api.get("/auth/me", as_="101").status_code == 401  # the old session is gone
+    assert api.client.post("/api/v1/auth/login", json={"job_no": "101", "password": STRONG}).status_code == 200
+
+
+def test_every_account_change_is_journaled_without_the_password(api, state):
+    api.ok("post", "/accounts", {"job_no": "122", "name": "孙丽", "role": "staff", "password": STRONG}, as_="900",
+           status=201)
+    api.ok("post", "/accounts/122/password", {"password": "Reset-2026x"}, as_="900")
+    rows = state.db.connection().execute(
+        "SELECT actor, action, data FROM journal WHERE action IN ('account_created', 'password_reset')").fetchall()
+    assert [(r["actor"], r["action"]) for r in rows] == [("staff:900", "account_created"), ("staff:900", "password_reset")]
+    assert all(STRONG not in r["data"] and "Reset-2026x" not in r["data"] for r in rows)
+
+
+def test_too_many_failures_from_one_address_are_refused_even_for_other_accounts(api, monkeypatch):
+    monkeypatch.setattr(sessions, "IP_MAX_FAILURES", 3)
+    for job in ("101", "102", "103"):
+        r = api.client.post("/api/v1/auth/login", json={"job_no": job, "password": "wrong"})
+        assert r.status_code == 401
+    r = api.client.post("/api/v1/auth/login", json={"job_no": "900", "password": "hallq-demo"})
+    assert r.status_code == 429 and r.get_json()["error"]["code"] == "too_many_attempts"
+    other = api.client.post("/api/v1/auth/login", json={"job_no": "900", "password": "hallq-demo"},
+                            environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    assert other.status_code == 200

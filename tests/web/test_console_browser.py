@@ -1,0 +1,210 @@
+"""The consoles in a real browser (Debian's chromium, headless) against a real server and broker.
+
+* a clerk signs in, calls with the keyboard shortcut, and the board's MQTT topic gets the call;
+* a manager changes the allocation matrix and the window's next call follows it;
+* a resident gives a bad review on the window's tablet and the manager follows it up to the end.
+
+Screenshots go to ``$HALLQ_SCREENSHOTS`` (default: the test's tmp dir).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from hallq.demo import DEMO_PASSWORD
+from tests.conftest import MqttCollector, make_id
+from tests.web.conftest import start_chromium
+
+DESKTOP = (1366, 900)
+
+
+@pytest.fixture(scope="module")
+def desktop(tmp_path_factory):
+    driver = start_chromium(tmp_path_factory.mktemp("console-profile"), DESKTOP)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def browser(desktop):
+    desktop.delete_all_cookies()
+    yield desktop
+    desktop.delete_all_cookies()
+
+
+@pytest.fixture
+def hall(mosquitto, server_proc):
+    server = server_proc(mqtt_url=mosquitto.url)
+    collector = MqttCollector(mosquitto.url, "hallq/tiny/#")
+    yield server, collector
+    collector.close()
+
+
+def wait(driver, condition, timeout=10):
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    # the console re-renders as the hall moves: an element may be replaced between find and read
+    return WebDriverWait(driver, timeout, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)
+                         ).until(condition)
+
+
+def sign_in(driver, server, job_no: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{server.url}/console/login?lang=zh-Hans")
+    driver.find_element(By.ID, "job_no").send_keys(job_no)
+    driver.find_element(By.ID, "password").send_keys(DEMO_PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait(driver, lambda d: "/console/login" not in d.current_url)
+
+
+def text_of(driver, element_id: str) -> str:
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.ID, element_id).text
+
+
+def test_a_clerk_signs_in_and_calls_a_number_that_the_board_gets(browser, hall, screenshot):
+    from selenium.webdriver.common.by import By
+
+    server, collector = hall
+    kiosk = server.client("demo-kiosk-1")
+    for _ in range(3):
+        kiosk.issue_ticket("alpha")
+    sign_in(browser, server, "101")
+    assert browser.current_url.endswith("/console/windows")
+    browser.find_element(By.CSS_SELECTOR, 'a[href="/console/windows/1"]').click()
+    wait(browser, lambda d: d.find_element(By.ID, "btn-signin").is_displayed())
+    browser.find_element(By.ID, "btn-signin").click()
+    wait(browser, lambda d: d.find_element(By.ID, "btn-call").is_enabled())
+    assert "A001" in text_of(browser, "waiting")
+    browser.find_element(By.TAG_NAME, "body").send_keys("n")  # the keyboard shortcut for 叫号
+    wait(browser, lambda d: text_of(d, "current-number") == "A001")
+    _, call = collector.wait_for(lambda t, p: t == "hallq/tiny/calls" and p.get("ticket") == "A001")
+    assert call["window"] == 1 and call["kind"] == "call"
+    collector.wait_for(lambda t, p: t == "hallq/tiny/board" and any(
+        c["ticket"] == "A001" for c in p.get("recent_calls", [])))
+    wait(browser, lambda d: d.find_element(By.ID, "btn-start").is_enabled())
+    browser.find_element(By.ID, "btn-start").click()
+    wait(browser, lambda d: "办理中" in text_of(d, "current"))
+    assert not browser.find_element(By.ID, "btn-call").is_enabled()  # one ticket at a time
+    screenshot(browser, "console-window-serving")
+    browser.find_element(By.TAG_NAME, "body").send_keys("c")  # 办结
+    wait(browser, lambda d: d.find_element(By.ID, "btn-call").is_enabled())
+    browser.find_element(By.TAG_NAME, "body").send_keys("n")
+    wait(browser, lambda d: text_of(d, "current-number") == "A002")
+    collector.wait_for(lambda t, p: t == "hallq/tiny/calls" and p.get("ticket") == "A002")
+
+
+def test_a_manager_changes_the_allocation_and_the_next_call_follows_it(browser, hall, screenshot):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    server, collector = hall
+    kiosk = server.client("demo-kiosk-1")
+    kiosk.issue_ticket("alpha")
+    kiosk.issue_ticket("beta", id_number=make_id())
+    clerk = server.client()
+    clerk.login("101", DEMO_PASSWORD)
+    clerk.post("/windows/1/sign-in")
+    sign_in(browser, server, "900")
+    browser.get(f"{server.url}/manager/allocation")
+    row = browser.find_element(By.CSS_SELECTOR, 'tr[data-window="1"]')
+    Select(row.find_element(By.CSS_SELECTOR, 'select[data-business="beta"]')).select_by_value("1")
+    wait(browser, lambda d: "下一次叫号生效" in text_of(d, "flash"))
+    Select(row.find_element(By.CSS_SELECTOR, 'select[data-business="alpha"]')).select_by_value("0")
+    wait(browser, lambda d: server.client().get("/windows/1")["serves"] == ["beta"])
+    screenshot(browser, "manager-allocation")
+    called = clerk.post("/windows/1/call-next")
+    assert called["ticket"]["ticket"] == "B001"  # the very next call follows the new allocation
+    collector.wait_for(lambda t, p: t == "hallq/tiny/calls" and p.get("ticket") == "B001" and p["window"] == 1)
+    browser.get(f"{server.url}/manager/hall")
+    wait(browser, lambda d: "B001" in text_of(d, "windows"))
+    screenshot(browser, "manager-hall")
+
+
+def test_a_bad_review_on_the_tablet_is_followed_up(browser, hall, screenshot):
+    from selenium.webdriver.common.by import By
+
+    server, _ = hall
+    server.client("demo-kiosk-1").issue_ticket("alpha")
+    clerk = server.client()
+    clerk.login("101", DEMO_PASSWORD)
+    clerk.post("/windows/1/sign-in")
+    clerk.post("/windows/1/call-next")
+    clerk.post("/windows/1/complete")
+    clerk.post("/windows/1/rating-prompt")  # the clerk asks; only the resident rates
+
+    browser.get(f"{server.url}/rate/1#key=demo-tablet-1")
+    wait(browser, lambda d: d.find_element(By.ID, "ask").is_displayed())
+    assert "#key" not in browser.current_url  # the key left the address bar for the tablet's storage
+    assert "A001" in text_of(browser, "ask-ticket")
+    screenshot(browser, "tablet-ask")
+    browser.find_element(By.CSS_SELECTOR, "#faces button.l1").click()
+    wait(browser, lambda d: d.find_element(By.ID, "why").is_displayed())
+    browser.find_element(By.CSS_SELECTOR, '#reasons input[value="attitude"]').click()
+    screenshot(browser, "tablet-reasons")
+    browser.find_element(By.ID, "why-send").click()
+    wait(browser, lambda d: d.find_element(By.ID, "thanks").is_displayed())
+
+    sign_in(browser, server, "900")
+    browser.get(f"{server.url}/console/reviews")
+    wait(browser, lambda d: "A001" in d.page_source)
+    screenshot(browser, "reviews-list")
+    browser.find_element(By.LINK_TEXT, "A001").click()
+    for form, text in (("verify", "电话回访：群众反映窗口人员态度生硬，情况属实。"), ("fix", "已对经办人进行服务规范培训。"),
+                       ("report", "已电话告知群众整改结果，群众表示认可。")):
+        area = wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, f'form[data-api$="/{form}"] textarea'))
+        area.send_keys(text)
+        area.find_element(By.XPATH, "./ancestor::form//button[@type='submit']").click()
+        wait(browser, lambda d: text in d.page_source)
+    wait(browser, lambda d: "已办结" in d.page_source)
+    screenshot(browser, "review-closed")
+    followups = server.client()
+    followups.login("900", DEMO_PASSWORD)
+    assert followups.get("/followups?which=all")[0]["state"] == "closed"
+
+
+def test_a_clerk_transfers_pauses_and_issues_a_green_channel_ticket_by_hand(browser, hall, screenshot):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    server, collector = hall
+    server.client("demo-kiosk-1").issue_ticket("alpha")
+    clerk = server.client()
+    clerk.login("102", DEMO_PASSWORD)
+    clerk.post("/windows/2/sign-in")  # window 2 serves beta first: the transfer's target
+    sign_in(browser, server, "101")
+    browser.get(f"{server.url}/console/windows/1")
+    wait(browser, lambda d: d.find_element(By.ID, "btn-signin").is_displayed())
+    browser.find_element(By.ID, "btn-signin").click()
+    wait(browser, lambda d: d.find_element(By.ID, "btn-call").is_enabled())
+    browser.find_element(By.ID, "btn-call").click()
+    wait(browser, lambda d: text_of(d, "current-number") == "A001")
+    browser.find_element(By.TAG_NAME, "body").send_keys("t")
+    wait(browser, lambda d: d.find_element(By.ID, "dlg-transfer").is_displayed())
+    Select(browser.find_element(By.ID, "to-window")).select_by_value("2")
+    browser.find_element(By.CSS_SELECTOR, "#form-transfer button[type=submit]").click()
+    wait(browser, lambda d: text_of(d, "current-number") == "当前无号票")
+    assert clerk.post("/windows/2/call-next")["ticket"]["ticket"] == "A001"  # sent to window 2, called there first
+
+    browser.find_element(By.TAG_NAME, "body").send_keys("i")
+    wait(browser, lambda d: d.find_element(By.ID, "dlg-issue").is_displayed())
+    Select(browser.find_element(By.ID, "issue-business")).select_by_value("beta")
+    browser.find_element(By.ID, "issue-id").send_keys(make_id("19900101"))
+    Select(browser.find_element(By.ID, "issue-green")).select_by_value("disabled")
+    browser.find_element(By.CSS_SELECTOR, "#form-issue button[type=submit]").click()
+    wait(browser, lambda d: text_of(d, "issued-number") == "B001")
+    assert "绿色通道" in text_of(browser, "issued-info")
+    assert not browser.find_element(By.ID, "form-issue").is_displayed()  # the slip replaces the form
+    screenshot(browser, "console-issued-by-hand")
+    browser.find_element(By.CSS_SELECTOR, "#issued button[data-close]").click()
+
+    browser.find_element(By.TAG_NAME, "body").send_keys("p")
+    wait(browser, lambda d: d.find_element(By.ID, "dlg-pause").is_displayed())
+    browser.find_element(By.CSS_SELECTOR, "#form-pause button[type=submit]").click()
+    wait(browser, lambda d: "暂停" in text_of(d, "window-state"))
+    assert not browser.find_element(By.ID, "btn-call").is_enabled()
+    screenshot(browser, "console-paused")
+    assert server.client().get("/windows/1")["pause_reason"] == "午间休息"

@@ -1,0 +1,218 @@
+"""The console pages as a browser gets them: sign-in, headers, languages, settings, CSV, back office."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import pytest
+
+from hallq.demo import DEMO_PASSWORD
+from tests.conftest import CITY, Api, make_id
+from tests.web.test_roles import Browser
+
+
+def login(app, job_no: str, password: str = DEMO_PASSWORD, next_: str = ""):
+    client = app.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/console/login").text).group(1)
+    return client, client.post("/console/login", data={"csrf_token": token, "job_no": job_no, "password": password,
+                                                       "next": next_})
+
+
+def test_signing_in_takes_each_role_home(app):
+    _, r = login(app, "101")
+    assert r.status_code == 303 and r.headers["Location"] == "/console/windows"
+    _, r = login(app, "900")
+    assert r.headers["Location"] == "/manager/hall"
+    _, r = login(app, "900", next_="/manager/stats?group=hour")
+    assert r.headers["Location"] == "/manager/stats?group=hour"
+    for evil in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
+        _, r = login(app, "900", next_=evil)
+        assert r.headers["Location"] == "/manager/hall", evil
+
+
+def test_a_wrong_password_says_so_and_a_page_needs_a_session(app):
+    _, r = login(app, "101", password="nope")
+    assert r.status_code == 401 and "工号或密码错误" in r.text
+    r = app.test_client().get("/manager/stats")
+    assert r.status_code == 302 and r.headers["Location"].startswith("/console/login?next=/manager/stats")
+
+
+def test_pages_forbid_inline_scripts_and_foreign_assets(app):
+    b = Browser(app, "900")
+    for path in ("/console/windows/1", "/manager/hall", "/manager/stats", "/manager/allocation", "/rate/1"):
+        r = b.client.get(path)
+        assert r.status_code == 200, path
+        csp = r.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "http" not in csp
+        assert r.headers["X-Content-Type-Options"] == "nosniff" and r.headers["Cache-Control"] == "no-store"
+        for tag in re.findall(r"<script[^>]*>", r.text):
+            assert 'src="/static/web/' in tag or 'type="application/json"' in tag, (path, tag)
+        for url in re.findall(r'(?:src|href)="([^"]*)"', r.text):
+            assert url.startswith(("/", "?", "#")) or url == "data:,", (path, url)  # nothing from the internet: a hall LAN may have none
+
+
+def test_the_window_console_shows_its_shortcuts_and_labels(app):
+    b = Browser(app, "101")
+    page = b.client.get("/console/windows/1").text
+    assert set(re.findall(r"<kbd>(\w)</kbd>", page)) >= set("NRSCMTHEPIQ")
+    assert page.count('aria-keyshortcuts="') >= 11
+    for field in ("issue-business", "issue-id", "issue-green", "to-business", "to-window", "pause-other"):
+        assert f'for="{field}"' in page  # every input has its label
+
+
+def test_languages_switch_and_stick(app):
+    b = Browser(app, "900")
+    r = b.client.get("/manager/hall?lang=en")
+    assert "Live hall" in r.text and 'lang="en"' in r.text
+    assert "hallq_lang=en" in r.headers.get("Set-Cookie", "")
+    assert "Live hall" in b.client.get("/manager/hall").text
+    assert "大廳實況" in b.client.get("/manager/hall?lang=zh-Hant").text
+
+
+def test_a_reset_password_must_be_changed_before_any_page(app):
+    manager = Browser(app, "900")
+    r = manager.client.post("/api/v1/accounts/101/password", json={"password": "Temp-2026x"},
+                            headers={"X-CSRF-Token": manager.csrf})
+    assert r.status_code == 200
+    client, r = login(app, "101", password="Temp-2026x")
+    assert client.get("/console/windows").headers["Location"] == "/console/password"
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/console/password").text).group(1)
+    r = client.post("/console/password", data={"csrf_token": csrf, "current": "Temp-2026x", "new": "Mine-2026x",
+                                              "again": "Mine-2026x"})
+    assert r.status_code == 200 and "密码已修改" in r.text
+    assert client.get("/console/windows").status_code == 200
+
+
+def test_pages_render_their_data(app, api):
+    api.open_window(1, "101")
+    api.issue()
+    api.act(1, "call-next", "101")
+    b = Browser(app, "900")
+    assert "<svg" in b.client.get("/manager/stats?group=hour").text
+    assert "A001" in b.client.get("/manager/journal?ticket=A001").text
+    r = b.client.post("/api/v1/notices", json={"text": {"zh-Hans": "今日下午系统维护"}}, headers={"X-CSRF-Token": b.csrf})
+    assert r.status_code == 201
+    assert "今日下午系统维护" in b.client.get("/manager/notices").text
+    assert "张小三" in b.client.get("/manager/accounts").text  # the account directory shows real names
+    assert "甲业务" in b.client.get("/manager/allocation").text
+
+
+def test_a_daily_limit_changed_in_the_console_applies_to_the_next_ticket(app, api):
+    b = Browser(app, "900")
+    r = b.client.put("/api/v1/settings/businesses/alpha", json={"daily_limit": 1}, headers={"X-CSRF-Token": b.csrf})
+    assert r.status_code == 200 and r.get_json()["daily_limit"] == 1
+    api.issue()
+    r = api.post("/tickets", {"business": "alpha"}, as_="kiosk")
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "daily_limit_reached"
+
+
+def test_businesses_csv_round_trip_and_line_by_line_refusal(app, state):
+    b = Browser(app, "900")
+    text = b.client.get("/api/v1/settings/businesses.csv").data.decode("utf-8-sig")
+    assert text.splitlines()[0].startswith("code,prefix,name_zh_hans")
+    edited = text.replace(",5,none,", ",7,none,")  # alpha's daily limit 5 → 7
+    r = b.client.post("/api/v1/settings/businesses.csv", data=edited.encode("gb18030"),
+                      headers={"X-CSRF-Token": b.csrf, "Content-Type": "text/csv"})
+    assert r.status_code == 200 and r.get_json() == {"added": 0, "updated": 2}
+    limit = state.db.connection().execute("SELECT daily_limit FROM businesses WHERE code = 'alpha'").fetchone()[0]
+    assert limit == 7
+    bad = edited.replace(",7,none,", ",lots,none,").replace("B,", "A,", 1)
+    r = b.client.post("/api/v1/settings/businesses.csv", data=bad.encode(),
+                      headers={"X-CSRF-Token": b.csrf, "Content-Type": "text/csv"})
+    problems = r.get_json()["error"]["detail"]["problems"]
+    assert r.status_code == 422 and {(p["line"], p["column"]) for p in problems} >= {(2, "daily_limit"), (3, "prefix")}
+    assert state.db.connection().execute("SELECT daily_limit FROM businesses WHERE code = 'alpha'").fetchone()[0] == 7
+
+
+def test_items_csv_import_updates_time_limits(app, state):
+    b = Browser(app, "900")
+    text = b.client.get("/api/v1/settings/items.csv").data.decode("utf-8-sig")
+    lines = text.splitlines()
+    header = lines[0].split(",")
+    row = dict(zip(header, lines[1].split(",")))
+    row.update(statutory_days="20", promised_days="5", appointment="1")
+    body = ",".join(header) + "\n" + ",".join(row[h] for h in header) + "\n"
+    r = b.client.post("/api/v1/settings/items.csv", data=body.encode(), headers={"X-CSRF-Token": b.csrf})
+    assert r.status_code == 200, r.get_json()
+    guide = b.client.get(f"/api/v1/items/{row['code']}").get_json()["guide"]
+    assert (guide["statutory_days"], guide["promised_days"], guide["appointment"]) == (20, 5, True)
+
+
+def test_a_holiday_set_in_the_console_closes_the_hall_that_day(app, state, api, clock):
+    b = Browser(app, "900")
+    today = clock.now().date().isoformat()
+    r = b.client.put(f"/api/v1/settings/calendar/{today}", json={"kind": "holiday", "note": "临时闭馆"},
+                     headers={"X-CSRF-Token": b.csrf})
+    assert r.status_code == 200
+    assert not state.hall.config.calendar.is_workday(clock.now().date())
+    r = api.post("/tickets", {"business": "alpha"}, as_="kiosk")
+    assert r.status_code == 409 and r.get_json()["error"]["detail"]["reason"] == "closed_today"
+    b.client.put(f"/api/v1/settings/calendar/{today}", json={"kind": None}, headers={"X-CSRF-Token": b.csrf})
+    assert api.post("/tickets", {"business": "alpha"}, as_="kiosk").status_code == 201
+    saturday = date(2026, 11, 28)
+    b.client.put("/api/v1/settings/calendar/2026-11-28", json={"kind": "workday"}, headers={"X-CSRF-Token": b.csrf})
+    assert state.hall.config.hours.periods_on(saturday)  # a make-up workday (调休) opens
+
+
+def test_opening_periods_and_capacity_change_at_run_time(app, state):
+    b = Browser(app, "900")
+    h = {"X-CSRF-Token": b.csrf}
+    r = b.client.put("/api/v1/settings/hours/workdays", json={"periods": ["08:30-12:00", "13:30-17:30"]}, headers=h)
+    assert r.status_code == 200 and r.get_json()["hours"]["workdays"] == ["08:30-12:00", "13:30-17:30"]
+    r = b.client.put("/api/v1/settings/hours/workdays", json={"periods": ["12:00-09:00"]}, headers=h)
+    assert r.status_code == 422 and r.get_json()["error"]["code"] == "invalid_periods"
+    b.client.put("/api/v1/settings/hours/workdays", json={"periods": None}, headers=h)
+    assert [str(p) for p in state.hall.config.hours.workdays] == ["09:00-12:00", "13:00-17:00"]
+    r = b.client.put("/api/v1/settings/capacity", json={"scope": "item", "key": "T-ALPHA-1", "capacity": 9}, headers=h)
+    assert r.status_code == 200 and state.hall.config.appointments.item_capacity["T-ALPHA-1"] == 9
+    r = b.client.put("/api/v1/settings/capacity", json={"scope": "item", "key": "NOPE", "capacity": 9}, headers=h)
+    assert r.status_code == 404
+
+
+def test_another_server_process_picks_the_settings_up(app, state, tmp_path, clock):
+    """Two apps on one database stand for two worker processes."""
+    from queue_server.app import create_app
+    from queue_server.domain import hall_settings
+    from tests.conftest import TINY
+
+    other = create_app(TINY, data_dir=tmp_path / "data", clock=clock, mqtt=False)
+    try:
+        b = Browser(app, "900")
+        b.client.put("/api/v1/settings/calendar/2026-11-24", json={"kind": "holiday"}, headers={"X-CSRF-Token": b.csrf})
+        st2 = other.extensions["hallq"]
+        st2.hall._file_settings.checked_at = 0  # as if SYNC_SECONDS had passed
+        other.test_client().get("/api/v1/health")
+        assert not st2.hall.config.calendar.is_workday(date(2026, 11, 24))
+        assert hall_settings.SYNC_SECONDS <= 5
+    finally:
+        other.extensions["hallq"].close()
+
+
+@pytest.fixture
+def city(tmp_path, clock):
+    from queue_server.app import create_app
+
+    app = create_app(CITY, data_dir=tmp_path / "city", clock=clock, mqtt=False)
+    yield app
+    app.extensions["hallq"].close()
+
+
+def test_the_back_office_lists_shows_and_moves_an_application(city):
+    api = Api(city.test_client())
+    body = {"item": "520200-RS-GG-0002", "applicant": {"name": "王小明", "id_number": make_id(), "phone": "13812345678"},
+            "fields": {"last_employer": "六盘水某某建材有限公司", "separation_date": "2026-10-31",
+                       "separation_reason": "contract_ended"}, "materials": [0], "delivery": "onsite"}
+    no = api.ok("post", "/applications", body, as_="kiosk", status=201)["tracking_no"]
+    b = Browser(city, "1001")
+    page = b.client.get("/console/backoffice").text
+    assert no in page and "王小明" in page
+    detail = b.client.get(f"/console/backoffice/{no}").text
+    assert "补齐补正通知" in detail and "✗" in detail and make_id() not in detail
+    r = b.client.post(f"/api/v1/applications/{no}/transition", json={"to": "accepted"},
+                      headers={"X-CSRF-Token": b.csrf})
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "materials_missing"
+    r = b.client.post(f"/api/v1/applications/{no}/transition", json={"to": "correction", "missing": []},
+                      headers={"X-CSRF-Token": b.csrf})
+    assert r.status_code == 200 and r.get_json()["status"] == "correction"
+    assert "登记补交材料" in b.client.get(f"/console/backoffice/{no}").text
