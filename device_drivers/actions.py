@@ -1,0 +1,236 @@
+"""Key presses and ratings become the window's actions on the queue server's HTTP API.
+
+One :class:`WindowActions` per window runs that window's presses in the
+order they were made, on its own thread, so a slow server never stalls the
+serial buses. It uses the gateway's device key (a device bound to the window
+acts for whoever is signed in there; the server refuses when nobody is).
+
+* ``call-next`` and ratings carry an ``Idempotency-Key`` made once per press,
+  so HallClient's retries after a network hiccup never call twice or rate
+  twice; the other actions are sent once (a blind retry of a recall could
+  recall twice) and name the ticket the window shows (``{"ticket": …}``), so
+  a press meant for A001 never acts on A002.
+* A press still waiting after :data:`STALE_SECONDS` (server unreachable) is
+  dropped with a message: three 叫号 presses must not fire together a minute later.
+* Results and errors (the server's own message, in Chinese) go to the
+  keypad's LCD or the pad's display, and to the log with the error code.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from device_drivers.keypad import KEY_LABELS, KeyPress
+from device_drivers.rating_pad import LEVEL_NAMES, RatingPress
+from hallq.client import ApiError, HallClient
+
+log = logging.getLogger("hallq.devices.actions")
+
+STALE_SECONDS = 10.0
+SIMPLE = {"recall": "recall", "start": "start", "complete": "complete", "no_show": "no-show", "hold": "hold"}
+
+
+class KeypadInputError(Exception):
+    """A press the keypad cannot turn into an action (e.g. transfer without a target)."""
+
+
+class WindowDevices(Protocol):
+    """What a window's actions tell its devices (the gateway implements it)."""
+
+    def keypad_message(self, text: str) -> None:
+        """Show a result or an error on the keypad's LCD."""
+
+    def pad_message(self, text: str) -> None:
+        """Show a thank-you or an error on the rating pad."""
+
+    def offer_rating(self, prompt: dict[str, Any]) -> None:
+        """The server's answer to GET /windows/{n}/rating-prompt: what the pad may ask to rate now."""
+
+    def prompt_pad(self) -> None:
+        """Prompt the pad without the server's word (when rating-prompt cannot be read)."""
+
+
+class WindowActions:
+    """The action queue of one window: presses in, API calls out, messages back to the devices.
+
+    With a rating pad at the window it also asks the server, every
+    ``rating_poll`` seconds and right after a service ends, what the pad may
+    ask the resident to rate (GET /windows/{n}/rating-prompt), so a rating
+    requested from the clerk's web console lights the pad too.
+    """
+
+    def __init__(self, window: int, client: HallClient, devices: WindowDevices,
+                 snapshot: Callable[[], dict[str, Any] | None], business_codes: list[str],
+                 keypad_options: dict[str, Any] | None = None, pad_options: dict[str, Any] | None = None,
+                 rating_poll: float = 3.0) -> None:
+        self.window = window
+        self.client = client
+        self.devices = devices
+        self.snapshot = snapshot
+        self.business_codes = business_codes
+        self.keypad_options = keypad_options or {}
+        self.pad_options = pad_options  # None: no rating pad at this window
+        self.rating_poll = rating_poll
+        self.done = 0  # presses handled (acted on or refused), for tests and health
+        self._queue: queue.Queue[tuple[float, Any] | None] = queue.Queue(maxsize=64)
+        self._thread = threading.Thread(target=self._run, name=f"window-{window}-actions", daemon=True)
+        self._done_cond = threading.Condition()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        try:
+            self._queue.put_nowait(None)
+        except queue.Full:
+            pass
+        self._thread.join(5)
+
+    def submit(self, press: KeyPress | RatingPress) -> None:
+        try:
+            self._queue.put_nowait((time.monotonic(), press))
+        except queue.Full:
+            log.warning("window %d: %d presses already waiting; dropped %s", self.window, self._queue.qsize(), press)
+
+    def wait_done(self, count: int, timeout: float = 10.0) -> bool:
+        with self._done_cond:
+            return self._done_cond.wait_for(lambda: self.done >= count, timeout)
+
+    def _next(self) -> tuple[float, Any] | None | bool:
+        """The next press (None: stop); False when it is time to ask about ratings."""
+        polling = self.pad_options is not None and self.rating_poll > 0
+        try:
+            return self._queue.get(timeout=self.rating_poll if polling else None)
+        except queue.Empty:
+            return False
+
+    def _run(self) -> None:
+        while (item := self._next()) is not None:
+            if item is False:
+                self.refresh_rating()
+                continue
+            at, press = item
+            try:
+                if time.monotonic() - at > STALE_SECONDS:
+                    log.warning("window %d: %s waited %.0f s (server unreachable?); dropped", self.window, press,
+                                time.monotonic() - at)
+                    self._tell(press, "按键超时未执行，请重按")
+                else:
+                    self._tell(press, self.perform(press))
+            except KeypadInputError as e:
+                self._tell(press, str(e))
+            except ApiError as e:
+                log.warning("window %d: %s refused: %s %s (%s)", self.window, press, e.status, e.code,
+                            e.messages.get("en", ""))
+                self._tell(press, e.message("zh-Hans"))
+            except Exception:  # a bug here must not stop the window's later presses
+                log.exception("window %d: %s failed", self.window, press)
+                self._tell(press, "操作失败，请重试")
+            with self._done_cond:
+                self.done += 1
+                self._done_cond.notify_all()
+
+    def _tell(self, press: Any, text: str) -> None:
+        if isinstance(press, RatingPress):
+            self.devices.pad_message(text)
+        else:
+            self.devices.keypad_message(text)
+
+    # -- the actions ------------------------------------------------------------------
+
+    def perform(self, press: KeyPress | RatingPress) -> str:
+        """Do what ``press`` asks; return the message for the device's display (raises ApiError)."""
+        n = self.window
+        if isinstance(press, RatingPress):
+            r = self.client.post(f"/windows/{n}/rating", {"level": press.level}, idempotent=True)
+            log.info("window %d: rated %s %d (%s)", n, r.get("ticket", ""), press.level, LEVEL_NAMES[press.level])
+            return (self.pad_options or {}).get("thanks_text", "谢谢您的评价")
+        snap = self.snapshot() or {}
+        current = (snap.get("current") or {}).get("ticket")
+        action = press.action
+        if action == "call_next":
+            complete = bool(self.keypad_options.get("call_completes_current", True))
+            r = self.client.window_action(n, "call-next", {"complete_current": complete}, idempotent=True)
+            if complete and current:
+                self._after_complete()  # the server decides: it offers no rating once the next is called
+            return f"已叫 {_label(r)}"
+        if action in SIMPLE:
+            r = self.client.window_action(n, SIMPLE[action], {"ticket": current} if current else {})
+            if action == "complete":
+                self._after_complete()
+            return f"{KEY_LABELS[action]} {_label(r)}".strip()
+        if action == "transfer":
+            r = self.client.window_action(n, "transfer", {**self._transfer_target(press.digits),
+                                                         **({"ticket": current} if current else {})})
+            return f"已转移 {_label(r)}".strip()
+        if action == "call_back":
+            ticket = self._held_ticket(press.digits)
+            self.client.window_action(n, "call-back", {"ticket": ticket})
+            return f"回呼 {ticket}"
+        if action == "pause":
+            reasons = self.keypad_options.get("pause_reasons") or ["临时离开"]
+            choice = int(press.digits) if press.digits.isdigit() else 1
+            if not 1 <= choice <= len(reasons):
+                raise KeypadInputError(f"暂停原因应为1到{len(reasons)}")
+            self.client.window_action(n, "pause", {"reason": reasons[choice - 1]})
+            return f"暂停：{reasons[choice - 1]}"
+        if action == "resume":
+            self.client.window_action(n, "resume", {})
+            return "已恢复服务"
+        if action == "ask_rating":
+            self.client.post(f"/windows/{n}/rating-prompt", {})  # journalled: who asked, when
+            if not self.refresh_rating():
+                self.devices.prompt_pad()
+            return "已请评价"
+        raise KeypadInputError("未知按键")
+
+    def _after_complete(self) -> None:
+        if self.pad_options is None:
+            return
+        if not self.refresh_rating() and self.pad_options.get("prompt_after_complete", True):
+            self.devices.prompt_pad()
+
+    def refresh_rating(self) -> bool:
+        """Ask the server what the pad may offer to rate now and pass it on; False if it could not be read."""
+        try:
+            prompt = self.client.get(f"/windows/{self.window}/rating-prompt")
+        except ApiError as e:
+            log.debug("window %d: rating prompt not available (%s %s)", self.window, e.status, e.code)
+            return False
+        if isinstance(prompt, dict):
+            self.devices.offer_rating(prompt)
+        return True
+
+    def _transfer_target(self, digits: str) -> dict[str, Any]:
+        if digits.startswith("*") and digits[1:].isdigit():
+            k = int(digits[1:])
+            if not 1 <= k <= len(self.business_codes):
+                raise KeypadInputError(f"业务序号应为1到{len(self.business_codes)}")
+            return {"to_business": self.business_codes[k - 1]}
+        if digits.isdigit() and 1 <= int(digits) <= 999:
+            return {"to_window": int(digits)}
+        raise KeypadInputError("请先输入窗口号再按转移")
+
+    def _held_ticket(self, digits: str) -> str:
+        held = [t["ticket"] for t in self.client.get(f"/windows/{self.window}/queue").get("held", [])]
+        if not held:
+            raise KeypadInputError("没有挂起的号")
+        if not digits:
+            return held[0]  # the longest held
+        if not digits.isdigit():
+            raise KeypadInputError("请输入挂起号票的数字")
+        matches = [t for t in held if t.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ").lstrip("0") == digits.lstrip("0")]
+        if len(matches) != 1:
+            raise KeypadInputError(f"挂起的号中{'没有' if not matches else '有多个'}{digits}")
+        return matches[0]
+
+
+def _label(result: Any) -> str:
+    """The ticket number in an action's answer ("" if the answer has none)."""
+    ticket = result.get("ticket") if isinstance(result, dict) else None
+    return str(ticket.get("ticket", "")) if isinstance(ticket, dict) else ""

@@ -1,0 +1,325 @@
+"""The device gateway (``hallq devices``): every LED strip, call keypad and rating pad of its configuration.
+
+* **Out** (MQTT → strips): it subscribes to the retained window snapshots
+  ``hallq/<site>/windows/<n>``, the queue snapshots (the waiting count on
+  the keypads) and the ``calls`` events (a new call flashes on the strip).
+  Payloads are decoded with :func:`hallq.contract.decode`; bad ones are
+  logged and ignored.
+* **In** (keypads, pads → HTTP): presses become window actions and ratings
+  on the server's API, with the gateway's device key
+  (:mod:`device_drivers.actions`).
+* **Buses**: one thread per serial line drives the devices on it
+  (:class:`BusWorker`); a port that fails or disappears is closed, every
+  device on it is reported ``unplugged`` over MQTT, and it is re-opened
+  every ``reopen_interval`` until it is back.
+
+Drivers are chosen per device by configuration (``driver = "serial"`` or
+``"simulator"``) through :func:`device_drivers.base.choose`; a simulator
+is a simulated device on a pseudo-terminal, driven through the same serial
+protocol code, never a silent stand-in for a missing device.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from device_drivers.actions import WindowActions
+from device_drivers.base import DeviceError, HealthReporter, choose
+from device_drivers.gateway_config import DeviceConfig, GatewayConfig
+from device_drivers.hallq_bus import HallqLine
+from device_drivers.runners import DeviceRunner, KeypadRunner, PadRunner, StripRunner
+from device_drivers.serial_port import SerialLink
+from device_drivers.sim_control import SimControl
+from device_drivers.simulators import SimBus
+from device_drivers.window_devices import PROTOCOLS, SIMULATORS
+from hallq import contract
+from hallq.client import HallClient
+
+log = logging.getLogger("hallq.devices.gateway")
+
+LINES = {"hallq": HallqLine}
+
+
+class BusWorker(threading.Thread):
+    """Drives the devices of one serial line: open, step each runner, notice unplugging, re-open."""
+
+    def __init__(self, name: str, link: SerialLink, timing: GatewayConfig) -> None:
+        super().__init__(name=f"bus-{name}", daemon=True)
+        self.link = link
+        self.timing = timing
+        self.runners: list[DeviceRunner] = []
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+        self._next_open = 0.0
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.wake.set()
+        self.join(5)
+
+    def _down(self, error: DeviceError) -> None:
+        self.link.close()
+        self._next_open = time.monotonic() + self.timing.reopen_interval
+        for r in self.runners:
+            r.port_down(error)
+
+    def _open(self) -> bool:
+        try:
+            self.link.open()
+        except DeviceError as e:
+            self._down(e)
+            return False
+        for r in self.runners:
+            r.port_up()
+        return True
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            self.wake.clear()
+            now = time.monotonic()
+            try:
+                if not self.link.is_open:
+                    if now < self._next_open or not self._open():
+                        self.wake.wait(max(0.05, min(self._next_open - now, self.timing.reopen_interval)))
+                        continue
+                if self.link.gone():
+                    self._down(DeviceError("unplugged", f"serial port {self.link.url} disappeared",
+                                           "plug the adapter back in; the gateway re-opens it by itself"))
+                    continue
+                for r in self.runners:
+                    r.run_step(now)
+            except DeviceError as e:  # the port failed under a runner: the whole line is down
+                self._down(e)
+                continue
+            except Exception:  # a bug must not stop the bus; it is logged and the loop goes on
+                log.exception("bus %s: unexpected error", self.link.name)
+                self.stopping.wait(1)
+            self.wake.wait(self.timing.poll_interval)
+
+
+class Gateway:
+    """Builds every configured device, connects to MQTT, runs the buses and the window action queues."""
+
+    def __init__(self, cfg: GatewayConfig, connection=None, client: HallClient | None = None,
+                 control_path: Path | None = None) -> None:
+        from hallq.mqtt import connect_from_settings
+
+        self.cfg = cfg
+        self.site = cfg.hall.site
+        self.connection = connection or connect_from_settings(cfg.hall.mqtt, self.site, "gateway", cfg.id)
+        self.health = HealthReporter(self.connection, self.site)
+        self.client = client or HallClient(cfg.server, token=cfg.key or None, timeout=3, retries=2)
+        self.sim_buses: dict[str, SimBus] = {}
+        self.simulators: dict[str, Any] = {}  # device id -> the simulated device (driver = "simulator")
+        self.workers: dict[str, BusWorker] = {}
+        self.lines: dict[str, Any] = {}
+        self.runners: dict[str, DeviceRunner] = {}
+        self.actions: dict[int, WindowActions] = {}
+        self.snapshots: dict[int, dict[str, Any]] = {}
+        self.waiting: dict[str, int] = {}
+        self._seen_calls: deque[tuple] = deque(maxlen=256)
+        self._bad: dict[str, tuple[float, int]] = {}
+        self._lock = threading.Lock()
+        for dev in cfg.devices:
+            self._add(dev)
+        self.control = None
+        if control_path is not None and self.simulators:
+            self.control = SimControl(control_path, self.simulators,
+                                      {d.id: d.window for d in cfg.devices if d.id in self.simulators})
+
+    # -- building ---------------------------------------------------------------------
+
+    def _line(self, bus_id: str, url: str, baudrate: int = 9600, parity: str = "none", protocol: str = "hallq"):
+        """The protocol line of a bus (one per bus, shared by its devices) and the bus's worker."""
+        if bus_id not in self.lines:
+            link = SerialLink(url, baudrate, parity, name=bus_id)
+            self.lines[bus_id] = choose("bus protocol", protocol, LINES, link=link,
+                                        reply_timeout=self.cfg.reply_timeout, retries=self.cfg.retries)
+            self.workers[bus_id] = BusWorker(bus_id, link, self.cfg)
+        return self.lines[bus_id]
+
+    def _serial(self, dev: DeviceConfig):
+        bus = self.cfg.buses[dev.bus]
+        line = self._line(bus.id, bus.port, bus.baudrate, bus.parity, bus.protocol)
+        return choose(f"{dev.kind} protocol", bus.protocol, PROTOCOLS[dev.kind], line=line, address=dev.address,
+                      encoding=dev.options["encoding"])
+
+    def _simulated(self, dev: DeviceConfig):
+        sim_bus = self.sim_buses.get(dev.bus)
+        if sim_bus is None:
+            sim_bus = self.sim_buses[dev.bus] = SimBus(name=dev.bus)
+        self.simulators[dev.id] = sim_bus.attach(SIMULATORS[dev.kind](dev.address, dev.id))
+        line = self._line(dev.bus, sim_bus.path)
+        return PROTOCOLS[dev.kind]["hallq"](line=line, address=dev.address, encoding=dev.options["encoding"])
+
+    def _add(self, dev: DeviceConfig) -> None:
+        device = choose(dev.kind, dev.driver, {"serial": self._serial, "simulator": self._simulated}, dev=dev)
+        report = self.health.report
+        if dev.kind == "led_strip":
+            runner: DeviceRunner = StripRunner(dev, device, report, self.cfg)
+        else:
+            actions = self._actions(dev.window)
+            cls = KeypadRunner if dev.kind == "keypad" else PadRunner
+            runner = cls(dev, device, report, self.cfg, actions.submit)
+            if dev.kind == "keypad":
+                actions.keypad_options = dev.options
+            else:
+                actions.pad_options = dev.options
+        runner.detail["port"] = self.workers[dev.bus].link.url
+        self.runners[dev.id] = runner
+        self.workers[dev.bus].runners.append(runner)
+
+    def _actions(self, window: int) -> WindowActions:
+        if window not in self.actions:
+            self.actions[window] = WindowActions(
+                window, self.client, _WindowPanel(self, window), snapshot=lambda: self.snapshots.get(window),
+                business_codes=list(self.cfg.hall.businesses), rating_poll=self.cfg.rating_poll)
+        return self.actions[window]
+
+    def of_window(self, window: int, kind: str | None = None) -> list[DeviceRunner]:
+        return [r for r in self.runners.values() if r.cfg.window == window and (kind is None or r.cfg.kind == kind)]
+
+    def _message(self, window: int, kind: str, text: str) -> None:
+        for r in self.of_window(window, kind):
+            r.show_message(text)
+        self._wake(window)
+
+    def _prompt(self, window: int, offer: dict[str, Any] | None = None) -> None:
+        for r in self.of_window(window, "rating_pad"):
+            if offer is None:
+                r.request_prompt()
+            else:
+                r.offer(offer)
+        self._wake(window)
+
+    def _wake(self, window: int) -> None:
+        for r in self.of_window(window):
+            self.workers[r.cfg.bus].wake.set()
+
+    # -- running ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        site = self.site
+        self.connection.subscribe(contract.WINDOW.subscription(site), self._on_message, qos=0)
+        self.connection.subscribe(contract.QUEUE.subscription(site), self._on_message, qos=0)
+        self.connection.subscribe(contract.CALLS.topic(site), self._on_message, qos=1)
+        self.connection.start()
+        for a in self.actions.values():
+            a.start()
+        for w in self.workers.values():
+            w.start()
+        if self.control is not None:
+            try:
+                self.control.start()
+            except OSError as e:  # the demo's key presses are a convenience: the gateway runs without them
+                log.warning("cannot offer `hallq devices press` on %s: %s", self.control.path, e)
+                self.control = None
+        log.info("gateway %s: %d devices on %d buses; server %s", self.cfg.id, len(self.runners),
+                 len(self.workers), self.cfg.server)
+
+    def stop(self) -> None:
+        if self.control is not None:
+            self.control.stop()
+        for w in self.workers.values():
+            w.stop()
+        for a in self.actions.values():
+            a.stop()
+        for w in self.workers.values():
+            w.link.close()
+        for b in self.sim_buses.values():
+            b.close()
+        self.connection.stop()
+        self.client.close()
+
+    # -- MQTT -------------------------------------------------------------------------
+
+    def _on_message(self, topic: str, payload: bytes, retained: bool) -> None:
+        found = contract.identify(self.site, topic)
+        if found is None:
+            return  # a foreign topic (amqtt delivers retained messages of other topics)
+        family, params = found
+        try:
+            data = contract.decode(family, payload)
+        except contract.PayloadError as e:
+            self._ignore(topic, str(e))
+            return
+        if family is contract.WINDOW:
+            self._on_window(params, data)
+        elif family is contract.CALLS:
+            self._on_call(data)
+        elif family is contract.QUEUE:
+            self._on_queue(params, data)
+
+    def _ignore(self, topic: str, why: str) -> None:
+        """Log a bad payload, at most once per topic per 10 s (a flood must not flood the log)."""
+        now = time.monotonic()
+        with self._lock:
+            last, count = self._bad.get(topic, (0.0, 0))
+            if now - last < 10:
+                self._bad[topic] = (last, count + 1)
+                return
+            self._bad[topic] = (now, 0)
+        log.warning("ignored a bad payload on %s: %s%s", topic, why, f" (and {count} more since)" if count else "")
+
+    def _waiting_for(self, window: dict[str, Any]) -> int | None:
+        serves = window.get("serves") or []
+        known = [self.waiting[b] for b in serves if b in self.waiting]
+        return sum(known) if known else None
+
+    def _on_window(self, params: dict[str, str], data: dict[str, Any]) -> None:
+        number = data["number"]
+        if str(number) != params.get("number"):
+            self._ignore(f"{contract.WINDOW.topic(self.site, number=params.get('number'))}",
+                         f"payload is for window {number}")
+            return
+        runners = self.of_window(number)
+        if not runners:
+            return
+        self.snapshots[number] = data
+        waiting = self._waiting_for(data)
+        for r in runners:
+            r.on_window(data, waiting)
+        self._wake(number)
+
+    def _on_queue(self, params: dict[str, str], data: dict[str, Any]) -> None:
+        self.waiting[data["business"]] = data["waiting"]
+        for number, snap in list(self.snapshots.items()):
+            if data["business"] in (snap.get("serves") or []):
+                for r in self.of_window(number, "keypad"):
+                    r.on_window(snap, self._waiting_for(snap))
+                self._wake(number)
+
+    def _on_call(self, data: dict[str, Any]) -> None:
+        key = (data["seq"], data["kind"], data["ticket"], data["window"])  # a new database may reuse a seq
+        with self._lock:
+            if key in self._seen_calls:
+                return  # QoS 1 may deliver a call twice: flash it once
+            self._seen_calls.append(key)
+        for r in self.of_window(data["window"], "led_strip"):
+            r.on_call(data)
+        self._wake(data["window"])
+
+
+class _WindowPanel:
+    """One window's devices as its :class:`WindowActions` sees them."""
+
+    def __init__(self, gateway: Gateway, window: int) -> None:
+        self.gateway = gateway
+        self.window = window
+
+    def keypad_message(self, text: str) -> None:
+        self.gateway._message(self.window, "keypad", text)
+
+    def pad_message(self, text: str) -> None:
+        self.gateway._message(self.window, "rating_pad", text)
+
+    def offer_rating(self, prompt: dict[str, Any]) -> None:
+        self.gateway._prompt(self.window, prompt)
+
+    def prompt_pad(self) -> None:
+        self.gateway._prompt(self.window)
