@@ -1,0 +1,250 @@
+"""Turning the board's model into the words on the screen. Kivy-free.
+
+:func:`present` builds a :class:`BoardView`: every text the screen shows, in
+the board's languages (first language large, second small), already
+formatted and cut to size. The Kivy layer only copies these strings into
+widgets, so what a resident reads is decided, and tested, here.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from hallq.i18n import pick
+from display_board.model import MAX_NOTICE_CHARS, BoardModel, Call
+
+WEEKDAYS = {
+    "zh-Hans": "一二三四五六日", "zh-Hant": "一二三四五六日",
+    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+}
+
+UI = {
+    "please_go": {"zh-Hans": "请到 {window} 号窗口", "zh-Hant": "請到 {window} 號窗口",
+                  "en": "Please go to window {window}"},
+    "window": {"zh-Hans": "{window}号窗口", "zh-Hant": "{window}號窗口", "en": "Window {window}"},
+    "recall": {"zh-Hans": "重呼", "zh-Hant": "重呼", "en": "Recall"},
+    "call_back": {"zh-Hans": "回呼", "zh-Hant": "回呼", "en": "Called back"},
+    "waiting": {"zh-Hans": "等候 {n} 人", "zh-Hant": "等候 {n} 人", "en": "{n} waiting"},
+    "est": {"zh-Hans": "约 {m} 分钟", "zh-Hant": "約 {m} 分鐘", "en": "about {m} min"},
+    "est_soon": {"zh-Hans": "即将办理", "zh-Hant": "即將辦理", "en": "soon"},
+    "no_wait": {"zh-Hans": "无需等候", "zh-Hant": "無需等候", "en": "no wait"},
+    "no_window": {"zh-Hans": "暂无窗口办理", "zh-Hant": "暫無窗口辦理", "en": "no window open"},
+    "no_calls": {"zh-Hans": "暂无叫号", "zh-Hant": "暫無叫號", "en": "No calls yet"},
+    "loading": {"zh-Hans": "正在获取叫号信息…", "zh-Hant": "正在獲取叫號資訊…", "en": "Loading the queue…"},
+    "recent": {"zh-Hans": "最近叫号", "zh-Hant": "最近叫號", "en": "Recent calls"},
+    "queues": {"zh-Hans": "排队情况", "zh-Hant": "排隊情況", "en": "Waiting"},
+    "closed": {"zh-Hans": "非办公时间", "zh-Hant": "非辦公時間", "en": "Outside service hours"},
+    "lost_broker": {"zh-Hans": "叫号信息连接中断，正在自动重连…", "zh-Hant": "叫號資訊連線中斷，正在自動重連…",
+                    "en": "Connection lost - reconnecting"},
+    "server_offline": {"zh-Hans": "叫号服务器离线，正在等待恢复…", "zh-Hant": "叫號伺服器離線，正在等待恢復…",
+                       "en": "Queue server offline - waiting for it"},
+    "server_stopped": {"zh-Hans": "叫号服务器已停止", "zh-Hant": "叫號伺服器已停止", "en": "Queue server stopped"},
+    "hours": {"zh-Hans": "办公时间 {hours}（法定工作日）", "zh-Hant": "辦公時間 {hours}（法定工作日）",
+              "en": "Open {hours} on working days"},
+    "phone": {"zh-Hans": "咨询电话 {phone}", "zh-Hant": "諮詢電話 {phone}", "en": "Enquiries {phone}"},
+    "grace": {"zh-Hans": "过号后 {m} 分钟内可到窗口重新排队", "zh-Hant": "過號後 {m} 分鐘內可到窗口重新排隊",
+              "en": "Missed your number? Re-queue at a window within {m} min"},
+    "may_be_old": {"zh-Hans": "以下信息可能不是最新", "zh-Hant": "以下資訊可能不是最新",
+                   "en": "what is shown may be out of date"},
+}
+
+
+def ui(key: str, lang: str, **kw) -> str:
+    return pick(UI[key], lang).format(**kw)
+
+
+@dataclass(frozen=True)
+class CallLine:
+    ticket: str
+    window: str  # "3号窗口"
+    window_2: str  # second language, "" when the board has one
+    business: str
+    mark: str  # "重呼" / "回呼" / ""
+    seq: int
+
+
+@dataclass(frozen=True)
+class QueueTile:
+    business: str
+    name: str
+    name_2: str
+    waiting: str
+    wait: str
+    busy: bool  # more than a few waiting: the tile is highlighted
+
+
+@dataclass(frozen=True)
+class Notice:
+    text: str
+    level: str
+
+
+@dataclass(frozen=True)
+class BoardView:
+    hall_name: str
+    hall_name_2: str
+    date_text: str
+    time_text: str
+    newest: CallLine | None
+    prompt: str  # "请到 3 号窗口"
+    prompt_parts: tuple[str, str, str]  # ("请到 ", "3", " 号窗口"): the window number is drawn emphasised
+    prompt_2: str
+    newest_detail: str  # business · area
+    placeholder: str  # shown instead of a newest call
+    flashing: bool
+    recent: list[CallLine] = field(default_factory=list)
+    queues: list[QueueTile] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+    banner: str = ""
+    banner_2: str = ""
+    stale: bool = False
+    closed_badge: str = ""
+    recent_title: str = ""
+    queues_title: str = ""
+
+
+def _line(c: Call, lang: str, lang2: str | None, settings) -> CallLine:
+    mark = ui("recall", lang) if c.kind == "recall" else ui("call_back", lang) if c.kind == "call_back" else ""
+    return CallLine(ticket=c.ticket, window=ui("window", lang, window=c.window),
+                    window_2=ui("window", lang2, window=c.window) if lang2 else "",
+                    business=clip(pick(c.business_name or _hall_name(settings, c.business), lang), 16), mark=mark,
+                    seq=c.seq)
+
+
+def _clock(now: datetime, lang: str) -> tuple[str, str]:
+    wd = WEEKDAYS.get(lang, WEEKDAYS["zh-Hans"])[now.weekday()]
+    if lang == "en":
+        return now.strftime(f"%Y-%m-%d {wd}"), now.strftime("%H:%M")
+    return f"{now.year}年{now.month}月{now.day}日 星期{wd}", now.strftime("%H:%M")
+
+
+def _wait_text(q: dict, lang: str) -> str:
+    if q.get("waiting", 0) == 0:
+        return ui("no_wait", lang)
+    m = q.get("est_wait_minutes")
+    if m is None:
+        return ui("no_window", lang)
+    return ui("est", lang, m=m) if m > 0 else ui("est_soon", lang)
+
+
+def present(model: BoardModel, now: datetime) -> BoardView:
+    """Everything the board shows at ``now`` (hall time), from ``model``."""
+    s = model.settings
+    lang = s.languages[0]
+    lang2 = s.languages[1] if len(s.languages) > 1 else None
+    date_text, time_text = _clock(now, lang)
+
+    newest = model.newest
+    if newest is not None:
+        line = _line(newest, lang, lang2, s)
+        prompt = ui("please_go", lang, window=newest.window)
+        before, _, after = pick(UI["please_go"], lang).partition("{window}")
+        parts = (before, str(newest.window), after)
+        prompt_2 = ui("please_go", lang2, window=newest.window) if lang2 else ""
+        detail = clip(" · ".join(x for x in (line.business, newest.area) if x), 44)
+        placeholder = ""
+    else:
+        line, prompt, prompt_2, detail, parts = None, "", "", "", ("", "", "")
+        placeholder = ui("no_calls", lang) if model.have_snapshot else ui("loading", lang)
+
+    shown = s.shown_businesses()
+    order = list(s.hall.businesses)
+    queues = sorted((q for code, q in model.queues.items() if shown is None or code in shown),
+                    key=lambda q: order.index(q["business"]) if q["business"] in order else len(order))
+    tiles = [QueueTile(business=q["business"], name=clip(pick(q.get("name") or _hall_name(s, q["business"]), lang), 20),
+                       name_2=clip(pick(q.get("name") or _hall_name(s, q["business"]), lang2), 40) if lang2 else "",
+                       waiting=ui("waiting", lang, n=q.get("waiting", 0)), wait=_wait_text(q, lang),
+                       busy=q.get("waiting", 0) >= 10) for q in queues]
+
+    notices = [Notice(text=_one_line(pick(n.get("text"), lang)), level=n.get("level", "info"))
+               for n in model.notices]
+    notices = [n for n in notices if n.text] or _standing_notices(s, lang, lang2)
+
+    banner_key = ("lost_broker" if not model.broker_connected
+                  else {"offline": "server_offline", "stopped": "server_stopped"}.get(model.server_state or ""))
+    banner = ui(banner_key, lang) if banner_key else ""
+    banner_2 = ui(banner_key, lang2) if banner_key and lang2 else ""
+    stale = bool(banner) and model.have_snapshot
+    if stale:
+        banner_2 = f"{ui('may_be_old', lang)} · {banner_2}" if banner_2 else ui("may_be_old", lang)
+
+    closed = ""
+    if model.serving is False:
+        closed = ui("closed", lang) + (f" · {ui('closed', lang2)}" if lang2 else "")
+
+    return BoardView(
+        hall_name=clip(pick(model.hall_name, lang), 40), hall_name_2=clip(pick(model.hall_name, lang2), 90) if lang2 else "",
+        date_text=date_text, time_text=time_text, newest=line, prompt=prompt, prompt_parts=parts, prompt_2=prompt_2,
+        newest_detail=detail, placeholder=placeholder, flashing=model.flashing() and not stale,
+        recent=[_line(c, lang, lang2, s) for c in model.recent[1:]], queues=tiles, notices=notices,
+        banner=banner, banner_2=banner_2, stale=stale, closed_badge=closed,
+        recent_title=ui("recent", lang) + (f"  {ui('recent', lang2)}" if lang2 else ""),
+        queues_title=ui("queues", lang) + (f"  {ui('queues', lang2)}" if lang2 else ""),
+    )
+
+
+def _standing_notices(settings, lang: str, lang2: str | None) -> list[Notice]:
+    """What the ticker says when the hall has no notices, one short page each: hours and phone, the
+    missed-number rule, in each of the board's languages. Short pages stand still (no redrawing)."""
+    hall = settings.hall
+    pages = []
+    for lg in filter(None, (lang, lang2)):
+        first = ui("hours", lg, hours=" ".join(str(p) for p in hall.hours.workdays))
+        if hall.phone:
+            first += " · " + ui("phone", lg, phone=hall.phone)
+        pages.append(Notice(text=_one_line(first), level="info"))
+        if hall.queue.no_show_grace_minutes and hall.queue.max_requeues:
+            pages.append(Notice(text=ui("grace", lg, m=hall.queue.no_show_grace_minutes), level="info"))
+    return pages
+
+
+BREAKS = "，。；、！？,.;!? "
+
+
+def split_to_fit(text: str, fits) -> list[str]:
+    """Cut ``text`` into pages that each ``fits(page)``, preferring to cut after punctuation.
+
+    For notices too long for the ticker on a board that should not scroll (software GL): each
+    page then stands still in turn. ``fits`` measures a candidate page (in pixels, by the caller).
+    """
+    pages, rest = [], text.strip()
+    while rest:
+        if fits(rest):
+            pages.append(rest)
+            break
+        lo, hi = 1, len(rest)  # the longest prefix that fits (at least one character)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if fits(rest[:mid]) else (lo, mid - 1)
+        cut = lo
+        soft = max(rest.rfind(c, 0, cut) for c in BREAKS)
+        if soft >= cut // 2:
+            cut = soft + 1
+        pages.append(rest[:cut].strip())
+        rest = rest[cut:].strip()
+    return [p for p in pages if p]
+
+
+def _hall_name(settings, code: str) -> dict:
+    b = settings.hall.businesses.get(code)
+    return dict(b.name) if b else {"zh-Hans": code}
+
+
+def clip(text: str, units: int) -> str:
+    """Cut ``text`` to ``units`` half-width columns (a Chinese character is two), ending in "…".
+
+    Labels draw only as wide as their text, so the presenter keeps each text inside its box.
+    """
+    width = 0
+    for i, ch in enumerate(text):
+        width += 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        if width > units:
+            return text[:max(i - 1, 0)] + "…"
+    return text
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_NOTICE_CHARS else text[:MAX_NOTICE_CHARS - 1] + "…"

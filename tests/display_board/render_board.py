@@ -1,0 +1,96 @@
+"""Render a real board offscreen through a list of steps and write a PNG after each (run as a subprocess).
+
+Usage: python tests/display_board/render_board.py SPEC.json RESULT.json
+
+SPEC: {"boards": path, "board": id, "kivy_home": dir, "font": "cjk" | "kivy-default",
+       "steps": [{"messages": [[topic, payload (object, or a string sent as raw text)], ...],
+                  "link": true|false, "flash": true|false, "out": "x.png"}, ...]}
+The messages go through the same HallFeed → mainthread → model path as on a hall TV.
+RESULT: for each step, what the widgets show (texts) and the PNG path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+
+def main(spec_path: str, result_path: str) -> None:
+    spec = json.loads(Path(spec_path).read_text())
+    from display_board.display import find_cjk_font, prepare_kivy
+    from display_board.settings import load_boards
+
+    settings = load_boards(spec["boards"])[spec["board"]]
+    prepare_kivy("offscreen", Path(spec["kivy_home"]), settings.size, fullscreen=False)
+    from kivy.clock import Clock
+
+    from display_board.app import BoardApp
+    from display_board.board_main import BOARD_TOPICS
+    from display_board.display import register_font
+    from display_board.feed import HallFeed
+    from display_board.model import BoardModel
+    from hallq.clock import CHINA
+
+    if spec.get("font", "cjk") == "cjk":
+        register_font(find_cjk_font())
+    model = BoardModel(settings)
+    now = datetime(2026, 11, 23, 9, 35, tzinfo=CHINA)
+    app = BoardApp(model, now=lambda: now)
+    feed = HallFeed(None, settings.hall.site, BOARD_TOPICS, deliver=app.deliver)
+    results = []
+    steps = list(spec["steps"])
+
+    def run_step(dt):
+        step = steps[len(results)]
+        app.set_link(step.get("link", True))
+        for topic, payload in step.get("messages", []):
+            raw = payload.encode() if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False).encode()
+            feed.handle(topic, raw)
+        Clock.schedule_once(lambda dt: capture(step), 0.15)  # mainthread deliveries, then layout and a frame
+
+    def capture(step):
+        if not step.get("flash"):
+            model.flash_until = 0
+        app._refresh()
+        if app._flash_event is not None:  # hold the flash still for the picture
+            app._flash_event.cancel()
+            app._flash_event = None
+        app.root.flash_on = bool(step.get("flash"))
+        app.root.ids.ticker.hold()  # a notice still, at its start, for the picture
+        Clock.schedule_once(lambda dt: shoot(step), 0.05)
+
+    def shoot(step):
+        out = Path(step["out"])
+        t = time.perf_counter()
+        app.save_screenshot(out)
+        print(f"screenshot {out.name} in {time.perf_counter() - t:.2f} s", file=sys.stderr)
+        r = app.root
+        results.append({
+            "png": str(out), "ticket": r.ticket, "mark": r.mark, "prompt": r.prompt, "banner": r.banner,
+            "prompt_parts": [r.prompt_pre, r.prompt_number, r.prompt_post],
+            "hall_name": r.hall_name, "recent": [row.ticket for row in reversed(r.ids.recent.children) if row.ticket],
+            "tiles": [t.name for t in app.tiles if t.name], "ticker": r.ids.ticker.text,
+            "size": list(r.size), "widgets": sum(1 for _ in r.walk()), "bad": feed.bad.rejected,
+            "ticket_box": [*r.ids.ticket.to_window(*r.ids.ticket.pos), *r.ids.ticket.size],
+            "newest_box": [*r.ids.newest.to_window(*r.ids.newest.pos), *r.ids.newest.size],
+        })
+        if len(results) < len(steps):
+            Clock.schedule_once(run_step, 0)
+        else:
+            Path(result_path).write_text(json.dumps(results, ensure_ascii=False, indent=1))
+            app.stop()
+
+    Clock.schedule_once(run_step, 0.3)
+    app.run()
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("KIVY_NO_ARGS", "1")
+    main(sys.argv[1], sys.argv[2])
