@@ -1,0 +1,102 @@
+"""``hallq kiosk``: the self-service kiosk (自助取号机), and its part in ``hallq start``.
+
+With no display (no DISPLAY / WAYLAND_DISPLAY) the kiosk still runs, drawn
+offscreen, and writes a screenshot of every screen it shows; the log says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+from pathlib import Path
+
+log = logging.getLogger("hallq.kiosk")
+
+EXAMPLE = "hallq kiosk --config config/village-station/kiosk.toml --server http://192.168.1.10:8080"
+
+
+def register(add) -> None:
+    p = add("kiosk", cmd_kiosk, "run the self-service kiosk (自助取号机)", EXAMPLE)
+    p.add_argument("--config", help="kiosk.toml (default: $HALLQ_KIOSK_CONFIG or config/city-hall/kiosk.toml)")
+    p.add_argument("--server", help="the queue server's URL, overriding server_url")
+    p.add_argument("--layout", choices=["portrait", "landscape"], help="override the screen layout")
+    p.add_argument("--windowed", action="store_true", help="a window instead of full screen (for trying it out)")
+    p.add_argument("--headless", action="store_true",
+                   help="draw offscreen and write screenshots (automatic when there is no display)")
+    p.add_argument("--screenshots", help="where screenshots go when headless (default: test-artifacts/kiosk-live)")
+    p.add_argument("--simulate", action="store_true",
+                   help="simulated printer, ID card reader and scanner, whatever the config says (demo)")
+    p.add_argument("--check", action="store_true", help="check the config and the devices, print their health, exit")
+
+
+def _simulated(cfg):
+    from kiosk.config import DeviceChoice
+
+    printer = {k: v for k, v in cfg.printer.options.items()
+               if k in ("encoding", "paper_mm", "qr_module", "number_scale", "cut", "output_dir")}
+    printer.setdefault("output_dir", "test-artifacts/printed")
+    return dataclasses.replace(cfg, printer=DeviceChoice("simulator", printer), id_reader=DeviceChoice("simulator"),
+                               scanner=DeviceChoice("simulator"))
+
+
+def cmd_kiosk(args: argparse.Namespace) -> int:
+    """Run the kiosk: touch screen, ticket printer, ID card reader and scanner, talking to the queue server."""
+    from device_drivers.base import DeviceError
+    from hallq.hallconfig import ConfigError
+    from kiosk.config import load_kiosk
+
+    try:
+        cfg = load_kiosk(args.config, server_url=args.server.rstrip("/") if args.server else None, layout=args.layout)
+    except ConfigError as e:
+        print(f"hallq kiosk: the kiosk configuration has problems:\n{e}", file=sys.stderr)
+        return 2
+    if args.simulate:
+        cfg = _simulated(cfg)
+    from kiosk.api import KioskApi
+    from kiosk.devices import KioskDevices
+    from kiosk.session import KioskSession
+
+    try:
+        devices = KioskDevices.from_config(cfg)
+    except (DeviceError, ValueError) as e:
+        print(f"hallq kiosk: {cfg.path}: a device cannot be set up: {e}", file=sys.stderr)
+        return 2
+    if args.check:
+        health = devices.check_health()
+        for device, problems in sorted(health.items()):
+            print(f"{cfg.id}-{device}: {'ok' if not problems else ', '.join(problems)}")
+        devices.close()
+        return 0 if not any(p for p in health.values() if set(p) - {"no_status", "paper_near_end"}) else 1
+    session = KioskSession(cfg, KioskApi.connect(cfg.server_url, cfg.device_key), devices)
+
+    from kiosk.ui.setup import prepare
+
+    headless = prepare(cfg.size, cfg.fullscreen and not args.windowed, headless=True if args.headless else None)
+    shots = None
+    if headless:
+        shots = args.screenshots or cfg.screenshot_dir or "test-artifacts/kiosk-live"
+        log.warning("no display: the kiosk runs offscreen (%s, %dx%d); a screenshot of every screen it shows "
+                    "goes to %s/", cfg.layout, *cfg.size, Path(shots).resolve())
+    log.info("kiosk %s: server %s, printer %s, ID reader %s, scanner %s, voice %s", cfg.id, cfg.server_url,
+             cfg.printer.driver, cfg.id_reader.driver, cfg.scanner.driver, cfg.voice.driver)
+    from kiosk.ui.app import KioskApp
+
+    try:
+        KioskApp(session, headless=headless, screenshot_dir=shots).run()
+    finally:
+        devices.close()
+    return 0
+
+
+def hall_parts(args) -> list[tuple[str, list[str], bool]]:
+    """``hallq start`` runs the hall's kiosk (kiosk.toml beside the hall config) on simulated devices."""
+    from hallq.settings import config_path
+
+    kiosk_toml = config_path(args.config).parent / "kiosk.toml"
+    if not kiosk_toml.exists():
+        return []
+    host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
+    return [("kiosk", ["kiosk", "--config", str(kiosk_toml), "--server", f"http://{host}:{args.port}",
+                       "--simulate"], True)]

@@ -1,0 +1,274 @@
+"""Submitting an application at the kiosk (前台综合受理): form → materials checklist → applicant → receipt.
+
+Seed 004 §四: an application with missing materials is not turned away: it is
+submitted and the back office sends ONE correction notice (一次性告知)
+listing everything missing. So the checklist warns but does not block. The
+receipt carries the tracking number and its QR, which the progress screen
+reads back. Every field keeps what was typed; a bad one gets a sentence in
+the resident's language beside it, from the kiosk's own check or the
+server's (400 invalid_fields, keyed by ``fields.<key>`` / ``applicant.<key>``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hallq.client import ApiError
+from hallq.i18n import pick, t3
+from kiosk import receipts
+from kiosk.presenters.base import Flow, Option, Section, View
+from kiosk.presenters.forms import PERSON_FIELDS, FormState
+from kiosk.presenters.identity import identity_today
+
+STEPS = ["item", "form", "materials", "applicant", "confirm", "result"]
+DELIVERY_FIELDS = [
+    {"key": "delivery", "type": "select", "required": True, "label": t3("领取方式", "領取方式", "Result by"),
+     "options": [{"value": "onsite", "label": t3("到大厅出件窗口领取", "到大廳出件窗口領取", "Collect at the hall")},
+                 {"value": "mail", "label": t3("免费邮寄", "免費郵寄", "Free post")}]},
+    {"key": "address", "type": "text", "required": False, "max_len": 120,
+     "label": t3("邮寄地址（选邮寄时填写）", "郵寄地址（選郵寄時填寫）", "Postal address (for post)")},
+]
+
+
+class SubmitApplication(Flow):
+    name = "apply"
+
+    def reset(self) -> None:
+        self.item: dict[str, Any] | None = None
+        self.form: dict[str, Any] | None = None
+        self.fields = FormState([])
+        self.provided: set[int] = set()
+        self.applicant = FormState(PERSON_FIELDS + DELIVERY_FIELDS)
+        self.applicant.values["delivery"] = "onsite"
+        self.application: dict[str, Any] | None = None
+        self.no_form = False
+        super().reset()
+
+    def first_step(self) -> str:
+        return "item"
+
+    def start(self, item: str | None = None, **_: Any) -> None:
+        self.reset()
+        self._attempt(self._load)
+        if item:
+            self.on_choose(item)
+
+    def _load(self) -> None:
+        self.s.hall()
+        self.s.items()
+
+    def _items(self) -> list[dict[str, Any]]:
+        entry = self.s.cache.get("items")
+        return [i for i in (entry[0] if entry else []) if i.get("guide", {}).get("form") is not None]
+
+    # -- events -------------------------------------------------------------------------------
+
+    def on_choose(self, key: str) -> None:
+        if self.step == "item":
+            item = next((i for i in self._items() if i["code"] == key), None)
+            if item is not None:
+                self.item = item
+                self._attempt(self._load_form)
+        elif self.step == "materials":
+            self.on_toggle(key)
+
+    def _load_form(self) -> None:
+        self.form = self.s.api.form(self.item["code"])
+        self.fields = FormState(self.form.get("fields", []))
+        self.provided = set()
+        self.step = "form" if self.form.get("fields") else "materials"
+
+    def on_toggle(self, key: str) -> None:
+        i = int(key)
+        self.provided.symmetric_difference_update({i})
+
+    def on_field(self, arg: tuple[str, Any]) -> None:
+        key, value = arg
+        target = self.fields if self.step == "form" else self.applicant
+        target.set(key, value, self.s.lang, identity_today(self))
+
+    def on_card(self, card) -> None:
+        if self.step == "applicant":
+            self.applicant.set("name", card.name, self.s.lang)
+            self.applicant.set("id_number", card.id_number, self.s.lang, identity_today(self))
+
+    def on_card_error(self, code: str) -> None:
+        if self.step == "applicant":
+            self.tell("warn", self.t("identity.card_unreadable"))
+
+    def on_action(self, key: str) -> None:
+        lang, today = self.s.lang, identity_today(self)
+        if key == "next":
+            if self.step == "form" and self.fields.check_all(lang, today):
+                self.step = "materials"
+            elif self.step == "materials":
+                self.step = "applicant"
+            elif self.step == "applicant" and self._applicant_ok():
+                self.step = "confirm"
+        elif key == "submit" and self.step == "confirm":
+            self._submit()
+        elif key == "demo_card":
+            from device_drivers.sim_id_reader import IdReaderSimulator, demo_card
+
+            if isinstance(self.s.devices.reader, IdReaderSimulator):
+                self.s.devices.reader.place(demo_card())
+        elif key == "take" and self.item is not None:
+            self.go("take_number", business=self.item["business"], item=self.item["code"])
+        elif key == "done":
+            self.finished = True
+
+    def _applicant_ok(self) -> bool:
+        ok = self.applicant.check_all(self.s.lang, identity_today(self))
+        if self.applicant.values.get("delivery") == "mail" and not self.applicant.values.get("address", "").strip():
+            self.applicant.errors["address"] = self.t("invalid.required", label=pick(DELIVERY_FIELDS[1]["label"], self.s.lang))
+            ok = False
+        return ok
+
+    def missing(self) -> list[str]:
+        return [pick(m["name"], self.s.lang) for m in (self.form or {}).get("materials", [])
+                if m.get("required", True) and m["index"] not in self.provided]
+
+    # -- submitting ----------------------------------------------------------------------------
+
+    def _body(self) -> dict[str, Any]:
+        a = self.applicant.clean
+        body = {"item": self.item["code"],
+                "applicant": {"name": a["name"], "id_number": a["id_number"], "phone": a["phone"]},
+                "fields": {k: v for k, v in self.fields.clean.items() if v != ""},
+                "materials": sorted(self.provided), "delivery": a.get("delivery") or "onsite"}
+        if body["delivery"] == "mail":
+            body["address"] = a.get("address", "")
+        for spec in self.fields.specs:   # number fields go as numbers
+            k = spec["key"]
+            if spec.get("type") == "number" and k in body["fields"]:
+                body["fields"][k] = int(body["fields"][k])
+        return body
+
+    def _submit(self) -> None:
+        body = self._body()
+        key = self.press.for_body(body)
+        self._attempt(lambda: self._submit_now(body, key))
+
+    def _submit_now(self, body: dict[str, Any], key: str) -> None:
+        app = self.s.api.submit_application(body, key)
+        self.press.done()
+        self.application = app
+        self.step = "result"
+        self.finished = True
+        names = [pick(m["name"], self.s.lang) for m in self.form.get("materials", [])]
+        provided = [names[i] for i in sorted(self.provided) if i < len(names)]
+        job = receipts.application_receipt(self.s.devices.profile, self.s.hall_name(), app, self.s.lang, provided,
+                                           self.missing())
+        outcome = self.s.devices.print_job(job)
+        self.tell("ok" if outcome.printed else "warn", self.t("apply.done") if outcome.printed else self.t("take.no_printer"))
+        self.s.say(self.t("apply.say"))
+
+    def on_api_error(self, e: ApiError) -> None:
+        message = e.message(self.s.lang)
+        if e.code == "no_form":          # not applied for at a kiosk: a window does it
+            self.no_form = True
+        if e.code == "invalid_fields" and e.fields:
+            per_field = (e.detail or {}).get("fields", {})
+            form_errors, person_errors = {}, {}
+            for f in e.fields:
+                path = f.get("field", "")
+                text = pick(per_field.get(path), self.s.lang) or message
+                if path.startswith("fields."):
+                    form_errors[path[len("fields."):]] = text
+                elif path.startswith("applicant.") or path == "address":
+                    person_errors[path.split(".")[-1]] = text
+            self.fields.server_errors(form_errors)
+            self.applicant.server_errors(person_errors)
+            if form_errors:
+                self.step = "form"
+            elif person_errors:
+                self.step = "applicant"
+        self.tell("error", message)
+
+    def go_back(self) -> bool:
+        order = ["item", "form", "materials", "applicant", "confirm"]
+        if self.step in order and order.index(self.step) > 0:
+            i = order.index(self.step) - 1
+            if order[i] == "form" and not self.fields.specs:
+                i -= 1
+            self.step = order[i]
+            return True
+        return False
+
+    # -- the view ---------------------------------------------------------------------------------
+
+    def view(self) -> View:
+        n, total = self.step_of(STEPS)
+        kw = {"step_no": n, "step_count": total}
+        if self.step == "item":
+            v = self.base_view("item", "choose", "apply.title", prompt=self.t("apply.item"), **kw)
+            v.options = [Option(i["code"], self.s.pick(i["name"]), detail=i.get("guide", {}).get("department", ""))
+                         for i in self._items()]
+            if not v.options and v.notice is None:
+                self.tell("info", self.t("apply.no_items"))
+                v.notice = self.notice
+            if self.no_form:
+                v.actions = [Option("take", self.t("apply.take_instead"), primary=True)]
+            return v
+        item_name = self.s.pick(self.item["name"]) if self.item else ""
+        if self.step == "form":
+            v = self.base_view("form", "form", "apply.title", prompt=self.t("apply.form"), **kw)
+            v.fields = self.fields.fields(self.s.lang)
+            for f, spec in zip(v.fields, self.fields.specs):
+                f.hint = pick(spec.get("hint"), self.s.lang) if spec.get("hint") else ""
+            v.result = {"item": item_name}
+            v.actions = [Option("next", self.t("next"), primary=True)]
+            return v
+        if self.step == "materials":
+            v = self.base_view("materials", "checklist", "apply.title", prompt=self.t("apply.materials"), multi=True, **kw)
+            for m in (self.form or {}).get("materials", []):
+                need = self.t("guide.required") if m.get("required", True) else self.t("guide.optional")
+                v.options.append(Option(str(m["index"]), pick(m["name"], self.s.lang),
+                                        detail=f"{self.t('guide.copies', form=m.get('form', ''), n=m.get('copies', 1))}，{need}",
+                                        selected=m["index"] in self.provided))
+            missing = self.missing()
+            if missing and v.notice is None:
+                self.tell("warn", self.t("apply.missing", list="、".join(missing)))
+                v.notice = self.notice
+            v.actions = [Option("next", self.t("next"), primary=True)]
+            return v
+        if self.step == "applicant":
+            v = self.base_view("applicant", "form", "apply.title", prompt=self.t("apply.applicant"),
+                               listens=self.can("card"), **kw)
+            v.fields = self.applicant.fields(self.s.lang)
+            v.result = {"hint": self.t("appt.person_hint") if v.listens else ""}
+            v.actions = [Option("next", self.t("next"), primary=True)]
+            if self.s.devices.simulated.get("id_reader"):
+                v.demo = [Option("demo_card", self.t("demo_card"))]
+            return v
+        if self.step == "confirm":
+            v = self.base_view("confirm", "info", "apply.title", prompt=self.t("apply.confirm"), **kw)
+            lines = [f"{f.label}：{_shown(f)}" for f in self.fields.fields(self.s.lang) if f.value]
+            from kiosk.presenters.appointments import _masked
+
+            v.sections = [Section(self.t("field.item"), [item_name])]
+            if lines:
+                v.sections.append(Section(self.t("apply.form"), lines))
+            v.sections.append(Section(self.t("apply.materials"),
+                                      [pick(m["name"], self.s.lang) for m in self.form.get("materials", [])
+                                       if m["index"] in self.provided] or ["—"]))
+            v.sections.append(Section(self.t("apply.applicant"), [_masked(self.applicant.clean)]))
+            if self.missing():
+                self.tell("warn", self.t("apply.missing", list="、".join(self.missing())))
+                v.notice = self.notice
+            v.actions = [Option("submit", self.t("apply.submit"), primary=True)]
+            return v
+        a = self.application or {}
+        v = self.base_view("result", "result", "apply.title", back=False)
+        v.result = {"label": self.t("apply.tracking"), "number": a.get("tracking_no", ""), "title": item_name,
+                    "lines": [self.t("apply.promised", date=a["promised_by"]) if a.get("promised_by") else "",
+                              self.t("apply.keep")],
+                    "qr": a.get("tracking_no", ""), "qr_hint": ""}
+        v.actions = [Option("done", self.t("done"), primary=True)]
+        return v
+
+
+def _shown(f) -> str:
+    if f.kind == "select":
+        return next((o.label for o in f.options if o.key == f.value), f.value)
+    return f.value

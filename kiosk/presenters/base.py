@@ -1,0 +1,233 @@
+"""What every screen's presenter shares: the view it describes, events, errors, automatic retries.
+
+A presenter holds one screen's state and talks to the server and devices;
+it imports no Kivy, so it is tested directly. The Kivy layer renders
+:class:`View` and sends events back (:meth:`Flow.handle`) from a worker
+thread, then re-renders on the main thread.
+
+Events: ``choose`` (an option's key), ``action`` (a button's key),
+``submit`` (typed text, or a dict of form values), ``toggle`` (a checklist
+entry), ``card`` (an IdCard read), ``scan`` (scanned text), ``back``,
+``retry`` (the automatic retry when the server was unreachable).
+
+When the server cannot be reached, a presenter keeps what it was doing in
+``_pending`` and says so; the UI calls ``retry`` every ``retry_seconds``,
+and the same press key goes out again, so nothing is done twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hallq.client import ApiError, Unreachable
+from kiosk.api import PressKey
+from kiosk.session import KioskSession
+
+log = logging.getLogger("hallq.kiosk")
+
+
+@dataclass
+class Option:
+    key: str
+    label: str
+    detail: str = ""
+    badge: str = ""
+    enabled: bool = True
+    selected: bool = False
+    primary: bool = False
+
+
+@dataclass
+class Field:
+    key: str
+    label: str
+    kind: str = "text"          # text | number | date | phone | id_number | select | textarea | name
+    value: str = ""
+    error: str = ""
+    required: bool = False
+    options: list[Option] = field(default_factory=list)
+    hint: str = ""
+    max_len: int | None = None
+
+
+@dataclass
+class Section:
+    title: str
+    lines: list[str]
+
+
+@dataclass
+class Notice:
+    level: str                  # info | ok | warn | error
+    text: str
+    prefix: str = ""            # a word, so colour is never the only signal
+
+    @property
+    def full(self) -> str:
+        return f"{self.prefix}{self.text}"
+
+
+@dataclass
+class View:
+    flow: str
+    step: str
+    kind: str                   # menu | choose | identity | entry | form | checklist | info | result
+    title: str
+    prompt: str = ""
+    options: list[Option] = field(default_factory=list)
+    fields: list[Field] = field(default_factory=list)
+    sections: list[Section] = field(default_factory=list)
+    actions: list[Option] = field(default_factory=list)
+    notice: Notice | None = None
+    step_no: int = 0
+    step_count: int = 0
+    result: dict[str, Any] = field(default_factory=dict)
+    entry: dict[str, Any] = field(default_factory=dict)
+    retry_in: float | None = None
+    listens: tuple[str, ...] = ()        # "card", "scan": the UI polls those devices while shown
+    demo: list[Option] = field(default_factory=list)
+    multi: bool = False                  # choose several options (checklists, rating reasons)
+    back: bool = True                    # a "back" button makes sense here
+
+
+class Done(Exception):
+    """Raised by a step handler to stop processing an event (the notice says why)."""
+
+
+class Flow:
+    """One screen's presenter. Subclasses define ``name``, ``reset`` and ``view``, and event handlers."""
+
+    name = "flow"
+
+    def __init__(self, session: KioskSession) -> None:
+        self.s = session
+        self.press = PressKey()
+        self.notice: Notice | None = None
+        self._pending: Callable[[], None] | None = None
+        self.finished = False          # the flow reached its end: the UI may return home after a while
+        self.navigate: tuple[str, dict[str, Any]] | None = None   # another screen asked for (the UI goes there)
+        self.reset()
+        session.on_wipe.append(self.reset)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget everything of the last resident (idle timeout, home, done)."""
+        self.notice = None
+        self._pending = None
+        self.finished = False
+        self.navigate = None
+        self.press.done()
+        self.step = self.first_step()
+
+    def first_step(self) -> str:
+        return "start"
+
+    def start(self, **kw: Any) -> None:
+        """Enter the flow from the home screen (or another flow, with a preselection)."""
+        self.reset()
+
+    def view(self) -> View:  # pragma: no cover - every flow overrides it
+        raise NotImplementedError
+
+    # -- events --------------------------------------------------------------------------------
+
+    def handle(self, event: str, arg: Any = None) -> bool:
+        """Apply one event; returns False when the flow wants to go home (back on the first step)."""
+        if event not in ("retry", "card_error"):     # automatic events are not a resident at the screen
+            self.s.touch()
+        if event == "retry":
+            if self._pending is not None:
+                self._attempt(self._pending)
+            return True
+        if event == "back":
+            self.notice = None
+            self._pending = None
+            self.press.done()
+            return self.go_back()
+        handler = getattr(self, f"on_{event}", None)
+        if handler is None:
+            log.warning("%s: no handler for event %s", self.name, event)
+            return True
+        if event not in ("card", "scan"):
+            self.notice = None
+        try:
+            handler(arg)
+        except Done:
+            pass
+        return True
+
+    def go_back(self) -> bool:
+        """Step back; False at the first step (the UI goes home)."""
+        return False
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def t(self, key: str, **fmt: Any) -> str:
+        return self.s.t(key, **fmt)
+
+    def tell(self, level: str, text: str) -> None:
+        prefix = self.t({"error": "error_prefix", "warn": "warn_prefix", "ok": "ok_prefix"}.get(level, "info_prefix"))
+        self.notice = Notice(level, text, prefix)
+
+    def fail(self, text: str) -> None:
+        """Show an error sentence and stop handling the event (input stays as it was)."""
+        self.tell("error", text)
+        raise Done
+
+    def _attempt(self, operation: Callable[[], None]) -> bool:
+        """Run a server operation; remember it for the automatic retry when the server is unreachable."""
+        try:
+            operation()
+        except Unreachable as e:
+            log.warning("%s: server unreachable (%s); will retry with the same request key", self.name,
+                        e.detail.get("cause", ""))
+            self._pending = operation
+            self.tell("error", self.t("retrying", seconds=self.s.cfg.retry_seconds))
+            return False
+        except ApiError as e:
+            self._pending = None
+            self.press.done()
+            self.on_api_error(e)
+            return False
+        except Done:
+            self._pending = None
+            return False
+        self._pending = None
+        return True
+
+    def on_api_error(self, e: ApiError) -> None:
+        """Default: the server's own sentence, in the resident's language."""
+        self.tell("error", e.message(self.s.lang))
+
+    def base_view(self, step: str, kind: str, title_key: str, **kw: Any) -> View:
+        v = View(flow=self.name, step=step, kind=kind, title=self.t(title_key), notice=self.notice, **kw)
+        if self._pending is not None:
+            v.retry_in = float(self.s.cfg.retry_seconds)
+        return v
+
+    def can(self, *listens: str) -> tuple[str, ...]:
+        """Which of "card" / "scan" this kiosk can do (no reader or no scanner: that way is not offered)."""
+        d = self.s.devices
+        have = {"card": d.reader is not None, "scan": d.scanner is not None}
+        return tuple(x for x in listens if have.get(x))
+
+    def prompt_for(self, base: str, listens: tuple[str, ...]) -> str:
+        """The instruction naming only the ways this kiosk has: base, base_card, or base_code."""
+        if "scan" in listens:
+            return self.t(base)
+        return self.t(f"{base}_card" if "card" in listens else f"{base}_code")
+
+    def step_of(self, steps: list[str]) -> tuple[int, int]:
+        return (steps.index(self.step) + 1, len(steps)) if self.step in steps else (0, len(steps))
+
+    def go(self, flow: str, **kw: Any) -> None:
+        """Ask the UI to open another screen (``home`` included), with a preselection."""
+        self.navigate = (flow, kw)
+
+    def take_navigation(self) -> tuple[str, dict[str, Any]] | None:
+        nav, self.navigate = self.navigate, None
+        return nav

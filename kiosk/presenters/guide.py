@@ -1,0 +1,160 @@
+"""Service guides (办事指南): every item's conditions, materials, time limits, fees, basis, contacts.
+
+The guide elements are those of seed 002 §二 (服务对象、受理条件、申请材料、
+收费标准及依据、办理时限、实施部门、联系方式、是否网办). "Tell everything once"
+(一次性告知, seeds 000 §8 and 002): the full list of materials prints on one
+slip. Guides come from the server and are kept, so they can still be read
+while the network is down.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from kiosk import receipts
+from kiosk.presenters.base import Flow, Option, Section, View
+
+STEPS = ["business", "item", "guide"]
+
+
+class Guide(Flow):
+    name = "guide"
+
+    def reset(self) -> None:
+        self.business: str | None = None
+        self.item: dict[str, Any] | None = None
+        self.stale = False
+        self._preset: str | None = None
+        super().reset()
+
+    def first_step(self) -> str:
+        return "business"
+
+    def start(self, item: str | None = None, **_: Any) -> None:
+        self.reset()
+        self._preset = item
+        self._attempt(self._load)
+
+    def _load(self) -> None:
+        self.s.hall()
+        _, stale_b = self.s.businesses()
+        _, stale_i = self.s.items()
+        self.stale = stale_b or stale_i
+        if self._preset:
+            self.on_choose(self._preset, direct=True)
+
+    def _items(self) -> list[dict[str, Any]]:
+        entry = self.s.cache.get("items")
+        return entry[0] if entry else []
+
+    def _businesses(self) -> list[dict[str, Any]]:
+        entry = self.s.cache.get("businesses")
+        return entry[0] if entry else []
+
+    def on_choose(self, key: str, direct: bool = False) -> None:
+        if self.step == "business" and not direct:
+            self.business = key
+            self.step = "item"
+            return
+        item = next((i for i in self._items() if i["code"] == key), None)
+        if item is not None:
+            self.item = item
+            self.business = item["business"]
+            self.step = "guide"
+            self.s.say(self.s.pick(item["name"]))
+
+    def on_action(self, key: str) -> None:
+        if self.step != "guide" or self.item is None:
+            return
+        code = self.item["code"]
+        if key == "print_notice":
+            now = datetime.now().strftime("%Y-%m-%d %H:%M")
+            job = receipts.one_time_notice(self.s.devices.profile, self.s.hall_name(), self.item, self.s.lang, now)
+            outcome = self.s.devices.print_job(job)
+            if outcome.printed:
+                self.tell("ok", self.t("guide.notice_printed"))
+            else:
+                self.tell("warn", self.t(f"printer.{outcome.problem}") if outcome.problem else "")
+        elif key == "take":
+            self.go("take_number", business=self.item["business"], item=code)
+        elif key == "book":
+            self.go("book", item=code)
+        elif key == "apply":
+            self.go("apply", item=code)
+
+    def go_back(self) -> bool:
+        if self.step == "guide":
+            self.step, self.item = "item", None
+            return True
+        if self.step == "item":
+            self.step, self.business = "business", None
+            return True
+        return False
+
+    def view(self) -> View:
+        n, total = self.step_of(STEPS)
+        if self.step == "business":
+            v = self.base_view("business", "choose", "guide.title", prompt=self.t("guide.business"),
+                               step_no=n, step_count=total)
+            counts: dict[str, int] = {}
+            for it in self._items():
+                counts[it["business"]] = counts.get(it["business"], 0) + 1
+            for b in self._businesses():
+                v.options.append(Option(b["code"], self.s.pick(b["name"]), badge=str(counts.get(b["code"], 0))))
+        elif self.step == "item":
+            v = self.base_view("item", "choose", "guide.title", prompt=self.t("guide.item"), step_no=n,
+                               step_count=total)
+            for it in self._items():
+                if it["business"] == self.business:
+                    g = it.get("guide", {})
+                    v.options.append(Option(it["code"], self.s.pick(it["name"]),
+                                            detail=" · ".join(x for x in (g.get("category", ""), g.get("online", "")) if x)))
+        else:
+            v = self._guide_view(n, total)
+        if self.stale and v.notice is None:
+            self.tell("warn", self.t("offline_cached"))
+            v.notice = self.notice
+        return v
+
+    def _guide_view(self, n: int, total: int) -> View:
+        it = self.item
+        g = it.get("guide", {})
+        t = self.t
+        v = self.base_view("guide", "info", "guide.title", prompt=self.s.pick(it["name"]), step_no=n, step_count=total)
+        if self.s.lang == "en":
+            v.prompt += " " + t("guide.chinese_only")
+        sections = []
+        if g.get("recipients"):
+            sections.append(Section(t("guide.recipients"), [g["recipients"]]))
+        if g.get("conditions"):
+            sections.append(Section(t("guide.conditions"), [f"{i}．{c}" for i, c in enumerate(g["conditions"], 1)]))
+        mats = []
+        for i, m in enumerate(g.get("materials", []), 1):
+            need = t("guide.required") if m.get("required", True) else t("guide.optional")
+            line = f"{i}．{m['name']}（{t('guide.copies', form=m.get('form', ''), n=m.get('copies', 1))}，{need}）"
+            mats.append(line + (f"：{m['note']}" if m.get("note") else ""))
+        if mats:
+            sections.append(Section(t("guide.materials"), mats))
+        limits = receipts.time_limit_lines(g, self.s.lang)
+        if limits:
+            sections.append(Section(t("guide.time"), limits))
+        if g.get("fee"):
+            sections.append(Section(t("guide.fee"), [g["fee"]]))
+        if g.get("basis"):
+            sections.append(Section(t("guide.basis"), list(g["basis"])))
+        way = [g["online"]] if g.get("online") else []
+        if g.get("max_visits") is not None:
+            way.append(t("guide.visits0") if g["max_visits"] == 0 else t("guide.visits", n=g["max_visits"]))
+        if way:
+            sections.append(Section(t("guide.way"), way))
+        if g.get("department") or g.get("contact"):
+            sections.append(Section(t("guide.contact"), [" ".join(x for x in (g.get("department"), g.get("contact")) if x)]))
+        v.sections = sections
+        v.actions = [Option("print_notice", t("guide.print_notice"), primary=True),
+                     Option("take", t("guide.take"))]
+        if g.get("appointment"):
+            v.actions.append(Option("book", t("guide.book")))
+        if g.get("form"):
+            v.actions.append(Option("apply", t("guide.apply")))
+        return v

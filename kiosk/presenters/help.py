@@ -1,0 +1,44 @@
+"""Ask staff for help (找工作人员帮忙): where they are, the hall's phone, spoken aloud.
+
+Available from every screen. Staff can take a number, fill in a form or
+apply on a resident's behalf (帮办代办, seed 000 §22).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kiosk.presenters.base import Flow, Option, Section, View
+
+
+class Help(Flow):
+    name = "help"
+
+    def first_step(self) -> str:
+        return "info"
+
+    def start(self, **_: Any) -> None:
+        self.reset()
+        self.s.say(self._text())
+
+    def _text(self) -> str:
+        return self.s.pick(self.s.cfg.help) or self.t("help.default")
+
+    def on_action(self, key: str) -> None:
+        if key == "done":
+            self.go("home")
+
+    def view(self) -> View:
+        v = self.base_view("info", "info", "help.title", prompt=self._text())
+        entry = self.s.cache.get("hall")
+        lines = []
+        if entry:
+            hall = entry[0]
+            if hall.get("phone"):
+                lines.append(self.t("help.phone", phone=hall["phone"]))
+            if hall.get("complaint_phone"):
+                lines.append(self.t("help.complaint", phone=hall["complaint_phone"]))
+        if lines:
+            v.sections = [Section(self.t("help.title"), lines)]
+        v.actions = [Option("done", self.t("done"), primary=True)]
+        return v

@@ -1,0 +1,216 @@
+"""Tracking an application (进度查询): by the receipt's QR, the tracking number, or the ID card.
+
+The timeline shows every step (submitted, pre-review, accepted / correction
+notice / rejected, result ready, delivered) with its time and note; a
+correction shows the one list of everything missing (一次性告知); an overdue
+application says so in words, not only in colour.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hallq.client import ApiError
+from hallq.i18n import pick
+from kiosk.presenters.base import Flow, Option, Section, View
+from kiosk.presenters.identity import IdentityInput, identity_today
+from kiosk.receipts import when
+from kiosk.scans import normalise_tracking, parse_scan
+
+
+class Progress(Flow):
+    name = "progress"
+
+    def reset(self) -> None:
+        self.typed = ""
+        self.error = ""
+        self.identity: IdentityInput | None = None
+        self.found: list[dict[str, Any]] = []
+        self.application: dict[str, Any] | None = None
+        self.handing_in: set[int] = set()
+        self.card_id: str | None = None
+        super().reset()
+
+    def first_step(self) -> str:
+        return "lookup"
+
+    # -- events -------------------------------------------------------------------------------
+
+    def on_scan(self, text: str) -> None:
+        scan = parse_scan(text)
+        if scan is None or scan.kind != "application":
+            self.tell("error", self.t("scan.unknown"))
+            return
+        self._open(scan.value)
+
+    def on_card(self, card) -> None:
+        if self.step in ("lookup", "identity"):
+            self.card_id = card.id_number
+            self._find(card.id_number)
+
+    def on_card_error(self, code: str) -> None:
+        self.tell("warn", self.t("identity.card_unreadable"))
+
+    def on_action(self, key: str) -> None:
+        if key == "type_tracking":
+            self.step = "entry"
+        elif key == "type_id":
+            self.identity = IdentityInput(self, ("id",))
+            self.identity.mode = "type_id"
+            self.step = "identity"
+        elif key == "demo_card":
+            IdentityInput(self).on_action("demo_card")
+        elif key == "supplement" and self.step == "detail":
+            self.handing_in = set()
+            self.step = "supplement"
+        elif key == "hand_in" and self.step == "supplement":
+            self._hand_in()
+        elif key == "done":
+            self.finished = True
+        elif self.identity is not None:
+            self.identity.on_action(key)
+
+    def on_toggle(self, key: str) -> None:
+        if self.step == "supplement":
+            self.handing_in.symmetric_difference_update({int(key)})
+
+    def _missing(self, kind: str) -> list[dict[str, Any]]:
+        correction = (self.application or {}).get("correction") or {}
+        return [m for m in correction.get("missing", []) if m.get("kind", "material") == kind]
+
+    def _hand_in(self) -> None:
+        body: dict[str, Any] = {"materials": sorted(self.handing_in)}
+        if self.card_id:
+            body["id_number"] = self.card_id
+        no = self.application["tracking_no"]
+        key = self.press.for_body({"no": no, **body})
+
+        def run() -> None:
+            self.application = self.s.api.supplement(no, body, key)
+            self.press.done()
+            self.step = "detail"
+            self.tell("ok", self.t("progress.supplemented"))
+            self.s.say(self.t("progress.supplemented"))
+        self._attempt(run)
+
+    def on_submit(self, value: Any) -> None:
+        if self.step == "entry":
+            self.typed = str(value or "")
+            no = normalise_tracking(self.typed)
+            if no is None:
+                self.error = self.t("invalid.tracking")
+                return
+            self.error = ""
+            self._open(no)
+        elif self.step == "identity" and self.identity.on_submit(value, identity_today(self)):
+            self._find(self.identity.id_number)
+
+    def on_choose(self, key: str) -> None:
+        if self.step == "list":
+            self._open(key)
+        elif self.step == "supplement":
+            self.on_toggle(key)
+
+    def _open(self, tracking_no: str) -> None:
+        def run() -> None:
+            self.application = self.s.api.application(tracking_no)
+            self.step = "detail"
+            self.finished = True
+            self.s.say(self.t(f"status.{self.application['status']}"))
+        self._attempt(run)
+
+    def _find(self, id_number: str) -> None:
+        def run() -> None:
+            self.found = self.s.api.find_applications(id_number)
+            if not self.found:
+                self.step = "lookup"
+                self.tell("info", self.t("progress.none"))
+            elif len(self.found) == 1:
+                self._open(self.found[0]["tracking_no"])
+            else:
+                self.step = "list"
+        self._attempt(run)
+
+    def on_api_error(self, e: ApiError) -> None:
+        if self.step == "entry" and e.status == 404:
+            self.error = e.message(self.s.lang)
+            return
+        self.tell("error", e.message(self.s.lang))
+
+    def go_back(self) -> bool:
+        if self.step == "detail" and self.found and len(self.found) > 1:
+            self.step = "list"
+            return True
+        if self.step == "supplement":
+            self.step = "detail"
+            return True
+        if self.step in ("entry", "identity", "list", "detail"):
+            self.step = "lookup"
+            return True
+        return False
+
+    # -- the view ---------------------------------------------------------------------------------
+
+    def view(self) -> View:
+        if self.step == "lookup":
+            listens = self.can("card", "scan")
+            v = self.base_view("lookup", "identity", "progress.title",
+                               prompt=self.prompt_for("progress.prompt", listens), listens=listens)
+            v.actions = [Option("type_tracking", self.t("progress.type"), primary=True),
+                         Option("type_id", self.t("identity.type_id"))]
+            if self.s.devices.simulated.get("id_reader"):
+                v.demo = [Option("demo_card", self.t("demo_card"))]
+            return v
+        if self.step == "entry":
+            v = self.base_view("entry", "entry", "progress.title", prompt=self.t("entry.tracking"),
+                               listens=self.can("scan"))
+            v.entry = {"key": "tracking", "value": self.typed or "SQ", "keypad": "tracking", "error": self.error,
+                       "max_len": 19}
+            return v
+        if self.step == "identity":
+            return self.identity.view(self, "identity", "progress.title", "")
+        if self.step == "supplement":
+            v = self.base_view("supplement", "checklist", "progress.title", prompt=self.t("progress.supplement_prompt"),
+                               multi=True)
+            for m in self._missing("material"):
+                v.options.append(Option(str(m["index"]), pick(m.get("name"), self.s.lang),
+                                        selected=m["index"] in self.handing_in))
+            if self._missing("field"):
+                v.result = {"fields": self.t("progress.supplement_fields")}
+            v.actions = [Option("hand_in", self.t("progress.supplement"), primary=True,
+                                enabled=bool(self.handing_in))]
+            return v
+        if self.step == "list":
+            v = self.base_view("list", "choose", "progress.title", prompt=self.t("progress.list"))
+            for a in self.found:
+                v.options.append(Option(a["tracking_no"], self.s.pick(a.get("item_name")),
+                                        detail=f"{a['tracking_no']} · {when(a.get('submitted_at'))}",
+                                        badge=self.t(f"status.{a['status']}")))
+            return v
+        return self._detail()
+
+    def _detail(self) -> View:
+        a = self.application or {}
+        lang = self.s.lang
+        v = self.base_view("detail", "info", "progress.title", prompt=self.s.pick(a.get("item_name")))
+        head = [f"{a.get('tracking_no', '')}", self.t(f"status.{a['status']}") if a.get("status") else ""]
+        if a.get("promised_by"):
+            head.append(self.t("apply.promised", date=a["promised_by"]))
+        v.sections = [Section(self.t("apply.tracking"), [x for x in head if x])]
+        correction = a.get("correction") or {}
+        if correction.get("missing"):
+            names = "、".join(pick(m.get("name"), lang) for m in correction["missing"])
+            v.sections.append(Section(self.t("status.correction"), [self.t("progress.missing", list=names)]))
+        timeline = []
+        for e in a.get("timeline", []):
+            name = pick(e.get("status_name"), lang) or self.t(f"status.{e['status']}")
+            note = pick(e.get("note"), lang) if e.get("note") else ""
+            timeline.append(f"{when(e.get('at'))}  {name}" + (f"：{note}" if note else ""))
+        v.sections.append(Section(self.t("progress.timeline"), timeline))
+        if a.get("overdue"):
+            self.tell("warn", self.t("progress.overdue"))
+            v.notice = self.notice
+        v.actions = [Option("done", self.t("done"), primary=True)]
+        if a.get("status") == "correction" and self._missing("material"):
+            v.actions.insert(0, Option("supplement", self.t("progress.supplement"), primary=True))
+        return v

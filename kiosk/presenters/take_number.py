@@ -1,0 +1,253 @@
+"""Taking a number (取号): business → service item → (ID card, typed ID or phone) → the ticket.
+
+The ticket always reaches the resident three ways: printed, on the screen
+(number, people ahead, wait, where to wait, and the QR code of the ticket's
+phone page), and spoken. A printer problem changes only the first: the
+screen says what happened, asks to remember the number or photograph the
+QR, and staff are told over MQTT (kiosk.devices).
+
+The final press issues the number with one Idempotency-Key, kept through
+automatic retries while the server is unreachable: one press, one number.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hallq.client import ApiError
+from kiosk import receipts
+from kiosk.presenters.base import Done, Flow, Option, View
+from kiosk.presenters.identity import IdentityInput, identity_today
+
+NO_ITEM = "__none__"
+STEPS = ["business", "item", "identity", "result"]
+
+
+class TakeNumber(Flow):
+    name = "take_number"
+
+    def reset(self) -> None:
+        self.business: dict[str, Any] | None = None
+        self.item: str | None = None
+        self.identity: IdentityInput | None = None
+        self.green: str | None = None
+        self.ticket: dict[str, Any] | None = None
+        self.print_problem: str | None = None
+        self.print_warning: str | None = None
+        self.where = ""
+        self.stale = False
+        self._preset: tuple[str | None, str | None] = (None, None)
+        super().reset()
+
+    def first_step(self) -> str:
+        return "business"
+
+    def start(self, business: str | None = None, item: str | None = None, **_: Any) -> None:
+        """From home, or from a guide with the business and item already chosen."""
+        self.reset()
+        self._preset = (business, item)
+        self._attempt(self._load)      # unreachable: said on screen, retried with the preselection kept
+
+    def _load(self) -> None:
+        self.s.hall()
+        _, self.stale = self.s.businesses()
+        business, item = self._preset
+        businesses = self._businesses()
+        if business is None and len(businesses) == 1:
+            business = businesses[0]["code"]
+        if business is not None:
+            self._choose_business(business, item)
+
+    def _businesses(self) -> list[dict[str, Any]]:
+        entry = self.s.cache.get("businesses")
+        return entry[0] if entry else []
+
+    # -- events ---------------------------------------------------------------------------------
+
+    def on_choose(self, key: str) -> None:
+        if self.step == "business":
+            self._choose_business(key)
+        elif self.step == "item":
+            self.item = None if key == NO_ITEM else key
+            self._after_item()
+
+    def _choose_business(self, code: str, item: str | None = None) -> None:
+        b = next((b for b in self._businesses() if b["code"] == code), None)
+        if b is None:
+            self.fail(self.t("scan.unknown"))
+        if not (b.get("queue") or {}).get("issuing", True):
+            self.step = "business"
+            self.fail(self.t("home.not_issuing"))
+        self.business = b
+        if item is not None or not b.get("items"):
+            self.item = item
+            self._after_item()
+        else:
+            self.step = "item"
+
+    def _after_item(self) -> None:
+        requires = self.business.get("ticket_requires", "none")
+        if requires == "none":
+            self.identity = None
+            self._issue()
+            return
+        accepts = {"id": ("id",), "phone": ("phone",), "id_or_phone": ("id", "phone")}.get(requires, ("id",))
+        self.identity = IdentityInput(self, accepts)
+        self.step = "identity"
+
+    def on_action(self, key: str) -> None:
+        if key in ("green_disabled", "green_pregnant"):
+            reason = key.split("_", 1)[1]
+            self.green = None if self.green == reason else reason
+        elif key == "done":
+            self.finished = True
+        elif self.step == "identity" and self.identity is not None:
+            self.identity.on_action(key)
+
+    def on_card(self, card) -> None:
+        if self.step == "identity" and self.identity is not None and self.identity.on_card(card):
+            self._issue()
+
+    def on_card_error(self, code: str) -> None:
+        if self.step == "identity" and self.identity is not None:
+            self.identity.on_card_error(code)
+
+    def on_submit(self, value: Any) -> None:
+        if self.step == "identity" and self.identity is not None:
+            if self.identity.on_submit(value, identity_today(self)):
+                self._issue()
+
+    # -- issuing ---------------------------------------------------------------------------------
+
+    def _issue(self) -> None:
+        body: dict[str, Any] = {"business": self.business["code"]}
+        if self.item:
+            body["item"] = self.item
+        if self.identity is not None:
+            body.update(self.identity.body())
+        if self.green:
+            body["green_reason"] = self.green
+        key = self.press.for_body(body)
+        self._attempt(lambda: self._issue_now(body, key))
+
+    def _issue_now(self, body: dict[str, Any], key: str) -> None:
+        ticket = self.s.api.issue_ticket(body, key)
+        self.press.done()
+        self.ticket = ticket
+        self.step = "result"
+        self.finished = True
+        self.where = self.s.where_to_wait(ticket["business"])
+        self._print_and_say()
+
+    def _print_and_say(self) -> None:
+        self.print_problem, self.print_warning = deliver_ticket(self, self.ticket, self.where)
+
+    def on_api_error(self, e: ApiError) -> None:
+        message = e.message(self.s.lang)
+        if self.identity is not None and e.code in ("invalid_id_number", "invalid_phone", "identity_required"):
+            self.step = "identity"
+            self.identity.server_error("phone" if e.code == "invalid_phone" else "id", message)
+            return
+        if e.code in ("already_has_ticket",) and self.identity is not None:
+            self.identity.clear_result()
+        self.tell("error", message)
+
+    def go_back(self) -> bool:
+        if self.step == "identity":
+            self.identity = None
+            if self.business.get("items"):
+                self.step = "item"
+                return True
+            self.step, self.business = "business", None
+            return len(self._businesses()) > 1
+        if self.step == "item":
+            self.step = "business"
+            self.business = None
+            return len(self._businesses()) > 1
+        return False
+
+    # -- the view ---------------------------------------------------------------------------------
+
+    def view(self) -> View:
+        n, total = self.step_of(STEPS)
+        if self.step == "business":
+            v = self.base_view("business", "choose", "take.title", prompt=self.t("take.business"),
+                               step_no=1, step_count=total, back=False)
+            for b in self._businesses():
+                q = b.get("queue") or {}
+                detail = self.t("take.waiting", n=q.get("waiting", 0)) + " · " + (
+                    self.t("take.wait_minutes", m=q["est_wait_minutes"]) if q.get("est_wait_minutes") is not None
+                    else self.t("take.no_estimate"))
+                issuing = q.get("issuing", True)
+                v.options.append(Option(b["code"], self.s.pick(b["name"]), detail=detail,
+                                        badge=b.get("prefix", "") if issuing else self.t("take.stopped"),
+                                        enabled=issuing))
+            v.actions = self._green_actions()
+            if self.stale and v.notice is None:
+                self.tell("warn", self.t("offline_cached"))
+                v.notice = self.notice
+            return v
+        if self.step == "item":
+            v = self.base_view("item", "choose", "take.title", prompt=self.t("take.item"), step_no=2,
+                               step_count=total)
+            v.result = {"business": self.s.pick(self.business["name"])}
+            for it in self.business.get("items", []):
+                v.options.append(Option(it["code"], self.s.pick(it["name"])))
+            v.options.append(Option(NO_ITEM, self.t("take.item_unsure")))
+            v.actions = self._green_actions() if len(self._businesses()) == 1 else []
+            return v
+        if self.step == "identity":
+            requires = self.business.get("ticket_requires")
+            why = self.t("identity.why.id" if requires == "id" else "identity.why.phone")
+            return self.identity.view(self, "identity", "identity.title", why, step_no=3, step_count=total)
+        return self._result_view()
+
+    def _green_actions(self) -> list[Option]:
+        return [Option("green_disabled", self.t("take.green.disabled"), selected=self.green == "disabled",
+                       detail=self.t("take.green_note")),
+                Option("green_pregnant", self.t("take.green.pregnant"), selected=self.green == "pregnant")]
+
+    def _result_view(self) -> View:
+        return ticket_view(self, "take.title", self.ticket or {}, self.where, self.print_problem)
+
+
+def deliver_ticket(flow: Flow, t: dict[str, Any], where: str) -> tuple[str | None, str | None]:
+    """Print the ticket, say it, and set the flow's notice; returns (print problem, print warning).
+
+    Whatever the printer does, the number is on the screen and spoken.
+    """
+    s = flow.s
+    job = receipts.ticket(s.devices.profile, s.hall_name(), t, s.lang, where, s.missed_minutes())
+    outcome = s.devices.print_job(job)
+    est = flow.t("take.say_est", m=t["est_wait_minutes"]) if t.get("est_wait_minutes") is not None else ""
+    speech = flow.t("take.say", ticket=t["ticket"], ahead=t.get("people_ahead") or 0, est=est, where=where)
+    if outcome.printed:
+        flow.tell("ok", flow.t("take.printed"))
+    elif outcome.problem == "none":
+        flow.tell("info", flow.t("take.no_printer"))
+    else:
+        problem = flow.t(f"printer.{outcome.problem}") if outcome.problem in PRINTER_PROBLEMS else outcome.problem
+        flow.tell("warn", flow.t("take.print_failed", problem=problem, ticket=t["ticket"]))
+        speech = flow.t("take.say_print_failed", ticket=t["ticket"]) + speech
+    s.say(speech)
+    return outcome.problem, outcome.warning
+
+
+def ticket_view(flow: Flow, title_key: str, t: dict[str, Any], where: str, print_problem: str | None) -> View:
+    """The ticket on screen: the number large, people ahead, wait, where, and its QR code."""
+    v = flow.base_view("result", "result", title_key, back=False)
+    lines = [flow.t("take.ahead", n=t.get("people_ahead") or 0),
+             flow.t("take.est", m=t["est_wait_minutes"]) if t.get("est_wait_minutes") is not None
+             else flow.t("take.est_unknown"),
+             where]
+    if t.get("class") in ("green", "appointment"):
+        lines.insert(0, flow.t(f"take.class.{t['class']}"))
+    v.result = {"label": flow.t("take.your_number"), "number": t.get("ticket", ""),
+                "title": flow.s.pick(t.get("business_name")), "lines": lines, "qr": t.get("track_url", ""),
+                "qr_hint": flow.t("take.qr_hint"), "printed": print_problem is None}
+    v.actions = [Option("done", flow.t("done"), primary=True)]
+    return v
+
+
+PRINTER_PROBLEMS = ("paper_out", "cover_open", "jammed", "offline", "unplugged", "printer_error", "none")
+__all__ = ["TakeNumber", "NO_ITEM", "Done", "deliver_ticket", "ticket_view"]

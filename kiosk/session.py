@@ -1,0 +1,135 @@
+"""One resident's visit at the kiosk: language, elderly mode, idle time, and what the hall said last.
+
+The session is what the idle timeout wipes: language and elderly mode go
+back to the kiosk's defaults, pending speech is dropped, and every screen
+forgets what was typed (each presenter's ``reset``). What the server said
+about the hall, its businesses and guides is kept (``cache``) so guides can
+still be read while the network is down.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from hallq.client import Unreachable
+from hallq.i18n import pick
+from kiosk.api import KioskApi
+from kiosk.config import KioskConfig
+from kiosk.devices import KioskDevices
+from kiosk.texts import tr
+
+log = logging.getLogger("hallq.kiosk")
+
+
+class KioskSession:
+    def __init__(self, cfg: KioskConfig, api: KioskApi, devices: KioskDevices,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.cfg = cfg
+        self.api = api
+        self.devices = devices
+        self.clock = clock
+        self.lang = cfg.languages[0]
+        self.elderly = cfg.elderly_mode
+        self.last_touch = clock()
+        self.cache: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self.on_wipe: list[Callable[[], None]] = []
+
+    # -- the resident ---------------------------------------------------------------------
+
+    def t(self, key: str, **fmt: Any) -> str:
+        return tr(key, self.lang, **fmt)
+
+    def pick(self, texts: Any) -> str:
+        return pick(texts, self.lang)
+
+    def set_lang(self, lang: str) -> None:
+        if lang in self.cfg.languages:
+            self.lang = lang
+
+    def touch(self) -> None:
+        self.last_touch = self.clock()
+
+    def idle_seconds(self) -> float:
+        return self.clock() - self.last_touch
+
+    def idle_state(self, timeout: float | None = None) -> str:
+        """``active``, ``warning`` (ask "need more time?") or ``expired`` (wipe and go home)."""
+        limit = timeout if timeout is not None else self.cfg.idle_timeout_seconds
+        idle = self.idle_seconds()
+        if idle >= limit:
+            return "expired"
+        if idle >= limit - self.cfg.idle_warning_seconds:
+            return "warning"
+        return "active"
+
+    def wipe(self) -> None:
+        """The next resident starts clean: defaults back, nothing typed kept, no stale speech."""
+        self.lang = self.cfg.languages[0]
+        self.elderly = self.cfg.elderly_mode
+        self.devices.voice.cancel()
+        for hook in self.on_wipe:
+            hook()
+        self.touch()
+
+    def say(self, text: str) -> None:
+        """Speak ``text`` (elderly mode: slower)."""
+        if self.cfg.speak and text:
+            self.devices.voice.say(text, self.lang, slow=self.elderly)
+
+    # -- what the hall said last ---------------------------------------------------------------
+
+    def cached(self, key: str, fetch: Callable[[], Any], max_age: float = 20.0) -> tuple[Any, bool]:
+        """``(value, stale)``: a fresh answer, or the last one when the server is unreachable.
+
+        Raises :class:`Unreachable` only when there is nothing cached yet.
+        """
+        with self._lock:
+            entry = self.cache.get(key)
+        if entry is not None and self.clock() - entry[1] < max_age:
+            return entry[0], False
+        try:
+            value = fetch()
+        except Unreachable:
+            if entry is None:
+                raise
+            return entry[0], True
+        with self._lock:
+            self.cache[key] = (value, self.clock())
+        return value, False
+
+    def hall(self) -> tuple[dict, bool]:
+        return self.cached("hall", self.api.hall, max_age=10)
+
+    def businesses(self) -> tuple[list[dict], bool]:
+        return self.cached("businesses", self.api.businesses, max_age=5)
+
+    def items(self) -> tuple[list[dict], bool]:
+        return self.cached("items", self.api.items, max_age=300)
+
+    def hall_name(self) -> dict | str:
+        entry = self.cache.get("hall")
+        return entry[0]["name"] if entry else ""
+
+    def missed_minutes(self) -> int:
+        entry = self.cache.get("hall")
+        rules = (entry[0].get("queue") or {}) if entry else {}
+        return rules.get("no_show_grace_minutes", self.cfg.missed_number_minutes)
+
+    def where_to_wait(self, business: str) -> str:
+        """"请在一楼A区等候叫号" from the areas of the windows serving ``business``, or a general sentence."""
+        try:
+            windows, _ = self.cached("windows", self.api.windows, max_age=60)
+        except Unreachable:
+            windows = []
+        areas = []
+        for w in windows:
+            if business in (w.get("serves") or []) and w.get("area") and w["area"] not in areas:
+                areas.append(w["area"])
+        if areas and len(areas) <= 2:
+            return self.t("take.where", area="、".join(areas) if self.lang != "en" else " / ".join(areas))
+        return self.t("take.where_default")

@@ -1,0 +1,341 @@
+"""The screens: they draw a presenter's View and send the resident's taps back as events.
+
+Nothing here decides anything: what to show comes from ``View``, what a tap
+means is the presenter's business (kiosk.presenters). Layouts are in
+kv/home.kv, kv/flow.kv and kv/steps/<kind>.kv.
+"""
+
+from __future__ import annotations
+
+from kivy.app import App
+from kivy.metrics import dp
+from kivy.properties import BooleanProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.label import Label
+from kivy.uix.screenmanager import Screen
+
+from kiosk.presenters.base import Option, View
+from kiosk.texts import tr
+from kiosk.ui.widgets import KButton, KLabel, Keypad, KTextInput, Tile
+
+SELECTED_MARK = {"zh-Hans": "✓ 已选  ", "zh-Hant": "✓ 已選  ", "en": "✓ Selected  "}
+UNSELECTED_MARK = "□  "
+
+
+def _button(opt: Option, on_press, role: str | None = None) -> KButton:
+    b = KButton(text=(("✓ " if opt.selected else "") + opt.label), key=opt.key,
+                role=role or ("selected" if opt.selected else "primary" if opt.primary else "normal"))
+    if not opt.enabled:
+        b.role = "disabled"
+    b.bind(on_release=lambda btn: on_press(btn.key))
+    return b
+
+
+class KioskScreen(Screen):
+    flow_name = StringProperty("")
+
+    @property
+    def app(self):
+        return App.get_running_app()
+
+    def send(self, event: str, arg=None) -> None:
+        self.app.send(self.flow_name, event, arg)
+
+    def render(self, view: View) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _notice(self, view: View) -> None:
+        bar = self.ids.notice
+        bar.level = view.notice.level if view.notice else "info"
+        bar.text = view.notice.full if view.notice else ""
+
+    def _footer(self, view: View, lang: str) -> None:
+        footer = self.ids.footer
+        footer.clear_widgets()
+        if self.flow_name == "home":
+            return
+        if view.back:
+            footer.add_widget(_button(Option("back", "← " + tr("back", lang)), lambda k: self.send("back")))
+        footer.add_widget(_button(Option("home", tr("home", lang)), lambda k: self.app.go_home()))
+        footer.add_widget(_button(Option("help", tr("home.help", lang), primary=True), lambda k: self.app.open("help")))
+
+
+class HomeScreen(KioskScreen):
+    def render(self, view: View) -> None:
+        app = self.app
+        portrait = app.layout == "portrait"
+        elderly = app.session.elderly
+        self.ids.header.title = view.title
+        self.ids.header.step = view.result.get("now", "")
+        self.ids.welcome.text = view.prompt
+        self.ids.status.text = "   ".join(view.result.get("status", []))
+        self._notice(view)
+        hero, grid, area = self.ids.hero, self.ids.tiles, self.ids.area
+        hero.clear_widgets()
+        grid.clear_widgets()
+        area.orientation = "vertical" if portrait else "horizontal"
+        grid.cols = 2
+        if portrait:
+            # fixed, generous heights; whatever is left stays empty below
+            hero.size_hint = (1, None)
+            grid.size_hint = (1, None)
+            grid.bind(minimum_height=grid.setter("height"))
+            self.ids.filler.size_hint = (1, 1)
+        else:
+            self.ids.filler.size_hint = (None, None)
+            self.ids.filler.size = (0, 0)
+            # landscape: "take a number" is the left third, the rest fills a 2-column grid
+            hero.size_hint = (0.36, 1)
+            grid.size_hint = (0.64, 1)
+        for opt in view.options:
+            t = Tile(text=opt.label, detail=opt.detail, key=opt.key, primary=opt.primary)
+            t.bind(on_release=lambda tile: self.send("choose", tile.key))
+            if opt.primary and not hero.children:
+                t.scale = 2.4 if portrait else 2.0
+                hero.add_widget(t)
+                if portrait:
+                    hero.height = t.height
+                    t.bind(height=hero.setter("height"))
+                else:
+                    t.size_hint_y = 1
+            else:
+                t.scale = (2.1 if portrait else 1.0) if not elderly else (1.7 if portrait else 1.0)
+                if not portrait:
+                    t.size_hint_y = 1
+                grid.add_widget(t)
+        settings = self.ids.settings
+        settings.clear_widgets()
+        footer = self.ids.footer
+        footer.clear_widgets()
+        for a in view.actions:
+            b = _button(a, lambda k: self.send("action", k))
+            if a.key.startswith("lang:"):
+                b.size_role = "body_sp"
+            (footer if a.key == "help" else settings).add_widget(b)
+
+
+class FlowScreen(KioskScreen):
+    """One task screen; the body is rebuilt from each View by its kind."""
+
+    def render(self, view: View) -> None:
+        app = self.app
+        lang = app.session.lang
+        header = self.ids.header
+        header.title = view.title
+        header.step = tr("step", lang, n=view.step_no, total=view.step_count) if view.step_no and view.step_count > 2 \
+            and view.kind != "result" else ""
+        self._notice(view)
+        row = self.ids.retry_row
+        row.clear_widgets()
+        row.height = 0
+        if view.retry_in:
+            b = _button(Option("retry", tr("retry_now", lang)), lambda k: self.send("retry"))
+            row.add_widget(b)
+            row.height = b.height + dp(12)
+        body = self.ids.body
+        body.clear_widgets()
+        builder = {"choose": ChooseStep, "checklist": ChooseStep, "identity": IdentityStep, "entry": EntryStep,
+                   "form": FormStep, "info": InfoStep, "result": ResultStep}.get(view.kind, InfoStep)
+        two_columns = app.layout == "landscape" and view.kind in ("identity", "entry", "form", "result", "info")
+        step = builder(orientation="horizontal" if two_columns else "vertical")
+        step.fill(self, view)
+        body.add_widget(step)
+        self._footer(view, lang)
+
+
+def _grouped(value: str, kind: str) -> str:
+    """ID numbers as 6 8 4 and phones as 3 4 4, so they can be checked at a glance."""
+    v = value.replace(" ", "")
+    if kind in ("id", "id_number") and v:
+        return " ".join(p for p in (v[:6], v[6:14], v[14:]) if p)
+    if kind in ("digits", "phone") and len(v) > 3 and v.startswith("1"):
+        return " ".join(p for p in (v[:3], v[3:7], v[7:]) if p)
+    return v
+
+
+def _actions(grid, screen: FlowScreen, view: View, extra: list[Option] | None = None) -> None:
+    grid.clear_widgets()
+    for a in list(view.actions) + list(extra or []):
+        grid.add_widget(_button(a, lambda k: screen.send("action", k)))
+    for d in view.demo:
+        b = _button(d, lambda k: screen.send("action", k))
+        b.size_role = "body_sp"
+        grid.add_widget(b)
+
+
+class ChooseStep(BoxLayout):
+    def fill(self, screen: FlowScreen, view: View) -> None:
+        app = screen.app
+        lang = app.session.lang
+        self.ids.prompt.text = view.prompt
+        self.ids.context.text = "  ·  ".join(str(v) for k, v in view.result.items() if isinstance(v, str) and v)
+        grid = self.ids.options
+        grid.cols = 1 if app.layout == "portrait" or app.session.elderly else 2
+        event = "toggle" if view.multi else "choose"
+        for opt in view.options:
+            mark = (SELECTED_MARK.get(lang, "✓ ") if opt.selected else UNSELECTED_MARK) if view.multi else ""
+            t = Tile(text=opt.label, detail=opt.detail, badge=opt.badge, key=opt.key, selected=opt.selected,
+                     enabled=opt.enabled, primary=opt.primary, mark=mark)
+            t.bind(on_release=lambda tile: screen.send(event, tile.key))
+            grid.add_widget(t)
+        self.ids.actions.cols = 1 if app.session.elderly else 2
+        _actions(self.ids.actions, screen, view)
+
+
+class IdentityStep(BoxLayout):
+    def fill(self, screen: FlowScreen, view: View) -> None:
+        lang = screen.app.session.lang
+        self.ids.prompt.text = view.prompt
+        self.ids.why.text = view.result.get("why", "")
+        listens = set(view.listens)
+        if "card" in listens and "scan" in listens:
+            title = {"zh-Hans": "刷身份证 或 扫码", "zh-Hant": "刷身分證 或 掃碼", "en": "ID card or QR code"}[lang]
+        elif "card" in listens:
+            title = {"zh-Hans": "身份证读卡区", "zh-Hant": "身分證讀卡區", "en": "ID card reader"}[lang]
+        elif "scan" in listens:
+            title = {"zh-Hans": "扫码区", "zh-Hant": "掃碼區", "en": "QR scanner"}[lang]
+        else:
+            title = ""
+        self.ids.panel_title.text = title
+        self.ids.panel_hint.text = {"zh-Hans": "在下方", "zh-Hant": "在下方", "en": "below the screen"}[lang] \
+            if title else ""
+        if not title:
+            self.ids.reader_panel.opacity = 0
+        _actions(self.ids.actions, screen, view)
+
+
+class EntryStep(BoxLayout):
+    has_error = BooleanProperty(False)
+
+    def fill(self, screen: FlowScreen, view: View) -> None:
+        e = view.entry
+        lang = screen.app.session.lang
+        self.ids.prompt.text = view.prompt
+        self.ids.why.text = e.get("why", "")
+        error = e.get("error", "")
+        self.has_error = bool(error)
+        self.ids.error.text = (tr("error_prefix", lang) + error) if error else ""
+        pad: Keypad = self.ids.keypad
+        pad.layout = e.get("keypad", "digits")
+        pad.max_len = e.get("max_len", 64)
+        pad.labels = [{"zh-Hans": "删除", "zh-Hant": "刪除", "en": "Delete"}[lang],
+                      {"zh-Hans": "清空", "zh-Hant": "清空", "en": "Clear"}[lang], tr("identity.ok", lang)]
+        pad.value = e.get("value", "")
+        display = self.ids.display
+
+        def show(*_):
+            display.text = _grouped(pad.value, pad.layout) or " "
+        pad.bind(value=show)
+        show()
+        pad.build(screen.app, lambda: screen.send("submit", pad.value))
+        _actions(self.ids.actions, screen, view)
+
+
+class FormStep(BoxLayout):
+    def fill(self, screen: FlowScreen, view: View) -> None:
+        app = screen.app
+        lang = app.session.lang
+        self.screen = screen
+        self.ids.prompt.text = view.prompt
+        self.ids.hint.text = view.result.get("hint", "") or view.result.get("item", "")
+        self.inputs: dict[str, KTextInput] = {}
+        grid = self.ids.fields
+        for f in view.fields:
+            row = BoxLayout(orientation="vertical", size_hint_y=None, spacing=dp(6))
+            label = KLabel(text=f.label + ("  *" + {"zh-Hans": "必填", "zh-Hant": "必填", "en": "required"}[lang]
+                                           if f.required else ""), bold=True)
+            row.add_widget(label)
+            if f.kind == "select":
+                opts = BoxLayout(spacing=dp(10), size_hint_y=None, height=dp(app.th["target_dp"]))
+                for o in f.options:
+                    b = _button(o, lambda k, key=f.key: self.send_field(key, k))
+                    b.size_role = "body_sp"
+                    opts.add_widget(b)
+                row.add_widget(opts)
+            elif f.kind in ("id_number", "phone", "number"):
+                b = KButton(text=_grouped(f.value, f.kind) or " ", role="normal", halign="left", size_role="title_sp")
+                b.bind(on_release=lambda btn, f=f: self.edit(f))
+                row.add_widget(b)
+            else:
+                ti = KTextInput(text=f.value, field_key=f.key, multiline=f.kind == "textarea", size_hint_y=None,
+                                height=dp(app.th["target_dp"]) * (2 if f.kind == "textarea" else 1),
+                                hint_text=f.hint or "")
+                self.inputs[f.key] = ti
+                row.add_widget(ti)
+            if f.hint and f.kind not in ("text", "textarea"):
+                row.add_widget(KLabel(text=f.hint, tone="muted", size_role="small_sp"))
+            if f.error:
+                row.add_widget(KLabel(text=tr("error_prefix", lang) + f.error, tone="error_text", bold=True))
+            row.bind(minimum_height=row.setter("height"))
+            grid.add_widget(row)
+        grid_actions = self.ids.actions
+        grid_actions.clear_widgets()
+        for a in view.actions:
+            grid_actions.add_widget(_button(a, self.act))
+        for d in view.demo:
+            b = _button(d, lambda k: screen.send("action", k))
+            b.size_role = "body_sp"
+            grid_actions.add_widget(b)
+
+    def flush(self) -> None:
+        """Send what was typed in the text fields (before anything that re-draws the form)."""
+        for k, ti in self.inputs.items():
+            self.screen.send("field", (k, ti.text))
+
+    def send_field(self, key: str, value: str) -> None:
+        self.flush()
+        self.screen.send("field", (key, value))
+
+    def act(self, key: str) -> None:
+        """Typed text first, then the action: all in order, in the worker."""
+        self.flush()
+        self.screen.send("action", key)
+
+    def edit(self, f) -> None:
+        """A number field: the keypad opens under the form; OK sends the value."""
+        app = self.screen.app
+        lang = app.session.lang
+        editor = self.ids.editor
+        editor.clear_widgets()
+        display = KLabel(text=_grouped(f.value, f.kind) or " ", size_role="title_sp", bold=True)
+        pad = Keypad(layout="id" if f.kind == "id_number" else "digits", max_len=f.max_len or 20)
+        pad.labels = [{"zh-Hans": "删除", "zh-Hant": "刪除", "en": "Delete"}[lang],
+                      {"zh-Hans": "清空", "zh-Hant": "清空", "en": "Clear"}[lang], tr("identity.ok", lang)]
+        pad.value = f.value
+        pad.bind(value=lambda *_: setattr(display, "text", _grouped(pad.value, f.kind) or " "))
+
+        def ok():
+            self.send_field(f.key, pad.value)
+        pad.build(app, ok)
+        editor.add_widget(KLabel(text=f.label, bold=True))
+        editor.add_widget(display)
+        editor.add_widget(pad)
+
+
+class InfoStep(BoxLayout):
+    def fill(self, screen: FlowScreen, view: View) -> None:
+        app = screen.app
+        self.ids.prompt.text = view.prompt
+        grid = self.ids.sections
+        for s in view.sections:
+            grid.add_widget(KLabel(text=s.title, bold=True, tone="primary", size_role="action_sp"))
+            for line in s.lines:
+                grid.add_widget(KLabel(text=line))
+            grid.add_widget(Label(size_hint_y=None, height=dp(12)))
+        self.ids.actions.cols = 1 if app.session.elderly or len(view.actions) == 1 or \
+            self.orientation == "horizontal" else 2
+        _actions(self.ids.actions, screen, view)
+
+
+class ResultStep(BoxLayout):
+    def fill(self, screen: FlowScreen, view: View) -> None:
+        r = view.result
+        self.ids.label.text = r.get("label", "")
+        self.ids.number.text = r.get("number", "")
+        self.ids.title.text = r.get("title", "")
+        for line in r.get("lines", []):
+            if line:
+                self.ids.lines.add_widget(KLabel(text=line, halign="center", size_role="action_sp"))
+        self.ids.qr.data = r.get("qr", "")
+        self.ids.qr_hint.text = r.get("qr_hint", "") if r.get("qr") else ""
+        _actions(self.ids.actions, screen, view)

@@ -1,0 +1,172 @@
+"""Widgets every kiosk screen uses; their look is in kv/widgets.kv, their sizes in theme.py."""
+
+from __future__ import annotations
+
+import io
+
+from kivy.core.image import Image as CoreImage
+from kivy.metrics import dp
+from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
+from kivy.uix.behaviors import ButtonBehavior
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.gridlayout import GridLayout
+from kivy.uix.image import Image
+from kivy.uix.label import Label
+from kivy.uix.textinput import TextInput
+
+from kiosk.scans import BOOKING_ALPHABET
+
+
+class KLabel(Label):
+    """Text in the theme: ``tone`` is a colour name (text, muted, error_text…), ``size_role`` a size name."""
+
+    tone = StringProperty("text")
+    size_role = StringProperty("body_sp")
+
+
+class KButton(ButtonBehavior, Label):
+    """A large button; ``role`` primary | normal | selected | disabled sets colours (and the words say it too)."""
+
+    role = StringProperty("normal")
+    key = StringProperty("")
+    bg = StringProperty("surface")
+    fg = StringProperty("text")
+    size_role = StringProperty("action_sp")
+
+    def on_role(self, *_):
+        self.bg, self.fg = {"primary": ("primary", "on_primary"), "selected": ("selected", "on_selected"),
+                            "disabled": ("disabled", "on_disabled")}.get(self.role, ("surface", "text"))
+        self.disabled = self.role == "disabled"
+
+
+class Tile(ButtonBehavior, BoxLayout):
+    """An option: its name large, a detail line, a badge; selected ones say so in words."""
+
+    text = StringProperty("")
+    detail = StringProperty("")
+    badge = StringProperty("")
+    key = StringProperty("")
+    mark = StringProperty("")
+    selected = BooleanProperty(False)
+    enabled = BooleanProperty(True)
+    primary = BooleanProperty(False)
+    scale = NumericProperty(1.0)
+    bg = StringProperty("surface")
+    fg = StringProperty("text")
+
+    def on_kv_post(self, *_):
+        self._restyle()
+        self.bind(selected=self._restyle, enabled=self._restyle, primary=self._restyle)
+
+    def _restyle(self, *_):
+        if not self.enabled:
+            self.bg, self.fg = "disabled", "on_disabled"
+        elif self.selected:
+            self.bg, self.fg = "selected", "on_selected"
+        elif self.primary:
+            self.bg, self.fg = "primary", "on_primary"
+        else:
+            self.bg, self.fg = "surface", "text"
+        self.disabled = not self.enabled
+
+
+class NoticeBar(BoxLayout):
+    text = StringProperty("")
+    level = StringProperty("info")
+
+
+class Header(BoxLayout):
+    title = StringProperty("")
+    step = StringProperty("")
+
+
+class Footer(BoxLayout):
+    pass
+
+
+class FieldRow(BoxLayout):
+    pass
+
+
+class QrImage(Image):
+    """A QR code drawn from text (the ticket's page, a booking, a receipt), sharp at any size."""
+
+    data = StringProperty("")
+
+    def on_data(self, *_):
+        if not self.data:
+            self.texture = None
+            return
+        import qrcode
+
+        qr = qrcode.QRCode(border=2, box_size=8, error_correction=qrcode.constants.ERROR_CORRECT_M)
+        qr.add_data(self.data)
+        qr.make(fit=True)
+        buf = io.BytesIO()
+        qr.make_image(fill_color="black", back_color="white").save(buf, format="PNG")
+        buf.seek(0)
+        texture = CoreImage(buf, ext="png").texture
+        texture.mag_filter = "nearest"
+        texture.min_filter = "nearest"
+        self.texture = texture
+
+
+KEYPADS = {
+    "digits": list("123456789") + ["", "0", ""],
+    "id": list("123456789") + ["X", "0", ""],
+    "code": list(BOOKING_ALPHABET),
+    "ticket": list("ABCDE") + list("1234567890"),
+    "tracking": list("SQ-") + list("1234567890") + list(BOOKING_ALPHABET.translate(str.maketrans("", "", "23456789"))),
+}
+
+
+class Keypad(GridLayout):
+    """An on-screen keypad for numbers and codes; typing stays in the widget until "OK"."""
+
+    value = StringProperty("")
+    layout = StringProperty("digits")
+    max_len = 64
+    labels = ListProperty(["删除", "清空", "确定"])
+
+    def build(self, app, on_ok) -> None:
+        self.clear_widgets()
+        keys = KEYPADS.get(self.layout, KEYPADS["digits"])
+        self.cols = 3 if len(keys) <= 12 else 6
+        self.spacing = dp(10)
+        self.size_hint_y = None
+        rows = -(-len(keys) // self.cols) + 1
+        height = dp(app.th["target_dp"]) * (1.0 if self.cols == 3 else 0.8)
+        self.row_default_height = height
+        self.row_force_default = True
+        self.height = rows * height + (rows - 1) * dp(10)
+        for k in keys:
+            if not k:
+                self.add_widget(Label())
+                continue
+            b = KButton(text=k, key=k, size_role="title_sp")
+            b.bind(on_release=lambda btn: self.type(btn.key))
+            self.add_widget(b)
+        tail = [(self.labels[0], self.backspace, "normal"), (self.labels[1], self.clear, "normal"),
+                (self.labels[2], on_ok, "primary")]
+        for _ in range(self.cols - 3):
+            self.add_widget(Label())
+        for text, fn, role in tail:
+            b = KButton(text=text, role=role)
+            b.bind(on_release=lambda btn, fn=fn: fn())
+            self.add_widget(b)
+
+    def type(self, ch: str) -> None:
+        if len(self.value) < self.max_len:
+            self.value += ch
+
+    def backspace(self) -> None:
+        self.value = self.value[:-1]
+
+    def clear(self) -> None:
+        self.value = ""
+
+
+class KTextInput(TextInput):
+    """A form field; ``field_key`` ties it to the presenter's field."""
+
+    field_key = StringProperty("")

@@ -1,0 +1,199 @@
+"""Render every kiosk screen offscreen, save screenshots and measure them (run in a subprocess).
+
+    python tests/kiosk/render_screens.py SERVER_URL OUT_DIR LAYOUT MODE LANG
+
+Walks the real presenters against a real server, draws each step with the
+real Kivy screens, exports a PNG per step and writes report.json with what
+an age-friendly check needs: every touch target's size, every text's size,
+text that does not fit its box, widgets outside the window.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+url, out, layout, mode, lang = sys.argv[1:6]
+only = set(sys.argv[6].split(",")) if len(sys.argv) > 6 else None
+out_dir = Path(out)
+out_dir.mkdir(parents=True, exist_ok=True)
+
+from kiosk.ui.setup import prepare  # noqa: E402
+
+prepare((1080, 1920) if layout == "portrait" else (1920, 1080), fullscreen=False, headless=True,
+        kivy_home=tempfile.mkdtemp())
+
+from kivy.clock import Clock  # noqa: E402
+from kivy.core.window import Window  # noqa: E402
+from kivy.metrics import dp, sp  # noqa: E402
+from kivy.uix.label import Label  # noqa: E402
+from kivy.uix.scrollview import ScrollView  # noqa: E402
+
+from device_drivers.sim_id_reader import demo_card  # noqa: E402
+from kiosk.ui.app import KioskApp  # noqa: E402
+from kiosk.ui.widgets import KButton, Tile  # noqa: E402
+from tests.conftest import make_id  # noqa: E402
+from tests.kiosk.conftest import make_session  # noqa: E402
+
+session = make_session(url, layout=layout, elderly_mode=mode == "elderly")
+session.set_lang(lang)
+session.elderly = mode == "elderly"
+app = KioskApp(session, headless=True, background=False)
+F = app.flows
+
+
+def step(flow: str, *events):
+    def run():
+        for e in events:
+            if e[0] == "start":
+                F[flow].start(**(e[1] if len(e) > 1 else {}))
+            else:
+                F[flow].handle(*e)
+        return flow
+    return run
+
+
+def paper_out():
+    session.devices.printer.state.paper = "out"
+    return step("take_number", ("start",), ("choose", "construction"), ("choose", "__none__"))()
+
+
+def paper_back():
+    session.devices.printer.state.paper = "ok"
+    return "home"
+
+
+def unreachable():
+    session.api.client.base_url = "http://127.0.0.1:9"
+    session.api.client._port = 9
+    session.api.client._drop()
+    F["take_number"].start()
+    F["take_number"].handle("choose", "construction")
+    F["take_number"].handle("choose", "__none__")
+    return "take_number"
+
+
+SCENARIOS = [
+    ("home", step("home", ("start",))),
+    ("take-business", step("take_number", ("start",))),
+    ("take-item", step("take_number", ("start",), ("choose", "commerce"))),
+    ("take-identity", step("take_number", ("start",), ("choose", "social"), ("choose", "__none__"))),
+    ("take-entry-error", step("take_number", ("action", "type_id"), ("submit", make_id()[:-1] + "0"))),
+    ("take-result", step("take_number", ("start",), ("choose", "construction"), ("choose", "__none__"))),
+    ("take-result-green", step("take_number", ("start",), ("choose", "social"), ("choose", "__none__"),
+                               ("card", demo_card()))),
+    ("take-paper-out", paper_out),
+    ("home-printer-warning", step("home", ("start",))),
+    ("home-again", paper_back),
+    ("guide-items", step("guide", ("start",), ("choose", "social"))),
+    ("guide-detail", step("guide", ("start", {"item": "520200-SCJG-XK-0001"}))),
+    ("appointment-menu", step("appointment", ("start",))),
+    ("book-day", step("book", ("start", {"item": "520200-SCJG-XK-0001"}))),
+    ("book-slot", step("book", ("choose", "2026-11-24"))),
+    ("book-person-errors", step("book", ("choose", "09:00"), ("field", ("name", "张晓红")),
+                                ("field", ("phone", "1381234")), ("action", "next"))),
+    ("book-confirm", step("book", ("field", ("id_number", make_id(seq=77))), ("field", ("phone", "13812345678")),
+                          ("action", "next"))),
+    ("book-result", step("book", ("action", "confirm"))),
+    ("checkin-method", step("checkin", ("start",))),
+    ("checkin-code", step("checkin", ("action", "type_code"), ("submit", "K7Q2"))),
+    ("apply-form-errors", step("apply", ("start", {"item": "520201-RS-GG-0001"}), ("field", ("bank_account", "123")),
+                               ("action", "next"))),
+    ("apply-materials", step("apply", ("field", ("contribution_level", "500")),
+                             ("field", ("bank_account", "6217001234567890")),
+                             ("field", ("address", "贵州省六盘水市钟山区大河镇周家村三组12号")), ("action", "next"),
+                             ("toggle", "0"))),
+    ("apply-applicant", step("apply", ("action", "next"), ("card", demo_card()))),
+    ("apply-result", step("apply", ("field", ("phone", "13987654321")), ("action", "next"), ("action", "submit"))),
+    ("progress-lookup", step("progress", ("start",))),
+    ("progress-detail", lambda: (F["progress"].start(), F["progress"].handle("scan", F["apply"].application["tracking_no"]),
+                                 "progress")[-1]),
+    ("requeue-entry", step("requeue", ("start",), ("action", "type_ticket"), ("submit", "B1"))),
+    ("rate-scan", step("rate", ("start",))),
+    ("help", step("help", ("start",))),
+    ("take-unreachable", unreachable),
+]
+
+if only:
+    SCENARIOS = [s for s in SCENARIOS if s[0] in only]
+
+report: dict = {"layout": layout, "mode": mode, "lang": lang, "screens": {}}
+theme = app.th
+
+
+def measure(name: str) -> list[str]:
+    problems = []
+    width, height = Window.size
+    min_target = dp(60)
+    for w in app.root.walk():
+        if not w.get_parent_window() or w.opacity == 0 or w.width <= 1 or w.height <= 1:
+            continue
+        in_scroll = any(isinstance(p, ScrollView) for p in _parents(w))
+        x, y = w.to_window(w.x, w.y)
+        if not in_scroll and (x < -1 or x + w.width > width + 1 or y < -1 or y + w.height > height + 1):
+            problems.append(f"{type(w).__name__} {getattr(w, 'text', '')[:20]!r} outside the window")
+        if isinstance(w, (KButton, Tile)) and not w.disabled:
+            if w.height < min_target or w.width < min_target:
+                problems.append(f"target {getattr(w, 'text', '')[:20]!r} is {w.width:.0f}x{w.height:.0f}")
+        if isinstance(w, Label) and w.text.strip():
+            if w.font_size < sp(18):
+                problems.append(f"text {w.text[:20]!r} at {w.font_size:.0f}px < 18sp")
+            if w.text_size[0] and w.texture_size[1] > w.height + 3:
+                problems.append(f"text {w.text[:20]!r} clipped: needs {w.texture_size[1]} px, has {w.height:.0f}")
+            if w.text_size[0] is None and w.texture_size[0] > w.width + 3 and not isinstance(w, KButton):
+                problems.append(f"text {w.text[:20]!r} too wide: {w.texture_size[0]} > {w.width:.0f}")
+            if mode == "elderly" and isinstance(w, KButton) and w.font_size < sp(30) and len(w.text) > 2:
+                if not w.text.startswith(("简体", "繁體", "English", "【")):
+                    problems.append(f"action {w.text[:20]!r} at {w.font_size:.0f}px < 30sp in elderly mode")
+    return problems
+
+
+def _parents(w):
+    p = w.parent
+    while p is not None and p is not p.parent:
+        yield p
+        p = p.parent
+
+
+def run_next(index: int) -> None:
+    if index >= len(SCENARIOS):
+        from kivy.core.text import DEFAULT_FONT, LabelBase
+
+        report["font"] = LabelBase._fonts[DEFAULT_FONT]
+        report["window"] = list(Window.size)
+        (out_dir / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), "utf-8")
+        app.stop()
+        return
+    name, fn = SCENARIOS[index]
+    try:
+        screen = fn()
+        app.show(screen, F[screen].view())
+    except Exception as e:  # a broken scenario is a test failure, reported with its cause
+        import traceback
+
+        report["screens"][name] = {"error": f"{e.__class__.__name__}: {e}", "trace": traceback.format_exc()}
+        Clock.schedule_once(lambda dt: run_next(index + 1), 0)
+        return
+
+    def capture(dt):
+        path = out_dir / f"{layout}-{mode}-{lang}-{index:02d}-{name}.png"
+        app.root.export_to_png(str(path))
+        view = F[screen].view()
+        report["screens"][name] = {"png": str(path), "screen": screen, "problems": measure(name),
+                                   "step": view.step, "qr": view.result.get("qr", ""),
+                                   "number": view.result.get("number", "")}
+        Clock.schedule_once(lambda dt: run_next(index + 1), 0)
+    Clock.schedule_once(lambda dt: Clock.schedule_once(capture, 0.05), 0)
+
+
+class Runner(KioskApp):
+    pass
+
+
+app.on_start = lambda: Clock.schedule_once(lambda dt: run_next(0), 0)
+app.run()

@@ -1,0 +1,80 @@
+"""Home, help and guides through their presenters, against a real server."""
+
+from __future__ import annotations
+
+from kiosk.presenters.guide import Guide
+from kiosk.presenters.help import Help
+from kiosk.presenters.home import Home
+
+
+def test_home_lists_everything_and_switches_language_and_size(session):
+    home = Home(session)
+    home.start()
+    v = home.view()
+    assert v.title == "六盘水市政务服务中心"
+    assert [o.key for o in v.options] == ["take_number", "appointment", "guide", "apply", "progress", "requeue", "rate"]
+    assert "今日办理时间 09:00-12:00 13:00-17:00" in v.result["status"] and "正在取号" in v.result["status"]
+    assert any(a.key == "help" for a in v.actions)
+    home.handle("action", "lang:en")
+    home.handle("action", "elderly")
+    v = home.view()
+    assert v.options[0].label == "Take a number" and session.elderly
+    home.handle("choose", "guide")
+    assert home.take_navigation() == ("guide", {})
+    session.wipe()
+    assert session.lang == "zh-Hans" and not session.elderly
+
+
+def test_home_warns_when_the_printer_cannot_print(session):
+    session.devices.printer.state.cover_open = True
+    session.devices.check_health()
+    home = Home(session)
+    home.start()
+    assert "机盖未关" in home.view().notice.text
+
+
+def test_guide_shows_every_element_and_prints_the_one_time_notice(session):
+    guide = Guide(session)
+    guide.start()
+    guide.handle("choose", "commerce")
+    v = guide.view()
+    assert v.step == "item" and v.options[0].label == "企业设立登记"
+    guide.handle("choose", v.options[0].key)
+    v = guide.view()
+    titles = [s.title for s in v.sections]
+    for title in ("受理条件", "申请材料", "办理时限", "收费标准", "设定依据", "办理方式", "实施部门与咨询电话"):
+        assert title in titles
+    materials = v.sections[titles.index("申请材料")].lines
+    assert materials[0].startswith("1．公司登记（备案）申请书（原件1份，必需）")
+    assert "承诺办结时限 1 个工作日" in v.sections[titles.index("办理时限")].lines
+    assert {a.key for a in v.actions} >= {"print_notice", "take", "book"}
+    guide.handle("action", "print_notice")
+    assert guide.view().notice.level == "ok"
+    printed = session.devices.printer.last
+    assert printed.find("一次性告知单") and printed.find("公司章程") and printed.find("授权委托书及经办人身份证件")
+    assert printed.stray_bytes == 0
+    guide.handle("action", "take")
+    assert guide.take_navigation() == ("take_number", {"business": "commerce", "item": "520200-SCJG-XK-0001"})
+
+
+def test_guides_still_readable_when_the_server_is_gone(city):
+    from tests.kiosk.conftest import make_session
+
+    s = make_session(city.url)
+    guide = Guide(s)
+    guide.start()
+    city.stop()
+    s.cache["items"] = (s.cache["items"][0], -1e9)        # force a refresh attempt
+    guide.start(item="520200-SCJG-XK-0001")
+    v = guide.view()
+    assert v.step == "guide" and v.notice.level == "warn" and "最近一次" in v.notice.text
+    s.devices.close()
+
+
+def test_help_says_where_staff_are(session):
+    h = Help(session)
+    h.start()
+    v = h.view()
+    assert "咨询台" in v.prompt
+    session.devices.voice.wait_idle()
+    assert "咨询台" in session.devices.voice.spoken[-1][1]
