@@ -1,0 +1,217 @@
+"""An in-memory hall for the engine: tests without a server, and a quick preview (``--engine memory``).
+
+It keeps only what the engine asks about (numbers, the waiting list, windows
+and their allocation) and calls with the server's own dispatch policy
+(:func:`queue_server.domain.dispatch.choose`, which is pure), so its answers
+have the server's shapes and ordering. It is not the server: no journal, no
+idempotency, no MQTT. Reports that matter come from runs against the real
+server; this one is for checking the engine and for a first look.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from hallq.clock import iso
+from hallq.hallconfig import HallConfig
+from hallq.privacy import IdNumber
+from hallq.simulation.records import Refused
+from hallq.simulation.model import Resident
+
+CLASSES = {0: "green", 1: "appointment", 2: "ordinary"}
+
+
+@dataclass
+class _Ticket:
+    id: int
+    public_id: str
+    label: str
+    business: str
+    klass: int
+    state: str
+    issued_at: str
+    arrived_at: str
+    window: int | None = None
+    called_at: str | None = None
+    finished_at: str | None = None
+    requeues: int = 0
+
+    def view(self) -> dict[str, Any]:
+        return {"id": self.public_id, "ticket": self.label, "business": self.business, "class": CLASSES[self.klass],
+                "state": self.state, "issued_at": self.issued_at, "called_at": self.called_at,
+                "window": self.window}
+
+
+class MemoryHall:
+    """The engine's :class:`~hallq.simulation.engine.Backend`, in memory."""
+
+    def __init__(self, hall: HallConfig, start: datetime) -> None:
+        self.hall = hall
+        self.now = start
+        self.tickets: list[_Ticket] = []
+        self.numbers: dict[str, int] = {}
+        self.serves = {n: list(w.serves) for n, w in hall.windows.items()}
+        self.state = {n: "closed" for n in hall.windows}
+        self.bookings: dict[str, tuple[str, str]] = {}
+        self.calls = 0
+        self.day_closed = False
+
+    # -- time, set-up --------------------------------------------------------------------
+
+    def set_time(self, at: datetime) -> None:
+        self.now = at
+
+    def tidal_auto(self, on: bool) -> None:
+        if on:
+            raise Refused("not_supported", "the in-memory hall has no tidal automation; use the real server")
+
+    def book(self, r: Resident, day: str) -> str:
+        code = secrets.token_hex(4).upper()
+        self.bookings[code] = (r.business, r.appointment[0] if r.appointment else "")
+        return code
+
+    # -- tickets ------------------------------------------------------------------------------
+
+    def _issue(self, business: str, klass: int) -> _Ticket:
+        b = self.hall.businesses[business]
+        ok, reason = self.hall.hours.issuing_state(self.now)
+        if self.day_closed or not ok:
+            raise Refused("outside_hours" if not self.day_closed else "day_closed", reason)
+        n = self.numbers.get(business, 0) + 1
+        if n > b.daily_limit and klass != 1:
+            raise Refused("daily_limit_reached")
+        self.numbers[business] = n
+        at = iso(self.now)
+        t = _Ticket(len(self.tickets) + 1, secrets.token_urlsafe(9), f"{b.prefix}{n:03d}", business, klass,
+                    "waiting", at, at)
+        self.tickets.append(t)
+        return t
+
+    def issue(self, r: Resident, ask_id: bool) -> dict[str, Any]:
+        klass = 2
+        age = self.hall.queue.green_channel_age
+        if ask_id and age and IdNumber.parse(r.id_number).age_on(self.now.date()) >= age:
+            klass = 0
+        return self._issue(r.business, klass).view()
+
+    def check_in(self, code: str) -> dict[str, Any]:
+        business, _ = self.bookings[code]
+        return self._issue(business, 1).view()
+
+    def requeue(self, public_id: str) -> dict[str, Any]:
+        t = next(t for t in self.tickets if t.public_id == public_id)
+        if t.state != "no_show":
+            raise Refused("not_missed")
+        if self.now - datetime.fromisoformat(t.finished_at) > timedelta(minutes=self.hall.queue.no_show_grace_minutes):
+            raise Refused("grace_expired")
+        if t.requeues >= self.hall.queue.max_requeues:
+            raise Refused("requeue_limit")
+        t.state, t.arrived_at, t.window, t.called_at, t.finished_at = "waiting", iso(self.now), None, None, None
+        t.requeues += 1
+        return t.view()
+
+    # -- windows ------------------------------------------------------------------------------
+
+    def _result(self, number: int, t: _Ticket | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {"window": {"number": number, "state": self.state[number], "serves": self.serves[number]}}
+        if t is not None:
+            out["ticket"] = t.view()
+        return out
+
+    def _current(self, number: int) -> _Ticket:
+        t = next((t for t in self.tickets if t.window == number and t.state in ("called", "serving")), None)
+        if t is None:
+            raise Refused("no_current_ticket")
+        return t
+
+    def _set(self, number: int, state: str) -> dict[str, Any]:
+        self.state[number] = state
+        return self._result(number)
+
+    def sign_in(self, number: int) -> dict[str, Any]:
+        return self._set(number, "open")
+
+    def sign_out(self, number: int) -> dict[str, Any]:
+        if any(t.window == number and t.state in ("called", "serving") for t in self.tickets):
+            raise Refused("window_busy")
+        return self._set(number, "closed")
+
+    def pause(self, number: int, reason: str) -> dict[str, Any]:
+        if self.state[number] != "open":
+            raise Refused("window_not_open")
+        return self._set(number, "paused")
+
+    def resume(self, number: int) -> dict[str, Any]:
+        if self.state[number] != "paused":
+            raise Refused("window_not_paused")
+        return self._set(number, "open")
+
+    def set_allocation(self, number: int, serves: list[str]) -> dict[str, Any]:
+        self.serves[number] = list(serves)
+        return self._result(number)
+
+    def call_next(self, number: int, complete_current: bool) -> dict[str, Any] | None:
+        from queue_server.domain import dispatch
+
+        if self.state[number] != "open":
+            raise Refused("window_paused" if self.state[number] == "paused" else "window_closed")
+        current = next((t for t in self.tickets if t.window == number and t.state in ("called", "serving")), None)
+        if current is not None and not complete_current:
+            raise Refused("current_ticket_open")
+        ranks = {b: i + 1 for i, b in enumerate(self.serves[number])}
+        cands = [dispatch.Candidate(t.id, t.business, t.klass, t.arrived_at, False)
+                 for t in self.tickets if t.state == "waiting" and t.business in ranks]
+        limits = {b: self.hall.businesses[b].age_limit_minutes for b in ranks}
+        chosen = dispatch.choose(cands, ranks, dispatch.overdue_cutoffs(self.now, limits))
+        if chosen is None:
+            return None  # like the server: nothing changes, the current ticket stays current
+        if complete_current and current is not None:
+            current.state, current.finished_at = "done", iso(self.now)
+        t = self.tickets[chosen.id - 1]
+        t.state, t.window, t.called_at = "called", number, iso(self.now)
+        self.calls += 1
+        return {**self._result(number, t), "seq": self.calls}
+
+    def recall(self, number: int) -> dict[str, Any]:
+        t = self._current(number)
+        if t.state != "called":
+            raise Refused("already_serving")
+        return self._result(number, t)
+
+    def start(self, number: int) -> dict[str, Any]:
+        t = self._current(number)
+        if t.state != "called":
+            raise Refused("already_serving")
+        t.state = "serving"
+        return self._result(number, t)
+
+    def complete(self, number: int) -> dict[str, Any]:
+        t = self._current(number)
+        t.state, t.finished_at = "done", iso(self.now)
+        return self._result(number, t)
+
+    def no_show(self, number: int) -> dict[str, Any]:
+        t = self._current(number)
+        if t.state != "called":
+            raise Refused("already_serving")
+        t.state, t.finished_at = "no_show", iso(self.now)
+        return self._result(number, t)
+
+    def transfer(self, number: int, to_business: str) -> dict[str, Any]:
+        if not any(to_business in s for s in self.serves.values()):
+            raise Refused("no_window_serves")
+        t = self._current(number)
+        t.state, t.business, t.window, t.called_at = "waiting", to_business, None, None
+        return self._result(number, t)
+
+    def close_day(self) -> dict[str, Any]:
+        expired = 0
+        for t in self.tickets:
+            if t.state in ("waiting", "called", "serving", "held"):
+                t.state = "expired"
+                expired += 1
+        self.day_closed = True
+        return {"expired": expired}

@@ -1,0 +1,213 @@
+"""The report of a simulated day, and the comparison of scenarios side by side. Pure.
+
+Wait = from taking the number (issued_at) to the first call (called_at), both
+as the hall answered them, per business where the number was taken.
+Utilisation = the time a window had a resident called or at the counter
+(walking up, recalls and service) over the time it was open for calls
+(signed in, not paused, not on the lunch break). "Unserved at closing" are
+the numbers still waiting when the windows stopped calling; the end-of-day
+close expires them.
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from collections import Counter
+from typing import Any
+
+from hallq.i18n import pick
+from hallq.simulation.records import DayResult
+
+MIN = 60_000.0
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    """Nearest-rank percentile (p in 0..100); None for no values."""
+    if not values:
+        return None
+    s = sorted(values)
+    return s[max(0, math.ceil(p / 100 * len(s)) - 1)]
+
+
+def _waits(values: list[float]) -> dict[str, Any]:
+    if not values:
+        return {"n": 0, "avg": None, "p50": None, "p90": None, "max": None}
+    return {"n": len(values), "avg": round(sum(values) / len(values), 2), "p50": round(percentile(values, 50), 2),
+            "p90": round(percentile(values, 90), 2), "max": round(max(values), 2)}
+
+
+def _hhmm(ms: int) -> str:
+    m = ms // 60_000
+    return f"{m // 60:02d}:{m % 60:02d}" if ms >= 0 else f"-{(-m) // 60:02d}:{(-m) % 60:02d}"
+
+
+def peak_waiting(intervals: list[tuple[int, int]]) -> tuple[int, int | None]:
+    """The most tickets waiting at once (first waits) and when."""
+    events = sorted([(a, 1) for a, _ in intervals] + [(b, -1) for _, b in intervals])
+    best, when, cur = 0, None, 0
+    for t, d in events:
+        cur += d
+        if cur > best:
+            best, when = cur, t
+    return best, when
+
+
+def report(result: DayResult, hall, run: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The day's figures as one JSON-ready dict."""
+    tickets = result.tickets
+    businesses: dict[str, Any] = {}
+    for code, b in hall.businesses.items():
+        mine = [t for t in tickets if t.business == code]
+        turned = Counter(c for r, c in result.turned_away if r.business == code)
+        if not mine and not turned:
+            continue
+        waits = [(t.first_call_ms - t.issued_ms) / MIN for t in mine if t.first_call_ms is not None]
+        businesses[code] = {
+            "name": b.name, "issued": len(mine),
+            "green": sum(t.klass == "green" for t in mine), "appointment": sum(t.klass == "appointment" for t in mine),
+            "served": sum(t.outcome == "done" for t in mine), "no_show": sum(t.outcome == "no_show" for t in mine),
+            "unserved": sum(t.outcome == "unserved" for t in mine), "transferred_out": sum(t.transferred for t in mine),
+            "requeued": sum(t.requeues for t in mine), "turned_away": dict(turned),
+            "wait_minutes": _waits(waits),
+        }
+    classes = {k: _waits([(t.first_call_ms - t.issued_ms) / MIN for t in tickets
+                          if t.klass == k and t.first_call_ms is not None])
+               for k in ("green", "appointment", "ordinary")}
+    windows = []
+    for w in result.windows:
+        open_ms = w.time.get("idle", 0) + w.time.get("busy", 0)
+        if not open_ms and not w.served:
+            continue
+        windows.append({"number": w.number, "served": w.served, "busy_minutes": round(w.time.get("busy", 0) / MIN, 1),
+                        "open_minutes": round(open_ms / MIN, 1),
+                        "paused_minutes": round((w.time.get("paused", 0) + w.time.get("break", 0)) / MIN, 1),
+                        "utilisation": round(w.time.get("busy", 0) / open_ms, 3) if open_ms else None,
+                        "serves": w.serves, "lost": w.lost})
+    busy = sum(w["busy_minutes"] for w in windows)
+    opened = sum(w["open_minutes"] for w in windows)
+    intervals = [(t.issued_ms, t.first_call_ms if t.first_call_ms is not None else result.end_ms) for t in tickets]
+    peak, peak_at = peak_waiting(intervals)
+    all_waits = [(t.first_call_ms - t.issued_ms) / MIN for t in tickets if t.first_call_ms is not None]
+    return {
+        "scenario": {"name": result.scenario.name, "title": result.scenario.title,
+                     "tidal_auto": result.scenario.tidal_auto},
+        "period": {"from": _hhmm(result.start_ms), "until": _hhmm(result.end_ms), "closed_at": _hhmm(result.closed_ms)},
+        "totals": {
+            "issued": len(tickets), "served": sum(t.outcome == "done" for t in tickets),
+            "no_show": sum(t.outcome == "no_show" for t in tickets),
+            "unserved": sum(t.outcome == "unserved" for t in tickets),
+            "expired_at_close": result.expired_at_close,
+            "turned_away": dict(Counter(c for _, c in result.turned_away)),
+            "came_back_when_issuing": result.came_back,
+            "bookings": result.booked, "bookings_refused": dict(Counter(c for _, c in result.booking_refused)),
+            "requeued": sum(t.requeues for t in tickets),
+            "requeue_refused": dict(Counter(t.requeue_refused for t in tickets if t.requeue_refused)),
+            "transfers": sum(t.transferred for t in tickets),
+            "wait_minutes": _waits(all_waits),
+            "peak_waiting": peak, "peak_at": _hhmm(peak_at) if peak_at is not None else None,
+            "utilisation": round(busy / opened, 3) if opened else None,
+        },
+        "businesses": businesses, "classes": classes, "windows": windows,
+        "notes": result.notes, "run": {"events": result.events, **(run or {})},
+    }
+
+
+# -- text tables ----------------------------------------------------------------------------
+
+LABELS = {
+    "zh-Hans": {"business": "业务", "issued": "取号", "served": "办结", "no_show": "过号", "unserved": "闭厅未办",
+                "avg": "平均等候", "p90": "90%等候", "max": "最长", "window": "窗口", "util": "利用率",
+                "busy": "忙(分)", "open": "开(分)", "total": "全厅", "turned": "未能取号", "min": "分钟",
+                "best_p90": "90%等候最短", "best_unserved": "闭厅未办最少", "green": "绿色通道", "appointment": "预约",
+                "ordinary": "普通", "class": "类别", "peak": "最多同时等候", "same": "各方案相同"},
+    "zh-Hant": {"business": "業務", "issued": "取號", "served": "辦結", "no_show": "過號", "unserved": "閉廳未辦",
+                "avg": "平均等候", "p90": "90%等候", "max": "最長", "window": "窗口", "util": "利用率",
+                "busy": "忙(分)", "open": "開(分)", "total": "全廳", "turned": "未能取號", "min": "分鐘",
+                "best_p90": "90%等候最短", "best_unserved": "閉廳未辦最少", "green": "綠色通道", "appointment": "預約",
+                "ordinary": "普通", "class": "類別", "peak": "最多同時等候", "same": "各方案相同"},
+    "en": {"business": "Business", "issued": "Issued", "served": "Served", "no_show": "No-show",
+           "unserved": "Unserved at close", "avg": "Avg wait", "p90": "p90 wait", "max": "Max", "window": "Window",
+           "util": "Utilisation", "busy": "Busy min", "open": "Open min", "total": "Whole hall",
+           "turned": "Turned away", "min": "min", "best_p90": "shortest p90 wait", "best_unserved": "fewest unserved",
+           "green": "Green channel", "appointment": "Appointment", "ordinary": "Ordinary", "class": "Class",
+           "peak": "Peak waiting", "same": "the same in every scenario"},
+}
+
+
+def width(text: str) -> int:
+    """Columns a text takes in a terminal (CJK characters take two)."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def table(rows: list[list[str]]) -> str:
+    cols = [max(width(r[i]) for r in rows) for i in range(len(rows[0]))]
+    out = []
+    for k, r in enumerate(rows):
+        out.append("  ".join(c + " " * (cols[i] - width(c)) if i == 0 else " " * (cols[i] - width(c)) + c
+                             for i, c in enumerate(r)).rstrip())
+        if k == 0:
+            out.append("  ".join("-" * c for c in cols))
+    return "\n".join(out)
+
+
+def _m(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1f}"
+
+
+def render(rep: dict[str, Any], lang: str = "zh-Hans") -> str:
+    """One day's report as readable tables."""
+    L = LABELS[lang]
+    t = rep["totals"]
+    head = f"{rep['scenario']['name']}: {rep['scenario']['title']}  ({rep['period']['from']}–{rep['period']['until']})"
+    rows = [[L["business"], L["issued"], L["served"], L["no_show"], L["unserved"], L["avg"], L["p90"], L["max"]]]
+    for code, b in rep["businesses"].items():
+        w = b["wait_minutes"]
+        rows.append([pick(b["name"], lang), str(b["issued"]), str(b["served"]), str(b["no_show"]), str(b["unserved"]),
+                     _m(w["avg"]), _m(w["p90"]), _m(w["max"])])
+    w = t["wait_minutes"]
+    rows.append([L["total"], str(t["issued"]), str(t["served"]), str(t["no_show"]), str(t["unserved"]),
+                 _m(w["avg"]), _m(w["p90"]), _m(w["max"])])
+    classes = [[L["class"], L["issued"], L["avg"], L["p90"]]] + [
+        [L[k], str(v["n"]), _m(v["avg"]), _m(v["p90"])] for k, v in rep["classes"].items() if v["n"]]
+    wins = [[L["window"], L["served"], L["busy"], L["open"], L["util"]]] + [
+        [str(x["number"]), str(x["served"]), f"{x['busy_minutes']:.0f}", f"{x['open_minutes']:.0f}",
+         "-" if x["utilisation"] is None else f"{x['utilisation']:.0%}"] for x in rep["windows"]]
+    extra = [f"{L['peak']}: {t['peak_waiting']} ({t['peak_at']})"]
+    if t["turned_away"]:
+        extra.append(f"{L['turned']}: " + ", ".join(f"{k} {v}" for k, v in t["turned_away"].items()))
+    extra += [f"note: {n}" for n in rep["notes"]]
+    return "\n\n".join([head, table(rows), table(classes), table(wins), "\n".join(extra)])
+
+
+def compare(reports: list[dict[str, Any]], lang: str = "zh-Hans") -> str:
+    """Scenarios side by side: waits and unserved per business, utilisation; which is best at what."""
+    L = LABELS[lang]
+    names = [r["scenario"]["name"] for r in reports]
+    rows = [[L["business"], *names]]
+    codes = list(dict.fromkeys(c for r in reports for c in r["businesses"]))
+    for code in codes:
+        name = pick(next(r["businesses"][code]["name"] for r in reports if code in r["businesses"]), lang)
+        for key, label in (("avg", L["avg"]), ("p90", L["p90"])):
+            rows.append([f"{name} {label}", *[_m(r["businesses"].get(code, {}).get("wait_minutes", {}).get(key))
+                                              for r in reports]])
+        rows.append([f"{name} {L['unserved']}", *[str(r["businesses"].get(code, {}).get("unserved", "-"))
+                                                  for r in reports]])
+    rows.append([f"{L['total']} {L['avg']}", *[_m(r["totals"]["wait_minutes"]["avg"]) for r in reports]])
+    rows.append([f"{L['total']} {L['p90']}", *[_m(r["totals"]["wait_minutes"]["p90"]) for r in reports]])
+    rows.append([f"{L['total']} {L['unserved']}", *[str(r["totals"]["unserved"]) for r in reports]])
+    rows.append([f"{L['total']} {L['util']}", *["-" if r["totals"]["utilisation"] is None
+                                                 else f"{r['totals']['utilisation']:.0%}" for r in reports]])
+    titles = "\n".join(f"  {r['scenario']['name']}: {r['scenario']['title']}" for r in reports)
+    p90 = [(r["totals"]["wait_minutes"]["p90"] if r["totals"]["wait_minutes"]["p90"] is not None else math.inf,
+            r["scenario"]["name"]) for r in reports]
+    unserved = [(r["totals"]["unserved"], r["scenario"]["name"]) for r in reports]
+    verdict = f"{L['best_p90']}: {_best(p90, L)}; {L['best_unserved']}: {_best(unserved, L)}"
+    return "\n\n".join([titles, table(rows), verdict])
+
+
+def _best(scored: list[tuple[float, str]], L: dict[str, str]) -> str:
+    """The scenario(s) with the lowest figure, or "the same" when none is better."""
+    low = min(v for v, _ in scored)
+    best = [name for v, name in scored if v == low]
+    return L["same"] if len(best) == len(scored) else ", ".join(best)
