@@ -10,8 +10,17 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-# Debian packages: the broker for the tests (a hall's own Mosquitto in production)
-APT_PACKAGES=(python3-venv mosquitto)
+# Debian packages:
+#  mosquitto                        the broker for the tests (a hall runs its own in production)
+#  espeak-ng, sox, alsa-utils       offline Mandarin voice, chimes and audio checks, playback on ALSA
+#  pulseaudio, pulseaudio-utils     playback on PulseAudio (the tests play into a null sink)
+#  fonts-wqy-microhei               a CJK font: without it Kivy draws boxes
+#  libgl1 libegl1 libgl1-mesa-dri   OpenGL for Kivy (Mesa renders offscreen when there is no screen)
+#  libmtdev1                        touch screens for Kivy
+#  chromium chromium-driver         the browser tests of the consoles and the ticket page
+#  socat                            pseudo-terminal pairs for the serial-device tests
+APT_PACKAGES=(python3-venv mosquitto espeak-ng sox alsa-utils pulseaudio pulseaudio-utils fonts-wqy-microhei
+              libgl1 libegl1 libgl1-mesa-dri libmtdev1 chromium chromium-driver socat)
 
 need_python() {
   for py in python3.13 python3.12 python3.11 python3; do

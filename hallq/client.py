@@ -85,9 +85,12 @@ class HallClient:
             self._local.conn = None
 
     def request(self, method: str, path: str, body: dict | None = None, idempotency_key: str | None = None,
-                retry: bool | None = None) -> Any:
-        """One API call; ``path`` is under /api/v1. Returns the decoded JSON answer."""
-        headers = {"Accept": "application/json", "Accept-Language": self.lang}
+                retry: bool | None = None, headers: dict[str, str] | None = None) -> Any:
+        """One API call; ``path`` is under /api/v1. Returns the decoded JSON answer.
+
+        ``headers``: extra request headers (e.g. personal data that must not go in a URL).
+        """
+        headers = {"Accept": "application/json", "Accept-Language": self.lang, **(headers or {})}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         if idempotency_key:

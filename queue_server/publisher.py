@@ -91,6 +91,8 @@ class Publisher:
         self._last: dict[str, bytes] = {}
         self._last_periodic = 0.0
         self._last_snapshot = 0.0
+        self._failing_since: float | None = None
+        self._last_failure_log = 0.0
         self._dirty = _Dirty()
         self.published_calls = 0
 
@@ -152,8 +154,14 @@ class Publisher:
                 break
             try:
                 self._step()
+                self._failing_since = None
             except Exception:
-                log.exception("publishing failed; will retry")
+                # a lasting fault (a full disk) must not write a traceback twice a second
+                now = time.monotonic()
+                if self._failing_since is None or now - self._last_failure_log > 60:
+                    log.exception("publishing failed; retrying every 0.5 s (logged again in a minute if it lasts)")
+                    self._last_failure_log = now
+                self._failing_since = self._failing_since or now
                 self._stop.wait(0.5)
 
     def _next_wait(self) -> float:

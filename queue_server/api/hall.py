@@ -47,7 +47,12 @@ def get_hall(actor):
     return {"site": cfg.site, "name": cfg.name, "level": cfg.level, "address": cfg.address, "phone": cfg.phone,
             "complaint_phone": cfg.complaint_phone, "today": cfg.hours.describe(now.date()),
             "next_opening": iso(nxt) if nxt else None, "serving": cfg.hours.is_serving(now), "issuing": issuing,
-            "mqtt_url": cfg.mqtt.effective_url, "clock": st.hall.clock.describe()}
+            "mqtt_url": cfg.mqtt.effective_url, "clock": st.hall.clock.describe(),
+            # what a kiosk tells residents: the missed-number rule, rating later
+            "rules": {"no_show_grace_minutes": cfg.queue.no_show_grace_minutes,
+                      "max_requeues": cfg.queue.max_requeues,
+                      "green_channel_age": cfg.queue.green_channel_age,
+                      "rate_within_workdays": cfg.ratings.rate_within_workdays}}
 
 
 @api.get("/businesses")

@@ -94,6 +94,8 @@ HALL = Obj({
     "site": Str(), "name": Texts(), "level": Str(), "address": Str(), "phone": Str(), "complaint_phone": Str(),
     "today": Obj({}, extra=True), "next_opening": Time(nullable=True), "serving": Bool(), "issuing": Bool(),
     "mqtt_url": Str(), "clock": Obj({}, extra=True),
+    "rules": Obj({"no_show_grace_minutes": Int(), "max_requeues": Int(), "green_channel_age": Int(),
+                  "rate_within_workdays": Int()}, extra=True),
 }, extra=True)
 
 LOGIN_RESULT = Obj({"token": Str(), "expires_at": Time(), "staff": Obj({}, extra=True)}, extra=True)

@@ -138,3 +138,37 @@ def test_many_threads_lose_nothing(db):
     for t in threads:
         t.join(60)
     assert len(rows(db)) == 400
+
+
+def test_hall_time_never_runs_backwards_when_the_real_clock_steps_back(tmp_path):
+    """An NTP correction sets the machine's clock back: the service keeps time monotonic."""
+    from datetime import datetime, timedelta
+
+    from hallq.clock import CHINA, Clock
+    from hallq.hallconfig import load_hall
+    from queue_server.domain.context import Actor, Hall
+    from queue_server.domain.service import QueueService
+    from queue_server.hallsync import apply_config
+    from queue_server.migrations import migrate
+    from tests.conftest import TINY
+
+    class SteppingClock(Clock):
+        def __init__(self, times):
+            super().__init__()
+            self.times = iter(times)
+
+        def now(self):
+            return next(self.times)
+
+    t0 = datetime(2026, 11, 23, 9, 30, tzinfo=CHINA)
+    steps = [t0, t0 + timedelta(minutes=5), t0 + timedelta(minutes=2), t0 + timedelta(minutes=6)]
+    clock = SteppingClock([t0] + steps)  # the first read is the config import's; then one per issue
+    db = Database(tmp_path / "q.sqlite3")
+    migrate(db)
+    hall = Hall(load_hall(TINY), clock, b"k" * 32)
+    apply_config(db, hall)
+    service = QueueService(db, hall)
+    kiosk = Actor("kiosk", "kiosk-1")
+    issued = [service.issue_ticket(kiosk, "alpha")["issued_at"] for _ in range(4)]
+    assert issued == sorted(issued), "a ticket issued after the step arrived before earlier ones"
+    db.close()

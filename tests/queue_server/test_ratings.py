@@ -66,3 +66,9 @@ def test_only_finished_services_and_valid_levels(api):
     assert api.post("/ratings", {"ticket": t["id"], "level": 5}).get_json()["error"]["code"] == "not_finished"
     assert api.post("/ratings", {"ticket": t["id"], "level": 6}).status_code == 400
     assert api.post("/ratings", {"ticket": "nope", "level": 5}).status_code == 404
+
+
+def test_a_rating_tablet_rates_but_never_issues_numbers(api):
+    api.tokens["tablet"] = TABLET
+    r = api.post("/tickets", {"business": "alpha"}, as_="tablet")
+    assert r.status_code == 403 and r.get_json()["error"]["code"] == "forbidden"
