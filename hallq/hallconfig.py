@@ -24,15 +24,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from hallq.config_schema import (CODE, FORM_FIELD, FORM_FIELD_TYPES, HALL_FILE, ITEM_CODE,  # noqa: F401 (re-exported)
+                                 MATERIAL, SERVICES_FILE, SITE)
 from hallq.hours import WEEKDAYS, OpeningHours, Period, check_no_overlap
 from hallq.i18n import Texts
-from hallq.schema import Arr, Bool, Int, Map, Obj, Str, Texts as TextsSchema
 from hallq.workdays import WorkCalendar
-
-CODE = r"[a-z][a-z0-9_]{0,31}"
-SITE = r"[a-z0-9][a-z0-9-]{0,39}"
-ITEM_CODE = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
-
 
 class ConfigError(Exception):
     """One or more mistakes in a configuration file; ``str()`` lists them all."""
@@ -40,161 +36,6 @@ class ConfigError(Exception):
     def __init__(self, problems: list[tuple[str, str, str]]) -> None:
         self.problems = problems  # (file, key, message)
         super().__init__("\n".join(f"{f}: {k}: {m}" if k else f"{f}: {m}" for f, k, m in problems))
-
-
-# -- the shape of the files ---------------------------------------------------
-
-_NAME = TextsSchema()
-_PERIODS = Arr(Str(max_len=11), max_items=6)
-
-HALL_FILE = Obj({
-    "hall": Obj({
-        "site": Str(pattern=SITE, description="MQTT site id: hallq/<site>/..."),
-        "name": _NAME,
-        "level": Str(enum=["city", "district", "town", "village"]),
-        "address": Str(max_len=200),
-        "phone": Str(max_len=40),
-        "complaint_phone": Str(max_len=40),
-        "services": Arr(Str(max_len=200), min_items=1, max_items=20),
-        "timezone": Str(enum=["Asia/Shanghai", "Asia/Urumqi", "Asia/Hong_Kong", "Asia/Macau"]),
-        "public_url": Str(max_len=200, pattern=r"https?://\S+"),
-    }, required=["site", "name", "level", "services"]),
-    "mqtt": Obj({
-        "url": Str(max_len=300, pattern=r"(mqtts?://\S+)?"),
-        "embedded_listen": Str(pattern=r"[0-9a-zA-Z.:\[\]-]+:\d{1,5}"),
-        "username": Str(max_len=100),
-        "password_env": Str(max_len=100, pattern=r"[A-Z_][A-Z0-9_]*"),
-        "tls_ca": Str(max_len=300),
-        "keepalive": Int(min=5, max=600),
-    }),
-    "calendar": Obj({
-        "mode": Str(enum=["china", "weekdays"]),
-        "holidays": Arr(Str(pattern=r"\d{4}-\d{2}-\d{2}"), max_items=400),
-        "workdays": Arr(Str(pattern=r"\d{4}-\d{2}-\d{2}"), max_items=400),
-    }),
-    "hours": Obj({
-        "workdays": _PERIODS,
-        **{d: _PERIODS for d in WEEKDAYS},
-        "issue_before_open_minutes": Int(min=0, max=240),
-        "stop_issuing_before_close_minutes": Int(min=0, max=240),
-        "issue_during_breaks": Bool(),
-    }, required=["workdays"]),
-    "queue": Obj({
-        "no_show_grace_minutes": Int(min=0, max=480),
-        "max_requeues": Int(min=0, max=5),
-        "age_limit_minutes": Int(min=1, max=480),
-        "green_channel_age": Int(min=0, max=120),
-        "default_service_minutes": Int(min=1, max=240),
-        "recent_calls": Int(min=1, max=50),
-        "max_recalls": Int(min=0, max=20),
-    }),
-    "ratings": Obj({
-        "rate_within_workdays": Int(min=0, max=30, description="a resident may rate up to N working days later"),
-        "default_level": Int(min=0, max=5, description="level recorded when none is given; 0 = none"),
-        "followup_workdays": Int(min=1, max=60, description="bad reviews: verify, fix, report back within N working days"),
-    }),
-    "tidal": Obj({  # 潮汐窗口, see docs/consoles.md
-        "auto_assign": Bool(description="lend tidal windows automatically; false: only alert the manager"),
-        "check_seconds": Int(min=5, max=3600),
-        "hold_minutes": Int(min=0, max=480, description="an assignment lasts at least this long"),
-        "rules": Arr(Obj({
-            "business": Str(pattern=r"\*|" + CODE, description='a business code, or "*" for every business'),
-            "waiting_above": Int(min=1, max=100000),
-            "wait_minutes_above": Int(min=1, max=1440),
-            "release_waiting_below": Int(min=0, max=100000),
-            "release_wait_minutes_below": Int(min=0, max=1440),
-        }, required=["business"]), max_items=50),
-    }),
-    "appointments": Obj({  # 预约办事, see docs/appointments.md
-        "enabled": Bool(),
-        "min_days_ahead": Int(min=0, max=30, description="earliest booking: N calendar days after today"),
-        "max_workdays_ahead": Int(min=1, max=60, description="latest booking: the Nth working day after today"),
-        "slot_minutes": Int(min=5, max=240),
-        "capacity": Int(min=1, max=500, description="bookings per slot per item"),
-        "business_capacity": Map(Int(min=0, max=5000), key_pattern=CODE, description="per slot, all items of a business"),
-        "item_capacity": Map(Int(min=0, max=500), key_pattern=ITEM_CODE, max_keys=5000),
-        "one_per_person_per_day": Bool(),
-        "cancel_before_minutes": Int(min=0, max=10080),
-        "checkin_before_minutes": Int(min=0, max=240),
-        "checkin_after_minutes": Int(min=0, max=240),
-        "no_show_limit": Int(min=0, max=50, description="0: never suspend"),
-        "no_show_window_days": Int(min=1, max=3650),
-        "suspend_days": Int(min=1, max=3650),
-    }),
-    "businesses": Arr(Obj({
-        "code": Str(pattern=CODE),
-        "prefix": Str(pattern=r"[A-Z]{1,2}"),
-        "name": _NAME,
-        "daily_limit": Int(min=1, max=9999),
-        "ticket_requires": Str(enum=["none", "id", "phone", "id_or_phone"]),
-        "service_minutes": Int(min=1, max=240),
-        "age_limit_minutes": Int(min=1, max=480),
-    }, required=["code", "prefix", "name"]), min_items=1, max_items=26),
-    "windows": Arr(Obj({
-        "number": Int(min=1, max=999),
-        "name": _NAME,
-        "kind": Str(enum=["acceptance", "tidal", "dedicated", "delivery", "consult"]),
-        "area": Str(max_len=40),
-        "serves": Arr(Str(pattern=CODE), max_items=26),
-    }, required=["number", "serves"]), min_items=1, max_items=300),
-    "staff": Arr(Obj({
-        "job_no": Str(pattern=r"[A-Za-z0-9]{2,16}"),
-        "name": Str(min_len=1, max_len=40),
-        "role": Str(enum=["staff", "manager", "admin"]),
-        "password_hash": Str(max_len=300, pattern=r"\$argon2id?\$\S+"),
-    }, required=["job_no", "name", "role", "password_hash"]), max_items=2000),
-    "devices": Arr(Obj({
-        "id": Str(pattern=r"[a-z0-9][a-z0-9-]{0,39}"),
-        "kind": Str(enum=["kiosk", "gateway", "board", "announcer", "tablet"]),
-        "key_sha256": Str(pattern=r"[0-9a-f]{64}"),
-        "windows": Arr(Int(min=1, max=999), max_items=300),
-    }, required=["id", "kind", "key_sha256"]), max_items=500),
-}, required=["hall", "hours", "businesses", "windows"])
-
-MATERIAL = Obj({
-    "name": Str(min_len=1, max_len=200),
-    "form": Str(enum=["原件", "复印件", "原件及复印件", "电子件"]),
-    "copies": Int(min=1, max=20),
-    "required": Bool(),
-    "note": Str(max_len=300),
-}, required=["name", "form"])
-
-FORM_FIELD_TYPES = ("text", "number", "date", "phone", "id_number", "select", "textarea")
-FORM_FIELD = Obj({  # one field of an item's application form (前台综合受理), see docs/applications.md
-    "key": Str(pattern=r"[a-z][a-z0-9_]{0,31}"),
-    "label": _NAME,
-    "type": Str(enum=list(FORM_FIELD_TYPES)),
-    "required": Bool(),
-    "max_len": Int(min=1, max=2000),
-    "pattern": Str(max_len=200, description="regular expression the whole value must match"),
-    "options": Arr(Obj({"value": Str(min_len=1, max_len=64), "label": _NAME}, required=["value", "label"]),
-                   max_items=50),
-    "min": Int(description="number fields: smallest value"),
-    "max": Int(description="number fields: largest value"),
-    "hint": _NAME,
-}, required=["key", "label", "type"])
-
-SERVICES_FILE = Obj({
-    "items": Arr(Obj({
-        "code": Str(pattern=r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"),
-        "business": Str(pattern=CODE),
-        "name": _NAME,
-        "category": Str(max_len=40),
-        "department": Str(max_len=100),
-        "recipients": Str(max_len=200),
-        "conditions": Arr(Str(max_len=1000), max_items=30),
-        "materials": Arr(MATERIAL, max_items=60),
-        "statutory_days": Int(min=0, max=365),
-        "promised_days": Int(min=0, max=365),
-        "fee": Str(max_len=300),
-        "basis": Arr(Str(max_len=500), max_items=20),
-        "online": Str(enum=["全程网办", "网上预审", "窗口办理"]),
-        "max_visits": Int(min=0, max=5),
-        "contact": Str(max_len=40),
-        "appointment": Bool(),
-        "form": Arr(FORM_FIELD, max_items=40),
-    }, required=["code", "business", "name"]), min_items=1, max_items=5000),
-})
 
 
 # -- what loading produces ----------------------------------------------------
