@@ -325,6 +325,7 @@ class RatingPadSimulator(PolledSimulator):
                 return F.BAD_DATA, b""
             self.prompt_text = F.decode_text(f.data[1:])
             self.prompts += 1
+            self.lines[1] = self.prompt_text  # the prompt takes the top line until something else is shown
             log.info("%s %s: %s", self.label, self.name, self.prompt_text)
             return F.OK, b""
         return F.UNKNOWN_COMMAND, b""

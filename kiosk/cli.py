@@ -25,20 +25,34 @@ def register(add) -> None:
     p.add_argument("--windowed", action="store_true", help="a window instead of full screen (for trying it out)")
     p.add_argument("--headless", action="store_true",
                    help="draw offscreen and write screenshots (automatic when there is no display)")
-    p.add_argument("--screenshots", help="where screenshots go when headless (default: test-artifacts/kiosk-live)")
+    p.add_argument("--screenshots", help="where screenshots go when headless (default: <data dir>/<kiosk id>-screens)")
+    p.add_argument("--data-dir", help="override $HALLQ_DATA_DIR: where screenshots and simulated prints go")
     p.add_argument("--simulate", action="store_true",
                    help="simulated printer, ID card reader and scanner, whatever the config says (demo)")
     p.add_argument("--check", action="store_true", help="check the config and the devices, print their health, exit")
 
 
-def _simulated(cfg):
+def _own_dir(cfg, override: str | None) -> Path:
+    """The kiosk's data directory: --data-dir, else $HALLQ_DATA_DIR, else the per-user/system default."""
+    from hallq.settings import data_dir
+
+    return data_dir(cfg.mqtt_site or "kiosk", override)
+
+
+def _simulated(cfg, own_dir: Path, everything: bool):
+    """Simulated printer, ID card reader and scanner (``everything``, for --simulate), or the configuration as it
+    is; a simulated printer without ``output_dir`` writes its tickets to ``<data dir>/<kiosk id>-printed``."""
     from kiosk.config import DeviceChoice
 
-    printer = {k: v for k, v in cfg.printer.options.items()
-               if k in ("encoding", "paper_mm", "qr_module", "number_scale", "cut", "output_dir")}
-    printer.setdefault("output_dir", "test-artifacts/printed")
-    return dataclasses.replace(cfg, printer=DeviceChoice("simulator", printer), id_reader=DeviceChoice("simulator"),
-                               scanner=DeviceChoice("simulator"))
+    if everything:
+        printer = {k: v for k, v in cfg.printer.options.items()
+                   if k in ("encoding", "paper_mm", "qr_module", "number_scale", "cut", "output_dir")}
+        cfg = dataclasses.replace(cfg, printer=DeviceChoice("simulator", printer), id_reader=DeviceChoice("simulator"),
+                                  scanner=DeviceChoice("simulator"))
+    if cfg.printer.driver == "simulator" and not cfg.printer.options.get("output_dir"):
+        options = {**cfg.printer.options, "output_dir": str(own_dir / f"{cfg.id}-printed")}
+        cfg = dataclasses.replace(cfg, printer=DeviceChoice("simulator", options))
+    return cfg
 
 
 def cmd_kiosk(args: argparse.Namespace) -> int:
@@ -52,8 +66,7 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(f"hallq kiosk: the kiosk configuration has problems:\n{e}", file=sys.stderr)
         return 2
-    if args.simulate:
-        cfg = _simulated(cfg)
+    cfg = _simulated(cfg, _own_dir(cfg, args.data_dir), args.simulate)
     from kiosk.api import KioskApi
     from kiosk.devices import KioskDevices
     from kiosk.session import KioskSession
@@ -76,7 +89,7 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
     headless = prepare(cfg.size, cfg.fullscreen and not args.windowed, headless=True if args.headless else None)
     shots = None
     if headless:
-        shots = args.screenshots or cfg.screenshot_dir or "test-artifacts/kiosk-live"
+        shots = args.screenshots or cfg.screenshot_dir or str(_own_dir(cfg, args.data_dir) / f"{cfg.id}-screens")
         log.warning("no display: the kiosk runs offscreen (%s, %dx%d); a screenshot of every screen it shows "
                     "goes to %s/", cfg.layout, *cfg.size, Path(shots).resolve())
     log.info("kiosk %s: server %s, printer %s, ID reader %s, scanner %s, voice %s", cfg.id, cfg.server_url,
@@ -92,11 +105,15 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
 
 def hall_parts(args) -> list[tuple[str, list[str], bool]]:
     """``hallq start`` runs the hall's kiosk (kiosk.toml beside the hall config) on simulated devices."""
-    from hallq.settings import config_path
+    from hallq.hallconfig import load_hall
+    from hallq.settings import config_path, data_dir
 
-    kiosk_toml = config_path(args.config).parent / "kiosk.toml"
+    hall = config_path(args.config)
+    kiosk_toml = hall.parent / "kiosk.toml"
     if not kiosk_toml.exists():
         return []
     host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
+    # the hall's data directory, so that the demo's screenshots and printed tickets sit beside the board's
+    own = data_dir(load_hall(hall).site, getattr(args, "data_dir", None))
     return [("kiosk", ["kiosk", "--config", str(kiosk_toml), "--server", f"http://{host}:{args.port}",
-                       "--simulate"], True)]
+                       "--simulate", "--data-dir", str(own)], True)]

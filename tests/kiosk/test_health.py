@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 
 from device_drivers.base import HealthReporter
@@ -55,11 +56,29 @@ def test_unplugged_reader_is_reported(mosquitto, session, tmp_path):
         conn.stop()
 
 
-def test_hallq_start_runs_the_halls_kiosk_on_simulated_devices():
-    args = argparse.Namespace(config=None, host="0.0.0.0", port=8080, data_dir=None, virtual_clock=None)
+def test_hallq_start_runs_the_halls_kiosk_on_simulated_devices(tmp_path):
+    args = argparse.Namespace(config=None, host="0.0.0.0", port=8080, data_dir=str(tmp_path), virtual_clock=None)
     (name, argv, needs_server), = hall_parts(args)
     assert name == "kiosk" and needs_server
     assert argv[:2] == ["kiosk", "--config"] and argv[2].endswith("config/city-hall/kiosk.toml")
-    assert argv[3:] == ["--server", "http://127.0.0.1:8080", "--simulate"]
-    village = argparse.Namespace(config="config/village-station/hall.toml", host="127.0.0.1", port=9000)
+    # screenshots and simulated prints go to the hall's data directory, beside the board's screenshot
+    assert argv[3:] == ["--server", "http://127.0.0.1:8080", "--simulate", "--data-dir", str(tmp_path)]
+    village = argparse.Namespace(config="config/village-station/hall.toml", host="127.0.0.1", port=9000,
+                                 data_dir=str(tmp_path / "village"))
     assert hall_parts(village)[0][1][2].endswith("village-station/kiosk.toml")
+
+
+def test_simulated_printer_writes_into_the_kiosks_data_dir(tmp_path):
+    from kiosk.cli import _own_dir, _simulated
+    from kiosk.config import DeviceChoice, load_kiosk
+
+    cfg = load_kiosk("config/city-hall/kiosk.toml")
+    own = _own_dir(cfg, str(tmp_path))
+    assert own == tmp_path
+    sim = _simulated(dataclasses.replace(cfg, printer=DeviceChoice("serial", {"port": "/dev/ttyUSB0"})), own, True)
+    assert (sim.printer.driver, sim.id_reader.driver, sim.scanner.driver) == ("simulator",) * 3
+    assert sim.printer.options["output_dir"] == str(tmp_path / "kiosk-1-printed")
+    as_configured = _simulated(dataclasses.replace(cfg, id_reader=DeviceChoice("serial", {"port": "/dev/ttyS1"})),
+                               own, False)
+    assert as_configured.id_reader.driver == "serial"  # never a silent fallback to a simulator
+    assert as_configured.printer.options["output_dir"] == str(tmp_path / "kiosk-1-printed")
