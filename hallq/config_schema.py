@@ -122,6 +122,7 @@ HALL_FILE = Obj({
         "kind": Str(enum=["kiosk", "gateway", "board", "announcer", "tablet"]),
         "key_sha256": Str(pattern=r"[0-9a-f]{64}"),
         "windows": Arr(Int(min=1, max=999), max_items=300),
+        "place": Str(max_len=40, description="where it stands, for staff who go there (一楼大厅入口)"),
     }, required=["id", "kind", "key_sha256"]), max_items=500),
 }, required=["hall", "hours", "businesses", "windows"])
 

@@ -82,6 +82,7 @@ class Device:
     kind: str
     key_sha256: str
     windows: tuple[int, ...] = ()
+    place: str = ""
 
 
 @dataclass(frozen=True)
@@ -303,7 +304,8 @@ def load_hall(path: str | os.PathLike[str]) -> HallConfig:
         for n in d.get("windows", []):
             if n not in windows:
                 problems.append((label, f"{key}.windows", f"unknown window {n}"))
-        devices.append(Device(id=d["id"], kind=d["kind"], key_sha256=d["key_sha256"], windows=tuple(d.get("windows", []))))
+        devices.append(Device(id=d["id"], kind=d["kind"], key_sha256=d["key_sha256"], windows=tuple(d.get("windows", [])),
+                              place=d.get("place", "")))
 
     m = raw.get("mqtt", {})
     mqtt = MqttSettings(**m)

@@ -65,6 +65,20 @@ def wait_port(port: int, timeout: float) -> None:
     raise TimeoutError(f"nothing listens on port {port} after {timeout} s")
 
 
+def wait_until(predicate: Callable[[], object], timeout: float = 15.0, what: str = "condition"):
+    """Poll ``predicate`` (cheap, local state or one request) until it returns something true, and return it.
+
+    For what happens in other threads and processes and has no event to wait on.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise TimeoutError(f"{what} not reached in {timeout} s")
+
+
 class MqttCollector:
     """A real subscriber: records every message, lets a test wait for one by condition."""
 

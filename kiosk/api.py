@@ -41,39 +41,6 @@ class PressKey:
         return self._key is not None
 
 
-class _HeaderConnection:
-    """Adds headers to every request of one HTTP connection (see KioskClient.get_private)."""
-
-    def __init__(self, conn, extra: dict[str, str]) -> None:
-        self._conn, self._extra = conn, extra
-
-    def request(self, method, url, body=None, headers=None):
-        return self._conn.request(method, url, body=body, headers={**(headers or {}), **self._extra})
-
-    def __getattr__(self, name):
-        return getattr(self._conn, name)
-
-
-class KioskClient(HallClient):
-    """HallClient plus GETs that carry personal data in a header instead of the URL.
-
-    Query strings end up in access logs and proxies; an ID number must not.
-    (A ``headers=`` argument on HallClient.request would make this class unnecessary.)
-    """
-
-    def _conn(self):
-        conn = super()._conn()
-        extra = getattr(self._local, "extra", None)
-        return _HeaderConnection(conn, extra) if extra else conn
-
-    def get_private(self, path: str, headers: dict[str, str]) -> Any:
-        self._local.extra = headers
-        try:
-            return self.get(path)
-        finally:
-            self._local.extra = None
-
-
 class KioskApi:
     """The server calls of the kiosk's screens."""
 
@@ -83,7 +50,7 @@ class KioskApi:
     @classmethod
     def connect(cls, server_url: str, device_key: str, timeout: float = 5.0) -> "KioskApi":
         # retries=1: the kiosk's own retry loop (with the same key) takes over after that, showing a message
-        return cls(KioskClient(server_url, token=device_key, timeout=timeout, retries=1))
+        return cls(HallClient(server_url, token=device_key, timeout=timeout, retries=1))
 
     # -- reads -------------------------------------------------------------------------
     def hall(self) -> dict:
@@ -113,6 +80,10 @@ class KioskApi:
 
     def rate(self, body: dict[str, Any], key: str) -> dict:
         return self.client.request("POST", "/ratings", body, idempotency_key=key)
+
+    def request_help(self) -> dict:
+        """找工作人员帮忙: every console shows it until a clerk takes it (asking again returns the same)."""
+        return self.client.request("POST", "/help-requests", {}, retry=True)  # safe to repeat: one open per kiosk
 
     # -- appointments -----------------------------------------------------------------
     def slots(self, item: str) -> dict:
@@ -146,6 +117,5 @@ class KioskApi:
         return self.client.get(f"/applications/{quote(tracking_no, safe='')}")
 
     def find_applications(self, id_number: str) -> list[dict]:
-        if isinstance(self.client, KioskClient):
-            return self.client.get_private("/applications", {"X-Id-Number": id_number})
-        return self.client.get(f"/applications?{urlencode({'id_number': id_number})}")
+        # the ID number goes in a header: query strings end up in access logs and proxies
+        return self.client.request("GET", "/applications", headers={"X-Id-Number": id_number})

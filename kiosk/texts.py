@@ -306,6 +306,9 @@ _T: dict[str, tuple[str, str, str]] = {
                      "請到諮詢台或任一窗口找工作人員，他們可以幫您取號、填表、代辦。",
                      "Please ask at the information desk or any window: staff can take a number, fill in forms or "
                      "apply for you."),
+    "help.call": ("请工作人员到这里来", "請工作人員到這裡來", "Ask staff to come here"),
+    "help.called": ("已通知工作人员，请在这里稍候，马上有人过来。", "已通知工作人員，請在這裡稍候，馬上有人過來。",
+                    "The staff have been told: please wait here, someone is coming."),
     "help.phone": ("大厅电话：{phone}", "大廳電話：{phone}", "Hall phone: {phone}"),
     "help.complaint": ("投诉电话：{phone}", "投訴電話：{phone}", "Complaints: {phone}"),
     "scan.unknown": ("这个二维码不是本大厅的号票、预约或回执", "這個二維碼不是本大廳的號票、預約或回執",

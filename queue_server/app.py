@@ -132,8 +132,11 @@ def _init_mqtt(state: HallState, cfg: HallConfig, embedded_broker: bool | None) 
     if embedded_broker if embedded_broker is not None else cfg.mqtt.embedded:
         state.broker = EmbeddedBroker(cfg.mqtt.embedded_listen)
         state.broker.start()
+    from queue_server.health_listener import health_handler  # devices' health, for the consoles
+
     state.publisher = Publisher(state.db, state.hall,
-                                lambda: connect_from_settings(cfg.mqtt, cfg.site, "server", "queue"), state.data_dir)
+                                lambda: connect_from_settings(cfg.mqtt, cfg.site, "server", "queue"), state.data_dir,
+                                subscriptions=[health_handler(state.service, cfg.site)])
     state.publisher.start()
 
 

@@ -71,8 +71,10 @@ class _Dirty:
 
 class Publisher:
     def __init__(self, db: Database, hall: Hall, connection_factory, data_dir: Path,
-                 replay_max_age: float = 120.0, poll_interval: float = 0.02) -> None:
+                 replay_max_age: float = 120.0, poll_interval: float = 0.02,
+                 subscriptions: list[tuple[str, Any]] | None = None) -> None:
         self.db = db
+        self.subscriptions = subscriptions or []  # (topic filter, handler): listened to while leading
         self.hall = hall
         self.snap = Snapshots(hall)
         self._factory = connection_factory
@@ -138,6 +140,8 @@ class Publisher:
         self.conn = self._factory()
         self.conn.on_connect(self._full.set)
         self.conn.on_connect(self._wake.set)
+        for topic_filter, handler in self.subscriptions:
+            self.conn.subscribe(topic_filter, handler, qos=0)
         self.conn.start()
         log.info("publishing hall state to %s (from journal seq %d)", self.conn.address, self.cursor)
         return True

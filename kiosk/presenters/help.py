@@ -1,7 +1,10 @@
-"""Ask staff for help (找工作人员帮忙): where they are, the hall's phone, spoken aloud.
+"""Ask staff for help (找工作人员帮忙): where they are, the hall's phone, spoken aloud, and a call to them.
 
-Available from every screen. Staff can take a number, fill in a form or
-apply on a resident's behalf (帮办代办, seed 000 §22).
+Available from every screen. "请工作人员到这里来" makes a help request that
+every window console and the manager's hall page show until a clerk takes it
+(``POST /help-requests``; pressing again while it is open asks nothing new).
+Staff can take a number, fill in a form or apply on a resident's behalf
+(帮办代办, seed 000 §22).
 """
 
 from __future__ import annotations
@@ -24,9 +27,20 @@ class Help(Flow):
     def _text(self) -> str:
         return self.s.pick(self.s.cfg.help) or self.t("help.default")
 
+    def reset(self) -> None:
+        super().reset()
+        self.called = False
+
     def on_action(self, key: str) -> None:
         if key == "done":
             self.go("home")
+        elif key == "call" and not self.called:
+            def run() -> None:
+                self.s.api.request_help()
+                self.called = True
+                self.tell("ok", self.t("help.called"))
+                self.s.say(self.t("help.called"))
+            self._attempt(run)
 
     def view(self) -> View:
         v = self.base_view("info", "info", "help.title", prompt=self._text())
@@ -40,5 +54,6 @@ class Help(Flow):
                 lines.append(self.t("help.complaint", phone=hall["complaint_phone"]))
         if lines:
             v.sections = [Section(self.t("help.title"), lines)]
-        v.actions = [Option("done", self.t("done"), primary=True)]
+        v.actions = ([] if self.called else [Option("call", self.t("help.call"), primary=True)]) + [
+            Option("done", self.t("done"), primary=self.called)]
         return v

@@ -19,7 +19,7 @@ from hallq.schema import Arr, Bool, Int, Obj, Str
 from queue_server.api import api, operation
 from queue_server.api import schemas as S
 from queue_server.api.hall import state
-from queue_server.domain import rating_prompts
+from queue_server.domain import attention, rating_prompts
 from queue_server.domain.errors import unknown_window
 from queue_server.domain.service import ticket_brief
 from queue_server.domain.windows import window_view
@@ -100,6 +100,7 @@ def window_console(number: int, actor) -> dict[str, Any]:
             "SELECT business, SUM(waiting) AS n FROM queue_counts WHERE business_day = ? GROUP BY business", (day,))}
         windows = [{"number": r["number"], "name": json.loads(r["name"]), "state": r["state"]}
                    for r in conn.execute("SELECT number, name, state FROM windows WHERE active ORDER BY number")]
+        needs = attention.summary(conn, now)
     return {
         "window": view, "signed_in_here": actor.kind == "staff" and w["staff_id"] == actor.staff_id,
         "current": _brief(current, items, businesses, now) if current else None,
@@ -111,6 +112,7 @@ def window_console(number: int, actor) -> dict[str, Any]:
         "businesses": [{"code": c, "name": b["name"], "prefix": b["prefix"], "waiting": counts.get(c, 0)}
                        for c, b in businesses.items() if b["active"]],
         "windows": windows, "max_recalls": st.hall.config.queue.max_recalls, "now": now.isoformat(),
+        "attention": needs,
     }
 
 

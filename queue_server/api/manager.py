@@ -5,7 +5,7 @@ from __future__ import annotations
 from hallq.schema import Arr, Obj
 from queue_server.api import api, operation
 from queue_server.api.hall import state
-from queue_server.domain import followups, statistics
+from queue_server.domain import attention as needs, followups, statistics
 
 HALL_LIVE = Obj({"windows": Arr(Obj({}, extra=True), max_items=None), "queues": Arr(Obj({}, extra=True), max_items=None),
                  "today": Obj({}, extra=True), "attention": Obj({}, extra=True)}, extra=True)
@@ -28,6 +28,7 @@ def hall_live() -> dict:
         attention = {
             "tidal_alerts": conn.execute("SELECT COUNT(*) FROM tidal_alerts WHERE acknowledged_at IS NULL").fetchone()[0],
             **{f"followups_{k}": v for k, v in followups.counts(conn, day).items()},
+            **needs.summary(conn, now),
         }
     for q in queues.values():
         q["oldest_arrival"] = waiting_oldest.get(q["business"])

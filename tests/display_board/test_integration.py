@@ -14,7 +14,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 import wave
 from pathlib import Path
 
@@ -25,22 +24,13 @@ from display_board.feed import HallFeed
 from display_board.model import BoardModel
 from display_board.presenter import present
 from display_board.settings import load_boards
-from hallq.clock import CHINA
 from hallq.mqtt import BrokerAddress, Connection
+from hallq.testing import wait_until
 from tests.conftest import KIOSK_KEY, MONDAY_0930, TINY
 
 FIXTURES = Path(__file__).with_name("fixtures")
 
 
-def wait_until(predicate, timeout: float = 15.0, what: str = "condition"):
-    """Poll ``predicate`` (cheap, local state) until true; the thing waited for happens in another process."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise TimeoutError(f"{what} not reached in {timeout} s")
 
 
 class LiveBoard:

@@ -21,6 +21,7 @@ import json
 import os
 import subprocess
 import sys
+import functools
 import threading
 import time
 from datetime import datetime, timezone
@@ -36,8 +37,10 @@ from display_board.settings import load_boards
 from hallq import contract
 from hallq.client import ApiError
 from hallq.mqtt import BrokerAddress, Connection
-from hallq.testing import Mosquitto, mosquitto_binary
+from hallq.testing import Mosquitto, mosquitto_binary, wait_until as _wait_until
 from tests.conftest import KIOSK_KEY, TINY, make_id
+
+wait_until = functools.partial(_wait_until, timeout=20.0)  # a broker restart takes a few seconds
 
 pytestmark = pytest.mark.slow
 
@@ -45,15 +48,6 @@ BOARD_FIXTURES = Path(__file__).resolve().parents[1] / "display_board" / "fixtur
 SITE = "tiny"
 
 
-def wait_until(predicate, timeout: float = 20.0, what: str = "condition"):
-    """Poll cheap local state; what is waited for happens in other threads and processes."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise TimeoutError(f"{what} not reached in {timeout} s")
 
 
 class PersistentBroker(Mosquitto):

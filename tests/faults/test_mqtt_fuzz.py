@@ -9,7 +9,8 @@ subscribers the other parts built are fed the same inputs:
 
 * the display board: its feed (raw bytes), its model and its presenter;
 * the voice announcer: its queue (``offer``) and the sentences it speaks;
-* the device gateway: its MQTT handler, with simulated LED strips and keypads.
+* the device gateway: its MQTT handler, with simulated LED strips and keypads;
+* the queue server's own subscription to device health.
 """
 
 from __future__ import annotations
@@ -245,3 +246,39 @@ def test_the_gateway_survives_whatever_arrives(gateway, messages):
             payload = {}
         name, _ = topic_name(topic, payload if isinstance(payload, dict) else {})
         gateway._on_message(name, data, False)  # what its connection calls; must never raise
+
+
+@pytest.fixture(scope="module")
+def server_state(tmp_path_factory):
+    from hallq.clock import VirtualClock
+    from hallq.testing import TINY
+    from queue_server.app import create_app
+
+    app = create_app(TINY, data_dir=tmp_path_factory.mktemp("health-fuzz"), mqtt=False,
+                     clock=VirtualClock(datetime(2026, 11, 23, 9, 30, tzinfo=CHINA), rate=0))
+    yield app.extensions["hallq"]
+    app.extensions["hallq"].close()
+
+
+@SEQUENCES
+@given(messages=st.lists(st.one_of(garbage(contract.DEVICE_HEALTH), valid(contract.DEVICE_HEALTH.schema).map(
+    lambda p: contract.encode(contract.DEVICE_HEALTH, p))), min_size=1, max_size=8))
+def test_the_server_keeps_only_what_parses_of_device_health(server_state, messages):
+    """The server's own subscription (queue_server.health_listener): garbage dropped, valid reports kept."""
+    from queue_server.domain import attention
+    from queue_server.health_listener import health_handler
+
+    _, handle = health_handler(server_state.service, SITE)
+    for data in messages:
+        device = "fuzz-device"
+        try:
+            payload = json.loads(data)
+            if isinstance(payload, dict) and isinstance(payload.get("device"), str) and payload["device"]:
+                device = payload["device"]
+        except (ValueError, RecursionError):
+            pass
+        handle(contract.DEVICE_HEALTH.topic(SITE, device=device.replace("/", "_").replace("+", "_")
+                                            .replace("#", "_") or "x"), data, False)
+    with server_state.db.read() as conn:
+        for d in attention.device_health(conn):  # whatever was kept reads back in the API's shape
+            assert isinstance(d["ok"], bool) and isinstance(d["problems"], list)

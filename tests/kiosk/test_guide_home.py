@@ -78,3 +78,42 @@ def test_help_says_where_staff_are(session):
     assert "咨询台" in v.prompt
     session.devices.voice.wait_idle()
     assert "咨询台" in session.devices.voice.spoken[-1][1]
+
+
+def test_help_calls_staff_to_the_kiosk_and_every_console_sees_it(session, city):
+    clerk = city.client()
+    clerk.login("1001", "hallq-demo")
+    assert clerk.get("/attention")["help_requests"] == []
+    h = Help(session)
+    h.start()
+    assert [a.key for a in h.view().actions] == ["call", "done"]
+    h.handle("action", "call")
+    v = h.view()
+    assert v.notice.level == "ok" and "已通知工作人员" in v.notice.text
+    assert [a.key for a in v.actions] == ["done"]  # asked once: no second button to press
+    session.devices.voice.wait_idle()
+    assert "请在这里稍候" in session.devices.voice.spoken[-1][1]
+    (req,) = clerk.get("/attention")["help_requests"]
+    assert (req["device"], req["place"], req["state"]) == ("kiosk-1", "一楼大厅入口", "open")
+
+    # the next resident (after the screen was wiped) may ask again: still one request while nobody came
+    h.start()
+    h.handle("action", "call")
+    assert [r["id"] for r in clerk.get("/attention")["help_requests"]] == [req["id"]]
+    clerk.post(f"/help-requests/{req['id']}/take", {})
+    assert clerk.get("/attention")["help_requests"] == []
+
+
+def test_help_request_with_the_server_down_is_retried(session, city):
+    """Unreachable: the kiosk says it is retrying, and the same request goes through when the server is back."""
+    city.stop()
+    h = Help(session)
+    h.start()
+    h.handle("action", "call")
+    assert h.view().retry_in and not h.called
+    city.start()
+    h.handle("retry")
+    assert h.called and h.view().notice.level == "ok"
+    clerk = city.client()
+    clerk.login("1001", "hallq-demo")
+    assert len(clerk.get("/attention")["help_requests"]) == 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 
+from hallq.client import ApiError as HallApiError
 from hallq.demo import DEMO_PASSWORD
 from tests.conftest import MqttCollector, make_id
 from tests.web.conftest import start_chromium
@@ -36,6 +37,7 @@ def browser(desktop):
 def hall(mosquitto, server_proc):
     server = server_proc(mqtt_url=mosquitto.url)
     collector = MqttCollector(mosquitto.url, "hallq/tiny/#")
+    collector.url = mosquitto.url
     yield server, collector
     collector.close()
 
@@ -208,3 +210,42 @@ def test_a_clerk_transfers_pauses_and_issues_a_green_channel_ticket_by_hand(brow
     assert not browser.find_element(By.ID, "btn-call").is_enabled()
     screenshot(browser, "console-paused")
     assert server.client().get("/windows/1")["pause_reason"] == "午间休息"
+
+
+def test_a_resident_asks_for_help_and_a_printer_runs_out_and_the_clerk_sees_both(browser, hall, screenshot):
+    """找工作人员帮忙 at the kiosk and the printer's paper_out over MQTT reach the window console live."""
+    from selenium.webdriver.common.by import By
+
+    from hallq import contract
+    from hallq.mqtt import BrokerAddress, Connection
+
+    server, collector = hall
+    sign_in(browser, server, "102")
+    browser.get(f"{server.url}/console/windows/1")
+    wait(browser, lambda d: d.find_element(By.ID, "btn-signin").is_displayed())
+    assert browser.find_elements(By.CSS_SELECTOR, ".help-request") == []
+
+    asked = server.client("demo-kiosk-1").post("/help-requests", {})
+    kiosk = Connection(BrokerAddress.parse(collector.url), "tiny", "kiosk", "kiosk-1")
+    kiosk.start()
+    try:
+        assert kiosk.wait_connected(10)
+        kiosk.publish(contract.DEVICE_HEALTH.topic("tiny", device="kiosk-1-printer"), contract.encode(
+            contract.DEVICE_HEALTH, {"device": "kiosk-1-printer", "kind": "printer", "ok": False,
+                                     "problems": ["paper_out"], "detail": {}, "at": "2026-11-23T09:30:00+08:00"}),
+            qos=1, retain=True)
+        bar = wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, ".help-request"))
+        assert "大厅入口" in bar.text and "kiosk-1" in bar.text
+        devices = wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, ".device-problems"))
+        assert "kiosk-1-printer" in devices.text and "缺纸" in devices.text
+        screenshot(browser, "console-help-and-paper-out")
+        bar.find_element(By.CSS_SELECTOR, f'button[data-help="{asked["id"]}"]').click()
+        wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".help-request") == [])
+    finally:
+        kiosk.stop()
+    clerk = server.client()
+    clerk.login("101", DEMO_PASSWORD)
+    assert clerk.get("/attention")["help_requests"] == []
+    with pytest.raises(HallApiError) as taken:  # clerk 102 went: a second clerk is told so
+        clerk.post(f"/help-requests/{asked['id']}/take", {})
+    assert taken.value.status == 409 and "102" in str(taken.value.messages)

@@ -62,6 +62,7 @@ EXPECTED = {
     ("POST", "/api/v1/auth/logout"): "staff",
     ("GET", "/api/v1/auth/me"): "kiosk",
     ("POST", "/api/v1/auth/password"): "staff",
+    ("GET", "/api/v1/attention"): "staff",
     ("GET", "/api/v1/board"): "open",
     ("GET", "/api/v1/businesses"): "open",
     ("GET", "/api/v1/businesses/<code>"): "open",
@@ -71,6 +72,7 @@ EXPECTED = {
     ("GET", "/api/v1/console/windows/<int:number>"): "window",
     ("POST", "/api/v1/day/close"): "manager",
     ("POST", "/api/v1/day/reopen"): "manager",
+    ("GET", "/api/v1/devices/health"): "staff",
     ("GET", "/api/v1/followups"): "staff",
     ("GET", "/api/v1/followups/<followup>"): "staff",
     ("POST", "/api/v1/followups/<followup>/appeal"): "staff",
@@ -79,6 +81,8 @@ EXPECTED = {
     ("POST", "/api/v1/followups/<followup>/report"): "manager",
     ("POST", "/api/v1/followups/<followup>/verify"): "manager",
     ("GET", "/api/v1/hall"): "open",
+    ("POST", "/api/v1/help-requests"): "kiosk",  # staff pass the door but the domain refuses them (kiosk_only)
+    ("POST", "/api/v1/help-requests/<int:request_id>/take"): "staff",
     ("GET", "/api/v1/hall/live"): "manager",
     ("GET", "/api/v1/health"): "open",
     ("GET", "/api/v1/items"): "open",
@@ -161,7 +165,7 @@ EXPECTED = {
 }
 
 VALUES = {"number": "999", "job_no": "zz99", "followup": "999999", "fid": "999999", "code": "nope",
-          "tracking_no": "SQ20000101-ABCDEFGH", "public_id": "nope", "notice_id": "999999", "day": "2026-12-31",
+          "tracking_no": "SQ20000101-ABCDEFGH", "public_id": "nope", "notice_id": "999999", "request_id": "999999", "day": "2026-12-31",
           "key": "workdays", "filename": "nope.css"}
 PROBE = {"__probe": 1}  # an unknown field: refused with 400 after authentication
 

@@ -3,6 +3,7 @@
  * hallq.api(method, path, body)  calls /api/v1 with the session cookie and the CSRF token
  * hallq.live(onChange)           polls the journal's sequence number (ETag, 304 when idle)
  * hallq.el(tag, attrs, ...kids)  builds DOM nodes (text is always text: no HTML injection)
+ * hallq.attention(a, after)      the bars for residents asking for help and devices with a problem
  */
 "use strict";
 (function () {
@@ -152,5 +153,30 @@
     });
   }
 
-  window.hallq = { api, ApiError, el, flash, live, pick, t, lang, pageData, hhmm, minutesSince, apiForms, newKey };
+  /* What needs a person (GET /api/v1/attention, also in the window console and the live hall): a resident
+   * at a kiosk asking for help (找工作人员帮忙) with "I'll go", and every device reporting a problem. */
+  function attention(a, after) {
+    if (!a) return [];
+    const bars = (a.help_requests || []).map((h) => el("div", { class: "alert-bar bad help-request", role: "alert" },
+      el("strong", {}, t("群众求助", "群眾求助", "Help wanted")), " ",
+      t(`${h.place || h.device}（${h.device}）有群众需要帮助`, `${h.place || h.device}（${h.device}）有群眾需要幫助`,
+        `someone at ${h.place || h.device} (${h.device}) needs help`),
+      h.waited_minutes ? ` · ${t("已等", "已等", "waiting")} ${h.waited_minutes} ${t("分钟", "分鐘", "min")}` : "", " ",
+      el("button", { type: "button", class: "primary", "data-help": h.id, onclick: async (ev) => {
+        ev.target.disabled = true;
+        try {
+          await api("POST", `/help-requests/${h.id}/take`, {});
+          flash(t("已告知其他同事：您去处理。", "已告知其他同事：您去處理。", "Your colleagues see that you are going."), "ok");
+        } catch (e) { flash(e.message, "bad"); }
+        if (after) await after();
+      } }, t("我去帮忙", "我去幫忙", "I'll go"))));
+    const broken = a.device_problems || [];
+    if (broken.length) bars.push(el("div", { class: "alert-bar device-problems", role: "status" },
+      el("strong", {}, t("设备提醒", "設備提醒", "Devices")), " ",
+      broken.flatMap((d, i) => [i ? " · " : "", `${d.device}: `, (d.problem_texts || []).map((p) => pick(p)).join("、")
+        || t("故障", "故障", "not working")])));
+    return bars;
+  }
+
+  window.hallq = { api, ApiError, el, flash, live, pick, t, lang, pageData, hhmm, minutesSince, apiForms, newKey, attention };
 })();

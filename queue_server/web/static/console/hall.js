@@ -1,7 +1,7 @@
 /* The manager's live hall: GET /api/v1/hall/live, re-read whenever the journal moves. */
 "use strict";
 (function () {
-  const { api, el, flash, live, pick, t, pageData, hhmm, minutesSince } = window.hallq;
+  const { api, el, flash, live, pick, t, pageData, hhmm, minutesSince, attention } = window.hallq;
   const data = pageData();
   const names = Object.fromEntries(data.businesses.map((b) => [b.code, b]));
   const $ = (id) => document.getElementById(id);
@@ -15,7 +15,8 @@
     if (a.tidal_alerts) att.push(el("a", { href: "/manager/tidal" }, `${t("潮汐提醒", "潮汐提醒", "Tidal alerts")}: ${a.tidal_alerts}`));
     if (a.followups_overdue) att.push(el("a", { href: "/console/reviews?which=overdue" }, `${t("差评逾期", "差評逾期", "Overdue bad reviews")}: ${a.followups_overdue}`));
     if (a.followups_appeals) att.push(el("a", { href: "/console/reviews?which=appeals" }, `${t("待决申诉", "待決申訴", "Appeals to decide")}: ${a.followups_appeals}`));
-    $("attention").replaceChildren(...(att.length ? [el("div", { class: "alert-bar", role: "status" }, ...att.flatMap((x, i) => (i ? [" · ", x] : [x])))] : []));
+    $("attention").replaceChildren(...attention(a, refresh),
+      ...(att.length ? [el("div", { class: "alert-bar", role: "status" }, ...att.flatMap((x, i) => (i ? [" · ", x] : [x])))] : []));
     const d = h.today, waiting = h.queues.reduce((s, q) => s + q.waiting, 0);
     const kpis = [[t("取号", "取號", "Issued"), d.issued], [t("正在等候", "正在等候", "Waiting now"), waiting], [t("办结", "辦結", "Completed"), d.done],
       [t("过号", "過號", "No-shows"), d.no_show], [t("平均等候", "平均等候", "Avg wait"), fmt(d.avg_wait_min, t(" 分", " 分", " min"))],

@@ -3,7 +3,7 @@
  * ({"ticket": "A012"}), so a click on a stale screen is refused rather than applied to another ticket. */
 "use strict";
 (function () {
-  const { api, el, flash, live, pick, t, pageData } = window.hallq;
+  const { api, el, flash, live, pick, t, pageData, attention } = window.hallq;
   const data = pageData();
   const n = data.window;
   const $ = (id) => document.getElementById(id);
@@ -22,6 +22,7 @@
 
   function render() {
     const w = view.window, cur = view.current, here = view.signed_in_here;
+    $("attention").replaceChildren(...attention(view.attention, refresh));
     $("window-state").textContent = STATE[w.state] + (w.state === "paused" && w.pause_reason ? `（${w.pause_reason}）` : "");
     $("window-state").className = "window-state state-" + w.state;
     $("window-staff").textContent = w.staff ? `${t("签到", "簽到", "Signed in")}: ${w.staff.job_no} ${w.staff.name}` : t("无人签到", "無人簽到", "Nobody signed in");

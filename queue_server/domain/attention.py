@@ -1,0 +1,136 @@
+"""What needs a person: residents asking for help at a kiosk, devices reporting a problem.
+
+* **Help requests (找工作人员帮忙).** The kiosk's "ask staff for help" button
+  (domain.md: a staffed "help me take a number" path; 帮办代办, seed 000 §22)
+  makes a request that every window console and the manager's hall page show
+  until a clerk takes it ("我去帮忙"). One open request per kiosk: pressing
+  again returns the same request. Both steps are journalled, so the consoles'
+  live poll sees them at once.
+* **Device health.** Kiosks and the device gateway publish each device's
+  health, retained, on ``hallq/<site>/devices/<id>/health``. The server keeps
+  the latest report of each (:func:`record_health`, called from its MQTT
+  subscription) and journals a change of state, so "kiosk-1-printer: 缺纸"
+  reaches the people who can load a roll, not only an MQTT log.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+from hallq.privacy import mask_name
+from queue_server.domain.context import Tx
+from queue_server.domain.errors import Conflict, Forbidden, NotFound
+
+# problem codes devices report → (zh-Hans, zh-Hant, en) for the consoles; unknown codes are shown as they are
+PROBLEMS: dict[str, tuple[str, str, str]] = {
+    "paper_out": ("缺纸：请更换纸卷", "缺紙：請更換紙卷", "out of paper: load a new roll"),
+    "paper_near_end": ("纸将用完：请备好纸卷", "紙將用完：請備好紙卷", "paper nearly out: have a roll ready"),
+    "cover_open": ("打印机盖未关好", "印表機蓋未關好", "printer cover open"),
+    "jammed": ("卡纸：请清理切刀处", "卡紙：請清理切刀處", "paper jammed at the cutter"),
+    "offline": ("打印机离线：请检查电源", "印表機離線：請檢查電源", "printer offline: check its power"),
+    "printer_error": ("打印机故障：请重启", "印表機故障：請重新啟動", "printer error: switch it off and on"),
+    "unplugged": ("未连接：请检查线缆", "未連接：請檢查線纜", "unplugged: check the cable"),
+    "no_status": ("无状态应答", "無狀態回應", "does not answer status requests"),
+    "no_sound_device": ("没有声音设备：语音无法播放", "沒有聲音設備：語音無法播放", "no sound device: no voice"),
+    "timeout": ("无应答", "無回應", "does not answer"),
+}
+
+
+def problem_texts(codes: list[str]) -> list[dict[str, str]]:
+    return [{"code": c, **dict(zip(("zh-Hans", "zh-Hant", "en"), PROBLEMS.get(c, (c, c, c))))} for c in codes]
+
+
+# -- help requests ---------------------------------------------------------------------
+
+def _help_view(row: sqlite3.Row, now: datetime | None = None) -> dict[str, Any]:
+    out = {"id": row["id"], "device": row["device"], "place": row["place"], "state": row["state"],
+           "requested_at": row["requested_at"], "taken_at": row["taken_at"], "taken_by": None}
+    if row["taken_by"] is not None:
+        out["taken_by"] = {"job_no": row["job_no"], "name": mask_name(row["staff_name"])}
+    if now is not None:
+        out["waited_minutes"] = max(0, int((now - datetime.fromisoformat(row["requested_at"])).total_seconds() // 60))
+    return out
+
+
+_SELECT = ("SELECT h.*, s.job_no, s.name AS staff_name FROM help_requests h "
+           "LEFT JOIN staff s ON s.id = h.taken_by")
+
+
+def request_help(tx: Tx) -> dict[str, Any]:
+    """A kiosk asks for staff; a second press while the first is open returns it (``repeated``)."""
+    actor = tx.actor
+    if actor.kind != "kiosk":
+        raise Forbidden("只有自助终端可以呼叫工作人员。", "只有自助終端可以呼叫工作人員。",
+                        "Only a kiosk asks for staff this way.", code="kiosk_only")
+    row = tx.one(_SELECT + " WHERE h.device = ? AND h.state = 'open'", (actor.id,))
+    if row is not None:
+        return {**_help_view(row), "repeated": True}
+    device = next((d for d in tx.hall.config.devices if d.id == actor.id), None)
+    place = device.place if device is not None else ""
+    cur = tx.conn.execute("INSERT INTO help_requests (device, place, business_day, requested_at) VALUES (?, ?, ?, ?)",
+                          (actor.id, place, tx.day, tx.at))
+    tx.journal("help_requested", data={"help_request": cur.lastrowid, "device": actor.id, "place": place})
+    row = tx.one(_SELECT + " WHERE h.id = ?", (cur.lastrowid,))
+    return {**_help_view(row), "repeated": False}
+
+
+def take_help_request(tx: Tx, request_id: int) -> dict[str, Any]:
+    """A clerk goes to the kiosk: the request leaves every console (409 if someone already went)."""
+    row = tx.one(_SELECT + " WHERE h.id = ?", (request_id,))
+    if row is None:
+        raise NotFound(f"没有编号为 {request_id} 的求助。", f"沒有編號為 {request_id} 的求助。",
+                       f"No help request {request_id}.", code="unknown_help_request")
+    if row["state"] != "open":
+        who = row["job_no"] or "?"
+        raise Conflict(f"工号{who}已前往处理。", f"工號{who}已前往處理。", f"Staff {who} is already on the way.",
+                       code="help_already_taken", detail={"taken_by": who})
+    tx.conn.execute("UPDATE help_requests SET state = 'taken', taken_by = ?, taken_at = ? WHERE id = ?",
+                    (tx.actor.staff_id, tx.at, request_id))
+    tx.journal("help_taken", data={"help_request": request_id, "device": row["device"]})
+    return _help_view(tx.one(_SELECT + " WHERE h.id = ?", (request_id,)))
+
+
+def open_help_requests(conn: sqlite3.Connection, now: datetime) -> list[dict[str, Any]]:
+    rows = conn.execute(_SELECT + " WHERE h.state = 'open' ORDER BY h.requested_at, h.id").fetchall()
+    return [_help_view(r, now) for r in rows]
+
+
+# -- device health ---------------------------------------------------------------------
+
+def record_health(tx: Tx, payload: dict[str, Any]) -> bool:
+    """Keep the latest health report of a device; journal it when its state changed. True if it changed."""
+    problems = sorted({str(p) for p in payload.get("problems") or []})
+    ok = bool(payload["ok"])
+    old = tx.one("SELECT ok, problems FROM device_health WHERE device = ?", (payload["device"],))
+    tx.conn.execute(
+        "INSERT INTO device_health (device, kind, ok, problems, reported_at, received_at) VALUES (?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT(device) DO UPDATE SET kind = excluded.kind, ok = excluded.ok, problems = excluded.problems, "
+        "reported_at = excluded.reported_at, received_at = excluded.received_at",
+        (payload["device"], payload["kind"], int(ok), json.dumps(problems), payload["at"], tx.at))
+    changed = old is None and (not ok or problems) or old is not None and (
+        bool(old["ok"]) != ok or json.loads(old["problems"]) != problems)
+    if changed:
+        tx.journal("device_health", data={"device": payload["device"], "kind": payload["kind"], "ok": ok,
+                                          "problems": problems})
+    return bool(changed)
+
+
+def device_health(conn: sqlite3.Connection, only_problems: bool = False) -> list[dict[str, Any]]:
+    rows = conn.execute("SELECT * FROM device_health ORDER BY device").fetchall()
+    out = []
+    for r in rows:
+        problems = json.loads(r["problems"])
+        if only_problems and r["ok"] and not problems:
+            continue
+        out.append({"device": r["device"], "kind": r["kind"], "ok": bool(r["ok"]), "problems": problems,
+                    "problem_texts": problem_texts(problems), "reported_at": r["reported_at"],
+                    "received_at": r["received_at"]})
+    return out
+
+
+def summary(conn: sqlite3.Connection, now: datetime) -> dict[str, Any]:
+    """What the consoles show in their attention bar."""
+    return {"help_requests": open_help_requests(conn, now), "device_problems": device_health(conn, True)}

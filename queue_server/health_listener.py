@@ -1,0 +1,51 @@
+"""The server's ear on ``hallq/<site>/devices/+/health``: each device's latest report, kept for the consoles.
+
+Kiosks and the device gateway publish their devices' health retained, so on
+every (re)connect the broker replays the latest report of each; the server
+stores it (:func:`queue_server.domain.attention.record_health`) and journals
+a change, and the consoles' attention bar shows "kiosk-1-printer: 缺纸" to the
+people who can fix it. Only the process that publishes (the MQTT leader)
+listens. A report that does not parse is logged (at most once a minute) and
+dropped; an empty retained message (a device removed) forgets the device.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable
+
+from hallq import contract
+from queue_server.domain import attention
+from queue_server.domain.context import Actor
+
+log = logging.getLogger("hallq.health")
+
+
+def health_handler(service, site: str) -> tuple[str, Callable[[str, bytes, bool], None]]:
+    """The topic filter and the handler to subscribe with."""
+    last_warning = [-1e9]
+
+    def handle(topic: str, payload: bytes, retained: bool) -> None:
+        found = contract.identify(site, topic)
+        if found is None or found[0] is not contract.DEVICE_HEALTH:
+            return
+        if not payload:
+            with service.transaction(Actor("device", found[1]["device"])) as tx:
+                tx.conn.execute("DELETE FROM device_health WHERE device = ?", (found[1]["device"],))
+            return
+        try:
+            data = contract.decode(contract.DEVICE_HEALTH, payload)
+        except contract.PayloadError as e:
+            if time.monotonic() - last_warning[0] > 60:
+                last_warning[0] = time.monotonic()
+                log.warning("ignored a device health report on %s: %s. The device's driver publishes it: "
+                            "update that hallq installation (said at most once a minute)", topic, e)
+            return
+        with service.transaction(Actor("device", data["device"])) as tx:
+            if attention.record_health(tx, data):
+                log.info("device %s (%s): %s", data["device"], data["kind"],
+                         "ok" if data["ok"] and not data.get("problems") else ", ".join(data.get("problems") or
+                                                                                      ["not ok"]))
+
+    return contract.DEVICE_HEALTH.pattern.format(site=site, device="+"), handle
