@@ -117,7 +117,7 @@ class KioskSession:
 
     def missed_minutes(self) -> int:
         entry = self.cache.get("hall")
-        rules = (entry[0].get("queue") or {}) if entry else {}
+        rules = (entry[0].get("rules") or {}) if entry else {}  # GET /hall's rules: the hall's own value wins
         return rules.get("no_show_grace_minutes", self.cfg.missed_number_minutes)
 
     def where_to_wait(self, business: str) -> str:

@@ -167,6 +167,8 @@ def test_village_station_one_business_goes_straight_to_its_items(village):
         flow.handle("choose", NO_ITEM)
         assert flow.view().result["number"] == "A001"
         assert s.devices.printer.last.find("钟山区大河镇周家村便民服务站")
+        # the station's own rule (60 min in its hall.toml), not the kiosk config's fallback of 30
+        assert s.cfg.missed_number_minutes == 30 and s.devices.printer.last.find("过号后 60 分钟内")
         assert not flow.go_back()                    # back from the ticket: home
     finally:
         s.devices.close()
