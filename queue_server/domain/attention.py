@@ -5,7 +5,9 @@
   makes a request that every window console and the manager's hall page show
   until a clerk takes it ("我去帮忙"). One open request per kiosk: pressing
   again returns the same request. Both steps are journalled, so the consoles'
-  live poll sees them at once.
+  live poll sees them at once. A request nobody took is shown on its own
+  business day only: the next morning it is expired (the resident has long
+  gone), and the kiosk's next press makes a fresh one.
 * **Device health.** Kiosks and the device gateway publish each device's
   health, retained, on ``hallq/<site>/devices/<id>/health``. The server keeps
   the latest report of each (:func:`record_health`, called from its MQTT
@@ -65,6 +67,10 @@ def request_help(tx: Tx) -> dict[str, Any]:
     if actor.kind != "kiosk":
         raise Forbidden("只有自助终端可以呼叫工作人员。", "只有自助終端可以呼叫工作人員。",
                         "Only a kiosk asks for staff this way.", code="kiosk_only")
+    stale = tx.conn.execute("UPDATE help_requests SET state = 'expired' WHERE device = ? AND state = 'open' "
+                            "AND business_day < ? RETURNING id", (actor.id, tx.day)).fetchall()
+    for r in stale:
+        tx.journal("help_expired", data={"help_request": r["id"], "device": actor.id})
     row = tx.one(_SELECT + " WHERE h.device = ? AND h.state = 'open'", (actor.id,))
     if row is not None:
         return {**_help_view(row), "repeated": True}
@@ -83,6 +89,9 @@ def take_help_request(tx: Tx, request_id: int) -> dict[str, Any]:
     if row is None:
         raise NotFound(f"没有编号为 {request_id} 的求助。", f"沒有編號為 {request_id} 的求助。",
                        f"No help request {request_id}.", code="unknown_help_request")
+    if row["state"] == "expired" or row["state"] == "open" and row["business_day"] < tx.day:
+        raise Conflict(f"求助 {request_id} 是以前营业日的，已过期。", f"求助 {request_id} 是以前營業日的，已過期。",
+                       f"Help request {request_id} is from an earlier business day: expired.", code="help_expired")
     if row["state"] != "open":
         who = row["job_no"] or "?"
         raise Conflict(f"工号{who}已前往处理。", f"工號{who}已前往處理。", f"Staff {who} is already on the way.",
@@ -94,7 +103,9 @@ def take_help_request(tx: Tx, request_id: int) -> dict[str, Any]:
 
 
 def open_help_requests(conn: sqlite3.Connection, now: datetime) -> list[dict[str, Any]]:
-    rows = conn.execute(_SELECT + " WHERE h.state = 'open' ORDER BY h.requested_at, h.id").fetchall()
+    """Today's open requests (an earlier day's are expired, whether or not a press has marked them yet)."""
+    rows = conn.execute(_SELECT + " WHERE h.state = 'open' AND h.business_day = ? ORDER BY h.requested_at, h.id",
+                        (now.date().isoformat(),)).fetchall()
     return [_help_view(r, now) for r in rows]
 
 

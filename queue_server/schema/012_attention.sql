@@ -9,7 +9,8 @@ CREATE TABLE help_requests (
     place TEXT NOT NULL DEFAULT '',     -- where it stands ([[devices]] place), for the clerk who goes
     business_day TEXT NOT NULL,
     requested_at TEXT NOT NULL,
-    state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'taken')),
+    -- expired: still open when its business day ended (the resident has long gone home)
+    state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'taken', 'expired')),
     taken_by INTEGER REFERENCES staff(id),
     taken_at TEXT
 );

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from hallq import contract
+from hallq.clock import CHINA
 from hallq.testing import wait_until
 from queue_server.domain import attention
 from queue_server.domain.context import Actor
@@ -36,6 +38,24 @@ def test_a_kiosk_asks_for_help_once_and_one_clerk_takes_it(api):
 
     # a new press after that is a new request
     assert api.ok("post", "/help-requests", as_="kiosk", status=201)["id"] != first["id"]
+
+
+def test_a_request_nobody_took_expires_with_its_business_day(api, clock, state):
+    old = api.ok("post", "/help-requests", as_="kiosk", status=201)
+    clock.set(datetime(2026, 11, 24, 9, 5, tzinfo=CHINA))  # Tuesday morning: the resident has long gone
+    # the consoles do not greet the morning with yesterday's request waiting 1,400 minutes
+    assert api.ok("get", "/attention", as_="101")["help_requests"] == []
+    r = api.post(f"/help-requests/{old['id']}/take", as_="101")
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "help_expired"
+    # today's press is a new request, not a "repeat" of yesterday's
+    new = api.ok("post", "/help-requests", as_="kiosk", status=201)
+    assert new["id"] != old["id"] and new["repeated"] is False
+    assert [h["id"] for h in api.ok("get", "/attention", as_="101")["help_requests"]] == [new["id"]]
+    states = dict(state.db.connection().execute("SELECT id, state FROM help_requests").fetchall())
+    assert states == {old["id"]: "expired", new["id"]: "open"}
+    actions = [r[0] for r in state.db.connection().execute(
+        "SELECT action FROM journal WHERE action LIKE 'help_%' ORDER BY seq")]
+    assert actions == ["help_requested", "help_expired", "help_requested"]
 
 
 def test_help_requests_are_journalled_and_refused_to_others(api, state):
