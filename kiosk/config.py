@@ -27,6 +27,7 @@ PRINTER_DRIVERS = ("serial", "network", "usb", "simulator", "none")
 READER_DRIVERS = ("serial", "simulator", "none")
 SCANNER_DRIVERS = ("serial", "keyboard", "simulator", "none")
 VOICE_DRIVERS = ("espeak", "simulator", "none")
+TEXT_INPUTS = ("onscreen", "system")
 
 
 def _device(drivers: tuple[str, ...]) -> Obj:
@@ -52,6 +53,8 @@ KIOSK_FILE = Obj({
         "help": Texts("where to find staff: shown on every screen's help page"),
         "missed_number_minutes": Int(min=0, max=480, description="shown when the server does not say"),
         "screenshot_dir": Str(max_len=300, description="with no display: where screenshots go"),
+        "text_input": Str(enum=list(TEXT_INPUTS),
+                          description="text fields: the on-screen pinyin keyboard (onscreen) or the system's IME"),
     }, required=["id", "server_url"]),
     "mqtt": Obj({
         "url": Str(max_len=300, pattern=r"(mqtts?://\S+)?", description="empty: the broker the server reports"),
@@ -91,6 +94,7 @@ class KioskConfig:
     help: dict[str, str] = field(default_factory=dict)
     missed_number_minutes: int = 30
     screenshot_dir: str = ""
+    text_input: str = "onscreen"          # onscreen: the pinyin keyboard; system: a real keyboard and IME
     mqtt_url: str = ""
     mqtt_site: str = ""
     health_interval_seconds: int = 30
@@ -150,7 +154,8 @@ def load_kiosk(path: str | os.PathLike[str] | None = None, **overrides: Any) -> 
         idle_timeout_seconds=k.get("idle_timeout_seconds", 90), idle_warning_seconds=k.get("idle_warning_seconds", 15),
         result_timeout_seconds=k.get("result_timeout_seconds", 30), retry_seconds=k.get("retry_seconds", 3),
         speak=k.get("speak", True), help=k.get("help", {}), missed_number_minutes=k.get("missed_number_minutes", 30),
-        screenshot_dir=k.get("screenshot_dir", ""), mqtt_url=m.get("url", ""), mqtt_site=m.get("site", ""),
+        screenshot_dir=k.get("screenshot_dir", ""), text_input=k.get("text_input", "onscreen"),
+        mqtt_url=m.get("url", ""), mqtt_site=m.get("site", ""),
         health_interval_seconds=m.get("health_interval_seconds", 30),
         printer=device("printer"), id_reader=device("id_reader"), scanner=device("scanner"), voice=device("voice"),
     )

@@ -313,6 +313,28 @@ _T: dict[str, tuple[str, str, str]] = {
     "help.complaint": ("投诉电话：{phone}", "投訴電話：{phone}", "Complaints: {phone}"),
     "scan.unknown": ("这个二维码不是本大厅的号票、预约或回执", "這個二維碼不是本大廳的號票、預約或回執",
                      "That code is not a ticket, booking or receipt of this hall"),
+    # the on-screen keyboard (kiosk/ui/keyboard.py)
+    "kb.tap_to_type": ("点此输入", "點此輸入", "Tap to type"),
+    "kb.delete": ("删除", "刪除", "Delete"),
+    "kb.clear": ("清空", "清空", "Clear"),
+    "kb.space": ("空格", "空格", "Space"),
+    "kb.ok": ("确定", "確定", "OK"),
+    "kb.to_en": ("英文", "英文", "ABC"),
+    "kb.to_zh": ("拼音", "拼音", "Pinyin"),
+    "kb.to_symbols": ("123", "123", "123"),
+    "kb.mode.zh": ("拼音输入", "拼音輸入", "Pinyin"),
+    "kb.mode.en": ("英文字母", "英文字母", "Letters"),
+    "kb.mode.symbols": ("数字和符号", "數字和符號", "Digits and marks"),
+    "kb.hint.zh": ("输入拼音，再点选汉字，如 beijing → 北京", "輸入拼音，再點選漢字（簡體），如 beijing → 北京",
+                   "Type pinyin, then tap the characters: beijing → 北京"),
+    "kb.hint.en": ("按字母直接输入", "按字母直接輸入", "Each key types its letter"),
+    "kb.hint.symbols": ("按数字或标点直接输入", "按數字或標點直接輸入", "Each key types its digit or mark"),
+    "kb.hint.date": ("日期按 年-月-日 输入，如 2026-11-24", "日期按 年-月-日 輸入，如 2026-11-24",
+                     "Dates as year-month-day, e.g. 2026-11-24"),
+    "kb.no_match": ("这些字母拼不出汉字，请按“删除”改正", "這些字母拼不出漢字，請按「刪除」改正",
+                    "These letters spell no characters: press Delete to correct them"),
+    "kb.count": ("{n}/{m}字", "{n}/{m}字", "{n}/{m}"),
+    "kb.full": ("已写满{n}个字，放不下了", "已寫滿{n}個字，放不下了", "Full: at most {n} characters"),
 }
 
 

@@ -17,6 +17,8 @@ and the same press key goes out again, so nothing is done twice.
 
 from __future__ import annotations
 
+import re
+
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,6 +53,12 @@ class Field:
     options: list[Option] = field(default_factory=list)
     hint: str = ""
     max_len: int | None = None
+    pattern: str = ""           # the form's own regular expression, if any (hall.toml ``pattern``)
+
+    @property
+    def digits_only(self) -> bool:
+        """A text field whose pattern allows nothing but digits (a bank account): the keyboard opens on 123."""
+        return bool(self.pattern) and re.fullmatch(r"(?:\[0-9\]|\\d|\{\d+(?:,\d*)?\}|[+*?])+", self.pattern) is not None
 
 
 @dataclass

@@ -82,7 +82,7 @@ class FormState:
                        for o in s.get("options", [])]
             out.append(Field(s["key"], pick(s.get("label"), lang) or s["key"], s.get("type", "text"),
                              self.values.get(s["key"], ""), self.errors.get(s["key"], ""), bool(s.get("required")),
-                             options, max_len=s.get("max_len")))
+                             options, max_len=s.get("max_len"), pattern=s.get("pattern", "")))
         return out
 
     def server_errors(self, problems: dict[str, str]) -> None:

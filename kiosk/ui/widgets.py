@@ -32,6 +32,7 @@ class KButton(ButtonBehavior, Label):
     bg = StringProperty("surface")
     fg = StringProperty("text")
     size_role = StringProperty("action_sp")
+    fixed_height = NumericProperty(0)     # keys of a keyboard: one height for the row, whatever the label
 
     def on_role(self, *_):
         self.bg, self.fg = {"primary": ("primary", "on_primary"), "selected": ("selected", "on_selected"),

@@ -30,14 +30,11 @@ prepare((1080, 1920) if layout == "portrait" else (1920, 1080), fullscreen=False
 
 from kivy.clock import Clock  # noqa: E402
 from kivy.core.window import Window  # noqa: E402
-from kivy.metrics import dp, sp  # noqa: E402
-from kivy.uix.label import Label  # noqa: E402
-from kivy.uix.scrollview import ScrollView  # noqa: E402
 
 from device_drivers.sim_id_reader import demo_card  # noqa: E402
 from kiosk.ui.app import KioskApp  # noqa: E402
-from kiosk.ui.widgets import KButton, Tile  # noqa: E402
 from tests.conftest import make_id  # noqa: E402
+from tests.kiosk import screen_checks  # noqa: E402
 from tests.kiosk.conftest import make_session  # noqa: E402
 
 session = make_session(url, layout=layout, elderly_mode=mode == "elderly")
@@ -123,41 +120,10 @@ if only:
     SCENARIOS = [s for s in SCENARIOS if s[0] in only]
 
 report: dict = {"layout": layout, "mode": mode, "lang": lang, "screens": {}}
-theme = app.th
 
 
 def measure(name: str) -> list[str]:
-    problems = []
-    width, height = Window.size
-    min_target = dp(60)
-    for w in app.root.walk():
-        if not w.get_parent_window() or w.opacity == 0 or w.width <= 1 or w.height <= 1:
-            continue
-        in_scroll = any(isinstance(p, ScrollView) for p in _parents(w))
-        x, y = w.to_window(w.x, w.y)
-        if not in_scroll and (x < -1 or x + w.width > width + 1 or y < -1 or y + w.height > height + 1):
-            problems.append(f"{type(w).__name__} {getattr(w, 'text', '')[:20]!r} outside the window")
-        if isinstance(w, (KButton, Tile)) and not w.disabled:
-            if w.height < min_target or w.width < min_target:
-                problems.append(f"target {getattr(w, 'text', '')[:20]!r} is {w.width:.0f}x{w.height:.0f}")
-        if isinstance(w, Label) and w.text.strip():
-            if w.font_size < sp(18):
-                problems.append(f"text {w.text[:20]!r} at {w.font_size:.0f}px < 18sp")
-            if w.text_size[0] and w.texture_size[1] > w.height + 3:
-                problems.append(f"text {w.text[:20]!r} clipped: needs {w.texture_size[1]} px, has {w.height:.0f}")
-            if w.text_size[0] is None and w.texture_size[0] > w.width + 3 and not isinstance(w, KButton):
-                problems.append(f"text {w.text[:20]!r} too wide: {w.texture_size[0]} > {w.width:.0f}")
-            if mode == "elderly" and isinstance(w, KButton) and w.font_size < sp(30) and len(w.text) > 2:
-                if not w.text.startswith(("简体", "繁體", "English", "【")):
-                    problems.append(f"action {w.text[:20]!r} at {w.font_size:.0f}px < 30sp in elderly mode")
-    return problems
-
-
-def _parents(w):
-    p = w.parent
-    while p is not None and p is not p.parent:
-        yield p
-        p = p.parent
+    return screen_checks.measure(app.root, elderly=mode == "elderly")
 
 
 def run_next(index: int) -> None:

@@ -99,16 +99,17 @@ def test_sample_kiosk_configs_load():
     assert city.size == (1080, 1920) and village.size == (1920, 1080)
     assert village.elderly_mode and village.idle_timeout_seconds > city.idle_timeout_seconds
     assert village.scanner.driver == "none" and city.printer.options["paper_mm"] == 80
+    assert city.text_input == village.text_input == "onscreen"     # no physical keyboard: the pinyin keyboard
 
 
 def test_kiosk_config_errors_are_listed_with_their_keys(tmp_path):
     bad = tmp_path / "kiosk.toml"
-    bad.write_text('[kiosk]\nid = "Kiosk 1"\nserver_url = "ftp://x"\nlayout = "square"\n'
+    bad.write_text('[kiosk]\nid = "Kiosk 1"\nserver_url = "ftp://x"\nlayout = "square"\ntext_input = "keyboard"\n'
                    'idle_timeout_seconds = 20\nidle_warning_seconds = 30\n[printer]\ndriver = "laser"\n', "utf-8")
     with pytest.raises(ConfigError) as e:
         load_kiosk(bad)
     text = str(e.value)
-    for key in ("kiosk.id", "kiosk.server_url", "kiosk.layout", "printer.driver"):
+    for key in ("kiosk.id", "kiosk.server_url", "kiosk.layout", "kiosk.text_input", "printer.driver"):
         assert key in text
     ok = tmp_path / "ok.toml"
     ok.write_text('[kiosk]\nid = "k1"\nserver_url = "http://h:1"\nidle_timeout_seconds = 20\n'
