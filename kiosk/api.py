@@ -85,6 +85,10 @@ class KioskApi:
         """找工作人员帮忙: every console shows it until a clerk takes it (asking again returns the same)."""
         return self.client.request("POST", "/help-requests", {}, retry=True)  # safe to repeat: one open per kiosk
 
+    def help_request(self, request_id: int) -> dict:
+        """Has a clerk taken this kiosk's help request? (``state`` open / taken / expired)"""
+        return self.client.get(f"/help-requests/{int(request_id)}")
+
     # -- appointments -----------------------------------------------------------------
     def slots(self, item: str) -> dict:
         return self.client.get(f"/appointments/slots?{urlencode({'item': item})}")

@@ -309,6 +309,8 @@ _T: dict[str, tuple[str, str, str]] = {
     "help.call": ("请工作人员到这里来", "請工作人員到這裡來", "Ask staff to come here"),
     "help.called": ("已通知工作人员，请在这里稍候，马上有人过来。", "已通知工作人員，請在這裡稍候，馬上有人過來。",
                     "The staff have been told: please wait here, someone is coming."),
+    "help.coming": ("工作人员（工号{job}）正在过来，请在这里稍候。", "工作人員（工號{job}）正在過來，請在這裡稍候。",
+                    "A member of staff (no. {job}) is on the way: please wait here."),
     "help.phone": ("大厅电话：{phone}", "大廳電話：{phone}", "Hall phone: {phone}"),
     "help.complaint": ("投诉电话：{phone}", "投訴電話：{phone}", "Complaints: {phone}"),
     "scan.unknown": ("这个二维码不是本大厅的号票、预约或回执", "這個二維碼不是本大廳的號票、預約或回執",

@@ -17,9 +17,8 @@ and the same press key goes out again, so nothing is done twice.
 
 from __future__ import annotations
 
-import re
-
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -171,6 +170,13 @@ class Flow:
     def go_back(self) -> bool:
         """Step back; False at the first step (the UI goes home)."""
         return False
+
+    def refresh_seconds(self) -> float | None:
+        """How often the UI should call :meth:`refresh` while this flow is shown (None: never)."""
+        return None
+
+    def refresh(self) -> None:
+        """Ask the server again for what this screen shows; not a resident's touch (the idle timer runs on)."""
 
     # -- helpers -------------------------------------------------------------------------------
 

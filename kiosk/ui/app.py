@@ -99,6 +99,7 @@ class KioskApp(App):
         self._warning: ModalView | None = None
         self._busy: ModalView | None = None
         self._home_refreshed = 0.0
+        self._flow_refreshed = 0.0
         self.mqtt = None
         self._last_step: tuple[str, str] | None = None
         self._last_error = ""
@@ -190,9 +191,9 @@ class KioskApp(App):
         if flow_name != self.current:
             return None, None          # a late event for a screen the resident already left
         flow = self.flows[flow_name]
-        if event == "refresh" and flow_name == "home":
+        if event == "refresh":         # asked by the timer, not a touch: the idle timeout runs on
             flow.refresh()
-            return "home", flow.view()
+            return flow_name, flow.view()
         stay = flow.handle(event, arg)
         nav = flow.take_navigation()
         if not stay or (event == "action" and arg == "done"):
@@ -278,6 +279,10 @@ class KioskApp(App):
                 self.send("home", "refresh")
             return
         flow = self.flows[self.current]
+        every = flow.refresh_seconds()
+        if every is not None and time.monotonic() - self._flow_refreshed > every:
+            self._flow_refreshed = time.monotonic()
+            self.send(self.current, "refresh")
         limit = self.cfg.result_timeout_seconds if flow.finished else self.cfg.idle_timeout_seconds
         state = self.session.idle_state(limit)
         if state == "expired":

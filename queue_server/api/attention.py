@@ -7,7 +7,7 @@ from queue_server.api import api, operation
 from queue_server.api.hall import state
 from queue_server.domain import attention
 
-HELP = Obj({"id": Int(), "device": Str(), "place": Str(), "state": Str(enum=["open", "taken"]),
+HELP = Obj({"id": Int(), "device": Str(), "place": Str(), "state": Str(enum=["open", "taken", "expired"]),
             "requested_at": Str(), "taken_at": Str(nullable=True),
             "taken_by": Obj({"job_no": Str(), "name": Str()}, extra=True, nullable=True)}, extra=True)
 HEALTH = Obj({"device": Str(), "kind": Str(), "ok": Bool(), "problems": Arr(Str(), max_items=None),
@@ -26,6 +26,17 @@ ATTENTION = Obj({"help_requests": Arr(HELP, max_items=None), "device_problems": 
 def request_help(actor, body):
     with state().service.transaction(actor) as tx:
         return attention.request_help(tx)
+
+
+@api.get("/help-requests/<int:request_id>")
+@operation("help_request", "One help request: has a clerk taken it? (the kiosk that asked, or staff)",
+           tag="attention", auth="kiosk", response=HELP, errors=(401, 403, 404),
+           description="A kiosk sees only its own requests (another's is 404); the kiosk's help screen asks "
+                       "every few seconds so the resident learns that 工号1004 is on the way.")
+def get_help_request(request_id, actor):
+    st = state()
+    with st.db.read() as conn:
+        return attention.help_request(conn, actor, request_id, st.hall.now())
 
 
 @api.post("/help-requests/<int:request_id>/take")

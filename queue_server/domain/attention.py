@@ -83,6 +83,18 @@ def request_help(tx: Tx) -> dict[str, Any]:
     return {**_help_view(row), "repeated": False}
 
 
+def help_request(conn: sqlite3.Connection, actor, request_id: int, now: datetime) -> dict[str, Any]:
+    """One request, for the kiosk that made it (is someone coming?) or for staff; other devices get 404."""
+    row = conn.execute(_SELECT + " WHERE h.id = ?", (request_id,)).fetchone()
+    if row is None or actor.kind == "kiosk" and row["device"] != actor.id:
+        raise NotFound(f"没有编号为 {request_id} 的求助。", f"沒有編號為 {request_id} 的求助。",
+                       f"No help request {request_id}.", code="unknown_help_request")
+    view = _help_view(row, now)
+    if view["state"] == "open" and row["business_day"] < now.date().isoformat():
+        view["state"] = "expired"        # not marked yet: the kiosk's next press does that
+    return view
+
+
 def take_help_request(tx: Tx, request_id: int) -> dict[str, Any]:
     """A clerk goes to the kiosk: the request leaves every console (409 if someone already went)."""
     row = tx.one(_SELECT + " WHERE h.id = ?", (request_id,))

@@ -96,12 +96,24 @@ def test_help_calls_staff_to_the_kiosk_and_every_console_sees_it(session, city):
     (req,) = clerk.get("/attention")["help_requests"]
     assert (req["device"], req["place"], req["state"]) == ("kiosk-1", "一楼大厅入口", "open")
 
+    # while nobody has come, the screen keeps asking (the UI's timer calls refresh) and says nothing new
+    assert h.refresh_seconds() == 5.0
+    h.refresh()
+    assert "已通知工作人员" in h.view().notice.text
+
     # the next resident (after the screen was wiped) may ask again: still one request while nobody came
     h.start()
+    assert h.refresh_seconds() is None                  # nothing asked yet on this visit: nothing to follow
     h.handle("action", "call")
     assert [r["id"] for r in clerk.get("/attention")["help_requests"]] == [req["id"]]
     clerk.post(f"/help-requests/{req['id']}/take", {})
     assert clerk.get("/attention")["help_requests"] == []
+    # the next refresh tells the resident who is coming, on screen and aloud, and stops asking
+    h.refresh()
+    assert h.view().notice.text.endswith("工作人员（工号1001）正在过来，请在这里稍候。")
+    session.devices.voice.wait_idle()
+    assert "工号1001" in session.devices.voice.spoken[-1][1]
+    assert h.refresh_seconds() is None
 
 
 def test_help_request_with_the_server_down_is_retried(session, city):

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+import pytest
+
 from hallq import contract
 from hallq.clock import CHINA
 from hallq.testing import wait_until
 from queue_server.domain import attention
 from queue_server.domain.context import Actor
+from queue_server.domain.errors import NotFound
 from queue_server.health_listener import health_handler
 from tests.conftest import TINY
 
@@ -28,7 +31,11 @@ def test_a_kiosk_asks_for_help_once_and_one_clerk_takes_it(api):
     assert [h["place"] for h in api.ok("get", "/attention", as_="102")["help_requests"]] == ["大厅入口"]
     assert api.ok("get", "/hall/live", as_="900")["attention"]["help_requests"][0]["device"] == "kiosk-1"
 
+    # the kiosk asks whether someone is coming: not yet
+    assert api.ok("get", f"/help-requests/{first['id']}", as_="kiosk")["state"] == "open"
     taken = api.ok("post", f"/help-requests/{first['id']}/take", as_="101")
+    seen = api.ok("get", f"/help-requests/{first['id']}", as_="kiosk")
+    assert seen["state"] == "taken" and seen["taken_by"]["job_no"] == "101"
     assert taken["state"] == "taken" and taken["taken_by"] == {"job_no": "101", "name": taken["taken_by"]["name"]}
     assert "*" in taken["taken_by"]["name"]  # masked, as everywhere
     r = api.post(f"/help-requests/{first['id']}/take", as_="102")
@@ -45,6 +52,7 @@ def test_a_request_nobody_took_expires_with_its_business_day(api, clock, state):
     clock.set(datetime(2026, 11, 24, 9, 5, tzinfo=CHINA))  # Tuesday morning: the resident has long gone
     # the consoles do not greet the morning with yesterday's request waiting 1,400 minutes
     assert api.ok("get", "/attention", as_="101")["help_requests"] == []
+    assert api.ok("get", f"/help-requests/{old['id']}", as_="kiosk")["state"] == "expired"
     r = api.post(f"/help-requests/{old['id']}/take", as_="101")
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "help_expired"
     # today's press is a new request, not a "repeat" of yesterday's
@@ -58,7 +66,7 @@ def test_a_request_nobody_took_expires_with_its_business_day(api, clock, state):
     assert actions == ["help_requested", "help_expired", "help_requested"]
 
 
-def test_help_requests_are_journalled_and_refused_to_others(api, state):
+def test_help_requests_are_journalled_and_refused_to_others(api, state, clock):
     api.ok("post", "/help-requests", as_="kiosk", status=201)
     rows = state.db.connection().execute("SELECT actor, action FROM journal WHERE action LIKE 'help_%'").fetchall()
     assert [(r["actor"], r["action"]) for r in rows] == [("kiosk:kiosk-1", "help_requested")]
@@ -68,6 +76,14 @@ def test_help_requests_are_journalled_and_refused_to_others(api, state):
     assert api.get("/attention", as_="kiosk").status_code == 403
     assert api.post("/help-requests/1/take", as_="gateway").status_code == 403
     assert api.get("/attention").status_code == 401
+    # a kiosk sees its own requests only (another kiosk gets 404); other devices and nobody get none
+    api.tokens["tablet"] = "demo-tablet-1"
+    assert api.get("/help-requests/1", as_="tablet").status_code == 403
+    assert api.get("/help-requests/1").status_code == 401
+    with state.db.read() as conn:
+        assert attention.help_request(conn, Actor("kiosk", "kiosk-1"), 1, clock.now())["device"] == "kiosk-1"
+        with pytest.raises(NotFound):
+            attention.help_request(conn, Actor("kiosk", "kiosk-2"), 1, clock.now())
     r = api.post("/help-requests/999/take", as_="101")
     assert r.status_code == 404 and r.get_json()["error"]["code"] == "unknown_help_request"
 
