@@ -178,5 +178,11 @@
     return bars;
   }
 
-  window.hallq = { api, ApiError, el, flash, live, pick, t, lang, pageData, hhmm, minutesSince, apiForms, newKey, attention };
+  // closing a window is one click on two manager pages: both ask first, in the same words
+  function sureToClose(n) {
+    return window.confirm(t(`关闭 ${n} 号窗口？签到的工作人员将无法在此叫号。`, `關閉 ${n} 號窗口？簽到的工作人員將無法在此叫號。`,
+      `Close window ${n}? Its clerk can no longer call there.`));
+  }
+
+  window.hallq = { sureToClose, api, ApiError, el, flash, live, pick, t, lang, pageData, hhmm, minutesSince, apiForms, newKey, attention };
 })();

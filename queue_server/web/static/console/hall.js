@@ -44,6 +44,7 @@
   }
 
   async function toggle(n, action) {
+    if (action === "close" && !window.hallq.sureToClose(n)) return;
     try { await api("POST", `/windows/${n}/${action}`, {}); flash(t("已更新", "已更新", "Updated"), "ok"); await refresh(); }
     catch (e) { flash(e.message, "bad"); }
   }

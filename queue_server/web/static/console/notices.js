@@ -12,6 +12,7 @@
     catch (e) { flash(e.message, "bad"); }
   });
   document.querySelectorAll("button[data-delete]").forEach((b) => b.addEventListener("click", async () => {
+    if (!confirm(t("删除这条公告？显示屏上将不再显示。", "刪除這條公告？顯示屏上將不再顯示。", "Delete this notice? The boards stop showing it."))) return;
     try { await api("DELETE", `/notices/${b.dataset.delete}`); location.reload(); } catch (e) { flash(e.message, "bad"); }
   }));
 })();

@@ -18,6 +18,12 @@
     catch (e) { flash(e.message, "bad"); }
   }
 
+  // the reason's words, as the hand-issue form's own list says them (老年人, 残疾人 …)
+  function greenLabel(reason) {
+    const o = Array.from($("issue-green").options).find((x) => x.value === reason);
+    return o ? o.textContent.trim() : reason;
+  }
+
   function classTag(c) { return c && c !== "ordinary" ? el("span", { class: "tag " + c }, CLASS[c]) : null; }
 
   function render() {
@@ -44,7 +50,7 @@
           ` · ${t("已等", "已等", "waited")} ${cur.waited_minutes} ${t("分钟", "分鐘", "min")}`),
         el("div", { class: "muted" }, [cur.id_masked && `${t("证件", "證件", "ID")} ${cur.id_masked}`,
           cur.phone_masked && `${t("电话", "電話", "Phone")} ${cur.phone_masked}`,
-          cur.green_reason && `${t("绿色通道", "綠色通道", "Green")}: ${cur.green_reason}`].filter(Boolean).join(" · ")));
+          cur.green_reason && `${t("绿色通道", "綠色通道", "Green")}: ${greenLabel(cur.green_reason)}`].filter(Boolean).join(" · ")));
     } else {
       box.append(el("div", { class: "none", id: "current-number" }, t("当前无号票", "當前無號票", "No current ticket")));
     }
@@ -87,14 +93,27 @@
     $("waiting").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 4, class: "muted" }, t("无人等候", "無人等候", "Nobody waiting")))]));
   }
 
+  // One action at a time: a double click (or a key held with a click) must not send a second
+  // "call next" that the server then refuses with a red message, or worse, applies.
+  let busy = false;
   async function act(action, body, done, opts) {
+    if (busy) return null;
+    busy = true;
+    const buttons = Array.from(document.querySelectorAll(".actions button, #held button"));
+    const was = buttons.map((b) => b.disabled);
+    buttons.forEach((b) => { b.disabled = true; });
     try {
       const result = await api("POST", `/windows/${n}/${action}`, body || {}, opts);
       if (done) flash(typeof done === "function" ? done(result) : done, "ok");
-      await refresh();
       return result;
-    } catch (e) { flash(e.message, "bad"); await refresh(); return null; }
+    } catch (e) { flash(e.message, "bad"); return null; }
+    finally {
+      buttons.forEach((b, i) => { b.disabled = was[i]; });
+      busy = false;
+      await refresh();
+    }
   }
+  const sure = (zh, hant, en) => window.confirm(t(zh, hant, en));
 
   const expected = () => (view && view.current ? { ticket: view.current.ticket } : {});
   const actions = {
@@ -102,15 +121,19 @@
     "btn-recall": () => act("recall", expected(), t("已重呼", "已重呼", "Recalled")),
     "btn-start": () => act("start", expected(), t("开始办理", "開始辦理", "Service started")),
     "btn-complete": () => act("complete", expected(), t("已办结", "已辦結", "Completed")),
-    "btn-noshow": () => act("no-show", expected(), t("已过号", "已過號", "Marked as no-show")),
+    "btn-noshow": () => view && view.current && sure(`确定 ${view.current.ticket} 过号？`, `確定 ${view.current.ticket} 過號？`, `Mark ${view.current.ticket} as a no-show?`)
+      && act("no-show", expected(), t("已过号", "已過號", "Marked as no-show")),
     "btn-hold": () => act("hold", expected(), t("已挂起", "已掛起", "On hold")),
     "btn-rate": () => act("rating-prompt", {}, t("已邀请评价", "已邀請評價", "Asked for a rating")),
     "btn-resume": () => act("resume", {}, t("已恢复服务", "已恢復服務", "Resumed")),
     "btn-transfer": () => { fillWindows(); openDialog("dlg-transfer"); },
     "btn-pause": () => openDialog("dlg-pause"),
-    "btn-issue": () => { $("form-issue").hidden = false; $("issued").hidden = true; $("form-issue").reset(); fillItems(); openDialog("dlg-issue"); },
+    "btn-issue": () => { $("form-issue").hidden = false; $("issued").hidden = true; $("form-issue").reset(); issueKey = null; fillItems(); openDialog("dlg-issue"); },
     "btn-signin": () => act("sign-in", {}, t("已签到", "已簽到", "Signed in")),
-    "btn-signout": async () => { if (await act("sign-out", {}, t("已签退", "已簽退", "Signed out"))) location.href = "/console/windows"; },
+    "btn-signout": async () => {
+      if (!sure("确定签退？签退后此窗口不再叫号。", "確定簽退？簽退後此窗口不再叫號。", "Sign out? This window stops calling.")) return;
+      if (await act("sign-out", {}, t("已签退", "已簽退", "Signed out"))) location.href = "/console/windows";
+    },
   };
   for (const [id, fn] of Object.entries(actions)) $(id).addEventListener("click", fn);
 
@@ -150,12 +173,22 @@
     $("issue-item").replaceChildren(el("option", { value: "" }, "—"), ...items.map((i) => el("option", { value: i.code }, pick(i.name))));
   }
   $("issue-business").addEventListener("change", fillItems);
+  // One key per ticket being issued: a double click, or a retry after a lost answer, sends the
+  // same key, so the server answers with the first ticket instead of issuing a second one.
+  let issueKey = null, issuing = false;
   $("form-issue").addEventListener("submit", async (ev) => {
     ev.preventDefault();
+    if (issuing) return;
     const f = ev.target, body = { business: f.business.value };
     for (const k of ["item", "id_number", "phone", "green_reason"]) if (f[k].value.trim()) body[k] = f[k].value.trim();
+    const sig = JSON.stringify(body);
+    if (!issueKey || issueKey.sig !== sig) issueKey = { sig, key: window.hallq.newKey() };
+    issuing = true;
+    const submit = f.querySelector("button[type=submit]");
+    if (submit) submit.disabled = true;
     try {
-      const tk = await api("POST", "/tickets", body, { idempotent: true });
+      const tk = await api("POST", "/tickets", body, { idempotent: true, key: issueKey.key });
+      issueKey = null;
       f.id_number.value = ""; f.phone.value = "";
       $("issued-number").textContent = tk.ticket;
       $("issued-info").textContent = `${pick(tk.business_name)} · ${t("前面还有", "前面還有", "ahead")} ${tk.people_ahead} ${t("人", "人", "")}` +
@@ -164,6 +197,7 @@
       flash(t(`已取号 ${tk.ticket}`, `已取號 ${tk.ticket}`, `Issued ${tk.ticket}`), "ok");
       refresh();
     } catch (e) { flash(e.message, "bad"); }
+    finally { issuing = false; if (submit) submit.disabled = false; }
   });
   $("btn-print").addEventListener("click", () => window.print());
 
