@@ -130,6 +130,23 @@ def mask_phone(value: str) -> str:
     return "*" * len(v)
 
 
+_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
+_MOBILE_IN_TEXT = re.compile(r"(?<!\d)(1[3-9]\d)[- ]?(\d{4})[- ]?(\d{4})(?!\d)")
+
+
+def scrub_text(text: str) -> str:
+    """Free text a resident or a clerk typed, with ID numbers and mobile numbers in it masked.
+
+    A rating comment ("…我的身份证号520201198506151007也被念出来了") is shown on consoles and
+    exported: what it quotes must not be the full number. 18- and 15-digit runs are masked as
+    ID numbers (``520201********1007``), mainland mobiles as ``136****1111``; the rest is kept.
+    """
+    if not text:
+        return text
+    text = _ID_IN_TEXT.sub(lambda m: mask_id_number(m.group(1).upper()), text)
+    return _MOBILE_IN_TEXT.sub(lambda m: mask_phone(m.group(1) + m.group(2) + m.group(3)), text)
+
+
 def mask_name(name: str) -> str:
     """``张三`` → ``张*``, ``张小三`` → ``张*三``, ``欧阳娜娜`` → ``欧**娜``.
 

@@ -24,7 +24,7 @@ import sqlite3
 from datetime import date, datetime
 from typing import Any
 
-from hallq.privacy import mask_name
+from hallq.privacy import mask_name, scrub_text
 from queue_server.domain.context import Tx
 from queue_server.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from queue_server.domain.ratings import LEVELS
@@ -62,7 +62,7 @@ def _get(tx: Tx, followup_id: int) -> sqlite3.Row:
 
 
 def _note(text: str | None, required: bool = True) -> str:
-    text = (text or "").strip()
+    text = scrub_text((text or "").strip())     # a clerk quoting the resident's ID or phone: masked
     if required and not text:
         raise Invalid("请填写处理情况。", "請填寫處理情況。", "Write what was done.", code="note_required")
     if len(text) > MAX_NOTE:

@@ -17,6 +17,7 @@ import json
 import sqlite3
 from datetime import datetime
 
+from hallq.privacy import scrub_text
 from queue_server.domain.context import Tx
 from queue_server.domain.errors import Conflict, Forbidden, Invalid, NotFound
 
@@ -45,7 +46,8 @@ def rate(tx: Tx, ticket: sqlite3.Row, level: int, reasons: list[str] | None = No
         row = tx.one(
             "INSERT INTO ratings (ticket_id, stage, level, bad, reasons, comment, business_day, business, item, "
             "window, staff_id, source, rated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING *",
-            (ticket["id"], stage, level, int(level <= 2), json.dumps(reasons or [], ensure_ascii=False), comment,
+            (ticket["id"], stage, level, int(level <= 2), json.dumps(reasons or [], ensure_ascii=False),
+             scrub_text(comment),   # stored masked: a comment may quote an ID or a phone number
              ticket["business_day"], ticket["business"], ticket["item"], ticket["window"], ticket["staff_id"],
              tx.actor.label, tx.at))
     except sqlite3.IntegrityError:

@@ -3,7 +3,7 @@ from datetime import date
 import pytest
 
 from hallq.privacy import (IdNumber, InvalidIdNumber, id_check_char, keyed_hash, mask_id_number, mask_name,
-                           mask_phone, normalise_phone)
+                           mask_phone, normalise_phone, scrub_text)
 from tests.conftest import make_id
 
 
@@ -73,3 +73,11 @@ def test_keyed_hash_depends_on_the_secret():
     assert keyed_hash(b"a" * 32, "id", n) == keyed_hash(b"a" * 32, "id", n)
     assert keyed_hash(b"a" * 32, "id", n) != keyed_hash(b"b" * 32, "id", n)
     assert n not in keyed_hash(b"a" * 32, "id", n)
+
+
+def test_free_text_keeps_its_words_but_not_the_numbers_it_quotes():
+    said = "窗口把我的身份证号520201198506151007念出来了，电话136 1111 2222，旧证110105850101001"
+    assert scrub_text(said) == "窗口把我的身份证号520201********1007念出来了，电话136****2222，旧证110105*****1001"
+    assert scrub_text("账号6217001234567890123、票号A001、等了30分钟") == "账号6217001234567890123、票号A001、等了30分钟"
+    assert scrub_text("11010519491231002x") == "110105********002X"
+    assert scrub_text("") == "" and scrub_text("很好") == "很好"

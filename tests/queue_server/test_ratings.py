@@ -72,3 +72,13 @@ def test_a_rating_tablet_rates_but_never_issues_numbers(api):
     api.tokens["tablet"] = TABLET
     r = api.post("/tickets", {"business": "alpha"}, as_="tablet")
     assert r.status_code == 403 and r.get_json()["error"]["code"] == "forbidden"
+
+
+def test_a_comment_quoting_an_id_or_phone_number_is_stored_masked(api, state):
+    """A bad review's comment is read by managers and the clerk concerned, and exported: never the full number."""
+    t = serve_one(api)
+    api.act(1, "complete", "101")
+    api.ok("post", "/ratings", {"ticket": t["id"], "level": 1,
+                                "comment": "窗口大声念我的身份证号520201198506151007，手机13611112222"}, status=201)
+    (stored,) = state.db.connection().execute("SELECT comment FROM ratings").fetchone()
+    assert stored == "窗口大声念我的身份证号520201********1007，手机136****2222"
