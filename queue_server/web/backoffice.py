@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from queue_server.web.pages import install_page_headers, page, render, state
+from queue_server.domain.errors import NotFound
+from queue_server.domain.people import item_row
+from queue_server.web.pages import install_page_headers, page, render, state, texts
 
 bp = Blueprint("backoffice", __name__)
 install_page_headers(bp)
@@ -43,8 +45,30 @@ def applications(actor):
 @bp.get("/console/backoffice/<tracking_no>")
 @page("staff")
 def application(tracking_no, actor):
-    app = state().service.applications.get(tracking_no, back_office=True)
+    st = state()
+    app = st.service.applications.get(tracking_no, back_office=True)
     provided = set(app["materials_provided"])
+    # every material not handed in is offered for the correction notice; only the required ones come ticked
     missing = [m for m in app["materials"] if m["index"] not in provided]
     return render("console/application.html", app=app, missing=missing, provided=provided,
+                  form_rows=_form_rows(st, app),
                   data={"tracking_no": app["tracking_no"], "status": app["status"], "delivery": app["delivery"]})
+
+
+def _form_rows(st, app) -> list[tuple]:
+    """The form's answers as the clerk reads them: the field's label and, for a choice, the option's words
+    (经营者类型: 个人经营), from the item's form in hall.toml; a key the form no longer has is shown as it is."""
+    try:
+        with st.db.read() as conn:
+            form = item_row(conn, app["item"], active_only=False)["guide"].get("form", [])
+    except NotFound:
+        form = []
+    specs = {f["key"]: f for f in form}
+    rows = []
+    for key, value in app["fields"].items():
+        spec = specs.get(key, {})
+        options = {o["value"]: o["label"] for o in spec.get("options", [])}
+        values = value if isinstance(value, list) else [value]
+        shown = "、".join(texts(options[v]) if isinstance(v, str) and v in options else str(v) for v in values)
+        rows.append((texts(spec["label"]) if spec.get("label") else key, shown))
+    return rows

@@ -209,6 +209,14 @@ def test_the_back_office_lists_shows_and_moves_an_application(city):
     assert no in page and "王小明" in page
     detail = b.client.get(f"/console/backoffice/{no}").text
     assert "补齐补正通知" in detail and "✗" in detail and make_id() not in detail
+    # the form reads as the clerk's words: labels and the chosen option, not keys and codes
+    assert "<dt>离职原因</dt><dd>劳动合同期满终止</dd>" in detail and "<dt>原工作单位</dt>" in detail
+    assert "separation_reason" not in detail and "contract_ended" not in detail
+    # the correction notice ticks the missing required materials, never the optional bank account page
+    ticked = re.findall(r'<input type="checkbox" name="missing" value="([^"]+)" checked>', detail)
+    offered = re.findall(r'<input type="checkbox" name="missing" value="([^"]+)"', detail)
+    assert "本人银行账户信息" in offered and "本人银行账户信息" not in ticked
+    assert set(ticked) == {"居民身份证或者社会保障卡", "解除或者终止劳动关系的证明"}
     r = b.client.post(f"/api/v1/applications/{no}/transition", json={"to": "accepted"},
                       headers={"X-CSRF-Token": b.csrf})
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "materials_missing"
