@@ -17,8 +17,9 @@ ERRORS = (400, 401, 403, 404, 409)
 
 def overview() -> dict:
     st = state()
+    now = st.hall.now()
     with st.db.read() as conn:
-        return rules.overview(conn, st.hall.config.tidal, st.hall.now())
+        return rules.overview(conn, st.hall.config.tidal, now, st.snapshots.queues(conn, now))
 
 
 @api.get("/tidal")

@@ -215,16 +215,26 @@ def acknowledge(tx: Tx, alert_id: int | None = None) -> int:
     return n
 
 
-def overview(conn: sqlite3.Connection, settings, now: datetime) -> dict[str, Any]:
-    """The tidal page: pressure, assignments, tidal windows, recent alerts."""
+def overview(conn: sqlite3.Connection, settings, now: datetime,
+             queues: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The tidal page: pressure, assignments, tidal windows, recent alerts.
+
+    A business under pressure carries the figures that put it there (``waiting``, ``est_wait_minutes``,
+    kept from that moment) and, from ``queues``, its figures now (``now``): the manager judges by those.
+    """
+    def pressure(r: sqlite3.Row) -> dict[str, Any]:
+        q = (queues or {}).get(r["business"])
+        return {**dict(r), "now": {"waiting": q["waiting"], "est_wait_minutes": q["est_wait_minutes"]} if q else None}
     return {
         "auto_assign": auto_assign(conn, settings), "rules": [r.__dict__ for r in settings.rules],
         "hold_minutes": settings.hold_minutes,
-        "pressure": [dict(r) for r in conn.execute("SELECT * FROM tidal_pressure ORDER BY since")],
-        "assignments": [{**dict(r), "previous_serves": json.loads(r["previous_serves"])} for r in conn.execute(
+        "pressure": [pressure(r) for r in conn.execute("SELECT * FROM tidal_pressure ORDER BY since")],
+        "assignments": [{**dict(r), "previous_serves": json.loads(r["previous_serves"]),
+                         "reason": json.loads(r["reason"] or "{}")} for r in conn.execute(
             "SELECT * FROM tidal_assignments WHERE released_at IS NULL ORDER BY assigned_at")],
-        "windows": [dict(r) for r in conn.execute("SELECT number, name, state, staff_id IS NOT NULL AS staffed "
-                                                  "FROM windows WHERE active AND kind = 'tidal' ORDER BY number")],
+        "windows": [{**dict(r), "name": json.loads(r["name"])} for r in conn.execute(
+            "SELECT number, name, state, staff_id IS NOT NULL AS staffed "
+            "FROM windows WHERE active AND kind = 'tidal' ORDER BY number")],
         "alerts": [dict(r) for r in conn.execute("SELECT * FROM tidal_alerts WHERE at >= ? ORDER BY id DESC LIMIT 50",
                                                  (iso(now - timedelta(days=1)),))],
         "unseen": conn.execute("SELECT COUNT(*) FROM tidal_alerts WHERE acknowledged_at IS NULL").fetchone()[0],

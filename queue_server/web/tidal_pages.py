@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint
 
 from queue_server.api.tidal import overview
@@ -17,8 +15,6 @@ install_page_headers(bp)
 @page("manager")
 def tidal(actor):
     view = overview()
-    for w in view["windows"]:
-        w["name"] = json.loads(w["name"])
     businesses = state().service.businesses()
     assigned = {a["window"]: a for a in view["assignments"]}
     return render("console/tidal.html", v=view, businesses=businesses, assigned=assigned)

@@ -69,7 +69,7 @@ def test_it_is_given_back_once_eased_and_held_long_enough(api, state, rules, wat
                                                               ("system", "tidal_release", 3)]
 
 
-def test_between_the_thresholds_nothing_moves(api, state, rules, watch):
+def test_between_the_thresholds_nothing_moves(app, api, state, rules, watch):
     rules(waiting_above=3, release_waiting_below=1)
     api.open_window(3, "103")
     for _ in range(4):
@@ -78,7 +78,12 @@ def test_between_the_thresholds_nothing_moves(api, state, rules, watch):
     api.act(3, "call-next", "103")
     api.act(3, "complete", "103")  # 3 waiting: not above 3, not down to 1
     assert watch.run_once().get("tidal") is None
-    assert api.ok("get", "/tidal", as_="900")["pressure"][0]["business"] == "alpha"
+    (p,) = api.ok("get", "/tidal", as_="900")["pressure"]
+    # the figures that began it (4 waiting) and the queue as it is now (3): the manager judges by the latter
+    assert (p["business"], p["waiting"], p["now"]["waiting"]) == ("alpha", 4, 3)
+    from tests.web.test_roles import Browser
+    page = Browser(app, "900").client.get("/manager/tidal").text
+    assert "现在等候 3" in page and "触发时 4" in page
 
 
 def test_an_estimated_wait_rule_triggers_too(api, rules, watch):
