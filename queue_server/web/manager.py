@@ -13,6 +13,7 @@ from flask import Blueprint, redirect, request, url_for
 
 from queue_server.api.manager import hall_live
 from queue_server.domain import accounts as account_rules
+from queue_server.web import journal_names
 from queue_server.web.pages import install_page_headers, lang, page, render, state
 
 bp = Blueprint("manager", __name__)
@@ -94,4 +95,5 @@ def journal(actor):
                                               "ORDER BY action", (day,))]
     entries = [{**dict(r), "data": json.loads(r["data"])} for r in rows]
     return render("console/journal.html", entries=entries, day=day, action=action, who=who, ticket=ticket,
-                  actions=actions, limit=JOURNAL_LIMIT, lang_code=lang())
+                  actions=actions, limit=JOURNAL_LIMIT, lang_code=lang(), action_name=journal_names.action_name,
+                  details=journal_names.details)

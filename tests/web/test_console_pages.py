@@ -224,3 +224,24 @@ def test_the_back_office_lists_shows_and_moves_an_application(city):
                       headers={"X-CSRF-Token": b.csrf})
     assert r.status_code == 200 and r.get_json()["status"] == "correction"
     assert "登记补交材料" in b.client.get(f"/console/backoffice/{no}").text
+
+
+def test_the_journal_page_names_every_action_in_words(app, api):
+    """Every action code the server journals has its name (过号, 不是 no_show); details read as words."""
+    from hallq.testing import ROOT
+    from queue_server.web.journal_names import ACTIONS
+
+    code = "\n".join(p.read_text() for p in (ROOT / "queue_server").rglob("*.py"))
+    journaled = set(re.findall(r'journal\(\s*"([a-z_]+)"', code))
+    journaled |= set(re.findall(r'_changed\(tx, "([a-z_]+)"', code))
+    journaled |= {"call", "recall", "call_back", "account_deactivated", "close_window"}
+    journaled |= {f"application_{s}" for s in ("pre_review", "accepted", "correction", "rejected", "result_ready",
+                                               "delivered")}
+    assert journaled - set(ACTIONS) == set()
+    api.open_window(1, "101")
+    api.issue("alpha")
+    api.act(1, "call-next", "101")
+    api.act(1, "no-show", "101")
+    page = Browser(app, "900").client.get("/manager/journal").text
+    assert "过号 <span class=\"muted\">no_show</span>" in page and "<option value=\"no_show\">过号</option>" in page
+    assert "=None" not in page and "=True" not in page
