@@ -235,7 +235,10 @@ def overview(conn: sqlite3.Connection, settings, now: datetime,
         "windows": [{**dict(r), "name": json.loads(r["name"])} for r in conn.execute(
             "SELECT number, name, state, staff_id IS NOT NULL AS staffed "
             "FROM windows WHERE active AND kind = 'tidal' ORDER BY number")],
-        "alerts": [dict(r) for r in conn.execute("SELECT * FROM tidal_alerts WHERE at >= ? ORDER BY id DESC LIMIT 50",
-                                                 (iso(now - timedelta(days=1)),))],
+        # a window lent while nobody is signed in there relieves nobody: the alert says so while it lasts
+        "alerts": [dict(r) for r in conn.execute(
+            "SELECT a.*, w.staff_id IS NOT NULL AS window_staffed, w.state AS window_state FROM tidal_alerts a "
+            "LEFT JOIN windows w ON w.number = a.window WHERE a.at >= ? ORDER BY a.id DESC LIMIT 50",
+            (iso(now - timedelta(days=1)),))],
         "unseen": conn.execute("SELECT COUNT(*) FROM tidal_alerts WHERE acknowledged_at IS NULL").fetchone()[0],
     }

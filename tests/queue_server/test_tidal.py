@@ -47,6 +47,20 @@ def test_pressure_lends_the_tidal_window_and_its_next_call_follows(api, state, r
         ("system", "tidal_pressure", None), ("system", "allocate", 3), ("system", "tidal_assign", 3)]
     alerts = api.ok("get", "/tidal", as_="900")
     assert [a["kind"] for a in alerts["alerts"]] == ["assigned", "pressure"] and alerts["unseen"] == 2
+    assert alerts["alerts"][0]["window_staffed"] == 1     # 103 is signed in at window 3: the loan helps
+
+
+def test_a_window_lent_with_nobody_signed_in_says_so(app, api, rules, watch):
+    """Auto-assignment may have to lend an unstaffed tidal window: the manager must send a clerk there."""
+    from tests.web.test_roles import Browser
+
+    rules()
+    for _ in range(4):
+        api.issue("alpha")
+    assert [c[0] for c in watch.run_once()["tidal"]] == ["pressure", "assign"]
+    assigned = api.ok("get", "/tidal", as_="900")["alerts"][0]
+    assert (assigned["kind"], assigned["window"], assigned["window_staffed"]) == ("assigned", 3, 0)
+    assert "无人签到：请安排工作人员到该窗口" in Browser(app, "900").client.get("/manager/tidal").text
 
 
 def test_it_is_given_back_once_eased_and_held_long_enough(api, state, rules, watch, clock):
