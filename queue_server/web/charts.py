@@ -19,13 +19,18 @@ COLOURS = ("#0b5cad", "#1e6b34", "#a8201a", "#8a5200", "#6a3d9a")
 
 
 def _nice_max(value: float) -> float:
-    if value <= 0:
-        return 1.0
-    exp = 10 ** math.floor(math.log10(value))
+    """The axis' top: four equal steps, each a round number (1, 2, 5 × 10ⁿ, or 25, 250 …), so the
+    gridlines read 5 / 10 / 15 / 20 tickets and never 6.2 / 12.5 / 18.8."""
+    tick = max(value, 0) / 4
+    if tick <= 0:
+        return 4.0
+    exp = 10 ** math.floor(math.log10(tick))
     for step in (1, 2, 2.5, 5, 10):
-        if value <= step * exp:
-            return step * exp
-    return 10 * exp  # pragma: no cover
+        if step == 2.5 and exp < 10:      # 0.25 and 2.5 would print as 0.2 and 2.5: keep to 1, 2, 5
+            continue
+        if tick <= step * exp * (1 + 1e-9):
+            return 4 * step * exp
+    return 40 * exp  # pragma: no cover
 
 
 def _fmt(v: float) -> str:
