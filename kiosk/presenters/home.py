@@ -18,8 +18,14 @@ TILES = ("take_number", "appointment", "guide", "apply", "progress", "requeue", 
 LANG_NAMES = {"zh-Hans": "简体中文", "zh-Hant": "繁體中文", "en": "English"}
 
 
+REFRESH_SECONDS = 10.0
+
+
 class Home(Flow):
     name = "home"
+
+    def refresh_seconds(self) -> float | None:
+        return REFRESH_SECONDS
 
     def reset(self) -> None:
         self.hall: dict[str, Any] | None = None

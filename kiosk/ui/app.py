@@ -98,8 +98,7 @@ class KioskApp(App):
         self._busy_event = None
         self._warning: ModalView | None = None
         self._busy: ModalView | None = None
-        self._home_refreshed = 0.0
-        self._flow_refreshed = 0.0
+        self._refreshed = 0.0
         self.mqtt = None
         self._last_step: tuple[str, str] | None = None
         self._last_error = ""
@@ -273,16 +272,13 @@ class KioskApp(App):
         return False
 
     def _tick(self, dt) -> None:
-        if self.current == "home":
-            if time.monotonic() - self._home_refreshed > 10:
-                self._home_refreshed = time.monotonic()
-                self.send("home", "refresh")
-            return
         flow = self.flows[self.current]
-        every = flow.refresh_seconds()
-        if every is not None and time.monotonic() - self._flow_refreshed > every:
-            self._flow_refreshed = time.monotonic()
+        every = flow.refresh_seconds()      # home: the hall's state; help: is someone coming?
+        if every is not None and time.monotonic() - self._refreshed > every:
+            self._refreshed = time.monotonic()
             self.send(self.current, "refresh")
+        if self.current == "home":
+            return
         limit = self.cfg.result_timeout_seconds if flow.finished else self.cfg.idle_timeout_seconds
         state = self.session.idle_state(limit)
         if state == "expired":

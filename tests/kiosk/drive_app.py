@@ -5,7 +5,9 @@
 A resident takes a social-affairs number with the (simulated) ID card: the
 poller reads the card only on the screen that asks for it, the worker issues
 the number, the ticket is printed; then nobody touches the screen and the
-idle timeout wipes the visit and returns home.
+idle timeout wipes the visit and returns home. Last, a resident asks for
+staff on the help screen; a clerk takes the request over HTTP and the app's
+own timer (not a touch) brings "工号1001 正在过来" to the screen.
 """
 
 from __future__ import annotations
@@ -27,9 +29,12 @@ prepare((1080, 1920), fullscreen=False, headless=True, kivy_home=tempfile.mkdtem
 from kivy.clock import Clock  # noqa: E402
 
 from device_drivers.sim_id_reader import demo_card  # noqa: E402
+from hallq.client import HallClient  # noqa: E402
+from kiosk.presenters import help as help_screen  # noqa: E402
 from kiosk.ui.app import KioskApp  # noqa: E402
 from tests.kiosk.conftest import make_session  # noqa: E402
 
+help_screen.REFRESH_SECONDS = 0.5       # the help screen asks the server this often (5 s in a hall)
 session = make_session(url, idle_timeout_seconds=4, idle_warning_seconds=2, result_timeout_seconds=3)
 app = KioskApp(session, headless=True)
 log: list[dict] = []
@@ -56,8 +61,19 @@ plan = [
      lambda: note("ticket", number=app.flows["take_number"].ticket["ticket"], jobs=len(session.devices.printer.jobs),
                   listening=list(app.listening))),
     ("idle home", lambda: app.shown[0] == "home" and app.flows["take_number"].ticket is None,
-     lambda: note("wiped", lang=session.lang, elderly=session.elderly)),
+     lambda: (note("wiped", lang=session.lang, elderly=session.elderly), app.send("home", "action", "help"))),
+    ("help shown", lambda: app.shown[0] == "help", lambda: app.send("help", "action", "call")),
+    ("help asked", lambda: app.flows["help"].request is not None, lambda: take_help(app.flows["help"].request["id"])),
+    ("staff coming", lambda: "工号1001" in getattr(app.flows["help"].notice, "text", ""),
+     lambda: note("coming", notice=app.flows["help"].notice.text)),
 ]
+
+
+def take_help(request_id: int) -> None:
+    clerk = HallClient(url)
+    clerk.login("1001", "hallq-demo")
+    clerk.request("POST", f"/help-requests/{request_id}/take", {})
+    note("taken", at=round(time.monotonic() - t0, 2))
 
 
 def step(dt) -> None:

@@ -34,6 +34,9 @@ def test_card_read_by_the_poller_issues_the_number_and_idle_returns_home(city, t
     assert steps["wiped"] == {**steps["wiped"], "lang": "zh-Hans", "elderly": False}
     assert steps["idle home"]["t"] - steps["ticket on screen"]["t"] >= 2.5   # result_timeout_seconds = 3
     assert result["ready_s"] < 3.0
+    # the help screen's timer asked again by itself, and the resident reads who is coming
+    assert "工作人员（工号1001）正在过来" in steps["coming"]["notice"]
+    assert steps["staff coming"]["t"] - steps["taken"]["t"] < 3.0
 
 
 @pytest.mark.slow
