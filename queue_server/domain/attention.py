@@ -6,8 +6,9 @@
   until a clerk takes it ("我去帮忙"). One open request per kiosk: pressing
   again returns the same request. Both steps are journalled, so the consoles'
   live poll sees them at once. A request nobody took is shown on its own
-  business day only: the next morning it is expired (the resident has long
-  gone), and the kiosk's next press makes a fresh one.
+  business day only: the next morning it reads as expired (the resident has
+  long gone; derived from its business day, never stored), and the kiosk's
+  next press makes a fresh one.
 * **Device health.** Kiosks and the device gateway publish each device's
   health, retained, on ``hallq/<site>/devices/<id>/health``. The server keeps
   the latest report of each (:func:`record_health`, called from its MQTT
@@ -47,13 +48,15 @@ def problem_texts(codes: list[str]) -> list[dict[str, str]]:
 
 # -- help requests ---------------------------------------------------------------------
 
-def _help_view(row: sqlite3.Row, now: datetime | None = None) -> dict[str, Any]:
-    out = {"id": row["id"], "device": row["device"], "place": row["place"], "state": row["state"],
-           "requested_at": row["requested_at"], "taken_at": row["taken_at"], "taken_by": None}
+def _help_view(row: sqlite3.Row, now: datetime) -> dict[str, Any]:
+    """A request as the consoles and the kiosk see it; an open one of an earlier business day is ``expired``."""
+    expired = row["state"] == "open" and row["business_day"] < now.date().isoformat()
+    out = {"id": row["id"], "device": row["device"], "place": row["place"],
+           "state": "expired" if expired else row["state"], "requested_at": row["requested_at"],
+           "taken_at": row["taken_at"], "taken_by": None,
+           "waited_minutes": max(0, int((now - datetime.fromisoformat(row["requested_at"])).total_seconds() // 60))}
     if row["taken_by"] is not None:
         out["taken_by"] = {"job_no": row["job_no"], "name": mask_name(row["staff_name"])}
-    if now is not None:
-        out["waited_minutes"] = max(0, int((now - datetime.fromisoformat(row["requested_at"])).total_seconds() // 60))
     return out
 
 
@@ -61,61 +64,55 @@ _SELECT = ("SELECT h.*, s.job_no, s.name AS staff_name FROM help_requests h "
            "LEFT JOIN staff s ON s.id = h.taken_by")
 
 
+def _find(conn: sqlite3.Connection, request_id: int, device: str | None = None) -> sqlite3.Row:
+    """The request, or 404; with ``device``, only if that kiosk made it (another kiosk's is none of its business)."""
+    row = conn.execute(_SELECT + " WHERE h.id = ?", (request_id,)).fetchone()
+    if row is None or device is not None and row["device"] != device:
+        raise NotFound(f"没有编号为 {request_id} 的求助。", f"沒有編號為 {request_id} 的求助。",
+                       f"No help request {request_id}.", code="unknown_help_request")
+    return row
+
+
 def request_help(tx: Tx) -> dict[str, Any]:
-    """A kiosk asks for staff; a second press while the first is open returns it (``repeated``)."""
+    """A kiosk asks for staff; a second press while today's request is open returns it (``repeated``)."""
     actor = tx.actor
     if actor.kind != "kiosk":
         raise Forbidden("只有自助终端可以呼叫工作人员。", "只有自助終端可以呼叫工作人員。",
                         "Only a kiosk asks for staff this way.", code="kiosk_only")
-    stale = tx.conn.execute("UPDATE help_requests SET state = 'expired' WHERE device = ? AND state = 'open' "
-                            "AND business_day < ? RETURNING id", (actor.id, tx.day)).fetchall()
-    for r in stale:
-        tx.journal("help_expired", data={"help_request": r["id"], "device": actor.id})
-    row = tx.one(_SELECT + " WHERE h.device = ? AND h.state = 'open'", (actor.id,))
+    row = tx.one(_SELECT + " WHERE h.device = ? AND h.business_day = ? AND h.state = 'open'", (actor.id, tx.day))
     if row is not None:
-        return {**_help_view(row), "repeated": True}
+        return {**_help_view(row, tx.now), "repeated": True}
     device = next((d for d in tx.hall.config.devices if d.id == actor.id), None)
     place = device.place if device is not None else ""
     cur = tx.conn.execute("INSERT INTO help_requests (device, place, business_day, requested_at) VALUES (?, ?, ?, ?)",
                           (actor.id, place, tx.day, tx.at))
     tx.journal("help_requested", data={"help_request": cur.lastrowid, "device": actor.id, "place": place})
-    row = tx.one(_SELECT + " WHERE h.id = ?", (cur.lastrowid,))
-    return {**_help_view(row), "repeated": False}
+    return {**_help_view(_find(tx.conn, cur.lastrowid), tx.now), "repeated": False}
 
 
 def help_request(conn: sqlite3.Connection, actor, request_id: int, now: datetime) -> dict[str, Any]:
-    """One request, for the kiosk that made it (is someone coming?) or for staff; other devices get 404."""
-    row = conn.execute(_SELECT + " WHERE h.id = ?", (request_id,)).fetchone()
-    if row is None or actor.kind == "kiosk" and row["device"] != actor.id:
-        raise NotFound(f"没有编号为 {request_id} 的求助。", f"沒有編號為 {request_id} 的求助。",
-                       f"No help request {request_id}.", code="unknown_help_request")
-    view = _help_view(row, now)
-    if view["state"] == "open" and row["business_day"] < now.date().isoformat():
-        view["state"] = "expired"        # not marked yet: the kiosk's next press does that
-    return view
+    """One request, for the kiosk that made it (is someone coming?) or for staff; another kiosk gets 404."""
+    return _help_view(_find(conn, request_id, actor.id if actor.kind == "kiosk" else None), now)
 
 
 def take_help_request(tx: Tx, request_id: int) -> dict[str, Any]:
     """A clerk goes to the kiosk: the request leaves every console (409 if someone already went)."""
-    row = tx.one(_SELECT + " WHERE h.id = ?", (request_id,))
-    if row is None:
-        raise NotFound(f"没有编号为 {request_id} 的求助。", f"沒有編號為 {request_id} 的求助。",
-                       f"No help request {request_id}.", code="unknown_help_request")
-    if row["state"] == "expired" or row["state"] == "open" and row["business_day"] < tx.day:
+    view = _help_view(_find(tx.conn, request_id), tx.now)
+    if view["state"] == "expired":
         raise Conflict(f"求助 {request_id} 是以前营业日的，已过期。", f"求助 {request_id} 是以前營業日的，已過期。",
                        f"Help request {request_id} is from an earlier business day: expired.", code="help_expired")
-    if row["state"] != "open":
-        who = row["job_no"] or "?"
+    if view["state"] == "taken":
+        who = view["taken_by"]["job_no"] if view["taken_by"] else "?"
         raise Conflict(f"工号{who}已前往处理。", f"工號{who}已前往處理。", f"Staff {who} is already on the way.",
                        code="help_already_taken", detail={"taken_by": who})
     tx.conn.execute("UPDATE help_requests SET state = 'taken', taken_by = ?, taken_at = ? WHERE id = ?",
                     (tx.actor.staff_id, tx.at, request_id))
-    tx.journal("help_taken", data={"help_request": request_id, "device": row["device"]})
-    return _help_view(tx.one(_SELECT + " WHERE h.id = ?", (request_id,)))
+    tx.journal("help_taken", data={"help_request": request_id, "device": view["device"]})
+    return _help_view(_find(tx.conn, request_id), tx.now)
 
 
 def open_help_requests(conn: sqlite3.Connection, now: datetime) -> list[dict[str, Any]]:
-    """Today's open requests (an earlier day's are expired, whether or not a press has marked them yet)."""
+    """Today's open requests (an earlier day's are expired)."""
     rows = conn.execute(_SELECT + " WHERE h.state = 'open' AND h.business_day = ? ORDER BY h.requested_at, h.id",
                         (now.date().isoformat(),)).fetchall()
     return [_help_view(r, now) for r in rows]

@@ -9,13 +9,13 @@ CREATE TABLE help_requests (
     place TEXT NOT NULL DEFAULT '',     -- where it stands ([[devices]] place), for the clerk who goes
     business_day TEXT NOT NULL,
     requested_at TEXT NOT NULL,
-    -- expired: still open when its business day ended (the resident has long gone home)
-    state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'taken', 'expired')),
+    state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'taken')),
     taken_by INTEGER REFERENCES staff(id),
     taken_at TEXT
 );
--- a resident pressing the button again does not make a second request
-CREATE UNIQUE INDEX help_requests_one_open ON help_requests (device) WHERE state = 'open';
+-- a resident pressing the button again does not make a second request; an open one of an earlier
+-- business day is expired (shown as such, never stored: the resident has long gone home)
+CREATE UNIQUE INDEX help_requests_one_open ON help_requests (device, business_day) WHERE state = 'open';
 
 CREATE TABLE device_health (
     device TEXT PRIMARY KEY,            -- e.g. kiosk-1-printer, strip-3

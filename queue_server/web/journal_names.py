@@ -80,7 +80,6 @@ ACTIONS: dict[str, T] = {
     "followup_appeal_decided": ("申诉裁定", "申訴裁定", "Appeal decided"),
     "help_requested": ("群众求助", "群眾求助", "Help requested"),
     "help_taken": ("前往帮忙", "前往幫忙", "Help on the way"),
-    "help_expired": ("求助过期", "求助過期", "Help request expired"),
     "device_health": ("设备状态变化", "設備狀態變化", "Device health changed"),
 }
 
