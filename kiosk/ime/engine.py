@@ -189,38 +189,32 @@ class PinyinEngine:
 
 
 def _split(chunk: str) -> list[str]:
-    n = len(chunk)
-    best: list[list[str] | None] = [None] * (n + 1)
-    best[n] = []
-    for i in range(n - 1, -1, -1):
-        options = []
-        for j in range(min(n, i + LONGEST), i, -1):
-            piece = chunk[i:j]
-            ok = piece in TYPED or (j == n and piece in COMPLETIONS)
-            if ok and best[j] is not None:
-                options.append([piece] + best[j])  # type: ignore[operator]
-        if options:
-            best[i] = min(options, key=len)      # longest first piece wins ties (tried first)
-    if best[0] is not None:
-        return best[0]
+    best = _fewest(chunk, unfinished_end=True)
+    if best is not None:
+        return best
     # letters that cannot be read: the longest readable start, then the rest as it is
-    for k in range(n - 1, 0, -1):
-        head = _split_full(chunk[:k])
+    for k in range(len(chunk) - 1, 0, -1):
+        head = _fewest(chunk[:k], unfinished_end=False)
         if head is not None:
             return head + [chunk[k:]]
     return [chunk]
 
 
-def _split_full(chunk: str) -> list[str] | None:
-    """Fewest whole syllables, or None."""
+def _fewest(chunk: str, unfinished_end: bool) -> list[str] | None:
+    """The fewest syllables that spell ``chunk`` (the last may be unfinished if allowed), or None.
+
+    On a tie the longer first piece wins (it is tried first).
+    """
     n = len(chunk)
     best: list[list[str] | None] = [None] * (n + 1)
     best[n] = []
     for i in range(n - 1, -1, -1):
         for j in range(min(n, i + LONGEST), i, -1):
-            if chunk[i:j] in TYPED and best[j] is not None and \
-                    (best[i] is None or len(best[j]) + 1 < len(best[i])):  # type: ignore[arg-type]
-                best[i] = [chunk[i:j]] + best[j]  # type: ignore[operator]
+            piece, after = chunk[i:j], best[j]
+            if after is None or not (piece in TYPED or unfinished_end and j == n and piece in COMPLETIONS):
+                continue
+            if best[i] is None or len(after) + 1 < len(best[i]):  # type: ignore[arg-type]
+                best[i] = [piece] + after
     return best[0]
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from hallq.i18n import LANGS
+
 T = tuple[str, str, str]
 
 ACTIONS: dict[str, T] = {
@@ -86,21 +88,23 @@ ACTIONS: dict[str, T] = {
 _YES_NO = {True: ("是", "是", "yes"), False: ("否", "否", "no")}
 
 
+def _index(lang: str) -> int:
+    return LANGS.index(lang) if lang in LANGS else 0
+
+
 def action_name(code: str, lang: str) -> str:
-    texts = ACTIONS.get(code)
-    return texts[("zh-Hans", "zh-Hant", "en").index(lang) if lang in ("zh-Hans", "zh-Hant", "en") else 0] \
-        if texts else code
+    names = ACTIONS.get(code)
+    return names[_index(lang)] if names else code
 
 
 def details(data: dict[str, Any], lang: str) -> str:
     """``k=v`` pairs a person can read: empty values left out, booleans as 是/否, lists joined."""
-    i = ("zh-Hans", "zh-Hant", "en").index(lang) if lang in ("zh-Hans", "zh-Hant", "en") else 0
     out = []
     for k, v in data.items():
         if v is None or v == "" or v == [] or v == {}:
             continue
         if isinstance(v, bool):
-            v = _YES_NO[v][i]
+            v = _YES_NO[v][_index(lang)]
         elif isinstance(v, list):
             v = "、".join(str(x) for x in v)
         elif isinstance(v, dict):
