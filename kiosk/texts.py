@@ -320,7 +320,6 @@ _T: dict[str, tuple[str, str, str]] = {
     "kb.delete": ("删除", "刪除", "Delete"),
     "kb.clear": ("清空", "清空", "Clear"),
     "kb.space": ("空格", "空格", "Space"),
-    "kb.ok": ("确定", "確定", "OK"),
     "kb.to_en": ("英文", "英文", "ABC"),
     "kb.to_zh": ("拼音", "拼音", "Pinyin"),
     "kb.to_symbols": ("123", "123", "123"),

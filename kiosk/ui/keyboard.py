@@ -255,7 +255,7 @@ class TextKeyboard(BoxLayout):
             key(r4, tr("kb.to_symbols", lang), c.toggle_symbols, 1.5, name="symbols", size_role="action_sp")
         key(r4, tr("kb.space", lang), c.space, 3.0, name="space")
         key(r4, tr("kb.clear", lang), c.clear, 1.5, name="clear")
-        key(r4, tr("kb.ok", lang), self.ok, 2.5, role="primary", name="ok")
+        key(r4, tr("identity.ok", lang), self.ok, 2.5, role="primary", name="ok")
 
     # -- taps -------------------------------------------------------------------------------------------
 

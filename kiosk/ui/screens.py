@@ -235,8 +235,7 @@ class EntryStep(BoxLayout):
         pad: Keypad = self.ids.keypad
         pad.layout = e.get("keypad", "digits")
         pad.max_len = e.get("max_len", 64)
-        pad.labels = [{"zh-Hans": "删除", "zh-Hant": "刪除", "en": "Delete"}[lang],
-                      {"zh-Hans": "清空", "zh-Hant": "清空", "en": "Clear"}[lang], tr("identity.ok", lang)]
+        pad.labels = _pad_labels(lang)
         pad.value = e.get("value", "")
         display = self.ids.display
 
@@ -249,6 +248,11 @@ class EntryStep(BoxLayout):
 
 
 NUMBER_KINDS = ("id_number", "phone", "number")
+
+
+def _pad_labels(lang: str) -> list[str]:
+    """删除, 清空, 确定: the same words as on the text keyboard."""
+    return [tr("kb.delete", lang), tr("kb.clear", lang), tr("identity.ok", lang)]
 
 
 class FormStep(BoxLayout):
@@ -266,7 +270,7 @@ class FormStep(BoxLayout):
         app = screen.app
         lang = app.session.lang
         self.screen = screen
-        self.onscreen = getattr(app.cfg, "text_input", "onscreen") != "system"
+        self.onscreen = app.cfg.text_input != "system"
         self.ids.prompt.text = view.prompt
         self.ids.hint.text = view.result.get("hint", "") or view.result.get("item", "")
         self.inputs: dict[str, KTextInput] = {}
@@ -384,8 +388,7 @@ class FormStep(BoxLayout):
         editor.clear_widgets()
         display = KLabel(text=_grouped(f.value, f.kind) or " ", size_role="title_sp", bold=True)
         pad = Keypad(layout="id" if f.kind == "id_number" else "digits", max_len=f.max_len or 20)
-        pad.labels = [{"zh-Hans": "删除", "zh-Hant": "刪除", "en": "Delete"}[lang],
-                      {"zh-Hans": "清空", "zh-Hant": "清空", "en": "Clear"}[lang], tr("identity.ok", lang)]
+        pad.labels = _pad_labels(lang)
         pad.value = f.value
         pad.bind(value=lambda *_: setattr(display, "text", _grouped(pad.value, f.kind) or " "))
 
