@@ -215,8 +215,14 @@ def test_a_clerk_transfers_pauses_and_issues_a_green_channel_ticket_by_hand(brow
     wait(browser, lambda d: text_of(d, "current-number") == "A002")
     assert "绿色通道: 残疾人" in browser.find_element(By.ID, "current").text
     assert browser.find_element(By.ID, "flash").get_attribute("class").split()[-1] != "bad"  # no 409 for the 2nd click
+    # 过号 cannot be undone: it asks first, and "cancel" leaves the resident's number as it was
+    browser.execute_script("window.confirm = () => false;")
+    browser.find_element(By.ID, "btn-noshow").click()
+    browser.execute_script("window.confirm = () => true;")
     browser.find_element(By.ID, "btn-complete").click()
     wait(browser, lambda d: text_of(d, "current-number") == "当前无号票")
+    assert clerk.get("/console/windows/1")["today"] == {**clerk.get("/console/windows/1")["today"], "no_show": 0,
+                                                        "done": 1}
     assert server.client().get("/businesses/alpha")["queue"]["issued"] == 2     # A001 and A002, nothing more
 
     browser.find_element(By.TAG_NAME, "body").send_keys("p")
