@@ -215,15 +215,14 @@ def acknowledge(tx: Tx, alert_id: int | None = None) -> int:
     return n
 
 
-def overview(conn: sqlite3.Connection, settings, now: datetime,
-             queues: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+def overview(conn: sqlite3.Connection, settings, now: datetime, queues: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The tidal page: pressure, assignments, tidal windows, recent alerts.
 
     A business under pressure carries the figures that put it there (``waiting``, ``est_wait_minutes``,
     kept from that moment) and, from ``queues``, its figures now (``now``): the manager judges by those.
     """
     def pressure(r: sqlite3.Row) -> dict[str, Any]:
-        q = (queues or {}).get(r["business"])
+        q = queues.get(r["business"])
         return {**dict(r), "now": {"waiting": q["waiting"], "est_wait_minutes": q["est_wait_minutes"]} if q else None}
     return {
         "auto_assign": auto_assign(conn, settings), "rules": [r.__dict__ for r in settings.rules],
@@ -237,7 +236,7 @@ def overview(conn: sqlite3.Connection, settings, now: datetime,
             "FROM windows WHERE active AND kind = 'tidal' ORDER BY number")],
         # a window lent while nobody is signed in there relieves nobody: the alert says so while it lasts
         "alerts": [dict(r) for r in conn.execute(
-            "SELECT a.*, w.staff_id IS NOT NULL AS window_staffed, w.state AS window_state FROM tidal_alerts a "
+            "SELECT a.*, w.staff_id IS NOT NULL AS window_staffed FROM tidal_alerts a "
             "LEFT JOIN windows w ON w.number = a.window WHERE a.at >= ? ORDER BY a.id DESC LIMIT 50",
             (iso(now - timedelta(days=1)),))],
         "unseen": conn.execute("SELECT COUNT(*) FROM tidal_alerts WHERE acknowledged_at IS NULL").fetchone()[0],
