@@ -118,6 +118,16 @@ def test_a_manager_changes_the_allocation_and_the_next_call_follows_it(browser, 
     Select(row.find_element(By.CSS_SELECTOR, 'select[data-business="alpha"]')).select_by_value("0")
     wait(browser, lambda d: server.client().get("/windows/1")["serves"] == ["beta"])
     screenshot(browser, "manager-allocation")
+    # the whole manager menu on one line on a 1366 px screen (1351 px beside a scroll bar), even with a city
+    # hall's long name
+    browser.set_window_size(1351, DESKTOP[1])
+    try:
+        height = browser.execute_script(
+            "document.querySelector('.topbar .brand').textContent = '六盘水市政务服务中心';"
+            "return document.querySelector('.topbar').offsetHeight;")
+    finally:
+        browser.set_window_size(*DESKTOP)
+    assert height < 50, f"the top bar wraps: {height} px"
     called = clerk.post("/windows/1/call-next")
     assert called["ticket"]["ticket"] == "B001"  # the very next call follows the new allocation
     collector.wait_for(lambda t, p: t == "hallq/tiny/calls" and p.get("ticket") == "B001" and p["window"] == 1)

@@ -134,6 +134,9 @@ def test_the_first_view_works_without_javascript_and_carries_no_personal_data(ap
     assert "Nobody is ahead of you" in en.get_data(as_text=True) and "hallq_lang=en" in en.headers["Set-Cookie"]
     gone = api.client.get("/t/not-a-ticket?lang=zh-Hant")
     assert gone.status_code == 404 and "沒有找到這張號票" in gone.get_data(as_text=True)
+    # no browser asks for /favicon.ico (a 404 in every log): the pages carry an empty icon, as the consoles do
+    for page in (html, gone.get_data(as_text=True), api.client.get("/rate/1").get_data(as_text=True)):
+        assert '<link rel="icon" href="data:,">' in page
 
 
 def test_polling_the_ticket_costs_a_304_while_nothing_changes(api):
