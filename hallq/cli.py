@@ -134,6 +134,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
     print(f"{cfg.path}: {pick(cfg.name)} (site {cfg.site}, {cfg.level})")
     print(f"  businesses: " + ", ".join(f"{b.prefix} {b.code}" for b in cfg.businesses.values()))
+    q = cfg.queue
+    print(f"  dispatch: {q.dispatch}, at most {q.max_promises_in_a_row} promises in a row before an overdue ticket; "
+          "targets (min) green/appointment/ordinary: " + ", ".join(
+              f"{b.code} {b.targets.green}/{b.targets.appointment}/{b.targets.ordinary}" for b in cfg.businesses.values()))
     print(f"  windows: {len(cfg.windows)}; service items: {len(cfg.items)}; staff: {len(cfg.staff)}; "
           f"devices: {len(cfg.devices)}")
     print(f"  hours: {', '.join(str(p) for p in cfg.hours.workdays)} on working days")

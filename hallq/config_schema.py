@@ -10,6 +10,7 @@ test fails when one is missing there.
 from __future__ import annotations
 
 from hallq.hours import WEEKDAYS
+from hallq.targets import CLASSES, LIMITS, POLICIES
 from hallq.schema import Arr, Bool, Int, Map, Obj, Str, Texts as TextsSchema
 
 CODE = r"[a-z][a-z0-9_]{0,31}"
@@ -19,6 +20,8 @@ ITEM_CODE = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 
 
 _NAME = TextsSchema()
+# service-level targets in minutes of opening time (hallq/targets.py, docs/dispatch.md)
+_TARGETS = Obj({k: Int(min=LIMITS[0], max=LIMITS[1]) for k in CLASSES})
 _PERIODS = Arr(Str(max_len=11), max_items=6)
 
 HALL_FILE = Obj({
@@ -56,7 +59,10 @@ HALL_FILE = Obj({
     "queue": Obj({
         "no_show_grace_minutes": Int(min=0, max=480),
         "max_requeues": Int(min=0, max=5),
-        "age_limit_minutes": Int(min=1, max=480),
+        "age_limit_minutes": Int(min=1, max=480, description="older name of targets.ordinary"),
+        "targets": _TARGETS,
+        "dispatch": Str(enum=list(POLICIES), description='"promises"; "age_limit": the rule before 2026-12, to compare'),
+        "max_promises_in_a_row": Int(min=1, max=20),
         "green_channel_age": Int(min=0, max=120),
         "default_service_minutes": Int(min=1, max=240),
         "recent_calls": Int(min=1, max=50),
@@ -102,7 +108,8 @@ HALL_FILE = Obj({
         "daily_limit": Int(min=1, max=9999),
         "ticket_requires": Str(enum=["none", "id", "phone", "id_or_phone"]),
         "service_minutes": Int(min=1, max=240),
-        "age_limit_minutes": Int(min=1, max=480),
+        "age_limit_minutes": Int(min=1, max=480, description="older name of targets.ordinary"),
+        "targets": _TARGETS,
     }, required=["code", "prefix", "name"]), min_items=1, max_items=26),
     "windows": Arr(Obj({
         "number": Int(min=1, max=999),

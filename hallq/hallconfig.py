@@ -28,6 +28,7 @@ from hallq.config_schema import (CODE, FORM_FIELD, FORM_FIELD_TYPES, HALL_FILE, 
                                  MATERIAL, SERVICES_FILE, SITE)
 from hallq.hours import WEEKDAYS, OpeningHours, Period, check_no_overlap
 from hallq.i18n import Texts
+from hallq.targets import Targets, problems as target_problems
 from hallq.workdays import WorkCalendar
 
 class ConfigError(Exception):
@@ -48,7 +49,7 @@ class Business:
     daily_limit: int = 999
     ticket_requires: str = "none"
     service_minutes: int = 10
-    age_limit_minutes: int = 40
+    targets: Targets = Targets()
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,9 @@ class Device:
 class QueueRules:
     no_show_grace_minutes: int = 30
     max_requeues: int = 1
-    age_limit_minutes: int = 40
+    targets: Targets = Targets()  # the hall's default; each business has its own
+    dispatch: str = "promises"
+    max_promises_in_a_row: int = 2
     green_channel_age: int = 60
     default_service_minutes: int = 10
     recent_calls: int = 8
@@ -223,7 +226,9 @@ def load_hall(path: str | os.PathLike[str]) -> HallConfig:
         items_raw.extend((slabel, i, it) for i, it in enumerate(sraw.get("items", [])))
 
     q = raw.get("queue", {})
-    rules = QueueRules(**q)
+    hall_targets = _targets(q, Targets(), label, "queue", problems)
+    rules = QueueRules(**{k: v for k, v in q.items() if k not in ("targets", "age_limit_minutes")},
+                       targets=hall_targets)
     businesses: dict[str, Business] = {}
     prefixes: dict[str, str] = {}
     for i, b in enumerate(raw["businesses"]):
@@ -240,7 +245,7 @@ def load_hall(path: str | os.PathLike[str]) -> HallConfig:
             daily_limit=b.get("daily_limit", 999),
             ticket_requires=b.get("ticket_requires", "none"),
             service_minutes=b.get("service_minutes", rules.default_service_minutes),
-            age_limit_minutes=b.get("age_limit_minutes", rules.age_limit_minutes),
+            targets=_targets(b, hall_targets, label, key, problems),
         )
         if len(b["prefix"]) + len(str(businesses[b["code"]].daily_limit)) > 6:
             problems.append((label, f"{key}.daily_limit", "number too long for a ticket: keep prefix + digits within 6 characters"))
@@ -265,6 +270,10 @@ def load_hall(path: str | os.PathLike[str]) -> HallConfig:
             name=w.get("name") or {"zh-Hans": f"{w['number']}号窗口", "zh-Hant": f"{w['number']}號窗口", "en": f"Window {w['number']}"},
             kind=w.get("kind", "acceptance"), area=w.get("area", ""), serves=tuple(w["serves"]),
         )
+
+    for code, b in businesses.items():
+        for klass, _zh, _hant, en in target_problems(b.targets.as_dict(), b.service_minutes, len(windows)):
+            problems.append((label, f"businesses[code={code}].targets.{klass}", en))
 
     items: dict[str, ServiceItem] = {}
     for slabel, i, it in items_raw:
@@ -350,6 +359,17 @@ def _did_you_mean(word: str, choices: dict[str, Any]) -> str:
 
     close = difflib.get_close_matches(word, list(choices), n=1)
     return f" (did you mean \"{close[0]}\"?)" if close else ""
+
+
+def _targets(section: dict[str, Any], base: Targets, label: str, key: str, problems: list) -> Targets:
+    """A section's ``targets`` over ``base``; ``age_limit_minutes`` is the older name of the ordinary one."""
+    given = dict(section.get("targets", {}))
+    if "age_limit_minutes" in section:
+        if "ordinary" in given:
+            problems.append((label, f"{key}.age_limit_minutes",
+                             "give the ordinary target once: targets.ordinary (age_limit_minutes is its older name)"))
+        given.setdefault("ordinary", section["age_limit_minutes"])
+    return Targets(**{**base.as_dict(), **given})
 
 
 def _calendar(c: dict[str, Any], label: str, problems: list) -> WorkCalendar:

@@ -104,6 +104,48 @@ class OpeningHours:
                     return start
         return None
 
+    def add_open_minutes(self, start: datetime, minutes: float) -> datetime:
+        """``start`` plus ``minutes`` of service time: the clock stops while the hall is closed.
+
+        A promise such as "called within 10 minutes" counts only while windows
+        can call: a number taken at 08:40 for a 09:00 opening is due at 09:10,
+        one taken at 11:58 before a lunch break until 13:00 is due at 13:08.
+        Past the day's last period the remainder runs on (the day's close
+        expires what is still waiting).
+        """
+        t, left = start, timedelta(minutes=minutes)  # whole microseconds: exact, comparable with other times
+        for p in self.periods_on(start.date()):
+            begin = datetime.combine(start.date(), p.start, tzinfo=start.tzinfo)
+            end = datetime.combine(start.date(), p.end, tzinfo=start.tzinfo)
+            if t >= end:
+                continue
+            t = max(t, begin)
+            if left <= end - t:
+                return t + left
+            left -= end - t
+            t = end
+        return t + left
+
+    def open_minutes_between(self, start: datetime, end: datetime) -> float:
+        """Minutes of service time from ``start`` to ``end`` on ``start``'s day (0 when ``end`` is earlier)."""
+        if end <= start:
+            return 0.0
+        total, t = 0.0, start
+        for p in self.periods_on(start.date()):
+            begin = datetime.combine(start.date(), p.start, tzinfo=start.tzinfo)
+            stop = datetime.combine(start.date(), p.end, tzinfo=start.tzinfo)
+            a, b = max(t, begin), min(end, stop)
+            if b > a:
+                total += (b - a).total_seconds() / 60
+        last = self.periods_on(start.date())
+        if last:
+            close = datetime.combine(start.date(), last[-1].end, tzinfo=start.tzinfo)
+            if end > close:
+                total += (end - max(close, start)).total_seconds() / 60
+        else:
+            total = (end - start).total_seconds() / 60
+        return total
+
     def describe(self, day: date) -> dict:
         return {
             "date": day.isoformat(),

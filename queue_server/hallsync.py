@@ -62,12 +62,15 @@ def _sync_businesses(tx: Tx, cfg: HallConfig) -> None:
         tx.conn.execute("UPDATE businesses SET prefix = '~' || code WHERE prefix = ? AND code != ?", (b.prefix, b.code))
         tx.conn.execute(
             "INSERT INTO businesses (code, prefix, name, daily_limit, ticket_requires, service_minutes, "
-            "age_limit_minutes, position, active) VALUES (?,?,?,?,?,?,?,?,1) ON CONFLICT(code) DO UPDATE SET "
+            "green_target_minutes, appointment_target_minutes, ordinary_target_minutes, position, active) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,1) ON CONFLICT(code) DO UPDATE SET "
             "prefix=excluded.prefix, name=excluded.name, daily_limit=excluded.daily_limit, "
             "ticket_requires=excluded.ticket_requires, service_minutes=excluded.service_minutes, "
-            "age_limit_minutes=excluded.age_limit_minutes, position=excluded.position, active=1",
+            "green_target_minutes=excluded.green_target_minutes, "
+            "appointment_target_minutes=excluded.appointment_target_minutes, "
+            "ordinary_target_minutes=excluded.ordinary_target_minutes, position=excluded.position, active=1",
             (b.code, b.prefix, _dump(b.name), b.daily_limit, b.ticket_requires, b.service_minutes,
-             b.age_limit_minutes, pos))
+             b.targets.green, b.targets.appointment, b.targets.ordinary, pos))
     _deactivate(tx, "businesses", "code", list(cfg.businesses))
 
 

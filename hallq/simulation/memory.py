@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from hallq.clock import iso
@@ -34,6 +34,7 @@ class _Ticket:
     state: str
     issued_at: str
     arrived_at: str
+    promise_from: str
     window: int | None = None
     called_at: str | None = None
     finished_at: str | None = None
@@ -55,7 +56,8 @@ class MemoryHall:
         self.numbers: dict[str, int] = {}
         self.serves = {n: list(w.serves) for n, w in hall.windows.items()}
         self.state = {n: "closed" for n in hall.windows}
-        self.bookings: dict[str, tuple[str, str]] = {}
+        self.bookings: dict[str, tuple[str, str]] = {}  # code -> (business, slot start HH:MM)
+        self.runs = {n: 0 for n in hall.windows}  # promises called in a row (dispatch.choose)
         self.calls = 0
         self.day_closed = False
 
@@ -70,12 +72,12 @@ class MemoryHall:
 
     def book(self, r: Resident, day: str) -> str:
         code = secrets.token_hex(4).upper()
-        self.bookings[code] = (r.business, r.appointment[0] if r.appointment else "")
+        self.bookings[code] = (r.business, r.appointment[1] if r.appointment else "")
         return code
 
     # -- tickets ------------------------------------------------------------------------------
 
-    def _issue(self, business: str, klass: int) -> _Ticket:
+    def _issue(self, business: str, klass: int, promise_from: datetime | None = None) -> _Ticket:
         b = self.hall.businesses[business]
         ok, reason = self.hall.hours.issuing_state(self.now)
         if self.day_closed or not ok:
@@ -86,7 +88,7 @@ class MemoryHall:
         self.numbers[business] = n
         at = iso(self.now)
         t = _Ticket(len(self.tickets) + 1, secrets.token_urlsafe(9), f"{b.prefix}{n:03d}", business, klass,
-                    "waiting", at, at)
+                    "waiting", at, at, iso(max(promise_from or self.now, self.now)))
         self.tickets.append(t)
         return t
 
@@ -98,8 +100,9 @@ class MemoryHall:
         return self._issue(r.business, klass).view()
 
     def check_in(self, code: str) -> dict[str, Any]:
-        business, _ = self.bookings[code]
-        return self._issue(business, 1).view()
+        business, slot = self.bookings[code]
+        starts = datetime.combine(self.now.date(), time.fromisoformat(slot), tzinfo=self.now.tzinfo) if slot else None
+        return self._issue(business, 1, starts).view()
 
     def requeue(self, public_id: str) -> dict[str, Any]:
         t = next(t for t in self.tickets if t.public_id == public_id)
@@ -109,7 +112,8 @@ class MemoryHall:
             raise Refused("grace_expired")
         if t.requeues >= self.hall.queue.max_requeues:
             raise Refused("requeue_limit")
-        t.state, t.arrived_at, t.window, t.called_at, t.finished_at = "waiting", iso(self.now), None, None, None
+        t.state, t.window, t.called_at, t.finished_at = "waiting", None, None, None
+        t.arrived_at = t.promise_from = iso(self.now)
         t.requeues += 1
         return t.view()
 
@@ -162,14 +166,17 @@ class MemoryHall:
         if current is not None and not complete_current:
             raise Refused("current_ticket_open")
         ranks = {b: i + 1 for i, b in enumerate(self.serves[number])}
-        cands = [dispatch.Candidate(t.id, t.business, t.klass, t.arrived_at, False)
+        cands = [dispatch.Candidate(t.id, t.business, t.klass, t.arrived_at, t.promise_from, False)
                  for t in self.tickets if t.state == "waiting" and t.business in ranks]
-        limits = {b: self.hall.businesses[b].age_limit_minutes for b in ranks}
-        chosen = dispatch.choose(cands, ranks, dispatch.overdue_cutoffs(self.now, limits))
+        q = self.hall.queue
+        policy = dispatch.Policy(q.dispatch, {b: self.hall.businesses[b].targets for b in ranks}, self.hall.hours,
+                                 q.max_promises_in_a_row)
+        chosen, run = dispatch.choose(cands, ranks, self.now, self.runs[number], policy)
         if chosen is None:
             return None  # like the server: nothing changes, the current ticket stays current
         if complete_current and current is not None:
             current.state, current.finished_at = "done", iso(self.now)
+        self.runs[number] = run
         t = self.tickets[chosen.id - 1]
         t.state, t.window, t.called_at = "called", number, iso(self.now)
         self.calls += 1

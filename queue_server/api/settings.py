@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Response, request
 
 from hallq.schema import Arr, Bool, Int, Obj, Str, Texts
+from hallq.targets import CLASSES, LIMITS
 from queue_server.api import BadRequest, api, operation
 from queue_server.api.hall import state
 from queue_server.domain import catalogue, hall_settings
@@ -12,8 +13,9 @@ from queue_server.domain.context import Actor
 
 ERRORS = (400, 401, 403, 404, 422)
 ANY = Obj({}, extra=True)
-BUSINESS = Obj({"daily_limit": Int(min=1, max=9999), "service_minutes": Int(min=1, max=240),
-                "age_limit_minutes": Int(min=1, max=480),
+TARGETS = Obj({k: Int(min=LIMITS[0], max=LIMITS[1]) for k in CLASSES},
+              description="minutes of opening time: green channel and appointment promises, ordinary overdue")
+BUSINESS = Obj({"daily_limit": Int(min=1, max=9999), "service_minutes": Int(min=1, max=240), "targets": TARGETS,
                 "ticket_requires": Str(enum=list(hall_settings.REQUIRES)), "name": Texts(), "active": Bool()})
 DAY = Obj({"kind": Str(enum=["holiday", "workday"], nullable=True, description="null: back to the official calendar"),
            "note": Str(max_len=100)}, required=["kind"])
@@ -74,12 +76,12 @@ def overview() -> dict:
 
 
 @api.put("/settings/businesses/<code>")
-@operation("update_business", "Change a business's daily limit, service minutes, age limit, ticket requirement",
+@operation("update_business", "Change a business's daily limit, service minutes, targets, ticket requirement",
            tag="settings", auth="manager", body=BUSINESS, response=ANY, errors=ERRORS)
 def update_business(code, actor, body):
     row = change(actor, hall_settings.update_business, code, body)
     return {"code": row["code"], "daily_limit": row["daily_limit"], "service_minutes": row["service_minutes"],
-            "age_limit_minutes": row["age_limit_minutes"], "ticket_requires": row["ticket_requires"],
+            "targets": {k: row[f"{k}_target_minutes"] for k in CLASSES}, "ticket_requires": row["ticket_requires"],
             "active": bool(row["active"])}
 
 

@@ -324,8 +324,9 @@ def check_in(tx: Tx, raw_code: str | None = None, id_number: str | None = None) 
                        f"請在 {a['date']} {opens:%H:%M} 以後簽到（預約時段 {a['slot_start']}-{a['slot_end']}）。",
                        f"Please check in from {opens:%H:%M} on {a['date']} (your slot is "
                        f"{a['slot_start']}-{a['slot_end']}).", code="too_early", detail={"opens": iso(opens)})
+    # the promise starts at the later of the slot's start and the check-in (docs/dispatch.md)
     ticket = ticket_rules.issue_ticket(tx, a["business"], a["item"], klass=APPOINTMENT,
-                                       identity=(a["id_hash"], a["id_masked"]))
+                                       identity=(a["id_hash"], a["id_masked"]), promise_from=iso(starts))
     tx.conn.execute("UPDATE appointments SET status = 'checked_in', checked_in_at = ?, ticket_id = ? WHERE id = ?",
                     (tx.at, ticket["id"], a["id"]))
     tx.journal("appointment_checked_in", ticket=ticket, data={"code": a["code"], "slot": a["slot_start"]})

@@ -24,11 +24,16 @@ import re
 import sqlite3
 from typing import Any
 
+from hallq.targets import CLASSES, DEFAULT, LIMITS
+from hallq.targets import problems as target_problems
 from queue_server.domain.context import Tx
 from queue_server.domain.errors import Invalid
 
+TARGET_COLUMNS = {k: f"{k}_target_minutes" for k in CLASSES}
 BUSINESS_COLUMNS = ("code", "prefix", "name_zh_hans", "name_zh_hant", "name_en", "daily_limit", "ticket_requires",
-                    "service_minutes", "age_limit_minutes", "active")
+                    "service_minutes", *TARGET_COLUMNS.values(), "active")
+# a sheet exported before the targets (2026-12) has age_limit_minutes, the ordinary target's older name
+_OLD_COLUMNS = {"age_limit_minutes": TARGET_COLUMNS["ordinary"]}
 ITEM_COLUMNS = ("code", "business", "name_zh_hans", "name_zh_hant", "name_en", "department", "statutory_days",
                 "promised_days", "online", "appointment", "active")
 MAX_ROWS = 5000
@@ -51,7 +56,8 @@ def export_businesses(conn: sqlite3.Connection) -> str:
     for r in conn.execute("SELECT * FROM businesses ORDER BY position, code"):
         n = json.loads(r["name"])
         rows.append([r["code"], r["prefix"], n.get("zh-Hans", ""), n.get("zh-Hant", ""), n.get("en", ""),
-                     r["daily_limit"], r["ticket_requires"], r["service_minutes"], r["age_limit_minutes"], r["active"]])
+                     r["daily_limit"], r["ticket_requires"], r["service_minutes"],
+                     *(r[c] for c in TARGET_COLUMNS.values()), r["active"]])
     return _csv(BUSINESS_COLUMNS, rows)
 
 
@@ -105,10 +111,14 @@ class _Lines:
                           detail={"problems": self.problems})
 
 
-def _rows(text: str, columns: tuple[str, ...], lines: _Lines) -> list[tuple[int, dict]]:
+def _rows(text: str, columns: tuple[str, ...], lines: _Lines, optional: tuple[str, ...] = (),
+          renamed: dict[str, str] | None = None) -> list[tuple[int, dict]]:
     text = text.lstrip("\ufeff")
     reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in columns if c not in (reader.fieldnames or [])]
+    if renamed and reader.fieldnames:
+        reader.fieldnames = [renamed.get(c, c) if renamed.get(c) not in reader.fieldnames else c
+                             for c in reader.fieldnames]
+    missing = [c for c in columns if c not in (reader.fieldnames or []) and c not in optional]
     if missing:
         lines.bad(1, ",".join(missing), "missing column(s); export a file to see the expected header")
         lines.refuse()
@@ -126,8 +136,9 @@ def _names(row: dict) -> dict[str, str]:
 
 def import_businesses(tx: Tx, text: str) -> dict[str, int]:
     lines = _Lines()
-    rows = _rows(text, BUSINESS_COLUMNS, lines)
+    rows = _rows(text, BUSINESS_COLUMNS, lines, optional=tuple(TARGET_COLUMNS.values()), renamed=_OLD_COLUMNS)
     existing = {r["code"]: r for r in tx.all("SELECT * FROM businesses")}
+    windows = tx.one("SELECT COUNT(*) AS n FROM windows WHERE active")["n"]
     prefixes: dict[str, str] = {r["prefix"]: c for c, r in existing.items()}
     seen: set[str] = set()
     plan = []
@@ -154,11 +165,18 @@ def import_businesses(tx: Tx, text: str) -> dict[str, int]:
         requires = (row.get("ticket_requires") or "none").strip()
         if requires not in ("none", "id", "phone", "id_or_phone"):
             lines.bad(line, "ticket_requires", "must be none, id, phone or id_or_phone")
-        plan.append((code, prefix, names, limit, requires, lines.int_(line, row, "service_minutes", 1, 240),
-                     lines.int_(line, row, "age_limit_minutes", 1, 480), lines.flag(line, row, "active")))
+        minutes = lines.int_(line, row, "service_minutes", 1, 240)
+        targets = {}
+        for k, column in TARGET_COLUMNS.items():  # blank: the business's current target, or the default
+            given = lines.int_(line, row, column, *LIMITS, required=False)
+            targets[k] = given if given is not None else existing[code][column] if code in existing else DEFAULT[k]
+        if minutes is not None:
+            for k, _zh, _hant, en in target_problems(targets, minutes, windows):
+                lines.bad(line, TARGET_COLUMNS[k], en)
+        plan.append((code, prefix, names, limit, requires, minutes, targets, lines.flag(line, row, "active")))
     lines.refuse()
     added = updated = 0
-    for pos, (code, prefix, names, limit, requires, minutes, age, active) in enumerate(plan):
+    for pos, (code, prefix, names, limit, requires, minutes, targets, active) in enumerate(plan):
         if code in existing:
             tx.conn.execute("UPDATE businesses SET prefix = '~' || code WHERE prefix = ? AND code != ?", (prefix, code))
             updated += 1
@@ -166,11 +184,15 @@ def import_businesses(tx: Tx, text: str) -> dict[str, int]:
             added += 1
         tx.conn.execute(
             "INSERT INTO businesses (code, prefix, name, daily_limit, ticket_requires, service_minutes, "
-            "age_limit_minutes, position, active) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(code) DO UPDATE SET "
+            "green_target_minutes, appointment_target_minutes, ordinary_target_minutes, position, active) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(code) DO UPDATE SET "
             "prefix = excluded.prefix, name = excluded.name, daily_limit = excluded.daily_limit, "
             "ticket_requires = excluded.ticket_requires, service_minutes = excluded.service_minutes, "
-            "age_limit_minutes = excluded.age_limit_minutes, active = excluded.active",
-            (code, prefix, json.dumps(names, ensure_ascii=False), limit, requires, minutes, age,
+            "green_target_minutes = excluded.green_target_minutes, "
+            "appointment_target_minutes = excluded.appointment_target_minutes, "
+            "ordinary_target_minutes = excluded.ordinary_target_minutes, active = excluded.active",
+            (code, prefix, json.dumps(names, ensure_ascii=False), limit, requires, minutes,
+             targets["green"], targets["appointment"], targets["ordinary"],
              existing[code]["position"] if code in existing else 100 + pos, int(active)))
     tx.journal("config_applied", data={"source": "console", "import": "businesses", "added": added,
                                        "updated": updated})

@@ -1,38 +1,45 @@
 """The dispatch policy: which waiting ticket a window gets when it calls next.
 
-The policy, in order (docs/dispatch.md explains the why of each rule):
+The policy (``promises``; docs/dispatch.md explains the why of each rule):
 
 1. **Directed tickets first.** A ticket transferred *to this window* (转移到
    指定窗口) is called there before anything else, oldest first.
-2. **Then overdue tickets, oldest first.** A ticket that has waited longer
-   than its business's age limit (``age_limit_minutes``) is overdue; overdue
-   tickets of every business the window serves, whatever their class or the
-   window's ranking, are called strictly by arrival. This is the starvation
-   guard: a business a window only "helps" with is still served, and no
-   stream of priority tickets can hold an ordinary ticket back for ever.
-3. **Then by class**: green channel (绿色通道) before appointment check-ins
-   before ordinary tickets.
-4. **Then by the window's ranking** of the business: primary (rank 1) before
-   helping (rank 2, 3...).
-5. **Then by arrival** (first come, first served), and the ticket id to break
-   exact ties.
+2. **Urgent tickets next, earliest deadline first.** Every ticket has a
+   deadline: the moment its promise starts (``promise_from``) plus its
+   class's target in minutes of opening time (green channel and checked-in
+   appointments are promised a call within their target; an ordinary ticket
+   is *overdue* past its own). A promise is urgent from half its target on;
+   an ordinary ticket from its deadline. Urgent promises are called before
+   urgent ordinary tickets, but a window that has called
+   ``max_promises_in_a_row`` promises in a row while an overdue ordinary
+   ticket waited for it calls that ticket next: ordinary tickets yield first
+   when not every target can be met, and never without bound.
+3. **Then by class** (green, appointment, ordinary), **the window's ranking**
+   of the business (primary first), **and the promise's start** (first come,
+   first served), the ticket id breaking exact ties. An appointment checked in
+   before its slot counts as an ordinary ticket taken at the slot's start
+   until the slot begins.
 
-A transferred ticket keeps its original arrival time; a missed number that
-is re-queued arrives anew.
+The previous rule (``age_limit``, until 2026-12) is kept so that
+``hallq simulate --compare-policies`` can show a manager what the change
+does: overdue tickets of every class strictly by arrival, then rules 3.
 
-This module is pure: :func:`dispatch_key` orders candidates; the SQL that
-fetches the few candidates (one per business and rule, each an indexed
-``LIMIT 1`` lookup, so a call costs the same with 10 or 100,000 waiting) lives
-in :func:`candidates`.
+This module is pure but for :func:`candidates`: the SQL that fetches the few
+tickets that can win (for each business the head of each class's queue, and
+for ``age_limit`` the oldest; each an indexed ``LIMIT 1``, so a call costs
+the same with 10 or 100,000 waiting).
 """
 
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from hallq.clock import iso
+from hallq.hours import OpeningHours
+from hallq.targets import Targets
+
+GREEN, APPOINTMENT, ORDINARY = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -41,59 +48,101 @@ class Candidate:
     business: str
     klass: int
     arrived_at: str  # ISO-8601, one offset for the hall, so strings order like times
+    promise_from: str
     directed: bool
 
 
-def dispatch_key(c: Candidate, ranks: dict[str, int], overdue_before: dict[str, str]) -> tuple:
-    """Sort key of a candidate at one window: the smallest key is called next.
+@dataclass
+class Policy:
+    """What the rules need besides the candidates: the targets, the hours, the window's run of promises."""
 
-    ``ranks``: the window's ranking of each business it serves (1 = primary).
-    ``overdue_before``: per business, the arrival time at or before which a
-    ticket is overdue.
+    name: str  # "promises" or "age_limit"
+    targets: dict[str, Targets]  # per business
+    hours: OpeningHours
+    max_in_a_row: int = 2
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def deadline(self, c: Candidate) -> datetime:
+        """When ``c``'s promise (or, for an ordinary ticket, its target) runs out."""
+        return self._after(c, 1.0)
+
+    def urgent_from(self, c: Candidate) -> datetime:
+        """When ``c`` becomes urgent: half-way to a promise's deadline, an ordinary ticket's deadline."""
+        return self._after(c, 0.5 if c.klass != ORDINARY else 1.0)
+
+    def _after(self, c: Candidate, share: float) -> datetime:
+        key = (c.id, share)
+        if key not in self._cache:
+            minutes = self.targets[c.business].of(c.klass) * share
+            self._cache[key] = self.hours.add_open_minutes(datetime.fromisoformat(c.promise_from), minutes)
+        return self._cache[key]
+
+
+def choose(cands: list[Candidate], ranks: dict[str, int], now: datetime, run: int,
+           policy: Policy) -> tuple[Candidate | None, int]:
+    """The candidate the window calls (None when nobody waits for it), and the window's new run of promises.
+
+    ``run``: how many promises the window has called in a row while an overdue
+    ordinary ticket waited for it.
     """
-    if c.directed:
-        return (0, c.arrived_at, c.id)
-    if c.arrived_at <= overdue_before[c.business]:
-        return (1, c.arrived_at, c.id)
-    return (2, c.klass, ranks[c.business], c.arrived_at, c.id)
+    if not cands:
+        return None, run
+    directed = [c for c in cands if c.directed]
+    if directed:
+        return min(directed, key=lambda c: (c.arrived_at, c.id)), run
+    if policy.name == "age_limit":
+        return _age_limit(cands, ranks, now, policy), 0
+    urgent = [c for c in cands if now >= policy.urgent_from(c)]
+    promise = min((c for c in urgent if c.klass != ORDINARY), default=None,
+                  key=lambda c: (policy.deadline(c), c.klass, c.id))
+    overdue = min((c for c in urgent if c.klass == ORDINARY), default=None,
+                  key=lambda c: (policy.deadline(c), c.id))
+    if promise is not None and overdue is not None:
+        if run < policy.max_in_a_row:
+            return promise, run + 1
+        return overdue, 0
+    if promise is not None or overdue is not None:
+        return promise or overdue, 0
+    # an appointment checked in before its slot queues as if it had taken a number at the slot's start
+    return min(cands, key=lambda c: (c.klass if datetime.fromisoformat(c.promise_from) <= now else ORDINARY,
+                                     ranks.get(c.business, 99), c.promise_from, c.id)), 0
 
 
-def overdue_cutoffs(now: datetime, age_limits: dict[str, int]) -> dict[str, str]:
-    return {b: iso(now - timedelta(minutes=m)) for b, m in age_limits.items()}
+def _age_limit(cands: list[Candidate], ranks: dict[str, int], now: datetime, policy: Policy) -> Candidate:
+    """The rule before 2026-12: past the age limit (real minutes), every class by arrival alone."""
+    def key(c: Candidate) -> tuple:
+        limit = timedelta(minutes=policy.targets[c.business].ordinary)
+        if now - datetime.fromisoformat(c.arrived_at) >= limit:
+            return (1, c.arrived_at, c.id)
+        return (2, c.klass, ranks.get(c.business, 99), c.promise_from, c.id)
+    return min(cands, key=key)
 
 
-_COLS = "id, business, class, arrived_at, target_window IS NOT NULL AS directed"
+_COLS = "id, business, class, arrived_at, promise_from, target_window IS NOT NULL AS directed"
+_HEADS = " UNION ALL ".join(
+    f"SELECT * FROM (SELECT {_COLS} FROM tickets INDEXED BY tickets_waiting WHERE business_day = :day "
+    f"AND business = :b AND class = {k} AND state = 'waiting' AND target_window IS NULL "
+    "ORDER BY promise_from, id LIMIT 1)" for k in (GREEN, APPOINTMENT, ORDINARY))
+_OLDEST = (f"SELECT {_COLS} FROM tickets INDEXED BY tickets_waiting_age WHERE business_day = :day AND business = :b "
+           "AND state = 'waiting' AND target_window IS NULL ORDER BY arrived_at, id LIMIT 1")
 
 
-def candidates(conn: sqlite3.Connection, day: str, window: int, ranks: dict[str, int]) -> list[Candidate]:
-    """The few tickets that can win at ``window``: directed, oldest and best per business."""
+def candidates(conn: sqlite3.Connection, day: str, window: int, ranks: dict[str, int],
+               policy_name: str = "promises") -> list[Candidate]:
+    """The few tickets that can win at ``window``: the oldest directed to it, and each class's head per business."""
     rows = [conn.execute(
         f"SELECT {_COLS} FROM tickets INDEXED BY tickets_directed "
         "WHERE state = 'waiting' AND target_window = ? AND business_day = ? ORDER BY arrived_at, id LIMIT 1",
         (window, day)).fetchone()]
     for business in ranks:
-        rows.append(conn.execute(
-            f"SELECT {_COLS} FROM tickets INDEXED BY tickets_waiting_age "
-            "WHERE business_day = ? AND business = ? AND state = 'waiting' AND target_window IS NULL "
-            "ORDER BY arrived_at, id LIMIT 1", (day, business)).fetchone())
-        rows.append(conn.execute(
-            f"SELECT {_COLS} FROM tickets INDEXED BY tickets_waiting "
-            "WHERE business_day = ? AND business = ? AND state = 'waiting' AND target_window IS NULL "
-            "ORDER BY class, arrived_at, id LIMIT 1", (day, business)).fetchone())
+        rows += conn.execute(_HEADS, {"day": day, "b": business}).fetchall()
+        if policy_name == "age_limit":
+            rows.append(conn.execute(_OLDEST, {"day": day, "b": business}).fetchone())
     seen: set[int] = set()
     out = []
     for r in rows:
         if r is not None and r["id"] not in seen:
             seen.add(r["id"])
-            out.append(Candidate(r["id"], r["business"], r["class"], r["arrived_at"], bool(r["directed"])))
+            out.append(Candidate(r["id"], r["business"], r["class"], r["arrived_at"], r["promise_from"],
+                                 bool(r["directed"])))
     return out
-
-
-def choose(cands: list[Candidate], ranks: dict[str, int], overdue_before: dict[str, str]) -> Candidate | None:
-    """The candidate the window calls, or None when nobody is waiting for it."""
-    if not cands:
-        return None
-    # a directed ticket's business may not be one the window ranks: give it any rank
-    full_ranks = {**{c.business: 99 for c in cands}, **ranks}
-    cut = {**{c.business: "" for c in cands}, **overdue_before}
-    return min(cands, key=lambda c: dispatch_key(c, full_ranks, cut))

@@ -111,10 +111,10 @@ def people_ahead(conn: sqlite3.Connection, ticket: sqlite3.Row) -> int:
     """
     return conn.execute(
         "SELECT COUNT(*) FROM tickets INDEXED BY tickets_waiting WHERE business_day = ? AND business = ? "
-        "AND state = 'waiting' AND target_window IS NULL AND (class < ? OR (class = ? AND arrived_at < ?) "
-        "OR (class = ? AND arrived_at = ? AND id < ?))",
-        (ticket["business_day"], ticket["business"], ticket["class"], ticket["class"], ticket["arrived_at"],
-         ticket["class"], ticket["arrived_at"], ticket["id"])).fetchone()[0]
+        "AND state = 'waiting' AND target_window IS NULL AND (class < ? OR (class = ? AND promise_from < ?) "
+        "OR (class = ? AND promise_from = ? AND id < ?))",
+        (ticket["business_day"], ticket["business"], ticket["class"], ticket["class"], ticket["promise_from"],
+         ticket["class"], ticket["promise_from"], ticket["id"])).fetchone()[0]
 
 
 def waiting_counts(conn: sqlite3.Connection, day: str) -> dict[str, tuple[int, int]]:

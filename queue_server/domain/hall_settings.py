@@ -29,6 +29,8 @@ from datetime import date
 from typing import Any
 
 from hallq.hours import WEEKDAYS, OpeningHours, Period, check_no_overlap
+from hallq.targets import CLASSES as TARGET_CLASSES
+from hallq.targets import problems as target_problems
 from hallq.workdays import WorkCalendar
 from queue_server.domain.context import Hall, Tx
 from queue_server.domain.errors import Invalid, NotFound, unknown_business, unknown_item
@@ -174,11 +176,16 @@ def set_capacity(tx: Tx, scope: str, key: str, capacity: int | None) -> None:
 
 # -- businesses --------------------------------------------------------------------------
 
-BUSINESS_FIELDS = {"daily_limit": (1, 9999), "service_minutes": (1, 240), "age_limit_minutes": (1, 480)}
+BUSINESS_FIELDS = {"daily_limit": (1, 9999), "service_minutes": (1, 240)}
 
 
 def update_business(tx: Tx, code: str, changes: dict[str, Any]) -> sqlite3.Row:
-    """Change a business's daily limit, service minutes, age limit, ticket requirement or names."""
+    """Change a business's daily limit, service minutes, targets, ticket requirement or names.
+
+    ``changes["targets"]`` may give some classes (``{"green": 8}``); all three are
+    checked together with :func:`hallq.targets.problems`, as ``hallq check-config``
+    checks the file, and nothing is written when one is wrong.
+    """
     b = tx.one("SELECT * FROM businesses WHERE code = ?", (code,))
     if b is None:
         raise unknown_business(code)
@@ -193,6 +200,8 @@ def update_business(tx: Tx, code: str, changes: dict[str, Any]) -> sqlite3.Row:
     if "daily_limit" in sets and len(b["prefix"]) + len(str(sets["daily_limit"])) > 6:
         raise Invalid("每日限号位数过多，号码将超过6个字符。", "每日限號位數過多，號碼將超過6個字元。",
                       "That limit makes ticket numbers longer than 6 characters.", code="invalid_value")
+    if "targets" in changes:
+        sets.update(_targets(tx, b, changes["targets"], sets.get("service_minutes", b["service_minutes"])))
     if "ticket_requires" in changes:
         if changes["ticket_requires"] not in REQUIRES:
             raise Invalid("取号要求无效。", "取號要求無效。", f"ticket_requires is one of {', '.join(REQUIRES)}.",
@@ -216,6 +225,23 @@ def update_business(tx: Tx, code: str, changes: dict[str, Any]) -> sqlite3.Row:
     tx.journal("config_applied", business=code, data={"source": "console", "business": code,
                                                       "changed": sorted(sets)})
     return tx.one("SELECT * FROM businesses WHERE code = ?", (code,))
+
+
+def _targets(tx: Tx, b: sqlite3.Row, given: Any, service_minutes: int) -> dict[str, int]:
+    if not isinstance(given, dict) or not set(given) <= set(TARGET_CLASSES):
+        raise Invalid("目标应为绿色通道、预约、普通号的分钟数。", "目標應為綠色通道、預約、普通號的分鐘數。",
+                      f"targets has the keys {', '.join(TARGET_CLASSES)}.", code="invalid_value",
+                      detail={"field": "targets"})
+    targets = {k: given.get(k, b[f"{k}_target_minutes"]) for k in TARGET_CLASSES}
+    windows = tx.one("SELECT COUNT(*) AS n FROM windows WHERE active")["n"]
+    wrong = target_problems(targets, service_minutes, windows)
+    if wrong:
+        err = Invalid("；".join(z for _, z, _h, _e in wrong), "；".join(h for _, _z, h, _e in wrong),
+                      "; ".join(f"targets.{k}: {e}" for k, _z, _h, e in wrong), code="invalid_targets",
+                      detail={"field": f"targets.{wrong[0][0]}"})
+        err.fields = [{"field": f"targets.{k}", "problem": e} for k, _z, _h, e in wrong]
+        raise err
+    return {f"{k}_target_minutes": v for k, v in targets.items()}
 
 
 def overview(conn: sqlite3.Connection, hall: Hall, today: date) -> dict[str, Any]:

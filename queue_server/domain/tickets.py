@@ -36,11 +36,14 @@ SELF_DECLARED_GREEN = ("disabled", "pregnant")  # a kiosk may take the resident'
 
 def issue_ticket(tx: Tx, business: str, item: str | None = None, id_number: str | None = None,
                  phone: str | None = None, green_reason: str | None = None,
-                 klass: int | None = None, identity: tuple[str, str] | None = None) -> sqlite3.Row:
+                 klass: int | None = None, identity: tuple[str, str] | None = None,
+                 promise_from: str | None = None) -> sqlite3.Row:
     """Issue a number; return the new ticket's row.
 
     ``identity``: an already verified person as ``(id_hash, id_masked)``, e.g. the
     holder of an appointment checking in with its booking code.
+    ``promise_from``: where the ticket's promise starts when not now (a checked-in
+    appointment's slot, docs/dispatch.md).
     """
     b = tx.one("SELECT * FROM businesses WHERE code = ? AND active", (business,))
     if b is None:
@@ -109,13 +112,14 @@ def issue_ticket(tx: Tx, business: str, item: str | None = None, id_number: str 
         # the number is taken in the INSERT itself; the unique constraint guards it
         row = tx.one(
             "INSERT INTO tickets (public_id, business_day, business, origin_business, number, label, item, class, "
-            "green_reason, state, issued_at, arrived_at, id_hash, id_masked, phone_hash, phone_masked, source) "
-            "SELECT :pid, :day, :b, :b, n, :prefix || substr('0000' || n, -max(:digits, length(n))), :item, :class, "
-            ":green, 'waiting', :at, :at, :idh, :idm, :ph, :pm, :src "
+            "green_reason, state, issued_at, arrived_at, promise_from, id_hash, id_masked, phone_hash, phone_masked, "
+            "source) SELECT :pid, :day, :b, :b, n, :prefix || substr('0000' || n, -max(:digits, length(n))), :item, "
+            ":class, :green, 'waiting', :at, :at, :pf, :idh, :idm, :ph, :pm, :src "
             "FROM (SELECT COALESCE(MAX(number), 0) + 1 AS n FROM tickets WHERE business_day = :day "
             "AND origin_business = :b) RETURNING *",
             {"pid": secrets.token_urlsafe(12), "day": tx.day, "b": business, "prefix": b["prefix"], "digits": digits,
-             "item": item, "class": klass, "green": green_reason, "at": tx.at, "idh": id_hash, "idm": id_masked,
+             "item": item, "class": klass, "green": green_reason, "at": tx.at, "pf": max(promise_from or tx.at, tx.at),
+             "idh": id_hash, "idm": id_masked,
              "ph": phone_hash, "pm": phone_masked, "src": tx.actor.label})
     except sqlite3.IntegrityError as e:
         if "id_hash" in str(e) or "one_open" in str(e):
@@ -211,8 +215,8 @@ def requeue_ticket(tx: Tx, t: sqlite3.Row) -> sqlite3.Row:
                        code="requeue_limit")
     try:
         row = tx.one("UPDATE tickets SET state = 'waiting', window = NULL, staff_id = NULL, arrived_at = ?, "
-                     "finished_at = NULL, called_at = NULL, requeues = requeues + 1 WHERE id = ? RETURNING *",
-                     (tx.at, t["id"]))
+                     "promise_from = ?, finished_at = NULL, called_at = NULL, requeues = requeues + 1 "
+                     "WHERE id = ? RETURNING *", (tx.at, tx.at, t["id"]))
     except sqlite3.IntegrityError:
         raise Conflict("您已有此业务的其他号票，请等候叫号。", "您已有此業務的其他號票，請等候叫號。",
                        "You already hold another number for this business.", code="already_has_ticket") from None

@@ -20,6 +20,7 @@ import json
 import sqlite3
 from typing import Any
 
+from hallq.targets import Targets
 from queue_server.domain import dispatch
 from queue_server.domain.context import Tx
 from queue_server.domain.errors import Conflict, Forbidden, Invalid, NotFound, unknown_business, unknown_window
@@ -193,21 +194,32 @@ def call_next(tx: Tx, number: int, complete_current: bool = False) -> tuple[sqli
                            code="current_ticket_open", detail={"current": cur["label"]})
         _finish(tx, cur, number)
     ranks = ranks_of(tx, number)
-    limits = {r["code"]: r["age_limit_minutes"] for r in tx.all(
-        f"SELECT code, age_limit_minutes FROM businesses WHERE code IN ({','.join('?' * len(ranks))})",
-        tuple(ranks))} if ranks else {}
-    cands = dispatch.candidates(tx.conn, tx.day, number, ranks)
-    chosen = dispatch.choose(cands, ranks, dispatch.overdue_cutoffs(tx.now, limits))
+    policy = dispatch_policy(tx, ranks)
+    cands = dispatch.candidates(tx.conn, tx.day, number, ranks, policy.name)
+    chosen, run = dispatch.choose(cands, ranks, tx.now, w["promise_run"], policy)
     if chosen is None:
         raise Conflict("当前没有等候的号票。", "當前沒有等候的號票。", "Nobody is waiting for this window.",
                        code="nobody_waiting")
     t = tx.one("UPDATE tickets SET state = 'called', window = ?, staff_id = ?, called_at = ?, calls = calls + 1, "
                "target_window = NULL WHERE id = ? AND state = 'waiting' RETURNING *",
                (number, w["staff_id"], tx.at, chosen.id))
+    if run != w["promise_run"]:
+        tx.conn.execute("UPDATE windows SET promise_run = ? WHERE number = ?", (run, number))
     if t is None:  # cannot happen inside BEGIN IMMEDIATE; refuse rather than double-call
         raise RuntimeError(f"ticket {chosen.id} changed under an exclusive transaction")
     seq = _call_event(tx, t, number, "call")
     return t, seq
+
+
+def dispatch_policy(tx: Tx, businesses) -> dispatch.Policy:
+    """The policy as the hall runs it now: its rule, the businesses' targets, today's opening hours."""
+    rules = tx.rules
+    codes = tuple(businesses)
+    targets = {r["code"]: Targets(r["green_target_minutes"], r["appointment_target_minutes"],
+                                  r["ordinary_target_minutes"]) for r in tx.all(
+        f"SELECT code, green_target_minutes, appointment_target_minutes, ordinary_target_minutes FROM businesses "
+        f"WHERE code IN ({','.join('?' * len(codes))})", codes)} if codes else {}
+    return dispatch.Policy(rules.dispatch, targets, tx.hall.config.hours, rules.max_promises_in_a_row)
 
 
 def recall(tx: Tx, number: int, expected: str | None = None) -> tuple[sqlite3.Row, int]:

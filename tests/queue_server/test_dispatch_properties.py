@@ -1,20 +1,27 @@
 """Property-based tests of the dispatch policy against the real service and SQLite.
 
 A hypothesis state machine runs random hall days (arrivals of every class,
-calls, completions, no-shows, re-queues, transfers, holds, pauses, time
-passing) and checks after every step:
+appointments checked in before their slot, calls, completions, no-shows,
+re-queues, transfers, holds, pauses, allocation and target changes, time
+passing through the lunch break and past closing) and checks after every
+step:
 
-* the ticket a window gets is the minimum of the documented policy over
-  *every* waiting ticket (brute force in Python), not only over the few
-  candidates the SQL fetches: so FIFO within class and business holds and
-  no eligible ticket is skipped;
+* the ticket a window gets is the one the documented policy picks over
+  *every* waiting ticket, by the brute force of ``dispatch_oracle`` (which
+  keeps each window's run of promises itself and counts opening time its own
+  way): so FIFO within a class and business holds, no eligible ticket is
+  skipped, and the run guard is kept;
 * no ticket is ever called twice: each call follows its own return to the
   queue (issue, re-queue, transfer), and no two windows hold one ticket;
 * a window has at most one current ticket.
 
-A second property checks liveness: with a stream of primary-business
-arrivals faster than the window can serve, a ticket of a business the window
-only helps with is still served within its age limit plus one service.
+Liveness, one test per class, with arrivals faster than the windows serve:
+an ordinary ticket is called within its target plus ``k + 1`` services while
+promises flood in; a green-channel ticket and an appointment within half
+their target plus two services while overdue tickets flood in; a ticket of a
+business a window only helps with within its target plus the services of the
+tickets with earlier deadlines. test_dispatch_mutations.py checks that these
+tests fail when the rule is changed.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from hallq.clock import VirtualClock
+from hallq.clock import VirtualClock, iso
 from hallq.hallconfig import load_hall
 from hallq.hours import OpeningHours, Period
 from queue_server.db import Database
@@ -38,7 +45,10 @@ from queue_server.domain.errors import DomainError
 from queue_server.domain.service import QueueService
 from queue_server.hallsync import apply_config
 from queue_server.migrations import migrate
+from queue_server.domain import tickets as ticket_rules
+from queue_server.domain.context import APPOINTMENT
 from tests.conftest import MONDAY_0930, TINY, make_id
+from tests.queue_server.dispatch_oracle import Oracle
 
 WINDOWS = (1, 2, 3)
 STAFF = {1: "101", 2: "102", 3: "103"}
@@ -62,44 +72,13 @@ def staff_actor(service: QueueService, job_no: str) -> Actor:
     return Actor("staff", job_no, role=row["role"], staff_id=row["id"])
 
 
-def expected_next(service: QueueService, window: int):
-    """The documented policy, restated here independently of queue_server.domain.dispatch.
-
-    Over every waiting ticket of today: directed to this window first (oldest
-    first); then overdue ones of the window's businesses by arrival alone; then
-    by class (green, appointment, ordinary), the window's rank of the
-    business, arrival, and id.
-    """
-    conn = service.db.connection()
-    ranks = {r["business"]: r["rank"] for r in conn.execute("SELECT business, rank FROM allocation WHERE window = ?",
-                                                            (window,))}
-    limits = {r["code"]: r["age_limit_minutes"] for r in conn.execute("SELECT code, age_limit_minutes FROM businesses")}
-    now = service.hall.now()
-    best, best_key = None, None
-    for r in conn.execute("SELECT * FROM tickets WHERE state = 'waiting' AND business_day = ?",
-                          (now.date().isoformat(),)):
-        arrived = datetime.fromisoformat(r["arrived_at"])
-        if r["target_window"] is not None:
-            if r["target_window"] != window:
-                continue
-            key = (0, arrived, r["id"])
-        elif r["business"] not in ranks:
-            continue
-        elif now - arrived >= timedelta(minutes=limits[r["business"]]):
-            key = (1, arrived, r["id"])
-        else:
-            key = (2, r["class"], ranks[r["business"]], arrived, r["id"])
-        if best_key is None or key < best_key:
-            best, best_key = r["id"], key
-    return best
-
-
 class HallDay(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.tmp = Path(tempfile.mkdtemp())
         self.clock = VirtualClock(MONDAY_0930, rate=0)
         self.service = build_service(self.tmp, self.clock)
+        self.oracle = Oracle(self.service, self.service.hall.config.queue.max_promises_in_a_row)
         self.actors = {n: staff_actor(self.service, STAFF[n]) for n in WINDOWS}
         self.kiosk = Actor("kiosk", "kiosk-1")
         self.people = 0
@@ -120,15 +99,51 @@ class HallDay(RuleBasedStateMachine):
     def issue(self, business, kind):
         self.people += 1
         if kind == "elderly":
-            self.service.issue_ticket(self.kiosk, business, id_number=make_id("19500101", seq=self.people % 1000))
+            self._try(self.service.issue_ticket, self.kiosk, business,
+                      id_number=make_id("19500101", seq=self.people % 1000))
         elif kind == "green":
-            self.service.issue_ticket(self.kiosk, business, green_reason="disabled")
+            self._try(self.service.issue_ticket, self.kiosk, business, green_reason="disabled")
         else:
-            self.service.issue_ticket(self.kiosk, business)
+            self._try(self.service.issue_ticket, self.kiosk, business)
 
-    @rule(seconds=st.integers(min_value=1, max_value=1200))
+    @rule(crowd=st.lists(st.tuples(st.sampled_from(["alpha", "beta"]),
+                                   st.sampled_from(["ordinary", "ordinary", "ordinary", "green", "elderly"])),
+                         min_size=2, max_size=12))
+    def a_crowd_arrives(self, crowd):
+        """The morning peak: more people than the windows can serve arrive at once."""
+        for business, kind in crowd:
+            self.issue(business, kind)
+
+    @rule(business=st.sampled_from(["alpha", "beta"]), early=st.integers(min_value=-900, max_value=1800))
+    def appointment_checks_in(self, business, early):
+        """A booked resident checks in ``early`` seconds before the slot (negative: late)."""
+        slot = self.clock.now() + timedelta(seconds=early)
+
+        def run(tx):
+            ticket_rules.issue_ticket(tx, business, klass=APPOINTMENT, promise_from=iso(slot))
+            return {}
+        self._try(self.service._run, self.kiosk, None, run)
+
+    @rule(seconds=st.integers(min_value=1, max_value=2700))
     def time_passes(self, seconds):
         self.clock.advance(seconds)
+
+    @rule(business=st.sampled_from(["alpha", "beta"]), klass=st.sampled_from(["green", "appointment", "ordinary"]),
+          minutes=st.integers(min_value=8, max_value=60))
+    def manager_changes_a_target(self, business, klass, minutes):
+        """Targets change under a waiting queue (the manager console); what is refused changes nothing."""
+        from queue_server.domain import hall_settings
+
+        def run(tx):
+            hall_settings.update_business(tx, business, {"targets": {klass: minutes}})
+            return {}
+        self._try(self.service._run, SYSTEM, None, run)
+
+    @rule(complete_current=st.booleans())
+    def every_window_calls(self, complete_current):
+        """A busy moment: each window in turn finishes (or not) and calls."""
+        for window in WINDOWS:
+            self.call_next(window, complete_current)
 
     @rule(window=st.sampled_from(WINDOWS), complete_current=st.booleans())
     def call_next(self, window, complete_current):
@@ -138,7 +153,7 @@ class HallDay(RuleBasedStateMachine):
         w = conn.execute("SELECT state FROM windows WHERE number = ?", (window,)).fetchone()
         if current and complete_current:
             self.service.complete(self.actors[window], window)
-        want = expected_next(self.service, window)
+        want, run = self.oracle.expected(window)
         got = self._try(self.service.call_next, self.actors[window], window)
         if w["state"] != "open" or (current and not complete_current):
             assert got is None
@@ -149,6 +164,7 @@ class HallDay(RuleBasedStateMachine):
         assert got is not None
         got_id = conn.execute("SELECT id FROM tickets WHERE public_id = ?", (got["ticket"]["id"],)).fetchone()[0]
         assert got_id == want, "the window did not get the ticket the policy says"
+        self.oracle.called(window, run)
 
     @rule(window=st.sampled_from(WINDOWS), action=st.sampled_from(["complete", "no_show", "hold", "start_service",
                                                                    "recall"]))
@@ -204,64 +220,189 @@ class HallDay(RuleBasedStateMachine):
         assert all(count == 1 for _, count in rows)
 
 
-HallDay.TestCase.settings = settings(max_examples=50, stateful_step_count=40, deadline=None,
+HallDay.TestCase.settings = settings(max_examples=150, stateful_step_count=60, deadline=None,
                                      suppress_health_check=[HealthCheck.too_slow])
 TestHallDay = HallDay.TestCase
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(arrivals=st.integers(min_value=2, max_value=4), service_s=st.integers(min_value=120, max_value=600),
-       helper_at=st.integers(min_value=0, max_value=6))
-def test_a_helping_business_is_served_within_its_age_limit(tmp_path_factory, arrivals, service_s, helper_at):
-    """Window 2 serves beta first and alpha only as help; beta arrives faster than it is served.
+# -- liveness: every class is served within a bound, given arrivals and capacity ---------------------
 
-    Without the age limit the alpha ticket would wait for ever behind a queue
-    that never empties. With it, once overdue it waits only behind tickets
-    that arrived before it: it is called within the later of its age limit
-    and the time to serve those, plus one service.
-    """
+def _live_service(tmp_path_factory, max_in_a_row: int = 2) -> QueueService:
     clock = VirtualClock(MONDAY_0930.replace(hour=0, minute=5), rate=0)
     service = build_service(tmp_path_factory.mktemp("live"), clock, always_open=True)
+    service.hall.config.queue = dataclasses.replace(service.hall.config.queue, max_promises_in_a_row=max_in_a_row)
+    return service
+
+
+def _flood(service, window: int, job_no: str, service_s: int, steps: int, arrive, watched):
+    """Each step: ``arrive(step)`` adds tickets, the window completes and calls next, the clock moves a service.
+
+    Returns the seconds from ``watched``'s promise start to its call, or None if never called.
+    """
+    clerk = staff_actor(service, job_no)
+    service.sign_in(clerk, window)
+    ticket = None
+    for step in range(steps):
+        made = arrive(step)
+        ticket = ticket or made
+        got = service.call_next(clerk, window, complete_current=True)
+        if ticket and got["ticket"]["ticket"] == ticket["ticket"]:
+            start = service.db.connection().execute("SELECT promise_from FROM tickets WHERE public_id = ?",
+                                                    (ticket["id"],)).fetchone()[0]
+            return (service.hall.now() - datetime.fromisoformat(start)).total_seconds()
+        service.hall.clock.advance(service_s)
+    return None
+
+
+LIVENESS = settings(max_examples=20, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+ORDINARY_FLOOD = dict(arrivals=st.integers(min_value=2, max_value=4), service_s=st.integers(min_value=120, max_value=600),
+                      at=st.integers(min_value=0, max_value=6), k=st.integers(min_value=1, max_value=3))
+PROMISE_FLOOD = dict(arrivals=st.integers(min_value=2, max_value=4), service_s=st.integers(min_value=60, max_value=200),
+                     at=st.integers(min_value=3, max_value=40), klass=st.sampled_from(["green", "appointment"]),
+                     early_s=st.integers(min_value=0, max_value=1800))
+HELPER_FLOOD = dict(arrivals=st.integers(min_value=2, max_value=4), service_s=st.integers(min_value=120, max_value=600),
+                    helper_at=st.integers(min_value=0, max_value=6))
+
+
+def ordinary_under_promise_flood(tmp_path_factory, arrivals, service_s, at, k):
+    """Green-channel tickets arrive faster than window 1 serves them: a promise overload.
+
+    The promises can no longer all be kept, and ordinary tickets yield first, but
+    not without bound: once the ordinary ticket is overdue, the window calls at
+    most ``k`` promises before it.
+    """
+    service = _live_service(tmp_path_factory, k)
+    kiosk = Actor("kiosk", "kiosk-1")
     try:
-        clerk = staff_actor(service, "102")
-        kiosk = Actor("kiosk", "kiosk-1")
-        service.sign_in(clerk, 2)
-        helped, issued_at, earlier, waited = None, 0, 0, None
-        limit = service.hall.config.businesses["alpha"].age_limit_minutes * 60
-        for step in range(300):
+        def arrive(step):
             for _ in range(arrivals):
-                service.issue_ticket(kiosk, "beta")
-            if step == helper_at:
-                earlier = service.db.connection().execute(
-                    "SELECT COUNT(*) FROM tickets WHERE state = 'waiting'").fetchone()[0]
-                helped, issued_at = service.issue_ticket(kiosk, "alpha"), step * service_s
-            got = service.call_next(clerk, 2, complete_current=True)
-            if helped and got["ticket"]["ticket"] == helped["ticket"]:
-                waited = step * service_s - issued_at
-                break
-            clock.advance(service_s)
-        assert waited is not None, "the helping business starved"
-        assert waited <= max(limit, earlier * service_s) + service_s
+                service.issue_ticket(kiosk, "alpha", green_reason="disabled")
+            return service.issue_ticket(kiosk, "alpha") if step == at else None
+        waited = _flood(service, 1, "101", service_s, 300, arrive, None)
+        target = service.hall.config.businesses["alpha"].targets.ordinary * 60
+        assert waited is not None, "the ordinary ticket starved"
+        assert waited <= target + (k + 1) * service_s
     finally:
         service.db.close()
 
 
-def test_brute_force_and_sql_agree_with_many_waiting(tmp_path):
-    """The indexed candidate lookup picks the policy's minimum among thousands of tickets."""
-    clock = VirtualClock(MONDAY_0930, rate=0)
+def promise_under_overdue_flood(tmp_path_factory, arrivals, service_s, at, klass, early_s):
+    """Ordinary tickets arrive faster than window 1 serves them, so they are all overdue soon.
+
+    A green-channel ticket (or an appointment checked in ``early_s`` before its
+    slot) is urgent from half its target on, and then waits at most for the
+    window's current run: two services.
+    """
+    service = _live_service(tmp_path_factory)
+    kiosk = Actor("kiosk", "kiosk-1")
+    try:
+        def arrive(step):
+            for _ in range(arrivals):
+                service.issue_ticket(kiosk, "alpha")
+            if step != at:
+                return None
+            if klass == "green":
+                return service.issue_ticket(kiosk, "alpha", green_reason="disabled")
+            slot = iso(service.hall.now() + timedelta(seconds=early_s))
+            return service._run(kiosk, None, lambda tx: service._ticket_view(
+                tx, ticket_rules.issue_ticket(tx, "alpha", klass=APPOINTMENT, promise_from=slot)))
+        waited = _flood(service, 1, "101", service_s, 400, arrive, None)
+        target = getattr(service.hall.config.businesses["alpha"].targets, klass) * 60
+        assert waited is not None
+        assert waited <= target / 2 + 2 * service_s
+        assert waited >= 0, "an appointment was called before its slot although others were waiting"
+    finally:
+        service.db.close()
+
+
+def helping_business_under_primary_flood(tmp_path_factory, arrivals, service_s, helper_at):
+    """Window 2 serves beta first and alpha only as help; beta arrives faster than it is served.
+
+    By rank alone the alpha ticket would wait for ever behind a queue that never
+    empties. Once overdue it waits only for the overdue tickets whose deadline is
+    earlier than its own: it is called within its target or the time to serve
+    those, whichever is later, plus one service.
+    """
+    service = _live_service(tmp_path_factory)
+    kiosk = Actor("kiosk", "kiosk-1")
+    hall = service.hall.config
+    earlier = {}
+    try:
+        def arrive(step):
+            for _ in range(arrivals):
+                service.issue_ticket(kiosk, "beta", id_number=make_id(seq=(step * 10 + _) % 1000 + 1))
+            if step != helper_at:
+                return None
+            t = service.issue_ticket(kiosk, "alpha")
+            due = service.hall.now() + timedelta(minutes=hall.businesses["alpha"].targets.ordinary)
+            # the beta tickets whose deadline is earlier than alpha's, or the same (they are older: lower ids)
+            # (no later arrival can have one, beta's target being the longer)
+            before = iso(due - timedelta(minutes=hall.businesses["beta"].targets.ordinary))
+            earlier["n"] = service.db.connection().execute(
+                "SELECT COUNT(*) FROM tickets WHERE state = 'waiting' AND business = 'beta' AND promise_from <= ?",
+                (before,)).fetchone()[0]
+            return t
+        waited = _flood(service, 2, "102", service_s, 300, arrive, None)
+        assert waited is not None, "the helping business starved"
+        assert waited <= max(hall.businesses["alpha"].targets.ordinary * 60, earlier["n"] * service_s) + service_s, (waited, earlier)
+    finally:
+        service.db.close()
+
+
+test_an_ordinary_ticket_is_served_while_promises_flood_in = LIVENESS(given(**ORDINARY_FLOOD)(ordinary_under_promise_flood))
+test_a_promise_is_kept_while_overdue_tickets_flood_in = LIVENESS(given(**PROMISE_FLOOD)(promise_under_overdue_flood))
+test_a_helping_business_is_served_within_its_target = LIVENESS(given(**HELPER_FLOOD)(helping_business_under_primary_flood))
+LIVENESS_CHECKS = ((ordinary_under_promise_flood, ORDINARY_FLOOD), (promise_under_overdue_flood, PROMISE_FLOOD),
+                   (helping_business_under_primary_flood, HELPER_FLOOD))
+
+
+def test_promises_count_opening_time_not_the_lunch_break(tmp_path):
+    """A green-channel ticket taken at 11:59 is not urgent over lunch: its half-target runs on from 13:00.
+
+    Alpha promises green within 8 minutes and makes ordinary tickets overdue
+    after 30: at 13:01 the overdue ordinary tickets go first, at 13:04 (four
+    minutes of opening time after 11:59) the green one does.
+    """
+    clock = VirtualClock(MONDAY_0930.replace(hour=11, minute=0), rate=0)
     service = build_service(tmp_path, clock)
     kiosk = Actor("kiosk", "kiosk-1")
+    ordinary = [service.issue_ticket(kiosk, "alpha")["ticket"] for _ in range(3)]
+    clock.advance(59 * 60)
+    green = service.issue_ticket(kiosk, "alpha", green_reason="disabled")["ticket"]
+    clerk = staff_actor(service, "101")
+    service.sign_in(clerk, 1)
+    clock.advance(62 * 60)  # 13:01
+    assert service.call_next(clerk, 1)["ticket"]["ticket"] == ordinary[0]
+    clock.advance(3 * 60)  # 13:04
+    assert service.call_next(clerk, 1, complete_current=True)["ticket"]["ticket"] == green
+    assert service.call_next(clerk, 1, complete_current=True)["ticket"]["ticket"] == ordinary[1]
+    service.db.close()
+
+
+def test_brute_force_and_sql_agree_with_many_waiting(tmp_path):
+    """The indexed candidate lookup picks the policy's minimum among thousands of tickets of every class."""
+    clock = VirtualClock(MONDAY_0930, rate=0)
+    service = build_service(tmp_path, clock)
+    oracle = Oracle(service, service.hall.config.queue.max_promises_in_a_row)
+    kiosk = Actor("kiosk", "kiosk-1")
     for i in range(3000):
-        service.issue_ticket(kiosk, "alpha" if i % 3 else "beta", green_reason="disabled" if i % 97 == 0 else None)
+        if i % 41 == 0:
+            slot = iso(clock.now() + timedelta(minutes=i % 30))
+            service._run(kiosk, None, lambda tx: dict(ticket_rules.issue_ticket(
+                tx, "alpha" if i % 2 else "beta", klass=APPOINTMENT, promise_from=slot)))
+        else:
+            service.issue_ticket(kiosk, "alpha" if i % 3 else "beta", green_reason="disabled" if i % 97 == 0 else None)
         if i % 50 == 0:
             clock.advance(30)
     clerk = staff_actor(service, "102")
     service.sign_in(clerk, 2)
-    for _ in range(100):
-        want = expected_next(service, 2)
+    for _ in range(150):
+        want, run = oracle.expected(2)
         got = service.call_next(clerk, 2, complete_current=True)
         got_id = service.db.connection().execute("SELECT id FROM tickets WHERE public_id = ?",
                                                  (got["ticket"]["id"],)).fetchone()[0]
         assert got_id == want
+        oracle.called(2, run)
         clock.advance(timedelta(minutes=3).total_seconds())
     service.db.close()

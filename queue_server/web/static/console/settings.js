@@ -19,7 +19,9 @@
 
   $$("tr[data-business] button[data-save]").forEach((b) => b.addEventListener("click", () => {
     const row = b.closest("tr"), body = {};
-    for (const k of ["daily_limit", "service_minutes", "age_limit_minutes"]) body[k] = parseInt(row.querySelector(`[name=${k}]`).value, 10);
+    for (const k of ["daily_limit", "service_minutes"]) body[k] = parseInt(row.querySelector(`[name=${k}]`).value, 10);
+    body.targets = {};
+    row.querySelectorAll("[data-target]").forEach((i) => { body.targets[i.name] = parseInt(i.value, 10); });
     body.ticket_requires = row.querySelector("[name=ticket_requires]").value;
     body.active = row.querySelector("[name=active]").checked;
     go("PUT", `/settings/businesses/${row.dataset.business}`, body);

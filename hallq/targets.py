@@ -1,0 +1,88 @@
+"""Service-level targets of the dispatch policy: how soon each class of ticket should be called.
+
+A business has three targets, in minutes of opening time (docs/dispatch.md):
+
+* ``green``: a green-channel ticket (绿色通道) is called within this long of
+  taking its number;
+* ``appointment``: a checked-in appointment within this long of the later of
+  its slot's start and its check-in;
+* ``ordinary``: any other ticket is *overdue* after this long, and is then
+  called before newer tickets at every window serving its business.
+
+The first two are promises the hall makes; the third is the starvation guard
+(it was ``age_limit_minutes`` before the promises existed, and that key is
+still read as the ordinary target).
+
+:func:`problems` is the one check of a set of targets, used by the config
+loader (``hallq check-config``) and by the manager console, so both refuse
+the same things with the same words.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+CLASSES = ("green", "appointment", "ordinary")
+PROMISES = ("green", "appointment")
+LIMITS = (1, 480)
+DEFAULT = {"green": 10, "appointment": 10, "ordinary": 40}
+POLICIES = ("promises", "age_limit")
+
+
+@dataclass(frozen=True)
+class Targets:
+    green: int = DEFAULT["green"]
+    appointment: int = DEFAULT["appointment"]
+    ordinary: int = DEFAULT["ordinary"]
+
+    def of(self, klass: int) -> int:
+        """The target of class ``klass`` (0 green, 1 appointment, 2 ordinary)."""
+        return (self.green, self.appointment, self.ordinary)[klass]
+
+    def as_dict(self) -> dict[str, int]:
+        return {"green": self.green, "appointment": self.appointment, "ordinary": self.ordinary}
+
+
+def soonest_keepable(service_minutes: float, windows: int) -> int:
+    """The tightest promise any allocation can keep for a business, in whole minutes.
+
+    With every one of the hall's ``windows`` serving the business, a window
+    comes free every ``service_minutes / windows`` minutes on average; a
+    promise is protected from half its target on, so that half must hold at
+    least one such interval.
+    """
+    return max(1, math.ceil(2 * service_minutes / max(windows, 1)))
+
+
+def problems(targets: dict[str, int], service_minutes: float, windows: int) -> list[tuple[str, str, str, str]]:
+    """What is wrong with a business's ``targets``: ``(class, zh-Hans, zh-Hant, en)`` for each problem.
+
+    ``targets`` has every class; values must be integers already (the schema
+    checks types). Empty when the targets can be kept.
+    """
+    out = []
+    lo, hi = LIMITS
+    for k in CLASSES:
+        v = targets[k]
+        if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+            out.append((k, f"目标应为 {lo} 到 {hi} 分钟的整数。", f"目標應為 {lo} 到 {hi} 分鐘的整數。",
+                        f"must be a whole number of minutes from {lo} to {hi}"))
+    if out:
+        return out
+    floor = soonest_keepable(service_minutes, windows)
+    for k in PROMISES:
+        v = targets[k]
+        if v > targets["ordinary"]:
+            out.append((k, f"承诺（{v} 分钟）不能比普通号的目标（{targets['ordinary']} 分钟）更宽。",
+                        f"承諾（{v} 分鐘）不能比普通號的目標（{targets['ordinary']} 分鐘）更寬。",
+                        f"{v} min is looser than the ordinary target ({targets['ordinary']} min): "
+                        "a promise must be at least as tight"))
+        elif v < floor:
+            out.append((k, f"{v} 分钟的承诺任何窗口安排都做不到：即使全厅 {windows} 个窗口都办此业务，"
+                           f"也至少需要 {floor} 分钟。",
+                        f"{v} 分鐘的承諾任何窗口安排都做不到：即使全廳 {windows} 個窗口都辦此業務，"
+                        f"也至少需要 {floor} 分鐘。",
+                        f"{v} min cannot be kept by any allocation: even with all {windows} windows on this "
+                        f"business ({service_minutes:g} min a service) it needs at least {floor} min"))
+    return out

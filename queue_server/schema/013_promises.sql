@@ -1,0 +1,20 @@
+-- 013: service-level targets per class (docs/dispatch.md). A business promises green-channel and
+-- checked-in appointment tickets a call within a target, and an ordinary ticket is overdue after
+-- its own (the former age limit, renamed for what it now is).
+ALTER TABLE businesses RENAME COLUMN age_limit_minutes TO ordinary_target_minutes;
+ALTER TABLE businesses ADD COLUMN green_target_minutes INTEGER NOT NULL DEFAULT 10;
+ALTER TABLE businesses ADD COLUMN appointment_target_minutes INTEGER NOT NULL DEFAULT 10;
+
+-- where a ticket's promise starts: its arrival, or for a checked-in appointment the later of its
+-- slot's start and its check-in (an early check-in is not promised before its slot).
+-- Tickets written before this migration start their promise at their arrival.
+ALTER TABLE tickets ADD COLUMN promise_from TEXT;
+UPDATE tickets SET promise_from = arrived_at;
+
+-- the head of each class of a business's queue, by promise: one indexed LIMIT 1 per class
+DROP INDEX tickets_waiting;
+CREATE INDEX tickets_waiting ON tickets (business_day, business, class, promise_from, id)
+    WHERE state = 'waiting' AND target_window IS NULL;
+
+-- how many promises a window has called in a row while an overdue ordinary ticket waited for it
+ALTER TABLE windows ADD COLUMN promise_run INTEGER NOT NULL DEFAULT 0;
