@@ -28,6 +28,10 @@ PROMISES = ("green", "appointment")
 LIMITS = (1, 480)
 DEFAULT = {"green": 10, "appointment": 10, "ordinary": 40}
 POLICIES = ("promises", "age_limit")
+# each class in the three languages, so that a message says which target is wrong (the console shows
+# the Chinese sentence alone, without the field's key)
+NAMES = {"green": ("绿色通道", "綠色通道", "green channel"), "appointment": ("预约", "預約", "appointment"),
+         "ordinary": ("普通号", "普通號", "ordinary")}
 
 
 @dataclass(frozen=True)
@@ -66,22 +70,23 @@ def problems(targets: dict[str, int], service_minutes: float, windows: int) -> l
     for k in CLASSES:
         v = targets[k]
         if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
-            out.append((k, f"目标应为 {lo} 到 {hi} 分钟的整数。", f"目標應為 {lo} 到 {hi} 分鐘的整數。",
+            zh, hant, _en = NAMES[k]
+            out.append((k, f"{zh}目标应为 {lo} 到 {hi} 分钟的整数。", f"{hant}目標應為 {lo} 到 {hi} 分鐘的整數。",
                         f"must be a whole number of minutes from {lo} to {hi}"))
     if out:
         return out
     floor = soonest_keepable(service_minutes, windows)
     for k in PROMISES:
-        v = targets[k]
+        v, (zh, hant, _en) = targets[k], NAMES[k]
         if v > targets["ordinary"]:
-            out.append((k, f"承诺（{v} 分钟）不能比普通号的目标（{targets['ordinary']} 分钟）更宽。",
-                        f"承諾（{v} 分鐘）不能比普通號的目標（{targets['ordinary']} 分鐘）更寬。",
+            out.append((k, f"{zh}承诺（{v} 分钟）不能长于普通号的目标（{targets['ordinary']} 分钟）。",
+                        f"{hant}承諾（{v} 分鐘）不能長於普通號的目標（{targets['ordinary']} 分鐘）。",
                         f"{v} min is looser than the ordinary target ({targets['ordinary']} min): "
                         "a promise must be at least as tight"))
         elif v < floor:
-            out.append((k, f"{v} 分钟的承诺任何窗口安排都做不到：即使全厅 {windows} 个窗口都办此业务，"
+            out.append((k, f"{zh} {v} 分钟的承诺任何窗口安排都做不到：即使全厅 {windows} 个窗口都办此业务，"
                            f"也至少需要 {floor} 分钟。",
-                        f"{v} 分鐘的承諾任何窗口安排都做不到：即使全廳 {windows} 個窗口都辦此業務，"
+                        f"{hant} {v} 分鐘的承諾任何窗口安排都做不到：即使全廳 {windows} 個窗口都辦此業務，"
                         f"也至少需要 {floor} 分鐘。",
                         f"{v} min cannot be kept by any allocation: even with all {windows} windows on this "
                         f"business ({service_minutes:g} min a service) it needs at least {floor} min"))
