@@ -271,9 +271,13 @@ def load_hall(path: str | os.PathLike[str]) -> HallConfig:
             kind=w.get("kind", "acceptance"), area=w.get("area", ""), serves=tuple(w["serves"]),
         )
 
+    sections = {}
+    for b in raw["businesses"]:
+        sections.setdefault(b["code"], b)  # a duplicate code is reported above; the first one counts
     for code, b in businesses.items():
         for klass, _zh, _hant, en in target_problems(b.targets.as_dict(), b.service_minutes, len(windows)):
-            problems.append((label, f"businesses[code={code}].targets.{klass}", en))
+            problems.append((label, f"businesses[code={code}].targets.{klass}",
+                             en + _inherited(klass, b.targets, sections[code], q)))
 
     items: dict[str, ServiceItem] = {}
     for slabel, i, it in items_raw:
@@ -370,6 +374,20 @@ def _targets(section: dict[str, Any], base: Targets, label: str, key: str, probl
                              "give the ordinary target once: targets.ordinary (age_limit_minutes is its older name)"))
         given.setdefault("ordinary", section["age_limit_minutes"])
     return Targets(**{**base.as_dict(), **given})
+
+
+def _inherited(klass: str, targets: Targets, section: dict[str, Any], queue: dict[str, Any]) -> str:
+    """Where a business's target comes from when the business does not give it: the file key to edit."""
+    def gives(sec: dict[str, Any]) -> bool:
+        return klass in sec.get("targets", {}) or (klass == "ordinary" and "age_limit_minutes" in sec)
+
+    if gives(section):
+        return ""
+    value = getattr(targets, klass)
+    if gives(queue):
+        return f" ({klass} = {value} comes from [queue] targets; give this business its own targets.{klass})"
+    return (f" ({klass} = {value} is the built-in default; set [queue] targets.{klass} or this business's "
+            f"targets.{klass})")
 
 
 def _calendar(c: dict[str, Any], label: str, problems: list) -> WorkCalendar:

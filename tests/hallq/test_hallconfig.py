@@ -1,8 +1,11 @@
 import shutil
+import subprocess
+import sys
 
 import pytest
 
 from hallq.hallconfig import ConfigError, load_hall
+from hallq.targets import Targets
 from tests.conftest import CITY, ROOT, TINY
 
 
@@ -104,3 +107,163 @@ def test_content_hash_changes_with_services_file(hall_copy):
     before = load_hall(hall_copy).content_hash
     edit(hall_copy.parent / "services.toml", "甲事项", "甲事项（新）")
     assert load_hall(hall_copy).content_hash != before
+
+
+# -- service-level targets (hallq/targets.py) ------------------------------------------------------
+
+QUEUE_TARGETS = "targets = { green = 10, appointment = 10, ordinary = 40 }\n"
+ALPHA_TARGETS = "targets = { green = 8, appointment = 8 }\n"
+BETA_TARGETS = "targets = { ordinary = 50 }\n"
+
+
+def targets(cfg):
+    return {code: b.targets.as_dict() for code, b in cfg.businesses.items()}
+
+
+def test_targets_dispatch_and_run_guard_default_when_the_file_gives_none(hall_copy):
+    for line in (QUEUE_TARGETS, 'dispatch = "promises"\n', "max_promises_in_a_row = 2\n", ALPHA_TARGETS, BETA_TARGETS):
+        edit(hall_copy, line, "")
+    cfg = load_hall(hall_copy)
+    assert cfg.queue.targets == Targets() and cfg.queue.targets.as_dict() == {"green": 10, "appointment": 10,
+                                                                              "ordinary": 40}
+    assert targets(cfg) == {"alpha": cfg.queue.targets.as_dict(), "beta": cfg.queue.targets.as_dict()}
+    assert (cfg.queue.dispatch, cfg.queue.max_promises_in_a_row) == ("promises", 2)
+
+
+def test_a_business_overrides_some_targets_and_takes_the_rest_from_the_hall(hall_copy):
+    edit(hall_copy, QUEUE_TARGETS, "targets = { green = 12, appointment = 15, ordinary = 45 }\n")
+    edit(hall_copy, 'dispatch = "promises"', 'dispatch = "age_limit"')
+    edit(hall_copy, "max_promises_in_a_row = 2", "max_promises_in_a_row = 3")
+    cfg = load_hall(hall_copy)
+    assert cfg.queue.targets == Targets(12, 15, 45)
+    assert targets(cfg) == {"alpha": {"green": 8, "appointment": 8, "ordinary": 45},
+                            "beta": {"green": 12, "appointment": 15, "ordinary": 50}}
+    assert (cfg.queue.dispatch, cfg.queue.max_promises_in_a_row) == ("age_limit", 3)
+
+
+def test_a_partial_hall_default_fills_in_from_the_built_in_one(hall_copy):
+    edit(hall_copy, QUEUE_TARGETS, "targets = { ordinary = 30 }\n")
+    assert load_hall(hall_copy).queue.targets == Targets(10, 10, 30)
+
+
+def test_age_limit_minutes_is_still_read_as_the_ordinary_target(hall_copy):
+    """A hall file written before the targets keeps working, in [queue] and per business."""
+    edit(hall_copy, QUEUE_TARGETS, "age_limit_minutes = 30\n")
+    edit(hall_copy, BETA_TARGETS, "age_limit_minutes = 55\n")
+    cfg = load_hall(hall_copy)
+    assert cfg.queue.targets == Targets(10, 10, 30)
+    assert targets(cfg) == {"alpha": {"green": 8, "appointment": 8, "ordinary": 30},
+                            "beta": {"green": 10, "appointment": 10, "ordinary": 55}}
+
+
+def test_age_limit_minutes_beside_targets_ordinary_is_refused_in_queue_and_business(hall_copy):
+    edit(hall_copy, QUEUE_TARGETS, QUEUE_TARGETS + "age_limit_minutes = 30\n")
+    edit(hall_copy, BETA_TARGETS, BETA_TARGETS + "age_limit_minutes = 55\n")
+    msg = problems(hall_copy)
+    assert "hall.toml: queue.age_limit_minutes: give the ordinary target once: targets.ordinary" in msg
+    assert "hall.toml: businesses[code=beta].age_limit_minutes: give the ordinary target once" in msg
+
+
+def test_age_limit_minutes_beside_other_targets_is_fine(hall_copy):
+    edit(hall_copy, ALPHA_TARGETS, ALPHA_TARGETS + "age_limit_minutes = 35\n")
+    assert targets(load_hall(hall_copy))["alpha"] == {"green": 8, "appointment": 8, "ordinary": 35}
+
+
+@pytest.mark.parametrize("value, reason", [(0, "must be at least 1"), (-5, "must be at least 1"),
+                                           (481, "must be at most 480")])
+def test_a_target_out_of_range_is_a_schema_error_naming_the_key(hall_copy, value, reason):
+    edit(hall_copy, QUEUE_TARGETS, f"targets = {{ green = 10, appointment = {value}, ordinary = 40 }}\n")
+    edit(hall_copy, BETA_TARGETS, f"targets = {{ ordinary = {value} }}\n")
+    msg = problems(hall_copy)
+    assert f"hall.toml: queue.targets.appointment: {reason}" in msg
+    assert f"hall.toml: businesses[1].targets.ordinary: {reason}" in msg
+
+
+def test_the_older_name_and_the_run_guard_are_range_checked_too(hall_copy):
+    edit(hall_copy, QUEUE_TARGETS, "age_limit_minutes = 0\n")
+    edit(hall_copy, "max_promises_in_a_row = 2", "max_promises_in_a_row = 21")
+    edit(hall_copy, BETA_TARGETS, "age_limit_minutes = 481\n")
+    msg = problems(hall_copy)
+    assert "queue.age_limit_minutes: must be at least 1" in msg
+    assert "queue.max_promises_in_a_row: must be at most 20" in msg
+    assert "businesses[1].age_limit_minutes: must be at most 480" in msg
+
+
+def test_an_unknown_target_class_is_refused(hall_copy):
+    edit(hall_copy, BETA_TARGETS, "targets = { elderly = 5 }\n")
+    assert "businesses[1].targets.elderly: is not a known field" in problems(hall_copy)
+
+
+def test_a_promise_looser_than_the_ordinary_target_is_refused(hall_copy):
+    edit(hall_copy, BETA_TARGETS, "targets = { green = 60, ordinary = 50 }\n")
+    msg = problems(hall_copy)
+    assert ("hall.toml: businesses[code=beta].targets.green: 60 min is looser than the ordinary target (50 min): "
+            "a promise must be at least as tight") in msg
+    assert "targets.appointment" not in msg
+
+
+def test_a_promise_taken_from_the_hall_default_says_where_to_change_it(hall_copy):
+    edit(hall_copy, QUEUE_TARGETS, "targets = { green = 45, appointment = 10, ordinary = 40 }\n")
+    assert targets(load_hall(hall_copy))["beta"]["green"] == 45  # below beta's own ordinary target (50): fine
+    edit(hall_copy, BETA_TARGETS, "targets = { ordinary = 44 }\n")
+    msg = problems(hall_copy)
+    assert "businesses[code=alpha]" not in msg  # alpha's own green (8) stays below the hall's ordinary (40)
+    assert ("businesses[code=beta].targets.green: 45 min is looser than the ordinary target (44 min): a promise must "
+            "be at least as tight (green = 45 comes from [queue] targets; give this business its own targets.green)"
+            ) in msg
+
+
+def test_a_promise_below_what_any_allocation_can_keep_is_refused_with_the_windows(hall_copy):
+    # alpha: 30-minute services, 3 windows in the hall: a window comes free every 10 minutes, 20 at least
+    edit(hall_copy, 'ticket_requires = "none"', 'ticket_requires = "none"\nservice_minutes = 30')
+    edit(hall_copy, ALPHA_TARGETS, "targets = { green = 19, appointment = 20 }\n")
+    msg = problems(hall_copy)
+    assert ("hall.toml: businesses[code=alpha].targets.green: 19 min cannot be kept by any allocation: even with all "
+            "3 windows on this business (30 min a service) it needs at least 20 min") in msg
+    assert "targets.appointment" not in msg
+
+
+def test_the_built_in_default_promise_can_be_too_tight_for_a_small_hall(hall_copy):
+    """One window, 10-minute services: the default 10-minute promise cannot be kept, and the message says why."""
+    for line in (QUEUE_TARGETS, BETA_TARGETS, ALPHA_TARGETS):
+        edit(hall_copy, line, "")
+    text = hall_copy.read_text()
+    hall_copy.write_text(text.replace('[[windows]]\nnumber = 2\nserves = ["beta", "alpha"]\n', "")
+                         .replace('[[windows]]\nnumber = 3\nkind = "tidal"\nserves = ["beta"]\n', "")
+                         .replace('serves = ["alpha"]', 'serves = ["alpha", "beta"]'))
+    msg = problems(hall_copy)
+    assert ("businesses[code=alpha].targets.green: 10 min cannot be kept by any allocation: even with all 1 windows "
+            "on this business (10 min a service) it needs at least 20 min (green = 10 is the built-in default; "
+            "set [queue] targets.green or this business's targets.green)") in msg
+
+
+def test_an_unknown_dispatch_rule_is_refused(hall_copy):
+    edit(hall_copy, 'dispatch = "promises"', 'dispatch = "fifo"')
+    assert "hall.toml: queue.dispatch: must be one of: promises, age_limit" in problems(hall_copy)
+
+
+def check_config(path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "hallq", "check-config", str(path)], capture_output=True, text=True,
+                          timeout=60, cwd=ROOT)
+
+
+def test_check_config_lists_every_target_problem_at_once_and_exits_2(hall_copy):
+    edit(hall_copy, ALPHA_TARGETS, "targets = { green = 50, appointment = 2 }\nage_limit_minutes = 45\n")
+    edit(hall_copy, BETA_TARGETS, "targets = { ordinary = 50 }\nage_limit_minutes = 50\n")
+    r = check_config(hall_copy)
+    assert r.returncode == 2 and r.stdout == ""
+    found = [line.strip() for line in r.stderr.splitlines() if "hall.toml:" in line]
+    assert [line.split(": ")[1] for line in found] == [
+        "businesses[code=beta].age_limit_minutes",
+        "businesses[code=alpha].targets.green",
+        "businesses[code=alpha].targets.appointment",
+    ], r.stderr
+    assert "50 min is looser than the ordinary target (45 min)" in found[1]
+    assert "2 min cannot be kept by any allocation: even with all 3 windows" in found[2]
+
+
+def test_check_config_shows_the_targets_of_a_good_file(hall_copy):
+    r = check_config(hall_copy)
+    assert r.returncode == 0, r.stderr
+    assert ("dispatch: promises, at most 2 promises in a row before an overdue ticket; targets (min) "
+            "green/appointment/ordinary: alpha 8/8/40, beta 10/10/50") in r.stdout
