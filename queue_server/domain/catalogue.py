@@ -24,7 +24,7 @@ import re
 import sqlite3
 from typing import Any
 
-from hallq.targets import CLASSES, DEFAULT, LIMITS
+from hallq.targets import CLASSES, LIMITS
 from hallq.targets import problems as target_problems
 from queue_server.domain.context import Tx
 from queue_server.domain.errors import Invalid
@@ -116,8 +116,11 @@ def _rows(text: str, columns: tuple[str, ...], lines: _Lines, optional: tuple[st
     text = text.lstrip("\ufeff")
     reader = csv.DictReader(io.StringIO(text))
     if renamed and reader.fieldnames:
-        reader.fieldnames = [renamed.get(c, c) if renamed.get(c) not in reader.fieldnames else c
-                             for c in reader.fieldnames]
+        for old, new in renamed.items():
+            if old in reader.fieldnames and new in reader.fieldnames:  # which one would count? refuse to guess
+                lines.bad(1, old, f"give one of {old} and {new} ({old} is the older name of {new})")
+                lines.refuse()
+        reader.fieldnames = [renamed.get(c, c) for c in reader.fieldnames]
     missing = [c for c in columns if c not in (reader.fieldnames or []) and c not in optional]
     if missing:
         lines.bad(1, ",".join(missing), "missing column(s); export a file to see the expected header")
@@ -139,6 +142,7 @@ def import_businesses(tx: Tx, text: str) -> dict[str, int]:
     rows = _rows(text, BUSINESS_COLUMNS, lines, optional=tuple(TARGET_COLUMNS.values()), renamed=_OLD_COLUMNS)
     existing = {r["code"]: r for r in tx.all("SELECT * FROM businesses")}
     windows = tx.one("SELECT COUNT(*) AS n FROM windows WHERE active")["n"]
+    default = tx.rules.targets.as_dict()  # [queue] targets, as a business added in the file would get
     prefixes: dict[str, str] = {r["prefix"]: c for c, r in existing.items()}
     seen: set[str] = set()
     plan = []
@@ -166,11 +170,13 @@ def import_businesses(tx: Tx, text: str) -> dict[str, int]:
         if requires not in ("none", "id", "phone", "id_or_phone"):
             lines.bad(line, "ticket_requires", "must be none, id, phone or id_or_phone")
         minutes = lines.int_(line, row, "service_minutes", 1, 240)
-        targets = {}
-        for k, column in TARGET_COLUMNS.items():  # blank: the business's current target, or the default
+        targets, malformed = {}, False
+        for k, column in TARGET_COLUMNS.items():  # blank: the business's current target, or the hall's default
             given = lines.int_(line, row, column, *LIMITS, required=False)
-            targets[k] = given if given is not None else existing[code][column] if code in existing else DEFAULT[k]
-        if minutes is not None:
+            malformed |= given is None and bool((row.get(column) or "").strip())
+            targets[k] = given if given is not None else existing[code][column] if code in existing else default[k]
+        # a malformed cell is reported alone: comparing the others with a value nobody typed would mislead
+        if minutes is not None and not malformed:
             for k, _zh, _hant, en in target_problems(targets, minutes, windows):
                 lines.bad(line, TARGET_COLUMNS[k], en)
         plan.append((code, prefix, names, limit, requires, minutes, targets, lines.flag(line, row, "active")))

@@ -184,7 +184,8 @@ def update_business(tx: Tx, code: str, changes: dict[str, Any]) -> sqlite3.Row:
 
     ``changes["targets"]`` may give some classes (``{"green": 8}``); all three are
     checked together with :func:`hallq.targets.problems`, as ``hallq check-config``
-    checks the file, and nothing is written when one is wrong.
+    checks the file (again when only ``service_minutes`` changes), and nothing is
+    written when one is wrong.
     """
     b = tx.one("SELECT * FROM businesses WHERE code = ?", (code,))
     if b is None:
@@ -200,8 +201,11 @@ def update_business(tx: Tx, code: str, changes: dict[str, Any]) -> sqlite3.Row:
     if "daily_limit" in sets and len(b["prefix"]) + len(str(sets["daily_limit"])) > 6:
         raise Invalid("每日限号位数过多，号码将超过6个字符。", "每日限號位數過多，號碼將超過6個字元。",
                       "That limit makes ticket numbers longer than 6 characters.", code="invalid_value")
-    if "targets" in changes:
-        sets.update(_targets(tx, b, changes["targets"], sets.get("service_minutes", b["service_minutes"])))
+    if "targets" in changes or "service_minutes" in sets:
+        # a longer service can make a promise unkeepable, so the targets are checked again with it
+        checked = _targets(tx, b, changes.get("targets", {}), sets.get("service_minutes", b["service_minutes"]))
+        if "targets" in changes:
+            sets.update(checked)
     if "ticket_requires" in changes:
         if changes["ticket_requires"] not in REQUIRES:
             raise Invalid("取号要求无效。", "取號要求無效。", f"ticket_requires is one of {', '.join(REQUIRES)}.",
