@@ -2,7 +2,8 @@
 
 * a clerk signs in, calls with the keyboard shortcut, and the board's MQTT topic gets the call;
 * a manager changes the allocation matrix and the window's next call follows it;
-* a resident gives a bad review on the window's tablet and the manager follows it up to the end.
+* a resident gives a bad review on the window's tablet and the manager follows it up to the end;
+* a manager changes a business's green-channel promise, and one looser than its ordinary target is refused.
 
 Screenshots go to ``$HALLQ_SCREENSHOTS`` (default: the test's tmp dir).
 """
@@ -281,3 +282,58 @@ def test_a_resident_asks_for_help_and_a_printer_runs_out_and_the_clerk_sees_both
     with pytest.raises(HallApiError) as taken:  # clerk 102 went: a second clerk is told so
         clerk.post(f"/help-requests/{asked['id']}/take", {})
     assert taken.value.status == 409 and "102" in str(taken.value.messages)
+
+
+def test_a_manager_edits_a_business_targets_and_a_loose_promise_is_refused(browser, hall, screenshot):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+
+    server, _ = hall
+    sign_in(browser, server, "900")
+    browser.get(f"{server.url}/manager/services")
+
+    def target(code: str, name: str):
+        return browser.find_element(By.CSS_SELECTOR, f'tr[data-business="{code}"] input[data-target][name="{name}"]')
+
+    def type_into(field, value: str) -> None:
+        field.clear()
+        field.send_keys(value)
+
+    assert [target("alpha", k).get_attribute("value") for k in ("green", "appointment", "ordinary")] == ["8", "8", "40"]
+    # the businesses table fits a 1366 px screen (1351 px beside a scroll bar) in the widest language, with the
+    # city hall's longest business name: every column visible, no sideways scroll
+    browser.set_window_size(1351, DESKTOP[1])
+    try:
+        for lang, name in (("zh-Hans", "网办与寄递"), ("en", "Online and mailed applications")):
+            browser.get(f"{server.url}/manager/services?lang={lang}")
+            widths = browser.execute_script(
+                "const row = document.querySelector('tr[data-business]'), t = row.closest('table');"
+                "row.cells[2].textContent = arguments[0];"
+                "return [t.scrollWidth, t.parentElement.clientWidth, document.documentElement.scrollWidth,"
+                "        document.documentElement.clientWidth];", name)
+            screenshot(browser, f"manager-services-1351-{lang}")
+            table, box, page, viewport = widths
+            assert table <= box and page <= viewport, \
+                f"{lang}: the businesses table is {table} px in {box} px, the page {page} px in {viewport} px"
+    finally:
+        browser.set_window_size(*DESKTOP)
+    browser.get(f"{server.url}/manager/services?lang=zh-Hans")
+
+    row = browser.find_element(By.CSS_SELECTOR, 'tr[data-business="alpha"]')
+    type_into(target("alpha", "green"), "7")
+    row.find_element(By.CSS_SELECTOR, "button[data-save]").click()
+    # the page reloads itself half a second after a change is saved (and only then): its "已保存" may be gone
+    # before a poll sees it, the old row's going is certain
+    wait(browser, EC.staleness_of(row))
+    browser.refresh()
+    assert target("alpha", "green").get_attribute("value") == "7"
+    assert target("alpha", "ordinary").get_attribute("value") == "40"
+
+    type_into(target("alpha", "green"), "45")  # looser than the ordinary target: no promise at all
+    browser.find_element(By.CSS_SELECTOR, 'tr[data-business="alpha"] button[data-save]').click()
+    flash = wait(browser, lambda d: d.find_element(By.ID, "flash") if "45" in text_of(d, "flash") else None)
+    assert flash.text == "绿色通道承诺（45 分钟）不能长于普通号的目标（40 分钟）。"
+    assert flash.get_attribute("class").split()[-1] == "bad"
+    screenshot(browser, "manager-services-refused")
+    browser.refresh()
+    assert target("alpha", "green").get_attribute("value") == "7"  # nothing was written

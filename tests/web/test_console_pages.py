@@ -107,6 +107,29 @@ def test_a_daily_limit_changed_in_the_console_applies_to_the_next_ticket(app, ap
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "daily_limit_reached"
 
 
+def test_the_services_page_shows_each_business_targets_as_inputs(app):
+    b = Browser(app, "900")
+
+    def targets(page: str) -> dict[str, dict[str, str]]:
+        rows = re.findall(r'<tr data-business="(\w+)">(.*?)</tr>', page, flags=re.S)
+        return {code: dict(re.findall(r'<input type="number" name="(\w+)" data-target min="1" max="480" '
+                                      r'value="(\d+)"', cells)) for code, cells in rows}
+
+    page = b.client.get("/manager/services").text
+    assert targets(page) == {"alpha": {"green": "8", "appointment": "8", "ordinary": "40"},
+                             "beta": {"green": "10", "appointment": "10", "ordinary": "50"}}
+    for header in ("绿色通道承诺", "预约承诺", "普通号超时"):
+        assert header in page
+    assert 'aria-label="甲业务 绿色通道承诺分钟"' in page  # each input says which business and which target
+    r = b.client.put("/api/v1/settings/businesses/beta", json={"targets": {"appointment": 12}},
+                     headers={"X-CSRF-Token": b.csrf})
+    assert r.status_code == 200
+    assert targets(b.client.get("/manager/services").text)["beta"] == {"green": "10", "appointment": "12",
+                                                                         "ordinary": "50"}
+    english = b.client.get("/manager/services?lang=en").text
+    assert "Green channel" in english and "Ordinary" in english
+
+
 def test_businesses_csv_round_trip_and_line_by_line_refusal(app, state):
     b = Browser(app, "900")
     text = b.client.get("/api/v1/settings/businesses.csv").data.decode("utf-8-sig")
