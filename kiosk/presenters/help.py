@@ -16,7 +16,7 @@ from typing import Any
 from hallq.client import ApiError, Unreachable
 from kiosk.presenters.base import Flow, Option, Section, View
 
-REFRESH_SECONDS = 5.0
+REFRESH_SECONDS = 2.0  # a resident waiting to hear who is coming; one small GET, only while it is open
 
 
 class Help(Flow):
