@@ -216,7 +216,8 @@ class BoardModel:
         code = p["business"]
         if code not in self.queues and len(self.queues) >= MAX_QUEUES:
             return False
-        keep = ("business", "name", "prefix", "waiting", "est_wait_minutes", "windows_serving", "last_called")
+        keep = ("business", "name", "prefix", "waiting", "est_wait_minutes", "est_wait_range", "windows_serving",
+                "last_called")
         q = {k: p[k] for k in keep if k in p}
         if self.queues.get(code) == q:
             return False

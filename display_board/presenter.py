@@ -8,6 +8,8 @@ widgets, so what a resident reads is decided, and tested, here.
 
 from __future__ import annotations
 
+from hallq.waits import shown
+
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +30,7 @@ UI = {
     "call_back": {"zh-Hans": "回呼", "zh-Hant": "回呼", "en": "Called back"},
     "waiting": {"zh-Hans": "等候 {n} 人", "zh-Hant": "等候 {n} 人", "en": "{n} waiting"},
     "est": {"zh-Hans": "约 {m} 分钟", "zh-Hant": "約 {m} 分鐘", "en": "about {m} min"},
+    "est_range": {"zh-Hans": "约 {lo}–{hi} 分钟", "zh-Hant": "約 {lo}–{hi} 分鐘", "en": "about {lo}–{hi} min"},
     "est_soon": {"zh-Hans": "即将办理", "zh-Hant": "即將辦理", "en": "soon"},
     "no_wait": {"zh-Hans": "无需等候", "zh-Hant": "無需等候", "en": "no wait"},
     "no_window": {"zh-Hans": "暂无窗口办理", "zh-Hant": "暫無窗口辦理", "en": "no window open"},
@@ -123,10 +126,12 @@ def _clock(now: datetime, lang: str) -> tuple[str, str]:
 def _wait_text(q: dict, lang: str) -> str:
     if q.get("waiting", 0) == 0:
         return ui("no_wait", lang)
-    m = q.get("est_wait_minutes")
-    if m is None:
+    w = shown(q.get("est_wait_minutes"), q.get("est_wait_range"))
+    if w is None:
         return ui("no_window", lang)
-    return ui("est", lang, m=m) if m > 0 else ui("est_soon", lang)
+    if w[1] == 0:
+        return ui("est_soon", lang)
+    return ui("est", lang, m=w[0]) if w[0] == w[1] else ui("est_range", lang, lo=w[0], hi=w[1])
 
 
 def present(model: BoardModel, now: datetime) -> BoardView:

@@ -89,6 +89,8 @@ QUEUE_SUMMARY = Obj({
     "prefix": Str(pattern=r"[A-Z]{1,2}"),
     "waiting": Int(min=0),
     "est_wait_minutes": Int(min=0, nullable=True, description="null when no open window serves it"),
+    "est_wait_range": Arr(Int(min=0), min_items=2, max_items=2, nullable=True,
+                          description="[low, high] minutes: the real wait falls inside for about 80 % of tickets"),
     "windows_serving": Int(min=0),
     "last_called": Str(max_len=8, nullable=True),
 }, required=["business", "waiting", "est_wait_minutes"], extra=True)

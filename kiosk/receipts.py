@@ -13,7 +13,7 @@ from typing import Any
 
 from device_drivers.printer import PrinterProfile, TicketDocument
 from hallq.i18n import pick
-from kiosk.texts import tr
+from kiosk.texts import promise_words, tr, wait_words
 
 
 def when(iso_time: str | None) -> str:
@@ -33,12 +33,14 @@ def ticket(profile: PrinterProfile, hall_name: dict | str, t: dict[str, Any], la
     doc.line(pick(hall_name, lang), align="center", bold=True)
     doc.line(pick(t.get("business_name"), lang) or t.get("business", ""), align="center")
     doc.number(t["ticket"])
-    klass = t.get("class")
-    if klass in ("green", "appointment"):
-        doc.line(tr(f"take.class.{klass}", lang), align="center", bold=True)
+    say = lambda key, **fmt: tr(key, lang, **fmt)  # noqa: E731
+    promise = promise_words(say, t)
+    if promise:
+        doc.line(promise, align="center", bold=True)
     doc.line(tr("take.ahead", lang, n=t.get("people_ahead") or 0), align="center")
-    if t.get("est_wait_minutes") is not None:
-        doc.line(tr("take.est", lang, m=t["est_wait_minutes"]), align="center")
+    est = wait_words(say, "take.est", "take.est_range", t)
+    if est:
+        doc.line(est, align="center")
     if where:
         doc.line(where, align="center")
     doc.line(when(t.get("issued_at")), align="center")

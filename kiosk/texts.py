@@ -7,6 +7,8 @@ error shape) and are shown as they are.
 
 from __future__ import annotations
 
+from hallq.waits import shown
+
 from hallq.i18n import pick
 
 _T: dict[str, tuple[str, str, str]] = {
@@ -113,11 +115,13 @@ _T: dict[str, tuple[str, str, str]] = {
     "take.item_unsure": ("不确定 / 其他事项", "不確定 / 其他事項", "Not sure / something else"),
     "take.waiting": ("等候 {n} 人", "等候 {n} 人", "{n} waiting"),
     "take.wait_minutes": ("约 {m} 分钟", "約 {m} 分鐘", "about {m} min"),
+    "take.wait_range": ("约 {lo}–{hi} 分钟", "約 {lo}–{hi} 分鐘", "about {lo}–{hi} min"),
     "take.no_estimate": ("暂无法估计", "暫無法估計", "no estimate yet"),
     "take.stopped": ("暂停取号", "暫停取號", "Not issuing"),
     "take.your_number": ("您的号码", "您的號碼", "Your number"),
     "take.ahead": ("前面还有 {n} 人", "前面還有 {n} 人", "{n} ahead of you"),
     "take.est": ("预计等候约 {m} 分钟", "預計等候約 {m} 分鐘", "Estimated wait about {m} minutes"),
+    "take.est_range": ("预计等候约 {lo}–{hi} 分钟", "預計等候約 {lo}–{hi} 分鐘", "Estimated wait about {lo}–{hi} minutes"),
     "take.est_unknown": ("窗口开放后开始叫号", "窗口開放後開始叫號", "Calling starts when a window opens"),
     "take.where": ("请在{area}等候叫号", "請在{area}等候叫號", "Please wait in {area} for your call"),
     "take.where_default": ("请在大厅等候叫号，留意屏幕和广播", "請在大廳等候叫號，留意螢幕和廣播",
@@ -130,14 +134,18 @@ _T: dict[str, tuple[str, str, str]] = {
     "take.no_printer": ("请记住您的号码，或用手机扫描屏幕上的二维码", "請記住您的號碼，或用手機掃描螢幕上的二維碼",
                         "Please remember your number, or scan the QR code on the screen"),
     "take.qr_hint": ("手机扫码，随时查看排队进度", "手機掃碼，隨時查看排隊進度", "Scan to follow the queue on your phone"),
-    "take.class.green": ("绿色通道，优先叫号", "綠色通道，優先叫號", "Green channel: called first"),
-    "take.class.appointment": ("预约签到，优先叫号", "預約簽到，優先叫號", "Appointment: called first"),
+    "take.class.green": ("绿色通道，优先叫号，目标 {m} 分钟内", "綠色通道，優先叫號，目標 {m} 分鐘內",
+                         "Green channel: called first, aiming within {m} min"),
+    "take.class.appointment": ("预约签到，优先叫号，目标 {by} 前", "預約簽到，優先叫號，目標 {by} 前",
+                               "Appointment: called first, aiming by {by}"),
     "take.green.disabled": ("残疾人优先（绿色通道）", "殘疾人優先（綠色通道）", "Priority: disability"),
     "take.green.pregnant": ("孕妇优先（绿色通道）", "孕婦優先（綠色通道）", "Priority: pregnancy"),
     "take.green_note": ("60 岁以上老人刷身份证自动优先", "60 歲以上長者刷身分證自動優先", "Residents 60+ get priority with their ID card"),
     "take.say": ("您的号码是 {ticket}，前面还有 {ahead} 人{est}。{where}", "您的號碼是 {ticket}，前面還有 {ahead} 人{est}。{where}",
                  "Your number is {ticket}. {ahead} ahead of you{est}. {where}"),
     "take.say_est": ("，预计等候约 {m} 分钟", "，預計等候約 {m} 分鐘", ", about {m} minutes"),
+    "take.say_est_range": ("，预计等候约 {lo} 到 {hi} 分钟", "，預計等候約 {lo} 到 {hi} 分鐘",
+                           ", about {lo} to {hi} minutes"),
     "take.say_print_failed": ("打印机没有出票，请记住您的号码 {ticket}。", "印表機沒有出票，請記住您的號碼 {ticket}。",
                               "The printer did not print: please remember your number {ticket}."),
     "printer.paper_out": ("缺纸", "缺紙", "out of paper"),
@@ -354,3 +362,24 @@ def texts(key: str, **fmt) -> dict[str, str]:
 
 def keys() -> list[str]:
     return list(_T)
+
+
+def wait_words(say, point: str, wide: str, t: dict) -> str | None:
+    """A ticket's or queue's estimated wait in words: ``point`` ({m}) or, where unsure, ``wide`` ({lo}, {hi}).
+
+    ``say(key, **fmt)`` is the caller's lookup (a flow's ``t`` or ``tr`` with a
+    language); :func:`hallq.waits.shown` decides, as on every other screen.
+    """
+    w = shown(t.get("est_wait_minutes"), t.get("est_wait_range"))
+    if w is None:
+        return None
+    return say(point, m=w[0]) if w[0] == w[1] else say(wide, lo=w[0], hi=w[1])
+
+
+def promise_words(say, t: dict) -> str | None:
+    """A green-channel or appointment ticket's promise ("目标 10 分钟内" / "目标 10:40 前"); None for others."""
+    promise, klass = t.get("promise") or {}, t.get("class")
+    if klass not in ("green", "appointment"):
+        return None
+    by = (promise.get("by") or "")[11:16]
+    return say(f"take.class.{klass}", m=promise.get("within_minutes", ""), by=by)

@@ -16,7 +16,7 @@ from typing import Any
 from hallq.clock import iso
 from queue_server.domain import day as day_rules
 from queue_server.domain.context import Hall
-from queue_server.domain.estimates import capacities, estimate, waiting_counts
+from queue_server.domain.estimates import queue_state, wait, waiting_counts
 from queue_server.domain.windows import window_view, window_views
 
 CALL_ACTIONS = ("call", "recall", "call_back")
@@ -64,7 +64,7 @@ class Snapshots:
         self._names(conn)
         day = now.date().isoformat()
         counts = waiting_counts(conn, day)
-        caps = capacities(conn)
+        hours = self.hall.config.hours
         issuing = self.issuing(conn, now)
         # per business, each an indexed LIMIT 1 / MAX: the cost does not grow with the day
         last_called, issued = {}, {}
@@ -81,10 +81,12 @@ class Snapshots:
         out = {}
         for code, b in self._businesses.items():
             waiting, green = counts.get(code, (0, 0))
-            est = estimate(conn, code, day, b["service_minutes"], caps)
+            # what a resident taking an ordinary number now would wait, with the hall as it is now
+            est = wait(queue_state(conn, hours, code, now, b["service_minutes"]), hours, now, 2, waiting)
             out[code] = {
                 "business": code, "name": b["name"], "prefix": b["prefix"], "waiting": waiting,
-                "green_waiting": green or 0, "est_wait_minutes": est.minutes_for(waiting),
+                "green_waiting": green or 0, "est_wait_minutes": est.minutes if est else None,
+                "est_wait_range": est.range if est else None,
                 "windows_serving": serving_windows.get(code, 0), "last_called": last_called.get(code),
                 "issued": issued.get(code, 0), "daily_limit": b["daily_limit"],
                 "issuing": issuing and issued.get(code, 0) < b["daily_limit"], "updated_at": iso(now),
@@ -118,7 +120,8 @@ class Snapshots:
             "serving": cfg.hours.is_serving(now), "issuing": self.issuing(conn, now),
             "last_seq": calls[0]["seq"] if calls else 0, "recent_calls": calls,
             "queues": [{k: q[k] for k in ("business", "name", "prefix", "waiting", "est_wait_minutes",
-                                          "windows_serving", "last_called")} for q in queues.values()],
+                                          "est_wait_range", "windows_serving", "last_called")}
+                       for q in queues.values()],
             "windows": [{"number": w["number"], "name": w["name"], "area": w["area"], "state": w["state"],
                          "current": w["current"]["ticket"] if w["current"] else None} for w in windows],
             "updated_at": iso(now),

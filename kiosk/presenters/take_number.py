@@ -18,6 +18,7 @@ from hallq.client import ApiError
 from kiosk import receipts
 from kiosk.presenters.base import Done, Flow, Option, View
 from kiosk.presenters.identity import IdentityInput, identity_today
+from kiosk.texts import promise_words, wait_words
 
 NO_ITEM = "__none__"
 STEPS = ["business", "item", "identity", "result"]
@@ -176,8 +177,7 @@ class TakeNumber(Flow):
             for b in self._businesses():
                 q = b.get("queue") or {}
                 detail = self.t("take.waiting", n=q.get("waiting", 0)) + " · " + (
-                    self.t("take.wait_minutes", m=q["est_wait_minutes"]) if q.get("est_wait_minutes") is not None
-                    else self.t("take.no_estimate"))
+                    wait_words(self.t, "take.wait_minutes", "take.wait_range", q) or self.t("take.no_estimate"))
                 issuing = q.get("issuing", True)
                 v.options.append(Option(b["code"], self.s.pick(b["name"]), detail=detail,
                                         badge=b.get("prefix", "") if issuing else self.t("take.stopped"),
@@ -219,7 +219,7 @@ def deliver_ticket(flow: Flow, t: dict[str, Any], where: str) -> tuple[str | Non
     s = flow.s
     job = receipts.ticket(s.devices.profile, s.hall_name(), t, s.lang, where, s.missed_minutes())
     outcome = s.devices.print_job(job)
-    est = flow.t("take.say_est", m=t["est_wait_minutes"]) if t.get("est_wait_minutes") is not None else ""
+    est = wait_words(flow.t, "take.say_est", "take.say_est_range", t) or ""
     speech = flow.t("take.say", ticket=t["ticket"], ahead=t.get("people_ahead") or 0, est=est, where=where)
     if outcome.printed:
         flow.tell("ok", flow.t("take.printed"))
@@ -237,11 +237,11 @@ def ticket_view(flow: Flow, title_key: str, t: dict[str, Any], where: str, print
     """The ticket on screen: the number large, people ahead, wait, where, and its QR code."""
     v = flow.base_view("result", "result", title_key, back=False)
     lines = [flow.t("take.ahead", n=t.get("people_ahead") or 0),
-             flow.t("take.est", m=t["est_wait_minutes"]) if t.get("est_wait_minutes") is not None
-             else flow.t("take.est_unknown"),
+             wait_words(flow.t, "take.est", "take.est_range", t) or flow.t("take.est_unknown"),
              where]
-    if t.get("class") in ("green", "appointment"):
-        lines.insert(0, flow.t(f"take.class.{t['class']}"))
+    promise = promise_words(flow.t, t)
+    if promise:
+        lines.insert(0, promise)
     v.result = {"label": flow.t("take.your_number"), "number": t.get("ticket", ""),
                 "title": flow.s.pick(t.get("business_name")), "lines": lines, "qr": t.get("track_url", ""),
                 "qr_hint": flow.t("take.qr_hint"), "printed": print_problem is None}

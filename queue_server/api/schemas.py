@@ -52,12 +52,18 @@ TICKET = Obj({
     "class": Str(enum=["green", "appointment", "ordinary"]), "state": Str(),
     "business_day": Str(), "issued_at": Time(), "window": Int(nullable=True), "called_at": Time(nullable=True),
     "people_ahead": Int(min=0, nullable=True), "est_wait_minutes": Int(min=0, nullable=True),
+    "est_wait_range": Arr(Int(min=0), min_items=2, max_items=2, nullable=True,
+                          description="[low, high] minutes: the real wait falls inside for about 80 % of tickets"),
+    "promise_from": Time(description="where the class's promise starts (an appointment: its slot, if later)"),
+    "promise": Obj({"within_minutes": Int(min=1), "by": Time()}, nullable=True,
+                   description="green channel and appointments: called within the target, by this time"),
     "track_url": Str(max_len=300), "replayed": Bool(description="true when this answers a retried request"),
 }, extra=True)
 
 TICKET_BRIEF = Obj({
     "id": Str(), "ticket": Str(), "business": Str(), "item": Str(nullable=True), "class": Str(), "state": Str(),
-    "green_reason": Str(nullable=True), "issued_at": Time(), "arrived_at": Time(), "called_at": Time(nullable=True),
+    "green_reason": Str(nullable=True), "issued_at": Time(), "arrived_at": Time(), "promise_from": Time(),
+    "called_at": Time(nullable=True),
     "started_at": Time(nullable=True), "finished_at": Time(nullable=True), "recalls": Int(), "transfers": Int(),
     "requeues": Int(), "id_masked": Str(nullable=True), "phone_masked": Str(nullable=True),
 }, extra=True)

@@ -411,12 +411,9 @@ class AppointmentDesk:
         return self.service._run(actor, request, run)
 
     def check_in(self, actor, code: str | None = None, id_number: str | None = None, request=None) -> dict[str, Any]:
-        from queue_server.domain.estimates import waiting_up_to_class
-
         def run(tx: Tx) -> dict[str, Any]:
-            t = check_in(tx, code, id_number)
-            ahead = waiting_up_to_class(tx.conn, tx.day, t["business"], t["class"]) - 1
-            return self.service._ticket_view(tx, t, ahead)
+            # counted: a checked-in appointment queues by its slot, not as the last of the promises
+            return self.service._ticket_view(tx, check_in(tx, code, id_number))
         return self.service._run(actor, request, run)
 
     def day(self, day: str, item: str | None = None, status: str | None = None) -> list[dict[str, Any]]:

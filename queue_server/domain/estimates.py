@@ -1,74 +1,189 @@
-"""Estimated waits: how many are ahead, and how many minutes that means.
+"""Estimated waits: how many are ahead, how many minutes that means, and how sure we are.
 
-``minutes = people ahead × typical service time ÷ serving capacity``
+For a ticket of business *b* (docs/dispatch.md, "Wait estimates"):
 
-* typical service time of a business: the median of its last 20 services
-  today (start → complete); with fewer than 3 today, the configured
-  ``service_minutes`` of the business;
-* serving capacity: the open windows that serve the business, weighted 1 for
-  a window where it is primary and 0.5 where the window only helps; paused
-  windows count half their weight (they usually come back soon). No capacity
-  at all means no estimate (``None``): the kiosk then says no window is
-  serving that business now rather than inventing a number.
+* **people ahead**, as the dispatch policy orders them: for an ordinary ticket
+  every promise waiting (green channel, checked-in appointments) and the
+  ordinary tickets that came before it; for a promise, the promises that came
+  before it;
+* **time per call** *s*: the mean time a window of *b* spent per ticket over
+  its last 20 (from the call to the end: walking up, service), or the
+  configured ``service_minutes`` with fewer than 3 today;
+* **capacity** *c*: the windows that serve *b*, weighted 1 where it is their
+  primary business and 0.5 where they only help (0.1 when their own queue is
+  longer than they can clear at once, since they serve it first); a paused
+  window counts half. Before opening and over a break, the windows that will
+  call after it count in full. No capacity at all means no estimate (None);
+* an ordinary ticket also waits for the promises that arrive while it waits:
+  half the recent rate of promises (last 30 minutes) is added to the load;
+* a promise waits for the promises ahead of it, but while ordinary tickets
+  are overdue at least half its target (the policy holds it until then), and
+  an appointment checked in early at least until its slot.
+
+The result is in minutes of opening time, turned into minutes on the clock
+with the hall's hours (a ticket taken at 11:50 with 30 minutes of work ahead
+is called around 13:20). The **range** spreads it by the uncertainty of the
+services ahead (√(n+1) of them, each with the spread typical of a hall's
+services) and 15 % of the estimate; the simulation checks how often the real
+wait falls inside it (docs/simulation.md). The constants were calibrated on the
+city hall's simulated Monday and checked on other days and on the village.
 """
 
 from __future__ import annotations
 
 import math
 import sqlite3
-import statistics
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+
+from hallq.clock import iso
+from hallq.hours import OpeningHours
+from hallq.targets import Targets
 
 SAMPLE = 20
 MIN_SAMPLES = 3
+PROMISE_WINDOW_MINUTES = 30
+PROMISE_LOAD_SHARE = 0.5  # of the promises arriving during a wait, those that get ahead of an ordinary ticket
+SERVICE_SPREAD = 0.8  # coefficient of variation of one service, as halls' services go (lognormal, heavy tail)
+RELATIVE_SPREAD = 0.15
+Z = 1.3  # ± Z σ: the range holds the real wait for about 80 % of tickets (measured in the simulation)
 
 
 @dataclass(frozen=True)
-class Estimate:
-    service_minutes: float
-    capacity: float
+class QueueState:
+    """What an estimate needs of one business now; cheap to keep for a couple of seconds."""
 
-    def minutes_for(self, ahead: int) -> int | None:
-        if self.capacity <= 0:
-            return None
-        return math.ceil(ahead * self.service_minutes / self.capacity)
+    service_minutes: float  # per call
+    capacity: float
+    idle_windows: int  # open windows of the business with nobody at the counter
+    promise_rate: float  # promises issued per minute, recently
+    overdue: bool  # an ordinary ticket of the business is past its target
+    targets: Targets
+
+
+@dataclass(frozen=True)
+class Wait:
+    minutes: int
+    low: int
+    high: int
+
+    @property
+    def range(self) -> list[int]:
+        return [self.low, self.high]
+
+
+def wait(q: QueueState, hours: OpeningHours, now: datetime, klass: int, ahead: int,
+         promise_from: datetime | None = None) -> Wait | None:
+    """The expected wait of a ticket of class ``klass`` with ``ahead`` people before it; None without capacity."""
+    if q.capacity <= 0:
+        return None
+    per = q.service_minutes / q.capacity
+    # the first people ahead go to the idle windows at once; then a window comes free every ``per`` minutes
+    queued = ahead - q.idle_windows
+    if klass != 2:
+        work = 0.0 if queued < 0 else queued * per
+        if q.overdue:
+            work = max(work, q.targets.of(klass) / 2)
+        start = max(now, promise_from) if promise_from is not None else now
+    else:
+        work = 0.0 if queued < 0 else (queued + 0.5) * per
+        load = min(0.9, PROMISE_LOAD_SHARE * q.promise_rate * per)
+        work /= 1 - load
+        start = now
+    minutes = (hours.add_open_minutes(start, work) - now).total_seconds() / 60
+    sigma = per * math.sqrt(ahead + 1) * SERVICE_SPREAD + RELATIVE_SPREAD * minutes
+    return Wait(max(0, round(minutes)), max(0, math.floor(minutes - Z * sigma)), math.ceil(minutes + Z * sigma))
+
+
+
+# -- reading a business's state from the database ------------------------------------------------
+
+def queue_state(conn: sqlite3.Connection, hours: OpeningHours, business: str, now: datetime,
+                default_minutes: float) -> QueueState:
+    day = now.date().isoformat()
+    b = conn.execute("SELECT green_target_minutes, appointment_target_minutes, ordinary_target_minutes "
+                     "FROM businesses WHERE code = ?", (business,)).fetchone()
+    targets = Targets(*b) if b is not None else Targets()
+    capacity, idle = capacities(conn, not hours.is_serving(now), day).get(business, (0.0, 0))
+    oldest = conn.execute(
+        "SELECT promise_from FROM tickets INDEXED BY tickets_waiting WHERE business_day = ? AND business = ? "
+        "AND class = 2 AND state = 'waiting' AND target_window IS NULL ORDER BY promise_from LIMIT 1",
+        (day, business)).fetchone()
+    overdue = oldest is not None and now >= hours.add_open_minutes(datetime.fromisoformat(oldest[0]),
+                                                                   targets.ordinary)
+    since = iso(now - timedelta(minutes=PROMISE_WINDOW_MINUTES))
+    promises = conn.execute("SELECT COUNT(*) FROM tickets WHERE business_day = ? AND origin_business = ? "
+                            "AND class < 2 AND issued_at >= ?", (day, business, since)).fetchone()[0]
+    return QueueState(service_minutes(conn, business, day, default_minutes), capacity, idle,
+                      promises / PROMISE_WINDOW_MINUTES, overdue, targets)
 
 
 def service_minutes(conn: sqlite3.Connection, business: str, day: str, default: float) -> float:
+    """Mean minutes from call to completion of the business's last services today (the default with few)."""
     rows = conn.execute(
-        "SELECT started_at, finished_at FROM tickets INDEXED BY tickets_finished "
-        "WHERE business = ? AND state = 'done' AND finished_at >= ? AND started_at IS NOT NULL "
+        "SELECT called_at, finished_at FROM tickets INDEXED BY tickets_finished "
+        "WHERE business = ? AND state = 'done' AND finished_at >= ? AND called_at IS NOT NULL "
         "ORDER BY finished_at DESC LIMIT ?", (business, day, SAMPLE)).fetchall()
-    if len(rows) < MIN_SAMPLES:
-        return float(default)
-    durations = [(datetime.fromisoformat(f) - datetime.fromisoformat(s)).total_seconds() / 60 for s, f in rows]
-    return max(statistics.median(durations), 0.5)
+    return mean_minutes([(datetime.fromisoformat(f) - datetime.fromisoformat(c)).total_seconds() / 60
+                         for c, f in rows], default)
 
 
-def capacities(conn: sqlite3.Connection) -> dict[str, float]:
-    """Serving capacity per business from the windows' state and allocation."""
-    out: dict[str, float] = {}
-    for r in conn.execute(
-            "SELECT a.business, a.rank, w.state FROM allocation a JOIN windows w ON w.number = a.window "
-            "WHERE w.active AND w.state != 'closed'"):
-        weight = 1.0 if r["rank"] == 1 else 0.5
-        if r["state"] == "paused":
-            weight /= 2
-        out[r["business"]] = out.get(r["business"], 0.0) + weight
+@dataclass(frozen=True)
+class WindowNow:
+    state: str  # open, paused, closed
+    busy: bool  # someone is called or at the counter
+    serves: tuple[str, ...]  # ranked
+
+
+def capacity_of(windows: list[WindowNow], waiting: dict[str, int],
+                before_calling: bool = False) -> dict[str, tuple[float, int]]:
+    """Per business: serving capacity and idle open windows (the rules in this module's docstring).
+
+    ``waiting``: tickets waiting per business; ``before_calling`` (before
+    opening, over a break): every window counts as it will once it calls again.
+    """
+    counted = [w for w in windows if w.serves and (w.state != "closed" or before_calling)]
+    own: dict[str, int] = {}
+    for w in counted:
+        own[w.serves[0]] = own.get(w.serves[0], 0) + 1
+    out: dict[str, tuple[float, int]] = {}
+    for w in counted:
+        for rank, business in enumerate(w.serves, start=1):
+            weight = 1.0
+            if rank > 1:  # a helper serves its own queue first
+                weight = 0.1 if waiting.get(w.serves[0], 0) > own[w.serves[0]] else 0.5
+            if w.state == "paused" and not before_calling:
+                weight /= 2
+            cap, idle = out.get(business, (0.0, 0))
+            out[business] = (cap + weight, idle + (w.state == "open" and not w.busy))
     return out
 
 
-def estimate(conn: sqlite3.Connection, business: str, day: str, default_minutes: float,
-             caps: dict[str, float] | None = None) -> Estimate:
-    caps = capacities(conn) if caps is None else caps
-    return Estimate(service_minutes(conn, business, day, default_minutes), caps.get(business, 0.0))
+def capacities(conn: sqlite3.Connection, before_calling: bool = False,
+               day: str | None = None) -> dict[str, tuple[float, int]]:
+    """:func:`capacity_of` the hall's windows as the database has them now."""
+    windows: dict[int, tuple[str, bool, list[str]]] = {}
+    for r in conn.execute(
+            "SELECT a.window, a.business, w.state, "
+            "EXISTS (SELECT 1 FROM tickets t INDEXED BY tickets_active WHERE t.window = w.number "
+            "AND t.state IN ('called', 'serving', 'held') AND t.state != 'held') AS busy "
+            "FROM allocation a JOIN windows w ON w.number = a.window WHERE w.active ORDER BY a.window, a.rank"):
+        windows.setdefault(r["window"], (r["state"], bool(r["busy"]), []))[2].append(r["business"])
+    waiting = dict(conn.execute("SELECT business, SUM(waiting) FROM queue_counts WHERE business_day = ? "
+                                "GROUP BY business", (day,)).fetchall()) if day is not None else {}
+    return capacity_of([WindowNow(st, busy, tuple(serves)) for st, busy, serves in windows.values()], waiting,
+                       before_calling)
+
+
+def mean_minutes(durations: list[float], default: float) -> float:
+    """Minutes per call from the last services (``SAMPLE`` of them at most), or ``default`` with too few."""
+    return max(sum(durations) / len(durations), 0.5) if len(durations) >= MIN_SAMPLES else float(default)
 
 
 class EstimateCache:
-    """Estimates per business for a couple of seconds, dropped by anything that moves them.
+    """Queue states per business for a couple of seconds, dropped by anything that moves them.
 
     A kiosk issuing hundreds of tickets a minute need not re-read the last
     services and the windows each time; a completed service or a window
@@ -76,26 +191,27 @@ class EstimateCache:
     and another process's changes show within ``ttl`` seconds.
     """
 
-    # actions after which cached estimates stay true: they change who waits, not how fast
-    KEEPS = frozenset({"issue", "cancel", "requeue", "rate", "call", "recall", "call_back", "login", "login_failed",
+    # actions after which cached states stay true: they change who waits, not how fast
+    KEEPS = frozenset({"issue", "cancel", "requeue", "rate", "recall", "login", "login_failed",
                        "notice", "appointment_booked", "appointment_cancelled", "appointment_checked_in",
                        "application_submitted"})
 
     def __init__(self, ttl: float = 2.0) -> None:
         self.ttl = ttl
-        self._items: dict[tuple[str, str], tuple[float, Estimate]] = {}
+        self._items: dict[tuple[str, str], tuple[float, QueueState]] = {}
         self._lock = threading.Lock()
 
-    def get(self, conn: sqlite3.Connection, business: str, day: str, default_minutes: float) -> Estimate:
-        now = time.monotonic()
+    def get(self, conn: sqlite3.Connection, hours: OpeningHours, business: str, now: datetime,
+            default_minutes: float) -> QueueState:
+        key, mono = (business, now.date().isoformat()), time.monotonic()
         with self._lock:
-            hit = self._items.get((business, day))
-        if hit is not None and hit[0] > now:
+            hit = self._items.get(key)
+        if hit is not None and hit[0] > mono:
             return hit[1]
-        est = estimate(conn, business, day, default_minutes)
+        q = queue_state(conn, hours, business, now, default_minutes)
         with self._lock:
-            self._items[(business, day)] = (now + self.ttl, est)
-        return est
+            self._items[key] = (mono + self.ttl, q)
+        return q
 
     def after(self, actions: list[str]) -> None:
         if not self.KEEPS.issuperset(actions):
@@ -104,17 +220,18 @@ class EstimateCache:
 
 
 def people_ahead(conn: sqlite3.Connection, ticket: sqlite3.Row) -> int:
-    """Waiting tickets of the same business that the dispatch policy serves first.
+    """Waiting tickets of the same business that the dispatch policy serves first (close enough for a resident).
 
-    Counts by class then arrival (rules 3 and 5 of the policy); directed and
-    overdue tickets make this a close estimate, which is what a resident needs.
+    An ordinary ticket has every waiting promise and the ordinary tickets before it
+    ahead; a promise, the promises before it.
     """
+    pf, tid = ticket["promise_from"], ticket["id"]
+    before = "(promise_from < :pf OR (promise_from = :pf AND id < :id))"
+    where = f"(class < 2 OR {before})" if ticket["class"] == 2 else f"class < 2 AND {before}"
     return conn.execute(
-        "SELECT COUNT(*) FROM tickets INDEXED BY tickets_waiting WHERE business_day = ? AND business = ? "
-        "AND state = 'waiting' AND target_window IS NULL AND (class < ? OR (class = ? AND promise_from < ?) "
-        "OR (class = ? AND promise_from = ? AND id < ?))",
-        (ticket["business_day"], ticket["business"], ticket["class"], ticket["class"], ticket["promise_from"],
-         ticket["class"], ticket["promise_from"], ticket["id"])).fetchone()[0]
+        "SELECT COUNT(*) FROM tickets INDEXED BY tickets_waiting WHERE business_day = :day AND business = :b "
+        f"AND state = 'waiting' AND target_window IS NULL AND {where}",
+        {"day": ticket["business_day"], "b": ticket["business"], "pf": pf, "id": tid}).fetchone()[0]
 
 
 def waiting_counts(conn: sqlite3.Connection, day: str) -> dict[str, tuple[int, int]]:
@@ -127,7 +244,8 @@ def waiting_counts(conn: sqlite3.Connection, day: str) -> dict[str, tuple[int, i
     return out
 
 
-def waiting_up_to_class(conn: sqlite3.Connection, day: str, business: str, klass: int) -> int:
-    """Waiting tickets of ``business`` in classes up to ``klass``: the people ahead of a new arrival."""
+def ahead_of_new(conn: sqlite3.Connection, day: str, business: str, klass: int) -> int:
+    """The people ahead of a ticket that has just joined ``business``: all waiting for an ordinary one,
+    the promises for a promise (it is the last of them)."""
     return conn.execute("SELECT COALESCE(SUM(waiting), 0) FROM queue_counts WHERE business_day = ? "
-                        "AND business = ? AND class <= ?", (day, business, klass)).fetchone()[0]
+                        "AND business = ? AND class <= ?", (day, business, 2 if klass == 2 else 1)).fetchone()[0] - 1

@@ -28,7 +28,7 @@ from queue_server.domain import tickets as ticket_rules
 from queue_server.domain import windows as window_rules
 from queue_server.domain.context import CLASS_NAMES, Actor, Hall, Tx
 from queue_server.domain.errors import DomainError
-from queue_server.domain.estimates import EstimateCache, waiting_up_to_class
+from queue_server.domain.estimates import EstimateCache, ahead_of_new
 
 RequestKey = tuple[str, str]
 
@@ -128,8 +128,7 @@ class QueueService:
         return ApplicationDesk(self)
 
     def _ticket_view(self, tx: Tx, row, ahead: int | None = None) -> dict[str, Any]:
-        return ticket_rules.ticket_view(tx.conn, row, self.businesses(), self.hall.config.queue.default_service_minutes,
-                                        self.hall.config.public_url, ahead, self.estimates)
+        return ticket_rules.ticket_view(tx.conn, row, self.businesses(), self.hall, ahead, self.estimates, tx.now)
 
     # -- tickets ---------------------------------------------------------------------
 
@@ -138,9 +137,8 @@ class QueueService:
                      request: RequestKey | None = None) -> dict[str, Any]:
         def run(tx: Tx) -> dict[str, Any]:
             row = ticket_rules.issue_ticket(tx, business, item, id_number, phone, green_reason)
-            # a new ticket is the last of its class: everyone waiting in classes up to its own is ahead
-            ahead = waiting_up_to_class(tx.conn, tx.day, business, row["class"]) - 1
-            return self._ticket_view(tx, row, ahead)
+            # a new ticket is the last of its kind (docs/dispatch.md): no need to count who is ahead
+            return self._ticket_view(tx, row, ahead_of_new(tx.conn, tx.day, business, row["class"]))
         return self._run(actor, request, run)
 
     def cancel_ticket(self, actor: Actor, public_id: str) -> dict[str, Any]:
@@ -156,8 +154,7 @@ class QueueService:
     def ticket(self, public_id: str) -> dict[str, Any]:
         with self.db.read() as conn:
             row = ticket_rules.find_ticket(conn, public_id)
-            return ticket_rules.ticket_view(conn, row, self.businesses(), self.hall.config.queue.default_service_minutes,
-                                            self.hall.config.public_url)
+            return ticket_rules.ticket_view(conn, row, self.businesses(), self.hall, estimates=self.estimates)
 
     # -- windows -----------------------------------------------------------------------
 
@@ -296,8 +293,8 @@ def ticket_brief(t) -> dict[str, Any]:
     return {
         "id": t["public_id"], "ticket": t["label"], "business": t["business"], "item": t["item"],
         "class": CLASS_NAMES[t["class"]], "green_reason": t["green_reason"], "state": t["state"],
-        "issued_at": t["issued_at"], "arrived_at": t["arrived_at"], "called_at": t["called_at"],
-        "started_at": t["started_at"], "finished_at": t["finished_at"], "recalls": t["recalls"],
+        "issued_at": t["issued_at"], "arrived_at": t["arrived_at"], "promise_from": t["promise_from"],
+        "called_at": t["called_at"], "started_at": t["started_at"], "finished_at": t["finished_at"], "recalls": t["recalls"],
         "transfers": t["transfers"], "requeues": t["requeues"], "id_masked": t["id_masked"],
         "phone_masked": t["phone_masked"],
     }

@@ -23,12 +23,13 @@ import sqlite3
 from datetime import datetime, timedelta
 from typing import Any
 
+from hallq.clock import iso
 from hallq.i18n import pick
 from hallq.privacy import InvalidIdNumber, IdNumber, keyed_hash, mask_phone, normalise_phone
 from queue_server.domain import day as day_rules
 from queue_server.domain.context import APPOINTMENT, CLASS_NAMES, GREEN, ORDINARY, Tx
 from queue_server.domain.errors import Conflict, Forbidden, Invalid, unknown_business, unknown_item, unknown_ticket
-from queue_server.domain.estimates import EstimateCache, estimate, people_ahead
+from queue_server.domain.estimates import EstimateCache, people_ahead, queue_state, wait
 
 GREEN_REASONS = ("elderly", "disabled", "pregnant", "military", "other")
 SELF_DECLARED_GREEN = ("disabled", "pregnant")  # a kiosk may take the resident's word; staff verify at the window
@@ -224,32 +225,47 @@ def requeue_ticket(tx: Tx, t: sqlite3.Row) -> sqlite3.Row:
     return row
 
 
-def ticket_view(conn: sqlite3.Connection, t: sqlite3.Row, businesses: dict[str, Any], default_minutes: int,
-                public_url: str = "", ahead: int | None = None, estimates: EstimateCache | None = None
-                ) -> dict[str, Any]:
+def ticket_view(conn: sqlite3.Connection, t: sqlite3.Row, businesses: dict[str, Any], hall,
+                ahead: int | None = None, estimates: EstimateCache | None = None,
+                now: datetime | None = None) -> dict[str, Any]:
     """What a resident may see of a ticket: no personal data.
 
     ``ahead``: the people ahead when the caller knows it cheaply (a ticket just
-    issued is last in its class); otherwise it is counted.
+    issued is last of its kind); otherwise it is counted. While the ticket
+    waits, the estimate is made afresh from the hall as it is now (a window
+    that pauses or opens moves it), with a range (``est_wait_range``).
     """
     b = businesses[t["business"]]
+    cfg = hall.config
+    public_url = cfg.public_url
     view: dict[str, Any] = {
         "id": t["public_id"], "ticket": t["label"], "business": t["business"],
         "business_name": b["name"], "item": t["item"], "class": CLASS_NAMES[t["class"]],
         "state": t["state"], "business_day": t["business_day"], "issued_at": t["issued_at"],
+        "promise_from": t["promise_from"],
         "window": t["window"] if t["state"] in ("called", "serving", "held") else None,
         "called_at": t["called_at"], "calls": t["calls"],  # calls: a recall shows as one more (phone page)
-        "people_ahead": None, "est_wait_minutes": None,
+        "people_ahead": None, "est_wait_minutes": None, "est_wait_range": None, "promise": None,
         "track_url": f"{public_url.rstrip('/')}/t/{t['public_id']}" if public_url else f"/t/{t['public_id']}",
     }
-    if t["state"] == "waiting":
+    if t["class"] != ORDINARY:
+        # the promise the policy keeps: called within the target, counted in opening time (docs/dispatch.md)
+        minutes = b[f"{CLASS_NAMES[t['class']]}_target_minutes"]
+        start = datetime.fromisoformat(t["promise_from"])
+        view["promise"] = {"within_minutes": minutes, "by": iso(cfg.hours.add_open_minutes(start, minutes))}
+    if t["state"] == "waiting" and t["target_window"] is None:
         if ahead is None:
             ahead = people_ahead(conn, t)
-        minutes = b["service_minutes"] or default_minutes
-        est = (estimates.get(conn, t["business"], t["business_day"], minutes) if estimates is not None
-               else estimate(conn, t["business"], t["business_day"], minutes))
+        now = now or hall.now()
+        default = b["service_minutes"] or cfg.queue.default_service_minutes
+        q = (estimates.get(conn, cfg.hours, t["business"], now, default) if estimates is not None
+             else queue_state(conn, cfg.hours, t["business"], now, default))
+        w = wait(q, cfg.hours, now, t["class"], ahead, datetime.fromisoformat(t["promise_from"]))
         view["people_ahead"] = ahead
-        view["est_wait_minutes"] = est.minutes_for(ahead)
+        if w is not None:
+            view["est_wait_minutes"], view["est_wait_range"] = w.minutes, w.range
+    elif t["state"] == "waiting":
+        view["people_ahead"] = 0  # sent to a window by name: it calls this ticket next
     return view
 
 

@@ -18,6 +18,8 @@ when nothing changed (:func:`_conditional_ticket`).
 
 from __future__ import annotations
 
+from hallq.waits import WIDE_MINUTES, shown
+
 import json
 from typing import Any
 
@@ -38,6 +40,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "ahead": {"zh-Hans": "前面还有 {n} 人", "zh-Hant": "前面還有 {n} 人", "en": "{n} ahead of you"},
     "ahead_none": {"zh-Hans": "前面没有人了", "zh-Hant": "前面沒有人了", "en": "Nobody is ahead of you"},
     "wait": {"zh-Hans": "预计等候约 {m} 分钟", "zh-Hant": "預計等候約 {m} 分鐘", "en": "About {m} min to wait"},
+    "wait_range": {"zh-Hans": "预计等候约 {lo}–{hi} 分钟", "zh-Hant": "預計等候約 {lo}–{hi} 分鐘",
+                   "en": "About {lo}–{hi} min to wait"},
     "wait_unknown": {"zh-Hans": "暂无窗口办理此业务，请留意大厅广播", "zh-Hant": "暫無窗口辦理此業務，請留意大廳廣播",
                      "en": "No window serves this now; listen for announcements"},
     "waiting": {"zh-Hans": "等候中", "zh-Hant": "等候中", "en": "Waiting"},
@@ -92,7 +96,9 @@ def describe(view: dict[str, Any], texts: dict[str, str], grace: int) -> dict[st
     ahead, minutes = view.get("people_ahead"), view.get("est_wait_minutes")
     if state == "waiting":
         head = texts["ahead"].format(n=ahead) if ahead else texts["ahead_none"]
-        detail = texts["wait"].format(m=minutes) if minutes is not None else texts["wait_unknown"]
+        w = shown(minutes, view.get("est_wait_range"))
+        detail = texts["wait_unknown"] if w is None else texts["wait"].format(m=w[0]) if w[0] == w[1] else \
+            texts["wait_range"].format(lo=w[0], hi=w[1])
         return {"head": head, "detail": detail, "level": "near" if ahead is not None and ahead <= NEAR else "wait"}
     if state == "called":
         return {"head": texts["called"].format(w=w), "detail": texts["called_detail"].format(t=view["ticket"]),
@@ -119,7 +125,7 @@ def ticket_page(public_id: str):
         return _secure(resp)
     grace = cfg.queue.no_show_grace_minutes
     data = {"id": view["id"], "api": f"/api/v1/tickets/{view['id']}", "lang": lang, "texts": texts,
-            "near": NEAR, "grace": grace, "timezone": cfg.timezone, "ticket": view}
+            "near": NEAR, "wide": WIDE_MINUTES, "grace": grace, "timezone": cfg.timezone, "ticket": view}
     resp = make_response(render_template(
         "ticket/page.html", lang=lang, texts=texts, view=view, hall=pick(cfg.name, lang),
         business=pick(view["business_name"], lang), state=describe(view, texts, grace), langs=LANGS,

@@ -74,7 +74,7 @@ def test_every_text_in_three_languages_and_formats():
             assert tr(key, lang, **{k: 1 for k in ("n", "m", "seconds", "total", "ticket", "ahead", "est", "where",
                                                    "problem", "when", "hours", "area", "label", "lo", "hi", "reason",
                                                    "name", "id", "list", "code", "date", "start", "end", "form",
-                                                   "phone", "job")}).strip()
+                                                   "phone", "job", "by")}).strip()
     assert tr("take.ahead", "zh-Hant", n=3) == "前面還有 3 人"
 
 

@@ -153,22 +153,61 @@ def test_cancel_and_the_public_ticket_page_data(api):
 
 
 def test_estimated_wait_uses_open_windows_and_recent_service_times(api, clock):
+    """(people ahead − idle windows + ½) × minutes per call ÷ capacity, with a range around it."""
     tickets = [api.issue("alpha") for _ in range(3)]
     assert api.ok("get", f"/tickets/{tickets[-1]['id']}")["est_wait_minutes"] is None  # no window open
     api.open_window(1, "101")
-    assert api.ok("get", f"/tickets/{tickets[-1]['id']}")["est_wait_minutes"] == 2 * 10  # configured 10 min
-    api.open_window(2, "102")  # window 2 only helps with alpha: half a window
-    assert api.ok("get", f"/tickets/{tickets[-1]['id']}")["est_wait_minutes"] == 14  # ceil(2 * 10 / 1.5)
-    api.act(2, "sign-out", "102")
-    for _ in range(3):  # three services of 4 minutes each
-        api.act(1, "call-next", "101")
-        api.act(1, "start", "101")
+    view = api.ok("get", f"/tickets/{tickets[-1]['id']}")
+    assert view["people_ahead"] == 2
+    assert view["est_wait_minutes"] == round((2 - 1 + 0.5) * 10)  # configured 10 min, window 1 idle
+    low, high = view["est_wait_range"]
+    assert low < view["est_wait_minutes"] < high
+    api.open_window(2, "102")  # window 2 only helps with alpha: half a window, and it is idle too
+    assert api.ok("get", f"/tickets/{tickets[-1]['id']}")["est_wait_minutes"] == round(0.5 * 10 / 1.5)
+    api.act(1, "sign-out", "101")
+    for i in range(3):  # beta at window 2, its own: three services of 4 minutes each, from the call
+        api.issue("beta", id_number=make_id(seq=10 + i))
+        api.act(2, "call-next", "102")
+        api.act(2, "start", "102")
         clock.advance(240)
-        api.act(1, "complete", "101")
-    api.issue("alpha")
-    last = api.issue("alpha")
+        api.act(2, "complete", "102")
+    for i in range(2):
+        api.issue("beta", id_number=make_id(seq=20 + i))
+    api.act(2, "call-next", "102")  # the window is busy again
+    last = api.issue("beta", id_number=make_id(seq=30))
     view = api.ok("get", f"/tickets/{last['id']}")
-    assert view["people_ahead"] == 1 and view["est_wait_minutes"] == 4
+    assert view["people_ahead"] == 1 and view["est_wait_minutes"] == round((1 + 0.5) * 4)
+
+
+def test_an_estimate_moves_when_a_window_pauses_not_only_on_arrival(api, clock):
+    for _ in range(3):
+        api.issue("alpha")
+    last = api.issue("alpha")
+    api.open_window(1, "101")
+    api.act(1, "call-next", "101")
+    before = api.ok("get", f"/tickets/{last['id']}")["est_wait_minutes"]
+    api.ok("post", "/windows/1/pause", {"reason": "break"}, as_="101")
+    assert api.ok("get", f"/tickets/{last['id']}")["est_wait_minutes"] > before  # half the capacity now
+    api.ok("post", "/windows/1/resume", {}, as_="101")
+    assert api.ok("get", f"/tickets/{last['id']}")["est_wait_minutes"] == before
+
+
+def test_a_number_taken_before_lunch_is_estimated_across_the_break(api, clock):
+    clock.set(clock.now().replace(hour=11, minute=50))
+    for _ in range(4):
+        api.issue("alpha")
+    api.open_window(1, "101")
+    api.act(1, "call-next", "101")
+    last = api.issue("alpha")
+    # 3 ahead, the window busy: 3.5 × 10 = 35 minutes of calling, 10 before the 12:00 break, 25 after 13:00
+    assert api.ok("get", f"/tickets/{last['id']}")["est_wait_minutes"] == 35 + 60
+
+
+def test_a_promise_carries_its_deadline(api, clock):
+    green = api.ok("post", "/tickets", {"business": "alpha", "green_reason": "disabled"}, as_="kiosk", status=201)
+    assert green["class"] == "green"
+    assert green["promise"] == {"within_minutes": 8, "by": "2026-11-23T09:38:00.000+08:00"}
+    assert api.issue("alpha")["promise"] is None
 
 
 def test_requeue_a_missed_number_within_the_grace_period(api, clock):

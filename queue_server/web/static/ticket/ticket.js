@@ -22,13 +22,20 @@
     return text.replace(/\{(\w+)\}/g, function (_, k) { return vars[k] === undefined || vars[k] === null ? "" : vars[k]; });
   }
 
+  function shown(m, range) {  // mirrors hallq/waits.py: a range where it is wide, else one number
+    if (m === null || m === undefined) return null;
+    if (range && range[1] - range[0] > data.wide) return [range[0], range[1]];
+    return [m, m];
+  }
+
   function describe(v) {
     var ahead = v.people_ahead, w = v.window;
     if (v.state === "waiting") {
+      var est = shown(v.est_wait_minutes, v.est_wait_range);
       return {
         head: ahead ? fmt(T.ahead, { n: ahead }) : T.ahead_none,
-        detail: v.est_wait_minutes === null || v.est_wait_minutes === undefined ? T.wait_unknown
-          : fmt(T.wait, { m: v.est_wait_minutes }),
+        detail: est === null ? T.wait_unknown
+          : est[0] === est[1] ? fmt(T.wait, { m: est[0] }) : fmt(T.wait_range, { lo: est[0], hi: est[1] }),
         level: ahead !== null && ahead <= data.near ? "near" : "wait"
       };
     }
