@@ -1,6 +1,9 @@
 """Call next against queues from 10 to 100,000 waiting (target: within ±20% across the range).
 
-The waiting tickets are spread evenly over the hall's four acceptance
+The waiting tickets (one in 17 green channel, one in 23 a checked-in
+appointment whose slot is still ahead, the rest ordinary; all ordinary ones
+overdue after the first 40 minutes, so the urgent rules are the ones
+exercised) are spread evenly over the hall's four acceptance
 businesses and ten more that no window serves (a business issues at most
 9,999 a day); the window measured serves two of them, and every lookup runs
 on indexes shared by all tickets. For each size the database is filled directly in SQLite (the triggers keep the
@@ -47,10 +50,13 @@ def fill(data_dir, config, n: int) -> None:
         b = codes[i % len(codes)]
         num = i // len(codes) + 1
         at = iso(start + timedelta(milliseconds=i))
-        rows.append((secrets.token_urlsafe(12), "2026-11-23", b, b, num, f"{prefixes[b]}{num:04d}", 2, "waiting",
-                     at, at, "bench"))
+        # every class: a green channel in 17, an appointment in 23 whose slot is later than its check-in
+        klass = 0 if i % 17 == 0 else 1 if i % 23 == 0 else 2
+        promise = iso(start + timedelta(minutes=45)) if klass == 1 else at
+        rows.append((secrets.token_urlsafe(12), "2026-11-23", b, b, num, f"{prefixes[b]}{num:04d}", klass, "waiting",
+                     at, at, promise, "bench"))
     db.executemany("INSERT INTO tickets (public_id, business_day, business, origin_business, number, label, class, "
-                   "state, issued_at, arrived_at, source) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+                   "state, issued_at, arrived_at, promise_from, source) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
     db.execute("INSERT INTO meta (key, value) VALUES ('business_day', '2026-11-23') "
                "ON CONFLICT(key) DO UPDATE SET value = excluded.value")
     db.commit()

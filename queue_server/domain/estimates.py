@@ -15,7 +15,8 @@ For a ticket of business *b* (docs/dispatch.md, "Wait estimates"):
   window counts half. Before opening and over a break, the windows that will
   call after it count in full. No capacity at all means no estimate (None);
 * an ordinary ticket also waits for the promises that arrive while it waits:
-  half the recent rate of promises (last 30 minutes) is added to the load;
+  half the recent rate of promises (those called in the last 30 minutes) is
+  added to the load;
 * a promise waits for the promises ahead of it, but while ordinary tickets
   are overdue at least half its target (the policy holds it until then), and
   an appointment checked in early at least until its slot.
@@ -113,11 +114,26 @@ def queue_state(conn: sqlite3.Connection, hours: OpeningHours, business: str, no
         (day, business)).fetchone()
     overdue = oldest is not None and now >= hours.add_open_minutes(datetime.fromisoformat(oldest[0]),
                                                                    targets.ordinary)
-    since = iso(now - timedelta(minutes=PROMISE_WINDOW_MINUTES))
-    promises = conn.execute("SELECT COUNT(*) FROM tickets WHERE business_day = ? AND origin_business = ? "
-                            "AND class < 2 AND issued_at >= ?", (day, business, since)).fetchone()[0]
     return QueueState(service_minutes(conn, business, day, default_minutes), capacity, idle,
-                      promises / PROMISE_WINDOW_MINUTES, overdue, targets)
+                      promise_calls(conn, business, day, now) / PROMISE_WINDOW_MINUTES, overdue, targets)
+
+
+def promise_calls(conn: sqlite3.Connection, business: str, day: str, now: datetime) -> int:
+    """Promises the business called in the last ``PROMISE_WINDOW_MINUTES``: the rate promises come at.
+
+    Read newest first from the calls' index and stopped at the window's start,
+    so the cost follows the calls of half an hour, never the length of the queue.
+    """
+    since = iso(now - timedelta(minutes=PROMISE_WINDOW_MINUTES))
+    n = 0
+    for at, klass in conn.execute(
+            "SELECT j.at, t.class FROM journal j INDEXED BY journal_calls_business JOIN tickets t ON t.id = j.ticket_id "
+            "WHERE j.business = ? AND j.business_day = ? AND j.action IN ('call', 'recall', 'call_back') "
+            "AND j.action = 'call' ORDER BY j.seq DESC", (business, day)):
+        if at < since:
+            break
+        n += klass < 2
+    return n
 
 
 def service_minutes(conn: sqlite3.Connection, business: str, day: str, default: float) -> float:

@@ -18,3 +18,9 @@ CREATE INDEX tickets_waiting ON tickets (business_day, business, class, promise_
 
 -- how many promises a window has called in a row while an overdue ordinary ticket waited for it
 ALTER TABLE windows ADD COLUMN promise_run INTEGER NOT NULL DEFAULT 0;
+
+-- a writer that does not know promises (a bulk import, an older tool) still queues its tickets right
+CREATE TRIGGER tickets_promise_from_default AFTER INSERT ON tickets WHEN NEW.promise_from IS NULL
+BEGIN
+    UPDATE tickets SET promise_from = NEW.arrived_at WHERE id = NEW.id;
+END;
