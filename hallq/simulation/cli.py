@@ -62,6 +62,9 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--data-dir", metavar="DIR", help="keep the scenario servers' databases here (default: removed)")
     s.add_argument("--mqtt-url", metavar="URL", help="a broker for the scenario servers (to watch a board)")
     s.add_argument("--no-verify", action="store_true", help="skip the check against the server's journal")
+    s.add_argument("--compare-policies", action="store_true",
+                   help="play every scenario under the previous dispatch rule (age_limit) and the promises, "
+                        "and compare them side by side")
 
 
 def register(add) -> None:
@@ -123,7 +126,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     try:
         if args.speed != "max":
             return _paced(sim, scenarios[0], args)
-        reports = [_accelerated(sim, sc, args) for sc in scenarios]
+        if args.compare_policies:
+            reports = _both_policies(sim, scenarios, args)
+        else:
+            reports = [_accelerated(sim, sc, args) for sc in scenarios]
     except SimulationError as e:
         print(f"hallq simulate: {e}", file=sys.stderr)
         return 1
@@ -178,6 +184,18 @@ def _adjust(sim, args):
         if getattr(args, opt):
             hhmm_ms(getattr(args, opt))
     return sim, scenarios
+
+
+def _both_policies(sim, scenarios, args) -> list[dict]:
+    """Each scenario under the previous rule, then under the promises: the same residents, two rules."""
+    from hallq.simulation.scenario import with_policy
+
+    root = Path(tempfile.mkdtemp(prefix="hallq-policies-"))
+    try:
+        sims = {p: with_policy(sim, p, root) for p in ("age_limit", "promises")}
+        return [_accelerated(sims[p], sc, args) for sc in scenarios for p in ("age_limit", "promises")]
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _span(sim, args) -> tuple[int | None, int | None]:
@@ -309,10 +327,14 @@ def _output(reports: list[dict], args) -> None:
     if args.json == "-":
         print(json.dumps(reports if len(reports) > 1 else reports[0], ensure_ascii=False, indent=2))
         return
-    for rep in reports:
-        print(stats.render(rep, args.lang), end="\n\n")
-    if len(reports) > 1:
-        print(stats.compare(reports, args.lang))
+    if args.compare_policies:  # one comparison per scenario: the previous rule against the promises
+        for i in range(0, len(reports), 2):
+            print(stats.compare(reports[i:i + 2], args.lang), end="\n\n")
+    else:
+        for rep in reports:
+            print(stats.render(rep, args.lang), end="\n\n")
+        if len(reports) > 1:
+            print(stats.compare(reports, args.lang))
     if args.json:
         Path(args.json).write_text(json.dumps(reports, ensure_ascii=False, indent=2), encoding="utf-8")
 

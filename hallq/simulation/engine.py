@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from hallq.simulation.model import DayPlan, Resident
-from hallq.simulation.records import Backend, DayResult, Refused, TicketRecord, WindowRecord
+from hallq.simulation.records import Backend, CallRecord, DayResult, Refused, TicketRecord, WindowRecord
 from hallq.simulation.scenario import Scenario, Simulation, hhmm_ms
 
 __all__ = ["Engine", "Backend", "DayResult", "Refused", "TicketRecord", "WindowRecord"]
@@ -62,6 +62,7 @@ class Engine:
         self._seq = 0
         self.events = 0
         self.tickets: dict[str, TicketRecord] = {}
+        self.calls: list[CallRecord] = []
         self.windows = {n: WindowRecord(n, list(w.serves)) for n, w in sorted(sim.hall.windows.items())}
         self.turned_away: list[tuple[Resident, str]] = []
         self.came_back: set[int] = set()  # residents who came while numbers were not issued, and waited
@@ -111,7 +112,7 @@ class Engine:
                 rec.outcome = "unserved"
         return DayResult(self.scenario, list(self.tickets.values()), list(self.windows.values()), self.turned_away,
                          len(self.bookings), self.booking_refused, self.start_ms, self.end_ms, self.now, expired,
-                         self.events, self.notes, len(self.came_back))
+                         self.events, self.notes, len(self.came_back), self.calls, self.day_start)
 
     def _book_appointments(self) -> None:
         wanted = [r for r in self.plan.residents if r.appointment is not None]
@@ -311,6 +312,10 @@ class Engine:
         self._mode(w, "busy")
         w.current = rec
         rec.outcome = "called"
+        if t.get("promise_from"):
+            self.calls.append(CallRecord(self.ms(t["called_at"]) if t.get("called_at") else self.now, w.number,
+                                         tuple(w.serves), rec.public_id, t["business"], t.get("class", "ordinary"),
+                                         self.ms(t["promise_from"])))
         if rec.first_call_ms is None:
             rec.first_call_ms = self.ms(t["called_at"]) if t.get("called_at") else self.now
             rec.first_window = w.number
@@ -403,10 +408,13 @@ class Engine:
     # -- residents ---------------------------------------------------------------------------
 
     def _record(self, r: Resident | None, t: dict[str, Any]) -> TicketRecord:
+        rng = t.get("est_wait_range")
         rec = TicketRecord(resident=r or _walk_in_stranger(t), public_id=t["id"], label=t["ticket"],
                            business=t["business"], klass=t.get("class", "ordinary"),
                            issued_ms=self.ms(t["issued_at"]) if t.get("issued_at") else self.now,
-                           business_now=t["business"])
+                           business_now=t["business"],
+                           promise_ms=self.ms(t["promise_from"]) if t.get("promise_from") else None,
+                           estimate=t.get("est_wait_minutes"), estimate_range=tuple(rng) if rng else None)
         self.tickets[rec.public_id] = rec
         return rec
 

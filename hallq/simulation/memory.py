@@ -43,7 +43,7 @@ class _Ticket:
     def view(self) -> dict[str, Any]:
         return {"id": self.public_id, "ticket": self.label, "business": self.business, "class": CLASSES[self.klass],
                 "state": self.state, "issued_at": self.issued_at, "called_at": self.called_at,
-                "window": self.window}
+                "promise_from": self.promise_from, "window": self.window}
 
 
 class MemoryHall:
@@ -97,12 +97,53 @@ class MemoryHall:
         age = self.hall.queue.green_channel_age
         if ask_id and age and IdNumber.parse(r.id_number).age_on(self.now.date()) >= age:
             klass = 0
-        return self._issue(r.business, klass).view()
+        return self._estimated(self._issue(r.business, klass))
+
+    def _estimated(self, t: _Ticket) -> dict[str, Any]:
+        """The view with the server's estimate, from this hall's state (queue_server.domain.estimates.wait)."""
+        from queue_server.domain.estimates import wait
+
+        waiting = [x for x in self.tickets if x.state == "waiting" and x.business == t.business and x is not t]
+        if t.klass == 2:
+            ahead = sum(x.klass < 2 or x.promise_from <= t.promise_from for x in waiting)
+        else:
+            ahead = sum(x.klass < 2 and x.promise_from <= t.promise_from for x in waiting)
+        w = wait(self._queue_state(t.business), self.hall.hours, self.now, t.klass, ahead,
+                 datetime.fromisoformat(t.promise_from))
+        return {**t.view(), "people_ahead": ahead, "est_wait_minutes": w.minutes if w else None,
+                "est_wait_range": w.range if w else None}
+
+    def _queue_state(self, business: str):
+        """What the server's estimate reads of a business, from this hall (queue_server.domain.estimates)."""
+        from queue_server.domain.estimates import (PROMISE_WINDOW_MINUTES, SAMPLE, QueueState, WindowNow,
+                                                   capacity_of, mean_minutes)
+
+        waiting: dict[str, int] = {}
+        for x in self.tickets:
+            if x.state == "waiting":
+                waiting[x.business] = waiting.get(x.business, 0) + 1
+        windows = [WindowNow(self.state[n], any(x.window == n and x.state in ("called", "serving")
+                                                for x in self.tickets), tuple(serves))
+                   for n, serves in self.serves.items()]
+        capacity, idle = capacity_of(windows, waiting, not self.hall.hours.is_serving(self.now)).get(business, (0, 0))
+        done = sorted((x for x in self.tickets if x.business == business and x.state == "done" and x.called_at),
+                      key=lambda x: x.finished_at)[-SAMPLE:]
+        b = self.hall.businesses[business]
+        service = mean_minutes([(datetime.fromisoformat(x.finished_at) - datetime.fromisoformat(x.called_at))
+                                .total_seconds() / 60 for x in done], b.service_minutes)
+        since = self.now - timedelta(minutes=PROMISE_WINDOW_MINUTES)
+        promises = sum(x.business == business and x.klass < 2 and x.called_at is not None
+                       and datetime.fromisoformat(x.called_at) >= since for x in self.tickets)
+        oldest = min((x.promise_from for x in self.tickets
+                      if x.state == "waiting" and x.business == business and x.klass == 2), default=None)
+        overdue = oldest is not None and self.now >= self.hall.hours.add_open_minutes(
+            datetime.fromisoformat(oldest), b.targets.ordinary)
+        return QueueState(service, capacity, idle, promises / PROMISE_WINDOW_MINUTES, overdue, b.targets)
 
     def check_in(self, code: str) -> dict[str, Any]:
         business, slot = self.bookings[code]
         starts = datetime.combine(self.now.date(), time.fromisoformat(slot), tzinfo=self.now.tzinfo) if slot else None
-        return self._issue(business, 1, starts).view()
+        return self._estimated(self._issue(business, 1, starts))
 
     def requeue(self, public_id: str) -> dict[str, Any]:
         t = next(t for t in self.tickets if t.public_id == public_id)

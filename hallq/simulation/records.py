@@ -69,6 +69,22 @@ class TicketRecord:
     transferred: bool = False
     requeues: int = 0
     requeue_refused: str | None = None
+    promise_ms: int | None = None  # where its class's promise starts (an appointment: its slot, if later)
+    estimate: int | None = None  # the wait the hall gave when the number was taken (minutes)
+    estimate_range: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One call (not a recall) as the hall made it: what the bound check replays."""
+
+    ms: int
+    window: int
+    serves: tuple[str, ...]  # the window's businesses at that moment
+    ticket: str  # public id
+    business: str
+    klass: str
+    promise_ms: int
 
 
 @dataclass
@@ -101,3 +117,5 @@ class DayResult:
     events: int
     notes: list[str]
     came_back: int = 0
+    calls: list[CallRecord] = field(default_factory=list)
+    day_start: datetime | None = None  # the simulated day's local midnight: ms count from it

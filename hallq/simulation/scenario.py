@@ -11,7 +11,9 @@ docs/simulation.md explains every key.
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import shutil
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -297,3 +299,27 @@ def hhmm_ms(text: str) -> int:
         raise ValueError(f"{text!r} is not a time like 09:30")
     h, m = text.split(":")
     return (int(h) * 60 + int(m)) * 60_000
+
+
+def with_policy(sim: Simulation, policy: str, root: Path) -> Simulation:
+    """``sim`` with its hall's ``[queue] dispatch`` set to ``policy``: a copy of the hall's folder under ``root``.
+
+    The copy is what a server started for the scenario reads, so the rule under
+    test is the server's own, set the way a hall sets it.
+    """
+    if sim.hall.queue.dispatch == policy:
+        return sim
+    folder = root / f"hall-{policy}"
+    shutil.copytree(sim.hall.path.parent, folder, dirs_exist_ok=True)
+    path = folder / sim.hall.path.name
+    text = path.read_text(encoding="utf-8")
+    line = f'dispatch = "{policy}"'
+    if re.search(r"(?m)^dispatch\s*=.*$", text):
+        text = re.sub(r"(?m)^dispatch\s*=.*$", line, text, count=1)
+    elif re.search(r"(?m)^\[queue\]\s*$", text):
+        text = re.sub(r"(?m)^\[queue\]\s*$", f"[queue]\n{line}", text, count=1)
+    else:
+        text = f"{text.rstrip()}\n\n[queue]\n{line}\n"
+    path.write_text(text, encoding="utf-8")
+    hall = load_hall(path)
+    return dataclasses.replace(sim, hall=hall)

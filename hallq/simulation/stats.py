@@ -17,6 +17,7 @@ from collections import Counter
 from typing import Any
 
 from hallq.i18n import pick
+from hallq.simulation import promises
 from hallq.simulation.records import DayResult
 
 MIN = 60_000.0
@@ -109,8 +110,19 @@ def report(result: DayResult, hall, run: dict[str, Any] | None = None) -> dict[s
             "utilisation": round(busy / opened, 3) if opened else None,
         },
         "businesses": businesses, "classes": classes, "windows": windows,
+        **_promises(result, hall),
         "notes": result.notes, "run": {"events": result.events, **(run or {})},
     }
+
+
+def _promises(result: DayResult, hall) -> dict[str, Any]:
+    """Targets kept, the bound replayed, the estimates checked (hallq/simulation/promises.py)."""
+    out: dict[str, Any] = {"policy": hall.queue.dispatch, "estimates": promises.estimate_errors(result)}
+    if result.day_start is not None:
+        out["promises"] = promises.by_class(result, hall, result.day_start)
+        if hall.queue.dispatch == "promises":
+            out["bound"] = promises.bound_check(result, hall, result.day_start, hall.queue.max_promises_in_a_row)
+    return out
 
 
 # -- text tables ----------------------------------------------------------------------------
@@ -120,18 +132,30 @@ LABELS = {
                 "avg": "平均等候", "p90": "90%等候", "max": "最长", "window": "窗口", "util": "利用率",
                 "busy": "忙(分)", "open": "开(分)", "total": "全厅", "turned": "未能取号", "min": "分钟",
                 "best_p90": "90%等候最短", "best_unserved": "闭厅未办最少", "green": "绿色通道", "appointment": "预约",
-                "ordinary": "普通", "class": "类别", "peak": "最多同时等候", "same": "各方案相同"},
+                "ordinary": "普通", "class": "类别", "peak": "最多同时等候", "same": "各方案相同",
+                "target": "目标(分)", "kept": "达标", "p90_promise": "90%(承诺起算)",
+                "estimate": "预计等候与实际：误差中位 {m} 分，90% {p} 分，{h} 的号实际等候落在所示范围内",
+                "bound": "界限核查：{n} 张号逐一回放，{b} 张超出界限", "policy": "叫号规则",
+                "old": "旧规则(超时按到达)", "new": "新规则(承诺)"},
     "zh-Hant": {"business": "業務", "issued": "取號", "served": "辦結", "no_show": "過號", "unserved": "閉廳未辦",
                 "avg": "平均等候", "p90": "90%等候", "max": "最長", "window": "窗口", "util": "利用率",
                 "busy": "忙(分)", "open": "開(分)", "total": "全廳", "turned": "未能取號", "min": "分鐘",
                 "best_p90": "90%等候最短", "best_unserved": "閉廳未辦最少", "green": "綠色通道", "appointment": "預約",
-                "ordinary": "普通", "class": "類別", "peak": "最多同時等候", "same": "各方案相同"},
+                "ordinary": "普通", "class": "類別", "peak": "最多同時等候", "same": "各方案相同",
+                "target": "目標(分)", "kept": "達標", "p90_promise": "90%(承諾起算)",
+                "estimate": "預計等候與實際：誤差中位 {m} 分，90% {p} 分，{h} 的號實際等候落在所示範圍內",
+                "bound": "界限核查：{n} 張號逐一回放，{b} 張超出界限", "policy": "叫號規則",
+                "old": "舊規則(超時按到達)", "new": "新規則(承諾)"},
     "en": {"business": "Business", "issued": "Issued", "served": "Served", "no_show": "No-show",
            "unserved": "Unserved at close", "avg": "Avg wait", "p90": "p90 wait", "max": "Max", "window": "Window",
            "util": "Utilisation", "busy": "Busy min", "open": "Open min", "total": "Whole hall",
            "turned": "Turned away", "min": "min", "best_p90": "shortest p90 wait", "best_unserved": "fewest unserved",
            "green": "Green channel", "appointment": "Appointment", "ordinary": "Ordinary", "class": "Class",
-           "peak": "Peak waiting", "same": "the same in every scenario"},
+           "peak": "Peak waiting", "same": "the same in every scenario",
+           "target": "Target (min)", "kept": "Kept", "p90_promise": "p90 from promise",
+           "estimate": "Estimates against real waits: median error {m} min, p90 {p} min; the range held {h} of them",
+           "bound": "Bound check: {n} tickets replayed, {b} beyond their bound", "policy": "Dispatch",
+           "old": "previous rule (overdue by arrival)", "new": "promises"},
 }
 
 
@@ -168,22 +192,46 @@ def render(rep: dict[str, Any], lang: str = "zh-Hans") -> str:
     w = t["wait_minutes"]
     rows.append([L["total"], str(t["issued"]), str(t["served"]), str(t["no_show"]), str(t["unserved"]),
                  _m(w["avg"]), _m(w["p90"]), _m(w["max"])])
-    classes = [[L["class"], L["issued"], L["avg"], L["p90"]]] + [
-        [L[k], str(v["n"]), _m(v["avg"]), _m(v["p90"])] for k, v in rep["classes"].items() if v["n"]]
+    classes = class_table(rep, L)
     wins = [[L["window"], L["served"], L["busy"], L["open"], L["util"]]] + [
         [str(x["number"]), str(x["served"]), f"{x['busy_minutes']:.0f}", f"{x['open_minutes']:.0f}",
          "-" if x["utilisation"] is None else f"{x['utilisation']:.0%}"] for x in rep["windows"]]
-    extra = [f"{L['peak']}: {t['peak_waiting']} ({t['peak_at']})"]
+    extra = [f"{L['peak']}: {t['peak_waiting']} ({t['peak_at']})", *promise_lines(rep, L)]
     if t["turned_away"]:
         extra.append(f"{L['turned']}: " + ", ".join(f"{k} {v}" for k, v in t["turned_away"].items()))
     extra += [f"note: {n}" for n in rep["notes"]]
     return "\n\n".join([head, table(rows), table(classes), table(wins), "\n".join(extra)])
 
 
+def class_table(rep: dict[str, Any], L: dict[str, str]) -> list[list[str]]:
+    """Per class: issued, waits from taking the number, and against the target (opening time from its start)."""
+    promised = rep.get("promises", {}).get("classes", {})
+    rows = [[L["class"], L["issued"], L["avg"], L["p90"], L["p90_promise"], L["kept"]]]
+    for k, v in rep["classes"].items():
+        if v["n"]:
+            p = promised.get(k, {})
+            rows.append([L[k], str(v["n"]), _m(v["avg"]), _m(v["p90"]), _m(p.get("p90")),
+                         "-" if p.get("kept") is None else f"{p['kept']:.0%}"])
+    return rows
+
+
+def promise_lines(rep: dict[str, Any], L: dict[str, str]) -> list[str]:
+    out = [f"{L['policy']}: {L['new'] if rep.get('policy') == 'promises' else L['old']}"]
+    e = (rep.get("estimates") or {}).get("all")
+    if e:
+        out.append(L["estimate"].format(m=_m(e["median_abs_error"]), p=_m(e["p90_abs_error"]),
+                                        h="-" if e["range_holds"] is None else f"{e['range_holds']:.0%}"))
+    if rep.get("bound"):
+        out.append(L["bound"].format(n=rep["bound"]["checked"], b=rep["bound"]["beyond_bound"]))
+    return out
+
+
 def compare(reports: list[dict[str, Any]], lang: str = "zh-Hans") -> str:
     """Scenarios side by side: waits and unserved per business, utilisation; which is best at what."""
     L = LABELS[lang]
-    names = [r["scenario"]["name"] for r in reports]
+    by_policy = len({x.get("policy") for x in reports}) > 1  # --compare-policies: one scenario, two rules
+    names = [(L["new"] if r.get("policy") == "promises" else L["old"]) if by_policy else r["scenario"]["name"]
+             for r in reports]
     rows = [[L["business"], *names]]
     codes = list(dict.fromkeys(c for r in reports for c in r["businesses"]))
     for code in codes:
@@ -193,15 +241,25 @@ def compare(reports: list[dict[str, Any]], lang: str = "zh-Hans") -> str:
                                               for r in reports]])
         rows.append([f"{name} {L['unserved']}", *[str(r["businesses"].get(code, {}).get("unserved", "-"))
                                                   for r in reports]])
+    for k in ("green", "appointment", "ordinary"):
+        if not any(r["classes"][k]["n"] for r in reports):
+            continue
+        promised = [r.get("promises", {}).get("classes", {}).get(k, {}) for r in reports]
+        if k == "ordinary":  # not a promise: its wait from taking the number, as the hall's other figures
+            rows.append([f"{L[k]} {L['p90']}", *[_m(r["classes"][k]["p90"]) for r in reports]])
+        else:  # a promise: from where it starts, in opening time, as its target counts
+            rows.append([f"{L[k]} {L['p90_promise']}", *[_m(p.get("p90")) for p in promised]])
+        rows.append([f"{L[k]} {L['kept']}", *["-" if p.get("kept") is None else f"{p['kept']:.0%}"
+                                              for p in promised]])
     rows.append([f"{L['total']} {L['avg']}", *[_m(r["totals"]["wait_minutes"]["avg"]) for r in reports]])
     rows.append([f"{L['total']} {L['p90']}", *[_m(r["totals"]["wait_minutes"]["p90"]) for r in reports]])
     rows.append([f"{L['total']} {L['unserved']}", *[str(r["totals"]["unserved"]) for r in reports]])
     rows.append([f"{L['total']} {L['util']}", *["-" if r["totals"]["utilisation"] is None
                                                  else f"{r['totals']['utilisation']:.0%}" for r in reports]])
-    titles = "\n".join(f"  {r['scenario']['name']}: {r['scenario']['title']}" for r in reports)
+    titles = "\n".join(dict.fromkeys(f"  {r['scenario']['name']}: {r['scenario']['title']}" for r in reports))
     p90 = [(r["totals"]["wait_minutes"]["p90"] if r["totals"]["wait_minutes"]["p90"] is not None else math.inf,
-            r["scenario"]["name"]) for r in reports]
-    unserved = [(r["totals"]["unserved"], r["scenario"]["name"]) for r in reports]
+            name) for r, name in zip(reports, names)]
+    unserved = [(r["totals"]["unserved"], name) for r, name in zip(reports, names)]
     verdict = f"{L['best_p90']}: {_best(p90, L)}; {L['best_unserved']}: {_best(unserved, L)}"
     return "\n\n".join([titles, table(rows), verdict])
 
