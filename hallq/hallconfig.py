@@ -16,6 +16,7 @@ See docs/configuration.md for every key.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import tomllib
@@ -28,7 +29,9 @@ from hallq.config_schema import (CODE, FORM_FIELD, FORM_FIELD_TYPES, HALL_FILE, 
                                  MATERIAL, SERVICES_FILE, SITE)
 from hallq.hours import WEEKDAYS, OpeningHours, Period, check_no_overlap
 from hallq.i18n import Texts
-from hallq.targets import Targets, problems as target_problems
+from hallq.targets import DEFAULT as DEFAULT_TARGETS
+from hallq.targets import PROMISES, Targets, soonest_keepable
+from hallq.targets import problems as target_problems
 from hallq.workdays import WorkCalendar
 
 class ConfigError(Exception):
@@ -275,6 +278,13 @@ def load_hall(path: str | os.PathLike[str]) -> HallConfig:
     for b in raw["businesses"]:
         sections.setdefault(b["code"], b)  # a duplicate code is reported above; the first one counts
     for code, b in businesses.items():
+        # a promise nobody set follows the hall: never tighter than its windows can keep, never looser than
+        # the ordinary target (a file written before the promises loads as it did)
+        floor = soonest_keepable(b.service_minutes, len(windows))
+        adapted = {k: min(max(DEFAULT_TARGETS[k], floor), b.targets.ordinary)
+                   for k in PROMISES if not _gives(k, sections[code]) and not _gives(k, q)}
+        if adapted:
+            businesses[code] = b = dataclasses.replace(b, targets=dataclasses.replace(b.targets, **adapted))
         for klass, _zh, _hant, en in target_problems(b.targets.as_dict(), b.service_minutes, len(windows)):
             problems.append((label, f"businesses[code={code}].targets.{klass}",
                              en + _inherited(klass, b.targets, sections[code], q)))
@@ -376,15 +386,17 @@ def _targets(section: dict[str, Any], base: Targets, label: str, key: str, probl
     return Targets(**{**base.as_dict(), **given})
 
 
+def _gives(klass: str, section: dict[str, Any]) -> bool:
+    """Whether a section of the file sets the target of ``klass`` (``age_limit_minutes``: the ordinary one)."""
+    return klass in section.get("targets", {}) or (klass == "ordinary" and "age_limit_minutes" in section)
+
+
 def _inherited(klass: str, targets: Targets, section: dict[str, Any], queue: dict[str, Any]) -> str:
     """Where a business's target comes from when the business does not give it: the file key to edit."""
-    def gives(sec: dict[str, Any]) -> bool:
-        return klass in sec.get("targets", {}) or (klass == "ordinary" and "age_limit_minutes" in sec)
-
-    if gives(section):
+    if _gives(klass, section):
         return ""
     value = getattr(targets, klass)
-    if gives(queue):
+    if _gives(klass, queue):
         return f" ({klass} = {value} comes from [queue] targets; give this business its own targets.{klass})"
     return (f" ({klass} = {value} is the built-in default; set [queue] targets.{klass} or this business's "
             f"targets.{klass})")

@@ -11,6 +11,10 @@ the one it last applied:
   deactivated (never deleted: old tickets and the journal refer to them). The
   journal records ``config_applied`` with the hash.
 
+A release that reads the file into the database differently (the targets of
+2026-12) raises ``FORMAT``; the stored hash carries it, so an unchanged file
+is applied once more after such an upgrade.
+
 Staff passwords are taken from the file only for new accounts or when the
 file's hash for that account changed, so a password changed in the console
 is not reset by an unrelated edit of the file.
@@ -28,6 +32,8 @@ from queue_server.db import Database
 
 log = logging.getLogger("hallq.config")
 
+FORMAT = "2"  # 2: per-class targets (migration 013)
+
 
 def _dump(value) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
@@ -38,14 +44,15 @@ def apply_config(db: Database, hall: Hall, force: bool = False) -> bool:
     cfg: HallConfig = hall.config
     with db.write() as conn:
         tx = Tx(conn, hall, SYSTEM, hall.now())
-        if not force and tx.meta("config_hash") == cfg.content_hash:
+        applied = f"{cfg.content_hash}:{FORMAT}"
+        if not force and tx.meta("config_hash") == applied:
             return False
         _sync_businesses(tx, cfg)
         _sync_items(tx, cfg)
         _sync_windows(tx, cfg)
         _sync_staff(tx, cfg)
         _sync_devices(tx, cfg)
-        tx.set_meta("config_hash", cfg.content_hash)
+        tx.set_meta("config_hash", applied)
         tx.set_meta("site", cfg.site)
         tx.journal("config_applied", data={"hash": cfg.content_hash[:16], "file": str(cfg.path.name),
                                            "businesses": len(cfg.businesses), "windows": len(cfg.windows),

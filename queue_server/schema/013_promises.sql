@@ -4,6 +4,10 @@
 ALTER TABLE businesses RENAME COLUMN age_limit_minutes TO ordinary_target_minutes;
 ALTER TABLE businesses ADD COLUMN green_target_minutes INTEGER NOT NULL DEFAULT 10;
 ALTER TABLE businesses ADD COLUMN appointment_target_minutes INTEGER NOT NULL DEFAULT 10;
+-- a promise is never looser than the ordinary target (a console-set age limit below 10 minutes);
+-- the server then applies hall.toml again at start (hallsync.FORMAT), which sets what the file says
+UPDATE businesses SET green_target_minutes = MIN(10, ordinary_target_minutes),
+                      appointment_target_minutes = MIN(10, ordinary_target_minutes);
 
 -- where a ticket's promise starts: its arrival, or for a checked-in appointment the later of its
 -- slot's start and its check-in (an early check-in is not promised before its slot).

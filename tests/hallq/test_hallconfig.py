@@ -223,18 +223,23 @@ def test_a_promise_below_what_any_allocation_can_keep_is_refused_with_the_window
     assert "targets.appointment" not in msg
 
 
-def test_the_built_in_default_promise_can_be_too_tight_for_a_small_hall(hall_copy):
-    """One window, 10-minute services: the default 10-minute promise cannot be kept, and the message says why."""
+def test_a_promise_nobody_set_follows_a_small_hall_and_an_old_file_still_loads(hall_copy):
+    """One window, 10-minute services: the 10-minute default cannot be kept, so an unset promise is 20 minutes;
+    an old age limit below 10 makes the unset promises as tight as it. A promise the file sets is checked."""
     for line in (QUEUE_TARGETS, BETA_TARGETS, ALPHA_TARGETS):
         edit(hall_copy, line, "")
     text = hall_copy.read_text()
     hall_copy.write_text(text.replace('[[windows]]\nnumber = 2\nserves = ["beta", "alpha"]\n', "")
                          .replace('[[windows]]\nnumber = 3\nkind = "tidal"\nserves = ["beta"]\n', "")
                          .replace('serves = ["alpha"]', 'serves = ["alpha", "beta"]'))
+    assert load_hall(hall_copy).businesses["alpha"].targets == Targets(green=20, appointment=20, ordinary=40)
+    edit(hall_copy, "[queue]\n", "[queue]\nage_limit_minutes = 25\n")
+    assert load_hall(hall_copy).businesses["beta"].targets == Targets(green=20, appointment=20, ordinary=25)
+    edit(hall_copy, "[queue]\n", "[queue]\ntargets = { green = 10 }\n")
     msg = problems(hall_copy)
     assert ("businesses[code=alpha].targets.green: 10 min cannot be kept by any allocation: even with all 1 windows "
-            "on this business (10 min a service) it needs at least 20 min (green = 10 is the built-in default; "
-            "set [queue] targets.green or this business's targets.green)") in msg
+            "on this business (10 min a service) it needs at least 20 min (green = 10 comes from [queue] targets; "
+            "give this business its own targets.green)") in msg
 
 
 def test_an_unknown_dispatch_rule_is_refused(hall_copy):

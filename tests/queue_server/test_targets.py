@@ -231,6 +231,8 @@ def test_the_migration_renames_the_age_limit_and_keeps_existing_rows(tmp_path, m
         with db.write() as conn:
             conn.execute("INSERT INTO businesses (code, prefix, name, daily_limit, service_minutes, age_limit_minutes) "
                          "VALUES ('social', 'C', '{\"zh-Hans\": \"社会事务\"}', 999, 10, 25)")
+            conn.execute("INSERT INTO businesses (code, prefix, name, daily_limit, service_minutes, age_limit_minutes) "
+                         "VALUES ('quick', 'Q', '{\"zh-Hans\": \"快办\"}', 999, 2, 8)")
             conn.execute("INSERT INTO windows (number, name, kind) VALUES (1, '1号窗口', 'acceptance')")
             conn.execute("INSERT INTO tickets (public_id, business_day, business, origin_business, number, label, "
                          "class, state, issued_at, arrived_at, source) VALUES ('p1', '2026-11-23', 'social', "
@@ -243,6 +245,8 @@ def test_the_migration_renames_the_age_limit_and_keeps_existing_rows(tmp_path, m
         assert "age_limit_minutes" not in columns and set(COLUMNS) <= set(columns)
         b = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM businesses WHERE code = 'social'").fetchone()
         assert tuple(b) == (10, 10, 25)
+        quick = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM businesses WHERE code = 'quick'").fetchone()
+        assert tuple(quick) == (8, 8, 8)  # a promise never looser than the ordinary target
         t = conn.execute("SELECT arrived_at, promise_from FROM tickets").fetchone()
         assert t["promise_from"] == t["arrived_at"] == "2026-11-23T09:05:00+08:00"  # a promise starts at arrival
         assert conn.execute("SELECT promise_run FROM windows").fetchone()[0] == 0
@@ -256,3 +260,29 @@ def test_the_migration_renames_the_age_limit_and_keeps_existing_rows(tmp_path, m
 def test_a_fresh_database_has_no_age_limit_column(state):
     with pytest.raises(sqlite3.OperationalError):
         state.db.connection().execute("SELECT age_limit_minutes FROM businesses")
+
+
+def test_an_unchanged_hall_file_is_applied_again_after_the_upgrade(tmp_path, clock):
+    """The file was applied by the release before the targets (its hash stored bare): it is applied once more,
+    so the database gets the targets the file gives, not the migration's defaults."""
+    from hallq.hallconfig import load_hall
+    from queue_server import hallsync
+    from queue_server.db import Database
+    from queue_server.domain.context import Hall
+    from queue_server.migrations import migrate
+    from tests.conftest import TINY
+
+    db = Database(tmp_path / "q.sqlite3")
+    try:
+        migrate(db)
+        hall = Hall(load_hall(TINY), clock, b"k" * 32)
+        assert hallsync.apply_config(db, hall) is True
+        assert hallsync.apply_config(db, hall) is False  # unchanged: live edits survive a restart
+        with db.write() as conn:
+            conn.execute("UPDATE businesses SET green_target_minutes = 10 WHERE code = 'alpha'")
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'config_hash'", (hall.config.content_hash,))
+        assert hallsync.apply_config(db, hall) is True
+        row = db.connection().execute("SELECT green_target_minutes FROM businesses WHERE code = 'alpha'").fetchone()
+        assert row[0] == 8  # tests/fixtures/tiny-hall: alpha promises green within 8 minutes
+    finally:
+        db.close()
