@@ -116,7 +116,28 @@ def test_green_channel_declared(session):
     flow.handle("choose", "online")
     flow.handle("choose", NO_ITEM)
     assert flow.ticket["class"] == "green"
-    assert session.devices.printer.last.find("绿色通道")
+    # what the policy can keep, printed and on screen: the target, not a bare "called first"
+    assert session.devices.printer.last.find("绿色通道，优先叫号，目标 10 分钟内")
+    assert flow.view().result["lines"][0] == "绿色通道，优先叫号，目标 10 分钟内"
+
+
+def test_a_wide_estimate_is_shown_as_a_range_everywhere_a_narrow_one_as_a_number():
+    """kiosk screen, printed ticket, spoken sentence, board and phone page decide alike (hallq.waits.shown)."""
+    from display_board.presenter import _wait_text
+    from kiosk.texts import tr, wait_words
+    from queue_server.web.ticket_page import describe, texts_for
+
+    say = lambda key, **fmt: tr(key, "zh-Hans", **fmt)  # noqa: E731
+    wide = {"state": "waiting", "people_ahead": 30, "est_wait_minutes": 42, "est_wait_range": [28, 57], "waiting": 30}
+    narrow = {**wide, "est_wait_minutes": 6, "est_wait_range": [2, 11]}
+    assert wait_words(say, "take.est", "take.est_range", wide) == "预计等候约 28–57 分钟"
+    assert wait_words(say, "take.say_est", "take.say_est_range", wide) == "，预计等候约 28 到 57 分钟"
+    assert wait_words(say, "take.est", "take.est_range", narrow) == "预计等候约 6 分钟"
+    assert wait_words(say, "take.est", "take.est_range", {"est_wait_minutes": None}) is None
+    assert _wait_text(wide, "zh-Hans") == "约 28–57 分钟" and _wait_text(narrow, "en") == "about 6 min"
+    texts = texts_for("zh-Hans")
+    assert describe(wide, texts, 30)["detail"] == "预计等候约 28–57 分钟"
+    assert describe(narrow, texts, 30)["detail"] == "预计等候约 6 分钟"
 
 
 def test_lost_answers_then_retry_issue_exactly_one_number(city):

@@ -157,3 +157,23 @@ def test_static_assets_are_served_by_the_hall(api):
         r = api.client.get(f"/t/static/{name}")
         assert r.status_code == 200 and len(r.get_data()) > 1000
         assert b"http://" not in r.get_data() and b"https://" not in r.get_data()
+
+
+def test_a_wide_estimate_shows_as_a_range_and_moves_when_the_window_pauses(hall, chromium):
+    """The script mirrors hallq.waits.shown; the estimate follows the hall, not only the arrivals."""
+    server, kiosk, staff = hall
+    for _ in range(4):
+        kiosk.issue_ticket("alpha")
+    staff.window_action(1, "sign-in")
+    staff.call_next(1)
+    mine = kiosk.issue_ticket("alpha")
+    low, high = mine["est_wait_range"]
+    assert high - low > 10  # three ahead of one busy window: a wide range
+    chromium.get(f"{server.url}/t/{mine['id']}")
+    assert text_of(chromium, "detail") == f"预计等候约 {low}–{high} 分钟"
+    chromium.execute_script("window.__samePage = true;")
+    staff.window_action(1, "pause", {"reason": "break"})  # half the capacity: the wait grows
+    paused = server.client(token=KIOSK).ticket(mine["id"])
+    assert paused["est_wait_range"][1] > high
+    wait_text(chromium, "detail", f"{paused['est_wait_range'][0]}–{paused['est_wait_range'][1]}", timeout=30)
+    assert chromium.execute_script("return window.__samePage === true")
