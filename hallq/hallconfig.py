@@ -29,9 +29,7 @@ from hallq.config_schema import (CODE, FORM_FIELD, FORM_FIELD_TYPES, HALL_FILE, 
                                  MATERIAL, SERVICES_FILE, SITE)
 from hallq.hours import WEEKDAYS, OpeningHours, Period, check_no_overlap
 from hallq.i18n import Texts
-from hallq.targets import DEFAULT as DEFAULT_TARGETS
-from hallq.targets import PROMISES, Targets, soonest_keepable
-from hallq.targets import problems as target_problems
+from hallq.targets import Targets, from_section, settle
 from hallq.workdays import WorkCalendar
 
 class ConfigError(Exception):
@@ -229,7 +227,7 @@ def load_hall(path: str | os.PathLike[str]) -> HallConfig:
         items_raw.extend((slabel, i, it) for i, it in enumerate(sraw.get("items", [])))
 
     q = raw.get("queue", {})
-    hall_targets = _targets(q, Targets(), label, "queue", problems)
+    hall_targets = from_section(q, Targets(), label, "queue", problems)
     rules = QueueRules(**{k: v for k, v in q.items() if k not in ("targets", "age_limit_minutes")},
                        targets=hall_targets)
     businesses: dict[str, Business] = {}
@@ -248,7 +246,7 @@ def load_hall(path: str | os.PathLike[str]) -> HallConfig:
             daily_limit=b.get("daily_limit", 999),
             ticket_requires=b.get("ticket_requires", "none"),
             service_minutes=b.get("service_minutes", rules.default_service_minutes),
-            targets=_targets(b, hall_targets, label, key, problems),
+            targets=from_section(b, hall_targets, label, key, problems),
         )
         if len(b["prefix"]) + len(str(businesses[b["code"]].daily_limit)) > 6:
             problems.append((label, f"{key}.daily_limit", "number too long for a ticket: keep prefix + digits within 6 characters"))
@@ -278,16 +276,9 @@ def load_hall(path: str | os.PathLike[str]) -> HallConfig:
     for b in raw["businesses"]:
         sections.setdefault(b["code"], b)  # a duplicate code is reported above; the first one counts
     for code, b in businesses.items():
-        # a promise nobody set follows the hall: never tighter than its windows can keep, never looser than
-        # the ordinary target (a file written before the promises loads as it did)
-        floor = soonest_keepable(b.service_minutes, len(windows))
-        adapted = {k: min(max(DEFAULT_TARGETS[k], floor), b.targets.ordinary)
-                   for k in PROMISES if not _gives(k, sections[code]) and not _gives(k, q)}
-        if adapted:
-            businesses[code] = b = dataclasses.replace(b, targets=dataclasses.replace(b.targets, **adapted))
-        for klass, _zh, _hant, en in target_problems(b.targets.as_dict(), b.service_minutes, len(windows)):
-            problems.append((label, f"businesses[code={code}].targets.{klass}",
-                             en + _inherited(klass, b.targets, sections[code], q)))
+        targets, wrong = settle(b.targets, b.service_minutes, len(windows), sections[code], q)
+        businesses[code] = dataclasses.replace(b, targets=targets)
+        problems += [(label, f"businesses[code={code}].targets.{klass}", why) for klass, why in wrong]
 
     items: dict[str, ServiceItem] = {}
     for slabel, i, it in items_raw:
@@ -373,33 +364,6 @@ def _did_you_mean(word: str, choices: dict[str, Any]) -> str:
 
     close = difflib.get_close_matches(word, list(choices), n=1)
     return f" (did you mean \"{close[0]}\"?)" if close else ""
-
-
-def _targets(section: dict[str, Any], base: Targets, label: str, key: str, problems: list) -> Targets:
-    """A section's ``targets`` over ``base``; ``age_limit_minutes`` is the older name of the ordinary one."""
-    given = dict(section.get("targets", {}))
-    if "age_limit_minutes" in section:
-        if "ordinary" in given:
-            problems.append((label, f"{key}.age_limit_minutes",
-                             "give the ordinary target once: targets.ordinary (age_limit_minutes is its older name)"))
-        given.setdefault("ordinary", section["age_limit_minutes"])
-    return Targets(**{**base.as_dict(), **given})
-
-
-def _gives(klass: str, section: dict[str, Any]) -> bool:
-    """Whether a section of the file sets the target of ``klass`` (``age_limit_minutes``: the ordinary one)."""
-    return klass in section.get("targets", {}) or (klass == "ordinary" and "age_limit_minutes" in section)
-
-
-def _inherited(klass: str, targets: Targets, section: dict[str, Any], queue: dict[str, Any]) -> str:
-    """Where a business's target comes from when the business does not give it: the file key to edit."""
-    if _gives(klass, section):
-        return ""
-    value = getattr(targets, klass)
-    if _gives(klass, queue):
-        return f" ({klass} = {value} comes from [queue] targets; give this business its own targets.{klass})"
-    return (f" ({klass} = {value} is the built-in default; set [queue] targets.{klass} or this business's "
-            f"targets.{klass})")
 
 
 def _calendar(c: dict[str, Any], label: str, problems: list) -> WorkCalendar:

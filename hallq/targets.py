@@ -20,8 +20,10 @@ the same things with the same words.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Any
 
 CLASSES = ("green", "appointment", "ordinary")
 PROMISES = ("green", "appointment")
@@ -91,3 +93,51 @@ def problems(targets: dict[str, int], service_minutes: float, windows: int) -> l
                         f"{v} min cannot be kept by any allocation: even with all {windows} windows on this "
                         f"business ({service_minutes:g} min a service) it needs at least {floor} min"))
     return out
+
+
+# -- reading them from a hall file (hallq.hallconfig) ----------------------------------------------------
+
+def from_section(section: dict[str, Any], base: Targets, label: str, key: str, problems: list) -> Targets:
+    """A file section's ``targets`` over ``base``; ``age_limit_minutes`` is the older name of the ordinary one."""
+    given = dict(section.get("targets", {}))
+    if "age_limit_minutes" in section:
+        if "ordinary" in given:
+            problems.append((label, f"{key}.age_limit_minutes",
+                             "give the ordinary target once: targets.ordinary (age_limit_minutes is its older name)"))
+        given.setdefault("ordinary", section["age_limit_minutes"])
+    return Targets(**{**base.as_dict(), **given})
+
+
+def settle(targets: Targets, service_minutes: float, windows: int, business: dict[str, Any],
+           queue: dict[str, Any]) -> tuple[Targets, list[tuple[str, str]]]:
+    """A business's targets as the hall runs them, and what is wrong with them as ``(class, reason)``.
+
+    A promise the file sets nowhere (neither the business nor ``[queue]``) follows
+    the hall: the default, raised to what its windows can keep and capped by the
+    ordinary target, so a file written before the promises loads as it did. One
+    it sets is checked, and the reason says which key to change.
+    """
+    floor = soonest_keepable(service_minutes, windows)
+    adapted = {k: min(max(DEFAULT[k], floor), targets.ordinary)
+               for k in PROMISES if not _gives(k, business) and not _gives(k, queue)}
+    if adapted:
+        targets = dataclasses.replace(targets, **adapted)
+    wrong = [(klass, en + _inherited(klass, targets, business, queue))
+             for klass, _zh, _hant, en in problems(targets.as_dict(), service_minutes, windows)]
+    return targets, wrong
+
+
+def _gives(klass: str, section: dict[str, Any]) -> bool:
+    """Whether a section of the file sets the target of ``klass`` (``age_limit_minutes``: the ordinary one)."""
+    return klass in section.get("targets", {}) or (klass == "ordinary" and "age_limit_minutes" in section)
+
+
+def _inherited(klass: str, targets: Targets, section: dict[str, Any], queue: dict[str, Any]) -> str:
+    """Where a business's target comes from when the business does not give it: the file key to edit."""
+    if _gives(klass, section):
+        return ""
+    value = getattr(targets, klass)
+    if _gives(klass, queue):
+        return f" ({klass} = {value} comes from [queue] targets; give this business its own targets.{klass})"
+    return (f" ({klass} = {value} is the built-in default; set [queue] targets.{klass} or this business's "
+            f"targets.{klass})")
