@@ -5,7 +5,7 @@
   if it checked in early) to the first call, in minutes of opening time as the
   targets count it, and the share called within the target.
 * **Bound** (:func:`bound_check`): once a ticket is urgent (a promise from
-  half its target on, an ordinary ticket from its target), the dispatch
+  30 % of its target on, an ordinary ticket from its target), the dispatch
   policy lets it wait only for urgent tickets that come first: of its own
   kind with an earlier deadline, and of the other kind only as the run guard
   allows (an ordinary ticket sees at most ``k`` promises in a row at any
@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from hallq.simulation.records import CallRecord, DayResult, TicketRecord
+from hallq.targets import URGENT_SHARE
 
 CLASSES = ("green", "appointment", "ordinary")
 MIN = 60_000.0
@@ -100,7 +101,8 @@ def bound_check(result: DayResult, hall, day_start: datetime, max_in_a_row: int)
 
     def urgency(business: str, klass: str, promise_ms: int) -> tuple[int, int]:
         target = clock.target(business, klass)
-        return clock.after(promise_ms, target / 2 if klass != "ordinary" else target), clock.after(promise_ms, target)
+        urgent = target * URGENT_SHARE if klass != "ordinary" else target
+        return clock.after(promise_ms, urgent), clock.after(promise_ms, target)
 
     timing = [urgency(c.business, c.klass, c.promise_ms) for c in calls]  # per call: a re-queue starts anew
     index: dict[str, int] = {}

@@ -8,8 +8,8 @@ The policy (``promises``; docs/dispatch.md explains the why of each rule):
    deadline: the moment its promise starts (``promise_from``) plus its
    class's target in minutes of opening time (green channel and checked-in
    appointments are promised a call within their target; an ordinary ticket
-   is *overdue* past its own). A promise is urgent from half its target on;
-   an ordinary ticket from its deadline. Urgent promises are called before
+   is *overdue* past its own). A promise is urgent once 30 % of its target
+   has passed (``URGENT_SHARE``); an ordinary ticket from its deadline. Urgent promises are called before
    urgent ordinary tickets, but a window that has called
    ``max_promises_in_a_row`` promises in a row while an overdue ordinary
    ticket waited for it calls that ticket next: ordinary tickets yield first
@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from hallq.hours import OpeningHours
-from hallq.targets import Targets
+from hallq.targets import URGENT_SHARE, Targets
 
 GREEN, APPOINTMENT, ORDINARY = 0, 1, 2
 
@@ -67,8 +67,8 @@ class Policy:
         return self._after(c, 1.0)
 
     def urgent_from(self, c: Candidate) -> datetime:
-        """When ``c`` becomes urgent: half-way to a promise's deadline, an ordinary ticket's deadline."""
-        return self._after(c, 0.5 if c.klass != ORDINARY else 1.0)
+        """When ``c`` becomes urgent: 30 % of the way to a promise's deadline, an ordinary ticket's deadline."""
+        return self._after(c, URGENT_SHARE if c.klass != ORDINARY else 1.0)
 
     def _after(self, c: Candidate, share: float) -> datetime:
         key = (c.id, share)

@@ -18,7 +18,7 @@ For a ticket of business *b* (docs/dispatch.md, "Wait estimates"):
   half the recent rate of promises (those called in the last 30 minutes) is
   added to the load;
 * a promise waits for the promises ahead of it, but while ordinary tickets
-  are overdue at least half its target (the policy holds it until then), and
+  are overdue at least until it is urgent (the policy holds it until then), and
   an appointment checked in early at least until its slot.
 
 The result is in minutes of opening time, turned into minutes on the clock
@@ -41,7 +41,7 @@ from datetime import datetime, timedelta
 
 from hallq.clock import iso
 from hallq.hours import OpeningHours
-from hallq.targets import Targets
+from hallq.targets import URGENT_SHARE, Targets
 
 SAMPLE = 20
 MIN_SAMPLES = 3
@@ -86,7 +86,7 @@ def wait(q: QueueState, hours: OpeningHours, now: datetime, klass: int, ahead: i
     if klass != 2:
         work = 0.0 if queued < 0 else queued * per
         if q.overdue:
-            work = max(work, q.targets.of(klass) / 2)
+            work = max(work, q.targets.of(klass) * URGENT_SHARE)
         start = max(now, promise_from) if promise_from is not None else now
     else:
         work = 0.0 if queued < 0 else (queued + 0.5) * per

@@ -79,7 +79,7 @@ class Oracle:
             start = datetime.fromisoformat(r["promise_from"])
             target = targets[r["business"]][COLUMNS[r["class"]]]
             due = add_open(periods, start, target)
-            urgent = add_open(periods, start, target / 2 if r["class"] != ORDINARY else target)
+            urgent = add_open(periods, start, target * 0.3 if r["class"] != ORDINARY else target)  # 30 %: a promise
             if now >= urgent:
                 (promises if r["class"] != ORDINARY else overdue).append(((due, r["class"], r["id"]), r["id"]))
             else:

@@ -26,7 +26,9 @@ MUTATIONS = {
     "no run guard: promises always before overdue tickets": [
         ("if run < policy.max_in_a_row:", "if True:")],
     "promises urgent only at their deadline": [
-        ("0.5 if c.klass != ORDINARY else 1.0", "1.0")],
+        ("URGENT_SHARE if c.klass != ORDINARY else 1.0", "1.0")],
+    "promises urgent half-way to their deadline": [
+        ("URGENT_SHARE if c.klass != ORDINARY else 1.0", "0.5 if c.klass != ORDINARY else 1.0")],
     "urgent promises by class, not by deadline": [
         ("key=lambda c: (policy.deadline(c), c.klass, c.id))", "key=lambda c: (c.klass, policy.deadline(c), c.id))")],
     "overdue tickets by arrival, not by deadline": [
