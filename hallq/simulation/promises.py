@@ -20,30 +20,16 @@
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
 from hallq.simulation.records import CallRecord, DayResult, TicketRecord
+from hallq.simulation.stats import percentile, summary
 from hallq.targets import URGENT_SHARE
 
 CLASSES = ("green", "appointment", "ordinary")
 MIN = 60_000.0
-
-
-def _pct(values: list[float], p: float) -> float | None:
-    if not values:
-        return None
-    s = sorted(values)
-    return s[max(0, math.ceil(p / 100 * len(s)) - 1)]
-
-
-def _summary(values: list[float]) -> dict[str, Any]:
-    if not values:
-        return {"n": 0, "avg": None, "p50": None, "p90": None, "max": None}
-    return {"n": len(values), "avg": round(sum(values) / len(values), 2), "p50": round(_pct(values, 50), 2),
-            "p90": round(_pct(values, 90), 2), "max": round(max(values), 2)}
 
 
 class _Clock:
@@ -79,7 +65,7 @@ def by_class(result: DayResult, hall, day_start: datetime) -> dict[str, Any]:
         groups[("*", t.klass)].append((waited, kept))
 
     def figures(rows: list[tuple[float, bool]]) -> dict[str, Any]:
-        return {**_summary([w for w, _ in rows]),
+        return {**summary([w for w, _ in rows]),
                 "kept": round(sum(k for _, k in rows) / len(rows), 3) if rows else None}
     return {
         "classes": {k: figures(groups.get(("*", k), [])) for k in CLASSES},
@@ -143,7 +129,7 @@ def bound_check(result: DayResult, hall, day_start: datetime, max_in_a_row: int)
                 problems.append({"ticket": t.label, "window": window, "why": why})
     return {"checked": checked, "not_replayed": skipped, "beyond_bound": len({p["ticket"] for p in problems}),
             "problems": problems[:20],
-            "past_urgent_minutes": {k: _summary(v) for k, v in waited_past.items()}}
+            "past_urgent_minutes": {k: summary(v) for k, v in waited_past.items()}}
 
 
 def _run_broken(kinds: list[bool], waiting_is_promise: bool, k: int) -> str | None:
@@ -188,10 +174,10 @@ def estimate_errors(result: DayResult) -> dict[str, Any]:
         errors = [e for e, _, _ in rows]
         hits = [h for _, h, _ in rows if h is not None]
         widths = [w for _, _, w in rows if w is not None]
-        return {"n": len(rows), "median_abs_error": round(_pct(errors, 50), 2),
-                "p90_abs_error": round(_pct(errors, 90), 2),
+        return {"n": len(rows), "median_abs_error": round(percentile(errors, 50), 2),
+                "p90_abs_error": round(percentile(errors, 90), 2),
                 "range_holds": round(sum(hits) / len(hits), 3) if hits else None,
-                "median_range_width": _pct(widths, 50)}
+                "median_range_width": percentile(widths, 50)}
     return {"all": figures(groups[("*", "*")]) if groups else None,
             "classes": {k: figures(groups[("*", k)]) for k in CLASSES if ("*", k) in groups},
             "businesses": {b: figures(rows) for (b, k), rows in sorted(groups.items()) if b != "*" and k == "*"},

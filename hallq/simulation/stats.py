@@ -17,7 +17,6 @@ from collections import Counter
 from typing import Any
 
 from hallq.i18n import pick
-from hallq.simulation import promises
 from hallq.simulation.records import DayResult
 
 MIN = 60_000.0
@@ -31,7 +30,7 @@ def percentile(values: list[float], p: float) -> float | None:
     return s[max(0, math.ceil(p / 100 * len(s)) - 1)]
 
 
-def _waits(values: list[float]) -> dict[str, Any]:
+def summary(values: list[float]) -> dict[str, Any]:
     if not values:
         return {"n": 0, "avg": None, "p50": None, "p90": None, "max": None}
     return {"n": len(values), "avg": round(sum(values) / len(values), 2), "p50": round(percentile(values, 50), 2),
@@ -70,9 +69,9 @@ def report(result: DayResult, hall, run: dict[str, Any] | None = None) -> dict[s
             "served": sum(t.outcome == "done" for t in mine), "no_show": sum(t.outcome == "no_show" for t in mine),
             "unserved": sum(t.outcome == "unserved" for t in mine), "transferred_out": sum(t.transferred for t in mine),
             "requeued": sum(t.requeues for t in mine), "turned_away": dict(turned),
-            "wait_minutes": _waits(waits),
+            "wait_minutes": summary(waits),
         }
-    classes = {k: _waits([(t.first_call_ms - t.issued_ms) / MIN for t in tickets
+    classes = {k: summary([(t.first_call_ms - t.issued_ms) / MIN for t in tickets
                           if t.klass == k and t.first_call_ms is not None])
                for k in ("green", "appointment", "ordinary")}
     windows = []
@@ -105,7 +104,7 @@ def report(result: DayResult, hall, run: dict[str, Any] | None = None) -> dict[s
             "requeued": sum(t.requeues for t in tickets),
             "requeue_refused": dict(Counter(t.requeue_refused for t in tickets if t.requeue_refused)),
             "transfers": sum(t.transferred for t in tickets),
-            "wait_minutes": _waits(all_waits),
+            "wait_minutes": summary(all_waits),
             "peak_waiting": peak, "peak_at": _hhmm(peak_at) if peak_at is not None else None,
             "utilisation": round(busy / opened, 3) if opened else None,
         },
@@ -117,6 +116,8 @@ def report(result: DayResult, hall, run: dict[str, Any] | None = None) -> dict[s
 
 def _promises(result: DayResult, hall) -> dict[str, Any]:
     """Targets kept, the bound replayed, the estimates checked (hallq/simulation/promises.py)."""
+    from hallq.simulation import promises  # it builds on this module's percentiles
+
     out: dict[str, Any] = {"policy": hall.queue.dispatch, "estimates": promises.estimate_errors(result)}
     if result.day_start is not None:
         out["promises"] = promises.by_class(result, hall, result.day_start)
