@@ -16,7 +16,8 @@ from typing import Any
 from hallq.clock import iso
 from queue_server.domain import day as day_rules
 from queue_server.domain.context import Hall
-from queue_server.domain.estimates import queue_state, wait, waiting_counts
+from hallq.targets import Targets
+from queue_server.domain.estimates import PromiseRates, capacities, queue_state, wait, waiting_counts
 from queue_server.domain.windows import window_view, window_views
 
 CALL_ACTIONS = ("call", "recall", "call_back")
@@ -27,6 +28,7 @@ class Snapshots:
         self.hall = hall
         self._windows: dict[int, dict[str, Any]] = {}
         self._businesses: dict[str, dict[str, Any]] = {}
+        self._rates = PromiseRates()
 
     def refresh_names(self, conn: sqlite3.Connection) -> None:
         """Reload business and window names (after a config change)."""
@@ -65,6 +67,7 @@ class Snapshots:
         day = now.date().isoformat()
         counts = waiting_counts(conn, day)
         hours = self.hall.config.hours
+        caps = capacities(conn, not hours.is_serving(now), day)  # once for every business
         issuing = self.issuing(conn, now)
         # per business, each an indexed LIMIT 1 / MAX: the cost does not grow with the day
         last_called, issued = {}, {}
@@ -82,7 +85,9 @@ class Snapshots:
         for code, b in self._businesses.items():
             waiting, green = counts.get(code, (0, 0))
             # what a resident taking an ordinary number now would wait, with the hall as it is now
-            est = wait(queue_state(conn, hours, code, now, b["service_minutes"]), hours, now, 2, waiting)
+            state = queue_state(conn, hours, code, now, b["service_minutes"], self._rates, caps, Targets(
+                b["green_target_minutes"], b["appointment_target_minutes"], b["ordinary_target_minutes"]))
+            est = wait(state, hours, now, 2, waiting)
             out[code] = {
                 "business": code, "name": b["name"], "prefix": b["prefix"], "waiting": waiting,
                 "green_waiting": green or 0, "est_wait_minutes": est.minutes if est else None,
