@@ -25,8 +25,36 @@ def _dispatch(data: dict) -> str:
     return render(data)
 
 
+def _calls(data: dict) -> str:
+    """The call-next figures: latency to an MQTT subscriber, and its flatness against the queue's size."""
+    import statistics
+
+    def spread(values: list[float], unit: str = " ms") -> str:
+        return f"{statistics.median(values):.1f}{unit} ({min(values):.1f}–{max(values):.1f})"
+    runs = [r["latency"] for r in data["call_to_mqtt"]]
+    lines = [f"{data['date']}, {len(runs)} runs of `bench/bench_call.py` (100 calls/s for 10 s, Mosquitto), "
+             "median (min–max) over the runs:", "",
+             "| p50 | p90 | p99 | max | calls lost |", "|---|---|---|---|---|",
+             f"| {spread([r['p50_ms'] for r in runs])} | {spread([r['p90_ms'] for r in runs])} | "
+             f"**{spread([r['p99_ms'] for r in runs])}** | {spread([r['max_ms'] for r in runs])} | "
+             f"{sum(r['calls_not_received'] for r in data['call_to_mqtt'])} of "
+             f"{sum(r['n'] for r in runs)} |", "",
+             f"{len(data['call_scaling'])} runs of `bench/bench_call_scaling.py` (every class queued), "
+             "p50 of a call by the queue's size, median (min–max) over the runs:", "",
+             "| waiting | p50 | p99 |", "|---|---|---|"]
+    sizes = [c["waiting"] for c in data["call_scaling"][0]["curve"]]
+    for i, n in enumerate(sizes):
+        curve = [run["curve"][i] for run in data["call_scaling"]]
+        lines.append(f"| {n:,} | {spread([c['p50_ms'] for c in curve])} | {spread([c['p99_ms'] for c in curve])} |")
+    worst = [run["p50_spread_vs_smallest"] for run in data["call_scaling"]]
+    lines += ["", f"Largest p50 spread against the 10-ticket queue: {statistics.median(worst):.1%} "
+              f"({min(worst):.1%}–{max(worst):.1%}) (target ±20 %)."]
+    return "\n".join(lines)
+
+
 # name: (doc, committed JSON, renderer)
 BLOCKS = {
+    "call-figures": (ROOT / "docs" / "performance.md", ROOT / "docs" / "performance-calls-2026-12-06.json", _calls),
     "dispatch-figures": (ROOT / "docs" / "dispatch.md", ROOT / "docs" / "dispatch-figures.json", _dispatch),
 }
 
