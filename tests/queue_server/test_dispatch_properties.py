@@ -381,6 +381,92 @@ def test_promises_count_opening_time_not_the_lunch_break(tmp_path):
     service.db.close()
 
 
+def test_overdue_tickets_go_by_deadline_across_businesses(tmp_path):
+    """Window 2 serves beta (overdue after 50 minutes) and alpha (after 40): a beta ticket from 09:00 is due at
+    09:50, an alpha ticket from 09:05 at 09:45; at 09:55 both are overdue and the alpha one is called first."""
+    clock = VirtualClock(MONDAY_0930.replace(hour=9, minute=0), rate=0)
+    service = build_service(tmp_path, clock)
+    kiosk = Actor("kiosk", "kiosk-1")
+    beta = service.issue_ticket(kiosk, "beta")["ticket"]
+    clock.advance(5 * 60)
+    alpha = service.issue_ticket(kiosk, "alpha")["ticket"]
+    clerk = staff_actor(service, "102")
+    service.sign_in(clerk, 2)
+    clock.advance(50 * 60)
+    assert service.call_next(clerk, 2)["ticket"]["ticket"] == alpha
+    assert service.call_next(clerk, 2, complete_current=True)["ticket"]["ticket"] == beta
+    service.db.close()
+
+
+def test_urgent_promises_go_by_deadline_not_by_class(tmp_path):
+    """An appointment due at 09:38 goes before a green-channel ticket due at 09:39 (both promised 8 minutes)."""
+    clock = VirtualClock(MONDAY_0930, rate=0)
+    service = build_service(tmp_path, clock)
+    kiosk = Actor("kiosk", "kiosk-1")
+    booked = service._run(kiosk, None, lambda tx: dict(ticket_rules.issue_ticket(
+        tx, "alpha", klass=APPOINTMENT, promise_from=iso(clock.now()))))["label"]
+    clock.advance(60)
+    green = service.issue_ticket(kiosk, "alpha", green_reason="disabled")["ticket"]
+    clerk = staff_actor(service, "101")
+    service.sign_in(clerk, 1)
+    clock.advance(3 * 60)  # 09:34: both urgent (after 2.4 of their 8 minutes)
+    assert service.call_next(clerk, 1)["ticket"]["ticket"] == booked
+    assert service.call_next(clerk, 1, complete_current=True)["ticket"]["ticket"] == green
+    service.db.close()
+
+
+def test_in_a_calm_hall_class_comes_before_the_window_s_ranking(tmp_path):
+    """Window 2 serves beta first and alpha as help: an alpha green-channel ticket still goes before a beta one."""
+    clock = VirtualClock(MONDAY_0930, rate=0)
+    service = build_service(tmp_path, clock)
+    kiosk = Actor("kiosk", "kiosk-1")
+    ordinary = service.issue_ticket(kiosk, "beta")["ticket"]
+    green = service.issue_ticket(kiosk, "alpha", green_reason="disabled")["ticket"]
+    clerk = staff_actor(service, "102")
+    service.sign_in(clerk, 2)
+    assert service.call_next(clerk, 2)["ticket"]["ticket"] == green
+    assert service.call_next(clerk, 2, complete_current=True)["ticket"]["ticket"] == ordinary
+    service.db.close()
+
+
+def test_an_appointment_checked_in_early_waits_its_turn_from_the_slot(tmp_path):
+    """Checked in at 09:30 for 10:00, it queues as a number taken at 10:00: the walk-in of 09:35 goes first."""
+    clock = VirtualClock(MONDAY_0930, rate=0)
+    service = build_service(tmp_path, clock)
+    kiosk = Actor("kiosk", "kiosk-1")
+    booked = service._run(kiosk, None, lambda tx: dict(ticket_rules.issue_ticket(
+        tx, "alpha", klass=APPOINTMENT, promise_from=iso(clock.now() + timedelta(minutes=30)))))["label"]
+    clock.advance(5 * 60)
+    walk_in = service.issue_ticket(kiosk, "alpha")["ticket"]
+    clerk = staff_actor(service, "101")
+    service.sign_in(clerk, 1)
+    assert service.call_next(clerk, 1)["ticket"]["ticket"] == walk_in
+    assert service.call_next(clerk, 1, complete_current=True)["ticket"]["ticket"] == booked
+    service.db.close()
+
+
+def test_a_window_calls_at_most_k_promises_while_an_overdue_ticket_waits(tmp_path):
+    """k = 2: three urgent promises and an overdue ticket at one window go promise, promise, overdue, promise."""
+    clock = VirtualClock(MONDAY_0930, rate=0)
+    service = build_service(tmp_path, clock)
+    kiosk = Actor("kiosk", "kiosk-1")
+    overdue = service.issue_ticket(kiosk, "alpha")["ticket"]
+    clock.advance(38 * 60)
+    greens = [service.issue_ticket(kiosk, "alpha", green_reason="disabled")["ticket"] for _ in range(3)]
+    clerk = staff_actor(service, "101")
+    service.sign_in(clerk, 1)
+    clock.advance(3 * 60)  # 10:11: the ordinary ticket is overdue (40), the greens urgent (2.4 of 8)
+    called = [service.call_next(clerk, 1, complete_current=True)["ticket"]["ticket"] for _ in range(4)]
+    assert called == [greens[0], greens[1], overdue, greens[2]]
+    service.db.close()
+
+
+WORKED_EXAMPLES = (test_promises_count_opening_time_not_the_lunch_break, test_overdue_tickets_go_by_deadline_across_businesses,
+                   test_urgent_promises_go_by_deadline_not_by_class, test_in_a_calm_hall_class_comes_before_the_window_s_ranking,
+                   test_an_appointment_checked_in_early_waits_its_turn_from_the_slot,
+                   test_a_window_calls_at_most_k_promises_while_an_overdue_ticket_waits)
+
+
 def test_brute_force_and_sql_agree_with_many_waiting(tmp_path):
     """The indexed candidate lookup picks the policy's minimum among thousands of tickets of every class."""
     clock = VirtualClock(MONDAY_0930, rate=0)
