@@ -22,7 +22,7 @@ from queue_server.api.hall import state
 from queue_server.domain import attention, rating_prompts
 from queue_server.domain.errors import unknown_window
 from queue_server.domain.service import ticket_brief
-from queue_server.domain.windows import window_view
+from queue_server.domain.windows import waiting_list, window_view
 
 LIVE = Obj({"seq": Int(description="the journal's newest sequence number"), "business_day": Str()}, extra=True)
 CONSOLE = Obj({"window": S.WINDOW, "signed_in_here": Bool(), "current": Obj({}, extra=True, nullable=True),
@@ -82,8 +82,7 @@ def window_console(number: int, actor) -> dict[str, Any]:
         marks = ",".join("?" * len(serves)) or "NULL"
         where = (f"business_day = ? AND state = 'waiting' AND (target_window = ? OR "
                  f"(target_window IS NULL AND business IN ({marks})))")
-        waiting = conn.execute(f"SELECT * FROM tickets WHERE {where} ORDER BY target_window IS NULL, class, "
-                               f"arrived_at, id LIMIT {WAITING_SHOWN}", (day, number, *serves)).fetchall()
+        waiting = waiting_list(conn, st.hall, number, now, WAITING_SHOWN)  # as the window will call them
         total = conn.execute(f"SELECT COUNT(*) FROM tickets WHERE {where}", (day, number, *serves)).fetchone()[0]
         current = conn.execute("SELECT * FROM tickets WHERE window = ? AND state IN ('called', 'serving') "
                                "ORDER BY called_at DESC LIMIT 1", (number,)).fetchone()

@@ -7,6 +7,7 @@ from queue_server.api import api, operation
 from queue_server.api import schemas as S
 from queue_server.api.hall import state
 from queue_server.domain.service import ticket_brief
+from queue_server.domain.windows import waiting_list
 
 W_ERRORS = (400, 401, 403, 404, 409)
 EMPTY = Obj({})
@@ -131,12 +132,7 @@ def window_queue(number, actor):
         if view is None:
             from queue_server.domain.errors import unknown_window
             raise unknown_window(number)
-        serves = view["serves"]
-        day = st.hall.now().date().isoformat()
-        waiting = conn.execute(
-            f"SELECT * FROM tickets WHERE business_day = ? AND state = 'waiting' AND (target_window = ? OR "
-            f"(target_window IS NULL AND business IN ({','.join('?' * len(serves)) or 'NULL'}))) "
-            "ORDER BY target_window IS NULL, class, arrived_at, id LIMIT 200", (day, number, *serves)).fetchall()
+        waiting = waiting_list(conn, st.hall, number, st.hall.now(), 200)  # as the window will call them
         held = conn.execute("SELECT * FROM tickets WHERE window = ? AND state = 'held' ORDER BY called_at",
                             (number,)).fetchall()
     return {"window": view, "waiting": [ticket_brief(t) for t in waiting], "held": [ticket_brief(t) for t in held]}

@@ -78,6 +78,21 @@ class Policy:
         return self._cache[key]
 
 
+def call_order(c: Candidate, ranks: dict[str, int], now: datetime, policy: Policy) -> tuple:
+    """Where ``c`` stands in the order a window calls (rules 1-3, before the run guard): the smallest first."""
+    if c.directed:
+        return (0, c.arrived_at, c.id)
+    if policy.name == "age_limit":
+        return _age_limit(c, ranks, now, policy)
+    if now >= policy.urgent_from(c):
+        if c.klass != ORDINARY:
+            return (1, policy.deadline(c), c.klass, c.id)
+        return (2, policy.deadline(c), c.id)
+    # an appointment checked in before its slot queues as if it had taken a number at the slot's start
+    klass = c.klass if datetime.fromisoformat(c.promise_from) <= now else ORDINARY
+    return (3, klass, ranks.get(c.business, 99), c.promise_from, c.id)
+
+
 def choose(cands: list[Candidate], ranks: dict[str, int], now: datetime, run: int,
            policy: Policy) -> tuple[Candidate | None, int]:
     """The candidate the window calls (None when nobody waits for it), and the window's new run of promises.
@@ -87,35 +102,24 @@ def choose(cands: list[Candidate], ranks: dict[str, int], now: datetime, run: in
     """
     if not cands:
         return None, run
-    directed = [c for c in cands if c.directed]
-    if directed:
-        return min(directed, key=lambda c: (c.arrived_at, c.id)), run
-    if policy.name == "age_limit":
-        return _age_limit(cands, ranks, now, policy), 0
-    urgent = [c for c in cands if now >= policy.urgent_from(c)]
-    promise = min((c for c in urgent if c.klass != ORDINARY), default=None,
-                  key=lambda c: (policy.deadline(c), c.klass, c.id))
-    overdue = min((c for c in urgent if c.klass == ORDINARY), default=None,
-                  key=lambda c: (policy.deadline(c), c.id))
-    if promise is not None and overdue is not None:
-        if run < policy.max_in_a_row:
-            return promise, run + 1
-        return overdue, 0
-    if promise is not None or overdue is not None:
-        return promise or overdue, 0
-    # an appointment checked in before its slot queues as if it had taken a number at the slot's start
-    return min(cands, key=lambda c: (c.klass if datetime.fromisoformat(c.promise_from) <= now else ORDINARY,
-                                     ranks.get(c.business, 99), c.promise_from, c.id)), 0
+    keyed = sorted(((call_order(c, ranks, now, policy), c) for c in cands), key=lambda kc: kc[0])
+    best_key, best = keyed[0]
+    if best_key[0] == 0:  # directed: the run is not the window's choice
+        return best, run
+    if best_key[0] == 1:  # an urgent promise: the run guard decides against the first overdue ticket
+        overdue = next((c for k, c in keyed if k[0] == 2), None)
+        if overdue is not None:
+            if run < policy.max_in_a_row:
+                return best, run + 1
+            return overdue, 0
+    return best, 0
 
 
-def _age_limit(cands: list[Candidate], ranks: dict[str, int], now: datetime, policy: Policy) -> Candidate:
+def _age_limit(c: Candidate, ranks: dict[str, int], now: datetime, policy: Policy) -> tuple:
     """The rule before 2026-12: past the age limit (real minutes), every class by arrival alone."""
-    def key(c: Candidate) -> tuple:
-        limit = timedelta(minutes=policy.targets[c.business].ordinary)
-        if now - datetime.fromisoformat(c.arrived_at) >= limit:
-            return (1, c.arrived_at, c.id)
-        return (2, c.klass, ranks.get(c.business, 99), c.promise_from, c.id)
-    return min(cands, key=key)
+    if now - datetime.fromisoformat(c.arrived_at) >= timedelta(minutes=policy.targets[c.business].ordinary):
+        return (2, c.arrived_at, c.id)  # never 1: the run guard does not apply
+    return (3, c.klass, ranks.get(c.business, 99), c.promise_from, c.id)
 
 
 _COLS = "id, business, class, arrived_at, promise_from, target_window IS NOT NULL AS directed"
@@ -125,6 +129,31 @@ _HEADS = " UNION ALL ".join(
     "ORDER BY promise_from, id LIMIT 1)" for k in (GREEN, APPOINTMENT, ORDINARY))
 _OLDEST = (f"SELECT {_COLS} FROM tickets INDEXED BY tickets_waiting_age WHERE business_day = :day AND business = :b "
            "AND state = 'waiting' AND target_window IS NULL ORDER BY arrived_at, id LIMIT 1")
+
+
+def in_call_order(conn: sqlite3.Connection, day: str, window: int, ranks: dict[str, int], now: datetime,
+                  policy: Policy, limit: int) -> list[sqlite3.Row]:
+    """The first ``limit`` waiting tickets of ``window`` in the order it would call them (the run guard aside).
+
+    Each class's queue of each business is in order by itself, so the first
+    ``limit`` of each hold the first ``limit`` of all: the list costs the same
+    however long the queue.
+    """
+    rows = conn.execute(
+        "SELECT * FROM tickets INDEXED BY tickets_directed WHERE state = 'waiting' AND target_window = ? "
+        "AND business_day = ? ORDER BY arrived_at, id LIMIT ?", (window, day, limit)).fetchall()
+    for business in ranks:
+        for k in (GREEN, APPOINTMENT, ORDINARY):
+            rows += conn.execute(
+                "SELECT * FROM tickets INDEXED BY tickets_waiting WHERE business_day = ? AND business = ? "
+                "AND class = ? AND state = 'waiting' AND target_window IS NULL ORDER BY promise_from, id LIMIT ?",
+                (day, business, k, limit)).fetchall()
+
+    def order(r: sqlite3.Row) -> tuple:
+        c = Candidate(r["id"], r["business"], r["class"], r["arrived_at"], r["promise_from"],
+                      r["target_window"] is not None)
+        return call_order(c, ranks, now, policy)
+    return sorted(rows, key=order)[:limit]
 
 
 def candidates(conn: sqlite3.Connection, day: str, window: int, ranks: dict[str, int],

@@ -194,7 +194,7 @@ def call_next(tx: Tx, number: int, complete_current: bool = False) -> tuple[sqli
                            code="current_ticket_open", detail={"current": cur["label"]})
         _finish(tx, cur, number)
     ranks = ranks_of(tx, number)
-    policy = dispatch_policy(tx, ranks)
+    policy = dispatch_policy(tx.conn, tx.hall, ranks)
     cands = dispatch.candidates(tx.conn, tx.day, number, ranks, policy.name)
     chosen, run = dispatch.choose(cands, ranks, tx.now, w["promise_run"], policy)
     if chosen is None:
@@ -211,15 +211,24 @@ def call_next(tx: Tx, number: int, complete_current: bool = False) -> tuple[sqli
     return t, seq
 
 
-def dispatch_policy(tx: Tx, businesses) -> dispatch.Policy:
+def dispatch_policy(conn: sqlite3.Connection, hall, businesses) -> dispatch.Policy:
     """The policy as the hall runs it now: its rule, the businesses' targets, today's opening hours."""
-    rules = tx.rules
+    rules = hall.config.queue
     codes = tuple(businesses)
     targets = {r["code"]: Targets(r["green_target_minutes"], r["appointment_target_minutes"],
-                                  r["ordinary_target_minutes"]) for r in tx.all(
+                                  r["ordinary_target_minutes"]) for r in conn.execute(
         f"SELECT code, green_target_minutes, appointment_target_minutes, ordinary_target_minutes FROM businesses "
         f"WHERE code IN ({','.join('?' * len(codes))})", codes)} if codes else {}
-    return dispatch.Policy(rules.dispatch, targets, tx.hall.config.hours, rules.max_promises_in_a_row)
+    return dispatch.Policy(rules.dispatch, targets, hall.config.hours, rules.max_promises_in_a_row)
+
+
+def waiting_list(conn: sqlite3.Connection, hall, number: int, now, limit: int) -> list[sqlite3.Row]:
+    """The first ``limit`` tickets waiting for window ``number``, in the order it would call them."""
+    ranks = {r["business"]: r["rank"] for r in conn.execute(
+        "SELECT a.business, a.rank FROM allocation a JOIN businesses b ON b.code = a.business "
+        "WHERE a.window = ? AND b.active ORDER BY a.rank", (number,))}
+    return dispatch.in_call_order(conn, now.date().isoformat(), number, ranks, now,
+                                  dispatch_policy(conn, hall, ranks), limit)
 
 
 def recall(tx: Tx, number: int, expected: str | None = None) -> tuple[sqlite3.Row, int]:

@@ -58,15 +58,18 @@ class Oracle:
         self.k = max_in_a_row
         self.runs: dict[int, int] = {}
 
-    def expected(self, window: int) -> tuple[int | None, int]:
-        """The id of the ticket ``window`` should get next, and the window's run after that call."""
+    def expected(self, window: int, run: int | None = None) -> tuple[int | None, int]:
+        """The id of the ticket ``window`` should get next, and the window's run after that call.
+
+        ``run``: the window's run of promises, if not the one this oracle followed.
+        """
         conn = self.service.db.connection()
         now = self.service.hall.now()
         periods = tuple(self.service.hall.config.hours.periods_on(now.date()))
         ranks = {r["business"]: r["rank"] for r in conn.execute(
             "SELECT business, rank FROM allocation WHERE window = ?", (window,))}
         targets = {r["code"]: r for r in conn.execute("SELECT * FROM businesses")}
-        run = self.runs.get(window, 0)
+        run = self.runs.get(window, 0) if run is None else run
         directed, promises, overdue, rest = [], [], [], []
         for r in conn.execute("SELECT * FROM tickets WHERE state = 'waiting' AND business_day = ?",
                               (now.date().isoformat(),)):

@@ -31,18 +31,16 @@ MUTATIONS = {
     "promises urgent half-way to their deadline": [
         ("URGENT_SHARE if c.klass != ORDINARY else 1.0", "0.5 if c.klass != ORDINARY else 1.0")],
     "urgent promises by class, not by deadline": [
-        ("key=lambda c: (policy.deadline(c), c.klass, c.id))", "key=lambda c: (c.klass, policy.deadline(c), c.id))")],
+        ("return (1, policy.deadline(c), c.klass, c.id)", "return (1, c.klass, policy.deadline(c), c.id)")],
     "overdue tickets by arrival, not by deadline": [
-        ("key=lambda c: (policy.deadline(c), c.id))", "key=lambda c: (c.arrived_at, c.id))")],
+        ("return (2, policy.deadline(c), c.id)", "return (2, c.arrived_at, c.id)")],
     "overdue tickets before urgent promises": [
-        ("return promise, run + 1\n        return overdue, 0", "return overdue, 0\n        return promise, run + 1")],
+        ("return (1, policy.deadline(c), c.klass, c.id)", "return (2.5, policy.deadline(c), c.klass, c.id)")],
     "the window's ranking before the class": [
-        ("c.klass if datetime.fromisoformat(c.promise_from) <= now else ORDINARY,\n"
-         "                                     ranks.get(c.business, 99),",
-         "ranks.get(c.business, 99),\n                                     "
-         "c.klass if datetime.fromisoformat(c.promise_from) <= now else ORDINARY,")],
+        ("return (3, klass, ranks.get(c.business, 99), c.promise_from, c.id)",
+         "return (3, ranks.get(c.business, 99), klass, c.promise_from, c.id)")],
     "an appointment checked in early jumps the queue": [
-        ("c.klass if datetime.fromisoformat(c.promise_from) <= now else ORDINARY", "c.klass")],
+        ("klass = c.klass if datetime.fromisoformat(c.promise_from) <= now else ORDINARY", "klass = c.klass")],
     "the SQL forgets the appointments' queue": [
         ("for k in (GREEN, APPOINTMENT, ORDINARY))", "for k in (GREEN, ORDINARY))")],
     "real minutes instead of opening time": [

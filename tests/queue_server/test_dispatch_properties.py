@@ -47,6 +47,7 @@ from queue_server.hallsync import apply_config
 from queue_server.migrations import migrate
 from queue_server.domain import tickets as ticket_rules
 from queue_server.domain.context import APPOINTMENT
+from queue_server.domain.windows import waiting_list
 from tests.conftest import MONDAY_0930, TINY, make_id
 from tests.queue_server.dispatch_oracle import Oracle
 
@@ -212,6 +213,15 @@ class HallDay(RuleBasedStateMachine):
                 "(SELECT COUNT(*) FROM journal j WHERE j.ticket_id = t.id AND j.action = 'call') AS calls "
                 "FROM tickets t"):
             assert r["calls"] <= 1 + r["requeues"] + r["transfers"], f"ticket {r['id']} called twice"
+
+    @invariant()
+    def each_window_lists_first_the_ticket_it_would_call(self):
+        """The console's waiting list (queue_server.domain.windows.waiting_list) in the policy's order."""
+        conn = self.service.db.connection()
+        for window in WINDOWS:
+            listed = waiting_list(conn, self.service.hall, window, self.service.hall.now(), 5)
+            want, _ = self.oracle.expected(window, run=0)  # the list leaves the run guard aside
+            assert (listed[0]["id"] if listed else None) == want
 
     @invariant()
     def one_current_ticket_per_window(self):
