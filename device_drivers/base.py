@@ -80,7 +80,8 @@ class HealthReporter:
         self._send(payload)
 
     def _send(self, payload: dict[str, Any]) -> None:
-        topic = contract.DEVICE_HEALTH.topic(self.site, device=payload["device"])
+        # under the publisher's own id: the broker's ACL lets each process write only its own devices' health
+        topic = contract.DEVICE_HEALTH.topic(self.site, owner=self.connection.ident, device=payload["device"])
         self.connection.publish(topic, contract.encode(contract.DEVICE_HEALTH, payload),
                                 qos=contract.DEVICE_HEALTH.qos, retain=True)
 

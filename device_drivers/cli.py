@@ -64,7 +64,9 @@ def cmd_devices(args: argparse.Namespace) -> int:
         return 0
     from device_drivers.gateway import Gateway
 
-    gateway = Gateway(cfg, control_path=control)
+    from hallq.settings import data_dir
+
+    gateway = Gateway(cfg, control_path=control, data_dir=data_dir(cfg.hall.site, args.data_dir))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: stop.set())
     signal.signal(signal.SIGINT, lambda *a: stop.set())

@@ -106,12 +106,12 @@ class Gateway:
     """Builds every configured device, connects to MQTT, runs the buses and the window action queues."""
 
     def __init__(self, cfg: GatewayConfig, connection=None, client: HallClient | None = None,
-                 control_path: Path | None = None) -> None:
+                 control_path: Path | None = None, data_dir: Path | None = None) -> None:
         from hallq.mqtt import connect_from_settings
 
         self.cfg = cfg
         self.site = cfg.hall.site
-        self.connection = connection or connect_from_settings(cfg.hall.mqtt, self.site, "gateway", cfg.id)
+        self.connection = connection or connect_from_settings(cfg.hall.mqtt, self.site, "gateway", cfg.id, data_dir)
         self.health = HealthReporter(self.connection, self.site)
         self.client = client or HallClient(cfg.server, token=cfg.key or None, timeout=3, retries=2)
         self.sim_buses: dict[str, SimBus] = {}

@@ -12,7 +12,7 @@ Health: a device is healthy after any successful exchange; it is reported
 ``wrong_device``, ``refused``) when it has not answered for
 ``offline_after`` seconds. Reports go through
 :class:`device_drivers.base.HealthReporter` (retained on
-``hallq/<site>/devices/<id>/health``), only when the state changes.
+``hallq/<site>/devices/<gateway id>/<id>/health``), only when the state changes.
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ def run_announcer(settings: AnnouncerSettings, output: str | None = None, wav_di
     if driver == "wav-dir":
         log.warning("announcer %s writes its announcements as WAV files to %s instead of playing them (%s)",
                     settings.id, target, why)
-    connection = connect_from_settings(hall.mqtt, hall.site, "announcer", settings.id)
+    connection = connect_from_settings(hall.mqtt, hall.site, "announcer", settings.id, directory)
     health = HealthReporter(connection, hall.site)
     device = f"announcer-{settings.id}"
     try:

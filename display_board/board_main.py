@@ -56,7 +56,7 @@ def run_board(settings: BoardSettings, mode: str = "auto", data_dir: str | None 
         clock = HallClock(ZoneInfo(hall.timezone))
     model = BoardModel(settings)
     app = BoardApp(model, clock.now, screenshot=shot, finish_frames=chosen == "offscreen")
-    connection = connect_from_settings(hall.mqtt, hall.site, "board", settings.id)
+    connection = connect_from_settings(hall.mqtt, hall.site, "board", settings.id, directory)
     feed = HallFeed(connection, hall.site, BOARD_TOPICS, deliver=app.deliver, on_link=app.set_link)
     feed.start()
     log.info("board %s of %s listening on %s (hallq/%s/…)", settings.id, hall.site, connection.address, hall.site)

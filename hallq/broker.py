@@ -1,19 +1,35 @@
-"""The embedded MQTT broker: a first run needs nothing else installed.
+"""The hall's own broker: Mosquitto, started and configured by hallq, never anonymous.
 
-When a hall's ``[mqtt] url`` is empty, the queue server starts this broker
-(amqtt, pure Python) in its own process, on ``embedded_listen``
-(127.0.0.1:11883 by default). It is meant for a demo and a single-machine
-station: for a hall with boards and kiosks on other machines, run Mosquitto
-with the password file and ACL in config/mosquitto/ and set ``url``.
+When a hall's ``[mqtt] url`` is empty, ``hallq serve`` (and so ``hallq
+start``) runs Mosquitto for it on ``embedded_listen`` (127.0.0.1:11883 by
+default), the broker a real hall runs in production, configured from the
+hall config in ``<data dir>/broker/``:
+
+* ``allow_anonymous false``, a password file with one identity per process
+  (hallq/mqtt_auth.py) and their secrets in ``<data dir>/credentials/mqtt/``
+  (0600, generated once, never printed);
+* the ACL of :func:`hallq.mqtt_auth.acl`: only the server writes hall state;
+  each device writes only its own availability and health.
+
+Why Mosquitto rather than a broker inside the Python process (amqtt, until
+2026-12): it enforces passwords and per-user ACLs as production does, is in
+every distribution (``./run.sh`` installs it), costs the server no CPU, and a
+demo then runs what a hall runs. ``hallq broker`` runs the same broker alone.
 """
 
 from __future__ import annotations
 
-import asyncio
+import getpass
 import logging
+import os
+import shutil
+import signal
 import socket
-import threading
-import warnings
+import subprocess
+import time
+from pathlib import Path
+
+from hallq.mqtt_auth import CredentialStore, acl, credentials_folder, hall_identities, write_private
 
 log = logging.getLogger("hallq.broker")
 
@@ -33,72 +49,87 @@ def port_in_use(host: str, port: int) -> bool:
         return s.connect_ex((host, port)) == 0
 
 
-class EmbeddedBroker:
-    """amqtt running on a private event loop in a daemon thread."""
+def mosquitto_binary() -> str | None:
+    return shutil.which("mosquitto") or next((p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
+                                              if os.access(p, os.X_OK)), None)
 
-    def __init__(self, listen: str = "127.0.0.1:11883") -> None:
-        self.host, self.port = _split_listen(listen)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._broker = None
-        self._thread: threading.Thread | None = None
 
-    def start(self, timeout: float = 10.0) -> None:
-        """Start listening; raise :class:`BrokerStartError` with the cause and the fix."""
-        if port_in_use(self.host, self.port):
-            raise BrokerStartError(
-                f"cannot start the embedded MQTT broker: {self.host}:{self.port} is already in use. "
-                f"If another broker (Mosquitto) runs there, set [mqtt] url = \"mqtt://{self.host}:{self.port}\" "
-                f"in the hall config (or HALLQ_MQTT_URL); otherwise choose another [mqtt] embedded_listen.")
-        ready = threading.Event()
-        failure: list[BaseException] = []
+class HallBroker:
+    """Mosquitto for one hall, as a child process: :meth:`start`, :meth:`stop`."""
 
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(loop)
-            self._loop = loop
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    from amqtt.broker import Broker
-
-                    self._broker = Broker({
-                        "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}",
-                                                  "max_connections": 500}},
-                        "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
-                    }, loop=loop)
-                    loop.run_until_complete(self._broker.start())
-            except BaseException as e:  # reported to start() below
-                failure.append(e)
-                ready.set()
-                return
-            ready.set()
-            loop.run_forever()
-            loop.close()
-
-        # amqtt logs every connection at INFO: keep the hall's log readable
-        for name in ("amqtt", "transitions"):
-            logging.getLogger(name).setLevel(logging.WARNING)
-        self._thread = threading.Thread(target=run, name="embedded-broker", daemon=True)
-        self._thread.start()
-        if not ready.wait(timeout):
-            raise BrokerStartError(f"the embedded MQTT broker did not start within {timeout:.0f} s")
-        if failure:
-            raise BrokerStartError(f"the embedded MQTT broker failed to start on {self.host}:{self.port}: {failure[0]}")
-        log.info("embedded MQTT broker listening on mqtt://%s:%d", self.host, self.port)
+    def __init__(self, cfg, data_dir: Path) -> None:
+        self.cfg = cfg
+        self.folder = Path(data_dir) / "broker"
+        self.store = CredentialStore(credentials_folder(data_dir))
+        self.host, self.port = _split_listen(cfg.mqtt.embedded_listen)
+        self.proc: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
         return f"mqtt://{self.host}:{self.port}"
 
+    def configure(self) -> Path:
+        """Write the broker's configuration, password file and ACL for the hall's identities; return the conf."""
+        identities = hall_identities(self.cfg)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.folder, 0o700)
+        write_private(self.folder / "passwd", self.store.password_file(identities))
+        write_private(self.folder / "acl", acl(self.cfg.site, identities))
+        conf = self.folder / "mosquitto.conf"
+        write_private(conf, "\n".join([
+            "# written by hallq for this hall's own broker (hallq/broker.py); regenerated at every start",
+            "per_listener_settings false",
+            f"listener {self.port} {self.host}",
+            "allow_anonymous false",
+            f"password_file {self.folder / 'passwd'}",
+            f"acl_file {self.folder / 'acl'}",
+            f"user {getpass.getuser()}",  # the files are this user's (0600): do not switch to "mosquitto"
+            "persistence false",  # the server republishes every retained state when it connects
+            "set_tcp_nodelay true",
+            "max_queued_messages 10000",
+            "log_dest stderr",
+            "log_type error",
+            "log_type warning",
+            "connection_messages false",
+            "",
+        ]))
+        log.info("hall broker: %d identities, password file and ACL in %s", len(identities), self.folder)
+        return conf
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start Mosquitto and wait until it listens; raise :class:`BrokerStartError` with the cause and the fix."""
+        binary = mosquitto_binary()
+        if binary is None:
+            raise BrokerStartError("the hall's broker needs Mosquitto, which is not installed: run ./run.sh setup "
+                                   "(or apt-get install mosquitto), or set [mqtt] url to a broker you run")
+        if port_in_use(self.host, self.port):
+            raise BrokerStartError(
+                f"cannot start the hall's broker: {self.host}:{self.port} is already in use (another hall, or a "
+                f"broker of your own). Give this hall another [mqtt] embedded_listen, or set [mqtt] url to that "
+                f"broker with its accounts (docs/deployment.md).")
+        conf = self.configure()
+        self.proc = subprocess.Popen([binary, "-c", str(conf)], stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise BrokerStartError(f"Mosquitto exited with {self.proc.returncode} at start; its message is "
+                                       f"above (configuration in {conf})")
+            if port_in_use(self.host, self.port):
+                log.info("hall broker (Mosquitto, pid %d) listening on %s", self.proc.pid, self.url)
+                return
+            time.sleep(0.02)
+        self.stop()
+        raise BrokerStartError(f"Mosquitto did not listen on {self.host}:{self.port} within {timeout:.0f} s")
+
+    def wait(self) -> int:
+        return self.proc.wait() if self.proc else 0
+
     def stop(self) -> None:
-        loop, broker = self._loop, self._broker
-        if loop is None or broker is None or not loop.is_running():
+        if self.proc is None or self.proc.poll() is not None:
             return
-        fut = asyncio.run_coroutine_threadsafe(broker.shutdown(), loop)
+        self.proc.send_signal(signal.SIGTERM)
         try:
-            fut.result(timeout=5)
-        except Exception:  # shutting down anyway
-            log.debug("embedded broker shutdown raised", exc_info=True)
-        loop.call_soon_threadsafe(loop.stop)
-        if self._thread:
-            self._thread.join(timeout=5)
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)

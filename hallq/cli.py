@@ -70,29 +70,23 @@ def parse_clock(spec: str | None, cfg):
 # -- subcommands ------------------------------------------------------------------------
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Run the queue server (and the embedded broker when no broker URL is configured)."""
+    """Run the queue server (and the hall's own broker, Mosquitto, when no broker URL is configured)."""
     cfg = _load_config(args.config)
-    if args.workers > 1 and cfg.mqtt.embedded:
-        print("hallq: --workers > 1 needs an external broker (set [mqtt] url or HALLQ_MQTT_URL, e.g. Mosquitto); "
-              "the embedded broker lives inside the single worker", file=sys.stderr)
-        return 2
-    if cfg.mqtt.embedded:
-        from hallq.broker import _split_listen, port_in_use
-
-        host, port = _split_listen(cfg.mqtt.embedded_listen)
-        if port_in_use(host, port):
-            print(f"hallq: cannot start the embedded MQTT broker: {host}:{port} is in use. If a broker runs there, "
-                  f"set HALLQ_MQTT_URL=mqtt://{host}:{port}; otherwise change [mqtt] embedded_listen.", file=sys.stderr)
-            return 2
     clock = parse_clock(args.virtual_clock, cfg)
     if clock.virtual:
         logging.getLogger("hallq").warning("running on a virtual clock starting %s", clock.now().isoformat())
     logging.getLogger("hallq").info("serving %s on http://%s:%d", cfg.site, args.host, args.port)
     from queue_server.wsgi import serve
 
-    serve(str(cfg.path), args.host, args.port, workers=args.workers, threads=args.threads,
-          data_dir=args.data_dir, clock_start=clock.now().isoformat() if clock.virtual else None,
-          access_log=args.access_log)
+    from hallq.broker import BrokerStartError
+
+    try:
+        serve(str(cfg.path), args.host, args.port, workers=args.workers, threads=args.threads,
+              data_dir=args.data_dir, clock_start=clock.now().isoformat() if clock.virtual else None,
+              access_log=args.access_log)
+    except BrokerStartError as e:
+        print(f"hallq: {e}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -104,27 +98,35 @@ def cmd_start(args: argparse.Namespace) -> int:
 
 
 def cmd_broker(args: argparse.Namespace) -> int:
-    """Run only the embedded broker (for trying boards or kiosks without a server)."""
+    """Run only the hall's own broker (Mosquitto with the hall's identities and ACL), in the foreground."""
     import signal
-    import threading
 
-    from hallq.broker import BrokerStartError, EmbeddedBroker
+    from hallq import settings
+    from hallq.broker import BrokerStartError, HallBroker
 
-    broker = EmbeddedBroker(args.listen)
+    cfg = _load_config(args.config)
+    broker = HallBroker(cfg, settings.data_dir(cfg.site, args.data_dir))
     try:
         broker.start()
     except BrokerStartError as e:
         print(f"hallq: {e}", file=sys.stderr)
         return 2
-    print(f"embedded MQTT broker on {broker.url}; Ctrl-C to stop", file=sys.stderr)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *a: stop.set())
+    print(f"the hall's broker on {broker.url} (identities and ACL in {broker.folder}); Ctrl-C to stop",
+          file=sys.stderr)
+    signal.signal(signal.SIGTERM, lambda *a: broker.stop())
     try:
-        stop.wait()
+        broker.wait()
     except KeyboardInterrupt:
-        pass
-    broker.stop()
+        broker.stop()
     return 0
+
+
+def _broker_text(cfg) -> str:
+    from hallq.mqtt import BrokerAddress
+
+    if cfg.mqtt.embedded:
+        return f"the hall's own Mosquitto on {cfg.mqtt.embedded_listen} (hallq serve starts it)"
+    return str(BrokerAddress.parse(cfg.mqtt.url, cfg.mqtt.username))  # never the password
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -141,7 +143,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"  windows: {len(cfg.windows)}; service items: {len(cfg.items)}; staff: {len(cfg.staff)}; "
           f"devices: {len(cfg.devices)}")
     print(f"  hours: {', '.join(str(p) for p in cfg.hours.workdays)} on working days")
-    print(f"  broker: {cfg.mqtt.url or 'embedded on ' + cfg.mqtt.embedded_listen}")
+    print(f"  broker: {_broker_text(cfg)}")
     return 0
 
 
@@ -203,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for the LAN)")
     s.add_argument("--port", type=int, default=8080)
     s.add_argument("--data-dir", help="override $HALLQ_DATA_DIR")
-    s.add_argument("--workers", type=int, default=1, help="worker processes (default 1; >1 needs an external broker)")
+    s.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     s.add_argument("--threads", type=int, default=8, help="threads per worker (default 8)")
     s.add_argument("--virtual-clock", metavar="WHEN", help="'next-open' or an ISO time: run on a virtual clock")
     s.add_argument("--access-log", action="store_true", help="log every request")
@@ -217,8 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--virtual-clock", metavar="WHEN", help="'next-open' or an ISO time")
     s.add_argument("--only", help="comma-separated parts to start (default: all)")
 
-    s = add("broker", cmd_broker, "run only the embedded MQTT broker", "hallq broker --listen 127.0.0.1:11883")
-    s.add_argument("--listen", default="127.0.0.1:11883")
+    s = add("broker", cmd_broker, "run only the hall's own broker (Mosquitto, its identities and ACL)",
+            "hallq broker --config config/city-hall/hall.toml")
+    s.add_argument("--config", help="hall config file")
+    s.add_argument("--data-dir", help="where the broker's files and the identities' secrets live")
 
     s = add("check-config", cmd_check_config, "check a hall config file", "hallq check-config config/city-hall/hall.toml")
     s.add_argument("config", nargs="?", help="hall config file")

@@ -194,7 +194,7 @@ NOTICES = Topic(
 )
 
 DEVICE_HEALTH = Topic(
-    "device_health", "hallq/{site}/devices/{device}/health", retained=True, qos=0, publisher="device",
+    "device_health", "hallq/{site}/devices/{owner}/{device}/health", retained=True, qos=0, publisher="device",
     schema=_payload({
         "device": Str(max_len=64),
         "kind": Str(max_len=32, description="printer, id_reader, scanner, led_strip, keypad, rating_pad, audio"),
@@ -204,7 +204,8 @@ DEVICE_HEALTH = Topic(
         "at": Time(),
     }, ["device", "kind", "ok", "at"]),
     summary="Health of one device (printer paper, reader present, strip unplugged). Published by the "
-            "process that drives it; retained.",
+            "process that drives it (its identity's id is {owner}, which the broker's ACL lets write only "
+            "there); retained.",
 )
 
 TOPICS: tuple[Topic, ...] = (STATUS, CALLS, BOARD, WINDOW, QUEUE, NOTICES, DEVICE_HEALTH)

@@ -17,6 +17,7 @@ through :class:`Connection`:
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import ssl
@@ -72,6 +73,7 @@ class Connection:
                  tls_ca: str = "", keepalive: int = 30, clean_session: bool = True) -> None:
         self.address = address
         self.site = site
+        self.kind, self.ident = kind, ident
         self.status_topic = STATUS.topic(site, kind=kind, id=ident)
         self.client_id = f"hallq-{site}-{kind}-{ident}"[:64]
         self.connected = threading.Event()
@@ -159,15 +161,36 @@ class Connection:
         log.info("connected to broker %s as %s", self.address, self.client_id)
         for topic_filter, qos in self._subscriptions.items():
             client.subscribe(topic_filter, qos)
-        client.publish(self.status_topic, encode(STATUS, {"state": "online", "at": iso(utc_now()),
-                                                          "software": f"hallq {__version__}"}),
-                       qos=1, retain=True)
+        client.subscribe(self.status_topic, 1)  # to restore it if anything else is ever written there
+        self._announce(client)
         self.connected.set()
         for hook in self._hooks:
             try:
                 hook()
             except Exception:  # a hook's bug must not stop reconnect handling
                 log.exception("on_connect hook failed")
+
+    def _announce(self, client) -> None:
+        client.publish(self.status_topic, encode(STATUS, {"state": "online", "at": iso(utc_now()),
+                                                          "software": f"hallq {__version__}"}),
+                       qos=1, retain=True)
+
+    def _guard_status(self, payload: bytes) -> None:
+        """Our own availability, as anyone reads it, must say online while we are: restore it when it does not.
+
+        The ACL lets only this identity write it; this covers a broker without
+        one (and an empty retained message, which clears the topic for every
+        later subscriber)."""
+        if self._stopping or not self.connected.is_set():
+            return
+        try:
+            state = json.loads(payload).get("state") if payload else None
+        except (ValueError, AttributeError):
+            state = None
+        if state != "online":
+            log.warning("our availability on %s was overwritten (%s); publishing online again",
+                        self.status_topic, "emptied" if not payload else repr(state))
+            self._announce(self.client)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         was = self.connected.is_set()
@@ -181,6 +204,9 @@ class Connection:
                 log.exception("on_disconnect hook failed")
 
     def _on_message(self, client, userdata, msg) -> None:
+        if msg.topic == self.status_topic:
+            self._guard_status(msg.payload)
+            return
         for topic_filter, handler in self._handlers:
             if paho.topic_matches_sub(topic_filter, msg.topic):
                 try:
@@ -198,7 +224,17 @@ def _no_delay(client, userdata, sock) -> None:
         pass
 
 
-def connect_from_settings(mqtt_settings, site: str, kind: str, ident: str) -> Connection:
-    """A :class:`Connection` from a hall's ``[mqtt]`` settings (see hallq.hallconfig)."""
-    address = BrokerAddress.parse(mqtt_settings.effective_url, mqtt_settings.username, mqtt_settings.password)
+def connect_from_settings(mqtt_settings, site: str, kind: str, ident: str, data_dir=None,
+                          url: str | None = None) -> Connection:
+    """A :class:`Connection` from a hall's ``[mqtt]`` settings (see hallq.hallconfig), as identity ``kind.ident``.
+
+    The credentials come from :func:`hallq.mqtt_auth.client_credentials`
+    (for the hall's own broker: this identity's secret in ``data_dir``).
+    ``url`` overrides the settings' broker (a kiosk told by the server).
+    """
+    from hallq.mqtt_auth import client_credentials
+
+    user, password = client_credentials(kind, ident, data_dir, mqtt_settings.username, mqtt_settings.password,
+                                        managed=mqtt_settings.embedded and not url)
+    address = BrokerAddress.parse(url or mqtt_settings.effective_url, user, password)
     return Connection(address, site, kind, ident, tls_ca=mqtt_settings.tls_ca, keepalive=mqtt_settings.keepalive)

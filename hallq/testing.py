@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -22,17 +21,16 @@ from pathlib import Path
 
 import paho.mqtt.client as paho
 
+from hallq.broker import mosquitto_binary  # noqa: F401 (re-exported for the tests)
 from hallq.client import HallClient, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "tests" / "fixtures" / "tiny-hall" / "hall.toml"
 
 
-def mosquitto_binary() -> str | None:
-    return shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
-
-
 class Mosquitto:
+    """A test broker that takes anyone (the tests' own, never a hall's: see hallq/broker.py)."""
+
     def __init__(self, workdir: Path) -> None:
         self.port = free_port()
         self.conf = workdir / "mosquitto.conf"
@@ -82,13 +80,15 @@ def wait_until(predicate: Callable[[], object], timeout: float = 15.0, what: str
 class MqttCollector:
     """A real subscriber: records every message, lets a test wait for one by condition."""
 
-    def __init__(self, url: str, topic_filter: str) -> None:
+    def __init__(self, url: str, topic_filter: str, username: str = "", password: str = "") -> None:
         from hallq.mqtt import BrokerAddress
 
-        addr = BrokerAddress.parse(url)
+        addr = BrokerAddress.parse(url, username, password)
         self.messages: list[tuple[str, dict, bool, float]] = []
         self._cond = threading.Condition()
         self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"test-{time.monotonic_ns()}")
+        if addr.username:
+            self.client.username_pw_set(addr.username, addr.password)
         self.client.on_message = self._on_message
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic_filter, 1)
         self.client.reconnect_delay_set(0.1, 0.5)

@@ -97,7 +97,7 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
     from kiosk.ui.app import KioskApp
 
     try:
-        KioskApp(session, headless=headless, screenshot_dir=shots).run()
+        KioskApp(session, headless=headless, screenshot_dir=shots, data_dir=_own_dir(cfg, args.data_dir)).run()
     finally:
         devices.close()
     return 0

@@ -3,7 +3,7 @@
 A printer problem never costs a resident their number: :meth:`KioskDevices.print_job`
 returns what went wrong instead of raising, the screen shows and speaks the
 number, and the problem goes out at once as device health over MQTT
-(``hallq/<site>/devices/<id>/health``, retained) so the staff console shows
+(``hallq/<site>/devices/<kiosk id>/<id>/health``, retained) so the staff console shows
 "kiosk-1 printer: paper_out". Health is also checked every
 ``health_interval_seconds`` (paper near end, reader unplugged).
 """

@@ -17,7 +17,6 @@ from flask import Flask
 from werkzeug.routing import IntegerConverter
 
 from hallq import settings
-from hallq.broker import EmbeddedBroker
 from hallq.clock import Clock
 from hallq.demo import DEMO_KEYS, DEMO_PASSWORD_HASH
 from hallq.hallconfig import HallConfig, load_hall
@@ -33,10 +32,27 @@ from queue_server.snapshots import Snapshots
 
 log = logging.getLogger("hallq.server")
 
+def _digits_at_most(bound: int) -> str:
+    """A regular expression for the decimal numbers from 0 to ``bound``, in ASCII digits.
+
+    >>> import re; [bool(re.fullmatch(_digits_at_most(255), n)) for n in ("0", "255", "256", "1000", "１")]
+    [True, True, False, False, False]
+    """
+    s = str(bound)
+    shorter = [f"[0-9]{{1,{len(s) - 1}}}"] if len(s) > 1 else []
+    same_length = [f"{s[:i]}[0-{int(d) - 1}][0-9]{{{len(s) - i - 1}}}" for i, d in enumerate(s) if d != "0"]
+    return "(?:" + "|".join([*shorter, *same_length, s]) + ")"
+
+
 class SQLiteInt(IntegerConverter):
     """``<int:…>`` in every route, bounded to SQLite's integers: a larger number in a URL
     (found by fuzzing: /windows/99999999999999999999) is simply not a route, a 404,
-    instead of an OverflowError deep in the database driver."""
+    instead of an OverflowError deep in the database driver. The bound is in the pattern, not
+    only in ``max``: werkzeug checks ``max`` after choosing the route, and so answered 405 where
+    another method shares the path. ASCII digits only: werkzeug's ``\d+`` also matched
+    ``/windows/１`` (a full-width or Arabic-Indic one) and acted on window 1."""
+
+    regex = _digits_at_most(2**63 - 1)
 
     def __init__(self, map, *args, **kwargs) -> None:  # noqa: A002 (werkzeug's name)
         kwargs.setdefault("max", 2**63 - 1)
@@ -53,7 +69,6 @@ class HallState:
     snapshots: Snapshots
     data_dir: Path
     publisher: Publisher | None = None
-    broker: EmbeddedBroker | None = None
     _closed: bool = False
 
     def mqtt_state(self) -> str:
@@ -70,21 +85,19 @@ class HallState:
         self._closed = True
         if self.publisher is not None:
             self.publisher.stop()
-        if self.broker is not None:
-            self.broker.stop()
         self.db.close()
 
 
 def create_app(config: str | os.PathLike[str] | HallConfig | None = None, data_dir: str | os.PathLike[str] | None = None,
-               clock: Clock | None = None, mqtt: bool = True, embedded_broker: bool | None = None,
-               synchronous: str | None = None) -> Flask:
+               clock: Clock | None = None, mqtt: bool = True, synchronous: str | None = None) -> Flask:
     """Build the server for one hall.
 
     ``config``: the hall.toml (default: ``$HALLQ_CONFIG`` or the sample city hall).
     ``data_dir``: where the database lives (default: see :func:`hallq.settings.data_dir`).
     ``clock``: a :class:`~hallq.clock.VirtualClock` for tests and simulations.
     ``mqtt``: publish to the broker (off for unit tests that need no broker).
-    ``embedded_broker``: start the in-process broker (default: when ``[mqtt] url`` is empty).
+    The hall's own broker, when ``[mqtt] url`` is empty, is started by ``hallq serve`` before the
+    workers (queue_server/wsgi.py, hallq/broker.py); the server connects to it as ``server.queue``.
     """
     cfg = config if isinstance(config, HallConfig) else load_hall(settings.config_path(config))
     ddir = settings.data_dir(cfg.site, data_dir)
@@ -104,7 +117,7 @@ def create_app(config: str | os.PathLike[str] | HallConfig | None = None, data_d
     _init_api(app)
     _warn_operator(cfg, hall)
     if mqtt:
-        _init_mqtt(state, cfg, embedded_broker)
+        _init_mqtt(state, cfg)
         from queue_server.watch import start_watch  # tidal windows, statistics rollups, follow-ups
 
         start_watch(app)
@@ -128,14 +141,12 @@ def _init_api(app: Flask) -> None:
     install_error_handlers(app)
 
 
-def _init_mqtt(state: HallState, cfg: HallConfig, embedded_broker: bool | None) -> None:
-    if embedded_broker if embedded_broker is not None else cfg.mqtt.embedded:
-        state.broker = EmbeddedBroker(cfg.mqtt.embedded_listen)
-        state.broker.start()
+def _init_mqtt(state: HallState, cfg: HallConfig) -> None:
     from queue_server.health_listener import health_handler  # devices' health, for the consoles
 
     state.publisher = Publisher(state.db, state.hall,
-                                lambda: connect_from_settings(cfg.mqtt, cfg.site, "server", "queue"), state.data_dir,
+                                lambda: connect_from_settings(cfg.mqtt, cfg.site, "server", "queue", state.data_dir),
+                                state.data_dir,
                                 subscriptions=[health_handler(state.service, cfg.site)])
     state.publisher.start()
 

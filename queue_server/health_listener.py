@@ -1,4 +1,4 @@
-"""The server's ear on ``hallq/<site>/devices/+/health``: each device's latest report, kept for the consoles.
+"""The server's ear on ``hallq/<site>/devices/+/+/health``: each device's latest report, kept for the consoles.
 
 Kiosks and the device gateway publish their devices' health retained, so on
 every (re)connect the broker replays the latest report of each; the server
@@ -30,9 +30,10 @@ def health_handler(service, site: str) -> tuple[str, Callable[[str, bytes, bool]
         found = contract.identify(site, topic)
         if found is None or found[0] is not contract.DEVICE_HEALTH:
             return
+        device = found[1]["device"]
         if not payload:
-            with service.transaction(Actor("device", found[1]["device"])) as tx:
-                tx.conn.execute("DELETE FROM device_health WHERE device = ?", (found[1]["device"],))
+            with service.transaction(Actor("device", found[1]["owner"])) as tx:
+                tx.conn.execute("DELETE FROM device_health WHERE device = ?", (device,))
             return
         try:
             data = contract.decode(contract.DEVICE_HEALTH, payload)
@@ -42,10 +43,16 @@ def health_handler(service, site: str) -> tuple[str, Callable[[str, bytes, bool]
                 log.warning("ignored a device health report on %s: %s. The device's driver publishes it: "
                             "update that hallq installation (said at most once a minute)", topic, e)
             return
-        with service.transaction(Actor("device", data["device"])) as tx:
+        if data["device"] != device:  # a report about another device than its topic says: not trusted
+            if time.monotonic() - last_warning[0] > 60:
+                last_warning[0] = time.monotonic()
+                log.warning("ignored a health report on %s that names device %r (said at most once a minute)",
+                            topic, data["device"])
+            return
+        with service.transaction(Actor("device", found[1]["owner"])) as tx:
             if attention.record_health(tx, data):
                 log.info("device %s (%s): %s", data["device"], data["kind"],
                          "ok" if data["ok"] and not data.get("problems") else ", ".join(data.get("problems") or
                                                                                       ["not ok"]))
 
-    return contract.DEVICE_HEALTH.pattern.format(site=site, device="+"), handle
+    return contract.DEVICE_HEALTH.pattern.format(site=site, owner="+", device="+"), handle

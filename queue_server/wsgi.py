@@ -67,8 +67,27 @@ def serve(config_path: str, host: str, port: int, workers: int = 1, threads: int
         os.environ[ENV_CLOCK] = clock_start
     else:
         os.environ.pop(ENV_CLOCK, None)
-    Granian(
-        "queue_server.wsgi:app_from_environment", factory=True, interface=Interfaces.WSGI,
-        address=host, port=port, workers=workers, blocking_threads=threads, backlog=512,
-        respawn_failed_workers=True, log_access=access_log, log_level="warning",
-    ).serve()
+    broker = _hall_broker(config_path, data_dir)
+    try:
+        Granian(
+            "queue_server.wsgi:app_from_environment", factory=True, interface=Interfaces.WSGI,
+            address=host, port=port, workers=workers, blocking_threads=threads, backlog=512,
+            respawn_failed_workers=True, log_access=access_log, log_level="warning",
+        ).serve()
+    finally:
+        if broker is not None:
+            broker.stop()
+
+
+def _hall_broker(config_path: str, data_dir: str | None):
+    """The hall's own Mosquitto when ``[mqtt] url`` is empty, started before the workers that connect to it."""
+    from hallq import settings
+    from hallq.broker import HallBroker
+    from hallq.hallconfig import load_hall
+
+    cfg = load_hall(config_path)
+    if not cfg.mqtt.embedded:
+        return None
+    broker = HallBroker(cfg, settings.data_dir(cfg.site, data_dir))
+    broker.start()  # BrokerStartError says the cause and the fix; hallq serve prints it
+    return broker

@@ -79,9 +79,10 @@ class KioskApp(App):
     th = DictProperty(theme_dict(False))
 
     def __init__(self, session: KioskSession, headless: bool = False, screenshot_dir: str | None = None,
-                 background: bool = True, **kw: Any) -> None:
+                 background: bool = True, data_dir: Path | None = None, **kw: Any) -> None:
         super().__init__(**kw)
         self.session = session
+        self.data_dir = data_dir  # where its MQTT secret is, beside the hall's (hallq/mqtt_auth.py)
         self.cfg = session.cfg
         self.layout = session.cfg.layout
         self.headless = headless
@@ -385,8 +386,12 @@ class KioskApp(App):
         site = self.cfg.mqtt_site or (entry[0].get("site") if entry else "")
         if not url or not site:
             return
-        conn = Connection(BrokerAddress.parse(url), site, "kiosk", self.cfg.id)
+        from hallq.mqtt_auth import client_credentials
+
+        # its own identity (kiosk.<id>): the secret beside the hall's data, or the service's credential
+        user, password = client_credentials("kiosk", self.cfg.id, self.data_dir)
+        conn = Connection(BrokerAddress.parse(url, user, password), site, "kiosk", self.cfg.id)
         conn.start()
         self.session.devices.attach(HealthReporter(conn, site))
         self.mqtt = conn
-        log.info("reporting device health to %s as hallq/%s/devices/%s-*", BrokerAddress.parse(url), site, self.cfg.id)
+        log.info("reporting device health to %s as hallq/%s/devices/%s/…", BrokerAddress.parse(url), site, self.cfg.id)

@@ -26,14 +26,14 @@ ERRORS = (400, 401, 403, 404, 409, 422)
 
 def create(actor: Actor, job_no: str, name: str, role: str, password: str) -> dict:
     """Create an account (the password is good for one sign-in)."""
-    rules.check_password_strength(password)
+    rules.check_password_strength(password, job_no)
     digest = auth_rules.hash_password(password)
     with state().service.transaction(actor) as tx:
         return rules.account_view(rules.create_account(tx, job_no, name, role, digest))
 
 
 def reset(actor: Actor, job_no: str, password: str) -> dict:
-    rules.check_password_strength(password)
+    rules.check_password_strength(password, job_no)
     digest = auth_rules.hash_password(password)
     with state().service.transaction(actor) as tx:
         return rules.account_view(rules.reset_password(tx, job_no, digest))
@@ -51,7 +51,7 @@ def change_own(actor: Actor, current: str, new: str) -> dict:
         from queue_server.domain.errors import Invalid
         raise Invalid("新密码不能与当前密码相同。", "新密碼不能與當前密碼相同。",
                       "The new password must differ from the current one.", code="same_password")
-    rules.check_password_strength(new)
+    rules.check_password_strength(new, actor.id)
     digest = auth_rules.hash_password(new)
     with st.service.transaction(actor) as tx:
         rules.change_own_password(tx, digest)

@@ -10,20 +10,28 @@ from flask import request
 from hallq.clock import VirtualClock, iso
 from hallq.schema import Int, Obj
 from queue_server import auth as auth_rules
-from queue_server.api import BadRequest, api, operation, query_int
+from queue_server.api import BadRequest, api, error_response, operation, query_int
 from queue_server.api import schemas as S
 from queue_server.api.hall import state
-from queue_server.domain.errors import Conflict, NotFound
+from queue_server.clients import request_client
+from queue_server.domain.errors import Conflict, DomainError, NotFound
 
 EMPTY = Obj({})
 
 
 @api.post("/auth/login")
 @operation("login", "Sign in with job number and password; returns a bearer token", tag="auth", body=S.LOGIN,
-           response=S.LOGIN_RESULT, errors=(400, 401))
+           response=S.LOGIN_RESULT, errors=(400, 401, 429))
 def login(actor, body):
     st = state()
-    return auth_rules.login(st.db, st.hall, body["job_no"], body["password"])
+    try:
+        return auth_rules.login(st.db, st.hall, body["job_no"], body["password"], client=request_client())
+    except DomainError as e:
+        if "retry_after_seconds" not in e.detail:
+            raise
+        # 429 while this client must wait (docs/security.md), 503 while it has a sign-in in progress
+        return error_response(e.status, e.code, e.messages, detail=e.detail,
+                              headers={"Retry-After": str(e.detail["retry_after_seconds"])})
 
 
 @api.post("/auth/logout")

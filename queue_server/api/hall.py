@@ -17,6 +17,14 @@ from queue_server.api import schemas as S
 from queue_server.domain.errors import unknown_business, unknown_item
 
 
+def public_broker_url(cfg) -> str:
+    """Where the hall's broker is, for a kiosk to connect: host and port only, never an account or a password."""
+    from hallq.mqtt import BrokerAddress
+
+    a = BrokerAddress.parse(cfg.mqtt.effective_url)
+    return f"{'mqtts' if a.tls else 'mqtt'}://{a.host}:{a.port}"
+
+
 def state():
     return current_app.extensions["hallq"]
 
@@ -47,7 +55,7 @@ def get_hall(actor):
     return {"site": cfg.site, "name": cfg.name, "level": cfg.level, "address": cfg.address, "phone": cfg.phone,
             "complaint_phone": cfg.complaint_phone, "today": cfg.hours.describe(now.date()),
             "next_opening": iso(nxt) if nxt else None, "serving": cfg.hours.is_serving(now), "issuing": issuing,
-            "mqtt_url": cfg.mqtt.effective_url, "clock": st.hall.clock.describe(),
+            "mqtt_url": public_broker_url(cfg), "clock": st.hall.clock.describe(),
             # what a kiosk tells residents: the missed-number rule, rating later
             "rules": {"no_show_grace_minutes": cfg.queue.no_show_grace_minutes,
                       "max_requeues": cfg.queue.max_requeues,
@@ -79,7 +87,7 @@ def get_business(code, actor):
 
 @api.get("/items")
 @operation("list_items", "Service items (事项), optionally of one business", tag="guides",
-           response=Arr(S.ITEM, max_items=None), query={"business": S.BUSINESS_CODE})
+           response=Arr(S.ITEM, max_items=None), query={"business": S.BUSINESS_CODE}, errors=(404,))
 def list_items(actor):
     business = request.args.get("business")
     sql, params = "SELECT * FROM items WHERE active", ()

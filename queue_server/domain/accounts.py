@@ -25,22 +25,62 @@ import sqlite3
 from typing import Any
 
 from hallq.privacy import mask_name
+from queue_server.domain import throttles
 from queue_server.domain.context import Tx
 from queue_server.domain.errors import Conflict, Forbidden, Invalid, NotFound
 
 ROLES = ("staff", "manager", "admin")
 JOB_NO = re.compile(r"[A-Za-z0-9]{2,16}")
 MIN_PASSWORD = 8
+MIN_KINDS = 3  # of four: lowercase, uppercase, digits, symbols (GB/T 22239-2019 level 3 as assessed)
+_KINDS = (r"[a-z]", r"[A-Z]", r"\d", r"[^A-Za-z\d]")
+# the letters of passwords that pass the kinds and are still guessed first (the lists of leaked
+# passwords, pinyin ones, keyboard runs, this product's name): "P@ssw0rd1!" is "password"
+COMMON_WORDS = frozenset("""
+    a aa aaa ab abc abcd abcde abcdef abcdefg abcdefgh qaz qazwsx qazwsxedc wsx qwe qwer qwert qwerty qwertyu
+    qwertyuiop asd asdf asdfg asdfgh asdfghjkl zxc zxcv zxcvb zxcvbn zxcvbnm password passwd pass pwd passw
+    admin administrator root system sys manager user guest test tester demo welcome letmein iloveyou love
+    woaini wangyi zhongguo china beijing shanghai huawei xiaomi baidu tencent qq wechat weixin hallq hallqdemo
+    sa sql oracle mysql super superman monkey dragon master login changeme default secret abc
+""".split())
+_LEET = str.maketrans({"@": "a", "$": "s", "0": "o", "3": "e", "1": "i", "!": "i", "4": "a", "5": "s", "7": "t"})
 
 
-def check_password_strength(password: str) -> None:
-    """Refuse a password shorter than 8 characters or made of one kind of character only."""
-    kinds = sum(bool(re.search(p, password)) for p in (r"[A-Za-z]", r"\d", r"[^A-Za-z\d]"))
-    if len(password) < MIN_PASSWORD or kinds < 2:
-        raise Invalid(f"密码至少{MIN_PASSWORD}位，并包含字母、数字、符号中的两种。",
-                      f"密碼至少{MIN_PASSWORD}位，並包含字母、數字、符號中的兩種。",
-                      f"A password needs at least {MIN_PASSWORD} characters of two kinds (letters, digits, symbols).",
-                      code="weak_password")
+def password_problem(password: str, job_no: str | None = None) -> tuple[str, str, str] | None:
+    """Why a password is too weak, in three languages, or None.
+
+    At least 8 characters of three kinds (lowercase, uppercase, digits, symbols); not containing
+    the job number; not a common password dressed up with capitals, digits and symbols.
+
+    >>> password_problem("Window-2026") is None
+    True
+    >>> password_problem("P@ssw0rd123")[2]
+    'This is one of the passwords tried first (like P@ssw0rd1); choose another.'
+    """
+    kinds = sum(bool(re.search(p, password)) for p in _KINDS)
+    if len(password) < MIN_PASSWORD or kinds < MIN_KINDS:
+        return (f"密码至少{MIN_PASSWORD}位，并包含大写字母、小写字母、数字、符号中的三种。",
+                f"密碼至少{MIN_PASSWORD}位，並包含大寫字母、小寫字母、數字、符號中的三種。",
+                f"A password needs at least {MIN_PASSWORD} characters of three kinds "
+                "(lowercase, uppercase, digits, symbols).")
+    lower = password.lower()
+    if job_no and len(job_no) >= 3 and (job_no.lower() in lower or job_no.lower()[::-1] in lower):
+        return ("密码不能包含工号。", "密碼不能包含工號。", "A password must not contain the job number.")
+    letters = re.sub(r"[^a-z]", "", lower)
+    # symbols and digits standing for letters count only between letters: "adm1n" is "admin", "admin1" too
+    dressed = re.sub(r"[^a-z]", "", re.sub(r"(?<=[a-z])[@$0134!57]+(?=[a-z])", lambda m: m.group().translate(_LEET),
+                                           lower))
+    if letters in COMMON_WORDS or dressed in COMMON_WORDS:
+        return ("这是最常被猜到的密码之一（如 P@ssw0rd1），请换一个。", "這是最常被猜到的密碼之一（如 P@ssw0rd1），請換一個。",
+                "This is one of the passwords tried first (like P@ssw0rd1); choose another.")
+    return None
+
+
+def check_password_strength(password: str, job_no: str | None = None) -> None:
+    """Refuse a weak password (see :func:`password_problem`) with its reason (422 ``weak_password``)."""
+    problem = password_problem(password, job_no)
+    if problem is not None:
+        raise Invalid(*problem, code="weak_password")
 
 
 def _account(tx: Tx, job_no: str) -> sqlite3.Row:
@@ -97,6 +137,7 @@ def reset_password(tx: Tx, job_no: str, password_hash: str) -> sqlite3.Row:
     _mark_password(tx, row["id"], must_change=True)
     tx.conn.execute("DELETE FROM sessions WHERE staff_id = ?", (row["id"],))
     tx.journal("password_reset", data={"job_no": job_no})
+    throttles.lift_account(tx, job_no, "password_reset")
     return _account(tx, job_no)
 
 

@@ -10,7 +10,7 @@
   long gone; derived from its business day, never stored), and the kiosk's
   next press makes a fresh one.
 * **Device health.** Kiosks and the device gateway publish each device's
-  health, retained, on ``hallq/<site>/devices/<id>/health``. The server keeps
+  health, retained, on ``hallq/<site>/devices/<publisher>/<id>/health``. The server keeps
   the latest report of each (:func:`record_health`, called from its MQTT
   subscription) and journals a change of state, so "kiosk-1-printer: 缺纸"
   reaches the people who can load a roll, not only an MQTT log.

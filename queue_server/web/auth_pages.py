@@ -1,7 +1,6 @@
 """Signing in and out of the consoles, and changing one's password.
 
-This blueprint also serves the consoles' static files (``/static/web/…``)
-and carries the per-IP throttle of ``POST /api/v1/auth/login``.
+This blueprint also serves the consoles' static files (``/static/web/…``).
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ from queue_server.web.pages import install_page_headers, lang, page, render, sta
 bp = Blueprint("auth_pages", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/web")
 install_page_headers(bp)
-sessions.install_api_login_throttle(bp)
 
 HOME = {"staff": "window_console.pick_window", "manager": "manager.hall", "admin": "manager.hall"}
 
@@ -53,16 +51,14 @@ def login():
                                      "The page expired; please sign in again."), status=403)
     job_no = request.form.get("job_no", "").strip()[:16]
     password = request.form.get("password", "")[:200]
-    ip = sessions.client_ip()
     st = state()
     try:
-        if sessions.ip_refused(ip):
-            raise sessions.refuse_ip()
-        result = auth_rules.login(st.db, st.hall, job_no, password)
+        result = auth_rules.login(st.db, st.hall, job_no, password, client=sessions.client_ip(), console=True)
     except DomainError as e:
-        if e.status == 401:
-            sessions.record_ip_failure(ip)
-        return login_form(error=e.messages.get(lang()) or e.messages["zh-Hans"], status=e.status, job_no=job_no)
+        resp = login_form(error=e.messages.get(lang()) or e.messages["zh-Hans"], status=e.status, job_no=job_no)
+        if "retry_after_seconds" in e.detail:  # 429 while this client must wait, 503 while it is busy
+            resp.headers["Retry-After"] = str(e.detail["retry_after_seconds"])
+        return resp
     role = result["staff"]["role"]
     target = _safe_next(request.form.get("next")) or url_for(HOME[role])
     resp = redirect(target, 303)

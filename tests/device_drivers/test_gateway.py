@@ -184,7 +184,7 @@ def test_server_unreachable_is_said_on_the_keypad(gateway):
 
 
 def test_a_mute_device_is_reported_after_offline_after(gateway, mosquitto):
-    health = MqttCollector(mosquitto.url, "hallq/tiny/devices/+/health")
+    health = MqttCollector(mosquitto.url, "hallq/tiny/devices/+/+/health")
     try:
         health.wait_for(lambda t, p: t.endswith("/strip-1/health") and p["ok"])
         gateway.simulators["strip-1"].responsive = False
@@ -249,7 +249,7 @@ bus = "desk"
 window = 1
 address = 101
 """)
-    health = MqttCollector(mosquitto.url, "hallq/tiny/devices/+/health")
+    health = MqttCollector(mosquitto.url, "hallq/tiny/devices/+/+/health")
     log = open(tmp_path / "gateway.log", "wb")
     gateway = subprocess.Popen([sys.executable, "-m", "hallq", "devices", "--config", str(config),
                                 "--server", server.url], env={**os.environ, "HALLQ_MQTT_URL": mosquitto.url},

@@ -96,7 +96,8 @@ def topic_and_payload(topics: tuple[contract.Topic, ...]):
 def topic_name(t: contract.Topic, payload: dict) -> tuple[str, dict[str, str]]:
     """A concrete topic for ``payload`` (its parameters from the payload where it has them)."""
     params = {"number": str(payload.get("number", 1)), "business": str(payload.get("business", "alpha")),
-              "kind": "server", "id": "queue", "device": str(payload.get("device", "pad-1"))[:64] or "pad-1"}
+              "kind": "server", "id": "queue", "owner": "gateway-1",
+              "device": str(payload.get("device", "pad-1"))[:64] or "pad-1"}
     needed = {k: v for k, v in params.items() if "{" + k + "}" in t.pattern}
     return t.topic(SITE, **needed), needed
 
@@ -277,7 +278,7 @@ def test_the_server_keeps_only_what_parses_of_device_health(server_state, messag
                 device = payload["device"]
         except (ValueError, RecursionError):
             pass
-        handle(contract.DEVICE_HEALTH.topic(SITE, device=device.replace("/", "_").replace("+", "_")
+        handle(contract.DEVICE_HEALTH.topic(SITE, owner="kiosk-1", device=device.replace("/", "_").replace("+", "_")
                                             .replace("#", "_") or "x"), data, False)
     with server_state.db.read() as conn:
         for d in attention.device_health(conn):  # whatever was kept reads back in the API's shape

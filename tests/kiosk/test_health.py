@@ -19,7 +19,7 @@ def test_paper_out_reaches_staff_over_mqtt_and_recovers(mosquitto, session):
     conn = Connection(BrokerAddress.parse(mosquitto.url), "liupanshui", "kiosk", "kiosk-1")
     conn.start()
     assert conn.wait_connected(10)
-    collector = MqttCollector(mosquitto.url, "hallq/liupanshui/devices/+/health")
+    collector = MqttCollector(mosquitto.url, "hallq/liupanshui/devices/+/+/health")
     try:
         session.devices.attach(HealthReporter(conn, "liupanshui"))
         session.devices.printer.state.paper = "out"
@@ -44,7 +44,7 @@ def test_unplugged_reader_is_reported(mosquitto, session, tmp_path):
     conn = Connection(BrokerAddress.parse(mosquitto.url), "liupanshui", "kiosk", "kiosk-1")
     conn.start()
     assert conn.wait_connected(10)
-    collector = MqttCollector(mosquitto.url, "hallq/liupanshui/devices/+/health")
+    collector = MqttCollector(mosquitto.url, "hallq/liupanshui/devices/+/+/health")
     try:
         session.devices.reader = build_reader("serial", port=str(tmp_path / "ttyUSB1"))
         session.devices.attach(HealthReporter(conn, "liupanshui"))

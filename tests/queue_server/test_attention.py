@@ -94,7 +94,7 @@ def _report(device: str, ok: bool, problems: list[str], kind: str = "printer") -
 
 def test_device_health_is_kept_and_only_changes_are_journalled(api, service, state):
     handle = health_handler(service, "tiny")[1]
-    topic = contract.DEVICE_HEALTH.topic("tiny", device="kiosk-1-printer")
+    topic = contract.DEVICE_HEALTH.topic("tiny", owner="kiosk-1", device="kiosk-1-printer")
     handle(topic, contract.encode(contract.DEVICE_HEALTH, _report("kiosk-1-printer", True, [])), True)
     handle(topic, contract.encode(contract.DEVICE_HEALTH, _report("kiosk-1-printer", False, ["paper_out"])), False)
     handle(topic, contract.encode(contract.DEVICE_HEALTH, _report("kiosk-1-printer", False, ["paper_out"])), False)
@@ -110,7 +110,7 @@ def test_device_health_is_kept_and_only_changes_are_journalled(api, service, sta
     assert api.ok("get", "/devices/health", as_="101")["devices"][0]["ok"] is True
     # garbage is dropped, a foreign topic ignored, an empty retained message forgets the device
     handle(topic, b"\xff not json", False)
-    handle("hallq/other-site/devices/x/health", contract.encode(contract.DEVICE_HEALTH, _report("x", False, [])), False)
+    handle("hallq/other-site/devices/k/x/health", contract.encode(contract.DEVICE_HEALTH, _report("x", False, [])), False)
     handle(topic, b"", True)
     assert api.ok("get", "/devices/health", as_="101")["devices"] == []
 
@@ -129,7 +129,7 @@ def test_the_server_hears_device_health_over_mqtt(mosquitto, server_proc):
     pub = Connection(BrokerAddress.parse(mosquitto.url), "tiny", "kiosk", "kiosk-1")
     pub.start()
     assert pub.wait_connected(10)
-    before = contract.DEVICE_HEALTH.topic("tiny", device="kiosk-1-id-reader")
+    before = contract.DEVICE_HEALTH.topic("tiny", owner="kiosk-1", device="kiosk-1-id-reader")
     pub.publish(before, contract.encode(contract.DEVICE_HEALTH,
                                         _report("kiosk-1-id-reader", False, ["unplugged"], "id_reader")),
                 qos=1, retain=True)
@@ -139,7 +139,7 @@ def test_the_server_hears_device_health_over_mqtt(mosquitto, server_proc):
     try:
         # nothing to wait on from outside but the server's own answer: ask until it says so
         assert wait_until(lambda: clerk.get("/attention")["device_problems"])
-        pub.publish(contract.DEVICE_HEALTH.topic("tiny", device="kiosk-1-printer"),
+        pub.publish(contract.DEVICE_HEALTH.topic("tiny", owner="kiosk-1", device="kiosk-1-printer"),
                     contract.encode(contract.DEVICE_HEALTH, _report("kiosk-1-printer", False, ["paper_out"])),
                     qos=1, retain=True)
         got = wait_until(lambda: (d := clerk.get("/attention")["device_problems"]) and len(d) == 2 and d)

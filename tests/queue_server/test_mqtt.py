@@ -1,4 +1,4 @@
-"""The server's MQTT output, against a real Mosquitto and against the embedded broker.
+"""The server's MQTT output, against a real Mosquitto (the hall's own broker: test_hall_broker.py).
 
 Each test runs a real ``hallq serve`` process and a real subscriber; nothing
 sleeps for a message, tests wait for the condition they need.
@@ -7,13 +7,12 @@ sleeps for a message, tests wait for the condition they need.
 from __future__ import annotations
 
 import json
-import shutil
 
+import paho.mqtt.client as paho
 import pytest
 
 from hallq import contract
-from hallq.client import free_port
-from tests.conftest import KIOSK_KEY, TINY, MqttCollector, make_id
+from tests.conftest import KIOSK_KEY, MqttCollector, make_id
 
 SITE = "tiny"
 
@@ -145,23 +144,23 @@ def test_a_clean_stop_says_stopped(hall):
     sub.wait_for(lambda t, p: t.endswith("/status/server/queue") and p["state"] == "stopped", timeout=15)
 
 
-def test_the_embedded_broker_serves_a_first_run(tmp_path, server_proc):
-    port = free_port()
-    conf = tmp_path / "embedded"
-    conf.mkdir()
-    shutil.copy(TINY.parent / "services.toml", conf / "services.toml")
-    (conf / "hall.toml").write_text(TINY.read_text().replace(
-        "[hours]", f'[mqtt]\nurl = ""\nembedded_listen = "127.0.0.1:{port}"\n\n[hours]', 1))
-    server = server_proc(config=conf / "hall.toml", mqtt_url="")
-    sub = MqttCollector(f"mqtt://127.0.0.1:{port}", f"hallq/{SITE}/#")
+
+
+def test_the_server_restores_its_availability_when_someone_clears_it(hall, mosquitto):
+    """An empty retained message clears a topic for every later subscriber; the server says online again."""
+    server, sub = hall
+    topic = f"hallq/{SITE}/status/server/queue"
+    sub.wait_for(lambda t, p: t == topic and p["state"] == "online")
+    vandal = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="vandal")
+    vandal.connect("127.0.0.1", mosquitto.port)
+    vandal.loop_start()
+    for payload in (b"", b'{"version": 1, "state": "offline"}'):
+        sub.clear()
+        vandal.publish(topic, payload, qos=1, retain=True).wait_for_publish(5)
+        sub.wait_for(lambda t, p: t == topic and p.get("state") == "online")
+    vandal.loop_stop()
+    late = MqttCollector(mosquitto.url, topic)  # a board switched on now learns the server is there
     try:
-        sub.wait_for(lambda t, p: t.endswith("/status/server/queue") and p["state"] == "online")
-        server.client(KIOSK_KEY).issue_ticket("alpha")
-        clerk = staff(server)
-        clerk.window_action(1, "sign-in")
-        clerk.call_next(1)
-        _, call = sub.wait_for(by(f"hallq/{SITE}/calls"))
-        assert call["ticket"] == "A001"
-        assert server.client().hall()["mqtt_url"] == f"mqtt://127.0.0.1:{port}"
+        late.wait_for(lambda t, p: p.get("state") == "online")
     finally:
-        sub.close()
+        late.close()

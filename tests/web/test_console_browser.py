@@ -263,7 +263,7 @@ def test_a_resident_asks_for_help_and_a_printer_runs_out_and_the_clerk_sees_both
     kiosk.start()
     try:
         assert kiosk.wait_connected(10)
-        kiosk.publish(contract.DEVICE_HEALTH.topic("tiny", device="kiosk-1-printer"), contract.encode(
+        kiosk.publish(contract.DEVICE_HEALTH.topic("tiny", owner="kiosk-1", device="kiosk-1-printer"), contract.encode(
             contract.DEVICE_HEALTH, {"device": "kiosk-1-printer", "kind": "printer", "ok": False,
                                      "problems": ["paper_out"], "detail": {}, "at": "2026-11-23T09:30:00+08:00"}),
             qos=1, retain=True)

@@ -46,6 +46,8 @@ EXPECTED = {
     ("POST", "/api/v1/accounts/<job_no>/deactivate"): "manager",
     ("POST", "/api/v1/accounts/<job_no>/password"): "manager",
     ("POST", "/api/v1/accounts/<job_no>/role"): "manager",
+    ("GET", "/api/v1/sign-in/throttles"): "manager",
+    ("POST", "/api/v1/sign-in/throttles/lift"): "manager",
     ("POST", "/api/v1/applications"): "kiosk",
     ("GET", "/api/v1/applications"): "kiosk",
     ("GET", "/api/v1/applications/<tracking_no>"): "open",
