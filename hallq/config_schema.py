@@ -85,6 +85,20 @@ HALL_FILE = Obj({
             "release_wait_minutes_below": Int(min=0, max=1440),
         }, required=["business"]), max_items=50),
     }),
+    "security": Obj({  # sign-in throttling, passwords and sessions, see docs/security.md
+        "trusted_proxies": Arr(Str(max_len=64, pattern=r"[0-9A-Fa-f.:/]+"), max_items=50,
+                               description="reverse proxies whose X-Forwarded-For is believed: addresses or networks"),
+        "sign_in_free_failures": Int(min=1, max=20, description="per client and account, before attempts wait"),
+        "sign_in_free_failures_per_client": Int(min=1, max=1000, description="per client, whichever account"),
+        "sign_in_first_delay_seconds": Int(min=1, max=3600, description="the first wait, doubled at every failure"),
+        "sign_in_max_delay_minutes": Int(min=1, max=1440, description="the longest wait"),
+        "password_max_age_days": Int(min=0, max=3650, description="then a password must be changed; 0: never"),
+        "session_idle_minutes": Int(min=1, max=720, description="a console session ends after this long unused"),
+    }),
+    "privacy": Obj({  # retention of personal data, see docs/privacy.md
+        "personal_data_days": Int(min=1, max=3650,
+                                  description="ID and phone data of tickets and appointments kept N days after their day"),
+    }),
     "appointments": Obj({  # 预约办事, see docs/appointments.md
         "enabled": Bool(),
         "min_days_ahead": Int(min=0, max=30, description="earliest booking: N calendar days after today"),

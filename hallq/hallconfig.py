@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -149,6 +150,26 @@ class AppointmentRules:
 
 
 @dataclass(frozen=True)
+class SecuritySettings:
+    """Sign-in throttling, passwords and sessions (``[security]``); docs/security.md explains each."""
+
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    sign_in_free_failures: int = 5
+    sign_in_free_failures_per_client: int = 20
+    sign_in_first_delay_seconds: int = 60
+    sign_in_max_delay_minutes: int = 30
+    password_max_age_days: int = 90
+    session_idle_minutes: int = 30
+
+
+@dataclass(frozen=True)
+class PrivacySettings:
+    """Retention of personal data (``[privacy]``); docs/privacy.md explains it."""
+
+    personal_data_days: int = 30
+
+
+@dataclass(frozen=True)
 class MqttSettings:
     url: str = ""  # empty: the embedded broker
     embedded_listen: str = "127.0.0.1:11883"
@@ -196,6 +217,8 @@ class HallConfig:
     content_hash: str = ""
     appointments: AppointmentRules = field(default_factory=AppointmentRules)
     tidal: TidalSettings = field(default_factory=TidalSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
 
     def business_by_prefix(self, prefix: str) -> Business | None:
         return next((b for b in self.businesses.values() if b.prefix == prefix), None)
@@ -300,6 +323,7 @@ def load_hall(path: str | os.PathLike[str]) -> HallConfig:
     hours = _hours(raw["hours"], calendar, label, problems)
     appointments = _appointments(raw.get("appointments", {}), businesses, items, label, problems)
     tidal = _tidal(raw.get("tidal", {}), businesses, label, problems)
+    security = _security(raw.get("security", {}), label, problems)
 
     staff_seen: set[str] = set()
     staff = []
@@ -337,6 +361,7 @@ def load_hall(path: str | os.PathLike[str]) -> HallConfig:
         ratings=RatingRules(**raw.get("ratings", {})),
         businesses=businesses, windows=windows, items=items, staff=staff, devices=devices,
         raw=raw, content_hash=digest.hexdigest(), appointments=appointments, tidal=tidal,
+        security=security, privacy=PrivacySettings(**raw.get("privacy", {})),
     )
 
 
@@ -381,6 +406,17 @@ def _calendar(c: dict[str, Any], label: str, problems: list) -> WorkCalendar:
     except ValueError as e:
         problems.append((label, "calendar", str(e)))
         return WorkCalendar(c.get("mode", "china"))
+
+
+def _security(sec: dict[str, Any], label: str, problems: list) -> SecuritySettings:
+    proxies = []
+    for j, text in enumerate(sec.get("trusted_proxies", [])):
+        try:
+            proxies.append(ipaddress.ip_network(text, strict=False))
+        except ValueError:
+            problems.append((label, f"security.trusted_proxies[{j}]",
+                             f'"{text}" is neither an address (10.0.0.2) nor a network (10.0.0.0/24)'))
+    return SecuritySettings(**{**sec, "trusted_proxies": tuple(proxies)})
 
 
 def _tidal(t: dict[str, Any], businesses: dict, label: str, problems: list) -> TidalSettings:

@@ -1,10 +1,17 @@
 """Who is calling the API: staff sessions and device keys.
 
 * Staff sign in with their job number (工号) and password; passwords are
-  argon2id hashes. Five wrong passwords lock the account for five minutes
-  (login throttling), and every sign-in, failure and lock is journaled.
+  argon2id hashes. Wrong passwords slow down further attempts from the same
+  client (:mod:`queue_server.domain.throttles`: per client and account, and
+  per client), never an account for everyone; every sign-in, failure and
+  throttle is journaled. A password older than ``[security]
+  password_max_age_days`` signs in with the must-change flag set, as a reset
+  does, so the session can do nothing but change it.
 * A successful login returns a random bearer token; only its SHA-256 is
-  stored, so a copy of the database does not let anyone act as staff.
+  stored, so a copy of the database does not let anyone act as staff. A
+  console (browser) session also ends after ``[security]
+  session_idle_minutes`` without a request of the person's own (the pages'
+  background refreshes send ``X-Hallq-Background`` and do not count).
 * Kiosks, call keypads (through the device gateway), boards and rating
   tablets authenticate with their own key (``Authorization: Bearer <key>``),
   also stored only as a SHA-256, and act as themselves.
@@ -15,8 +22,10 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import sqlite3
 import threading
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 
 from argon2 import PasswordHasher
@@ -24,19 +33,29 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from hallq.clock import iso
 from queue_server.db import Database
+from queue_server.domain import throttles
 from queue_server.domain.context import Actor, Hall, Tx
 from queue_server.domain.errors import DomainError
 
 SESSION_HOURS = 12
-MAX_FAILED = 5
-LOCK_MINUTES = 5
+TOUCH_SECONDS = 60  # a console session's last request is written at most once a minute
+CONCURRENT_CHECKS = 1  # argon2 checks at once (64 MiB, ~50 ms of a core each): the windows keep the other core
+CHECK_WAIT_SECONDS = 1.0
 
 _hasher = PasswordHasher()
+_checks = threading.BoundedSemaphore(CONCURRENT_CHECKS)
+_clients_in_flight: set[str] = set()
+_clients_lock = threading.Lock()
 
 
 class Unauthorized(DomainError):
     status = 401
     code = "unauthorized"
+
+
+class SignInBusy(DomainError):
+    status = 503
+    code = "sign_in_busy"
 
 
 def hash_password(password: str) -> str:
@@ -53,54 +72,108 @@ def new_device_key() -> tuple[str, str]:
     return key, sha256(key)
 
 
-def login(db: Database, hall: Hall, job_no: str, password: str) -> dict:
-    """Check a password; return a session token and the staff member, or raise Unauthorized.
+def login(db: Database, hall: Hall, job_no: str, password: str, client: str = "-", console: bool = False) -> dict:
+    """Check a password; return a session token and the staff member, or raise.
 
-    The argon2 check (~50 ms by design) runs before the write transaction, so
-    a login never holds up the windows. A failure is committed (counted and
-    journaled) before it is refused: throttling that rolled back with the
-    refusal would never lock anyone out.
+    ``client``: the caller's address (:mod:`queue_server.clients`), whose failures are counted;
+    ``console``: a browser session, which ends after ``session_idle_minutes`` unused.
+
+    Raises :class:`Unauthorized` (401) for a wrong job number or password,
+    :class:`~queue_server.domain.throttles.TooManyAttempts` (429, with the seconds to wait in
+    ``detail``) while this client must wait, :class:`SignInBusy` (503) when this client already
+    has a sign-in in progress or too many are checked at once.
+
+    An attempt that must wait is refused before the password is checked, with one read and no
+    write. The argon2 check (~50 ms by design) runs before the write transaction and one at a
+    time, so a flood of sign-ins never holds up the windows. A failure is committed (counted
+    and journaled) before it is refused: throttling that rolled back with the refusal would
+    never slow anyone down.
     """
+    rules = hall.config.security
     now = hall.now()
-    at = iso(now)
-    s = db.connection().execute("SELECT * FROM staff WHERE job_no = ? AND active", (job_no,)).fetchone()
-    locked = s is not None and bool(s["locked_until"]) and s["locked_until"] > at
-    if s is None:
-        _hasher.hash(password)  # same time as a real check: don't reveal which job numbers exist
-        good = False
-    else:
-        good = not locked and _verify(s["password_hash"], password)
-    refusal: Unauthorized | None = None
-    with db.write() as conn:
-        tx = Tx(conn, hall, Actor("staff", job_no), now)
+    conn = db.connection()
+    refused = throttles.refusal(conn, rules, client, job_no, now)
+    if refused is not None:
+        raise refused
+    with _one_check(client):
+        now = hall.now()
+        refused = throttles.refusal(conn, rules, client, job_no, now)  # a parallel attempt may have started a delay
+        if refused is not None:
+            raise refused
+        s = conn.execute("SELECT s.*, a.password_changed_at, a.must_change_password FROM staff s "
+                         "LEFT JOIN staff_accounts a ON a.staff_id = s.id WHERE s.job_no = ? AND s.active",
+                         (job_no,)).fetchone()
         if s is None:
-            tx.journal("login_failed", data={"job_no": job_no, "reason": "unknown"})
-            refusal = _bad_login()
-        elif locked:
-            tx.journal("login_refused", data={"job_no": job_no, "reason": "locked"})
-            refusal = Unauthorized("密码错误次数过多，请5分钟后再试。", "密碼錯誤次數過多，請5分鐘後再試。",
-                                   "Too many wrong passwords; try again in 5 minutes.", code="account_locked")
-        elif not good:
-            failed = tx.one("UPDATE staff SET failed_logins = failed_logins + 1 WHERE id = ? RETURNING failed_logins",
-                            (s["id"],))[0]
-            if failed >= MAX_FAILED:
-                conn.execute("UPDATE staff SET failed_logins = 0, locked_until = ? WHERE id = ?",
-                             (iso(now + timedelta(minutes=LOCK_MINUTES)), s["id"]))
-            tx.journal("login_failed", data={"job_no": job_no, "locked": failed >= MAX_FAILED})
-            refusal = _bad_login()
+            _hasher.hash(password)  # same time as a real check: don't reveal which job numbers exist
+            good = False
         else:
-            token = secrets.token_urlsafe(32)
-            expires = now + timedelta(hours=SESSION_HOURS)
-            conn.execute("UPDATE staff SET failed_logins = 0, locked_until = NULL WHERE id = ?", (s["id"],))
-            conn.execute("DELETE FROM sessions WHERE expires_at < ?", (tx.at,))
-            conn.execute("INSERT INTO sessions (token_sha256, staff_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
-                         (sha256(token), s["id"], tx.at, iso(expires)))
-            tx.journal("login", data={"job_no": job_no})
-            result = {"token": token, "expires_at": iso(expires),
-                      "staff": {"job_no": s["job_no"], "role": s["role"], "name": s["name"]}}
-    if refusal is not None:
-        raise refusal
+            good = _verify(s["password_hash"], password)
+        with db.write() as conn_w:
+            tx = Tx(conn_w, hall, Actor("staff", job_no), now)
+            if not good:
+                throttles.record_failure(tx, client, job_no)
+                tx.journal("login_failed", data={"job_no": job_no, "client": client,
+                                                 "reason": "unknown" if s is None else "password"})
+            else:
+                throttles.record_success(tx, client, job_no)
+                must_change = bool(s["must_change_password"]) or _expired(tx, s, rules.password_max_age_days)
+                token = secrets.token_urlsafe(32)
+                expires = now + timedelta(hours=SESSION_HOURS)
+                conn_w.execute("DELETE FROM sessions WHERE expires_at < ?", (tx.at,))
+                conn_w.execute("INSERT INTO sessions (token_sha256, staff_id, created_at, expires_at, last_seen_at) "
+                               "VALUES (?, ?, ?, ?, ?)", (sha256(token), s["id"], tx.at, iso(expires),
+                                                          tx.at if console else None))
+                tx.journal("login", data={"job_no": job_no, "client": client, "console": console})
+                result = {"token": token, "expires_at": iso(expires), "must_change_password": must_change,
+                          "staff": {"job_no": s["job_no"], "role": s["role"], "name": s["name"]}}
+    if not good:
+        raise _bad_login()
     return result
+
+
+@contextmanager
+def _one_check(client: str):
+    """One password check per client at a time, and ``CONCURRENT_CHECKS`` in the whole process.
+
+    A second attempt from a client whose first is still being checked is refused at once rather
+    than queued: a waiting request would hold a server thread the windows need.
+    """
+    with _clients_lock:
+        if client in _clients_in_flight:
+            raise _busy()
+        _clients_in_flight.add(client)
+    try:
+        if not _checks.acquire(timeout=CHECK_WAIT_SECONDS):
+            raise _busy()
+        try:
+            yield
+        finally:
+            _checks.release()
+    finally:
+        with _clients_lock:
+            _clients_in_flight.discard(client)
+
+
+def _busy() -> SignInBusy:
+    return SignInBusy("正在处理其他登录，请稍后再试。", "正在處理其他登入，請稍後再試。",
+                      "Other sign-ins are being checked; try again in a moment.", detail={"retry_after_seconds": 1})
+
+
+def _expired(tx: Tx, s: sqlite3.Row, max_age_days: int) -> bool:
+    """Set the must-change flag (the one a reset sets) when the password is older than the limit.
+
+    An account from hall.toml that never signed in has no date yet: its age counts from now.
+    """
+    if s["password_changed_at"] is None:
+        tx.conn.execute("INSERT INTO staff_accounts (staff_id, password_changed_at) VALUES (?, ?) ON CONFLICT(staff_id) "
+                        "DO UPDATE SET password_changed_at = excluded.password_changed_at", (s["id"], tx.at))
+        return False
+    if not max_age_days or s["password_changed_at"] > iso(tx.now - timedelta(days=max_age_days)):
+        return False
+    tx.conn.execute("UPDATE staff_accounts SET must_change_password = 1 WHERE staff_id = ?", (s["id"],))
+    tx.journal("password_expired", data={"job_no": s["job_no"], "changed_at": s["password_changed_at"],
+                                         "max_age_days": max_age_days})
+    return True
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -126,12 +199,14 @@ def forget_devices() -> None:
         _devices.clear()
 
 
-def actor_for_token(db: Database, hall: Hall, token: str) -> Actor | None:
+def actor_for_token(db: Database, hall: Hall, token: str, activity: bool = True) -> Actor | None:
     """The staff member or device behind a bearer token, or None.
 
     Device keys change only with the configuration, so they are cached for
     a short while (kiosks call on every press); staff sessions are looked up
-    every time, so a logout takes effect at once.
+    every time, so a logout takes effect at once. A console session unused
+    for ``session_idle_minutes`` ends here; ``activity=False`` (a page's
+    background refresh) does not count as use.
     """
     digest = sha256(token)
     with _devices_lock:
@@ -140,10 +215,13 @@ def actor_for_token(db: Database, hall: Hall, token: str) -> Actor | None:
         return hit[0]
     conn = db.connection()
     row = conn.execute(
-        "SELECT s.id, s.job_no, s.role, x.expires_at FROM sessions x JOIN staff s ON s.id = x.staff_id "
+        "SELECT s.id, s.job_no, s.role, x.expires_at, x.last_seen_at FROM sessions x JOIN staff s ON s.id = x.staff_id "
         "WHERE x.token_sha256 = ? AND s.active", (digest,)).fetchone()
     if row is not None:
-        if row["expires_at"] <= iso(hall.now()):
+        now = hall.now()
+        if row["expires_at"] <= iso(now):
+            return None
+        if row["last_seen_at"] is not None and not _still_in_use(db, hall, digest, row, now, activity):
             return None
         return Actor("staff", row["job_no"], role=row["role"], staff_id=row["id"])
     d = conn.execute("SELECT id, kind, windows FROM devices WHERE key_sha256 = ? AND active", (digest,)).fetchone()
@@ -155,6 +233,22 @@ def actor_for_token(db: Database, hall: Hall, token: str) -> Actor | None:
             _devices[digest] = (actor, time.monotonic() + DEVICE_CACHE_SECONDS)
         return actor
     return None
+
+
+def _still_in_use(db: Database, hall: Hall, digest: str, row: sqlite3.Row, now, activity: bool) -> bool:
+    """End a console session idle too long (journaled); note the last use of one that is not."""
+    idle = timedelta(minutes=hall.config.security.session_idle_minutes)
+    if row["last_seen_at"] < iso(now - idle):
+        with db.write() as conn:
+            if conn.execute("DELETE FROM sessions WHERE token_sha256 = ?", (digest,)).rowcount:
+                Tx(conn, hall, Actor("staff", row["job_no"]), now).journal(
+                    "session_ended", data={"job_no": row["job_no"], "reason": "idle",
+                                           "last_seen_at": row["last_seen_at"]})
+        return False
+    if activity and row["last_seen_at"] < iso(now - timedelta(seconds=TOUCH_SECONDS)):
+        with db.write() as conn:
+            conn.execute("UPDATE sessions SET last_seen_at = ? WHERE token_sha256 = ?", (iso(now), digest))
+    return True
 
 
 def _bad_login() -> Unauthorized:

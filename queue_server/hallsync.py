@@ -109,12 +109,17 @@ def _sync_staff(tx: Tx, cfg: HallConfig) -> None:
         row = tx.one("SELECT id FROM staff WHERE job_no = ?", (s.job_no,))
         file_key = f"staff_hash:{s.job_no}"
         if row is None:
-            tx.conn.execute("INSERT INTO staff (job_no, name, role, password_hash) VALUES (?,?,?,?)",
-                            (s.job_no, s.name, s.role, s.password_hash))
+            staff_id = tx.one("INSERT INTO staff (job_no, name, role, password_hash) VALUES (?,?,?,?) RETURNING id",
+                              (s.job_no, s.name, s.role, s.password_hash))[0]
         else:
-            tx.conn.execute("UPDATE staff SET name = ?, role = ?, active = 1 WHERE id = ?", (s.name, s.role, row["id"]))
+            staff_id = row["id"]
+            tx.conn.execute("UPDATE staff SET name = ?, role = ?, active = 1 WHERE id = ?", (s.name, s.role, staff_id))
             if tx.meta(file_key) != s.password_hash:
-                tx.conn.execute("UPDATE staff SET password_hash = ? WHERE id = ?", (s.password_hash, row["id"]))
+                tx.conn.execute("UPDATE staff SET password_hash = ? WHERE id = ?", (s.password_hash, staff_id))
+        if tx.meta(file_key) != s.password_hash:
+            # the password's age ([security] password_max_age_days) counts from when the file set it
+            tx.conn.execute("INSERT INTO staff_accounts (staff_id, password_changed_at) VALUES (?, ?) ON CONFLICT(staff_id) "
+                            "DO UPDATE SET password_changed_at = excluded.password_changed_at", (staff_id, tx.at))
         tx.set_meta(file_key, s.password_hash)
     # staff added in the console are not in the file: leave them alone
 

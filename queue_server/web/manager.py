@@ -13,6 +13,7 @@ from flask import Blueprint, redirect, request, url_for
 
 from queue_server.api.manager import hall_live
 from queue_server.domain import accounts as account_rules
+from queue_server.domain import throttles
 from queue_server.web import journal_names
 from queue_server.web.pages import install_page_headers, lang, page, render, state
 
@@ -62,9 +63,11 @@ def notices(actor):
 @bp.get("/manager/accounts")
 @page("manager")
 def accounts(actor):
-    with state().db.read() as conn:
+    st = state()
+    with st.db.read() as conn:
         rows = account_rules.list_accounts(conn)
-    return render("console/accounts.html", accounts=rows)
+        throttled = throttles.active(conn, st.hall.now())
+    return render("console/accounts.html", accounts=rows, throttles=throttled, security=st.hall.config.security)
 
 
 JOURNAL_LIMIT = 500

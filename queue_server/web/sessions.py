@@ -1,4 +1,4 @@
-"""Browser sessions for the consoles: a cookie, CSRF tokens, per-IP login throttling.
+"""Browser sessions for the consoles: a cookie, CSRF tokens, the client's address.
 
 * A browser signs in with the same :func:`queue_server.auth.login` as the
   API and keeps the session token in a cookie: ``HttpOnly`` (no script can
@@ -12,10 +12,12 @@
   ``Origin`` names another site is refused as well.
 * The JSON API accepts the cookie too (see ``queue_server.api._authenticate``):
   the consoles' scripts call the very endpoints the call keypads use.
-* Sign-ins are throttled per account (``queue_server.auth``: five failures
-  lock it for five minutes) and here per client address: more than
-  ``IP_MAX_FAILURES`` failures from one address within ``IP_WINDOW_MINUTES``
-  refuse further attempts from it, for the pages and for ``/api/v1/auth/login``.
+* Sign-ins are throttled by client address, and by client address and
+  account (``queue_server.domain.throttles``); the address is the peer's, or
+  behind a trusted reverse proxy the forwarded one (``queue_server.clients``).
+* A console session ends after ``[security] session_idle_minutes`` without a
+  request of the person's own: the pages' background refreshes send
+  ``X-Hallq-Background: 1`` and do not keep it alive (``queue_server.auth``).
 """
 
 from __future__ import annotations
@@ -23,27 +25,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from flask import current_app, g, request
 
-from hallq.clock import iso
 from queue_server.auth import actor_for_token
+from queue_server.clients import request_client
 from queue_server.domain.context import Actor
-from queue_server.domain.errors import DomainError, Forbidden
+from queue_server.domain.errors import Forbidden
 
 COOKIE = "hallq_session"
 LOGIN_CSRF_COOKIE = "hallq_login_csrf"
 CSRF_HEADER = "X-CSRF-Token"
+BACKGROUND_HEADER = "X-Hallq-Background"  # a page's own refresh, not the person using it
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-IP_MAX_FAILURES = 20
-IP_WINDOW_MINUTES = 15
-
-
-class TooManyAttempts(DomainError):
-    status = 429
-    code = "too_many_attempts"
 
 
 def _state():
@@ -109,7 +105,7 @@ def cookie_actor() -> Actor | None:
         actor = None
         if token:
             st = _state()
-            found = actor_for_token(st.db, st.hall, token)
+            found = actor_for_token(st.db, st.hall, token, activity=request.headers.get(BACKGROUND_HEADER) != "1")
             actor = found if found is not None and found.kind == "staff" else None
         g.cookie_actor = actor
     if actor is not None and request.method not in SAFE_METHODS:
@@ -117,49 +113,11 @@ def cookie_actor() -> Actor | None:
     return actor
 
 
-# -- per-IP throttling ------------------------------------------------------------------
+# -- the client --------------------------------------------------------------------------
 
 def client_ip() -> str:
-    # behind a reverse proxy configure it to pass the address; X-Forwarded-For is not trusted
-    return request.remote_addr or "-"
-
-
-def ip_refused(ip: str) -> bool:
-    st = _state()
-    since = iso(st.hall.now() - timedelta(minutes=IP_WINDOW_MINUTES))
-    n = st.db.connection().execute("SELECT COUNT(*) FROM login_failures WHERE ip = ? AND at > ?",
-                                   (ip, since)).fetchone()[0]
-    return n >= IP_MAX_FAILURES
-
-
-def refuse_ip() -> TooManyAttempts:
-    return TooManyAttempts(f"此设备登录失败次数过多，请{IP_WINDOW_MINUTES}分钟后再试。",
-                           f"此設備登入失敗次數過多，請{IP_WINDOW_MINUTES}分鐘後再試。",
-                           f"Too many failed sign-ins from this address; try again in {IP_WINDOW_MINUTES} minutes.")
-
-
-def record_ip_failure(ip: str) -> None:
-    st = _state()
-    now = st.hall.now()
-    with st.db.write() as conn:
-        conn.execute("INSERT INTO login_failures (ip, at) VALUES (?, ?)", (ip, iso(now)))
-        # keep the table small: nothing older than a day matters
-        conn.execute("DELETE FROM login_failures WHERE at < ?", (iso(now - timedelta(days=1)),))
-
-
-def install_api_login_throttle(bp) -> None:
-    """Apply the per-IP limit to ``POST /api/v1/auth/login`` too (the route lives in api/admin.py)."""
-
-    @bp.before_app_request
-    def _refuse_throttled_ip():
-        if request.method == "POST" and request.path == "/api/v1/auth/login" and ip_refused(client_ip()):
-            raise refuse_ip()
-
-    @bp.after_app_request
-    def _count_failed_login(resp):
-        if request.method == "POST" and request.path == "/api/v1/auth/login" and resp.status_code == 401:
-            record_ip_failure(client_ip())
-        return resp
+    """The address sign-ins are counted by: the peer's, or through a trusted proxy the client's."""
+    return request_client()
 
 
 def new_login_csrf() -> str:

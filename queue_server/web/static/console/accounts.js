@@ -22,6 +22,13 @@
       catch (e) { flash(e.message, "bad"); reload(); }
     });
   });
+  document.querySelectorAll("button[data-lift-client]").forEach((button) => {
+    button.addEventListener("click", async () => {
+      const body = { client: button.dataset.liftClient, job_no: button.dataset.liftJob || null };
+      try { await api("POST", "/sign-in/throttles/lift", body); flash(t("已解除", "已解除", "Lifted"), "ok"); reload(); }
+      catch (e) { flash(e.message, "bad"); }
+    });
+  });
   dlg.querySelector("[data-cancel]").addEventListener("click", () => dlg.close());
   document.getElementById("form-reset").addEventListener("submit", async (ev) => {
     ev.preventDefault();

@@ -1,7 +1,8 @@
 /* hallq consoles: what every page shares. Vanilla JS, no build step, no external assets.
  *
  * hallq.api(method, path, body)  calls /api/v1 with the session cookie and the CSRF token
- * hallq.live(onChange)           polls the journal's sequence number (ETag, 304 when idle)
+ * hallq.live(onChange)           polls the journal's sequence number (ETag, 304 when idle); its reads are marked
+ *                                as the page's own (X-Hallq-Background), so they keep no session from its idle end
  * hallq.el(tag, attrs, ...kids)  builds DOM nodes (text is always text: no HTML injection)
  * hallq.attention(a, after)      the bars for residents asking for help and devices with a problem
  */
@@ -27,9 +28,12 @@
     return Array.from(a, (b) => b.toString(16).padStart(2, "0")).join("");
   }
 
+  let refreshing = 0;  // > 0 while live() refreshes the page: its reads are not the person's activity
+
   async function api(method, path, body, opts) {
     opts = opts || {};
     const headers = { "Accept": "application/json", "Accept-Language": lang };
+    if (method === "GET" && refreshing > 0) headers["X-Hallq-Background"] = "1";
     if (method !== "GET") { headers["X-CSRF-Token"] = meta("csrf-token"); headers["Content-Type"] = "application/json"; }
     if (opts.idempotent) headers["Idempotency-Key"] = opts.key || newKey();
     let resp;
@@ -96,7 +100,7 @@
       if (busy) return;
       busy = true;
       try {
-        const headers = { "Accept": "application/json" };
+        const headers = { "Accept": "application/json", "X-Hallq-Background": "1" };
         if (etag) headers["If-None-Match"] = etag;
         const resp = await fetch("/api/v1/live", { headers, credentials: "same-origin", cache: "no-cache" });
         if (resp.status === 401) { location.href = "/console/login?next=" + encodeURIComponent(location.pathname); return; }
@@ -104,7 +108,11 @@
         if (dot) dot.classList.remove("stale");
         const moved = resp.status === 200;
         if (moved) etag = resp.headers.get("ETag");
-        if (moved || Date.now() - last > refresh) { last = Date.now(); await onChange(); }
+        if (moved || Date.now() - last > refresh) {
+          last = Date.now();
+          refreshing++;
+          try { await onChange(); } finally { refreshing--; }
+        }
       } catch (e) {
         failures++;
         if (dot && failures > 2) dot.classList.add("stale");

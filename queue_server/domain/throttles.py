@@ -1,0 +1,195 @@
+"""Sign-in throttling: a guesser is slowed down, and nobody can lock a clerk out.
+
+Wrong passwords are counted in ``sign_in_throttles`` twice:
+
+* per client and account (``(client, job_no)``): after ``[security] sign_in_free_failures``
+  of them, every further attempt from that client for that account must wait, first
+  ``sign_in_first_delay_seconds``, then twice as long after each further failure, up to
+  ``sign_in_max_delay_minutes``;
+* per client, whichever account it tries (``(client, '')``): the same after
+  ``sign_in_free_failures_per_client``, against a sweep across every clerk from one machine.
+  A client that has signed in as an account before (within ``KNOWN_DAYS``) is not held back
+  by this counter for that account, so an address many people share (a NAT, a proxy left out
+  of ``trusted_proxies``) does not lock out its regular users.
+
+Nothing is counted per account alone: a correct password from another client is never refused
+because of someone else's failures. An attempt during a wait is refused before the password is
+checked (429 with ``Retry-After``) and is neither counted nor journaled, so a flood costs one
+indexed read per request and takes no write lock from the windows.
+
+A throttle starts when a counter reaches its free failures (journal ``sign_in_throttled``) and
+ends (``sign_in_throttle_ended``, with the reason) at a good sign-in of its pair, when a manager
+lifts it or a password reset does, or after ``QUIET_HOURS`` without a failure, which the
+housekeeping notices (:func:`forget_quiet`).
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from datetime import datetime, timedelta
+from typing import Any
+
+from hallq.clock import iso
+from hallq.hallconfig import SecuritySettings
+from queue_server.domain.context import Tx
+from queue_server.domain.errors import DomainError, Forbidden, NotFound
+
+ALL_ACCOUNTS = ""  # job_no of a client's counter over every account
+QUIET_HOURS = 24  # a counter without failures this long starts again from zero
+KNOWN_DAYS = 90  # a good sign-in keeps a (client, account) pair known this long
+
+
+class TooManyAttempts(DomainError):
+    status = 429
+    code = "too_many_attempts"
+
+
+def delay(failures: int, free: int, rules: SecuritySettings) -> timedelta | None:
+    """How long attempts wait after ``failures`` wrong passwords, with ``free`` of them free.
+
+    >>> rules = SecuritySettings(sign_in_first_delay_seconds=60, sign_in_max_delay_minutes=30)
+    >>> [delay(f, 5, rules) for f in (4, 5, 6)]
+    [None, datetime.timedelta(seconds=60), datetime.timedelta(seconds=120)]
+    >>> delay(20, 5, rules)
+    datetime.timedelta(seconds=1800)
+    """
+    if failures < free:
+        return None
+    cap = rules.sign_in_max_delay_minutes * 60
+    doublings = failures - free
+    seconds = cap if doublings >= 32 else min(cap, rules.sign_in_first_delay_seconds * 2 ** doublings)
+    return timedelta(seconds=seconds)
+
+
+def refusal(conn: sqlite3.Connection, rules: SecuritySettings, client: str, job_no: str,
+            now: datetime) -> TooManyAttempts | None:
+    """The refusal for an attempt from ``client`` as ``job_no`` that must still wait, or None. Only reads."""
+    at = iso(now)
+    rows = {r["job_no"]: r for r in conn.execute(
+        "SELECT job_no, refused_until, last_success_at FROM sign_in_throttles WHERE client = ? AND job_no IN (?, ?)",
+        (client, job_no, ALL_ACCOUNTS))}
+    pair, whole = rows.get(job_no) if job_no != ALL_ACCOUNTS else None, rows.get(ALL_ACCOUNTS)
+    until = None
+    if pair is not None and pair["refused_until"] and pair["refused_until"] > at:
+        until = pair["refused_until"]
+    known = pair is not None and (pair["last_success_at"] or "") > iso(now - timedelta(days=KNOWN_DAYS))
+    if whole is not None and whole["refused_until"] and whole["refused_until"] > at and not known:
+        until = max(until or "", whole["refused_until"])
+    if until is None:
+        return None
+    return too_many_attempts(math.ceil((datetime.fromisoformat(until) - now).total_seconds()))
+
+
+def too_many_attempts(seconds: int) -> TooManyAttempts:
+    seconds = max(1, seconds)
+    if seconds < 120:
+        zh, en = f"{seconds}秒", f"{seconds} seconds"
+    else:
+        minutes = math.ceil(seconds / 60)
+        zh, en = f"{minutes}分钟", f"{minutes} minutes"
+    return TooManyAttempts(f"登录失败次数过多，请{zh}后再试。", f"登入失敗次數過多，請{zh.replace('钟', '鐘')}後再試。",
+                           f"Too many failed sign-ins; try again in {en}.", detail={"retry_after_seconds": seconds})
+
+
+def record_failure(tx: Tx, client: str, job_no: str) -> None:
+    """Count a wrong password from ``client`` for ``job_no`` in both counters; start their delays when due."""
+    rules = tx.hall.config.security
+    counters = [(ALL_ACCOUNTS, rules.sign_in_free_failures_per_client)]
+    if job_no != ALL_ACCOUNTS:
+        counters.insert(0, (job_no, rules.sign_in_free_failures))
+    for key, free in counters:
+        row = tx.one("SELECT * FROM sign_in_throttles WHERE client = ? AND job_no = ?", (client, key))
+        failures, since = 1, None
+        if row is not None:
+            quiet = (row["last_failure_at"] or "") < iso(tx.now - timedelta(hours=QUIET_HOURS))
+            if quiet and row["throttled_since"]:
+                _ended(tx, row, "quiet")
+            if not quiet:
+                failures, since = row["failures"] + 1, row["throttled_since"]
+        wait = delay(failures, free, rules)
+        until = iso(tx.now + wait) if wait is not None else None
+        started = wait is not None and since is None
+        if started:
+            since = tx.at
+        tx.conn.execute(
+            "INSERT INTO sign_in_throttles (client, job_no, failures, last_failure_at, refused_until, throttled_since) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (client, job_no) DO UPDATE SET failures = excluded.failures, "
+            "last_failure_at = excluded.last_failure_at, refused_until = excluded.refused_until, "
+            "throttled_since = excluded.throttled_since", (client, key, failures, tx.at, until, since))
+        if started:
+            tx.journal("sign_in_throttled", data={"client": client, "job_no": key or None, "failures": failures,
+                                                  "wait_seconds": int(wait.total_seconds())})
+
+
+def record_success(tx: Tx, client: str, job_no: str) -> None:
+    """A good sign-in: the pair's counter starts again and the pair is known. The client's counter stays."""
+    row = tx.one("SELECT * FROM sign_in_throttles WHERE client = ? AND job_no = ?", (client, job_no))
+    if row is not None and row["throttled_since"]:
+        _ended(tx, row, "signed_in")
+    tx.conn.execute(
+        "INSERT INTO sign_in_throttles (client, job_no, failures, last_success_at) VALUES (?, ?, 0, ?) "
+        "ON CONFLICT (client, job_no) DO UPDATE SET failures = 0, refused_until = NULL, throttled_since = NULL, "
+        "last_success_at = excluded.last_success_at", (client, job_no, tx.at))
+
+
+def lift(tx: Tx, client: str, job_no: str) -> dict[str, Any]:
+    """A manager ends a throttle; a manager may lift a clerk's, only an administrator any other."""
+    row = tx.one("SELECT * FROM sign_in_throttles WHERE client = ? AND job_no = ? AND throttled_since IS NOT NULL",
+                 (client, job_no))
+    if row is None:
+        raise NotFound("没有这项登录限制（可能已经结束）。", "沒有這項登入限制（可能已經結束）。",
+                       "There is no such sign-in throttle (it may have ended).", code="unknown_throttle")
+    if tx.actor.role != "admin":
+        role = tx.one("SELECT role FROM staff WHERE job_no = ?", (job_no,)) if job_no else None
+        if role is None or role["role"] != "staff":
+            raise Forbidden("只有系统管理员可以解除此项登录限制。", "只有系統管理員可以解除此項登入限制。",
+                            "Only an administrator lifts this throttle.", code="admin_only")
+    _ended(tx, row, "lifted")
+    _reset(tx, client, job_no)
+    return {"client": client, "job_no": job_no or None, "lifted": True}
+
+
+def lift_account(tx: Tx, job_no: str, reason: str) -> int:
+    """End every throttle of an account (its password was reset); return how many."""
+    rows = tx.all("SELECT * FROM sign_in_throttles WHERE job_no = ? AND throttled_since IS NOT NULL", (job_no,))
+    for row in rows:
+        _ended(tx, row, reason)
+        _reset(tx, row["client"], job_no)
+    return len(rows)
+
+
+def forget_quiet(tx: Tx) -> int:
+    """Housekeeping: end throttles quiet for ``QUIET_HOURS`` and drop rows that no longer matter."""
+    quiet = iso(tx.now - timedelta(hours=QUIET_HOURS))
+    rows = tx.all("SELECT * FROM sign_in_throttles WHERE throttled_since IS NOT NULL AND last_failure_at < ?",
+                  (quiet,))
+    for row in rows:
+        _ended(tx, row, "quiet")
+        _reset(tx, row["client"], row["job_no"])
+    tx.conn.execute("DELETE FROM sign_in_throttles WHERE throttled_since IS NULL AND COALESCE(last_failure_at, '') < ? "
+                    "AND COALESCE(last_success_at, '') < ?", (quiet, iso(tx.now - timedelta(days=KNOWN_DAYS))))
+    return len(rows)
+
+
+def active(conn: sqlite3.Connection, now: datetime) -> list[dict[str, Any]]:
+    """Throttles in force (refusing now, or ready to double at the next failure), newest first."""
+    at = iso(now)
+    rows = conn.execute("SELECT * FROM sign_in_throttles WHERE throttled_since IS NOT NULL AND last_failure_at >= ? "
+                        "ORDER BY last_failure_at DESC, client, job_no",
+                        (iso(now - timedelta(hours=QUIET_HOURS)),)).fetchall()
+    return [{"client": r["client"], "job_no": r["job_no"] or None, "failures": r["failures"],
+             "since": r["throttled_since"], "last_failure_at": r["last_failure_at"],
+             "refused_until": r["refused_until"], "refusing": bool(r["refused_until"] and r["refused_until"] > at)}
+            for r in rows]
+
+
+def _ended(tx: Tx, row: sqlite3.Row, reason: str) -> None:
+    tx.journal("sign_in_throttle_ended", data={"client": row["client"], "job_no": row["job_no"] or None,
+                                               "failures": row["failures"], "since": row["throttled_since"],
+                                               "reason": reason})
+
+
+def _reset(tx: Tx, client: str, job_no: str) -> None:
+    tx.conn.execute("UPDATE sign_in_throttles SET failures = 0, refused_until = NULL, throttled_since = NULL "
+                    "WHERE client = ? AND job_no = ?", (client, job_no))
