@@ -187,10 +187,21 @@ class Connection:
             state = json.loads(payload).get("state") if payload else None
         except (ValueError, AttributeError):
             state = None
-        if state != "online":
-            log.warning("our availability on %s was overwritten (%s); publishing online again",
-                        self.status_topic, "emptied" if not payload else repr(state))
-            self._announce(self.client)
+        if state == "online":
+            return
+        if state == "offline":
+            # a broker shutting down sends our own last will to us as it closes: act only if we are still there
+            later = threading.Timer(1.0, self._restore, args=("offline",))
+            later.daemon = True
+            later.start()
+            return
+        self._restore("emptied" if not payload else repr(state))
+
+    def _restore(self, what: str) -> None:
+        if self._stopping or not self.connected.is_set():
+            return
+        log.warning("our availability on %s was overwritten (%s); publishing online again", self.status_topic, what)
+        self._announce(self.client)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         was = self.connected.is_set()
