@@ -47,6 +47,9 @@ class Progress(Flow):
         if self.step in ("lookup", "identity"):
             self.card_id = card.id_number
             self._find(card.id_number)
+        elif self.step == "supplement":
+            # opened by its receipt: the card proves it is the applicant's (the server checks it matches)
+            self.card_id = card.id_number
 
     def on_card_error(self, code: str) -> None:
         self.tell("warn", self.t("identity.card_unreadable"))
@@ -79,9 +82,10 @@ class Progress(Flow):
         return [m for m in correction.get("missing", []) if m.get("kind", "material") == kind]
 
     def _hand_in(self) -> None:
-        body: dict[str, Any] = {"materials": sorted(self.handing_in)}
-        if self.card_id:
-            body["id_number"] = self.card_id
+        if not self.card_id:
+            self.tell("warn", self.t("progress.supplement_card"))
+            return
+        body: dict[str, Any] = {"materials": sorted(self.handing_in), "id_number": self.card_id}
         no = self.application["tracking_no"]
         key = self.press.for_body({"no": no, **body})
 
@@ -170,15 +174,20 @@ class Progress(Flow):
         if self.step == "identity":
             return self.identity.view(self, "identity", "progress.title", "")
         if self.step == "supplement":
-            v = self.base_view("supplement", "checklist", "progress.title", prompt=self.t("progress.supplement_prompt"),
-                               multi=True)
+            # only the applicant hands in: a receipt's tracking number is not proof, their ID card is
+            proven = bool(self.card_id)
+            v = self.base_view("supplement", "checklist", "progress.title", multi=True,
+                               prompt=self.t("progress.supplement_prompt" if proven else "progress.supplement_card"),
+                               listens=() if proven else self.can("card"))
+            if not proven and self.s.devices.simulated.get("id_reader"):
+                v.demo = [Option("demo_card", self.t("demo_card"))]
             for m in self._missing("material"):
                 v.options.append(Option(str(m["index"]), pick(m.get("name"), self.s.lang),
                                         selected=m["index"] in self.handing_in))
             if self._missing("field"):
                 v.result = {"fields": self.t("progress.supplement_fields")}
             v.actions = [Option("hand_in", self.t("progress.supplement"), primary=True,
-                                enabled=bool(self.handing_in))]
+                                enabled=bool(self.handing_in) and proven)]
             return v
         if self.step == "list":
             v = self.base_view("list", "choose", "progress.title", prompt=self.t("progress.list"))

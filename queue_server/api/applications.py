@@ -30,7 +30,8 @@ SUBMIT = Obj({
     "address": Str(max_len=300, description="postal address, required when delivery is mail"),
 }, required=["item", "applicant", "delivery"])
 SUPPLEMENT = Obj({"materials": MATERIAL_INDEXES, "fields": FIELD_VALUES,
-                  "id_number": Str(max_len=40, description="optional: must match the applicant")})
+                  "id_number": Str(max_len=40, description="the applicant's ID number, the proof that it is theirs: "
+                                                           "required unless staff record it at the window")})
 TRANSITION = Obj({
     "to": Str(enum=["pre_review", "accepted", "correction", "rejected", "result_ready", "delivered"]),
     "reason": Str(max_len=500, description="why (required for rejected; shown to the applicant)"),
@@ -128,7 +129,9 @@ def transition_application(tracking_no, actor, body):
 @api.post("/applications/<tracking_no>/supplement")
 @operation("supplement_application", "Supply what the correction notice asked for (补正); back to pre-review",
            tag="applications", auth="kiosk", body=SUPPLEMENT, response=APPLICATION,
-           errors=(400, 401, 403, 404, 409, 422), idempotent=True)
+           errors=(400, 401, 403, 404, 409, 422), idempotent=True,
+           description="A kiosk must send the applicant's id_number (403 not_yours without it or when it does not "
+                       "match); staff may omit it.")
 def supplement_application(tracking_no, actor, body, request_key):
     return state().service.applications.supplement(
         actor, tracking_no, body.get("materials", []), body.get("fields", {}), body.get("id_number"),

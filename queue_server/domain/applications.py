@@ -289,8 +289,17 @@ def _material_entry(m: dict[str, Any]) -> dict[str, Any]:
 
 def supplement(tx: Tx, tracking_no: str, materials: list[int], fields: dict[str, Any],
                id_number: str | None = None) -> sqlite3.Row:
-    """The applicant supplies what the notice asked for (补正): back to pre-review."""
+    """The applicant supplies what the notice asked for (补正): back to pre-review.
+
+    Only the applicant changes their application: from a kiosk (or any caller but staff) the
+    applicant's ID number is required and must match, the same proof that finds one's own
+    applications; a tracking number alone, printed on a receipt, is not proof. Staff record
+    materials handed in at the window, the applicant in front of them.
+    """
     app = find(tx.conn, tracking_no)
+    if id_number is None and tx.actor.kind != "staff":
+        raise Forbidden("补正材料需要申请人的身份证号码，请刷身份证。", "補正材料需要申請人的身分證號碼，請刷身分證。",
+                        "Supplementing needs the applicant's ID number: read the ID card.", code="not_yours")
     if id_number is not None and parse_person(tx, None, id_number, None).id_hash != app["id_hash"]:
         raise Forbidden("身份证号码与申请人不一致。", "身分證號碼與申請人不一致。",
                         "The ID number does not match the applicant.", code="not_yours")

@@ -87,6 +87,15 @@ def test_submit_with_missing_material_then_track_the_correction(session, city):
     timeline = v.sections[titles.index("办理过程")].lines
     assert len(timeline) == 3 and "已提交" in timeline[0] and "缺少户口簿" in timeline[2]
 
+    # by the receipt alone nothing is handed in: its tracking number is no proof, the applicant's card is
+    progress.handle("action", "supplement")
+    progress.handle("toggle", progress.view().options[0].key)
+    v = progress.view()
+    assert "刷身份证" in v.prompt and "card" in v.listens and not v.actions[0].enabled
+    progress.handle("card", card)
+    v = progress.view()
+    assert "card" not in v.listens and v.actions[0].enabled
+
     # by ID card: the same application is found, and the missing material handed in (补正)
     progress.start()
     progress.handle("card", card)

@@ -219,10 +219,11 @@ def test_the_correction_notice_lists_everything_once_and_only_once(city):
     assert move(api, no, "correction", missing=["no such thing"], status=400)["code"] == "invalid_fields"
     again = move(api, no, "correction", missing=["separation_date"])
     assert [m.get("key") for m in again["correction"]["missing"]] == ["separation_date"]
-    r = api.post(f"/applications/{no}/supplement", {"fields": {"separation_date": "2026-10-31"}}, as_="kiosk")
+    r = api.post(f"/applications/{no}/supplement", {"fields": {"separation_date": "2026-10-31"}, "id_number": PERSON},
+                 as_="kiosk")
     assert r.status_code == 200
     assert move(api, no, "accepted")["status"] == "accepted"
-    r = api.post(f"/applications/{no}/supplement", {"materials": [3]}, as_="kiosk")
+    r = api.post(f"/applications/{no}/supplement", {"materials": [3], "id_number": PERSON}, as_="kiosk")
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "not_in_correction"
 
 
@@ -230,10 +231,38 @@ def test_a_supplement_is_validated_like_the_form(city):
     api, _ = city
     no = submit(api, unemployment(materials=[0, 1]))["tracking_no"]
     move(api, no, "correction", missing=[])
-    r = api.post(f"/applications/{no}/supplement", {"fields": {"separation_date": "yesterday"}, "materials": [7]},
-                 as_="kiosk")
+    r = api.post(f"/applications/{no}/supplement", {"fields": {"separation_date": "yesterday"}, "materials": [7],
+                                                    "id_number": PERSON}, as_="kiosk")
     err = r.get_json()["error"]
     assert r.status_code == 400 and {f["field"] for f in err["fields"]} == {"fields.separation_date", "materials[0]"}
+
+
+def test_only_the_applicant_changes_an_application_from_a_kiosk(city):
+    """The tracking number is printed on the receipt: it proves nothing. Another kiosk that has it cannot
+    rewrite the application, with no ID number or with someone else's; nothing changes."""
+    api, state = city
+    no = submit(api, unemployment(materials=[0, 1]))["tracking_no"]
+    move(api, no, "correction", missing=["separation_date"])
+
+    def snapshot():
+        conn = state.db.connection()
+        row = conn.execute("SELECT status, fields, materials, review_by FROM applications WHERE tracking_no = ?",
+                           (no,)).fetchone()
+        return tuple(row), conn.execute("SELECT MAX(seq) FROM journal").fetchone()[0]
+
+    before = snapshot()
+    change = {"materials": [2], "fields": {"separation_date": "2026-01-01"}}
+    for proof in ({}, {"id_number": make_id(seq=9)}):
+        r = api.post(f"/applications/{no}/supplement", {**change, **proof}, as_="kiosk")
+        assert r.status_code == 403 and r.get_json()["error"]["code"] == "not_yours", r.get_json()
+    assert "身份证" in api.post(f"/applications/{no}/supplement", change, as_="kiosk").get_json()["error"]["message"]
+    assert snapshot() == before
+    # the applicant's own card: accepted
+    assert api.ok("post", f"/applications/{no}/supplement", {**change, "id_number": PERSON}, as_="kiosk")["status"] \
+        == "pre_review"
+    # staff record at the window what the applicant hands in, the applicant in front of them
+    move(api, no, "correction", missing=["separation_date"])
+    assert api.ok("post", f"/applications/{no}/supplement", {"materials": [2]}, as_=CLERK)["status"] == "pre_review"
 
 
 # -- deadlines and overdue -------------------------------------------------------------------------
