@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # hallq: set everything up, then start the hall or run the tests.
 #
-#   ./run.sh start     install what is missing, then start the whole demo hall
+#   ./run.sh start     install what is missing, then start the whole demo hall (demo mode: the
+#                      sample halls' demo credentials are allowed, see docs/deployment.md)
 #   ./run.sh test      install what is missing, then run the whole test suite
 #   ./run.sh setup     only install
 #
@@ -65,7 +66,7 @@ setup_python() {
 cmd=${1:-help}; shift || true
 case "$cmd" in
   setup) setup_system; setup_python ;;
-  start) setup_system; setup_python; exec .venv/bin/hallq start --virtual-clock next-open "$@" ;;
+  start) setup_system; setup_python; exec .venv/bin/hallq start --demo --virtual-clock next-open "$@" ;;
   test)  setup_system; setup_python; exec .venv/bin/python -m pytest "$@" ;;
   *) sed -n '2,9p' "$0"; exit 2 ;;
 esac

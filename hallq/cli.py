@@ -13,9 +13,9 @@ import sys
 from datetime import datetime, timedelta
 
 EPILOG = """examples:
-  hallq start                                   the whole demo hall (server, broker, and the rest)
-  hallq serve --config config/city-hall/hall.toml --port 8080
-  hallq serve --virtual-clock next-open         serve on a clock starting at the next opening time
+  hallq start --demo                            the whole demo hall (server, broker, and the rest)
+  hallq serve --config /etc/hallq/my-hall/hall.toml --port 8080
+  hallq serve --demo --virtual-clock next-open  the sample hall on a clock starting at the next opening time
   hallq check-config config/village-station/hall.toml
   hallq hash-password                           argon2 hash for a [[staff]] password_hash
   hallq device-key                              a new device key and its key_sha256
@@ -25,6 +25,7 @@ environment:
   HALLQ_DATA_DIR  where the database and secret key live
                   (default: /var/lib/hallq/<site> as root, else ~/.local/share/hallq/<site>)
   HALLQ_MQTT_URL  the broker, overriding [mqtt] url, e.g. mqtt://user:pass@127.0.0.1:1883
+  HALLQ_DEMO      1: demo mode (--demo), the only way to serve a config with the demo credentials
 """
 
 
@@ -69,9 +70,27 @@ def parse_clock(spec: str | None, cfg):
 
 # -- subcommands ------------------------------------------------------------------------
 
+def _refuse_demo_credentials(cfg, args: argparse.Namespace, command: str) -> bool:
+    """Outside demo mode, say why a config with the demo credentials cannot be served (and the fix)."""
+    from hallq.demo import DEMO_ENV, demo_mode, refusal
+
+    if demo_mode(args.demo):
+        os.environ[DEMO_ENV] = "1"  # the workers and the parts of `hallq start` know it too
+        return False
+    why = refusal(cfg, command)
+    if why:
+        print(why, file=sys.stderr)
+    return why is not None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Run the queue server (and the hall's own broker, Mosquitto, when no broker URL is configured)."""
+    """Run the queue server (and the hall's own broker, Mosquitto, when no broker URL is configured).
+
+    A config with the demo credentials is refused unless demo mode is asked for (--demo, HALLQ_DEMO=1).
+    """
     cfg = _load_config(args.config)
+    if _refuse_demo_credentials(cfg, args, "serve"):
+        return 2
     clock = parse_clock(args.virtual_clock, cfg)
     if clock.virtual:
         logging.getLogger("hallq").warning("running on a virtual clock starting %s", clock.now().isoformat())
@@ -91,7 +110,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    """Start the whole hall on one machine: server with broker, and every other part configured."""
+    """Start the whole hall on one machine: server with broker, and every other part configured.
+
+    With the sample configs (demo credentials) it needs --demo, as ./run.sh start passes.
+    """
+    if _refuse_demo_credentials(_load_config(args.config), args, "start"):
+        return 2
     from hallq.supervisor import start_hall
 
     return start_hall(args)
@@ -153,9 +177,12 @@ def cmd_hash_password(args: argparse.Namespace) -> int:
 
     from queue_server.auth import hash_password
 
+    from queue_server.domain.accounts import password_problem
+
     password = os.environ.get("HALLQ_PASSWORD") or getpass.getpass("password: ")
-    if len(password) < 8:
-        print("hallq: use at least 8 characters", file=sys.stderr)
+    problem = password_problem(password, args.job_no)
+    if problem is not None:
+        print(f"hallq: {problem[2]} ({problem[0]})", file=sys.stderr)
         return 2
     print(hash_password(password))
     return 0
@@ -209,6 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--threads", type=int, default=8, help="threads per worker (default 8)")
     s.add_argument("--virtual-clock", metavar="WHEN", help="'next-open' or an ISO time: run on a virtual clock")
     s.add_argument("--access-log", action="store_true", help="log every request")
+    s.add_argument("--demo", action="store_true",
+                   help="demo mode: serve although the config has the demo credentials (also HALLQ_DEMO=1)")
 
     s = add("start", cmd_start, "start the whole hall (demo): server, broker and every other part",
             "hallq start --virtual-clock next-open")
@@ -218,6 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--data-dir", help="override $HALLQ_DATA_DIR")
     s.add_argument("--virtual-clock", metavar="WHEN", help="'next-open' or an ISO time")
     s.add_argument("--only", help="comma-separated parts to start (default: all)")
+    s.add_argument("--demo", action="store_true",
+                   help="demo mode: the sample halls' demo credentials are allowed (also HALLQ_DEMO=1)")
 
     s = add("broker", cmd_broker, "run only the hall's own broker (Mosquitto, its identities and ACL)",
             "hallq broker --config config/city-hall/hall.toml")
@@ -227,7 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = add("check-config", cmd_check_config, "check a hall config file", "hallq check-config config/city-hall/hall.toml")
     s.add_argument("config", nargs="?", help="hall config file")
 
-    add("hash-password", cmd_hash_password, "hash a staff password for the config", "hallq hash-password")
+    s = add("hash-password", cmd_hash_password, "hash a staff password for the config",
+            "hallq hash-password --job-no 1001")
+    s.add_argument("--job-no", help="the account's job number, which the password must not contain")
     add("device-key", cmd_device_key, "make a device key", "hallq device-key")
     for module in components():
         module.register(add)

@@ -39,6 +39,8 @@ def _parts(args) -> list[Part]:
     if args.config:
         common += ["--config", args.config]
     server = ["serve", "--host", args.host, "--port", str(args.port), *common]
+    if getattr(args, "demo", False):
+        server.append("--demo")  # cmd_start let the demo credentials through; so does the server
     if args.data_dir:
         server += ["--data-dir", args.data_dir]
     if args.virtual_clock:
@@ -95,9 +97,11 @@ def start_hall(args) -> int:
                 log.error("the server did not become healthy at %s; see its log above", health)
                 return 1
         base = f"http://{args.host}:{args.port}"
+        from hallq.demo import demo_mode
+
+        demo = "Demo accounts: staff 1001-1020, manager 2001, password hallq-demo. " if demo_mode() else ""
         print(f"\nhallq is running. API: {base}/api/v1/hall  ·  OpenAPI: {base}/api/v1/openapi.json\n"
-              "Demo accounts: staff 1001-1020, manager 2001, password hallq-demo. Ctrl-C stops everything.\n",
-              file=sys.stderr, flush=True)
+              f"{demo}Ctrl-C stops everything.\n", file=sys.stderr, flush=True)
         while not stop.wait(0.5):
             for p in parts:
                 if p.proc is not None and p.proc.poll() is not None:

@@ -134,8 +134,10 @@ class ServerProcess:
     """``python -m hallq serve`` (gunicorn) in a subprocess, killable with SIGKILL."""
 
     def __init__(self, data_dir: Path, config: Path = TINY, mqtt_url: str | None = None,
-                 clock: str = "2026-11-23T09:30:00+08:00", workers: int = 1, threads: int = 8) -> None:
+                 clock: str = "2026-11-23T09:30:00+08:00", workers: int = 1, threads: int = 8,
+                 demo: bool = True) -> None:
         self.data_dir = data_dir
+        self.demo = demo  # the sample and test halls use the demo credentials (hallq/demo.py)
         self.port = free_port()
         self.config = config
         self.mqtt_url = mqtt_url
@@ -159,7 +161,8 @@ class ServerProcess:
         self._logf = open(self.log, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "hallq", "serve", "--config", str(self.config), "--port", str(self.port),
-             "--virtual-clock", self.clock, "--workers", str(self.workers), "--threads", str(self.threads)],
+             "--virtual-clock", self.clock, "--workers", str(self.workers), "--threads", str(self.threads),
+             *(["--demo"] if self.demo else [])],
             env=env, stdout=self._logf, stderr=subprocess.STDOUT, start_new_session=True)
         client = HallClient(self.url, retries=0, timeout=1)
         deadline = time.monotonic() + timeout

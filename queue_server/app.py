@@ -18,10 +18,9 @@ from werkzeug.routing import IntegerConverter
 
 from hallq import settings
 from hallq.clock import Clock
-from hallq.demo import DEMO_KEYS, DEMO_PASSWORD_HASH
+from hallq.demo import demo_credentials
 from hallq.hallconfig import HallConfig, load_hall
 from hallq.mqtt import connect_from_settings
-from queue_server.auth import sha256
 from queue_server.db import Database
 from queue_server.domain.context import Hall
 from queue_server.domain.service import QueueService
@@ -158,9 +157,7 @@ def _warn_operator(cfg: HallConfig, hall: Hall) -> None:
             log.warning("the official holidays of %d are unknown to this installation, so weekdays are taken as "
                         "working days: add them under [calendar] holidays/workdays in %s, or upgrade the "
                         "chinesecalendar package", year, cfg.path)
-    demo_keys = {sha256(k) for k in DEMO_KEYS}
-    demo = [s.job_no for s in cfg.staff if s.password_hash == DEMO_PASSWORD_HASH] + \
-           [d.id for d in cfg.devices if d.key_sha256 in demo_keys]
-    if demo:
-        log.warning("demo credentials are configured for %s: replace them before real use "
+    demo = demo_credentials(cfg)
+    if demo:  # `hallq serve` only starts with them in demo mode (hallq/demo.py)
+        log.warning("demo mode: the demo credentials are configured for %s; replace them before real use "
                     "(see docs/deployment.md, 'Accounts and keys')", ", ".join(demo[:5]) + (" …" if len(demo) > 5 else ""))
