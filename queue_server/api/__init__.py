@@ -34,7 +34,9 @@ from hallq.schema import Obj, Schema
 from queue_server.auth import Unauthorized, actor_for_token
 from queue_server.db import DatabaseBusy
 from queue_server.domain.context import Actor
-from queue_server.domain.errors import DomainError, Forbidden
+from queue_server.domain.errors import DomainError, Forbidden, unknown_window
+from queue_server.domain.rating_prompts import check_bound
+from queue_server.domain.windows import authorize_actor
 
 log = logging.getLogger("hallq.api")
 _STORAGE_LOG: dict = {}  # when the "disk is full" line was last logged (rate limit)
@@ -42,7 +44,8 @@ _STORAGE_LOG: dict = {}  # when the "disk is full" line was last logged (rate li
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
 # who may call: "open" (anyone), "kiosk" (kiosk key or staff), "staff" (signed-in staff),
-# "window" (staff or a device bound to the window), "device" (a device or tablet, never staff), "manager"
+# "window" (the clerk signed in at the path's window, a manager, or a device bound to it),
+# "device" (a device or tablet bound to the path's window, never staff), "manager"
 AUTH_RULES = ("open", "kiosk", "staff", "window", "device", "manager")
 
 
@@ -75,7 +78,7 @@ def operation(operation_id: str, summary: str, *, tag: str, auth: str = "open", 
     def deco(fn: Callable) -> Callable:
         @functools.wraps(fn)
         def view(*args: Any, **kwargs: Any):
-            actor = _authenticate(op.auth)
+            actor = _authenticate(op, kwargs)
             g.actor = actor
             kwargs["actor"] = actor
             if op.body is not None:
@@ -103,7 +106,13 @@ def _token() -> str | None:
     return None
 
 
-def _authenticate(rule: str) -> Actor:
+def _authenticate(op: Operation, path: dict[str, Any] | None = None) -> Actor:
+    """Who is calling, refused unless ``op``'s rule lets them in (docs/api.md, "Who may call what").
+
+    ``path`` holds the route's parameters: under the "window" and "device" rules ``number`` is a
+    window, and only a caller who may act for that window gets past the door (``_authorize_window``).
+    """
+    rule = op.auth
     token = _token()
     actor = None
     if token:
@@ -131,7 +140,26 @@ def _authenticate(rule: str) -> Actor:
     if not allowed:
         raise Forbidden("您没有权限执行此操作。", "您沒有權限執行此操作。", "You are not allowed to do this.",
                         code="forbidden")
+    if rule in ("window", "device") and path and "number" in path:
+        _authorize_window(rule, actor, path["number"])
     return actor
+
+
+def _authorize_window(rule: str, actor: Actor, number: int) -> None:
+    """A window's rule at the door, for its reads as for its actions, before the body is looked at.
+
+    "window": the clerk signed in there, a manager, or a device bound to it (the domain's
+    ``windows.may_act_for``, checked again inside each change's transaction); "device": a device
+    bound to it (its rating tablet, its keypads' gateway).
+    """
+    if rule == "device":
+        check_bound(actor, number)
+        return
+    w = current_app.extensions["hallq"].db.connection().execute(
+        "SELECT number, staff_id FROM windows WHERE number = ? AND active", (number,)).fetchone()
+    if w is None:
+        raise unknown_window(number)
+    authorize_actor(actor, w)
 
 
 # -- bodies and errors -----------------------------------------------------------------

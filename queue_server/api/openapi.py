@@ -31,7 +31,8 @@ AUTH_TEXT = {
     "kiosk": "A kiosk's device key or a signed-in staff member.",
     "staff": "A signed-in staff member.",
     "window": "The staff member signed in at the window, a manager, or a device (call keypad) bound to it.",
-    "device": "A device key (rating pad through the gateway, rating tablet, kiosk); never a staff account.",
+    "device": "A device bound to the window (its rating tablet, the gateway of its rating pad); never a staff "
+              "account.",
     "manager": "A manager or administrator.",
 }
 

@@ -3,7 +3,7 @@
 The rules that keep a hall honest (docs/domain-rules.md):
 
 * only the staff member signed in at a window, a manager, or a device bound
-  to that window (call keypad) acts for it;
+  to that window (call keypad) acts for it, or reads its queue and console;
 * a window calls only when it is open and someone is signed in; it has at
   most one current ticket (called or serving) at a time;
 * service starts only on a ticket this window called (the usual complaint is
@@ -22,7 +22,7 @@ from typing import Any
 
 from hallq.targets import Targets
 from queue_server.domain import dispatch
-from queue_server.domain.context import Tx
+from queue_server.domain.context import Actor, Tx
 from queue_server.domain.errors import Conflict, Forbidden, Invalid, NotFound, unknown_business, unknown_window
 
 CURRENT_STATES = ("called", "serving")
@@ -39,15 +39,27 @@ def get_window(tx: Tx, number: int) -> sqlite3.Row:
 
 def authorize(tx: Tx, w: sqlite3.Row) -> None:
     """Raise Forbidden unless the actor may act for window ``w``."""
-    a = tx.actor
+    authorize_actor(tx.actor, w)
+
+
+def may_act_for(a: Actor, w: sqlite3.Row) -> bool:
+    """The one rule for a window, its actions and the reads of its queue: the staff member signed in
+    there, a manager, or a device bound to it (its call keypad's gateway)."""
     if a.kind == "system" or a.is_manager:
-        return
+        return True
     if a.kind == "device" and w["number"] in a.windows:
+        return True
+    return a.kind == "staff" and w["staff_id"] is not None and w["staff_id"] == a.staff_id
+
+
+def authorize_actor(a: Actor, w: sqlite3.Row) -> None:
+    """Raise Forbidden unless ``a`` may act for window ``w`` (outside a transaction: reads, the API's door)."""
+    if may_act_for(a, w):
         return
-    if a.kind == "staff" and w["staff_id"] == a.staff_id:
-        return
-    raise Forbidden(f"您未在 {w['number']} 号窗口签到，不能操作该窗口。", f"您未在 {w['number']} 號窗口簽到，不能操作該窗口。",
-                    f"You are not signed in at window {w['number']}.", code="not_signed_in_here")
+    raise Forbidden(f"您未在 {w['number']} 号窗口签到，不能查看或操作该窗口。",
+                    f"您未在 {w['number']} 號窗口簽到，不能查看或操作該窗口。",
+                    f"You are not signed in at window {w['number']}: only its clerk, a manager or its own "
+                    f"devices may see or act for it.", code="not_signed_in_here")
 
 
 def current_ticket(tx: Tx, number: int) -> sqlite3.Row | None:

@@ -4,6 +4,8 @@ The page is a thin shell: its script (static/console/window.js) calls the
 same ``/api/v1/windows/<n>/…`` endpoints as the call keypads, with the
 session cookie and the CSRF token, and reloads the console's data
 (``GET /api/v1/console/windows/<n>``) whenever the hall's journal moves.
+That read, like the page, is only for the clerk signed in at the window and
+managers: a clerk at a free window sees its state and "sign in here", no queue.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from flask import Blueprint
 
 from hallq.i18n import pick
 from queue_server.domain.errors import unknown_window
-from queue_server.domain.windows import window_views
+from queue_server.domain.windows import authorize_actor, window_views
 from queue_server.web.pages import install_page_headers, lang, page, render, state
 
 bp = Blueprint("window_console", __name__)
@@ -36,11 +38,19 @@ def pick_window(actor):
 @bp.get("/console/windows/<int:number>")
 @page("staff")
 def window_page(number, actor):
+    """The console of a window: for its clerk and managers; a free window's, for the clerk to sign in there.
+
+    A window someone else is signed in at is refused (403), as its queue is: only the clerk signed
+    in there, a manager or its own devices see it (``windows.may_act_for``).
+    """
     st = state()
     with st.db.read() as conn:
-        w = conn.execute("SELECT number, name FROM windows WHERE number = ? AND active", (number,)).fetchone()
+        w = conn.execute("SELECT number, name, staff_id FROM windows WHERE number = ? AND active",
+                         (number,)).fetchone()
     if w is None:
         raise unknown_window(number)
+    if w["staff_id"] is not None:
+        authorize_actor(actor, w)
     businesses = st.service.businesses()
     data = {
         "window": number,
