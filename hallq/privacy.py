@@ -18,6 +18,13 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+# The first two digits of the area code (GB/T 2260): the provinces, autonomous regions and
+# municipalities (11 北京 … 65 新疆), 71 台湾 as GB/T 2260 lists it, 81 香港 and 82 澳门, and 83 for
+# residence permits of Taiwan residents (830000, GB/T 2260 has no 83; HK and Macao permits use
+# 810000 and 820000). Only the province is checked: a card keeps the county code it was issued
+# with after the county is merged or renamed, so a current list of counties would refuse real cards.
+PROVINCES = frozenset({11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46,
+                       50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82, 83})
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"  # sum mod 11 -> check character
 _ID_RE = re.compile(r"\d{17}[\dX]")
@@ -41,7 +48,11 @@ def id_check_char(first17: str) -> str:
 
 @dataclass(frozen=True)
 class IdNumber:
-    """A validated 18-character ID number (also HK/Macao/Taiwan residence permits, 81/82/83)."""
+    """A validated 18-character ID number (also HK/Macao/Taiwan residence permits, 81/82/83).
+
+    Checked: length and characters, an area code whose province exists (:data:`PROVINCES`), a
+    birth date that exists and is plausible, the check character (ISO 7064 MOD 11-2).
+    """
 
     value: str
 
@@ -61,6 +72,11 @@ class IdNumber:
         if not _ID_RE.fullmatch(s):
             raise InvalidIdNumber("an ID number is 17 digits followed by a digit or X",
                                   "身份证号码应为17位数字加1位数字或X", "身分證號碼應為17位數字加1位數字或X")
+        if int(s[:2]) not in PROVINCES:
+            raise InvalidIdNumber(f"the first six digits ({s[:6]}) are not the area code of a province or region; "
+                                  "please check the number",
+                                  f"身份证号码前6位（{s[:6]}）不是有效的地区代码，请核对",
+                                  f"身分證號碼前6位（{s[:6]}）不是有效的地區代碼，請核對")
         try:
             born = date(int(s[6:10]), int(s[10:12]), int(s[12:14]))
         except ValueError:

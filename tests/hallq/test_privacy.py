@@ -23,12 +23,29 @@ def test_known_valid_number_from_the_standard():
     ("110105194902300021", "does not exist"),   # 30 February
     ("110105180001010020", "not plausible"),     # born 1800
     ("110105194912310021", "check digit"),
+    ("000000194912310027", "area code"),       # 000000: no region at all (check digit right)
+    ("990105194912310023", "area code"),       # no province 99
+    ("720105194912310023", "area code"),       # 71 is Taiwan; 72 is nothing
 ])
 def test_invalid_numbers_say_why(raw, why):
     with pytest.raises(InvalidIdNumber) as e:
         IdNumber.parse(raw, today=date(2026, 11, 23))
     assert why in e.value.reason
     assert e.value.reason_zh and e.value.reason_hant
+
+
+@pytest.mark.parametrize("province", sorted(__import__("hallq.privacy").privacy.PROVINCES))
+def test_every_province_and_region_is_accepted(province):
+    n = make_id(area=f"{province}0101")
+    assert IdNumber.parse(n).value == n
+
+
+def test_the_area_refusal_names_the_digits_in_three_languages():
+    first17 = "00000019850615123"
+    with pytest.raises(InvalidIdNumber) as e:
+        IdNumber.parse(first17 + id_check_char(first17))
+    assert "000000" in e.value.reason and "000000" in e.value.reason_zh and "000000" in e.value.reason_hant
+    assert "地区代码" in e.value.reason_zh and "地區代碼" in e.value.reason_hant
 
 
 def test_future_birth_date_is_refused():
