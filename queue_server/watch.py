@@ -1,4 +1,5 @@
-"""The server's housekeeping thread: tidal windows, statistics rollups, bad-review follow-ups.
+"""The server's housekeeping thread: tidal windows, statistics rollups, bad-review follow-ups,
+sign-in throttles that went quiet (hourly), and erasing personal data past its retention (daily).
 
 It wakes after commits (at most every ``MIN_GAP`` seconds) and every
 ``[tidal] check_seconds`` anyway, since waits grow with the clock. Each round
@@ -12,12 +13,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import date, datetime, timedelta
 
-from queue_server.domain import followups, statistics, tidal
+from queue_server.domain import followups, retention, statistics, throttles, tidal
 from queue_server.domain.context import SYSTEM
 
 log = logging.getLogger("hallq.watch")
 MIN_GAP = 2.0
+THROTTLES_EVERY = timedelta(hours=1)
 
 
 class Watch:
@@ -27,6 +30,8 @@ class Watch:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.rounds = 0
+        self._throttles_at: datetime | None = None  # hall time of the last look at quiet throttles
+        self._retention_day: date | None = None  # the hall day personal data was last erased for
 
     def start(self) -> None:
         self.state.db.add_commit_listener(self._wake.set)
@@ -77,6 +82,17 @@ class Watch:
         rolled = statistics.roll_up_pending(st.db, now, limit=5)
         if rolled:
             done["rolled_up"] = rolled
+        if self._throttles_at is None or not timedelta(0) <= now - self._throttles_at < THROTTLES_EVERY:
+            self._throttles_at = now
+            if throttles.quiet_due(st.db.connection(), now):
+                with st.service.transaction(SYSTEM) as tx:
+                    done["throttles_ended"] = throttles.forget_quiet(tx)
+        if self._retention_day != now.date():
+            erased = retention.erase_personal_data(st.service, now.date())
+            self._retention_day = now.date()
+            if any(erased.values()):
+                done["erased"] = erased
+                log.info("personal data erased after [privacy] personal_data_days: %s", erased)
         return done
 
 

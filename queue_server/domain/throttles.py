@@ -159,6 +159,16 @@ def lift_account(tx: Tx, job_no: str, reason: str) -> int:
     return len(rows)
 
 
+def quiet_due(conn: sqlite3.Connection, now: datetime) -> bool:
+    """Whether :func:`forget_quiet` has anything to do (a look without the write lock)."""
+    quiet = iso(now - timedelta(hours=QUIET_HOURS))
+    return conn.execute("SELECT 1 FROM sign_in_throttles WHERE COALESCE(last_failure_at, '') < ? "
+                        "AND COALESCE(last_success_at, '') < ? LIMIT 1",
+                        (quiet, iso(now - timedelta(days=KNOWN_DAYS)))).fetchone() is not None or \
+        conn.execute("SELECT 1 FROM sign_in_throttles WHERE throttled_since IS NOT NULL AND last_failure_at < ? "
+                     "LIMIT 1", (quiet,)).fetchone() is not None
+
+
 def forget_quiet(tx: Tx) -> int:
     """Housekeeping: end throttles quiet for ``QUIET_HOURS`` and drop rows that no longer matter."""
     quiet = iso(tx.now - timedelta(hours=QUIET_HOURS))

@@ -43,6 +43,7 @@ ACTIONS: dict[str, T] = {
     "sign_in_throttled": ("登录限速开始", "登入限速開始", "Sign-in throttle started"),
     "sign_in_throttle_ended": ("登录限速结束", "登入限速結束", "Sign-in throttle ended"),
     "password_expired": ("密码已过期", "密碼已過期", "Password expired"),
+    "personal_data_erased": ("删除到期个人信息", "刪除到期個人資料", "Personal data erased (retention)"),
     "password_changed": ("修改密码", "修改密碼", "Password changed"),
     "password_reset": ("重置密码", "重設密碼", "Password reset"),
     "account_created": ("新建账号", "新建帳號", "Account created"),
