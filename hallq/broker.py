@@ -58,7 +58,10 @@ class HallBroker:
     """Mosquitto for one hall, as a child process: :meth:`start`, :meth:`stop`."""
 
     def __init__(self, cfg, data_dir: Path) -> None:
+        from hallq import tls
+
         self.cfg = cfg
+        self.tls = tls.files(data_dir) if cfg.mqtt.tls else None
         self.folder = Path(data_dir) / "broker"
         self.store = CredentialStore(credentials_folder(data_dir))
         self.host, self.port = _split_listen(cfg.mqtt.embedded_listen)
@@ -66,7 +69,7 @@ class HallBroker:
 
     @property
     def url(self) -> str:
-        return f"mqtt://{self.host}:{self.port}"
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
 
     def configure(self) -> Path:
         """Write the broker's configuration, password file and ACL for the hall's identities; return the conf."""
@@ -80,6 +83,8 @@ class HallBroker:
             "# written by hallq for this hall's own broker (hallq/broker.py); regenerated at every start",
             "per_listener_settings false",
             f"listener {self.port} {self.host}",
+            *([f"certfile {self.tls.cert}", f"keyfile {self.tls.key}", f"cafile {self.tls.ca}",
+               "tls_version tlsv1.2"] if self.tls else []),
             "allow_anonymous false",
             f"password_file {self.folder / 'passwd'}",
             f"acl_file {self.folder / 'acl'}",
@@ -102,6 +107,9 @@ class HallBroker:
         if binary is None:
             raise BrokerStartError("the hall's broker needs Mosquitto, which is not installed: run ./run.sh setup "
                                    "(or apt-get install mosquitto), or set [mqtt] url to a broker you run")
+        if self.tls is not None and not self.tls.ready():
+            raise BrokerStartError(f"[mqtt] tls = true, but the hall has no certificate in {self.tls.folder}: run "
+                                   f"hallq tls --config {self.cfg.path} (docs/security.md, 'TLS on the hall LAN')")
         if port_in_use(self.host, self.port):
             raise BrokerStartError(
                 f"cannot start the hall's broker: {self.host}:{self.port} is already in use (another hall, or a "

@@ -102,7 +102,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         serve(str(cfg.path), args.host, args.port, workers=args.workers, threads=args.threads,
               data_dir=args.data_dir, clock_start=clock.now().isoformat() if clock.virtual else None,
-              access_log=args.access_log)
+              access_log=args.access_log, tls=args.tls)
     except BrokerStartError as e:
         print(f"hallq: {e}", file=sys.stderr)
         return 2
@@ -130,6 +130,11 @@ def cmd_broker(args: argparse.Namespace) -> int:
 
     cfg = _load_config(args.config)
     broker = HallBroker(cfg, settings.data_dir(cfg.site, args.data_dir))
+    if args.configure_only:
+        conf = broker.configure()
+        print(f"Mosquitto configuration: {conf}\npassword file and ACL:   {broker.folder}\n"
+              f"identities' secrets:     {broker.store.folder} (0600; give each device its own)")
+        return 0
     try:
         broker.start()
     except BrokerStartError as e:
@@ -142,6 +147,24 @@ def cmd_broker(args: argparse.Namespace) -> int:
         broker.wait()
     except KeyboardInterrupt:
         broker.stop()
+    return 0
+
+
+def cmd_tls(args: argparse.Namespace) -> int:
+    """Make the hall's own CA and the server's certificate, for HTTPS and MQTT over TLS on the hall LAN.
+
+    Give ca.crt to every device of the hall; ca.key stays on the server machine.
+    """
+    from hallq import settings, tls
+
+    cfg = _load_config(args.config)
+    hosts = [h.strip() for h in (args.hosts or "").split(",") if h.strip()] or None
+    files, made = tls.init(settings.data_dir(cfg.site, args.data_dir), cfg.name.get("zh-Hans") or cfg.site, hosts,
+                           renew=args.renew)
+    print(f"hall CA:            {files.ca}  (copy it to every board, kiosk and gateway machine)")
+    print(f"server certificate: {files.cert}  {'(new)' if made else '(kept; --renew makes a new one)'}")
+    print(f"  good for: {', '.join(tls.names_in(files.cert))}")
+    print(f"private keys (0600): {files.ca_key}, {files.key}")
     return 0
 
 
@@ -236,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--threads", type=int, default=8, help="threads per worker (default 8)")
     s.add_argument("--virtual-clock", metavar="WHEN", help="'next-open' or an ISO time: run on a virtual clock")
     s.add_argument("--access-log", action="store_true", help="log every request")
+    s.add_argument("--tls", action="store_true", help="HTTPS with the hall's own certificate (see hallq tls)")
     s.add_argument("--demo", action="store_true",
                    help="demo mode: serve although the config has the demo credentials (also HALLQ_DEMO=1)")
 
@@ -254,6 +278,16 @@ def build_parser() -> argparse.ArgumentParser:
             "hallq broker --config config/city-hall/hall.toml")
     s.add_argument("--config", help="hall config file")
     s.add_argument("--data-dir", help="where the broker's files and the identities' secrets live")
+    s.add_argument("--configure-only", action="store_true",
+                   help="write the configuration, password file, ACL and secrets, and do not start Mosquitto")
+
+    s = add("tls", cmd_tls, "make the hall's own CA and server certificate (HTTPS, MQTT over TLS)",
+            "hallq tls --config config/city-hall/hall.toml --hosts 192.168.10.2,hall-server.local")
+    s.add_argument("--config", help="hall config file")
+    s.add_argument("--data-dir", help="where the certificates go (default: the hall's data directory)")
+    s.add_argument("--hosts", help="comma-separated names and addresses the devices use to reach the server "
+                   "(default: this machine's name, localhost, 127.0.0.1)")
+    s.add_argument("--renew", action="store_true", help="a new server certificate with the same CA")
 
     s = add("check-config", cmd_check_config, "check a hall config file", "hallq check-config config/city-hall/hall.toml")
     s.add_argument("config", nargs="?", help="hall config file")

@@ -53,8 +53,14 @@ class Unreachable(ApiError):
 
 
 class HallClient:
+    """The hall's HTTP API as a client: kiosks, the gateway, the simulator and the tests.
+
+    Over HTTPS it verifies the server against ``ca_file`` (the hall's own CA,
+    ``hallq tls``; default ``$HALLQ_CA_FILE``, else the system's CAs).
+    """
+
     def __init__(self, base_url: str, token: str | None = None, timeout: float = 5.0, retries: int = 3,
-                 lang: str = "zh-Hans") -> None:
+                 lang: str = "zh-Hans", ca_file: str | None = None) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"server URL {base_url!r} must look like http://host:port")
@@ -68,14 +74,23 @@ class HallClient:
         self.retries = retries
         self.lang = lang
         self._local = threading.local()
+        self._ssl = None
+        if self._https:
+            import os
+            import ssl
+
+            self._ssl = ssl.create_default_context(cafile=ca_file or os.environ.get("HALLQ_CA_FILE") or None)
 
     # -- transport ---------------------------------------------------------------------
 
     def _conn(self) -> http.client.HTTPConnection:
         c = getattr(self._local, "conn", None)
         if c is None:
-            cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-            c = self._local.conn = cls(self._host, self._port, timeout=self.timeout)
+            if self._https:
+                c = http.client.HTTPSConnection(self._host, self._port, timeout=self.timeout, context=self._ssl)
+            else:
+                c = http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
+            self._local.conn = c
         return c
 
     def _drop(self) -> None:

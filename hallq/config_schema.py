@@ -43,6 +43,7 @@ HALL_FILE = Obj({
         "password_env": Str(max_len=100, pattern=r"[A-Z_][A-Z0-9_]*"),
         "tls_ca": Str(max_len=300),
         "keepalive": Int(min=5, max=600),
+        "tls": Bool(description="the hall's own broker (url empty) listens with TLS only; see hallq tls"),
     }),
     "calendar": Obj({
         "mode": Str(enum=["china", "weekdays"]),

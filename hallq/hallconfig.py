@@ -177,6 +177,7 @@ class MqttSettings:
     password_env: str = ""
     tls_ca: str = ""
     keepalive: int = 30
+    tls: bool = False  # the hall's own broker speaks MQTT over TLS only (hallq tls makes its certificate)
 
     @property
     def embedded(self) -> bool:
@@ -184,8 +185,8 @@ class MqttSettings:
 
     @property
     def effective_url(self) -> str:
-        """The URL clients connect to (the embedded broker's when none is set)."""
-        return self.url or f"mqtt://{self.embedded_listen}"
+        """The URL clients connect to (the hall's own broker's when none is set)."""
+        return self.url or f"{'mqtts' if self.tls else 'mqtt'}://{self.embedded_listen}"
 
     @property
     def password(self) -> str:

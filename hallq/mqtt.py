@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import ssl
 import threading
@@ -248,4 +249,18 @@ def connect_from_settings(mqtt_settings, site: str, kind: str, ident: str, data_
     user, password = client_credentials(kind, ident, data_dir, mqtt_settings.username, mqtt_settings.password,
                                         managed=mqtt_settings.embedded and not url)
     address = BrokerAddress.parse(url or mqtt_settings.effective_url, user, password)
-    return Connection(address, site, kind, ident, tls_ca=mqtt_settings.tls_ca, keepalive=mqtt_settings.keepalive)
+    return Connection(address, site, kind, ident, tls_ca=mqtt_settings.tls_ca or hall_ca(data_dir),
+                      keepalive=mqtt_settings.keepalive)
+
+
+def hall_ca(data_dir) -> str:
+    """The hall's own CA certificate (hallq tls) when this machine has it, to verify its broker and server."""
+    from hallq import tls
+
+    env = os.environ.get("HALLQ_CA_FILE", "")
+    if env:
+        return env
+    if data_dir is None:
+        return ""
+    ca = tls.files(data_dir).ca
+    return str(ca) if ca.exists() else ""

@@ -135,7 +135,7 @@ class ServerProcess:
 
     def __init__(self, data_dir: Path, config: Path = TINY, mqtt_url: str | None = None,
                  clock: str = "2026-11-23T09:30:00+08:00", workers: int = 1, threads: int = 8,
-                 demo: bool = True) -> None:
+                 demo: bool = True, tls: bool = False) -> None:
         self.data_dir = data_dir
         self.demo = demo  # the sample and test halls use the demo credentials (hallq/demo.py)
         self.port = free_port()
@@ -144,12 +144,17 @@ class ServerProcess:
         self.clock = clock
         self.workers = workers
         self.threads = threads
+        self.tls = tls  # HTTPS with the hall's own certificate, which must be in data_dir/tls (hallq.tls.init)
         self.proc: subprocess.Popen | None = None
         self.log = data_dir / "server.log"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def ca_file(self) -> str | None:
+        return str(self.data_dir / "tls" / "ca.crt") if self.tls else None
 
     def start(self, timeout: float = 20) -> None:
         env = {**os.environ, "HALLQ_DATA_DIR": str(self.data_dir)}
@@ -162,9 +167,9 @@ class ServerProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "hallq", "serve", "--config", str(self.config), "--port", str(self.port),
              "--virtual-clock", self.clock, "--workers", str(self.workers), "--threads", str(self.threads),
-             *(["--demo"] if self.demo else [])],
+             *(["--demo"] if self.demo else []), *(["--tls"] if self.tls else [])],
             env=env, stdout=self._logf, stderr=subprocess.STDOUT, start_new_session=True)
-        client = HallClient(self.url, retries=0, timeout=1)
+        client = HallClient(self.url, retries=0, timeout=1, ca_file=self.ca_file)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -191,4 +196,4 @@ class ServerProcess:
                 self.kill9()
 
     def client(self, token: str | None = None, **kw) -> HallClient:
-        return HallClient(self.url, token=token, **kw)
+        return HallClient(self.url, token=token, **{"ca_file": self.ca_file, **kw})

@@ -55,7 +55,8 @@ def app_from_environment():
 
 
 def serve(config_path: str, host: str, port: int, workers: int = 1, threads: int = 8,
-          data_dir: str | None = None, clock_start: str | None = None, access_log: bool = False) -> None:
+          data_dir: str | None = None, clock_start: str | None = None, access_log: bool = False,
+          tls: bool = False) -> None:
     """Run the server in the foreground until SIGINT/SIGTERM."""
     from granian import Granian
     from granian.constants import Interfaces
@@ -67,12 +68,25 @@ def serve(config_path: str, host: str, port: int, workers: int = 1, threads: int
         os.environ[ENV_CLOCK] = clock_start
     else:
         os.environ.pop(ENV_CLOCK, None)
+    https = {}
+    if tls:  # HTTPS with the hall's own certificate (hallq tls)
+        from hallq import settings
+        from hallq import tls as hall_tls
+        from hallq.broker import BrokerStartError
+        from hallq.hallconfig import load_hall
+
+        cfg = load_hall(config_path)
+        files = hall_tls.files(settings.data_dir(cfg.site, data_dir))
+        if not files.ready():
+            raise BrokerStartError(f"--tls, but the hall has no certificate in {files.folder}: run "
+                                   f"hallq tls --config {config_path}")
+        https = {"ssl_cert": files.cert, "ssl_key": files.key}
     broker = _hall_broker(config_path, data_dir)
     try:
         Granian(
             "queue_server.wsgi:app_from_environment", factory=True, interface=Interfaces.WSGI,
             address=host, port=port, workers=workers, blocking_threads=threads, backlog=512,
-            respawn_failed_workers=True, log_access=access_log, log_level="warning",
+            respawn_failed_workers=True, log_access=access_log, log_level="warning", **https,
         ).serve()
     finally:
         if broker is not None:

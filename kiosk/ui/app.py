@@ -390,7 +390,10 @@ class KioskApp(App):
 
         # its own identity (kiosk.<id>): the secret beside the hall's data, or the service's credential
         user, password = client_credentials("kiosk", self.cfg.id, self.data_dir)
-        conn = Connection(BrokerAddress.parse(url, user, password), site, "kiosk", self.cfg.id)
+        from hallq.mqtt import hall_ca
+
+        conn = Connection(BrokerAddress.parse(url, user, password), site, "kiosk", self.cfg.id,
+                          tls_ca=hall_ca(self.data_dir))
         conn.start()
         self.session.devices.attach(HealthReporter(conn, site))
         self.mqtt = conn

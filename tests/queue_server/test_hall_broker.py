@@ -226,3 +226,20 @@ def test_a_part_without_an_identity_is_told_what_to_add(tmp_path):
         assert client_credentials("board", "hall-b", tmp_path, managed=True) == ("board.hall-b", "pw")
     finally:
         del os.environ["HALLQ_MQTT_USERNAME"], os.environ["HALLQ_MQTT_PASSWORD_FILE"]
+
+
+def test_configure_only_writes_what_a_mosquitto_of_ones_own_needs(tmp_path):
+    import subprocess
+    import sys
+
+    from hallq.testing import ROOT
+
+    out = subprocess.run([sys.executable, "-m", "hallq", "broker", "--config", str(CITY), "--data-dir", str(tmp_path),
+                          "--configure-only"], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    conf = (tmp_path / "broker" / "mosquitto.conf").read_text()
+    assert "allow_anonymous false" in conf and "acl_file" in conf and "password_file" in conf
+    names = {p.name for p in credentials_folder(tmp_path).iterdir()}
+    assert {"server.queue.secret", "board.lobby.secret", "gateway.gateway-1.secret"} <= names
+    for secret in credentials_folder(tmp_path).iterdir():
+        assert secret.read_text().strip() not in out.stdout + out.stderr + conf
