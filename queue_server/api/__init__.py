@@ -33,6 +33,7 @@ from hallq.i18n import LANGS
 from hallq.schema import Obj, Schema
 from queue_server.auth import Unauthorized, actor_for_token
 from queue_server.db import DatabaseBusy
+from queue_server.domain.accounts import must_change_password
 from queue_server.domain.context import Actor
 from queue_server.domain.errors import DomainError, Forbidden, unknown_window
 from queue_server.domain.rating_prompts import check_bound
@@ -106,6 +107,17 @@ def _token() -> str | None:
     return None
 
 
+def request_session_token() -> str | None:
+    """The token this request was made with: a bearer token, or the console's session cookie."""
+    from queue_server.web.sessions import session_token
+    return _token() or session_token()
+
+
+# what a session whose password was set by someone else (a new account, a reset) may still do through
+# the API: choose its own, sign out, read its own account; signing in starts another session and uses none
+BEFORE_PASSWORD_CHANGE = frozenset({"change_password", "logout", "whoami", "login"})
+
+
 def _authenticate(op: Operation, path: dict[str, Any] | None = None) -> Actor:
     """Who is calling, refused unless ``op``'s rule lets them in (docs/api.md, "Who may call what").
 
@@ -125,6 +137,11 @@ def _authenticate(op: Operation, path: dict[str, Any] | None = None) -> Actor:
         # a console in the browser: the session cookie, CSRF-checked for every change (web/sessions.py)
         from queue_server.web.sessions import cookie_actor
         actor = cookie_actor()
+    if actor is not None and actor.kind == "staff" and op.operation_id not in BEFORE_PASSWORD_CHANGE \
+            and must_change_password(current_app.extensions["hallq"].db.connection(), actor.staff_id):
+        raise Forbidden("您的密码由他人设置，请先修改为自己的密码。", "您的密碼由他人設置，請先修改為自己的密碼。",
+                        "Your password was set by someone else: change it first (POST /api/v1/auth/password).",
+                        code="password_change_required")
     if rule == "open":
         return actor or Actor("anonymous", request.remote_addr or "-")
     if actor is None:

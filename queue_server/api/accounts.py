@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hallq.schema import Arr, Bool, Obj, Str
 from queue_server import auth as auth_rules
-from queue_server.api import api, operation
+from queue_server.api import api, operation, request_session_token
 from queue_server.api.hall import state
 from queue_server.domain import accounts as rules
 from queue_server.domain.context import Actor
@@ -39,8 +39,12 @@ def reset(actor: Actor, job_no: str, password: str) -> dict:
         return rules.account_view(rules.reset_password(tx, job_no, digest))
 
 
-def change_own(actor: Actor, current: str, new: str) -> dict:
-    """Check the current password like a sign-in (slow hash outside the transaction), then store the new one."""
+def change_own(actor: Actor, current: str, new: str, session_token: str | None = None) -> dict:
+    """Check the current password like a sign-in (slow hash outside the transaction), then store the new one.
+
+    The account's other sessions end; the one whose token is ``session_token`` (where the change
+    was made) stays signed in.
+    """
     st = state()
     row = st.db.connection().execute("SELECT password_hash FROM staff WHERE id = ? AND active",
                                      (actor.staff_id,)).fetchone()
@@ -53,9 +57,10 @@ def change_own(actor: Actor, current: str, new: str) -> dict:
                       "The new password must differ from the current one.", code="same_password")
     rules.check_password_strength(new, actor.id)
     digest = auth_rules.hash_password(new)
+    keep = auth_rules.sha256(session_token) if session_token else None
     with st.service.transaction(actor) as tx:
-        rules.change_own_password(tx, digest)
-    return {"changed": True}
+        ended = rules.change_own_password(tx, digest, keep_session=keep)
+    return {"changed": True, "other_sessions_ended": ended}
 
 
 @api.get("/accounts")
@@ -105,7 +110,9 @@ def activate_account(job_no, actor, body):
 
 
 @api.post("/auth/password")
-@operation("change_password", "Change your own password", tag="auth", auth="staff", body=OWN_PASSWORD,
-           errors=(400, 401, 422))
+@operation("change_password", "Change your own password; your other sessions end, this one stays", tag="auth",
+           auth="staff", body=OWN_PASSWORD, errors=(400, 401, 422),
+           description="The only operation, with logout and whoami, open to a session whose password was set by "
+                       "someone else (a new account, a reset): every other answers 403 password_change_required.")
 def change_password(actor, body):
-    return change_own(actor, body["current"], body["new"])
+    return change_own(actor, body["current"], body["new"], request_session_token())

@@ -8,10 +8,13 @@ Rules:
 * nobody changes their own role or deactivates themselves (a hall must not
   lock its last administrator out by a slip);
 * passwords are argon2id hashes (:mod:`queue_server.auth`); a password set by
-  someone else (a new account, a reset) is good for one sign-in, after which
-  the console asks for a new one;
-* deactivating an account ends its sessions at once and signs it out of its
-  window; a reset also lifts a sign-in lock;
+  someone else (a new account, a reset) is good for one sign-in, and that
+  session may do nothing but choose a new one (and sign out, read its own
+  account), in the consoles and through the API alike;
+* a reset ends every session of the account, a change by its owner every
+  other session (the one it was made in stays); deactivating an account ends
+  its sessions at once and signs it out of its window; a reset also lifts a
+  sign-in lock;
 * every change is journaled with who did it; passwords never are.
 
 Hashing (~50 ms by design) is done before the write transaction: callers
@@ -141,11 +144,31 @@ def reset_password(tx: Tx, job_no: str, password_hash: str) -> sqlite3.Row:
     return _account(tx, job_no)
 
 
-def change_own_password(tx: Tx, password_hash: str) -> None:
-    """The signed-in member's new password (the old one was checked by the caller)."""
+def change_own_password(tx: Tx, password_hash: str, keep_session: str | None = None) -> int:
+    """The signed-in member's new password (the old one was checked by the caller).
+
+    Every other session of the account ends: whoever knew the old password and signed in with it
+    is out. ``keep_session`` (the SHA-256 of the token this change was made with) stays, so the
+    person who changed it goes on working. Returns how many sessions ended.
+    """
     tx.conn.execute("UPDATE staff SET password_hash = ? WHERE id = ?", (password_hash, tx.actor.staff_id))
     _mark_password(tx, tx.actor.staff_id, must_change=False)
-    tx.journal("password_changed", data={"job_no": tx.actor.id})
+    ended = tx.conn.execute("DELETE FROM sessions WHERE staff_id = ? AND token_sha256 IS NOT ?",
+                            (tx.actor.staff_id, keep_session)).rowcount
+    tx.journal("password_changed", data={"job_no": tx.actor.id, "sessions_ended": ended})
+    return ended
+
+
+def must_change_password(conn: sqlite3.Connection, staff_id: int | None) -> bool:
+    """Whether the account's password was set by someone else and not yet replaced by its owner.
+
+    Such a session may only change the password, sign out and read its own account (the API's
+    door, ``queue_server.api._authenticate``, and the console pages both ask here).
+    """
+    if staff_id is None:
+        return False
+    row = conn.execute("SELECT must_change_password FROM staff_accounts WHERE staff_id = ?", (staff_id,)).fetchone()
+    return bool(row and row[0])
 
 
 def _mark_password(tx: Tx, staff_id: int, must_change: bool) -> None:

@@ -97,7 +97,7 @@ def change_password(actor):
         return password_form(error=_msg("两次输入的新密码不一致。", "兩次輸入的新密碼不一致。",
                                         "The two new passwords differ."), status=422)
     try:
-        change_own(actor, request.form.get("current", ""), new)
+        change_own(actor, request.form.get("current", ""), new, sessions.session_token())  # this session stays
     except DomainError as e:
         # a wrong current password is a mistake in the form (422), not a refused session (401)
         return password_form(error=e.messages.get(lang()) or e.messages["zh-Hans"], status=422 if e.status == 401 else e.status)

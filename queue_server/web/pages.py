@@ -29,6 +29,7 @@ from markupsafe import Markup
 
 from hallq import __version__
 from hallq.i18n import LANGS, pick
+from queue_server.domain import accounts
 from queue_server.domain.context import Actor
 from queue_server.domain.errors import DomainError
 from queue_server.web import sessions
@@ -73,9 +74,8 @@ def texts(value) -> str:
 
 
 def must_change_password(actor: Actor) -> bool:
-    row = state().db.connection().execute("SELECT must_change_password FROM staff_accounts WHERE staff_id = ?",
-                                          (actor.staff_id,)).fetchone()
-    return bool(row and row[0])
+    """The page-side of the rule the API's door applies too (``domain.accounts.must_change_password``)."""
+    return accounts.must_change_password(state().db.connection(), actor.staff_id)
 
 
 def page(role: str = "staff", allow_password_change: bool = False) -> Callable:
