@@ -93,6 +93,24 @@ def test_a_reset_lifts_the_throttle_and_ends_old_sessions(api):
     assert api.client.post("/api/v1/auth/login", json={"job_no": "101", "password": STRONG}).status_code == 200
 
 
+def test_a_password_change_ends_the_other_sessions_and_a_reset_all_of_them(api):
+    def me(token):
+        return api.client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+
+    here, elsewhere = api.login("101"), api.login("101")  # two sessions of one account
+    api.tokens["101"] = here
+    changed = api.ok("post", "/auth/password", {"current": "hallq-demo", "new": STRONG}, as_="101")
+    assert changed["other_sessions_ended"] == 1
+    assert me(here).status_code == 200  # where the change was made: still signed in
+    r = me(elsewhere)
+    assert r.status_code == 401 and r.get_json()["error"]["code"] == "invalid_token"
+
+    manager = api.login("900")
+    api.ok("post", "/accounts/101/password", {"password": "Reset-2026x"}, as_="900")
+    assert me(here).status_code == 401  # a reset ends every session of the account...
+    assert me(manager).status_code == 200  # ...and none of whoever reset it
+
+
 def test_every_account_change_is_journaled_without_the_password(api, state):
     api.ok("post", "/accounts", {"job_no": "122", "name": "孙丽", "role": "staff", "password": STRONG}, as_="900",
            status=201)
