@@ -19,18 +19,20 @@ Every error, from a refused action to an unknown URL, has one shape::
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import sqlite3
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
+from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from hallq.i18n import LANGS
 from hallq.schema import Obj, Schema
+from queue_server.api.inputs import (IDEMPOTENCY_KEY, Malformed, Problem, load_json, parse_int, printable,
+                                     text_problem, value_problems)
 from queue_server.auth import Unauthorized, actor_for_token
 from queue_server.db import DatabaseBusy
 from queue_server.domain.accounts import must_change_password
@@ -63,6 +65,27 @@ class Operation:
     idempotent: bool = False
     status: int = 200
     description: str = ""
+    media: tuple[str, ...] = ("application/json",)  # of the answer: downloads are text/csv or xlsx
+    max_body: int | None = None  # bytes; None: the app's MAX_CONTENT_LENGTH (64 KB)
+
+    def statuses(self, methods: set[str], path_params: bool) -> list[int]:
+        """Every status this operation can answer, for the document: its own ``errors`` and what the
+        API layer answers for any operation of its kind (tests/faults check the document against replies)."""
+        codes = {self.status, *self.errors,
+                 400,   # a malformed query, path or header (not UTF-8, a lone surrogate, a NUL)
+                 414,   # a query string over MAX_QUERY
+                 401,   # a token that is not valid, on any operation
+                 403,   # not for this caller; a console's change without its CSRF token; a password to change
+                 503}   # the database stayed locked
+        if path_params:
+            codes.add(404)  # nothing by that name, or no route at all (a number beyond 64 bits)
+        if self.body is not None:
+            codes |= {413, 415}  # too large; not JSON
+        if self.max_body:
+            codes.add(413)
+        if methods - {"GET"}:
+            codes.add(507)  # the disk is full
+        return sorted(codes)
 
 
 OPERATIONS: dict[str, Operation] = {}  # endpoint name -> operation
@@ -70,11 +93,12 @@ OPERATIONS: dict[str, Operation] = {}  # endpoint name -> operation
 
 def operation(operation_id: str, summary: str, *, tag: str, auth: str = "open", body: Obj | None = None,
               response: Schema | None = None, errors: tuple[int, ...] = (), query: dict[str, Schema] | None = None,
-              idempotent: bool = False, status: int = 200, description: str = "") -> Callable:
+              idempotent: bool = False, status: int = 200, description: str = "",
+              media: tuple[str, ...] = ("application/json",), max_body: int | None = None) -> Callable:
     if auth not in AUTH_RULES:
         raise ValueError(f"unknown auth rule {auth!r}")
     op = Operation(operation_id, summary, tag, auth, body, response, tuple(errors), query or {}, idempotent,
-                   status, description)
+                   status, description, tuple(media), max_body)
 
     def deco(fn: Callable) -> Callable:
         @functools.wraps(fn)
@@ -82,11 +106,12 @@ def operation(operation_id: str, summary: str, *, tag: str, auth: str = "open", 
             actor = _authenticate(op, kwargs)
             g.actor = actor
             kwargs["actor"] = actor
+            check_parameters()
+            if op.idempotent:
+                key = idempotency_key()
+                kwargs["request_key"] = (actor.label, key) if key else None
             if op.body is not None:
                 kwargs["body"] = parse_body(op.body)
-            if op.idempotent:
-                key = request.headers.get("Idempotency-Key")
-                kwargs["request_key"] = (actor.label, key[:100]) if key else None
             result = fn(*args, **kwargs)
             if isinstance(result, Response):
                 return result
@@ -98,12 +123,38 @@ def operation(operation_id: str, summary: str, *, tag: str, auth: str = "open", 
     return deco
 
 
+@api.before_request
+def _limit_body() -> None:
+    """Refuse a body over its operation's limit before anything else, from its Content-Length (413).
+
+    Before authentication too: the body is then read and dropped (``_drain_body``), where a refusal
+    that left 64 KB unread made Granian close the connection without a word.
+    """
+    op = OPERATIONS.get((request.endpoint or "").rpartition(".")[2])
+    if op is None or (op.body is None and not op.max_body):
+        return  # an operation that reads no body: whatever is sent is not looked at
+    if op.max_body:
+        request.max_content_length = op.max_body
+    limit = request.max_content_length
+    if limit is not None and (request.content_length or 0) > limit:
+        raise RequestEntityTooLarge()
+
+
 # -- authentication -------------------------------------------------------------------
+
+MAX_TOKEN = 512  # session tokens and device keys are far shorter
+MAX_QUERY = 4096  # bytes of query string; ours are a few dozen (Granian itself refuses a URI over ~64 KB)
+
 
 def _token() -> str | None:
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
-        return header[7:].strip() or None
+        token = header[7:].strip()
+        if len(token) > MAX_TOKEN or (token and (text_problem(token) or not token.isprintable())):
+            # never a token of ours: refused like any unknown one, without a lookup
+            raise Unauthorized("登录已失效，请重新登录。", "登入已失效，請重新登入。",
+                               "The token is invalid or expired; sign in again.", code="invalid_token")
+        return token or None
     return None
 
 
@@ -186,35 +237,118 @@ class BadRequest(DomainError):
     code = "bad_request"
 
 
+class UnsupportedMediaType(DomainError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+def invalid_fields(problems: list[Problem]) -> BadRequest:
+    """400 ``invalid_fields`` listing every ``(field, problem)``."""
+    err = BadRequest("请求内容有误：" + "；".join(f"{p} {m}" for p, m in problems),
+                     "請求內容有誤：" + "；".join(f"{p} {m}" for p, m in problems),
+                     "The request has invalid fields: " + "; ".join(f"{p}: {m}" for p, m in problems),
+                     code="invalid_fields")
+    err.fields = [{"field": p, "problem": m} for p, m in problems]
+    return err
+
+
+def _is_json(mimetype: str) -> bool:
+    return mimetype == "application/json" or (mimetype.startswith("application/") and mimetype.endswith("+json"))
+
+
 def parse_body(schema: Obj) -> dict[str, Any]:
-    raw = request.get_data(cache=False)
+    """The request's JSON body, checked (:mod:`queue_server.api.inputs`) and validated against ``schema``.
+
+    An empty body is ``{}``. Refused: a body over the size limit (413), one declared as anything but
+    JSON (415), one that is not UTF-8 JSON or nests too deep (400 ``malformed_json``), and one with a
+    bad value anywhere, even where ``schema`` takes any (400 ``invalid_fields``, every field listed).
+    """
+    raw = request.get_data(cache=False)  # werkzeug refuses more than MAX_CONTENT_LENGTH (413)
     if not raw.strip():
         data: Any = {}
     else:
+        if request.mimetype and not _is_json(request.mimetype):
+            raise UnsupportedMediaType(
+                "请求内容应为 JSON（Content-Type: application/json）。", "請求內容應為 JSON（Content-Type: application/json）。",
+                f"The body must be JSON (Content-Type: application/json), not {printable(request.mimetype)[:100]}.",
+                code="unsupported_media_type")
         try:
-            data = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise BadRequest("请求内容不是有效的 JSON。", "請求內容不是有效的 JSON。",
-                             f"The body is not valid JSON: {e}", code="malformed_json") from None
+            data = load_json(raw)
+            problems = value_problems(data)
+        except Malformed as e:
+            raise BadRequest(*e.messages.values(), code="malformed_json") from None
+        if problems:
+            raise invalid_fields(problems)
     problems = schema.validate(data)
     if problems:
-        err = BadRequest("请求内容有误：" + "；".join(f"{p} {m}" for p, m in problems),
-                         "請求內容有誤：" + "；".join(f"{p} {m}" for p, m in problems),
-                         "The request has invalid fields: " + "; ".join(f"{p}: {m}" for p, m in problems),
-                         code="invalid_fields")
-        err.fields = [{"field": p, "problem": m} for p, m in problems]
-        raise err
+        raise invalid_fields(problems)
     return data
+
+
+class UriTooLong(DomainError):
+    status = 414
+    code = "uri_too_long"
+
+
+def check_parameters() -> None:
+    """Refuse a query or path parameter that is not text: bytes that are not UTF-8 (werkzeug would quietly
+    turn them into U+FFFD), a NUL, a lone surrogate; 400 naming each. A query string over
+    :data:`MAX_QUERY` bytes is 414."""
+    if len(request.query_string) > MAX_QUERY:
+        raise UriTooLong("请求地址过长。", "請求地址過長。",
+                         f"The query string is too long ({MAX_QUERY} bytes at most).")
+    problems: list[Problem] = []
+    path_is_utf8 = _is_utf8(request.environ.get("PATH_INFO", "").encode("latin-1", "replace"))
+    for name, value in (request.view_args or {}).items():
+        if isinstance(value, str):
+            if not path_is_utf8 and "\ufffd" in value:
+                problems.append((name, "is not UTF-8 text"))
+            elif problem := text_problem(value):
+                problems.append((name, problem))
+    for raw_name, raw_value in parse_qsl(request.query_string.decode("latin-1"), keep_blank_values=True,
+                                         encoding="latin-1"):
+        name, value = raw_name.encode("latin-1"), raw_value.encode("latin-1")
+        if not (_is_utf8(name) and _is_utf8(value)):
+            problems.append((printable(name.decode("utf-8", "replace")), "is not UTF-8 text"))
+        elif problem := text_problem(name.decode()) or text_problem(value.decode()):
+            problems.append((printable(name.decode()), problem))
+    if problems:
+        raise invalid_fields(problems)
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")  # strict: refuses encoded surrogates (ED A0 80) and overlong forms (C0 AF)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def header_text(name: str, max_len: int) -> str | None:
+    """A request header the API reads, or None: at most ``max_len`` printable ASCII characters, else 400.
+
+    (Granian drops a header whose value has 8-bit bytes before the application sees it; under
+    another server they would arrive as Latin-1 text and be refused here.)
+    """
+    value = request.headers.get(name)
+    if value is not None and (len(value) > max_len or not (value.isascii() and value.isprintable())):
+        raise invalid_fields([(name, f"must be at most {max_len} printable ASCII characters")])
+    return value
+
+
+def idempotency_key() -> str | None:
+    """The ``Idempotency-Key`` header: 1 to 100 visible ASCII characters (a UUID is typical), else 400."""
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
+        raise invalid_fields([("Idempotency-Key", "must be 1 to 100 printable ASCII characters")])
+    return key
 
 
 def query_int(name: str, default: int, lo: int, hi: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = None
+    value = parse_int(raw)
     if value is None or not lo <= value <= hi:
         err = BadRequest(f"参数 {name} 应为 {lo} 到 {hi} 之间的整数。", f"參數 {name} 應為 {lo} 到 {hi} 之間的整數。",
                          f"Query parameter {name} must be an integer from {lo} to {hi}.", code="invalid_fields")
@@ -238,11 +372,60 @@ def error_response(status: int, code: str, messages: dict[str, str], fields: lis
     body = {"error": {"status": status, "code": code, "message": messages.get(lang) or messages.get("en", ""),
                       "messages": {k: messages.get(k, messages.get("en", "")) for k in LANGS},
                       "fields": fields or [], "detail": detail or {}}}
-    resp = jsonify(body)
+    resp = jsonify(_printable(body))
     resp.status_code = status
     for k, v in (headers or {}).items():
         resp.headers[k] = v
     return resp
+
+
+def _printable(value: Any) -> Any:
+    """``value`` with every string fit to encode: an error may echo what the request sent."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {_printable(k): _printable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_printable(v) for v in value]
+    return value
+
+
+INTERNAL_ERROR = {"zh-Hans": "系统内部错误，已记录，请联系管理员。", "zh-Hant": "系統內部錯誤，已記錄，請聯繫管理員。",
+                  "en": "Internal error; it has been logged. Please tell the administrator."}
+
+# what the HTTP layer refuses before a view runs (werkzeug's exceptions), in the three languages
+HTTP_ERRORS = {
+    400: ("bad_request", "请求有误。", "請求有誤。", "Bad request."),
+    404: ("no_such_endpoint", "没有这个接口。", "沒有這個接口。", "No such endpoint: {path}"),
+    405: ("method_not_allowed", "该接口不支持此请求方法。", "該接口不支持此請求方法。", "Method {method} is not allowed here."),
+    408: ("request_timeout", "请求超时。", "請求逾時。", "The request took too long to arrive."),
+    411: ("length_required", "请求缺少长度。", "請求缺少長度。", "The request must say its length (Content-Length)."),
+    413: ("too_large", "请求内容过大。", "請求內容過大。", "The request body is too large."),
+    414: ("uri_too_long", "请求地址过长。", "請求地址過長。", "The request's address is too long."),
+    415: ("unsupported_media_type", "请求内容应为 JSON。", "請求內容應為 JSON。", "The body must be JSON."),
+    431: ("headers_too_large", "请求头过大。", "請求標頭過大。", "The request's headers are too large."),
+}
+
+
+DRAIN_LIMIT = 4 * 1024 * 1024  # bytes of a refused body read and dropped, so the connection stays usable
+
+
+def _drain_body() -> None:
+    """Read the rest of a body refused as too large, up to :data:`DRAIN_LIMIT`.
+
+    Werkzeug refuses it without reading it, and Granian then closes the keep-alive connection with no
+    word: the client, still sending or about to send its next request on that connection, often lost
+    the 413 itself. Reading what is left (within reason) lets the answer arrive and the connection live.
+    """
+    length = request.content_length
+    if length is None or length > DRAIN_LIMIT:
+        return  # a chunked or huge body: the server closes the connection, as it may
+    stream = request.environ.get("wsgi.input")
+    try:
+        while length > 0 and (chunk := stream.read(min(length, 65536))):
+            length -= len(chunk)
+    except (OSError, ValueError):
+        pass  # the client went away: nothing to answer
 
 
 def install_error_handlers(app) -> None:
@@ -282,18 +465,23 @@ def install_error_handlers(app) -> None:
     def _http(e: HTTPException):
         if not request.path.startswith("/api/"):
             return e
-        texts = {
-            404: ("没有这个接口。", "沒有這個接口。", f"No such endpoint: {request.path}"),
-            405: ("该接口不支持此请求方法。", "該接口不支持此請求方法。", f"Method {request.method} is not allowed here."),
-            413: ("请求内容过大。", "請求內容過大。", "The request body is too large."),
-        }.get(e.code or 400, ("请求有误。", "請求有誤。", e.description or "Bad request."))
-        code = {404: "no_such_endpoint", 405: "method_not_allowed", 413: "too_large"}.get(e.code or 400, "bad_request")
-        return error_response(e.code or 400, code, {"zh-Hans": texts[0], "zh-Hant": texts[1], "en": texts[2]})
+        status = e.code or 400
+        if status >= 500:
+            # Flask's InternalServerError: an error handler itself failed (e.g. it could not encode what it
+            # echoed), so the cause is the exception it wraps. A bug, reported as one.
+            cause = getattr(e, "original_exception", None) or e
+            log.error("unhandled error on %s %s", request.method, request.path,
+                      exc_info=(type(cause), cause, cause.__traceback__))
+            return error_response(500, "internal_error", INTERNAL_ERROR)
+        if status == 413:
+            _drain_body()
+        code, zh, hant, en = HTTP_ERRORS.get(status) or HTTP_ERRORS[400]
+        en = en.format(path=request.path[:200], method=request.method[:20])
+        return error_response(status, code, {"zh-Hans": zh, "zh-Hant": hant, "en": en},
+                              headers={"Allow": ", ".join(e.valid_methods)} if getattr(e, "valid_methods", None) else None)
 
     @app.errorhandler(Exception)
     def _crash(e: Exception):
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response(500, "internal_error", {
-            "zh-Hans": "系统内部错误，已记录，请联系管理员。", "zh-Hant": "系統內部錯誤，已記錄，請聯繫管理員。",
-            "en": "Internal error; it has been logged. Please tell the administrator."})
+        return error_response(500, "internal_error", INTERNAL_ERROR)
 

@@ -10,13 +10,14 @@ from flask import request
 from hallq.clock import VirtualClock, iso
 from hallq.schema import Int, Obj
 from queue_server import auth as auth_rules
-from queue_server.api import BadRequest, api, error_response, operation, query_int
+from queue_server.api import BadRequest, api, error_response, invalid_fields, operation, query_int
 from queue_server.api import schemas as S
 from queue_server.api.hall import state
 from queue_server.clients import request_client
 from queue_server.domain.errors import Conflict, DomainError, NotFound
 
 EMPTY = Obj({})
+CLOCK_YEARS = (2000, 2099)
 
 
 @api.post("/auth/login")
@@ -124,10 +125,17 @@ def set_clock(actor, body):
         raise Conflict("服务器使用真实时钟，不能调整。", "伺服器使用真實時鐘，不能調整。",
                        "This server runs on the real clock; start it with --virtual-clock to move time.",
                        code="real_clock")
-    when = datetime.fromisoformat(body["now"])
+    try:
+        when = datetime.fromisoformat(body["now"])  # the schema checked the shape, not that 2026-13-45 exists
+    except ValueError:
+        raise invalid_fields([("now", "is not a real date and time")]) from None
     if when.tzinfo is None:
         raise BadRequest("时间需要带时区。", "時間需要帶時區。", "The time needs an offset, e.g. +08:00.",
                          code="invalid_fields")
+    if not CLOCK_YEARS[0] <= when.year <= CLOCK_YEARS[1]:
+        # a hall's calendar, hours and time zone are only known for years near now (year 400 in
+        # Asia/Shanghai is local mean time, +08:05:43, which no client parses)
+        raise invalid_fields([("now", f"must be in the years {CLOCK_YEARS[0]} to {CLOCK_YEARS[1]}")])
     clock.set(when, body.get("rate"))
     with st.service.transaction(actor) as tx:  # journal it: statistics must know time was moved
         tx.journal("clock_set", data={"now": iso(clock.now()), "rate": clock.rate})

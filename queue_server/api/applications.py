@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import request
 
 from hallq.schema import Any_, Arr, Bool, Int, Map, Obj, Str, Texts, Time
-from queue_server.api import BadRequest, api, operation, query_int
+from queue_server.api import BadRequest, api, header_text, operation, query_int
 from queue_server.api.hall import state
 
 STATUSES = ["submitted", "pre_review", "accepted", "correction", "rejected", "result_ready", "delivered"]
@@ -96,7 +96,7 @@ def get_application(tracking_no, actor):
                        "an ID number get the back office's list, newest first.")
 def find_applications(actor):
     desk = state().service.applications
-    id_number = request.headers.get("X-Id-Number") or request.args.get("id_number")
+    id_number = header_text("X-Id-Number", 40) or request.args.get("id_number")
     if id_number:
         return desk.of_person(id_number[:40])
     if actor.kind != "staff":

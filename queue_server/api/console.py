@@ -35,7 +35,7 @@ WAITING_SHOWN = 100
 
 @api.get("/live")
 @operation("live_version", "The journal's newest sequence number; 304 while unchanged (consoles poll it)",
-           tag="consoles", auth="kiosk", response=LIVE, errors=(401, 403),
+           tag="consoles", auth="kiosk", response=LIVE, errors=(304, 401, 403),
            description="Send the previous response's ETag as If-None-Match: the answer is 304 Not Modified "
                        "until something in the hall changes.")
 def live_version(actor):

@@ -8,23 +8,33 @@ from typing import Any
 from flask import Flask, jsonify
 
 from hallq import __version__
-from hallq.schema import Int, Obj, Str
+from hallq.i18n import LANGS
+from hallq.schema import Arr, Int, Obj, Str
 from queue_server.api import OPERATIONS, api
+from queue_server.api.inputs import INT_MAX
 
 ERROR = Obj({
     "error": Obj({
-        "status": Int(), "code": Str(description="machine-readable, e.g. daily_limit_reached"),
-        "message": Str(description="in the request's Accept-Language (default Simplified Chinese)"),
-        "messages": Obj({}, extra=True, description="the same message in zh-Hans, zh-Hant and en"),
-        "fields": Obj({}, extra=True, description="[{field, problem}] for 400 invalid_fields"),
-        "detail": Obj({}, extra=True),
-    }, required=["status", "code", "message", "messages"]),
+        "status": Int(min=400, max=599), "code": Str(description="machine-readable, e.g. daily_limit_reached"),
+        "message": Str(max_len=None, description="in the request's Accept-Language (default Simplified Chinese)"),
+        "messages": Obj({lang: Str(max_len=None) for lang in LANGS}, required=list(LANGS),
+                        description="the same message in zh-Hans, zh-Hant and en"),
+        "fields": Arr(Obj({"field": Str(max_len=None, description="its path, e.g. applicant.name or serves[2]"),
+                           "problem": Str(max_len=None)}, required=["field", "problem"]), max_items=None,
+                      description="every bad field with its problem (400 invalid_fields); else empty"),
+        "detail": Obj({}, extra=True, description="what a program may need, e.g. {\"daily_limit\": 300}"),
+    }, required=["status", "code", "message", "messages", "fields", "detail"]),
 }, required=["error"])
 
-STATUS_TEXT = {200: "OK", 201: "Created", 400: "Malformed body or parameters (fields listed)",
+STATUS_TEXT = {200: "OK", 201: "Created", 304: "Not modified since the ETag sent as If-None-Match",
+               400: "Malformed body or parameters (fields listed)",
                401: "Not signed in, or the token is invalid", 403: "Not allowed for this caller",
                404: "Unknown business, item, window or ticket", 409: "Not possible in the hall's current state",
-               422: "Well-formed but invalid (e.g. an ID number's check digit)", 503: "Busy; retry"}
+               413: "The body is too large", 414: "The query string is too long", 415: "The body is not JSON",
+               422: "Well-formed but invalid (e.g. an ID number's check digit)",
+               429: "Too many failed sign-ins from this address; wait", 503: "Busy; retry",
+               507: "The server's disk is full; nothing was changed"}
+IDEMPOTENCY_KEY_PATTERN = "^[ -~]{1,100}$"  # queue_server.api.inputs.IDEMPOTENCY_KEY
 
 AUTH_TEXT = {
     "open": "Open: no personal data.",
@@ -48,17 +58,22 @@ def build_spec(app: Flask) -> dict[str, Any]:
             continue  # the spec route itself
         path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
         params = [{"name": arg, "in": "path", "required": True,
-                   "schema": {"type": "integer"} if f"<int:{arg}>" in rule.rule else {"type": "string", "maxLength": 64}}
-                  for arg in rule.arguments]
+                   "schema": {"type": "integer", "minimum": 0, "maximum": INT_MAX} if f"<int:{arg}>" in rule.rule
+                   else {"type": "string", "minLength": 1, "maxLength": 64}}
+                  for arg in sorted(rule.arguments)]
         params += [{"name": k, "in": "query", "required": False, "schema": v.json_schema()} for k, v in op.query.items()]
         if op.idempotent:
             params.append({"name": "Idempotency-Key", "in": "header", "required": False,
-                           "schema": {"type": "string", "maxLength": 100},
+                           "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
                            "description": "retrying with the same key returns the first response"})
         responses: dict[str, Any] = {str(op.status): {
             "description": STATUS_TEXT.get(op.status, "OK"),
-            "content": {"application/json": {"schema": op.response.json_schema() if op.response else {}}}}}
-        for code in sorted(set(op.errors) | {503}):
+            "content": {media: {"schema": (op.response.json_schema() if op.response else {})
+                                if media == "application/json" else {"type": "string"}} for media in op.media}}}
+        for code in op.statuses(rule.methods - {"HEAD", "OPTIONS"}, bool(rule.arguments)):
+            if code < 400:
+                responses.setdefault(str(code), {"description": STATUS_TEXT.get(code, "OK")})
+                continue
             responses[str(code)] = {"description": STATUS_TEXT.get(code, "Error"),
                                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
         entry: dict[str, Any] = {

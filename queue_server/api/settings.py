@@ -45,9 +45,7 @@ def change(actor: Actor, fn, *args):
 
 
 def _csv_body() -> str:
-    raw = request.get_data(cache=False)
-    if len(raw) > MAX_CSV:
-        raise BadRequest("文件过大。", "文件過大。", "The file is too large (2 MB at most).", code="too_large")
+    raw = request.get_data(cache=False)  # at most MAX_CSV (the operation's max_body), else 413
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -86,7 +84,8 @@ def update_business(code, actor, body):
 
 
 @api.get("/settings/businesses.csv")
-@operation("export_businesses", "Every business as CSV", tag="settings", auth="manager", errors=(401, 403))
+@operation("export_businesses", "Every business as CSV", tag="settings", auth="manager", errors=(401, 403),
+           media=("text/csv",))
 def export_businesses(actor):
     with state().db.read() as conn:
         return _csv_response(catalogue.export_businesses(conn), "businesses.csv")
@@ -94,14 +93,15 @@ def export_businesses(actor):
 
 @api.post("/settings/businesses.csv")
 @operation("import_businesses", "Import businesses from CSV (all or nothing; problems listed by line)",
-           tag="settings", auth="manager", response=ANY, errors=ERRORS,
-           description="Send the CSV as the request body (text/csv, UTF-8 or GB18030).")
+           tag="settings", auth="manager", response=ANY, errors=ERRORS, max_body=MAX_CSV,
+           description="Send the CSV as the request body (text/csv, UTF-8 or GB18030, 2 MB at most).")
 def import_businesses(actor):
     return change(actor, catalogue.import_businesses, _csv_body())
 
 
 @api.get("/settings/items.csv")
-@operation("export_items", "Every service item as CSV", tag="settings", auth="manager", errors=(401, 403))
+@operation("export_items", "Every service item as CSV", tag="settings", auth="manager", errors=(401, 403),
+           media=("text/csv",))
 def export_items(actor):
     with state().db.read() as conn:
         return _csv_response(catalogue.export_items(conn), "items.csv")
@@ -109,8 +109,8 @@ def export_items(actor):
 
 @api.post("/settings/items.csv")
 @operation("import_items", "Import service items from CSV (all or nothing; problems listed by line)",
-           tag="settings", auth="manager", response=ANY, errors=ERRORS,
-           description="Send the CSV as the request body (text/csv, UTF-8 or GB18030).")
+           tag="settings", auth="manager", response=ANY, errors=ERRORS, max_body=MAX_CSV,
+           description="Send the CSV as the request body (text/csv, UTF-8 or GB18030, 2 MB at most).")
 def import_items(actor):
     return change(actor, catalogue.import_items, _csv_body())
 

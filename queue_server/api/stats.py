@@ -23,6 +23,7 @@ QUERY = {"from": Str(pattern=r"\d{4}-\d{2}-\d{2}"), "to": Str(pattern=r"\d{4}-\d
          "group": Str(enum=list(statistics.GROUPS)), "business": Str(max_len=32),
          "format": Str(enum=["json", "csv", "xlsx"])}
 MAX_DAYS = 3 * 366
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 COLUMNS = [  # key, zh-Hans, zh-Hant, en
     ("label", "分组", "分組", "Group"), ("issued", "取号", "取號", "Issued"), ("done", "办结", "辦結", "Completed"),
@@ -135,13 +136,14 @@ def export(rep: dict[str, Any], fmt: str, lang: str) -> Response:
     ws.column_dimensions["A"].width = 22
     out = io.BytesIO()
     wb.save(out)
-    return Response(out.getvalue(), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    return Response(out.getvalue(), mimetype=XLSX,
                     headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
 
 
 @api.get("/stats")
 @operation("statistics", "Volumes, waits (average and p90), service times, no-shows, satisfaction",
            tag="statistics", auth="manager", response=REPORT, errors=(400, 401, 403), query=QUERY,
+           media=("application/json", "text/csv", XLSX),
            description="group: day, hour, business, window or staff; from/to: dates (default: the last 30 days); "
                        "format=csv or xlsx downloads the table.")
 def get_statistics(actor):

@@ -86,7 +86,8 @@ class _Lines:
             if required:
                 self.bad(line, column, "is required")
             return None
-        if not re.fullmatch(r"-?\d+", raw) or not lo <= int(raw) <= hi:
+        # ASCII digits, few enough for int(): \d also takes "١٢", and 5,000 digits made int() raise
+        if not re.fullmatch(r"-?[0-9]{1,18}", raw) or not lo <= int(raw) <= hi:
             self.bad(line, column, f"must be an integer from {lo} to {hi}")
             return None
         return int(raw)
@@ -115,6 +116,11 @@ def _rows(text: str, columns: tuple[str, ...], lines: _Lines, optional: tuple[st
           renamed: dict[str, str] | None = None) -> list[tuple[int, dict]]:
     text = text.lstrip("\ufeff")
     reader = csv.DictReader(io.StringIO(text))
+    try:
+        reader.fieldnames  # reads the header line
+    except csv.Error as e:  # e.g. a field over csv's 128 KB limit
+        lines.bad(1, "", str(e))
+        lines.refuse()
     if renamed and reader.fieldnames:
         for old, new in renamed.items():
             if old in reader.fieldnames and new in reader.fieldnames:  # which one would count? refuse to guess
@@ -125,7 +131,11 @@ def _rows(text: str, columns: tuple[str, ...], lines: _Lines, optional: tuple[st
     if missing:
         lines.bad(1, ",".join(missing), "missing column(s); export a file to see the expected header")
         lines.refuse()
-    out = [(i + 2, row) for i, row in enumerate(reader)]
+    try:
+        out = [(i + 2, row) for i, row in enumerate(reader)]
+    except csv.Error as e:  # e.g. a field over csv's 128 KB limit
+        lines.bad(reader.line_num, "", str(e))
+        lines.refuse()
     if len(out) > MAX_ROWS:
         lines.bad(MAX_ROWS + 2, "", f"at most {MAX_ROWS} rows")
         lines.refuse()
