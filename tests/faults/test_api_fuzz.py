@@ -3,8 +3,12 @@
 Every operation the document lists gets generated requests (valid and
 invalid bodies, odd query strings, path parameters), each sent as nobody,
 as a kiosk (its device key), as a clerk and as a manager (bearer tokens).
-Whatever comes in, the server answers below 500, and every error answer has
-the one error shape with the message in the three languages.
+Whatever comes in, the server answers below 500, every error answer has
+the one error shape with the message in the three languages, and every
+answer conforms to the document: its status is one the operation declares,
+its content type one the document lists, its body valid against the
+declared schema (schemathesis's own response checks). So the document is
+checked against what the server says, not only used to generate requests.
 
 Bounded: a few examples per operation (``HALLQ_FUZZ_EXAMPLES``, default 4),
 so the whole file runs in well under a minute; raise it for a longer hunt.
@@ -20,12 +24,18 @@ from hypothesis import HealthCheck, Phase, settings
 
 schemathesis = pytest.importorskip("schemathesis", reason="pip install schemathesis (a test dependency)")
 
+from schemathesis.checks import not_a_server_error  # noqa: E402
+from schemathesis.errors import FailureGroup  # noqa: E402
+from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,  # noqa: E402
+                                               status_code_conformance)
+
 from hallq.i18n import LANGS  # noqa: E402
 from hallq.testing import ServerProcess  # noqa: E402
 from tests.conftest import KIOSK_KEY  # noqa: E402
 
 pytestmark = pytest.mark.slow
 EXAMPLES = int(os.environ.get("HALLQ_FUZZ_EXAMPLES", "4"))
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
 @pytest.fixture(scope="module")
@@ -77,12 +87,16 @@ def check(case, server, callers, problems: list[str]) -> None:
         headers = {k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"}
         response = case.call(base_url=server.url, headers={**headers, **auth})
         where = f"{who}: {case.method} {case.formatted_path} query={case.query} body={str(case.body)[:200]}"
-        if response.status_code >= 500:
-            problems.append(f"{where} -> {response.status_code} {response.text[:300]}")
-        elif response.status_code >= 400:
+        try:
+            case.validate_response(response, checks=CHECKS)
+        except FailureGroup as group:
+            for failure in group.exceptions:
+                problems.append(f"{where} -> {response.status_code} {failure.title}: {str(failure.message)[:300]} "
+                                f"{response.text[:200]}")
+        if response.status_code >= 400:
             try:
                 error = response.json()["error"]
-                assert error["status"] == response.status_code
+                assert error["status"] == response.status_code and response.status_code < 500
                 assert set(error["messages"]) == set(LANGS) and all(error["messages"].values())
             except (ValueError, KeyError, TypeError, AssertionError):
                 problems.append(f"{where} -> {response.status_code} without the one error shape: {response.text[:200]}")
