@@ -18,14 +18,20 @@
     catch (e) {
       // the queue is only for the clerk signed in here and managers: show the window's open state
       if (e.code === "not_signed_in_here") {
-        try { view = null; outside(await api("GET", `/windows/${n}`)); return; } catch (e2) { e = e2; }
+        try {
+          view = null;
+          const [w, needs] = await Promise.all([api("GET", `/windows/${n}`), api("GET", "/attention")]);
+          outside(w, needs);
+          return;
+        } catch (e2) { e = e2; }
       }
       flash(e.message, "bad");
     }
   }
 
-  // Not signed in here: the window's state and "sign in here" when it is free, nothing of its queue.
-  function outside(w) {
+  // Not signed in here: the window's state and "sign in here" when it is free, nothing of its queue;
+  // residents asking for help and devices in trouble, as on every console.
+  function outside(w, needs) {
     $("window-state").textContent = STATE[w.state] || w.state;
     $("window-state").className = "window-state state-" + w.state;
     $("window-staff").textContent = w.staff ? `${t("签到", "簽到", "Signed in")}: ${w.staff.job_no} ${w.staff.name}` : t("无人签到", "無人簽到", "Nobody signed in");
@@ -36,7 +42,7 @@
     banner.textContent = w.staff
       ? t(`此窗口由工号 ${w.staff.job_no} 签到，只有该工作人员和管理人员可以查看。`, `此窗口由工號 ${w.staff.job_no} 簽到，只有該工作人員和管理人員可以查看。`, `Staff ${w.staff.job_no} is signed in here: only they and managers see this window.`)
       : t("签到后才能查看此窗口的队列并叫号。", "簽到後才能查看此窗口的隊列並叫號。", "Sign in to see this window's queue and call.");
-    $("attention").replaceChildren();
+    $("attention").replaceChildren(...attention(needs, refresh));
     $("current").replaceChildren();
     $("held").replaceChildren();
     $("rating").textContent = "";
