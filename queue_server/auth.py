@@ -25,13 +25,13 @@ import secrets
 import sqlite3
 import threading
 import time
-from contextlib import contextmanager
 from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from hallq.clock import iso
+from queue_server import password_checks
 from queue_server.db import Database
 from queue_server.domain import throttles
 from queue_server.domain.context import Actor, Hall, Tx
@@ -39,23 +39,13 @@ from queue_server.domain.errors import DomainError
 
 SESSION_HOURS = 12
 TOUCH_SECONDS = 60  # a console session's last request is written at most once a minute
-CONCURRENT_CHECKS = 1  # argon2 checks at once (64 MiB, ~50 ms of a core each): the windows keep the other core
-CHECK_WAIT_SECONDS = 1.0
 
 _hasher = PasswordHasher()
-_checks = threading.BoundedSemaphore(CONCURRENT_CHECKS)
-_clients_in_flight: set[str] = set()
-_clients_lock = threading.Lock()
 
 
 class Unauthorized(DomainError):
     status = 401
     code = "unauthorized"
-
-
-class SignInBusy(DomainError):
-    status = 503
-    code = "sign_in_busy"
 
 
 def hash_password(password: str) -> str:
@@ -80,14 +70,14 @@ def login(db: Database, hall: Hall, job_no: str, password: str, client: str = "-
 
     Raises :class:`Unauthorized` (401) for a wrong job number or password,
     :class:`~queue_server.domain.throttles.TooManyAttempts` (429, with the seconds to wait in
-    ``detail``) while this client must wait, :class:`SignInBusy` (503) when this client already
-    has a sign-in in progress or too many are checked at once.
+    ``detail``) while this client must wait, :class:`~queue_server.password_checks.SignInBusy`
+    (503) when this client already has a sign-in in progress or too many are.
 
     An attempt that must wait is refused before the password is checked, with one read and no
-    write. The argon2 check (~50 ms by design) runs before the write transaction and one at a
-    time, so a flood of sign-ins never holds up the windows. A failure is committed (counted
-    and journaled) before it is refused: throttling that rolled back with the refusal would
-    never slow anyone down.
+    write. The argon2 check runs before the write transaction, one at a time at the lowest CPU
+    priority (:mod:`queue_server.password_checks`), so a flood of sign-ins never holds up the
+    windows. A failure is committed (counted and journaled) before it is refused: throttling
+    that rolled back with the refusal would never slow anyone down.
     """
     rules = hall.config.security
     now = hall.now()
@@ -95,7 +85,7 @@ def login(db: Database, hall: Hall, job_no: str, password: str, client: str = "-
     refused = throttles.refusal(conn, rules, client, job_no, now)
     if refused is not None:
         raise refused
-    with _one_check(client):
+    with password_checks.one_check(client):
         now = hall.now()
         refused = throttles.refusal(conn, rules, client, job_no, now)  # a parallel attempt may have started a delay
         if refused is not None:
@@ -103,11 +93,8 @@ def login(db: Database, hall: Hall, job_no: str, password: str, client: str = "-
         s = conn.execute("SELECT s.*, a.password_changed_at, a.must_change_password FROM staff s "
                          "LEFT JOIN staff_accounts a ON a.staff_id = s.id WHERE s.job_no = ? AND s.active",
                          (job_no,)).fetchone()
-        if s is None:
-            _hasher.hash(password)  # same time as a real check: don't reveal which job numbers exist
-            good = False
-        else:
-            good = _verify(s["password_hash"], password)
+        # an unknown job number takes as long as a known one: which ones exist is not revealed
+        good = password_checks.check(s["password_hash"] if s is not None else None, password)
         with db.write() as conn_w:
             tx = Tx(conn_w, hall, Actor("staff", job_no), now)
             if not good:
@@ -129,34 +116,6 @@ def login(db: Database, hall: Hall, job_no: str, password: str, client: str = "-
     if not good:
         raise _bad_login()
     return result
-
-
-@contextmanager
-def _one_check(client: str):
-    """One password check per client at a time, and ``CONCURRENT_CHECKS`` in the whole process.
-
-    A second attempt from a client whose first is still being checked is refused at once rather
-    than queued: a waiting request would hold a server thread the windows need.
-    """
-    with _clients_lock:
-        if client in _clients_in_flight:
-            raise _busy()
-        _clients_in_flight.add(client)
-    try:
-        if not _checks.acquire(timeout=CHECK_WAIT_SECONDS):
-            raise _busy()
-        try:
-            yield
-        finally:
-            _checks.release()
-    finally:
-        with _clients_lock:
-            _clients_in_flight.discard(client)
-
-
-def _busy() -> SignInBusy:
-    return SignInBusy("正在处理其他登录，请稍后再试。", "正在處理其他登入，請稍後再試。",
-                      "Other sign-ins are being checked; try again in a moment.", detail={"retry_after_seconds": 1})
 
 
 def _expired(tx: Tx, s: sqlite3.Row, max_age_days: int) -> bool:
