@@ -52,11 +52,13 @@ def test_an_old_password_must_be_changed_before_anything_else(api, state, clock)
     expired = [json.loads(x["data"]) for x in state.db.connection().execute(
         "SELECT data FROM journal WHERE action = 'password_expired'")]
     assert [(e["job_no"], e["max_age_days"]) for e in expired] == [("120", 90)]
-    # the flag a reset sets: the consoles let this session do nothing but change it
+    # the flag a reset sets: the API and the consoles let this session do nothing but change it
+    api.tokens["120"] = r.get_json()["token"]
+    r = api.get("/windows/1/queue", as_="120")
+    assert r.status_code == 403 and r.get_json()["error"]["code"] == "password_change_required"
     from tests.web.test_console_pages import login
     client, page = login(api.client.application, "120", "Another-2026")
     assert client.get("/console/windows").headers["Location"].endswith("/console/password")
-    api.tokens["120"] = r.get_json()["token"]
     api.ok("post", "/auth/password", {"current": "Another-2026", "new": "Third-2026x"}, as_="120")
     r = api.client.post("/api/v1/auth/login", json={"job_no": "120", "password": "Third-2026x"})
     assert r.get_json()["must_change_password"] is False
