@@ -28,7 +28,6 @@ import time
 from datetime import timedelta
 
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 
 from hallq.clock import iso
 from queue_server import password_checks
@@ -118,6 +117,32 @@ def login(db: Database, hall: Hall, job_no: str, password: str, client: str = "-
     return result
 
 
+def check_current_password(db: Database, hall: Hall, actor: Actor, password: str, client: str = "-") -> None:
+    """Raise unless ``password`` is ``actor``'s current one, checked exactly as a sign-in is.
+
+    A password change asks for the current password; without the sign-in's throttle and slow,
+    one-at-a-time check, whoever held a stolen session could guess it at full speed. A wrong one
+    counts towards the same (client, account) delay and is journaled (``password_check_failed``).
+    """
+    rules = hall.config.security
+    conn = db.connection()
+    refused = throttles.refusal(conn, rules, client, actor.id, hall.now())
+    if refused is not None:
+        raise refused
+    with password_checks.one_check(client):
+        row = conn.execute("SELECT password_hash FROM staff WHERE id = ? AND active", (actor.staff_id,)).fetchone()
+        good = password_checks.check(row["password_hash"] if row is not None else None, password)
+        with db.write() as conn_w:
+            tx = Tx(conn_w, hall, actor, hall.now())
+            if good:
+                throttles.record_success(tx, client, actor.id)
+            else:
+                throttles.record_failure(tx, client, actor.id)
+                tx.journal("password_check_failed", data={"job_no": actor.id, "client": client})
+    if not good:
+        raise Unauthorized("当前密码不正确。", "當前密碼不正確。", "The current password is wrong.", code="bad_password")
+
+
 def _expired(tx: Tx, s: sqlite3.Row, max_age_days: int) -> bool:
     """Set the must-change flag (the one a reset sets) when the password is older than the limit.
 
@@ -133,13 +158,6 @@ def _expired(tx: Tx, s: sqlite3.Row, max_age_days: int) -> bool:
     tx.journal("password_expired", data={"job_no": s["job_no"], "changed_at": s["password_changed_at"],
                                          "max_age_days": max_age_days})
     return True
-
-
-def _verify(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
 
 
 def logout(db: Database, token: str) -> None:

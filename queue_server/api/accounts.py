@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hallq.schema import Arr, Bool, Obj, Str
 from queue_server import auth as auth_rules
+from queue_server.clients import request_client
 from queue_server.api import api, operation, request_session_token
 from queue_server.api.hall import state
 from queue_server.domain import accounts as rules
@@ -46,11 +47,7 @@ def change_own(actor: Actor, current: str, new: str, session_token: str | None =
     was made) stays signed in.
     """
     st = state()
-    row = st.db.connection().execute("SELECT password_hash FROM staff WHERE id = ? AND active",
-                                     (actor.staff_id,)).fetchone()
-    if row is None or not auth_rules._verify(row["password_hash"], current):
-        raise auth_rules.Unauthorized("当前密码不正确。", "當前密碼不正確。", "The current password is wrong.",
-                                      code="bad_password")
+    auth_rules.check_current_password(st.db, st.hall, actor, current, request_client())
     if current == new:
         from queue_server.domain.errors import Invalid
         raise Invalid("新密码不能与当前密码相同。", "新密碼不能與當前密碼相同。",

@@ -45,6 +45,7 @@ ACTIONS: dict[str, T] = {
     "password_expired": ("密码已过期", "密碼已過期", "Password expired"),
     "personal_data_erased": ("删除到期个人信息", "刪除到期個人資料", "Personal data erased (retention)"),
     "password_changed": ("修改密码", "修改密碼", "Password changed"),
+    "password_check_failed": ("修改密码时当前密码错误", "修改密碼時當前密碼錯誤", "Wrong current password at a change"),
     "password_reset": ("重置密码", "重設密碼", "Password reset"),
     "account_created": ("新建账号", "新建帳號", "Account created"),
     "account_activated": ("启用账号", "啟用帳號", "Account activated"),

@@ -93,3 +93,16 @@ def test_api_tokens_keep_only_the_twelve_hour_limit(api, clock):
     assert api.get("/accounts", as_="900").status_code == 200
     clock.advance(9 * 3600)
     assert api.get("/accounts", as_="900").status_code == 401
+
+
+def test_guessing_the_current_password_through_a_stolen_session_is_slowed_like_a_sign_in(api, state):
+    """A password change checks the current one as a sign-in does: wrong ones count and start the same delay."""
+    api.login("101")
+    for _ in range(5):  # sign_in_free_failures: five free tries for a (client, account)
+        r = api.post("/auth/password", {"current": "not-it", "new": "Another-2026"}, as_="101")
+        assert r.status_code == 401 and r.get_json()["error"]["code"] == "bad_password"
+    r = api.post("/auth/password", {"current": DEMO_PASSWORD, "new": "Another-2026"}, as_="101")
+    assert r.status_code == 429 and r.get_json()["error"]["code"] == "too_many_attempts"  # even the right one waits
+    actions = [row[0] for row in state.db.connection().execute(
+        "SELECT action FROM journal WHERE action = 'password_check_failed'")]
+    assert len(actions) == 5
