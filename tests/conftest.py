@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -134,3 +135,21 @@ def server_proc(tmp_path):
     yield make
     for s in servers:
         s.stop()
+
+
+def own_broker_hall(tmp_path, mqtt: str = "") -> tuple[Path, int]:
+    """A copy of the tiny hall whose ``[mqtt]`` runs the hall's own broker on a free port (plus ``mqtt`` lines).
+
+    Start it with ``server_proc(config=..., mqtt_url="")``; returns the hall.toml and the broker's port.
+    """
+    import shutil
+
+    from hallq.client import free_port
+
+    port = free_port()
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    shutil.copy(TINY.parent / "services.toml", conf / "services.toml")
+    (conf / "hall.toml").write_text(TINY.read_text().replace(
+        "[hours]", f'[mqtt]\nurl = ""\n{mqtt}embedded_listen = "127.0.0.1:{port}"\n\n[hours]', 1))
+    return conf / "hall.toml", port

@@ -17,24 +17,17 @@ import json
 
 import pytest
 
-from hallq.client import ApiError, free_port
+from hallq.client import ApiError
 from hallq.mqtt_auth import SERVER, CredentialStore, credentials_folder
 from hallq.testing import MqttCollector, mosquitto_binary
-from tests.conftest import GATEWAY_KEY, KIOSK_KEY, TINY, make_id
+from tests.conftest import GATEWAY_KEY, KIOSK_KEY, make_id, own_broker_hall
 
 pytestmark = pytest.mark.skipif(mosquitto_binary() is None, reason="needs mosquitto")
 
 
 def test_no_secret_in_any_answer_log_or_topic(tmp_path, server_proc):
-    import shutil
-
-    port = free_port()
-    conf = tmp_path / "conf"
-    conf.mkdir()
-    shutil.copy(TINY.parent / "services.toml", conf / "services.toml")
-    (conf / "hall.toml").write_text(TINY.read_text().replace(
-        "[hours]", f'[mqtt]\nurl = ""\nembedded_listen = "127.0.0.1:{port}"\n\n[hours]', 1))
-    server = server_proc(config=conf / "hall.toml", mqtt_url="")
+    config, port = own_broker_hall(tmp_path)
+    server = server_proc(config=config, mqtt_url="")
     store = CredentialStore(credentials_folder(server.data_dir))
     mqtt = MqttCollector(f"mqtt://127.0.0.1:{port}", "hallq/#", SERVER.username, store.password(SERVER, create=False))
     answers: list[str] = []

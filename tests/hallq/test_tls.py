@@ -7,7 +7,6 @@ MQTT to the TLS port, does not.
 
 from __future__ import annotations
 
-import shutil
 import stat
 import subprocess
 import sys
@@ -17,10 +16,10 @@ import paho.mqtt.client as paho
 import pytest
 
 from hallq import tls
-from hallq.client import HallClient, Unreachable, free_port
+from hallq.client import HallClient, Unreachable
 from hallq.mqtt_auth import Identity, CredentialStore, credentials_folder
 from hallq.testing import ROOT, mosquitto_binary, wait_until
-from tests.conftest import TINY
+from tests.conftest import TINY, own_broker_hall
 
 
 def test_the_hall_ca_and_the_server_certificate(tmp_path):
@@ -66,15 +65,9 @@ def test_https_with_the_hall_ca_and_refused_without(tmp_path, server_proc):
 
 @pytest.mark.skipif(mosquitto_binary() is None, reason="needs mosquitto")
 def test_the_hall_broker_speaks_tls_only(tmp_path, server_proc):
-    port = free_port()
-    conf = tmp_path / "conf"
-    conf.mkdir()
-    shutil.copy(TINY.parent / "services.toml", conf / "services.toml")
-    (conf / "hall.toml").write_text(TINY.read_text().replace(
-        "[hours]", f'[mqtt]\nurl = ""\ntls = true\nembedded_listen = "127.0.0.1:{port}"\n\n[hours]', 1))
-    data = tmp_path / "server0"
-    files, _ = tls.init(data, "测试大厅", ["127.0.0.1"])
-    server = server_proc(config=conf / "hall.toml", mqtt_url="")
+    config, port = own_broker_hall(tmp_path, "tls = true\n")
+    files, _ = tls.init(tmp_path / "server0", "测试大厅", ["127.0.0.1"])
+    server = server_proc(config=config, mqtt_url="")
     assert server.client().hall()["mqtt_url"] == f"mqtts://127.0.0.1:{port}"
     store = CredentialStore(credentials_folder(server.data_dir))
     user = Identity("kiosk", "kiosk-1")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
 import time
 
@@ -23,11 +22,10 @@ import paho.mqtt.client as paho
 import pytest
 
 from hallq import contract
-from hallq.client import free_port
 from hallq.hallconfig import load_hall
 from hallq.mqtt_auth import SERVER, CredentialStore, Identity, acl, credentials_folder, hall_identities
 from hallq.testing import MqttCollector, mosquitto_binary
-from tests.conftest import CITY, KIOSK_KEY, TINY
+from tests.conftest import CITY, KIOSK_KEY, own_broker_hall
 
 pytestmark = pytest.mark.skipif(mosquitto_binary() is None, reason="needs mosquitto (./run.sh installs it)")
 SITE = "tiny"
@@ -36,13 +34,8 @@ SITE = "tiny"
 @pytest.fixture
 def hall(tmp_path, server_proc):
     """A server whose hall runs its own broker, on a free port."""
-    port = free_port()
-    conf = tmp_path / "conf"
-    conf.mkdir()
-    shutil.copy(TINY.parent / "services.toml", conf / "services.toml")
-    (conf / "hall.toml").write_text(TINY.read_text().replace(
-        "[hours]", f'[mqtt]\nurl = ""\nembedded_listen = "127.0.0.1:{port}"\n\n[hours]', 1))
-    server = server_proc(config=conf / "hall.toml", mqtt_url="")
+    config, port = own_broker_hall(tmp_path)
+    server = server_proc(config=config, mqtt_url="")
     store = CredentialStore(credentials_folder(server.data_dir))
     return server, f"mqtt://127.0.0.1:{port}", store
 
@@ -184,17 +177,12 @@ def test_the_secrets_are_private_and_never_told(hall):
 def test_a_port_in_use_stops_the_server_with_the_cause_and_the_fix(tmp_path, server_proc):
     import socket
 
-    port = free_port()
-    conf = tmp_path / "conf"
-    conf.mkdir()
-    shutil.copy(TINY.parent / "services.toml", conf / "services.toml")
-    (conf / "hall.toml").write_text(TINY.read_text().replace(
-        "[hours]", f'[mqtt]\nurl = ""\nembedded_listen = "127.0.0.1:{port}"\n\n[hours]', 1))
+    config, port = own_broker_hall(tmp_path)
     with socket.socket() as s:
         s.bind(("127.0.0.1", port))
         s.listen()
         with pytest.raises(RuntimeError) as e:
-            server_proc(config=conf / "hall.toml", mqtt_url="")
+            server_proc(config=config, mqtt_url="")
     assert f"127.0.0.1:{port} is already in use" in str(e.value) and "embedded_listen" in str(e.value)
 
 
