@@ -4,8 +4,8 @@ The hall's state is one SQLite file in WAL mode. The rules (see
 docs/architecture.md, "Durability and concurrency"):
 
 * every change of state is one transaction opened with ``BEGIN IMMEDIATE``,
-  which takes SQLite's write lock up front. A deferred ``BEGIN`` (what
-  sqlite-utils' ``atomic()`` and Python's default do) can fail half-way with
+  which takes SQLite's write lock up front. A deferred ``BEGIN`` (Python's
+  default, and that of most wrappers) can fail half-way with
   "database is locked" when two writers race;
 * the threads of one process queue for the write lock on a plain
   ``threading.Lock``: blocked threads sleep without touching the GIL. (Letting
@@ -19,8 +19,8 @@ docs/architecture.md, "Durability and concurrency"):
   woken), so nothing is published that was not committed.
 
 Each thread gets its own connection (sqlite3 connections are not shareable
-across threads). sqlite-utils wraps a connection for schema work and for the
-convenience of the admin commands; hot paths use plain SQL.
+across threads). Everything is plain SQL on the standard library's sqlite3:
+see docs/architecture.md ("Why no database library") for why.
 """
 
 from __future__ import annotations
@@ -33,8 +33,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import sqlite_utils
 
 log = logging.getLogger("hallq.db")
 
@@ -104,14 +102,6 @@ class Database:
         with self._all_lock:
             self._all.append(conn)
         return conn
-
-    @property
-    def utils(self) -> sqlite_utils.Database:
-        """sqlite-utils over this thread's connection (schema work, admin commands)."""
-        u = getattr(self._local, "utils", None)
-        if u is None:
-            u = self._local.utils = sqlite_utils.Database(self.connection())
-        return u
 
     def add_commit_listener(self, fn: Callable[[], None]) -> None:
         self._listeners.append(fn)
