@@ -64,7 +64,8 @@ def cold_start(url: str, runs: int) -> dict:
 
 
 def confirm_to_printer(url: str, presses: int, workdir) -> dict:
-    from device_drivers.printer import EscPosPrinter, PrinterProfile, SerialTransport
+    from device_drivers.printer import EscPosPrinter, PrinterProfile
+    from device_drivers.printer_transports import SerialTransport
     from device_drivers.sim_printer import PtyPrinter, decode
     from kiosk.presenters.take_number import NO_ITEM, TakeNumber
     from kiosk.voice import SpokenPrompts

@@ -21,7 +21,8 @@ The status codes (SW3) are listed in :data:`SW3` and in
 docs/printer-and-id-reader.md. Reading a card is done only when a screen
 asks for it; the card's data stays in memory for the one transaction, and
 :class:`IdCard` never shows the full number or name in logs or reprs.
-The simulators are in :mod:`device_drivers.sim_id_reader`.
+The simulators are in :mod:`device_drivers.sim_id_reader`; :func:`device_drivers.factory.build_reader`
+chooses by configuration.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from device_drivers.base import DeviceError, choose
+from device_drivers.base import DeviceError
 from hallq.privacy import InvalidIdNumber, IdNumber, mask_id_number, mask_name
 
 log = logging.getLogger("hallq.devices.id_reader")
@@ -397,24 +398,3 @@ class SerialIdReader(ProtocolReader):
 
     def close(self) -> None:
         self.link.close()
-
-
-def _simulator(**options) -> IdCardReader:
-    from device_drivers.sim_id_reader import IdReaderSimulator
-
-    return IdReaderSimulator.from_options(**options)
-
-
-DRIVERS = {
-    "serial": lambda port, baudrate=115200, ident="id-reader": SerialIdReader(port, baudrate, ident),
-    "simulator": _simulator,
-}
-
-
-def build_reader(driver: str, **options: Any) -> IdCardReader:
-    """The reader named by configuration, e.g. ``build_reader("serial", port="/dev/ttyUSB1")``."""
-    try:
-        return choose("id_reader", driver, DRIVERS, **options)
-    except TypeError as e:
-        raise DeviceError("bad_config", f"ID reader driver {driver!r}: {e}",
-                          "see docs/printer-and-id-reader.md for the options") from None

@@ -22,7 +22,8 @@ What a ticket printer in a Chinese hall needs, and how it is done here:
   TCP, port 9100) and ``usb`` (the kernel's usblp device, ``/dev/usb/lp0``),
   in :mod:`device_drivers.printer_transports`.
 
-The simulators live in :mod:`device_drivers.sim_printer`.
+The simulators live in :mod:`device_drivers.sim_printer`; :func:`device_drivers.factory.build_printer`
+chooses between them and the real driver by configuration.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ from typing import Any
 
 from escpos.printer import Dummy
 
-from device_drivers.base import DeviceError, choose
-from device_drivers.printer_transports import NetworkTransport, SerialTransport, Transport, UsbLpTransport
+from device_drivers.base import DeviceError
+from device_drivers.printer_transports import Transport
 
 FS_CHINESE_ON = b"\x1c\x26"   # FS &
 FS_CHINESE_OFF = b"\x1c\x2e"  # FS .
@@ -325,36 +326,3 @@ class EscPosPrinter(TicketPrinter):
 
     def close(self) -> None:
         self.transport.close()
-
-
-def _escpos(transport_factory):
-    def build(encoding: str = "gb18030", paper_mm: int = 80, qr_module: int = 6, number_scale: int = 3,
-              cut: str = "partial", status_timeout_ms: int = 300, ident: str = "printer", **transport) -> EscPosPrinter:
-        profile = PrinterProfile(encoding=encoding, paper_mm=paper_mm, qr_module=qr_module,
-                                 number_scale=number_scale, cut=cut)
-        return EscPosPrinter(transport_factory(**transport), profile, name=ident,
-                             status_timeout=status_timeout_ms / 1000)
-    return build
-
-
-def _simulator(**options) -> TicketPrinter:
-    from device_drivers.sim_printer import PrinterSimulator
-
-    return PrinterSimulator.from_options(**options)
-
-
-DRIVERS = {
-    "serial": _escpos(lambda port, baudrate=9600: SerialTransport(port, baudrate)),
-    "network": _escpos(lambda host, port=9100: NetworkTransport(host, port)),
-    "usb": _escpos(lambda path="/dev/usb/lp0": UsbLpTransport(path)),
-    "simulator": _simulator,
-}
-
-
-def build_printer(driver: str, **options: Any) -> TicketPrinter:
-    """The printer named by configuration, e.g. ``build_printer("serial", port="/dev/ttyUSB0")``."""
-    try:
-        return choose("printer", driver, DRIVERS, **options)
-    except TypeError as e:
-        raise DeviceError("bad_config", f"printer driver {driver!r}: {e}",
-                          "see docs/printer-and-id-reader.md for the options of each driver") from None

@@ -6,7 +6,8 @@ type the code as fast keystrokes ending with Enter. Both become one
 :class:`Scanner` whose :meth:`~Scanner.read` returns one cleaned code at a
 time: UTF-8 (GB18030 accepted), no control characters, at most
 :data:`MAX_SCAN` characters; anything else is dropped and counted, never
-passed on. The simulators are in :mod:`device_drivers.sim_scanner`.
+passed on. The simulators are in :mod:`device_drivers.sim_scanner`;
+:func:`device_drivers.factory.build_scanner` chooses by configuration.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
-from device_drivers.base import DeviceError, choose
+from device_drivers.base import DeviceError
 
 log = logging.getLogger("hallq.devices.scanner")
 
@@ -194,26 +195,3 @@ class KeyboardScanner(QueueScanner):
         if len(burst) >= self.min_length and fast:
             return self._deliver(burst)
         return False
-
-
-def _simulator(ident: str = "scanner-sim", **_ignored) -> Scanner:
-    from device_drivers.sim_scanner import ScannerSimulator
-
-    return ScannerSimulator(ident)
-
-
-DRIVERS = {
-    "serial": lambda port, baudrate=9600, ident="scanner": SerialScanner(port, baudrate, ident),
-    "keyboard": lambda ident="scanner", max_gap_ms=50, min_length=4: KeyboardScanner(ident, max_gap_ms / 1000,
-                                                                                      min_length),
-    "simulator": _simulator,
-}
-
-
-def build_scanner(driver: str, **options: Any) -> Scanner:
-    """The scanner named by configuration, e.g. ``build_scanner("serial", port="/dev/ttyACM0")``."""
-    try:
-        return choose("scanner", driver, DRIVERS, **options)
-    except TypeError as e:
-        raise DeviceError("bad_config", f"scanner driver {driver!r}: {e}",
-                          "see docs/printer-and-id-reader.md for the options") from None

@@ -15,9 +15,10 @@ import threading
 from dataclasses import dataclass
 
 from device_drivers.base import DeviceError, HealthReporter
-from device_drivers.id_reader import IdCardReader, build_reader
-from device_drivers.printer import PrinterProfile, TicketPrinter, build_printer
-from device_drivers.scanner import Scanner, build_scanner
+from device_drivers.factory import build_printer, build_reader, build_scanner
+from device_drivers.id_reader import IdCardReader
+from device_drivers.printer import PrinterProfile, TicketPrinter
+from device_drivers.scanner import Scanner
 from kiosk.config import KioskConfig
 from kiosk.voice import NoVoice, Voice, build_voice
 

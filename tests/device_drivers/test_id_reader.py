@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from device_drivers.base import DeviceError
+from device_drivers.factory import build_reader
 from device_drivers.id_reader import (FIND, PREAMBLE, READ, SELECT, BadFrame, CardDataError, Frame, FrameParser,
-                                      IdCard, SerialIdReader, build_reader, checksum, encode_command,
-                                      encode_response)
+                                      IdCard, SerialIdReader, checksum, encode_command, encode_response)
 from device_drivers.sim_id_reader import IdReaderSimulator, PtyIdReader, ReaderState, demo_card
 from hallq.privacy import id_check_char
 

@@ -10,9 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from device_drivers.base import DeviceError
-from device_drivers.printer import (FS_CHINESE_OFF, FS_CHINESE_ON, EscPosPrinter, NetworkTransport,
-                                    PrinterProfile, PrinterStatus, SerialTransport, TicketDocument, UsbLpTransport,
-                                    build_printer, display_columns, wrap)
+from device_drivers.factory import build_printer
+from device_drivers.printer import (FS_CHINESE_OFF, FS_CHINESE_ON, EscPosPrinter, PrinterProfile, PrinterStatus,
+                                    TicketDocument, display_columns, wrap)
+from device_drivers.printer_transports import NetworkTransport, SerialTransport, UsbLpTransport
 from device_drivers.sim_printer import PrinterSimulator, PrinterState, PtyPrinter, TcpPrinter, decode
 
 URL = "http://127.0.0.1:8080/t/4agpv5JkRhlcMETj"

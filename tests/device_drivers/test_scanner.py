@@ -8,7 +8,8 @@ import time
 import pytest
 
 from device_drivers.base import DeviceError
-from device_drivers.scanner import MAX_SCAN, KeyboardScanner, SerialScanner, build_scanner, clean_scan
+from device_drivers.factory import build_scanner
+from device_drivers.scanner import MAX_SCAN, KeyboardScanner, SerialScanner, clean_scan
 from device_drivers.sim_scanner import PtyScanner, ScannerSimulator
 
 

@@ -7,7 +7,7 @@ import dataclasses
 import json
 
 from device_drivers.base import HealthReporter
-from device_drivers.id_reader import build_reader
+from device_drivers.factory import build_reader
 from hallq import contract
 from hallq.mqtt import BrokerAddress, Connection
 from hallq.testing import MqttCollector
