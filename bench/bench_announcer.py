@@ -52,7 +52,7 @@ def run(args, work, broker) -> dict:
 
     from device_drivers.voice import WavDirSink
     from display_board.announcer import Announcer
-    from display_board.feed import HallFeed
+    from hallq.feed import HallFeed
     from display_board.settings import load_announcer
     from display_board.synth import PhraseCache, Synthesizer
     from hallq import contract

@@ -86,7 +86,7 @@ def run(args, work: Path, broker: Mosquitto) -> dict:
     from display_board.app import BoardApp
     from display_board.board_main import BOARD_TOPICS
     from display_board.display import register_font
-    from display_board.feed import HallFeed
+    from hallq.feed import HallFeed
     from display_board.model import BoardModel
     from hallq import contract
     from hallq.clock import CHINA

@@ -31,7 +31,7 @@ def run_announcer(settings: AnnouncerSettings, output: str | None = None, wav_di
     from device_drivers.base import DeviceError, HealthReporter
     from device_drivers.voice import build_output
     from display_board.announcer import Announcer
-    from display_board.feed import HallFeed
+    from hallq.feed import HallFeed
     from display_board.synth import PhraseCache, SynthesisError, Synthesizer
     from hallq.mqtt import connect_from_settings
 

@@ -33,10 +33,10 @@ from typing import Any
 from device_drivers.base import DeviceError
 from device_drivers.voice import Played, VoiceOutput
 from display_board.audio import Pcm, chime, join, silence, write_wav
-from display_board.feed import DUPLICATE, RESTART, SeqTracker
 from display_board.settings import AnnouncerSettings
 from display_board.speech import call_text, merged_text
 from display_board.synth import SynthesisError, Synthesizer
+from hallq.feed import DUPLICATE, RESTART, SeqTracker
 
 log = logging.getLogger("hallq.announcer")
 

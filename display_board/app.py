@@ -1,7 +1,7 @@
 """The Kivy shell of the display board: widgets fed from the presenter, nothing more.
 
 Threads: MQTT messages arrive in paho's network thread, are decoded there
-(:class:`~display_board.feed.HallFeed`), and handed to the Kivy main thread
+(:class:`~hallq.feed.HallFeed`), and handed to the Kivy main thread
 with ``mainthread``; the model changes only on the main thread. Refreshes are
 batched with ``Clock.create_trigger``: a burst of a hundred messages costs
 one refresh. The only timers are the clock (once a second, drawing only when

@@ -44,7 +44,7 @@ def run_board(settings: BoardSettings, mode: str = "auto", data_dir: str | None 
 
     from display_board.app import BoardApp
     from display_board.display import register_font
-    from display_board.feed import HallFeed
+    from hallq.feed import HallFeed
     from display_board.model import BoardModel
     from hallq.mqtt import connect_from_settings
 

@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from hallq import contract
-from display_board.feed import DUPLICATE, LATE, RESTART, SeqTracker
+from hallq.feed import DUPLICATE, LATE, RESTART, SeqTracker
 from display_board.settings import BoardSettings
 
 log = logging.getLogger("hallq.board")

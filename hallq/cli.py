@@ -222,7 +222,7 @@ def cmd_device_key(args: argparse.Namespace) -> int:
 
 # Packages that add their own subcommands (``register(add)``) and parts of ``hallq start``
 # (``hall_parts(args)``); one that is not installed is simply not offered.
-COMPONENTS = ("display_board.cli", "kiosk.cli", "device_drivers.cli", "hallq.simulation.cli")
+COMPONENTS = ("display_board.cli", "kiosk.cli", "device_gateway.cli", "hallq.simulation.cli")
 
 
 def components():

@@ -14,7 +14,7 @@ import pytest
 from device_drivers.voice import WavDirSink
 from display_board.announcer import Announcer
 from display_board.audio import chime, read_wav
-from display_board.feed import HallFeed
+from hallq.feed import HallFeed
 from display_board.settings import load_announcer
 from display_board.synth import PhraseCache, SynthesisError, Synthesizer
 from hallq import contract

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from display_board.board_main import BOARD_TOPICS
-from display_board.feed import HallFeed
+from hallq.feed import HallFeed
 from display_board.model import BoardModel
 from display_board.presenter import present
 from display_board.settings import load_boards

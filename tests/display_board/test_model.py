@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from hallq import contract
-from display_board.feed import HallFeed
+from hallq.feed import HallFeed
 from display_board.model import BoardModel
 from display_board.presenter import present
 from display_board.settings import load_boards

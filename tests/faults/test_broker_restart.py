@@ -31,11 +31,11 @@ import paho.mqtt.client as paho
 import pytest
 
 from display_board.board_main import BOARD_TOPICS
-from display_board.feed import HallFeed
 from display_board.model import BoardModel
 from display_board.settings import load_boards
 from hallq import contract
 from hallq.client import ApiError
+from hallq.feed import HallFeed
 from hallq.mqtt import BrokerAddress, Connection
 from hallq.testing import Mosquitto, mosquitto_binary, wait_until as _wait_until
 from tests.conftest import KIOSK_KEY, TINY, make_id
@@ -138,8 +138,8 @@ def gateway_config(tmp_path: Path) -> Path:
 
 
 def test_broker_restart_under_load(tmp_path, broker, server_proc, monkeypatch):
-    from device_drivers.gateway import Gateway
-    from device_drivers.gateway_config import load_gateway
+    from device_gateway.config import load_gateway
+    from device_gateway.gateway import Gateway
 
     server = server_proc(mqtt_url=broker.url)
     kiosk = server.client(KIOSK_KEY)

@@ -102,6 +102,23 @@ def topic_name(t: contract.Topic, payload: dict) -> tuple[str, dict[str, str]]:
     return t.topic(SITE, **needed), needed
 
 
+def feed_without_errors(feed, messages, caplog, after_each=lambda: None) -> None:
+    """Hand raw ``(topic, bytes)`` messages to a :class:`hallq.feed.HallFeed` as its connection would;
+    fail if anything logged an error (the feed logs what its subscriber raised, and goes on)."""
+    caplog.clear()
+    with caplog.at_level(logging.ERROR):
+        for topic, data in messages:
+            try:
+                payload = json.loads(data)
+            except (ValueError, RecursionError):
+                payload = {}
+            name, _ = topic_name(topic, payload if isinstance(payload, dict) else {})
+            feed.handle(name, data)
+            after_each()
+    crashes = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not crashes, crashes[0].getMessage()
+
+
 # -- the contract ------------------------------------------------------------------------
 
 @FUZZ
@@ -150,25 +167,15 @@ def board_settings():
     min_size=1, max_size=8))
 def test_the_board_survives_whatever_arrives(board_settings, messages, caplog):
     from display_board.board_main import BOARD_TOPICS
-    from display_board.feed import HallFeed
     from display_board.model import BoardModel
     from display_board.presenter import present
+    from hallq.feed import HallFeed
 
     model = BoardModel(board_settings)
     feed = HallFeed(NoBroker(), SITE, BOARD_TOPICS, deliver=model.apply)
     now = datetime(2026, 11, 23, 9, 30, tzinfo=CHINA)
-    caplog.clear()
-    with caplog.at_level(logging.ERROR, logger="hallq.board"):
-        for topic, data in messages:
-            try:
-                payload = json.loads(data)
-            except (ValueError, RecursionError):
-                payload = {}
-            name, _ = topic_name(topic, payload if isinstance(payload, dict) else {})
-            feed.handle(name, data)
-            present(model, now)  # the screen's state is built from whatever the model now holds
-    crashes = [r for r in caplog.records if r.levelno >= logging.ERROR]
-    assert not crashes, crashes[0].getMessage()
+    # the screen's state is built from whatever the model now holds
+    feed_without_errors(feed, messages, caplog, after_each=lambda: present(model, now))
 
 
 @SEQUENCES
@@ -220,8 +227,8 @@ def test_the_announcer_queues_and_words_any_valid_call(announcer, calls):
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory):
-    from device_drivers.gateway import Gateway
-    from device_drivers.gateway_config import load_gateway
+    from device_gateway.config import load_gateway
+    from device_gateway.gateway import Gateway
     from hallq.testing import TINY
 
     d = tmp_path_factory.mktemp("gateway")
@@ -239,14 +246,8 @@ def gateway(tmp_path_factory):
 @given(messages=st.lists(st.sampled_from((contract.WINDOW, contract.QUEUE, contract.CALLS)).flatmap(
     lambda t: st.tuples(st.just(t), st.one_of(garbage(t), valid(t.schema).map(lambda p: contract.encode(t, p))))),
     min_size=1, max_size=8))
-def test_the_gateway_survives_whatever_arrives(gateway, messages):
-    for topic, data in messages:
-        try:
-            payload = json.loads(data)
-        except (ValueError, RecursionError):
-            payload = {}
-        name, _ = topic_name(topic, payload if isinstance(payload, dict) else {})
-        gateway._on_message(name, data, False)  # what its connection calls; must never raise
+def test_the_gateway_survives_whatever_arrives(gateway, messages, caplog):
+    feed_without_errors(gateway.feed, messages, caplog)  # what its connection calls: the gateway must not fail on it
 
 
 @pytest.fixture(scope="module")

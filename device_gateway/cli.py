@@ -33,8 +33,8 @@ def cmd_devices(args: argparse.Namespace) -> int:
     ``hallq devices press 1 rate 5`` a rating pad key, and ``hallq devices show``
     lists what every simulated strip and keypad shows.
     """
-    from device_drivers.gateway_config import load_gateway
-    from device_drivers.sim_control import send, socket_path
+    from device_gateway.config import load_gateway
+    from device_gateway.sim_control import send, socket_path
     from hallq.hallconfig import ConfigError
 
     path = _devices_path(args)
@@ -62,7 +62,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
             where = f"bus {d.bus} ({cfg.buses[d.bus].port})" if d.driver == "serial" else "simulated"
             print(f"  {d.id:<14} {d.kind:<10} window {d.window:<4} address {d.address:<4} {where}")
         return 0
-    from device_drivers.gateway import Gateway
+    from device_gateway.gateway import Gateway
 
     from hallq.settings import data_dir
 

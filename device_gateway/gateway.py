@@ -1,20 +1,22 @@
 """The device gateway (``hallq devices``): every LED strip, call keypad and rating pad of its configuration.
 
-* **Out** (MQTT → strips): it subscribes to the retained window snapshots
+* **Out** (MQTT → strips): through the hall's one subscriber,
+  :class:`hallq.feed.HallFeed`, it hears the retained window snapshots
   ``hallq/<site>/windows/<n>``, the queue snapshots (the waiting count on
-  the keypads) and the ``calls`` events (a new call flashes on the strip).
-  Payloads are decoded with :func:`hallq.contract.decode`; bad ones are
-  logged and ignored.
+  the keypads) and the ``calls`` events (a new call flashes on the strip;
+  a QoS 1 repeat, recognised by :class:`hallq.feed.SeqTracker`, does not).
+  Bad payloads are logged (rate-limited) and ignored by the feed.
 * **In** (keypads, pads → HTTP): presses become window actions and ratings
   on the server's API, with the gateway's device key
-  (:mod:`device_drivers.actions`).
+  (:mod:`device_gateway.actions`).
 * **Buses**: one thread per serial line drives the devices on it
   (:class:`BusWorker`); a port that fails or disappears is closed, every
   device on it is reported ``unplugged`` over MQTT, and it is re-opened
   every ``reopen_interval`` until it is back.
 
 Drivers are chosen per device by configuration (``driver = "serial"`` or
-``"simulator"``) through :func:`device_drivers.base.choose`; a simulator
+``"simulator"``) through :func:`device_drivers.base.choose` and the window
+devices' factory (:mod:`device_drivers.window_devices`); a simulator
 is a simulated device on a pseudo-terminal, driven through the same serial
 protocol code, never a silent stand-in for a missing device.
 """
@@ -24,25 +26,26 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from pathlib import Path
 from typing import Any
 
-from device_drivers.actions import WindowActions
 from device_drivers.base import DeviceError, HealthReporter, choose
-from device_drivers.gateway_config import DeviceConfig, GatewayConfig
 from device_drivers.hallq_bus import HallqLine
-from device_drivers.runners import DeviceRunner, KeypadRunner, PadRunner, StripRunner
 from device_drivers.serial_port import SerialLink
-from device_drivers.sim_control import SimControl
 from device_drivers.simulators import SimBus
 from device_drivers.window_devices import PROTOCOLS, SIMULATORS
+from device_gateway.actions import WindowActions
+from device_gateway.config import DeviceConfig, GatewayConfig
+from device_gateway.runners import DeviceRunner, KeypadRunner, PadRunner, StripRunner
+from device_gateway.sim_control import SimControl
 from hallq import contract
 from hallq.client import HallClient
+from hallq.feed import DUPLICATE, HallFeed, SeqTracker
 
 log = logging.getLogger("hallq.devices.gateway")
 
 LINES = {"hallq": HallqLine}
+TOPICS = (contract.WINDOW, contract.QUEUE, contract.CALLS)  # what the strips and keypads show
 
 
 class BusWorker(threading.Thread):
@@ -122,8 +125,8 @@ class Gateway:
         self.actions: dict[int, WindowActions] = {}
         self.snapshots: dict[int, dict[str, Any]] = {}
         self.waiting: dict[str, int] = {}
-        self._seen_calls: deque[tuple] = deque(maxlen=256)
-        self._bad: dict[str, tuple[float, int]] = {}
+        self.feed = HallFeed(self.connection, self.site, TOPICS, deliver=self._deliver)
+        self.calls = SeqTracker()  # a QoS 1 repeat of a call flashes the strip once
         self._lock = threading.Lock()
         for dev in cfg.devices:
             self._add(dev)
@@ -204,10 +207,7 @@ class Gateway:
     # -- running ----------------------------------------------------------------------
 
     def start(self) -> None:
-        site = self.site
-        self.connection.subscribe(contract.WINDOW.subscription(site), self._on_message, qos=0)
-        self.connection.subscribe(contract.QUEUE.subscription(site), self._on_message, qos=0)
-        self.connection.subscribe(contract.CALLS.topic(site), self._on_message, qos=1)
+        self.feed.start()
         self.connection.start()
         for a in self.actions.values():
             a.start()
@@ -238,33 +238,14 @@ class Gateway:
 
     # -- MQTT -------------------------------------------------------------------------
 
-    def _on_message(self, topic: str, payload: bytes, retained: bool) -> None:
-        found = contract.identify(self.site, topic)
-        if found is None:
-            return  # a foreign topic (amqtt delivers retained messages of other topics)
-        family, params = found
-        try:
-            data = contract.decode(family, payload)
-        except contract.PayloadError as e:
-            self._ignore(topic, str(e))
-            return
-        if family is contract.WINDOW:
+    def _deliver(self, topic: contract.Topic, params: dict[str, str], data: dict[str, Any]) -> None:
+        """A decoded, valid message from the feed (in the MQTT network thread)."""
+        if topic is contract.WINDOW:
             self._on_window(params, data)
-        elif family is contract.CALLS:
+        elif topic is contract.CALLS:
             self._on_call(data)
-        elif family is contract.QUEUE:
+        elif topic is contract.QUEUE:
             self._on_queue(params, data)
-
-    def _ignore(self, topic: str, why: str) -> None:
-        """Log a bad payload, at most once per topic per 10 s (a flood must not flood the log)."""
-        now = time.monotonic()
-        with self._lock:
-            last, count = self._bad.get(topic, (0.0, 0))
-            if now - last < 10:
-                self._bad[topic] = (last, count + 1)
-                return
-            self._bad[topic] = (now, 0)
-        log.warning("ignored a bad payload on %s: %s%s", topic, why, f" (and {count} more since)" if count else "")
 
     def _waiting_for(self, window: dict[str, Any]) -> int | None:
         serves = window.get("serves") or []
@@ -274,8 +255,8 @@ class Gateway:
     def _on_window(self, params: dict[str, str], data: dict[str, Any]) -> None:
         number = data["number"]
         if str(number) != params.get("number"):
-            self._ignore(f"{contract.WINDOW.topic(self.site, number=params.get('number'))}",
-                         f"payload is for window {number}")
+            self.feed.bad(contract.WINDOW.topic(self.site, number=params.get("number")),
+                          f"payload is for window {number}")
             return
         runners = self.of_window(number)
         if not runners:
@@ -295,11 +276,10 @@ class Gateway:
                 self._wake(number)
 
     def _on_call(self, data: dict[str, Any]) -> None:
-        key = (data["seq"], data["kind"], data["ticket"], data["window"])  # a new database may reuse a seq
         with self._lock:
-            if key in self._seen_calls:
-                return  # QoS 1 may deliver a call twice: flash it once
-            self._seen_calls.append(key)
+            verdict, _ = self.calls.classify(data)  # a new database may reuse a seq: that is a restart, shown
+        if verdict == DUPLICATE:
+            return  # QoS 1 may deliver a call twice: flash it once
         for r in self.of_window(data["window"], "led_strip"):
             r.on_call(data)
         self._wake(data["window"])

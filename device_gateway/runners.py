@@ -24,8 +24,8 @@ from collections.abc import Callable
 from typing import Any
 
 from device_drivers.base import DeviceError
-from device_drivers.gateway_config import DeviceConfig, strip_templates
 from device_drivers.led_strip import StripScreen, render_call, render_window
+from device_gateway.config import DeviceConfig, strip_templates
 
 log = logging.getLogger("hallq.devices.gateway")
 

@@ -1,16 +1,20 @@
-"""What boards and announcers hear from the hall: decoded, validated, in order.
+"""What every subscriber hears from the hall: decoded, validated, in order.
+
+The one subscriber of the hall's MQTT events, shared by the display board,
+the voice announcer and the device gateway (reconnects and re-subscribing
+are :class:`hallq.mqtt.Connection`'s).
 
 :class:`HallFeed` subscribes to the contract topics a subscriber needs,
 decodes every message with :func:`hallq.contract.decode` (which only ever
 raises ``PayloadError``) and hands good ones on; bad ones (garbage, truncated
 JSON, huge, wrong types, a newer version) are logged with the reason and
-dropped. Logging is rate-limited so a misbehaving publisher cannot fill the
-disk of a board that runs for months.
+dropped. Logging is rate-limited (:class:`BadInputLog`) so a misbehaving
+publisher cannot fill the disk of a board that runs for months.
 
 :class:`SeqTracker` reads the ``seq`` of call events: a QoS 1 repeat is
 recognised and dropped, a gap is reported (the next board snapshot fills
 it), and a numbering that restarted (a new server database) is noticed
-instead of silencing the board until the numbers catch up.
+instead of silencing the subscriber until the numbers catch up.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import Any
 
 from hallq import contract
 
-log = logging.getLogger("hallq.board.feed")
+log = logging.getLogger("hallq.feed")
 
 NEW, DUPLICATE, GAP, LATE, RESTART = "new", "duplicate", "gap", "late", "restart"
 
@@ -177,5 +181,5 @@ class HallFeed:
                 self.bad(topic, str(e))
                 return
             self.deliver(topic_def, params, value)
-        except Exception:  # a bug in a subscriber must not stop the board
+        except Exception:  # a bug in a subscriber must not stop the board, the announcer or the gateway
             log.exception("could not handle a message on %s (%d bytes)", topic[:200], len(payload))
