@@ -6,7 +6,9 @@ publisher then reads the journal in order and publishes
 * each call, recall and call-back on ``hallq/<site>/calls`` (QoS 1, with its
   call sequence number), and
 * fresh retained snapshots of what the entries touched: the board, the
-  windows and the business queues (and notices),
+  windows and the business queues (and notices), as the registry of journal
+  actions says (queue_server/domain/actions.py; an action it does not know is
+  logged and waits for the periodic refresh),
 
 so nothing is ever published that was not committed, and nothing committed
 is forgotten: if the broker is away the cursor simply does not move, and on
@@ -41,15 +43,13 @@ from typing import Any
 from hallq import contract
 from hallq.mqtt import Connection
 from queue_server.db import Database
+from queue_server.domain import actions
+from queue_server.domain.actions import Stale
 from queue_server.domain.context import Hall
-from queue_server.snapshots import CALL_ACTIONS, Snapshots
+from queue_server.snapshots import Snapshots
 
 log = logging.getLogger("hallq.publisher")
 
-WINDOW_ACTIONS = {"sign_in", "sign_out", "pause", "resume", "open_window", "close_window", "allocate"}
-TICKET_ACTIONS = {"issue", "cancel", "requeue", "expire", "transfer", "start", "complete", "no_show", "hold", *CALL_ACTIONS}
-FULL_ACTIONS = {"day_rolled_over", "day_closed", "day_reopened", "config_applied"}
-NOTICE_ACTIONS = {"notice"}
 PERIODIC = 15.0  # seconds between refreshes of time-dependent snapshots (waits, opening state)
 SNAPSHOT_INTERVAL = 0.1  # at most ten snapshot sets a second, however many changes; calls are never held back
 
@@ -96,6 +96,7 @@ class Publisher:
         self._failing_since: float | None = None
         self._last_failure_log = 0.0
         self._dirty = _Dirty()
+        self._unknown: set[str] = set()  # journal actions not registered, warned about once
         self.published_calls = 0
 
     # -- lifecycle ------------------------------------------------------------------
@@ -195,12 +196,17 @@ class Publisher:
         self._save_cursor()
 
     def _take_rows(self, db, rows, now: datetime) -> None:
-        """Publish the calls among ``rows`` now; note which snapshots they make stale."""
+        """Publish the calls among ``rows`` now; note which snapshots they make stale (queue_server/domain/actions.py)."""
         d = self._dirty
         oldest = now - timedelta(seconds=self.replay_max_age)
         for r in rows:
             action = r["action"]
-            if action in CALL_ACTIONS:
+            stale = actions.stale(action)
+            if action not in actions.ACTIONS and action not in self._unknown:
+                self._unknown.add(action)
+                log.warning("journal action %r is not in queue_server/domain/actions.py: "
+                            "its changes reach MQTT only with the periodic refresh", action)
+            if Stale.CALL in stale:
                 if datetime.fromisoformat(r["at"]) >= oldest:
                     call = self.snap.call_from_journal(db, r)
                     if not self._send(contract.CALLS, contract.CALLS.topic(self.hall.config.site), call, force=True):
@@ -209,18 +215,15 @@ class Publisher:
                 else:
                     log.info("not re-announcing call seq %s of %s (older than %.0f s)",
                              json.loads(r["data"]).get("seq"), r["at"], self.replay_max_age)
-            if action in FULL_ACTIONS:
-                d.everything = True
-                if action == "config_applied":
-                    self.snap.refresh_names(db)
-            elif action in NOTICE_ACTIONS:
-                d.notices = True
-            elif action in WINDOW_ACTIONS:
+            if Stale.NAMES in stale:
+                self.snap.refresh_names(db)
+            d.everything = d.everything or Stale.EVERYTHING in stale
+            d.notices = d.notices or Stale.NOTICES in stale
+            if Stale.WINDOW in stale and r["window"] is not None:
                 d.windows.add(r["window"])
+            if Stale.QUEUES in stale:
                 d.businesses.add("*")  # capacity changed: every estimate may move
-            elif action in TICKET_ACTIONS:
-                if r["window"] is not None:
-                    d.windows.add(r["window"])
+            if Stale.QUEUE in stale:
                 if r["business"]:
                     d.businesses.add(r["business"])
                 if action == "transfer":
@@ -228,7 +231,7 @@ class Publisher:
                     d.businesses.update(filter(None, (data.get("from_business"), data.get("to_business"))))
                     if data.get("to_window"):
                         d.windows.add(data["to_window"])
-            d.board = d.board or action in TICKET_ACTIONS or action in WINDOW_ACTIONS
+            d.board = d.board or Stale.BOARD in stale
             self.cursor = r["seq"]
 
     def _flush_snapshots(self, db, now: datetime) -> None:

@@ -15,12 +15,11 @@ from typing import Any
 
 from hallq.clock import iso
 from queue_server.domain import day as day_rules
+from queue_server.domain.actions import CALLS_SQL
 from queue_server.domain.context import Hall
 from hallq.targets import Targets
 from queue_server.domain.estimates import PromiseRates, capacities, queue_state, wait, waiting_counts
 from queue_server.domain.windows import window_view, window_views
-
-CALL_ACTIONS = ("call", "recall", "call_back")
 
 
 class Snapshots:
@@ -57,7 +56,7 @@ class Snapshots:
     def recent_calls(self, conn: sqlite3.Connection, day: str, limit: int) -> list[dict[str, Any]]:
         rows = conn.execute(
             "SELECT * FROM journal INDEXED BY journal_calls_day WHERE business_day = ? "
-            "AND action IN ('call', 'recall', 'call_back') ORDER BY seq DESC LIMIT ?", (day, limit)).fetchall()
+            f"AND {CALLS_SQL} ORDER BY seq DESC LIMIT ?", (day, limit)).fetchall()
         return [self.call_from_journal(conn, r) for r in rows]
 
     # -- queues -----------------------------------------------------------------------
@@ -74,7 +73,7 @@ class Snapshots:
         for code in self._businesses:
             row = conn.execute(
                 "SELECT ticket FROM journal INDEXED BY journal_calls_business WHERE business = ? AND business_day = ? "
-                "AND action IN ('call', 'recall', 'call_back') ORDER BY seq DESC LIMIT 1", (code, day)).fetchone()
+                f"AND {CALLS_SQL} ORDER BY seq DESC LIMIT 1", (code, day)).fetchone()
             last_called[code] = row[0] if row else None
             issued[code] = conn.execute("SELECT COALESCE(MAX(number), 0) FROM tickets WHERE business_day = ? "
                                         "AND origin_business = ?", (day, code)).fetchone()[0]

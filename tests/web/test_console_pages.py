@@ -252,7 +252,7 @@ def test_the_back_office_lists_shows_and_moves_an_application(city):
 def test_the_journal_page_names_every_action_in_words(app, api):
     """Every action code the server journals has its name (过号, 不是 no_show); details read as words."""
     from hallq.testing import ROOT
-    from queue_server.web.journal_names import ACTIONS
+    from queue_server.domain.actions import ACTIONS
 
     code = "\n".join(p.read_text() for p in (ROOT / "queue_server").rglob("*.py"))
     journaled = set(re.findall(r'journal\(\s*"([a-z_]+)"', code))
