@@ -1,0 +1,22 @@
+"""Every test here is also a run of the journal: at its end, every action in every database it
+opened must be in the registry (queue_server/domain/actions.py), or the test errors.
+
+The publisher decides from an entry's action what to republish on MQTT; an action missing from
+the registry would leave the boards stale until the periodic refresh, unnoticed.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.queue_server.journal_actions_scan import JournalActions
+
+
+@pytest.fixture(autouse=True)
+def journal_actions(monkeypatch) -> JournalActions:
+    seen = JournalActions()
+    seen.install(monkeypatch.setattr)
+    yield seen
+    unknown = seen.unregistered()
+    assert not unknown, (f"journal actions not registered in queue_server/domain/actions.py: {sorted(unknown)} "
+                         f"(in {sorted({p for ps in unknown.values() for p in ps})[:3]})")
