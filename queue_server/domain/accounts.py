@@ -17,8 +17,8 @@ Rules:
   sign-in lock;
 * every change is journaled with who did it; passwords never are.
 
-Hashing (~50 ms by design) is done before the write transaction: callers
-pass the hash, see :func:`queue_server.auth.hash_password`.
+Hashing (~50 ms by design) is done before the write transaction: the rules
+take the hash, :class:`AccountDesk` makes it (:func:`queue_server.auth.hash_password`).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import sqlite3
 from typing import Any
 
 from hallq.privacy import mask_name
+from queue_server import auth
 from queue_server.domain import throttles
 from queue_server.domain.context import Tx
 from queue_server.domain.errors import Conflict, Forbidden, Invalid, NotFound
@@ -230,3 +231,71 @@ def account_view(r: sqlite3.Row) -> dict[str, Any]:
         "password_changed_at": r["password_changed_at"] if "password_changed_at" in keys else None,
         "must_change_password": bool(r["must_change_password"]) if "must_change_password" in keys else False,
     }
+
+
+def end_session(tx: Tx, token_sha256: str, journaled: bool = False) -> None:
+    """Sign out: the session whose token has this SHA-256 ends; a console's sign-out is journaled."""
+    tx.conn.execute("DELETE FROM sessions WHERE token_sha256 = ?", (token_sha256,))
+    if journaled:
+        tx.journal("logout", data={"job_no": tx.actor.id})
+
+
+# -- the desk: one transaction per change (QueueService.accounts) ---------------------------------
+
+class AccountDesk:
+    """Accounts and sign-ins as the API and the consoles use them.
+
+    Every change is one transaction. The slow parts stay outside it: a password is hashed
+    (~50 ms) before, and checked as a sign-in checks it (:mod:`queue_server.auth`), throttled and
+    one at a time, with its failure committed on its own before the refusal.
+    """
+
+    def __init__(self, service) -> None:
+        self.service = service
+        self.hall = service.hall
+
+    def login(self, job_no: str, password: str, client: str = "-", console: bool = False) -> dict[str, Any]:
+        """A session token and the staff member, or a refusal (:func:`queue_server.auth.login`)."""
+        return auth.login(self.service.db, self.hall, job_no, password, client=client, console=console)
+
+    def sign_out(self, actor, token: str, journaled: bool = False) -> dict[str, Any]:
+        return self.service._run(actor, None, lambda tx: (
+            end_session(tx, auth.sha256(token), journaled), {"signed_out": True})[1])
+
+    def create(self, actor, job_no: str, name: str, role: str, password: str) -> dict[str, Any]:
+        """Create an account (the password is good for one sign-in)."""
+        check_password_strength(password, job_no)
+        digest = auth.hash_password(password)
+        return self.service._run(actor, None, lambda tx: account_view(create_account(tx, job_no, name, role, digest)))
+
+    def reset_password(self, actor, job_no: str, password: str) -> dict[str, Any]:
+        check_password_strength(password, job_no)
+        digest = auth.hash_password(password)
+        return self.service._run(actor, None, lambda tx: account_view(reset_password(tx, job_no, digest)))
+
+    def change_own_password(self, actor, current: str, new: str, session_token: str | None = None,
+                            client: str = "-") -> dict[str, Any]:
+        """Check the current password like a sign-in, then store the new one.
+
+        The account's other sessions end; the one whose token is ``session_token`` (where the
+        change was made) stays signed in.
+        """
+        auth.check_current_password(self.service.db, self.hall, actor, current, client)
+        if current == new:
+            raise Invalid("新密码不能与当前密码相同。", "新密碼不能與當前密碼相同。",
+                          "The new password must differ from the current one.", code="same_password")
+        check_password_strength(new, actor.id)
+        digest = auth.hash_password(new)
+        keep = auth.sha256(session_token) if session_token else None
+        return self.service._run(actor, None, lambda tx: {
+            "changed": True, "other_sessions_ended": change_own_password(tx, digest, keep_session=keep)})
+
+    def set_role(self, actor, job_no: str, role: str) -> dict[str, Any]:
+        return self.service._run(actor, None, lambda tx: account_view(set_role(tx, job_no, role)))
+
+    def set_active(self, actor, job_no: str, active: bool) -> dict[str, Any]:
+        return self.service._run(actor, None, lambda tx: account_view(set_active(tx, job_no, active)))
+
+    def lift_throttle(self, actor, client: str, job_no: str | None = None) -> dict[str, Any]:
+        """End a sign-in throttle now: of (client, account), or of the client over every account."""
+        return self.service._run(actor, None, lambda tx: throttles.lift(tx, client, job_no or throttles.ALL_ACCOUNTS))

@@ -154,3 +154,18 @@ def device_health(conn: sqlite3.Connection, only_problems: bool = False) -> list
 def summary(conn: sqlite3.Connection, now: datetime) -> dict[str, Any]:
     """What the consoles show in their attention bar."""
     return {"help_requests": open_help_requests(conn, now), "device_problems": device_health(conn, True)}
+
+
+# -- the desk: one transaction per change (QueueService.attention) ---------------------------------
+
+class AttentionDesk:
+    """Help requests as kiosks and clerks make and take them; every change is one transaction."""
+
+    def __init__(self, service) -> None:
+        self.service = service
+
+    def request_help(self, actor) -> dict[str, Any]:
+        return self.service._run(actor, None, request_help)
+
+    def take_help_request(self, actor, request_id: int) -> dict[str, Any]:
+        return self.service._run(actor, None, lambda tx: take_help_request(tx, request_id))

@@ -53,11 +53,22 @@ def pending_count(conn: sqlite3.Connection) -> int:
                         "AND NOT EXISTS (SELECT 1 FROM followups f WHERE f.rating_id = r.id)").fetchone()[0]
 
 
+def unknown_followup() -> NotFound:
+    return NotFound("没有这条差评记录。", "沒有這條差評記錄。", "No such bad-review follow-up.", code="unknown_followup")
+
+
+def followup_id(raw: str) -> int:
+    """A follow-up's number from a path; 404 ``unknown_followup`` for anything else."""
+    if not raw.isdigit() or len(raw) > 12:
+        raise unknown_followup()
+    return int(raw)
+
+
 def _get(tx: Tx, followup_id: int) -> sqlite3.Row:
     row = tx.one("SELECT f.*, r.business_day FROM followups f JOIN ratings r ON r.id = f.rating_id WHERE f.id = ?",
                  (followup_id,))
     if row is None:
-        raise NotFound("没有这条差评记录。", "沒有這條差評記錄。", "No such bad-review follow-up.", code="unknown_followup")
+        raise unknown_followup()
     return row
 
 
@@ -187,7 +198,7 @@ def list_followups(conn: sqlite3.Connection, today: date, which: str = "active",
 def get_followup(conn: sqlite3.Connection, followup_id: int, today: date) -> dict[str, Any]:
     row = conn.execute(_SELECT + " WHERE f.id = ?", (followup_id,)).fetchone()
     if row is None:
-        raise NotFound("没有这条差评记录。", "沒有這條差評記錄。", "No such bad-review follow-up.", code="unknown_followup")
+        raise unknown_followup()
     return followup_view(row, today)
 
 
@@ -217,3 +228,42 @@ def followup_view(r: sqlite3.Row, today: date) -> dict[str, Any]:
             "state": r["appeal_state"], "reason": r["appeal_reason"], "at": r["appealed_at"], "by": r["appealed_by"],
             "decided_at": r["appeal_decided_at"], "decided_by": r["appeal_decided_by"], "note": r["appeal_note"]},
     }
+
+
+# -- the desk: one transaction per step (QueueService.followups) -----------------------------------
+
+class FollowUpDesk:
+    """Follow-ups as managers and clerks move them on; every step is one transaction and answers
+    the follow-up as it is then (:func:`followup_view`)."""
+
+    def __init__(self, service) -> None:
+        self.service = service
+
+    def open_pending(self) -> int:
+        """Open follow-ups for new bad ratings (before a list is read; normally the housekeeping thread has)."""
+        if not pending_count(self.service.db.connection()):
+            return 0
+        from queue_server.domain.context import SYSTEM
+
+        return self.service._run(SYSTEM, None, open_pending)
+
+    def _step(self, actor, fid: int, rule, *args) -> dict[str, Any]:
+        def run(tx: Tx) -> dict[str, Any]:
+            rule(tx, fid, *args)
+            return get_followup(tx.conn, fid, tx.now.date())
+        return self.service._run(actor, None, run)
+
+    def verify(self, actor, fid: int, note: str, complaint_valid: bool) -> dict[str, Any]:
+        return self._step(actor, fid, verify, note, complaint_valid)
+
+    def fix(self, actor, fid: int, note: str) -> dict[str, Any]:
+        return self._step(actor, fid, fix, note)
+
+    def report_back(self, actor, fid: int, note: str) -> dict[str, Any]:
+        return self._step(actor, fid, report_back, note)
+
+    def appeal(self, actor, fid: int, reason: str) -> dict[str, Any]:
+        return self._step(actor, fid, appeal, reason)
+
+    def decide_appeal(self, actor, fid: int, upheld: bool, note: str) -> dict[str, Any]:
+        return self._step(actor, fid, decide_appeal, upheld, note)

@@ -32,6 +32,7 @@ from hallq.hours import WEEKDAYS, OpeningHours, Period, check_no_overlap
 from hallq.targets import CLASSES as TARGET_CLASSES
 from hallq.targets import problems as target_problems
 from hallq.workdays import WorkCalendar
+from queue_server.domain import catalogue
 from queue_server.domain.context import Hall, Tx
 from queue_server.domain.errors import Invalid, NotFound, unknown_business, unknown_item
 
@@ -272,3 +273,42 @@ def require_business(conn: sqlite3.Connection, code: str) -> None:
     if conn.execute("SELECT 1 FROM businesses WHERE code = ?", (code,)).fetchone() is None:
         raise NotFound(f"没有“{code}”这项业务。", f"沒有「{code}」這項業務。", f"There is no business \"{code}\".",
                        code="unknown_business")
+
+
+# -- the desk: one transaction per change (QueueService.settings) ----------------------------------
+
+class SettingsDesk:
+    """A manager's changes to the hall's settings and catalogue; every one is one transaction.
+
+    After a change the process applies it to its own ``hall.config`` (``queue_server.readmodel.settings.reload``);
+    other processes see the new version within :data:`SYNC_SECONDS`.
+    """
+
+    def __init__(self, service) -> None:
+        self.service = service
+
+    def update_business(self, actor, code: str, changes: dict[str, Any]) -> dict[str, Any]:
+        def run(tx: Tx) -> dict[str, Any]:
+            row = update_business(tx, code, changes)
+            return {"code": row["code"], "daily_limit": row["daily_limit"], "service_minutes": row["service_minutes"],
+                    "targets": {k: row[f"{k}_target_minutes"] for k in TARGET_CLASSES},
+                    "ticket_requires": row["ticket_requires"], "active": bool(row["active"])}
+        return self.service._run(actor, None, run)
+
+    def import_businesses(self, actor, text: str) -> dict[str, int]:
+        """Businesses from CSV: all or nothing, problems listed by line (:mod:`.catalogue`)."""
+        return self.service._run(actor, None, lambda tx: catalogue.import_businesses(tx, text))
+
+    def import_items(self, actor, text: str) -> dict[str, int]:
+        return self.service._run(actor, None, lambda tx: catalogue.import_items(tx, text))
+
+    def set_day(self, actor, day: str, kind: str | None, note: str = "") -> dict[str, Any]:
+        return self.service._run(actor, None, lambda tx: (set_day(tx, day, kind, note), {"day": day, "kind": kind})[1])
+
+    def set_hours(self, actor, key: str, periods: list[str] | None) -> dict[str, Any]:
+        return self.service._run(actor, None, lambda tx: (set_hours(tx, key, periods),
+                                                          {"key": key, "periods": periods})[1])
+
+    def set_capacity(self, actor, scope: str, key: str, capacity: int | None) -> dict[str, Any]:
+        return self.service._run(actor, None, lambda tx: (set_capacity(tx, scope, key, capacity),
+                                                          {"scope": scope, "key": key, "capacity": capacity})[1])

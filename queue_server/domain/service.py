@@ -6,6 +6,13 @@ over if needed, runs the domain rule, writes the journal, commits, and
 returns a plain dict (the "view") ready to be sent as JSON. It knows nothing
 of Flask.
 
+It is the one door for writes: the API's routes and the console pages never
+open a transaction themselves. What is not the queue itself has a desk of its
+own, reached from here and built the same way (``service.accounts``,
+``.notices``, ``.settings``, ``.tidal``, ``.attention``, ``.followups``,
+``.appointments``, ``.applications``). Their reads are in
+:mod:`queue_server.readmodel`.
+
 Idempotency: a method given ``request=(client, key)`` stores its response
 under that key in the same transaction; a retry with the same key (a kiosk
 whose first request timed out) gets the same response and changes nothing,
@@ -18,19 +25,37 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
-from hallq.clock import iso
+from hallq.clock import VirtualClock, iso
 from queue_server.db import Database
 from queue_server.domain import day as day_rules
+from queue_server.domain import rating_prompts, statistics
 from queue_server.domain import ratings as rating_rules
 from queue_server.domain import tickets as ticket_rules
 from queue_server.domain import windows as window_rules
+from queue_server.domain.accounts import AccountDesk
+from queue_server.domain.attention import AttentionDesk
 from queue_server.domain.context import CLASS_NAMES, Actor, Hall, Tx
 from queue_server.domain.errors import DomainError
 from queue_server.domain.estimates import EstimateCache, ahead_of_new
+from queue_server.domain.followups import FollowUpDesk
+from queue_server.domain.hall_settings import SettingsDesk
+from queue_server.domain.notices import NoticeDesk
+from queue_server.domain.tidal import TidalDesk
 
 RequestKey = tuple[str, str]
+
+
+class _Desk:
+    """``service.<name>``: a desk of the service (its own area, built like the service: one transaction per change)."""
+
+    def __init__(self, cls: type) -> None:
+        self.cls = cls
+
+    def __get__(self, service: "QueueService | None", owner: type) -> Any:
+        return self if service is None else self.cls(service)
 
 
 class QueueService:
@@ -126,6 +151,15 @@ class QueueService:
         from queue_server.domain.applications import ApplicationDesk
 
         return ApplicationDesk(self)
+
+    # -- the rest of the hall: a desk each, every change one transaction as here --------
+
+    accounts = _Desk(AccountDesk)  # staff accounts, sign-ins and sign-in throttles
+    notices = _Desk(NoticeDesk)  # notices on the boards (公告)
+    settings = _Desk(SettingsDesk)  # hours, calendar, appointment capacity, businesses and items (CSV)
+    tidal = _Desk(TidalDesk)  # tidal windows (潮汐窗口) moved by a manager
+    attention = _Desk(AttentionDesk)  # help requests from kiosks (找工作人员帮忙)
+    followups = _Desk(FollowUpDesk)  # bad-review follow-ups (差评整改)
 
     def _ticket_view(self, tx: Tx, row, ahead: int | None = None) -> dict[str, Any]:
         return ticket_rules.ticket_view(tx.conn, row, self.businesses(), self.hall, ahead, self.estimates, tx.now)
@@ -265,6 +299,10 @@ class QueueService:
             return {**view, "ticket": ticket["label"]}
         return self._run(actor, request, run)
 
+    def ask_for_rating(self, actor: Actor, number: int) -> dict[str, Any]:
+        """Light window ``number``'s rating tablet or pad for the service just finished (邀请评价)."""
+        return self._run(actor, None, lambda tx: rating_prompts.ask_for_rating(tx, number))
+
     # -- the day ---------------------------------------------------------------------------
 
     def close_day(self, actor: Actor) -> dict[str, Any]:
@@ -279,6 +317,28 @@ class QueueService:
             day_rules.reopen_day(tx)
             return {"business_day": tx.day, "issuing": True}
         return self._run(actor, None, run)
+
+    def movable_clock(self) -> VirtualClock:
+        """The hall's virtual clock; 409 ``real_clock`` on a server that runs on the real one."""
+        if not isinstance(self.hall.clock, VirtualClock):
+            from queue_server.domain.errors import Conflict
+            raise Conflict("服务器使用真实时钟，不能调整。", "伺服器使用真實時鐘，不能調整。",
+                           "This server runs on the real clock; start it with --virtual-clock to move time.",
+                           code="real_clock")
+        return self.hall.clock
+
+    def move_clock(self, actor: Actor, when: datetime, rate: float | None = None) -> dict[str, Any]:
+        """Move the virtual clock (simulations, tests), then journal it: statistics must know time was moved."""
+        clock = self.movable_clock()
+        clock.set(when, rate)  # first: the journal entry is made at the new time
+        self._run(actor, None, lambda tx: {"seq": tx.journal("clock_set", data={"now": iso(clock.now()),
+                                                                               "rate": clock.rate})})
+        return clock.describe()
+
+    def roll_up_statistics(self) -> int:
+        """Roll every closed day not yet rolled up into the statistics tables (one short transaction a day:
+        derived figures, not journaled); how many days. Reports read the tables (readmodel.stats)."""
+        return statistics.roll_up_pending(self.db, self.hall.now())
 
 
 def _require_manager(actor: Actor) -> None:

@@ -241,3 +241,25 @@ def overview(conn: sqlite3.Connection, settings, now: datetime, queues: dict[str
             (iso(now - timedelta(days=1)),))],
         "unseen": conn.execute("SELECT COUNT(*) FROM tidal_alerts WHERE acknowledged_at IS NULL").fetchone()[0],
     }
+
+
+# -- the desk: one transaction per change (QueueService.tidal) ------------------------------------
+
+class TidalDesk:
+    """A manager's tidal moves; every one is one transaction (the automatic switch runs in queue_server.watch)."""
+
+    def __init__(self, service) -> None:
+        self.service = service
+
+    def assign(self, actor, number: int, business: str, queue: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Lend tidal window ``number`` to ``business``; ``queue``: its figures now, kept as the reason."""
+        return self.service._run(actor, None, lambda tx: assign(tx, number, business, queue))
+
+    def release(self, actor, number: int) -> dict[str, Any]:
+        return self.service._run(actor, None, lambda tx: release(tx, number))
+
+    def set_auto(self, actor, on: bool) -> dict[str, Any]:
+        return self.service._run(actor, None, lambda tx: (set_auto(tx, on), {"auto_assign": on})[1])
+
+    def acknowledge(self, actor, alert_id: int | None = None) -> dict[str, Any]:
+        return self.service._run(actor, None, lambda tx: {"seen": acknowledge(tx, alert_id)})

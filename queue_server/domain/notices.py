@@ -1,0 +1,40 @@
+"""Notices (公告) on the boards: a manager puts one up, with a level and an optional end, and takes it down.
+
+Both are journaled (``notice``), which is what makes the publisher send the boards a fresh
+notices snapshot.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from queue_server.domain.context import Tx
+from queue_server.domain.errors import NotFound
+
+
+def put_up(tx: Tx, text: dict[str, str], level: str = "info", until: str | None = None) -> int:
+    """Show ``text`` (three languages) on the boards until ``until`` (or until taken down); its id."""
+    row = tx.one("INSERT INTO notices (text, level, until, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+                 (json.dumps(text, ensure_ascii=False), level, until, tx.at))
+    tx.journal("notice", data={"id": row["id"], "created": True})
+    return row["id"]
+
+
+def take_down(tx: Tx, notice_id: int) -> None:
+    if tx.conn.execute("UPDATE notices SET active = 0 WHERE id = ? AND active", (notice_id,)).rowcount == 0:
+        raise NotFound("没有这条公告。", "沒有這條公告。", "No such notice.", code="unknown_notice")
+    tx.journal("notice", data={"id": notice_id, "deleted": True})
+
+
+class NoticeDesk:
+    """Notices as managers change them (QueueService.notices); every change is one transaction."""
+
+    def __init__(self, service) -> None:
+        self.service = service
+
+    def create(self, actor, text: dict[str, str], level: str = "info", until: str | None = None) -> dict[str, Any]:
+        return self.service._run(actor, None, lambda tx: {"id": put_up(tx, text, level, until)})
+
+    def delete(self, actor, notice_id: int) -> dict[str, Any]:
+        return self.service._run(actor, None, lambda tx: (take_down(tx, notice_id), {"deleted": notice_id})[1])
