@@ -1,0 +1,94 @@
+"""Statistics reports (办件统计) as the API and the statistics page read them: the query, the report, its columns.
+
+Closed days are rolled up into the summary tables first, through the service
+(``QueueService.roll_up_statistics``); :func:`report` only reads.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Container, Mapping
+from datetime import date, timedelta
+from typing import Any
+
+from hallq.i18n import pick
+from hallq.privacy import mask_name
+from queue_server.domain import statistics
+from queue_server.domain.errors import DomainError
+
+MAX_DAYS = 3 * 366
+
+COLUMNS = [  # key, zh-Hans, zh-Hant, en
+    ("label", "分组", "分組", "Group"), ("issued", "取号", "取號", "Issued"), ("done", "办结", "辦結", "Completed"),
+    ("no_show", "过号", "過號", "No-shows"), ("cancelled", "弃号", "棄號", "Cancelled"),
+    ("expired", "未办", "未辦", "Expired"), ("green", "绿色通道", "綠色通道", "Green channel"),
+    ("appointment", "预约", "預約", "Appointments"), ("avg_wait_min", "平均等候(分)", "平均等候(分)", "Avg wait (min)"),
+    ("p90_wait_min", "90%等候(分)", "90%等候(分)", "p90 wait (min)"),
+    ("avg_service_min", "平均办理(分)", "平均辦理(分)", "Avg service (min)"),
+    ("rated", "评价数", "評價數", "Ratings"), ("avg_level", "平均评价", "平均評價", "Avg level"),
+    ("satisfaction", "满意率", "滿意率", "Satisfaction"), ("bad", "差评", "差評", "Bad reviews"),
+]
+
+
+def bad_parameter(field: str, problem: str) -> DomainError:
+    """400 ``invalid_fields`` naming one query parameter."""
+    err = DomainError(f"参数 {field} 有误。", f"參數 {field} 有誤。", f"Query parameter {field} {problem}.",
+                      code="invalid_fields")
+    err.fields = [{"field": field, "problem": problem}]
+    return err
+
+
+def _date(args: Mapping[str, str], name: str, default: date) -> date:
+    raw = args.get(name)
+    if not raw:
+        return default
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise bad_parameter(name, "must be a date like 2026-11-23") from None
+
+
+def query(args: Mapping[str, str], today: date, businesses: Container[str]) -> tuple[date, date, str, str | None]:
+    """A report's period, grouping and business from the query (``from``, ``to``, ``group``, ``business``):
+    by default the 30 days to today, by day; 400 ``invalid_fields`` naming what is wrong."""
+    last = _date(args, "to", today)
+    first = _date(args, "from", last - timedelta(days=29))
+    if first > last:
+        raise bad_parameter("from", "must not be after to")
+    if (last - first).days > MAX_DAYS:
+        raise bad_parameter("from", f"must be within {MAX_DAYS} days of to")
+    group = args.get("group", "day")
+    if group not in statistics.GROUPS:
+        raise bad_parameter("group", f"must be one of {', '.join(statistics.GROUPS)}")
+    business = args.get("business") or None
+    if business and business not in businesses:
+        raise bad_parameter("business", "is not a known business")
+    return first, last, group, business
+
+
+def report(st, first: date, last: date, group: str, business: str | None, lang: str = "zh-Hans") -> dict[str, Any]:
+    """The report of a period by ``group``, each row labelled in ``lang``."""
+    now = st.hall.now()
+    with st.db.read() as conn:
+        rep = statistics.report(conn, first, last, group, now.date(), business)
+        labels = _labels(st, conn, group, lang)
+    for row in rep["rows"]:
+        row["label"] = labels(row["key"])
+    return rep
+
+
+def _labels(st, conn, group: str, lang: str):
+    if group == "business":
+        names = {c: pick(b["name"], lang) for c, b in st.service.businesses().items()}
+        return lambda k: names.get(k, k)
+    if group == "window":
+        names = {r["number"]: pick(json.loads(r["name"]), lang) for r in conn.execute("SELECT number, name FROM windows")}
+        none = {"zh-Hans": "未到窗口", "zh-Hant": "未到窗口", "en": "never called"}[lang]
+        return lambda k: names.get(k, str(k)) if k else none
+    if group == "staff":
+        names = {r["id"]: f"{r['job_no']} {mask_name(r['name'])}" for r in conn.execute("SELECT id, job_no, name FROM staff")}
+        none = {"zh-Hans": "无", "zh-Hant": "無", "en": "nobody"}[lang]
+        return lambda k: names.get(k, str(k)) if k else none
+    if group == "hour":
+        return lambda k: f"{k:02d}:00"
+    return lambda k: k
