@@ -160,11 +160,6 @@ def _expired(tx: Tx, s: sqlite3.Row, max_age_days: int) -> bool:
     return True
 
 
-def logout(db: Database, token: str) -> None:
-    with db.write() as conn:
-        conn.execute("DELETE FROM sessions WHERE token_sha256 = ?", (sha256(token),))
-
-
 _devices: dict[str, tuple[Actor, float]] = {}
 _devices_lock = threading.Lock()
 DEVICE_CACHE_SECONDS = 30.0

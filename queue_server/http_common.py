@@ -1,4 +1,8 @@
-"""Browser sessions for the consoles: a cookie, CSRF tokens, the client's address.
+"""What the JSON API and the console pages both need of a request: the session, the client, the language.
+
+Neither ``queue_server.api`` nor ``queue_server.web`` imports the other; what they share is here.
+
+Browser sessions for the consoles: a cookie, CSRF tokens, the client's address.
 
 * A browser signs in with the same :func:`queue_server.auth.login` as the
   API and keeps the session token in a cookie: ``HttpOnly`` (no script can
@@ -18,6 +22,9 @@
 * A console session ends after ``[security] session_idle_minutes`` without a
   request of the person's own: the pages' background refreshes send
   ``X-Hallq-Background: 1`` and do not keep it alive (``queue_server.auth``).
+
+The language of an answer: :func:`request_lang` (the API's errors; the pages ask
+``?lang=`` and their cookie first).
 """
 
 from __future__ import annotations
@@ -122,3 +129,16 @@ def client_ip() -> str:
 
 def new_login_csrf() -> str:
     return secrets.token_urlsafe(24)
+
+
+# -- the language ------------------------------------------------------------------------
+
+def request_lang() -> str:
+    """The language the request's Accept-Language prefers among ours (Simplified Chinese by default)."""
+    best = request.accept_languages.best_match(["zh-Hans", "zh-CN", "zh", "zh-Hant", "zh-TW", "zh-HK", "en"])
+    if best in ("zh-Hant", "zh-TW", "zh-HK"):
+        return "zh-Hant"
+    if best == "en":
+        return "en"
+    return "zh-Hans"
+

@@ -1,5 +1,11 @@
 """The JSON API under ``/api/v1``: parse, call the domain, serialise.
 
+A route parses and authorises the request, calls a domain service for a change
+(``QueueService`` and its desks: one transaction each) or the read model
+(:mod:`queue_server.readmodel`) for a view, and shapes the answer; it holds no SQL
+(tests/queue_server/test_layers.py). What the pages share with it (sessions, the
+request's language) is in :mod:`queue_server.http_common`.
+
 Every route is declared with :func:`operation`, which names it for the
 domain (``operationId``: ``issue_ticket``, ``call_next``…), states who may
 call it, and gives its body schema. The decorator authenticates, validates
@@ -35,11 +41,12 @@ from queue_server.api.inputs import (IDEMPOTENCY_KEY, Malformed, Problem, load_j
                                      text_problem, value_problems)
 from queue_server.auth import Unauthorized, actor_for_token
 from queue_server.db import DatabaseBusy
-from queue_server.domain.accounts import must_change_password
 from queue_server.domain.context import Actor
-from queue_server.domain.errors import DomainError, Forbidden, unknown_window
+from queue_server.domain.errors import DomainError, Forbidden
 from queue_server.domain.rating_prompts import check_bound
 from queue_server.domain.windows import authorize_actor
+from queue_server.http_common import cookie_actor, request_lang, session_token
+from queue_server.readmodel import consoles as console_reads
 
 log = logging.getLogger("hallq.api")
 _STORAGE_LOG: dict = {}  # when the "disk is full" line was last logged (rate limit)
@@ -160,7 +167,6 @@ def _token() -> str | None:
 
 def request_session_token() -> str | None:
     """The token this request was made with: a bearer token, or the console's session cookie."""
-    from queue_server.web.sessions import session_token
     return _token() or session_token()
 
 
@@ -185,11 +191,10 @@ def _authenticate(op: Operation, path: dict[str, Any] | None = None) -> Actor:
             raise Unauthorized("登录已失效，请重新登录。", "登入已失效，請重新登入。",
                                "The token is invalid or expired; sign in again.", code="invalid_token")
     else:
-        # a console in the browser: the session cookie, CSRF-checked for every change (web/sessions.py)
-        from queue_server.web.sessions import cookie_actor
+        # a console in the browser: the session cookie, CSRF-checked for every change (http_common.py)
         actor = cookie_actor()
     if actor is not None and actor.kind == "staff" and op.operation_id not in BEFORE_PASSWORD_CHANGE \
-            and must_change_password(current_app.extensions["hallq"].db.connection(), actor.staff_id):
+            and console_reads.must_change_password(current_app.extensions["hallq"], actor.staff_id):
         raise Forbidden("您的密码由他人设置，请先修改为自己的密码。", "您的密碼由他人設置，請先修改為自己的密碼。",
                         "Your password was set by someone else: change it first (POST /api/v1/auth/password).",
                         code="password_change_required")
@@ -223,11 +228,7 @@ def _authorize_window(rule: str, actor: Actor, number: int) -> None:
     if rule == "device":
         check_bound(actor, number)
         return
-    w = current_app.extensions["hallq"].db.connection().execute(
-        "SELECT number, staff_id FROM windows WHERE number = ? AND active", (number,)).fetchone()
-    if w is None:
-        raise unknown_window(number)
-    authorize_actor(actor, w)
+    authorize_actor(actor, console_reads.window_row(current_app.extensions["hallq"], number))
 
 
 # -- bodies and errors -----------------------------------------------------------------
@@ -355,15 +356,6 @@ def query_int(name: str, default: int, lo: int, hi: int) -> int:
         err.fields = [{"field": name, "problem": f"must be an integer from {lo} to {hi}"}]
         raise err
     return value
-
-
-def request_lang() -> str:
-    best = request.accept_languages.best_match(["zh-Hans", "zh-CN", "zh", "zh-Hant", "zh-TW", "zh-HK", "en"])
-    if best in ("zh-Hant", "zh-TW", "zh-HK"):
-        return "zh-Hant"
-    if best == "en":
-        return "en"
-    return "zh-Hans"
 
 
 def error_response(status: int, code: str, messages: dict[str, str], fields: list | None = None,

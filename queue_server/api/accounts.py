@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from hallq.schema import Arr, Bool, Obj, Str
-from queue_server import auth as auth_rules
-from queue_server.clients import request_client
 from queue_server.api import api, operation, request_session_token
 from queue_server.api.hall import state
+from queue_server.clients import request_client
 from queue_server.domain import accounts as rules
-from queue_server.domain.context import Actor
+from queue_server.readmodel import manager as reads
 
 _JOB_NO = Str(pattern=r"[A-Za-z0-9]{2,16}", description="工号")
 _PASSWORD = Str(min_len=1, max_len=200)
@@ -25,85 +24,46 @@ EMPTY = Obj({})
 ERRORS = (400, 401, 403, 404, 409, 422)
 
 
-def create(actor: Actor, job_no: str, name: str, role: str, password: str) -> dict:
-    """Create an account (the password is good for one sign-in)."""
-    rules.check_password_strength(password, job_no)
-    digest = auth_rules.hash_password(password)
-    with state().service.transaction(actor) as tx:
-        return rules.account_view(rules.create_account(tx, job_no, name, role, digest))
-
-
-def reset(actor: Actor, job_no: str, password: str) -> dict:
-    rules.check_password_strength(password, job_no)
-    digest = auth_rules.hash_password(password)
-    with state().service.transaction(actor) as tx:
-        return rules.account_view(rules.reset_password(tx, job_no, digest))
-
-
-def change_own(actor: Actor, current: str, new: str, session_token: str | None = None) -> dict:
-    """Check the current password like a sign-in (slow hash outside the transaction), then store the new one.
-
-    The account's other sessions end; the one whose token is ``session_token`` (where the change
-    was made) stays signed in.
-    """
-    st = state()
-    auth_rules.check_current_password(st.db, st.hall, actor, current, request_client())
-    if current == new:
-        from queue_server.domain.errors import Invalid
-        raise Invalid("新密码不能与当前密码相同。", "新密碼不能與當前密碼相同。",
-                      "The new password must differ from the current one.", code="same_password")
-    rules.check_password_strength(new, actor.id)
-    digest = auth_rules.hash_password(new)
-    keep = auth_rules.sha256(session_token) if session_token else None
-    with st.service.transaction(actor) as tx:
-        ended = rules.change_own_password(tx, digest, keep_session=keep)
-    return {"changed": True, "other_sessions_ended": ended}
-
-
 @api.get("/accounts")
 @operation("list_accounts", "Staff accounts with role, state and window", tag="accounts", auth="manager",
            response=Arr(ACCOUNT, max_items=None), errors=(401, 403))
 def list_accounts(actor):
-    with state().db.read() as conn:
-        return rules.list_accounts(conn)
+    return reads.accounts(state())
 
 
 @api.post("/accounts")
 @operation("create_account", "Create a staff account (managers: clerks; administrators: any role)", tag="accounts",
            auth="manager", body=CREATE, response=ACCOUNT, errors=ERRORS, status=201)
 def create_account(actor, body):
-    return create(actor, body["job_no"], body["name"], body["role"], body["password"])
+    return state().service.accounts.create(actor, body["job_no"], body["name"], body["role"], body["password"])
 
 
 @api.post("/accounts/<job_no>/password")
 @operation("reset_password", "Set a temporary password (one sign-in) and end the account's sessions",
            tag="accounts", auth="manager", body=RESET, response=ACCOUNT, errors=ERRORS)
 def reset_password(job_no, actor, body):
-    return reset(actor, job_no, body["password"])
+    return state().service.accounts.reset_password(actor, job_no, body["password"])
 
 
 @api.post("/accounts/<job_no>/role")
 @operation("set_role", "Change an account's role (administrators only)", tag="accounts", auth="manager",
            body=ROLE, response=ACCOUNT, errors=ERRORS)
 def set_role(job_no, actor, body):
-    with state().service.transaction(actor) as tx:
-        return rules.account_view(rules.set_role(tx, job_no, body["role"]))
+    return state().service.accounts.set_role(actor, job_no, body["role"])
 
 
 @api.post("/accounts/<job_no>/deactivate")
 @operation("deactivate_account", "Deactivate an account: its sessions end and it leaves its window",
            tag="accounts", auth="manager", body=EMPTY, response=ACCOUNT, errors=ERRORS)
 def deactivate_account(job_no, actor, body):
-    with state().service.transaction(actor) as tx:
-        return rules.account_view(rules.set_active(tx, job_no, False))
+    return state().service.accounts.set_active(actor, job_no, False)
 
 
 @api.post("/accounts/<job_no>/activate")
 @operation("activate_account", "Reactivate an account", tag="accounts", auth="manager", body=EMPTY,
            response=ACCOUNT, errors=ERRORS)
 def activate_account(job_no, actor, body):
-    with state().service.transaction(actor) as tx:
-        return rules.account_view(rules.set_active(tx, job_no, True))
+    return state().service.accounts.set_active(actor, job_no, True)
 
 
 @api.post("/auth/password")
@@ -112,4 +72,5 @@ def activate_account(job_no, actor, body):
            description="The only operation, with logout and whoami, open to a session whose password was set by "
                        "someone else (a new account, a reset): every other answers 403 password_change_required.")
 def change_password(actor, body):
-    return change_own(actor, body["current"], body["new"], request_session_token())
+    return state().service.accounts.change_own_password(actor, body["current"], body["new"],
+                                                        request_session_token(), request_client())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hallq.schema import Arr, Bool, Int, Obj, Str
 from queue_server.api import api, operation
 from queue_server.api.hall import state
-from queue_server.domain import attention
+from queue_server.readmodel import manager as reads
 
 HELP = Obj({"id": Int(), "device": Str(), "place": Str(), "state": Str(enum=["open", "taken", "expired"]),
             "requested_at": Str(), "taken_at": Str(nullable=True),
@@ -24,8 +24,7 @@ ATTENTION = Obj({"help_requests": Arr(HELP, max_items=None), "device_problems": 
            description="Shown on every window console and the manager's hall page until a clerk takes it. "
                        "While the kiosk's request is open, asking again returns it with repeated = true.")
 def request_help(actor, body):
-    with state().service.transaction(actor) as tx:
-        return attention.request_help(tx)
+    return state().service.attention.request_help(actor)
 
 
 @api.get("/help-requests/<int:request_id>")
@@ -34,26 +33,21 @@ def request_help(actor, body):
            description="A kiosk sees only its own requests (another's is 404); the kiosk's help screen asks "
                        "every few seconds so the resident learns that 工号1004 is on the way.")
 def get_help_request(request_id, actor):
-    st = state()
-    with st.db.read() as conn:
-        return attention.help_request(conn, actor, request_id, st.hall.now())
+    return reads.help_request(state(), actor, request_id)
 
 
 @api.post("/help-requests/<int:request_id>/take")
 @operation("take_help_request", "A clerk goes to the kiosk: the request leaves every console", tag="attention",
            auth="staff", body=Obj({}), response=HELP, errors=(401, 403, 404, 409))
 def take_help_request(request_id, actor, body):
-    with state().service.transaction(actor) as tx:
-        return attention.take_help_request(tx, request_id)
+    return state().service.attention.take_help_request(actor, request_id)
 
 
 @api.get("/attention")
 @operation("attention", "Open help requests and devices reporting a problem (what the consoles' bar shows)",
            tag="attention", auth="staff", response=ATTENTION, errors=(401, 403))
 def get_attention(actor):
-    st = state()
-    with st.db.read() as conn:
-        return attention.summary(conn, st.hall.now())
+    return reads.attention(state())
 
 
 @api.get("/devices/health")
@@ -61,5 +55,4 @@ def get_attention(actor):
            tag="attention", auth="staff", response=Obj({"devices": Arr(HEALTH, max_items=None)}, extra=True),
            errors=(401, 403))
 def get_device_health(actor):
-    with state().db.read() as conn:
-        return {"devices": attention.device_health(conn)}
+    return {"devices": reads.device_health(state())}

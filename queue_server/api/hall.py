@@ -5,8 +5,6 @@ None of these carries personal data; boards, kiosks and phones use them.
 
 from __future__ import annotations
 
-import json
-
 from flask import current_app, request
 
 from hallq import __version__
@@ -14,7 +12,7 @@ from hallq.clock import iso
 from hallq.schema import Arr, Int
 from queue_server.api import api, operation, query_int
 from queue_server.api import schemas as S
-from queue_server.domain.errors import unknown_business, unknown_item
+from queue_server.readmodel import hall as reads
 
 
 def public_broker_url(cfg) -> str:
@@ -34,7 +32,7 @@ def state():
            response=S.HEALTH)
 def get_health(actor):
     st = state()
-    st.db.connection().execute("SELECT 1 FROM meta LIMIT 1").fetchall()
+    reads.ping(st)
     now = st.hall.now()
     mqtt = st.mqtt_state()
     return {"status": "ok" if mqtt in ("connected", "follower", "disabled") else "degraded",
@@ -50,8 +48,7 @@ def get_hall(actor):
     cfg = st.hall.config
     now = st.hall.now()
     nxt = cfg.hours.next_opening(now)
-    with st.db.read() as conn:
-        issuing = st.snapshots.issuing(conn, now)
+    issuing = reads.issuing(st, now)
     return {"site": cfg.site, "name": cfg.name, "level": cfg.level, "address": cfg.address, "phone": cfg.phone,
             "complaint_phone": cfg.complaint_phone, "today": cfg.hours.describe(now.date()),
             "next_opening": iso(nxt) if nxt else None, "serving": cfg.hours.is_serving(now), "issuing": issuing,
@@ -67,84 +64,53 @@ def get_hall(actor):
 @operation("list_businesses", "Every business (queue) with its waiting count and estimated wait", tag="hall",
            response=Arr(S.BUSINESS, max_items=None))
 def list_businesses(actor):
-    st = state()
-    with st.db.read() as conn:
-        queues = st.snapshots.queues(conn, st.hall.now())
-        return [_business(conn, b, queues[b["code"]]) for b in _active_businesses(conn)]
+    return reads.businesses(state())
 
 
 @api.get("/businesses/<code>")
 @operation("get_business", "One business with its queue and its service items", tag="hall", response=S.BUSINESS,
            errors=(404,))
 def get_business(code, actor):
-    st = state()
-    with st.db.read() as conn:
-        rows = [b for b in _active_businesses(conn) if b["code"] == code]
-        if not rows:
-            raise unknown_business(code)
-        return _business(conn, rows[0], st.snapshots.queues(conn, st.hall.now())[code])
+    return reads.business(state(), code)
 
 
 @api.get("/items")
 @operation("list_items", "Service items (事项), optionally of one business", tag="guides",
            response=Arr(S.ITEM, max_items=None), query={"business": S.BUSINESS_CODE}, errors=(404,))
 def list_items(actor):
-    business = request.args.get("business")
-    sql, params = "SELECT * FROM items WHERE active", ()
-    if business:
-        sql, params = sql + " AND business = ?", (business,)
-    rows = state().db.connection().execute(sql + " ORDER BY position", params).fetchall()
-    if business and not rows and not state().db.connection().execute(
-            "SELECT 1 FROM businesses WHERE code = ? AND active", (business,)).fetchone():
-        raise unknown_business(business)
-    return [_item(r) for r in rows]
+    return reads.items(state(), request.args.get("business"))
 
 
 @api.get("/items/<code>")
 @operation("get_item", "One service item with its full guide (办事指南)", tag="guides", response=S.ITEM, errors=(404,))
 def get_item(code, actor):
-    row = state().db.connection().execute("SELECT * FROM items WHERE code = ? AND active", (code,)).fetchone()
-    if row is None:
-        raise unknown_item(code)
-    return _item(row)
+    return reads.item(state(), code)
 
 
 @api.get("/board")
 @operation("get_board", "What the display boards show (same as the retained MQTT board snapshot)", tag="hall",
            response=S.BOARD)
 def get_board(actor):
-    st = state()
-    with st.db.read() as conn:
-        return st.snapshots.board(conn, st.hall.now())
+    return reads.board(state())
 
 
 @api.get("/notices")
 @operation("list_notices", "Notices shown on the boards", tag="hall", response=S.NOTICES)
 def list_notices(actor):
-    st = state()
-    with st.db.read() as conn:
-        return st.snapshots.notices(conn, st.hall.now())
+    return reads.notices(state())
 
 
 @api.get("/windows")
 @operation("list_windows", "Every window: state, current ticket, masked staff, businesses served", tag="windows",
            response=Arr(S.WINDOW, max_items=None))
 def list_windows(actor):
-    st = state()
-    with st.db.read() as conn:
-        return st.snapshots.windows(conn)
+    return reads.windows(state())
 
 
 @api.get("/windows/<int:number>")
 @operation("get_window", "One window", tag="windows", response=S.WINDOW, errors=(404,))
 def get_window(number, actor):
-    st = state()
-    with st.db.read() as conn:
-        view = st.snapshots.window(conn, number)
-    if view is None:
-        from queue_server.domain.errors import unknown_window
-        raise unknown_window(number)
-    return view
+    return reads.window(state(), number)
 
 
 @api.get("/tickets/<public_id>")
@@ -158,23 +124,4 @@ def get_ticket(public_id, actor):
 @operation("list_calls", "Today's most recent calls, newest first", tag="hall",
            response=Arr(S.BOARD.fields["recent_calls"].items, max_items=None), query={"limit": Int(min=1, max=200)})
 def list_calls(actor):
-    st = state()
-    limit = query_int("limit", 20, 1, 200)
-    with st.db.read() as conn:
-        return st.snapshots.recent_calls(conn, st.hall.now().date().isoformat(), limit)
-
-
-def _active_businesses(conn):
-    return conn.execute("SELECT * FROM businesses WHERE active ORDER BY position").fetchall()
-
-
-def _business(conn, b, queue) -> dict:
-    items = conn.execute("SELECT code, name FROM items WHERE business = ? AND active ORDER BY position",
-                         (b["code"],)).fetchall()
-    return {"code": b["code"], "prefix": b["prefix"], "name": json.loads(b["name"]), "daily_limit": b["daily_limit"],
-            "ticket_requires": b["ticket_requires"], "queue": queue,
-            "items": [{"code": i["code"], "name": json.loads(i["name"])} for i in items]}
-
-
-def _item(r) -> dict:
-    return {"code": r["code"], "business": r["business"], "name": json.loads(r["name"]), "guide": json.loads(r["guide"])}
+    return reads.recent_calls(state(), query_int("limit", 20, 1, 200))

@@ -8,8 +8,8 @@ from hallq.schema import Arr, Bool, Int, Obj, Str, Texts
 from hallq.targets import CLASSES, LIMITS
 from queue_server.api import BadRequest, api, operation
 from queue_server.api.hall import state
-from queue_server.domain import catalogue, hall_settings
-from queue_server.domain.context import Actor
+from queue_server.domain import hall_settings
+from queue_server.readmodel import settings as reads
 
 ERRORS = (400, 401, 403, 404, 422)
 ANY = Obj({}, extra=True)
@@ -28,19 +28,9 @@ CAPACITY = Obj({"scope": Str(enum=["default", "item", "business"]), "key": Str(m
 MAX_CSV = 2 * 1024 * 1024
 
 
-def after_change() -> None:
-    """This process sees the change at once (others within hall_settings.SYNC_SECONDS)."""
-    st = state()
-    with st.db.read() as conn:
-        hall_settings.apply(conn, st.hall)
-        st.service.invalidate_caches()
-        st.snapshots.refresh_names(conn)
-
-
-def change(actor: Actor, fn, *args):
-    with state().service.transaction(actor) as tx:
-        result = fn(tx, *args)
-    after_change()
+def changed(result):
+    """After a change: this process sees it at once (others within hall_settings.SYNC_SECONDS)."""
+    reads.reload(state())
     return result
 
 
@@ -64,31 +54,21 @@ def _csv_response(text: str, name: str) -> Response:
 @operation("hall_settings", "Effective hours, calendar overrides, next 60 days, appointment capacity", tag="settings",
            auth="manager", response=ANY, errors=(401, 403))
 def get_settings(actor):
-    return overview()
-
-
-def overview() -> dict:
-    st = state()
-    with st.db.read() as conn:
-        return hall_settings.overview(conn, st.hall, st.hall.now().date())
+    return reads.overview(state())
 
 
 @api.put("/settings/businesses/<code>")
 @operation("update_business", "Change a business's daily limit, service minutes, targets, ticket requirement",
            tag="settings", auth="manager", body=BUSINESS, response=ANY, errors=ERRORS)
 def update_business(code, actor, body):
-    row = change(actor, hall_settings.update_business, code, body)
-    return {"code": row["code"], "daily_limit": row["daily_limit"], "service_minutes": row["service_minutes"],
-            "targets": {k: row[f"{k}_target_minutes"] for k in CLASSES}, "ticket_requires": row["ticket_requires"],
-            "active": bool(row["active"])}
+    return changed(state().service.settings.update_business(actor, code, body))
 
 
 @api.get("/settings/businesses.csv")
 @operation("export_businesses", "Every business as CSV", tag="settings", auth="manager", errors=(401, 403),
            media=("text/csv",))
 def export_businesses(actor):
-    with state().db.read() as conn:
-        return _csv_response(catalogue.export_businesses(conn), "businesses.csv")
+    return _csv_response(reads.businesses_csv(state()), "businesses.csv")
 
 
 @api.post("/settings/businesses.csv")
@@ -96,15 +76,14 @@ def export_businesses(actor):
            tag="settings", auth="manager", response=ANY, errors=ERRORS, max_body=MAX_CSV,
            description="Send the CSV as the request body (text/csv, UTF-8 or GB18030, 2 MB at most).")
 def import_businesses(actor):
-    return change(actor, catalogue.import_businesses, _csv_body())
+    return changed(state().service.settings.import_businesses(actor, _csv_body()))
 
 
 @api.get("/settings/items.csv")
 @operation("export_items", "Every service item as CSV", tag="settings", auth="manager", errors=(401, 403),
            media=("text/csv",))
 def export_items(actor):
-    with state().db.read() as conn:
-        return _csv_response(catalogue.export_items(conn), "items.csv")
+    return _csv_response(reads.items_csv(state()), "items.csv")
 
 
 @api.post("/settings/items.csv")
@@ -112,28 +91,28 @@ def export_items(actor):
            tag="settings", auth="manager", response=ANY, errors=ERRORS, max_body=MAX_CSV,
            description="Send the CSV as the request body (text/csv, UTF-8 or GB18030, 2 MB at most).")
 def import_items(actor):
-    return change(actor, catalogue.import_items, _csv_body())
+    return changed(state().service.settings.import_items(actor, _csv_body()))
 
 
 @api.put("/settings/calendar/<day>")
 @operation("set_calendar_day", "Make a date a holiday or a working day (调休), or back to the official calendar",
            tag="settings", auth="manager", body=DAY, response=ANY, errors=ERRORS)
 def set_calendar_day(day, actor, body):
-    change(actor, hall_settings.set_day, day, body["kind"], body.get("note", ""))
-    return overview()
+    changed(state().service.settings.set_day(actor, day, body["kind"], body.get("note", "")))
+    return reads.overview(state())
 
 
 @api.put("/settings/hours/<key>")
 @operation("set_hours", "Opening periods on working days or one weekday (null: back to hall.toml)",
            tag="settings", auth="manager", body=HOURS, response=ANY, errors=ERRORS)
 def set_hours(key, actor, body):
-    change(actor, hall_settings.set_hours, key, body["periods"])
-    return overview()
+    changed(state().service.settings.set_hours(actor, key, body["periods"]))
+    return reads.overview(state())
 
 
 @api.put("/settings/capacity")
 @operation("set_capacity", "Appointment places per slot: by default, per item or per business", tag="settings",
            auth="manager", body=CAPACITY, response=ANY, errors=ERRORS)
 def set_capacity(actor, body):
-    change(actor, hall_settings.set_capacity, body["scope"], body.get("key", ""), body["capacity"])
-    return overview()
+    changed(state().service.settings.set_capacity(actor, body["scope"], body.get("key", ""), body["capacity"]))
+    return reads.overview(state())

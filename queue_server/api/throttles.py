@@ -9,7 +9,7 @@ from __future__ import annotations
 from hallq.schema import Arr, Bool, Int, Obj, Str
 from queue_server.api import api, operation
 from queue_server.api.hall import state
-from queue_server.domain import throttles as rules
+from queue_server.readmodel import manager as reads
 
 THROTTLE = Obj({"client": Str(description="the client's address"),
                 "job_no": Str(nullable=True, description="the account tried; null: every account from this client"),
@@ -20,22 +20,15 @@ LIFT = Obj({"client": Str(min_len=1, max_len=64),
            required=["client"])
 
 
-def active_throttles() -> list[dict]:
-    st = state()
-    with st.db.read() as conn:
-        return rules.active(conn, st.hall.now())
-
-
 @api.get("/sign-in/throttles")
 @operation("list_sign_in_throttles", "Sign-in throttles in force: clients that must wait after wrong passwords",
            tag="accounts", auth="manager", response=Arr(THROTTLE, max_items=None), errors=(401, 403))
 def list_sign_in_throttles(actor):
-    return active_throttles()
+    return reads.sign_in_throttles(state())
 
 
 @api.post("/sign-in/throttles/lift")
 @operation("lift_sign_in_throttle", "End a sign-in throttle now (managers: a clerk's; administrators: any)",
            tag="accounts", auth="manager", body=LIFT, response=Obj({}, extra=True), errors=(400, 401, 403, 404))
 def lift_sign_in_throttle(actor, body):
-    with state().service.transaction(actor) as tx:
-        return rules.lift(tx, body["client"], body.get("job_no") or rules.ALL_ACCOUNTS)
+    return state().service.accounts.lift_throttle(actor, body["client"], body.get("job_no"))

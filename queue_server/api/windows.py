@@ -6,8 +6,7 @@ from hallq.schema import Obj
 from queue_server.api import api, operation
 from queue_server.api import schemas as S
 from queue_server.api.hall import state
-from queue_server.domain.service import ticket_brief
-from queue_server.domain.windows import waiting_list
+from queue_server.readmodel import consoles as reads
 
 W_ERRORS = (400, 401, 403, 404, 409)
 EMPTY = Obj({})
@@ -126,14 +125,5 @@ def set_allocation(number, actor, body):
 @operation("window_queue", "The waiting list of a window's businesses and its held tickets (staff)", tag="windows",
            auth="window", response=S.WINDOW_QUEUE, errors=(401, 403, 404))
 def window_queue(number, actor):
-    st = state()
-    with st.db.read() as conn:
-        view = st.snapshots.window(conn, number)
-        if view is None:
-            from queue_server.domain.errors import unknown_window
-            raise unknown_window(number)
-        waiting = waiting_list(conn, st.hall, number, st.hall.now(), 200)  # as the window will call them
-        held = conn.execute("SELECT * FROM tickets WHERE window = ? AND state = 'held' ORDER BY called_at",
-                            (number,)).fetchall()
-    return {"window": view, "waiting": [ticket_brief(t) for t in waiting], "held": [ticket_brief(t) for t in held]}
+    return reads.window_queue(state(), number)
 

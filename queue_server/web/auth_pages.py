@@ -10,11 +10,9 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, make_response, redirect, request, url_for
 
-from queue_server import auth as auth_rules
-from queue_server.api.accounts import change_own
+from queue_server import http_common as sessions
 from queue_server.domain.errors import DomainError
-from queue_server.web import sessions
-from queue_server.web.pages import install_page_headers, lang, page, render, state
+from queue_server.web.pages import install_page_headers, lang, must_change_password, page, render, state
 
 bp = Blueprint("auth_pages", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/web")
@@ -51,9 +49,8 @@ def login():
                                      "The page expired; please sign in again."), status=403)
     job_no = request.form.get("job_no", "").strip()[:16]
     password = request.form.get("password", "")[:200]
-    st = state()
     try:
-        result = auth_rules.login(st.db, st.hall, job_no, password, client=sessions.client_ip(), console=True)
+        result = state().service.accounts.login(job_no, password, client=sessions.client_ip(), console=True)
     except DomainError as e:
         resp = login_form(error=e.messages.get(lang()) or e.messages["zh-Hans"], status=e.status, job_no=job_no)
         if "retry_after_seconds" in e.detail:  # 429 while this client must wait, 503 while it is busy
@@ -70,12 +67,9 @@ def login():
 @bp.post("/console/logout")
 @page("staff", allow_password_change=True)
 def logout(actor):
-    st = state()
     token = sessions.session_token()
     if token:
-        auth_rules.logout(st.db, token)
-        with st.service.transaction(actor) as tx:
-            tx.journal("logout", data={"job_no": actor.id})
+        state().service.accounts.sign_out(actor, token, journaled=True)
     resp = redirect(url_for("auth_pages.login_form"), 303)
     sessions.clear_session_cookie(resp)
     return resp
@@ -84,8 +78,6 @@ def logout(actor):
 @bp.get("/console/password")
 @page("staff", allow_password_change=True)
 def password_form(actor, error: str | None = None, done: bool = False, status: int = 200):
-    from queue_server.web.pages import must_change_password
-
     return render("console/password.html", error=error, done=done, forced=must_change_password(actor)), status
 
 
@@ -97,7 +89,8 @@ def change_password(actor):
         return password_form(error=_msg("两次输入的新密码不一致。", "兩次輸入的新密碼不一致。",
                                         "The two new passwords differ."), status=422)
     try:
-        change_own(actor, request.form.get("current", ""), new, sessions.session_token())  # this session stays
+        state().service.accounts.change_own_password(  # this session stays
+            actor, request.form.get("current", ""), new, sessions.session_token(), sessions.client_ip())
     except DomainError as e:
         # a wrong current password is a mistake in the form (422), not a refused session (401)
         return password_form(error=e.messages.get(lang()) or e.messages["zh-Hans"], status=422 if e.status == 401 else e.status)

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from queue_server.domain.errors import NotFound
-from queue_server.domain.people import item_row
+from queue_server.readmodel import hall as hall_reads
 from queue_server.web.pages import install_page_headers, page, render, state, texts
 
 bp = Blueprint("backoffice", __name__)
@@ -58,12 +57,7 @@ def application(tracking_no, actor):
 def _form_rows(st, app) -> list[tuple]:
     """The form's answers as the clerk reads them: the field's label and, for a choice, the option's words
     (经营者类型: 个人经营), from the item's form in hall.toml; a key the form no longer has is shown as it is."""
-    try:
-        with st.db.read() as conn:
-            form = item_row(conn, app["item"], active_only=False)["guide"].get("form", [])
-    except NotFound:
-        form = []
-    specs = {f["key"]: f for f in form}
+    specs = {f["key"]: f for f in hall_reads.item_form(st, app["item"])}
     rows = []
     for key, value in app["fields"].items():
         spec = specs.get(key, {})

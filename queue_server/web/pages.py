@@ -29,10 +29,10 @@ from markupsafe import Markup
 
 from hallq import __version__
 from hallq.i18n import LANGS, pick
-from queue_server.domain import accounts
+from queue_server import http_common as sessions
 from queue_server.domain.context import Actor
 from queue_server.domain.errors import DomainError
-from queue_server.web import sessions
+from queue_server.readmodel import consoles as console_reads
 
 ROLES = {"staff": ("staff", "manager", "admin"), "manager": ("manager", "admin"), "admin": ("admin",)}
 LANG_COOKIE = "hallq_lang"
@@ -52,8 +52,7 @@ def lang() -> str:
     if "lang" not in g:
         wanted = request.args.get("lang") or request.cookies.get(LANG_COOKIE)
         if wanted not in LANGS:
-            from queue_server.api import request_lang
-            wanted = request_lang()
+            wanted = sessions.request_lang()
         g.lang = wanted
     return g.lang
 
@@ -75,7 +74,7 @@ def texts(value) -> str:
 
 def must_change_password(actor: Actor) -> bool:
     """The page-side of the rule the API's door applies too (``domain.accounts.must_change_password``)."""
-    return accounts.must_change_password(state().db.connection(), actor.staff_id)
+    return console_reads.must_change_password(state(), actor.staff_id)
 
 
 def page(role: str = "staff", allow_password_change: bool = False) -> Callable:

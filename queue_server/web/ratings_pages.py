@@ -15,8 +15,9 @@ import json
 from flask import Blueprint, request
 
 from hallq.i18n import pick
-from queue_server.api.followups import WHICH, followup_id, get, list_for
-from queue_server.domain.errors import unknown_window
+from queue_server.domain.followups import followup_id
+from queue_server.readmodel import consoles as console_reads
+from queue_server.readmodel import followups as reads
 from queue_server.web.pages import install_page_headers, lang, page, render, state
 
 bp = Blueprint("ratings_pages", __name__)
@@ -35,10 +36,7 @@ REASONS = [  # reason codes a resident may tick with a bad review
 @bp.get("/rate/<int:number>")
 def rating_tablet(number):
     st = state()
-    with st.db.read() as conn:
-        w = conn.execute("SELECT name FROM windows WHERE number = ? AND active", (number,)).fetchone()
-    if w is None:
-        raise unknown_window(number)
+    w = console_reads.window_row(st, number)
     data = {"window": number, "window_name": json.loads(w["name"]), "hall_name": st.hall.config.name,
             "reasons": [{"code": c, "text": {"zh-Hans": a, "zh-Hant": b, "en": e}} for c, a, b, e in REASONS]}
     return render("console/rate.html", number=number, window_name=pick(data["window_name"], lang()), data=data)
@@ -48,10 +46,12 @@ def rating_tablet(number):
 @page("staff")
 def reviews(actor):
     which = request.args.get("which", "active")
-    if which not in WHICH:
+    if which not in reads.WHICH:
         which = "active"
-    items = list_for(actor, which)
-    names = {c: b["name"] for c, b in state().service.businesses().items()}
+    st = state()
+    st.service.followups.open_pending()
+    items = reads.listing(st, actor, which)
+    names = {c: b["name"] for c, b in st.service.businesses().items()}
     return render("console/reviews.html", items=items, which=which, business_names=names,
                   reasons={c: {"zh-Hans": a, "zh-Hant": b, "en": e} for c, a, b, e in REASONS})
 
@@ -59,7 +59,7 @@ def reviews(actor):
 @bp.get("/console/reviews/<int:fid>")
 @page("staff")
 def review(fid, actor):
-    f = get(actor, followup_id(str(fid)))
+    f = reads.one(state(), actor, followup_id(str(fid)))
     names = {c: b["name"] for c, b in state().service.businesses().items()}
     owner = f["owner_staff_id"] == actor.staff_id
     manager = actor.is_manager

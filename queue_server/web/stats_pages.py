@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import Blueprint
+from flask import Blueprint, request
 
-from queue_server.api.stats import COLUMNS, build, params
+from queue_server.readmodel import stats as reads
+from queue_server.readmodel.stats import COLUMNS
 from queue_server.web import charts
 from queue_server.web.pages import install_page_headers, lang, page, render, state, t
 
@@ -17,8 +18,10 @@ install_page_headers(bp)
 @bp.get("/manager/stats")
 @page("manager")
 def stats(actor):
-    first, last, group, business = params()
-    rep = build(first, last, group, business, lang())
+    st = state()
+    first, last, group, business = reads.query(request.args, st.hall.now().date(), st.service.businesses())
+    st.service.roll_up_statistics()  # closed days not yet in the summary tables
+    rep = reads.report(st, first, last, group, business, lang())
     rows = rep["rows"]
     labels = [str(r["label"]) if group != "day" else str(r["label"])[5:] for r in rows]
     draw = charts.lines if group == "day" else charts.bars
@@ -36,6 +39,6 @@ def stats(actor):
     query = {"from": first.isoformat(), "to": last.isoformat(), "group": group, **({"business": business} if business else {})}
     i = {"zh-Hans": 1, "zh-Hant": 2, "en": 3}[lang()]
     return render("console/stats.html", rep=rep, first=first, last=last, group=group, business=business,
-                  businesses=state().service.businesses(), charts=[volume, waits, satisfaction],
+                  businesses=st.service.businesses(), charts=[volume, waits, satisfaction],
                   columns=[(c[0], c[i]) for c in COLUMNS], export=lambda fmt: "/api/v1/stats?" + urlencode(
-                      {**query, "format": fmt}), today=state().hall.now().date())
+                      {**query, "format": fmt}), today=st.hall.now().date())

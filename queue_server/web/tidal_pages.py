@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from queue_server.api.tidal import overview
+from queue_server.readmodel import manager as reads
 from queue_server.web.pages import install_page_headers, page, render, state
 
 bp = Blueprint("tidal_pages", __name__)
@@ -14,7 +14,8 @@ install_page_headers(bp)
 @bp.get("/manager/tidal")
 @page("manager")
 def tidal(actor):
-    view = overview()
-    businesses = state().service.businesses()
+    st = state()
+    view = reads.tidal_overview(st)
+    businesses = st.service.businesses()
     assigned = {a["window"]: a for a in view["assignments"]}
     return render("console/tidal.html", v=view, businesses=businesses, assigned=assigned)

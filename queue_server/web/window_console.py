@@ -15,8 +15,8 @@ import json
 from flask import Blueprint
 
 from hallq.i18n import pick
-from queue_server.domain.errors import unknown_window
-from queue_server.domain.windows import authorize_actor, window_views
+from queue_server.domain.windows import authorize_actor
+from queue_server.readmodel import consoles as reads
 from queue_server.web.pages import install_page_headers, lang, page, render, state
 
 bp = Blueprint("window_console", __name__)
@@ -27,12 +27,9 @@ install_page_headers(bp)
 @page("staff")
 def pick_window(actor):
     st = state()
-    with st.db.read() as conn:
-        windows = window_views(conn)
-        mine = conn.execute("SELECT number FROM windows WHERE staff_id = ? AND active", (actor.staff_id,)).fetchone()
+    view = reads.pick_window(st, actor.staff_id)
     names = {c: b["name"] for c, b in st.service.businesses().items()}
-    return render("console/pick_window.html", windows=windows, mine=mine["number"] if mine else None,
-                  business_names=names)
+    return render("console/pick_window.html", windows=view["windows"], mine=view["mine"], business_names=names)
 
 
 @bp.get("/console/windows/<int:number>")
@@ -44,11 +41,7 @@ def window_page(number, actor):
     in there, a manager or its own devices see it (``windows.may_act_for``).
     """
     st = state()
-    with st.db.read() as conn:
-        w = conn.execute("SELECT number, name, staff_id FROM windows WHERE number = ? AND active",
-                         (number,)).fetchone()
-    if w is None:
-        raise unknown_window(number)
+    w = reads.window_row(st, number)
     if w["staff_id"] is not None:
         authorize_actor(actor, w)
     businesses = st.service.businesses()
@@ -56,7 +49,7 @@ def window_page(number, actor):
         "window": number,
         "businesses": [{"code": c, "name": b["name"], "prefix": b["prefix"], "requires": b["ticket_requires"]}
                        for c, b in businesses.items() if b["active"]],
-        "items": _items_by_business(),
+        "items": reads.items_by_business(st),
         "pause_reasons": [
             {"zh-Hans": "午间休息", "zh-Hant": "午間休息", "en": "Lunch break"},
             {"zh-Hans": "临时离开", "zh-Hant": "臨時離開", "en": "Away for a moment"},
@@ -68,9 +61,3 @@ def window_page(number, actor):
     }
     return render("console/window.html", number=number, window_name=pick(json.loads(w["name"]), lang()), data=data)
 
-
-def _items_by_business() -> dict[str, list[dict]]:
-    out: dict[str, list[dict]] = {}
-    for r in state().db.connection().execute("SELECT code, business, name FROM items WHERE active ORDER BY position"):
-        out.setdefault(r["business"], []).append({"code": r["code"], "name": json.loads(r["name"])})
-    return out
