@@ -38,7 +38,7 @@ def fill(data_dir, config, n: int) -> None:
     """Migrate and import the hall, then add ``n`` waiting tickets over four businesses."""
     from queue_server.app import create_app
 
-    app = create_app(config, data_dir=data_dir, clock=VirtualClock(DAY, rate=0), mqtt=False)
+    app = create_app(config, data_dir=data_dir, clock=VirtualClock(DAY, rate=0), mqtt=False, housekeeping=False)
     app.extensions["hallq"].close()
     db = sqlite3.connect(data_dir / "hallq.sqlite3")
     prefixes = {"commerce": "A", "construction": "B", "social": "C", "online": "D",

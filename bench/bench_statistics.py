@@ -42,7 +42,7 @@ def build(workdir, tickets: int, days: int):
 
     tz = ZoneInfo("Asia/Shanghai")
     clock = VirtualClock(datetime(TODAY.year, TODAY.month, TODAY.day, 16, 0, tzinfo=tz), rate=0)
-    app = create_app(bench_hall(workdir), data_dir=workdir / "data", clock=clock, mqtt=False)
+    app = create_app(bench_hall(workdir), data_dir=workdir / "data", clock=clock, mqtt=False, housekeeping=False)
     st = app.extensions["hallq"]
     t0 = time.perf_counter()
     generated = generate(st, tickets, days)

@@ -171,7 +171,7 @@ class PrivacySettings:
 
 @dataclass(frozen=True)
 class MqttSettings:
-    url: str = ""  # empty: the embedded broker
+    url: str = ""  # empty: the hall's own Mosquitto, started by hallq serve (hallq/broker.py)
     embedded_listen: str = "127.0.0.1:11883"
     username: str = ""
     password_env: str = ""

@@ -131,7 +131,7 @@ class MqttCollector:
 
 
 class ServerProcess:
-    """``python -m hallq serve`` (gunicorn) in a subprocess, killable with SIGKILL."""
+    """``python -m hallq serve`` (Granian) in a subprocess, killable with SIGKILL."""
 
     def __init__(self, data_dir: Path, config: Path = TINY, mqtt_url: str | None = None,
                  clock: str = "2026-11-23T09:30:00+08:00", workers: int = 1, threads: int = 8,

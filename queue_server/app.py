@@ -1,6 +1,11 @@
 """The Flask application factory: ``create_app()`` reads as the list of what a server is.
 
->>> app = create_app("config/city-hall/hall.toml", data_dir="/tmp/hall", mqtt=False)
+A server is one hall's database and domain service; the JSON API, part by part
+(:data:`API_PARTS`); the consoles' and residents' pages (:data:`PAGES`); the MQTT
+publisher (``mqtt``); and the housekeeping thread (``housekeeping``). A new part
+of the API or a new page is added to its list here (a test fails on one left out).
+
+>>> app = create_app("config/city-hall/hall.toml", data_dir="/tmp/hall", mqtt=False, housekeeping=False)
 """
 
 from __future__ import annotations
@@ -8,7 +13,6 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-import pkgutil
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -21,6 +25,7 @@ from hallq.clock import Clock
 from hallq.demo import demo_credentials
 from hallq.hallconfig import HallConfig, load_hall
 from hallq.mqtt import connect_from_settings
+from queue_server.api import api, install_error_handlers
 from queue_server.db import Database
 from queue_server.domain.context import Hall
 from queue_server.domain.service import QueueService
@@ -30,6 +35,43 @@ from queue_server.publisher import Publisher
 from queue_server.snapshots import Snapshots
 
 log = logging.getLogger("hallq.server")
+
+# The JSON API under /api/v1: importing a part adds its routes to the blueprint ``api``
+# (queue_server/api/__init__.py). Alphabetical, the order the routes have always been added in.
+API_PARTS = (
+    "accounts",  # staff accounts; anyone changes their own password
+    "admin",  # signing in; ending the day, notices, the journal, the virtual clock
+    "applications",  # applications (前台综合受理) and their progress (进度查询)
+    "appointments",  # appointments (预约办事): slots, booking, cancelling, checking in
+    "attention",  # what needs a person: help requests, devices reporting a problem
+    "console",  # what the consoles read: the live version, a window's console, the rating prompt
+    "followups",  # bad-review follow-ups (差评整改) and appeals
+    "hall",  # open reads: health, the hall, businesses, guides, board, windows, tickets
+    "manager",  # the manager's live view of the hall
+    "openapi",  # the OpenAPI document of all of the above
+    "ratings",  # ratings (好差评) from the resident's own device
+    "settings",  # hall settings: businesses, items, holidays, hours, appointment capacity
+    "stats",  # statistics (办件统计) as JSON, CSV or Excel
+    "throttles",  # sign-in throttles
+    "tickets",  # taking a number, cancelling it, re-queuing a missed one
+    "tidal",  # tidal windows (潮汐窗口)
+    "windows",  # window actions: sign in, call, serve, pass on, pause, allocate
+)
+
+# The pages (queue_server/web/): each module's blueprint ``bp``, registered in this order
+# (templates and static files are looked up through the blueprints in it).
+PAGES = (
+    "auth_pages",  # signing in and out of the consoles, changing one's password
+    "backoffice",  # the back office (后台分类审批)
+    "manager",  # the manager console: live hall, allocation, notices, accounts, the journal
+    "ratings_pages",  # the window's rating tablet, following up bad reviews
+    "settings_pages",  # hall settings pages
+    "stats_pages",  # the statistics page
+    "ticket_page",  # the resident's phone page for a ticket (the QR code on the ticket)
+    "tidal_pages",  # the tidal windows page
+    "window_console",  # the window console (窗口叫号)
+)
+
 
 def _digits_at_most(bound: int) -> str:
     """A regular expression for the decimal numbers from 0 to ``bound``, in ASCII digits.
@@ -44,7 +86,7 @@ def _digits_at_most(bound: int) -> str:
 
 
 class SQLiteInt(IntegerConverter):
-    """``<int:…>`` in every route, bounded to SQLite's integers: a larger number in a URL
+    r"""``<int:…>`` in every route, bounded to SQLite's integers: a larger number in a URL
     (found by fuzzing: /windows/99999999999999999999) is simply not a route, a 404,
     instead of an OverflowError deep in the database driver. The bound is in the pattern, not
     only in ``max``: werkzeug checks ``max`` after choosing the route, and so answered 405 where
@@ -88,15 +130,24 @@ class HallState:
 
 
 def create_app(config: str | os.PathLike[str] | HallConfig | None = None, data_dir: str | os.PathLike[str] | None = None,
-               clock: Clock | None = None, mqtt: bool = True, synchronous: str | None = None) -> Flask:
+               clock: Clock | None = None, mqtt: bool = True, housekeeping: bool = True,
+               synchronous: str | None = None) -> Flask:
     """Build the server for one hall.
 
     ``config``: the hall.toml (default: ``$HALLQ_CONFIG`` or the sample city hall).
     ``data_dir``: where the database lives (default: see :func:`hallq.settings.data_dir`).
     ``clock``: a :class:`~hallq.clock.VirtualClock` for tests and simulations.
-    ``mqtt``: publish to the broker (off for unit tests that need no broker).
-    The hall's own broker, when ``[mqtt] url`` is empty, is started by ``hallq serve`` before the
-    workers (queue_server/wsgi.py, hallq/broker.py); the server connects to it as ``server.queue``.
+    ``mqtt``: publish hall state to the broker and listen to the devices' health
+    (off for tests that need no broker). The hall's own broker, when ``[mqtt] url`` is
+    empty, is Mosquitto, a process of its own that ``hallq serve`` starts before the
+    workers (queue_server/wsgi.py, hallq/broker.py); the server connects to it as
+    ``server.queue``.
+    ``housekeeping``: run the housekeeping thread (queue_server/watch.py): tidal
+    windows, statistics rollups, bad-review follow-ups, sign-in throttles gone quiet,
+    erasing personal data past its retention. Independent of ``mqtt``; off for tests
+    that must see only their own writes (they call ``Watch.run_once`` when they mean
+    to). With the publisher on, only the process leading it runs rounds; without, every
+    process with housekeeping does (safe: each decision is made again in its transaction).
     """
     cfg = config if isinstance(config, HallConfig) else load_hall(settings.config_path(config))
     ddir = settings.data_dir(cfg.site, data_dir)
@@ -113,31 +164,28 @@ def create_app(config: str | os.PathLike[str] | HallConfig | None = None, data_d
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     app.extensions["hallq"] = state
-    _init_api(app)
+    _add_api(app)
+    _add_pages(app)
+    install_error_handlers(app)  # one error shape under /api, pages or not
     _warn_operator(cfg, hall)
     if mqtt:
         _init_mqtt(state, cfg)
-        from queue_server.watch import start_watch  # tidal windows, statistics rollups, follow-ups
+    if housekeeping:
+        from queue_server.watch import start_watch
 
         start_watch(app)
     return app
 
 
-def _init_api(app: Flask) -> None:
-    """Every module of ``queue_server.api`` adds its routes to the API blueprint;
-    every module of ``queue_server.web`` (pages) exposes a blueprint ``bp``."""
-    from queue_server import api as api_pkg
-    from queue_server import web as web_pkg
-    from queue_server.api import api, install_error_handlers
-
-    for mod in sorted(pkgutil.iter_modules(api_pkg.__path__), key=lambda m: m.name):
-        importlib.import_module(f"queue_server.api.{mod.name}")
+def _add_api(app: Flask) -> None:
+    for part in API_PARTS:
+        importlib.import_module(f"queue_server.api.{part}")
     app.register_blueprint(api)
-    for mod in sorted(pkgutil.iter_modules(web_pkg.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"queue_server.web.{mod.name}")
-        if hasattr(module, "bp"):
-            app.register_blueprint(module.bp)
-    install_error_handlers(app)
+
+
+def _add_pages(app: Flask) -> None:
+    for page in PAGES:
+        app.register_blueprint(importlib.import_module(f"queue_server.web.{page}").bp)
 
 
 def _init_mqtt(state: HallState, cfg: HallConfig) -> None:

@@ -6,10 +6,12 @@ trivial endpoint cost 590 µs of server CPU per request under gunicorn
 ~1,000 per second with the same application code (docs/performance.md).
 
 One worker process with threads is the default and the recommended shape
-for a hall: SQLite takes one writer at a time anyway, and the embedded
-broker and the MQTT publisher live in that process. Several workers are
-supported (``--workers``) with an external broker: they share the database
-safely (``BEGIN IMMEDIATE``) and elect one publisher by file lock.
+for a hall: SQLite takes one writer at a time anyway, and the MQTT publisher
+and the housekeeping thread live in that worker. The hall's own broker (when
+``[mqtt] url`` is empty) is Mosquitto, a process of its own that :func:`serve`
+starts before the workers and stops after them (hallq/broker.py). Several
+workers are supported (``--workers``): they share the database safely
+(``BEGIN IMMEDIATE``) and elect one publisher by file lock.
 
 The worker builds the app itself (:func:`app_from_environment`), from the
 settings ``hallq serve`` passes in the environment, so nothing heavy is

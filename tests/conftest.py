@@ -4,7 +4,7 @@
   (Monday 2026-11-23 09:30), no MQTT; ``api`` adds auth helpers.
 * ``service`` + ``actors``: the domain without HTTP.
 * ``mosquitto``: a real Mosquitto on a free port (stoppable, restartable).
-* ``server_proc``: a real ``hallq serve`` subprocess (gunicorn) on a free port.
+* ``server_proc``: a real ``hallq serve`` subprocess (Granian) on a free port.
 * ``MqttCollector``: subscribes and lets a test wait for a message by
   condition; no test sleeps for a message.
 """
@@ -36,7 +36,7 @@ def clock() -> VirtualClock:
 def app(tmp_path, clock):
     from queue_server.app import create_app
 
-    application = create_app(TINY, data_dir=tmp_path / "data", clock=clock, mqtt=False)
+    application = create_app(TINY, data_dir=tmp_path / "data", clock=clock, mqtt=False, housekeeping=False)
     yield application
     application.extensions["hallq"].close()
 

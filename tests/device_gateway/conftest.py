@@ -15,7 +15,7 @@ def http_hall(tmp_path, clock):
     from queue_server.app import create_app
     from hallq.testing import TINY
 
-    app = create_app(TINY, data_dir=tmp_path / "data", clock=clock, mqtt=False)
+    app = create_app(TINY, data_dir=tmp_path / "data", clock=clock, mqtt=False, housekeeping=False)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()

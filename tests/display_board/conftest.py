@@ -61,7 +61,7 @@ class CityHall:
 def city(tmp_path, clock):
     from queue_server.app import create_app
 
-    app = create_app(CITY, data_dir=tmp_path / "city", clock=clock, mqtt=False)
+    app = create_app(CITY, data_dir=tmp_path / "city", clock=clock, mqtt=False, housekeeping=False)
     api = Api(app.test_client())
     api.tokens.update({"kiosk": "demo-kiosk-1", "gateway": "demo-gateway-1"})
     yield CityHall(api)

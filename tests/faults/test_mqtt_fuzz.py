@@ -256,7 +256,7 @@ def server_state(tmp_path_factory):
     from hallq.testing import TINY
     from queue_server.app import create_app
 
-    app = create_app(TINY, data_dir=tmp_path_factory.mktemp("health-fuzz"), mqtt=False,
+    app = create_app(TINY, data_dir=tmp_path_factory.mktemp("health-fuzz"), mqtt=False, housekeeping=False,
                      clock=VirtualClock(datetime(2026, 11, 23, 9, 30, tzinfo=CHINA), rate=0))
     yield app.extensions["hallq"]
     app.extensions["hallq"].close()

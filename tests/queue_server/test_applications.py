@@ -24,7 +24,7 @@ def at(y, m, d, hh=10, mm=0):
 def city(tmp_path, clock):
     from queue_server.app import create_app
 
-    app = create_app(CITY, data_dir=tmp_path / "data", clock=clock, mqtt=False)
+    app = create_app(CITY, data_dir=tmp_path / "data", clock=clock, mqtt=False, housekeeping=False)
     yield Api(app.test_client()), app.extensions["hallq"]
     app.extensions["hallq"].close()
 

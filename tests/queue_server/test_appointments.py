@@ -68,7 +68,7 @@ def hall(tmp_path, clock):
     cfg.mkdir()
     (cfg / "hall.toml").write_text(TINY.read_text(encoding="utf-8") + RULES, encoding="utf-8")
     (cfg / "services.toml").write_text(SERVICES, encoding="utf-8")
-    app = create_app(cfg / "hall.toml", data_dir=tmp_path / "data", clock=clock, mqtt=False)
+    app = create_app(cfg / "hall.toml", data_dir=tmp_path / "data", clock=clock, mqtt=False, housekeeping=False)
     yield Api(app.test_client()), app.extensions["hallq"]
     app.extensions["hallq"].close()
 
@@ -282,7 +282,7 @@ def test_check_in_for_an_afternoon_slot_during_a_lunch_break_without_walk_in_num
                                                     "stop_issuing_before_close_minutes = 0\nissue_during_breaks = false")
     (cfg / "hall.toml").write_text(text + RULES, encoding="utf-8")
     (cfg / "services.toml").write_text(SERVICES, encoding="utf-8")
-    app = create_app(cfg / "hall.toml", data_dir=tmp_path / "data", clock=clock, mqtt=False)
+    app = create_app(cfg / "hall.toml", data_dir=tmp_path / "data", clock=clock, mqtt=False, housekeeping=False)
     try:
         api = Api(app.test_client())
         a = booked(api, "2026-11-24", start="13:00")

@@ -57,7 +57,7 @@ def test_the_number_of_days_is_the_halls(tmp_path, clock):
     from tests.conftest import Api
 
     cfg = dataclasses.replace(load_hall(TINY), privacy=PrivacySettings(personal_data_days=7))
-    app = create_app(cfg, data_dir=tmp_path / "data", clock=clock, mqtt=False)
+    app = create_app(cfg, data_dir=tmp_path / "data", clock=clock, mqtt=False, housekeeping=False)
     state = app.extensions["hallq"]
     try:
         Api(app.test_client()).ok("post", "/tickets", {"business": "beta", "id_number": make_id()}, as_="kiosk",

@@ -44,7 +44,7 @@ def app(tmp_path, clock):
     cfg = load_hall(TINY)
     cfg = dataclasses.replace(cfg, security=dataclasses.replace(
         cfg.security, trusted_proxies=(ipaddress.ip_network(PROXY), ipaddress.ip_network("10.0.1.0/24"))))
-    application = create_app(cfg, data_dir=tmp_path / "data", clock=clock, mqtt=False)
+    application = create_app(cfg, data_dir=tmp_path / "data", clock=clock, mqtt=False, housekeeping=False)
     yield application
     application.extensions["hallq"].close()
 

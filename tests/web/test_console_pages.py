@@ -199,7 +199,7 @@ def test_another_server_process_picks_the_settings_up(app, state, tmp_path, cloc
     from queue_server.domain import hall_settings
     from tests.conftest import TINY
 
-    other = create_app(TINY, data_dir=tmp_path / "data", clock=clock, mqtt=False)
+    other = create_app(TINY, data_dir=tmp_path / "data", clock=clock, mqtt=False, housekeeping=False)
     try:
         b = Browser(app, "900")
         b.client.put("/api/v1/settings/calendar/2026-11-24", json={"kind": "holiday"}, headers={"X-CSRF-Token": b.csrf})
@@ -216,7 +216,7 @@ def test_another_server_process_picks_the_settings_up(app, state, tmp_path, cloc
 def city(tmp_path, clock):
     from queue_server.app import create_app
 
-    app = create_app(CITY, data_dir=tmp_path / "city", clock=clock, mqtt=False)
+    app = create_app(CITY, data_dir=tmp_path / "city", clock=clock, mqtt=False, housekeeping=False)
     yield app
     app.extensions["hallq"].close()
 
