@@ -51,7 +51,13 @@ class SocatPair:
         """Both adapters pulled out: the ttys and their links disappear."""
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
-            self.proc.wait(5)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                # socat blocked in a write to a tty nobody reads any more (the device end
+                # already closed) may not get to its SIGTERM handler: pull the plug.
+                self.proc.kill()
+                self.proc.wait(5)
 
 
 @pytest.fixture
