@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 
 from common import ROOT, emit, machine, percentiles, tempdir
 
-from hallq.testing import Mosquitto  # noqa: E402
+from hallq.testing import Mosquitto
 
 
 def main() -> None:
@@ -103,7 +103,7 @@ def run(args, work, broker) -> dict:
         pub.publish(contract.CALLS.topic(hall.site), json.dumps(payload, ensure_ascii=False), qos=1)
 
     seq = 0
-    for rnd in range(2):  # new sentences, then the same sentences again: cached
+    for _round in range(2):  # new sentences, then the same sentences again: cached
         for n in range(1, args.calls + 1):
             seq += 1
             send(seq, n)

@@ -38,7 +38,7 @@ from pathlib import Path
 
 from common import ROOT, emit, machine, percentiles, tempdir
 
-from hallq.testing import Mosquitto  # noqa: E402
+from hallq.testing import Mosquitto
 
 
 def rss_mb() -> float:
@@ -79,7 +79,7 @@ def run(args, work: Path, broker: Mosquitto) -> dict:
 
     settings = load_boards(ROOT / "config" / "city-hall" / "board.toml")["lobby"]
     prepare_kivy("offscreen", work / "kivy", settings.size, fullscreen=False)
-    from kivy.clock import Clock, mainthread
+    from kivy.clock import mainthread
     from kivy.core.window import Window
     from kivy.graphics.opengl import glFinish
 

@@ -25,7 +25,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from common import emit, machine, percentiles  # noqa: E402
+from common import emit, machine, percentiles
 
 BUFFERS = ("a", "z", "li", "wang", "zhang", "shi", "xian", "zh", "beijing", "beijingshi", "liupanshui",
            "zhongshanqu", "guizhousheng", "shehuibaoxian", "guizhoushengliupanshui")

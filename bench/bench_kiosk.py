@@ -28,7 +28,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import ROOT, emit, machine, percentiles, start_server, tempdir  # noqa: E402
+from bench.common import ROOT, emit, machine, percentiles, start_server, tempdir
 
 CHILD = r"""
 import sys, tempfile, time

@@ -17,7 +17,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
     starts, rss = [], []
-    for i in range(args.runs):
+    for _ in range(args.runs):
         work = tempdir()
         try:
             t0 = time.perf_counter()

@@ -103,7 +103,7 @@ def generate(st, tickets: int, days: int) -> tuple[int, int]:
             started = called + timedelta(minutes=1) if state == "done" else None
             finished = (started + timedelta(minutes=max(1.0, rnd.gauss(minutes[b], minutes[b] / 3))) if started
                         else called + timedelta(minutes=3) if state == "no_show" else None)
-            iso = (lambda t: t.strftime("%Y-%m-%dT%H:%M:%S.000+08:00") if t else None)
+            iso = (lambda t: t.strftime("%Y-%m-%dT%H:%M:%S.000+08:00") if t else None)  # noqa: E731
             rows.append((tid, f"p{tid:x}", day.isoformat(), b, b, numbers[b], f"{prefixes[b]}{numbers[b]:04d}", klass,
                          state, window, staff_at.get(window) if window else None, iso(start), iso(start), iso(called),
                          iso(started), iso(finished), "bench"))

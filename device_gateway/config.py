@@ -184,7 +184,8 @@ def load_gateway(path: str | os.PathLike[str], hall_path: str | os.PathLike[str]
         if unknown:
             problems.append((label, key_path, f"{', '.join(sorted(unknown))}: not an option of a {d['kind']}"))
         if d["driver"] == "serial" and d.get("bus") not in buses:
-            problems.append((label, f"{key_path}.bus", f"a serial device needs bus = one of: {', '.join(buses) or '(no [[buses]] defined)'}"))
+            problems.append((label, f"{key_path}.bus",
+                             f"a serial device needs bus = one of: {', '.join(buses) or '(no [[buses]] defined)'}"))
         if d["driver"] == "simulator" and "bus" in d:
             problems.append((label, f"{key_path}.bus", "a simulator has its own simulated bus: remove bus"))
         options = {**DEFAULTS[d["kind"]], **raw.get(d["kind"], {}),

@@ -256,7 +256,7 @@ def load_hall(path: str | os.PathLike[str]) -> HallConfig:
                        targets=hall_targets)
     businesses: dict[str, Business] = {}
     prefixes: dict[str, str] = {}
-    for i, b in enumerate(raw["businesses"]):
+    for b in raw["businesses"]:
         key = f"businesses[code={b['code']}]"
         if b["code"] in businesses:
             problems.append((label, key, f"duplicate business code \"{b['code']}\""))
@@ -273,7 +273,8 @@ def load_hall(path: str | os.PathLike[str]) -> HallConfig:
             targets=from_section(b, hall_targets, label, key, problems),
         )
         if len(b["prefix"]) + len(str(businesses[b["code"]].daily_limit)) > 6:
-            problems.append((label, f"{key}.daily_limit", "number too long for a ticket: keep prefix + digits within 6 characters"))
+            problems.append((label, f"{key}.daily_limit",
+                             "number too long for a ticket: keep prefix + digits within 6 characters"))
 
     known = ", ".join(businesses)
     windows: dict[int, Window] = {}
@@ -292,7 +293,8 @@ def load_hall(path: str | os.PathLike[str]) -> HallConfig:
             seen.add(code)
         windows[w["number"]] = Window(
             number=w["number"],
-            name=w.get("name") or {"zh-Hans": f"{w['number']}号窗口", "zh-Hant": f"{w['number']}號窗口", "en": f"Window {w['number']}"},
+            name=w.get("name") or {"zh-Hans": f"{w['number']}号窗口", "zh-Hant": f"{w['number']}號窗口",
+                                   "en": f"Window {w['number']}"},
             kind=w.get("kind", "acceptance"), area=w.get("area", ""), serves=tuple(w["serves"]),
         )
 
@@ -305,7 +307,7 @@ def load_hall(path: str | os.PathLike[str]) -> HallConfig:
         problems += [(label, f"businesses[code={code}].targets.{klass}", why) for klass, why in wrong]
 
     items: dict[str, ServiceItem] = {}
-    for slabel, i, it in items_raw:
+    for slabel, _i, it in items_raw:
         key = f"items[code={it['code']}]"
         if it["code"] in items:
             problems.append((slabel, key, f"duplicate item code \"{it['code']}\""))
@@ -425,7 +427,8 @@ def _tidal(t: dict[str, Any], businesses: dict, label: str, problems: list) -> T
     for j, r in enumerate(t.get("rules", [])):
         key = f"tidal.rules[{j}]"
         if r["business"] != "*" and r["business"] not in businesses:
-            problems.append((label, f"{key}.business", f"unknown business \"{r['business']}\"{_did_you_mean(r['business'], businesses)}"))
+            problems.append((label, f"{key}.business",
+                             f"unknown business \"{r['business']}\"{_did_you_mean(r['business'], businesses)}"))
         if "waiting_above" not in r and "wait_minutes_above" not in r:
             problems.append((label, key, "give waiting_above or wait_minutes_above (or both)"))
         if r.get("release_waiting_below", 0) > r.get("waiting_above", 10**9):

@@ -9,7 +9,7 @@ import pytest
 from hallq.testing import ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
-import docs_figures  # noqa: E402
+import docs_figures
 
 
 @pytest.mark.parametrize("name", list(docs_figures.BLOCKS))

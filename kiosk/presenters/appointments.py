@@ -161,7 +161,8 @@ class BookAppointment(Flow):
 
     def on_api_error(self, e: ApiError) -> None:
         message = e.message(self.s.lang)
-        if e.code in ("invalid_id_number", "invalid_phone", "invalid_name", "invalid_fields") and self.step in ("confirm", "person"):
+        if (e.code in ("invalid_id_number", "invalid_phone", "invalid_name", "invalid_fields")
+                and self.step in ("confirm", "person")):
             problems = {}
             for f in e.fields:
                 key = f.get("field", "").split(".")[-1]
@@ -241,7 +242,8 @@ class BookAppointment(Flow):
         v.result = {"label": self.t("appt.code"), "number": b.get("code", ""), "title": self.s.pick(b.get("item_name")),
                     "lines": [f"{day_label(b['date'], self.s.lang)} {b['start']}-{b['end']}" if b else "",
                               self.t("appt.checkin_rule"),
-                              self.t("appt.cancel_until", when=receipts.when(b.get("cancel_until"))) if b.get("cancel_until") else ""],
+                              (self.t("appt.cancel_until", when=receipts.when(b.get("cancel_until")))
+                               if b.get("cancel_until") else "")],
                     "qr": b.get("qr", ""), "qr_hint": ""}
         v.actions = [Option("done", self.t("done"), primary=True)]
         return v

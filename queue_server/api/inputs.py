@@ -19,7 +19,7 @@ Pure functions without Flask, so each rule is tested directly;
 
 >>> value_problems(load_json(b'{"level": 99999999999999999999, "\\\\ud800": 1}'))
 [('level', 'must be an integer from -9223372036854775808 to 9223372036854775807'), ('\\\\ud800', 'is not valid Unicode text (a lone surrogate)')]
-"""
+"""  # noqa: E501 (a doctest's expected output is one line)
 
 from __future__ import annotations
 

@@ -40,7 +40,8 @@ def board(calls: list[dict], queues: list[dict] | None = None, day: str = "2026-
           updated: datetime | None = None, hall_name: dict | None = None, serving: bool = True,
           windows: list[dict] | None = None) -> dict:
     calls = sorted(calls, key=lambda c: -c["seq"])
-    p = {"version": 1, "site": "liupanshui", "hall_name": hall_name or texts("六盘水市政务服务中心", "Liupanshui Government Service Center"),
+    p = {"version": 1, "site": "liupanshui",
+         "hall_name": hall_name or texts("六盘水市政务服务中心", "Liupanshui Government Service Center"),
          "business_day": day, "serving": serving, "issuing": True, "last_seq": calls[0]["seq"] if calls else 0,
          "recent_calls": calls, "queues": queues or [], "windows": windows or [],
          "updated_at": (updated or T0).isoformat()}

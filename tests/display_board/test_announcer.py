@@ -7,7 +7,6 @@ import subprocess
 import threading
 import wave
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 

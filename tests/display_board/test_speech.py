@@ -36,7 +36,8 @@ def test_the_mandarin_sentences(langs):
     zh, _ = langs
     assert call_text(call(1, "A001", 3), zh) == "请 A 零零一 号到 三 号窗口办理"
     assert call_text(call(2, "A001", 12, kind="recall"), zh) == "请 A 零零一 号再次到 十二 号窗口办理"
-    assert call_text(call(3, "C010", 105, kind="call_back", business="social"), zh) == "请 C 零一零 号回到 一百零五 号窗口继续办理"
+    assert (call_text(call(3, "C010", 105, kind="call_back", business="social"), zh)
+            == "请 C 零一零 号回到 一百零五 号窗口继续办理")
 
 
 def test_english_after_mandarin(langs):

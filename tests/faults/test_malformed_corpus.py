@@ -116,7 +116,7 @@ def body_probes(op: dict, base: list[tuple[str, str]], schema: dict) -> Iterator
         key = json.dumps(name)
 
         def with_field(value: str) -> bytes:
-            return _json_object([(k, v) for k, v in base if k != key] + [(key, value)])
+            return _json_object([(k, v) for k, v in base if k != key] + [(key, value)])  # noqa: B023 (called in this iteration)
 
         for text in SURROGATES:
             yield with_field(text), f"a lone surrogate in {name}"
@@ -167,12 +167,12 @@ def build_corpus(spec: dict) -> list[Probe]:
             sends_body = method in ("POST", "PUT", "PATCH")
 
             def probe(what: str, path: str = plausible, body: bytes | None = None, **kw) -> None:
-                if body is None and sends_body:
-                    body = base_bytes
+                if body is None and sends_body:  # noqa: B023 (called in this iteration)
+                    body = base_bytes  # noqa: B023 (called in this iteration)
                 headers = kw.pop("headers", {})
                 if body is not None:
                     headers.setdefault("Content-Type", "application/json")
-                probes.append(Probe(method, path, what, body, headers, **kw))
+                probes.append(Probe(method, path, what, body, headers, **kw))  # noqa: B023 (called in this iteration)
 
             if json_body is not None:
                 for raw, what in body_probes(op, base, json_body):
@@ -247,7 +247,7 @@ def send_all(url: str, probes: list[Probe], callers: dict[str, dict[str, str]], 
         probe, who, auth = job
         request = requests.Request(probe.method, url + probe.path, data=probe.body,
                                    headers={**(auth if probe.as_caller else {}), **probe.headers})
-        for attempt in (1, 2):
+        for _attempt in (1, 2):
             session = getattr(local, "session", None) or requests.Session()
             local.session = session
             prepared = session.prepare_request(request)

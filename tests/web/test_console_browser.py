@@ -168,10 +168,10 @@ def test_a_bad_review_on_the_tablet_is_followed_up(browser, hall, screenshot):
     browser.find_element(By.LINK_TEXT, "A001").click()
     for form, text in (("verify", "电话回访：群众反映窗口人员态度生硬，情况属实。"), ("fix", "已对经办人进行服务规范培训。"),
                        ("report", "已电话告知群众整改结果，群众表示认可。")):
-        area = wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, f'form[data-api$="/{form}"] textarea'))
+        area = wait(browser, lambda d, form=form: d.find_element(By.CSS_SELECTOR, f'form[data-api$="/{form}"] textarea'))
         area.send_keys(text)
         area.find_element(By.XPATH, "./ancestor::form//button[@type='submit']").click()
-        wait(browser, lambda d: text in d.page_source)
+        wait(browser, lambda d, text=text: text in d.page_source)
     wait(browser, lambda d: "已办结" in d.page_source)
     screenshot(browser, "review-closed")
     followups = server.client()

@@ -49,7 +49,8 @@ def test_pages_forbid_inline_scripts_and_foreign_assets(app):
         for tag in re.findall(r"<script[^>]*>", r.text):
             assert 'src="/static/web/' in tag or 'type="application/json"' in tag, (path, tag)
         for url in re.findall(r'(?:src|href)="([^"]*)"', r.text):
-            assert url.startswith(("/", "?", "#")) or url == "data:,", (path, url)  # nothing from the internet: a hall LAN may have none
+            # nothing from the internet: a hall LAN may have none
+            assert url.startswith(("/", "?", "#")) or url == "data:,", (path, url)
 
 
 def test_the_window_console_shows_its_shortcuts_and_labels(app):

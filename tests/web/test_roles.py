@@ -168,7 +168,8 @@ EXPECTED = {
 }
 
 VALUES = {"number": "999", "job_no": "zz99", "followup": "999999", "fid": "999999", "code": "nope",
-          "tracking_no": "SQ20000101-ABCDEFGH", "public_id": "nope", "notice_id": "999999", "request_id": "999999", "day": "2026-12-31",
+          "tracking_no": "SQ20000101-ABCDEFGH", "public_id": "nope", "notice_id": "999999", "request_id": "999999",
+          "day": "2026-12-31",
           "key": "workdays", "filename": "nope.css"}
 PROBE = {"__probe": 1}  # an unknown field: refused with 400 after authentication
 
