@@ -117,7 +117,7 @@ def _rows(text: str, columns: tuple[str, ...], lines: _Lines, optional: tuple[st
     text = text.lstrip("\ufeff")
     reader = csv.DictReader(io.StringIO(text))
     try:
-        reader.fieldnames  # reads the header line
+        reader.fieldnames  # noqa: B018 (the property reads the header line)
     except csv.Error as e:  # e.g. a field over csv's 128 KB limit
         lines.bad(1, "", str(e))
         lines.refuse()

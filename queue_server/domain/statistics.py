@@ -229,9 +229,9 @@ def report(conn: sqlite3.Connection, first: date, last: date, group: str, today:
     """One report: a row per group key (sorted), and the totals over the whole range."""
     if group not in GROUPS:
         raise ValueError(f"unknown grouping {group!r}")
-    f, l, td = first.isoformat(), last.isoformat(), today.isoformat()
-    per = counters(conn, f, l, group, td, business)
-    hists = wait_histograms(conn, f, l, group, td, business)
+    f, la, td = first.isoformat(), last.isoformat(), today.isoformat()
+    per = counters(conn, f, la, group, td, business)
+    hists = wait_histograms(conn, f, la, group, td, business)
     total = _empty()
     for c in per.values():
         for k in COUNTERS:
@@ -241,5 +241,5 @@ def report(conn: sqlite3.Connection, first: date, last: date, group: str, today:
         for b, n in h.items():
             all_hist[b] = all_hist.get(b, 0) + n
     rows = [{"key": k, **figures(per[k], hists.get(k))} for k in sorted(per, key=lambda k: (k is None, k))]
-    return {"group": group, "first": f, "last": l, "business": business, "rows": rows,
+    return {"group": group, "first": f, "last": la, "business": business, "rows": rows,
             "total": figures(total, all_hist)}
