@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from common import bench_hall, emit, machine, percentiles, tempdir
 from hallq.clock import CHINA, VirtualClock, iso
 from hallq.client import HallClient
-from hallq.testing import ServerProcess
+from launcher.processes import ServerProcess
 
 DAY = datetime(2026, 11, 23, 9, 30, tzinfo=CHINA)
 EXTRA = 10  # queues no window serves: 14 businesses hold up to 139,986 waiting within 每日限号

@@ -34,7 +34,7 @@ POLICIES = ("age_limit", "promises")
 
 
 def play(seed: int, scenarios: list[str], engine: str) -> list[dict]:
-    from hallq.simulation import cli
+    from simulation import cli
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -67,7 +67,7 @@ def main() -> None:
     if args.render:
         print(render(json.loads(Path(args.render).read_text(encoding="utf-8"))))
         return
-    from hallq.simulation.scenario import load_simulation
+    from simulation.scenario import load_simulation
 
     sim = load_simulation(SIMULATION)
     scenarios = [s.name for s in sim.scenarios if not s.tidal_auto]

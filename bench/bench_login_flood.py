@@ -28,7 +28,7 @@ from collections import Counter
 
 from common import bench_hall, emit, machine, percentiles, tempdir
 from hallq.client import ApiError, HallClient
-from hallq.testing import ServerProcess
+from launcher.processes import ServerProcess
 
 WINDOWS = list(range(1, 19))
 BUSINESSES = ["commerce", "construction", "social", "online"]

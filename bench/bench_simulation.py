@@ -21,13 +21,13 @@ from zoneinfo import ZoneInfo
 
 from common import ROOT, emit, machine, tempdir
 
-from hallq.simulation import stats
-from hallq.simulation.driver import ServerHall, SteppedClock, own_server
-from hallq.simulation.engine import Engine
-from hallq.simulation.memory import MemoryHall
-from hallq.simulation.model import plan_day
-from hallq.simulation.scenario import hhmm_ms, load_simulation
-from hallq.simulation.verify import verify
+from simulation import stats
+from simulation.driver import ServerHall, SteppedClock, own_server
+from simulation.engine import Engine
+from simulation.memory import MemoryHall
+from simulation.model import plan_day
+from simulation.scenario import hhmm_ms, load_simulation
+from simulation.verify import verify
 
 
 def main() -> None:

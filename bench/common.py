@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hallq.testing import ServerProcess  # noqa: E402
+from launcher.processes import ServerProcess  # noqa: E402
 
 CITY = ROOT / "config" / "city-hall"
 

@@ -53,9 +53,12 @@ def cmd_board(args: argparse.Namespace) -> int:
         return 2
     clock = None
     if args.virtual_clock:
-        from hallq.cli import parse_clock
+        from hallq.clock import clock_from_spec
 
-        clock = parse_clock(args.virtual_clock, boards[board_id].hall)
+        try:
+            clock = clock_from_spec(args.virtual_clock, boards[board_id].hall)
+        except ValueError as e:
+            raise SystemExit(f"hallq: {e}") from None
     from display_board.board_main import run_board
 
     mode = "offscreen" if args.offscreen else "window" if args.window else "auto"

@@ -83,3 +83,27 @@ def parse_iso(s: str) -> datetime:
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def clock_from_spec(spec: str | None, hall) -> Clock:
+    """The clock a command's ``--virtual-clock`` asks for, in the hall's time zone.
+
+    ``None`` → the real clock; ``next-open`` → virtual, now if the hall is serving, else five
+    minutes after its next opening; an ISO time (``2026-11-23T09:30+08:00``) → virtual from then.
+    A spec that is none of these raises :class:`ValueError` saying so.
+    """
+    tz = ZoneInfo(hall.timezone)
+    if not spec:
+        return Clock(tz)
+    now = datetime.now(tz)
+    if spec == "next-open":
+        if hall.hours.is_serving(now):
+            return VirtualClock(now, tz=tz)
+        nxt = hall.hours.next_opening(now)
+        return VirtualClock((nxt or now) + timedelta(minutes=5), tz=tz)
+    try:
+        when = datetime.fromisoformat(spec)
+    except ValueError:
+        raise ValueError(f"--virtual-clock {spec!r} is neither 'next-open' nor an ISO time "
+                         "like 2026-11-23T09:30+08:00") from None
+    return VirtualClock(when if when.tzinfo else when.replace(tzinfo=tz), tz=tz)

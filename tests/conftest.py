@@ -18,8 +18,9 @@ import pytest
 
 from hallq.clock import CHINA, VirtualClock
 from hallq.demo import DEMO_PASSWORD
-from hallq.testing import (ROOT, TINY, Mosquitto, MqttCollector, ServerProcess,  # noqa: F401 (re-exported)
-                           mosquitto_binary, wait_port)
+from hallq.testing import (ROOT, TINY, Mosquitto, MqttCollector, mosquitto_binary,  # noqa: F401 (re-exported)
+                           wait_port)
+from launcher.processes import ServerProcess
 
 CITY = ROOT / "config" / "city-hall" / "hall.toml"
 MONDAY_0930 = datetime(2026, 11, 23, 9, 30, tzinfo=CHINA)

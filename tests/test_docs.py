@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from hallq import contract
-from hallq.cli import build_parser
 from hallq.hallconfig import HALL_FILE, SERVICES_FILE
 from hallq.schema import Arr, Obj
+from launcher.cli import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"

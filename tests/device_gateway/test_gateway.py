@@ -77,7 +77,7 @@ def test_hallq_start_runs_the_gateway_for_the_demo_hall(tmp_path):
     assert name == "devices" and needs_server
     assert argv[argv.index("--server") + 1] == "http://127.0.0.1:8123"
     assert hall_parts(Namespace(config=str(TINY), host="127.0.0.1", port=1, data_dir=None, virtual_clock=None)) == []
-    out = subprocess.run([sys.executable, "-m", "hallq", "devices", *argv[1:], "--check"], capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "launcher", "devices", *argv[1:], "--check"], capture_output=True,
                          text=True, timeout=30)
     assert out.returncode == 0 and "strip-20" in out.stdout and "keypad-4" in out.stdout
 
@@ -202,7 +202,7 @@ def test_a_mute_device_is_reported_after_offline_after(gateway, mosquitto):
 def test_demo_keys_are_pressed_from_the_command_line(gateway, tmp_path):
     from device_gateway.sim_control import send
 
-    run = [sys.executable, "-m", "hallq", "devices", "--config", str(tmp_path / "devices.toml"),
+    run = [sys.executable, "-m", "launcher", "devices", "--config", str(tmp_path / "devices.toml"),
            "--data-dir", str(tmp_path / "data")]
     out = subprocess.run([*run, "press", "1", "暂停", "2"], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0 and "pressed 暂停" in out.stdout, out.stderr
@@ -251,7 +251,7 @@ address = 101
 """)
     health = MqttCollector(mosquitto.url, "hallq/tiny/devices/+/+/health")
     log = open(tmp_path / "gateway.log", "wb")
-    gateway = subprocess.Popen([sys.executable, "-m", "hallq", "devices", "--config", str(config),
+    gateway = subprocess.Popen([sys.executable, "-m", "launcher", "devices", "--config", str(config),
                                 "--server", server.url], env={**os.environ, "HALLQ_MQTT_URL": mosquitto.url},
                                stdout=log, stderr=subprocess.STDOUT)
     try:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from hallq.cli import build_parser
 from hallq.hallconfig import ConfigError
 from hallq.schema import Arr, Obj
 from display_board.cli import hall_parts
 from display_board.settings import ANNOUNCER, BOARD, load_boards
+from launcher.cli import build_parser
 from tests.conftest import CITY
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"

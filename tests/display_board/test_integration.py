@@ -114,9 +114,9 @@ def test_hallq_board_and_hallq_announce_processes(hall, mosquitto, tmp_path):
     common = ["--config", str(TINY), "--data-dir", str(data)]
     board_log, ann_log = open(tmp_path / "board.log", "w+"), open(tmp_path / "announce.log", "w+")
     procs = [
-        subprocess.Popen([sys.executable, "-m", "hallq", "board", *common, "--boards", str(FIXTURES / "board.toml")],
+        subprocess.Popen([sys.executable, "-m", "launcher", "board", *common, "--boards", str(FIXTURES / "board.toml")],
                          env=env, stdout=board_log, stderr=subprocess.STDOUT),
-        subprocess.Popen([sys.executable, "-m", "hallq", "announce", *common,
+        subprocess.Popen([sys.executable, "-m", "launcher", "announce", *common,
                           "--announcer", str(FIXTURES / "announcer.toml")],
                          env=env, stdout=ann_log, stderr=subprocess.STDOUT),
     ]

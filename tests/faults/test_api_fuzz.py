@@ -30,7 +30,7 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, respons
                                                status_code_conformance)
 
 from hallq.i18n import LANGS  # noqa: E402
-from hallq.testing import ServerProcess  # noqa: E402
+from launcher.processes import ServerProcess  # noqa: E402
 from tests.conftest import KIOSK_KEY  # noqa: E402
 
 pytestmark = pytest.mark.slow

@@ -154,7 +154,7 @@ def test_broker_restart_under_load(tmp_path, broker, server_proc, monkeypatch):
     data = tmp_path / "announcer"
     env = {**os.environ, "HALLQ_MQTT_URL": broker.url, "HALLQ_DATA_DIR": str(data)}
     ann_log = open(tmp_path / "announce.log", "w+")
-    announcer = subprocess.Popen([sys.executable, "-m", "hallq", "announce", "--config", str(TINY), "--data-dir",
+    announcer = subprocess.Popen([sys.executable, "-m", "launcher", "announce", "--config", str(TINY), "--data-dir",
                                   str(data), "--announcer", str(BOARD_FIXTURES / "announcer.toml")],
                                  env=env, stdout=ann_log, stderr=subprocess.STDOUT)
     status = StatusWatch(broker.url)

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from hallq.client import ApiError
-from hallq.testing import ServerProcess
+from launcher.processes import ServerProcess
 from tests.conftest import KIOSK_KEY, make_id
 
 pytestmark = pytest.mark.slow

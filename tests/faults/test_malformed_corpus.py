@@ -40,7 +40,7 @@ import pytest
 import requests
 
 from hallq.i18n import LANGS
-from hallq.testing import ServerProcess
+from launcher.processes import ServerProcess
 from tests.conftest import KIOSK_KEY
 
 pytestmark = pytest.mark.slow

@@ -17,7 +17,7 @@ from hallq.testing import ROOT, TINY
 
 def hallq(*argv: str, env: dict | None = None) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if k != DEMO_ENV}
-    return subprocess.run([sys.executable, "-m", "hallq", *argv], capture_output=True, text=True, timeout=60,
+    return subprocess.run([sys.executable, "-m", "launcher", *argv], capture_output=True, text=True, timeout=60,
                           cwd=ROOT, env={**clean, **(env or {})})
 
 

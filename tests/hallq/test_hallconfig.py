@@ -248,7 +248,7 @@ def test_an_unknown_dispatch_rule_is_refused(hall_copy):
 
 
 def check_config(path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hallq", "check-config", str(path)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "launcher", "check-config", str(path)], capture_output=True, text=True,
                           timeout=60, cwd=ROOT)
 
 

@@ -42,7 +42,7 @@ def test_the_hall_ca_and_the_server_certificate(tmp_path):
 
 
 def test_hallq_tls_prints_where_and_never_a_key(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "hallq", "tls", "--config", str(TINY), "--data-dir", str(tmp_path),
+    out = subprocess.run([sys.executable, "-m", "launcher", "tls", "--config", str(TINY), "--data-dir", str(tmp_path),
                           "--hosts", "127.0.0.1,hall.local"], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert "ca.crt" in out.stdout and "127.0.0.1, hall.local" in out.stdout.replace("hall.local, 127.0.0.1",

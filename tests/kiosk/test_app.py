@@ -43,7 +43,7 @@ def test_card_read_by_the_poller_issues_the_number_and_idle_returns_home(city, t
 @pytest.mark.timeout(60)
 def test_hallq_kiosk_without_display_logs_it_and_writes_screenshots(village, tmp_path):
     shots = tmp_path / "shots"
-    proc = subprocess.Popen([sys.executable, "-m", "hallq", "kiosk", "--simulate", "--server", village.url,
+    proc = subprocess.Popen([sys.executable, "-m", "launcher", "kiosk", "--simulate", "--server", village.url,
                              "--screenshots", str(shots), "--config", str(ROOT / "config" / "village-station" /
                                                                           "kiosk.toml")],
                             env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)

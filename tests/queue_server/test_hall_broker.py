@@ -222,7 +222,7 @@ def test_configure_only_writes_what_a_mosquitto_of_ones_own_needs(tmp_path):
 
     from hallq.testing import ROOT
 
-    out = subprocess.run([sys.executable, "-m", "hallq", "broker", "--config", str(CITY), "--data-dir", str(tmp_path),
+    out = subprocess.run([sys.executable, "-m", "launcher", "broker", "--config", str(CITY), "--data-dir", str(tmp_path),
                           "--configure-only"], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     conf = (tmp_path / "broker" / "mosquitto.conf").read_text()

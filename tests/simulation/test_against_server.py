@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from hallq.simulation import cli
-from hallq.simulation.stats import percentile
 from hallq.testing import ROOT
+from simulation import cli
+from simulation.percentiles import percentile
 
 pytestmark = pytest.mark.slow
 

@@ -6,9 +6,9 @@ import argparse
 import re
 
 from hallq.schema import Arr, Map, Obj
-from hallq.simulation.cli import add_arguments
-from hallq.simulation.scenario import FILE
 from hallq.testing import ROOT
+from simulation.cli import add_arguments
+from simulation.scenario import FILE
 
 DOC = ROOT / "docs" / "simulation.md"
 

@@ -15,12 +15,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hallq.simulation import stats
-from hallq.simulation.engine import Engine
-from hallq.simulation.memory import MemoryHall
-from hallq.simulation.model import plan_day
-from hallq.simulation.scenario import hhmm_ms, load_simulation
 from hallq.testing import ROOT
+from simulation import stats
+from simulation.engine import Engine
+from simulation.memory import MemoryHall
+from simulation.model import plan_day
+from simulation.scenario import hhmm_ms, load_simulation
 
 CITY_SIM = ROOT / "config" / "city-hall" / "simulation.toml"
 TINY_SIM = Path(__file__).parent / "tiny-day.toml"

@@ -11,9 +11,9 @@ import pytest
 
 from hallq.hallconfig import ConfigError
 from hallq.privacy import IdNumber
-from hallq.simulation.model import ArrivalProfile, Lognormal, appointment_slots, plan_day
-from hallq.simulation.scenario import hhmm_ms, load_simulation
 from hallq.testing import ROOT
+from simulation.model import ArrivalProfile, Lognormal, appointment_slots, plan_day
+from simulation.scenario import hhmm_ms, load_simulation
 
 CITY_SIM = ROOT / "config" / "city-hall" / "simulation.toml"
 VILLAGE_SIM = ROOT / "config" / "village-station" / "simulation.toml"

@@ -8,13 +8,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hallq.simulation import cli, promises
-from hallq.simulation.engine import Engine
-from hallq.simulation.memory import MemoryHall
-from hallq.simulation.model import Resident, plan_day
-from hallq.simulation.records import CallRecord, DayResult, TicketRecord
-from hallq.simulation.scenario import Scenario, load_simulation, with_policy
 from hallq.testing import ROOT
+from simulation import cli, promises
+from simulation.engine import Engine
+from simulation.memory import MemoryHall
+from simulation.model import Resident, plan_day
+from simulation.records import CallRecord, DayResult, TicketRecord
+from simulation.scenario import Scenario, load_simulation, with_policy
 
 MIN = 60_000
 CITY_SIM = ROOT / "config" / "city-hall" / "simulation.toml"

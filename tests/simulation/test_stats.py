@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from hallq.simulation.records import DayResult, TicketRecord, WindowRecord
-from hallq.simulation.model import Resident
-from hallq.simulation.scenario import Scenario, load_simulation
-from hallq.simulation.stats import compare, peak_waiting, percentile, render, report, width
 from hallq.testing import ROOT
+from simulation.model import Resident
+from simulation.percentiles import percentile
+from simulation.records import DayResult, TicketRecord, WindowRecord
+from simulation.scenario import Scenario, load_simulation
+from simulation.stats import compare, peak_waiting, render, report, width
 
 MIN = 60_000
 

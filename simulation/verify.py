@@ -15,8 +15,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from hallq.simulation.records import DayResult
-from hallq.simulation.stats import MIN, percentile
+from simulation.records import DayResult
+from simulation.percentiles import MIN, percentile
 
 
 def _ms(a: str, b: str) -> int:

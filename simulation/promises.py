@@ -24,8 +24,8 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from hallq.simulation.records import CallRecord, DayResult, TicketRecord
-from hallq.simulation.stats import percentile, summary
+from simulation.records import CallRecord, DayResult, TicketRecord
+from simulation.percentiles import percentile, summary
 from hallq.targets import URGENT_SHARE
 
 CLASSES = ("green", "appointment", "ordinary")

@@ -26,9 +26,9 @@ from unittest import mock
 
 from hallq.client import ApiError, HallClient, Unreachable
 from hallq.clock import iso
-from hallq.simulation.records import Refused
-from hallq.simulation.model import Resident
-from hallq.simulation.scenario import Simulation
+from simulation.records import Refused
+from simulation.model import Resident
+from simulation.scenario import Simulation
 
 log = logging.getLogger("hallq.simulate")
 
@@ -254,7 +254,7 @@ def own_server(sim: Simulation, data_dir: Path, start: datetime, mqtt_url: str |
     Its database is a throwaway, so it commits with ``synchronous=NORMAL``
     (about twice as fast; what is measured is the queue, not the disk).
     """
-    from hallq.testing import ServerProcess
+    from launcher.processes import ServerProcess
 
     server = ServerProcess(data_dir, config=sim.hall.path, mqtt_url=mqtt_url, clock=iso(start), threads=4)
     with mock.patch.dict(os.environ, {"HALLQ_SQLITE_SYNCHRONOUS": os.environ.get("HALLQ_SQLITE_SYNCHRONOUS",

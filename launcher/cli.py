@@ -10,7 +10,6 @@ import argparse
 import logging
 import os
 import sys
-from datetime import datetime, timedelta
 
 EPILOG = """examples:
   hallq start --demo                            the whole demo hall (server, broker, and the rest)
@@ -46,26 +45,13 @@ def _load_config(path: str | None):
 
 
 def parse_clock(spec: str | None, cfg):
-    """``None`` → real clock; ``next-open`` → virtual, at the next opening if closed now; or an ISO time."""
-    from zoneinfo import ZoneInfo
+    """The clock ``--virtual-clock`` asks for (:func:`hallq.clock.clock_from_spec`); a bad one ends the command."""
+    from hallq.clock import clock_from_spec
 
-    from hallq.clock import Clock, VirtualClock
-
-    tz = ZoneInfo(cfg.timezone)
-    if not spec:
-        return Clock(tz)
-    now = datetime.now(tz)
-    if spec == "next-open":
-        if cfg.hours.is_serving(now):
-            return VirtualClock(now, tz=tz)
-        nxt = cfg.hours.next_opening(now)
-        return VirtualClock((nxt or now) + timedelta(minutes=5), tz=tz)
     try:
-        when = datetime.fromisoformat(spec)
-    except ValueError:
-        raise SystemExit(f"hallq: --virtual-clock {spec!r} is neither 'next-open' nor an ISO time "
-                         "like 2026-11-23T09:30+08:00") from None
-    return VirtualClock(when if when.tzinfo else when.replace(tzinfo=tz), tz=tz)
+        return clock_from_spec(spec, cfg)
+    except ValueError as e:
+        raise SystemExit(f"hallq: {e}") from None
 
 
 # -- subcommands ------------------------------------------------------------------------
@@ -116,7 +102,7 @@ def cmd_start(args: argparse.Namespace) -> int:
     """
     if _refuse_demo_credentials(_load_config(args.config), args, "start"):
         return 2
-    from hallq.supervisor import start_hall
+    from launcher.supervisor import start_hall
 
     return start_hall(args)
 
@@ -182,7 +168,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     from hallq.i18n import pick
 
     print(f"{cfg.path}: {pick(cfg.name)} (site {cfg.site}, {cfg.level})")
-    print(f"  businesses: " + ", ".join(f"{b.prefix} {b.code}" for b in cfg.businesses.values()))
+    print("  businesses: " + ", ".join(f"{b.prefix} {b.code}" for b in cfg.businesses.values()))
     q = cfg.queue
     print(f"  dispatch: {q.dispatch}, at most {q.max_promises_in_a_row} promises in a row before an overdue ticket; "
           "targets (min) green/appointment/ordinary: " + ", ".join(
@@ -220,20 +206,6 @@ def cmd_device_key(args: argparse.Namespace) -> int:
     return 0
 
 
-# Packages that add their own subcommands (``register(add)``) and parts of ``hallq start``
-# (``hall_parts(args)``); one that is not installed is simply not offered.
-COMPONENTS = ("display_board.cli", "kiosk.cli", "device_gateway.cli", "hallq.simulation.cli")
-
-
-def components():
-    import importlib
-    import importlib.util
-
-    for name in COMPONENTS:
-        if importlib.util.find_spec(name) is not None:
-            yield importlib.import_module(name)
-
-
 def build_parser() -> argparse.ArgumentParser:
     from hallq import __version__
 
@@ -250,7 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp.set_defaults(func=fn)
         return sp
 
-    s = add("serve", cmd_serve, "run the queue server", "hallq serve --host 0.0.0.0 --port 8080 --config config/city-hall/hall.toml")
+    s = add("serve", cmd_serve, "run the queue server",
+            "hallq serve --host 0.0.0.0 --port 8080 --config config/city-hall/hall.toml")
     s.add_argument("--config", help="hall config file (default: $HALLQ_CONFIG or the sample city hall)")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for the LAN)")
     s.add_argument("--port", type=int, default=8080)
@@ -296,7 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
             "hallq hash-password --job-no 1001")
     s.add_argument("--job-no", help="the account's job number, which the password must not contain")
     add("device-key", cmd_device_key, "make a device key", "hallq device-key")
-    for module in components():
+    from launcher.components import components
+
+    for module in components():  # the parts' own subcommands
         module.register(add)
     return p
 

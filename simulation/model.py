@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from hallq.privacy import id_check_char
-from hallq.simulation.scenario import Dist, Simulation, hhmm_ms
+from simulation.scenario import Dist, Simulation, hhmm_ms
 
 MINUTE = 60_000
 

@@ -22,9 +22,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from hallq.simulation.model import DayPlan, Resident
-from hallq.simulation.records import Backend, CallRecord, DayResult, Refused, TicketRecord, WindowRecord
-from hallq.simulation.scenario import Scenario, Simulation, hhmm_ms
+from simulation.model import DayPlan, Resident
+from simulation.records import Backend, CallRecord, DayResult, Refused, TicketRecord, WindowRecord
+from simulation.scenario import Scenario, Simulation, hhmm_ms
 
 __all__ = ["Engine", "Backend", "DayResult", "Refused", "TicketRecord", "WindowRecord"]
 

@@ -77,7 +77,7 @@ def hall_parts(args) -> list[tuple[str, list[str], bool]]:
     """For ``hallq start``: a gentle simulated day against the demo hall, so the board and voice come alive."""
     from hallq.hallconfig import ConfigError
     from hallq.settings import config_path
-    from hallq.simulation.scenario import load_simulation
+    from simulation.scenario import load_simulation
 
     hall = Path(config_path(getattr(args, "config", None)))
     path = hall.parent / "simulation.toml"
@@ -109,8 +109,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     """
     from hallq.hallconfig import ConfigError
     from hallq.settings import config_path
-    from hallq.simulation.driver import SimulationError
-    from hallq.simulation.scenario import load_simulation
+    from simulation.driver import SimulationError
+    from simulation.scenario import load_simulation
 
     path = Path(args.scenario) if args.scenario else Path(config_path(args.config)).parent / "simulation.toml"
     try:
@@ -144,7 +144,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def _adjust(sim, args):
     """Apply the command line to the loaded file: seed, date, windows, scenarios."""
-    from hallq.simulation.scenario import hhmm_ms
+    from simulation.scenario import hhmm_ms
 
     if args.seed is not None:
         sim = dataclasses.replace(sim, seed=args.seed)
@@ -188,7 +188,7 @@ def _adjust(sim, args):
 
 def _both_policies(sim, scenarios, args) -> list[dict]:
     """Each scenario under the previous rule, then under the promises: the same residents, two rules."""
-    from hallq.simulation.scenario import with_policy
+    from simulation.scenario import with_policy
 
     root = Path(tempfile.mkdtemp(prefix="hallq-policies-"))
     try:
@@ -199,18 +199,18 @@ def _both_policies(sim, scenarios, args) -> list[dict]:
 
 
 def _span(sim, args) -> tuple[int | None, int | None]:
-    from hallq.simulation.scenario import hhmm_ms
+    from simulation.scenario import hhmm_ms
 
     return (hhmm_ms(args.from_) if args.from_ else None, hhmm_ms(args.until) if args.until else None)
 
 
 def _accelerated(sim, scenario, args) -> dict:
-    from hallq.simulation import stats
-    from hallq.simulation.driver import ServerHall, SimulationError, SteppedClock, own_server
-    from hallq.simulation.engine import Engine
-    from hallq.simulation.memory import MemoryHall
-    from hallq.simulation.model import plan_day
-    from hallq.simulation.verify import verify
+    from simulation import stats
+    from simulation.driver import ServerHall, SimulationError, SteppedClock, own_server
+    from simulation.engine import Engine
+    from simulation.memory import MemoryHall
+    from simulation.model import plan_day
+    from simulation.verify import verify
 
     start, until = _span(sim, args)
     plan = plan_day(sim, args.arrival_scale, (start if start is not None else -1, until or 24 * 3600_000))
@@ -259,10 +259,10 @@ def _accelerated(sim, scenario, args) -> dict:
 def _paced(sim, scenario, args) -> int:
     """The server's own time: plan today, play it as the clock runs; with --forever, day after day."""
     from hallq.client import HallClient
-    from hallq.simulation import stats
-    from hallq.simulation.driver import PacedClock, ServerHall, SimulationError
-    from hallq.simulation.engine import Engine
-    from hallq.simulation.model import plan_day
+    from simulation import stats
+    from simulation.driver import PacedClock, ServerHall, SimulationError
+    from simulation.engine import Engine
+    from simulation.model import plan_day
 
     url = args.server or "http://127.0.0.1:8080"
     stop = threading.Event()
@@ -322,7 +322,7 @@ def _next_day_to_play(sim, now: datetime) -> datetime:
 
 
 def _output(reports: list[dict], args) -> None:
-    from hallq.simulation import stats
+    from simulation import stats
 
     if args.json == "-":
         print(json.dumps(reports if len(reports) > 1 else reports[0], ensure_ascii=False, indent=2))
@@ -340,7 +340,7 @@ def _output(reports: list[dict], args) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m hallq.simulation.cli``: the same command before it is wired into ``hallq``."""
+    """``python -m simulation.cli``: ``hallq simulate`` alone, without the rest of the command."""
     p = argparse.ArgumentParser(prog="hallq simulate", description=cmd_simulate.__doc__,
                                 epilog=f"example:\n  {EXAMPLE}", formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(p)

@@ -46,7 +46,7 @@ def _parts(args) -> list[Part]:
     if args.virtual_clock:
         server += ["--virtual-clock", args.virtual_clock]
     parts = [Part("server", server, needs_server=False)]
-    from hallq.cli import components
+    from launcher.components import components
 
     for module in components():
         if hasattr(module, "hall_parts"):
@@ -83,7 +83,7 @@ def start_hall(args) -> int:
 
     def launch(p: Part) -> None:
         env = {**os.environ, **p.env}
-        p.proc = subprocess.Popen([sys.executable, "-m", "hallq", *p.argv], env=env)
+        p.proc = subprocess.Popen([sys.executable, "-m", "launcher", *p.argv], env=env)  # `hallq`
         p.started_at = time.monotonic()
         log.info("started %s (pid %d)", p.name, p.proc.pid)
 

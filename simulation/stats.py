@@ -17,24 +17,9 @@ from collections import Counter
 from typing import Any
 
 from hallq.i18n import pick
-from hallq.simulation.records import DayResult
-
-MIN = 60_000.0
-
-
-def percentile(values: list[float], p: float) -> float | None:
-    """Nearest-rank percentile (p in 0..100); None for no values."""
-    if not values:
-        return None
-    s = sorted(values)
-    return s[max(0, math.ceil(p / 100 * len(s)) - 1)]
-
-
-def summary(values: list[float]) -> dict[str, Any]:
-    if not values:
-        return {"n": 0, "avg": None, "p50": None, "p90": None, "max": None}
-    return {"n": len(values), "avg": round(sum(values) / len(values), 2), "p50": round(percentile(values, 50), 2),
-            "p90": round(percentile(values, 90), 2), "max": round(max(values), 2)}
+from simulation import promises
+from simulation.percentiles import MIN, summary
+from simulation.records import DayResult
 
 
 def _hhmm(ms: int) -> str:
@@ -115,9 +100,7 @@ def report(result: DayResult, hall, run: dict[str, Any] | None = None) -> dict[s
 
 
 def _promises(result: DayResult, hall) -> dict[str, Any]:
-    """Targets kept, the bound replayed, the estimates checked (hallq/simulation/promises.py)."""
-    from hallq.simulation import promises  # it builds on this module's percentiles
-
+    """Targets kept, the bound replayed, the estimates checked (simulation/promises.py)."""
     out: dict[str, Any] = {"policy": hall.queue.dispatch, "estimates": promises.estimate_errors(result)}
     if result.day_start is not None:
         out["promises"] = promises.by_class(result, hall, result.day_start)
@@ -186,7 +169,7 @@ def render(rep: dict[str, Any], lang: str = "zh-Hans") -> str:
     t = rep["totals"]
     head = f"{rep['scenario']['name']}: {rep['scenario']['title']}  ({rep['period']['from']}–{rep['period']['until']})"
     rows = [[L["business"], L["issued"], L["served"], L["no_show"], L["unserved"], L["avg"], L["p90"], L["max"]]]
-    for code, b in rep["businesses"].items():
+    for b in rep["businesses"].values():
         w = b["wait_minutes"]
         rows.append([pick(b["name"], lang), str(b["issued"]), str(b["served"]), str(b["no_show"]), str(b["unserved"]),
                      _m(w["avg"]), _m(w["p90"]), _m(w["max"])])

@@ -259,7 +259,7 @@ def load_simulation(path: str | Path, hall_override: str | Path | None = None) -
             requeue=float(b.get("requeue", 0.5)), transfer={k: float(v) for k, v in b.get("transfer", {}).items()})
 
     scenarios: list[Scenario] = []
-    for i, sc in enumerate(raw.get("scenarios") or [{"name": "baseline"}]):
+    for sc in raw.get("scenarios") or [{"name": "baseline"}]:
         key = f"scenarios[name={sc['name']}]"
         if any(x.name == sc["name"] for x in scenarios):
             p.append((key, f"duplicate scenario name \"{sc['name']}\""))

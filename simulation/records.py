@@ -1,8 +1,8 @@
 """What the engine works with: the hall it acts on (a backend), and what it records of the day.
 
 :class:`Backend` is the engine's view of a hall, in the server's JSON shapes;
-the real server (:mod:`hallq.simulation.driver`) and the in-memory hall
-(:mod:`hallq.simulation.memory`) implement it. A refusal is :class:`Refused`
+the real server (:mod:`simulation.driver`) and the in-memory hall
+(:mod:`simulation.memory`) implement it. A refusal is :class:`Refused`
 with the server's error code. The records are what the report is made of.
 """
 
@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from hallq.simulation.model import Resident
-from hallq.simulation.scenario import Scenario
+from simulation.model import Resident
+from simulation.scenario import Scenario
 
 
 class Refused(Exception):

@@ -18,8 +18,8 @@ from typing import Any
 from hallq.clock import iso
 from hallq.hallconfig import HallConfig
 from hallq.privacy import IdNumber
-from hallq.simulation.records import Refused
-from hallq.simulation.model import Resident
+from simulation.records import Refused
+from simulation.model import Resident
 
 CLASSES = {0: "green", 1: "appointment", 2: "ordinary"}
 
@@ -47,7 +47,7 @@ class _Ticket:
 
 
 class MemoryHall:
-    """The engine's :class:`~hallq.simulation.engine.Backend`, in memory."""
+    """The engine's :class:`~simulation.engine.Backend`, in memory."""
 
     def __init__(self, hall: HallConfig, start: datetime) -> None:
         self.hall = hall

@@ -1,3 +1,0 @@
-from hallq.cli import main
-
-raise SystemExit(main())
