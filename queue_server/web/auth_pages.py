@@ -12,7 +12,7 @@ from flask import Blueprint, make_response, redirect, request, url_for
 
 from queue_server import http_common as sessions
 from queue_server.domain.errors import DomainError
-from queue_server.web.pages import install_page_headers, lang, must_change_password, page, render, state
+from queue_server.web.pages import install_page_headers, lang, must_change_password, page, render, state, t
 
 bp = Blueprint("auth_pages", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/web")
@@ -45,8 +45,7 @@ def login_form(error: str | None = None, status: int = 200, job_no: str = ""):
 def login():
     sent, expected = request.form.get("csrf_token", ""), request.cookies.get(sessions.LOGIN_CSRF_COOKIE, "")
     if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
-        return login_form(error=_msg("页面已过期，请重新登录。", "頁面已過期，請重新登入。",
-                                     "The page expired; please sign in again."), status=403)
+        return login_form(error=t("web.login.page_expired"), status=403)
     job_no = request.form.get("job_no", "").strip()[:16]
     password = request.form.get("password", "")[:200]
     try:
@@ -86,8 +85,7 @@ def password_form(actor, error: str | None = None, done: bool = False, status: i
 def change_password(actor):
     new, again = request.form.get("new", ""), request.form.get("again", "")
     if new != again:
-        return password_form(error=_msg("两次输入的新密码不一致。", "兩次輸入的新密碼不一致。",
-                                        "The two new passwords differ."), status=422)
+        return password_form(error=t("web.password.new_passwords_differ"), status=422)
     try:
         state().service.accounts.change_own_password(  # this session stays
             actor, request.form.get("current", ""), new, sessions.session_token(), sessions.client_ip())
@@ -103,8 +101,4 @@ def home():
     if actor is None:
         return redirect(url_for("auth_pages.login_form"))
     return redirect(url_for(HOME.get(actor.role, "window_console.pick_window")))
-
-
-def _msg(zh: str, hant: str, en: str) -> str:
-    return {"zh-Hans": zh, "zh-Hant": hant, "en": en}[lang()]
 

@@ -10,14 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from hallq.i18n import LANGS
+from hallq import i18n
 from queue_server.domain import actions
 
-_YES_NO = {True: ("是", "是", "yes"), False: ("否", "否", "no")}
-
-
-def _index(lang: str) -> int:
-    return LANGS.index(lang) if lang in LANGS else 0
+_YES_NO = {True: "web.journal.yes", False: "web.journal.no"}
 
 
 def action_name(code: str, lang: str) -> str:
@@ -32,7 +28,7 @@ def details(data: dict[str, Any], lang: str) -> str:
         if v is None or v == "" or v == [] or v == {}:
             continue
         if isinstance(v, bool):
-            v = _YES_NO[v][_index(lang)]
+            v = i18n.text(_YES_NO[v], lang)
         elif isinstance(v, list):
             v = "、".join(str(x) for x in v)
         elif isinstance(v, dict):

@@ -10,9 +10,12 @@ which sends someone not signed in to the sign-in page, answers 403 to a
 role that may not see it, and renders a domain refusal as a plain sentence
 in the page's language instead of the API's JSON.
 
-Texts: templates call ``t("叫号", "叫號", "Call next")``, Simplified Chinese
-first; the language comes from ``?lang=``, then the ``hallq_lang`` cookie,
-then the browser's Accept-Language.
+Texts come from the catalogues by key (``hallq/locale/<lang>/web.po``):
+templates call ``t("web.common.call_next")`` or ``t("web.window.called_ticket",
+ticket=n)``; a page's scripts get the texts they use from a JSON block that
+:func:`scripts` renders, and call ``t("web.window.called_ticket", {ticket: n})``. The language
+comes from ``?lang=``, then the ``hallq_lang`` cookie, then the browser's
+Accept-Language.
 """
 
 from __future__ import annotations
@@ -20,14 +23,16 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote
 
 from flask import (Response, current_app, g, make_response, redirect, render_template, request, url_for)
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from hallq import __version__
+from hallq import i18n
 from hallq.i18n import LANGS, pick
 from queue_server import http_common as sessions
 from queue_server.domain.context import Actor
@@ -57,9 +62,9 @@ def lang() -> str:
     return g.lang
 
 
-def t(zh: str, hant: str | None = None, en: str | None = None) -> str:
-    """The text in the page's language (falls back to Simplified Chinese)."""
-    return pick({"zh-Hans": zh, "zh-Hant": hant or zh, "en": en or zh}, lang())
+def t(key: str, /, **params: Any) -> str:
+    """The message ``key`` (``web.…``) in the page's language, its ``{fields}`` filled from ``params``."""
+    return i18n.text(key, lang(), **params)
 
 
 def texts(value) -> str:
@@ -90,13 +95,11 @@ def page(role: str = "staff", allow_password_change: bool = False) -> Callable:
                 return error_page(e.status, e.messages)
             if actor is None:
                 if request.method not in sessions.SAFE_METHODS:
-                    return error_page(401, {"zh-Hans": "登录已失效，请重新登录。", "zh-Hant": "登入已失效，請重新登入。",
-                                            "en": "Your session has ended; sign in again."})
+                    return error_page(401, t("web.error.session_ended"))
                 return redirect(url_for("auth_pages.login_form", next=request.full_path.rstrip("?")))
             g.page_actor = actor
             if actor.role not in allowed:
-                return error_page(403, {"zh-Hans": "您没有权限查看此页面。", "zh-Hant": "您沒有權限查看此頁面。",
-                                        "en": "You are not allowed to see this page."})
+                return error_page(403, t("web.error.not_allowed_here"))
             if not allow_password_change and must_change_password(actor):
                 return redirect(url_for("auth_pages.password_form"))
             try:
@@ -110,7 +113,7 @@ def page(role: str = "staff", allow_password_change: bool = False) -> Callable:
     return deco
 
 
-def error_page(status: int, messages: dict[str, str]) -> Response:
+def error_page(status: int, messages: dict[str, str] | str) -> Response:
     resp = make_response(render("console/error.html", status=status, message=pick(messages, lang())), status)
     return resp
 
@@ -124,10 +127,42 @@ def asset(path: str) -> str:
     return url_for("auth_pages.static", filename=path, v=f"{__version__}.{stamp}")
 
 
-def page_data(data: dict[str, Any]) -> Markup:
-    """Data for the page's script, as a JSON block (CSP forbids inline scripts, not data)."""
+def _json_block(block_id: str, data: Any) -> Markup:
+    """A JSON data block (CSP forbids inline scripts, not data: a non-JavaScript type is never run)."""
     body = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
-    return Markup(f'<script type="application/json" id="page-data">{body}</script>')
+    return Markup(f'<script type="application/json" id="{block_id}">{body}</script>')
+
+
+def page_data(data: dict[str, Any]) -> Markup:
+    """Data for the page's script, as a JSON block."""
+    return _json_block("page-data", data)
+
+
+COMMON_SCRIPT = "console/common.js"
+_KEY = re.compile(r"""["'](web\.[A-Za-z0-9_.]+)["']""")
+
+
+@functools.lru_cache(maxsize=64)
+def _script_keys(path: str, stamp: float) -> tuple[str, ...]:
+    return tuple(sorted(set(_KEY.findall((STATIC / path).read_text(encoding="utf-8")))))
+
+
+def script_keys(path: str) -> tuple[str, ...]:
+    """The message keys (``"web.…"`` literals) a script under static/ uses."""
+    return _script_keys(path, os.stat(STATIC / path).st_mtime)
+
+
+def scripts(*paths: str) -> Markup:
+    """The page's scripts, common.js first, after a block of the texts they use in the page's language.
+
+    ``{{ scripts("console/window.js") }}`` in a template; the scripts look their texts up in the block.
+    """
+    files = (COMMON_SCRIPT, *paths)
+    here = lang()
+    keys = sorted({key for path in files for key in script_keys(path)})
+    tags = [_json_block("messages", {key: i18n.text(key, here) for key in keys})]
+    tags += [f'<script src="{escape(asset(path))}"></script>' for path in files]
+    return Markup("\n".join(tags))
 
 
 def render(template: str, **ctx: Any) -> str:
@@ -136,7 +171,7 @@ def render(template: str, **ctx: Any) -> str:
     token = sessions.session_token()
     cfg = st.hall.config
     return render_template(
-        template, t=t, texts=texts, lang=lang(), langs=LANGS, actor=actor, asset=asset, page_data=page_data,
+        template, t=t, texts=texts, lang=lang(), langs=LANGS, actor=actor, asset=asset, page_data=page_data, scripts=scripts,
         csrf=sessions.csrf_for(token) if token and actor else "", hall_name=pick(cfg.name, lang()),
         now=st.hall.now(), here=request.path, quote=quote, **ctx)
 

@@ -18,19 +18,24 @@ from hallq.i18n import pick
 from queue_server.domain.followups import followup_id
 from queue_server.readmodel import consoles as console_reads
 from queue_server.readmodel import followups as reads
-from queue_server.web.pages import install_page_headers, lang, page, render, state
+from queue_server.web.pages import install_page_headers, lang, page, render, state, t
 
 bp = Blueprint("ratings_pages", __name__)
 install_page_headers(bp)
 
-REASONS = [  # reason codes a resident may tick with a bad review
-    ("slow", "等候或办理时间长", "等候或辦理時間長", "Waited or took too long"),
-    ("attitude", "服务态度不好", "服務態度不好", "Unfriendly service"),
-    ("unclear_guide", "没有一次性告知", "沒有一次性告知", "Not told everything at once"),
-    ("repeated_visits", "需要多次跑动", "需要多次跑動", "Had to come back again"),
-    ("not_solved", "问题没有解决", "問題沒有解決", "Problem not solved"),
-    ("other", "其他", "其他", "Other"),
-]
+REASONS = {  # reason codes a resident may tick with a bad review, and their texts
+    "slow": "web.rate.reason_slow",
+    "attitude": "web.rate.reason_attitude",
+    "unclear_guide": "web.rate.reason_unclear_guide",
+    "repeated_visits": "web.rate.reason_repeated_visits",
+    "not_solved": "web.rate.reason_not_solved",
+    "other": "web.rate.reason_other",
+}
+
+
+def reason_names() -> dict[str, str]:
+    """Each reason code's text in the page's language."""
+    return {code: t(key) for code, key in REASONS.items()}
 
 
 @bp.get("/rate/<int:number>")
@@ -38,7 +43,7 @@ def rating_tablet(number):
     st = state()
     w = console_reads.window_row(st, number)
     data = {"window": number, "window_name": json.loads(w["name"]), "hall_name": st.hall.config.name,
-            "reasons": [{"code": c, "text": {"zh-Hans": a, "zh-Hant": b, "en": e}} for c, a, b, e in REASONS]}
+            "reasons": [{"code": c, "text": text} for c, text in reason_names().items()]}
     return render("console/rate.html", number=number, window_name=pick(data["window_name"], lang()), data=data)
 
 
@@ -53,7 +58,7 @@ def reviews(actor):
     items = reads.listing(st, actor, which)
     names = {c: b["name"] for c, b in st.service.businesses().items()}
     return render("console/reviews.html", items=items, which=which, business_names=names,
-                  reasons={c: {"zh-Hans": a, "zh-Hant": b, "en": e} for c, a, b, e in REASONS})
+                  reasons=reason_names())
 
 
 @bp.get("/console/reviews/<int:fid>")
@@ -72,4 +77,4 @@ def review(fid, actor):
                   and f["appeal"]["by"] != actor.label,
     }
     return render("console/review.html", f=f, can=can, business_names=names,
-                  reasons={c: {"zh-Hans": a, "zh-Hant": b, "en": e} for c, a, b, e in REASONS})
+                  reasons=reason_names())

@@ -25,16 +25,16 @@ def stats(actor):
     rows = rep["rows"]
     labels = [str(r["label"]) if group != "day" else str(r["label"])[5:] for r in rows]
     draw = charts.lines if group == "day" else charts.bars
-    volume = draw(t("办件量", "辦件量", "Volumes"), labels, [
-        (t("取号", "取號", "Issued"), [r["issued"] for r in rows]),
-        (t("办结", "辦結", "Completed"), [r["done"] for r in rows]),
-        (t("过号", "過號", "No-shows"), [r["no_show"] for r in rows])])
-    waits = draw(t("等候时间", "等候時間", "Waiting time"), labels, [
-        (t("平均等候", "平均等候", "Average wait"), [r["avg_wait_min"] for r in rows]),
-        (t("90%等候", "90%等候", "p90 wait"), [r["p90_wait_min"] for r in rows]),
-        (t("平均办理", "平均辦理", "Average service"), [r["avg_service_min"] for r in rows])], t("分钟", "分鐘", "min"))
-    satisfaction = draw(t("满意率", "滿意率", "Satisfaction"), labels, [
-        (t("满意率 %", "滿意率 %", "Satisfaction %"),
+    volume = draw(t("web.stats.volumes"), labels, [
+        (t("web.common.issued"), [r["issued"] for r in rows]),
+        (t("web.common.completed"), [r["done"] for r in rows]),
+        (t("web.common.no_shows"), [r["no_show"] for r in rows])])
+    waits = draw(t("web.stats.waiting_time"), labels, [
+        (t("web.stats.average_wait"), [r["avg_wait_min"] for r in rows]),
+        (t("web.common.p90_wait"), [r["p90_wait_min"] for r in rows]),
+        (t("web.stats.average_service"), [r["avg_service_min"] for r in rows])], t("web.common.min"))
+    satisfaction = draw(t("web.common.satisfaction"), labels, [
+        (t("web.stats.satisfaction"),
          [round(r["satisfaction"] * 100, 1) if r["satisfaction"] is not None else None for r in rows])], "%")
     query = {"from": first.isoformat(), "to": last.isoformat(), "group": group, **({"business": business} if business else {})}
     i = {"zh-Hans": 1, "zh-Hant": 2, "en": 3}[lang()]

@@ -25,7 +25,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, make_response, render_template, request
 
-from hallq.i18n import LANGS, pick
+from hallq.i18n import LANGS, pick, text
 from queue_server.domain.errors import NotFound
 
 bp = Blueprint("ticket_page", __name__, template_folder="templates", static_folder="static/ticket",
@@ -34,45 +34,15 @@ bp = Blueprint("ticket_page", __name__, template_folder="templates", static_fold
 LANG_COOKIE = "hallq_lang"
 NEAR = 2  # "快到您了" when this many or fewer are ahead
 
-# every text of the page, in the three languages; {placeholders} are filled by the page
-TEXTS: dict[str, dict[str, str]] = {
-    "title": {"zh-Hans": "我的排队号", "zh-Hant": "我的排隊號", "en": "My queue number"},
-    "ahead": {"zh-Hans": "前面还有 {n} 人", "zh-Hant": "前面還有 {n} 人", "en": "{n} ahead of you"},
-    "ahead_none": {"zh-Hans": "前面没有人了", "zh-Hant": "前面沒有人了", "en": "Nobody is ahead of you"},
-    "wait": {"zh-Hans": "预计等候约 {m} 分钟", "zh-Hant": "預計等候約 {m} 分鐘", "en": "About {m} min to wait"},
-    "wait_range": {"zh-Hans": "预计等候约 {lo}–{hi} 分钟", "zh-Hant": "預計等候約 {lo}–{hi} 分鐘",
-                   "en": "About {lo}–{hi} min to wait"},
-    "wait_unknown": {"zh-Hans": "暂无窗口办理此业务，请留意大厅广播", "zh-Hant": "暫無窗口辦理此業務，請留意大廳廣播",
-                     "en": "No window serves this now; listen for announcements"},
-    "waiting": {"zh-Hans": "等候中", "zh-Hant": "等候中", "en": "Waiting"},
-    "near": {"zh-Hans": "快到您了，请回到等候区留意叫号", "zh-Hant": "快到您了，請回到等候區留意叫號",
-             "en": "Almost your turn: please return to the waiting area"},
-    "called": {"zh-Hans": "请到 {w} 号窗口", "zh-Hant": "請到 {w} 號窗口", "en": "Please go to window {w}"},
-    "called_detail": {"zh-Hans": "{t} 号，正在叫您", "zh-Hant": "{t} 號，正在叫您", "en": "Number {t}, it is your turn"},
-    "serving": {"zh-Hans": "正在 {w} 号窗口办理", "zh-Hant": "正在 {w} 號窗口辦理", "en": "Being served at window {w}"},
-    "held": {"zh-Hans": "已挂起，请留意 {w} 号窗口回呼", "zh-Hant": "已掛起，請留意 {w} 號窗口回呼",
-             "en": "On hold: window {w} will call you back"},
-    "done": {"zh-Hans": "已办结，感谢您的耐心", "zh-Hant": "已辦結，感謝您的耐心", "en": "Done. Thank you for waiting"},
-    "no_show": {"zh-Hans": "已过号", "zh-Hant": "已過號", "en": "Missed"},
-    "no_show_detail": {"zh-Hans": "{g} 分钟内可在自助终端重新排队", "zh-Hant": "{g} 分鐘內可在自助終端重新排隊",
-                       "en": "Re-queue at a kiosk within {g} minutes"},
-    "cancelled": {"zh-Hans": "已取消", "zh-Hant": "已取消", "en": "Cancelled"},
-    "expired": {"zh-Hans": "已失效（当日未办理）", "zh-Hant": "已失效（當日未辦理）", "en": "Expired (not served that day)"},
-    "enable_alerts": {"zh-Hans": "开启声音和振动提醒", "zh-Hant": "開啟聲音和振動提醒", "en": "Turn on sound and vibration"},
-    "alerts_on": {"zh-Hans": "提醒已开启，请保持本页打开", "zh-Hant": "提醒已開啟，請保持本頁打開",
-                  "en": "Alerts on: keep this page open"},
-    "updated": {"zh-Hans": "更新于 {time}", "zh-Hant": "更新於 {time}", "en": "Updated {time}"},
-    "offline": {"zh-Hans": "网络连接中断，正在重试…", "zh-Hant": "網絡連接中斷，正在重試…",
-                "en": "Connection lost; retrying…"},
-    "gone": {"zh-Hans": "没有找到这张号票", "zh-Hant": "沒有找到這張號票", "en": "This ticket was not found"},
-    "gone_detail": {"zh-Hans": "请核对二维码，或到服务台咨询。", "zh-Hant": "請核對二維碼，或到服務台諮詢。",
-                    "en": "Check the QR code, or ask at the help desk."},
-    "class_green": {"zh-Hans": "绿色通道", "zh-Hant": "綠色通道", "en": "Priority (green channel)"},
-    "class_appointment": {"zh-Hans": "预约", "zh-Hant": "預約", "en": "Appointment"},
-    "noscript": {"zh-Hans": "本页每 20 秒自动刷新。", "zh-Hant": "本頁每 20 秒自動刷新。",
-                 "en": "This page refreshes every 20 seconds."},
-    "issued": {"zh-Hans": "取号时间 {time}", "zh-Hant": "取號時間 {time}", "en": "Taken at {time}"},
-}
+# every text of the page (hallq/locale/<lang>/web.po); the page and its script (static/ticket/ticket.js)
+# know each by its last part ("ahead"); {placeholders} are filled by the page
+TEXTS = ("web.ticket.title", "web.ticket.ahead", "web.ticket.ahead_none", "web.ticket.wait",
+         "web.ticket.wait_range", "web.ticket.wait_unknown", "web.ticket.waiting", "web.ticket.near",
+         "web.ticket.called", "web.ticket.called_detail", "web.ticket.serving", "web.ticket.held",
+         "web.ticket.done", "web.ticket.no_show", "web.ticket.no_show_detail", "web.ticket.cancelled",
+         "web.ticket.expired", "web.ticket.enable_alerts", "web.ticket.alerts_on", "web.ticket.updated",
+         "web.ticket.offline", "web.ticket.gone", "web.ticket.gone_detail", "web.ticket.class_green",
+         "web.ticket.class_appointment", "web.ticket.noscript", "web.ticket.issued")
 
 
 def _lang() -> str:
@@ -84,7 +54,8 @@ def _lang() -> str:
 
 
 def texts_for(lang: str) -> dict[str, str]:
-    return {k: pick(v, lang) for k, v in TEXTS.items()}
+    """The page's texts in ``lang``: ``{"ahead": "前面还有 {n} 人", ...}``."""
+    return {key.rsplit(".", 1)[1]: text(key, lang) for key in TEXTS}
 
 
 def describe(view: dict[str, Any], texts: dict[str, str], grace: int) -> dict[str, Any]:

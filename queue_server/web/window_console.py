@@ -17,10 +17,14 @@ from flask import Blueprint
 from hallq.i18n import pick
 from queue_server.domain.windows import authorize_actor
 from queue_server.readmodel import consoles as reads
-from queue_server.web.pages import install_page_headers, lang, page, render, state
+from queue_server.web.pages import install_page_headers, lang, page, render, state, t
 
 bp = Blueprint("window_console", __name__)
 install_page_headers(bp)
+
+# the reasons a clerk picks from when pausing the window (or types another)
+PAUSE_REASONS = ("web.window.pause_lunch", "web.window.pause_away", "web.window.pause_consulting",
+                 "web.window.pause_fault", "web.window.pause_meeting")
 
 
 @bp.get("/console/windows")
@@ -50,13 +54,7 @@ def window_page(number, actor):
         "businesses": [{"code": c, "name": b["name"], "prefix": b["prefix"], "requires": b["ticket_requires"]}
                        for c, b in businesses.items() if b["active"]],
         "items": reads.items_by_business(st),
-        "pause_reasons": [
-            {"zh-Hans": "午间休息", "zh-Hant": "午間休息", "en": "Lunch break"},
-            {"zh-Hans": "临时离开", "zh-Hant": "臨時離開", "en": "Away for a moment"},
-            {"zh-Hans": "业务咨询", "zh-Hant": "業務諮詢", "en": "Consulting colleagues"},
-            {"zh-Hans": "系统故障", "zh-Hant": "系統故障", "en": "System fault"},
-            {"zh-Hans": "会议培训", "zh-Hant": "會議培訓", "en": "Meeting or training"},
-        ],
+        "pause_reasons": [t(key) for key in PAUSE_REASONS],  # the reason is kept as the clerk read it
         "lang": lang(),
     }
     return render("console/window.html", number=number, window_name=pick(json.loads(w["name"]), lang()), data=data)

@@ -12,6 +12,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from hallq.demo import DEMO_PASSWORD
+from hallq.i18n import text
 from tests.conftest import make_id
 
 KIOSK = "demo-kiosk-1"
@@ -92,6 +93,7 @@ def test_language_switch_keeps_the_live_view(hall, chromium, screenshot):
     staff.window_action(1, "sign-in")
     staff.call_next(1)
     assert wait_text(chromium, "head", "Please go to window 1")
+    assert text_of(chromium, "head") == text("web.ticket.called", "en").format(w=1)  # ticket.js, from web.po
     screenshot(chromium, "ticket-page-called-en")
     chromium.find_element(By.LINK_TEXT, "简").click()
     assert wait_text(chromium, "head", "请到 1 号窗口")

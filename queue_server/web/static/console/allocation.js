@@ -20,7 +20,7 @@
     const n = row.dataset.window, list = serves(row);
     try {
       const r = await api("PUT", `/windows/${n}/allocation`, { serves: list });
-      flash(t(`${n} 号窗口已更新，下一次叫号生效。`, `${n} 號窗口已更新，下一次叫號生效。`, `Window ${n} updated; its next call follows it.`), "ok");
+      flash(t("web.allocation.window_updated", { n }), "ok");
       showRow(row, r.window.serves);
     } catch (e) { flash(e.message, "bad"); refresh(); }
   });

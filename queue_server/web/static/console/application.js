@@ -20,7 +20,7 @@
     }
     const button = f.querySelector("button[type=submit]");
     button.disabled = true;
-    try { await api("POST", `/applications/${encodeURIComponent(no)}/transition`, body); flash(t("已办理", "已辦理", "Done"), "ok"); reload(); }
+    try { await api("POST", `/applications/${encodeURIComponent(no)}/transition`, body); flash(t("web.application.done"), "ok"); reload(); }
     catch (e) { flash(e.message, "bad"); button.disabled = false; }
   }));
   const sup = document.getElementById("form-supplement");
@@ -28,7 +28,7 @@
     ev.preventDefault();
     const materials = Array.from(sup.querySelectorAll("input[name=materials]:checked"), (i) => parseInt(i.value, 10));
     try { await api("POST", `/applications/${encodeURIComponent(no)}/supplement`, { materials, fields: {} }, { idempotent: true });
-      flash(t("已登记，回到预审", "已登記，回到預審", "Recorded: back to pre-review"), "ok"); reload(); }
+      flash(t("web.application.recorded_back_to_pre_review"), "ok"); reload(); }
     catch (e) { flash(e.message, "bad"); }
   });
 })();

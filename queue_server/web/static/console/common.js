@@ -5,6 +5,7 @@
  *                                as the page's own (X-Hallq-Background), so they keep no session from its idle end
  * hallq.el(tag, attrs, ...kids)  builds DOM nodes (text is always text: no HTML injection)
  * hallq.attention(a, after)      the bars for residents asking for help and devices with a problem
+ * hallq.t(key, params)           a text of the page, e.g. t("web.window.called_ticket", { ticket: "A001" })
  */
 "use strict";
 (function () {
@@ -17,7 +18,16 @@
     return texts[lang] || texts["zh-Hans"] || Object.values(texts)[0] || "";
   }
 
-  function t(zh, hant, en) { return pick({ "zh-Hans": zh, "zh-Hant": hant || zh, "en": en || zh }); }
+  // the page's texts, in its language: the keys its scripts use, rendered by the server from the catalogues
+  // (hallq/locale/<lang>/web.po) into <script type="application/json" id="messages">
+  const messages = (() => { const m = document.getElementById("messages"); return m ? JSON.parse(m.textContent) : {}; })();
+
+  /** The message `key` in the page's language, its {fields} filled from `params`; a key the page lacks shows as itself. */
+  function t(key, params) {
+    const text = messages[key];
+    if (text === undefined) { console.error("hallq: no message " + key + " on this page"); return key; }
+    return params ? text.replace(/\{(\w+)\}/g, (all, name) => (name in params ? String(params[name]) : all)) : text;
+  }
 
   class ApiError extends Error {
     constructor(status, code, message, detail) { super(message); this.status = status; this.code = code; this.detail = detail || {}; }
@@ -45,13 +55,13 @@
       } catch (e) {
         // the network failed: only a request with an idempotency key may safely be sent again
         if (!opts.idempotent || attempt >= 2) throw new ApiError(0, "unreachable",
-          t("无法连接服务器，请检查网络。", "無法連接伺服器，請檢查網路。", "The server cannot be reached; check the network."));
+          t("web.common.server_unreachable"));
         await new Promise((r) => setTimeout(r, 400 * (attempt + 1)));
       }
     }
     if (resp.status === 401 && !opts.noRedirect) {
       location.href = "/console/login?next=" + encodeURIComponent(location.pathname + location.search);
-      throw new ApiError(401, "unauthorized", t("请重新登录。", "請重新登入。", "Please sign in again."));
+      throw new ApiError(401, "unauthorized", t("web.common.please_sign_in_again"));
     }
     const ct = resp.headers.get("Content-Type") || "";
     const data = ct.includes("json") ? await resp.json() : null;
@@ -153,7 +163,7 @@
         if (button) button.disabled = true;
         try {
           const result = await api(method, path, body);
-          flash(form.dataset.done || t("已保存。", "已保存。", "Saved."), "ok");
+          flash(form.dataset.done || t("web.common.form_saved"), "ok");
           if (after) await after(form, result); else if (form.dataset.reload !== "no") setTimeout(() => location.reload(), 600);
         } catch (e) { flash(e.message, "bad"); }
         finally { if (button) button.disabled = false; }
@@ -166,30 +176,28 @@
   function attention(a, after) {
     if (!a) return [];
     const bars = (a.help_requests || []).map((h) => el("div", { class: "alert-bar bad help-request", role: "alert" },
-      el("strong", {}, t("群众求助", "群眾求助", "Help wanted")), " ",
-      t(`${h.place || h.device}（${h.device}）有群众需要帮助`, `${h.place || h.device}（${h.device}）有群眾需要幫助`,
-        `someone at ${h.place || h.device} (${h.device}) needs help`),
-      h.waited_minutes ? ` · ${t("已等", "已等", "waiting")} ${h.waited_minutes} ${t("分钟", "分鐘", "min")}` : "", " ",
+      el("strong", {}, t("web.common.help_wanted")), " ",
+      t("web.common.help_wanted_at", { place: h.place || h.device, device: h.device }),
+      h.waited_minutes ? ` · ${t("web.common.waiting")} ${h.waited_minutes} ${t("web.common.min")}` : "", " ",
       el("button", { type: "button", class: "primary", "data-help": h.id, onclick: async (ev) => {
         ev.target.disabled = true;
         try {
           await api("POST", `/help-requests/${h.id}/take`, {});
-          flash(t("已告知其他同事：您去处理。", "已告知其他同事：您去處理。", "Your colleagues see that you are going."), "ok");
+          flash(t("web.common.colleagues_told"), "ok");
         } catch (e) { flash(e.message, "bad"); }
         if (after) await after();
-      } }, t("我去帮忙", "我去幫忙", "I'll go"))));
+      } }, t("web.common.i_ll_go"))));
     const broken = a.device_problems || [];
     if (broken.length) bars.push(el("div", { class: "alert-bar device-problems", role: "status" },
-      el("strong", {}, t("设备提醒", "設備提醒", "Devices")), " ",
+      el("strong", {}, t("web.common.devices")), " ",
       broken.flatMap((d, i) => [i ? " · " : "", `${d.device}: `, (d.problem_texts || []).map((p) => pick(p)).join("、")
-        || t("故障", "故障", "not working")])));
+        || t("web.common.not_working")])));
     return bars;
   }
 
   // closing a window is one click on two manager pages: both ask first, in the same words
   function sureToClose(n) {
-    return window.confirm(t(`关闭 ${n} 号窗口？签到的工作人员将无法在此叫号。`, `關閉 ${n} 號窗口？簽到的工作人員將無法在此叫號。`,
-      `Close window ${n}? Its clerk can no longer call there.`));
+    return window.confirm(t("web.common.sure_close_window", { n }));
   }
 
   window.hallq = { sureToClose, api, ApiError, el, flash, live, pick, t, lang, pageData, hhmm, minutesSince, apiForms, newKey, attention };

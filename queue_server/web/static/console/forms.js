@@ -15,7 +15,7 @@
       if (button) button.disabled = true;
       try {
         await api(method, path, body);
-        flash(form.dataset.done || t("已保存", "已保存", "Saved"), "ok");
+        flash(form.dataset.done || t("web.common.saved"), "ok");
         setTimeout(() => location.reload(), 500);
       } catch (e) { flash(e.message, "bad"); if (button) button.disabled = false; }
     });

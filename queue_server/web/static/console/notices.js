@@ -8,11 +8,11 @@
     for (const k of ["zh-Hans", "zh-Hant", "en"]) if (f[k].value.trim()) text[k] = f[k].value.trim();
     const body = { text, level: f.level.value };
     if (f.until.value) body.until = f.until.value + ":00" + offset;
-    try { await api("POST", "/notices", body); flash(t("已发布", "已發佈", "Published"), "ok"); setTimeout(() => location.reload(), 500); }
+    try { await api("POST", "/notices", body); flash(t("web.notices.published"), "ok"); setTimeout(() => location.reload(), 500); }
     catch (e) { flash(e.message, "bad"); }
   });
   document.querySelectorAll("button[data-delete]").forEach((b) => b.addEventListener("click", async () => {
-    if (!confirm(t("删除这条公告？显示屏上将不再显示。", "刪除這條公告？顯示屏上將不再顯示。", "Delete this notice? The boards stop showing it."))) return;
+    if (!confirm(t("web.notices.sure_delete"))) return;
     try { await api("DELETE", `/notices/${b.dataset.delete}`); location.reload(); } catch (e) { flash(e.message, "bad"); }
   }));
 })();

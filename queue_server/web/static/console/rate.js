@@ -11,9 +11,9 @@
   const key = localStorage.getItem(store);
   let shown = null, level = null, pending = false, thanksUntil = 0;
 
-  const LEVELS = [[5, t("非常满意", "非常滿意", "Very satisfied"), 1], [4, t("满意", "滿意", "Satisfied"), .6],
-    [3, t("基本满意", "基本滿意", "Basically satisfied"), 0], [2, t("不满意", "不滿意", "Dissatisfied"), -.6],
-    [1, t("非常不满意", "非常不滿意", "Very dissatisfied"), -1]];
+  const LEVELS = [[5, t("web.rate.very_satisfied"), 1], [4, t("web.rate.satisfied"), .6],
+    [3, t("web.rate.basically_satisfied"), 0], [2, t("web.rate.dissatisfied"), -.6],
+    [1, t("web.rate.very_dissatisfied"), -1]];
 
   function face(curve) {  // a simple drawn face: no emoji font needed on the tablet
     const ns = "http://www.w3.org/2000/svg", svg = document.createElementNS(ns, "svg");
@@ -60,7 +60,7 @@
       await call("POST", `/windows/${n}/rating`, { level, reasons }, newKey());
       problem(""); shown = null; thanksUntil = Date.now() + 5000; show("thanks");
     } catch (e) {
-      problem(e.code === "already_rated" ? t("这次服务已经评价过了，谢谢。", "這次服務已經評價過了，謝謝。", "This service has already been rated. Thank you.") : e.message);
+      problem(e.code === "already_rated" ? t("web.rate.already_rated") : e.message);
       show("idle");
     } finally { pending = false; }
   }
@@ -80,7 +80,6 @@
   }
 
   if (!key) {
-    problem(t("此评价器尚未配置：请管理员打开 /rate/" + n + "#key=设备密钥。", "此評價器尚未配置：請管理員打開 /rate/" + n + "#key=設備密鑰。",
-      "This tablet is not set up: an administrator opens /rate/" + n + "#key=<device key>."));
+    problem(t("web.rate.not_set_up", { n }));
   } else { show("idle"); poll(); }
 })();

@@ -6,7 +6,7 @@
   const $$ = (sel) => Array.from(document.querySelectorAll(sel));
   const periods = (text) => text.split(/[,，;；\s]+/).map((s) => s.trim()).filter(Boolean);
   async function go(method, path, body, ok) {
-    try { const r = await api(method, path, body); flash(ok || t("已保存", "已保存", "Saved"), "ok"); reload(); return r; }
+    try { const r = await api(method, path, body); flash(ok || t("web.common.saved"), "ok"); reload(); return r; }
     catch (e) { flash(e.message, "bad"); showProblems(e.detail && e.detail.problems); return null; }
   }
   function showProblems(list) {
@@ -14,7 +14,7 @@
     if (!box) return;
     box.hidden = !(list && list.length);
     document.getElementById("problem-list").replaceChildren(...(list || []).map((p) =>
-      el("li", {}, `${t("第", "第", "Line ")}${p.line}${t(" 行", " 行", "")} · ${p.column}: ${p.problem}`)));
+      el("li", {}, t("web.settings.import_problem", { line: p.line, column: p.column, problem: p.problem }))));
   }
 
   $$("tr[data-business] button[data-save]").forEach((b) => b.addEventListener("click", () => {
@@ -36,7 +36,7 @@
         headers: { "Content-Type": "text/csv", "X-CSRF-Token": meta ? meta.content : "", "Accept-Language": window.hallq.lang } });
       const json = await resp.json();
       if (!resp.ok) { flash(json.error.message, "bad"); showProblems(json.error.detail.problems); return; }
-      flash(t(`已导入：新增 ${json.added}，更新 ${json.updated}`, `已匯入：新增 ${json.added}，更新 ${json.updated}`, `Imported: ${json.added} added, ${json.updated} updated`), "ok");
+      flash(t("web.settings.imported_counts", { added: json.added, updated: json.updated }), "ok");
       reload();
     } catch (e) { flash(e.message, "bad"); } finally { input.value = ""; }
   }));

@@ -4,16 +4,16 @@
   const reload = () => setTimeout(() => location.reload(), 400);
   const auto = document.getElementById("auto");
   auto.addEventListener("change", async () => {
-    try { await api("PUT", "/tidal/auto", { auto_assign: auto.checked }); flash(t("已保存", "已保存", "Saved"), "ok"); }
+    try { await api("PUT", "/tidal/auto", { auto_assign: auto.checked }); flash(t("web.common.saved"), "ok"); }
     catch (e) { flash(e.message, "bad"); auto.checked = !auto.checked; }
   });
   document.querySelectorAll("button[data-assign]").forEach((b) => b.addEventListener("click", async () => {
     const n = b.dataset.assign, business = document.querySelector(`select[data-assign-business="${n}"]`).value;
-    try { await api("POST", `/tidal/windows/${n}/assign`, { business }); flash(t("已调配", "已調配", "Lent"), "ok"); reload(); }
+    try { await api("POST", `/tidal/windows/${n}/assign`, { business }); flash(t("web.tidal.lent"), "ok"); reload(); }
     catch (e) { flash(e.message, "bad"); }
   }));
   document.querySelectorAll("button[data-release]").forEach((b) => b.addEventListener("click", async () => {
-    try { await api("POST", `/tidal/windows/${b.dataset.release}/release`, {}); flash(t("已恢复", "已恢復", "Given back"), "ok"); reload(); }
+    try { await api("POST", `/tidal/windows/${b.dataset.release}/release`, {}); flash(t("web.tidal.given_back"), "ok"); reload(); }
     catch (e) { flash(e.message, "bad"); }
   }));
   const seen = document.getElementById("seen");

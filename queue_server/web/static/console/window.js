@@ -9,9 +9,9 @@
   const $ = (id) => document.getElementById(id);
   let view = null;
 
-  const CLASS = { green: t("绿色通道", "綠色通道", "Green channel"), appointment: t("预约", "預約", "Appointment"), ordinary: "" };
-  const STATE = { open: t("开放", "開放", "Open"), paused: t("暂停", "暫停", "Paused"), closed: t("关闭", "關閉", "Closed") };
-  const TSTATE = { called: t("已叫号，等候到窗", "已叫號，等候到窗", "Called, coming"), serving: t("办理中", "辦理中", "Being served") };
+  const CLASS = { green: t("web.window.green_channel"), appointment: t("web.window.appointment"), ordinary: "" };
+  const STATE = { open: t("web.common.open"), paused: t("web.common.paused"), closed: t("web.common.closed") };
+  const TSTATE = { called: t("web.window.called_coming"), serving: t("web.window.being_served") };
 
   async function refresh() {
     try { view = await api("GET", `/console/windows/${n}`); render(); }
@@ -34,14 +34,14 @@
   function outside(w, needs) {
     $("window-state").textContent = STATE[w.state] || w.state;
     $("window-state").className = "window-state state-" + w.state;
-    $("window-staff").textContent = w.staff ? `${t("签到", "簽到", "Signed in")}: ${w.staff.job_no} ${w.staff.name}` : t("无人签到", "無人簽到", "Nobody signed in");
+    $("window-staff").textContent = w.staff ? `${t("web.window.signed_in_label")}: ${w.staff.job_no} ${w.staff.name}` : t("web.window.nobody_signed_in");
     $("btn-signin").hidden = !!w.staff;
     $("btn-signout").hidden = true;
     const banner = $("not-here");
     banner.hidden = false;
     banner.textContent = w.staff
-      ? t(`此窗口由工号 ${w.staff.job_no} 签到，只有该工作人员和管理人员可以查看。`, `此窗口由工號 ${w.staff.job_no} 簽到，只有該工作人員和管理人員可以查看。`, `Staff ${w.staff.job_no} is signed in here: only they and managers see this window.`)
-      : t("签到后才能查看此窗口的队列并叫号。", "簽到後才能查看此窗口的隊列並叫號。", "Sign in to see this window's queue and call.");
+      ? t("web.window.staff_signed_in_private", { job_no: w.staff.job_no })
+      : t("web.window.sign_in_to_see");
     $("attention").replaceChildren(...attention(needs, refresh));
     $("current").replaceChildren();
     $("held").replaceChildren();
@@ -66,13 +66,13 @@
     $("attention").replaceChildren(...attention(view.attention, refresh));
     $("window-state").textContent = STATE[w.state] + (w.state === "paused" && w.pause_reason ? `（${w.pause_reason}）` : "");
     $("window-state").className = "window-state state-" + w.state;
-    $("window-staff").textContent = w.staff ? `${t("签到", "簽到", "Signed in")}: ${w.staff.job_no} ${w.staff.name}` : t("无人签到", "無人簽到", "Nobody signed in");
+    $("window-staff").textContent = w.staff ? `${t("web.window.signed_in_label")}: ${w.staff.job_no} ${w.staff.name}` : t("web.window.nobody_signed_in");
     $("btn-signin").hidden = here || !!w.staff;
     $("btn-signout").hidden = !here;
     const banner = $("not-here");
     banner.hidden = here;
-    banner.textContent = w.staff ? t(`此窗口由工号 ${w.staff.job_no} 签到，您只能查看。`, `此窗口由工號 ${w.staff.job_no} 簽到，您只能查看。`, `Staff ${w.staff.job_no} is signed in here: view only.`)
-      : t("签到后才能在此窗口叫号。", "簽到後才能在此窗口叫號。", "Sign in to call at this window.");
+    banner.textContent = w.staff ? t("web.window.staff_signed_in_view_only", { job_no: w.staff.job_no })
+      : t("web.window.sign_in_to_call");
 
     const box = $("current");
     box.replaceChildren();
@@ -81,13 +81,13 @@
       box.append(el("div", { class: "number", id: "current-number" }, cur.ticket),
         el("div", { class: "item" }, info, " ", classTag(cur.class)),
         el("div", {}, TSTATE[cur.state] || cur.state,
-          cur.state === "called" ? ` · ${t("重呼", "重呼", "recalls")} ${cur.recalls}/${view.max_recalls}` : "",
-          ` · ${t("已等", "已等", "waited")} ${cur.waited_minutes} ${t("分钟", "分鐘", "min")}`),
-        el("div", { class: "muted" }, [cur.id_masked && `${t("证件", "證件", "ID")} ${cur.id_masked}`,
-          cur.phone_masked && `${t("电话", "電話", "Phone")} ${cur.phone_masked}`,
-          cur.green_reason && `${t("绿色通道", "綠色通道", "Green")}: ${greenLabel(cur.green_reason)}`].filter(Boolean).join(" · ")));
+          cur.state === "called" ? ` · ${t("web.window.recalls")} ${cur.recalls}/${view.max_recalls}` : "",
+          ` · ${t("web.window.waited")} ${cur.waited_minutes} ${t("web.common.min")}`),
+        el("div", { class: "muted" }, [cur.id_masked && `${t("web.common.id")} ${cur.id_masked}`,
+          cur.phone_masked && `${t("web.common.phone")} ${cur.phone_masked}`,
+          cur.green_reason && `${t("web.window.green")}: ${greenLabel(cur.green_reason)}`].filter(Boolean).join(" · ")));
     } else {
-      box.append(el("div", { class: "none", id: "current-number" }, t("当前无号票", "當前無號票", "No current ticket")));
+      box.append(el("div", { class: "none", id: "current-number" }, t("web.window.no_current_ticket")));
     }
 
     const open = w.state === "open", paused = w.state === "paused";
@@ -105,17 +105,17 @@
 
     const held = $("held");
     held.replaceChildren(view.held.length ? el("div", { class: "toolbar" }, view.held.map((h) =>
-      el("button", { type: "button", disabled: !(here && open && !cur), onclick: () => act("call-back", { ticket: h.ticket }, t(`已回呼 ${h.ticket}`, `已回呼 ${h.ticket}`, `Called back ${h.ticket}`)) },
-        `${t("回呼", "回呼", "Call back")} ${h.ticket}`))) : el("span", { class: "muted" }, t("无", "無", "None")));
+      el("button", { type: "button", disabled: !(here && open && !cur), onclick: () => act("call-back", { ticket: h.ticket }, t("web.window.called_back_ticket", { ticket: h.ticket })) },
+        `${t("web.window.call_back")} ${h.ticket}`))) : el("span", { class: "muted" }, t("web.common.none")));
 
     const r = view.rating;
     $("rating").textContent = r && r.ticket
-      ? (r.prompted ? t(`已请居民为 ${r.ticket.ticket} 评价，评价器已亮起。`, `已請居民為 ${r.ticket.ticket} 評價，評價器已亮起。`, `The resident was asked to rate ${r.ticket.ticket}; the rating pad is lit.`)
-                    : t(`${r.ticket.ticket} 已办结，可邀请居民评价。`, `${r.ticket.ticket} 已辦結，可邀請居民評價。`, `${r.ticket.ticket} is finished: you may ask the resident to rate it.`))
-      : t("暂无待评价的服务。", "暫無待評價的服務。", "Nothing to rate right now.");
+      ? (r.prompted ? t("web.window.asked_to_rate", { ticket: r.ticket.ticket })
+                    : t("web.window.may_ask_to_rate", { ticket: r.ticket.ticket }))
+      : t("web.window.nothing_to_rate");
     const d = view.today;
-    $("today").textContent = `${t("办结", "辦結", "Completed")} ${d.done} · ${t("过号", "過號", "No-shows")} ${d.no_show}` +
-      (d.avg_service_minutes != null ? ` · ${t("平均办理", "平均辦理", "average service")} ${d.avg_service_minutes} ${t("分钟", "分鐘", "min")}` : "");
+    $("today").textContent = `${t("web.common.completed")} ${d.done} · ${t("web.common.no_shows")} ${d.no_show}` +
+      (d.avg_service_minutes != null ? ` · ${t("web.window.average_service")} ${d.avg_service_minutes} ${t("web.common.min")}` : "");
 
     $("waiting-total").textContent = `(${view.waiting_total})`;
     const mine = new Set(w.serves);
@@ -123,9 +123,9 @@
       el("span", { class: "tag" }, `${b.prefix} ${pick(b.name)}: ${b.waiting}`)));
     const rows = view.waiting.map((x) => el("tr", { class: x.directed ? "directed" : "" },
       el("td", {}, el("strong", {}, x.ticket)),
-      el("td", {}, pick(x.business_name), x.item_name ? " · " + pick(x.item_name) : "", x.directed ? el("span", { class: "tag" }, t("转入本窗口", "轉入本窗口", "sent here")) : null),
+      el("td", {}, pick(x.business_name), x.item_name ? " · " + pick(x.item_name) : "", x.directed ? el("span", { class: "tag" }, t("web.window.sent_here")) : null),
       el("td", {}, classTag(x.class)), el("td", { class: "num" }, x.waited_minutes)));
-    $("waiting").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 4, class: "muted" }, t("无人等候", "無人等候", "Nobody waiting")))]));
+    $("waiting").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 4, class: "muted" }, t("web.window.nobody_waiting")))]));
   }
 
   // One action at a time: a double click (or a key held with a click) must not send a second
@@ -148,26 +148,26 @@
       await refresh();
     }
   }
-  const sure = (zh, hant, en) => window.confirm(t(zh, hant, en));
+  const sure = (key, params) => window.confirm(t(key, params));
 
   const expected = () => (view && view.current ? { ticket: view.current.ticket } : {});
   const actions = {
-    "btn-call": () => act("call-next", {}, (r) => t(`已叫号 ${r.ticket.ticket}`, `已叫號 ${r.ticket.ticket}`, `Called ${r.ticket.ticket}`), { idempotent: true }),
-    "btn-recall": () => act("recall", expected(), t("已重呼", "已重呼", "Recalled")),
-    "btn-start": () => act("start", expected(), t("开始办理", "開始辦理", "Service started")),
-    "btn-complete": () => act("complete", expected(), t("已办结", "已辦結", "Completed")),
-    "btn-noshow": () => view && view.current && sure(`确定 ${view.current.ticket} 过号？`, `確定 ${view.current.ticket} 過號？`, `Mark ${view.current.ticket} as a no-show?`)
-      && act("no-show", expected(), t("已过号", "已過號", "Marked as no-show")),
-    "btn-hold": () => act("hold", expected(), t("已挂起", "已掛起", "On hold")),
-    "btn-rate": () => act("rating-prompt", {}, t("已邀请评价", "已邀請評價", "Asked for a rating")),
-    "btn-resume": () => act("resume", {}, t("已恢复服务", "已恢復服務", "Resumed")),
+    "btn-call": () => act("call-next", {}, (r) => t("web.window.called_ticket", { ticket: r.ticket.ticket }), { idempotent: true }),
+    "btn-recall": () => act("recall", expected(), t("web.window.recalled")),
+    "btn-start": () => act("start", expected(), t("web.window.service_started")),
+    "btn-complete": () => act("complete", expected(), t("web.window.completed")),
+    "btn-noshow": () => view && view.current && sure("web.window.sure_no_show", { ticket: view.current.ticket })
+      && act("no-show", expected(), t("web.window.marked_as_no_show")),
+    "btn-hold": () => act("hold", expected(), t("web.window.on_hold")),
+    "btn-rate": () => act("rating-prompt", {}, t("web.window.asked_for_a_rating")),
+    "btn-resume": () => act("resume", {}, t("web.window.resumed")),
     "btn-transfer": () => { fillWindows(); openDialog("dlg-transfer"); },
     "btn-pause": () => openDialog("dlg-pause"),
     "btn-issue": () => { $("form-issue").hidden = false; $("issued").hidden = true; $("form-issue").reset(); issueKey = null; fillItems(); openDialog("dlg-issue"); },
-    "btn-signin": () => act("sign-in", {}, t("已签到", "已簽到", "Signed in")),
+    "btn-signin": () => act("sign-in", {}, t("web.window.signed_in")),
     "btn-signout": async () => {
-      if (!sure("确定签退？签退后此窗口不再叫号。", "確定簽退？簽退後此窗口不再叫號。", "Sign out? This window stops calling.")) return;
-      if (await act("sign-out", {}, t("已签退", "已簽退", "Signed out"))) location.href = "/console/windows";
+      if (!sure("web.window.sure_sign_out")) return;
+      if (await act("sign-out", {}, t("web.window.signed_out"))) location.href = "/console/windows";
     },
   };
   for (const [id, fn] of Object.entries(actions)) $(id).addEventListener("click", fn);
@@ -182,8 +182,8 @@
     const f = ev.target, body = expected();
     if (f.to_business.value) body.to_business = f.to_business.value;
     if (f.to_window.value) body.to_window = parseInt(f.to_window.value, 10);
-    if (!!body.to_business === !!body.to_window) { flash(t("请选择业务或窗口中的一项。", "請選擇業務或窗口中的一項。", "Choose either a business or a window."), "bad"); return; }
-    if (await act("transfer", body, t("已转移", "已轉移", "Transferred"))) $("dlg-transfer").close();
+    if (!!body.to_business === !!body.to_window) { flash(t("web.window.choose_business_or_window"), "bad"); return; }
+    if (await act("transfer", body, t("web.window.transferred"))) $("dlg-transfer").close();
   });
   function fillWindows() {  // the open windows right now, other than this one
     $("to-business").value = "";
@@ -193,12 +193,12 @@
 
   // pause
   data.pause_reasons.forEach((r, i) => $("pause-reasons").append(el("label", {},
-    el("input", { type: "radio", name: "reason", value: pick(r), checked: i === 0 }), " ", pick(r)), el("br")));
+    el("input", { type: "radio", name: "reason", value: r, checked: i === 0 }), " ", r), el("br")));
   $("form-pause").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const f = ev.target, other = f.other.value.trim();
     const reason = other || (f.querySelector("input[name=reason]:checked") || {}).value;
-    if (await act("pause", { reason }, t("已暂停服务", "已暫停服務", "Paused"))) $("dlg-pause").close();
+    if (await act("pause", { reason }, t("web.window.paused"))) $("dlg-pause").close();
   });
 
   // issue by hand (帮办), green channel included
@@ -226,10 +226,10 @@
       issueKey = null;
       f.id_number.value = ""; f.phone.value = "";
       $("issued-number").textContent = tk.ticket;
-      $("issued-info").textContent = `${pick(tk.business_name)} · ${t("前面还有", "前面還有", "ahead")} ${tk.people_ahead} ${t("人", "人", "")}` +
+      $("issued-info").textContent = `${pick(tk.business_name)} · ${t("web.window.people_ahead", { n: tk.people_ahead })}` +
         (tk.class === "green" ? ` · ${CLASS.green}` : "") + ` · ${tk.issued_at.slice(11, 16)}`;
       $("form-issue").hidden = true; $("issued").hidden = false;
-      flash(t(`已取号 ${tk.ticket}`, `已取號 ${tk.ticket}`, `Issued ${tk.ticket}`), "ok");
+      flash(t("web.window.issued_ticket", { ticket: tk.ticket }), "ok");
       refresh();
     } catch (e) { flash(e.message, "bad"); }
     finally { issuing = false; if (submit) submit.disabled = false; }
