@@ -25,13 +25,16 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hallq.privacy import mask_name
 from queue_server import auth
 from queue_server.domain import throttles
-from queue_server.domain.context import Tx
+from queue_server.domain.context import Actor, Tx
 from queue_server.domain.errors import Conflict, Forbidden, Invalid, NotFound
+
+if TYPE_CHECKING:
+    from queue_server.domain.service import QueueService
 
 ROLES = ("staff", "manager", "admin")
 JOB_NO = re.compile(r"[A-Za-z0-9]{2,16}")
@@ -123,7 +126,7 @@ def create_account(tx: Tx, job_no: str, name: str, role: str, password_hash: str
     if tx.one("SELECT 1 FROM staff WHERE job_no = ?", (job_no,)):
         raise Conflict(f"工号 {job_no} 已存在。", f"工號 {job_no} 已存在。", f"Job number {job_no} already exists.",
                        code="job_no_taken")
-    row = tx.one("INSERT INTO staff (job_no, name, role, password_hash) VALUES (?, ?, ?, ?) RETURNING *",
+    row = tx.row("INSERT INTO staff (job_no, name, role, password_hash) VALUES (?, ?, ?, ?) RETURNING *",
                  (job_no, name, role, password_hash))
     tx.conn.execute("INSERT INTO staff_accounts (staff_id, created_at, created_by, password_changed_at, "
                     "must_change_password) VALUES (?, ?, ?, ?, 1)", (row["id"], tx.at, tx.actor.label, tx.at))
@@ -152,6 +155,7 @@ def change_own_password(tx: Tx, password_hash: str, keep_session: str | None = N
     is out. ``keep_session`` (the SHA-256 of the token this change was made with) stays, so the
     person who changed it goes on working. Returns how many sessions ended.
     """
+    assert tx.actor.staff_id is not None  # a signed-in member
     tx.conn.execute("UPDATE staff SET password_hash = ? WHERE id = ?", (password_hash, tx.actor.staff_id))
     _mark_password(tx, tx.actor.staff_id, must_change=False)
     ended = tx.conn.execute("DELETE FROM sessions WHERE staff_id = ? AND token_sha256 IS NOT ?",
@@ -250,7 +254,7 @@ class AccountDesk:
     one at a time, with its failure committed on its own before the refusal.
     """
 
-    def __init__(self, service) -> None:
+    def __init__(self, service: QueueService) -> None:
         self.service = service
         self.hall = service.hall
 
@@ -258,22 +262,24 @@ class AccountDesk:
         """A session token and the staff member, or a refusal (:func:`queue_server.auth.login`)."""
         return auth.login(self.service.db, self.hall, job_no, password, client=client, console=console)
 
-    def sign_out(self, actor, token: str, journaled: bool = False) -> dict[str, Any]:
-        return self.service._run(actor, None, lambda tx: (
-            end_session(tx, auth.sha256(token), journaled), {"signed_out": True})[1])
+    def sign_out(self, actor: Actor, token: str, journaled: bool = False) -> dict[str, Any]:
+        def run(tx: Tx) -> dict[str, Any]:
+            end_session(tx, auth.sha256(token), journaled)
+            return {"signed_out": True}
+        return self.service._run(actor, None, run)
 
-    def create(self, actor, job_no: str, name: str, role: str, password: str) -> dict[str, Any]:
+    def create(self, actor: Actor, job_no: str, name: str, role: str, password: str) -> dict[str, Any]:
         """Create an account (the password is good for one sign-in)."""
         check_password_strength(password, job_no)
         digest = auth.hash_password(password)
         return self.service._run(actor, None, lambda tx: account_view(create_account(tx, job_no, name, role, digest)))
 
-    def reset_password(self, actor, job_no: str, password: str) -> dict[str, Any]:
+    def reset_password(self, actor: Actor, job_no: str, password: str) -> dict[str, Any]:
         check_password_strength(password, job_no)
         digest = auth.hash_password(password)
         return self.service._run(actor, None, lambda tx: account_view(reset_password(tx, job_no, digest)))
 
-    def change_own_password(self, actor, current: str, new: str, session_token: str | None = None,
+    def change_own_password(self, actor: Actor, current: str, new: str, session_token: str | None = None,
                             client: str = "-") -> dict[str, Any]:
         """Check the current password like a sign-in, then store the new one.
 
@@ -290,12 +296,12 @@ class AccountDesk:
         return self.service._run(actor, None, lambda tx: {
             "changed": True, "other_sessions_ended": change_own_password(tx, digest, keep_session=keep)})
 
-    def set_role(self, actor, job_no: str, role: str) -> dict[str, Any]:
+    def set_role(self, actor: Actor, job_no: str, role: str) -> dict[str, Any]:
         return self.service._run(actor, None, lambda tx: account_view(set_role(tx, job_no, role)))
 
-    def set_active(self, actor, job_no: str, active: bool) -> dict[str, Any]:
+    def set_active(self, actor: Actor, job_no: str, active: bool) -> dict[str, Any]:
         return self.service._run(actor, None, lambda tx: account_view(set_active(tx, job_no, active)))
 
-    def lift_throttle(self, actor, client: str, job_no: str | None = None) -> dict[str, Any]:
+    def lift_throttle(self, actor: Actor, client: str, job_no: str | None = None) -> dict[str, Any]:
         """End a sign-in throttle now: of (client, account), or of the client over every account."""
         return self.service._run(actor, None, lambda tx: throttles.lift(tx, client, job_no or throttles.ALL_ACCOUNTS))

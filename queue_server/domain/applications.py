@@ -25,16 +25,19 @@ import json
 import secrets
 import sqlite3
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hallq.i18n import t3
 from queue_server.domain.appointments import ALPHABET
-from queue_server.domain.context import Tx
+from queue_server.domain.context import Actor, Tx
 from queue_server.domain.errors import Conflict, DomainError, Forbidden, NotFound
 from queue_server.domain.forms import check_fields
 from queue_server.domain.people import Problem, invalid, item_row, parse_person, person_problems
 from queue_server.domain.progress import (STATUS_NAMES, application_view, brief_view, materials_of,
                                           missing_required, search)
+
+if TYPE_CHECKING:
+    from queue_server.domain.service import QueueService, RequestKey
 
 REVIEW_WORKDAYS = 5
 TRANSITIONS = {
@@ -222,7 +225,7 @@ def transition(tx: Tx, tracking_no: str, to: str, reason: str = "", missing: lis
 def _move(tx: Tx, app: sqlite3.Row, to: str, note: dict[str, str], data: dict[str, Any],
           changes: dict[str, Any] | None = None) -> sqlite3.Row:
     sets = {"status": to, "updated_at": tx.at, **(changes or {})}
-    row = tx.one(f"UPDATE applications SET {', '.join(f'{k} = ?' for k in sets)} WHERE id = ? RETURNING *",
+    row = tx.row(f"UPDATE applications SET {', '.join(f'{k} = ?' for k in sets)} WHERE id = ? RETURNING *",
                  (*sets.values(), app["id"]))
     _event(tx, app["id"], to, note, data)
     tx.journal(f"application_{to}", business=app["business"],
@@ -362,7 +365,7 @@ def _note(kind: str, reason: str = "", **kw: Any) -> dict[str, str]:
 class ApplicationDesk:
     """Applications as the API and the back office use them; every change is one transaction."""
 
-    def __init__(self, service) -> None:
+    def __init__(self, service: QueueService) -> None:
         self.service = service
         self.hall = service.hall
 
@@ -381,8 +384,8 @@ class ApplicationDesk:
                 "promised_days": g.get("promised_days"), "statutory_days": g.get("statutory_days"),
                 "fee": g.get("fee"), "delivery": ["onsite", "mail"], "mail_free": True}
 
-    def submit(self, actor, item: str, applicant: dict[str, str], fields: dict[str, Any], materials: list[int],
-               delivery: str, address: str | None = None, request=None) -> dict[str, Any]:
+    def submit(self, actor: Actor, item: str, applicant: dict[str, str], fields: dict[str, Any], materials: list[int],
+               delivery: str, address: str | None = None, request: RequestKey | None = None) -> dict[str, Any]:
         def run(tx: Tx) -> dict[str, Any]:
             row, it = submit(tx, item, applicant, fields, materials, delivery, address)
             view = application_view(tx.conn, row, tx.now.date())
@@ -409,14 +412,14 @@ class ApplicationDesk:
             return [brief_view(conn, r, self._today(), back_office=True)
                     for r in search(conn, self._today(), status, item, business, overdue, limit=limit, offset=offset)]
 
-    def transition(self, actor, tracking_no: str, to: str, reason: str = "", missing: list[str] | None = None,
+    def transition(self, actor: Actor, tracking_no: str, to: str, reason: str = "", missing: list[str] | None = None,
                    delivery: dict[str, str] | None = None, decision: str | None = None) -> dict[str, Any]:
         return self.service._run(actor, None, lambda tx: application_view(
             tx.conn, transition(tx, tracking_no, to, reason, missing, delivery, decision), tx.now.date(),
             back_office=True))
 
-    def supplement(self, actor, tracking_no: str, materials: list[int], fields: dict[str, Any],
-                   id_number: str | None = None, request=None) -> dict[str, Any]:
+    def supplement(self, actor: Actor, tracking_no: str, materials: list[int], fields: dict[str, Any],
+                   id_number: str | None = None, request: RequestKey | None = None) -> dict[str, Any]:
         return self.service._run(actor, request, lambda tx: application_view(
             tx.conn, supplement(tx, tracking_no, materials, fields, id_number), tx.now.date(),
             back_office=actor.kind == "staff"))

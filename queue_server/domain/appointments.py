@@ -26,15 +26,19 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
-from datetime import date, datetime, time, timedelta
-from typing import Any
+from datetime import date, datetime, time, timedelta, tzinfo
+from typing import TYPE_CHECKING, Any
 
 from hallq.clock import iso
+from hallq.workdays import WorkCalendar
 from queue_server.domain import tickets as ticket_rules
-from queue_server.domain.context import APPOINTMENT, Tx
+from queue_server.domain.context import APPOINTMENT, Actor, Hall, Tx
 from queue_server.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from queue_server.domain.no_shows import lift_suspension, suspension
 from queue_server.domain.people import Person, item_row, parse_person
+
+if TYPE_CHECKING:
+    from queue_server.domain.service import QueueService, RequestKey
 
 # 30 characters: no 0/O, 1/I/L, U; 30**8 ≈ 6.6e11 codes, drawn with the secrets module
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -68,7 +72,7 @@ def normalise_code(raw: str) -> str | None:
     return s
 
 
-def holiday_texts(calendar, day: date) -> dict[str, str] | None:
+def holiday_texts(calendar: WorkCalendar, day: date) -> dict[str, str] | None:
     name = calendar.holiday_name(day)
     if name is None:
         return None
@@ -78,7 +82,7 @@ def holiday_texts(calendar, day: date) -> dict[str, str] | None:
 
 # -- slots -----------------------------------------------------------------------------
 
-def day_slots(hall, day: date) -> list[tuple[str, str]]:
+def day_slots(hall: Hall, day: date) -> list[tuple[str, str]]:
     """The slots of one day, ``[("09:00", "09:30"), ...]``, filling the opening periods."""
     step = timedelta(minutes=hall.config.appointments.slot_minutes)
     out = []
@@ -90,14 +94,14 @@ def day_slots(hall, day: date) -> list[tuple[str, str]]:
     return out
 
 
-def bookable_window(hall, today: date) -> tuple[date, date]:
+def bookable_window(hall: Hall, today: date) -> tuple[date, date]:
     """The first and last day a booking made ``today`` may be for."""
     rules = hall.config.appointments
     last = hall.config.calendar.add_workdays(today, rules.max_workdays_ahead)
     return today + timedelta(days=rules.min_days_ahead), last
 
 
-def day_refusal(hall, today: date, day: date) -> str | None:
+def day_refusal(hall: Hall, today: date, day: date) -> str | None:
     """Why ``day`` cannot be booked today (a reason code), or None."""
     first, last = bookable_window(hall, today)
     if not hall.config.hours.periods_on(day):
@@ -118,7 +122,7 @@ def _used(conn: sqlite3.Connection, business: str, first: date, last: date) -> d
     return {(r["date"], r["slot_start"], r["item"]): r["n"] for r in rows}
 
 
-def _remaining(hall, used: dict, business: str, item: str, day: str, start: str) -> tuple[int, int]:
+def _remaining(hall: Hall, used: dict, business: str, item: str, day: str, start: str) -> tuple[int, int]:
     """(capacity, remaining) of one slot for one item."""
     rules = hall.config.appointments
     capacity = rules.item_capacity.get(item, rules.capacity)
@@ -130,7 +134,7 @@ def _remaining(hall, used: dict, business: str, item: str, day: str, start: str)
     return capacity, max(left, 0)
 
 
-def list_slots(conn: sqlite3.Connection, hall, now: datetime, item_code: str, first: date | None = None,
+def list_slots(conn: sqlite3.Connection, hall: Hall, now: datetime, item_code: str, first: date | None = None,
                days: int | None = None) -> dict[str, Any]:
     """Days from ``first`` with their slots and the places left (GET /appointments/slots)."""
     it = _bookable_item(conn, hall, item_code)
@@ -156,7 +160,7 @@ def list_slots(conn: sqlite3.Connection, hall, now: datetime, item_code: str, fi
     return {"item": item_code, "item_name": it["name"], "business": it["business"], "days": out}
 
 
-def _bookable_item(conn, hall, item_code: str) -> dict[str, Any]:
+def _bookable_item(conn: sqlite3.Connection, hall: Hall, item_code: str) -> dict[str, Any]:
     it = item_row(conn, item_code)
     if not it["guide"].get("appointment") or not hall.config.appointments.enabled:
         raise Conflict("此事项不提供预约，请直接取号办理。", "此事項不提供預約，請直接取號辦理。",
@@ -225,7 +229,7 @@ def book(tx: Tx, item_code: str, day_text: str, start: str, name: str, id_number
 def _insert(tx: Tx, it: dict, day: str, start: str, end: str, person: Person) -> sqlite3.Row:
     for _ in range(10):  # a clash of random codes is rare (1 in 10^8 per booking); draw again
         try:
-            return tx.one(
+            return tx.row(
                 "INSERT INTO appointments (code, item, business, date, slot_start, slot_end, name, name_masked, "
                 "id_hash, id_masked, phone_hash, phone_masked, status, booked_at, booked_by) "
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?, 'booked', ?, ?) RETURNING *",
@@ -252,12 +256,12 @@ def find(conn: sqlite3.Connection, raw_code: str) -> sqlite3.Row:
     return row
 
 
-def slot_start(a: sqlite3.Row, tz) -> datetime:
+def slot_start(a: sqlite3.Row, tz: tzinfo | None) -> datetime:
     return datetime.combine(date.fromisoformat(a["date"]), time.fromisoformat(a["slot_start"]), tzinfo=tz)
 
 
-def cancel_until(tx_or_hall, a: sqlite3.Row, tz) -> datetime:
-    hall = getattr(tx_or_hall, "hall", tx_or_hall)
+def cancel_until(tx_or_hall: Tx | Hall, a: sqlite3.Row, tz: tzinfo | None) -> datetime:
+    hall = tx_or_hall.hall if isinstance(tx_or_hall, Tx) else tx_or_hall
     return slot_start(a, tz) - timedelta(minutes=hall.config.appointments.cancel_before_minutes)
 
 
@@ -284,7 +288,7 @@ def cancel(tx: Tx, raw_code: str, id_number: str | None) -> sqlite3.Row:
                        f"An appointment cannot be cancelled within {minutes} minutes of its start; "
                        "if you cannot come, please call the hall.", code="cancel_cutoff",
                        detail={"cancel_until": iso(until)})
-    row = tx.one("UPDATE appointments SET status = 'cancelled', cancelled_at = ?, cancelled_by = ? WHERE id = ? "
+    row = tx.row("UPDATE appointments SET status = 'cancelled', cancelled_at = ?, cancelled_by = ? WHERE id = ? "
                  "RETURNING *", (tx.at, tx.actor.label, a["id"]))
     tx.journal("appointment_cancelled", business=a["business"], data={"code": a["code"], "date": a["date"],
                                                                       "late": tx.now > until})
@@ -351,7 +355,7 @@ def _todays_booking(tx: Tx, id_hash: str) -> sqlite3.Row:
 
 # -- views ------------------------------------------------------------------------------------
 
-def appointment_view(conn: sqlite3.Connection, hall, a: sqlite3.Row, back_office: bool = False) -> dict[str, Any]:
+def appointment_view(conn: sqlite3.Connection, hall: Hall, a: sqlite3.Row, back_office: bool = False) -> dict[str, Any]:
     """What a kiosk may show of a booking: masks only (the full name only for the back office)."""
     it = item_row(conn, a["item"], active_only=False)
     tz = hall.clock.now().tzinfo
@@ -387,7 +391,7 @@ def list_for_day(conn: sqlite3.Connection, day: str, item: str | None = None, st
 class AppointmentDesk:
     """Appointments as the API and the consoles use them; every method is one transaction."""
 
-    def __init__(self, service) -> None:
+    def __init__(self, service: QueueService) -> None:
         self.service = service
         self.hall = service.hall
 
@@ -395,8 +399,8 @@ class AppointmentDesk:
         with self.service.db.read() as conn:
             return list_slots(conn, self.hall, self.hall.now(), item, first, days)
 
-    def book(self, actor, item: str, day: str, start: str, name: str, id_number: str, phone: str,
-             request=None) -> dict[str, Any]:
+    def book(self, actor: Actor, item: str, day: str, start: str, name: str, id_number: str, phone: str,
+             request: RequestKey | None = None) -> dict[str, Any]:
         return self.service._run(actor, request, lambda tx: appointment_view(
             tx.conn, self.hall, book(tx, item, day, start, name, id_number, phone)))
 
@@ -404,13 +408,14 @@ class AppointmentDesk:
         with self.service.db.read() as conn:
             return appointment_view(conn, self.hall, find(conn, code), back_office)
 
-    def cancel(self, actor, code: str, id_number: str | None, request=None) -> dict[str, Any]:
+    def cancel(self, actor: Actor, code: str, id_number: str | None, request: RequestKey | None = None) -> dict[str, Any]:
         def run(tx: Tx) -> dict[str, Any]:
             a = cancel(tx, code, id_number)
             return {"code": a["code"], "status": a["status"]}
         return self.service._run(actor, request, run)
 
-    def check_in(self, actor, code: str | None = None, id_number: str | None = None, request=None) -> dict[str, Any]:
+    def check_in(self, actor: Actor, code: str | None = None, id_number: str | None = None,
+                 request: RequestKey | None = None) -> dict[str, Any]:
         def run(tx: Tx) -> dict[str, Any]:
             # counted: a checked-in appointment queues by its slot, not as the last of the promises
             return self.service._ticket_view(tx, check_in(tx, code, id_number))
@@ -422,5 +427,5 @@ class AppointmentDesk:
             return [appointment_view(conn, self.hall, a, back_office=True)
                     for a in list_for_day(conn, day, item, status)]
 
-    def lift_suspension(self, actor, id_number: str) -> dict[str, Any]:
+    def lift_suspension(self, actor: Actor, id_number: str) -> dict[str, Any]:
         return self.service._run(actor, None, lambda tx: {"lifted": lift_suspension(tx, id_number)})

@@ -21,11 +21,14 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hallq.privacy import mask_name
-from queue_server.domain.context import Tx
+from queue_server.domain.context import Actor, Tx
 from queue_server.domain.errors import Conflict, Forbidden, NotFound
+
+if TYPE_CHECKING:
+    from queue_server.domain.service import QueueService
 
 # problem codes devices report → (zh-Hans, zh-Hant, en) for the consoles; unknown codes are shown as they are
 PROBLEMS: dict[str, tuple[str, str, str]] = {
@@ -86,11 +89,13 @@ def request_help(tx: Tx) -> dict[str, Any]:
     place = device.place if device is not None else ""
     cur = tx.conn.execute("INSERT INTO help_requests (device, place, business_day, requested_at) VALUES (?, ?, ?, ?)",
                           (actor.id, place, tx.day, tx.at))
-    tx.journal("help_requested", data={"help_request": cur.lastrowid, "device": actor.id, "place": place})
-    return {**_help_view(_find(tx.conn, cur.lastrowid), tx.now), "repeated": False}
+    request_id = cur.lastrowid
+    assert request_id is not None  # an INSERT sets it
+    tx.journal("help_requested", data={"help_request": request_id, "device": actor.id, "place": place})
+    return {**_help_view(_find(tx.conn, request_id), tx.now), "repeated": False}
 
 
-def help_request(conn: sqlite3.Connection, actor, request_id: int, now: datetime) -> dict[str, Any]:
+def help_request(conn: sqlite3.Connection, actor: Actor, request_id: int, now: datetime) -> dict[str, Any]:
     """One request, for the kiosk that made it (is someone coming?) or for staff; another kiosk gets 404."""
     return _help_view(_find(conn, request_id, actor.id if actor.kind == "kiosk" else None), now)
 
@@ -161,11 +166,11 @@ def summary(conn: sqlite3.Connection, now: datetime) -> dict[str, Any]:
 class AttentionDesk:
     """Help requests as kiosks and clerks make and take them; every change is one transaction."""
 
-    def __init__(self, service) -> None:
+    def __init__(self, service: QueueService) -> None:
         self.service = service
 
-    def request_help(self, actor) -> dict[str, Any]:
+    def request_help(self, actor: Actor) -> dict[str, Any]:
         return self.service._run(actor, None, request_help)
 
-    def take_help_request(self, actor, request_id: int) -> dict[str, Any]:
+    def take_help_request(self, actor: Actor, request_id: int) -> dict[str, Any]:
         return self.service._run(actor, None, lambda tx: take_help_request(tx, request_id))

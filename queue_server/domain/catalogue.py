@@ -151,7 +151,7 @@ def import_businesses(tx: Tx, text: str) -> dict[str, int]:
     lines = _Lines()
     rows = _rows(text, BUSINESS_COLUMNS, lines, optional=tuple(TARGET_COLUMNS.values()), renamed=_OLD_COLUMNS)
     existing = {r["code"]: r for r in tx.all("SELECT * FROM businesses")}
-    windows = tx.one("SELECT COUNT(*) AS n FROM windows WHERE active")["n"]
+    windows = tx.row("SELECT COUNT(*) AS n FROM windows WHERE active")["n"]
     default = tx.rules.targets.as_dict()  # [queue] targets, as a business added in the file would get
     prefixes: dict[str, str] = {r["prefix"]: c for c, r in existing.items()}
     seen: set[str] = set()

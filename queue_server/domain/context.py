@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from hallq.clock import Clock, iso
-from hallq.hallconfig import HallConfig
+from hallq.hallconfig import HallConfig, QueueRules
 
 GREEN, APPOINTMENT, ORDINARY = 0, 1, 2
 CLASS_NAMES = {GREEN: "green", APPOINTMENT: "appointment", ORDINARY: "ordinary"}
@@ -52,6 +52,8 @@ class Hall:
     config: HallConfig
     clock: Clock
     secret: bytes
+    # the hall file's own calendar, hours and appointment rules (queue_server.domain.hall_settings keeps them)
+    _file_settings: Any = field(default=None, init=False, repr=False, compare=False)
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -75,11 +77,18 @@ class Tx:
         return self.now.date().isoformat()
 
     @property
-    def rules(self):
+    def rules(self) -> QueueRules:
         return self.hall.config.queue
 
     def one(self, sql: str, params: tuple | dict = ()) -> sqlite3.Row | None:
         return self.conn.execute(sql, params).fetchone()
+
+    def row(self, sql: str, params: tuple | dict = ()) -> sqlite3.Row:
+        """The row a statement always gives: ``INSERT … RETURNING``, an aggregate, a row known to exist."""
+        row = self.conn.execute(sql, params).fetchone()
+        if row is None:
+            raise LookupError(f"no row from {sql!r}")
+        return row
 
     def all(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
         return self.conn.execute(sql, params).fetchall()
@@ -96,12 +105,14 @@ class Tx:
              business or (ticket["business"] if ticket is not None else None),
              window, json.dumps(data or {}, ensure_ascii=False, separators=(",", ":"))),
         )
-        self.journaled.append(cur.lastrowid)
+        entry = cur.lastrowid
+        assert entry is not None  # an INSERT sets it
+        self.journaled.append(entry)
         self.actions.append(action)
-        return cur.lastrowid
+        return entry
 
     def next_counter(self, name: str) -> int:
-        row = self.one("INSERT INTO counters (name, value) VALUES (?, 1) "
+        row = self.row("INSERT INTO counters (name, value) VALUES (?, 1) "
                        "ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value", (name,))
         return int(row[0])
 

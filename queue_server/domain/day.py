@@ -10,6 +10,8 @@ journal says so.
 
 from __future__ import annotations
 
+import sqlite3
+
 from queue_server.domain import no_shows
 from queue_server.domain.context import Tx
 
@@ -66,8 +68,8 @@ def reopen_day(tx: Tx) -> None:
         tx.journal("day_reopened")
 
 
-def day_closed(tx_or_conn, day: str) -> bool:
-    conn = getattr(tx_or_conn, "conn", tx_or_conn)
+def day_closed(tx_or_conn: Tx | sqlite3.Connection, day: str) -> bool:
+    conn = tx_or_conn.conn if isinstance(tx_or_conn, Tx) else tx_or_conn
     row = conn.execute("SELECT value FROM meta WHERE key = 'closed_day'").fetchone()
     return bool(row and row[0] == day)
 

@@ -13,6 +13,7 @@ from typing import Any
 class DomainError(Exception):
     status = 400
     code = "bad_request"
+    fields: list[dict[str, Any]] | None = None  # every bad field ({"field", "problem"}), where a refusal lists them
 
     def __init__(self, zh: str, hant: str, en: str, *, code: str | None = None,
                  status: int | None = None, detail: dict[str, Any] | None = None) -> None:

@@ -21,13 +21,17 @@ on when the rating was given, so opening one a minute later changes nothing.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hallq.privacy import mask_name, scrub_text
-from queue_server.domain.context import Tx
+from queue_server.domain.context import Actor, Tx
 from queue_server.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from queue_server.domain.ratings import LEVELS
+
+if TYPE_CHECKING:
+    from queue_server.domain.service import QueueService
 
 STATES = ("open", "verified", "fixed", "closed")
 MAX_NOTE = 1000
@@ -180,7 +184,8 @@ _SELECT = ("SELECT f.*, r.level, r.reasons, r.comment, r.rated_at, r.business, r
 def list_followups(conn: sqlite3.Connection, today: date, which: str = "active", owner: int | None = None,
                    limit: int = 300) -> list[dict[str, Any]]:
     """Follow-ups: ``active`` (not closed), ``overdue``, ``appeals`` (pending) or ``all``; newest first."""
-    where, params = [], []
+    where: list[str] = []
+    params: list[Any] = []
     if which == "active":
         where.append("f.state != 'closed'")
     elif which == "overdue":
@@ -236,7 +241,7 @@ class FollowUpDesk:
     """Follow-ups as managers and clerks move them on; every step is one transaction and answers
     the follow-up as it is then (:func:`followup_view`)."""
 
-    def __init__(self, service) -> None:
+    def __init__(self, service: QueueService) -> None:
         self.service = service
 
     def open_pending(self) -> int:
@@ -247,23 +252,23 @@ class FollowUpDesk:
 
         return self.service._run(SYSTEM, None, open_pending)
 
-    def _step(self, actor, fid: int, rule, *args) -> dict[str, Any]:
+    def _step(self, actor: Actor, fid: int, rule: Callable[..., object], *args: Any) -> dict[str, Any]:
         def run(tx: Tx) -> dict[str, Any]:
             rule(tx, fid, *args)
             return get_followup(tx.conn, fid, tx.now.date())
         return self.service._run(actor, None, run)
 
-    def verify(self, actor, fid: int, note: str, complaint_valid: bool) -> dict[str, Any]:
+    def verify(self, actor: Actor, fid: int, note: str, complaint_valid: bool) -> dict[str, Any]:
         return self._step(actor, fid, verify, note, complaint_valid)
 
-    def fix(self, actor, fid: int, note: str) -> dict[str, Any]:
+    def fix(self, actor: Actor, fid: int, note: str) -> dict[str, Any]:
         return self._step(actor, fid, fix, note)
 
-    def report_back(self, actor, fid: int, note: str) -> dict[str, Any]:
+    def report_back(self, actor: Actor, fid: int, note: str) -> dict[str, Any]:
         return self._step(actor, fid, report_back, note)
 
-    def appeal(self, actor, fid: int, reason: str) -> dict[str, Any]:
+    def appeal(self, actor: Actor, fid: int, reason: str) -> dict[str, Any]:
         return self._step(actor, fid, appeal, reason)
 
-    def decide_appeal(self, actor, fid: int, upheld: bool, note: str) -> dict[str, Any]:
+    def decide_appeal(self, actor: Actor, fid: int, upheld: bool, note: str) -> dict[str, Any]:
         return self._step(actor, fid, decide_appeal, upheld, note)

@@ -26,15 +26,18 @@ import sqlite3
 import threading
 import time
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hallq.hours import WEEKDAYS, OpeningHours, Period, check_no_overlap
 from hallq.targets import CLASSES as TARGET_CLASSES
 from hallq.targets import problems as target_problems
 from hallq.workdays import WorkCalendar
 from queue_server.domain import catalogue
-from queue_server.domain.context import Hall, Tx
+from queue_server.domain.context import Actor, Hall, Tx
 from queue_server.domain.errors import Invalid, NotFound, unknown_business, unknown_item
+
+if TYPE_CHECKING:
+    from queue_server.domain.service import QueueService
 
 VERSION_META = "hall_settings_version"
 SYNC_SECONDS = 2.0
@@ -229,7 +232,7 @@ def update_business(tx: Tx, code: str, changes: dict[str, Any]) -> sqlite3.Row:
     tx.set_meta(VERSION_META, str(int(tx.meta(VERSION_META) or 0) + 1))
     tx.journal("config_applied", business=code, data={"source": "console", "business": code,
                                                       "changed": sorted(sets)})
-    return tx.one("SELECT * FROM businesses WHERE code = ?", (code,))
+    return tx.row("SELECT * FROM businesses WHERE code = ?", (code,))
 
 
 def _targets(tx: Tx, b: sqlite3.Row, given: Any, service_minutes: int) -> dict[str, int]:
@@ -238,7 +241,7 @@ def _targets(tx: Tx, b: sqlite3.Row, given: Any, service_minutes: int) -> dict[s
                       f"targets has the keys {', '.join(TARGET_CLASSES)}.", code="invalid_value",
                       detail={"field": "targets"})
     targets = {k: given.get(k, b[f"{k}_target_minutes"]) for k in TARGET_CLASSES}
-    windows = tx.one("SELECT COUNT(*) AS n FROM windows WHERE active")["n"]
+    windows = tx.row("SELECT COUNT(*) AS n FROM windows WHERE active")["n"]
     wrong = target_problems(targets, service_minutes, windows)
     if wrong:
         err = Invalid("；".join(z for _, z, _h, _e in wrong), "；".join(h for _, _z, h, _e in wrong),
@@ -284,10 +287,10 @@ class SettingsDesk:
     other processes see the new version within :data:`SYNC_SECONDS`.
     """
 
-    def __init__(self, service) -> None:
+    def __init__(self, service: QueueService) -> None:
         self.service = service
 
-    def update_business(self, actor, code: str, changes: dict[str, Any]) -> dict[str, Any]:
+    def update_business(self, actor: Actor, code: str, changes: dict[str, Any]) -> dict[str, Any]:
         def run(tx: Tx) -> dict[str, Any]:
             row = update_business(tx, code, changes)
             return {"code": row["code"], "daily_limit": row["daily_limit"], "service_minutes": row["service_minutes"],
@@ -295,20 +298,27 @@ class SettingsDesk:
                     "ticket_requires": row["ticket_requires"], "active": bool(row["active"])}
         return self.service._run(actor, None, run)
 
-    def import_businesses(self, actor, text: str) -> dict[str, int]:
+    def import_businesses(self, actor: Actor, text: str) -> dict[str, int]:
         """Businesses from CSV: all or nothing, problems listed by line (:mod:`.catalogue`)."""
         return self.service._run(actor, None, lambda tx: catalogue.import_businesses(tx, text))
 
-    def import_items(self, actor, text: str) -> dict[str, int]:
+    def import_items(self, actor: Actor, text: str) -> dict[str, int]:
         return self.service._run(actor, None, lambda tx: catalogue.import_items(tx, text))
 
-    def set_day(self, actor, day: str, kind: str | None, note: str = "") -> dict[str, Any]:
-        return self.service._run(actor, None, lambda tx: (set_day(tx, day, kind, note), {"day": day, "kind": kind})[1])
+    def set_day(self, actor: Actor, day: str, kind: str | None, note: str = "") -> dict[str, Any]:
+        def run(tx: Tx) -> dict[str, Any]:
+            set_day(tx, day, kind, note)
+            return {"day": day, "kind": kind}
+        return self.service._run(actor, None, run)
 
-    def set_hours(self, actor, key: str, periods: list[str] | None) -> dict[str, Any]:
-        return self.service._run(actor, None, lambda tx: (set_hours(tx, key, periods),
-                                                          {"key": key, "periods": periods})[1])
+    def set_hours(self, actor: Actor, key: str, periods: list[str] | None) -> dict[str, Any]:
+        def run(tx: Tx) -> dict[str, Any]:
+            set_hours(tx, key, periods)
+            return {"key": key, "periods": periods}
+        return self.service._run(actor, None, run)
 
-    def set_capacity(self, actor, scope: str, key: str, capacity: int | None) -> dict[str, Any]:
-        return self.service._run(actor, None, lambda tx: (set_capacity(tx, scope, key, capacity),
-                                                          {"scope": scope, "key": key, "capacity": capacity})[1])
+    def set_capacity(self, actor: Actor, scope: str, key: str, capacity: int | None) -> dict[str, Any]:
+        def run(tx: Tx) -> dict[str, Any]:
+            set_capacity(tx, scope, key, capacity)
+            return {"scope": scope, "key": key, "capacity": capacity}
+        return self.service._run(actor, None, run)

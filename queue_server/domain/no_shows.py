@@ -40,10 +40,10 @@ def _maybe_suspend(tx: Tx, a: sqlite3.Row) -> None:
     if rules.no_show_limit <= 0:
         return
     since = (date.fromisoformat(a["date"]) - timedelta(days=rules.no_show_window_days)).isoformat()
-    reset = tx.one("SELECT MAX(trigger_date) AS d FROM appointment_suspensions WHERE id_hash = ?", (a["id_hash"],))
+    reset = tx.row("SELECT MAX(trigger_date) AS d FROM appointment_suspensions WHERE id_hash = ?", (a["id_hash"],))
     if reset["d"] and reset["d"] > since:
         since = reset["d"]
-    count = tx.one("SELECT COUNT(*) FROM appointments WHERE id_hash = ? AND status = 'no_show' AND date > ? "
+    count = tx.row("SELECT COUNT(*) FROM appointments WHERE id_hash = ? AND status = 'no_show' AND date > ? "
                    "AND date <= ?", (a["id_hash"], since, a["date"]))[0]
     if count < rules.no_show_limit:
         return

@@ -7,15 +7,18 @@ notices snapshot.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from queue_server.domain.context import Tx
+from queue_server.domain.context import Actor, Tx
 from queue_server.domain.errors import NotFound
+
+if TYPE_CHECKING:
+    from queue_server.domain.service import QueueService
 
 
 def put_up(tx: Tx, text: dict[str, str], level: str = "info", until: str | None = None) -> int:
     """Show ``text`` (three languages) on the boards until ``until`` (or until taken down); its id."""
-    row = tx.one("INSERT INTO notices (text, level, until, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+    row = tx.row("INSERT INTO notices (text, level, until, created_at) VALUES (?, ?, ?, ?) RETURNING id",
                  (json.dumps(text, ensure_ascii=False), level, until, tx.at))
     tx.journal("notice", data={"id": row["id"], "created": True})
     return row["id"]
@@ -30,11 +33,14 @@ def take_down(tx: Tx, notice_id: int) -> None:
 class NoticeDesk:
     """Notices as managers change them (QueueService.notices); every change is one transaction."""
 
-    def __init__(self, service) -> None:
+    def __init__(self, service: QueueService) -> None:
         self.service = service
 
-    def create(self, actor, text: dict[str, str], level: str = "info", until: str | None = None) -> dict[str, Any]:
+    def create(self, actor: Actor, text: dict[str, str], level: str = "info", until: str | None = None) -> dict[str, Any]:
         return self.service._run(actor, None, lambda tx: {"id": put_up(tx, text, level, until)})
 
-    def delete(self, actor, notice_id: int) -> dict[str, Any]:
-        return self.service._run(actor, None, lambda tx: (take_down(tx, notice_id), {"deleted": notice_id})[1])
+    def delete(self, actor: Actor, notice_id: int) -> dict[str, Any]:
+        def run(tx: Tx) -> dict[str, Any]:
+            take_down(tx, notice_id)
+            return {"deleted": notice_id}
+        return self.service._run(actor, None, run)

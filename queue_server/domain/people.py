@@ -13,11 +13,12 @@ import json
 import re
 import sqlite3
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from hallq.i18n import t3
 from hallq.privacy import IdNumber, InvalidIdNumber, keyed_hash, mask_name, mask_phone, normalise_phone
-from queue_server.domain.context import Tx
+from queue_server.domain.context import Hall, Tx
 from queue_server.domain.errors import Invalid, unknown_item
 
 # Chinese names (with · for names like 阿依古丽·买买提) or Latin letters
@@ -116,7 +117,7 @@ def item_row(conn: sqlite3.Connection, code: str, active_only: bool = True) -> d
             "guide": json.loads(row["guide"])}
 
 
-def id_hash_of(hall, today, id_number: str, prefix: str = "") -> str:
+def id_hash_of(hall: Hall, today: date | None, id_number: str, prefix: str = "") -> str:
     """The keyed hash that finds a person's bookings or applications (422 when the number is not valid)."""
     try:
         value = IdNumber.parse(id_number, today=today).value

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from queue_server.domain import windows as window_rules
-from queue_server.domain.context import Tx
+from queue_server.domain.context import Actor, Tx
 from queue_server.domain.errors import Forbidden
 from queue_server.domain.ratings import RECENT_MINUTES, ticket_to_rate_at_window
 
@@ -60,7 +60,7 @@ def prompt_for_window(conn: sqlite3.Connection, number: int, now: datetime, busi
             "SELECT 1 FROM tickets INDEXED BY tickets_at_window WHERE window = ? AND state IN ('called', 'serving') "
             "AND called_at >= ?", (number, ticket["finished_at"])).fetchone()
         show = prompted_at is not None or newer_call is None
-    if not show:
+    if not show or ticket is None:  # shown only for a ticket
         return {"window": number, "ticket": None, "prompted": False, "prompted_at": None}
     b = businesses.get(ticket["business"], {})
     name = b.get("name")
@@ -70,7 +70,7 @@ def prompt_for_window(conn: sqlite3.Connection, number: int, now: datetime, busi
                        "finished_at": ticket["finished_at"]}}
 
 
-def check_bound(actor, number: int) -> None:
+def check_bound(actor: Actor, number: int) -> None:
     if number not in actor.windows:
         raise Forbidden(f"此设备不属于 {number} 号窗口。", f"此設備不屬於 {number} 號窗口。",
                         f"This device is not bound to window {number}.", code="not_bound_here")

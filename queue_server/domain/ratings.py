@@ -43,7 +43,7 @@ def rate(tx: Tx, ticket: sqlite3.Row, level: int, reasons: list[str] | None = No
         raise Conflict(f"已超过{days}个工作日的评价期限。", f"已超過{days}個工作日的評價期限。",
                        f"The {days} working days for rating have passed.", code="rating_period_over")
     try:
-        row = tx.one(
+        row = tx.row(
             "INSERT INTO ratings (ticket_id, stage, level, bad, reasons, comment, business_day, business, item, "
             "window, staff_id, source, rated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING *",
             (ticket["id"], stage, level, int(level <= 2), json.dumps(reasons or [], ensure_ascii=False),

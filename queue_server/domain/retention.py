@@ -27,15 +27,18 @@ Each pass is journaled (``personal_data_erased``) with what it erased and up to 
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from queue_server.domain.context import SYSTEM, Tx
+
+if TYPE_CHECKING:
+    from queue_server.domain.service import QueueService
 
 JOURNAL_MIN_DAYS = 180  # 网络安全法 §21: at least six months; nothing deletes journal rows at all
 BATCH = 2000  # rows per transaction: a year of tickets on the first run must not hold the write lock long
 
 
-def erase_personal_data(service, today: date) -> dict[str, Any]:
+def erase_personal_data(service: QueueService, today: date) -> dict[str, Any]:
     """Erase what is due on ``today`` in transactions of at most ``BATCH`` rows each; return the counts."""
     total = {"tickets": 0, "appointments": 0, "suspensions": 0}
     while True:

@@ -22,11 +22,12 @@ so a resident never gets two numbers for one press.
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from hallq.clock import VirtualClock, iso
 from queue_server.db import Database
@@ -45,7 +46,12 @@ from queue_server.domain.hall_settings import SettingsDesk
 from queue_server.domain.notices import NoticeDesk
 from queue_server.domain.tidal import TidalDesk
 
+if TYPE_CHECKING:  # imported where used: they import this module
+    from queue_server.domain.applications import ApplicationDesk
+    from queue_server.domain.appointments import AppointmentDesk
+
 RequestKey = tuple[str, str]
+T = TypeVar("T")
 
 
 class _Desk:
@@ -67,11 +73,11 @@ class QueueService:
         self._businesses: dict[str, dict[str, Any]] | None = None
         self.estimates = EstimateCache()
         self._now_lock = threading.Lock()
-        self._last_now = None
+        self._last_now: datetime | None = None
 
     # -- transactions --------------------------------------------------------------
 
-    def _now(self):
+    def _now(self) -> datetime:
         """The transaction's moment. On the real clock it never goes backwards in a process:
         if the machine's clock steps back (an NTP correction), a ticket issued after the
         step must not arrive "before" earlier ones. A virtual clock is moved on purpose."""
@@ -94,7 +100,7 @@ class QueueService:
         self._day_seen = tx.day
         self.estimates.after(tx.actions)
 
-    def _run(self, actor: Actor, request: RequestKey | None, fn: Callable[[Tx], dict[str, Any]]) -> dict[str, Any]:
+    def _run(self, actor: Actor, request: RequestKey | None, fn: Callable[[Tx], T]) -> T:
         if request is None:
             with self.transaction(actor) as tx:
                 return fn(tx)
@@ -106,7 +112,7 @@ class QueueService:
                     stored = json.loads(row["response"])
                     if row["status"] >= 400:
                         raise _Replayed(_replayed_error(row["status"], stored))
-                    return {**stored, "replayed": True}
+                    return cast(T, {**stored, "replayed": True})  # what takes a request key answers a dict
                 result = fn(tx)
                 tx.conn.execute("INSERT INTO requests (client, key, status, response, created_at) VALUES (?,?,?,?,?)",
                                 (client, key, 200, json.dumps(result, ensure_ascii=False), tx.at))
@@ -139,14 +145,14 @@ class QueueService:
     # -- appointments and applications live in their own modules (one transaction per call) --
 
     @property
-    def appointments(self):
+    def appointments(self) -> AppointmentDesk:
         """Appointments (预约办事): :class:`queue_server.domain.appointments.AppointmentDesk`."""
         from queue_server.domain.appointments import AppointmentDesk
 
         return AppointmentDesk(self)
 
     @property
-    def applications(self):
+    def applications(self) -> ApplicationDesk:
         """Applications (前台综合受理): :class:`queue_server.domain.applications.ApplicationDesk`."""
         from queue_server.domain.applications import ApplicationDesk
 
@@ -161,7 +167,7 @@ class QueueService:
     attention = _Desk(AttentionDesk)  # help requests from kiosks (找工作人员帮忙)
     followups = _Desk(FollowUpDesk)  # bad-review follow-ups (差评整改)
 
-    def _ticket_view(self, tx: Tx, row, ahead: int | None = None) -> dict[str, Any]:
+    def _ticket_view(self, tx: Tx, row: sqlite3.Row, ahead: int | None = None) -> dict[str, Any]:
         return ticket_rules.ticket_view(tx.conn, row, self.businesses(), self.hall, ahead, self.estimates, tx.now)
 
     # -- tickets ---------------------------------------------------------------------
@@ -192,7 +198,8 @@ class QueueService:
 
     # -- windows -----------------------------------------------------------------------
 
-    def _window_result(self, tx: Tx, number: int, ticket=None, seq: int | None = None) -> dict[str, Any]:
+    def _window_result(self, tx: Tx, number: int, ticket: sqlite3.Row | None = None,
+                       seq: int | None = None) -> dict[str, Any]:
         w = window_rules.get_window(tx, number)
         out: dict[str, Any] = {"window": window_rules.window_view(tx.conn, w)}
         if ticket is not None:
@@ -348,7 +355,7 @@ def _require_manager(actor: Actor) -> None:
         raise Forbidden("此操作需要管理人员权限。", "此操作需要管理人員權限。", "This needs a manager.", code="manager_only")
 
 
-def ticket_brief(t) -> dict[str, Any]:
+def ticket_brief(t: sqlite3.Row) -> dict[str, Any]:
     """A ticket as a window sees it: number, business, item, state, times; masks only."""
     return {
         "id": t["public_id"], "ticket": t["label"], "business": t["business"], "item": t["item"],

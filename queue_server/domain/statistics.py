@@ -25,9 +25,12 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hallq.clock import iso
+
+if TYPE_CHECKING:
+    from queue_server.db import Database
 
 GROUPS = {"day": "business_day", "hour": "hour", "business": "business", "window": "window", "staff": "staff_id"}
 COUNTERS = ("issued", "done", "no_show", "cancelled", "expired", "green", "appointment", "waited", "wait_s",
@@ -122,7 +125,7 @@ def roll_up_day(conn: sqlite3.Connection, day: str, at: datetime) -> None:
                  "ON CONFLICT(business_day) DO UPDATE SET rolled_at = excluded.rolled_at", (day, iso(at)))
 
 
-def roll_up_pending(db, now: datetime, limit: int | None = None) -> int:
+def roll_up_pending(db: Database, now: datetime, limit: int | None = None) -> int:
     """Roll up every closed day not yet rolled up, one short write transaction per day."""
     days = pending_days(db.connection())[:limit]
     for day in days:
@@ -137,7 +140,7 @@ def _empty() -> dict[str, int]:
     return dict.fromkeys(COUNTERS, 0)
 
 
-def _add(acc: dict[str, int], row) -> None:
+def _add(acc: dict[str, int], row: sqlite3.Row) -> None:
     for k in COUNTERS:
         acc[k] += row[k] or 0
 

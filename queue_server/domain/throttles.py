@@ -117,7 +117,7 @@ def record_failure(tx: Tx, client: str, job_no: str) -> None:
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (client, job_no) DO UPDATE SET failures = excluded.failures, "
             "last_failure_at = excluded.last_failure_at, refused_until = excluded.refused_until, "
             "throttled_since = excluded.throttled_since", (client, key, failures, tx.at, until, since))
-        if started:
+        if started and wait is not None:  # started: a wait began
             tx.journal("sign_in_throttled", data={"client": client, "job_no": key or None, "failures": failures,
                                                   "wait_seconds": int(wait.total_seconds())})
 

@@ -27,7 +27,7 @@ from hallq.clock import iso
 from hallq.i18n import pick
 from hallq.privacy import InvalidIdNumber, IdNumber, keyed_hash, mask_phone, normalise_phone
 from queue_server.domain import day as day_rules
-from queue_server.domain.context import APPOINTMENT, CLASS_NAMES, GREEN, ORDINARY, Tx
+from queue_server.domain.context import APPOINTMENT, CLASS_NAMES, GREEN, ORDINARY, Hall, Tx
 from queue_server.domain.errors import Conflict, Forbidden, Invalid, unknown_business, unknown_item, unknown_ticket
 from queue_server.domain.estimates import EstimateCache, people_ahead, queue_state, wait
 
@@ -111,7 +111,7 @@ def issue_ticket(tx: Tx, business: str, item: str | None = None, id_number: str 
     digits = max(3, len(str(b["daily_limit"])))
     try:
         # the number is taken in the INSERT itself; the unique constraint guards it
-        row = tx.one(
+        row = tx.row(
             "INSERT INTO tickets (public_id, business_day, business, origin_business, number, label, item, class, "
             "green_reason, state, issued_at, arrived_at, promise_from, id_hash, id_masked, phone_hash, phone_masked, "
             "source) SELECT :pid, :day, :b, :b, n, :prefix || substr('0000' || n, -max(:digits, length(n))), :item, "
@@ -172,8 +172,8 @@ def _check_issuing(tx: Tx, b: sqlite3.Row, appointment: bool = False) -> None:
                    detail={"reason": reason, "next_opening": nxt.isoformat() if nxt else None})
 
 
-def find_ticket(tx_or_conn, public_id: str) -> sqlite3.Row:
-    conn = getattr(tx_or_conn, "conn", tx_or_conn)
+def find_ticket(tx_or_conn: Tx | sqlite3.Connection, public_id: str) -> sqlite3.Row:
+    conn = tx_or_conn.conn if isinstance(tx_or_conn, Tx) else tx_or_conn
     row = conn.execute("SELECT * FROM tickets WHERE public_id = ?", (public_id,)).fetchone()
     if row is None:
         raise unknown_ticket()
@@ -193,7 +193,7 @@ def cancel_ticket(tx: Tx, public_id: str) -> sqlite3.Row:
         raise Conflict("这张号票已不在等候中，无法取消。", "這張號票已不在等候中，無法取消。",
                        "This ticket is no longer waiting and cannot be cancelled.", code="not_waiting",
                        detail={"state": t["state"]})
-    row = tx.one("UPDATE tickets SET state = 'cancelled', finished_at = ? WHERE id = ? RETURNING *", (tx.at, t["id"]))
+    row = tx.row("UPDATE tickets SET state = 'cancelled', finished_at = ? WHERE id = ? RETURNING *", (tx.at, t["id"]))
     tx.journal("cancel", ticket=row)
     return row
 
@@ -215,7 +215,7 @@ def requeue_ticket(tx: Tx, t: sqlite3.Row) -> sqlite3.Row:
                        "This number has already been re-queued; please take a new number.",
                        code="requeue_limit")
     try:
-        row = tx.one("UPDATE tickets SET state = 'waiting', window = NULL, staff_id = NULL, arrived_at = ?, "
+        row = tx.row("UPDATE tickets SET state = 'waiting', window = NULL, staff_id = NULL, arrived_at = ?, "
                      "promise_from = ?, finished_at = NULL, called_at = NULL, requeues = requeues + 1 "
                      "WHERE id = ? RETURNING *", (tx.at, tx.at, t["id"]))
     except sqlite3.IntegrityError:
@@ -225,7 +225,7 @@ def requeue_ticket(tx: Tx, t: sqlite3.Row) -> sqlite3.Row:
     return row
 
 
-def ticket_view(conn: sqlite3.Connection, t: sqlite3.Row, businesses: dict[str, Any], hall,
+def ticket_view(conn: sqlite3.Connection, t: sqlite3.Row, businesses: dict[str, Any], hall: Hall,
                 ahead: int | None = None, estimates: EstimateCache | None = None,
                 now: datetime | None = None) -> dict[str, Any]:
     """What a resident may see of a ticket: no personal data.

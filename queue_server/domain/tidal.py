@@ -30,18 +30,21 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hallq.clock import iso
-from hallq.hallconfig import TidalRule
+from hallq.hallconfig import TidalRule, TidalSettings
 from queue_server.domain import windows as window_rules
-from queue_server.domain.context import Tx
+from queue_server.domain.context import Actor, Tx
 from queue_server.domain.errors import Conflict, NotFound
+
+if TYPE_CHECKING:
+    from queue_server.domain.service import QueueService
 
 AUTO_META = "tidal_auto_assign"
 
 
-def auto_assign(conn: sqlite3.Connection, settings) -> bool:
+def auto_assign(conn: sqlite3.Connection, settings: TidalSettings) -> bool:
     """The run-time switch (set from the manager console) over ``[tidal] auto_assign``."""
     row = conn.execute("SELECT value FROM meta WHERE key = ?", (AUTO_META,)).fetchone()
     return settings.auto_assign if row is None else row[0] == "1"
@@ -65,7 +68,7 @@ def eased(rule: TidalRule, waiting: int, est: int | None) -> bool:
     return waiting <= rule.release_waiting_below and (est is None or est <= rule.release_wait_minutes_below)
 
 
-def plan(conn: sqlite3.Connection, settings, queues: dict[str, dict[str, Any]], now: datetime) -> list[tuple]:
+def plan(conn: sqlite3.Connection, settings: TidalSettings, queues: dict[str, dict[str, Any]], now: datetime) -> list[tuple]:
     """What :func:`evaluate` would change now, without writing: [(kind, business, window?)]."""
     if not settings.rules:
         return []
@@ -140,12 +143,14 @@ def evaluate(tx: Tx, queues: dict[str, dict[str, Any]]) -> list[tuple]:
     for kind, business, window in changes:
         q = queues.get(business)
         if kind == "pressure":
+            assert q is not None  # plan() reports pressure and easing only of a queue it was given
             tx.conn.execute("INSERT INTO tidal_pressure (business, since, waiting, est_wait_minutes) VALUES (?,?,?,?) "
                             "ON CONFLICT(business) DO NOTHING", (business, tx.at, q["waiting"], q["est_wait_minutes"]))
             _alert(tx, business, "pressure", q)
             tx.journal("tidal_pressure", business=business,
                        data={"waiting": q["waiting"], "est_wait_minutes": q["est_wait_minutes"]})
         elif kind == "eased":
+            assert q is not None
             tx.conn.execute("DELETE FROM tidal_pressure WHERE business = ?", (business,))
             _alert(tx, business, "eased", q)
             tx.journal("tidal_eased", business=business,
@@ -204,8 +209,8 @@ def set_auto(tx: Tx, on: bool) -> None:
 
 def acknowledge(tx: Tx, alert_id: int | None = None) -> int:
     """Mark one alert (or all) as seen by the acting manager."""
-    sql, params = "UPDATE tidal_alerts SET acknowledged_at = ?, acknowledged_by = ? WHERE acknowledged_at IS NULL", \
-        [tx.at, tx.actor.label]
+    sql = "UPDATE tidal_alerts SET acknowledged_at = ?, acknowledged_by = ? WHERE acknowledged_at IS NULL"
+    params: list[Any] = [tx.at, tx.actor.label]
     if alert_id is not None:
         sql += " AND id = ?"
         params.append(alert_id)
@@ -215,7 +220,8 @@ def acknowledge(tx: Tx, alert_id: int | None = None) -> int:
     return n
 
 
-def overview(conn: sqlite3.Connection, settings, now: datetime, queues: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def overview(conn: sqlite3.Connection, settings: TidalSettings, now: datetime,
+             queues: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The tidal page: pressure, assignments, tidal windows, recent alerts.
 
     A business under pressure carries the figures that put it there (``waiting``, ``est_wait_minutes``,
@@ -248,18 +254,21 @@ def overview(conn: sqlite3.Connection, settings, now: datetime, queues: dict[str
 class TidalDesk:
     """A manager's tidal moves; every one is one transaction (the automatic switch runs in queue_server.watch)."""
 
-    def __init__(self, service) -> None:
+    def __init__(self, service: QueueService) -> None:
         self.service = service
 
-    def assign(self, actor, number: int, business: str, queue: dict[str, Any] | None = None) -> dict[str, Any]:
+    def assign(self, actor: Actor, number: int, business: str, queue: dict[str, Any] | None = None) -> dict[str, Any]:
         """Lend tidal window ``number`` to ``business``; ``queue``: its figures now, kept as the reason."""
         return self.service._run(actor, None, lambda tx: assign(tx, number, business, queue))
 
-    def release(self, actor, number: int) -> dict[str, Any]:
+    def release(self, actor: Actor, number: int) -> dict[str, Any]:
         return self.service._run(actor, None, lambda tx: release(tx, number))
 
-    def set_auto(self, actor, on: bool) -> dict[str, Any]:
-        return self.service._run(actor, None, lambda tx: (set_auto(tx, on), {"auto_assign": on})[1])
+    def set_auto(self, actor: Actor, on: bool) -> dict[str, Any]:
+        def run(tx: Tx) -> dict[str, Any]:
+            set_auto(tx, on)
+            return {"auto_assign": on}
+        return self.service._run(actor, None, run)
 
-    def acknowledge(self, actor, alert_id: int | None = None) -> dict[str, Any]:
+    def acknowledge(self, actor: Actor, alert_id: int | None = None) -> dict[str, Any]:
         return self.service._run(actor, None, lambda tx: {"seen": acknowledge(tx, alert_id)})

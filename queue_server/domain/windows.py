@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from hallq.targets import Targets
 from queue_server.domain import dispatch
-from queue_server.domain.context import Actor, Tx
+from queue_server.domain.context import Actor, Hall, Tx
 from queue_server.domain.errors import Conflict, Forbidden, Invalid, NotFound, unknown_business, unknown_window
 
 CURRENT_STATES = ("called", "serving")
@@ -125,7 +127,7 @@ def sign_in(tx: Tx, number: int) -> sqlite3.Row:
                         code="staff_only")
     w = get_window(tx, number)
     if w["staff_id"] not in (None, a.staff_id):
-        other = tx.one("SELECT job_no FROM staff WHERE id = ?", (w["staff_id"],))
+        other = tx.row("SELECT job_no FROM staff WHERE id = ?", (w["staff_id"],))
         raise Conflict(f"{number} 号窗口已由工号 {other['job_no']} 签到。", f"{number} 號窗口已由工號 {other['job_no']} 簽到。",
                        f"Window {number} is taken by staff {other['job_no']}.", code="window_taken")
     for prev in tx.all("SELECT number FROM windows WHERE staff_id = ? AND number != ?", (a.staff_id, number)):
@@ -223,7 +225,7 @@ def call_next(tx: Tx, number: int, complete_current: bool = False) -> tuple[sqli
     return t, seq
 
 
-def dispatch_policy(conn: sqlite3.Connection, hall, businesses) -> dispatch.Policy:
+def dispatch_policy(conn: sqlite3.Connection, hall: Hall, businesses: Iterable[str]) -> dispatch.Policy:
     """The policy as the hall runs it now: its rule, the businesses' targets, today's opening hours."""
     rules = hall.config.queue
     codes = tuple(businesses)
@@ -234,7 +236,7 @@ def dispatch_policy(conn: sqlite3.Connection, hall, businesses) -> dispatch.Poli
     return dispatch.Policy(rules.dispatch, targets, hall.config.hours, rules.max_promises_in_a_row)
 
 
-def waiting_list(conn: sqlite3.Connection, hall, number: int, now, limit: int) -> list[sqlite3.Row]:
+def waiting_list(conn: sqlite3.Connection, hall: Hall, number: int, now: datetime, limit: int) -> list[sqlite3.Row]:
     """The first ``limit`` tickets waiting for window ``number``, in the order it would call them."""
     ranks = {r["business"]: r["rank"] for r in conn.execute(
         "SELECT a.business, a.rank FROM allocation a JOIN businesses b ON b.code = a.business "
@@ -251,7 +253,7 @@ def recall(tx: Tx, number: int, expected: str | None = None) -> tuple[sqlite3.Ro
         raise Conflict(f"{t['label']} 已重呼{t['recalls']}次，请按过号处理。", f"{t['label']} 已重呼{t['recalls']}次，請按過號處理。",
                        f"{t['label']} has been recalled {t['recalls']} times; mark it as a no-show.",
                        code="recall_limit")
-    t = tx.one("UPDATE tickets SET recalls = recalls + 1, calls = calls + 1 WHERE id = ? RETURNING *", (t["id"],))
+    t = tx.row("UPDATE tickets SET recalls = recalls + 1, calls = calls + 1 WHERE id = ? RETURNING *", (t["id"],))
     return t, _call_event(tx, t, number, "recall")
 
 
@@ -267,14 +269,14 @@ def start_service(tx: Tx, number: int, expected: str | None = None) -> sqlite3.R
     if t["state"] != "called":
         raise Conflict(f"{t['label']} 已在办理中。", f"{t['label']} 已在辦理中。", f"{t['label']} is already being served.",
                        code="already_serving")
-    t = tx.one("UPDATE tickets SET state = 'serving', started_at = ? WHERE id = ? RETURNING *", (tx.at, t["id"]))
+    t = tx.row("UPDATE tickets SET state = 'serving', started_at = ? WHERE id = ? RETURNING *", (tx.at, t["id"]))
     tx.journal("start", ticket=t, window=number)
     return t
 
 
 def _finish(tx: Tx, t: sqlite3.Row, number: int) -> sqlite3.Row:
     # a ticket completed straight from "called" was served without pressing start
-    t = tx.one("UPDATE tickets SET state = 'done', started_at = COALESCE(started_at, called_at), finished_at = ? "
+    t = tx.row("UPDATE tickets SET state = 'done', started_at = COALESCE(started_at, called_at), finished_at = ? "
                "WHERE id = ? RETURNING *", (tx.at, t["id"]))
     tx.journal("complete", ticket=t, window=number)
     return t
@@ -292,7 +294,7 @@ def no_show(tx: Tx, number: int, expected: str | None = None) -> sqlite3.Row:
     w = get_window(tx, number)
     authorize(tx, w)
     t = _require_current(tx, w, ("called",), expected)
-    t = tx.one("UPDATE tickets SET state = 'no_show', finished_at = ? WHERE id = ? RETURNING *", (tx.at, t["id"]))
+    t = tx.row("UPDATE tickets SET state = 'no_show', finished_at = ? WHERE id = ? RETURNING *", (tx.at, t["id"]))
     tx.journal("no_show", ticket=t, window=number)
     return t
 
@@ -316,6 +318,7 @@ def transfer(tx: Tx, number: int, to_business: str | None = None, to_window: int
                            "No window serves that business, so the ticket cannot go there.", code="no_window_serves")
         business = to_business
     else:
+        assert to_window is not None  # one of the two, checked above
         target = get_window(tx, to_window)
         if target["number"] == number:
             raise Invalid("不能转给本窗口。", "不能轉給本窗口。", "A ticket cannot be transferred to its own window.",
@@ -324,7 +327,7 @@ def transfer(tx: Tx, number: int, to_business: str | None = None, to_window: int
             raise Conflict(f"{to_window} 号窗口未开放，无法转入。", f"{to_window} 號窗口未開放，無法轉入。",
                            f"Window {to_window} is closed.", code="window_closed")
     try:
-        t2 = tx.one("UPDATE tickets SET state = 'waiting', business = ?, target_window = ?, window = NULL, "
+        t2 = tx.row("UPDATE tickets SET state = 'waiting', business = ?, target_window = ?, window = NULL, "
                     "staff_id = NULL, called_at = NULL, started_at = NULL, recalls = 0, transfers = transfers + 1 "
                     "WHERE id = ? RETURNING *", (business, to_window, t["id"]))
     except sqlite3.IntegrityError:
@@ -341,7 +344,7 @@ def hold(tx: Tx, number: int, expected: str | None = None) -> sqlite3.Row:
     w = get_window(tx, number)
     authorize(tx, w)
     t = _require_current(tx, w, CURRENT_STATES, expected)
-    t = tx.one("UPDATE tickets SET state = 'held' WHERE id = ? RETURNING *", (t["id"],))
+    t = tx.row("UPDATE tickets SET state = 'held' WHERE id = ? RETURNING *", (t["id"],))
     tx.journal("hold", ticket=t, window=number)
     return t
 
@@ -360,7 +363,7 @@ def call_back(tx: Tx, number: int, label: str) -> tuple[sqlite3.Row, int]:
     if t is None:
         raise NotFound(f"本窗口没有挂起的 {label}。", f"本窗口沒有掛起的 {label}。",
                        f"No ticket {label} is on hold at this window.", code="not_held")
-    t = tx.one("UPDATE tickets SET state = 'called', called_at = ?, calls = calls + 1 WHERE id = ? RETURNING *",
+    t = tx.row("UPDATE tickets SET state = 'called', called_at = ?, calls = calls + 1 WHERE id = ? RETURNING *",
                (tx.at, t["id"]))
     return t, _call_event(tx, t, number, "call_back")
 
@@ -397,7 +400,8 @@ def window_views(conn: sqlite3.Connection, numbers: list[int] | None = None) -> 
     """
     from hallq.privacy import mask_name
 
-    where, params = "w.active", ()
+    where = "w.active"
+    params: tuple[int, ...] = ()
     if numbers is not None:
         where += f" AND w.number IN ({','.join('?' * len(numbers)) or 'NULL'})"
         params = tuple(numbers)
