@@ -12,7 +12,11 @@ from __future__ import annotations
 import threading
 import time
 from datetime import datetime, timedelta, timezone, tzinfo
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from hallq.hallconfig import HallConfig
 
 CHINA = ZoneInfo("Asia/Shanghai")
 
@@ -85,7 +89,7 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def clock_from_spec(spec: str | None, hall) -> Clock:
+def clock_from_spec(spec: str | None, hall: HallConfig) -> Clock:
     """The clock a command's ``--virtual-clock`` asks for, in the hall's time zone.
 
     ``None`` → the real clock; ``next-open`` → virtual, now if the hall is serving, else five

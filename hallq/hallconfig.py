@@ -298,7 +298,7 @@ def load_hall(path: str | os.PathLike[str]) -> HallConfig:
             kind=w.get("kind", "acceptance"), area=w.get("area", ""), serves=tuple(w["serves"]),
         )
 
-    sections = {}
+    sections: dict[str, dict[str, Any]] = {}
     for b in raw["businesses"]:
         sections.setdefault(b["code"], b)  # a duplicate code is reported above; the first one counts
     for code, b in businesses.items():
