@@ -149,7 +149,7 @@ def _adjust(sim, args):
     if args.seed is not None:
         sim = dataclasses.replace(sim, seed=args.seed)
     if args.date:
-        day = datetime.strptime(args.date, "%Y-%m-%d").date()
+        day = datetime.strptime(args.date, "%Y-%m-%d").date()  # noqa: DTZ007 (only the date is kept)
         if not sim.hall.hours.periods_on(day):
             raise ValueError(f"--date {args.date}: the hall is closed that day")
         sim = dataclasses.replace(sim, day=day)

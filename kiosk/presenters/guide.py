@@ -64,13 +64,20 @@ class Guide(Flow):
             self.step = "guide"
             self.s.say(self.s.pick(item["name"]))
 
+    def _printed_at(self) -> str:
+        """Now in the hall, as the server last said (a demo may run on a virtual clock); the kiosk's own
+        time only while the server has not been reached."""
+        entry = self.s.cache.get("hall")
+        now = ((entry[0] if entry else {}).get("clock") or {}).get("now")
+        return f"{now[:10]} {now[11:16]}" if now else datetime.now().astimezone().strftime("%Y-%m-%d %H:%M")
+
     def on_action(self, key: str) -> None:
         if self.step != "guide" or self.item is None:
             return
         code = self.item["code"]
         if key == "print_notice":
-            now = datetime.now().strftime("%Y-%m-%d %H:%M")
-            job = receipts.one_time_notice(self.s.devices.profile, self.s.hall_name(), self.item, self.s.lang, now)
+            job = receipts.one_time_notice(self.s.devices.profile, self.s.hall_name(), self.item, self.s.lang,
+                                           self._printed_at())
             outcome = self.s.devices.print_job(job)
             if outcome.printed:
                 self.tell("ok", self.t("guide.notice_printed"))

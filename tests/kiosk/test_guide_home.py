@@ -52,6 +52,7 @@ def test_guide_shows_every_element_and_prints_the_one_time_notice(session):
     assert guide.view().notice.level == "ok"
     printed = session.devices.printer.last
     assert printed.find("一次性告知单") and printed.find("公司章程") and printed.find("授权委托书及经办人身份证件")
+    assert printed.find("2026-11-23 09:"), printed.text  # the hall's (virtual) clock, not the kiosk machine's
     assert printed.stray_bytes == 0
     guide.handle("action", "take")
     assert guide.take_navigation() == ("take_number", {"business": "commerce", "item": "520200-SCJG-XK-0001"})
