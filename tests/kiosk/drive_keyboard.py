@@ -74,11 +74,38 @@ def form() -> FormStep:
 
 
 def field(key: str):
-    """Scroll the form to the field (as a finger would), then tap it on the next frame."""
+    """Scroll the form to the field (as a finger would), tap it once the scroll has come to rest, and go on
+    once its keyboard is open. (A tap inside a ScrollView reaches the button on its release, 0.2 s later;
+    were the form still bouncing back from an overscroll then, the finger would no longer be on it.)"""
     def scroll():
         form().ids.scroll.scroll_to(form().buttons[key], padding=10, animate=False)
-        PLAN.insert(0, (None, lambda: tap(form().buttons[key])))
+        PLAN[0:0] = [(None, until(lambda: 0 <= form().ids.scroll.scroll_y <= 1, "the form scrolled to rest",
+                                  explain=lambda: where(form().buttons[key]))),
+                     (None, lambda: tap(form().buttons[key])),
+                     (None, until(lambda: form().keyboard_field is not None and form().keyboard_field.key == key,
+                                  f"the keyboard opened on {key}", explain=lambda: where(form().buttons[key])))]
     return scroll
+
+
+def where(widget) -> str:
+    sv = form().ids.scroll
+    return (f"button at {widget.to_window(*widget.center)} size {widget.size}; scroll view at {sv.to_window(*sv.pos)} "
+            f"size {sv.size} scroll_y {sv.scroll_y:.3f}; keyboard on "
+            f"{form().keyboard_field.key if form().keyboard_field else None}")
+
+
+def until(condition, what: str, timeout: float = 10.0, explain=lambda: ""):
+    """A step that lets frames pass until ``condition()`` holds (an event, not a fixed wait)."""
+    deadline: list[float] = []
+
+    def check():
+        deadline[:] = deadline or [time.monotonic() + timeout]
+        if condition():
+            return
+        if time.monotonic() > deadline[0]:
+            raise AssertionError(f"waited {timeout:.0f} s for {what} ({explain()})")
+        PLAN.insert(0, (None, check))
+    return check
 
 
 def tap(widget) -> None:
