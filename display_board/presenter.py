@@ -8,54 +8,21 @@ widgets, so what a resident reads is decided, and tested, here.
 
 from __future__ import annotations
 
-from hallq.waits import shown
-
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from hallq.i18n import pick
 from display_board.model import MAX_NOTICE_CHARS, BoardModel, Call
+from hallq import i18n
+from hallq.i18n import pick
+from hallq.waits import shown
 
-WEEKDAYS = {
-    "zh-Hans": "一二三四五六日", "zh-Hant": "一二三四五六日",
-    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
-}
-
-UI = {
-    "please_go": {"zh-Hans": "请到 {window} 号窗口", "zh-Hant": "請到 {window} 號窗口",
-                  "en": "Please go to window {window}"},
-    "window": {"zh-Hans": "{window}号窗口", "zh-Hant": "{window}號窗口", "en": "Window {window}"},
-    "recall": {"zh-Hans": "重呼", "zh-Hant": "重呼", "en": "Recall"},
-    "call_back": {"zh-Hans": "回呼", "zh-Hant": "回呼", "en": "Called back"},
-    "waiting": {"zh-Hans": "等候 {n} 人", "zh-Hant": "等候 {n} 人", "en": "{n} waiting"},
-    "est": {"zh-Hans": "约 {m} 分钟", "zh-Hant": "約 {m} 分鐘", "en": "about {m} min"},
-    "est_range": {"zh-Hans": "约 {lo}–{hi} 分钟", "zh-Hant": "約 {lo}–{hi} 分鐘", "en": "about {lo}–{hi} min"},
-    "est_soon": {"zh-Hans": "即将办理", "zh-Hant": "即將辦理", "en": "soon"},
-    "no_wait": {"zh-Hans": "无需等候", "zh-Hant": "無需等候", "en": "no wait"},
-    "no_window": {"zh-Hans": "暂无窗口办理", "zh-Hant": "暫無窗口辦理", "en": "no window open"},
-    "no_calls": {"zh-Hans": "暂无叫号", "zh-Hant": "暫無叫號", "en": "No calls yet"},
-    "loading": {"zh-Hans": "正在获取叫号信息…", "zh-Hant": "正在獲取叫號資訊…", "en": "Loading the queue…"},
-    "recent": {"zh-Hans": "最近叫号", "zh-Hant": "最近叫號", "en": "Recent calls"},
-    "queues": {"zh-Hans": "排队情况", "zh-Hant": "排隊情況", "en": "Waiting"},
-    "closed": {"zh-Hans": "非办公时间", "zh-Hant": "非辦公時間", "en": "Outside service hours"},
-    "lost_broker": {"zh-Hans": "叫号信息连接中断，正在自动重连…", "zh-Hant": "叫號資訊連線中斷，正在自動重連…",
-                    "en": "Connection lost - reconnecting"},
-    "server_offline": {"zh-Hans": "叫号服务器离线，正在等待恢复…", "zh-Hant": "叫號伺服器離線，正在等待恢復…",
-                       "en": "Queue server offline - waiting for it"},
-    "server_stopped": {"zh-Hans": "叫号服务器已停止", "zh-Hant": "叫號伺服器已停止", "en": "Queue server stopped"},
-    "hours": {"zh-Hans": "办公时间 {hours}（法定工作日）", "zh-Hant": "辦公時間 {hours}（法定工作日）",
-              "en": "Open {hours} on working days"},
-    "phone": {"zh-Hans": "咨询电话 {phone}", "zh-Hant": "諮詢電話 {phone}", "en": "Enquiries {phone}"},
-    "grace": {"zh-Hans": "过号后 {m} 分钟内可到窗口重新排队", "zh-Hant": "過號後 {m} 分鐘內可到窗口重新排隊",
-              "en": "Missed your number? Re-queue at a window within {m} min"},
-    "may_be_old": {"zh-Hans": "以下信息可能不是最新", "zh-Hant": "以下資訊可能不是最新",
-                   "en": "what is shown may be out of date"},
-}
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def ui(key: str, lang: str, **kw) -> str:
-    return pick(UI[key], lang).format(**kw)
+    """A board text from the catalogue (``hallq/locale/*/board.po``, keys ``board.*``)."""
+    return i18n.text(f"board.{key}", lang, **kw)
 
 
 @dataclass(frozen=True)
@@ -117,7 +84,7 @@ def _line(c: Call, lang: str, lang2: str | None, settings) -> CallLine:
 
 
 def _clock(now: datetime, lang: str) -> tuple[str, str]:
-    wd = WEEKDAYS.get(lang, WEEKDAYS["zh-Hans"])[now.weekday()]
+    wd = ui(f"weekday.{WEEKDAYS[now.weekday()]}", lang)
     if lang == "en":
         return now.strftime(f"%Y-%m-%d {wd}"), now.strftime("%H:%M")
     return f"{now.year}年{now.month}月{now.day}日 星期{wd}", now.strftime("%H:%M")
@@ -145,7 +112,7 @@ def present(model: BoardModel, now: datetime) -> BoardView:
     if newest is not None:
         line = _line(newest, lang, lang2, s)
         prompt = ui("please_go", lang, window=newest.window)
-        before, _, after = pick(UI["please_go"], lang).partition("{window}")
+        before, _, after = i18n.text("board.please_go", lang).partition("{window}")
         parts = (before, str(newest.window), after)
         prompt_2 = ui("please_go", lang2, window=newest.window) if lang2 else ""
         detail = clip(" · ".join(x for x in (line.business, newest.area) if x), 44)

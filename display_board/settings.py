@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hallq import i18n
 from hallq.hallconfig import CODE, ConfigError, HallConfig, load_hall
 from hallq.i18n import LANGS
 from hallq.schema import Arr, Bool, Int, Num, Obj, Str
@@ -97,16 +98,16 @@ DEFAULT_COLOURS = {
     "accent": "#FFD23F", "flash": "#C62828", "recall": "#FF8F00", "alert": "#B71C1C", "ok": "#7CD992",
 }
 
-# Mandarin wording by the domain rules: 请 A零零一 号到 三 号窗口办理 (docs/announcer.md)
-TEMPLATES = {
-    "zh": {"call": "请 {ticket} 号到 {window} 号窗口办理", "recall": "请 {ticket} 号再次到 {window} 号窗口办理",
-           "call_back": "请 {ticket} 号回到 {window} 号窗口继续办理", "merged_item": "{ticket} 号到 {window} 号窗口",
-           "merged": "请 {items} 办理", "separator": "，"},
-    "en": {"call": "Number {ticket}, please go to window {window}.",
-           "recall": "Number {ticket}, once again, please go to window {window}.",
-           "call_back": "Number {ticket}, please return to window {window}.",
-           "merged_item": "number {ticket} to window {window}", "merged": "Please go: {items}.", "separator": "; "},
-}
+# The announcer's sentences, by the domain rules: 请 A零零一 号到 三 号窗口办理 (docs/announcer.md).
+# The defaults are in the catalogue (hallq/locale/*/announcer.po, keys announcer.*): Mandarin
+# from zh_Hans, English from en; each may be overridden per language in announcer.toml.
+SENTENCES = ("call", "recall", "call_back", "merged_item", "merged", "separator")
+
+
+def default_sentences(numbers: str) -> dict[str, str]:
+    """The default sentences for a voice reading numbers in ``numbers`` ("zh" or "en")."""
+    lang = "en" if numbers == "en" else "zh-Hans"
+    return {k: i18n.text(f"announcer.{k}", lang) for k in SENTENCES}
 
 
 @dataclass(frozen=True)
@@ -223,7 +224,9 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def _hall(path: Path, raw: dict[str, Any], hall_override: str | None) -> HallConfig:
-    return load_hall(Path(hall_override) if hall_override else (path.parent / raw["hall"]))
+    hall = load_hall(Path(hall_override) if hall_override else (path.parent / raw["hall"]))
+    i18n.use_traditional(hall.traditional)  # the board shows the hall's Traditional Chinese (hk or tw)
+    return hall
 
 
 def _check_windows(label: str, key: str, hall: HallConfig, windows: list[int], areas: list[str],
@@ -278,7 +281,7 @@ def load_announcer(path: str | Path, hall_override: str | None = None) -> Announ
     languages = []
     for i, lg in enumerate(a["languages"]):
         numbers = lg.get("numbers", "en" if lg["lang"].startswith("en") else "zh")
-        base = TEMPLATES["en" if numbers == "en" else "zh"]
+        base = default_sentences(numbers)
         templates = {k: lg.get(k, base[k]) for k in base}
         for k, t in templates.items():
             if k in ("call", "recall", "call_back", "merged_item") and "{ticket}" not in t:

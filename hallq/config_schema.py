@@ -35,6 +35,8 @@ HALL_FILE = Obj({
         "services": Arr(Str(max_len=200), min_items=1, max_items=20),
         "timezone": Str(enum=["Asia/Shanghai", "Asia/Urumqi", "Asia/Hong_Kong", "Asia/Macau"]),
         "public_url": Str(max_len=200, pattern=r"https?://\S+"),
+        "traditional": Str(enum=["hk", "tw"], description="which Traditional Chinese zh-Hant shows: "
+                           "Hong Kong (hk) or Taiwan (tw) characters and phrasing"),
     }, required=["site", "name", "level", "services"]),
     "mqtt": Obj({
         "url": Str(max_len=300, pattern=r"(mqtts?://\S+)?"),

@@ -220,6 +220,7 @@ class HallConfig:
     tidal: TidalSettings = field(default_factory=TidalSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    traditional: str = "hk"  # which Traditional Chinese catalogue zh-Hant reads (hallq/i18n)
 
     def business_by_prefix(self, prefix: str) -> Business | None:
         return next((b for b in self.businesses.values() if b.prefix == prefix), None)
@@ -360,7 +361,8 @@ def load_hall(path: str | os.PathLike[str]) -> HallConfig:
         path=path, site=hall["site"], name=hall["name"], level=hall["level"],
         address=hall.get("address", ""), phone=hall.get("phone", ""),
         complaint_phone=hall.get("complaint_phone", ""), timezone=hall.get("timezone", "Asia/Shanghai"),
-        public_url=hall.get("public_url", ""), mqtt=mqtt, calendar=calendar, hours=hours, queue=rules,
+        public_url=hall.get("public_url", ""), traditional=hall.get("traditional", "hk"), mqtt=mqtt,
+        calendar=calendar, hours=hours, queue=rules,
         ratings=RatingRules(**raw.get("ratings", {})),
         businesses=businesses, windows=windows, items=items, staff=staff, devices=devices,
         raw=raw, content_hash=digest.hexdigest(), appointments=appointments, tidal=tidal,

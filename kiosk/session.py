@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from hallq import i18n
 from hallq.client import Unreachable
 from hallq.i18n import pick
 from kiosk.api import KioskApi
@@ -103,7 +104,9 @@ class KioskSession:
         return value, False
 
     def hall(self) -> tuple[dict, bool]:
-        return self.cached("hall", self.api.hall, max_age=10)
+        value, stale = self.cached("hall", self.api.hall, max_age=10)
+        i18n.use_traditional(value.get("traditional", "hk"))  # the server's hall says hk or tw
+        return value, stale
 
     def businesses(self) -> tuple[list[dict], bool]:
         return self.cached("businesses", self.api.businesses, max_age=5)

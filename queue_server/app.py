@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask
 from werkzeug.routing import IntegerConverter
 
-from hallq import settings
+from hallq import i18n, settings
 from hallq.clock import Clock
 from hallq.demo import demo_credentials
 from hallq.hallconfig import HallConfig, load_hall
@@ -151,6 +151,7 @@ def create_app(config: str | os.PathLike[str] | HallConfig | None = None, data_d
     """
     cfg = config if isinstance(config, HallConfig) else load_hall(settings.config_path(config))
     ddir = settings.data_dir(cfg.site, data_dir)
+    i18n.use_traditional(cfg.traditional)  # the Traditional Chinese this hall shows (hk or tw)
     hall = Hall(cfg, clock or Clock(ZoneInfo(cfg.timezone)), settings.load_secret(ddir))
     db = Database(ddir / "hallq.sqlite3", synchronous=synchronous or os.environ.get("HALLQ_SQLITE_SYNCHRONOUS", "FULL"))
     migrate(db)

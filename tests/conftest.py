@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -21,6 +22,10 @@ from hallq.demo import DEMO_PASSWORD
 from hallq.testing import (ROOT, TINY, Mosquitto, MqttCollector, mosquitto_binary,  # noqa: F401 (re-exported)
                            wait_port)
 from launcher.processes import ServerProcess
+
+# A message missing from a catalogue fails the test that shows it, instead of falling back
+# to Simplified Chinese (hallq/i18n); inherited by the servers and devices tests start.
+os.environ["HALLQ_I18N_STRICT"] = "1"
 
 CITY = ROOT / "config" / "city-hall" / "hall.toml"
 MONDAY_0930 = datetime(2026, 11, 23, 9, 30, tzinfo=CHINA)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from hallq.client import ApiError
-from hallq.i18n import pick, t3
+from hallq.i18n import Msg, pick
 from kiosk import receipts
 from kiosk.presenters.base import Flow, Option, Section, View
 from kiosk.presenters.forms import PERSON_FIELDS, FormState
@@ -22,11 +22,10 @@ from kiosk.presenters.identity import identity_today
 
 STEPS = ["item", "form", "materials", "applicant", "confirm", "result"]
 DELIVERY_FIELDS = [
-    {"key": "delivery", "type": "select", "required": True, "label": t3("领取方式", "領取方式", "Result by"),
-     "options": [{"value": "onsite", "label": t3("到大厅出件窗口领取", "到大廳出件窗口領取", "Collect at the hall")},
-                 {"value": "mail", "label": t3("免费邮寄", "免費郵寄", "Free post")}]},
-    {"key": "address", "type": "text", "required": False, "max_len": 120,
-     "label": t3("邮寄地址（选邮寄时填写）", "郵寄地址（選郵寄時填寫）", "Postal address (for post)")},
+    {"key": "delivery", "type": "select", "required": True, "label": Msg("kiosk.field.delivery"),
+     "options": [{"value": "onsite", "label": Msg("kiosk.field.delivery.onsite")},
+                 {"value": "mail", "label": Msg("kiosk.field.delivery.mail")}]},
+    {"key": "address", "type": "text", "required": False, "max_len": 120, "label": Msg("kiosk.field.address")},
 ]
 
 

@@ -10,28 +10,26 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from hallq.i18n import pick, t3
+from hallq import i18n
+from hallq.i18n import Msg, pick
 from kiosk.presenters.base import Field, Option
 from kiosk.validation import check_form_field
 
 PERSON_FIELDS = [
-    {"key": "name", "type": "name", "required": True, "max_len": 40, "label": t3("姓名", "姓名", "Name")},
-    {"key": "id_number", "type": "id_number", "required": True, "max_len": 18,
-     "label": t3("身份证号", "身分證號", "ID number")},
-    {"key": "phone", "type": "phone", "required": True, "max_len": 13, "label": t3("手机号", "手機號", "Mobile")},
+    {"key": "name", "type": "name", "required": True, "max_len": 40, "label": Msg("kiosk.field.name")},
+    {"key": "id_number", "type": "id_number", "required": True, "max_len": 18, "label": Msg("kiosk.field.id_number")},
+    {"key": "phone", "type": "phone", "required": True, "max_len": 13, "label": Msg("kiosk.field.phone")},
 ]
 
-WEEKDAYS = {"zh-Hans": "一二三四五六日", "zh-Hant": "一二三四五六日"}
-EN_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-EN_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+BABEL_LOCALES = {"zh-Hans": "zh_Hans_CN", "zh-Hant": "zh_Hant_HK", "en": "en"}
 
 
 def day_label(iso_day: str, lang: str) -> str:
-    """``2026-11-24`` → ``11月24日 星期二`` / ``Tue 24 Nov``."""
-    d = date.fromisoformat(iso_day)
-    if lang == "en":
-        return f"{EN_WEEKDAYS[d.weekday()]} {d.day} {EN_MONTHS[d.month - 1]}"
-    return f"{d.month}月{d.day}日 星期{WEEKDAYS[lang if lang in WEEKDAYS else 'zh-Hans'][d.weekday()]}"
+    """``2026-11-24`` → ``11月24日 星期二`` / ``Tue 24 Nov`` (the pattern is the catalogue's, the names CLDR's)."""
+    from babel.dates import format_date
+
+    return format_date(date.fromisoformat(iso_day), i18n.text("kiosk.date.day", lang),
+                       locale=BABEL_LOCALES.get(lang, lang.replace("-", "_")))
 
 
 class FormState:

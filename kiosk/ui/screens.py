@@ -21,7 +21,6 @@ from kiosk.texts import tr
 from kiosk.ui.keyboard import TextKeyboard
 from kiosk.ui.widgets import KButton, KLabel, Keypad, KTextInput, Tile
 
-SELECTED_MARK = {"zh-Hans": "✓ 已选  ", "zh-Hant": "✓ 已選  ", "en": "✓ Selected  "}
 UNSELECTED_MARK = "□  "
 
 
@@ -190,7 +189,7 @@ class ChooseStep(BoxLayout):
         grid.cols = 1 if app.layout == "portrait" or app.session.elderly else 2
         event = "toggle" if view.multi else "choose"
         for opt in view.options:
-            mark = (SELECTED_MARK.get(lang, "✓ ") if opt.selected else UNSELECTED_MARK) if view.multi else ""
+            mark = (tr("option.selected", lang) if opt.selected else UNSELECTED_MARK) if view.multi else ""
             t = Tile(text=opt.label, detail=opt.detail, badge=opt.badge, key=opt.key, selected=opt.selected,
                      enabled=opt.enabled, primary=opt.primary, mark=mark)
             t.bind(on_release=lambda tile: screen.send(event, tile.key))
@@ -206,16 +205,15 @@ class IdentityStep(BoxLayout):
         self.ids.why.text = view.result.get("why", "")
         listens = set(view.listens)
         if "card" in listens and "scan" in listens:
-            title = {"zh-Hans": "刷身份证 或 扫码", "zh-Hant": "刷身分證 或 掃碼", "en": "ID card or QR code"}[lang]
+            title = tr("reader.card_or_scan", lang)
         elif "card" in listens:
-            title = {"zh-Hans": "身份证读卡区", "zh-Hant": "身分證讀卡區", "en": "ID card reader"}[lang]
+            title = tr("reader.card", lang)
         elif "scan" in listens:
-            title = {"zh-Hans": "扫码区", "zh-Hant": "掃碼區", "en": "QR scanner"}[lang]
+            title = tr("reader.scan", lang)
         else:
             title = ""
         self.ids.panel_title.text = title
-        self.ids.panel_hint.text = {"zh-Hans": "在下方", "zh-Hant": "在下方", "en": "below the screen"}[lang] \
-            if title else ""
+        self.ids.panel_hint.text = tr("reader.below", lang) if title else ""
         if not title:
             self.ids.reader_panel.opacity = 0
         _actions(self.ids.actions, screen, view)
@@ -282,8 +280,7 @@ class FormStep(BoxLayout):
         grid = self.ids.fields
         for f in view.fields:
             row = BoxLayout(orientation="vertical", size_hint_y=None, spacing=dp(6))
-            label = KLabel(text=f.label + ("  *" + {"zh-Hans": "必填", "zh-Hant": "必填", "en": "required"}[lang]
-                                           if f.required else ""), bold=True)
+            label = KLabel(text=f.label + ("  *" + tr("field.required", lang) if f.required else ""), bold=True)
             row.add_widget(label)
             if f.kind == "select":
                 opts = BoxLayout(spacing=dp(10), size_hint_y=None, height=dp(app.th["target_dp"]))
@@ -438,8 +435,12 @@ class FormStep(BoxLayout):
 
     def _scroll_to(self, widget) -> None:
         """The field being typed in stays in sight above the keyboard."""
-        if self.ids.fields.height > self.ids.scroll.height:
-            self.ids.scroll.scroll_to(widget, padding=dp(10), animate=False)
+        sv = self.ids.scroll
+        if self.ids.fields.height > sv.height:
+            sv.scroll_to(widget, padding=dp(10), animate=False)
+            # Kivy may leave scroll_y just past an end (-0.01): the form would then spring back under
+            # a resident's next tap and lose it (a ScrollView releases a tap 0.2 s later). Stay in bounds.
+            sv.scroll_y = min(1.0, max(0.0, sv.scroll_y))
         self._top_if_fits()
 
     def _top_if_fits(self, *_) -> None:

@@ -49,7 +49,8 @@ def get_hall(actor):
     now = st.hall.now()
     nxt = cfg.hours.next_opening(now)
     issuing = reads.issuing(st, now)
-    return {"site": cfg.site, "name": cfg.name, "level": cfg.level, "address": cfg.address, "phone": cfg.phone,
+    return {"site": cfg.site, "name": cfg.name, "level": cfg.level, "traditional": cfg.traditional,
+            "address": cfg.address, "phone": cfg.phone,
             "complaint_phone": cfg.complaint_phone, "today": cfg.hours.describe(now.date()),
             "next_opening": iso(nxt) if nxt else None, "serving": cfg.hours.is_serving(now), "issuing": issuing,
             "mqtt_url": public_broker_url(cfg), "clock": st.hall.clock.describe(),

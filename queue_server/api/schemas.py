@@ -97,7 +97,8 @@ HEALTH = Obj({
 }, extra=True)
 
 HALL = Obj({
-    "site": Str(), "name": Texts(), "level": Str(), "address": Str(), "phone": Str(), "complaint_phone": Str(),
+    "site": Str(), "name": Texts(), "level": Str(), "traditional": Str(enum=["hk", "tw"]), "address": Str(),
+    "phone": Str(), "complaint_phone": Str(),
     "today": Obj({}, extra=True), "next_opening": Time(nullable=True), "serving": Bool(), "issuing": Bool(),
     "mqtt_url": Str(), "clock": Obj({}, extra=True),
     "rules": Obj({"no_show_grace_minutes": Int(), "max_requeues": Int(), "green_channel_age": Int(),
