@@ -73,7 +73,7 @@ def read_po(path: Path) -> dict[str, str]:
 
     with path.open("rb") as f:
         cat = babel_read_po(f, charset="utf-8")
-    return {m.id: m.string for m in cat if m.id and isinstance(m.id, str) and m.string}
+    return {m.id: m.string for m in cat if m.id and isinstance(m.id, str) and isinstance(m.string, str) and m.string}
 
 
 @lru_cache(maxsize=None)
