@@ -1,8 +1,8 @@
 """The consoles and the resident's pages speak from the catalogues: every text is a ``web.*`` key of web.po.
 
 * statically: every ``t(...)`` in the templates, scripts and page modules names a key (no more
-  ``t("简体", "繁體", "English")``), every key they name is in the Simplified and English catalogues,
-  and every key of web.po is used somewhere;
+  ``t("简体", "繁體", "English")``) and fills exactly its ``{fields}``, every key they name is in the
+  Simplified and English catalogues, and every key of web.po is used somewhere;
 * rendered: a console page and the ticket page in Traditional Chinese and English show the catalogue's
   texts, and a page's message block holds exactly the keys its scripts use, in its language;
 * in chromium: texts the console's script renders come from that block, in the page's language.
@@ -19,6 +19,7 @@ import pytest
 from hallq import i18n
 from hallq.demo import DEMO_PASSWORD
 from hallq.i18n import read_po
+from hallq.i18n.build import fields
 from queue_server.web import pages
 from tests.web.test_roles import Browser
 
@@ -53,6 +54,33 @@ def test_every_key_used_is_in_the_catalogues_and_every_key_is_used():
     assert not {k: str(p) for k, p in used.items() if k not in en}, "missing from en/web.po"
     assert not set(zh) - set(used), "keys of web.po nothing uses: remove them"
     assert all(key.startswith("web.") for key in zh)
+
+
+def call_fields(source: str, start: int) -> set[str]:
+    """The names a ``t("web.…", …)`` call starting at ``start`` passes: ``{ n, job_no: w.job }`` or ``n=mine``."""
+    depth, i = 0, start
+    while True:
+        depth += {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}.get(source[i], 0)
+        if depth == 0 and source[i] == ")":
+            break
+        i += 1
+    args = source[start + 1:i].split(",", 1)[1:] if "," in source[start + 1:i] else []
+    params = args[0].strip() if args else ""
+    if params.startswith("{"):  # JavaScript: an object, shorthand or name: value
+        return set(re.findall(r"(?:^|[{,])\s*([A-Za-z_]\w*)\s*(?=[:,}])", params))
+    return set(re.findall(r"(?:^|,)\s*([A-Za-z_]\w*)\s*=(?!=)", params))  # Jinja and Python: keywords
+
+
+def test_every_call_fills_exactly_the_fields_of_its_message():
+    zh = catalogue("zh_Hans")
+    bad = []
+    for path in SOURCES:
+        source = path.read_text(encoding="utf-8")
+        for m in re.finditer(r"""(?<![\w.$])t(\()\s*(["'])(web\.[A-Za-z0-9_.]+)\2""", source):
+            given, wanted = call_fields(source, m.start(1)), fields(zh[m.group(3)])
+            if given != wanted:
+                bad.append(f"{path.relative_to(WEB)}: {m.group(3)} is given {sorted(given)}, its text has {sorted(wanted)}")
+    assert not bad, "\n".join(bad)
 
 
 def test_a_console_page_speaks_the_catalogue_in_each_language(app):
