@@ -28,6 +28,8 @@ import uuid
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from hallq.i18n import texts
+
 
 class ApiError(Exception):
     """An error answer of the API (the one error shape), or no answer at all."""
@@ -47,9 +49,7 @@ class ApiError(Exception):
 
 class Unreachable(ApiError):
     def __init__(self, cause: str) -> None:
-        super().__init__(0, "unreachable", {
-            "zh-Hans": "暂时无法连接服务器，正在重试，请稍候。", "zh-Hant": "暫時無法連接伺服器，正在重試，請稍候。",
-            "en": "The server cannot be reached right now; retrying, please wait."}, detail={"cause": cause})
+        super().__init__(0, "unreachable", texts("error.unreachable"), detail={"cause": cause})
 
 
 class HallClient:

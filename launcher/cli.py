@@ -186,12 +186,14 @@ def cmd_hash_password(args: argparse.Namespace) -> int:
 
     from queue_server.auth import hash_password
 
-    from queue_server.domain.accounts import password_problem
+    from queue_server.domain.accounts import MIN_PASSWORD, password_problem
+    from queue_server.domain.errors import messages
 
     password = os.environ.get("HALLQ_PASSWORD") or getpass.getpass("password: ")
     problem = password_problem(password, args.job_no)
     if problem is not None:
-        print(f"hallq: {problem[2]} ({problem[0]})", file=sys.stderr)
+        said = messages(problem, min_length=MIN_PASSWORD)
+        print(f"hallq: {said['en']} ({said['zh-Hans']})", file=sys.stderr)
         return 2
     print(hash_password(password))
     return 0

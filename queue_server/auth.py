@@ -140,7 +140,7 @@ def check_current_password(db: Database, hall: Hall, actor: Actor, password: str
                 throttles.record_failure(tx, client, actor.id)
                 tx.journal("password_check_failed", data={"job_no": actor.id, "client": client})
     if not good:
-        raise Unauthorized("当前密码不正确。", "當前密碼不正確。", "The current password is wrong.", code="bad_password")
+        raise Unauthorized("error.bad_password", code="bad_password")
 
 
 def _expired(tx: Tx, s: sqlite3.Row, max_age_days: int) -> bool:
@@ -224,4 +224,4 @@ def _still_in_use(db: Database, hall: Hall, digest: str, row: sqlite3.Row, now, 
 
 
 def _bad_login() -> Unauthorized:
-    return Unauthorized("工号或密码错误。", "工號或密碼錯誤。", "Wrong job number or password.", code="bad_login")
+    return Unauthorized("error.bad_login", code="bad_login")

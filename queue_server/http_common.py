@@ -87,8 +87,7 @@ def clear_session_cookie(resp) -> None:
 def _check_origin() -> None:
     origin = request.headers.get("Origin")
     if origin and origin != "null" and urlsplit(origin).netloc != request.host:
-        raise Forbidden("请求来源不符，已拒绝。", "請求來源不符，已拒絕。",
-                        "The request comes from another site and was refused.", code="bad_origin")
+        raise Forbidden("error.bad_origin", code="bad_origin")
 
 
 def check_csrf(token: str) -> None:
@@ -96,8 +95,7 @@ def check_csrf(token: str) -> None:
     _check_origin()
     sent = request.headers.get(CSRF_HEADER) or (request.form.get("csrf_token") if request.form else None) or ""
     if not hmac.compare_digest(sent.encode(), csrf_for(token).encode()):
-        raise Forbidden("页面已过期，请刷新后重试。", "頁面已過期，請重新整理後重試。",
-                        "The page has expired (CSRF check failed); reload it and try again.", code="csrf_failed")
+        raise Forbidden("error.csrf_failed", code="csrf_failed")
 
 
 def cookie_actor() -> Actor | None:

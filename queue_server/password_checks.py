@@ -129,8 +129,7 @@ def one_check(client: str):
 
 
 def _busy() -> SignInBusy:
-    return SignInBusy("正在处理其他登录，请稍后再试。", "正在處理其他登入，請稍後再試。",
-                      "Other sign-ins are being checked; try again in a moment.", detail={"retry_after_seconds": 1})
+    return SignInBusy("error.sign_in_busy", detail={"retry_after_seconds": 1})
 
 
 def _in_background(fn, *args):

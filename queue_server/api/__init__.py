@@ -42,7 +42,7 @@ from queue_server.api.inputs import (IDEMPOTENCY_KEY, Malformed, Problem, load_j
 from queue_server.auth import Unauthorized, actor_for_token
 from queue_server.db import DatabaseBusy
 from queue_server.domain.context import Actor
-from queue_server.domain.errors import DomainError, Forbidden
+from queue_server.domain.errors import DomainError, Forbidden, messages
 from queue_server.domain.rating_prompts import check_bound
 from queue_server.domain.windows import authorize_actor
 from queue_server.http_common import cookie_actor, request_lang, session_token
@@ -159,8 +159,7 @@ def _token() -> str | None:
         token = header[7:].strip()
         if len(token) > MAX_TOKEN or (token and (text_problem(token) or not token.isprintable())):
             # never a token of ours: refused like any unknown one, without a lookup
-            raise Unauthorized("登录已失效，请重新登录。", "登入已失效，請重新登入。",
-                               "The token is invalid or expired; sign in again.", code="invalid_token")
+            raise Unauthorized("error.invalid_token", code="invalid_token")
         return token or None
     return None
 
@@ -188,21 +187,17 @@ def _authenticate(op: Operation, path: dict[str, Any] | None = None) -> Actor:
         state = current_app.extensions["hallq"]
         actor = actor_for_token(state.db, state.hall, token)
         if actor is None:
-            raise Unauthorized("登录已失效，请重新登录。", "登入已失效，請重新登入。",
-                               "The token is invalid or expired; sign in again.", code="invalid_token")
+            raise Unauthorized("error.invalid_token", code="invalid_token")
     else:
         # a console in the browser: the session cookie, CSRF-checked for every change (http_common.py)
         actor = cookie_actor()
     if actor is not None and actor.kind == "staff" and op.operation_id not in BEFORE_PASSWORD_CHANGE \
             and console_reads.must_change_password(current_app.extensions["hallq"], actor.staff_id):
-        raise Forbidden("您的密码由他人设置，请先修改为自己的密码。", "您的密碼由他人設置，請先修改為自己的密碼。",
-                        "Your password was set by someone else: change it first (POST /api/v1/auth/password).",
-                        code="password_change_required")
+        raise Forbidden("error.password_change_required", code="password_change_required")
     if rule == "open":
         return actor or Actor("anonymous", request.remote_addr or "-")
     if actor is None:
-        raise Unauthorized("请先登录。", "請先登入。", "Sign in first (Authorization: Bearer <token>).",
-                           code="unauthorized")
+        raise Unauthorized("error.unauthorized", code="unauthorized")
     allowed = {
         "kiosk": actor.kind in ("kiosk", "staff"),
         "staff": actor.kind == "staff",
@@ -211,8 +206,7 @@ def _authenticate(op: Operation, path: dict[str, Any] | None = None) -> Actor:
         "manager": actor.is_manager,
     }[rule]
     if not allowed:
-        raise Forbidden("您没有权限执行此操作。", "您沒有權限執行此操作。", "You are not allowed to do this.",
-                        code="forbidden")
+        raise Forbidden("error.forbidden", code="forbidden")
     if rule in ("window", "device") and path and "number" in path:
         _authorize_window(rule, actor, path["number"])
     return actor
@@ -245,10 +239,8 @@ class UnsupportedMediaType(DomainError):
 
 def invalid_fields(problems: list[Problem]) -> BadRequest:
     """400 ``invalid_fields`` listing every ``(field, problem)``."""
-    err = BadRequest("请求内容有误：" + "；".join(f"{p} {m}" for p, m in problems),
-                     "請求內容有誤：" + "；".join(f"{p} {m}" for p, m in problems),
-                     "The request has invalid fields: " + "; ".join(f"{p}: {m}" for p, m in problems),
-                     code="invalid_fields")
+    listed = {"zh-Hans": "；".join(f"{p} {m}" for p, m in problems), "en": "; ".join(f"{p}: {m}" for p, m in problems)}
+    err = BadRequest("error.invalid_fields", problems=listed, code="invalid_fields")
     err.fields = [{"field": p, "problem": m} for p, m in problems]
     return err
 
@@ -269,15 +261,13 @@ def parse_body(schema: Obj) -> dict[str, Any]:
         data: Any = {}
     else:
         if request.mimetype and not _is_json(request.mimetype):
-            raise UnsupportedMediaType(
-                "请求内容应为 JSON（Content-Type: application/json）。", "請求內容應為 JSON（Content-Type: application/json）。",
-                f"The body must be JSON (Content-Type: application/json), not {printable(request.mimetype)[:100]}.",
-                code="unsupported_media_type")
+            raise UnsupportedMediaType("error.json.media_type", mimetype=printable(request.mimetype)[:100],
+                                       code="unsupported_media_type")
         try:
             data = load_json(raw)
             problems = value_problems(data)
         except Malformed as e:
-            raise BadRequest(*e.messages.values(), code="malformed_json") from None
+            raise BadRequest(e.key, code="malformed_json", **e.params) from None
         if problems:
             raise invalid_fields(problems)
     problems = schema.validate(data)
@@ -296,8 +286,7 @@ def check_parameters() -> None:
     turn them into U+FFFD), a NUL, a lone surrogate; 400 naming each. A query string over
     :data:`MAX_QUERY` bytes is 414."""
     if len(request.query_string) > MAX_QUERY:
-        raise UriTooLong("请求地址过长。", "請求地址過長。",
-                         f"The query string is too long ({MAX_QUERY} bytes at most).")
+        raise UriTooLong("error.query.too_long", limit=MAX_QUERY)
     problems: list[Problem] = []
     path_is_utf8 = _is_utf8(request.environ.get("PATH_INFO", "").encode("latin-1", "replace"))
     for name, value in (request.view_args or {}).items():
@@ -351,8 +340,7 @@ def query_int(name: str, default: int, lo: int, hi: int) -> int:
         return default
     value = parse_int(raw)
     if value is None or not lo <= value <= hi:
-        err = BadRequest(f"参数 {name} 应为 {lo} 到 {hi} 之间的整数。", f"參數 {name} 應為 {lo} 到 {hi} 之間的整數。",
-                         f"Query parameter {name} must be an integer from {lo} to {hi}.", code="invalid_fields")
+        err = BadRequest("error.query.integer_range", name=name, lo=lo, hi=hi, code="invalid_fields")
         err.fields = [{"field": name, "problem": f"must be an integer from {lo} to {hi}"}]
         raise err
     return value
@@ -382,21 +370,10 @@ def _printable(value: Any) -> Any:
     return value
 
 
-INTERNAL_ERROR = {"zh-Hans": "系统内部错误，已记录，请联系管理员。", "zh-Hant": "系統內部錯誤，已記錄，請聯繫管理員。",
-                  "en": "Internal error; it has been logged. Please tell the administrator."}
-
-# what the HTTP layer refuses before a view runs (werkzeug's exceptions), in the three languages
-HTTP_ERRORS = {
-    400: ("bad_request", "请求有误。", "請求有誤。", "Bad request."),
-    404: ("no_such_endpoint", "没有这个接口。", "沒有這個接口。", "No such endpoint: {path}"),
-    405: ("method_not_allowed", "该接口不支持此请求方法。", "該接口不支持此請求方法。", "Method {method} is not allowed here."),
-    408: ("request_timeout", "请求超时。", "請求逾時。", "The request took too long to arrive."),
-    411: ("length_required", "请求缺少长度。", "請求缺少長度。", "The request must say its length (Content-Length)."),
-    413: ("too_large", "请求内容过大。", "請求內容過大。", "The request body is too large."),
-    414: ("uri_too_long", "请求地址过长。", "請求地址過長。", "The request's address is too long."),
-    415: ("unsupported_media_type", "请求内容应为 JSON。", "請求內容應為 JSON。", "The body must be JSON."),
-    431: ("headers_too_large", "请求头过大。", "請求標頭過大。", "The request's headers are too large."),
-}
+# what the HTTP layer refuses before a view runs (werkzeug's exceptions): the code, its message error.http.<code>
+HTTP_ERRORS = {400: "bad_request", 404: "no_such_endpoint", 405: "method_not_allowed", 408: "request_timeout",
+               411: "length_required", 413: "too_large", 414: "uri_too_long", 415: "unsupported_media_type",
+               431: "headers_too_large"}
 
 
 DRAIN_LIMIT = 4 * 1024 * 1024  # bytes of a refused body read and dropped, so the connection stays usable
@@ -432,8 +409,7 @@ def install_error_handlers(app) -> None:
     @app.errorhandler(DatabaseBusy)
     def _busy(e: DatabaseBusy):
         log.error("database busy: %s", e)
-        return error_response(503, "busy", {"zh-Hans": "系统繁忙，请稍后重试。", "zh-Hant": "系統繁忙，請稍後重試。",
-                                            "en": "The system is busy; retry shortly."}, headers={"Retry-After": "1"})
+        return error_response(503, "busy", messages("error.busy"), headers={"Retry-After": "1"})
 
     @app.errorhandler(sqlite3.OperationalError)
     def _storage_full(e: sqlite3.OperationalError):
@@ -447,11 +423,7 @@ def install_error_handlers(app) -> None:
                       "announcement WAVs), or move the data directory to a larger disk; until then numbers cannot "
                       "be issued or called, what is recorded stays readable, and nothing is half-written. "
                       "(Said at most once a minute.)", current_app.extensions["hallq"].db.path, e)
-        return error_response(507, "storage_full", {
-            "zh-Hans": "服务器存储空间已满，暂时无法办理，请联系工作人员。",
-            "zh-Hant": "伺服器儲存空間已滿，暫時無法辦理，請聯繫工作人員。",
-            "en": "The server's storage is full, so this cannot be done now; please ask the staff."},
-            headers={"Retry-After": "60"})
+        return error_response(507, "storage_full", messages("error.storage_full"), headers={"Retry-After": "60"})
 
     @app.errorhandler(HTTPException)
     def _http(e: HTTPException):
@@ -464,16 +436,16 @@ def install_error_handlers(app) -> None:
             cause = getattr(e, "original_exception", None) or e
             log.error("unhandled error on %s %s", request.method, request.path,
                       exc_info=(type(cause), cause, cause.__traceback__))
-            return error_response(500, "internal_error", INTERNAL_ERROR)
+            return error_response(500, "internal_error", messages("error.internal"))
         if status == 413:
             _drain_body()
-        code, zh, hant, en = HTTP_ERRORS.get(status) or HTTP_ERRORS[400]
-        en = en.format(path=request.path[:200], method=request.method[:20])
-        return error_response(status, code, {"zh-Hans": zh, "zh-Hant": hant, "en": en},
+        code = HTTP_ERRORS.get(status) or HTTP_ERRORS[400]
+        said = messages(f"error.http.{code}", path=request.path[:200], method=request.method[:20])
+        return error_response(status, code, said,
                               headers={"Allow": ", ".join(e.valid_methods)} if getattr(e, "valid_methods", None) else None)
 
     @app.errorhandler(Exception)
     def _crash(e: Exception):
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response(500, "internal_error", INTERNAL_ERROR)
+        return error_response(500, "internal_error", messages("error.internal"))
 

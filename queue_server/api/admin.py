@@ -104,8 +104,7 @@ def set_clock(actor, body):
     except ValueError:
         raise invalid_fields([("now", "is not a real date and time")]) from None
     if when.tzinfo is None:
-        raise BadRequest("时间需要带时区。", "時間需要帶時區。", "The time needs an offset, e.g. +08:00.",
-                         code="invalid_fields")
+        raise BadRequest("error.time_without_offset", code="invalid_fields")
     if not CLOCK_YEARS[0] <= when.year <= CLOCK_YEARS[1]:
         # a hall's calendar, hours and time zone are only known for years near now (year 400 in
         # Asia/Shanghai is local mean time, +08:05:43, which no client parses)

@@ -100,15 +100,13 @@ def find_applications(actor):
     if id_number:
         return desk.of_person(id_number[:40])
     if actor.kind != "staff":
-        err = BadRequest("请刷身份证查询办理进度。", "請刷身分證查詢辦理進度。",
-                         "Give the ID number (X-Id-Number header) to look up applications.", code="invalid_fields")
+        err = BadRequest("error.applications.id_number_required", code="invalid_fields")
         err.fields = [{"field": "id_number", "problem": "is required"}]
         raise err
     status = request.args.get("status")
     overdue = request.args.get("overdue")
     if status is not None and status not in STATUSES or overdue not in (None, "true", "false"):
-        err = BadRequest("筛选条件有误。", "篩選條件有誤。", "status or overdue has an unknown value.",
-                         code="invalid_fields")
+        err = BadRequest("error.applications.bad_filter", code="invalid_fields")
         err.fields = [{"field": "status" if status not in STATUSES else "overdue", "problem": "unknown value"}]
         raise err
     return desk.find(status=status, item=request.args.get("item"), business=request.args.get("business"),

@@ -60,8 +60,7 @@ def _date(value: str | None, name: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        err = BadRequest(f"日期 {name} 格式有误，应为 YYYY-MM-DD。", f"日期 {name} 格式有誤，應為 YYYY-MM-DD。",
-                         f"{name} must be a date like 2026-11-24.", code="invalid_fields")
+        err = BadRequest("error.query.date", name=name, code="invalid_fields")
         err.fields = [{"field": name, "problem": "must be a date YYYY-MM-DD"}]
         raise err from None
 
@@ -74,8 +73,7 @@ def _date(value: str | None, name: str) -> date | None:
 def list_slots(actor):
     item = request.args.get("item")
     if not item:
-        err = BadRequest("请选择要预约的事项。", "請選擇要預約的事項。", "Query parameter item is required.",
-                         code="invalid_fields")
+        err = BadRequest("error.appointments.item_required", code="invalid_fields")
         err.fields = [{"field": "item", "problem": "is required"}]
         raise err
     days = query_int("days", 0, 1, 31) if "days" in request.args else None
@@ -104,8 +102,7 @@ def get_appointment(code, actor):
            body=CANCEL, response=CANCELLED, errors=(400, 401, 403, 404, 409, 422), idempotent=True)
 def cancel_appointment(code, actor, body, request_key):
     if "id_number" not in body and actor.kind != "staff":
-        err = BadRequest("请刷身份证或输入预约人的身份证号码。", "請刷身分證或輸入預約人的身分證號碼。",
-                         "The ID number of the person who booked is required.", code="invalid_fields")
+        err = BadRequest("error.appointments.id_number_required", code="invalid_fields")
         err.fields = [{"field": "id_number", "problem": "is required"}]
         raise err
     return state().service.appointments.cancel(actor, code, body.get("id_number"), request=request_key)
@@ -119,8 +116,7 @@ def cancel_appointment(code, actor, body, request_key):
                        "tickets.")
 def check_in(actor, body, request_key):
     if ("code" in body) == ("id_number" in body):
-        err = BadRequest("请扫描预约二维码、输入预约码或刷身份证（三选一）。", "請掃描預約二維碼、輸入預約碼或刷身分證（三選一）。",
-                         "Give exactly one of code (typed or scanned) or id_number (ID card).", code="invalid_fields")
+        err = BadRequest("error.appointments.code_or_id_number", code="invalid_fields")
         err.fields = [{"field": "code", "problem": "give exactly one of code or id_number"}]
         raise err
     return state().service.appointments.check_in(actor, code=body.get("code"), id_number=body.get("id_number"),
@@ -137,8 +133,7 @@ def list_appointments(actor):
     day = _date(request.args.get("date"), "date") or st.hall.now().date()
     status = request.args.get("status")
     if status and status not in ("booked", "checked_in", "cancelled", "no_show"):
-        err = BadRequest("状态参数有误。", "狀態參數有誤。", "status must be booked, checked_in, cancelled or no_show.",
-                         code="invalid_fields")
+        err = BadRequest("error.appointments.bad_status", code="invalid_fields")
         err.fields = [{"field": "status", "problem": "unknown status"}]
         raise err
     return st.service.appointments.day(day.isoformat(), request.args.get("item"), status)

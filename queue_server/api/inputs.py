@@ -28,6 +28,8 @@ import math
 import re
 from typing import Any
 
+from queue_server.domain.errors import messages
+
 MAX_DEPTH = 32  # our bodies nest three or four deep; a form's values a few more
 INT_MIN, INT_MAX = -2**63, 2**63 - 1  # what SQLite stores as an integer
 MAX_PROBLEMS = 50  # listed per request: enough to fix a form, not a 64 KB echo
@@ -39,11 +41,12 @@ Problem = tuple[str, str]
 
 
 class Malformed(ValueError):
-    """The body is not JSON the API takes; the reason in the three languages."""
+    """The body is not JSON the API takes: the key of the reason in the catalogue ``errors.po``, its fields."""
 
-    def __init__(self, zh: str, hant: str, en: str) -> None:
-        super().__init__(en)
-        self.messages = {"zh-Hans": zh, "zh-Hant": hant, "en": en}
+    def __init__(self, key: str, /, **params: Any) -> None:
+        self.key, self.params = key, params
+        self.messages = messages(key, **params)
+        super().__init__(self.messages.get("en") or self.messages["zh-Hans"])
 
 
 class _Object(dict):
@@ -76,8 +79,7 @@ def _int(literal: str) -> int | _OutOfRange:
 
 
 def _constant(name: str) -> Any:
-    raise Malformed("请求内容不是有效的 JSON：不能使用 NaN 或 Infinity。", "請求內容不是有效的 JSON：不能使用 NaN 或 Infinity。",
-                    f"The body is not valid JSON: {name} is not a JSON number.")
+    raise Malformed("error.json.constant", name=name)
 
 
 def load_json(raw: bytes) -> Any:
@@ -89,12 +91,11 @@ def load_json(raw: bytes) -> Any:
     try:
         text = raw.decode("utf-8-sig")  # a byte-order mark is tolerated, as json.loads always did
     except UnicodeDecodeError as e:
-        raise Malformed("请求内容不是有效的 UTF-8 文本。", "請求內容不是有效的 UTF-8 文字。",
-                        f"The body is not UTF-8 text (invalid byte at position {e.start}).") from None
+        raise Malformed("error.json.not_utf8", position=e.start) from None
     try:
         value = json.loads(text, object_pairs_hook=_object, parse_int=_int, parse_constant=_constant)
     except json.JSONDecodeError as e:
-        raise Malformed("请求内容不是有效的 JSON。", "請求內容不是有效的 JSON。", f"The body is not valid JSON: {e}") from None
+        raise Malformed("error.json.invalid", reason=e) from None
     except RecursionError:
         raise too_deep() from None
     if depth(value) > MAX_DEPTH:
@@ -103,8 +104,7 @@ def load_json(raw: bytes) -> Any:
 
 
 def too_deep() -> Malformed:
-    return Malformed(f"请求内容嵌套过深（最多 {MAX_DEPTH} 层）。", f"請求內容嵌套過深（最多 {MAX_DEPTH} 層）。",
-                     f"The body is nested too deeply ({MAX_DEPTH} levels at most).")
+    return Malformed("error.json.too_deep", depth=MAX_DEPTH)
 
 
 def depth(value: Any) -> int:

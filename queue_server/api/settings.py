@@ -42,8 +42,7 @@ def _csv_body() -> str:
         try:
             return raw.decode("gb18030")  # Excel on a Chinese Windows saves CSV in GBK
         except UnicodeDecodeError:
-            raise BadRequest("文件编码无法识别，请另存为 UTF-8 CSV。", "文件編碼無法識別，請另存為 UTF-8 CSV。",
-                             "Unknown text encoding: save the sheet as UTF-8 CSV.", code="bad_encoding") from None
+            raise BadRequest("error.bad_encoding", code="bad_encoding") from None
 
 
 def _csv_response(text: str, name: str) -> Response:

@@ -13,7 +13,8 @@ from queue_server.api import api, operation, request_lang
 from queue_server.api.hall import state
 from queue_server.domain import statistics
 from queue_server.readmodel import stats as reads
-from queue_server.readmodel.stats import COLUMNS
+from hallq.i18n import text
+from queue_server.readmodel.stats import COLUMNS, column_name
 
 REPORT = Obj({"group": Str(), "first": Str(), "last": Str(), "rows": Arr(Obj({}, extra=True), max_items=None),
               "total": Obj({}, extra=True)}, extra=True)
@@ -24,9 +25,8 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def table(rep: dict[str, Any], lang: str) -> tuple[list[str], list[list[Any]]]:
-    i = {"zh-Hans": 1, "zh-Hant": 2, "en": 3}[lang]
-    head = [c[i] for c in COLUMNS]
-    total_label = {"zh-Hans": "合计", "zh-Hant": "合計", "en": "Total"}[lang]
+    head = [column_name(c[0], lang) for c in COLUMNS]
+    total_label = text("domain.stats.total", lang)
     rows = [[r.get(c[0]) for c in COLUMNS] for r in rep["rows"]]
     rows.append([total_label] + [rep["total"].get(c[0]) for c in COLUMNS[1:]])
     return head, rows

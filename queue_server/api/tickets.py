@@ -29,8 +29,7 @@ def cancel_ticket(public_id, actor):
            auth="kiosk", body=S.REQUEUE, response=S.TICKET, errors=(400, 401, 403, 404, 409), idempotent=True)
 def requeue(actor, body, request_key):
     if ("id" in body) == ("ticket" in body):
-        err = BadRequest("请提供号票二维码或号码（二选一）。", "請提供號票二維碼或號碼（二選一）。",
-                         "Give exactly one of id (from the QR code) or ticket (the number).", code="invalid_fields")
+        err = BadRequest("error.tickets.id_or_ticket", code="invalid_fields")
         err.fields = [{"field": "id", "problem": "give exactly one of id or ticket"}]
         raise err
     return state().service.requeue_ticket(actor, public_id=body.get("id"), label=body.get("ticket"),

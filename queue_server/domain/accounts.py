@@ -53,33 +53,29 @@ COMMON_WORDS = frozenset("""
 _LEET = str.maketrans({"@": "a", "$": "s", "0": "o", "3": "e", "1": "i", "!": "i", "4": "a", "5": "s", "7": "t"})
 
 
-def password_problem(password: str, job_no: str | None = None) -> tuple[str, str, str] | None:
-    """Why a password is too weak, in three languages, or None.
+def password_problem(password: str, job_no: str | None = None) -> str | None:
+    """Why a password is too weak (the key of the message saying so, ``{min_length}`` its field), or None.
 
     At least 8 characters of three kinds (lowercase, uppercase, digits, symbols); not containing
     the job number; not a common password dressed up with capitals, digits and symbols.
 
     >>> password_problem("Window-2026") is None
     True
-    >>> password_problem("P@ssw0rd123")[2]
-    'This is one of the passwords tried first (like P@ssw0rd1); choose another.'
+    >>> password_problem("P@ssw0rd123")
+    'error.password.common'
     """
     kinds = sum(bool(re.search(p, password)) for p in _KINDS)
     if len(password) < MIN_PASSWORD or kinds < MIN_KINDS:
-        return (f"密码至少{MIN_PASSWORD}位，并包含大写字母、小写字母、数字、符号中的三种。",
-                f"密碼至少{MIN_PASSWORD}位，並包含大寫字母、小寫字母、數字、符號中的三種。",
-                f"A password needs at least {MIN_PASSWORD} characters of three kinds "
-                "(lowercase, uppercase, digits, symbols).")
+        return "error.password.too_simple"
     lower = password.lower()
     if job_no and len(job_no) >= 3 and (job_no.lower() in lower or job_no.lower()[::-1] in lower):
-        return ("密码不能包含工号。", "密碼不能包含工號。", "A password must not contain the job number.")
+        return "error.password.job_no"
     letters = re.sub(r"[^a-z]", "", lower)
     # symbols and digits standing for letters count only between letters: "adm1n" is "admin", "admin1" too
     dressed = re.sub(r"[^a-z]", "", re.sub(r"(?<=[a-z])[@$0134!57]+(?=[a-z])", lambda m: m.group().translate(_LEET),
                                            lower))
     if letters in COMMON_WORDS or dressed in COMMON_WORDS:
-        return ("这是最常被猜到的密码之一（如 P@ssw0rd1），请换一个。", "這是最常被猜到的密碼之一（如 P@ssw0rd1），請換一個。",
-                "This is one of the passwords tried first (like P@ssw0rd1); choose another.")
+        return "error.password.common"
     return None
 
 
@@ -87,14 +83,13 @@ def check_password_strength(password: str, job_no: str | None = None) -> None:
     """Refuse a weak password (see :func:`password_problem`) with its reason (422 ``weak_password``)."""
     problem = password_problem(password, job_no)
     if problem is not None:
-        raise Invalid(*problem, code="weak_password")
+        raise Invalid(problem, job_no=job_no, min_length=MIN_PASSWORD, code="weak_password")
 
 
 def _account(tx: Tx, job_no: str) -> sqlite3.Row:
     row = tx.one("SELECT * FROM staff WHERE job_no = ?", (job_no,))
     if row is None:
-        raise NotFound(f"没有工号为 {job_no} 的账号。", f"沒有工號為 {job_no} 的賬號。", f"There is no account {job_no}.",
-                       code="unknown_account")
+        raise NotFound("error.unknown_account", job_no=job_no, code="unknown_account")
     return row
 
 
@@ -102,30 +97,25 @@ def _may_manage(tx: Tx, role: str) -> None:
     a = tx.actor
     if a.role == "admin" or (a.role == "manager" and role == "staff"):
         return
-    raise Forbidden("只有系统管理员可以管理管理人员和管理员账号。", "只有系統管理員可以管理管理人員和管理員賬號。",
-                    "Only an administrator manages manager and administrator accounts.", code="admin_only")
+    raise Forbidden("error.admin_only.accounts", code="admin_only")
 
 
 def _not_self(tx: Tx, row: sqlite3.Row) -> None:
     if row["id"] == tx.actor.staff_id:
-        raise Conflict("不能对自己的账号执行此操作。", "不能對自己的賬號執行此操作。",
-                       "You cannot do this to your own account.", code="own_account")
+        raise Conflict("error.own_account", code="own_account")
 
 
 def create_account(tx: Tx, job_no: str, name: str, role: str, password_hash: str) -> sqlite3.Row:
     if not JOB_NO.fullmatch(job_no or ""):
-        raise Invalid("工号应为2到16位字母或数字。", "工號應為2到16位字母或數字。",
-                      "A job number is 2 to 16 letters or digits.", code="invalid_job_no")
+        raise Invalid("error.invalid_job_no", code="invalid_job_no")
     if role not in ROLES:
-        raise Invalid("角色无效。", "角色無效。", f"Unknown role {role!r}.", code="invalid_role")
+        raise Invalid("error.invalid_role", role=role, code="invalid_role")
     name = (name or "").strip()
     if not 1 <= len(name) <= 40:
-        raise Invalid("请填写姓名（最多40字）。", "請填寫姓名（最多40字）。", "Give a name (up to 40 characters).",
-                      code="invalid_name")
+        raise Invalid("error.invalid_name", code="invalid_name")
     _may_manage(tx, role)
     if tx.one("SELECT 1 FROM staff WHERE job_no = ?", (job_no,)):
-        raise Conflict(f"工号 {job_no} 已存在。", f"工號 {job_no} 已存在。", f"Job number {job_no} already exists.",
-                       code="job_no_taken")
+        raise Conflict("error.job_no_taken", job_no=job_no, code="job_no_taken")
     row = tx.row("INSERT INTO staff (job_no, name, role, password_hash) VALUES (?, ?, ?, ?) RETURNING *",
                  (job_no, name, role, password_hash))
     tx.conn.execute("INSERT INTO staff_accounts (staff_id, created_at, created_by, password_changed_at, "
@@ -184,7 +174,7 @@ def _mark_password(tx: Tx, staff_id: int, must_change: bool) -> None:
 
 def set_role(tx: Tx, job_no: str, role: str) -> sqlite3.Row:
     if role not in ROLES:
-        raise Invalid("角色无效。", "角色無效。", f"Unknown role {role!r}.", code="invalid_role")
+        raise Invalid("error.invalid_role", role=role, code="invalid_role")
     row = _account(tx, job_no)
     if tx.actor.role != "admin":
         _may_manage(tx, "admin")
@@ -203,9 +193,7 @@ def set_active(tx: Tx, job_no: str, active: bool) -> sqlite3.Row:
         busy = tx.one("SELECT t.label, t.window FROM tickets t JOIN windows w ON w.number = t.window "
                       "WHERE w.staff_id = ? AND t.state IN ('called', 'serving', 'held')", (row["id"],))
         if busy:
-            raise Conflict(f"该工作人员在 {busy['window']} 号窗口还有号票 {busy['label']}，请先处理。",
-                           f"該工作人員在 {busy['window']} 號窗口還有號票 {busy['label']}，請先處理。",
-                           f"This member still has ticket {busy['label']} at window {busy['window']}; finish it first.",
+            raise Conflict("error.window_busy.account", window=busy["window"], label=busy["label"],
                            code="window_busy")
         for w in tx.all("UPDATE windows SET staff_id = NULL, state = 'closed', pause_reason = NULL, updated_at = ? "
                         "WHERE staff_id = ? RETURNING number", (tx.at, row["id"])):
@@ -288,8 +276,7 @@ class AccountDesk:
         """
         auth.check_current_password(self.service.db, self.hall, actor, current, client)
         if current == new:
-            raise Invalid("新密码不能与当前密码相同。", "新密碼不能與當前密碼相同。",
-                          "The new password must differ from the current one.", code="same_password")
+            raise Invalid("error.same_password", code="same_password")
         check_password_strength(new, actor.id)
         digest = auth.hash_password(new)
         keep = auth.sha256(session_token) if session_token else None

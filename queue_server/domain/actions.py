@@ -9,7 +9,8 @@ the API, the exports and the logs carry. This module says, for each code,
   nothing stale changes nothing a board shows, or shows it only at the next
   periodic refresh (``publisher.PERIODIC``, 15 s: waits and opening state move
   with time anyway);
-* **how each language shows it** (简体 / 繁體 / English): the manager's journal page.
+* **how each language shows it** (简体 / 繁體 / English): the message ``domain.journal.<code>`` of the
+  catalogue ``domain.po`` (hallq/locale), shown on the manager's journal page.
 
 A new action is added here first: tests/queue_server/test_journal_actions.py fails
 on a code written to the journal, or named in SQL, that is not registered here.
@@ -20,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Flag, auto
 
-from hallq.i18n import Texts, pick, t3
+from hallq.i18n import Texts, pick, texts
 
 
 class Stale(Flag):
@@ -49,105 +50,108 @@ NOTICES = Stale.NOTICES
 class Action:
     code: str
     stale: Stale
-    names: Texts  # one per language of hallq.i18n.LANGS
     legacy: bool = False  # no longer written; journals of earlier versions hold it (kept at least six months)
+
+    @property
+    def names(self) -> Texts:
+        """The action in each language the hall shows: ``domain.journal.<code>`` of the catalogue ``domain.po``."""
+        return texts(f"domain.journal.{self.code}")
 
     def name(self, lang: str) -> str:
         return pick(self.names, lang)
 
 
-def _a(code: str, stale: Stale, zh: str, hant: str, en: str, legacy: bool = False) -> Action:
-    return Action(code, stale, t3(zh, hant, en), legacy)
+def _a(code: str, stale: Stale, legacy: bool = False) -> Action:
+    return Action(code, stale, legacy)
 
 
 _REGISTRY = (
     # tickets (queue_server/domain/tickets.py, windows.py, day.py)
-    _a("issue", TICKET, "取号", "取號", "Ticket issued"),
-    _a("cancel", TICKET, "取消号票", "取消號票", "Ticket cancelled"),
-    _a("requeue", TICKET, "过号重排", "過號重排", "Re-queued"),
-    _a("expire", TICKET, "号票作废", "號票作廢", "Ticket expired"),
-    _a("call", CALLED, "叫号", "叫號", "Called"),
-    _a("recall", CALLED, "重呼", "重呼", "Recalled"),
-    _a("call_back", CALLED, "回呼", "回呼", "Called back"),
-    _a("start", TICKET, "开始办理", "開始辦理", "Service started"),
-    _a("complete", TICKET, "办结", "辦結", "Completed"),
-    _a("no_show", TICKET, "过号", "過號", "No-show"),
-    _a("transfer", TICKET, "转移", "轉移", "Transferred"),
-    _a("hold", TICKET, "挂起", "掛起", "On hold"),
+    _a("issue", TICKET),
+    _a("cancel", TICKET),
+    _a("requeue", TICKET),
+    _a("expire", TICKET),
+    _a("call", CALLED),
+    _a("recall", CALLED),
+    _a("call_back", CALLED),
+    _a("start", TICKET),
+    _a("complete", TICKET),
+    _a("no_show", TICKET),
+    _a("transfer", TICKET),
+    _a("hold", TICKET),
     # windows (queue_server/domain/windows.py, accounts.py)
-    _a("pause", WINDOW, "暂停服务", "暫停服務", "Window paused"),
-    _a("resume", WINDOW, "恢复服务", "恢復服務", "Window resumed"),
-    _a("open_window", WINDOW, "开放窗口", "開放窗口", "Window opened"),
-    _a("close_window", WINDOW, "关闭窗口", "關閉窗口", "Window closed"),
-    _a("sign_in", WINDOW, "签到", "簽到", "Signed in"),
-    _a("sign_out", WINDOW, "签退", "簽退", "Signed out"),
-    _a("allocate", WINDOW, "调整窗口业务", "調整窗口業務", "Allocation changed"),
+    _a("pause", WINDOW),
+    _a("resume", WINDOW),
+    _a("open_window", WINDOW),
+    _a("close_window", WINDOW),
+    _a("sign_in", WINDOW),
+    _a("sign_out", WINDOW),
+    _a("allocate", WINDOW),
     # ratings (domain/ratings.py, rating_prompts.py)
-    _a("rate", NOTHING, "评价", "評價", "Rated"),
-    _a("rating_prompt", NOTHING, "邀请评价", "邀請評價", "Asked to rate"),
+    _a("rate", NOTHING),
+    _a("rating_prompt", NOTHING),
     # sign-in and accounts (queue_server/auth.py, domain/accounts.py, throttles.py, web/auth_pages.py)
-    _a("login", NOTHING, "登录", "登入", "Signed in to the console"),
-    _a("login_failed", NOTHING, "登录失败", "登入失敗", "Failed sign-in"),
-    _a("login_refused", NOTHING, "登录被拒（过于频繁）", "登入被拒（過於頻繁）", "Sign-in refused (throttled)",
-       legacy=True),  # replaced by sign_in_throttled when sign-ins were slowed down instead of refused
-    _a("logout", NOTHING, "退出登录", "登出", "Signed out of the console"),
-    _a("session_ended", NOTHING, "会话超时退出", "會話逾時登出", "Session ended (unused)"),
-    _a("sign_in_throttled", NOTHING, "登录限速开始", "登入限速開始", "Sign-in throttle started"),
-    _a("sign_in_throttle_ended", NOTHING, "登录限速结束", "登入限速結束", "Sign-in throttle ended"),
-    _a("password_expired", NOTHING, "密码已过期", "密碼已過期", "Password expired"),
-    _a("password_changed", NOTHING, "修改密码", "修改密碼", "Password changed"),
-    _a("password_check_failed", NOTHING, "修改密码时当前密码错误", "修改密碼時當前密碼錯誤",
-       "Wrong current password at a change"),
-    _a("password_reset", NOTHING, "重置密码", "重設密碼", "Password reset"),
-    _a("account_created", NOTHING, "新建账号", "新建帳號", "Account created"),
-    _a("account_activated", NOTHING, "启用账号", "啟用帳號", "Account activated"),
-    _a("account_deactivated", NOTHING, "停用账号", "停用帳號", "Account deactivated"),  # its windows: sign_out
-    _a("role_changed", NOTHING, "修改角色", "修改角色", "Role changed"),
+    _a("login", NOTHING),
+    _a("login_failed", NOTHING),
+    # replaced by sign_in_throttled when sign-ins were slowed down instead of refused
+    _a("login_refused", NOTHING, legacy=True),
+    _a("logout", NOTHING),
+    _a("session_ended", NOTHING),
+    _a("sign_in_throttled", NOTHING),
+    _a("sign_in_throttle_ended", NOTHING),
+    _a("password_expired", NOTHING),
+    _a("password_changed", NOTHING),
+    _a("password_check_failed", NOTHING),
+    _a("password_reset", NOTHING),
+    _a("account_created", NOTHING),
+    _a("account_activated", NOTHING),
+    _a("account_deactivated", NOTHING),  # its windows: sign_out
+    _a("role_changed", NOTHING),
     # the hall (api/admin.py, domain/day.py, hall_settings.py, catalogue.py, hallsync.py, retention.py)
-    _a("notice", NOTICES, "公告", "公告", "Notice"),
-    _a("day_closed", DAY, "日终结束", "日終結束", "Day closed"),
-    _a("day_reopened", DAY, "重新开始营业", "重新開始營業", "Day reopened"),
-    _a("day_rolled_over", DAY, "跨日结转", "跨日結轉", "Day rolled over"),
-    _a("clock_set", NOTHING, "设置时钟", "設定時鐘", "Clock set"),
-    _a("config_applied", CONFIG, "载入配置", "載入設定", "Configuration applied"),
-    _a("calendar_changed", NOTHING, "修改节假日", "修改節假日", "Calendar changed"),
-    _a("hours_changed", NOTHING, "修改办公时间", "修改辦公時間", "Hours changed"),
-    _a("capacity_changed", NOTHING, "修改预约容量", "修改預約容量", "Capacity changed"),
-    _a("personal_data_erased", NOTHING, "删除到期个人信息", "刪除到期個人資料", "Personal data erased (retention)"),
+    _a("notice", NOTICES),
+    _a("day_closed", DAY),
+    _a("day_reopened", DAY),
+    _a("day_rolled_over", DAY),
+    _a("clock_set", NOTHING),
+    _a("config_applied", CONFIG),
+    _a("calendar_changed", NOTHING),
+    _a("hours_changed", NOTHING),
+    _a("capacity_changed", NOTHING),
+    _a("personal_data_erased", NOTHING),
     # tidal windows (domain/tidal.py; a lent or returned window also journals allocate)
-    _a("tidal_pressure", NOTHING, "排队高峰", "排隊高峰", "Queue under pressure"),
-    _a("tidal_eased", NOTHING, "高峰缓解", "高峰緩解", "Pressure eased"),
-    _a("tidal_assign", NOTHING, "调配潮汐窗口", "調配潮汐窗口", "Tidal window lent"),
-    _a("tidal_release", NOTHING, "潮汐窗口恢复", "潮汐窗口恢復", "Tidal window given back"),
-    _a("tidal_auto", NOTHING, "自动调配开关", "自動調配開關", "Automatic assignment switched"),
-    _a("tidal_alerts_seen", NOTHING, "提醒已阅", "提醒已閱", "Alerts seen"),
+    _a("tidal_pressure", NOTHING),
+    _a("tidal_eased", NOTHING),
+    _a("tidal_assign", NOTHING),
+    _a("tidal_release", NOTHING),
+    _a("tidal_auto", NOTHING),
+    _a("tidal_alerts_seen", NOTHING),
     # appointments (domain/appointments.py, no_shows.py; a check-in also journals issue)
-    _a("appointment_booked", NOTHING, "预约", "預約", "Appointment booked"),
-    _a("appointment_cancelled", NOTHING, "取消预约", "取消預約", "Appointment cancelled"),
-    _a("appointment_checked_in", NOTHING, "预约签到", "預約簽到", "Appointment check-in"),
-    _a("appointment_no_show", NOTHING, "预约爽约", "預約爽約", "Appointment missed"),
-    _a("appointment_no_show_undone", NOTHING, "撤销爽约", "撤銷爽約", "Missed appointment undone"),
-    _a("appointment_booking_suspended", NOTHING, "暂停预约资格", "暫停預約資格", "Booking suspended"),
-    _a("appointment_suspension_lifted", NOTHING, "恢复预约资格", "恢復預約資格", "Booking suspension lifted"),
+    _a("appointment_booked", NOTHING),
+    _a("appointment_cancelled", NOTHING),
+    _a("appointment_checked_in", NOTHING),
+    _a("appointment_no_show", NOTHING),
+    _a("appointment_no_show_undone", NOTHING),
+    _a("appointment_booking_suspended", NOTHING),
+    _a("appointment_suspension_lifted", NOTHING),
     # applications (domain/applications.py: application_<status>)
-    _a("application_submitted", NOTHING, "提交申请", "提交申請", "Application submitted"),
-    _a("application_pre_review", NOTHING, "预审", "預審", "Pre-review"),
-    _a("application_accepted", NOTHING, "受理", "受理", "Accepted"),
-    _a("application_correction", NOTHING, "补正通知", "補正通知", "Correction notice"),
-    _a("application_rejected", NOTHING, "不予受理", "不予受理", "Rejected"),
-    _a("application_result_ready", NOTHING, "办结待取", "辦結待取", "Result ready"),
-    _a("application_delivered", NOTHING, "已送达", "已送達", "Delivered"),
+    _a("application_submitted", NOTHING),
+    _a("application_pre_review", NOTHING),
+    _a("application_accepted", NOTHING),
+    _a("application_correction", NOTHING),
+    _a("application_rejected", NOTHING),
+    _a("application_result_ready", NOTHING),
+    _a("application_delivered", NOTHING),
     # bad-review follow-ups (domain/followups.py)
-    _a("followup_opened", NOTHING, "差评待核实", "差評待核實", "Bad review opened"),
-    _a("followup_verified", NOTHING, "差评已核实", "差評已核實", "Bad review verified"),
-    _a("followup_fixed", NOTHING, "差评已整改", "差評已整改", "Bad review fixed"),
-    _a("followup_closed", NOTHING, "差评已回访", "差評已回訪", "Bad review reported back"),
-    _a("followup_appealed", NOTHING, "差评申诉", "差評申訴", "Bad review appealed"),
-    _a("followup_appeal_decided", NOTHING, "申诉裁定", "申訴裁定", "Appeal decided"),
+    _a("followup_opened", NOTHING),
+    _a("followup_verified", NOTHING),
+    _a("followup_fixed", NOTHING),
+    _a("followup_closed", NOTHING),
+    _a("followup_appealed", NOTHING),
+    _a("followup_appeal_decided", NOTHING),
     # residents asking for help, devices (domain/attention.py)
-    _a("help_requested", NOTHING, "群众求助", "群眾求助", "Help requested"),
-    _a("help_taken", NOTHING, "前往帮忙", "前往幫忙", "Help on the way"),
-    _a("device_health", NOTHING, "设备状态变化", "設備狀態變化", "Device health changed"),
+    _a("help_requested", NOTHING),
+    _a("help_taken", NOTHING),
+    _a("device_health", NOTHING),
 )
 
 ACTIONS: dict[str, Action] = {a.code: a for a in _REGISTRY}

@@ -27,13 +27,13 @@ import sqlite3
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from hallq.i18n import t3
+from hallq.i18n import LANGS, text
 from queue_server.domain.appointments import ALPHABET
 from queue_server.domain.context import Actor, Tx
-from queue_server.domain.errors import Conflict, DomainError, Forbidden, NotFound
+from queue_server.domain.errors import Conflict, DomainError, Forbidden, NotFound, messages
 from queue_server.domain.forms import check_fields
 from queue_server.domain.people import Problem, invalid, item_row, parse_person, person_problems
-from queue_server.domain.progress import (STATUS_NAMES, application_view, brief_view, materials_of,
+from queue_server.domain.progress import (application_view, brief_view, materials_of, status_name,
                                           missing_required, search)
 
 if TYPE_CHECKING:
@@ -58,8 +58,7 @@ def normalise_tracking_no(raw: str) -> str:
 
 
 def unknown_application() -> NotFound:
-    return NotFound("没有找到这个申请，请核对受理编号。", "沒有找到這個申請，請核對受理編號。",
-                    "No application has that tracking number; please check it.", code="unknown_application")
+    return NotFound("error.unknown_application", code="unknown_application")
 
 
 def find(conn: sqlite3.Connection, tracking_no: str) -> sqlite3.Row:
@@ -74,17 +73,14 @@ def applicable_item(conn: sqlite3.Connection, code: str) -> dict[str, Any]:
     """An item that takes applications here (it has a form); 409 otherwise."""
     it = item_row(conn, code)
     if "form" not in it["guide"]:
-        raise Conflict("此事项不能在自助终端提交申请，请取号到窗口办理。", "此事項不能在自助終端提交申請，請取號到窗口辦理。",
-                       "This item cannot be applied for here; please take a number for a window.",
-                       code="no_form", detail={"item": code})
+        raise Conflict("error.no_form", code="no_form", detail={"item": code})
     return it
 
 
 def _materials_problems(it: dict[str, Any], materials: list[int]) -> list[Problem]:
     count = len(it["guide"].get("materials", []))
-    return [(f"materials[{j}]", "unknown_material", t3(
-        f"材料清单中没有第 {i} 项。", f"材料清單中沒有第 {i} 項。", f"The checklist has no material number {i}."))
-        for j, i in enumerate(materials) if not 0 <= i < count]
+    return [(f"materials[{j}]", "unknown_material", messages("error.applications.unknown_material", index=i))
+            for j, i in enumerate(materials) if not 0 <= i < count]
 
 
 def _deadlines(tx: Tx, it: dict[str, Any], start: date) -> tuple[str | None, str | None]:
@@ -114,10 +110,7 @@ def submit(tx: Tx, item_code: str, applicant: dict[str, str], fields: dict[str, 
     problems += form_problems + _materials_problems(it, materials)
     address = " ".join((address or "").split())
     if delivery == "mail" and not 5 <= len(address) <= 200:
-        problems.append(("address", "address_required", t3(
-            "选择免费邮寄时，请填写完整的收件地址（省、市、区县、街道和门牌号）。",
-            "選擇免費郵寄時，請填寫完整的收件地址（省、市、區縣、街道和門牌號）。",
-            "For free mailing, enter the full postal address (province, city, district, street and number).")))
+        problems.append(("address", "address_required", messages("error.applications.address_required")))
     if problems:
         raise invalid(problems, status=400, code="invalid_fields")
     assert person is not None
@@ -146,7 +139,7 @@ def submit(tx: Tx, item_code: str, applicant: dict[str, str], fields: dict[str, 
     if row is None:
         raise RuntimeError("could not draw an unused tracking number in 10 tries")
     missing = missing_required(it, provided)
-    note = t3("申请已提交，等待窗口预审。", "申請已提交，等待窗口預審。", "Submitted; waiting for pre-review at the window.")
+    note = _note("submitted")
     _event(tx, row["id"], "submitted", note, {"missing_required": [m["index"] for m in missing]})
     tx.journal("application_submitted", business=it["business"],
                data={"tracking_no": row["tracking_no"], "item": it["code"], "missing_required": len(missing),
@@ -160,8 +153,7 @@ def transition(tx: Tx, tracking_no: str, to: str, reason: str = "", missing: lis
                delivery: dict[str, str] | None = None, decision: str | None = None) -> sqlite3.Row:
     """Move an application on (staff); the timeline and the journal record who did it."""
     if tx.actor.kind not in ("staff", "system"):
-        raise Forbidden("只有窗口工作人员可以处理申请。", "只有窗口工作人員可以處理申請。",
-                        "Only staff can process applications.", code="staff_only")
+        raise Forbidden("error.applications.staff_only", code="staff_only")
     app = find(tx.conn, tracking_no)
     it = item_row(tx.conn, app["item"], active_only=False)
     if app["status"] == "submitted" and to in TRANSITIONS["pre_review"]:
@@ -169,10 +161,8 @@ def transition(tx: Tx, tracking_no: str, to: str, reason: str = "", missing: lis
         _move(tx, app, "pre_review", _note("pre_review"), {})
         app = find(tx.conn, app["tracking_no"])
     if to not in TRANSITIONS.get(app["status"], ()):
-        raise Conflict(f"申请当前为“{STATUS_NAMES[app['status']]['zh-Hans']}”，不能改为“{STATUS_NAMES[to]['zh-Hans']}”。",
-                       f"申請當前為「{STATUS_NAMES[app['status']]['zh-Hant']}」，不能改為「{STATUS_NAMES[to]['zh-Hant']}」。",
-                       f"The application is at \"{STATUS_NAMES[app['status']]['en']}\"; it cannot move to "
-                       f"\"{STATUS_NAMES[to]['en']}\".", code="invalid_transition",
+        raise Conflict("error.invalid_transition", current=status_name(app["status"]), to=status_name(to),
+                       code="invalid_transition",
                        detail={"from": app["status"], "to": to, "allowed": list(TRANSITIONS.get(app["status"], ()))})
     provided = json.loads(app["materials"])
     changes: dict[str, Any] = {}
@@ -181,10 +171,7 @@ def transition(tx: Tx, tracking_no: str, to: str, reason: str = "", missing: lis
         lacking = missing_required(it, provided)
         if lacking:
             names = "、".join(m["name"] for m in lacking)
-            raise Conflict(f"必需材料未齐，不能受理：{names}。请先登记补交的材料或发出补正通知。",
-                           f"必需材料未齊，不能受理：{names}。請先登記補交的材料或發出補正通知。",
-                           f"Required materials are missing, so it cannot be accepted: {names}. Record them or send "
-                           "a correction notice.", code="materials_missing",
+            raise Conflict("error.materials_missing", names=names, code="materials_missing",
                            detail={"missing": [m["index"] for m in lacking]})
         promised, statutory = _deadlines(tx, it, tx.now.date())
         changes = {"accepted_at": tx.at, "promised_by": promised, "statutory_by": statutory,
@@ -195,9 +182,9 @@ def transition(tx: Tx, tracking_no: str, to: str, reason: str = "", missing: lis
         changes = {"correction": json.dumps(notice, ensure_ascii=False)}
         data["missing"] = notice["missing"]
         names = notice["missing"]
-        note = _note("correction", reason=reason.strip(), items="、".join(m["name"]["zh-Hans"] for m in names),
-                     items_hant="、".join(m["name"]["zh-Hant"] for m in notice["missing"]),
-                     items_en="; ".join(m["name"]["en"] for m in notice["missing"]))
+        note = _note("correction", reason=reason.strip(), items={
+            "zh-Hans": "、".join(m["name"]["zh-Hans"] for m in names),
+            "zh-Hant": "、".join(m["name"]["zh-Hant"] for m in names), "en": "; ".join(m["name"]["en"] for m in names)})
     elif to == "rejected":
         if not reason.strip():
             raise _reason_required()
@@ -211,8 +198,7 @@ def transition(tx: Tx, tracking_no: str, to: str, reason: str = "", missing: lis
         method = (delivery or {}).get("method") or app["delivery"]
         waybill = ((delivery or {}).get("waybill") or "").strip()
         if method == "mail" and not waybill:
-            raise Conflict("邮寄送达需要填写运单号。", "郵寄送達需要填寫運單號。", "Mail delivery needs the waybill number.",
-                           code="waybill_required")
+            raise Conflict("error.waybill_required", code="waybill_required")
         changes = {"delivered_at": tx.at, "delivered_by_method": method, "waybill": waybill or None}
         data.update(method=method, waybill=waybill or None)
         note = _note("delivered_mail", waybill=waybill) if method == "mail" else _note("delivered_onsite")
@@ -234,8 +220,7 @@ def _move(tx: Tx, app: sqlite3.Row, to: str, note: dict[str, str], data: dict[st
 
 
 def _reason_required() -> DomainError:
-    err = DomainError("不予受理须写明理由。", "不予受理須寫明理由。", "Give the reason for not accepting.",
-                      code="reason_required", status=400)
+    err = DomainError("error.reason_required", code="reason_required", status=400)
     err.fields = [{"field": "reason", "problem": "is required"}]
     return err
 
@@ -262,32 +247,25 @@ def correction_notice(tx: Tx, app: sqlite3.Row, it: dict[str, Any], asked: list[
         else:
             unknown.append(a)
     if unknown or not entries:
-        err = DomainError("补正通知只能列出本事项的材料名称或表单项：" + "、".join(unknown) if unknown else
-                       "补正通知至少要列出一项需补正的内容。",
-                       "補正通知只能列出本事項的材料名稱或表單項：" + "、".join(unknown) if unknown else
-                       "補正通知至少要列出一項需補正的內容。",
-                       "A correction notice lists this item's materials or form fields only: " + ", ".join(unknown)
-                       if unknown else "A correction notice must list at least one thing to correct.",
-                       code="invalid_fields", status=400, detail={"unknown": unknown})
+        err = DomainError("error.correction.unknown_entries" if unknown else "error.correction.empty",
+                          entries={"zh-Hans": "、".join(unknown), "en": ", ".join(unknown)},
+                          code="invalid_fields", status=400, detail={"unknown": unknown})
         err.fields = [{"field": "missing", "problem": "unknown entries" if unknown else "is empty"}]
         raise err
     first = json.loads(app["correction"]) if app["correction"] else None
     if first is not None:
         new = [k for k in entries if k not in first["keys"]]
         if new:
-            names = "、".join(entries[k]["name"]["zh-Hans"] for k in new)
-            raise Conflict(f"一次性告知：首次补正通知未列出的内容不能再要求补正（{names}）。",
-                           f"一次性告知：首次補正通知未列出的內容不能再要求補正（{names}）。",
-                           "One-time notice: a later notice cannot ask for anything the first one did not list ("
-                           + ", ".join(entries[k]["name"]["en"] for k in new) + ").", code="one_time_notice",
-                           detail={"new": new})
+            names = {"zh-Hans": "、".join(entries[k]["name"]["zh-Hans"] for k in new),
+                     "en": ", ".join(entries[k]["name"]["en"] for k in new)}
+            raise Conflict("error.one_time_notice", names=names, code="one_time_notice", detail={"new": new})
     return {"keys": first["keys"] if first else list(entries), "missing": list(entries.values()),
             "reason": reason.strip(), "at": tx.at, "notices": (first["notices"] + 1) if first else 1}
 
 
 def _material_entry(m: dict[str, Any]) -> dict[str, Any]:
     # material names are official Chinese document names: the same text in every language
-    return {"kind": "material", "index": m["index"], "name": t3(m["name"], m["name"], m["name"])}
+    return {"kind": "material", "index": m["index"], "name": dict.fromkeys(LANGS, m["name"])}
 
 
 def supplement(tx: Tx, tracking_no: str, materials: list[int], fields: dict[str, Any],
@@ -301,15 +279,12 @@ def supplement(tx: Tx, tracking_no: str, materials: list[int], fields: dict[str,
     """
     app = find(tx.conn, tracking_no)
     if id_number is None and tx.actor.kind != "staff":
-        raise Forbidden("补正材料需要申请人的身份证号码，请刷身份证。", "補正材料需要申請人的身分證號碼，請刷身分證。",
-                        "Supplementing needs the applicant's ID number: read the ID card.", code="not_yours")
+        raise Forbidden("error.applications.supplement_needs_id", code="not_yours")
     if id_number is not None and parse_person(tx, None, id_number, None).id_hash != app["id_hash"]:
-        raise Forbidden("身份证号码与申请人不一致。", "身分證號碼與申請人不一致。",
-                        "The ID number does not match the applicant.", code="not_yours")
+        raise Forbidden("error.applications.id_mismatch", code="not_yours")
     allowed = ("correction",) if tx.actor.kind != "staff" else ("submitted", "pre_review", "correction")
     if app["status"] not in allowed:
-        raise Conflict("此申请当前不需要补正材料。", "此申請當前不需要補正材料。",
-                       "This application is not waiting for corrections.", code="not_in_correction",
+        raise Conflict("error.not_in_correction", code="not_in_correction",
                        detail={"status": app["status"]})
     it = item_row(tx.conn, app["item"], active_only=False)
     clean, problems = check_fields(it["guide"].get("form", []), fields, tx.now.date(), partial=True)
@@ -328,34 +303,14 @@ def supplement(tx: Tx, tracking_no: str, materials: list[int], fields: dict[str,
 
 # -- notes the applicant reads ---------------------------------------------------------------------
 
-_NOTES = {
-    "pre_review": ("窗口正在预审申请材料。", "窗口正在預審申請材料。", "The window is pre-reviewing the application."),
-    "pre_review_again": ("已收到补正材料，重新预审。", "已收到補正材料，重新預審。",
-                         "Corrections received; pre-review again."),
-    "supplemented": ("已补交材料，等待窗口预审。", "已補交材料，等待窗口預審。", "Materials supplied; waiting for pre-review."),
-    "accepted": ("材料齐全，已受理并转后台审批，承诺{promised}前办结。", "材料齊全，已受理並轉後台審批，承諾{promised}前辦結。",
-                 "Complete and accepted; sent for approval, promised by {promised}."),
-    "correction": ("请一次性补齐补正以下内容后再次提交：{items}。", "請一次性補齊補正以下內容後再次提交：{items_hant}。",
-                   "Please supply all of the following, then submit again: {items_en}."),
-    "rejected": ("不予受理：{reason}", "不予受理：{reason}", "Not accepted: {reason}"),
-    "result_ready_onsite": ("办理结果已出，请凭受理编号到统一出件窗口领取。", "辦理結果已出，請憑受理編號到統一出件窗口領取。",
-                            "The result is ready; collect it at the result window with your tracking number."),
-    "result_ready_mail": ("办理结果已出，将免费邮寄送达。", "辦理結果已出，將免費郵寄送達。",
-                          "The result is ready and will be mailed to you free of charge."),
-    "delivered_onsite": ("办理结果已当场领取。", "辦理結果已當場領取。", "The result was collected in person."),
-    "delivered_mail": ("办理结果已免费邮寄，运单号 {waybill}。", "辦理結果已免費郵寄，運單號 {waybill}。",
-                       "The result was mailed free of charge, waybill {waybill}."),
-}
-
-
 def _note(kind: str, reason: str = "", **kw: Any) -> dict[str, str]:
-    zh, hant, en = _NOTES[kind]
+    """The note ``domain.application.note.<kind>`` (catalogue ``domain.po``), and the clerk's ``reason`` after it."""
     if kind == "accepted" and not kw.get("promised"):
-        zh, hant, en = (zh.split("，承诺")[0] + "。", hant.split("，承諾")[0] + "。", en.split(", promised")[0] + ".")
-    note = t3(zh.format(reason=reason, **kw), hant.format(reason=reason, **kw), en.format(reason=reason, **kw))
-    if reason and "{reason}" not in zh:  # the clerk's explanation, in the words they wrote
-        note = t3(note["zh-Hans"] + f"说明：{reason}", note["zh-Hant"] + f"說明：{reason}",
-                  note["en"] + f" Note: {reason}")
+        kind = "accepted_no_date"
+    key = f"domain.application.note.{kind}"
+    note = messages(key, reason=reason, **kw)
+    if reason and "{reason}" not in text(key):  # the clerk's explanation, in the words they wrote
+        note = messages("domain.application.note.explained", note=note, reason=reason)
     return note
 
 

@@ -163,23 +163,12 @@ def list_slots(conn: sqlite3.Connection, hall: Hall, now: datetime, item_code: s
 def _bookable_item(conn: sqlite3.Connection, hall: Hall, item_code: str) -> dict[str, Any]:
     it = item_row(conn, item_code)
     if not it["guide"].get("appointment") or not hall.config.appointments.enabled:
-        raise Conflict("此事项不提供预约，请直接取号办理。", "此事項不提供預約，請直接取號辦理。",
-                       "This service item cannot be booked; please take a number.", code="not_bookable",
+        raise Conflict("error.not_bookable", code="not_bookable",
                        detail={"item": item_code})
     return it
 
 
 # -- booking ---------------------------------------------------------------------------
-
-_DAY_REFUSALS = {
-    "not_a_working_day": ("这一天大厅不办公，请选择其他日期。", "這一天大廳不辦公，請選擇其他日期。",
-                          "The hall is closed that day; please choose another date."),
-    "too_soon": ("最早可预约{first}，请选择更晚的日期或时段。", "最早可預約{first}，請選擇更晚的日期或時段。",
-                 "The earliest you can book is {first}; please choose a later date or time."),
-    "too_far_ahead": ("最多可预约到{last}，请选择更近的日期。", "最多可預約到{last}，請選擇更近的日期。",
-                      "You can book up to {last}; please choose an earlier date."),
-}
-
 
 def book(tx: Tx, item_code: str, day_text: str, start: str, name: str, id_number: str, phone: str) -> sqlite3.Row:
     """Book one slot; return the appointment's row."""
@@ -193,32 +182,23 @@ def book(tx: Tx, item_code: str, day_text: str, start: str, name: str, id_number
     starts = datetime.combine(day, time.fromisoformat(start), tzinfo=tx.now.tzinfo) if start in slot else None
     reason = day_refusal(hall, today, day) or ("too_soon" if starts is not None and starts <= tx.now else None)
     if reason:
-        zh, hant, en = _DAY_REFUSALS[reason]
-        fmt = {"first": first.isoformat(), "last": last.isoformat()}
-        raise Conflict(zh.format(**fmt), hant.format(**fmt), en.format(**fmt), code=reason,
-                       detail={"first": fmt["first"], "last": fmt["last"]})
+        raise Conflict(f"error.booking.{reason}", first=first.isoformat(), last=last.isoformat(), code=reason,
+                       detail={"first": first.isoformat(), "last": last.isoformat()})
     if starts is None:
-        raise Invalid(f"{day_text} 没有 {start} 开始的时段，请重新选择。", f"{day_text} 沒有 {start} 開始的時段，請重新選擇。",
-                      f"There is no slot starting at {start} on {day_text}; choose again.", code="no_such_slot")
+        raise Invalid("error.no_such_slot", day=day_text, start=start, code="no_such_slot")
     suspended = suspension(tx.conn, person.id_hash, today)
     if suspended is not None:
         until = suspended["until_date"]
-        raise Conflict(f"因多次预约未到（爽约），预约功能暂停至{until}，期间可现场取号办理。",
-                       f"因多次預約未到（爽約），預約功能暫停至{until}，期間可現場取號辦理。",
-                       f"Booking is suspended until {until} after repeated missed appointments; "
-                       "you can still take a number at the hall.", code="booking_suspended", detail={"until": until})
+        raise Conflict("error.booking_suspended", until=until, code="booking_suspended", detail={"until": until})
     if rules.one_per_person_per_day:
         held = tx.one("SELECT slot_start FROM appointments WHERE id_hash = ? AND date = ? "
                       "AND status IN ('booked', 'checked_in')", (person.id_hash, day_text))
         if held is not None:
-            raise Conflict(f"您在{day_text}已有预约（{held['slot_start']}），每人每天限约一次。",
-                           f"您在{day_text}已有預約（{held['slot_start']}），每人每天限約一次。",
-                           f"You already have an appointment on {day_text} ({held['slot_start']}); "
-                           "one per person per day.", code="one_per_day", detail={"start": held["slot_start"]})
+            raise Conflict("error.one_per_day", day=day_text, slot_start=held["slot_start"], code="one_per_day",
+                           detail={"start": held["slot_start"]})
     _, left = _remaining(hall, _used(tx.conn, it["business"], day, day), it["business"], item_code, day_text, start)
     if left <= 0:
-        raise Conflict("这个时段已约满，请选择其他时段。", "這個時段已約滿，請選擇其他時段。",
-                       "This slot is full; please choose another.", code="slot_full")
+        raise Conflict("error.slot_full", code="slot_full")
     row = _insert(tx, it, day_text, start, slot[start], person)
     tx.journal("appointment_booked", business=it["business"],
                data={"code": row["code"], "item": item_code, "date": day_text, "start": start,
@@ -244,8 +224,7 @@ def _insert(tx: Tx, it: dict, day: str, start: str, end: str, person: Person) ->
 # -- finding, cancelling, checking in ------------------------------------------------------
 
 def unknown_appointment() -> NotFound:
-    return NotFound("没有找到这个预约，请核对预约码。", "沒有找到這個預約，請核對預約碼。",
-                    "No appointment has that code; please check it.", code="unknown_appointment")
+    return NotFound("error.unknown_appointment", code="unknown_appointment")
 
 
 def find(conn: sqlite3.Connection, raw_code: str) -> sqlite3.Row:
@@ -270,23 +249,17 @@ def cancel(tx: Tx, raw_code: str, id_number: str | None) -> sqlite3.Row:
     a = find(tx.conn, raw_code)
     if id_number is not None:
         if parse_person(tx, None, id_number, None).id_hash != a["id_hash"]:
-            raise Forbidden("身份证号码与预约人不一致，不能取消此预约。", "身分證號碼與預約人不一致，不能取消此預約。",
-                            "The ID number does not match the booking; it cannot be cancelled.", code="not_yours")
+            raise Forbidden("error.appointments.id_mismatch", code="not_yours")
     elif tx.actor.kind != "staff":
-        raise Forbidden("取消预约需要预约人的身份证号码。", "取消預約需要預約人的身分證號碼。",
-                        "Cancelling needs the ID number of the person who booked.", code="not_yours")
+        raise Forbidden("error.appointments.cancel_needs_id", code="not_yours")
     if a["status"] == "cancelled":
-        raise Conflict("此预约已取消。", "此預約已取消。", "This appointment is already cancelled.",
-                       code="already_cancelled")
+        raise Conflict("error.already_cancelled", code="already_cancelled")
     if a["status"] == "checked_in":
         raise _already_checked_in(tx, a)
     until = cancel_until(tx, a, tx.now.tzinfo)
     if a["status"] == "no_show" or (tx.now > until and tx.actor.kind != "staff"):
         minutes = tx.hall.config.appointments.cancel_before_minutes
-        raise Conflict(f"预约开始前{minutes}分钟内不能取消；如不能前来，请联系大厅。",
-                       f"預約開始前{minutes}分鐘內不能取消；如不能前來，請聯繫大廳。",
-                       f"An appointment cannot be cancelled within {minutes} minutes of its start; "
-                       "if you cannot come, please call the hall.", code="cancel_cutoff",
+        raise Conflict("error.cancel_cutoff", minutes=minutes, code="cancel_cutoff",
                        detail={"cancel_until": iso(until)})
     row = tx.row("UPDATE appointments SET status = 'cancelled', cancelled_at = ?, cancelled_by = ? WHERE id = ? "
                  "RETURNING *", (tx.at, tx.actor.label, a["id"]))
@@ -298,8 +271,7 @@ def cancel(tx: Tx, raw_code: str, id_number: str | None) -> sqlite3.Row:
 def _already_checked_in(tx: Tx, a: sqlite3.Row) -> Conflict:
     t = tx.one("SELECT label FROM tickets WHERE id = ?", (a["ticket_id"],))
     label = t["label"] if t else ""
-    return Conflict(f"此预约已签到，号码为 {label}。", f"此預約已簽到，號碼為 {label}。",
-                    f"This appointment is already checked in: number {label}.", code="already_checked_in",
+    return Conflict("error.already_checked_in", label=label, code="already_checked_in",
                     detail={"ticket": label})
 
 
@@ -310,8 +282,7 @@ def check_in(tx: Tx, raw_code: str | None = None, id_number: str | None = None) 
     else:
         a = _todays_booking(tx, parse_person(tx, None, id_number or "", None).id_hash)
     if a["status"] == "cancelled":
-        raise Conflict("此预约已取消，请重新取号。", "此預約已取消，請重新取號。",
-                       "This appointment was cancelled; please take a number.", code="cancelled")
+        raise Conflict("error.cancelled", code="cancelled")
     if a["status"] == "checked_in":
         raise _already_checked_in(tx, a)
     starts = slot_start(a, tx.now.tzinfo)
@@ -319,15 +290,10 @@ def check_in(tx: Tx, raw_code: str | None = None, id_number: str | None = None) 
     opens = starts - timedelta(minutes=rules.checkin_before_minutes)
     closes = starts + timedelta(minutes=rules.checkin_after_minutes)
     if a["status"] == "no_show" or tx.now > closes:
-        raise Conflict(f"已超过签到时间（{a['date']} {closes:%H:%M} 前），预约视为未到，请现场取号办理。",
-                       f"已超過簽到時間（{a['date']} {closes:%H:%M} 前），預約視為未到，請現場取號辦理。",
-                       f"Check-in closed at {closes:%H:%M} on {a['date']}; the appointment is missed. "
-                       "Please take a number.", code="too_late", detail={"closes": iso(closes)})
+        raise Conflict("error.too_late", date=a["date"], closes=closes, code="too_late", detail={"closes": iso(closes)})
     if tx.now < opens:
-        raise Conflict(f"请在 {a['date']} {opens:%H:%M} 以后签到（预约时段 {a['slot_start']}-{a['slot_end']}）。",
-                       f"請在 {a['date']} {opens:%H:%M} 以後簽到（預約時段 {a['slot_start']}-{a['slot_end']}）。",
-                       f"Please check in from {opens:%H:%M} on {a['date']} (your slot is "
-                       f"{a['slot_start']}-{a['slot_end']}).", code="too_early", detail={"opens": iso(opens)})
+        raise Conflict("error.too_early", date=a["date"], opens=opens, slot_start=a["slot_start"], slot_end=a["slot_end"],
+                       code="too_early", detail={"opens": iso(opens)})
     # the promise starts at the later of the slot's start and the check-in (docs/dispatch.md)
     ticket = ticket_rules.issue_ticket(tx, a["business"], a["item"], klass=APPOINTMENT,
                                        identity=(a["id_hash"], a["id_masked"]), promise_from=iso(starts))
@@ -341,8 +307,7 @@ def _todays_booking(tx: Tx, id_hash: str) -> sqlite3.Row:
     rows = tx.all("SELECT * FROM appointments WHERE id_hash = ? AND date = ? ORDER BY slot_start",
                   (id_hash, tx.day))
     if not rows:
-        raise NotFound("没有查到您今天的预约，请核对或现场取号。", "沒有查到您今天的預約，請核對或現場取號。",
-                       "You have no appointment today; please check, or take a number.", code="no_appointment_today")
+        raise NotFound("error.no_appointment_today", code="no_appointment_today")
     booked = [r for r in rows if r["status"] == "booked"]
     if not booked:
         return rows[-1]  # explains itself: cancelled, already checked in or missed

@@ -71,8 +71,7 @@ def _find(conn: sqlite3.Connection, request_id: int, device: str | None = None) 
     """The request, or 404; with ``device``, only if that kiosk made it (another kiosk's is none of its business)."""
     row = conn.execute(_SELECT + " WHERE h.id = ?", (request_id,)).fetchone()
     if row is None or device is not None and row["device"] != device:
-        raise NotFound(f"没有编号为 {request_id} 的求助。", f"沒有編號為 {request_id} 的求助。",
-                       f"No help request {request_id}.", code="unknown_help_request")
+        raise NotFound("error.unknown_help_request", request_id=request_id, code="unknown_help_request")
     return row
 
 
@@ -80,8 +79,7 @@ def request_help(tx: Tx) -> dict[str, Any]:
     """A kiosk asks for staff; a second press while today's request is open returns it (``repeated``)."""
     actor = tx.actor
     if actor.kind != "kiosk":
-        raise Forbidden("只有自助终端可以呼叫工作人员。", "只有自助終端可以呼叫工作人員。",
-                        "Only a kiosk asks for staff this way.", code="kiosk_only")
+        raise Forbidden("error.kiosk_only", code="kiosk_only")
     row = tx.one(_SELECT + " WHERE h.device = ? AND h.business_day = ? AND h.state = 'open'", (actor.id, tx.day))
     if row is not None:
         return {**_help_view(row, tx.now), "repeated": True}
@@ -104,12 +102,10 @@ def take_help_request(tx: Tx, request_id: int) -> dict[str, Any]:
     """A clerk goes to the kiosk: the request leaves every console (409 if someone already went)."""
     view = _help_view(_find(tx.conn, request_id), tx.now)
     if view["state"] == "expired":
-        raise Conflict(f"求助 {request_id} 是以前营业日的，已过期。", f"求助 {request_id} 是以前營業日的，已過期。",
-                       f"Help request {request_id} is from an earlier business day: expired.", code="help_expired")
+        raise Conflict("error.help_expired", request_id=request_id, code="help_expired")
     if view["state"] == "taken":
         who = view["taken_by"]["job_no"] if view["taken_by"] else "?"
-        raise Conflict(f"工号{who}已前往处理。", f"工號{who}已前往處理。", f"Staff {who} is already on the way.",
-                       code="help_already_taken", detail={"taken_by": who})
+        raise Conflict("error.help_already_taken", job_no=who, code="help_already_taken", detail={"taken_by": who})
     tx.conn.execute("UPDATE help_requests SET state = 'taken', taken_by = ?, taken_at = ? WHERE id = ?",
                     (tx.actor.staff_id, tx.at, request_id))
     tx.journal("help_taken", data={"help_request": request_id, "device": view["device"]})

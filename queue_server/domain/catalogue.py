@@ -107,8 +107,7 @@ class _Lines:
         if self.problems:
             shown = "; ".join(f"line {p['line']} {p['column']}: {p['problem']}" for p in self.problems[:20])
             n = len(self.problems)
-            raise Invalid(f"文件有 {n} 处错误，未导入任何内容。", f"文件有 {n} 處錯誤，未匯入任何內容。",
-                          f"The file has {n} problem(s); nothing was imported: {shown}", code="invalid_csv",
+            raise Invalid("error.invalid_csv", count=n, problems=shown, code="invalid_csv",
                           detail={"problems": self.problems})
 
 

@@ -45,9 +45,7 @@ def close_day(tx: Tx) -> dict:
     serving = tx.all("SELECT label, window FROM tickets WHERE business_day = ? AND state = 'serving'", (tx.day,))
     if serving:
         desc = ", ".join(f"{r['label']}@{r['window']}" for r in serving)
-        raise Conflict(f"还有正在办理的业务（{desc}），请先办结再日终结束。",
-                       f"還有正在辦理的業務（{desc}），請先辦結再日終結束。",
-                       f"Tickets are still being served ({desc}); complete them before closing the day.",
+        raise Conflict("error.still_serving", serving=desc,
                        code="still_serving", detail={"serving": [r["label"] for r in serving]})
     expired = _expire(tx, "business_day = ?", (tx.day,), reason="day_closed")
     missed = no_shows.mark_no_shows(tx, through=tx.day, reason="day_closed")

@@ -1,29 +1,63 @@
-"""Errors of the queue domain, each with an HTTP status and a sentence in three languages.
+"""Errors of the queue domain, each with an HTTP status and a sentence in the hall's languages.
+
+A refusal names its message by a stable key of the catalogue ``errors.po``
+(``hallq/locale/<lang>/errors.po``, keys ``error.*``) and gives the key's
+``{fields}`` as keyword arguments::
+
+    raise Conflict("error.window_taken", number=7, job_no="A01", code="window_taken")
 
 The API turns every :class:`DomainError` into the one error shape (see
-docs/api.md); kiosks show ``messages[lang]`` to the resident as it is, so each
-message is a plain sentence a resident understands, and says what to do.
+docs/api.md), its ``messages`` looked up from the catalogue in every language the
+hall shows; kiosks show ``messages[lang]`` to the resident as it is, so each
+message is a plain sentence a resident understands, and says what to do. A field
+whose value is itself a text in several languages (``{"zh-Hans": ..., "en": ...}``,
+e.g. a business's name) is filled with the same language as the message.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
+
+from hallq.i18n import Texts, languages, pick, text
+
+
+def messages(key: str, /, **params: Any) -> Texts:
+    """The message ``key`` in each language the hall shows, a multilingual field in its own language."""
+    return {lang: text(key, lang, **{k: pick(v, lang) if isinstance(v, dict) else v for k, v in params.items()})
+            for lang in languages()}
 
 
 class DomainError(Exception):
     status = 400
     code = "bad_request"
+    key: str | None = None  # the catalogue key of the message (None: a refusal given again, see with_messages)
     fields: list[dict[str, Any]] | None = None  # every bad field ({"field", "problem"}), where a refusal lists them
 
-    def __init__(self, zh: str, hant: str, en: str, *, code: str | None = None,
-                 status: int | None = None, detail: dict[str, Any] | None = None) -> None:
-        super().__init__(en)
-        self.messages = {"zh-Hans": zh, "zh-Hant": hant, "en": en}
+    def __init__(self, key: str, /, *, code: str | None = None, status: int | None = None,
+                 detail: dict[str, Any] | None = None, **params: Any) -> None:
+        self.key = key
+        self.messages = messages(key, **params)
+        super().__init__(self.messages.get("en") or self.messages["zh-Hans"])
         if code:
             self.code = code
         if status:
             self.status = status
         self.detail = detail or {}
+
+    @classmethod
+    def with_messages(cls, messages: Texts, *, code: str | None = None, status: int | None = None,
+                      detail: dict[str, Any] | None = None) -> Self:
+        """A refusal whose sentences were already looked up: a stored refusal given again as it was first
+        given (an idempotent request), or a field's own problem (:func:`queue_server.domain.people.invalid`)."""
+        err = cls.__new__(cls)
+        Exception.__init__(err, messages.get("en", ""))
+        err.key, err.messages = None, dict(messages)
+        if code:
+            err.code = code
+        if status:
+            err.status = status
+        err.detail = detail or {}
+        return err
 
 
 class NotFound(DomainError):
@@ -51,19 +85,16 @@ class Forbidden(DomainError):
 
 
 def unknown_business(code: str) -> NotFound:
-    return NotFound(f"没有“{code}”这项业务。", f"沒有「{code}」這項業務。", f"There is no business \"{code}\".",
-                    code="unknown_business", detail={"business": code})
+    return NotFound("error.unknown_business", business=code, code="unknown_business", detail={"business": code})
 
 
 def unknown_item(code: str) -> NotFound:
-    return NotFound(f"没有编码为 {code} 的服务事项。", f"沒有編碼為 {code} 的服務事項。",
-                    f"There is no service item with code {code}.", code="unknown_item", detail={"item": code})
+    return NotFound("error.unknown_item", item=code, code="unknown_item", detail={"item": code})
 
 
 def unknown_window(number: int) -> NotFound:
-    return NotFound(f"没有 {number} 号窗口。", f"沒有 {number} 號窗口。", f"There is no window {number}.",
-                    code="unknown_window", detail={"window": number})
+    return NotFound("error.unknown_window", number=number, code="unknown_window", detail={"window": number})
 
 
 def unknown_ticket() -> NotFound:
-    return NotFound("没有找到这张号票。", "沒有找到這張號票。", "That ticket was not found.", code="unknown_ticket")
+    return NotFound("error.unknown_ticket", code="unknown_ticket")

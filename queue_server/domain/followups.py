@@ -58,7 +58,7 @@ def pending_count(conn: sqlite3.Connection) -> int:
 
 
 def unknown_followup() -> NotFound:
-    return NotFound("没有这条差评记录。", "沒有這條差評記錄。", "No such bad-review follow-up.", code="unknown_followup")
+    return NotFound("error.unknown_followup", code="unknown_followup")
 
 
 def followup_id(raw: str) -> int:
@@ -79,29 +79,26 @@ def _get(tx: Tx, followup_id: int) -> sqlite3.Row:
 def _note(text: str | None, required: bool = True) -> str:
     text = scrub_text((text or "").strip())     # a clerk quoting the resident's ID or phone: masked
     if required and not text:
-        raise Invalid("请填写处理情况。", "請填寫處理情況。", "Write what was done.", code="note_required")
+        raise Invalid("error.note_required", code="note_required")
     if len(text) > MAX_NOTE:
-        raise Invalid(f"说明最多{MAX_NOTE}字。", f"說明最多{MAX_NOTE}字。", f"At most {MAX_NOTE} characters.",
-                      code="note_too_long")
+        raise Invalid("error.note_too_long", limit=MAX_NOTE, code="note_too_long")
     return text
 
 
 def _manager(tx: Tx) -> None:
     if not tx.actor.is_manager:
-        raise Forbidden("此操作需要管理人员权限。", "此操作需要管理人員權限。", "This needs a manager.", code="manager_only")
+        raise Forbidden("error.manager_only", code="manager_only")
 
 
 def _owner_or_manager(tx: Tx, f: sqlite3.Row) -> None:
     if tx.actor.is_manager or (tx.actor.kind == "staff" and tx.actor.staff_id == f["owner_staff_id"]):
         return
-    raise Forbidden("只有经办人或管理人员可以处理此差评。", "只有經辦人或管理人員可以處理此差評。",
-                    "Only the staff member who handled the case or a manager may do this.", code="not_your_review")
+    raise Forbidden("error.followup.not_yours", code="not_your_review")
 
 
 def _state(f: sqlite3.Row, *allowed: str) -> None:
     if f["state"] not in allowed:
-        raise Conflict("该差评当前不能执行此步骤。", "該差評當前不能執行此步驟。",
-                       f"This follow-up is {f['state']}; that step is not possible now.", code="wrong_step",
+        raise Conflict("error.followup.wrong_step", state=f["state"], code="wrong_step",
                        detail={"state": f["state"]})
 
 
@@ -145,8 +142,7 @@ def appeal(tx: Tx, followup_id: int, reason: str) -> sqlite3.Row:
     f = _get(tx, followup_id)
     _owner_or_manager(tx, f)
     if f["state"] == "closed" or f["appeal_state"] is not None:
-        raise Conflict("该差评已处理完毕或已申诉过。", "該差評已處理完畢或已申訴過。",
-                       "This follow-up is closed or has been appealed already.", code="appeal_not_possible")
+        raise Conflict("error.appeal_not_possible", code="appeal_not_possible")
     tx.conn.execute("UPDATE followups SET appeal_state = 'pending', appeal_reason = ?, appealed_at = ?, "
                     "appealed_by = ? WHERE id = ?", (_note(reason), tx.at, tx.actor.label, f["id"]))
     tx.journal("followup_appealed", data={"followup": f["id"]})
@@ -157,10 +153,9 @@ def decide_appeal(tx: Tx, followup_id: int, upheld: bool, note: str) -> sqlite3.
     f = _get(tx, followup_id)
     _manager(tx)
     if f["appeal_state"] != "pending":
-        raise Conflict("没有待决定的申诉。", "沒有待決定的申訴。", "There is no pending appeal.", code="no_pending_appeal")
+        raise Conflict("error.no_pending_appeal", code="no_pending_appeal")
     if f["appealed_by"] == tx.actor.label:
-        raise Forbidden("申诉须由另一位管理人员决定。", "申訴須由另一位管理人員決定。",
-                        "Another manager must decide an appeal you filed.", code="own_appeal")
+        raise Forbidden("error.own_appeal", code="own_appeal")
     tx.conn.execute("UPDATE followups SET appeal_state = ?, appeal_decided_at = ?, appeal_decided_by = ?, "
                     "appeal_note = ? WHERE id = ?", ("upheld" if upheld else "rejected", tx.at, tx.actor.label,
                                                      _note(note), f["id"]))

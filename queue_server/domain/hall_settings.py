@@ -120,8 +120,7 @@ def set_day(tx: Tx, day: str, kind: str | None, note: str = "") -> None:
     try:
         date.fromisoformat(day)
     except ValueError:
-        raise Invalid("日期格式应为 2026-10-01。", "日期格式應為 2026-10-01。", "A date looks like 2026-10-01.",
-                      code="invalid_date") from None
+        raise Invalid("error.invalid_date", code="invalid_date") from None
     if kind is None:
         tx.conn.execute("DELETE FROM calendar_overrides WHERE day = ?", (day,))
     elif kind in ("holiday", "workday"):
@@ -130,15 +129,14 @@ def set_day(tx: Tx, day: str, kind: str | None, note: str = "") -> None:
                         "changed_at = excluded.changed_at, changed_by = excluded.changed_by",
                         (day, kind, (note or "")[:100], tx.at, tx.actor.label))
     else:
-        raise Invalid("类型应为节假日或工作日。", "類型應為節假日或工作日。", "kind is holiday or workday.",
-                      code="invalid_kind")
+        raise Invalid("error.invalid_kind", code="invalid_kind")
     _changed(tx, "calendar_changed", {"day": day, "kind": kind, "note": note})
 
 
 def set_hours(tx: Tx, key: str, periods: list[str] | None) -> None:
     """Opening periods on working days (``workdays``) or one weekday; None: back to hall.toml."""
     if key not in HOURS_KEYS:
-        raise Invalid("时段类别无效。", "時段類別無效。", f"key must be one of {', '.join(HOURS_KEYS)}.",
+        raise Invalid("error.invalid_hours_key", allowed=", ".join(HOURS_KEYS),
                       code="invalid_hours_key")
     if periods is None:
         tx.conn.execute("DELETE FROM hours_overrides WHERE key = ?", (key,))
@@ -147,10 +145,9 @@ def set_hours(tx: Tx, key: str, periods: list[str] | None) -> None:
             parsed = [Period.parse(p) for p in periods]
             check_no_overlap(parsed)
         except ValueError as e:
-            raise Invalid(f"时段有误：{e}", f"時段有誤：{e}", f"Wrong periods: {e}", code="invalid_periods") from None
+            raise Invalid("error.periods.invalid", reason=e, code="invalid_periods") from None
         if key == "workdays" and not parsed:
-            raise Invalid("工作日至少要有一个办公时段。", "工作日至少要有一個辦公時段。",
-                          "Working days need at least one period.", code="invalid_periods")
+            raise Invalid("error.periods.none", code="invalid_periods")
         tx.conn.execute("INSERT INTO hours_overrides (key, periods, changed_at, changed_by) VALUES (?,?,?,?) "
                         "ON CONFLICT(key) DO UPDATE SET periods = excluded.periods, changed_at = excluded.changed_at, "
                         "changed_by = excluded.changed_by",
@@ -166,8 +163,7 @@ def set_capacity(tx: Tx, scope: str, key: str, capacity: int | None) -> None:
     if scope == "business" and not tx.one("SELECT 1 FROM businesses WHERE code = ?", (key,)):
         raise unknown_business(key)
     if scope not in ("default", "item", "business") or (scope == "default") != (key == ""):
-        raise Invalid("容量范围无效。", "容量範圍無效。", "scope is default (no key), item or business.",
-                      code="invalid_scope")
+        raise Invalid("error.invalid_scope", code="invalid_scope")
     if capacity is None:
         tx.conn.execute("DELETE FROM capacity_overrides WHERE scope = ? AND key = ?", (scope, key))
     else:
@@ -199,12 +195,11 @@ def update_business(tx: Tx, code: str, changes: dict[str, Any]) -> sqlite3.Row:
         if k in changes:
             v = changes[k]
             if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
-                raise Invalid(f"{k} 应为 {lo} 到 {hi} 的整数。", f"{k} 應為 {lo} 到 {hi} 的整數。",
-                              f"{k} must be an integer from {lo} to {hi}.", code="invalid_value", detail={"field": k})
+                raise Invalid("error.settings.integer_range", field=k, lo=lo, hi=hi, code="invalid_value",
+                              detail={"field": k})
             sets[k] = v
     if "daily_limit" in sets and len(b["prefix"]) + len(str(sets["daily_limit"])) > 6:
-        raise Invalid("每日限号位数过多，号码将超过6个字符。", "每日限號位數過多，號碼將超過6個字元。",
-                      "That limit makes ticket numbers longer than 6 characters.", code="invalid_value")
+        raise Invalid("error.settings.daily_limit_too_long", code="invalid_value")
     if "targets" in changes or "service_minutes" in sets:
         # a longer service can make a promise unkeepable, so the targets are checked again with it
         checked = _targets(tx, b, changes.get("targets", {}), sets.get("service_minutes", b["service_minutes"]))
@@ -212,14 +207,13 @@ def update_business(tx: Tx, code: str, changes: dict[str, Any]) -> sqlite3.Row:
             sets.update(checked)
     if "ticket_requires" in changes:
         if changes["ticket_requires"] not in REQUIRES:
-            raise Invalid("取号要求无效。", "取號要求無效。", f"ticket_requires is one of {', '.join(REQUIRES)}.",
+            raise Invalid("error.settings.ticket_requires", allowed=", ".join(REQUIRES),
                           code="invalid_value", detail={"field": "ticket_requires"})
         sets["ticket_requires"] = changes["ticket_requires"]
     if "name" in changes:
         name = changes["name"]
         if not isinstance(name, dict) or not (name.get("zh-Hans") or "").strip():
-            raise Invalid("请填写业务的简体中文名称。", "請填寫業務的簡體中文名稱。", "Give the business a Simplified Chinese name.",
-                          code="invalid_value", detail={"field": "name"})
+            raise Invalid("error.settings.business_name_required", code="invalid_value", detail={"field": "name"})
         sets["name"] = json.dumps({k: v for k, v in name.items() if v}, ensure_ascii=False)
     if "active" in changes:
         sets["active"] = int(bool(changes["active"]))
@@ -237,15 +231,15 @@ def update_business(tx: Tx, code: str, changes: dict[str, Any]) -> sqlite3.Row:
 
 def _targets(tx: Tx, b: sqlite3.Row, given: Any, service_minutes: int) -> dict[str, int]:
     if not isinstance(given, dict) or not set(given) <= set(TARGET_CLASSES):
-        raise Invalid("目标应为绿色通道、预约、普通号的分钟数。", "目標應為綠色通道、預約、普通號的分鐘數。",
-                      f"targets has the keys {', '.join(TARGET_CLASSES)}.", code="invalid_value",
+        raise Invalid("error.settings.target_keys", keys=", ".join(TARGET_CLASSES), code="invalid_value",
                       detail={"field": "targets"})
     targets = {k: given.get(k, b[f"{k}_target_minutes"]) for k in TARGET_CLASSES}
     windows = tx.row("SELECT COUNT(*) AS n FROM windows WHERE active")["n"]
     wrong = target_problems(targets, service_minutes, windows)
     if wrong:
-        err = Invalid("；".join(z for _, z, _h, _e in wrong), "；".join(h for _, _z, h, _e in wrong),
-                      "; ".join(f"targets.{k}: {e}" for k, _z, _h, e in wrong), code="invalid_targets",
+        said = {"zh-Hans": "；".join(z for _, z, _h, _e in wrong), "zh-Hant": "；".join(h for _, _z, h, _e in wrong),
+                "en": "; ".join(f"targets.{k}: {e}" for k, _z, _h, e in wrong)}  # hallq.targets says each
+        err = Invalid("error.invalid_targets", problems=said, code="invalid_targets",
                       detail={"field": f"targets.{wrong[0][0]}"})
         err.fields = [{"field": f"targets.{k}", "problem": e} for k, _z, _h, e in wrong]
         raise err
@@ -274,8 +268,7 @@ def overview(conn: sqlite3.Connection, hall: Hall, today: date) -> dict[str, Any
 
 def require_business(conn: sqlite3.Connection, code: str) -> None:
     if conn.execute("SELECT 1 FROM businesses WHERE code = ?", (code,)).fetchone() is None:
-        raise NotFound(f"没有“{code}”这项业务。", f"沒有「{code}」這項業務。", f"There is no business \"{code}\".",
-                       code="unknown_business")
+        raise NotFound("error.unknown_business", business=code, code="unknown_business")
 
 
 # -- the desk: one transaction per change (QueueService.settings) ----------------------------------

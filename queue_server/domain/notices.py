@@ -26,7 +26,7 @@ def put_up(tx: Tx, text: dict[str, str], level: str = "info", until: str | None 
 
 def take_down(tx: Tx, notice_id: int) -> None:
     if tx.conn.execute("UPDATE notices SET active = 0 WHERE id = ? AND active", (notice_id,)).rowcount == 0:
-        raise NotFound("没有这条公告。", "沒有這條公告。", "No such notice.", code="unknown_notice")
+        raise NotFound("error.unknown_notice", code="unknown_notice")
     tx.journal("notice", data={"id": notice_id, "deleted": True})
 
 

@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from hallq.i18n import t3
 from hallq.privacy import IdNumber, InvalidIdNumber, keyed_hash, mask_name, mask_phone, normalise_phone
 from queue_server.domain.context import Hall, Tx
-from queue_server.domain.errors import Invalid, unknown_item
+from queue_server.domain.errors import Invalid, messages, unknown_item
 
 # Chinese names (with · for names like 阿依古丽·买买提) or Latin letters
 _NAME = re.compile(r"[\u3400-\u9fff\uf900-\ufaff·•．.A-Za-z' -]{2,40}")
@@ -45,31 +44,24 @@ def person_problems(tx: Tx, name: str | None, id_number: str | None, phone: str 
     problems: list[Problem] = []
     clean_name = " ".join((name or "").split())
     if name is not None and not (_NAME.fullmatch(clean_name) and any(c.isalpha() for c in clean_name)):
-        problems.append((prefix + "name", "invalid_name", t3(
-            "请填写与身份证一致的真实姓名。", "請填寫與身分證一致的真實姓名。",
-            "Enter your real name as on your ID card.")))
+        problems.append((prefix + "name", "invalid_name", messages("error.person.name")))
     person_id = None
     if id_number is not None and not id_number.strip():
-        problems.append((prefix + "id_number", "invalid_id_number", t3(
-            "请填写身份证号码（或刷身份证）。", "請填寫身分證號碼（或刷身分證）。", "Enter the ID number (or read the ID card).")))
+        problems.append((prefix + "id_number", "invalid_id_number", messages("error.person.id_number_missing")))
     elif id_number is not None:
         try:
             person_id = IdNumber.parse(id_number, today=tx.now.date())
         except InvalidIdNumber as e:
-            problems.append((prefix + "id_number", "invalid_id_number", t3(
-                f"身份证号码有误：{e.reason_zh}。", f"身分證號碼有誤：{e.reason_hant}。",
-                f"The ID number is not valid: {e.reason}.")))
+            problems.append((prefix + "id_number", "invalid_id_number",
+                             messages("error.invalid_id_number", reason=id_reason(e))))
     phone_value = ""
     if phone is not None and not phone.strip():
-        problems.append((prefix + "phone", "invalid_phone", t3(
-            "请填写手机号码。", "請填寫手機號碼。", "Enter a mobile phone number.")))
+        problems.append((prefix + "phone", "invalid_phone", messages("error.person.phone_missing")))
     elif phone is not None:
         try:
             phone_value = normalise_phone(phone)
         except ValueError:
-            problems.append((prefix + "phone", "invalid_phone", t3(
-                "手机号码有误，请输入11位手机号码。", "手機號碼有誤，請輸入11位手機號碼。",
-                "The phone number is not valid; enter an 11-digit mobile number.")))
+            problems.append((prefix + "phone", "invalid_phone", messages("error.invalid_phone")))
     if problems:
         return None, problems
     secret = tx.hall.secret
@@ -92,6 +84,11 @@ def parse_person(tx: Tx, name: str | None, id_number: str | None, phone: str | N
     return person
 
 
+def id_reason(e: InvalidIdNumber) -> dict[str, str]:
+    """Why an ID number is not valid, in the languages :mod:`hallq.privacy` says it."""
+    return {"zh-Hans": e.reason_zh, "zh-Hant": e.reason_hant, "en": e.reason}
+
+
 def invalid(problems: list[Problem], status: int = 422, code: str | None = None) -> Invalid:
     """One error for several bad fields: the first one's sentence and code, all of them listed.
 
@@ -100,9 +97,12 @@ def invalid(problems: list[Problem], status: int = 422, code: str | None = None)
     """
     path, first_code, texts = problems[0]
     more = len(problems) - 1
-    suffix = (f"（另有{more}处需修改）", f"（另有{more}處需修改）", f" ({more} more to correct)") if more else ("", "", "")
-    err = Invalid(texts["zh-Hans"] + suffix[0], texts["zh-Hant"] + suffix[1], texts["en"] + suffix[2],
-                  code=code or first_code, status=status, detail={"fields": {p: t for p, _, t in problems}})
+    detail = {"fields": {p: t for p, _, t in problems}}
+    if more:
+        err = Invalid("error.fields.more", first=texts, more=more, code=code or first_code, status=status,
+                      detail=detail)
+    else:
+        err = Invalid.with_messages(texts, code=code or first_code, status=status, detail=detail)
     err.fields = [{"field": p, "problem": c} for p, c, _ in problems]
     return err
 
@@ -122,7 +122,6 @@ def id_hash_of(hall: Hall, today: date | None, id_number: str, prefix: str = "")
     try:
         value = IdNumber.parse(id_number, today=today).value
     except InvalidIdNumber as e:
-        raise invalid([(prefix + "id_number", "invalid_id_number", t3(
-            f"身份证号码有误：{e.reason_zh}。", f"身分證號碼有誤：{e.reason_hant}。",
-            f"The ID number is not valid: {e.reason}."))]) from None
+        raise invalid([(prefix + "id_number", "invalid_id_number",
+                        messages("error.invalid_id_number", reason=id_reason(e)))]) from None
     return keyed_hash(hall.secret, "id", value)

@@ -14,19 +14,15 @@ import sqlite3
 from datetime import date
 from typing import Any
 
-from hallq.i18n import t3
+from hallq.i18n import Texts, texts
 from queue_server.domain.people import item_row
 
 OPEN = ("submitted", "pre_review", "accepted", "correction")
-STATUS_NAMES = {
-    "submitted": t3("已提交", "已提交", "Submitted"),
-    "pre_review": t3("预审中", "預審中", "Pre-review"),
-    "accepted": t3("已受理", "已受理", "Accepted"),
-    "correction": t3("待补正", "待補正", "Correction needed"),
-    "rejected": t3("不予受理", "不予受理", "Not accepted"),
-    "result_ready": t3("已出结果", "已出結果", "Result ready"),
-    "delivered": t3("已送达", "已送達", "Delivered"),
-}
+
+
+def status_name(status: str) -> Texts:
+    """An application's status as the applicant reads it: ``domain.progress.<status>`` of ``domain.po``."""
+    return texts(f"domain.progress.{status}")
 
 
 def materials_of(it: dict[str, Any]) -> list[dict[str, Any]]:
@@ -63,7 +59,7 @@ def application_view(conn: sqlite3.Connection, app: sqlite3.Row, today: date, ba
                           (app["id"],)).fetchall()
     timeline = []
     for e in events:
-        entry = {"status": e["status"], "status_name": STATUS_NAMES[e["status"]], "at": e["at"],
+        entry = {"status": e["status"], "status_name": status_name(e["status"]), "at": e["at"],
                  "note": json.loads(e["note"])}
         if back_office:
             entry.update(actor=e["actor"], data=json.loads(e["data"]))
@@ -72,7 +68,7 @@ def application_view(conn: sqlite3.Connection, app: sqlite3.Row, today: date, ba
     correction = json.loads(app["correction"]) if app["correction"] else None
     view: dict[str, Any] = {
         "tracking_no": app["tracking_no"], "item": app["item"], "item_name": it["name"], "business": app["business"],
-        "status": app["status"], "status_name": STATUS_NAMES[app["status"]], "submitted_at": app["submitted_at"],
+        "status": app["status"], "status_name": status_name(app["status"]), "submitted_at": app["submitted_at"],
         "timeline": timeline, "review_by": app["review_by"], "promised_by": app["promised_by"],
         "statutory_by": app["statutory_by"], "deadline_basis": app["deadline_basis"], "overdue": kind is not None,
         "overdue_kind": kind, "delivery": app["delivery"], "decision": app["decision"],
@@ -94,7 +90,7 @@ def brief_view(conn: sqlite3.Connection, app: sqlite3.Row, today: date, back_off
     it = item_row(conn, app["item"], active_only=False)
     kind = overdue_kind(app, today)
     view = {"tracking_no": app["tracking_no"], "item": app["item"], "item_name": it["name"], "status": app["status"],
-            "status_name": STATUS_NAMES[app["status"]], "submitted_at": app["submitted_at"],
+            "status_name": status_name(app["status"]), "submitted_at": app["submitted_at"],
             "promised_by": app["promised_by"], "overdue": kind is not None, "overdue_kind": kind}
     if back_office:
         view.update(name=app["applicant_name"], id_masked=app["id_masked"], delivery=app["delivery"],

@@ -72,5 +72,4 @@ def prompt_for_window(conn: sqlite3.Connection, number: int, now: datetime, busi
 
 def check_bound(actor: Actor, number: int) -> None:
     if number not in actor.windows:
-        raise Forbidden(f"此设备不属于 {number} 号窗口。", f"此設備不屬於 {number} 號窗口。",
-                        f"This device is not bound to window {number}.", code="not_bound_here")
+        raise Forbidden("error.not_bound_here", number=number, code="not_bound_here")

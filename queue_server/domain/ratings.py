@@ -30,18 +30,15 @@ RECENT_MINUTES = 15  # a window's pad rates the ticket it finished within this t
 def rate(tx: Tx, ticket: sqlite3.Row, level: int, reasons: list[str] | None = None, comment: str = "",
          stage: str = "window") -> sqlite3.Row:
     if tx.actor.kind == "staff":
-        raise Forbidden("评价须由办事群众本人作出，工作人员不能代评。", "評價須由辦事群眾本人作出，工作人員不能代評。",
-                        "Ratings come from the resident; staff cannot rate.", code="staff_cannot_rate")
+        raise Forbidden("error.staff_cannot_rate", code="staff_cannot_rate")
     if level not in LEVELS:
-        raise Invalid("评价等级应为1到5。", "評價等級應為1到5。", "The level must be 1 to 5.", code="invalid_level")
+        raise Invalid("error.invalid_level", code="invalid_level")
     if ticket["state"] != "done":
-        raise Conflict("业务办结后才能评价。", "業務辦結後才能評價。", "Only a finished service can be rated.",
-                       code="not_finished")
+        raise Conflict("error.not_finished", code="not_finished")
     days = tx.hall.config.ratings.rate_within_workdays
     finished = datetime.fromisoformat(ticket["finished_at"]).date()
     if tx.hall.config.calendar.workdays_between(finished, tx.now.date()) > days:
-        raise Conflict(f"已超过{days}个工作日的评价期限。", f"已超過{days}個工作日的評價期限。",
-                       f"The {days} working days for rating have passed.", code="rating_period_over")
+        raise Conflict("error.rating_period_over", days=days, code="rating_period_over")
     try:
         row = tx.row(
             "INSERT INTO ratings (ticket_id, stage, level, bad, reasons, comment, business_day, business, item, "
@@ -51,8 +48,7 @@ def rate(tx: Tx, ticket: sqlite3.Row, level: int, reasons: list[str] | None = No
              ticket["business_day"], ticket["business"], ticket["item"], ticket["window"], ticket["staff_id"],
              tx.actor.label, tx.at))
     except sqlite3.IntegrityError:
-        raise Conflict("这次服务已经评价过了，谢谢。", "這次服務已經評價過了，謝謝。",
-                       "This service has already been rated; thank you.", code="already_rated") from None
+        raise Conflict("error.already_rated", code="already_rated") from None
     tx.journal("rate", ticket=ticket, window=ticket["window"], data={"level": level, "stage": stage,
                                                                       "bad": level <= 2})
     return row
@@ -65,8 +61,7 @@ def ticket_to_rate_at_window(tx: Tx, number: int) -> sqlite3.Row:
         "AND NOT EXISTS (SELECT 1 FROM ratings r WHERE r.ticket_id = t.id AND r.stage = 'window') "
         "ORDER BY t.finished_at DESC LIMIT 1", (number, tx.day))
     if row is None or (tx.now - datetime.fromisoformat(row["finished_at"])).total_seconds() > RECENT_MINUTES * 60:
-        raise NotFound("没有可以评价的服务。", "沒有可以評價的服務。", "There is no finished service to rate here.",
-                       code="nothing_to_rate")
+        raise NotFound("error.nothing_to_rate", code="nothing_to_rate")
     return row
 
 

@@ -299,8 +299,7 @@ class QueueService:
             window_rules.get_window(tx, number)
             if number not in actor.windows:
                 from queue_server.domain.errors import Forbidden
-                raise Forbidden(f"此设备不属于 {number} 号窗口。", f"此設備不屬於 {number} 號窗口。",
-                                f"This device is not bound to window {number}.", code="not_bound_here")
+                raise Forbidden("error.not_bound_here", number=number, code="not_bound_here")
             ticket = rating_rules.ticket_to_rate_at_window(tx, number)
             view = rating_rules.rating_view(rating_rules.rate(tx, ticket, level, reasons, comment))
             return {**view, "ticket": ticket["label"]}
@@ -329,9 +328,7 @@ class QueueService:
         """The hall's virtual clock; 409 ``real_clock`` on a server that runs on the real one."""
         if not isinstance(self.hall.clock, VirtualClock):
             from queue_server.domain.errors import Conflict
-            raise Conflict("服务器使用真实时钟，不能调整。", "伺服器使用真實時鐘，不能調整。",
-                           "This server runs on the real clock; start it with --virtual-clock to move time.",
-                           code="real_clock")
+            raise Conflict("error.real_clock", code="real_clock")
         return self.hall.clock
 
     def move_clock(self, actor: Actor, when: datetime, rate: float | None = None) -> dict[str, Any]:
@@ -352,7 +349,7 @@ def _require_manager(actor: Actor) -> None:
     from queue_server.domain.errors import Forbidden
 
     if not (actor.is_manager or actor.kind == "system"):
-        raise Forbidden("此操作需要管理人员权限。", "此操作需要管理人員權限。", "This needs a manager.", code="manager_only")
+        raise Forbidden("error.manager_only", code="manager_only")
 
 
 def ticket_brief(t: sqlite3.Row) -> dict[str, Any]:
@@ -375,6 +372,5 @@ class _Replayed(Exception):
 
 
 def _replayed_error(status: int, stored: dict[str, Any]) -> DomainError:
-    m = stored.get("messages", {})
-    return DomainError(m.get("zh-Hans", ""), m.get("zh-Hant", ""), m.get("en", ""),
-                       code=stored.get("code"), status=status, detail=stored.get("detail"))
+    return DomainError.with_messages(stored.get("messages", {}), code=stored.get("code"), status=status,
+                                     detail=stored.get("detail"))

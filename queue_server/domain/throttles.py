@@ -84,12 +84,10 @@ def refusal(conn: sqlite3.Connection, rules: SecuritySettings, client: str, job_
 def too_many_attempts(seconds: int) -> TooManyAttempts:
     seconds = max(1, seconds)
     if seconds < 120:
-        zh, en = f"{seconds}秒", f"{seconds} seconds"
-    else:
-        minutes = math.ceil(seconds / 60)
-        zh, en = f"{minutes}分钟", f"{minutes} minutes"
-    return TooManyAttempts(f"登录失败次数过多，请{zh}后再试。", f"登入失敗次數過多，請{zh.replace('钟', '鐘')}後再試。",
-                           f"Too many failed sign-ins; try again in {en}.", detail={"retry_after_seconds": seconds})
+        return TooManyAttempts("error.too_many_attempts.seconds", seconds=seconds,
+                               detail={"retry_after_seconds": seconds})
+    return TooManyAttempts("error.too_many_attempts.minutes", minutes=math.ceil(seconds / 60),
+                           detail={"retry_after_seconds": seconds})
 
 
 def record_failure(tx: Tx, client: str, job_no: str) -> None:
@@ -138,13 +136,11 @@ def lift(tx: Tx, client: str, job_no: str) -> dict[str, Any]:
     row = tx.one("SELECT * FROM sign_in_throttles WHERE client = ? AND job_no = ? AND throttled_since IS NOT NULL",
                  (client, job_no))
     if row is None:
-        raise NotFound("没有这项登录限制（可能已经结束）。", "沒有這項登入限制（可能已經結束）。",
-                       "There is no such sign-in throttle (it may have ended).", code="unknown_throttle")
+        raise NotFound("error.unknown_throttle", code="unknown_throttle")
     if tx.actor.role != "admin":
         role = tx.one("SELECT role FROM staff WHERE job_no = ?", (job_no,)) if job_no else None
         if role is None or role["role"] != "staff":
-            raise Forbidden("只有系统管理员可以解除此项登录限制。", "只有系統管理員可以解除此項登入限制。",
-                            "Only an administrator lifts this throttle.", code="admin_only")
+            raise Forbidden("error.admin_only.throttle", code="admin_only")
     _ended(tx, row, "lifted")
     _reset(tx, client, job_no)
     return {"client": client, "job_no": job_no or None, "lifted": True}

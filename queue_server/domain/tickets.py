@@ -24,12 +24,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from hallq.clock import iso
-from hallq.i18n import pick
 from hallq.privacy import InvalidIdNumber, IdNumber, keyed_hash, mask_phone, normalise_phone
 from queue_server.domain import day as day_rules
 from queue_server.domain.context import APPOINTMENT, CLASS_NAMES, GREEN, ORDINARY, Hall, Tx
 from queue_server.domain.errors import Conflict, Forbidden, Invalid, unknown_business, unknown_item, unknown_ticket
 from queue_server.domain.estimates import EstimateCache, people_ahead, queue_state, wait
+from queue_server.domain.people import id_reason
 
 GREEN_REASONS = ("elderly", "disabled", "pregnant", "military", "other")
 SELF_DECLARED_GREEN = ("disabled", "pregnant")  # a kiosk may take the resident's word; staff verify at the window
@@ -54,9 +54,7 @@ def issue_ticket(tx: Tx, business: str, item: str | None = None, id_number: str 
         if it is None:
             raise unknown_item(item)
         if it["business"] != business:
-            raise Invalid(f"事项 {item} 不属于此业务，请重新选择。", f"事項 {item} 不屬於此業務，請重新選擇。",
-                          f"Item {item} does not belong to business \"{business}\"; choose again.",
-                          code="item_not_in_business")
+            raise Invalid("error.item_not_in_business", item=item, business=business, code="item_not_in_business")
     _check_issuing(tx, b, appointment=klass == APPOINTMENT)
 
     id_hash = id_masked = phone_hash = phone_masked = None
@@ -66,8 +64,7 @@ def issue_ticket(tx: Tx, business: str, item: str | None = None, id_number: str 
         try:
             person = IdNumber.parse(id_number, today=tx.now.date())
         except InvalidIdNumber as e:
-            raise Invalid(f"身份证号码有误：{e.reason_zh}。", f"身分證號碼有誤：{e.reason_hant}。",
-                          f"The ID number is not valid: {e.reason}.", code="invalid_id_number") from None
+            raise Invalid("error.invalid_id_number", reason=id_reason(e), code="invalid_id_number") from None
         id_hash, id_masked = keyed_hash(tx.hall.secret, "id", person.value), person.masked
     elif identity is not None:
         id_hash, id_masked = identity
@@ -75,32 +72,22 @@ def issue_ticket(tx: Tx, business: str, item: str | None = None, id_number: str 
         try:
             p = normalise_phone(phone)
         except ValueError:
-            raise Invalid("手机号码有误，请输入11位手机号码。", "手機號碼有誤，請輸入11位手機號碼。",
-                          "The phone number is not valid; enter an 11-digit mobile number.",
-                          code="invalid_phone") from None
+            raise Invalid("error.invalid_phone", code="invalid_phone") from None
         phone_hash, phone_masked = keyed_hash(tx.hall.secret, "phone", p), mask_phone(p)
     if requires == "id" and id_hash is None or requires == "id_or_phone" and id_hash is None and phone_hash is None \
             or requires == "phone" and phone_hash is None:
-        what = {"id": ("身份证号码", "身份證號碼", "an ID number"),
-                "phone": ("手机号码", "手機號碼", "a phone number"),
-                "id_or_phone": ("身份证号码或手机号码", "身份證號碼或手機號碼", "an ID number or a phone number")}[requires]
-        raise Invalid(f"此业务取号需要{what[0]}。", f"此業務取號需要{what[1]}。",
-                      f"This business needs {what[2]} to take a number.", code="identity_required",
+        raise Invalid(f"error.identity_required.{requires}", code="identity_required",
                       detail={"requires": requires})
 
     if klass is None:
         klass = ORDINARY
         if green_reason:
             if green_reason not in GREEN_REASONS:
-                raise Invalid("绿色通道原因无效。", "綠色通道原因無效。", f"Unknown green channel reason {green_reason!r}.",
-                              code="invalid_green_reason")
+                raise Invalid("error.invalid_green_reason", reason=green_reason, code="invalid_green_reason")
             if tx.actor.kind != "staff" and green_reason not in SELF_DECLARED_GREEN:
-                raise Forbidden("此类绿色通道请到服务台由工作人员办理。", "此類綠色通道請到服務台由工作人員辦理。",
-                                "Please ask the staff at the help desk for this green channel.",
-                                code="green_channel_staff_only")
+                raise Forbidden("error.green_channel_staff_only", code="green_channel_staff_only")
             if green_reason == "elderly" and tx.actor.kind != "staff" and person is None:
-                raise Invalid("老年人绿色通道需要身份证。", "老年人綠色通道需要身分證。",
-                              "The elderly green channel needs an ID card.", code="identity_required")
+                raise Invalid("error.identity_required", code="identity_required")
             klass = GREEN
         age = tx.rules.green_channel_age
         if person is not None and age and person.age_on(tx.now.date()) >= age:
@@ -127,17 +114,13 @@ def issue_ticket(tx: Tx, business: str, item: str | None = None, id_number: str 
             existing = tx.one("SELECT label FROM tickets WHERE business_day = ? AND business = ? AND id_hash = ? "
                               "AND state IN ('waiting','called','serving','held')", (tx.day, business, id_hash))
             held = existing["label"] if existing else "?"
-            raise Conflict(f"您已取过此业务的号（{held}），请等候叫号。", f"您已取過此業務的號（{held}），請等候叫號。",
-                           f"You already hold a number for this business ({held}); please wait to be called.",
+            raise Conflict("error.already_has_ticket", ticket=held,
                            code="already_has_ticket", detail={"ticket": held}) from None
         raise
     # an appointment was promised days ago: the walk-in limit (每日限号) does not take it back
     if row["number"] > b["daily_limit"] and klass != APPOINTMENT:
         # the whole transaction rolls back with this refusal: nothing is written
-        raise Conflict(f"{pick(_name(b))}今日号已取完（每日限{b['daily_limit']}个），请改日再来或预约办理。",
-                       f"{pick(_name(b), 'zh-Hant')}今日號已取完（每日限{b['daily_limit']}個），請改日再來或預約辦理。",
-                       f"All of today's {b['daily_limit']} numbers for {pick(_name(b), 'en')} are taken; "
-                       "please come another day or book an appointment.",
+        raise Conflict("error.daily_limit_reached", business=_name(b), limit=b["daily_limit"],
                        code="daily_limit_reached", detail={"daily_limit": b["daily_limit"]})
     tx.journal("issue", ticket=row, data={"class": CLASS_NAMES[klass], "item": item, "green_reason": green_reason})
     return row
@@ -151,24 +134,14 @@ def _check_issuing(tx: Tx, b: sqlite3.Row, appointment: bool = False) -> None:
     check in at 13:50 even where walk-in numbers pause over lunch or start at opening.
     """
     if day_rules.day_closed(tx, tx.day):
-        raise Conflict("今日已结束取号，请下一个工作日再来。", "今日已結束取號，請下一個工作日再來。",
-                       "Numbers are no longer issued today; please come back on the next working day.",
-                       code="day_closed")
+        raise Conflict("error.day_closed", code="day_closed")
     ok, reason = tx.hall.config.hours.issuing_state(tx.now)
     if ok or appointment and reason in ("break", "before_opening"):
         return
     hours = tx.hall.config.hours
     nxt = hours.next_opening(tx.now)
-    when = f"{nxt:%m月%d日 %H:%M}" if nxt else ""
-    when_en = f"{nxt:%d %b %H:%M}" if nxt else ""
-    texts = {
-        "closed_today": ("今天不办公", "今天不辦公", "The hall is closed today"),
-        "before_opening": ("还未到取号时间", "還未到取號時間", "Numbers are not issued yet"),
-        "after_closing": ("今日取号时间已过", "今日取號時間已過", "Numbers are no longer issued today"),
-        "break": ("午间休息暂停取号", "午間休息暫停取號", "Numbers are not issued during the lunch break"),
-    }[reason]
-    raise Conflict(f"{texts[0]}，下次办公时间：{when}。", f"{texts[1]}，下次辦公時間：{when}。",
-                   f"{texts[2]}; the hall next opens {when_en}.", code="outside_hours",
+    when = {"zh-Hans": f"{nxt:%m月%d日 %H:%M}", "en": f"{nxt:%d %b %H:%M}"} if nxt else ""
+    raise Conflict(f"error.outside_hours.{reason}", when=when, code="outside_hours",
                    detail={"reason": reason, "next_opening": nxt.isoformat() if nxt else None})
 
 
@@ -190,8 +163,7 @@ def find_by_label(tx: Tx, label: str) -> sqlite3.Row:
 def cancel_ticket(tx: Tx, public_id: str) -> sqlite3.Row:
     t = find_ticket(tx, public_id)
     if t["state"] != "waiting":
-        raise Conflict("这张号票已不在等候中，无法取消。", "這張號票已不在等候中，無法取消。",
-                       "This ticket is no longer waiting and cannot be cancelled.", code="not_waiting",
+        raise Conflict("error.not_waiting", code="not_waiting",
                        detail={"state": t["state"]})
     row = tx.row("UPDATE tickets SET state = 'cancelled', finished_at = ? WHERE id = ? RETURNING *", (tx.at, t["id"]))
     tx.journal("cancel", ticket=row)
@@ -201,26 +173,20 @@ def cancel_ticket(tx: Tx, public_id: str) -> sqlite3.Row:
 def requeue_ticket(tx: Tx, t: sqlite3.Row) -> sqlite3.Row:
     """Put a missed number back in the queue (过号重排), within the grace period."""
     if t["state"] != "no_show" or t["business_day"] != tx.day:
-        raise Conflict("只有今天过号的号票才能重新排队。", "只有今天過號的號票才能重新排隊。",
-                       "Only a number missed today can be re-queued.", code="not_missed",
+        raise Conflict("error.not_missed", code="not_missed",
                        detail={"state": t["state"]})
     grace = tx.rules.no_show_grace_minutes
     missed_at = datetime.fromisoformat(t["finished_at"])
     if tx.now - missed_at > timedelta(minutes=grace):
-        raise Conflict(f"过号已超过{grace}分钟，请重新取号。", f"過號已超過{grace}分鐘，請重新取號。",
-                       f"The number was missed more than {grace} minutes ago; please take a new number.",
-                       code="grace_expired")
+        raise Conflict("error.grace_expired", grace=grace, code="grace_expired")
     if t["requeues"] >= tx.rules.max_requeues:
-        raise Conflict("这张号票已重新排过队，请重新取号。", "這張號票已重新排過隊，請重新取號。",
-                       "This number has already been re-queued; please take a new number.",
-                       code="requeue_limit")
+        raise Conflict("error.requeue_limit", code="requeue_limit")
     try:
         row = tx.row("UPDATE tickets SET state = 'waiting', window = NULL, staff_id = NULL, arrived_at = ?, "
                      "promise_from = ?, finished_at = NULL, called_at = NULL, requeues = requeues + 1 "
                      "WHERE id = ? RETURNING *", (tx.at, tx.at, t["id"]))
     except sqlite3.IntegrityError:
-        raise Conflict("您已有此业务的其他号票，请等候叫号。", "您已有此業務的其他號票，請等候叫號。",
-                       "You already hold another number for this business.", code="already_has_ticket") from None
+        raise Conflict("error.already_has_ticket.requeue", code="already_has_ticket") from None
     tx.journal("requeue", ticket=row)
     return row
 

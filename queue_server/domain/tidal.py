@@ -170,11 +170,9 @@ def assign(tx: Tx, number: int, business: str, q: dict[str, Any] | None = None) 
     """Make ``business`` the primary business of tidal window ``number`` (remembering what it served)."""
     w = window_rules.get_window(tx, number)
     if w["kind"] != "tidal":
-        raise Conflict(f"{number} 号窗口不是潮汐窗口。", f"{number} 號窗口不是潮汐窗口。",
-                       f"Window {number} is not a tidal window.", code="not_tidal")
+        raise Conflict("error.not_tidal", number=number, code="not_tidal")
     if tx.one("SELECT 1 FROM tidal_assignments WHERE window = ? AND released_at IS NULL", (number,)):
-        raise Conflict(f"{number} 号潮汐窗口已被调配，请先释放。", f"{number} 號潮汐窗口已被調配，請先釋放。",
-                       f"Tidal window {number} is already assigned; release it first.", code="already_assigned")
+        raise Conflict("error.already_assigned", number=number, code="already_assigned")
     previous = list(window_rules.ranks_of(tx, number))
     window_rules.set_allocation(tx, number, [business] + [b for b in previous if b != business])
     tx.conn.execute("INSERT INTO tidal_assignments (window, business, previous_serves, assigned_at, assigned_by, "
@@ -190,8 +188,7 @@ def release(tx: Tx, number: int) -> dict[str, Any]:
     """Give tidal window ``number`` its previous businesses back."""
     a = tx.one("SELECT * FROM tidal_assignments WHERE window = ? AND released_at IS NULL", (number,))
     if a is None:
-        raise NotFound(f"{number} 号窗口没有调配中的潮汐任务。", f"{number} 號窗口沒有調配中的潮汐任務。",
-                       f"Window {number} has no tidal assignment.", code="not_assigned")
+        raise NotFound("error.not_assigned", number=number, code="not_assigned")
     previous = [b for b in json.loads(a["previous_serves"])
                 if tx.one("SELECT 1 FROM businesses WHERE code = ? AND active", (b,))]
     window_rules.set_allocation(tx, number, previous)

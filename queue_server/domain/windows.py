@@ -58,10 +58,7 @@ def authorize_actor(a: Actor, w: sqlite3.Row) -> None:
     """Raise Forbidden unless ``a`` may act for window ``w`` (outside a transaction: reads, the API's door)."""
     if may_act_for(a, w):
         return
-    raise Forbidden(f"您未在 {w['number']} 号窗口签到，不能查看或操作该窗口。",
-                    f"您未在 {w['number']} 號窗口簽到，不能查看或操作該窗口。",
-                    f"You are not signed in at window {w['number']}: only its clerk, a manager or its own "
-                    f"devices may see or act for it.", code="not_signed_in_here")
+    raise Forbidden("error.not_signed_in_here", number=w["number"], code="not_signed_in_here")
 
 
 def current_ticket(tx: Tx, number: int) -> sqlite3.Row | None:
@@ -72,31 +69,24 @@ def current_ticket(tx: Tx, number: int) -> sqlite3.Row | None:
 def _require_current(tx: Tx, w: sqlite3.Row, states: tuple[str, ...], expected: str | None) -> sqlite3.Row:
     t = current_ticket(tx, w["number"])
     if t is None:
-        raise Conflict(f"{w['number']} 号窗口当前没有号票。", f"{w['number']} 號窗口當前沒有號票。",
-                       f"Window {w['number']} has no current ticket.", code="no_current_ticket")
+        raise Conflict("error.no_current_ticket", number=w["number"], code="no_current_ticket")
     if expected and t["label"] != expected.strip().upper():
-        raise Conflict(f"窗口当前号票是 {t['label']}，不是 {expected}。", f"窗口當前號票是 {t['label']}，不是 {expected}。",
-                       f"The window's current ticket is {t['label']}, not {expected}.", code="not_current_ticket",
+        raise Conflict("error.not_current_ticket", label=t["label"], expected=expected, code="not_current_ticket",
                        detail={"current": t["label"]})
     if t["state"] not in states:
         if "serving" in states and len(states) == 1:
-            raise Conflict(f"{t['label']} 还未开始办理。", f"{t['label']} 還未開始辦理。",
-                           f"{t['label']} has not started service yet.", code="not_serving")
-        raise Conflict(f"{t['label']} 已在办理中，不能执行此操作。", f"{t['label']} 已在辦理中，不能執行此操作。",
-                       f"{t['label']} is already being served.", code="already_serving")
+            raise Conflict("error.not_serving", label=t["label"], code="not_serving")
+        raise Conflict("error.already_serving.not_now", label=t["label"], code="already_serving")
     return t
 
 
 def _require_open(w: sqlite3.Row) -> None:
     if w["state"] == "paused":
-        raise Conflict(f"{w['number']} 号窗口已暂停服务，请先恢复。", f"{w['number']} 號窗口已暫停服務，請先恢復。",
-                       f"Window {w['number']} is paused; resume it first.", code="window_paused")
+        raise Conflict("error.window_paused", number=w["number"], code="window_paused")
     if w["state"] != "open":
-        raise Conflict(f"{w['number']} 号窗口未开放。", f"{w['number']} 號窗口未開放。",
-                       f"Window {w['number']} is not open.", code="window_closed")
+        raise Conflict("error.window_closed", number=w["number"], code="window_closed")
     if w["staff_id"] is None:
-        raise Conflict(f"{w['number']} 号窗口没有工作人员签到。", f"{w['number']} 號窗口沒有工作人員簽到。",
-                       f"Nobody is signed in at window {w['number']}.", code="no_staff_signed_in")
+        raise Conflict("error.no_staff_signed_in", number=w["number"], code="no_staff_signed_in")
 
 
 def _touch(tx: Tx, number: int, **cols: Any) -> None:
@@ -123,13 +113,11 @@ def sign_in(tx: Tx, number: int) -> sqlite3.Row:
     """The acting staff member takes window ``number`` (and leaves any other), opening it."""
     a = tx.actor
     if a.kind != "staff":
-        raise Forbidden("只有工作人员可以签到。", "只有工作人員可以簽到。", "Only staff members sign in at a window.",
-                        code="staff_only")
+        raise Forbidden("error.windows.staff_only", code="staff_only")
     w = get_window(tx, number)
     if w["staff_id"] not in (None, a.staff_id):
         other = tx.row("SELECT job_no FROM staff WHERE id = ?", (w["staff_id"],))
-        raise Conflict(f"{number} 号窗口已由工号 {other['job_no']} 签到。", f"{number} 號窗口已由工號 {other['job_no']} 簽到。",
-                       f"Window {number} is taken by staff {other['job_no']}.", code="window_taken")
+        raise Conflict("error.window_taken", number=number, job_no=other["job_no"], code="window_taken")
     for prev in tx.all("SELECT number FROM windows WHERE staff_id = ? AND number != ?", (a.staff_id, number)):
         sign_out(tx, prev["number"])
     state = "open" if w["state"] == "closed" else w["state"]
@@ -143,8 +131,7 @@ def sign_out(tx: Tx, number: int) -> sqlite3.Row:
     authorize(tx, w)
     busy = tx.one("SELECT label, state FROM tickets WHERE window = ? AND state IN ('called','serving','held')", (number,))
     if busy:
-        raise Conflict(f"请先处理 {busy['label']}（办结、过号或转移）再签退。", f"請先處理 {busy['label']}（辦結、過號或轉移）再簽退。",
-                       f"Finish, miss or transfer {busy['label']} before signing out.", code="window_busy",
+        raise Conflict("error.window_busy.sign_out", label=busy["label"], code="window_busy",
                        detail={"ticket": busy["label"]})
     _touch(tx, number, staff_id=None, state="closed", pause_reason=None)
     tx.journal("sign_out", window=number, data={"staff_id": w["staff_id"]})
@@ -155,8 +142,7 @@ def pause(tx: Tx, number: int, reason: str) -> sqlite3.Row:
     w = get_window(tx, number)
     authorize(tx, w)
     if w["state"] != "open":
-        raise Conflict(f"{number} 号窗口不是开放状态，不能暂停。", f"{number} 號窗口不是開放狀態，不能暫停。",
-                       f"Window {number} is not open, so it cannot pause.", code="window_not_open")
+        raise Conflict("error.window_not_open", number=number, code="window_not_open")
     _touch(tx, number, state="paused", pause_reason=reason)
     tx.journal("pause", window=number, data={"reason": reason})
     return get_window(tx, number)
@@ -166,8 +152,7 @@ def resume(tx: Tx, number: int) -> sqlite3.Row:
     w = get_window(tx, number)
     authorize(tx, w)
     if w["state"] != "paused":
-        raise Conflict(f"{number} 号窗口没有暂停。", f"{number} 號窗口沒有暫停。", f"Window {number} is not paused.",
-                       code="window_not_paused")
+        raise Conflict("error.window_not_paused", number=number, code="window_not_paused")
     _touch(tx, number, state="open", pause_reason=None)
     tx.journal("resume", window=number)
     return get_window(tx, number)
@@ -180,8 +165,7 @@ def set_open(tx: Tx, number: int, open_: bool) -> sqlite3.Row:
     if not open_:
         busy = tx.one("SELECT label FROM tickets WHERE window = ? AND state IN ('called','serving','held')", (number,))
         if busy:
-            raise Conflict(f"请先处理 {busy['label']} 再关闭窗口。", f"請先處理 {busy['label']} 再關閉窗口。",
-                           f"Finish, miss or transfer {busy['label']} before closing the window.", code="window_busy")
+            raise Conflict("error.window_busy.close", label=busy["label"], code="window_busy")
         _touch(tx, number, state="closed", pause_reason=None)
     else:
         _touch(tx, number, state="open", pause_reason=None)
@@ -203,8 +187,7 @@ def call_next(tx: Tx, number: int, complete_current: bool = False) -> tuple[sqli
     cur = current_ticket(tx, number)
     if cur is not None:
         if not complete_current:
-            raise Conflict(f"请先处理当前号票 {cur['label']}（办结或过号）。", f"請先處理當前號票 {cur['label']}（辦結或過號）。",
-                           f"Finish the current ticket {cur['label']} first (complete or no-show).",
+            raise Conflict("error.current_ticket_open.call_next", label=cur["label"],
                            code="current_ticket_open", detail={"current": cur["label"]})
         _finish(tx, cur, number)
     ranks = ranks_of(tx, number)
@@ -212,8 +195,7 @@ def call_next(tx: Tx, number: int, complete_current: bool = False) -> tuple[sqli
     cands = dispatch.candidates(tx.conn, tx.day, number, ranks, policy.name)
     chosen, run = dispatch.choose(cands, ranks, tx.now, w["promise_run"], policy)
     if chosen is None:
-        raise Conflict("当前没有等候的号票。", "當前沒有等候的號票。", "Nobody is waiting for this window.",
-                       code="nobody_waiting")
+        raise Conflict("error.nobody_waiting", code="nobody_waiting")
     t = tx.one("UPDATE tickets SET state = 'called', window = ?, staff_id = ?, called_at = ?, calls = calls + 1, "
                "target_window = NULL WHERE id = ? AND state = 'waiting' RETURNING *",
                (number, w["staff_id"], tx.at, chosen.id))
@@ -250,9 +232,7 @@ def recall(tx: Tx, number: int, expected: str | None = None) -> tuple[sqlite3.Ro
     authorize(tx, w)
     t = _require_current(tx, w, ("called",), expected)
     if t["recalls"] >= tx.rules.max_recalls:
-        raise Conflict(f"{t['label']} 已重呼{t['recalls']}次，请按过号处理。", f"{t['label']} 已重呼{t['recalls']}次，請按過號處理。",
-                       f"{t['label']} has been recalled {t['recalls']} times; mark it as a no-show.",
-                       code="recall_limit")
+        raise Conflict("error.recall_limit", label=t["label"], recalls=t["recalls"], code="recall_limit")
     t = tx.row("UPDATE tickets SET recalls = recalls + 1, calls = calls + 1 WHERE id = ? RETURNING *", (t["id"],))
     return t, _call_event(tx, t, number, "recall")
 
@@ -263,12 +243,9 @@ def start_service(tx: Tx, number: int, expected: str | None = None) -> sqlite3.R
     authorize(tx, w)
     t = current_ticket(tx, number)
     if t is None or (expected and t["label"] != expected.strip().upper()):
-        raise Conflict("只能为本窗口已叫到的号票办理业务，请先叫号。", "只能為本窗口已叫到的號票辦理業務，請先叫號。",
-                       "Service can only start on a ticket this window has called; call it first.",
-                       code="not_called")
+        raise Conflict("error.not_called", code="not_called")
     if t["state"] != "called":
-        raise Conflict(f"{t['label']} 已在办理中。", f"{t['label']} 已在辦理中。", f"{t['label']} is already being served.",
-                       code="already_serving")
+        raise Conflict("error.already_serving", label=t["label"], code="already_serving")
     t = tx.row("UPDATE tickets SET state = 'serving', started_at = ? WHERE id = ? RETURNING *", (tx.at, t["id"]))
     tx.journal("start", ticket=t, window=number)
     return t
@@ -303,8 +280,7 @@ def transfer(tx: Tx, number: int, to_business: str | None = None, to_window: int
              expected: str | None = None) -> sqlite3.Row:
     """Send the current ticket to another business or window; it keeps its place (original arrival)."""
     if (to_business is None) == (to_window is None):
-        raise Invalid("请选择转到的业务或窗口（二选一）。", "請選擇轉到的業務或窗口（二選一）。",
-                      "Choose exactly one of to_business or to_window.", code="transfer_target")
+        raise Invalid("error.transfer.one_target", code="transfer_target")
     w = get_window(tx, number)
     authorize(tx, w)
     t = _require_current(tx, w, CURRENT_STATES, expected)
@@ -314,26 +290,21 @@ def transfer(tx: Tx, number: int, to_business: str | None = None, to_window: int
             raise unknown_business(to_business)
         if not tx.one("SELECT 1 FROM allocation a JOIN windows w ON w.number = a.window "
                       "WHERE a.business = ? AND w.active", (to_business,)):
-            raise Conflict("没有窗口办理该业务，无法转移。", "沒有窗口辦理該業務，無法轉移。",
-                           "No window serves that business, so the ticket cannot go there.", code="no_window_serves")
+            raise Conflict("error.no_window_serves", code="no_window_serves")
         business = to_business
     else:
         assert to_window is not None  # one of the two, checked above
         target = get_window(tx, to_window)
         if target["number"] == number:
-            raise Invalid("不能转给本窗口。", "不能轉給本窗口。", "A ticket cannot be transferred to its own window.",
-                          code="transfer_target")
+            raise Invalid("error.transfer.own_window", code="transfer_target")
         if target["state"] == "closed":
-            raise Conflict(f"{to_window} 号窗口未开放，无法转入。", f"{to_window} 號窗口未開放，無法轉入。",
-                           f"Window {to_window} is closed.", code="window_closed")
+            raise Conflict("error.window_closed.transfer", window=to_window, code="window_closed")
     try:
         t2 = tx.row("UPDATE tickets SET state = 'waiting', business = ?, target_window = ?, window = NULL, "
                     "staff_id = NULL, called_at = NULL, started_at = NULL, recalls = 0, transfers = transfers + 1 "
                     "WHERE id = ? RETURNING *", (business, to_window, t["id"]))
     except sqlite3.IntegrityError:
-        raise Conflict("该居民已持有目标业务的号票。", "該居民已持有目標業務的號票。",
-                       "This resident already holds a ticket for the target business.",
-                       code="already_has_ticket") from None
+        raise Conflict("error.already_has_ticket.transfer", code="already_has_ticket") from None
     tx.journal("transfer", ticket=t2, window=number,
                data={"from_business": t["business"], "to_business": business, "to_window": to_window})
     return t2
@@ -356,13 +327,11 @@ def call_back(tx: Tx, number: int, label: str) -> tuple[sqlite3.Row, int]:
     _require_open(w)
     cur = current_ticket(tx, number)
     if cur is not None:
-        raise Conflict(f"请先处理当前号票 {cur['label']}。", f"請先處理當前號票 {cur['label']}。",
-                       f"Finish the current ticket {cur['label']} first.", code="current_ticket_open")
+        raise Conflict("error.current_ticket_open", label=cur["label"], code="current_ticket_open")
     t = tx.one("SELECT * FROM tickets WHERE window = ? AND state = 'held' AND label = ? AND business_day = ?",
                (number, label.strip().upper(), tx.day))
     if t is None:
-        raise NotFound(f"本窗口没有挂起的 {label}。", f"本窗口沒有掛起的 {label}。",
-                       f"No ticket {label} is on hold at this window.", code="not_held")
+        raise NotFound("error.not_held", label=label, code="not_held")
     t = tx.row("UPDATE tickets SET state = 'called', called_at = ?, calls = calls + 1 WHERE id = ? RETURNING *",
                (tx.at, t["id"]))
     return t, _call_event(tx, t, number, "call_back")
@@ -379,7 +348,7 @@ def set_allocation(tx: Tx, number: int, serves: list[str]) -> dict[str, int]:
         if not tx.one("SELECT 1 FROM businesses WHERE code = ? AND active", (code,)):
             raise unknown_business(code)
     if len(set(serves)) != len(serves):
-        raise Invalid("同一业务不能重复列出。", "同一業務不能重複列出。", "A business is listed twice.", code="duplicate_business")
+        raise Invalid("error.duplicate_business", code="duplicate_business")
     tx.conn.execute("DELETE FROM allocation WHERE window = ?", (number,))
     tx.conn.executemany("INSERT INTO allocation (window, business, rank) VALUES (?, ?, ?)",
                         [(number, code, i + 1) for i, code in enumerate(serves)])

@@ -18,7 +18,7 @@ WHICH = ("active", "overdue", "appeals", "all")
 def check_which(which: str) -> str:
     """``which`` list is asked for: one of :data:`WHICH`, else 400 ``invalid_fields``."""
     if which not in WHICH:
-        err = DomainError("参数 which 无效。", "參數 which 無效。", f"which must be one of {', '.join(WHICH)}.",
+        err = DomainError("error.followup.bad_which", allowed=", ".join(WHICH),
                           code="invalid_fields")
         err.fields = [{"field": "which", "problem": f"must be one of {', '.join(WHICH)}"}]
         raise err
@@ -29,8 +29,7 @@ def visible(actor: Actor, f: dict[str, Any]) -> dict[str, Any]:
     """``f`` if ``actor`` may see it (a manager, or the clerk who handled the case), else 403."""
     if actor.is_manager or f["owner_staff_id"] == actor.staff_id:
         return f
-    raise Forbidden("您只能查看自己经办业务的差评。", "您只能查看自己經辦業務的差評。",
-                    "You can only see reviews of the cases you handled.", code="not_your_review")
+    raise Forbidden("error.followup.only_own", code="not_your_review")
 
 
 def listing(st, actor: Actor, which: str) -> list[dict[str, Any]]:

@@ -11,14 +11,20 @@ from collections.abc import Container, Mapping
 from datetime import date, timedelta
 from typing import Any
 
-from hallq.i18n import pick
+from hallq.i18n import pick, text
 from hallq.privacy import mask_name
 from queue_server.domain import statistics
 from queue_server.domain.errors import DomainError
 
 MAX_DAYS = 3 * 366
 
-COLUMNS = [  # key, zh-Hans, zh-Hant, en
+def column_name(key: str, lang: str) -> str:
+    """A column of the statistics table as ``lang`` heads it: ``domain.stats.column.<key>`` of ``domain.po``."""
+    return text(f"domain.stats.column.{key}", lang)
+
+
+# key, zh-Hans, zh-Hant, en: the web page's (queue_server/web/stats_pages.py) until it reads column_name
+COLUMNS = [
     ("label", "分组", "分組", "Group"), ("issued", "取号", "取號", "Issued"), ("done", "办结", "辦結", "Completed"),
     ("no_show", "过号", "過號", "No-shows"), ("cancelled", "弃号", "棄號", "Cancelled"),
     ("expired", "未办", "未辦", "Expired"), ("green", "绿色通道", "綠色通道", "Green channel"),
@@ -32,7 +38,7 @@ COLUMNS = [  # key, zh-Hans, zh-Hant, en
 
 def bad_parameter(field: str, problem: str) -> DomainError:
     """400 ``invalid_fields`` naming one query parameter."""
-    err = DomainError(f"参数 {field} 有误。", f"參數 {field} 有誤。", f"Query parameter {field} {problem}.",
+    err = DomainError("error.query.invalid", field=field, problem=problem,
                       code="invalid_fields")
     err.fields = [{"field": field, "problem": problem}]
     return err
@@ -83,11 +89,11 @@ def _labels(st, conn, group: str, lang: str):
         return lambda k: names.get(k, k)
     if group == "window":
         names = {r["number"]: pick(json.loads(r["name"]), lang) for r in conn.execute("SELECT number, name FROM windows")}
-        none = {"zh-Hans": "未到窗口", "zh-Hant": "未到窗口", "en": "never called"}[lang]
+        none = text("domain.stats.never_called", lang)
         return lambda k: names.get(k, str(k)) if k else none
     if group == "staff":
         names = {r["id"]: f"{r['job_no']} {mask_name(r['name'])}" for r in conn.execute("SELECT id, job_no, name FROM staff")}
-        none = {"zh-Hans": "无", "zh-Hant": "無", "en": "nobody"}[lang]
+        none = text("domain.stats.nobody", lang)
         return lambda k: names.get(k, str(k)) if k else none
     if group == "hour":
         return lambda k: f"{k:02d}:00"
