@@ -30,6 +30,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from hallq.clock import iso
+from hallq.i18n import LANGS, texts
 from hallq.workdays import WorkCalendar
 from queue_server.domain import tickets as ticket_rules
 from queue_server.domain.context import APPOINTMENT, Actor, Hall, Tx
@@ -46,14 +47,10 @@ CODE_LENGTH = 8
 QR_PREFIX = "HALLQ-APPT:"
 HOLDING = ("booked", "checked_in", "no_show")  # statuses that take a place in a slot
 
-HOLIDAYS = {  # chinesecalendar's English names → the three languages
-    "New Year's Day": ("元旦", "元旦", "New Year's Day"),
-    "Spring Festival": ("春节", "春節", "Spring Festival"),
-    "Tomb-sweeping Day": ("清明节", "清明節", "Qingming Festival"),
-    "Labour Day": ("劳动节", "勞動節", "Labour Day"),
-    "Dragon Boat Festival": ("端午节", "端午節", "Dragon Boat Festival"),
-    "Mid-autumn Festival": ("中秋节", "中秋節", "Mid-Autumn Festival"),
-    "National Day": ("国庆节", "國慶節", "National Day"),
+HOLIDAYS = {  # chinesecalendar's English names → domain.holiday.<key> of the catalogue domain.po
+    "New Year's Day": "new_year", "Spring Festival": "spring_festival", "Tomb-sweeping Day": "qingming",
+    "Labour Day": "labour_day", "Dragon Boat Festival": "dragon_boat", "Mid-autumn Festival": "mid_autumn",
+    "National Day": "national_day",
 }
 
 
@@ -76,8 +73,8 @@ def holiday_texts(calendar: WorkCalendar, day: date) -> dict[str, str] | None:
     name = calendar.holiday_name(day)
     if name is None:
         return None
-    zh, hant, en = HOLIDAYS.get(name, (name, name, name))
-    return {"zh-Hans": zh, "zh-Hant": hant, "en": en}
+    key = HOLIDAYS.get(name)
+    return texts(f"domain.holiday.{key}") if key else dict.fromkeys(LANGS, name)
 
 
 # -- slots -----------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from hallq.testing import ROOT
 from queue_server.api import HTTP_ERRORS
 from queue_server.domain.actions import ACTIONS
 from queue_server.domain.applications import TRANSITIONS
+from queue_server.domain.appointments import HOLIDAYS
 from queue_server.readmodel.stats import COLUMNS
 
 SOURCES = ("queue_server", "hallq", "device_gateway")
@@ -39,6 +40,7 @@ COMPUTED = {
                                    "accepted_no_date", "correction", "rejected", "result_ready_onsite",
                                    "result_ready_mail", "delivered_onsite", "delivered_mail"},  # applications._note
     "domain.stats.column.{}": {c[0] for c in COLUMNS},
+    "domain.holiday.{}": set(HOLIDAYS.values()),
 }
 RESERVED = {"code", "status", "detail"}  # DomainError's own keywords: never a message's field
 
