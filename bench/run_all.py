@@ -23,7 +23,7 @@ from pathlib import Path
 from common import ROOT, machine
 
 HERE = Path(__file__).resolve().parent
-HELPERS = {"common.py", "run_all.py"}
+HELPERS = {"common.py", "run_all.py", "compare.py", "docs_figures.py"}  # not benchmarks
 
 
 def scripts(only: list[str] | None = None, skip: list[str] | None = None) -> list[Path]:
