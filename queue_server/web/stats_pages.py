@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, request
 
 from queue_server.readmodel import stats as reads
-from queue_server.readmodel.stats import COLUMNS
+from queue_server.readmodel.stats import COLUMNS, column_name
 from queue_server.web import charts
 from queue_server.web.pages import install_page_headers, lang, page, render, state, t
 
@@ -37,8 +37,7 @@ def stats(actor):
         (t("web.stats.satisfaction"),
          [round(r["satisfaction"] * 100, 1) if r["satisfaction"] is not None else None for r in rows])], "%")
     query = {"from": first.isoformat(), "to": last.isoformat(), "group": group, **({"business": business} if business else {})}
-    i = {"zh-Hans": 1, "zh-Hant": 2, "en": 3}[lang()]
     return render("console/stats.html", rep=rep, first=first, last=last, group=group, business=business,
                   businesses=st.service.businesses(), charts=[volume, waits, satisfaction],
-                  columns=[(c[0], c[i]) for c in COLUMNS], export=lambda fmt: "/api/v1/stats?" + urlencode(
-                      {**query, "format": fmt}), today=st.hall.now().date())
+                  columns=[(c[0], column_name(c[0], lang())) for c in COLUMNS],
+                  export=lambda fmt: "/api/v1/stats?" + urlencode({**query, "format": fmt}), today=st.hall.now().date())
