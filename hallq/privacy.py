@@ -17,6 +17,9 @@ import hmac
 import re
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
+
+from hallq.i18n import Texts, text, texts
 
 # The first two digits of the area code (GB/T 2260): the provinces, autonomous regions and
 # municipalities (11 北京 … 65 新疆), 71 台湾 as GB/T 2260 lists it, 81 香港 and 82 澳门, and 83 for
@@ -31,13 +34,30 @@ _ID_RE = re.compile(r"\d{17}[\dX]")
 
 
 class InvalidIdNumber(ValueError):
-    """An ID number that is not a valid GB 11643 citizen identity number."""
+    """An ID number that is not a valid GB 11643 citizen identity number.
 
-    def __init__(self, reason: str, reason_zh: str, reason_hant: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.reason_zh = reason_zh
-        self.reason_hant = reason_hant
+    ``key`` names why in the catalogue (``common.id_number.*``, hallq/locale/<lang>/common.po)
+    and ``fields`` fills it; :meth:`says` gives one language, :meth:`messages` every language
+    the hall shows, :attr:`reason` the English (for logs).
+    """
+
+    def __init__(self, key: str, /, **fields: Any) -> None:
+        super().__init__(key)
+        self.key = key
+        self.fields = fields
+
+    def says(self, lang: str) -> str:
+        return text(self.key, lang, **self.fields)
+
+    def messages(self) -> Texts:
+        return texts(self.key, **self.fields)
+
+    @property
+    def reason(self) -> str:
+        return self.says("en")
+
+    def __str__(self) -> str:
+        return self.reason
 
 
 def id_check_char(first17: str) -> str:
@@ -64,30 +84,22 @@ class IdNumber:
         '11010519491231002X'
         """
         if not isinstance(raw, str):
-            raise InvalidIdNumber("the ID number must be text", "身份证号码必须是文字", "身分證號碼必須是文字")
+            raise InvalidIdNumber("common.id_number.not_text")
         s = raw.strip().replace(" ", "").upper()
         if len(s) != 18:
-            raise InvalidIdNumber(f"an ID number has 18 characters, this one has {len(s)}",
-                                  f"身份证号码应为18位，当前为{len(s)}位", f"身分證號碼應為18位，當前為{len(s)}位")
+            raise InvalidIdNumber("common.id_number.length", length=len(s))
         if not _ID_RE.fullmatch(s):
-            raise InvalidIdNumber("an ID number is 17 digits followed by a digit or X",
-                                  "身份证号码应为17位数字加1位数字或X", "身分證號碼應為17位數字加1位數字或X")
+            raise InvalidIdNumber("common.id_number.characters")
         if int(s[:2]) not in PROVINCES:
-            raise InvalidIdNumber(f"the first six digits ({s[:6]}) are not the area code of a province or region; "
-                                  "please check the number",
-                                  f"身份证号码前6位（{s[:6]}）不是有效的地区代码，请核对",
-                                  f"身分證號碼前6位（{s[:6]}）不是有效的地區代碼，請核對")
+            raise InvalidIdNumber("common.id_number.area", area=s[:6])
         try:
             born = date(int(s[6:10]), int(s[10:12]), int(s[12:14]))
         except ValueError:
-            raise InvalidIdNumber("the birth date in the ID number does not exist",
-                                  "身份证号码中的出生日期不存在", "身分證號碼中的出生日期不存在") from None
+            raise InvalidIdNumber("common.id_number.no_such_date") from None
         if born.year < 1880 or (today is not None and born > today):
-            raise InvalidIdNumber("the birth date in the ID number is not plausible",
-                                  "身份证号码中的出生日期不合理", "身分證號碼中的出生日期不合理")
+            raise InvalidIdNumber("common.id_number.implausible_date")
         if id_check_char(s[:17]) != s[17]:
-            raise InvalidIdNumber("the check digit does not match; please check the number",
-                                  "校验位不正确，请核对", "校驗位不正確，請核對")
+            raise InvalidIdNumber("common.id_number.check_digit")
         return cls(s)
 
     @property

@@ -24,8 +24,7 @@ def check_id_number(raw: str, lang: str, today: date | None = None) -> Checked:
     try:
         return IdNumber.parse(raw, today=today).value, ""
     except InvalidIdNumber as e:
-        reason = {"zh-Hans": e.reason_zh, "zh-Hant": e.reason_hant, "en": e.reason}.get(lang, e.reason_zh)
-        return None, tr("invalid.id_number", lang, reason=reason)
+        return None, tr("invalid.id_number", lang, reason=e.says(lang))
 
 
 def check_phone(raw: str, lang: str) -> Checked:

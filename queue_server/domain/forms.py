@@ -91,8 +91,7 @@ def _check_value(f: dict[str, Any], raw: Any, today: date) -> tuple[Any, tuple[s
         try:
             return IdNumber.parse(text, today=today).masked, None
         except InvalidIdNumber as e:
-            reason = {"zh-Hans": e.reason_zh, "zh-Hant": e.reason_hant, "en": e.reason}  # as hallq.privacy says it
-            return None, ("invalid_id_number", _say(f, "error.form.invalid_id_number", reason=reason))
+            return None, ("invalid_id_number", _say(f, "error.form.invalid_id_number", reason=e.messages()))
     if kind == "select":
         values = [o["value"] for o in f.get("options", [])]
         if text not in values:

@@ -85,8 +85,8 @@ def parse_person(tx: Tx, name: str | None, id_number: str | None, phone: str | N
 
 
 def id_reason(e: InvalidIdNumber) -> dict[str, str]:
-    """Why an ID number is not valid, in the languages :mod:`hallq.privacy` says it."""
-    return {"zh-Hans": e.reason_zh, "zh-Hant": e.reason_hant, "en": e.reason}
+    """Why an ID number is not valid, in the languages the hall shows (:mod:`hallq.privacy` names it)."""
+    return e.messages()
 
 
 def invalid(problems: list[Problem], status: int = 422, code: str | None = None) -> Invalid:
