@@ -25,6 +25,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from hallq.i18n import text
+
 CLASSES = ("green", "appointment", "ordinary")
 PROMISES = ("green", "appointment")
 LIMITS = (1, 480)
@@ -34,10 +36,6 @@ POLICIES = ("promises", "age_limit")
 # free (0.3 kept the appointments' p90 within target on the heavier simulated Mondays, 0.5 did not;
 # ordinary waits were the same, docs/dispatch.md)
 URGENT_SHARE = 0.3
-# each class in the three languages, so that a message says which target is wrong (the console shows
-# the Chinese sentence alone, without the field's key)
-NAMES = {"green": ("绿色通道", "綠色通道", "green channel"), "appointment": ("预约", "預約", "appointment"),
-         "ordinary": ("普通号", "普通號", "ordinary")}
 
 
 @dataclass(frozen=True)
@@ -64,8 +62,30 @@ def soonest_keepable(service_minutes: float, windows: int) -> int:
     return max(1, math.ceil(2 * service_minutes / max(windows, 1)))
 
 
-def problems(targets: dict[str, int], service_minutes: float, windows: int) -> list[tuple[str, str, str, str]]:
-    """What is wrong with a business's ``targets``: ``(class, zh-Hans, zh-Hant, en)`` for each problem.
+@dataclass(frozen=True)
+class Problem:
+    """A target that cannot stand: its class and the catalogue message saying why, with its fields.
+
+    The messages are ``common.targets.<class>.<what>`` (hallq/locale/<lang>/common.po): the
+    Chinese names the class (the console shows the sentence alone, without the field's key),
+    the English does not (its readers see the key: ``targets.green``).
+    """
+
+    klass: str
+    key: str
+    fields: dict[str, Any]
+
+    def says(self, lang: str) -> str:
+        return text(self.key, lang, **self.fields)
+
+    @property
+    def reason(self) -> str:
+        """The English, as the config file's checks and the CSV import say it."""
+        return self.says("en")
+
+
+def problems(targets: dict[str, int], service_minutes: float, windows: int) -> list[Problem]:
+    """What is wrong with a business's ``targets``, one :class:`Problem` each.
 
     ``targets`` has every class; values must be integers already (the schema
     checks types). Empty when the targets can be kept.
@@ -75,26 +95,17 @@ def problems(targets: dict[str, int], service_minutes: float, windows: int) -> l
     for k in CLASSES:
         v = targets[k]
         if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
-            zh, hant, _en = NAMES[k]
-            out.append((k, f"{zh}目标应为 {lo} 到 {hi} 分钟的整数。", f"{hant}目標應為 {lo} 到 {hi} 分鐘的整數。",
-                        f"must be a whole number of minutes from {lo} to {hi}"))
+            out.append(Problem(k, f"common.targets.{k}.range", {"lo": lo, "hi": hi}))
     if out:
         return out
     floor = soonest_keepable(service_minutes, windows)
     for k in PROMISES:
-        v, (zh, hant, _en) = targets[k], NAMES[k]
+        v = targets[k]
         if v > targets["ordinary"]:
-            out.append((k, f"{zh}承诺（{v} 分钟）不能长于普通号的目标（{targets['ordinary']} 分钟）。",
-                        f"{hant}承諾（{v} 分鐘）不能長於普通號的目標（{targets['ordinary']} 分鐘）。",
-                        f"{v} min is looser than the ordinary target ({targets['ordinary']} min): "
-                        "a promise must be at least as tight"))
+            out.append(Problem(k, f"common.targets.{k}.looser", {"value": v, "ordinary": targets["ordinary"]}))
         elif v < floor:
-            out.append((k, f"{zh} {v} 分钟的承诺任何窗口安排都做不到：即使全厅 {windows} 个窗口都办此业务，"
-                           f"也至少需要 {floor} 分钟。",
-                        f"{hant} {v} 分鐘的承諾任何窗口安排都做不到：即使全廳 {windows} 個窗口都辦此業務，"
-                        f"也至少需要 {floor} 分鐘。",
-                        f"{v} min cannot be kept by any allocation: even with all {windows} windows on this "
-                        f"business ({service_minutes:g} min a service) it needs at least {floor} min"))
+            out.append(Problem(k, f"common.targets.{k}.unkeepable",
+                               {"value": v, "windows": windows, "service": service_minutes, "floor": floor}))
     return out
 
 
@@ -125,8 +136,8 @@ def settle(targets: Targets, service_minutes: float, windows: int, business: dic
                for k in PROMISES if not _gives(k, business) and not _gives(k, queue)}
     if adapted:
         targets = dataclasses.replace(targets, **adapted)
-    wrong = [(klass, en + _inherited(klass, targets, business, queue))
-             for klass, _zh, _hant, en in problems(targets.as_dict(), service_minutes, windows)]
+    wrong = [(p.klass, p.reason + _inherited(p.klass, targets, business, queue))
+             for p in problems(targets.as_dict(), service_minutes, windows)]
     return targets, wrong
 
 

@@ -186,8 +186,8 @@ def import_businesses(tx: Tx, text: str) -> dict[str, int]:
             targets[k] = given if given is not None else existing[code][column] if code in existing else default[k]
         # a malformed cell is reported alone: comparing the others with a value nobody typed would mislead
         if minutes is not None and not malformed:
-            for k, _zh, _hant, en in target_problems(targets, minutes, windows):
-                lines.bad(line, TARGET_COLUMNS[k], en)
+            for problem in target_problems(targets, minutes, windows):
+                lines.bad(line, TARGET_COLUMNS[problem.klass], problem.reason)
         plan.append((code, prefix, names, limit, requires, minutes, targets, lines.flag(line, row, "active")))
     lines.refuse()
     added = updated = 0

@@ -29,6 +29,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from hallq.hours import WEEKDAYS, OpeningHours, Period, check_no_overlap
+from hallq.i18n import languages, text
 from hallq.targets import CLASSES as TARGET_CLASSES
 from hallq.targets import problems as target_problems
 from hallq.workdays import WorkCalendar
@@ -237,11 +238,13 @@ def _targets(tx: Tx, b: sqlite3.Row, given: Any, service_minutes: int) -> dict[s
     windows = tx.row("SELECT COUNT(*) AS n FROM windows WHERE active")["n"]
     wrong = target_problems(targets, service_minutes, windows)
     if wrong:
-        said = {"zh-Hans": "；".join(z for _, z, _h, _e in wrong), "zh-Hant": "；".join(h for _, _z, h, _e in wrong),
-                "en": "; ".join(f"targets.{k}: {e}" for k, _z, _h, e in wrong)}  # hallq.targets says each
+        # hallq.targets says each problem; each language lists them its own way (English: by key)
+        said = {lang: text("error.invalid_targets.separator", lang).join(
+                    text(f"error.invalid_targets.{p.klass}", lang, problem=p.says(lang)) for p in wrong)
+                for lang in languages()}
         err = Invalid("error.invalid_targets", problems=said, code="invalid_targets",
-                      detail={"field": f"targets.{wrong[0][0]}"})
-        err.fields = [{"field": f"targets.{k}", "problem": e} for k, _z, _h, e in wrong]
+                      detail={"field": f"targets.{wrong[0].klass}"})
+        err.fields = [{"field": f"targets.{p.klass}", "problem": p.reason} for p in wrong]
         raise err
     return {f"{k}_target_minutes": v for k, v in targets.items()}
 

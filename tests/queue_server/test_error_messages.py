@@ -19,6 +19,7 @@ import pytest
 from hallq import i18n
 from hallq.i18n import LOCALE_DIR, read_po
 from hallq.testing import ROOT
+from hallq.targets import CLASSES as TARGET_CLASSES
 from queue_server.api import HTTP_ERRORS
 from queue_server.domain.actions import ACTIONS
 from queue_server.domain.applications import TRANSITIONS
@@ -34,6 +35,7 @@ COMPUTED = {
     "error.identity_required.{}": {"id", "phone", "id_or_phone"},  # a business's ticket_requires
     "error.outside_hours.{}": {"closed_today", "before_opening", "after_closing", "break"},  # issuing_state
     "error.http.{}": set(HTTP_ERRORS.values()),  # what werkzeug refuses before a view runs
+    "error.invalid_targets.{}": set(TARGET_CLASSES),  # hall_settings._targets: each target's problems
     "domain.journal.{}": set(ACTIONS),
     "domain.progress.{}": set(TRANSITIONS) | {s for tos in TRANSITIONS.values() for s in tos},
     "domain.application.note.{}": {"submitted", "pre_review", "pre_review_again", "supplemented", "accepted",
