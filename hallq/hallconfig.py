@@ -29,7 +29,7 @@ from typing import Any
 from hallq.config_schema import (CODE, FORM_FIELD, FORM_FIELD_TYPES, HALL_FILE, ITEM_CODE,  # noqa: F401 (re-exported)
                                  MATERIAL, SERVICES_FILE, SITE)
 from hallq.hours import WEEKDAYS, OpeningHours, Period, check_no_overlap
-from hallq.i18n import Texts
+from hallq.i18n import Texts, texts
 from hallq.targets import Targets, from_section, settle
 from hallq.workdays import WorkCalendar
 
@@ -294,8 +294,7 @@ def load_hall(path: str | os.PathLike[str]) -> HallConfig:
             seen.add(code)
         windows[w["number"]] = Window(
             number=w["number"],
-            name=w.get("name") or {"zh-Hans": f"{w['number']}号窗口", "zh-Hant": f"{w['number']}號窗口",
-                                   "en": f"Window {w['number']}"},
+            name=w.get("name") or texts("common.window_name", number=w["number"]),
             kind=w.get("kind", "acceptance"), area=w.get("area", ""), serves=tuple(w["serves"]),
         )
 
