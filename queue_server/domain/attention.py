@@ -23,6 +23,7 @@ import sqlite3
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from hallq.i18n import languages, texts
 from hallq.privacy import mask_name
 from queue_server.domain.context import Actor, Tx
 from queue_server.domain.errors import Conflict, Forbidden, NotFound
@@ -30,23 +31,15 @@ from queue_server.domain.errors import Conflict, Forbidden, NotFound
 if TYPE_CHECKING:
     from queue_server.domain.service import QueueService
 
-# problem codes devices report → (zh-Hans, zh-Hant, en) for the consoles; unknown codes are shown as they are
-PROBLEMS: dict[str, tuple[str, str, str]] = {
-    "paper_out": ("缺纸：请更换纸卷", "缺紙：請更換紙卷", "out of paper: load a new roll"),
-    "paper_near_end": ("纸将用完：请备好纸卷", "紙將用完：請備好紙卷", "paper nearly out: have a roll ready"),
-    "cover_open": ("打印机盖未关好", "印表機蓋未關好", "printer cover open"),
-    "jammed": ("卡纸：请清理切刀处", "卡紙：請清理切刀處", "paper jammed at the cutter"),
-    "offline": ("打印机离线：请检查电源", "印表機離線：請檢查電源", "printer offline: check its power"),
-    "printer_error": ("打印机故障：请重启", "印表機故障：請重新啟動", "printer error: switch it off and on"),
-    "unplugged": ("未连接：请检查线缆", "未連接：請檢查線纜", "unplugged: check the cable"),
-    "no_status": ("无状态应答", "無狀態回應", "does not answer status requests"),
-    "no_sound_device": ("没有声音设备：语音无法播放", "沒有聲音設備：語音無法播放", "no sound device: no voice"),
-    "timeout": ("无应答", "無回應", "does not answer"),
-}
+# the problem codes devices report, each named for the consoles by domain.device_problem.<code>
+# (domain.po); an unknown code is shown as it is
+PROBLEMS = ("paper_out", "paper_near_end", "cover_open", "jammed", "offline", "printer_error", "unplugged",
+            "no_status", "no_sound_device", "timeout")
 
 
 def problem_texts(codes: list[str]) -> list[dict[str, str]]:
-    return [{"code": c, **dict(zip(("zh-Hans", "zh-Hant", "en"), PROBLEMS.get(c, (c, c, c))))} for c in codes]
+    return [{"code": c, **(texts(f"domain.device_problem.{c}") if c in PROBLEMS else dict.fromkeys(languages(), c))}
+            for c in codes]
 
 
 # -- help requests ---------------------------------------------------------------------

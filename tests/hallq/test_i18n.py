@@ -115,7 +115,7 @@ def test_a_hall_chooses_hong_kong_or_taiwan_traditional(monkeypatch):
     i18n.use_traditional("tw")
     tw = i18n.text(key, "zh-Hant")
     assert "身份證" in hk and "身分證" in tw
-    printed = next(k for k, m in i18n.catalogue("zh-Hans").items() if "打印" in m)
+    printed = next(k for k, m in i18n.catalogue("zh-Hans").items() if "打印" in m and "打印机" not in m)  # 印表機
     assert "列印" in i18n.text(printed, "zh-Hant")  # Taiwan phrasing (s2twp); Hong Kong keeps 打印
     with pytest.raises(ValueError):
         i18n.use_traditional("sg")

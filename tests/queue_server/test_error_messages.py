@@ -22,6 +22,7 @@ from hallq.testing import ROOT
 from hallq.targets import CLASSES as TARGET_CLASSES
 from queue_server.api import HTTP_ERRORS
 from queue_server.domain.actions import ACTIONS
+from queue_server.domain.attention import PROBLEMS as DEVICE_PROBLEMS
 from queue_server.domain.applications import TRANSITIONS
 from queue_server.domain.appointments import HOLIDAYS
 from queue_server.readmodel.stats import COLUMNS
@@ -43,6 +44,7 @@ COMPUTED = {
                                    "result_ready_mail", "delivered_onsite", "delivered_mail"},  # applications._note
     "domain.stats.column.{}": {c[0] for c in COLUMNS},
     "domain.holiday.{}": set(HOLIDAYS.values()),
+    "domain.device_problem.{}": set(DEVICE_PROBLEMS),  # attention.problem_texts
 }
 RESERVED = {"code", "status", "detail"}  # DomainError's own keywords: never a message's field
 
