@@ -18,10 +18,21 @@ from typing import Any, TypeVar
 
 from hallq import contract
 from hallq.clock import iso, utc_now
+from hallq.i18n import text
 
 log = logging.getLogger("hallq.devices")
 
 T = TypeVar("T")
+
+# The window devices (LED strips, the keypads' and rating pads' LCDs) show Simplified Chinese only: their
+# fonts are GB2312/GB18030. Their texts are devices.po messages (hallq/locale/<lang>/devices.po) read in
+# this language; en/devices.po is written too, for a device language setting to come.
+DEVICE_LANG = "zh-Hans"
+
+
+def device_text(key: str, /, **fields: Any) -> str:
+    """The message ``key`` (``devices.*``) as a window device shows it."""
+    return text(key, DEVICE_LANG, **fields)
 
 
 class DeviceError(Exception):

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from device_drivers import frames as F
-from device_drivers.base import DeviceError
+from device_drivers.base import DeviceError, device_text
 from device_drivers.hallq_bus import DeviceInfo, HallqLine
 
 COLOURS = {"red": 1, "green": 2, "amber": 3}
@@ -48,11 +48,12 @@ class StripScreen:
 class StripTemplates:
     """The texts of a strip; fields: {ticket} {window} {job_no} {reason} {business}."""
 
-    called: str = "请{ticket}到{window}号窗口"
-    serving: str = "{ticket} 正在办理"
-    idle: str = "工号{job_no} 为您服务"
-    paused: str = "暂停服务"
-    closed: str = "暂停服务"
+    # the defaults are devices.po's (devices.strip.<field>); devices.toml may set each
+    called: str = field(default_factory=lambda: device_text("devices.strip.called"))
+    serving: str = field(default_factory=lambda: device_text("devices.strip.serving"))
+    idle: str = field(default_factory=lambda: device_text("devices.strip.idle"))
+    paused: str = field(default_factory=lambda: device_text("devices.strip.paused"))
+    closed: str = field(default_factory=lambda: device_text("devices.strip.closed"))
     colours: dict[str, str] = field(default_factory=lambda: {
         "called": "red", "serving": "green", "idle": "green", "paused": "amber", "closed": "amber"})
 

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from device_drivers.base import device_text
 from device_drivers.keypad import KEY_LABELS, KeyPress
 from device_drivers.rating_pad import LEVEL_NAMES, RatingPress
 from hallq.client import ApiError, HallClient
@@ -119,7 +120,7 @@ class WindowActions:
                 if time.monotonic() - at > STALE_SECONDS:
                     log.warning("window %d: %s waited %.0f s (server unreachable?); dropped", self.window, press,
                                 time.monotonic() - at)
-                    self._tell(press, "按键超时未执行，请重按")
+                    self._tell(press, device_text("devices.keypad.stale"))
                 else:
                     self._tell(press, self.perform(press))
             except KeypadInputError as e:
@@ -130,7 +131,7 @@ class WindowActions:
                 self._tell(press, e.message("zh-Hans"))
             except Exception:  # a bug here must not stop the window's later presses
                 log.exception("window %d: %s failed", self.window, press)
-                self._tell(press, "操作失败，请重试")
+                self._tell(press, device_text("devices.keypad.failed"))
             with self._done_cond:
                 self.done += 1
                 self._done_cond.notify_all()
@@ -149,7 +150,7 @@ class WindowActions:
         if isinstance(press, RatingPress):
             r = self.client.post(f"/windows/{n}/rating", {"level": press.level}, idempotent=True)
             log.info("window %d: rated %s %d (%s)", n, r.get("ticket", ""), press.level, LEVEL_NAMES[press.level])
-            return (self.pad_options or {}).get("thanks_text", "谢谢您的评价")
+            return (self.pad_options or {}).get("thanks_text") or device_text("devices.pad.thanks")
         snap = self.snapshot() or {}
         current = (snap.get("current") or {}).get("ticket")
         action = press.action
@@ -158,7 +159,7 @@ class WindowActions:
             r = self.client.window_action(n, "call-next", {"complete_current": complete}, idempotent=True)
             if complete and current:
                 self._after_complete()  # the server decides: it offers no rating once the next is called
-            return f"已叫 {_label(r)}"
+            return device_text("devices.keypad.called", ticket=_label(r))
         if action in SIMPLE:
             r = self.client.window_action(n, SIMPLE[action], {"ticket": current} if current else {})
             if action == "complete":
@@ -167,27 +168,27 @@ class WindowActions:
         if action == "transfer":
             r = self.client.window_action(n, "transfer", {**self._transfer_target(press.digits),
                                                          **({"ticket": current} if current else {})})
-            return f"已转移 {_label(r)}".strip()
+            return device_text("devices.keypad.transferred", ticket=_label(r)).strip()
         if action == "call_back":
             ticket = self._held_ticket(press.digits)
             self.client.window_action(n, "call-back", {"ticket": ticket})
-            return f"回呼 {ticket}"
+            return device_text("devices.keypad.called_back", ticket=ticket)
         if action == "pause":
             reasons = self.keypad_options.get("pause_reasons") or ["临时离开"]
             choice = int(press.digits) if press.digits.isdigit() else 1
             if not 1 <= choice <= len(reasons):
-                raise KeypadInputError(f"暂停原因应为1到{len(reasons)}")
+                raise KeypadInputError(device_text("devices.keypad.pause_choice", count=len(reasons)))
             self.client.window_action(n, "pause", {"reason": reasons[choice - 1]})
-            return f"暂停：{reasons[choice - 1]}"
+            return device_text("devices.keypad.paused", reason=reasons[choice - 1])
         if action == "resume":
             self.client.window_action(n, "resume", {})
-            return "已恢复服务"
+            return device_text("devices.keypad.resumed")
         if action == "ask_rating":
             self.client.post(f"/windows/{n}/rating-prompt", {})  # journalled: who asked, when
             if not self.refresh_rating():
                 self.devices.prompt_pad()
-            return "已请评价"
-        raise KeypadInputError("未知按键")
+            return device_text("devices.keypad.rating_asked")
+        raise KeypadInputError(device_text("devices.keypad.unknown_key"))
 
     def _after_complete(self) -> None:
         if self.pad_options is None:
@@ -210,23 +211,24 @@ class WindowActions:
         if digits.startswith("*") and digits[1:].isdigit():
             k = int(digits[1:])
             if not 1 <= k <= len(self.business_codes):
-                raise KeypadInputError(f"业务序号应为1到{len(self.business_codes)}")
+                raise KeypadInputError(device_text("devices.keypad.business_choice", count=len(self.business_codes)))
             return {"to_business": self.business_codes[k - 1]}
         if digits.isdigit() and 1 <= int(digits) <= 999:
             return {"to_window": int(digits)}
-        raise KeypadInputError("请先输入窗口号再按转移")
+        raise KeypadInputError(device_text("devices.keypad.transfer_needs_window"))
 
     def _held_ticket(self, digits: str) -> str:
         held = [t["ticket"] for t in self.client.get(f"/windows/{self.window}/queue").get("held", [])]
         if not held:
-            raise KeypadInputError("没有挂起的号")
+            raise KeypadInputError(device_text("devices.keypad.no_held"))
         if not digits:
             return held[0]  # the longest held
         if not digits.isdigit():
-            raise KeypadInputError("请输入挂起号票的数字")
+            raise KeypadInputError(device_text("devices.keypad.held_digits"))
         matches = [t for t in held if t.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ").lstrip("0") == digits.lstrip("0")]
         if len(matches) != 1:
-            raise KeypadInputError(f"挂起的号中{'没有' if not matches else '有多个'}{digits}")
+            raise KeypadInputError(device_text("devices.keypad.held_several" if matches else "devices.keypad.held_none",
+                                               digits=digits))
         return matches[0]
 
 

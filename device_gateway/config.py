@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from device_drivers import frames as F
+from device_drivers.base import device_text
 from device_drivers.led_strip import COLOURS, StripTemplates
 from hallq.hallconfig import ConfigError, HallConfig, load_hall
 from hallq.schema import Arr, Bool, Int, Map, Obj, Str
@@ -53,9 +54,15 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "led_strip": {"columns": 8, "brightness": 10, "encoding": "gb18030", "flashes": 3, "speed": 4},
     "keypad": {"encoding": "gb18030", "call_completes_current": True, "display": True,
                "pause_reasons": ["临时离开", "午休", "系统故障", "业务培训"]},
-    "rating_pad": {"encoding": "gb18030", "prompt_seconds": 30, "prompt_after_complete": True,
-                   "prompt_text": "请您对本次服务进行评价", "thanks_text": "谢谢您的评价"},
+    "rating_pad": {"encoding": "gb18030", "prompt_seconds": 30, "prompt_after_complete": True},
 }
+# the default texts of a device kind: devices.po's, as the devices show them (device_drivers.base.DEVICE_LANG)
+DEFAULT_TEXTS = {"rating_pad": {"prompt_text": "devices.pad.prompt", "thanks_text": "devices.pad.thanks"}}
+
+
+def defaults(kind: str) -> dict[str, Any]:
+    """The options of a device kind that devices.toml does not set."""
+    return {**DEFAULTS[kind], **{k: device_text(key) for k, key in DEFAULT_TEXTS.get(kind, {}).items()}}
 
 DEVICES_FILE = Obj({
     "gateway": Obj({
@@ -188,7 +195,7 @@ def load_gateway(path: str | os.PathLike[str], hall_path: str | os.PathLike[str]
                              f"a serial device needs bus = one of: {', '.join(buses) or '(no [[buses]] defined)'}"))
         if d["driver"] == "simulator" and "bus" in d:
             problems.append((label, f"{key_path}.bus", "a simulator has its own simulated bus: remove bus"))
-        options = {**DEFAULTS[d["kind"]], **raw.get(d["kind"], {}),
+        options = {**defaults(d["kind"]), **raw.get(d["kind"], {}),
                    **{k: v for k, v in d.items() if k in OPTIONS[d["kind"]]}}
         for n in windows:
             if n not in hall.windows:

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from device_drivers.base import DeviceError
+from device_drivers.base import DeviceError, device_text
 from device_drivers.led_strip import StripScreen, render_call, render_window
 from device_gateway.config import DeviceConfig, strip_templates
 
@@ -221,16 +221,17 @@ class KeypadRunner(PolledRunner):
     def on_window(self, window: dict[str, Any], waiting: int | None) -> None:
         state, current, staff = window.get("state"), window.get("current"), window.get("staff")
         if current:
-            first = f"{'办理' if current.get('state') == 'serving' else '已叫'} {current.get('ticket', '')}"
+            first = device_text("devices.keypad.screen.serving" if current.get("state") == "serving"
+                                else "devices.keypad.screen.called", ticket=current.get("ticket", ""))
         elif state == "paused":
-            first = "暂停服务"
+            first = device_text("devices.keypad.screen.paused")
         elif state == "open" and staff:
-            first = f"空闲 工号{staff.get('job_no', '')}"
+            first = device_text("devices.keypad.screen.idle", job_no=staff.get("job_no", ""))
         else:
-            first = "未签到"
-        second = f"等候{waiting}人" if waiting is not None else ""
+            first = device_text("devices.keypad.screen.signed_out")
+        second = device_text("devices.keypad.screen.waiting", count=waiting) if waiting is not None else ""
         if window.get("held"):
-            second += f" 挂起{window['held']}"
+            second += " " + device_text("devices.keypad.screen.held", count=window["held"])
         with self.lock:
             self.status = [first, second.strip()]
 
