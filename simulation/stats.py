@@ -16,6 +16,7 @@ import unicodedata
 from collections import Counter
 from typing import Any
 
+from hallq import i18n
 from hallq.i18n import pick
 from simulation import promises
 from simulation.percentiles import MIN, summary
@@ -111,36 +112,15 @@ def _promises(result: DayResult, hall) -> dict[str, Any]:
 
 # -- text tables ----------------------------------------------------------------------------
 
-LABELS = {
-    "zh-Hans": {"business": "业务", "issued": "取号", "served": "办结", "no_show": "过号", "unserved": "闭厅未办",
-                "avg": "平均等候", "p90": "90%等候", "max": "最长", "window": "窗口", "util": "利用率",
-                "busy": "忙(分)", "open": "开(分)", "total": "全厅", "turned": "未能取号", "min": "分钟",
-                "best_p90": "90%等候最短", "best_unserved": "闭厅未办最少", "green": "绿色通道", "appointment": "预约",
-                "ordinary": "普通", "class": "类别", "peak": "最多同时等候", "same": "各方案相同",
-                "target": "目标(分)", "kept": "达标", "p90_promise": "90%(承诺起算)",
-                "estimate": "预计等候与实际：误差中位 {m} 分，90% {p} 分，{h} 的号实际等候落在所示范围内",
-                "bound": "界限核查：{n} 张号逐一回放，{b} 张超出界限", "policy": "叫号规则",
-                "old": "旧规则(超时按到达)", "new": "新规则(承诺)"},
-    "zh-Hant": {"business": "業務", "issued": "取號", "served": "辦結", "no_show": "過號", "unserved": "閉廳未辦",
-                "avg": "平均等候", "p90": "90%等候", "max": "最長", "window": "窗口", "util": "利用率",
-                "busy": "忙(分)", "open": "開(分)", "total": "全廳", "turned": "未能取號", "min": "分鐘",
-                "best_p90": "90%等候最短", "best_unserved": "閉廳未辦最少", "green": "綠色通道", "appointment": "預約",
-                "ordinary": "普通", "class": "類別", "peak": "最多同時等候", "same": "各方案相同",
-                "target": "目標(分)", "kept": "達標", "p90_promise": "90%(承諾起算)",
-                "estimate": "預計等候與實際：誤差中位 {m} 分，90% {p} 分，{h} 的號實際等候落在所示範圍內",
-                "bound": "界限核查：{n} 張號逐一回放，{b} 張超出界限", "policy": "叫號規則",
-                "old": "舊規則(超時按到達)", "new": "新規則(承諾)"},
-    "en": {"business": "Business", "issued": "Issued", "served": "Served", "no_show": "No-show",
-           "unserved": "Unserved at close", "avg": "Avg wait", "p90": "p90 wait", "max": "Max", "window": "Window",
-           "util": "Utilisation", "busy": "Busy min", "open": "Open min", "total": "Whole hall",
-           "turned": "Turned away", "min": "min", "best_p90": "shortest p90 wait", "best_unserved": "fewest unserved",
-           "green": "Green channel", "appointment": "Appointment", "ordinary": "Ordinary", "class": "Class",
-           "peak": "Peak waiting", "same": "the same in every scenario",
-           "target": "Target (min)", "kept": "Kept", "p90_promise": "p90 from promise",
-           "estimate": "Estimates against real waits: median error {m} min, p90 {p} min; the range held {h} of them",
-           "bound": "Bound check: {n} tickets replayed, {b} beyond their bound", "policy": "Dispatch",
-           "old": "previous rule (overdue by arrival)", "new": "promises"},
-}
+# the tables' words: simulation.<key> of simulation.po (hallq/locale/<lang>/simulation.po)
+LABELS = ("business", "issued", "served", "no_show", "unserved", "avg", "p90", "max", "window", "util", "busy", "open",
+          "total", "turned", "min", "best_p90", "best_unserved", "green", "appointment", "ordinary", "class", "peak",
+          "same", "target", "kept", "p90_promise", "estimate", "bound", "policy", "old", "new")
+
+
+def labels(lang: str) -> dict[str, str]:
+    """The tables' words in ``lang`` (``estimate`` and ``bound`` keep their ``{fields}`` to fill)."""
+    return {k: i18n.text(f"simulation.{k}", lang) for k in LABELS}
 
 
 def width(text: str) -> int:
@@ -165,7 +145,7 @@ def _m(v: float | None) -> str:
 
 def render(rep: dict[str, Any], lang: str = "zh-Hans") -> str:
     """One day's report as readable tables."""
-    L = LABELS[lang]
+    L = labels(lang)
     t = rep["totals"]
     head = f"{rep['scenario']['name']}: {rep['scenario']['title']}  ({rep['period']['from']}–{rep['period']['until']})"
     rows = [[L["business"], L["issued"], L["served"], L["no_show"], L["unserved"], L["avg"], L["p90"], L["max"]]]
@@ -212,7 +192,7 @@ def promise_lines(rep: dict[str, Any], L: dict[str, str]) -> list[str]:
 
 def compare(reports: list[dict[str, Any]], lang: str = "zh-Hans") -> str:
     """Scenarios side by side: waits and unserved per business, utilisation; which is best at what."""
-    L = LABELS[lang]
+    L = labels(lang)
     by_policy = len({x.get("policy") for x in reports}) > 1  # --compare-policies: one scenario, two rules
     names = [(L["new"] if r.get("policy") == "promises" else L["old"]) if by_policy else r["scenario"]["name"]
              for r in reports]
