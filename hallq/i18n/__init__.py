@@ -172,8 +172,3 @@ def pick(texts: Texts | Msg | str | None, lang: str = DEFAULT_LANG) -> str:
     if isinstance(texts, str):
         return texts
     return texts.get(lang) or texts.get(DEFAULT_LANG) or next(iter(texts.values()), "")
-
-
-def t3(zh: str, hant: str, en: str) -> Texts:
-    """Shorthand for a text in the three languages (being replaced by catalogue keys)."""
-    return {"zh-Hans": zh, "zh-Hant": hant, "en": en}
