@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from hallq.clock import iso
+from hallq.i18n import languages, text
 from hallq.privacy import InvalidIdNumber, IdNumber, keyed_hash, mask_phone, normalise_phone
 from queue_server.domain import day as day_rules
 from queue_server.domain.context import APPOINTMENT, CLASS_NAMES, GREEN, ORDINARY, Hall, Tx
@@ -140,7 +141,7 @@ def _check_issuing(tx: Tx, b: sqlite3.Row, appointment: bool = False) -> None:
         return
     hours = tx.hall.config.hours
     nxt = hours.next_opening(tx.now)
-    when = {"zh-Hans": f"{nxt:%m月%d日 %H:%M}", "en": f"{nxt:%d %b %H:%M}"} if nxt else ""
+    when = {lang: text("domain.opening_time", lang, at=nxt) for lang in languages()} if nxt else ""
     raise Conflict(f"error.outside_hours.{reason}", when=when, code="outside_hours",
                    detail={"reason": reason, "next_opening": nxt.isoformat() if nxt else None})
 
