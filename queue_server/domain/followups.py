@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from hallq.privacy import mask_name, scrub_text
 from queue_server.domain.context import Actor, Tx
 from queue_server.domain.errors import Conflict, Forbidden, Invalid, NotFound
-from queue_server.domain.ratings import LEVELS
+from queue_server.domain.ratings import level_name
 
 if TYPE_CHECKING:
     from queue_server.domain.service import QueueService
@@ -214,7 +214,7 @@ def followup_view(r: sqlite3.Row, today: date) -> dict[str, Any]:
     return {
         "id": r["id"], "state": r["state"], "overdue": r["state"] != "closed" and r["due_date"] < today.isoformat(),
         "due_date": r["due_date"], "opened_at": r["opened_at"], "rating": r["rating_id"], "level": r["level"],
-        "level_name": dict(zip(("zh-Hans", "zh-Hant", "en"), LEVELS[r["level"]])),
+        "level_name": level_name(r["level"]),
         "reasons": json.loads(r["reasons"]), "comment": r["comment"], "rated_at": r["rated_at"],
         "ticket": r["ticket"], "item": r["item"], "business": r["business"], "window": r["window"],
         "business_day": r["business_day"],

@@ -17,14 +17,18 @@ import json
 import sqlite3
 from datetime import datetime
 
+from hallq.i18n import Texts, texts
 from hallq.privacy import scrub_text
 from queue_server.domain.context import Tx
 from queue_server.domain.errors import Conflict, Forbidden, Invalid, NotFound
 
-LEVELS = {5: ("非常满意", "非常滿意", "Very satisfied"), 4: ("满意", "滿意", "Satisfied"),
-          3: ("基本满意", "基本滿意", "Basically satisfied"), 2: ("不满意", "不滿意", "Dissatisfied"),
-          1: ("非常不满意", "非常不滿意", "Very dissatisfied")}
+LEVELS = (5, 4, 3, 2, 1)  # 5 非常满意 … 1 非常不满意: each named by domain.rating_level.<n> (domain.po)
 RECENT_MINUTES = 15  # a window's pad rates the ticket it finished within this time
+
+
+def level_name(level: int) -> Texts:
+    """A rating's level in the languages the hall shows."""
+    return texts(f"domain.rating_level.{level}")
 
 
 def rate(tx: Tx, ticket: sqlite3.Row, level: int, reasons: list[str] | None = None, comment: str = "",
@@ -66,7 +70,7 @@ def ticket_to_rate_at_window(tx: Tx, number: int) -> sqlite3.Row:
 
 
 def rating_view(r: sqlite3.Row) -> dict:
-    return {"id": r["id"], "level": r["level"], "level_name": dict(zip(("zh-Hans", "zh-Hant", "en"), LEVELS[r["level"]])),
+    return {"id": r["id"], "level": r["level"], "level_name": level_name(r["level"]),
             "bad": bool(r["bad"]), "stage": r["stage"], "window": r["window"], "business": r["business"],
             "rated_at": r["rated_at"], "reasons": json.loads(r["reasons"]), "comment": r["comment"]}
 

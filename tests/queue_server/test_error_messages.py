@@ -23,6 +23,7 @@ from hallq.targets import CLASSES as TARGET_CLASSES
 from queue_server.api import HTTP_ERRORS
 from queue_server.domain.actions import ACTIONS
 from queue_server.domain.attention import PROBLEMS as DEVICE_PROBLEMS
+from queue_server.domain.ratings import LEVELS
 from queue_server.domain.applications import TRANSITIONS
 from queue_server.domain.appointments import HOLIDAYS
 from queue_server.readmodel.stats import COLUMNS
@@ -45,6 +46,7 @@ COMPUTED = {
     "domain.stats.column.{}": {c[0] for c in COLUMNS},
     "domain.holiday.{}": set(HOLIDAYS.values()),
     "domain.device_problem.{}": set(DEVICE_PROBLEMS),  # attention.problem_texts
+    "domain.rating_level.{}": set(LEVELS),  # ratings.level_name
 }
 RESERVED = {"code", "status", "detail"}  # DomainError's own keywords: never a message's field
 
