@@ -25,10 +25,10 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def table(rep: dict[str, Any], lang: str) -> tuple[list[str], list[list[Any]]]:
-    head = [column_name(c[0], lang) for c in COLUMNS]
+    head = [column_name(c, lang) for c in COLUMNS]
     total_label = text("domain.stats.total", lang)
-    rows = [[r.get(c[0]) for c in COLUMNS] for r in rep["rows"]]
-    rows.append([total_label] + [rep["total"].get(c[0]) for c in COLUMNS[1:]])
+    rows = [[r.get(c) for c in COLUMNS] for r in rep["rows"]]
+    rows.append([total_label] + [rep["total"].get(c) for c in COLUMNS[1:]])
     return head, rows
 
 

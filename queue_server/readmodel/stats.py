@@ -23,17 +23,9 @@ def column_name(key: str, lang: str) -> str:
     return text(f"domain.stats.column.{key}", lang)
 
 
-# key, zh-Hans, zh-Hant, en: the web page's (queue_server/web/stats_pages.py) until it reads column_name
-COLUMNS = [
-    ("label", "分组", "分組", "Group"), ("issued", "取号", "取號", "Issued"), ("done", "办结", "辦結", "Completed"),
-    ("no_show", "过号", "過號", "No-shows"), ("cancelled", "弃号", "棄號", "Cancelled"),
-    ("expired", "未办", "未辦", "Expired"), ("green", "绿色通道", "綠色通道", "Green channel"),
-    ("appointment", "预约", "預約", "Appointments"), ("avg_wait_min", "平均等候(分)", "平均等候(分)", "Avg wait (min)"),
-    ("p90_wait_min", "90%等候(分)", "90%等候(分)", "p90 wait (min)"),
-    ("avg_service_min", "平均办理(分)", "平均辦理(分)", "Avg service (min)"),
-    ("rated", "评价数", "評價數", "Ratings"), ("avg_level", "平均评价", "平均評價", "Avg level"),
-    ("satisfaction", "满意率", "滿意率", "Satisfaction"), ("bad", "差评", "差評", "Bad reviews"),
-]
+# the statistics table's columns in order, each headed by column_name (domain.stats.column.<key>)
+COLUMNS = ("label", "issued", "done", "no_show", "cancelled", "expired", "green", "appointment", "avg_wait_min",
+           "p90_wait_min", "avg_service_min", "rated", "avg_level", "satisfaction", "bad")
 
 
 def bad_parameter(field: str, problem: str) -> DomainError:

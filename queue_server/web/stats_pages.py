@@ -39,5 +39,5 @@ def stats(actor):
     query = {"from": first.isoformat(), "to": last.isoformat(), "group": group, **({"business": business} if business else {})}
     return render("console/stats.html", rep=rep, first=first, last=last, group=group, business=business,
                   businesses=st.service.businesses(), charts=[volume, waits, satisfaction],
-                  columns=[(c[0], column_name(c[0], lang())) for c in COLUMNS],
+                  columns=[(c, column_name(c, lang())) for c in COLUMNS],
                   export=lambda fmt: "/api/v1/stats?" + urlencode({**query, "format": fmt}), today=st.hall.now().date())

@@ -43,7 +43,7 @@ COMPUTED = {
     "domain.application.note.{}": {"submitted", "pre_review", "pre_review_again", "supplemented", "accepted",
                                    "accepted_no_date", "correction", "rejected", "result_ready_onsite",
                                    "result_ready_mail", "delivered_onsite", "delivered_mail"},  # applications._note
-    "domain.stats.column.{}": {c[0] for c in COLUMNS},
+    "domain.stats.column.{}": set(COLUMNS),
     "domain.holiday.{}": set(HOLIDAYS.values()),
     "domain.device_problem.{}": set(DEVICE_PROBLEMS),  # attention.problem_texts
     "domain.rating_level.{}": set(LEVELS),  # ratings.level_name
