@@ -85,9 +85,7 @@ def _line(c: Call, lang: str, lang2: str | None, settings) -> CallLine:
 
 def _clock(now: datetime, lang: str) -> tuple[str, str]:
     wd = ui(f"weekday.{WEEKDAYS[now.weekday()]}", lang)
-    if lang == "en":
-        return now.strftime(f"%Y-%m-%d {wd}"), now.strftime("%H:%M")
-    return f"{now.year}年{now.month}月{now.day}日 星期{wd}", now.strftime("%H:%M")
+    return ui("clock.date", lang, at=now, weekday=wd), now.strftime("%H:%M")
 
 
 def _wait_text(q: dict, lang: str) -> str:

@@ -279,3 +279,14 @@ def test_long_names_are_cut_to_fit_their_boxes():
     assert clip("商事登记", 16) == "商事登记"
     assert clip("城乡居民基本养老保险参保登记", 16) == "城乡居民基本养…"
     assert clip("Business registration and licensing", 20) == "Business registrati…"
+
+
+def test_the_date_beside_the_clock_is_the_catalogue_s_pattern_in_each_language():
+    from datetime import datetime
+
+    from display_board.presenter import _clock
+
+    sunday = datetime(2026, 12, 6, 9, 5)
+    assert _clock(sunday, "zh-Hans") == ("2026年12月6日 星期日", "09:05")
+    assert _clock(sunday, "zh-Hant") == ("2026年12月6日 星期日", "09:05")
+    assert _clock(sunday, "en") == ("2026-12-06 Sun", "09:05")
