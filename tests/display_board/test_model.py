@@ -282,11 +282,9 @@ def test_long_names_are_cut_to_fit_their_boxes():
 
 
 def test_the_date_beside_the_clock_is_the_catalogue_s_pattern_in_each_language():
-    from datetime import datetime
-
     from display_board.presenter import _clock
 
-    sunday = datetime(2026, 12, 6, 9, 5)
+    sunday = T0.replace(month=12, day=6, hour=9, minute=5)  # the hall's time
     assert _clock(sunday, "zh-Hans") == ("2026年12月6日 星期日", "09:05")
     assert _clock(sunday, "zh-Hant") == ("2026年12月6日 星期日", "09:05")
     assert _clock(sunday, "en") == ("2026-12-06 Sun", "09:05")
