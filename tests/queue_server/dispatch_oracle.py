@@ -21,9 +21,9 @@ COLUMNS = {GREEN: "green_target_minutes", APPOINTMENT: "appointment_target_minut
 US = timedelta(microseconds=1)
 
 
-def _open_until(periods, t: datetime) -> int:
-    """Microseconds the hall has been open on ``t``'s day up to ``t``; after closing the count runs on."""
-    midnight = t.replace(hour=0, minute=0, second=0, microsecond=0)
+def _open_until(periods, t: datetime, midnight: datetime) -> int:
+    """Microseconds the hall has been open on the day that starts at ``midnight`` up to ``t``; after closing
+    the count runs on (past the next midnight too, so that it only grows: the bisection below needs that)."""
     if not periods:
         return (t - midnight) // US
     spans = [(midnight + timedelta(hours=p.start.hour, minutes=p.start.minute),
@@ -39,11 +39,12 @@ def add_open(periods: tuple, start: datetime, minutes: float) -> datetime:
     Found by bisection over whole microseconds, so it is exact (every time here
     is a whole number of microseconds, every target a whole number of seconds).
     """
-    goal = _open_until(periods, start) + round(minutes * 60_000_000)
+    midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    goal = _open_until(periods, start, midnight) + round(minutes * 60_000_000)
     lo, hi = 0, round((minutes + 24 * 60) * 60_000_000)  # offsets from start, in microseconds
     while lo < hi:
         mid = (lo + hi) // 2
-        if _open_until(periods, start + mid * US) < goal:
+        if _open_until(periods, start + mid * US, midnight) < goal:
             lo = mid + 1
         else:
             hi = mid
