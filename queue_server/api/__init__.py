@@ -35,7 +35,7 @@ from urllib.parse import parse_qsl
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from hallq.i18n import LANGS
+from hallq.i18n import LANGS, languages, text
 from hallq.schema import Obj, Schema
 from queue_server.api.inputs import (IDEMPOTENCY_KEY, Malformed, Problem, load_json, parse_int, printable,
                                      text_problem, value_problems)
@@ -239,7 +239,9 @@ class UnsupportedMediaType(DomainError):
 
 def invalid_fields(problems: list[Problem]) -> BadRequest:
     """400 ``invalid_fields`` listing every ``(field, problem)``."""
-    listed = {"zh-Hans": "；".join(f"{p} {m}" for p, m in problems), "en": "; ".join(f"{p}: {m}" for p, m in problems)}
+    listed = {lang: text("common.separator.clauses", lang).join(
+                  text("error.invalid_fields.item", lang, field=p, problem=m) for p, m in problems)
+              for lang in languages()}
     err = BadRequest("error.invalid_fields", problems=listed, code="invalid_fields")
     err.fields = [{"field": p, "problem": m} for p, m in problems]
     return err

@@ -27,7 +27,7 @@ import sqlite3
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from hallq.i18n import LANGS, text
+from hallq.i18n import LANGS, languages, pick, text
 from queue_server.domain.appointments import ALPHABET
 from queue_server.domain.context import Actor, Tx
 from queue_server.domain.errors import Conflict, DomainError, Forbidden, NotFound, messages
@@ -183,8 +183,8 @@ def transition(tx: Tx, tracking_no: str, to: str, reason: str = "", missing: lis
         data["missing"] = notice["missing"]
         names = notice["missing"]
         note = _note("correction", reason=reason.strip(), items={
-            "zh-Hans": "、".join(m["name"]["zh-Hans"] for m in names),
-            "zh-Hant": "、".join(m["name"]["zh-Hant"] for m in names), "en": "; ".join(m["name"]["en"] for m in names)})
+            lang: text("domain.application.note.items_separator", lang).join(pick(m["name"], lang) for m in names)
+            for lang in languages()})
     elif to == "rejected":
         if not reason.strip():
             raise _reason_required()
@@ -248,7 +248,7 @@ def correction_notice(tx: Tx, app: sqlite3.Row, it: dict[str, Any], asked: list[
             unknown.append(a)
     if unknown or not entries:
         err = DomainError("error.correction.unknown_entries" if unknown else "error.correction.empty",
-                          entries={"zh-Hans": "、".join(unknown), "en": ", ".join(unknown)},
+                          entries={lang: text("common.separator.list", lang).join(unknown) for lang in languages()},
                           code="invalid_fields", status=400, detail={"unknown": unknown})
         err.fields = [{"field": "missing", "problem": "unknown entries" if unknown else "is empty"}]
         raise err
@@ -256,8 +256,8 @@ def correction_notice(tx: Tx, app: sqlite3.Row, it: dict[str, Any], asked: list[
     if first is not None:
         new = [k for k in entries if k not in first["keys"]]
         if new:
-            names = {"zh-Hans": "、".join(entries[k]["name"]["zh-Hans"] for k in new),
-                     "en": ", ".join(entries[k]["name"]["en"] for k in new)}
+            names = {lang: text("common.separator.list", lang).join(pick(entries[k]["name"], lang) for k in new)
+                     for lang in languages()}
             raise Conflict("error.one_time_notice", names=names, code="one_time_notice", detail={"new": new})
     return {"keys": first["keys"] if first else list(entries), "missing": list(entries.values()),
             "reason": reason.strip(), "at": tx.at, "notices": (first["notices"] + 1) if first else 1}

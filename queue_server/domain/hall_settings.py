@@ -239,7 +239,7 @@ def _targets(tx: Tx, b: sqlite3.Row, given: Any, service_minutes: int) -> dict[s
     wrong = target_problems(targets, service_minutes, windows)
     if wrong:
         # hallq.targets says each problem; each language lists them its own way (English: by key)
-        said = {lang: text("error.invalid_targets.separator", lang).join(
+        said = {lang: text("common.separator.clauses", lang).join(
                     text(f"error.invalid_targets.{p.klass}", lang, problem=p.says(lang)) for p in wrong)
                 for lang in languages()}
         err = Invalid("error.invalid_targets", problems=said, code="invalid_targets",
