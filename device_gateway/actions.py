@@ -25,8 +25,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from device_drivers.base import device_text
-from device_drivers.keypad import KEY_LABELS, KeyPress
+from device_drivers.base import DEVICE_LANG, device_text
+from device_drivers.keypad import KeyPress
 from device_drivers.rating_pad import LEVEL_NAMES, RatingPress
 from hallq.client import ApiError, HallClient
 
@@ -128,7 +128,7 @@ class WindowActions:
             except ApiError as e:
                 log.warning("window %d: %s refused: %s %s (%s)", self.window, press, e.status, e.code,
                             e.messages.get("en", ""))
-                self._tell(press, e.message("zh-Hans"))
+                self._tell(press, e.message(DEVICE_LANG))
             except Exception:  # a bug here must not stop the window's later presses
                 log.exception("window %d: %s failed", self.window, press)
                 self._tell(press, device_text("devices.keypad.failed"))
@@ -164,7 +164,7 @@ class WindowActions:
             r = self.client.window_action(n, SIMPLE[action], {"ticket": current} if current else {})
             if action == "complete":
                 self._after_complete()
-            return f"{KEY_LABELS[action]} {_label(r)}".strip()
+            return device_text(f"devices.keypad.done.{action}", ticket=_label(r)).strip()
         if action == "transfer":
             r = self.client.window_action(n, "transfer", {**self._transfer_target(press.digits),
                                                          **({"ticket": current} if current else {})})
