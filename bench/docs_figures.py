@@ -52,10 +52,33 @@ def _calls(data: dict) -> str:
     return "\n".join(lines)
 
 
+def _structure(data: dict) -> str:
+    """Two commits benchmarked in turns (bench/compare.py): the figures of each and the change."""
+    names = {"tickets_per_second": "tickets issued per second", "issue_p50_ms": "issue p50 (ms)",
+             "issue_p99_ms": "issue p99 (ms)", "call_to_mqtt_p50_ms": "call next → MQTT p50 (ms)",
+             "call_to_mqtt_p99_ms": "call next → MQTT p99 (ms)", "calls_not_received": "calls lost",
+             "call_p50_ms_10_waiting": "call next p50, 10 waiting (ms)",
+             "call_p50_ms_100000_waiting": "call next p50, 100,000 waiting (ms)",
+             "call_p99_ms_100000_waiting": "call next p99, 100,000 waiting (ms)"}
+    runs = len(next(iter(data["benchmarks"].values()))["runs"]["base"])
+    lines = [f"{data['machine']['date']}, `{data['command']}`: base `{data['base']}` against head "
+             f"`{data['head']}`, {runs} runs each, in turns; median (every run):", "",
+             "| figure | base | head | change |", "|---|---|---|---|"]
+    for bench in data["benchmarks"].values():
+        for key, f in bench["figures"].items():
+            every = lambda xs: ", ".join(f"{x:g}" for x in xs)  # noqa: E731
+            change = "–" if f["change"] is None else f"{f['change']:+.1%}"
+            lines.append(f"| {names.get(key, key)} | {f['base_median']:g} ({every(f['base_runs'])}) | "
+                         f"{f['head_median']:g} ({every(f['head_runs'])}) | {change} |")
+    return "\n".join(lines)
+
+
 # name: (doc, committed JSON, renderer)
 BLOCKS = {
     "call-figures": (ROOT / "docs" / "performance.md", ROOT / "docs" / "performance-calls-2026-12-06.json", _calls),
     "dispatch-figures": (ROOT / "docs" / "dispatch.md", ROOT / "docs" / "dispatch-figures.json", _dispatch),
+    "structure-figures": (ROOT / "docs" / "performance.md", ROOT / "docs" / "performance-structure-2026-12-06.json",
+                          _structure),
 }
 
 
