@@ -14,7 +14,7 @@ import importlib.util
 from collections.abc import Iterator
 from types import ModuleType
 
-COMPONENTS = ("display_board.cli", "kiosk.cli", "device_gateway.cli", "simulation.cli")
+COMPONENTS = ("queue_server.cli", "display_board.cli", "kiosk.cli", "device_gateway.cli", "simulation.cli")
 
 
 def components() -> Iterator[ModuleType]:

@@ -32,6 +32,7 @@ from queue_server.domain.service import QueueService
 from queue_server.hallsync import apply_config
 from queue_server.migrations import migrate
 from queue_server.publisher import Publisher
+from queue_server.server_lock import ServerLock
 from queue_server.snapshots import Snapshots
 
 log = logging.getLogger("hallq.server")
@@ -110,6 +111,7 @@ class HallState:
     snapshots: Snapshots
     data_dir: Path
     publisher: Publisher | None = None
+    presence: ServerLock | None = None  # the shared lock that says a server runs on data_dir (hallq restore)
     _closed: bool = False
 
     def mqtt_state(self) -> str:
@@ -127,6 +129,8 @@ class HallState:
         if self.publisher is not None:
             self.publisher.stop()
         self.db.close()
+        if self.presence is not None:
+            self.presence.release()
 
 
 def create_app(config: str | os.PathLike[str] | HallConfig | None = None, data_dir: str | os.PathLike[str] | None = None,
@@ -153,11 +157,13 @@ def create_app(config: str | os.PathLike[str] | HallConfig | None = None, data_d
     ddir = settings.data_dir(cfg.site, data_dir)
     i18n.use_traditional(cfg.traditional)  # the Traditional Chinese this hall shows (hk or tw)
     hall = Hall(cfg, clock or Clock(ZoneInfo(cfg.timezone)), settings.load_secret(ddir))
+    presence = ServerLock(ddir)
+    presence.share()  # before the database is opened: hallq restore refuses while it is held
     db = Database(ddir / "hallq.sqlite3", synchronous=synchronous or os.environ.get("HALLQ_SQLITE_SYNCHRONOUS", "FULL"))
     migrate(db)
     apply_config(db, hall)
     service = QueueService(db, hall)
-    state = HallState(db, hall, service, Snapshots(hall), ddir)
+    state = HallState(db, hall, service, Snapshots(hall), ddir, presence=presence)
 
     app = Flask("queue_server")
     app.url_map.converters["int"] = SQLiteInt
