@@ -4,6 +4,7 @@
   ``start``, ``broker``, ``tls``…) and those the parts register
   (:mod:`launcher.components`);
 * :mod:`launcher.supervisor`: ``hallq start``, every part of the hall as its own process;
+* :mod:`launcher.banner`: what ``hallq start`` prints once the hall is up (parts, links, accounts);
 * :mod:`launcher.processes`: a real ``hallq serve`` started from Python, for the
   simulator, the tests and the benchmarks.
 

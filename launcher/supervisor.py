@@ -2,9 +2,14 @@
 
 Starts each part as its own process (as they run in a real hall, where the
 board and the kiosk are separate machines), waits until the server answers,
-restarts a part that dies (with a growing pause), and stops everything on
-Ctrl-C. The parts are listed in :data:`PARTS`; each is just a ``hallq``
-subcommand, so anything started here can be started alone too.
+restarts a part that dies (with a growing pause) and gives up on one that
+crashes at start :data:`GIVE_UP_AFTER` times in a row, showing its last words.
+Before anything starts, the ports the hall needs (the server's, its broker's)
+are checked: one already in use stops the start with which port and which
+setting to change. On Ctrl-C or SIGTERM the parts stop in reverse order, each
+waited for (at most :data:`STOP_TIMEOUT` s, then killed) before the next, so
+the server outlives whatever still talks to it. Each part is just a ``hallq``
+subcommand (:func:`_parts`), so anything started here can be started alone too.
 """
 
 from __future__ import annotations
@@ -13,14 +18,21 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
+from collections import deque
 from dataclasses import dataclass, field
 
 log = logging.getLogger("hallq.start")
+
+GIVE_UP_AFTER = 3  # crashes at start in a row before a part is given up
+AT_START = 10.0  # seconds: a part that exits sooner than this after starting crashed at start
+RESTART_PAUSE = 1.0  # seconds before a part that exited is restarted, doubled at each crash at start
+STOP_TIMEOUT = 10.0  # seconds each part is given to stop after SIGTERM before it is killed
 
 
 @dataclass
@@ -29,9 +41,64 @@ class Part:
     argv: list[str]
     needs_server: bool = True
     proc: subprocess.Popen | None = None
-    restarts: int = 0
+    crashes: int = 0  # crashes at start in a row
     started_at: float = 0.0
     env: dict[str, str] = field(default_factory=dict)
+    tail: deque[str] = field(default_factory=lambda: deque(maxlen=12))  # its last lines on stderr
+    reader: threading.Thread | None = None
+
+    def launch(self) -> None:
+        """Start the part (``hallq <argv>``) in its own process group, its stderr passed through and remembered.
+
+        Its own group: Ctrl-C in the terminal reaches only the supervisor, which stops the parts in order.
+        """
+        self.tail.clear()
+        self.proc = subprocess.Popen([sys.executable, "-m", "launcher", *self.argv], env={**os.environ, **self.env},
+                                     stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, process_group=0)
+        self.started_at = time.monotonic()
+        self.reader = threading.Thread(target=self._pass_on, args=(self.proc.stderr,), daemon=True)
+        self.reader.start()
+        log.info("started %s (pid %d)", self.name, self.proc.pid)
+
+    def _pass_on(self, stream) -> None:
+        out = getattr(sys.stderr, "buffer", None)
+        for line in iter(stream.readline, b""):
+            if out is not None:
+                out.write(line)
+                out.flush()
+            else:
+                sys.stderr.write(line.decode(errors="replace"))
+            self.tail.append(line.decode(errors="replace").rstrip())
+        stream.close()
+
+    def last_words(self) -> str:
+        if self.reader is not None:
+            self.reader.join(2)  # what it wrote before exiting
+        return "\n".join(f"    {line}" for line in self.tail) or "    (nothing on stderr)"
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """SIGTERM, wait at most ``timeout`` s, then SIGKILL the part's whole process group."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            log.warning("%s did not stop within %.0f s of SIGTERM; killing it", self.name, timeout)
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+        if self.reader is not None:
+            self.reader.join(2)
+        log.info("stopped %s", self.name)
+
+
+def stop_parts(parts: list[Part], timeout: float = STOP_TIMEOUT) -> None:
+    """Stop the parts in reverse order of starting, each gone (or killed) before the next is asked."""
+    for p in reversed(parts):
+        p.stop(timeout)
 
 
 def _parts(args) -> list[Part]:
@@ -54,9 +121,47 @@ def _parts(args) -> list[Part]:
     return parts
 
 
-def _wait_healthy(url: str, timeout: float) -> bool:
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why nothing new could listen on host:port (already in use, or not this machine's address); None if it can."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a closed connection's TIME_WAIT is no clash
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            return e.strerror or str(e)
+    return None
+
+
+def port_clashes(cfg, args, names: list[str]) -> list[str]:
+    """For each port the parts to start need and cannot have: which, why, and the setting that fixes it."""
+    if "server" not in names:
+        return []
+    found = []
+    why = _cannot_listen(args.host, args.port)
+    if why:
+        found.append(f"hallq start: the server cannot listen on {args.host}:{args.port} ({why}): another hall or "
+                     f"another program has it. Start this hall on a free port with --port (e.g. --port "
+                     f"{args.port + 1}), and set [hall] public_url in {cfg.path} to match, so that the QR codes "
+                     f"on its tickets lead to it.")
+    if cfg.mqtt.embedded:
+        from hallq.broker import _split_listen
+
+        host, port = _split_listen(cfg.mqtt.embedded_listen)
+        why = _cannot_listen(host, port)
+        if why:
+            found.append(f"hallq start: the hall's broker cannot listen on {host}:{port} ({why}): another hall's "
+                         f"broker or a broker of your own has it. Give this hall another [mqtt] embedded_listen "
+                         f"in {cfg.path} (e.g. \"{host}:{port + 1}\"), or set [mqtt] url to that broker with "
+                         f"its accounts (docs/deployment.md).")
+    return found
+
+
+def _wait_healthy(url: str, timeout: float, server: Part | None = None) -> bool:
+    """Whether the server at ``url`` answers healthy within ``timeout`` s (False at once if ``server`` exits)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if server is not None and server.proc is not None and server.proc.poll() is not None:
+            return False
         try:
             with urllib.request.urlopen(url, timeout=1) as r:
                 if json.load(r).get("database") == "ok":
@@ -67,7 +172,39 @@ def _wait_healthy(url: str, timeout: float) -> bool:
     return False
 
 
+def _watch(parts: list[Part], stop: threading.Event) -> int:
+    """Restart the parts that exit until asked to stop; give up on one that keeps crashing at start.
+
+    Returns 1 if the server was given up (the hall cannot run without it) or every part was, else 0.
+    """
+    while not stop.wait(0.5):
+        for p in parts:
+            if p.proc is None or p.proc.poll() is None:
+                continue
+            code = p.proc.returncode
+            p.crashes = p.crashes + 1 if time.monotonic() - p.started_at < AT_START else 0
+            if p.crashes >= GIVE_UP_AFTER:
+                log.error("%s exited with %s within %.0f s of starting, %d times in a row: giving up on it. "
+                          "Its last words:\n%s", p.name, code, AT_START, p.crashes, p.last_words())
+                p.proc = None
+                if p.name == "server" or all(q.proc is None for q in parts):
+                    return 1
+                continue
+            pause = RESTART_PAUSE * 2 ** p.crashes
+            log.warning("%s exited with %s; restarting in %.0f s", p.name, code, pause)
+            if stop.wait(pause):
+                return 0
+            p.launch()
+    return 0
+
+
 def start_hall(args) -> int:
+    from hallq.demo import demo_mode
+    from hallq.hallconfig import load_hall
+    from hallq.settings import config_path, data_dir
+    from launcher.banner import banner
+
+    cfg = load_hall(config_path(args.config))
     parts = _parts(args)
     if args.only:
         wanted = {p.strip() for p in args.only.split(",")}
@@ -76,49 +213,34 @@ def start_hall(args) -> int:
             print(f"hallq: unknown parts {sorted(unknown)}; known: {[p.name for p in parts]}", file=sys.stderr)
             return 2
         parts = [p for p in parts if p.name in wanted]
+    clashes = port_clashes(cfg, args, [p.name for p in parts])
+    if clashes:
+        print("\n".join(clashes), file=sys.stderr)
+        return 2
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *a: stop.set())
-    signal.signal(signal.SIGINT, lambda *a: stop.set())
-    health = f"http://{args.host}:{args.port}/api/v1/health"
-
-    def launch(p: Part) -> None:
-        env = {**os.environ, **p.env}
-        p.proc = subprocess.Popen([sys.executable, "-m", "launcher", *p.argv], env=env)  # `hallq`
-        p.started_at = time.monotonic()
-        log.info("started %s (pid %d)", p.name, p.proc.pid)
-
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda *a: stop.set())
+    host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
+    base = f"http://{host}:{args.port}"
+    health = f"{base}/api/v1/health"
+    server = next((p for p in parts if p.name == "server"), None)
     try:
         for p in parts:
-            if p.needs_server and not _wait_healthy(health, 15):
+            if stop.is_set():
+                return 0
+            if p.needs_server and not _wait_healthy(health, 15, server):
                 log.error("the server did not become healthy at %s; see its log above", health)
                 return 1
-            launch(p)
-            if p.name == "server" and not _wait_healthy(health, 15):
-                log.error("the server did not become healthy at %s; see its log above", health)
-                return 1
-        base = f"http://{args.host}:{args.port}"
-        from hallq.demo import demo_mode
-
-        demo = "Demo accounts: staff 1001-1020, manager 2001, password hallq-demo. " if demo_mode() else ""
-        print(f"\nhallq is running. API: {base}/api/v1/hall  ·  OpenAPI: {base}/api/v1/openapi.json\n"
-              f"{demo}Ctrl-C stops everything.\n", file=sys.stderr, flush=True)
-        while not stop.wait(0.5):
-            for p in parts:
+            p.launch()
+            if p is server and not _wait_healthy(health, 15, server):
                 if p.proc is not None and p.proc.poll() is not None:
-                    pause = min(2 ** p.restarts, 30)
-                    log.warning("%s exited with %s; restarting in %d s", p.name, p.proc.returncode, pause)
-                    if stop.wait(pause):
-                        break
-                    p.restarts += 1
-                    launch(p)
+                    log.error("the server exited with %s at start. Its last words:\n%s", p.proc.returncode,
+                              p.last_words())
+                else:
+                    log.error("the server did not become healthy at %s; see its log above", health)
+                return 1
+        print(banner(cfg, [p.name for p in parts], base, data_dir(cfg.site, args.data_dir), demo_mode()),
+              file=sys.stderr, flush=True)
+        return _watch(parts, stop)
     finally:
-        for p in reversed(parts):
-            if p.proc is not None and p.proc.poll() is None:
-                p.proc.terminate()
-        for p in parts:
-            if p.proc is not None:
-                try:
-                    p.proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    p.proc.kill()
-    return 0
+        stop_parts(parts)
