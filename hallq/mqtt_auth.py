@@ -15,7 +15,9 @@ The ACL (:func:`acl`) gives least privilege:
   notices, everyone's availability) and writes only its own availability
   (``status/<kind>/<id>``) and its own devices' health (``devices/<id>/...``):
   a kiosk cannot speak for a board, a board cannot publish a call or a
-  notice, nobody but the server reads the devices' health.
+  notice, nobody but the server reads the devices' health;
+* ``status.operator`` (``hallq status``, run by an operator on the server
+  machine) only reads: everyone's availability and the devices' health.
 
 Passwords are random, kept one file per identity with mode 0600
 (:class:`CredentialStore`), and given to Mosquitto only as PBKDF2-SHA512
@@ -48,11 +50,12 @@ class Identity:
 
 
 SERVER = Identity("server", "queue")
+STATUS_READER = Identity("status", "operator")  # hallq status: reads availability and health, writes nothing
 
 
 def hall_identities(cfg) -> list[Identity]:
     """The server, the hall's MQTT devices, and the parts configured beside hall.toml (sorted, unique)."""
-    found = {SERVER}
+    found = {SERVER, STATUS_READER}
     found |= {Identity(d.kind, d.id) for d in cfg.devices if d.kind in MQTT_KINDS}
     folder = Path(cfg.path).parent
     for name, read in (("board.toml", lambda r: [("board", b["id"]) for b in r.get("boards", [])]),
@@ -76,6 +79,8 @@ def acl(site: str, identities: list[Identity]) -> str:
         lines.append(f"user {ident.username}")
         if ident == SERVER:
             lines.append(f"topic readwrite {base}/#")
+        elif ident == STATUS_READER:
+            lines += [f"topic read {base}/status/#", f"topic read {base}/devices/+/+/health"]
         else:
             lines += [f"topic read {base}/{t}" for t in ("calls", "board", "windows/+", "queues/+", "notices",
                                                           "status/#")]

@@ -14,7 +14,8 @@ import importlib.util
 from collections.abc import Iterator
 from types import ModuleType
 
-COMPONENTS = ("queue_server.cli", "display_board.cli", "kiosk.cli", "device_gateway.cli", "simulation.cli")
+COMPONENTS = ("queue_server.cli", "display_board.cli", "kiosk.cli", "device_gateway.cli", "simulation.cli",
+              "launcher.status")  # hallq status: above every part, it reads what each says of itself
 
 
 def components() -> Iterator[ModuleType]:
