@@ -44,6 +44,23 @@ def _load_config(path: str | None):
         raise SystemExit(2) from None
 
 
+DEFAULT_PORT = 8080
+
+
+def server_port(cfg) -> int:
+    """Where the hall's server listens unless --port says: the port its ``[hall] public_url`` names, else 8080.
+
+    So each hall's config says where it listens, and two halls (the city hall on 8080, the village station
+    on 8081) can run side by side on one machine.
+    """
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(cfg.public_url).port or DEFAULT_PORT
+    except ValueError:
+        return DEFAULT_PORT
+
+
 def parse_clock(spec: str | None, cfg):
     """The clock ``--virtual-clock`` asks for (:func:`hallq.clock.clock_from_spec`); a bad one ends the command."""
     from hallq.clock import clock_from_spec
@@ -77,6 +94,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     cfg = _load_config(args.config)
     if _refuse_demo_credentials(cfg, args, "serve"):
         return 2
+    if args.port is None:
+        args.port = server_port(cfg)
     clock = parse_clock(args.virtual_clock, cfg)
     if clock.virtual:
         logging.getLogger("hallq").warning("running on a virtual clock starting %s", clock.now().isoformat())
@@ -100,8 +119,11 @@ def cmd_start(args: argparse.Namespace) -> int:
 
     With the sample configs (demo credentials) it needs --demo, as ./run.sh start passes.
     """
-    if _refuse_demo_credentials(_load_config(args.config), args, "start"):
+    cfg = _load_config(args.config)
+    if _refuse_demo_credentials(cfg, args, "start"):
         return 2
+    if args.port is None:
+        args.port = server_port(cfg)  # the parts are told this port, the server listens on it
     from launcher.supervisor import start_hall
 
     return start_hall(args)
@@ -228,7 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
             "hallq serve --host 0.0.0.0 --port 8080 --config config/city-hall/hall.toml")
     s.add_argument("--config", help="hall config file (default: $HALLQ_CONFIG or the sample city hall)")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for the LAN)")
-    s.add_argument("--port", type=int, default=8080)
+    s.add_argument("--port", type=int, help="port to listen on (default: the port of the hall's [hall] public_url, "
+                   "else 8080)")
     s.add_argument("--data-dir", help="override $HALLQ_DATA_DIR")
     s.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     s.add_argument("--threads", type=int, default=8, help="threads per worker (default 8)")
@@ -242,7 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
             "hallq start --virtual-clock next-open")
     s.add_argument("--config", help="hall config file")
     s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=8080)
+    s.add_argument("--port", type=int, help="port to listen on (default: the port of the hall's [hall] public_url, "
+                   "else 8080)")
     s.add_argument("--data-dir", help="override $HALLQ_DATA_DIR")
     s.add_argument("--virtual-clock", metavar="WHEN", help="'next-open' or an ISO time")
     s.add_argument("--only", help="comma-separated parts to start (default: all)")

@@ -140,9 +140,9 @@ def port_clashes(cfg, args, names: list[str]) -> list[str]:
     why = _cannot_listen(args.host, args.port)
     if why:
         found.append(f"hallq start: the server cannot listen on {args.host}:{args.port} ({why}): another hall or "
-                     f"another program has it. Start this hall on a free port with --port (e.g. --port "
-                     f"{args.port + 1}), and set [hall] public_url in {cfg.path} to match, so that the QR codes "
-                     f"on its tickets lead to it.")
+                     f"another program has it. Give this hall a free port in [hall] public_url in {cfg.path} (e.g. "
+                     f"\":{args.port + 1}\"; the server listens on that port, and the QR codes on its tickets lead "
+                     f"to it), or start it with --port {args.port + 1} and set public_url to match.")
     if cfg.mqtt.embedded:
         from hallq.broker import _split_listen
 

@@ -34,7 +34,7 @@ def _village_copy(tmp_path: Path) -> tuple[Path, int]:
     shutil.copytree(VILLAGE.parent, folder)
     hall = folder / "hall.toml"
     mqtt_port = free_port()
-    hall.write_text(hall.read_text(encoding="utf-8").replace('embedded_listen = "127.0.0.1:11883"',
+    hall.write_text(hall.read_text(encoding="utf-8").replace('embedded_listen = "127.0.0.1:11884"',
                                                              f'embedded_listen = "127.0.0.1:{mqtt_port}"'),
                     encoding="utf-8")
     return hall, mqtt_port
@@ -66,7 +66,7 @@ def test_the_village_banner_names_its_own_accounts_and_where_each_part_shows_its
     assert not any(n in text for n in ("1001", "2001", "9001", "administrator  ")), text
     assert f"password        {DEMO_PASSWORD}" in text
     for where in ("http://127.0.0.1:8080/api/v1/health", "http://127.0.0.1:8080/console/login",
-                  "http://127.0.0.1:8080/t/<ticket id>", "127.0.0.1:11883", str(tmp_path / "board-station.png"),
+                  "http://127.0.0.1:8080/t/<ticket id>", "127.0.0.1:11884", str(tmp_path / "board-station.png"),
                   str(tmp_path / "announcements"), str(tmp_path / "kiosk-station-screens"),
                   str(tmp_path / "kiosk-station-printed"), "hallq devices show"):
         assert where in text, where
