@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from device_drivers import frames as F
 from device_drivers.base import device_text
 from device_drivers.led_strip import COLOURS, StripTemplates
-from hallq.hallconfig import ConfigError, HallConfig, load_hall
+from hallq.hallconfig import ConfigError, HallConfig, load_hall, read_toml
 from hallq.schema import Arr, Bool, Int, Map, Obj, Str
 
 DEVICE_ID = r"[a-z0-9][a-z0-9-]{0,39}"
@@ -145,24 +144,12 @@ class GatewayConfig:
         return [d for d in self.devices if d.kind == kind]
 
 
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
-        raise ConfigError([(str(path), "", "file not found")]) from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError([(str(path), "", f"not valid TOML: {e}")]) from None
-    except UnicodeDecodeError:
-        raise ConfigError([(str(path), "", "not UTF-8 text: save the file as UTF-8")]) from None
-
-
 def load_gateway(path: str | os.PathLike[str], hall_path: str | os.PathLike[str] | None = None,
                  server: str | None = None) -> GatewayConfig:
     """Load ``devices.toml`` (and the hall config it names); raise ConfigError listing every problem."""
     path = Path(path)
     label = str(path)
-    raw = _read(path)
+    raw = read_toml(path)
     problems = [(label, k, m) for k, m in DEVICES_FILE.validate(raw)]
     if problems:
         raise ConfigError(problems)

@@ -11,13 +11,12 @@ explain every key.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hallq import i18n
-from hallq.hallconfig import CODE, ConfigError, HallConfig, load_hall
+from hallq.hallconfig import CODE, ConfigError, HallConfig, load_hall, read_toml
 from hallq.i18n import LANGS
 from hallq.schema import Arr, Bool, Int, Num, Obj, Str
 
@@ -211,18 +210,6 @@ class AnnouncerSettings:
         return bool(self.areas) and (area or (w.area if w else "")) in self.areas
 
 
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
-        raise ConfigError([(str(path), "", "file not found")]) from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError([(str(path), "", f"not valid TOML: {e}")]) from None
-    except UnicodeDecodeError:
-        raise ConfigError([(str(path), "", "not UTF-8 text: save the file as UTF-8")]) from None
-
-
 def _hall(path: Path, raw: dict[str, Any], hall_override: str | None) -> HallConfig:
     hall = load_hall(Path(hall_override) if hall_override else (path.parent / raw["hall"]))
     i18n.use_traditional(hall.traditional)  # the board shows the hall's Traditional Chinese (hk or tw)
@@ -244,7 +231,7 @@ def load_boards(path: str | Path, hall_override: str | None = None) -> dict[str,
     """Every board of ``board.toml``, by id; raise ConfigError listing every problem."""
     path = Path(path)
     label = str(path)
-    raw = _read(path)
+    raw = read_toml(path)
     problems = [(label, k, m) for k, m in BOARD_FILE.validate(raw)]
     if problems:
         raise ConfigError(problems)
@@ -271,7 +258,7 @@ def load_announcer(path: str | Path, hall_override: str | None = None) -> Announ
     """The announcer of ``announcer.toml``; raise ConfigError listing every problem."""
     path = Path(path)
     label = str(path)
-    raw = _read(path)
+    raw = read_toml(path)
     problems = [(label, k, m) for k, m in ANNOUNCER_FILE.validate(raw)]
     if problems:
         raise ConfigError(problems)

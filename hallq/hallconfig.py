@@ -233,7 +233,7 @@ def load_hall(path: str | os.PathLike[str]) -> HallConfig:
     """
     path = Path(path)
     label = _label(path)
-    raw = _read_toml(path, label)
+    raw = read_toml(path, label)
     problems = [(label, k, m) for k, m in HALL_FILE.validate(raw)]
     if problems:
         raise ConfigError(problems)
@@ -244,7 +244,7 @@ def load_hall(path: str | os.PathLike[str]) -> HallConfig:
     for rel in hall["services"]:
         spath = (path.parent / rel).resolve()
         slabel = _label(spath)
-        sraw = _read_toml(spath, slabel)
+        sraw = read_toml(spath, slabel)
         sproblems = [(slabel, k, m) for k, m in SERVICES_FILE.validate(sraw)]
         if sproblems:
             raise ConfigError(sproblems)
@@ -376,7 +376,9 @@ def _label(path: Path) -> str:
         return str(path)
 
 
-def _read_toml(path: Path, label: str) -> dict[str, Any]:
+def read_toml(path: Path, label: str | None = None) -> dict[str, Any]:
+    """A TOML config file, or a ConfigError saying why not (missing, not TOML, not UTF-8), labelled ``label``."""
+    label = label or str(path)
     try:
         with open(path, "rb") as f:
             return tomllib.load(f)

@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from hallq.hallconfig import ConfigError, HallConfig, _label, _read_toml, load_hall
+from hallq.hallconfig import ConfigError, HallConfig, _label, load_hall, read_toml
 from hallq.schema import Arr, Bool, Int, Map, Num, Obj, Str
 
 HHMM = r"([01]\d|2[0-3]):[0-5]\d"
@@ -167,7 +167,7 @@ def load_simulation(path: str | Path, hall_override: str | Path | None = None) -
     """Load and check a simulation file and the hall it names; raise ConfigError listing every problem."""
     path = Path(path)
     label = _label(path)
-    raw = _read_toml(path, label)
+    raw = read_toml(path, label)
     problems = [(label, k, m) for k, m in FILE.validate(raw)]
     if problems:
         raise ConfigError(problems)
