@@ -21,6 +21,7 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from queue_server.domain import dispatch, windows
 from queue_server.domain.errors import DomainError
+from tests.queue_server import test_dispatch_liveness as liveness
 from tests.queue_server import test_dispatch_properties as props
 
 MUTATIONS = {
@@ -67,7 +68,7 @@ def mutant(edits: list[tuple[str, str]]) -> types.ModuleType:
 
 
 def _liveness(tmp_path_factory):
-    for check, strategies in props.LIVENESS_CHECKS:
+    for check, strategies in liveness.LIVENESS_CHECKS:
         settings(max_examples=20, deadline=None, phases=[Phase.generate], database=None,
                  suppress_health_check=list(HealthCheck))(given(**strategies)(check))(tmp_path_factory)
 
