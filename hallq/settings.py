@@ -10,9 +10,34 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from pathlib import Path
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "city-hall" / "hall.toml"
+SAMPLES = ("city-hall", "village-station")  # the sample halls in config/
+
+
+def source_tree() -> Path | None:
+    """hallq's source checkout when it runs from one (an editable install), else None (a wheel install)."""
+    root = Path(__file__).resolve().parent.parent
+    return root if (root / "pyproject.toml").is_file() and (root / "config").is_dir() else None
+
+
+def sample_dir(name: str) -> Path | None:
+    """The folder of a sample hall: the source tree's ``config/<name>``, else where a wheel installs it
+    (``<prefix>/share/hallq/config/<name>``); None when neither has it."""
+    tree = source_tree()
+    for folder in ([tree / "config" / name] if tree else []) + [Path(sys.prefix) / "share" / "hallq" / "config" / name]:
+        if (folder / "hall.toml").is_file():
+            return folder
+    return None
+
+
+DEFAULT_CONFIG = (sample_dir("city-hall") or Path(sys.prefix) / "share" / "hallq" / "config" / "city-hall") / "hall.toml"
+
+
+def config_given(override: str | os.PathLike[str] | None = None) -> bool:
+    """Whether a hall config was named (``--config`` or ``$HALLQ_CONFIG``) rather than the sample assumed."""
+    return bool(override or os.environ.get("HALLQ_CONFIG"))
 
 
 def data_dir(site: str, override: str | os.PathLike[str] | None = None) -> Path:

@@ -13,6 +13,7 @@ import sys
 
 EPILOG = """examples:
   hallq start --demo                            the whole demo hall (server, broker, and the rest)
+  hallq init --site my-hall --name 某某便民服务中心 --to /etc/hallq/my-hall   a new hall's config
   hallq serve --config /etc/hallq/my-hall/hall.toml --port 8080
   hallq serve --demo --virtual-clock next-open  the sample hall on a clock starting at the next opening time
   hallq check-config config/village-station/hall.toml
@@ -20,7 +21,7 @@ EPILOG = """examples:
   hallq device-key                              a new device key and its key_sha256
 
 environment:
-  HALLQ_CONFIG    the hall config (default: config/city-hall/hall.toml)
+  HALLQ_CONFIG    the hall config (hallq init writes one; in demo mode the default is the sample city hall)
   HALLQ_DATA_DIR  where the database and secret key live
                   (default: /var/lib/hallq/<site> as root, else ~/.local/share/hallq/<site>)
   HALLQ_MQTT_URL  the broker, overriding [mqtt] url, e.g. mqtt://user:pass@127.0.0.1:1883
@@ -86,11 +87,29 @@ def _refuse_demo_credentials(cfg, args: argparse.Namespace, command: str) -> boo
     return why is not None
 
 
+def _refuse_no_config(args: argparse.Namespace, command: str) -> bool:
+    """Without a config named, only demo mode may fall back on the sample hall; else say the way forward."""
+    from hallq.demo import DEMO_ENV, demo_mode
+    from hallq.settings import config_given
+
+    if config_given(args.config) or demo_mode(args.demo):
+        return False
+    print(f"hallq {command}: which hall? No config was named (--config FILE or HALLQ_CONFIG).\n"
+          f"  A new hall:      hallq init --site my-hall --name 某某便民服务中心 --to /etc/hallq/my-hall\n"
+          f"                   then: hallq {command} --config /etc/hallq/my-hall/hall.toml\n"
+          f"  The sample hall: hallq {command} --demo (or {DEMO_ENV}=1), with its published demo passwords",
+          file=sys.stderr)
+    return True
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the queue server (and the hall's own broker, Mosquitto, when no broker URL is configured).
 
-    A config with the demo credentials is refused unless demo mode is asked for (--demo, HALLQ_DEMO=1).
+    Without --config (or HALLQ_CONFIG) it refuses, unless demo mode asks for the sample hall; a config with the
+    demo credentials is refused unless demo mode is asked for (--demo, HALLQ_DEMO=1).
     """
+    if _refuse_no_config(args, "serve"):
+        return 2
     cfg = _load_config(args.config)
     if _refuse_demo_credentials(cfg, args, "serve"):
         return 2
@@ -119,6 +138,8 @@ def cmd_start(args: argparse.Namespace) -> int:
 
     With the sample configs (demo credentials) it needs --demo, as ./run.sh start passes.
     """
+    if _refuse_no_config(args, "start"):
+        return 2
     cfg = _load_config(args.config)
     if _refuse_demo_credentials(cfg, args, "start"):
         return 2

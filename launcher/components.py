@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from types import ModuleType
 
 COMPONENTS = ("queue_server.cli", "display_board.cli", "kiosk.cli", "device_gateway.cli", "simulation.cli",
-              "launcher.status")  # hallq status: above every part, it reads what each says of itself
+              "launcher.status",  # hallq status: above every part, it reads what each says of itself
+              "launcher.init")    # hallq init: a new hall's config from a sample
 
 
 def components() -> Iterator[ModuleType]:
