@@ -5,9 +5,11 @@
 #                      sample halls' demo credentials are allowed, see docs/deployment.md)
 #   ./run.sh test      install what is missing, then run the whole test suite
 #   ./run.sh setup     only install
+#   HALLQ_WHEELHOUSE=/dir ./run.sh setup   install the Python packages from a wheelhouse, without internet
 #
 # Installs the Debian/Ubuntu packages the hall needs with apt-get (as root, or
-# through sudo), and the Python packages in a virtual environment in .venv.
+# through sudo), and the Python packages in a virtual environment in .venv, at the
+# versions and hashes of requirements/test.lock.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -53,12 +55,23 @@ setup_system() {
 setup_python() {
   local py; py=$(need_python)
   [ -x .venv/bin/python ] || "$py" -m venv .venv
-  # reinstall only when the project's requirements changed
+  # Exact versions with their hashes from the lock (requirements/compile.sh makes it from pyproject.toml), then the
+  # project itself without dependencies (pip refuses an unhashed requirement in a hashed install), built with the
+  # locked setuptools. HALLQ_WHEELHOUSE=/dir installs from a folder of wheels without any index (docs/deployment.md,
+  # "Installing without internet"). Reinstall only when the requirements or the lock changed.
+  local lock=requirements/test.lock src=()
+  if [ -n "${HALLQ_WHEELHOUSE:-}" ]; then
+    if [ ! -d "$HALLQ_WHEELHOUSE" ]; then
+      echo "HALLQ_WHEELHOUSE=$HALLQ_WHEELHOUSE is not a folder: build one with requirements/wheelhouse.sh" >&2
+      return 1
+    fi
+    src=(--no-index --find-links "$HALLQ_WHEELHOUSE")
+  fi
   local stamp=.venv/.hallq-installed sum
-  sum=$(sha256sum pyproject.toml | cut -d' ' -f1)
+  sum=$(cat pyproject.toml "$lock" | sha256sum | cut -d' ' -f1)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
-    .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -e '.[test]'
+    .venv/bin/python -m pip install -q ${src[@]+"${src[@]}"} --require-hashes -r "$lock"
+    .venv/bin/python -m pip install -q ${src[@]+"${src[@]}"} --no-deps --no-build-isolation -e .
     echo "$sum" > "$stamp"
   fi
 }
