@@ -18,6 +18,7 @@ from device_drivers.base import device_text
 from device_drivers.led_strip import COLOURS, StripTemplates
 from hallq.hallconfig import ConfigError, HallConfig, load_hall, read_toml
 from hallq.schema import Arr, Bool, Int, Map, Obj, Str
+from hallq.settings import DEVICE_KEY_FILE_ENV, device_key_from_env_file
 
 DEVICE_ID = r"[a-z0-9][a-z0-9-]{0,39}"
 KINDS = ("led_strip", "keypad", "rating_pad")
@@ -157,6 +158,10 @@ def load_gateway(path: str | os.PathLike[str], hall_path: str | os.PathLike[str]
     hall = load_hall(Path(hall_path) if hall_path else (path.parent / g["hall"]))
     key = os.environ.get(g["key_env"], "") if g.get("key_env") else ""
     key = key or g.get("key", "")
+    try:
+        key = device_key_from_env_file() or key  # a service's credential (LoadCredential=) wins over the config
+    except OSError as e:
+        problems.append((label, DEVICE_KEY_FILE_ENV, f"cannot read {os.environ[DEVICE_KEY_FILE_ENV]}: {e.strerror}"))
     buses = {}
     for b in raw.get("buses", []):
         if b["id"] in buses:

@@ -60,6 +60,22 @@ def config_path(override: str | os.PathLike[str] | None = None) -> Path:
     return Path(override or os.environ.get("HALLQ_CONFIG") or DEFAULT_CONFIG)
 
 
+DEVICE_KEY_FILE_ENV = "HALLQ_DEVICE_KEY_FILE"
+
+
+def device_key_from_env_file() -> str | None:
+    """The device key a service manager hands a kiosk or gateway as a file, or None when none is handed over.
+
+    ``$HALLQ_DEVICE_KEY_FILE`` names the file (systemd: ``LoadCredential=device-key:…`` with
+    ``Environment=HALLQ_DEVICE_KEY_FILE=%d/device-key``); it wins over the key the config names, so the
+    key file itself can stay root's (0600). Raises :class:`OSError` when the file cannot be read.
+    """
+    path = os.environ.get(DEVICE_KEY_FILE_ENV, "")
+    if not path:
+        return None
+    return Path(path).read_text(encoding="utf-8").strip()
+
+
 def load_secret(directory: Path) -> bytes:
     """The installation's 32-byte secret (keyed hashes of ID numbers), made on first use.
 

@@ -19,6 +19,7 @@ from typing import Any
 from hallq.hallconfig import ConfigError
 from hallq.i18n import LANGS
 from hallq.schema import Arr, Bool, Int, Obj, Str, Texts
+from hallq.settings import DEVICE_KEY_FILE_ENV, device_key_from_env_file
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = ROOT / "config" / "city-hall" / "kiosk.toml"
@@ -164,6 +165,13 @@ def load_kiosk(path: str | os.PathLike[str] | None = None, **overrides: Any) -> 
 
 
 def _device_key(k: dict[str, Any], path: Path, label: str, problems: list) -> str:
+    try:
+        handed = device_key_from_env_file()  # a service's credential (LoadCredential=) wins over the config
+    except OSError as e:
+        problems.append((label, DEVICE_KEY_FILE_ENV, f"cannot read {os.environ[DEVICE_KEY_FILE_ENV]}: {e.strerror}"))
+        return ""
+    if handed is not None:
+        return handed
     given = [name for name in ("device_key", "device_key_env", "device_key_file") if name in k]
     if len(given) != 1:
         problems.append((label, "kiosk.device_key", "give exactly one of device_key, device_key_env, device_key_file"))

@@ -16,7 +16,8 @@ from types import ModuleType
 
 COMPONENTS = ("queue_server.cli", "display_board.cli", "kiosk.cli", "device_gateway.cli", "simulation.cli",
               "launcher.status",  # hallq status: above every part, it reads what each says of itself
-              "launcher.init")    # hallq init: a new hall's config from a sample
+              "launcher.init",    # hallq init: a new hall's config from a sample
+              "launcher.services")  # hallq services: the systemd units a machine needs
 
 
 def components() -> Iterator[ModuleType]:
