@@ -22,8 +22,9 @@ cd "$(dirname "$0")"
 #  libmtdev1                        touch screens for Kivy
 #  chromium chromium-driver         the browser tests of the consoles and the ticket page
 #  socat                            pseudo-terminal pairs for the serial-device tests
+#  systemd                          systemd-analyze, which verifies the shipped units (deploy/systemd)
 APT_PACKAGES=(python3-venv mosquitto espeak-ng sox alsa-utils pulseaudio pulseaudio-utils fonts-wqy-microhei
-              libgl1 libegl1 libgl1-mesa-dri libmtdev1 chromium chromium-driver socat)
+              libgl1 libegl1 libgl1-mesa-dri libmtdev1 chromium chromium-driver socat systemd)
 
 need_python() {
   for py in python3.13 python3.12 python3.11 python3; do
