@@ -119,7 +119,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if clock.virtual:
         logging.getLogger("hallq").warning("running on a virtual clock starting %s", clock.now().isoformat())
     logging.getLogger("hallq").info("serving %s on http://%s:%d", cfg.site, args.host, args.port)
-    from queue_server.wsgi import serve
+    from queue_server.wsgi import StartError, serve
 
     from hallq.broker import BrokerStartError
 
@@ -127,7 +127,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         serve(str(cfg.path), args.host, args.port, workers=args.workers, threads=args.threads,
               data_dir=args.data_dir, clock_start=clock.now().isoformat() if clock.virtual else None,
               access_log=args.access_log, tls=args.tls)
-    except BrokerStartError as e:
+    except (BrokerStartError, StartError) as e:
         print(f"hallq: {e}", file=sys.stderr)
         return 2
     return 0

@@ -1,4 +1,4 @@
-"""Schema migrations: numbered SQL files, each applied once, in its own transaction.
+"""Schema migrations: numbered SQL files, each applied once; the pending ones in one transaction.
 
 The files live in ``queue_server/schema/`` and are named ``NNN_what.sql``;
 they are applied in order and recorded in ``_migrations``. A release adds a
@@ -30,22 +30,41 @@ def migration_files() -> list[Path]:
     return files
 
 
+class NewerSchema(RuntimeError):
+    """The database was written by a newer hallq: this one must not open it (it would not know its tables)."""
+
+
 def migrate(db: Database) -> list[str]:
-    """Apply the pending migrations; return their names."""
+    """Apply the pending migrations, all in ONE transaction; return their names.
+
+    An upgrade that skips releases applies several files: they commit together or not at all, so a
+    failure (a full disk, a bug, a kill -9) leaves the database exactly as the old release left it,
+    which the old release can still open. A database that has migrations this release does not know
+    was written by a newer hallq: refused (:class:`NewerSchema`), never half understood.
+    """
     conn = db.connection()
     conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, "
                  "applied_at TEXT NOT NULL DEFAULT (datetime('now')))")
-    applied: list[str] = []
-    for path in migration_files():
-        name = path.stem
-        with db.write() as tx:
-            if tx.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
-                continue
+    files = migration_files()
+    known = {p.stem for p in files}
+    done = {name for (name,) in conn.execute("SELECT name FROM _migrations")}
+    unknown = sorted(done - known)
+    if unknown:
+        raise NewerSchema(f"the database {db.path} was written by a newer hallq (schema {unknown[-1]}; this one "
+                          f"knows up to {max(known)}): run the newer release, or restore a backup made by this one")
+    if not [p for p in files if p.stem not in done]:
+        return []
+    with db.write() as tx:
+        # again under the write lock: another process (a second worker) may have just applied them
+        done = {name for (name,) in tx.execute("SELECT name FROM _migrations")}
+        pending = [p for p in files if p.stem not in done]
+        for path in pending:
             for statement in split_statements(path.read_text(encoding="utf-8")):
                 tx.execute(statement)
-            tx.execute("INSERT INTO _migrations (name) VALUES (?)", (name,))
-        applied.append(name)
-        log.info("applied migration %s", name)
+            tx.execute("INSERT INTO _migrations (name) VALUES (?)", (path.stem,))
+    applied = [p.stem for p in pending]
+    if applied:
+        log.info("applied migrations %s", ", ".join(applied))
     return applied
 
 

@@ -83,6 +83,7 @@ def serve(config_path: str, host: str, port: int, workers: int = 1, threads: int
             raise BrokerStartError(f"--tls, but the hall has no certificate in {files.folder}: run "
                                    f"hallq tls --config {config_path}")
         https = {"ssl_cert": files.cert, "ssl_key": files.key}
+    _database_ready(config_path, data_dir)
     broker = _hall_broker(config_path, data_dir)
     try:
         Granian(
@@ -93,6 +94,36 @@ def serve(config_path: str, host: str, port: int, workers: int = 1, threads: int
     finally:
         if broker is not None:
             broker.stop()
+
+
+class StartError(RuntimeError):
+    """The server cannot start; the message says why and what to do."""
+
+
+def _database_ready(config_path: str, data_dir: str | None) -> None:
+    """Bring the database to this release's schema once, before any worker opens it, or refuse to start.
+
+    An upgrade shows here: the pending migrations are applied in one transaction (or none is). A database
+    written by a newer release stops the start with the cause and the fix, instead of a worker crashing."""
+    from hallq import settings
+    from hallq.hallconfig import load_hall
+    from queue_server.db import Database
+    from queue_server.migrations import NewerSchema, migrate
+
+    from queue_server.server_lock import ServerLock
+
+    cfg = load_hall(config_path)
+    ddir = settings.data_dir(cfg.site, data_dir)
+    presence = ServerLock(ddir)
+    presence.share()  # as every worker does: hallq restore waits for no one and replaces nothing under us
+    db = Database(ddir / "hallq.sqlite3")
+    try:
+        migrate(db)
+    except NewerSchema as e:
+        raise StartError(str(e)) from None
+    finally:
+        db.close()
+        presence.release()
 
 
 def _hall_broker(config_path: str, data_dir: str | None):
