@@ -1,11 +1,11 @@
 """An install without internet, as docs/deployment.md ("Installing without internet") tells a county to do it.
 
-A wheelhouse is built with requirements/wheelhouse.sh (pip download of every wheel of the runtime lock, hash-checked,
+A wheelhouse is built with requirements/wheelhouse.sh (pip download of every wheel of the test lock, hash-checked,
 plus hallq's own wheel; pip's cache makes this quick after ``./run.sh setup``). Then a new venv installs the runtime
 lock and hallq's wheel from that folder alone, with the network truly off: pip runs inside ``unshare -n``, a new
-network namespace with no interface but a down loopback, where any connection fails. Where that is impossible (no unshare, not root), the install runs
-with ``--no-index`` alone, and the test says so in a warning. The installed ``hallq`` then answers ``--version`` and
-checks the sample hall's config.
+network namespace with no interface but a down loopback, where any connection fails. Where that is impossible (no
+unshare, not root), the install runs with ``--no-index`` alone, and the test says so in a warning. The installed
+``hallq`` then answers ``--version`` and checks the sample hall's config.
 
 A second test does what a source checkout does: ``HALLQ_WHEELHOUSE=DIR ./run.sh setup`` in a fresh clone, the network
 off, installing the whole test lock. The machine's pip configuration (local index locations, extra find-links) is
@@ -70,7 +70,7 @@ def offline_prefix() -> list[str]:
 
 @pytest.fixture(scope="module")
 def wheelhouse(tmp_path_factory) -> Path:
-    """What ``requirements/wheelhouse.sh DIR`` builds: every wheel of test.lock (a superset of hallq.lock) and hallq's."""
+    """What ``requirements/wheelhouse.sh DIR`` builds: every wheel of test.lock (hallq.lock's and more), and hallq's."""
     folder = tmp_path_factory.mktemp("offline") / "wheelhouse"
     built = run(["bash", str(ROOT / "requirements" / "wheelhouse.sh"), str(folder)], cwd=ROOT)
     wheels = sorted(p.name for p in folder.glob("*.whl"))
