@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from hallq.client import HallClient, free_port
-from hallq.testing import ROOT
+from hallq.testing import ROOT, MqttCollector
 from launcher import services
 from launcher.init import init_hall
 
@@ -307,37 +307,71 @@ def service_command(unit: Path, credentials: Path, data_dir: Path) -> tuple[list
     return argv, env
 
 
-def test_the_server_units_execstart_starts_a_server_that_answers_health(hall, tmp_path):
+def start_unit(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    with open(log, "wb") as out:
+        return subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop_unit(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, 15)  # what systemctl stop sends
+        proc.wait(20)
+
+
+def test_the_server_and_gateway_units_execstart_start_their_parts_with_the_units_credentials(hall, tmp_path):
+    """The server answers /api/v1/health; the gateway, on a machine of its own (its own data dir, nothing of the
+    server's), connects to the hall's broker with its MQTT secret and its device key handed over as credentials."""
     text = (hall / "hall.toml").read_text(encoding="utf-8")
     broker = free_port()  # the hall's own Mosquitto, on a port of its own (tests run side by side)
     (hall / "hall.toml").write_text(re.sub(r'(?m)^embedded_listen = ".*"$', f'embedded_listen = "127.0.0.1:{broker}"',
                                            text, count=1), encoding="utf-8")
-    unit = installed(hall, tmp_path / "root", ["server"])["server"]
-    argv, env = service_command(unit, tmp_path / "credentials", tmp_path / "data")
+    units = installed(hall, tmp_path / "root", ["server", "gateway"])
+    argv, env = service_command(units["server"], tmp_path / "server-credentials", tmp_path / "data")
     assert "HALLQ_DEMO" not in env and "--demo" not in argv  # a real hall's unit: `hallq init` made its credentials
     port = free_port()
-    log = tmp_path / "server.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([*argv, "--host", "127.0.0.1", "--port", str(port)], env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+    server = start_unit([*argv, "--host", "127.0.0.1", "--port", str(port)], env, tmp_path / "server.log")
+    gateway = None
     try:
         client = HallClient(f"http://127.0.0.1:{port}", retries=0, timeout=1)
         deadline = time.monotonic() + 60
         while True:
-            assert proc.poll() is None, f"the server exited with {proc.returncode}:\n{log.read_text()[-3000:]}"
+            assert server.poll() is None, \
+                f"the server exited with {server.returncode}:\n{(tmp_path / 'server.log').read_text()[-3000:]}"
             try:
                 health = client.health()
                 break
             except Exception:
-                assert time.monotonic() < deadline, f"no health in 60 s:\n{log.read_text()[-3000:]}"
+                assert time.monotonic() < deadline, f"no health in 60 s:\n{(tmp_path / 'server.log').read_text()}"
                 time.sleep(0.1)
         assert health["status"] in ("ok", "degraded"), health
         assert (tmp_path / "data" / "hallq.sqlite3").exists()
-        assert (tmp_path / "data" / "credentials" / "mqtt" / "gateway.gateway-1.secret").exists(), \
-            "the server wrote the secret the gateway's credential is copied from"
+
+        # what LoadCredential= does: the root-only files, copied into the service's credentials folder
+        secrets = tmp_path / "data" / "credentials" / "mqtt"
+        shutil.copy(secrets / "gateway.gateway-1.secret", hall / "secrets" / "mqtt" / "gateway.gateway-1.secret")
+        creds = tmp_path / "gateway-credentials"
+        creds.mkdir(mode=0o700)
+        shutil.copy(hall / "secrets" / "mqtt" / "gateway.gateway-1.secret", creds / "mqtt-secret")
+        shutil.copy(hall / "secrets" / "gateway-1.key", creds / "device-key")
+        status = MqttCollector(f"mqtt://127.0.0.1:{broker}", f"hallq/{SITE}/status/gateway/#", "status.operator",
+                               (secrets / "status.operator.secret").read_text(encoding="utf-8").strip())
+        try:
+            argv, env = service_command(units["gateway"], creds, tmp_path / "gateway-data")
+            assert "HALLQ_GATEWAY_KEY" not in env
+            gateway = start_unit([*argv, "--server", f"http://127.0.0.1:{port}"], env, tmp_path / "gateway.log")
+            try:
+                status.wait_for(lambda topic, payload: topic.endswith("/gateway/gateway-1")
+                                and payload.get("state") == "online", timeout=30)
+            except TimeoutError:
+                pytest.fail(f"the gateway never came online:\n{(tmp_path / 'gateway.log').read_text()[-3000:]}")
+            assert gateway.poll() is None, (tmp_path / "gateway.log").read_text()
+        finally:
+            status.close()
+        assert "not-a-real-secret" not in (tmp_path / "gateway.log").read_text()
     finally:
-        os.killpg(proc.pid, 15)
-        proc.wait(20)
+        if gateway is not None:
+            stop_unit(gateway)
+        stop_unit(server)
 
 
 # -- a device key handed over as a credential --------------------------------------------------------
