@@ -11,6 +11,8 @@
 # through sudo), and the Python packages in a virtual environment in .venv, at the
 # versions and hashes of requirements/test.lock.
 set -euo pipefail
+# a wheelhouse given relative to where run.sh was called from
+if [ -n "${HALLQ_WHEELHOUSE:-}" ]; then HALLQ_WHEELHOUSE=$(realpath -m -- "$HALLQ_WHEELHOUSE"); fi
 cd "$(dirname "$0")"
 
 # Debian packages:
