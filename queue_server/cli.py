@@ -6,6 +6,7 @@ See :mod:`queue_server.backup` for how, and docs/deployment.md ("Backups") for w
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -38,9 +39,11 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
     The copy is one consistent instant of the database, checked, and renamed into place only when
     complete. It records the site, the schema, the hallq version and the time in a table _backup.
+    It runs at a lower CPU priority (nice 10): on a small server the hall's requests come first.
     """
     from queue_server.backup import BackupRefused, backup
 
+    os.nice(10)  # maintenance: the server's workers win the CPU while the copy and its check run
     cfg, ddir = _hall(args)
     try:
         info = backup(ddir, args.to, cfg.site)

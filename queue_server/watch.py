@@ -21,6 +21,7 @@ from queue_server.domain.context import SYSTEM
 log = logging.getLogger("hallq.watch")
 MIN_GAP = 2.0
 THROTTLES_EVERY = timedelta(hours=1)
+FOLLOWUPS_PER_ROUND = 200  # bad ratings given a follow-up per round: a catch-up is many short transactions
 
 
 class Watch:
@@ -78,7 +79,7 @@ class Watch:
                 log.info("tidal: %s %s %s", *change)
         if pending:
             with st.service.transaction(SYSTEM) as tx:
-                done["followups"] = followups.open_pending(tx)
+                done["followups"] = followups.open_pending(tx, limit=FOLLOWUPS_PER_ROUND)
         rolled = statistics.roll_up_pending(st.db, now, limit=5)
         if rolled:
             done["rolled_up"] = rolled

@@ -37,10 +37,15 @@ STATES = ("open", "verified", "fixed", "closed")
 MAX_NOTE = 1000
 
 
-def open_pending(tx: Tx) -> int:
-    """Open a follow-up for every bad rating that has none; return how many were opened."""
+def open_pending(tx: Tx, limit: int | None = None) -> int:
+    """Open a follow-up for every bad rating that has none (the oldest ``limit`` of them); return how many.
+
+    The housekeeping thread passes a limit so that a catch-up (an upgrade bringing follow-ups to a hall
+    with a year of ratings: tens of thousands) is many short write transactions, not one that holds
+    the write lock, and every kiosk's ticket, for seconds."""
     rows = tx.all("SELECT r.* FROM ratings r INDEXED BY ratings_bad WHERE r.bad = 1 "
-                  "AND NOT EXISTS (SELECT 1 FROM followups f WHERE f.rating_id = r.id) ORDER BY r.id")
+                  "AND NOT EXISTS (SELECT 1 FROM followups f WHERE f.rating_id = r.id) ORDER BY r.id"
+                  + (" LIMIT ?" if limit else ""), (limit,) if limit else ())
     days = tx.hall.config.ratings.followup_workdays
     cal = tx.hall.config.calendar
     for r in rows:

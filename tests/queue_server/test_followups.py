@@ -161,3 +161,17 @@ def test_nothing_to_rate_means_no_prompt(api):
     api.open_window(1, "101")
     r = api.post("/windows/1/rating-prompt", {}, as_="101")
     assert r.status_code == 404 and r.get_json()["error"]["code"] == "nothing_to_rate"
+
+
+def test_housekeeping_catches_up_on_many_bad_reviews_in_short_transactions(api, rate_at_window, state, monkeypatch):
+    """An upgrade that brings follow-ups to a hall with a year of ratings must not hold the write lock for
+    seconds: each round opens at most FOLLOWUPS_PER_ROUND, oldest first."""
+    from queue_server import watch
+
+    for _ in range(5):
+        rate_at_window(1)
+    monkeypatch.setattr(watch, "FOLLOWUPS_PER_ROUND", 2)
+    w = watch.Watch(state)
+    assert [w.run_once().get("followups") for _ in range(4)] == [2, 2, 1, None]
+    opened = [r[0] for r in state.db.connection().execute("SELECT rating_id FROM followups ORDER BY id")]
+    assert opened == sorted(opened) and len(opened) == 5
