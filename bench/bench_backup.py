@@ -1,12 +1,12 @@
 """``hallq backup`` of a year of a city hall while tickets are issued (targets: ≤ 30 s; issue p99 ≤ 100 ms).
 
 A year of the sample city hall (≈ 1,000,000 tickets: 250 business days × 4,000, each with its
-three journal rows, a rating for one in four, each bad one followed up, the statistics rolled up night by night) is written into a real hall database made by the
-server's own migrations (cached between runs under ``--cache``, keyed by the schema). A real
-``hallq serve`` runs on a copy with a real Mosquitto (publishing on); kiosk clients issue tickets
-at a steady ``--rate`` per second the whole time. ``hallq backup`` (the command, as cron runs it)
-copies the live database. The JSON gives the backup's time and size, and the issue latency
-before and during the backup.
+three journal rows, a rating for one in four, each bad one followed up, the statistics rolled up
+night by night) is written into a real hall database made by the server's own migrations (cached
+between runs under ``--cache``, keyed by the schema). A real ``hallq serve`` runs on a copy with a
+real Mosquitto (publishing on); kiosk clients issue tickets at a steady ``--rate`` per second the
+whole time. ``hallq backup`` (the command, as cron runs it) copies the live database. The JSON gives
+the backup's time and size, and the issue latency before and during the backup.
 
     .venv/bin/python bench/bench_backup.py [--tickets 1000000] [--rate 20] [--runs 1]
 """
