@@ -30,8 +30,9 @@ environment:
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    from hallq import logs
+
+    logs.setup(verbose)  # one format for every part; journald's priorities under systemd
 
 
 def _load_config(path: str | None):

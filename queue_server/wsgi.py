@@ -41,7 +41,9 @@ def app_from_environment():
     from hallq.hallconfig import load_hall
     from queue_server.app import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from hallq import logs
+
+    logs.setup()
     cfg = load_hall(os.environ[ENV_CONFIG])
     tz = ZoneInfo(cfg.timezone)
     start = os.environ.get(ENV_CLOCK)

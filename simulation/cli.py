@@ -346,8 +346,9 @@ def main(argv: list[str] | None = None) -> int:
     add_arguments(p)
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    from hallq import logs
+
+    logs.setup(args.verbose)
     return cmd_simulate(args)
 
 
