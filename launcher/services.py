@@ -38,7 +38,9 @@ from pathlib import Path
 from typing import Any
 
 SOURCE = Path(__file__).resolve().parent.parent
-UNITS_DIR = SOURCE / "deploy" / "systemd"
+# the source tree's deploy/systemd, else where a wheel installs them (pyproject's data-files)
+UNITS_DIR = next((d for d in (SOURCE / "deploy" / "systemd", Path(sys.prefix) / "share" / "hallq" / "deploy" / "systemd")
+                  if d.is_dir()), SOURCE / "deploy" / "systemd")
 UNIT_FOLDER = Path("etc/systemd/system")
 SECRETS = "secrets"  # <config dir>/secrets/, as hallq init writes it (root's, 0700)
 KINDS = ("server", "broker", "board", "announcer", "kiosk", "gateway")
@@ -340,7 +342,8 @@ def install(config: str | os.PathLike[str], parts: Iterable[str] | None = None, 
     owner = os.geteuid() if root is not None else 0
     problems = [p for part in chosen for p in _problems(machine, part, owner=owner)]
     if not UNITS_DIR.is_dir():
-        problems.append(f"the unit templates are not in {UNITS_DIR}: run hallq from its source tree (/opt/hallq)")
+        problems.append(f"the unit templates are not in {UNITS_DIR} (nor in {sys.prefix}/share/hallq/deploy/systemd): "
+                        "reinstall hallq, or run it from its source tree (/opt/hallq)")
     if problems:
         raise Refused(problems)
     fill = values(machine, hallq or hallq_executable())

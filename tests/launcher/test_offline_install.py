@@ -98,6 +98,13 @@ def test_a_wheelhouse_installs_hallq_into_a_new_venv_with_the_network_off(wheelh
     assert version.stdout.strip() == f"hallq {VERSION}", version.stdout
     checked = run([*offline, hallq, "check-config", str(ROOT / "config/city-hall/hall.toml")], cwd=tmp_path)
     assert "site liupanshui" in checked.stdout, checked.stdout
+    # the wheel carries the sample halls and the systemd units: a hall from nothing, with no source tree
+    made = run([*offline, hallq, "init", "--site", "wheel-town", "--name", "某某镇便民服务中心", "--level", "town",
+                "--to", str(tmp_path / "hall")], cwd=tmp_path)
+    assert "shown ONCE" in made.stdout, made.stdout + made.stderr
+    checked = run([*offline, hallq, "check-config", str(tmp_path / "hall" / "hall.toml")], cwd=tmp_path)
+    assert "site wheel-town" in checked.stdout, checked.stdout
+    assert (venv / "share" / "hallq" / "deploy" / "systemd" / "hallq-server.service").is_file()
     # the hallq that ran is the installed wheel, not this source tree (every command above ran outside it)
     code = "import launcher, hallq; print(launcher.__file__, hallq.__file__)"
     where = run([str(venv / "bin" / "python"), "-c", code], cwd=tmp_path)
