@@ -48,12 +48,15 @@ def export(rep: dict[str, Any], fmt: str, lang: str) -> Response:
 
     wb = Workbook()
     ws = wb.active
-    ws.title = rep["group"]
+    ws.title = text(f"domain.stats.sheet.{rep['group']}", lang)  # 按时段统计, not the code "hour"
     ws.append(head)
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for r in rows:
         ws.append(r)
+    share = COLUMNS.index("satisfaction") + 1  # a share of 1: Excel shows 0.5 as 50.0%
+    for (cell,) in ws.iter_rows(min_row=2, min_col=share, max_col=share):
+        cell.number_format = "0.0%"
     ws.freeze_panes = "B2"
     ws.column_dimensions["A"].width = 22
     out = io.BytesIO()

@@ -3,7 +3,9 @@
 The journal keeps codes (stable, machine-readable, what the API and exports
 carry); the journal page shows their names from the one registry of actions
 (queue_server/domain/actions.py), with the code beside it for whoever searches
-the logs, and each entry's details as words.
+the logs, and each entry's details as words: ``工号：2001；当日序号：12`` rather than
+``job_no=2001, seq=12`` (each field named by web.journal.field.<name>, a business by its name,
+a rating by its level's name).
 """
 
 from __future__ import annotations
@@ -15,23 +17,124 @@ from queue_server.domain import actions
 
 _YES_NO = {True: "web.journal.yes", False: "web.journal.no"}
 
+# the name of each field the server journals (web.po); a field not named here shows as its code
+FIELDS = {
+    "job_no": "web.journal.field.job_no",
+    "followup": "web.journal.field.followup",
+    "code": "web.journal.field.code",
+    "updated": "web.journal.field.updated",
+    "reason": "web.journal.field.reason",
+    "id_masked": "web.journal.field.id_masked",
+    "added": "web.journal.field.added",
+    "window": "web.journal.field.window",
+    "waiting": "web.journal.field.waiting",
+    "source": "web.journal.field.source",
+    "item": "web.journal.field.item",
+    "from": "web.journal.field.from",
+    "to": "web.journal.field.to",
+    "expired": "web.journal.field.expired",
+    "est_wait_minutes": "web.journal.field.est_wait_minutes",
+    "device": "web.journal.field.device",
+    "date": "web.journal.field.date",
+    "business": "web.journal.field.business",
+    "windows_closed": "web.journal.field.windows_closed",
+    "tracking_no": "web.journal.field.tracking_no",
+    "staff_id": "web.journal.field.staff_id",
+    "seq": "web.journal.field.seq",
+    "restored": "web.journal.field.restored",
+    "previous": "web.journal.field.previous",
+    "level": "web.journal.field.level",
+    "late": "web.journal.field.late",
+    "import": "web.journal.field.import",
+    "id": "web.journal.field.id",
+    "help_request": "web.journal.field.help_request",
+    "failures": "web.journal.field.failures",
+    "client": "web.journal.field.client",
+    "windows": "web.journal.field.windows",
+    "wait_seconds": "web.journal.field.wait_seconds",
+    "valid": "web.journal.field.valid",
+    "upheld": "web.journal.field.upheld",
+    "until": "web.journal.field.until",
+    "to_window": "web.journal.field.to_window",
+    "to_business": "web.journal.field.to_business",
+    "ticket": "web.journal.field.ticket",
+    "start": "web.journal.field.start",
+    "stage": "web.journal.field.stage",
+    "slot": "web.journal.field.slot",
+    "since": "web.journal.field.since",
+    "sessions_ended": "web.journal.field.sessions_ended",
+    "serves": "web.journal.field.serves",
+    "role": "web.journal.field.role",
+    "repeated": "web.journal.field.repeated",
+    "recalls": "web.journal.field.recalls",
+    "rating": "web.journal.field.rating",
+    "rate": "web.journal.field.rate",
+    "prompted_at": "web.journal.field.prompted_at",
+    "problems": "web.journal.field.problems",
+    "previous_day": "web.journal.field.previous_day",
+    "place": "web.journal.field.place",
+    "personal_data_days": "web.journal.field.personal_data_days",
+    "ok": "web.journal.field.ok",
+    "now": "web.journal.field.now",
+    "no_shows": "web.journal.field.no_shows",
+    "missing_required": "web.journal.field.missing_required",
+    "kind": "web.journal.field.kind",
+    "green_reason": "web.journal.field.green_reason",
+    "from_business": "web.journal.field.from_business",
+    "eased": "web.journal.field.eased",
+    "due": "web.journal.field.due",
+    "delivery": "web.journal.field.delivery",
+    "deleted": "web.journal.field.deleted",
+    "created": "web.journal.field.created",
+    "count": "web.journal.field.count",
+    "class": "web.journal.field.class",
+    "changed": "web.journal.field.changed",
+    "business_day": "web.journal.field.business_day",
+    "before": "web.journal.field.before",
+    "bad": "web.journal.field.bad",
+    "auto_assign": "web.journal.field.auto_assign",
+    "assign": "web.journal.field.assign",
+    "appointment_no_shows": "web.journal.field.appointment_no_shows",
+    "alert": "web.journal.field.alert",
+}
+_BUSINESS_FIELDS = {"business", "from_business", "to_business", "serves"}
+_CLASSES = {"green": "web.ticket.class_green", "appointment": "web.ticket.class_appointment"}
+
 
 def action_name(code: str, lang: str) -> str:
     """The action's name in ``lang``; a code not registered is shown as it is."""
     return actions.name(code, lang)
 
 
-def details(data: dict[str, Any], lang: str) -> str:
-    """``k=v`` pairs a person can read: empty values left out, booleans as 是/否, lists joined."""
+def business_name(code: Any, businesses: dict[str, Any], lang: str) -> str:
+    """A business by its name (商事登记), not its code (``commerce``); an unknown code as it is."""
+    b = businesses.get(code) if isinstance(code, str) else None
+    return i18n.pick(b["name"], lang) if b else str(code)
+
+
+def _value(key: str, v: Any, lang: str, businesses: dict[str, Any]) -> str:
+    if isinstance(v, bool):
+        return i18n.text(_YES_NO[v], lang)
+    if key in _BUSINESS_FIELDS:
+        codes = v if isinstance(v, list) else [v]
+        return "、".join(business_name(c, businesses, lang) for c in codes)
+    if key == "level" and isinstance(v, int) and 1 <= v <= 5:
+        return i18n.text(f"domain.rating_level.{v}", lang)
+    if key == "class" and v in _CLASSES:
+        return i18n.text(_CLASSES[v], lang)
+    if isinstance(v, list):
+        return "、".join(str(x) for x in v)
+    if isinstance(v, dict):
+        return ", ".join(f"{a}: {b}" for a, b in v.items())
+    return str(v)
+
+
+def details(data: dict[str, Any], lang: str, businesses: dict[str, Any] | None = None) -> str:
+    """The entry's fields a person can read: named, empty values left out, booleans as 是/否, lists joined."""
     out = []
     for k, v in data.items():
         if v is None or v == "" or v == [] or v == {}:
             continue
-        if isinstance(v, bool):
-            v = i18n.text(_YES_NO[v], lang)
-        elif isinstance(v, list):
-            v = "、".join(str(x) for x in v)
-        elif isinstance(v, dict):
-            v = ", ".join(f"{a}: {b}" for a, b in v.items())
-        out.append(f"{k}={v}")
-    return ", ".join(out)
+        name = i18n.text(FIELDS[k], lang) if k in FIELDS else k
+        out.append(i18n.text("web.journal.pair", lang, field=name, value=_value(k, v, lang, businesses or {})))
+    return i18n.text("web.journal.joiner", lang).join(out)

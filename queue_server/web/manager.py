@@ -71,5 +71,6 @@ def journal(actor):
     ticket = request.args.get("ticket", "").strip().upper()
     found = reads.journal_day(st, day, action, who, ticket, JOURNAL_LIMIT)
     return render("console/journal.html", entries=found["entries"], day=day, action=action, who=who, ticket=ticket,
-                  actions=found["actions"], limit=JOURNAL_LIMIT, lang_code=lang(),
-                  action_name=journal_names.action_name, details=journal_names.details)
+                  actions=found["actions"], limit=JOURNAL_LIMIT, lang_code=lang(), businesses=st.service.businesses(),
+                  action_name=journal_names.action_name, details=journal_names.details,
+                  business_name=journal_names.business_name)

@@ -36,7 +36,7 @@
       el("div", { class: "cur" }, w.current ? w.current.ticket : "—"),
       el("div", { class: "muted" }, w.staff ? `${w.staff.job_no} ${w.staff.name}` : t("web.common.nobody"),
         w.held ? ` · ${t("web.hall.held")} ${w.held}` : "", w.state === "paused" && w.pause_reason ? ` · ${w.pause_reason}` : ""),
-      el("div", { class: "muted" }, w.serves.map((c) => (names[c] ? names[c].prefix : c)).join(" › ") || t("web.hall.no_business"),
+      el("div", { class: "muted" }, w.serves.map((c) => (names[c] ? `${names[c].prefix} ${pick(names[c].name)}` : c)).join(" › ") || t("web.hall.no_business"),
         w.tidal_for ? ` · ${t("web.hall.lent_to")} ${names[w.tidal_for] ? pick(names[w.tidal_for].name) : w.tidal_for}` : ""),
       el("div", { class: "toolbar" },
         w.state === "closed" ? el("button", { type: "button", onclick: () => toggle(w.number, "open") }, t("web.common.open"))
