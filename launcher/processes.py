@@ -22,8 +22,19 @@ class ServerProcess:
 
     def __init__(self, data_dir: Path, config: Path = TINY, mqtt_url: str | None = None,
                  clock: str = "2026-11-23T09:30:00+08:00", workers: int = 1, threads: int = 8,
-                 demo: bool = True, tls: bool = False) -> None:
+                 demo: bool = True, tls: bool = False, broker: str | None = None) -> None:
+        """``mqtt_url``: the broker the server publishes to (``HALLQ_MQTT_URL``). Without one, ``broker="hall"``
+        leaves the broker to the hall config, as a hall runs: an empty ``[mqtt] url`` makes ``hallq serve``
+        start the hall's own Mosquitto on ``embedded_listen`` (which must be free: give each server its own
+        port); by default (``broker=None``, what the tests rely on) MQTT points at a closed port, so
+        nothing is published and no broker is started."""
+        if broker not in (None, "hall"):
+            raise ValueError(f"broker={broker!r}: None (a closed port) or 'hall' (the hall config's broker); "
+                             "for another broker give its mqtt_url")
+        if broker == "hall" and mqtt_url is not None:
+            raise ValueError("give either mqtt_url or broker='hall', not both")
         self.data_dir = data_dir
+        self.broker = broker
         self.demo = demo  # the sample and test halls use the demo credentials (hallq/demo.py)
         self.port = free_port()
         self.config = config
@@ -47,6 +58,8 @@ class ServerProcess:
         env = {**os.environ, "HALLQ_DATA_DIR": str(self.data_dir)}
         if self.mqtt_url is not None:
             env["HALLQ_MQTT_URL"] = self.mqtt_url
+        elif self.broker == "hall":
+            env.pop("HALLQ_MQTT_URL", None)  # the hall config's [mqtt]: its own Mosquitto when url is empty
         else:
             env["HALLQ_MQTT_URL"] = "mqtt://127.0.0.1:1"  # nothing listens: the server must cope
         self.data_dir.mkdir(parents=True, exist_ok=True)

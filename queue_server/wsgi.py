@@ -30,6 +30,8 @@ log = logging.getLogger("hallq.server")
 ENV_CONFIG = "HALLQ_SERVE_CONFIG"
 ENV_CLOCK = "HALLQ_SERVE_CLOCK"  # ISO start of a virtual clock, or absent for the real clock
 ENV_DATA = "HALLQ_SERVE_DATA_DIR"
+ENV_WORKERS = "HALLQ_SERVE_WORKERS"  # what the workers report in GET /health (benchmarks label their figures with it)
+ENV_THREADS = "HALLQ_SERVE_THREADS"
 
 
 def app_from_environment():
@@ -66,6 +68,7 @@ def serve(config_path: str, host: str, port: int, workers: int = 1, threads: int
     from granian.constants import Interfaces
 
     os.environ[ENV_CONFIG] = str(config_path)
+    os.environ[ENV_WORKERS], os.environ[ENV_THREADS] = str(workers), str(threads)
     if data_dir:
         os.environ[ENV_DATA] = str(data_dir)
     if clock_start:

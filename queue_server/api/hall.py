@@ -5,6 +5,8 @@ None of these carries personal data; boards, kiosks and phones use them.
 
 from __future__ import annotations
 
+import os
+
 from flask import current_app, request
 
 from hallq import __version__
@@ -37,7 +39,26 @@ def get_health(actor):
     mqtt = st.mqtt_state()
     return {"status": "ok" if mqtt in ("connected", "follower", "disabled") else "degraded",
             "version": __version__, "database": "ok", "mqtt": mqtt, "now": iso(now),
-            "business_day": now.date().isoformat()}
+            "business_day": now.date().isoformat(), "sqlite": reads.sqlite_settings(st),
+            "broker": None if st.publisher is None else broker_in_use(st.hall.config),
+            "server": serving_shape()}
+
+
+def broker_in_use(cfg) -> dict:
+    """The broker this server publishes to: the hall's own or one set by ``[mqtt] url``; host and port, no account."""
+    from hallq.mqtt import BrokerAddress
+
+    a = BrokerAddress.parse(cfg.mqtt.effective_url)
+    return {"embedded": cfg.mqtt.embedded, "host": a.host, "port": a.port, "tls": a.tls}
+
+
+def serving_shape() -> dict:
+    """Worker processes and threads per worker, as ``hallq serve`` started them (None outside ``hallq serve``)."""
+    def number(name: str) -> int | None:
+        value = os.environ.get(name, "")
+        return int(value) if value.isdigit() else None
+    # queue_server.wsgi.serve sets them (ENV_WORKERS, ENV_THREADS); not imported: wsgi imports the app
+    return {"workers": number("HALLQ_SERVE_WORKERS"), "threads": number("HALLQ_SERVE_THREADS")}
 
 
 @api.get("/hall")

@@ -94,6 +94,9 @@ ITEM = Obj({"code": Str(), "business": Str(), "name": Texts(), "guide": Obj({}, 
 HEALTH = Obj({
     "status": Str(enum=["ok", "degraded"]), "version": Str(), "database": Str(), "mqtt": Str(),
     "now": Time(), "business_day": Str(),
+    "sqlite": Obj({"journal_mode": Str(), "synchronous": Str(enum=["OFF", "NORMAL", "FULL", "EXTRA"])}),
+    "broker": Obj({"embedded": Bool(), "host": Str(), "port": Int(), "tls": Bool()}, nullable=True),
+    "server": Obj({"workers": Int(nullable=True), "threads": Int(nullable=True)}),
 }, extra=True)
 
 HALL = Obj({

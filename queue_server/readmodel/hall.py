@@ -19,6 +19,18 @@ def ping(st) -> None:
     st.db.connection().execute("SELECT 1 FROM meta LIMIT 1").fetchall()
 
 
+_SYNCHRONOUS = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
+
+
+def sqlite_settings(st) -> dict:
+    """How the database commits, as SQLite reports it on this thread's connection (every connection is opened
+    alike): the journal mode and ``synchronous``; what a benchmark must label its figures with."""
+    conn = st.db.connection()
+    journal = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    level = conn.execute("PRAGMA synchronous").fetchone()[0]
+    return {"journal_mode": str(journal).upper(), "synchronous": _SYNCHRONOUS.get(level, str(level))}
+
+
 def issuing(st, now) -> bool:
     """Whether numbers are issued now: within the issuing hours and the day not closed."""
     with st.db.read() as conn:
