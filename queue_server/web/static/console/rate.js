@@ -32,6 +32,10 @@
   for (const r of data.reasons) {
     $("reasons").append(el("label", {}, el("input", { type: "checkbox", value: r.code }), " ", pick(r.text)));
   }
+  // "其他" opens a box for the resident's own words (sent as the rating's comment)
+  const other = $("reasons").querySelector('input[value="other"]');
+  const showOther = () => { $("other-box").hidden = !(other && other.checked); };
+  if (other) other.addEventListener("change", () => { showOther(); if (other.checked) $("comment").focus(); });
 
   function show(id) { for (const s of ["idle", "ask", "why", "thanks"]) $(s).hidden = s !== id; }
   function problem(text) { $("problem").textContent = text || ""; $("problem").hidden = !text; }
@@ -47,17 +51,23 @@
 
   function choose(lv) {
     level = lv;
-    if (lv <= 2) { $("reasons").querySelectorAll("input").forEach((i) => { i.checked = false; }); show("why"); }
-    else send([]);
+    if (lv <= 2) {
+      $("reasons").querySelectorAll("input").forEach((i) => { i.checked = false; });
+      $("comment").value = ""; showOther(); show("why");
+    } else send([]);
   }
-  $("why-send").addEventListener("click", () => send(Array.from($("reasons").querySelectorAll("input:checked"), (i) => i.value)));
+  $("why-send").addEventListener("click", () => {
+    const reasons = Array.from($("reasons").querySelectorAll("input:checked"), (i) => i.value);
+    send(reasons, reasons.includes("other") ? $("comment").value.trim() : "");
+  });
   $("why-back").addEventListener("click", () => show("ask"));
 
-  async function send(reasons) {
+  async function send(reasons, comment) {
     if (pending) return;
     pending = true;
     try {
-      await call("POST", `/windows/${n}/rating`, { level, reasons }, newKey());
+      const body = comment ? { level, reasons, comment } : { level, reasons };
+      await call("POST", `/windows/${n}/rating`, body, newKey());
       problem(""); shown = null; thanksUntil = Date.now() + 5000; show("thanks");
     } catch (e) {
       problem(e.code === "already_rated" ? t("web.rate.already_rated") : e.message);

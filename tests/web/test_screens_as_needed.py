@@ -1,0 +1,101 @@
+"""Every web screen as its user needs it (issue 17), in a real chromium against a real server and broker.
+
+* the rating tablet (1280×800): the faces fill the screen, the reasons are large touch targets, 其他 opens a box;
+* the phone ticket page: a finished ticket is rated from the page, once; no sound offer on an ended ticket;
+  "更新于" in the hall's clock; the browser's language followed;
+* the window console: 过号 asks in the page; the rating prompt line goes; a kiosk's sound problem stays off
+  the clerks' consoles; B with a current ticket says why;
+* the manager's live hall names each window's businesses; the English menu stays on one line at 1366 px.
+
+Screenshots go to ``$HALLQ_SCREENSHOTS`` (default: the test's tmp dir).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from hallq.demo import DEMO_PASSWORD
+from tests.conftest import MqttCollector
+from tests.web.conftest import start_chromium
+from tests.web.test_console_browser import sign_in, text_of, wait
+
+TABLET = (1280, 800)
+DESKTOP = (1366, 900)
+
+
+@pytest.fixture(scope="module")
+def desktop(tmp_path_factory):
+    driver = start_chromium(tmp_path_factory.mktemp("screens-profile"), DESKTOP)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def browser(desktop):
+    desktop.delete_all_cookies()
+    desktop.set_window_size(*DESKTOP)
+    yield desktop
+    desktop.delete_all_cookies()
+    desktop.set_window_size(*DESKTOP)
+
+
+@pytest.fixture
+def hall(mosquitto, server_proc):
+    server = server_proc(mqtt_url=mosquitto.url)
+    collector = MqttCollector(mosquitto.url, "hallq/tiny/#")
+    collector.url = mosquitto.url
+    yield server, collector
+    collector.close()
+
+
+def viewport(driver, size: tuple[int, int]) -> None:
+    """Make the page's inner size ``size`` (the window's frame differs from one chromium to another)."""
+    driver.set_window_size(*size)
+    w, h = driver.execute_script("return [window.innerWidth, window.innerHeight];")
+    driver.set_window_size(size[0] * 2 - w, size[1] * 2 - h)
+
+
+def finished_ticket(server, job_no: str = "101", window: int = 1) -> dict:
+    ticket = server.client("demo-kiosk-1").issue_ticket("alpha")
+    clerk = server.client()
+    clerk.login(job_no, DEMO_PASSWORD)
+    clerk.post(f"/windows/{window}/sign-in")
+    clerk.post(f"/windows/{window}/call-next")
+    clerk.post(f"/windows/{window}/complete")
+    return {"ticket": ticket, "clerk": clerk}
+
+
+def test_the_rating_tablet_fills_its_screen_and_other_opens_a_box(browser, hall, screenshot):
+    from selenium.webdriver.common.by import By
+
+    server, _ = hall
+    done = finished_ticket(server)
+    done["clerk"].post("/windows/1/rating-prompt")
+    viewport(browser, TABLET)
+    browser.get(f"{server.url}/rate/1?lang=zh-Hans#key=demo-tablet-1")
+    wait(browser, lambda d: d.find_element(By.ID, "ask").is_displayed())
+    shot = screenshot(browser, "tablet-ask-1280x800")
+    faces = browser.execute_script(
+        "const r = document.getElementById('faces').getBoundingClientRect();"
+        "return [r.top, r.bottom, r.height, window.innerHeight];")
+    top, bottom, height, screen = faces
+    assert height >= 0.55 * screen and bottom >= 0.9 * screen, f"the faces use {top:.0f}–{bottom:.0f} of {screen} px ({shot})"
+    browser.find_element(By.CSS_SELECTOR, "#faces button.l2").click()
+    wait(browser, lambda d: d.find_element(By.ID, "why").is_displayed())
+    boxes = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#reasons input'), (i) => {"
+        " const b = i.getBoundingClientRect(), l = i.closest('label').getBoundingClientRect();"
+        " return [b.width, b.height, l.height]; });")
+    assert boxes and all(w >= 40 and h >= 40 and lh >= 72 for w, h, lh in boxes), boxes
+    assert not browser.find_element(By.ID, "comment").is_displayed()
+    browser.find_element(By.CSS_SELECTOR, '#reasons input[value="other"]').click()
+    comment = wait(browser, lambda d: d.find_element(By.ID, "comment") if d.find_element(By.ID, "comment")
+                   .is_displayed() else None)
+    comment.send_keys("材料清单和窗口说的不一样")
+    screenshot(browser, "tablet-other-comment")
+    browser.find_element(By.ID, "why-send").click()
+    wait(browser, lambda d: d.find_element(By.ID, "thanks").is_displayed())
+    boss = server.client()
+    boss.login("900", DEMO_PASSWORD)
+    followup = boss.get("/followups?which=all")[0]
+    assert followup["reasons"] == ["other"] and followup["comment"] == "材料清单和窗口说的不一样"
