@@ -1,8 +1,18 @@
-"""Shared set-up for the benchmarks: a bench hall, a real server, timing helpers.
+"""Shared set-up for the benchmarks: a bench hall, a real server with its broker, labels, timing helpers.
 
 Every benchmark starts what it needs on free loopback ports, is bounded in
 time, stops what it started and prints one JSON object. The load generator
 and the server share this machine's cores: the figures say so.
+
+The broker is chosen here, once, for every server benchmark (``--broker``):
+
+* ``hall`` (the default): the hall's own Mosquitto, which ``hallq serve`` starts when ``[mqtt] url``
+  is empty, with the server publishing to it: the server a hall runs;
+* ``mosquitto``: a Mosquitto of the benchmark's own (anonymous, on a free port) set by ``HALLQ_MQTT_URL``;
+* ``none``: for comparison only, MQTT pointed at a closed port: nothing is published.
+
+What a benchmark's JSON says about the system it measured (:func:`labels`, :func:`machine`) is read
+from the running server's ``GET /api/v1/health`` and from the machine, never written by the script.
 """
 
 from __future__ import annotations
@@ -15,27 +25,44 @@ import shutil
 import statistics
 import sys
 import tempfile
+import time
 from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from hallq.client import free_port  # noqa: E402
+from hallq.testing import Mosquitto  # noqa: E402
 from launcher.processes import ServerProcess  # noqa: E402
 
 CITY = ROOT / "config" / "city-hall"
+BROKERS = {"hall": "the hall's own Mosquitto, started by hallq serve (the default, as a hall runs)",
+           "mosquitto": "a Mosquitto of the benchmark's own, set by HALLQ_MQTT_URL",
+           "none": "no broker, for comparison only: MQTT to a closed port, nothing published"}
+BOARD = ("board", "lobby")  # the identity a benchmark's subscriber takes on the hall's own broker (board.toml)
+
+
+def add_broker_option(ap) -> None:
+    """``--broker hall|mosquitto|none`` on a benchmark's command line (default ``hall``)."""
+    ap.add_argument("--broker", choices=list(BROKERS), default="hall",
+                    help="; ".join(f"{k}: {v}" for k, v in BROKERS.items()))
 
 
 def bench_hall(workdir: Path, extra_businesses: int = 0) -> Path:
     """The sample city hall with limits lifted so a benchmark is not stopped by 每日限号.
 
     ``extra_businesses`` adds queues (prefixes F, G, ...) that no window serves, to hold
-    more waiting tickets than five businesses of 9,999 a day can.
+    more waiting tickets than five businesses of 9,999 a day can. The hall's own broker
+    listens on a free port (not 11883, which a hall on this machine may hold), and the
+    boards' file is copied so that the broker knows a board's identity for a subscriber.
     """
     target = workdir / "hall"
     target.mkdir(parents=True, exist_ok=True)
     shutil.copy(CITY / "services.toml", target / "services.toml")
+    shutil.copy(CITY / "board.toml", target / "board.toml")
     text = (CITY / "hall.toml").read_text(encoding="utf-8")
+    text = re.sub(r'embedded_listen = "[^"]*"', f'embedded_listen = "127.0.0.1:{free_port()}"', text)
     text = re.sub(r"daily_limit = \d+", "daily_limit = 9999", text)
     text = re.sub(r'ticket_requires = "[a-z_]+"', 'ticket_requires = "none"', text)
     extra = "".join(f'\n[[businesses]]\ncode = "bench{i}"\nprefix = "{chr(ord("F") + i)}"\n'
@@ -45,11 +72,78 @@ def bench_hall(workdir: Path, extra_businesses: int = 0) -> Path:
     return target / "hall.toml"
 
 
-def start_server(workdir: Path, mqtt_url: str | None = None, workers: int = 1, threads: int = 8) -> ServerProcess:
-    server = ServerProcess(workdir / "data", config=bench_hall(workdir), mqtt_url=mqtt_url, workers=workers,
-                           threads=threads)
-    server.start(timeout=30)
+class BenchServer(ServerProcess):
+    """``hallq serve`` with the broker a benchmark asked for (:data:`BROKERS`); :meth:`stop` stops both."""
+
+    def __init__(self, workdir: Path, broker: str = "hall", config: Path | None = None, **kw) -> None:
+        if broker not in BROKERS:
+            raise ValueError(f"broker {broker!r}: one of {', '.join(BROKERS)}")
+        self.broker_choice = broker
+        self.external = Mosquitto(workdir) if broker == "mosquitto" else None
+        mqtt_url = (self.external.url if self.external else "mqtt://127.0.0.1:1" if broker == "none" else None)
+        super().__init__(workdir / "data", config=config or bench_hall(workdir), mqtt_url=mqtt_url,
+                         broker="hall" if broker == "hall" else None, **kw)
+
+    def start(self, timeout: float = 30) -> None:
+        if self.external:
+            self.external.start()
+        super().start(timeout)
+        if self.broker_choice != "none":  # measure a server that publishes: wait until its MQTT link is up
+            deadline = time.monotonic() + timeout
+            while (state := self.client().health()["mqtt"]) not in ("connected", "follower"):
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise TimeoutError(f"the server's MQTT link is {state!r} after {timeout} s with --broker "
+                                       f"{self.broker_choice}; see {self.log}")
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        try:
+            super().stop()
+        finally:
+            if self.external:
+                self.external.stop()
+
+    def broker_pid(self) -> int | None:
+        """The broker's process: the benchmark's own Mosquitto, or the one ``hallq serve`` started as its child."""
+        if self.external and self.external.proc:
+            return self.external.proc.pid
+        if self.proc is None:
+            return None
+        return next((p for p in _children(self.proc.pid) if _comm(p) == "mosquitto"), None)
+
+    def subscriber_login(self) -> tuple[str, int, str, str]:
+        """Host, port, username and password for a subscriber: a board's identity on the hall's own broker
+        (its secret, written by the broker in the data directory), anyone on the benchmark's own."""
+        from hallq.mqtt import BrokerAddress
+        from hallq.mqtt_auth import client_credentials
+
+        health = self.client().health()
+        b = health["broker"]
+        if self.broker_choice == "none" or b is None:
+            raise RuntimeError("--broker none: there is no broker to subscribe to")
+        user, password = client_credentials(*BOARD, self.data_dir, managed=b["embedded"]) if b["embedded"] \
+            else ("", "")
+        a = BrokerAddress.parse(f"mqtt://{b['host']}:{b['port']}")
+        return a.host, a.port, user, password
+
+
+def start_server(workdir: Path, broker: str = "hall", workers: int = 1, threads: int = 8,
+                 config: Path | None = None, **kw) -> BenchServer:
+    server = BenchServer(workdir, broker=broker, config=config, workers=workers, threads=threads, **kw)
+    server.start(timeout=60)
     return server
+
+
+def labels(server: BenchServer) -> dict:
+    """What the running server says it is (``GET /api/v1/health``): version, SQLite's settings, the broker it
+    publishes to and whether the link is up, its workers and threads; never an account or a password."""
+    h = server.client().health()
+    b = h.get("broker")
+    broker = "none" if b is None else (f"{'embedded' if b['embedded'] else 'url'} {b['host']}:{b['port']}"
+                                       f"{' (TLS)' if b.get('tls') else ''}")
+    return {"hallq_version": h["version"], "broker_choice": server.broker_choice, "broker": broker,
+            "mqtt_link": h["mqtt"], "sqlite": h.get("sqlite"), "server": h.get("server")}
 
 
 def percentiles(samples_ms: list[float]) -> dict[str, float]:
@@ -64,24 +158,51 @@ def percentiles(samples_ms: list[float]) -> dict[str, float]:
             "max_ms": round(s[-1], 3), "mean_ms": round(statistics.fmean(s), 3)}
 
 
+def cpu_model() -> str:
+    """The CPU's model name as the kernel reports it (``/proc/cpuinfo``), or the platform's word for it."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def machine() -> dict:
+    """The machine as it is now: CPUs (model and count, and how many this process may use), the load average
+    when the benchmark started (other work on shared cores shows there), Python, the kernel."""
     return {"date": date.today().isoformat(),  # noqa: DTZ011 (the day the benchmark ran, on this machine)
-            "cpus": os.cpu_count(), "python": platform.python_version(),
+            "cpus": os.cpu_count(), "cpus_usable": len(os.sched_getaffinity(0)), "cpu_model": cpu_model(),
+            "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()], "python": platform.python_version(),
             "platform": platform.platform(), "note": "server and load generator share these cores; loopback"}
 
 
-def memory_mb(pid: int) -> dict[str, float]:
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def memory_mb(pid: int, exclude: tuple[str, ...] = ("mosquitto",)) -> dict[str, float]:
     """Memory of a process and its children (Granian master + workers), in MB.
 
     ``rss`` counts pages shared between the master and its forked workers
     twice; ``pss`` shares them out, so it is what the processes really cost.
+    Children named in ``exclude`` (the hall's own Mosquitto, a child of
+    ``hallq serve``) are left out: :func:`memory_mb` of the broker's pid gives
+    theirs.
     """
     rss = pss = 0
-    pids = [pid]
-    try:
-        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        pass
+    pids = [pid] + [p for p in _children(pid) if _comm(p) not in exclude]
     for p in pids:
         try:
             for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
@@ -100,3 +221,10 @@ def tempdir() -> Path:
 
 def emit(result: dict) -> None:
     print(json.dumps(result, ensure_ascii=False, indent=2))
+
+
+def server_memory(server: BenchServer) -> dict:
+    """The server's memory (Granian's processes) and, apart, its broker's (None with ``--broker none``)."""
+    assert server.proc is not None
+    broker = server.broker_pid()
+    return {"server": memory_mb(server.proc.pid), "broker": memory_mb(broker, exclude=()) if broker else None}
