@@ -25,8 +25,11 @@ from typing import Any
 
 from flask import Blueprint, current_app, make_response, render_template, request
 
+from hallq.clock import iso
 from hallq.i18n import LANGS, pick, text
 from queue_server.domain.errors import NotFound
+from queue_server.http_common import request_lang
+from queue_server.web.ratings_pages import REASONS
 
 bp = Blueprint("ticket_page", __name__, template_folder="templates", static_folder="static/ticket",
                static_url_path="/t/static")
@@ -42,20 +45,33 @@ TEXTS = ("web.ticket.title", "web.ticket.ahead", "web.ticket.ahead_none", "web.t
          "web.ticket.done", "web.ticket.no_show", "web.ticket.no_show_detail", "web.ticket.cancelled",
          "web.ticket.expired", "web.ticket.enable_alerts", "web.ticket.alerts_on", "web.ticket.updated",
          "web.ticket.offline", "web.ticket.gone", "web.ticket.gone_detail", "web.ticket.class_green",
-         "web.ticket.class_appointment", "web.ticket.noscript", "web.ticket.issued")
+         "web.ticket.class_appointment", "web.ticket.noscript", "web.ticket.issued", "web.ticket.rate_prompt",
+         "web.ticket.rated", "web.rate.very_satisfied", "web.rate.satisfied", "web.rate.basically_satisfied",
+         "web.rate.dissatisfied", "web.rate.very_dissatisfied", "web.rate.what_went_wrong", "web.rate.send_my_rating",
+         "web.rate.comment_label", "web.rate.thanks", "web.rate.already_rated", "web.rate.rating")
 
 
 def _lang() -> str:
+    """?lang=, else the language chosen before (cookie), else the browser's, as the consoles do."""
     asked = request.args.get("lang")
     if asked in LANGS:
         return asked
     saved = request.cookies.get(LANG_COOKIE)
-    return saved if saved in LANGS else "zh-Hans"
+    return saved if saved in LANGS else request_lang()
+
+
+def _rated(st, public_id: str) -> bool:
+    """Whether this ticket's service was rated already (at the window's tablet or pad, or from this page)."""
+    with st.db.read() as conn:
+        return conn.execute("SELECT 1 FROM ratings r JOIN tickets t ON t.id = r.ticket_id "
+                            "WHERE t.public_id = ? AND r.stage = 'window'", (public_id,)).fetchone() is not None
 
 
 def texts_for(lang: str) -> dict[str, str]:
     """The page's texts in ``lang``: ``{"ahead": "前面还有 {n} 人", ...}``."""
-    return {key.rsplit(".", 1)[1]: text(key, lang) for key in TEXTS}
+    out = {key.rsplit(".", 1)[1]: text(key, lang) for key in TEXTS}
+    out.update({f"reason_{code}": text(key, lang) for code, key in REASONS.items()})
+    return out
 
 
 def describe(view: dict[str, Any], texts: dict[str, str], grace: int) -> dict[str, Any]:
@@ -95,12 +111,18 @@ def ticket_page(public_id: str):
                                              hall=pick(cfg.name, lang), langs=LANGS), 404)
         return _secure(resp)
     grace = cfg.queue.no_show_grace_minutes
+    # the hall's clock (virtual in a demo or a simulation) as the page loads, and its pace: "更新于" follows it,
+    # as the ticket's own times do, not the phone's clock
+    clock = st.hall.clock
     data = {"id": view["id"], "api": f"/api/v1/tickets/{view['id']}", "lang": lang, "texts": texts,
-            "near": NEAR, "wide": WIDE_MINUTES, "grace": grace, "timezone": cfg.timezone, "ticket": view}
+            "near": NEAR, "wide": WIDE_MINUTES, "grace": grace, "timezone": cfg.timezone, "ticket": view,
+            "now": iso(clock.now()), "rate": getattr(clock, "rate", 1), "rated": _rated(st, view["id"]),
+            "rate_api": "/api/v1/ratings", "reasons": list(REASONS)}
     resp = make_response(render_template(
         "ticket/page.html", lang=lang, texts=texts, view=view, hall=pick(cfg.name, lang),
         business=pick(view["business_name"], lang), state=describe(view, texts, grace), langs=LANGS,
-        data=json.dumps(data, ensure_ascii=False).replace("</", "<\\/"), issued=view["issued_at"][11:16]))
+        data=json.dumps(data, ensure_ascii=False).replace("</", "<\\/"), issued=view["issued_at"][11:16],
+        rated=data["rated"] and view["state"] == "done", reasons=list(REASONS)))
     if request.args.get("lang") in LANGS:
         resp.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="Lax")
     return _secure(resp)

@@ -28,6 +28,9 @@ def chromium_options(profile: Path, size: tuple[int, int] = PHONE):
                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
                 f"--user-data-dir={profile}", f"--window-size={size[0]},{size[1]}", "--lang=zh-CN"):
         opts.add_argument(arg)
+    # what the browser asks for in Accept-Language (headless chromium sends en-US whatever --lang says): the pages
+    # follow it, as a resident's phone in China asks for Chinese
+    opts.add_experimental_option("prefs", {"intl.accept_languages": "zh-CN,zh"})
     return opts
 
 

@@ -99,3 +99,52 @@ def test_the_rating_tablet_fills_its_screen_and_other_opens_a_box(browser, hall,
     boss.login("900", DEMO_PASSWORD)
     followup = boss.get("/followups?which=all")[0]
     assert followup["reasons"] == ["other"] and followup["comment"] == "材料清单和窗口说的不一样"
+
+
+def test_a_finished_ticket_is_rated_from_the_phone_once(chromium, hall, screenshot):
+    from selenium.webdriver.common.by import By
+
+    server, _ = hall
+    waiting = server.client("demo-kiosk-1").issue_ticket("alpha")
+    chromium.delete_all_cookies()
+    chromium.get(f"{server.url}/t/{waiting['id']}")
+    wait(chromium, lambda d: d.find_element(By.ID, "updated").text)
+    # the hall's clock (the server's virtual 09:30), not the machine's
+    assert chromium.find_element(By.ID, "updated").text.split()[-1].startswith("09:3"), text_of(chromium, "updated")
+    assert chromium.find_element(By.ID, "enable-alerts").is_displayed()  # a live ticket offers the alerts
+    assert not chromium.find_element(By.ID, "rate").is_displayed()
+    clerk = server.client()
+    clerk.login("101", DEMO_PASSWORD)
+    clerk.post("/windows/1/sign-in")
+    clerk.post("/windows/1/call-next")
+    clerk.post("/windows/1/complete")
+    wait(chromium, lambda d: d.find_element(By.ID, "rate").is_displayed(), timeout=20)  # the page follows by itself
+    assert not chromium.find_element(By.ID, "enable-alerts").is_displayed()  # nothing left to be alerted to
+    screenshot(chromium, "phone-rate")
+    chromium.find_element(By.CSS_SELECTOR, '#rate-faces button[data-level="1"]').click()
+    wait(chromium, lambda d: d.find_element(By.ID, "rate-why").is_displayed())
+    chromium.find_element(By.CSS_SELECTOR, '#rate-why input[value="slow"]').click()
+    chromium.find_element(By.ID, "rate-send").click()
+    wait(chromium, lambda d: d.find_element(By.ID, "rated").is_displayed())
+    assert not chromium.find_element(By.ID, "rate").is_displayed()
+    screenshot(chromium, "phone-rated")
+    boss = server.client()
+    boss.login("900", DEMO_PASSWORD)
+    followup = boss.get("/followups?which=all")[0]
+    assert followup["ticket"] == waiting["ticket"] and followup["reasons"] == ["slow"]
+    chromium.refresh()  # once: a second visit is told it is done, and offers neither rating nor alerts
+    wait(chromium, lambda d: d.find_element(By.ID, "rated").is_displayed())
+    assert not chromium.find_element(By.ID, "rate").is_displayed()
+    assert not chromium.find_element(By.ID, "enable-alerts").is_displayed()
+
+
+def test_the_ticket_page_follows_the_browser_language(api):
+    mine = api.issue("alpha")
+    page = api.client.get(f"/t/{mine['id']}", headers={"Accept-Language": "en-GB,en;q=0.9"}).get_data(as_text=True)
+    assert '<html lang="en">' in page
+    page = api.client.get(f"/t/{mine['id']}", headers={"Accept-Language": "zh-TW"}).get_data(as_text=True)
+    assert '<html lang="zh-Hant">' in page
+    chosen = api.client.get(f"/t/{mine['id']}?lang=zh-Hans", headers={"Accept-Language": "en"})
+    assert '<html lang="zh-Hans">' in chosen.get_data(as_text=True)  # the switch wins, and is remembered
+    again = api.client.get(f"/t/{mine['id']}", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert '<html lang="zh-Hans">' in again

@@ -47,12 +47,20 @@
     return { head: T[v.state] || v.state, detail: "", level: "ended" };
   }
 
+  // the hall's clock, not the phone's: where the server stood when the page loaded, moved on at its pace
+  // (a demo or a simulation runs a virtual clock; the ticket's own times are in it)
+  var loadedAt = Date.now(), hallAtLoad = Date.parse(data.now);
+  function hallNow() {
+    if (isNaN(hallAtLoad)) return new Date();
+    return new Date(hallAtLoad + (Date.now() - loadedAt) * (data.rate === undefined ? 1 : data.rate));
+  }
+
   function now() {  // the hall's time zone, whatever the phone's setting
     try {
       return new Intl.DateTimeFormat("en-GB", { timeZone: data.timezone, hour: "2-digit", minute: "2-digit",
-        second: "2-digit", hour12: false }).format(new Date());
+        second: "2-digit", hour12: false }).format(hallNow());
     } catch (e) {
-      return new Date().toTimeString().slice(0, 8);
+      return hallNow().toTimeString().slice(0, 8);
     }
   }
 
@@ -96,6 +104,10 @@
     banner.textContent = d.level === "called" ? d.head : T.near;
     document.title = v.ticket + " · " + d.head;
     $("updated").textContent = fmt(T.updated, { time: now() });
+    var ended = d.level === "ended";
+    if (ended) { button.hidden = true; $("alerts-on").hidden = true; } else if (canAlert && $("alerts-on").hidden) button.hidden = false;
+    $("rate").hidden = v.state !== "done" || rating.done;
+    $("rated").hidden = v.state !== "done" || !rating.done;
     // alert once per event: entering "near", and every call or recall (a new call time)
     var key = d.level === "called" ? "called " + v.called_at + " " + v.calls : d.level === "near" ? "near" : null;
     if (key && key !== s.last) alertResident(d.level);
@@ -142,8 +154,51 @@
       });
   }
 
+  // 扫码评价: a finished service is rated from this page, once (POST /api/v1/ratings with the ticket's public id)
+  var rating = { done: !!data.rated, level: null, pending: false };
+  function rateProblem(text) { $("rate-problem").textContent = text || ""; $("rate-problem").hidden = !text; }
+  function sendRating(reasons, comment) {
+    if (rating.pending) return;
+    rating.pending = true;
+    var body = { ticket: data.id, level: rating.level, reasons: reasons };
+    if (comment) body.comment = comment;
+    var key = Array.from(crypto.getRandomValues(new Uint8Array(12)), function (b) { return b.toString(16).padStart(2, "0"); }).join("");
+    fetch(data.rate_api, { method: "POST", credentials: "omit", body: JSON.stringify(body),
+      headers: { "Content-Type": "application/json", Accept: "application/json", "Accept-Language": data.lang, "Idempotency-Key": key } })
+      .then(function (r) { return r.json().then(function (j) { return { ok: r.ok, json: j }; }); })
+      .then(function (res) {
+        rating.pending = false;
+        if (res.ok || (res.json.error && res.json.error.code === "already_rated")) {
+          rating.done = true;
+          $("rated").textContent = res.ok ? T.thanks : T.already_rated;
+          rateProblem("");
+          render(s.view);
+          $("rated").focus();
+        } else rateProblem(res.json.error ? res.json.error.message : "");
+      })
+      .catch(function () { rating.pending = false; rateProblem(T.offline); });
+  }
+  Array.prototype.forEach.call(document.querySelectorAll("#rate-faces button"), function (b) {
+    b.addEventListener("click", function () {
+      rating.level = parseInt(b.getAttribute("data-level"), 10);
+      Array.prototype.forEach.call(document.querySelectorAll("#rate-faces button"), function (x) {
+        x.setAttribute("aria-pressed", x === b ? "true" : "false");
+      });
+      if (rating.level <= 2) { $("rate-why").hidden = false; $("rate-why").querySelector("input").focus(); }
+      else sendRating([], "");
+    });
+  });
+  var other = document.querySelector('#rate-why input[value="other"]');
+  if (other) other.addEventListener("change", function () { $("rate-other").hidden = !other.checked; });
+  $("rate-send").addEventListener("click", function () {
+    var reasons = Array.prototype.map.call(document.querySelectorAll("#rate-why input:checked"), function (i) { return i.value; });
+    sendRating(reasons, reasons.indexOf("other") >= 0 ? $("rate-comment").value.trim() : "");
+  });
+  $("rated").setAttribute("tabindex", "-1");
+
   var button = $("enable-alerts");
-  if (window.AudioContext || window.webkitAudioContext || navigator.vibrate) {
+  var canAlert = !!(window.AudioContext || window.webkitAudioContext || navigator.vibrate);
+  if (canAlert) {
     button.hidden = false;
     button.addEventListener("click", function () {
       tone([880]);  // created inside the touch: the browser lets this page make sounds from now on
