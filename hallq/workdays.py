@@ -7,20 +7,60 @@ not weekdays. The State Council moves holidays every year, so the calendar is
    ``workdays`` lists), which always win; then
 2. the ``chinesecalendar`` package, which knows the official arrangement for
    the years it was released for; then
-3. Monday to Friday, for a year nobody has told us about. That year is
-   reported by :meth:`WorkCalendar.unknown_years` so the server can warn the
-   operator in its log every day until the arrangement is added.
+3. for a year nobody has told us about: Monday to Friday, less the statutory
+   holidays that the law fixes (:func:`statutory_holidays`: 元旦, 春节, 清明,
+   劳动节, 端午, 中秋, 国庆, the lunar ones computed with ``borax``), so that
+   2027-01-01 is not offered for bookings before the State Council publishes
+   2027's arrangement. The make-up workdays (调休) and the bridging days around
+   them cannot be computed: that year is reported by
+   :meth:`WorkCalendar.unknown_years` so the server warns the operator in its
+   log and the manager's calendar page asks to confirm it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, timedelta
+from functools import lru_cache
 
 try:  # imported lazily-cheap; a missing package is a clear setup error, not a silent fallback
     import chinese_calendar as _cc
 except ImportError:  # pragma: no cover - declared as a dependency
     _cc = None
+
+
+# 《全国年节及纪念日放假办法》 as amended by 国务院令第795号 (2024-11-10), in force from 2025: the days off for all
+# citizens. The names are chinesecalendar's (queue_server.domain.appointments.HOLIDAYS turns them into texts).
+STATUTORY_SINCE = 2025
+_FIXED = {(1, 1): "New Year's Day",                                  # 元旦 1 day
+          (5, 1): "Labour Day", (5, 2): "Labour Day",                # 劳动节 2 days
+          (10, 1): "National Day", (10, 2): "National Day", (10, 3): "National Day"}  # 国庆节 3 days
+
+
+@lru_cache(maxsize=64)
+def statutory_holidays(year: int) -> dict[date, str]:
+    """The statutory holidays of ``year`` by the law alone (no 调休): date → chinesecalendar's English name.
+
+    Fixed dates always; 春节 (除夕 to 初三, 4 days), 清明 (the solar term's day), 端午 (五月初五) and 中秋 (八月十五)
+    from the lunar calendar of ``borax`` (1900-2100; outside that range only the fixed dates). Years before
+    :data:`STATUTORY_SINCE` had other rules and are not computed (empty).
+    """
+    if year < STATUTORY_SINCE:
+        return {}
+    out = {date(year, m, d): name for (m, d), name in _FIXED.items()}
+    try:
+        from borax.calendars.lunardate import LunarDate, TermUtils
+    except ImportError:  # pragma: no cover - declared as a dependency
+        return out
+    try:
+        new_year = LunarDate(year, 1, 1).to_solar_date()
+        lunar = {new_year + timedelta(days=i): "Spring Festival" for i in range(-1, 3)}   # 除夕, 初一..初三
+        lunar[TermUtils.nth_term_day(year, term_name="清明")] = "Tomb-sweeping Day"
+        lunar[LunarDate(year, 5, 5).to_solar_date()] = "Dragon Boat Festival"
+        lunar[LunarDate(year, 8, 15).to_solar_date()] = "Mid-autumn Festival"
+    except ValueError:  # outside borax's table (InvalidLunarDateError is a ValueError)
+        return out
+    return {**lunar, **out}  # 中秋 on 10-1..10-3 (2028: 10-3) keeps the National Day name
 
 
 class WorkCalendar:
@@ -58,6 +98,8 @@ class WorkCalendar:
                 return bool(_cc.is_workday(d))
             except NotImplementedError:
                 self._unknown.add(d.year)
+                if d in statutory_holidays(d.year):
+                    return False
         return d.weekday() < 5
 
     def holiday_name(self, d: date) -> str | None:
@@ -67,7 +109,7 @@ class WorkCalendar:
         try:
             on_holiday, name = _cc.get_holiday_detail(d)
         except NotImplementedError:
-            return None
+            return statutory_holidays(d.year).get(d)
         return name if on_holiday and name else None
 
     def is_known(self, year: int) -> bool:
@@ -83,7 +125,7 @@ class WorkCalendar:
             return False
 
     def unknown_years(self) -> set[int]:
-        """Years asked about whose holidays nobody told us (weekdays were assumed)."""
+        """Years asked about whose arrangement nobody told us (weekdays less the statutory holidays were assumed)."""
         return {y for y in self._unknown if not self.is_known(y)}
 
     def add_workdays(self, start: date, n: int) -> date:

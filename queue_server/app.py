@@ -209,9 +209,11 @@ def _warn_operator(cfg: HallConfig, hall: Hall) -> None:
     today = hall.now().date()
     for year in (today.year, today.year + 1):
         if not cfg.calendar.is_known(year) and (year == today.year or today.month >= 11):
-            log.warning("the official holidays of %d are unknown to this installation, so weekdays are taken as "
-                        "working days: add them under [calendar] holidays/workdays in %s, or upgrade the "
-                        "chinesecalendar package", year, cfg.path)
+            log.warning("the official holiday arrangement of %d is unknown to this installation, so its working days "
+                        "are the weekdays less the statutory holidays computed from the law (元旦, 春节, 清明, 劳动节, "
+                        "端午, 中秋, 国庆) without any make-up workday (调休): confirm them on the manager's calendar "
+                        "page or under [calendar] holidays/workdays in %s, or upgrade the chinesecalendar package",
+                        year, cfg.path)
     demo = demo_credentials(cfg)
     if demo:  # `hallq serve` only starts with them in demo mode (hallq/demo.py)
         log.warning("demo mode: the demo credentials are configured for %s; replace them before real use "
