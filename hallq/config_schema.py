@@ -193,4 +193,17 @@ SERVICES_FILE = Obj({
         "appointment": Bool(),
         "form": Arr(FORM_FIELD, max_items=40),
     }, required=["code", "business", "name"]), min_items=1, max_items=5000),
+    # 一件事 packages (高效办成一件事, 国发〔2024〕3号): several items filed as one, see docs/applications.md
+    "packages": Arr(Obj({
+        "code": Str(pattern=CODE),
+        "name": _NAME,
+        "business": Str(pattern=CODE, description="the queue of the comprehensive window that takes it; "
+                                                  "default: the first item's"),
+        "items": Arr(Str(pattern=ITEM_CODE), min_items=2, max_items=20,
+                     description="the member items' codes; each keeps its own department, 办件 and deadline"),
+        "lead_department": Str(max_len=100, description="牵头部门; default: the first item's department"),
+        "conditions": Arr(Str(max_len=1000), max_items=30),
+        "basis": Arr(Str(max_len=500), max_items=20),
+        "note": Str(max_len=500),
+    }, required=["code", "name", "items"]), max_items=200),
 })

@@ -72,6 +72,25 @@ class ServiceItem:
 
 
 @dataclass(frozen=True)
+class Package:
+    """一件事 (``[[packages]]``): several items filed as one, with one form and one list of materials.
+
+    ``form`` is the member items' fields merged by key (asked once; required when any item requires it;
+    ``items`` lists who asks it). ``materials`` is their materials merged by name (an ID card needed by
+    four items is asked once; ``of`` maps it to each item's own checklist index).
+    """
+
+    code: str
+    name: Texts
+    business: str
+    items: tuple[str, ...]
+    lead_department: str
+    form: tuple[dict[str, Any], ...]
+    materials: tuple[dict[str, Any], ...]
+    guide: dict[str, Any]  # conditions, basis, note as in the file
+
+
+@dataclass(frozen=True)
 class Staff:
     job_no: str
     name: str
@@ -221,6 +240,7 @@ class HallConfig:
     security: SecuritySettings = field(default_factory=SecuritySettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     traditional: str = "hk"  # which Traditional Chinese catalogue zh-Hant reads (hallq/i18n)
+    packages: dict[str, Package] = field(default_factory=dict)
 
     def business_by_prefix(self, prefix: str) -> Business | None:
         return next((b for b in self.businesses.values() if b.prefix == prefix), None)
@@ -241,6 +261,7 @@ def load_hall(path: str | os.PathLike[str]) -> HallConfig:
     hall = raw["hall"]
     digest = hashlib.sha256(path.read_bytes())
     items_raw: list[tuple[str, int, dict[str, Any]]] = []
+    packages_raw: list[tuple[str, dict[str, Any]]] = []
     for rel in hall["services"]:
         spath = (path.parent / rel).resolve()
         slabel = _label(spath)
@@ -250,6 +271,7 @@ def load_hall(path: str | os.PathLike[str]) -> HallConfig:
             raise ConfigError(sproblems)
         digest.update(spath.read_bytes())
         items_raw.extend((slabel, i, it) for i, it in enumerate(sraw.get("items", [])))
+        packages_raw.extend((slabel, p) for p in sraw.get("packages", []))
 
     q = raw.get("queue", {})
     hall_targets = from_section(q, Targets(), label, "queue", problems)
@@ -322,6 +344,7 @@ def load_hall(path: str | os.PathLike[str]) -> HallConfig:
         guide = {k: v for k, v in it.items() if k not in ("code", "business", "name")}
         items[it["code"]] = ServiceItem(code=it["code"], business=it["business"], name=it["name"], guide=guide)
 
+    packages = _packages(packages_raw, items, businesses, problems)
     calendar = _calendar(raw.get("calendar", {}), label, problems)
     hours = _hours(raw["hours"], calendar, label, problems)
     appointments = _appointments(raw.get("appointments", {}), businesses, items, label, problems)
@@ -365,7 +388,7 @@ def load_hall(path: str | os.PathLike[str]) -> HallConfig:
         ratings=RatingRules(**raw.get("ratings", {})),
         businesses=businesses, windows=windows, items=items, staff=staff, devices=devices,
         raw=raw, content_hash=digest.hexdigest(), appointments=appointments, tidal=tidal,
-        security=security, privacy=PrivacySettings(**raw.get("privacy", {})),
+        security=security, privacy=PrivacySettings(**raw.get("privacy", {})), packages=packages,
     )
 
 
@@ -472,6 +495,79 @@ def _check_form(slabel: str, key: str, form: list[dict[str, Any]], problems: lis
                 problems.append((slabel, f"{fkey}.pattern", f"not a valid regular expression: {e}"))
         if "min" in f and "max" in f and f["min"] > f["max"]:
             problems.append((slabel, f"{fkey}.min", "min is larger than max"))
+
+
+def _packages(raw: list[tuple[str, dict[str, Any]]], items: dict[str, ServiceItem], businesses: dict,
+              problems: list) -> dict[str, Package]:
+    """一件事 packages: known items, each with a department, whose same-named fields agree; forms merged."""
+    packages: dict[str, Package] = {}
+    for slabel, p in raw:
+        key = f"packages[code={p['code']}]"
+        if p["code"] in packages:
+            problems.append((slabel, key, f"duplicate package code \"{p['code']}\""))
+            continue
+        members: list[ServiceItem] = []
+        for j, code in enumerate(p["items"]):
+            if code not in items:
+                problems.append((slabel, f"{key}.items[{j}]", f"unknown service item \"{code}\"{_did_you_mean(code, items)}"
+                                 " (an item of a package must be defined in [[items]])"))
+            elif code in p["items"][:j]:
+                problems.append((slabel, f"{key}.items[{j}]", f"item \"{code}\" listed twice"))
+            elif not items[code].guide.get("department"):
+                problems.append((slabel, f"{key}.items[{j}]", f"item \"{code}\" has no department: each item of a "
+                                 "package goes to its department's back office; give the item a department"))
+            else:
+                members.append(items[code])
+        business = p.get("business") or (members[0].business if members else "")
+        if p.get("business") and business not in businesses:
+            problems.append((slabel, f"{key}.business", f"unknown business \"{business}\"{_did_you_mean(business, businesses)}"))
+        if len(members) != len(p["items"]):
+            continue
+        form, clashes = merge_forms([(m.code, m.guide.get("form", [])) for m in members])
+        problems += [(slabel, f"{key}.items", c) for c in clashes]
+        packages[p["code"]] = Package(
+            code=p["code"], name=p["name"], business=business, items=tuple(p["items"]),
+            lead_department=p.get("lead_department") or members[0].guide["department"], form=tuple(form),
+            materials=tuple(merge_materials([(m.code, m.guide.get("materials", [])) for m in members])),
+            guide={k: v for k, v in p.items() if k in ("conditions", "basis", "note")})
+    return packages
+
+
+def merge_forms(forms: list[tuple[str, list[dict[str, Any]]]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The fields of several items' forms, each key once (一表申请); and every clash, as a sentence.
+
+    Two items asking the same key must ask the same thing: the same type, and for a choice the same options.
+    """
+    merged: dict[str, dict[str, Any]] = {}
+    clashes = []
+    for code, form in forms:
+        for f in form:
+            first = merged.get(f["key"])
+            if first is None:
+                merged[f["key"]] = {**f, "items": [code]}
+                continue
+            if first["type"] != f["type"]:
+                clashes.append(f"field \"{f['key']}\" is a {first['type']} in item \"{first['items'][0]}\" but a "
+                               f"{f['type']} in item \"{code}\": one answer cannot serve both; rename one of them")
+            elif f["type"] == "select" and ({o["value"] for o in first.get("options", [])}
+                                            != {o["value"] for o in f.get("options", [])}):
+                clashes.append(f"field \"{f['key']}\" has other options in item \"{code}\" than in item "
+                               f"\"{first['items'][0]}\": one answer cannot serve both; give them the same options")
+            first["required"] = first.get("required", False) or f.get("required", False)
+            first["items"].append(code)
+    return list(merged.values()), clashes
+
+
+def merge_materials(lists: list[tuple[str, list[dict[str, Any]]]]) -> list[dict[str, Any]]:
+    """Several items' materials, each name once (一套材料); ``of`` maps it to each item's own checklist index."""
+    merged: dict[str, dict[str, Any]] = {}
+    for code, materials in lists:
+        for i, m in enumerate(materials):
+            first = merged.setdefault(m["name"], {**m, "required": False, "copies": 0, "of": {}})
+            first["required"] = first["required"] or m.get("required", True)
+            first["copies"] = max(first["copies"], m.get("copies", 1))
+            first["of"][code] = i
+    return list(merged.values())
 
 
 def _hours(h: dict[str, Any], calendar: WorkCalendar, label: str, problems: list) -> OpeningHours:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 log = logging.getLogger("hallq.kiosk")
 
+DEMO_AUTOPILOT_SECONDS = 15     # hallq start --demo without a display: a flow every 15 s on the home screen
 EXAMPLE = "hallq kiosk --config config/village-station/kiosk.toml --server http://192.168.1.10:8080"
 
 
@@ -30,6 +31,10 @@ def register(add) -> None:
     p.add_argument("--simulate", action="store_true",
                    help="simulated printer, ID card reader and scanner, whatever the config says (demo)")
     p.add_argument("--check", action="store_true", help="check the config and the devices, print their health, exit")
+    p.add_argument("--autopilot", type=float, metavar="SECONDS",
+                   help="demo only, with --simulate: every SECONDS on the home screen the kiosk goes through a flow "
+                        "by itself (take a number, a guide, a booking, an application), so that a demo without a "
+                        "screen shows and prints something (hallq start --demo does this when there is no display)")
 
 
 def _own_dir(cfg, override: str | None) -> Path:
@@ -82,6 +87,11 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
             print(f"{cfg.id}-{device}: {'ok' if not problems else ', '.join(problems)}")
         devices.close()
         return 0 if not any(p for p in health.values() if set(p) - {"no_status", "paper_near_end"}) else 1
+    if args.autopilot is not None and (args.autopilot <= 0 or cfg.id_reader.driver != "simulator"):
+        print("hallq kiosk: --autopilot needs a number of seconds above 0 and the simulated devices (add --simulate):"
+              " it drives the kiosk by itself, for demos only", file=sys.stderr)
+        devices.close()
+        return 2
     session = KioskSession(cfg, KioskApi.connect(cfg.server_url, cfg.device_key), devices)
 
     from kiosk.ui.setup import prepare
@@ -96,10 +106,18 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
              cfg.printer.driver, cfg.id_reader.driver, cfg.scanner.driver, cfg.voice.driver)
     from kiosk.ui.app import KioskApp
 
+    app = KioskApp(session, headless=headless, screenshot_dir=shots, data_dir=_own_dir(cfg, args.data_dir))
+    pilot = None
+    if args.autopilot is not None:
+        from kiosk.autopilot import Autopilot
+
+        pilot = Autopilot(app, args.autopilot)    # held here: Kivy keeps only a weak reference to a bound method
+        app.bind(on_start=pilot.start)
     try:
-        KioskApp(session, headless=headless, screenshot_dir=shots, data_dir=_own_dir(cfg, args.data_dir)).run()
+        app.run()
     finally:
         devices.close()
+    del pilot
     return 0
 
 
@@ -115,5 +133,11 @@ def hall_parts(args) -> list[tuple[str, list[str], bool]]:
     host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
     # the hall's data directory, so that the demo's screenshots and printed tickets sit beside the board's
     own = data_dir(load_hall(hall).site, getattr(args, "data_dir", None))
-    return [("kiosk", ["kiosk", "--config", str(kiosk_toml), "--server", f"http://{host}:{args.port}",
-                       "--simulate", "--data-dir", str(own)], True)]
+    argv = ["kiosk", "--config", str(kiosk_toml), "--server", f"http://{host}:{args.port}", "--simulate",
+            "--data-dir", str(own)]
+    from hallq.demo import demo_mode
+    from kiosk.ui.setup import has_display
+
+    if demo_mode(getattr(args, "demo", False)) and not has_display():
+        argv += ["--autopilot", str(DEMO_AUTOPILOT_SECONDS)]   # nobody taps a kiosk without a screen: it taps itself
+    return [("kiosk", argv, True)]

@@ -220,6 +220,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"  windows: {len(cfg.windows)}; service items: {len(cfg.items)}; staff: {len(cfg.staff)}; "
           f"devices: {len(cfg.devices)}")
     print(f"  hours: {', '.join(str(p) for p in cfg.hours.workdays)} on working days")
+    if cfg.packages:
+        print("  一件事 packages: " + ", ".join(f"{p.code} ({len(p.items)} items, {len(p.form)} fields, "
+                                               f"{len(p.materials)} materials)" for p in cfg.packages.values()))
     print(f"  broker: {_broker_text(cfg)}")
     return 0
 

@@ -92,6 +92,8 @@ class KioskApp(App):
         self.flows = make_flows(session)
         self.current = "home"
         self.shown: tuple[str, str] = ("", "")
+        self.renders = 0                      # views drawn, and when the last was (the autopilot waits on them)
+        self.shown_at = 0.0
         self.listening: tuple[str, ...] = ()
         self._events: queue.Queue = queue.Queue()
         self._halt = threading.Event()
@@ -160,6 +162,7 @@ class KioskApp(App):
         self.send(self.current, "__home__")
 
     def _work(self) -> None:
+        todo: tuple[str, View | None] | None = None   # the screen to draw once no event is waiting
         while not self._halt.is_set():
             job = self._events.get()
             if job is None:
@@ -171,8 +174,13 @@ class KioskApp(App):
                 log.exception("presenter %s failed on %s", flow_name, event)
                 name, view = "home", None
                 self.current = "home"
-            if name is not None and self._events.empty():
-                self._show(name, view)
+            if name is not None:
+                todo = (name, view)
+            # drawn even when the last event changed nothing (a home refresh arriving just after a tap opened
+            # another screen): the screen a tap opened is never skipped
+            if todo is not None and self._events.empty():
+                self._show(*todo)
+                todo = None
 
     def process(self, flow_name: str, event: str, arg: Any) -> tuple[str | None, View | None]:
         """Apply one event in the worker; returns the screen and view to show (None: nothing changed)."""
@@ -226,6 +234,8 @@ class KioskApp(App):
         self.sm.current = name
         self.sm.get_screen(name).render(view)
         self.shown = (name, view.step)
+        self.renders += 1
+        self.shown_at = time.monotonic()
         self.listening = tuple(view.listens)
         self._speak_view(name, view)
         if self._retry_event is not None:

@@ -294,7 +294,8 @@ class FormStep(BoxLayout):
                     opts.add_widget(b)
                 row.add_widget(opts)
             elif f.kind in NUMBER_KINDS:
-                b = KButton(text=_grouped(f.value, f.kind) or " ", role="normal", halign="left", size_role="title_sp")
+                b = KButton(text=_grouped(f.value, f.kind) or " ", key=f.key, role="normal", halign="left",
+                            size_role="title_sp")
                 b.bind(on_release=lambda btn, f=f: self.edit(f))
                 row.add_widget(b)
             elif self.onscreen:

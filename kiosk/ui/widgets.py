@@ -126,7 +126,7 @@ class Keypad(GridLayout):
 
     value = StringProperty("")
     layout = StringProperty("digits")
-    max_len = 64
+    max_len = NumericProperty(64)     # a property: FormStep passes it to the constructor
     labels = ListProperty(["删除", "清空", "确定"])
 
     def build(self, app, on_ok) -> None:
@@ -147,12 +147,13 @@ class Keypad(GridLayout):
             b = KButton(text=k, key=k, size_role="title_sp")
             b.bind(on_release=lambda btn: self.type(btn.key))
             self.add_widget(b)
-        tail = [(self.labels[0], self.backspace, "normal"), (self.labels[1], self.clear, "normal"),
-                (self.labels[2], on_ok, "primary")]
+        tail = [(self.labels[0], self.backspace, "normal", "pad:delete"), (self.labels[1], self.clear, "normal",
+                                                                            "pad:clear"),
+                (self.labels[2], on_ok, "primary", "pad:ok")]
         for _ in range(self.cols - 3):
             self.add_widget(Label())
-        for text, fn, role in tail:
-            b = KButton(text=text, role=role)
+        for text, fn, role, key in tail:
+            b = KButton(text=text, role=role, key=key)
             b.bind(on_release=lambda btn, fn=fn: fn())
             self.add_widget(b)
 

@@ -43,10 +43,10 @@ prepare((1080, 1920) if layout == "portrait" else (1920, 1080), fullscreen=False
 
 from kivy.clock import Clock  # noqa: E402
 from kivy.core.window import Window  # noqa: E402
-from kivy.tests.common import UnitTestTouch  # noqa: E402
 
 from kiosk.ui.app import KioskApp  # noqa: E402
 from kiosk.ui.screens import FormStep  # noqa: E402
+from kiosk.ui.touch import tap  # noqa: E402  (a finger on the screen: the autopilot's too)
 from tests.kiosk import screen_checks  # noqa: E402
 from tests.kiosk.conftest import make_session  # noqa: E402
 
@@ -106,13 +106,6 @@ def until(condition, what: str, timeout: float = 10.0, explain=lambda: ""):
             raise AssertionError(f"waited {timeout:.0f} s for {what} ({explain()})")
         PLAN.insert(0, (None, check))
     return check
-
-
-def tap(widget) -> None:
-    x, y = widget.to_window(*widget.center)
-    touch = UnitTestTouch(x, y)
-    touch.touch_down()
-    touch.touch_up()
 
 
 def keyboard():
