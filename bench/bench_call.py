@@ -1,10 +1,15 @@
 """Call next → the call event received by an MQTT subscriber (target: p99 ≤ 20 ms at 100 calls/s).
 
-A real Mosquitto and a real server; 18 windows signed in; callers press "next"
-at a steady 100 calls per second in total; a subscriber on hallq/<site>/calls
-timestamps each event. Latency = request sent → event received.
+A real server publishing to its broker (``--broker``: by default the hall's
+own Mosquitto, which ``hallq serve`` starts; the subscriber signs in to it
+as the lobby board, with the secret the broker wrote in the data directory;
+or a Mosquitto of the benchmark's own); 18 windows signed in; six caller
+threads press "next" (completing the previous ticket) at a steady
+``--rate`` calls per second in total; a subscriber process on
+hallq/<site>/calls timestamps each event. Latency = request sent → event
+received.
 
-    .venv/bin/python bench/bench_call.py [--rate 100] [--seconds 10]
+    .venv/bin/python bench/bench_call.py [--rate 100] [--seconds 10] [--broker hall|mosquitto]
 """
 
 from __future__ import annotations
@@ -18,15 +23,14 @@ import time
 
 import paho.mqtt.client as paho
 
-from common import emit, machine, percentiles, start_server, tempdir
+from common import BROKERS, add_broker_option, emit, labels, machine, percentiles, start_server, tempdir
 from hallq.client import ApiError, HallClient
-from hallq.testing import Mosquitto
 
 WINDOWS = list(range(1, 19))
 BUSINESSES = ["commerce", "construction", "social", "online"]
 
 
-def subscriber(port: int, ready, done, results) -> None:
+def subscriber(login: tuple[str, int, str, str], ready, done, results) -> None:
     received: dict[int, float] = {}
 
     def on_message(client, userdata, msg):
@@ -36,7 +40,10 @@ def subscriber(port: int, ready, done, results) -> None:
     c.on_message = on_message
     c.on_subscribe = lambda *a: ready.set()
     c.on_connect = lambda cl, u, f, rc, p: cl.subscribe("hallq/liupanshui/calls", 1)
-    c.connect("127.0.0.1", port)
+    host, port, user, password = login
+    if user:
+        c.username_pw_set(user, password)
+    c.connect(host, port)
     c.loop_start()
     done.wait()
     c.loop_stop()
@@ -47,17 +54,20 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--rate", type=float, default=100.0, help="calls per second, all windows together")
     ap.add_argument("--seconds", type=float, default=10.0)
+    add_broker_option(ap)
     args = ap.parse_args()
+    if args.broker == "none":
+        raise SystemExit(f"bench_call: --broker none has no subscriber to measure; one of "
+                         f"{', '.join(b for b in BROKERS if b != 'none')}")
     work = tempdir()
-    broker = Mosquitto(work)
-    broker.start()
-    server = start_server(work, mqtt_url=broker.url)
+    server = start_server(work, broker=args.broker)
+    system = labels(server)
     # the subscriber runs in a process of its own, like a board: the callers' threads must not
     # delay its timestamps (perf_counter is CLOCK_MONOTONIC, comparable across processes)
     results = mp.Queue()
     ready = mp.Event()
     done = mp.Event()
-    sub = mp.Process(target=subscriber, args=(broker.port, ready, done, results))
+    sub = mp.Process(target=subscriber, args=(server.subscriber_login(), ready, done, results))
     sub.start()
     ready.wait(10)
     try:
@@ -110,9 +120,8 @@ def main() -> None:
         done.set()
         sub.join(5)
         server.stop()
-        broker.stop()
         shutil.rmtree(work, ignore_errors=True)
-    emit({"benchmark": "call next (HTTP) -> call event at an MQTT subscriber (Mosquitto)",
+    emit({"benchmark": "call next (HTTP) -> call event at an MQTT subscriber", "system": system,
           "calls_per_second": args.rate, "seconds": args.seconds, "latency": percentiles(lat),
           "calls_not_received": len(missing), "targets": {"p99_ms": 20}, "machine": machine()})
 

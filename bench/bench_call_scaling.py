@@ -7,13 +7,16 @@ exercised) are spread evenly over the hall's four acceptance
 businesses and ten more that no window serves (a business issues at most
 9,999 a day); the window measured serves two of them, and every lookup runs
 on indexes shared by all tickets. For each size the database is filled directly in SQLite (the triggers keep the
-counts, exactly as issuing would) and a real server is started on it. Then
+counts, exactly as issuing would) and a real server is started on it, with
+its broker (``--broker``: by default the hall's own Mosquitto, which ``hallq
+serve`` starts; each server its own). Then
 one window of each server calls next (completing the previous ticket) a few
 hundred times over HTTP, the sizes taking turns call by call, a new ticket
 arriving before each call so every queue keeps its size, and the latency of
 the calls is recorded per size.
 
     .venv/bin/python bench/bench_call_scaling.py [--sizes 10,100,1000,10000,100000] [--calls 500]
+        [--broker hall|mosquitto|none]
 """
 
 from __future__ import annotations
@@ -25,10 +28,9 @@ import sqlite3
 import time
 from datetime import datetime, timedelta
 
-from common import bench_hall, emit, machine, percentiles, tempdir
+from common import BenchServer, add_broker_option, bench_hall, emit, labels, machine, percentiles, tempdir
 from hallq.clock import CHINA, VirtualClock, iso
 from hallq.client import HallClient
-from launcher.processes import ServerProcess
 
 DAY = datetime(2026, 11, 23, 9, 30, tzinfo=CHINA)
 EXTRA = 10  # queues no window serves: 14 businesses hold up to 139,986 waiting within 每日限号
@@ -66,7 +68,7 @@ def fill(data_dir, config, n: int) -> None:
 class Queue:
     """One size: its own data directory, filled, and its own real server with window 3 signed in."""
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, broker: str) -> None:
         self.n = n
         self.work = tempdir()
         config = bench_hall(self.work, extra_businesses=EXTRA)
@@ -75,7 +77,7 @@ class Queue:
         t0 = time.perf_counter()
         fill(data, config, n)
         self.fill_s = time.perf_counter() - t0
-        self.server = ServerProcess(data, config=config, clock="2026-11-23T09:30:00+08:00")
+        self.server = BenchServer(self.work, broker=broker, config=config, clock="2026-11-23T09:30:00+08:00")
         self.server.start(timeout=60)
         self.clerk = HallClient(self.server.url)
         self.clerk.login("1003", "hallq-demo")  # window 3 serves commerce and helps construction
@@ -101,11 +103,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sizes", default="10,100,1000,10000,100000")
     ap.add_argument("--calls", type=int, default=500)
+    add_broker_option(ap)
     args = ap.parse_args()
     queues: list[Queue] = []
     try:
         for n in args.sizes.split(","):
-            queues.append(Queue(int(n)))
+            queues.append(Queue(int(n), args.broker))
+        system = labels(queues[0].server)
         # round robin over the sizes: whatever else the machine does falls on every size alike
         for i in range(args.calls + 20):
             for q in queues:
@@ -116,7 +120,7 @@ def main() -> None:
             q.close()
     p50s = [c["p50_ms"] for c in curve]
     emit({"benchmark": "call next (HTTP, complete_current) vs tickets waiting, sizes interleaved call by call",
-          "curve": curve, "p50_spread_vs_smallest": round(max(abs(p / p50s[0] - 1) for p in p50s), 3),
+          "system": system, "curve": curve, "p50_spread_vs_smallest": round(max(abs(p / p50s[0] - 1) for p in p50s), 3),
           "targets": {"p50_spread": "within ±20%"}, "machine": machine()})
 
 

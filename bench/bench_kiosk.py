@@ -28,7 +28,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import ROOT, emit, machine, percentiles, start_server, tempdir
+from bench.common import ROOT, add_broker_option, emit, labels, machine, percentiles, start_server, tempdir
 
 CHILD = r"""
 import sys, tempfile, time
@@ -104,11 +104,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--presses", type=int, default=60)
     ap.add_argument("--starts", type=int, default=3)
+    add_broker_option(ap)
     args = ap.parse_args()
     work = tempdir()
-    server = start_server(work)
+    server = start_server(work, broker=args.broker)
     try:
-        result = {"benchmark": "kiosk", "machine": machine(),
+        result = {"benchmark": "kiosk", "machine": machine(), "system": labels(server),
                   "confirm_to_printer": confirm_to_printer(server.url, args.presses, work),
                   "cold_start_to_home": cold_start(server.url, args.starts)}
     finally:

@@ -1,7 +1,8 @@
 """Call next while someone floods the sign-in with wrong passwords (target: p95 within 2x of idle).
 
-A real server of the sample city hall behind a "proxy" (the load generator on 127.0.0.1, listed
-in ``[security] trusted_proxies``, sending ``X-Forwarded-For``); 18 windows signed in; clerks
+A real server of the sample city hall (its broker by ``--broker``, default the hall's own Mosquitto)
+behind a "proxy" (the load generator on 127.0.0.1, listed in ``[security] trusted_proxies``, sending
+``X-Forwarded-For``); 18 windows signed in; clerks
 press "next" at a steady rate; the latency of each call-next request is measured in three
 phases of the same length, which take turns ``--rounds`` times (the machine's other load drifts):
 
@@ -16,6 +17,7 @@ phases of the same length, which take turns ``--rounds`` times (the machine's ot
   once, so however many flood threads there are the windows keep the server's other threads.
 
     .venv/bin/python bench/bench_login_flood.py [--rate 30] [--seconds 5] [--rounds 4] [--flood-rate 200]
+        [--broker hall|mosquitto|none]
 """
 
 from __future__ import annotations
@@ -26,9 +28,8 @@ import threading
 import time
 from collections import Counter
 
-from common import bench_hall, emit, machine, percentiles, tempdir
+from common import add_broker_option, bench_hall, emit, labels, machine, percentiles, start_server, tempdir
 from hallq.client import ApiError, HallClient
-from launcher.processes import ServerProcess
 
 WINDOWS = list(range(1, 19))
 BUSINESSES = ["commerce", "construction", "social", "online"]
@@ -101,13 +102,14 @@ def main() -> None:
                     help="threads (connections) sending wrong passwords; 12 is more than the server's 8 threads")
     ap.add_argument("--flood-rate", type=float, default=200.0,
                     help="sign-in attempts per second, all flooding threads together (0: as fast as answered)")
+    add_broker_option(ap)
     args = ap.parse_args()
     work = tempdir()
     config = bench_hall(work)
     config.write_text(config.read_text(encoding="utf-8") + '\n[security]\ntrusted_proxies = ["127.0.0.1"]\n',
                       encoding="utf-8")
-    server = ServerProcess(work / "data", config=config)
-    server.start(timeout=30)
+    server = start_server(work, broker=args.broker, config=config)
+    system = labels(server)
     phases: dict[str, dict] = {}
     try:
         kiosk = HallClient(server.url, token="demo-kiosk-1")
@@ -163,7 +165,7 @@ def main() -> None:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
     idle = phases["idle"]["call_next"]["p95_ms"]
-    emit({"benchmark": "call next (HTTP round trip) idle vs during a flood of wrong passwords",
+    emit({"benchmark": "call next (HTTP round trip) idle vs during a flood of wrong passwords", "system": system,
           "calls_per_second": args.rate, "seconds_per_phase": args.seconds, "rounds": args.rounds,
           "flooding_threads": args.flooders,
           "flood_attempts_per_second_asked": args.flood_rate or "as fast as answered",

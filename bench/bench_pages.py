@@ -1,12 +1,13 @@
 """Console pages and the calls their scripts poll, served by a real server (target: ≤ 200 ms each).
 
-Starts ``hallq serve`` on the sample city hall, fills a morning (tickets
+Starts ``hallq serve`` on the sample city hall with its broker (``--broker``, default the hall's
+own Mosquitto) and publishing on, fills a morning (tickets
 issued, windows signed in, calls made), signs a manager and a clerk in
 through the login form (session cookie + CSRF, like a browser), then fetches
 every console page and the endpoints the pages poll, ``--requests`` times
 each, one at a time on a keep-alive connection, and reports the latency.
 
-    .venv/bin/python bench/bench_pages.py [--requests 40] [--tickets 600]
+    .venv/bin/python bench/bench_pages.py [--requests 40] [--tickets 600] [--broker hall|mosquitto|none]
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import shutil
 import time
 from urllib.parse import urlencode, urlsplit
 
-from common import emit, machine, memory_mb, percentiles, start_server, tempdir
+from common import add_broker_option, emit, labels, machine, memory_mb, percentiles, start_server, tempdir
 
 PAGES_MANAGER = ["/manager/hall", "/manager/allocation", "/manager/tidal", "/manager/stats",
                  "/manager/stats?group=window", "/manager/services", "/manager/calendar", "/manager/notices",
@@ -85,10 +86,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--requests", type=int, default=40, help="requests per page")
     ap.add_argument("--tickets", type=int, default=600)
+    add_broker_option(ap)
     args = ap.parse_args()
     work = tempdir()
-    server = start_server(work)
+    server = start_server(work, broker=args.broker)
     try:
+        system = labels(server)
         fill_morning(server.url, args.tickets)
         manager, clerk, anonymous = Browser(server.url), Browser(server.url), Browser(server.url)
         manager.sign_in("2001")
@@ -112,7 +115,7 @@ def main() -> None:
     worst = max(r["p95_ms"] for r in results.values())
     bad = {p: r["status"] for p, r in results.items() if set(r["status"]) - {200, 304}}
     emit({"benchmark": "console pages and polled endpoints, one keep-alive client, real server",
-          "requests_per_page": args.requests, "tickets_issued": args.tickets, "latency_by_path": results,
+          "system": system, "requests_per_page": args.requests, "tickets_issued": args.tickets, "latency_by_path": results,
           "worst_p95_ms": worst, "target_ms": 200, "within_target": worst <= 200 and not bad,
           "unexpected_status": bad, "server_memory_mb_after": mem, "machine": machine()})
 
