@@ -5,7 +5,14 @@ A doc marks a generated block with ``<!-- NAME:begin -->`` and ``<!-- NAME:end -
 tests/test_docs_figures.py fails when a block differs from its rendering, so
 a figure in the docs cannot drift from the run it came from.
 
+The summary of docs/performance.md and the README's figures come from the
+newest committed run of ``bench/run_all.py`` (docs/performance-<date>.json
+in its format 2, not a ``--quick`` one): every figure the median of its runs
+with their min–max, and how the server ran as the run read it from the
+server. Without such a file they say so instead of showing a figure.
+
     .venv/bin/python bench/docs_figures.py          # rewrite every block from its JSON
+    .venv/bin/python bench/run_all.py --runs 3 --docs   # measure, then the same
 """
 
 from __future__ import annotations
@@ -17,6 +24,153 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from spread import fmt_spread, pick, spread  # noqa: E402
+
+DOCS = ROOT / "docs"
+NO_RUN = ("No committed run of the benchmarks yet: these figures are generated from "
+          "`docs/performance-<date>.json`, written by `.venv/bin/python bench/run_all.py --runs 3 --docs` "
+          "(see [How the figures are made](docs/performance.md#how-the-figures-are-made)).")
+
+
+def newest_run(folder: Path = DOCS) -> Path | None:
+    """The newest committed ``bench/run_all.py`` output in ``folder`` that the docs may show (format 2, not quick)."""
+    found = []
+    for path in folder.glob("performance-*.json"):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and data.get("format") == 2 and not data.get("quick"):
+            found.append((data.get("generated", ""), path.name, path))
+    return max(found)[2] if found else None
+
+
+# (benchmark, figure, path in one run's JSON, decimals, unit, target as written, target value, "<=" or ">=", scale)
+ROWS: list[tuple] = [
+    ("issue", "tickets issued per second, `wrk` load, 16 connections", ("wrk", "tickets_per_second"), 0, "/s",
+     "≥ 1,500/s", 1500, ">=", 1),
+    ("issue", "issue latency p99, `wrk` load", ("wrk", "latency", "p99_ms"), 1, " ms", "≤ 30 ms", 30, "<=", 1),
+    ("issue", "tickets issued per second, Python client (2 processes × 8 threads)", ("python", "tickets_per_second"),
+     0, "/s", "≥ 1,500/s", 1500, ">=", 1),
+    ("issue", "issue latency p99, Python client", ("python", "latency", "p99_ms"), 1, " ms", "≤ 30 ms", 30, "<=", 1),
+    ("call", "call next → call event at an MQTT subscriber, 100 calls/s, p99", ("latency", "p99_ms"), 1, " ms",
+     "≤ 20 ms", 20, "<=", 1),
+    ("call", "calls whose event never arrived", ("calls_not_received",), 0, "", "0", 0, "<=", 1),
+    ("call_scaling", "call next p50, 10 … 100,000 waiting: largest spread against 10", ("p50_spread_vs_smallest",),
+     1, " %", "within ±20 %", 20, "<=", 100),
+    ("startup", "server cold start until healthy and publishing, p50", ("cold_start", "p50_ms"), 0, " ms",
+     "≤ 1,500 ms", 1500, "<=", 1),
+    ("startup", "server idle RSS (Granian's master and worker)", ("idle_memory_mb", "rss_max"), 1, " MB", "≤ 80 MB",
+     80, "<=", 1),
+    ("startup", "its broker's idle RSS", ("idle_memory_mb", "broker_rss_max"), 1, " MB", "–", None, "<=", 1),
+    ("login_flood", "call next p95 during a flood of wrong passwords, against idle",
+     ("p95_ratio", "flood_many_clients"), 2, "×", "≤ 2×", 2, "<=", 1),
+    ("pages", "console pages and polled endpoints, worst p95", ("worst_p95_ms",), 1, " ms", "≤ 200 ms", 200, "<=", 1),
+    ("simulation", "a hall day against the real server: requests per second", ("server", "requests_per_second"), 0,
+     "/s", "–", None, ">=", 1),
+    ("backup", "`hallq backup` of a year (1,000,000 tickets) under load", ("runs", 0, "backup_seconds"), 1, " s",
+     "≤ 30 s", 30, "<=", 1),
+    ("backup", "issue p99 during the backup", ("runs", 0, "issue_during", "p99_ms"), 1, " ms", "≤ 100 ms", 100, "<=",
+     1),
+    ("statistics", "statistics over 1,000,000 tickets: worst report", ("largest", "worst_report_ms"), 0, " ms",
+     "≤ 500 ms", 500, "<=", 1),
+    ("board", "call event → board drawn, p99", ("call_to_drawn", "p99_ms"), 1, " ms", "≤ 100 ms", 100, "<=", 1),
+    ("board", "board idle CPU", ("idle_cpu_percent_of_one_core", "no_notices"), 1, " % of a core", "≤ 5 %", 5,
+     "<=", 1),
+    ("board", "board RSS after 100,000 events", ("flood", "rss_mb", -1, "rss_mb"), 1, " MB", "≤ 150 MB", 150, "<=",
+     1),
+    ("announcer", "call event → announcement audio ready, p99", ("uncached", "p99_ms"), 1, " ms", "≤ 300 ms", 300,
+     "<=", 1),
+    ("announcer", "… phrases cached, p99", ("cached", "p99_ms"), 1, " ms", "≤ 50 ms", 50, "<=", 1),
+    ("kiosk", "kiosk cold start to the home screen", ("cold_start_to_home", "median_s"), 2, " s", "≤ 3 s", 3, "<=",
+     1),
+    ("kiosk", "kiosk \"confirm\" → ticket bytes at the printer, p95", ("confirm_to_printer", "latency", "p95_ms"), 1,
+     " ms", "≤ 1,000 ms", 1000, "<=", 1),
+    ("kiosk", "a printed ticket's ESC/POS", ("confirm_to_printer", "ticket_bytes", "max"), 0, " bytes", "≤ 1,024",
+     1024, "<=", 1),
+    ("ime", "pinyin keyboard: a lookup, p99", ("lookup", "p99_ms"), 1, " ms", "–", None, "<=", 1),
+]
+
+
+def as_run(result: dict) -> str:
+    """How the server of a run ran, as the run read it from the server's /api/v1/health (bench/common.labels)."""
+    sy = result.get("system")
+    if not sy:
+        return "no server"
+    broker = {"hall": "hall's own broker", "mosquitto": "own Mosquitto", "none": "no broker"}.get(
+        sy.get("broker_choice"), str(sy.get("broker_choice")))
+    link = "" if sy.get("mqtt_link") in ("connected", "follower") else f" ({sy.get('mqtt_link')})"
+    sq, sv = sy.get("sqlite") or {}, sy.get("server") or {}
+    return (f"{broker}{link}; `synchronous={sq.get('synchronous', '?')}`, {sq.get('journal_mode', '?')}; "
+            f"{sv.get('workers', '?')}×{sv.get('threads', '?')}")
+
+
+def figures(data: dict, bench: str, path: tuple, scale: float = 1) -> tuple[list[float], int, str] | None:
+    """The values of one figure over the successful runs of ``bench``, how many runs there were, and how it ran."""
+    entry = data["benchmarks"].get(bench)
+    if not entry:
+        return None
+    ok = [r["result"] for r in entry["runs"] if r.get("ok") and "result" in r]
+    values = [v * scale for v in (pick(r, path) for r in ok) if v is not None]
+    if not values:
+        return None
+    runs = {as_run(r) for r in ok}
+    return values, len(entry["runs"]), "; ".join(sorted(runs))
+
+
+def _header(data: dict, path: Path, link: str) -> str:
+    m = data["machine"]
+    dirty = " with uncommitted changes" if data.get("uncommitted_changes") else ""
+    return (f"Generated from [`{path.name}`]({link}): `{data['command']}`, {data['generated'][:10]}, commit "
+            f"`{data.get('git')}`{dirty}; {data['runs_per_benchmark']} runs of each benchmark, in turns; "
+            f"{m.get('cpus')} × {m.get('cpu_model', '?')}, load average {m.get('load_average_1_5_15', '?')} "
+            f"at the start (the load generators share these cores). Each figure: the median of the runs (min–max).")
+
+
+def _summary(path: Path | None) -> str:
+    if path is None:
+        return NO_RUN.replace("docs/performance.md#", "#")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    lines = [_header(data, path, path.name), "",
+             "| figure | target | measured | runs | as run | |", "|---|---|---|---|---|---|"]
+    for bench, label, fpath, digits, unit, target_text, target, direction, scale in ROWS:
+        keys = [k for k in data["benchmarks"] if k == bench or k.startswith(bench + "@")]
+        for key in keys:
+            found = figures(data, key, fpath, scale)
+            if found is None:
+                lines.append(f"| {label} | {target_text} | failed or not measured | "
+                             f"{len(data['benchmarks'][key]['runs'])} | | |")
+                continue
+            values, runs, how = found
+            med = spread(values)["median"]
+            verdict = "" if target is None else ("met" if (med <= target if direction == "<=" else med >= target)
+                                                 else "**not met**")
+            lines.append(f"| {label} | {target_text} | {fmt_spread(values, digits, unit)} | {len(values)} of {runs} "
+                         f"| {how} | {verdict} |")
+    return "\n".join(lines)
+
+
+def _readme(path: Path | None) -> str:
+    if path is None:
+        return NO_RUN
+    data = json.loads(path.read_text(encoding="utf-8"))
+    wanted = [r for r in ROWS if (r[0], r[2]) in {("issue", ("wrk", "tickets_per_second")),
+                                                  ("issue", ("wrk", "latency", "p99_ms")),
+                                                  ("issue", ("python", "tickets_per_second")),
+                                                  ("call", ("latency", "p99_ms")),
+                                                  ("call_scaling", ("p50_spread_vs_smallest",)),
+                                                  ("startup", ("idle_memory_mb", "rss_max")),
+                                                  ("board", ("call_to_drawn", "p99_ms")),
+                                                  ("board", ("flood", "rss_mb", -1, "rss_mb"))}]
+    lines = [f"Medians of {data['runs_per_benchmark']} runs (min–max), {data['generated'][:10]}, "
+             f"{data['machine'].get('cpus')} shared cores, the server with the hall's own broker "
+             f"([docs/performance.md](docs/performance.md), [`{path.name}`](docs/{path.name})):", ""]
+    for bench, label, fpath, digits, unit, target_text, _target, _direction, scale in wanted:
+        found = figures(data, bench, fpath, scale)
+        shown = "not measured" if found is None else fmt_spread(found[0], digits, unit)
+        lines.append(f"- {label}: {shown} (target {target_text})")
+    return "\n".join(lines)
 
 
 def _dispatch(data: dict) -> str:
@@ -73,8 +227,10 @@ def _structure(data: dict) -> str:
     return "\n".join(lines)
 
 
-# name: (doc, committed JSON, renderer)
+# name: (doc, committed JSON (or a function finding it, None when there is none), renderer)
 BLOCKS = {
+    "performance-summary": (ROOT / "docs" / "performance.md", newest_run, _summary),
+    "readme-figures": (ROOT / "README.md", newest_run, _readme),
     "call-figures": (ROOT / "docs" / "performance.md", ROOT / "docs" / "performance-calls-2026-12-06.json", _calls),
     "dispatch-figures": (ROOT / "docs" / "dispatch.md", ROOT / "docs" / "dispatch-figures.json", _dispatch),
     "structure-figures": (ROOT / "docs" / "performance.md", ROOT / "docs" / "performance-structure-2026-12-06.json",
@@ -82,9 +238,18 @@ BLOCKS = {
 }
 
 
+def source(name: str) -> Path | None:
+    found = BLOCKS[name][1]
+    return found() if callable(found) else found
+
+
 def rendered(name: str) -> str:
-    doc, data, render = BLOCKS[name]
-    return render(json.loads(data.read_text(encoding="utf-8")))
+    doc, _, render = BLOCKS[name]
+    path = source(name)
+    if render in (_summary, _readme):
+        return render(path)
+    assert path is not None
+    return render(json.loads(path.read_text(encoding="utf-8")))
 
 
 def block(name: str) -> str:
@@ -104,7 +269,17 @@ def write(name: str) -> None:
     doc.write_text(new, encoding="utf-8")
 
 
-if __name__ == "__main__":
+def write_all() -> list[str]:
+    """Rewrite every block; say what was written from what."""
+    done = []
     for name in BLOCKS:
         write(name)
-        print(f"{BLOCKS[name][0].relative_to(ROOT)}: {name} written from {BLOCKS[name][1].relative_to(ROOT)}")
+        path = source(name)
+        done.append(f"{BLOCKS[name][0].relative_to(ROOT)}: {name} written from "
+                    f"{path.relative_to(ROOT) if path else '(no committed run yet)'}")
+    return done
+
+
+if __name__ == "__main__":
+    for line in write_all():
+        print(line)

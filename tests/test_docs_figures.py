@@ -1,7 +1,13 @@
-"""Every generated block of figures in the docs matches the committed JSON it was made from (bench/docs_figures.py)."""
+"""Every generated block of figures in the docs matches the committed JSON it was made from (bench/docs_figures.py).
+
+And the helpers behind them, without running a benchmark: the median and spread of a figure over runs,
+which committed run the docs show, how a run's labels (read from the server) are rendered, and that every
+benchmark that starts a server takes ``--broker``.
+"""
 
 from __future__ import annotations
 
+import json
 import sys
 
 import pytest
@@ -10,9 +16,99 @@ from hallq.testing import ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
 import docs_figures
+import run_all
+from spread import fmt_spread, pick, spread
 
 
 @pytest.mark.parametrize("name", list(docs_figures.BLOCKS))
 def test_the_docs_show_the_committed_figures(name):
     assert docs_figures.block(name) == docs_figures.rendered(name).rstrip("\n"), (
         f"{name}: the doc and its JSON disagree; run .venv/bin/python bench/docs_figures.py")
+
+
+def test_a_figure_is_the_median_of_its_runs_with_min_and_max():
+    assert spread([900.0, 1032.5, 688.0]) == {"median": 900.0, "min": 688.0, "max": 1032.5,
+                                              "runs": [900.0, 1032.5, 688.0]}
+    assert spread([1.0, 2.0, 4.0, 10.0])["median"] == 3.0
+    assert fmt_spread([900.0, 1032.5, 688.0], 0, "/s") == "900/s (688–1,032)"
+    assert fmt_spread([12.25], 1, " ms") == "12.2 ms (1 run)"
+    with pytest.raises(ValueError):
+        spread([])
+    assert pick({"latency": {"p99_ms": 21}}, ("latency", "p99_ms")) == 21.0
+    assert pick({"rss": [{"mb": 1}, {"mb": 2}]}, ("rss", -1, "mb")) == 2.0
+    assert pick({"latency": {}}, ("latency", "p99_ms")) is None
+    assert pick({"ok": True}, ("ok",)) is None  # a flag is not a figure
+
+
+SYSTEM = {"hallq_version": "0.1.0", "broker_choice": "hall", "broker": "embedded 127.0.0.1:40000",
+          "mqtt_link": "connected", "sqlite": {"journal_mode": "WAL", "synchronous": "FULL"},
+          "server": {"workers": 1, "threads": 8}}
+
+
+def a_run(tickets_per_second: float, p99: float, ok: bool = True) -> dict:
+    result = {"system": SYSTEM, "wrk": {"tickets_per_second": tickets_per_second, "latency": {"p99_ms": p99}},
+              "python": {"tickets_per_second": tickets_per_second / 2, "latency": {"p99_ms": p99 * 2}}}
+    return {"ok": ok, "seconds": 20.0, "exit_code": 0 if ok else 1, **({"result": result} if ok else {})}
+
+
+def run_file(folder, name: str, generated: str, **extra) -> dict:
+    data = {"format": 2, "generated": generated, "command": "bench/run_all.py --runs 3", "runs_per_benchmark": 3,
+            "quick": False, "machine": {"cpus": 2, "cpu_model": "Test CPU", "load_average_1_5_15": [0.1, 0.2, 0.3]},
+            "git": "abc1234", "uncommitted_changes": False,
+            "benchmarks": {"issue": {"script": "bench_issue.py", "arguments": [], "ok": False,
+                                     "runs": [a_run(1600, 25), a_run(1400, 35), a_run(0, 0, ok=False)]}},
+            **extra}
+    (folder / name).write_text(json.dumps(data), encoding="utf-8")
+    return data
+
+
+def test_the_docs_show_the_newest_full_run_and_never_a_quick_or_older_format(tmp_path):
+    assert docs_figures.newest_run(tmp_path) is None
+    (tmp_path / "performance-2026-11-22.json").write_text(json.dumps({"benchmarks": {}}))  # before format 2
+    assert docs_figures.newest_run(tmp_path) is None
+    run_file(tmp_path, "performance-2026-12-07.json", "2026-12-07T10:00:00+00:00")
+    run_file(tmp_path, "performance-2026-12-08.json", "2026-12-08T10:00:00+00:00", quick=True)
+    assert docs_figures.newest_run(tmp_path).name == "performance-2026-12-07.json"
+    run_file(tmp_path, "performance-2026-12-09.json", "2026-12-09T10:00:00+00:00")
+    assert docs_figures.newest_run(tmp_path).name == "performance-2026-12-09.json"
+
+
+def test_without_a_committed_run_the_blocks_say_so_instead_of_a_figure():
+    assert "No committed run" in docs_figures._summary(None)
+    assert "No committed run" in docs_figures._readme(None)
+
+
+def test_the_summary_shows_median_spread_runs_and_the_labels_the_server_reported(tmp_path):
+    run_file(tmp_path, "performance-2026-12-07.json", "2026-12-07T10:00:00+00:00")
+    text = docs_figures._summary(tmp_path / "performance-2026-12-07.json")
+    row = next(line for line in text.splitlines() if line.startswith("| tickets issued per second, `wrk`"))
+    assert "1,500/s (1,400–1,600)" in row and "| 2 of 3 |" in row and "| met |" in row
+    assert "hall's own broker; `synchronous=FULL`, WAL; 1×8" in row
+    p99 = next(line for line in text.splitlines() if line.startswith("| issue latency p99, `wrk`"))
+    assert "30.0 ms (25.0–35.0)" in p99 and "**not met**" not in p99  # 30 ≤ 30
+    python = next(line for line in text.splitlines() if line.startswith("| tickets issued per second, Python"))
+    assert "750/s" in python and "**not met**" in python
+    assert "abc1234" in text and "Test CPU" in text and "3 runs of each benchmark" in text
+    readme = docs_figures._readme(tmp_path / "performance-2026-12-07.json")
+    assert "1,500/s (1,400–1,600) (target ≥ 1,500/s)" in readme
+
+
+def test_a_server_that_did_not_publish_is_labelled_so():
+    result = {"system": {**SYSTEM, "broker_choice": "none", "mqtt_link": "disconnected"}}
+    assert docs_figures.as_run(result).startswith("no broker (disconnected);")
+    assert docs_figures.as_run({}) == "no server"
+
+
+def test_every_benchmark_that_starts_a_server_takes_the_broker_option():
+    for script in run_all.scripts():
+        text = script.read_text(encoding="utf-8")
+        if any(call in text for call in ("start_server(", "BenchServer(", "own_server(")):
+            assert run_all.takes_broker(script), f"{script.name} starts a server but takes no --broker"
+    names = {p.stem.removeprefix("bench_") for p in run_all.scripts()}
+    assert set(run_all.QUICK) <= names, f"run_all.QUICK names no benchmark: {set(run_all.QUICK) - names}"
+
+
+def test_the_wrk_script_sends_a_new_idempotency_key_and_the_device_key_with_every_request():
+    lua = (ROOT / "bench" / "wrk" / "issue.lua").read_text(encoding="utf-8")
+    assert '["Idempotency-Key"] = prefix .. counter' in lua and "counter = counter + 1" in lua
+    assert '["Authorization"] = "Bearer " .. device_key' in lua
