@@ -1,8 +1,8 @@
 """Did a change make hallq slower? Run benchmarks on two commits, alternately, and compare.
 
 A figure measured today and one measured last week differ by what the shared
-cores were doing (docs/performance.md: 869 tickets/s one day, 1,305/s another,
-same code). So the base commit is checked out in a git worktree and both trees'
+cores were doing (five runs of bench_issue.py on one day gave 688 to 1,032
+tickets/s, issue 16). So the base commit is checked out in a git worktree and both trees'
 own benchmark scripts run in turns, base and head alternating (and which goes
 first alternating too), so whatever else the machine does falls on both alike.
 
@@ -12,7 +12,9 @@ first alternating too), so whatever else the machine does falls on both alike.
 Prints (and with ``--out`` writes) one JSON object: every run's output for each
 side, and per figure the median over the runs for each side and head's change
 against base. Both trees run with this checkout's .venv; each tree's own code
-comes first on the import path.
+comes first on the import path. Each tree's scripts run with their own
+defaults: this tree's server benchmarks with the hall's own broker, a tree
+from before ``--broker`` (issue 16) with MQTT pointed at a closed port.
 """
 
 from __future__ import annotations
