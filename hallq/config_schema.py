@@ -181,6 +181,8 @@ SERVICES_FILE = Obj({
         "category": Str(max_len=40),
         "department": Str(max_len=100),
         "recipients": Str(max_len=200),
+        "keywords": Arr(Str(min_len=1, max_len=40), max_items=20,
+                        description="other names residents use (俗称, e.g. 社保), found by the item search"),
         "conditions": Arr(Str(max_len=1000), max_items=30),
         "materials": Arr(MATERIAL, max_items=60),
         "statutory_days": Int(min=0, max=365),

@@ -27,6 +27,7 @@ import logging
 
 from hallq.hallconfig import HallConfig
 from queue_server.auth import forget_devices
+from queue_server.domain import search
 from queue_server.domain.context import SYSTEM, Hall, Tx
 from queue_server.db import Database
 
@@ -46,9 +47,12 @@ def apply_config(db: Database, hall: Hall, force: bool = False) -> bool:
         tx = Tx(conn, hall, SYSTEM, hall.now())
         applied = f"{cfg.content_hash}:{FORMAT}"
         if not force and tx.meta("config_hash") == applied:
+            if tx.meta(search.META_KEY) != search.VERSION:  # a database from before the index (or an older one)
+                search.rebuild(tx.conn, tx.set_meta)
             return False
         _sync_businesses(tx, cfg)
         _sync_items(tx, cfg)
+        search.rebuild(tx.conn, tx.set_meta)
         _sync_windows(tx, cfg)
         _sync_staff(tx, cfg)
         _sync_devices(tx, cfg)

@@ -11,10 +11,11 @@ from flask import current_app, request
 
 from hallq import __version__
 from hallq.clock import iso
-from hallq.schema import Arr, Int
-from queue_server.api import api, operation, query_int
+from hallq.schema import Arr, Int, Str
+from queue_server.api import BadRequest, api, operation, query_int
 from queue_server.api import schemas as S
 from queue_server.readmodel import hall as reads
+from queue_server.readmodel import search
 
 
 def public_broker_url(cfg) -> str:
@@ -97,10 +98,26 @@ def get_business(code, actor):
 
 
 @api.get("/items")
-@operation("list_items", "Service items (事项), optionally of one business", tag="guides",
-           response=Arr(S.ITEM, max_items=None), query={"business": S.BUSINESS_CODE}, errors=(404,))
+@operation("list_items", "Service items (事项), optionally of one business; with q, those matching a search, best first",
+           tag="guides", response=Arr(S.ITEM, max_items=None), errors=(400, 404),
+           query={"business": S.BUSINESS_CODE,
+                  "q": Str(min_len=1, max_len=search.MAX_QUERY,
+                           description="Chinese keywords (社保, 养老 保险), pinyin initials (yl) or full pinyin "
+                                       "(yanglao) of a name; matches names, keywords, department, conditions "
+                                       "and materials"),
+                  "limit": Int(min=1, max=200, description="with q: at most this many items (default 20)")},
+           description="Without q: every active item in the catalogue's order. With q: the items matching every "
+                       "term, those whose name matches first (docs/api.md, \"Finding an item\").")
 def list_items(actor):
-    return reads.items(state(), request.args.get("business"))
+    q = request.args.get("q")
+    if q is None:
+        return reads.items(state(), request.args.get("business"))
+    if not q.strip() or len(q) > search.MAX_QUERY:
+        err = BadRequest("error.query.invalid", field="q", problem=f"must be 1 to {search.MAX_QUERY} characters",
+                         code="invalid_fields")
+        err.fields = [{"field": "q", "problem": f"must be 1 to {search.MAX_QUERY} characters"}]
+        raise err
+    return search.search_items(state(), q, request.args.get("business"), query_int("limit", 20, 1, 200))
 
 
 @api.get("/items/<code>")

@@ -26,6 +26,7 @@ from typing import Any
 
 from hallq.targets import CLASSES, LIMITS
 from hallq.targets import problems as target_problems
+from queue_server.domain import search
 from queue_server.domain.context import Tx
 from queue_server.domain.errors import Invalid
 
@@ -265,5 +266,6 @@ def import_items(tx: Tx, text: str) -> dict[str, int]:
             "guide = excluded.guide, active = excluded.active",
             (code, business, json.dumps(names, ensure_ascii=False), json.dumps(guide, ensure_ascii=False),
              existing[code]["position"] if code in existing else 10000 + pos, int(active)))
+    search.rebuild(tx.conn, tx.set_meta)  # names and departments may have changed
     tx.journal("config_applied", data={"source": "console", "import": "items", "added": added, "updated": updated})
     return {"added": added, "updated": updated}
