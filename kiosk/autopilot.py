@@ -34,7 +34,7 @@ from kivy.clock import Clock
 
 from device_drivers.sim_id_reader import IdReaderSimulator, demo_card
 from kiosk.presenters.base import Field
-from kiosk.ui.touch import scroll_into_sight, tap, with_key
+from kiosk.ui.touch import at_rest, scroll_into_sight, tap, with_key
 
 log = logging.getLogger("hallq.kiosk.autopilot")
 
@@ -206,10 +206,13 @@ class Autopilot:
 
     def touch(self, key: str, what: str = "") -> Steps:
         """Tap the widget with this key on the screen shown (scrolled into sight first, as a finger would)."""
-        for _ in range(3):
+        for _ in range(5):
             widget = next(with_key(self.app.sm.current_screen, key), None)
             if widget is None:
                 raise Stuck(f"nothing to tap for {what or key!r}")
+            if not at_rest(widget):      # a finger on a moving list only stops it
+                yield Wait(f"the list under {what or key!r} at rest", lambda widget=widget: at_rest(widget), 5)
+                continue
             if not scroll_into_sight(widget):
                 log.debug("autopilot: tap %s at %s on %s-%s", key, widget.to_window(*widget.center), *self.app.shown)
                 tap(widget)
@@ -258,15 +261,18 @@ class Autopilot:
 
     def type_text(self, key: str, text: str, digits: bool) -> Steps:
         """A text field: tap it, type on the on-screen keyboard (English letters, or the 123 page), 确定."""
-        yield from self.touch(key, f"the field {key}")
-
         def keyboard():
             body = self.app.sm.current_screen.ids.body
             step = body.children[0] if body.children else None
             kb = getattr(step, "keyboard", None)
             return kb if kb is not None and getattr(step, "keyboard_field", None) is not None \
                 and step.keyboard_field.key == key else None
-        yield Wait(f"the keyboard on {key}", lambda: keyboard() is not None)
+        for attempt in range(2):
+            yield from self.touch(key, f"the field {key}")
+            if (yield Wait(f"the keyboard on {key}", lambda: keyboard() is not None, 5 if attempt == 0 else TIMEOUT,
+                           soft=attempt == 0)):
+                break
+            log.info("autopilot: the tap on the field %s went unanswered; tapping again", key)
         composer = keyboard().composer
         if digits and not composer.symbols:
             yield from self.touch("symbols", "123")

@@ -2,6 +2,8 @@
 
 With no display (no DISPLAY / WAYLAND_DISPLAY) the kiosk still runs, drawn
 offscreen, and writes a screenshot of every screen it shows; the log says so.
+In a demo without a display, ``hallq start --demo`` adds ``--autopilot`` so that
+the kiosk goes through real flows by itself (kiosk.autopilot).
 """
 
 from __future__ import annotations

@@ -51,12 +51,27 @@ def with_key(root: Widget, key: str) -> Iterator[Widget]:
             yield w
 
 
-def scroll_into_sight(widget: Widget) -> bool:
-    """Scroll the ScrollView holding ``widget`` so that its middle can be touched; True if it had to scroll
-    (positions are updated on the next frame: look again then)."""
+def _scroll_view(widget: Widget) -> ScrollView | None:
     parent = widget.parent
     while parent is not None and not isinstance(parent, ScrollView):
         parent = parent.parent if parent.parent is not parent else None    # the window is its own parent
+    return parent
+
+
+def at_rest(widget: Widget) -> bool:
+    """Whether the ScrollView holding ``widget`` (if any) has stopped moving: a touch on a moving one only
+    stops it (Kivy's scroll effects), as a finger's does, and reaches no button."""
+    sv = _scroll_view(widget)
+    if sv is None:
+        return True
+    moving = any(e is not None and abs(getattr(e, "velocity", 0) or 0) > 1e-3 for e in (sv.effect_x, sv.effect_y))
+    return not moving and 0.0 <= sv.scroll_y <= 1.0 and 0.0 <= sv.scroll_x <= 1.0
+
+
+def scroll_into_sight(widget: Widget) -> bool:
+    """Scroll the ScrollView holding ``widget`` so that its middle can be touched; True if it had to scroll
+    (positions are updated on the next frame: look again then)."""
+    parent = _scroll_view(widget)
     if parent is None:
         return False
     x, y = widget.to_window(*widget.center)
