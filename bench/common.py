@@ -135,14 +135,15 @@ def start_server(workdir: Path, broker: str = "hall", workers: int = 1, threads:
     return server
 
 
-def labels(server: BenchServer) -> dict:
+def labels(server: ServerProcess, broker_choice: str | None = None) -> dict:
     """What the running server says it is (``GET /api/v1/health``): version, SQLite's settings, the broker it
     publishes to and whether the link is up, its workers and threads; never an account or a password."""
     h = server.client().health()
     b = h.get("broker")
     broker = "none" if b is None else (f"{'embedded' if b['embedded'] else 'url'} {b['host']}:{b['port']}"
                                        f"{' (TLS)' if b.get('tls') else ''}")
-    return {"hallq_version": h["version"], "broker_choice": server.broker_choice, "broker": broker,
+    choice = broker_choice or getattr(server, "broker_choice", None)
+    return {"hallq_version": h["version"], "broker_choice": choice, "broker": broker,
             "mqtt_link": h["mqtt"], "sqlite": h.get("sqlite"), "server": h.get("server")}
 
 
