@@ -1,0 +1,203 @@
+"""The county config (``county.toml``): the platform's database and broker, the registry of halls, accounts.
+
+Validated as a whole on loading (every problem at once, each with its key), like a hall's config.
+Secrets never go in the file: the database URL may name an environment variable, the broker's
+password and each hall's key are *references* (``env:NAME`` or ``file:/path``), resolved when used.
+A sample is in config/county/county.toml; docs/county.md explains every section.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hallq.schema import Arr, Bool, Int, Num, Obj, Str, Texts, format_problems
+
+SITE = r"[a-z0-9][a-z0-9-]{0,39}"
+LEVELS = ("city", "district", "town", "village")
+CREDENTIAL = r"(env:[A-Za-z_][A-Za-z0-9_]{0,127}|file:\S{1,500})"
+
+COUNTY_FILE = Obj({
+    "county": Obj({
+        "id": Str(pattern=SITE, description="the county's short name, e.g. liupanshui-zhongshan"),
+        "name": Texts(),
+        "timezone": Str(enum=["Asia/Shanghai", "Asia/Urumqi", "Asia/Hong_Kong", "Asia/Macau"]),
+    }, required=["id", "name"]),
+    "database": Obj({
+        "url": Str(max_len=500, pattern=r"postgres(ql)?://\S+"),
+        "url_env": Str(pattern=r"[A-Za-z_][A-Za-z0-9_]{0,127}"),
+    }),
+    "broker": Obj({
+        "url": Str(max_len=300, pattern=r"mqtts?://\S+", description="the county broker's MQTT listener"),
+        "username": Str(max_len=64),
+        "password": Str(pattern=CREDENTIAL, max_len=600, description="env:NAME or file:/path"),
+        "tls_ca": Str(max_len=500),
+    }, required=["url"]),
+    "ingest": Obj({
+        "max_payload_bytes": Int(min=1024, max=256 * 1024),
+        "max_clock_ahead_seconds": Int(min=5, max=86400),
+        "max_age_days": Int(min=1, max=3650),
+        "reconcile_seconds": Num(min=0.2, max=3600),
+        "catchup_page": Int(min=1, max=1000),
+        "catchup_threads": Int(min=1, max=32),
+    }),
+    "halls": Arr(Obj({
+        "site": Str(pattern=SITE),
+        "level": Str(enum=list(LEVELS)),
+        "parent": Str(pattern=SITE),
+        "name": Texts(),
+        "address": Str(max_len=200),
+        "coordinates": Arr(Num(min=-180, max=180), min_items=2, max_items=2, description="[latitude, longitude]"),
+        "businesses": Arr(Str(pattern=r"[a-z][a-z0-9_]{0,31}"), max_items=64),
+        "journal_url": Str(max_len=300, pattern=r"https?://\S+"),
+        "credential": Str(pattern=CREDENTIAL, max_len=600),
+        "cafile": Str(max_len=500),
+        "active": Bool(),
+    }, required=["site", "level", "name", "journal_url", "credential"]), max_items=5000),
+    "accounts": Arr(Obj({
+        "username": Str(pattern=r"[a-z0-9][a-z0-9._-]{0,39}"),
+        "name": Str(max_len=40),
+        "role": Str(enum=["supervisor", "hall_manager"]),
+        "site": Str(pattern=SITE),
+        "password_hash": Str(pattern=r"\$argon2id?\$\S+", max_len=300),
+    }, required=["username", "role", "password_hash"]), max_items=1000),
+}, required=["county", "broker", "halls"])
+
+
+class CountyConfigError(ValueError):
+    """Mistakes in county.toml; ``str()`` lists them all."""
+
+
+@dataclass(frozen=True)
+class Ingest:
+    max_payload_bytes: int = 64 * 1024
+    max_clock_ahead_seconds: int = 300
+    max_age_days: int = 400
+    reconcile_seconds: float = 60.0
+    catchup_page: int = 500
+    catchup_threads: int = 4
+
+
+@dataclass(frozen=True)
+class Hall:
+    site: str
+    level: str
+    name: dict[str, str]
+    journal_url: str
+    credential: str
+    parent: str | None = None
+    address: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+    businesses: tuple[str, ...] = ()
+    cafile: str = ""
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class Account:
+    username: str
+    role: str
+    password_hash: str
+    site: str | None = None
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Broker:
+    url: str
+    username: str = ""
+    password: str = ""  # a reference: env:NAME or file:/path
+    tls_ca: str = ""
+
+
+@dataclass
+class CountyConfig:
+    path: Path
+    id: str
+    name: dict[str, str]
+    timezone: str
+    database_url: str
+    broker: Broker
+    ingest: Ingest
+    halls: dict[str, Hall] = field(default_factory=dict)
+    accounts: list[Account] = field(default_factory=list)
+
+
+def resolve_secret(reference: str, what: str) -> str:
+    """The secret a reference names (``env:NAME``, ``file:/path``); raise saying what is missing and how to fix."""
+    kind, _, where = reference.partition(":")
+    if kind == "env":
+        value = os.environ.get(where, "")
+        if not value:
+            raise CountyConfigError(f"{what}: the environment variable {where} is not set (it holds the secret)")
+        return value.strip()
+    if kind == "file":
+        try:
+            return Path(where).read_text(encoding="utf-8").strip()
+        except OSError as e:
+            raise CountyConfigError(f"{what}: cannot read {where} ({e.strerror})") from None
+    raise CountyConfigError(f"{what}: {reference!r} must be env:NAME or file:/path; the secret itself never goes "
+                            "in county.toml")
+
+
+def load_county(path: str | Path, database_url: str | None = None, need_database: bool = True) -> CountyConfig:
+    """Read and check ``county.toml``; raise :class:`CountyConfigError` listing every problem.
+
+    ``database_url`` overrides ``[database]`` (``hallq platform --database``, the tests)."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise CountyConfigError(f"{path}: cannot read the county config ({e.strerror})") from None
+    except tomllib.TOMLDecodeError as e:
+        raise CountyConfigError(f"{path}: not valid TOML ({e})") from None
+    problems = [(key, msg) for key, msg in COUNTY_FILE.validate(raw)]
+    if problems:
+        raise CountyConfigError(f"{path}: {format_problems(problems)}")
+    halls: dict[str, Hall] = {}
+    for h in raw["halls"]:
+        if h["site"] in halls:
+            problems.append((f"halls[site={h['site']}]", "duplicate site"))
+        lat, lon = (h.get("coordinates") or [None, None])
+        halls[h["site"]] = Hall(site=h["site"], level=h["level"], name=dict(h["name"]), journal_url=h["journal_url"],
+                                credential=h["credential"], parent=h.get("parent") or None,
+                                address=h.get("address", ""), latitude=lat, longitude=lon,
+                                businesses=tuple(h.get("businesses", [])), cafile=h.get("cafile", ""),
+                                active=h.get("active", True))
+    rank = {level: i for i, level in enumerate(LEVELS)}
+    for h in halls.values():
+        if h.parent is None:
+            continue
+        parent = halls.get(h.parent)
+        if parent is None:
+            problems.append((f"halls[site={h.site}].parent", f"unknown hall {h.parent!r}"))
+        elif rank[parent.level] >= rank[h.level]:
+            problems.append((f"halls[site={h.site}].parent",
+                             f"a {h.level} hall's parent must be a level above it, not a {parent.level}"))
+    accounts = []
+    seen: set[str] = set()
+    for a in raw.get("accounts", []):
+        key = f"accounts[username={a['username']}]"
+        if a["username"] in seen:
+            problems.append((key, "duplicate username"))
+        seen.add(a["username"])
+        if a["role"] == "hall_manager" and a.get("site") not in halls:
+            problems.append((f"{key}.site", "a hall manager needs the site of a hall of this county"))
+        if a["role"] == "supervisor" and a.get("site"):
+            problems.append((f"{key}.site", "a county supervisor sees every hall: give no site"))
+        accounts.append(Account(username=a["username"], role=a["role"], password_hash=a["password_hash"],
+                                site=a.get("site") if a["role"] == "hall_manager" else None, name=a.get("name", "")))
+    db = raw.get("database", {})
+    url = database_url or db.get("url") or (os.environ.get(db["url_env"], "") if db.get("url_env") else "")
+    if not url and need_database:
+        problems.append(("database", "give url, or url_env naming the variable that holds it "
+                                     "(or hallq platform --database)"))
+    if problems:
+        raise CountyConfigError(f"{path}: {format_problems(problems)}")
+    c = raw["county"]
+    return CountyConfig(path=path, id=c["id"], name=dict(c["name"]), timezone=c.get("timezone", "Asia/Shanghai"),
+                        database_url=url, broker=Broker(**raw["broker"]), ingest=Ingest(**raw.get("ingest", {})),
+                        halls=halls, accounts=accounts)

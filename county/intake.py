@@ -1,0 +1,124 @@
+"""What arrives, checked before anything is stored: a hall's journal event, or why it is refused.
+
+Pure functions, no database: :func:`live` reads one MQTT message (topic and raw bytes), :func:`fetched`
+one entry of a hall's ``GET /journal`` page. Each returns an :class:`Event` ready to store, or a
+:class:`Refused` with the reason (a quarantine code) and a detail an operator can act on:
+
+* ``malformed``: the topic is not a hall's journal topic, the bytes are not UTF-8 JSON, or the payload
+  does not match the contract (hallq/contract.py ``JOURNAL``);
+* ``oversized``: more bytes than ``[ingest] max_payload_bytes`` (looked at before parsing);
+* ``unknown_hall``: the site is not in the county's registry;
+* ``site_mismatch``: the payload claims another hall than the topic it came on (the county broker lets
+  a hall's account publish under its own site only, so the topic is the authenticated one);
+* ``clock_skew``: the entry's time is further ahead of the platform's clock than
+  ``max_clock_ahead_seconds``, or older than ``max_age_days``: the hall's clock is wrong, and its
+  numbers would land on the wrong day.
+
+A stored event is :func:`hallq.contract.journal_event` of what arrived, whichever way it came, and its
+digest is the SHA-256 of its canonical JSON: the same entry heard live and fetched over HTTP is the same
+event with the same digest; a different entry under a number already used (a hall replaying with a
+reset sequence) has another digest, which is how the store tells a duplicate from a conflict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from county.config import Ingest
+from hallq import contract
+
+_TOPIC = re.compile(r"hallq/([a-z0-9][a-z0-9-]{0,39})/journal")
+_STATUS = re.compile(r"hallq/([a-z0-9][a-z0-9-]{0,39})/status/server/queue")
+KEEP = 4096  # bytes of a refused payload kept in the quarantine
+
+
+@dataclass(frozen=True)
+class Event:
+    site: str
+    seq: int
+    at: datetime
+    event: dict[str, Any]
+    digest: str
+
+
+@dataclass(frozen=True)
+class Refused:
+    reason: str
+    detail: str
+    site: str | None = None
+    seq: int | None = None
+    digest: str | None = None
+    payload: bytes = b""
+
+
+def canonical(event: dict[str, Any]) -> bytes:
+    return json.dumps(event, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+
+def digest(event: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical(event)).hexdigest()
+
+
+def site_of_status(topic: str) -> str | None:
+    m = _STATUS.fullmatch(topic)
+    return m.group(1) if m else None
+
+
+def live(topic: str, payload: bytes, known: set[str] | frozenset[str], rules: Ingest, now: datetime) -> Event | Refused:
+    """One MQTT message from the county broker."""
+    m = _TOPIC.fullmatch(topic)
+    if m is None:
+        return Refused("malformed", f"not a hall's journal topic: {topic[:120]!r}", payload=payload[:KEEP])
+    site = m.group(1)
+    if len(payload) > rules.max_payload_bytes:
+        return Refused("oversized", f"{len(payload)} bytes, over max_payload_bytes {rules.max_payload_bytes}",
+                       site=site, payload=payload[:KEEP])
+    if site not in known:
+        return Refused("unknown_hall", f"hall {site!r} is not in the county's registry (county.toml [[halls]])",
+                       site=site, payload=payload[:KEEP])
+    try:
+        value = contract.decode(contract.JOURNAL, payload)
+    except contract.PayloadError as e:
+        return Refused("malformed", str(e)[:500], site=site, payload=payload[:KEEP])
+    return _checked(site, value, rules, now, payload)
+
+
+def fetched(site: str, entry: Any, rules: Ingest, now: datetime) -> Event | Refused:
+    """One entry of the hall's ``GET /api/v1/journal`` page (the county's key reads them as events)."""
+    raw = json.dumps(entry, ensure_ascii=False, default=str).encode()[:KEEP]
+    if not isinstance(entry, dict):
+        return Refused("bad_catchup", "a journal entry that is not a JSON object", site=site, payload=raw)
+    value = {"version": contract.VERSION, "site": site, **entry}
+    problems = contract.JOURNAL.schema.validate(value)
+    if problems:
+        from hallq.schema import format_problems
+
+        return Refused("bad_catchup", f"journal entry: {format_problems(problems[:5])}"[:500], site=site,
+                       seq=entry.get("seq") if isinstance(entry.get("seq"), int) else None, payload=raw)
+    return _checked(site, value, rules, now, raw)
+
+
+def _checked(site: str, value: dict[str, Any], rules: Ingest, now: datetime, payload: bytes) -> Event | Refused:
+    if value["site"] != site:
+        return Refused("site_mismatch", f"the payload says hall {value['site'][:40]!r}, its topic {site!r}",
+                       site=site, payload=payload[:KEEP])
+    event = contract.journal_event(site, value)
+    d = digest(event)
+    try:
+        at = datetime.fromisoformat(event["at"])
+    except ValueError:
+        return Refused("malformed", f"at {event['at']!r} is not a real time", site=site, seq=event["seq"], digest=d,
+                       payload=payload[:KEEP])
+    if at > now + timedelta(seconds=rules.max_clock_ahead_seconds):
+        return Refused("clock_skew", f"entry time {event['at']} is {(at - now).total_seconds():.0f} s ahead of the "
+                       f"platform's clock (max_clock_ahead_seconds {rules.max_clock_ahead_seconds}): the hall's "
+                       "clock is wrong", site=site, seq=event["seq"], digest=d, payload=payload[:KEEP])
+    if at < now - timedelta(days=rules.max_age_days):
+        return Refused("clock_skew", f"entry time {event['at']} is older than max_age_days {rules.max_age_days}: "
+                       "the hall's clock is wrong", site=site, seq=event["seq"], digest=d, payload=payload[:KEEP])
+    return Event(site=site, seq=event["seq"], at=at, event=event, digest=d)

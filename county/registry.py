@@ -1,0 +1,62 @@
+"""The registry of the county's halls and the platform's accounts, brought in line with county.toml.
+
+At every start (and ``hallq platform sync``) the halls and accounts of the config are written to the
+database in one transaction: new ones added, changed ones updated, those no longer in the file made
+inactive (never deleted: their events stay). The database then answers every question about a hall:
+its level, parent, address, coordinates, businesses, and where its journal is.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from county.config import CountyConfig
+
+log = logging.getLogger("hallq.county.registry")
+
+
+def sync(conn, cfg: CountyConfig) -> dict[str, int]:
+    """Write ``cfg``'s halls and accounts; return how many halls and accounts are active."""
+    with conn.transaction():
+        conn.execute("SET CONSTRAINTS ALL DEFERRED")  # a hall may name a parent listed after it
+        for h in cfg.halls.values():
+            conn.execute(
+                "INSERT INTO halls (site, level, parent, name, address, latitude, longitude, businesses, journal_url, "
+                "credential, active, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now()) "
+                "ON CONFLICT (site) DO UPDATE SET level = excluded.level, parent = excluded.parent, "
+                "name = excluded.name, address = excluded.address, latitude = excluded.latitude, "
+                "longitude = excluded.longitude, businesses = excluded.businesses, journal_url = excluded.journal_url, "
+                "credential = excluded.credential, active = excluded.active, updated_at = now()",
+                (h.site, h.level, h.parent, json.dumps(h.name, ensure_ascii=False), h.address, h.latitude, h.longitude,
+                 list(h.businesses), h.journal_url, h.credential, h.active))
+            conn.execute("INSERT INTO hall_progress (site) VALUES (%s) ON CONFLICT DO NOTHING", (h.site,))
+        conn.execute("UPDATE halls SET active = false, updated_at = now() WHERE NOT (site = ANY(%s)) AND active",
+                     (list(cfg.halls),))
+        for a in cfg.accounts:
+            conn.execute(
+                "INSERT INTO accounts (username, display_name, role, site, password_hash, active) "
+                "VALUES (%s, %s, %s, %s, %s, true) ON CONFLICT (username) DO UPDATE SET "
+                "display_name = excluded.display_name, role = excluded.role, site = excluded.site, "
+                "password_hash = excluded.password_hash, active = true",
+                (a.username, a.name, a.role, a.site, a.password_hash))
+        names = [a.username for a in cfg.accounts]
+        conn.execute("UPDATE accounts SET active = false WHERE NOT (username = ANY(%s)) AND active", (names,))
+        conn.execute("DELETE FROM sessions WHERE username IN (SELECT username FROM accounts WHERE NOT active)")
+    halls = conn.execute("SELECT count(*) AS n FROM halls WHERE active").fetchone()["n"]
+    accounts = conn.execute("SELECT count(*) AS n FROM accounts WHERE active").fetchone()["n"]
+    log.info("county registry: %d active halls, %d active accounts (from %s)", halls, accounts, cfg.path)
+    return {"halls": halls, "accounts": accounts}
+
+
+def halls(conn, site: str | None = None) -> list[dict]:
+    """The registry with each hall's ingestion progress (every hall, or one)."""
+    rows = conn.execute(
+        "SELECT h.site, h.level, h.parent, h.name, h.address, h.latitude, h.longitude, h.businesses, h.active, "
+        "p.high_water, p.max_seen, p.live_events, p.catchup_events, p.duplicates, p.last_event_at, p.last_heard_at, "
+        "p.last_catchup_at, p.catchup_error FROM halls h LEFT JOIN hall_progress p USING (site) "
+        "WHERE %s::text IS NULL OR h.site = %s ORDER BY h.level, h.site", (site, site)).fetchall()
+    for r in rows:
+        for k in ("last_event_at", "last_heard_at", "last_catchup_at"):
+            r[k] = r[k].isoformat() if r[k] is not None else None
+    return rows

@@ -1,0 +1,237 @@
+"""Storing events exactly once in effect, and the quarantine: the platform's writes to PostgreSQL.
+
+:func:`apply` takes a batch of checked messages (events and refusals, from :mod:`county.intake`) and
+writes them in one transaction, hall by hall in arrival order:
+
+* an event is ``INSERT ... ON CONFLICT (site, seq) DO NOTHING``: the primary key (site, seq) is what
+  makes a re-delivered event (QoS 1, a bridge's resend, the same entry heard live and fetched over
+  HTTP) a no-op. When the number is taken, the stored digest decides: the same event is a duplicate
+  (counted, dropped); another event under a used number (a hall replaying with a reset sequence, its
+  database replaced) is quarantined as ``seq_reset`` with an alert, never stored over the first;
+* every seq at or below a hall's ``high_water`` is accounted for (stored, quarantined, or confirmed
+  absent by the hall's own journal): an event there that is not already stored is a replay as above;
+* ``high_water`` moves up while the next number is accounted for; an event above ``high_water + 1``
+  means a gap, which :func:`apply` reports so the caller fetches it from the hall's journal;
+* a refusal goes to ``quarantine`` (the first 4 KB of the payload) with an open alert per hall and
+  reason; a flood of them is thinned (:class:`Thinner`) so it cannot fill the disk.
+
+:func:`apply_page` does the same for one page of a hall's journal fetched over HTTP, and since that
+page is the hall's own answer to "everything after N", it also confirms absent whatever numbers between
+N and the page's end it does not hold.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+
+from county.intake import Event, Refused
+
+log = logging.getLogger("hallq.county.ingest")
+
+# reasons whose seq is the hall's own and final: the number is accounted for (quarantined, not missing)
+ACCOUNTED = {"clock_skew", "bad_catchup"}
+
+
+@dataclass
+class Outcome:
+    new: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    gaps: set[str] = field(default_factory=set)  # halls with a gap to fetch
+
+
+class Thinner:
+    """At most ``per_minute`` quarantine rows per (hall, reason) a minute; the rest are counted and logged."""
+
+    def __init__(self, per_minute: int = 60) -> None:
+        self.per_minute = per_minute
+        self._window: dict[tuple, tuple[float, int]] = {}
+        self.dropped = 0
+
+    def allow(self, key: tuple) -> bool:
+        now = time.monotonic()
+        start, n = self._window.get(key, (now, 0))
+        if now - start >= 60:
+            if n > self.per_minute:
+                log.warning("quarantine %s: %d more refusals in the last minute not kept (counted only)", key,
+                            n - self.per_minute)
+            start, n = now, 0
+        self._window[key] = (start, n + 1)
+        if len(self._window) > 10000:  # keys come from outside: bounded
+            self._window.clear()
+        if n < self.per_minute:
+            return True
+        self.dropped += 1
+        return False
+
+
+def _progress(conn, site: str, cache: dict) -> dict:
+    p = cache.get(site)
+    if p is None:
+        p = conn.execute("SELECT high_water, max_seen FROM hall_progress WHERE site = %s FOR UPDATE",
+                         (site,)).fetchone()
+        if p is None:
+            conn.execute("INSERT INTO hall_progress (site) VALUES (%s) ON CONFLICT DO NOTHING", (site,))
+            p = conn.execute("SELECT high_water, max_seen FROM hall_progress WHERE site = %s FOR UPDATE",
+                             (site,)).fetchone()
+        p = {**p, "live": 0, "catchup": 0, "dups": 0, "last_at": None}
+        cache[site] = p
+    return p
+
+
+def _accounted(conn, site: str, low: int, limit: int) -> list[int]:
+    """The numbers above ``low`` accounted for (stored, or quarantined for good), first ``limit`` of them."""
+    rows = conn.execute(
+        "(SELECT seq FROM events WHERE site = %s AND seq > %s ORDER BY seq LIMIT %s) UNION "
+        "(SELECT seq FROM quarantine WHERE site = %s AND seq > %s AND reason = ANY(%s) ORDER BY seq LIMIT %s) "
+        "ORDER BY seq LIMIT %s", (site, low, limit, site, low, list(ACCOUNTED), limit, limit)).fetchall()
+    return [r["seq"] for r in rows]
+
+
+def _advance(conn, site: str, p: dict) -> None:
+    """Move high_water up over every number accounted for right after it (one index probe while a gap stays
+    open, so events arriving during a long gap do not cost more and more)."""
+    chunk = 1
+    while p["max_seen"] > p["high_water"]:
+        seqs = _accounted(conn, site, p["high_water"], chunk)
+        moved = False
+        for seq in seqs:
+            if seq != p["high_water"] + 1:
+                return
+            p["high_water"], moved = seq, True
+        if not moved or len(seqs) < chunk:
+            return
+        chunk = min(chunk * 8, 4096)
+
+
+def quarantine(conn, r: Refused, source: str, topic: str | None, thinner: Thinner | None) -> bool:
+    """Keep a refusal (thinned) and raise or bump its alert; log one clear line. Whether a row was written."""
+    if r.seq is not None and r.digest is not None and r.site is not None:
+        same = conn.execute("SELECT 1 FROM quarantine WHERE site = %s AND seq = %s AND digest = %s LIMIT 1",
+                            (r.site, r.seq, r.digest)).fetchone()
+        if same:
+            return False  # the same refused entry again (QoS 1, the catch-up): already kept
+    if thinner is not None and not thinner.allow((r.site, r.reason)):
+        return False
+    log.warning("quarantined a %s event from hall %s (seq %s): %s: %s", source, r.site or "?",
+                r.seq if r.seq is not None else "?", r.reason, r.detail)
+    conn.execute("INSERT INTO quarantine (site, seq, reason, detail, source, topic, digest, payload) "
+                 "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                 (r.site, r.seq, r.reason, r.detail, source, topic, r.digest, r.payload))
+    raise_alert(conn, r.site, f"quarantine_{r.reason}", r.detail)
+    return True
+
+
+def raise_alert(conn, site: str | None, kind: str, detail: str) -> None:
+    conn.execute("INSERT INTO alerts (site, kind, detail) VALUES (%s, %s, %s) "
+                 "ON CONFLICT (COALESCE(site, ''), kind) WHERE cleared_at IS NULL "
+                 "DO UPDATE SET count = alerts.count + 1, last_at = now(), detail = excluded.detail",
+                 (site, kind, detail[:1000]))
+
+
+def _store(conn, e: Event, source: str, p: dict, out: Outcome, thinner: Thinner | None) -> None:
+    ev = e.event
+    if e.seq <= p["high_water"]:
+        row = conn.execute("SELECT digest FROM events WHERE site = %s AND seq = %s", (e.site, e.seq)).fetchone()
+        if row is not None and row["digest"] == e.digest:
+            out.duplicates += 1
+            p["dups"] += 1
+            return
+        stored = "another event" if row is not None else "a number already accounted for"
+        refused = Refused("seq_reset", f"seq {e.seq} is {stored} (high-water mark {p['high_water']}): the hall replays "
+                          "a reset sequence (its database replaced?); not ingested", site=e.site, seq=e.seq,
+                          digest=e.digest, payload=json.dumps(ev, ensure_ascii=False).encode()[:4096])
+        if quarantine(conn, refused, source, None, thinner):
+            out.quarantined += 1
+        return
+    inserted = conn.execute(
+        "INSERT INTO events (site, seq, at, business_day, actor, action, ticket, business, window_no, data, digest, "
+        "source) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (site, seq) DO NOTHING "
+        "RETURNING seq",
+        (e.site, e.seq, e.at, ev["day"], ev["actor"], ev["action"], ev["ticket"], ev["business"], ev["window"],
+         json.dumps(ev["data"], ensure_ascii=False), e.digest, source)).fetchone()
+    if inserted is None:
+        row = conn.execute("SELECT digest FROM events WHERE site = %s AND seq = %s", (e.site, e.seq)).fetchone()
+        if row["digest"] == e.digest:
+            out.duplicates += 1
+            p["dups"] += 1
+            return
+        refused = Refused("seq_reset", f"seq {e.seq} already holds another event from this hall: a replay of a "
+                          "reset sequence; not ingested", site=e.site, seq=e.seq, digest=e.digest,
+                          payload=json.dumps(ev, ensure_ascii=False).encode()[:4096])
+        if quarantine(conn, refused, source, None, thinner):
+            out.quarantined += 1
+        return
+    out.new += 1
+    p["live" if source == "live" else "catchup"] += 1
+    p["last_at"] = max(p["last_at"], e.at) if p["last_at"] else e.at
+    _seen(conn, e.site, e.seq, p, out)
+
+
+def _seen(conn, site: str, seq: int, p: dict, out: Outcome) -> None:
+    p["max_seen"] = max(p["max_seen"], seq)
+    if seq == p["high_water"] + 1:
+        p["high_water"] = seq
+    _advance(conn, site, p)
+    if p["max_seen"] > p["high_water"]:
+        out.gaps.add(site)
+
+
+def _save(conn, cache: dict, heard: bool = True) -> None:
+    for site, p in cache.items():
+        conn.execute(
+            "UPDATE hall_progress SET high_water = %s, max_seen = GREATEST(max_seen, %s), "
+            "live_events = live_events + %s, catchup_events = catchup_events + %s, duplicates = duplicates + %s, "
+            "last_event_at = GREATEST(last_event_at, %s), last_heard_at = CASE WHEN %s THEN now() ELSE last_heard_at END "
+            "WHERE site = %s",
+            (p["high_water"], p["max_seen"], p["live"], p["catchup"], p["dups"], p["last_at"], heard, site))
+
+
+def apply(conn, items: list[tuple[Event | Refused, str | None]], thinner: Thinner | None = None) -> Outcome:
+    """Write a batch of live messages ``(checked, topic)`` in one transaction."""
+    out = Outcome()
+    cache: dict[str, dict] = {}
+    with conn.transaction():
+        for checked, topic in items:
+            if isinstance(checked, Refused):
+                if quarantine(conn, checked, "live", topic, thinner):
+                    out.quarantined += 1
+                if checked.reason in ACCOUNTED and checked.site and checked.seq is not None:
+                    _seen(conn, checked.site, checked.seq, _progress(conn, checked.site, cache), out)
+                continue
+            _store(conn, checked, "live", _progress(conn, checked.site, cache), out, thinner)
+        _save(conn, cache)
+    return out
+
+
+def apply_page(conn, site: str, after: int, items: list[Event | Refused], next_after: int,
+               thinner: Thinner | None = None) -> tuple[Outcome, int]:
+    """Write one page of the hall's journal (entries after ``after``, up to ``next_after``), in one transaction;
+    return what happened and the new high-water mark."""
+    out = Outcome()
+    cache: dict[str, dict] = {}
+    with conn.transaction():
+        p = _progress(conn, site, cache)
+        for checked in items:
+            if isinstance(checked, Refused):
+                if quarantine(conn, checked, "catchup", None, thinner):
+                    out.quarantined += 1
+                continue
+            _store(conn, checked, "catchup", p, out, thinner)
+        if after <= p["high_water"] < next_after:
+            # the hall's own journal answered "everything after `after`": every number up to next_after is known
+            p["high_water"] = next_after
+            p["max_seen"] = max(p["max_seen"], next_after)
+            _advance(conn, site, p)
+        _save(conn, cache)
+        conn.execute("UPDATE hall_progress SET last_catchup_at = now(), catchup_error = NULL WHERE site = %s", (site,))
+    out.gaps.discard(site)
+    return out, p["high_water"]
+
+
+def hall_heard(conn, site: str, state: str) -> None:
+    """The hall's server said it is online/offline/stopped (its availability, bridged)."""
+    conn.execute("UPDATE hall_progress SET last_heard_at = now() WHERE site = %s", (site,))
