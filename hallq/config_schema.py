@@ -101,6 +101,8 @@ HALL_FILE = Obj({
     "privacy": Obj({  # retention of personal data, see docs/privacy.md
         "personal_data_days": Int(min=1, max=3650,
                                   description="ID and phone data of tickets and appointments kept N days after their day"),
+        "followup_contact_days": Int(min=1, max=365, description="a bad review's call-back phone is deleted N days "
+                                     "after it was left, if its follow-up has not closed before"),
     }),
     "appointments": Obj({  # 预约办事, see docs/appointments.md
         "enabled": Bool(),

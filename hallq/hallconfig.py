@@ -186,6 +186,7 @@ class PrivacySettings:
     """Retention of personal data (``[privacy]``); docs/privacy.md explains it."""
 
     personal_data_days: int = 30
+    followup_contact_days: int = 30  # a bad review's call-back phone, at the latest (closing the case erases it)
 
 
 @dataclass(frozen=True)

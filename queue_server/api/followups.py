@@ -6,7 +6,7 @@ handled, records the fix and may appeal.
 
 from __future__ import annotations
 
-from flask import request
+from flask import jsonify, request
 
 from hallq.schema import Arr, Bool, Int, Obj, Str
 from queue_server.api import api, operation
@@ -80,3 +80,17 @@ def appeal_followup(followup, actor, body):
 def decide_appeal(followup, actor, body):
     return reads.visible(actor, state().service.followups.decide_appeal(actor, followup_id(followup),
                                                                         body["upheld"], body["note"]))
+
+
+CONTACT = Obj({"followup": Int(), "phone": Str(), "given_at": Str()})
+
+
+@api.get("/followups/<followup>/contact")
+@operation("followup_contact", "The phone the resident left for the call-back (回访); every view is journaled",
+           tag="ratings", auth="manager", response=CONTACT, errors=(401, 403, 404),
+           description="Managers only (they call back). Kept encrypted; deleted when the follow-up closes or after "
+                       "[privacy] followup_contact_days. 404 no_contact when none was left or it was deleted.")
+def followup_contact(followup, actor):
+    resp = jsonify(state().service.followups.contact(actor, followup_id(followup)))
+    resp.headers["Cache-Control"] = "no-store"  # no copy in a browser's or a proxy's cache
+    return resp

@@ -9,10 +9,15 @@ from queue_server.api.hall import state
 _LEVEL = Int(min=1, max=5, description="5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意")
 _REASONS = Arr(Str(max_len=40), max_items=10, description="reason codes, e.g. slow, attitude, unclear_guide")
 _COMMENT = Str(max_len=500)
+_CONTACT = {"contact": Str(max_len=20, description="bad reviews only: a phone for the call-back (回访), optional; "
+                       "kept encrypted, shown to managers only, deleted when the follow-up closes"),
+            "contact_consent": Bool(description="must be true with a contact: the resident agreed to the wording "
+                                                "shown beside the field (web.rate.contact_consent)")}
 
 RATE_TICKET = Obj({"ticket": Str(min_len=1, max_len=40, description="the ticket's public id (its QR code)"),
-                   "level": _LEVEL, "reasons": _REASONS, "comment": _COMMENT}, required=["ticket", "level"])
-RATE_WINDOW = Obj({"level": _LEVEL, "reasons": _REASONS, "comment": _COMMENT}, required=["level"])
+                   "level": _LEVEL, "reasons": _REASONS, "comment": _COMMENT, **_CONTACT},
+                  required=["ticket", "level"])
+RATE_WINDOW = Obj({"level": _LEVEL, "reasons": _REASONS, "comment": _COMMENT, **_CONTACT}, required=["level"])
 RATING = Obj({"id": Int(), "level": Int(), "bad": Bool(), "ticket": Str()}, extra=True)
 
 
@@ -22,7 +27,8 @@ RATING = Obj({"id": Int(), "level": Int(), "bad": Bool(), "ticket": Str()}, extr
            description="Open to the holder of the ticket's public id; refused for staff accounts.")
 def rate_ticket(actor, body, request_key):
     return state().service.rate_ticket(actor, body["ticket"], body["level"], body.get("reasons"),
-                                       body.get("comment", ""), request=request_key)
+                                       body.get("comment", ""), request=request_key, contact=body.get("contact"),
+                                       contact_consent=body.get("contact_consent", False))
 
 
 @api.post("/windows/<int:number>/rating")
@@ -31,4 +37,5 @@ def rate_ticket(actor, body, request_key):
            idempotent=True, status=201)
 def rate_at_window(number, actor, body, request_key):
     return state().service.rate_at_window(actor, number, body["level"], body.get("reasons"),
-                                          body.get("comment", ""), request=request_key)
+                                          body.get("comment", ""), request=request_key, contact=body.get("contact"),
+                                          contact_consent=body.get("contact_consent", False))

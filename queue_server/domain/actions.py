@@ -148,6 +148,8 @@ _REGISTRY = (
     _a("followup_closed", NOTHING),
     _a("followup_appealed", NOTHING),
     _a("followup_appeal_decided", NOTHING),
+    _a("followup_contact_viewed", NOTHING),  # a manager saw the call-back phone (domain/contacts.py): who, which
+    _a("followup_contacts_erased", NOTHING),  # call-back phones past [privacy] followup_contact_days (retention.py)
     # residents asking for help, devices (domain/attention.py)
     _a("help_requested", NOTHING),
     _a("help_taken", NOTHING),

@@ -26,6 +26,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from hallq.privacy import mask_name, scrub_text
+from queue_server.domain import contacts
 from queue_server.domain.context import Actor, Tx
 from queue_server.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from queue_server.domain.ratings import level_name
@@ -90,9 +91,12 @@ def _note(text: str | None, required: bool = True) -> str:
     return text
 
 
-def _manager(tx: Tx) -> None:
+def manager_only(tx: Tx) -> None:
     if not tx.actor.is_manager:
         raise Forbidden("error.manager_only", code="manager_only")
+
+
+_manager = manager_only
 
 
 def _owner_or_manager(tx: Tx, f: sqlite3.Row) -> None:
@@ -138,7 +142,8 @@ def report_back(tx: Tx, followup_id: int, note: str) -> sqlite3.Row:
         _state(f, "fixed")
     tx.conn.execute("UPDATE followups SET state = 'closed', closed_at = ?, closed_by = ?, report_note = ? "
                     "WHERE id = ?", (tx.at, tx.actor.label, _note(note), f["id"]))
-    tx.journal("followup_closed", data={"followup": f["id"], "late": tx.day > f["due_date"]})
+    tx.journal("followup_closed", data={"followup": f["id"], "late": tx.day > f["due_date"],
+                                        "contact_erased": contacts.erase_for(tx, f["rating_id"])})
     return _get(tx, followup_id)
 
 
@@ -167,6 +172,7 @@ def decide_appeal(tx: Tx, followup_id: int, upheld: bool, note: str) -> sqlite3.
     if upheld:
         tx.conn.execute("UPDATE followups SET state = 'closed', closed_at = ?, closed_by = ? WHERE id = ?",
                         (tx.at, tx.actor.label, f["id"]))
+        contacts.erase_for(tx, f["rating_id"])  # closed: the call-back number has served its purpose
         # the rating leaves the satisfaction figures: that day's statistics are rolled up again
         tx.conn.execute("DELETE FROM stats_days WHERE business_day = ?", (f["business_day"],))
     tx.journal("followup_appeal_decided", data={"followup": f["id"], "upheld": upheld})
@@ -176,7 +182,8 @@ def decide_appeal(tx: Tx, followup_id: int, upheld: bool, note: str) -> sqlite3.
 # -- reading -----------------------------------------------------------------------------
 
 _SELECT = ("SELECT f.*, r.level, r.reasons, r.comment, r.rated_at, r.business, r.window, r.business_day, "
-           "t.label AS ticket, t.item, s.job_no, s.name AS staff_name "
+           "t.label AS ticket, t.item, s.job_no, s.name AS staff_name, "
+           "EXISTS (SELECT 1 FROM followup_contacts c WHERE c.rating_id = f.rating_id) AS contact_left "
            "FROM followups f JOIN ratings r ON r.id = f.rating_id JOIN tickets t ON t.id = r.ticket_id "
            "LEFT JOIN staff s ON s.id = f.owner_staff_id")
 
@@ -225,6 +232,7 @@ def followup_view(r: sqlite3.Row, today: date) -> dict[str, Any]:
         "business_day": r["business_day"],
         "owner": {"job_no": r["job_no"], "name": mask_name(r["staff_name"] or "")} if r["job_no"] else None,
         "owner_staff_id": r["owner_staff_id"],
+        "contact_left": bool(r["contact_left"]),  # the number itself: GET /followups/<id>/contact, managers only
         "verified_at": r["verified_at"], "verified_by": r["verified_by"], "verify_note": r["verify_note"],
         "complaint_valid": None if r["complaint_valid"] is None else bool(r["complaint_valid"]),
         "fixed_at": r["fixed_at"], "fixed_by": r["fixed_by"], "fix_note": r["fix_note"],
@@ -272,3 +280,7 @@ class FollowUpDesk:
 
     def decide_appeal(self, actor: Actor, fid: int, upheld: bool, note: str) -> dict[str, Any]:
         return self._step(actor, fid, decide_appeal, upheld, note)
+
+    def contact(self, actor: Actor, fid: int) -> dict[str, str]:
+        """The phone the resident left for the call-back (managers; the view is journaled)."""
+        return self.service._run(actor, None, lambda tx: contacts.reveal(tx, fid))

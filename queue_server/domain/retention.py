@@ -12,6 +12,10 @@ personal_data_days`` after that day the housekeeping (``queue_server.watch``) er
   ``no_show_limit`` is set), and a suspension keeps the hash and mask until it has ended and no
   longer marks which misses were counted; then both go too.
 
+A bad review's call-back phone (``followup_contacts``, encrypted, :mod:`queue_server.domain.contacts`) goes
+when its follow-up closes, and at the latest ``[privacy] followup_contact_days`` after it was left
+(journaled as ``followup_contacts_erased``).
+
 Applications (办件) and ratings are left alone: an application is a case file that its
 department must be able to produce for years (its own rules, not this hall's), and ratings hold
 no ID number or phone (comments are scrubbed before they are stored, ``hallq.privacy.scrub_text``).
@@ -29,6 +33,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
+from queue_server.domain import contacts as followup_contacts
 from queue_server.domain.context import SYSTEM, Tx
 
 if TYPE_CHECKING:
@@ -47,7 +52,15 @@ def erase_personal_data(service: QueueService, today: date) -> dict[str, Any]:
         for k in total:
             total[k] += done[k]
         if max(done[k] for k in total) < BATCH:
-            return total
+            break
+    contacts = 0
+    while True:  # bad reviews' call-back phones (journaled as followup_contacts_erased)
+        with service.transaction(SYSTEM) as tx:
+            n = followup_contacts.erase_due(tx, today, BATCH)
+        contacts += n
+        if n < BATCH:
+            break
+    return {**total, "followup_contacts": contacts} if contacts else total
 
 
 def erase_batch(tx: Tx, today: date) -> dict[str, Any]:

@@ -4,8 +4,9 @@
 guide text with one Chinese character per token, and the pinyin of its Chinese name and keywords as
 initials and full pinyin, every suffix from a character on (hallq/pinyin.py gives the readings). It is
 rebuilt whole, in the transaction that changed the items: when the hall config is applied
-(queue_server/hallsync.py) and when an items CSV is imported (catalogue.import_items). 2,000 items take
-about half a second.
+(queue_server/hallsync.py) and when an items CSV is imported (catalogue.import_items). The table is a
+derived index: it is dropped and created again from the migration's own definition, so a release that
+indexes differently only raises :data:`VERSION` (the next start rebuilds). Only active items are in it.
 """
 
 from __future__ import annotations
@@ -15,15 +16,28 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
-from hallq.pinyin import HAN, HAN_RUN, Readings, readings
+from hallq.pinyin import HAN_RUN, Readings, readings
+from queue_server.migrations import SCHEMA_DIR, split_statements
 
 VERSION = "1"  # meta search_index: a release that indexes differently raises it, and the next start rebuilds
 META_KEY = "search_index"
+MIGRATION = SCHEMA_DIR / "018_item_search.sql"
+
+
+def table_sql() -> str:
+    """The ``CREATE VIRTUAL TABLE item_search`` of the migration: one definition for both."""
+    return next(s for s in split_statements(MIGRATION.read_text(encoding="utf-8"))
+                if s.lstrip().startswith("CREATE VIRTUAL TABLE item_search"))
 
 
 def spaced(text: str) -> str:
     """``text`` with every Chinese character a token of its own: 养老保险 → "养 老 保 险"."""
-    return HAN.sub(lambda m: f" {m.group()} ", text)
+    return HAN_RUN.sub(lambda m: f" {' '.join(m.group())} ", text)
+
+
+def business_token(code: str) -> str:
+    """The business column's one token for ``code``: letters and digits only, so a match is exact."""
+    return "b" + code.encode().hex()
 
 
 def spellings(texts: Iterable[str], book: Readings) -> tuple[str, str]:
@@ -62,21 +76,22 @@ def _guide_text(guide: dict[str, Any]) -> str:
 
 def rebuild(conn: sqlite3.Connection, set_meta) -> int:
     """Index every item again (inside the caller's transaction); the number of items indexed."""
-    rows = conn.execute("SELECT rowid, code, name, guide FROM items").fetchall()
+    rows = conn.execute("SELECT rowid, business, name, guide FROM items WHERE active").fetchall()
     items = [(r[0], r[1], json.loads(r[2]), json.loads(r[3])) for r in rows]
 
     def chinese(name: dict[str, str], guide: dict[str, Any]) -> list[str]:
         return [name.get("zh-Hans") or name.get("zh-Hant") or "", *(str(k) for k in guide.get("keywords") or [])]
 
-    book = readings(t for _, _, name, guide in items for t in chinese(name, guide))
-    conn.execute("DELETE FROM item_search")
+    book = readings(t for *_, name, guide in items for t in chinese(name, guide))
+    conn.execute("DROP TABLE IF EXISTS item_search")  # faster than deleting every row, and the definition is ours
+    conn.execute(table_sql())
     out = []
-    for rowid, code, name, guide in items:
+    for rowid, business, name, guide in items:
         initials, full = spellings(chinese(name, guide), book)
-        out.append((rowid, code, spaced(" ".join(str(v) for v in name.values())),
+        out.append((rowid, spaced(" ".join(str(v) for v in name.values())),
                     spaced(" ".join(str(k) for k in guide.get("keywords") or [])), initials, full,
-                    spaced(str(guide.get("department") or "")), spaced(_guide_text(guide))))
-    conn.executemany("INSERT INTO item_search (rowid, code, name, keywords, initials, pinyin, department, guide) "
+                    spaced(str(guide.get("department") or "")), spaced(_guide_text(guide)), business_token(business)))
+    conn.executemany("INSERT INTO item_search (rowid, name, keywords, initials, pinyin, department, guide, business) "
                      "VALUES (?,?,?,?,?,?,?,?)", out)
     set_meta(META_KEY, VERSION)
     return len(out)

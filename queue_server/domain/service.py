@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from hallq.clock import VirtualClock, iso
 from queue_server.db import Database
 from queue_server.domain import day as day_rules
-from queue_server.domain import rating_prompts, statistics
+from queue_server.domain import contacts, rating_prompts, statistics
 from queue_server.domain import ratings as rating_rules
 from queue_server.domain import tickets as ticket_rules
 from queue_server.domain import windows as window_rules
@@ -286,23 +286,32 @@ class QueueService:
     # -- ratings -----------------------------------------------------------------------
 
     def rate_ticket(self, actor: Actor, public_id: str, level: int, reasons: list[str] | None = None,
-                    comment: str = "", request: RequestKey | None = None) -> dict[str, Any]:
+                    comment: str = "", request: RequestKey | None = None, contact: str | None = None,
+                    contact_consent: bool = False) -> dict[str, Any]:
+        """Rate by the ticket's public id; with a bad rating the resident may leave a phone for the call-back."""
         def run(tx: Tx) -> dict[str, Any]:
-            return rating_rules.rating_view(
-                rating_rules.rate(tx, ticket_rules.find_ticket(tx, public_id), level, reasons, comment))
+            phone = contacts.checked(level, contact, contact_consent)
+            row = rating_rules.rate(tx, ticket_rules.find_ticket(tx, public_id), level, reasons, comment)
+            if phone:
+                contacts.leave(tx, row, phone)
+            return {**rating_rules.rating_view(row), "contact_left": phone is not None}
         return self._run(actor, request, run)
 
     def rate_at_window(self, actor: Actor, number: int, level: int, reasons: list[str] | None = None,
-                       comment: str = "", request: RequestKey | None = None) -> dict[str, Any]:
+                       comment: str = "", request: RequestKey | None = None, contact: str | None = None,
+                       contact_consent: bool = False) -> dict[str, Any]:
         """A rating pad or tablet at window ``number`` rates the service it just finished."""
         def run(tx: Tx) -> dict[str, Any]:
             window_rules.get_window(tx, number)
             if number not in actor.windows:
                 from queue_server.domain.errors import Forbidden
                 raise Forbidden("error.not_bound_here", number=number, code="not_bound_here")
+            phone = contacts.checked(level, contact, contact_consent)
             ticket = rating_rules.ticket_to_rate_at_window(tx, number)
-            view = rating_rules.rating_view(rating_rules.rate(tx, ticket, level, reasons, comment))
-            return {**view, "ticket": ticket["label"]}
+            row = rating_rules.rate(tx, ticket, level, reasons, comment)
+            if phone:
+                contacts.leave(tx, row, phone)
+            return {**rating_rules.rating_view(row), "ticket": ticket["label"], "contact_left": phone is not None}
         return self._run(actor, request, run)
 
     def ask_for_rating(self, actor: Actor, number: int) -> dict[str, Any]:

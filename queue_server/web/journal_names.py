@@ -21,6 +21,8 @@ _YES_NO = {True: "web.journal.yes", False: "web.journal.no"}
 FIELDS = {
     "job_no": "web.journal.field.job_no",
     "followup": "web.journal.field.followup",
+    "contact_erased": "web.journal.field.contact_erased",
+    "followup_contact_days": "web.journal.field.followup_contact_days",
     "code": "web.journal.field.code",
     "updated": "web.journal.field.updated",
     "reason": "web.journal.field.reason",

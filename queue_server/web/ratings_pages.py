@@ -43,7 +43,8 @@ def rating_tablet(number):
     st = state()
     w = console_reads.window_row(st, number)
     data = {"window": number, "window_name": json.loads(w["name"]), "hall_name": st.hall.config.name,
-            "reasons": [{"code": c, "text": text} for c, text in reason_names().items()]}
+            "reasons": [{"code": c, "text": text} for c, text in reason_names().items()],
+            "contact_days": st.hall.config.privacy.followup_contact_days}
     return render("console/rate.html", number=number, window_name=pick(data["window_name"], lang()), data=data)
 
 
@@ -75,6 +76,10 @@ def review(fid, actor):
         "appeal": (manager or owner) and f["state"] != "closed" and f["appeal"] is None,
         "decide": manager and f["appeal"] is not None and f["appeal"]["state"] == "pending"
                   and f["appeal"]["by"] != actor.label,
+        "see_contact": manager,  # managers call residents back (回访核实); the clerk sees only that one was left
     }
-    return render("console/review.html", f=f, can=can, business_names=names,
-                  reasons=reason_names())
+    # the phone is decrypted only on a manager's click, and that view is journaled (followup_contact_viewed)
+    contact = (state().service.followups.contact(actor, f["id"])
+               if manager and f["contact_left"] and request.args.get("contact") == "1" else None)
+    return render("console/review.html", f=f, can=can, business_names=names, reasons=reason_names(),
+                  contact=contact)  # every page is sent no-store (install_page_headers)

@@ -82,6 +82,7 @@ EXPECTED = {
     ("POST", "/api/v1/followups/<followup>/fix"): "staff",
     ("POST", "/api/v1/followups/<followup>/report"): "manager",
     ("POST", "/api/v1/followups/<followup>/verify"): "manager",
+    ("GET", "/api/v1/followups/<followup>/contact"): "manager",
     ("GET", "/api/v1/hall"): "open",
     ("POST", "/api/v1/help-requests"): "kiosk",  # staff pass the door but the domain refuses them (kiosk_only)
     ("GET", "/api/v1/help-requests/<int:request_id>"): "kiosk",

@@ -37,6 +37,10 @@
   const showOther = () => { $("other-box").hidden = !(other && other.checked); };
   if (other) other.addEventListener("change", () => { showOther(); if (other.checked) $("comment").focus(); });
 
+  // a phone for the call-back (回访), optional: kept only with the consent box ticked (the server refuses it otherwise)
+  const showConsent = () => { $("consent-box").hidden = !$("contact").value.trim(); };
+  $("contact").addEventListener("input", showConsent);
+
   function show(id) { for (const s of ["idle", "ask", "why", "thanks"]) $(s).hidden = s !== id; }
   function problem(text) { $("problem").textContent = text || ""; $("problem").hidden = !text; }
 
@@ -53,7 +57,8 @@
     level = lv;
     if (lv <= 2) {
       $("reasons").querySelectorAll("input").forEach((i) => { i.checked = false; });
-      $("comment").value = ""; showOther(); show("why");
+      $("comment").value = ""; $("contact").value = ""; $("contact-consent").checked = false; showConsent(); showOther();
+      show("why");
     } else send([]);
   }
   $("why-send").addEventListener("click", () => {
@@ -67,11 +72,14 @@
     pending = true;
     try {
       const body = comment ? { level, reasons, comment } : { level, reasons };
+      const contact = level <= 2 ? $("contact").value.trim() : "";
+      if (contact) { body.contact = contact; body.contact_consent = $("contact-consent").checked; }
       await call("POST", `/windows/${n}/rating`, body, newKey());
       problem(""); shown = null; thanksUntil = Date.now() + 5000; show("thanks");
     } catch (e) {
       problem(e.code === "already_rated" ? t("web.rate.already_rated") : e.message);
-      show("idle");
+      // a phone refused (no consent, not a number): the resident corrects it, nothing was rated
+      if (e.code !== "consent_required" && e.code !== "invalid_phone") show("idle");
     } finally { pending = false; }
   }
 
