@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from hallq.pinyin import HAN_RUN, Readings, readings
@@ -74,7 +74,7 @@ def _guide_text(guide: dict[str, Any]) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def rebuild(conn: sqlite3.Connection, set_meta) -> int:
+def rebuild(conn: sqlite3.Connection, set_meta: Callable[[str, str], None]) -> int:
     """Index every item again (inside the caller's transaction); the number of items indexed."""
     rows = conn.execute("SELECT rowid, business, name, guide FROM items WHERE active").fetchall()
     items = [(r[0], r[1], json.loads(r[2]), json.loads(r[3])) for r in rows]

@@ -55,7 +55,7 @@ def fts_query(words: list[str], business: str | None = None) -> str:
     return f"{query} AND business : {business_token(business)}" if business else query
 
 
-def search_items(st, q: str, business: str | None, limit: int) -> list[dict[str, Any]]:
+def search_items(st: Any, q: str, business: str | None, limit: int) -> list[dict[str, Any]]:
     """Active items matching ``q`` (of one business if given), best first; 404 for an unknown business."""
     conn = st.db.connection()
     if business and not conn.execute("SELECT 1 FROM businesses WHERE code = ? AND active", (business,)).fetchone():
