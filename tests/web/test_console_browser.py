@@ -226,10 +226,12 @@ def test_a_clerk_transfers_pauses_and_issues_a_green_channel_ticket_by_hand(brow
     wait(browser, lambda d: text_of(d, "current-number") == "A002")
     assert "绿色通道: 残疾人" in browser.find_element(By.ID, "current").text
     assert browser.find_element(By.ID, "flash").get_attribute("class").split()[-1] != "bad"  # no 409 for the 2nd click
-    # 过号 cannot be undone: it asks first, and "cancel" leaves the resident's number as it was
-    browser.execute_script("window.confirm = () => false;")
+    # 过号 cannot be undone: it asks first, in the page, and "cancel" leaves the resident's number as it was
     browser.find_element(By.ID, "btn-noshow").click()
-    browser.execute_script("window.confirm = () => true;")
+    wait(browser, lambda d: d.find_element(By.ID, "dlg-confirm").is_displayed())
+    assert "A002" in text_of(browser, "confirm-text")
+    browser.find_element(By.ID, "confirm-no").click()
+    wait(browser, lambda d: not d.find_element(By.ID, "dlg-confirm").is_displayed())
     browser.find_element(By.ID, "btn-complete").click()
     wait(browser, lambda d: text_of(d, "current-number") == "当前无号票")
     boss = server.client()  # window 1's console is read by its clerk and managers, not by window 2's clerk

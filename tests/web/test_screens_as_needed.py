@@ -148,3 +148,113 @@ def test_the_ticket_page_follows_the_browser_language(api):
     assert '<html lang="zh-Hans">' in chosen.get_data(as_text=True)  # the switch wins, and is remembered
     again = api.client.get(f"/t/{mine['id']}", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert '<html lang="zh-Hans">' in again
+
+
+def test_the_window_console_asks_in_the_page_says_why_and_keeps_to_its_own(browser, hall, screenshot):
+    from datetime import datetime, timedelta
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    from hallq import contract
+    from hallq.mqtt import BrokerAddress, Connection
+
+    server, collector = hall
+    kiosk = server.client("demo-kiosk-1")
+    for _ in range(5):
+        kiosk.issue_ticket("alpha")
+    sign_in(browser, server, "101")
+    browser.get(f"{server.url}/console/windows/1")
+    wait(browser, lambda d: d.find_element(By.ID, "btn-signin").is_displayed())
+    browser.find_element(By.ID, "btn-signin").click()
+    wait(browser, lambda d: d.find_element(By.ID, "btn-call").is_enabled())
+    body = browser.find_element(By.TAG_NAME, "body")
+    body.send_keys("n")
+    wait(browser, lambda d: text_of(d, "current-number") == "A001")
+
+    # 过号 asks in the page, by keyboard: the focus starts on 取消, Esc cancels, Tab + Enter confirms
+    body.send_keys("m")
+    wait(browser, lambda d: d.find_element(By.ID, "dlg-confirm").is_displayed())
+    assert "A001" in text_of(browser, "confirm-text")
+    assert browser.switch_to.active_element.get_attribute("id") == "confirm-no"
+    screenshot(browser, "console-confirm-no-show")
+    browser.switch_to.active_element.send_keys(Keys.ESCAPE)
+    wait(browser, lambda d: not d.find_element(By.ID, "dlg-confirm").is_displayed())
+    assert text_of(browser, "current-number") == "A001"
+    body.send_keys("m")
+    wait(browser, lambda d: d.find_element(By.ID, "dlg-confirm").is_displayed())
+    browser.switch_to.active_element.send_keys(Keys.TAB)
+    browser.switch_to.active_element.send_keys(Keys.ENTER)
+    wait(browser, lambda d: text_of(d, "current-number") == "当前无号票")
+
+    # B while a ticket is current: refused, and the page says why
+    body.send_keys("n")
+    wait(browser, lambda d: text_of(d, "current-number") == "A002")
+    body.send_keys("h")
+    wait(browser, lambda d: "A002" in text_of(d, "held"))
+    body.send_keys("n")
+    wait(browser, lambda d: text_of(d, "current-number") == "A003")
+    body.send_keys("b")
+    flash = wait(browser, lambda d: d.find_element(By.ID, "flash") if "A003" in text_of(d, "flash") else None)
+    assert "A002" in flash.text and flash.get_attribute("class").split()[-1] == "bad"
+    screenshot(browser, "console-call-back-refused")
+
+    # "已请居民为 … 评价": gone after a short while, and when the next ticket is called
+    clerk_said = "已请居民为 A003 评价"
+    body.send_keys("c")
+    wait(browser, lambda d: not d.find_element(By.ID, "btn-rate").get_attribute("disabled"))
+    body.send_keys("e")
+    wait(browser, lambda d: clerk_said in text_of(d, "rating"))
+    boss = server.client()
+    boss.login("900", DEMO_PASSWORD)
+    now = datetime.fromisoformat(boss.get("/clock")["now"])
+    boss.request("PUT", "/clock", {"now": (now + timedelta(minutes=3)).isoformat()})
+    wait(browser, lambda d: clerk_said not in text_of(d, "rating"), timeout=30)
+    body.send_keys("b")  # nothing current now: A002 comes back
+    wait(browser, lambda d: text_of(d, "current-number") == "A002")
+    body.send_keys("c")
+    wait(browser, lambda d: not d.find_element(By.ID, "btn-rate").get_attribute("disabled"))
+    body.send_keys("e")
+    wait(browser, lambda d: "已请居民为 A002 评价" in text_of(d, "rating"))
+    body.send_keys("n")
+    wait(browser, lambda d: text_of(d, "current-number") == "A004")
+    wait(browser, lambda d: "A002" not in text_of(d, "rating"))
+
+    # a kiosk's sound problem is the managers' business; its printer out of paper is every clerk's
+    publisher = Connection(BrokerAddress.parse(collector.url), "tiny", "kiosk", "kiosk-1")
+    publisher.start()
+    try:
+        assert publisher.wait_connected(10)
+        for device, kind, problem in (("kiosk-1-audio", "audio", "no_sound_device"),
+                                      ("kiosk-1-printer", "printer", "paper_out"),
+                                      ("strip-2", "led_strip", "offline"), ("strip-1", "led_strip", "offline")):
+            publisher.publish(contract.DEVICE_HEALTH.topic("tiny", owner="kiosk-1", device=device), contract.encode(
+                contract.DEVICE_HEALTH, {"device": device, "kind": kind, "ok": False, "problems": [problem],
+                                         "detail": {}, "at": "2026-11-23T09:30:00+08:00"}), qos=1, retain=True)
+        bar = wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, ".device-problems")
+                   if "strip-1" in d.find_element(By.CSS_SELECTOR, ".device-problems").text else None)
+        assert "kiosk-1-printer" in bar.text and "kiosk-1-audio" not in bar.text and "strip-2" not in bar.text
+        wait(browser, lambda d: {p["device"] for p in boss.get("/attention")["device_problems"]}
+             >= {"kiosk-1-audio", "strip-2"})  # the server has them all: the managers' live hall shows them
+        screenshot(browser, "console-own-devices")
+    finally:
+        publisher.stop()
+
+
+def test_the_live_hall_names_each_window_s_businesses_and_the_english_menu_fits(browser, hall, screenshot):
+    from selenium.webdriver.common.by import By
+
+    server, _ = hall
+    sign_in(browser, server, "900")
+    browser.get(f"{server.url}/manager/hall")
+    windows = wait(browser, lambda d: d.find_element(By.ID, "windows") if "甲业务" in text_of(d, "windows") else None)
+    assert "B 乙业务 › A 甲业务" in windows.text, windows.text  # window 2 serves beta first, then alpha
+    screenshot(browser, "manager-hall-windows")
+    browser.set_window_size(1351, DESKTOP[1])  # a 1366 px screen beside a scroll bar
+    for path in ("/manager/hall", "/console/windows/1", "/manager/stats"):
+        browser.get(f"{server.url}{path}?lang=en")
+        height = browser.execute_script(
+            "document.querySelector('.topbar .brand').textContent = 'Liupanshui Government Service Centre';"
+            "return document.querySelector('.topbar').offsetHeight;")
+        screenshot(browser, "menu-en-1351" + path.replace("/", "-"))
+        assert height < 50, f"{path}: the English top bar wraps ({height} px)"

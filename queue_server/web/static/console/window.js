@@ -7,7 +7,8 @@
   const data = pageData();
   const n = data.window;
   const $ = (id) => document.getElementById(id);
-  let view = null;
+  let view = null, promptTimer = null;
+  const PROMPT_SHOWN_MINUTES = 2;
 
   const CLASS = { green: t("web.window.green_channel"), appointment: t("web.window.appointment"), ordinary: "" };
   const STATE = { open: t("web.common.open"), paused: t("web.common.paused"), closed: t("web.common.closed") };
@@ -42,7 +43,7 @@
     banner.textContent = w.staff
       ? t("web.window.staff_signed_in_private", { job_no: w.staff.job_no })
       : t("web.window.sign_in_to_see");
-    $("attention").replaceChildren(...attention(needs, refresh));
+    $("attention").replaceChildren(...attention(forThisWindow(needs), refresh));
     $("current").replaceChildren();
     $("held").replaceChildren();
     $("rating").textContent = "";
@@ -59,11 +60,22 @@
     return o ? o.textContent.trim() : reason;
   }
 
+  // What a clerk's console shows of the hall's devices: what its clerk can act on from the counter. A kiosk's
+  // printer (out of paper, jammed: residents get no ticket, any clerk can load a roll) and this window's own
+  // devices (strip-<n>, keypad-<n>, pad-<n>). A kiosk's sound, an ID reader, another window's strip go to the
+  // managers' live hall (/manager/hall), which lists every device, not to every clerk (docs/consoles.md).
+  // Residents asking for help stay on every console: whoever is free goes.
+  const OWN_DEVICE = new RegExp(`^(strip|keypad|pad)-${n}$`);
+  function forThisWindow(a) {
+    if (!a) return a;
+    return { ...a, device_problems: (a.device_problems || []).filter((d) => d.kind === "printer" || OWN_DEVICE.test(d.device)) };
+  }
+
   function classTag(c) { return c && c !== "ordinary" ? el("span", { class: "tag " + c }, CLASS[c]) : null; }
 
   function render() {
     const w = view.window, cur = view.current, here = view.signed_in_here;
-    $("attention").replaceChildren(...attention(view.attention, refresh));
+    $("attention").replaceChildren(...attention(forThisWindow(view.attention), refresh));
     $("window-state").textContent = STATE[w.state] + (w.state === "paused" && w.pause_reason ? `（${w.pause_reason}）` : "");
     $("window-state").className = "window-state state-" + w.state;
     $("window-staff").textContent = w.staff ? `${t("web.window.signed_in_label")}: ${w.staff.job_no} ${w.staff.name}` : t("web.window.nobody_signed_in");
@@ -108,11 +120,15 @@
       el("button", { type: "button", disabled: !(here && open && !cur), onclick: () => act("call-back", { ticket: h.ticket }, t("web.window.called_back_ticket", { ticket: h.ticket })) },
         `${t("web.window.call_back")} ${h.ticket}`))) : el("span", { class: "muted" }, t("web.common.none")));
 
+    // "已请居民为 B006 评价" while it is news: until the next ticket is called, for PROMPT_SHOWN_MINUTES at most
     const r = view.rating;
-    $("rating").textContent = r && r.ticket
-      ? (r.prompted ? t("web.window.asked_to_rate", { ticket: r.ticket.ticket })
-                    : t("web.window.may_ask_to_rate", { ticket: r.ticket.ticket }))
-      : t("web.window.nothing_to_rate");
+    const asked = r && r.ticket && r.prompted && !cur && r.prompted_at
+      && Date.parse(view.now) - Date.parse(r.prompted_at) < PROMPT_SHOWN_MINUTES * 60000;
+    $("rating").textContent = asked ? t("web.window.asked_to_rate", { ticket: r.ticket.ticket })
+      : r && r.ticket && !r.prompted ? t("web.window.may_ask_to_rate", { ticket: r.ticket.ticket })
+        : t("web.window.nothing_to_rate");
+    clearTimeout(promptTimer);
+    if (asked) promptTimer = setTimeout(render, PROMPT_SHOWN_MINUTES * 60000 - (Date.parse(view.now) - Date.parse(r.prompted_at)) + 500);
     const d = view.today;
     $("today").textContent = `${t("web.common.completed")} ${d.done} · ${t("web.common.no_shows")} ${d.no_show}` +
       (d.avg_service_minutes != null ? ` · ${t("web.window.average_service")} ${d.avg_service_minutes} ${t("web.common.min")}` : "");
@@ -148,7 +164,21 @@
       await refresh();
     }
   }
-  const sure = (key, params) => window.confirm(t(key, params));
+  // An action that cannot be undone asks first, in the page (not the browser's bare confirm()): a modal dialog
+  // that keeps the focus inside; the focus starts on 取消 (the safe answer: Enter cancels, Tab then Enter
+  // confirms), Esc cancels.
+  function sure(key, params) {
+    const dlg = $("dlg-confirm");
+    $("confirm-text").textContent = t(key, params);
+    return new Promise((resolve) => {
+      const done = (yes) => { dlg.onclose = null; if (dlg.open) dlg.close(); resolve(yes); };
+      $("confirm-yes").onclick = () => done(true);
+      $("confirm-no").onclick = () => done(false);
+      dlg.onclose = () => done(false);
+      dlg.showModal();
+      $("confirm-no").focus();
+    });
+  }
 
   const expected = () => (view && view.current ? { ticket: view.current.ticket } : {});
   const actions = {
@@ -156,8 +186,13 @@
     "btn-recall": () => act("recall", expected(), t("web.window.recalled")),
     "btn-start": () => act("start", expected(), t("web.window.service_started")),
     "btn-complete": () => act("complete", expected(), t("web.window.completed")),
-    "btn-noshow": () => view && view.current && sure("web.window.sure_no_show", { ticket: view.current.ticket })
-      && act("no-show", expected(), t("web.window.marked_as_no_show")),
+    "btn-noshow": async () => {
+      if (!(view && view.current)) return;
+      const body = expected();
+      if (await sure("web.window.sure_no_show", { ticket: view.current.ticket })) {
+        await act("no-show", body, t("web.window.marked_as_no_show"));
+      }
+    },
     "btn-hold": () => act("hold", expected(), t("web.window.on_hold")),
     "btn-rate": () => act("rating-prompt", {}, t("web.window.asked_for_a_rating")),
     "btn-resume": () => act("resume", {}, t("web.window.resumed")),
@@ -166,7 +201,7 @@
     "btn-issue": () => { $("form-issue").hidden = false; $("issued").hidden = true; $("form-issue").reset(); issueKey = null; fillItems(); openDialog("dlg-issue"); },
     "btn-signin": () => act("sign-in", {}, t("web.window.signed_in")),
     "btn-signout": async () => {
-      if (!sure("web.window.sure_sign_out")) return;
+      if (!(await sure("web.window.sure_sign_out"))) return;
       if (await act("sign-out", {}, t("web.window.signed_out"))) location.href = "/console/windows";
     },
   };
@@ -242,7 +277,15 @@
     const tag = (ev.target.tagName || "").toLowerCase();
     if (["input", "select", "textarea"].includes(tag) || document.querySelector("dialog[open]")) return;
     const key = ev.key.toLowerCase();
-    if (key === "b" && view && view.held.length) { ev.preventDefault(); $("held").querySelector("button").click(); return; }
+    if (key === "b") {  // call back the first held ticket, or say why not
+      ev.preventDefault();
+      const first = $("held").querySelector("button");
+      if (!view || !view.held.length || !first) flash(t("web.window.no_held_tickets"), "bad");
+      else if (view.current) flash(t("web.window.call_back_after_current", { ticket: view.current.ticket, held: view.held[0].ticket }), "bad");
+      else if (first.disabled) flash(t("web.window.call_back_not_now"), "bad");
+      else first.click();
+      return;
+    }
     const button = Array.from(document.querySelectorAll("button[data-key]")).find((b) => b.dataset.key === key && !b.hidden);
     if (button && !button.disabled) { ev.preventDefault(); button.click(); }
   });
