@@ -50,6 +50,7 @@ API_PARTS = (
     "hall",  # open reads: health, the hall, businesses, guides, board, windows, tickets
     "manager",  # the manager's live view of the hall
     "openapi",  # the OpenAPI document of all of the above
+    "packages",  # 一件事 packages: one guide, one form, one window, one tracking number
     "ratings",  # ratings (好差评) from the resident's own device
     "settings",  # hall settings: businesses, items, holidays, hours, appointment capacity
     "stats",  # statistics (办件统计) as JSON, CSV or Excel

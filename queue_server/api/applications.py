@@ -38,7 +38,13 @@ TRANSITION = Obj({
     "missing": Arr(Str(min_len=1, max_len=200), max_items=60,
                    description="correction: material names or form field keys; required materials not yet "
                                "provided are always added (一次性告知)"),
-    "delivery": Obj({"method": Str(enum=["onsite", "mail"]), "waybill": Str(max_len=40)}),
+    "delivery": Obj({
+        "method": Str(enum=["onsite", "mail"]), "waybill": Str(max_len=40),
+        "address": Str(max_len=300, description="mail: the postal address, when none is on file"),
+        "collector": Str(enum=["applicant", "proxy"], description="on site: who collects (default the applicant)"),
+        "id_number": Str(max_len=40, description="on site: the collector's ID number, read from the card (身份核验)"),
+        "name": Str(max_len=40, description="on site by a proxy: the proxy's name"),
+    }),
     "decision": Str(enum=["approved", "refused"], description="result_ready: the back office's decision"),
 }, required=["to"])
 
@@ -83,7 +89,7 @@ def submit_application(actor, body, request_key):
            description="Open, with no personal data; a staff token also gets the applicant, the form values "
                        "and the mailing address.")
 def get_application(tracking_no, actor):
-    return state().service.applications.get(tracking_no, back_office=actor.kind == "staff")
+    return state().service.packages.get(tracking_no, back_office=actor.kind == "staff")  # a package's or one item's
 
 
 @api.get("/applications")
@@ -98,7 +104,7 @@ def find_applications(actor):
     desk = state().service.applications
     id_number = header_text("X-Id-Number", 40) or request.args.get("id_number")
     if id_number:
-        return desk.of_person(id_number[:40])
+        return state().service.packages.of_person(id_number[:40])  # one's packages and lone applications
     if actor.kind != "staff":
         err = BadRequest("error.applications.id_number_required", code="invalid_fields")
         err.fields = [{"field": "id_number", "problem": "is required"}]

@@ -141,6 +141,7 @@ _REGISTRY = (
     _a("application_rejected", NOTHING),
     _a("application_result_ready", NOTHING),
     _a("application_delivered", NOTHING),
+    _a("package_submitted", NOTHING),  # 一件事 filed: one tracking number; each part journals application_submitted
     # bad-review follow-ups (domain/followups.py)
     _a("followup_opened", NOTHING),
     _a("followup_verified", NOTHING),

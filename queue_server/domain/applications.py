@@ -114,37 +114,42 @@ def submit(tx: Tx, item_code: str, applicant: dict[str, str], fields: dict[str, 
     if problems:
         raise invalid(problems, status=400, code="invalid_fields")
     assert person is not None
-    provided = sorted(set(materials))
-    today = tx.now.date()
-    promised, statutory = _deadlines(tx, it, today)
-    mail_to = json.dumps({"recipient": person.name, "phone": person.phone, "address": address},
-                         ensure_ascii=False) if delivery == "mail" else None
+    mail_to = {"recipient": person.name, "phone": person.phone, "address": address} if delivery == "mail" else None
     row = None
     for _ in range(10):  # random numbers clash about once in 10^11 draws
         try:
-            row = tx.one(
-                "INSERT INTO applications (tracking_no, item, business, status, applicant_name, name_masked, id_hash, "
-                "id_masked, phone_hash, phone_masked, fields, materials, delivery, mail_to, submitted_at, review_by, "
-                "promised_by, statutory_by, source, updated_at) "
-                "VALUES (?,?,?,'submitted',?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING *",
-                (new_tracking_no(today), it["code"], it["business"], person.name, person.name_masked, person.id_hash,
-                 person.id_masked, person.phone_hash, person.phone_masked, json.dumps(clean, ensure_ascii=False),
-                 json.dumps(provided), delivery, mail_to, tx.at,
-                 tx.hall.config.calendar.add_workdays(today, REVIEW_WORKDAYS).isoformat(), promised, statutory,
-                 tx.actor.label, tx.at))
+            row = insert(tx, it, person, clean, materials, delivery, mail_to, new_tracking_no(tx.now.date()))
             break
         except sqlite3.IntegrityError as e:
             if "tracking_no" not in str(e):
                 raise
     if row is None:
         raise RuntimeError("could not draw an unused tracking number in 10 tries")
+    return row, it
+
+
+def insert(tx: Tx, it: dict[str, Any], person: Any, clean: dict[str, Any], materials: list[int], delivery: str,
+           mail_to: dict[str, str] | None, tracking_no: str, package_id: int | None = None) -> sqlite3.Row:
+    """One 办件, checked already: its row, its first event and its journal entry (a package's part too)."""
+    provided = sorted(set(materials))
+    today = tx.now.date()
+    promised, statutory = _deadlines(tx, it, today)
+    row = tx.row(
+        "INSERT INTO applications (tracking_no, item, business, status, applicant_name, name_masked, id_hash, "
+        "id_masked, phone_hash, phone_masked, fields, materials, delivery, mail_to, submitted_at, review_by, "
+        "promised_by, statutory_by, source, updated_at, package_id) "
+        "VALUES (?,?,?,'submitted',?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING *",
+        (tracking_no, it["code"], it["business"], person.name, person.name_masked, person.id_hash,
+         person.id_masked, person.phone_hash, person.phone_masked, json.dumps(clean, ensure_ascii=False),
+         json.dumps(provided), delivery, json.dumps(mail_to, ensure_ascii=False) if mail_to else None, tx.at,
+         tx.hall.config.calendar.add_workdays(today, REVIEW_WORKDAYS).isoformat(), promised, statutory,
+         tx.actor.label, tx.at, package_id))
     missing = missing_required(it, provided)
-    note = _note("submitted")
-    _event(tx, row["id"], "submitted", note, {"missing_required": [m["index"] for m in missing]})
+    _event(tx, row["id"], "submitted", _note("submitted"), {"missing_required": [m["index"] for m in missing]})
     tx.journal("application_submitted", business=it["business"],
                data={"tracking_no": row["tracking_no"], "item": it["code"], "missing_required": len(missing),
                      "delivery": delivery})
-    return row, it
+    return row
 
 
 # -- the back office: transitions and supplements -------------------------------------------------
@@ -195,17 +200,50 @@ def transition(tx: Tx, tracking_no: str, to: str, reason: str = "", missing: lis
         data["decision"] = decision
         note = _note("result_ready_mail" if app["delivery"] == "mail" else "result_ready_onsite")
     elif to == "delivered":
-        method = (delivery or {}).get("method") or app["delivery"]
-        waybill = ((delivery or {}).get("waybill") or "").strip()
-        if method == "mail" and not waybill:
-            raise Conflict("error.waybill_required", code="waybill_required")
-        changes = {"delivered_at": tx.at, "delivered_by_method": method, "waybill": waybill or None}
-        data.update(method=method, waybill=waybill or None)
-        note = _note("delivered_mail", waybill=waybill) if method == "mail" else _note("delivered_onsite")
+        changes, more = _delivery(tx, app, delivery or {})
+        data.update(more)
+        note = (_note("delivered_mail", waybill=changes["waybill"]) if changes["delivered_by_method"] == "mail"
+                else _note("delivered_onsite"))
     else:  # pre_review again: the applicant brought the corrections to the window
         note = _note("pre_review_again")
         changes = {"review_by": tx.hall.config.calendar.add_workdays(tx.now.date(), REVIEW_WORKDAYS).isoformat()}
     return _move(tx, app, to, note, data, changes)
+
+
+def _delivery(tx: Tx, app: sqlite3.Row, delivery: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """統一出件: mailed with a waybill to an address on file (or given now), or handed over on site to the
+    applicant or a proxy whose ID card the clerk checked (recorded masked: 身份核验)."""
+    method = delivery.get("method") or app["delivery"]
+    if method == "mail":
+        waybill = (delivery.get("waybill") or "").strip()
+        if not waybill:
+            raise Conflict("error.waybill_required", code="waybill_required")
+        mail_to = json.loads(app["mail_to"]) if app["mail_to"] else None
+        address = " ".join((delivery.get("address") or "").split())
+        if address:
+            if not 5 <= len(address) <= 200:
+                raise invalid([("delivery.address", "address_required",
+                                messages("error.applications.address_required"))], status=400, code="invalid_fields")
+            mail_to = {"recipient": app["applicant_name"], "phone": app["phone_masked"], **(mail_to or {}),
+                       "address": address}
+        if mail_to is None:
+            raise invalid([("delivery.address", "address_required", messages("error.applications.address_required"))],
+                          status=409, code="address_required")
+        return ({"delivered_at": tx.at, "delivered_by_method": "mail", "waybill": waybill,
+                 "mail_to": json.dumps(mail_to, ensure_ascii=False)}, {"method": "mail", "waybill": waybill})
+    collector = delivery.get("collector") or "applicant"
+    id_number = (delivery.get("id_number") or "").strip()
+    if not id_number:
+        raise invalid([("delivery.id_number", "id_check_required", messages("error.applications.id_check_required"))],
+                      status=409, code="id_check_required")
+    person = parse_person(tx, (delivery.get("name") or "") if collector == "proxy" else None, id_number, None,
+                          prefix="delivery.")
+    if collector == "applicant" and person.id_hash != app["id_hash"]:
+        raise Forbidden("error.applications.collector_not_applicant", code="not_the_applicant")
+    handed = {"collector": collector, "id_masked": person.id_masked,
+              "name_masked": person.name_masked if collector == "proxy" else app["name_masked"]}
+    return ({"delivered_at": tx.at, "delivered_by_method": "onsite", "waybill": None,
+             "handed_to": json.dumps(handed, ensure_ascii=False)}, {"method": "onsite", "handed_to": handed})
 
 
 def _move(tx: Tx, app: sqlite3.Row, to: str, note: dict[str, str], data: dict[str, Any],
@@ -232,25 +270,27 @@ def correction_notice(tx: Tx, app: sqlite3.Row, it: dict[str, Any], asked: list[
     something new is refused (409 one_time_notice).
     """
     materials = materials_of(it)
-    by_name = {m["name"]: m for m in materials}
+    by_name = {_plain(m["name"]): m for m in materials}
     form = {f["key"]: f for f in it["guide"].get("form", [])}
+    by_label = {_plain(label): f for f in form.values() for label in f["label"].values() if label}
     entries: dict[str, dict[str, Any]] = {}
     for m in missing_required(it, json.loads(app["materials"])):
         entries[f"material:{m['index']}"] = _material_entry(m)
-    unknown = []
     for a in asked:
-        a = a.strip()
-        if a in by_name:
-            entries[f"material:{by_name[a]['index']}"] = _material_entry(by_name[a])
-        elif a in form:
-            entries[f"field:{a}"] = {"kind": "field", "key": a, "name": form[a]["label"]}
-        else:
-            unknown.append(a)
-    if unknown or not entries:
-        err = DomainError("error.correction.unknown_entries" if unknown else "error.correction.empty",
-                          entries={lang: text("common.separator.list", lang).join(unknown) for lang in languages()},
-                          code="invalid_fields", status=400, detail={"unknown": unknown})
-        err.fields = [{"field": "missing", "problem": "unknown entries" if unknown else "is empty"}]
+        a = " ".join(a.split())
+        if not a:
+            continue
+        plain = _plain(a)
+        if plain in by_name:  # a material, by its name
+            entries[f"material:{by_name[plain]['index']}"] = _material_entry(by_name[plain])
+        elif a in form or plain in by_label:  # a form field, by the label the clerk sees (or its key)
+            f = form[a] if a in form else by_label[plain]
+            entries[f"field:{f['key']}"] = {"kind": "field", "key": f["key"], "name": f["label"]}
+        else:  # anything else the clerk writes (其他需补正的内容): in their words
+            entries[f"other:{a}"] = {"kind": "other", "name": dict.fromkeys(LANGS, a)}
+    if not entries:
+        err = DomainError("error.correction.empty", code="invalid_fields", status=400)
+        err.fields = [{"field": "missing", "problem": "is empty"}]
         raise err
     first = json.loads(app["correction"]) if app["correction"] else None
     if first is not None:
@@ -261,6 +301,11 @@ def correction_notice(tx: Tx, app: sqlite3.Row, it: dict[str, Any], asked: list[
             raise Conflict("error.one_time_notice", names=names, code="one_time_notice", detail={"new": new})
     return {"keys": first["keys"] if first else list(entries), "missing": list(entries.values()),
             "reason": reason.strip(), "at": tx.at, "notices": (first["notices"] + 1) if first else 1}
+
+
+def _plain(name: str) -> str:
+    """A name as the clerk may type it: without spaces, full-width colons or brackets around it."""
+    return "".join(name.split()).strip("：:;；。.《》").lower()
 
 
 def _material_entry(m: dict[str, Any]) -> dict[str, Any]:
@@ -357,8 +402,9 @@ class ApplicationDesk:
         from queue_server.domain.people import id_hash_of
 
         id_hash = id_hash_of(self.hall, self._today(), id_number)
-        with self.service.db.read() as conn:
-            return [brief_view(conn, r, self._today()) for r in search(conn, self._today(), id_hash=id_hash, limit=50)]
+        with self.service.db.read() as conn:  # a 一件事 package's parts are listed as the package (PackageDesk)
+            return [brief_view(conn, r, self._today()) for r in search(conn, self._today(), id_hash=id_hash, limit=200)
+                    if r["package_id"] is None][:50]
 
     def find(self, status: str | None = None, item: str | None = None, business: str | None = None,
              overdue: bool | None = None, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:

@@ -71,7 +71,8 @@ def application_view(conn: sqlite3.Connection, app: sqlite3.Row, today: date, ba
         "status": app["status"], "status_name": status_name(app["status"]), "submitted_at": app["submitted_at"],
         "timeline": timeline, "review_by": app["review_by"], "promised_by": app["promised_by"],
         "statutory_by": app["statutory_by"], "deadline_basis": app["deadline_basis"], "overdue": kind is not None,
-        "overdue_kind": kind, "delivery": app["delivery"], "decision": app["decision"],
+        "overdue_kind": kind, "delivery": delivered_by(app), "decision": app["decision"],
+        "package_no": package_no(conn, app),
         "correction": ({"missing": correction["missing"], "reason": correction["reason"], "at": correction["at"]}
                        if correction and app["status"] == "correction" else None),
         "missing_required": [m["name"] for m in missing_required(it, provided)],
@@ -82,8 +83,23 @@ def application_view(conn: sqlite3.Connection, app: sqlite3.Row, today: date, ba
             fields=json.loads(app["fields"]), materials_provided=provided, materials=materials_of(it),
             mail_to=json.loads(app["mail_to"]) if app["mail_to"] else None, source=app["source"],
             accepted_at=app["accepted_at"], result_at=app["result_at"], delivered_at=app["delivered_at"],
-            waybill=app["waybill"], correction_history=correction, updated_at=app["updated_at"])
+            waybill=app["waybill"], correction_history=correction, updated_at=app["updated_at"],
+            delivery_chosen=app["delivery"], department=it["guide"].get("department", ""),
+            handed_to=json.loads(app["handed_to"]) if app["handed_to"] else None)
     return view
+
+
+def delivered_by(app: sqlite3.Row) -> str:
+    """How the result went (or will go): the method used once delivered, else the applicant's choice."""
+    return app["delivered_by_method"] or app["delivery"]
+
+
+def package_no(conn: sqlite3.Connection, app: sqlite3.Row) -> str | None:
+    """The tracking number of the 一件事 package an application is part of (None: filed alone)."""
+    if app["package_id"] is None:
+        return None
+    row = conn.execute("SELECT tracking_no FROM package_applications WHERE id = ?", (app["package_id"],)).fetchone()
+    return row["tracking_no"] if row else None
 
 
 def brief_view(conn: sqlite3.Connection, app: sqlite3.Row, today: date, back_office: bool = False) -> dict[str, Any]:
@@ -91,9 +107,11 @@ def brief_view(conn: sqlite3.Connection, app: sqlite3.Row, today: date, back_off
     kind = overdue_kind(app, today)
     view = {"tracking_no": app["tracking_no"], "item": app["item"], "item_name": it["name"], "status": app["status"],
             "status_name": status_name(app["status"]), "submitted_at": app["submitted_at"],
-            "promised_by": app["promised_by"], "overdue": kind is not None, "overdue_kind": kind}
+            "promised_by": app["promised_by"], "overdue": kind is not None, "overdue_kind": kind,
+            "package_no": package_no(conn, app)}
     if back_office:
-        view.update(name=app["applicant_name"], id_masked=app["id_masked"], delivery=app["delivery"],
+        view.update(name=app["applicant_name"], id_masked=app["id_masked"], delivery=delivered_by(app),
+                    department=it["guide"].get("department", ""),
                     updated_at=app["updated_at"])
     return view
 

@@ -49,6 +49,7 @@ from queue_server.domain.tidal import TidalDesk
 if TYPE_CHECKING:  # imported where used: they import this module
     from queue_server.domain.applications import ApplicationDesk
     from queue_server.domain.appointments import AppointmentDesk
+    from queue_server.domain.packages import PackageDesk
 
 RequestKey = tuple[str, str]
 T = TypeVar("T")
@@ -157,6 +158,13 @@ class QueueService:
         from queue_server.domain.applications import ApplicationDesk
 
         return ApplicationDesk(self)
+
+    @property
+    def packages(self) -> PackageDesk:
+        """一件事 packages (one form, one window, one number): :class:`queue_server.domain.packages.PackageDesk`."""
+        from queue_server.domain.packages import PackageDesk
+
+        return PackageDesk(self)
 
     # -- the rest of the hall: a desk each, every change one transaction as here --------
 

@@ -216,7 +216,7 @@ def test_the_correction_notice_lists_everything_once_and_only_once(city):
     err = move(api, no, "correction", missing=["last_employer"], status=409)
     assert err["code"] == "one_time_notice" and "原工作单位" in err["messages"]["zh-Hans"]
     # ...but may repeat what the first asked for, when the supplement is still not right
-    assert move(api, no, "correction", missing=["no such thing"], status=400)["code"] == "invalid_fields"
+    assert move(api, no, "correction", missing=["请补充说明"], status=409)["code"] == "one_time_notice"
     again = move(api, no, "correction", missing=["separation_date"])
     assert [m.get("key") for m in again["correction"]["missing"]] == ["separation_date"]
     r = api.post(f"/applications/{no}/supplement", {"fields": {"separation_date": "2026-10-31"}, "id_number": PERSON},
@@ -225,6 +225,54 @@ def test_the_correction_notice_lists_everything_once_and_only_once(city):
     assert move(api, no, "accepted")["status"] == "accepted"
     r = api.post(f"/applications/{no}/supplement", {"materials": [3], "id_number": PERSON}, as_="kiosk")
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "not_in_correction"
+
+
+def test_the_notice_takes_the_labels_the_clerk_sees_and_free_text(city):
+    """The bug: "其他需补正的内容（每行一项）" refused the field's own label and free text, taking internal keys only."""
+    api, _ = city
+    no = submit(api, unemployment(materials=[0, 1, 2]))["tracking_no"]
+    assert move(api, no, "correction", missing=["  "], status=400)["code"] == "invalid_fields"  # nothing to correct
+    noticed = move(api, no, "correction", missing=["离职原因", " 解除或者终止劳动关系的证明 ", "Last employer",
+                                                   "劳动合同复印件请加盖单位公章"])
+    missing = noticed["correction"]["missing"]
+    assert [(m["kind"], m.get("key") or m.get("index") or m["name"]["zh-Hans"]) for m in missing] == [
+        ("field", "separation_reason"), ("material", 2), ("field", "last_employer"),
+        ("other", "劳动合同复印件请加盖单位公章")]
+    note = noticed["timeline"][-1]["note"]["zh-Hans"]
+    assert "离职原因" in note and "劳动合同复印件请加盖单位公章" in note
+
+
+def test_mailing_needs_an_address_and_the_summary_says_how_it_went(city):
+    """The bugs: mailing with no postal address on file was allowed; after mailing the summary still read 现场领取."""
+    api, _ = city
+    no = submit(api)["tracking_no"]  # chose to collect on site: no address on file
+    move(api, no, "accepted")
+    move(api, no, "result_ready", decision="approved")
+    err = move(api, no, "delivered", status=409, delivery={"method": "mail", "waybill": "SF1234567890"})
+    assert err["code"] == "address_required"
+    done = move(api, no, "delivered", delivery={"method": "mail", "waybill": "SF1234567890",
+                                                "address": "贵州省六盘水市钟山区荷城街道凉都大道1号"})
+    assert done["delivery"] == "mail" and done["delivery_chosen"] == "onsite" and done["waybill"] == "SF1234567890"
+    assert done["mail_to"]["address"].startswith("贵州省六盘水市")
+    public = api.client.get(f"/api/v1/applications/{no}").get_json()
+    assert public["delivery"] == "mail" and "mail_to" not in public
+
+
+def test_collection_on_site_records_the_identity_check(city):
+    api, st = city
+    no = submit(api)["tracking_no"]
+    move(api, no, "accepted")
+    move(api, no, "result_ready", decision="approved")
+    assert move(api, no, "delivered", status=409, delivery={"method": "onsite"})["code"] == "id_check_required"
+    err = move(api, no, "delivered", status=403, delivery={"method": "onsite", "id_number": make_id(seq=77)})
+    assert err["code"] == "not_the_applicant"
+    proxy = make_id("19600101", seq=77)
+    err = move(api, no, "delivered", status=422, delivery={"method": "onsite", "collector": "proxy", "id_number": proxy})
+    assert err["code"] == "invalid_name"
+    done = move(api, no, "delivered", delivery={"method": "onsite", "collector": "proxy", "id_number": proxy,
+                                                "name": "王大山"})
+    assert done["handed_to"] == {"collector": "proxy", "id_masked": done["handed_to"]["id_masked"], "name_masked": "王*山"}
+    assert proxy not in str(done) and proxy not in str(st.db.connection().execute("SELECT * FROM journal").fetchall())
 
 
 def test_a_supplement_is_validated_like_the_form(city):
