@@ -20,12 +20,15 @@ cd "$(dirname "$0")"
 #  espeak-ng, sox, alsa-utils       offline Mandarin voice, chimes and audio checks, playback on ALSA
 #  pulseaudio, pulseaudio-utils     playback on PulseAudio (the tests play into a null sink)
 #  fonts-wqy-microhei               a CJK font: without it Kivy draws boxes
+#  fonts-babelstone-han fonts-hanazono  rare characters of names (生僻字, CJK Ext A-H) that WenQuanYi lacks:
+#                                   the kiosk's and the board's fallback, the printer's raster lines (hallq/fonts.py)
 #  libgl1 libegl1 libgl1-mesa-dri   OpenGL for Kivy (Mesa renders offscreen when there is no screen)
 #  libmtdev1                        touch screens for Kivy
 #  chromium chromium-driver         the browser tests of the consoles and the ticket page
 #  socat                            pseudo-terminal pairs for the serial-device tests
 #  systemd                          systemd-analyze, which verifies the shipped units (deploy/systemd)
 APT_PACKAGES=(python3-venv mosquitto espeak-ng sox alsa-utils pulseaudio pulseaudio-utils fonts-wqy-microhei
+              fonts-babelstone-han fonts-hanazono
               libgl1 libegl1 libgl1-mesa-dri libmtdev1 chromium chromium-driver socat systemd)
 
 need_python() {

@@ -9,6 +9,11 @@ What a ticket printer in a Chinese hall needs, and how it is done here:
   built by python-escpos and the text goes through ``_raw``. The encoding
   is a per-printer setting (``gb18030`` for current firmware, ``gbk`` /
   ``gb2312`` for older ones: characters they lack print as ``?``).
+* **Rare characters** (生僻字 of a name: CJK Extension B and later, 4-byte
+  GB18030 sequences that no printer's built-in font has, or any character the
+  profile's encoding lacks) would print as boxes or ``?``: a line with one is
+  sent as a raster image (``GS v 0``) drawn with PIL in the fonts that have
+  the glyphs (:func:`hallq.fonts.render_line`); every other line stays text.
 * **The QR code** with the printer's own ``GS ( k`` commands
   (``native=True``): a ticket stays near 400 bytes instead of a 16 KB raster.
 * **Status before printing** by ``DLE EOT`` with a short timeout. A printer
@@ -28,6 +33,7 @@ chooses between them and the real driver by configuration.
 
 from __future__ import annotations
 
+import logging
 import threading
 import unicodedata
 from abc import ABC, abstractmethod
@@ -38,9 +44,13 @@ from escpos.printer import Dummy
 
 from device_drivers.base import DeviceError
 from device_drivers.printer_transports import Transport
+from hallq.fonts import FontError, render_line
+
+log = logging.getLogger("hallq.devices.printer")
 
 FS_CHINESE_ON = b"\x1c\x26"   # FS &
 FS_CHINESE_OFF = b"\x1c\x2e"  # FS .
+GS_RASTER = b"\x1d\x76\x30"   # GS v 0: a raster bit image, printed where the line would be
 DLE_EOT = b"\x10\x04"
 ENCODINGS = ("gb18030", "gbk", "gb2312")
 
@@ -68,6 +78,11 @@ class PrinterProfile:
             raise DeviceError("bad_config", "qr_module must be 1-16 and number_scale 1-8")
         if self.cut not in ("full", "partial", "none"):
             raise DeviceError("bad_config", f"cut {self.cut!r}", "use full, partial or none")
+
+    @property
+    def dots(self) -> int:
+        """Printable dots across: 576 on 80 mm paper, 384 on 58 mm (8 dots/mm, 72 or 48 mm printed)."""
+        return 384 if self.paper_mm == 58 else 576
 
     @property
     def columns(self) -> int:
@@ -98,6 +113,27 @@ def wrap(text: str, columns: int) -> list[str]:
     return lines
 
 
+def needs_image(text: str, encoding: str) -> bool:
+    """Whether a line must print as an image: a character beyond the BMP (CJK Extension B-H: GB18030 encodes
+    it in 4 bytes, but thermal printers' built-in fonts stop at the BMP) or one ``encoding`` cannot encode."""
+    if any(ord(ch) > 0xFFFF for ch in text):
+        return True
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def raster(bits: bytes, width: int, height: int) -> bytes:
+    """``GS v 0`` (normal density) for an image of ``width`` × ``height`` dots, rows of ``width / 8`` bytes,
+    the most significant bit leftmost, 1 = a black dot."""
+    row = (width + 7) // 8
+    if len(bits) != row * height:
+        raise ValueError(f"{len(bits)} bytes for a {width}x{height} image, expected {row * height}")
+    return GS_RASTER + bytes([0, row & 0xFF, row >> 8, height & 0xFF, height >> 8]) + bits
+
+
 def _printable(text: str) -> str:
     # control characters in data (a name read from a card, a field typed in) must never
     # reach the printer as commands
@@ -118,13 +154,26 @@ class TicketDocument:
         self._p = Dummy()
         self._p._raw(b"\x1b\x40")  # ESC @: a clean state whatever the last job left behind
 
-    def _text(self, text: str) -> None:
+    def _text(self, text: str, align: str = "left", scale: int = 1) -> None:
         text = _printable(text)
         if text.isascii():
             self._p._raw(text.encode("ascii") + b"\n")
+        elif needs_image(text, self.profile.encoding):
+            self._image_line(text, align, scale)
         else:
             data = text.encode(self.profile.encoding, errors="replace")
             self._p._raw(FS_CHINESE_ON + data + FS_CHINESE_OFF + b"\n")
+
+    def _image_line(self, text: str, align: str, scale: int) -> None:
+        """One line as a ``GS v 0`` raster the width of the paper and the height of the text (24 dots a size)."""
+        width, height = self.profile.dots, 24 * scale
+        try:
+            img = render_line(text, width, height, align)
+        except FontError as e:  # no font at all: the text is better than nothing ('?' for what the printer lacks)
+            log.warning("printing a line as text, not as an image: %s", e)
+            self._p._raw(FS_CHINESE_ON + text.encode(self.profile.encoding, errors="replace") + FS_CHINESE_OFF + b"\n")
+            return
+        self._p._raw(raster(img.tobytes(), width, height))
 
     def line(self, text: str, align: str = "left", bold: bool = False, scale: int = 1) -> None:
         """One or more lines of text, wrapped to the paper, in a size ``scale`` (1-8)."""
@@ -132,7 +181,7 @@ class TicketDocument:
         if scale > 1:
             self._p.set(custom_size=True, width=scale, height=scale)
         for part in wrap(text, max(self.profile.columns // scale, 1)):
-            self._text(part)
+            self._text(part, align, scale)
         if scale > 1:
             self._p.set(normal_textsize=True)
         if bold:

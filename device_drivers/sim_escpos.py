@@ -2,7 +2,8 @@
 
 :func:`decode` reads a job: lines of text (GB18030 between ``FS &`` and
 ``FS .`` decoded, with their size, bold and alignment), the payload of every
-native QR code (``GS ( k``), cuts, status queries, and anything that would
+native QR code (``GS ( k``), raster images (``GS v 0``: the lines with rare
+characters, see device_drivers.printer), cuts, status queries, and anything that would
 print as garbage (bytes above 0x7F outside Chinese mode) or is not
 understood. It never raises, whatever the bytes.
 """
@@ -10,6 +11,25 @@ understood. It never raises, whatever the bytes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class RasterImage:
+    """A ``GS v 0`` image: ``width`` × ``height`` dots, rows of ``width / 8`` bytes, 1 = black."""
+
+    width: int
+    height: int
+    bits: bytes
+
+    def dot(self, x: int, y: int) -> bool:
+        return bool(self.bits[y * (self.width // 8) + x // 8] & (0x80 >> (x % 8)))
+
+    def to_image(self) -> Any:
+        """A PIL image, black text on white (tests, previews)."""
+        from PIL import Image
+
+        return Image.frombytes("1", (self.width, self.height), bytes(255 - b for b in self.bits))
 
 
 @dataclass
@@ -19,6 +39,7 @@ class PrintedLine:
     height: int = 1
     bold: bool = False
     align: str = "left"
+    image: RasterImage | None = None   # a line printed as an image; its text is "[image W×H]"
 
 
 @dataclass
@@ -27,6 +48,7 @@ class Printout:
 
     lines: list[PrintedLine] = field(default_factory=list)
     qr_codes: list[str] = field(default_factory=list)
+    images: list[RasterImage] = field(default_factory=list)
     qr_module: int | None = None
     cuts: int = 0
     chinese_segments: list[str] = field(default_factory=list)
@@ -116,6 +138,13 @@ def decode(data: bytes, encoding: str = "gb18030") -> Printout:
                     elif fn == 0x51 and qr_store:
                         out.qr_codes.append(qr_store.pop())
                 i += 5 + length
+            elif c == ord("v") and i + 7 < n and data[i + 2] in (0, 48):   # GS v 0 m xL xH yL yH d…
+                row, rows = data[i + 4] + 256 * data[i + 5], data[i + 6] + 256 * data[i + 7]
+                flush_run()
+                img = RasterImage(row * 8, rows, bytes(data[i + 8:i + 8 + row * rows]))
+                out.images.append(img)
+                out.lines.append(PrintedLine(f"[image {img.width}×{img.height}]", align=st["align"], image=img))
+                i += 8 + row * rows
             elif c == ord("V") and i + 2 < n:
                 m = data[i + 2]
                 flush_run()

@@ -4,7 +4,8 @@
   exactly as an Epson-compatible printer does.
 * :class:`PrinterSimulator` is the in-process simulated printer
   (``driver = "simulator"``): it keeps every job, can write each one to a
-  directory as ``.bin`` plus decoded ``.txt``, and reports its state through
+  directory as ``.bin`` plus decoded ``.txt`` (and a ``.png`` for each line
+  printed as an image), and reports its state through
   the same status decoding as the real driver.
 * :class:`PtyPrinter` is a printer at the end of a pseudo-terminal: the real
   :class:`~device_drivers.printer.EscPosPrinter` with a serial transport
@@ -117,6 +118,8 @@ class PrinterSimulator(TicketPrinter):
             p = decode(data, self.profile.encoding)
             stem.with_suffix(".txt").write_text(p.text + "".join(f"\n[QR] {q}" for q in p.qr_codes) + "\n",
                                                 encoding="utf-8")
+            for k, img in enumerate(p.images, 1):  # the lines printed as images (rare characters of a name)
+                img.to_image().save(f"{stem}-image{k}.png")
             log.info("simulated printer %s: job %d (%d bytes) written to %s.txt", self.name, number, len(data), stem)
 
     def wait_for_jobs(self, count: int, timeout: float = 5.0) -> bool:

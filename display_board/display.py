@@ -91,6 +91,10 @@ def prepare_kivy(mode: str, kivy_home: Path, size: tuple[int, int], fullscreen: 
 
 
 def register_font(path: str) -> None:
+    """``path`` becomes Kivy's default font; texts with rare characters it lacks (生僻字) fall back (hallq.fonts)."""
     from kivy.core.text import DEFAULT_FONT, LabelBase
 
+    from hallq.fonts import install_kivy_fallback
+
     LabelBase.register(DEFAULT_FONT, path)
+    install_kivy_fallback()

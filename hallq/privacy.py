@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -175,8 +176,26 @@ def scrub_text(text: str) -> str:
     return _MOBILE_IN_TEXT.sub(lambda m: mask_phone(m.group(1) + m.group(2) + m.group(3)), text)
 
 
+def name_chars(name: str) -> list[str]:
+    """The characters of a name as a reader counts them: a code point each (𪚥 U+2A6A5 is one, not two UTF-16
+    units or four UTF-8 bytes), with a variation selector (IVS, U+E0100…) or combining mark kept on the
+    character before it."""
+    out: list[str] = []
+    for ch in name:
+        if out and (0xFE00 <= ord(ch) <= 0xFE0F or 0xE0100 <= ord(ch) <= 0xE01EF or unicodedata.combining(ch)):
+            out[-1] += ch
+        else:
+            out.append(ch)
+    return out
+
+
+def name_length(name: str) -> int:
+    return len(name_chars(name))
+
+
 def mask_name(name: str) -> str:
-    """``张三`` → ``张*``, ``张小三`` → ``张*三``, ``欧阳娜娜`` → ``欧**娜``.
+    """``张三`` → ``张*``, ``张小三`` → ``张*三``, ``欧阳娜娜`` → ``欧**娜``; ``𪚥小明`` → ``𪚥*明`` (characters
+    are counted as :func:`name_chars` does, so a 生僻字 beyond the BMP is one character, never split).
 
     Latin names keep the first letter of each word: ``Li Lei`` → ``L* L**``.
     """
@@ -185,11 +204,12 @@ def mask_name(name: str) -> str:
         return ""
     if n.isascii():
         return " ".join(w[0] + "*" * (len(w) - 1) for w in n.split())
-    if len(n) == 1:
+    chars = name_chars(n)
+    if len(chars) == 1:
         return "*"
-    if len(n) == 2:
-        return n[0] + "*"
-    return n[0] + "*" * (len(n) - 2) + n[-1]
+    if len(chars) == 2:
+        return chars[0] + "*"
+    return chars[0] + "*" * (len(chars) - 2) + chars[-1]
 
 
 def keyed_hash(secret: bytes, kind: str, value: str) -> str:

@@ -5,7 +5,8 @@ first. Without a display (no DISPLAY / WAYLAND_DISPLAY) the kiosk renders
 offscreen through Mesa (``SDL_VIDEODRIVER=offscreen``) and writes
 screenshots instead; ``SDL_VIDEODRIVER=dummy`` would draw nothing.
 Kivy's default Roboto has no Chinese: WenQuanYi Micro Hei (Debian's
-fonts-wqy-microhei) becomes Kivy's DEFAULT_FONT.
+fonts-wqy-microhei) becomes Kivy's DEFAULT_FONT; a label with a rare character
+it lacks (生僻字 of a name) is drawn with a fallback font (hallq.fonts).
 """
 
 from __future__ import annotations
@@ -54,4 +55,7 @@ def prepare(size: tuple[int, int], fullscreen: bool, headless: bool | None = Non
     from kivy.core.text import DEFAULT_FONT, LabelBase
 
     LabelBase.register(DEFAULT_FONT, cjk_font())
+    from hallq.fonts import install_kivy_fallback
+
+    install_kivy_fallback()
     return headless

@@ -16,12 +16,16 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from hallq.privacy import IdNumber, InvalidIdNumber, keyed_hash, mask_name, mask_phone, normalise_phone
+from hallq.privacy import IdNumber, InvalidIdNumber, keyed_hash, mask_name, mask_phone, name_length, normalise_phone
 from queue_server.domain.context import Hall, Tx
 from queue_server.domain.errors import Invalid, messages, unknown_item
 
-# Chinese names (with · for names like 阿依古丽·买买提) or Latin letters
-_NAME = re.compile(r"[\u3400-\u9fff\uf900-\ufaff·•．.A-Za-z' -]{2,40}")
+# Chinese names (with · for names like 阿依古丽·买买提) or Latin letters. The ideographs are every CJK block the
+# ID card's names use: URO and Ext A, the compatibility ideographs, and the supplementary planes (Ext B-H,
+# U+20000-U+323AF, e.g. 𪚥 U+2A6A5, 𰻞 U+30EDE: 生僻字), with ideographic variation selectors (IVS) after them.
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U000323af"
+_IVS = "\ufe00-\ufe0f\U000e0100-\U000e01ef"
+_NAME = re.compile(f"(?:[{_HAN}][{_IVS}]?|[·•．.A-Za-z' -])+")  # 2-40 characters: name_length
 
 Problem = tuple[str, str, dict[str, str]]  # (field path, code, texts)
 
@@ -43,7 +47,8 @@ def person_problems(tx: Tx, name: str | None, id_number: str | None, phone: str 
     """Check the fields given (None = not asked for); return the person and every problem."""
     problems: list[Problem] = []
     clean_name = " ".join((name or "").split())
-    if name is not None and not (_NAME.fullmatch(clean_name) and any(c.isalpha() for c in clean_name)):
+    if name is not None and not (_NAME.fullmatch(clean_name) and any(c.isalpha() for c in clean_name)
+                                 and 2 <= name_length(clean_name) <= 40):
         problems.append((prefix + "name", "invalid_name", messages("error.person.name")))
     person_id = None
     if id_number is not None and not id_number.strip():

@@ -68,10 +68,14 @@ def test_encoding_is_per_printer():
     gbk = sample_ticket(PrinterProfile(encoding="gbk"))
     assert "商事登记".encode("gbk") in gbk
     assert decode(gbk, "gbk").find("商事登记")
-    # a character outside GB2312 prints as "?" on a GB2312-only firmware, the rest stays readable
+    # a line with a character the firmware's encoding lacks prints as an image (never as "?"), the rest as text
     doc = TicketDocument(PrinterProfile(encoding="gb2312"))
     doc.line("王𬀩")  # 𬀩: a rare character of personal names
-    assert decode(doc.data, "gb2312").text.startswith("王?")
+    doc.line("镕")    # in GBK, not in GB2312
+    doc.line("王小明")
+    p = decode(doc.data, "gb2312")
+    assert [line.image is not None for line in p.lines] == [True, True, False] and "?" not in p.text
+    assert p.lines[2].text == "王小明"
 
 
 def test_paper_width_sets_the_wrapping():
