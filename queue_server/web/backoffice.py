@@ -45,13 +45,32 @@ def applications(actor):
 @page("staff")
 def application(tracking_no, actor):
     st = state()
-    app = st.service.applications.get(tracking_no, back_office=True)
+    app = st.service.packages.get(tracking_no, back_office=True)  # a 一件事 package's number, or one 办件's
+    if "parts" in app:
+        return _package(st, app)
     provided = set(app["materials_provided"])
     # every material not handed in is offered for the correction notice; only the required ones come ticked
     missing = [m for m in app["materials"] if m["index"] not in provided]
     return render("console/application.html", app=app, missing=missing, provided=provided,
                   form_rows=_form_rows(st, app),
                   data={"tracking_no": app["tracking_no"], "status": app["status"], "delivery": app["delivery"]})
+
+
+def _package(st, pkg) -> str:
+    """一件事 at the comprehensive window: pre-reviewed together (accept all, one notice, refuse all), then split."""
+    guide = st.service.packages.guide(pkg["package"])
+    handed = set(pkg["materials_provided"])
+    labels = {f["key"]: f for f in guide["fields"]}
+    rows = []
+    for key, value in pkg["fields"].items():
+        spec = labels.get(key, {})
+        options = {o["value"]: o["label"] for o in spec.get("options") or []}
+        rows.append((texts(spec["label"]) if spec.get("label") else key,
+                     texts(options[value]) if isinstance(value, str) and value in options else str(value)))
+    reviewable = any(p["status"] in ("submitted", "pre_review") for p in pkg["parts"])
+    return render("console/package.html", pkg=pkg, guide=guide, handed=handed, form_rows=rows, reviewable=reviewable,
+                  missing=[m for m in guide["materials"] if m["name"] not in handed],
+                  data={"tracking_no": pkg["tracking_no"]})
 
 
 def _form_rows(st, app) -> list[tuple]:

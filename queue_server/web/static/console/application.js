@@ -17,6 +17,13 @@
     if (to === "delivered") {
       body.delivery = { method: f.querySelector("input[name=method]:checked").value };
       if (f.waybill.value.trim()) body.delivery.waybill = f.waybill.value.trim();
+      if (body.delivery.method === "mail") {
+        if (f.address && f.address.value.trim()) body.delivery.address = f.address.value.trim();
+      } else {  // 出件 on site: whose ID card the clerk checked (only its mask is kept)
+        body.delivery.collector = f.querySelector("input[name=collector]:checked").value;
+        if (f.id_number.value.trim()) body.delivery.id_number = f.id_number.value.trim();
+        if (f.collector_name.value.trim()) body.delivery.name = f.collector_name.value.trim();
+      }
     }
     const button = f.querySelector("button[type=submit]");
     button.disabled = true;
