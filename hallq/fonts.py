@@ -9,7 +9,8 @@ font (Debian package)           coverage (measured from the cmap, Debian 12)    
 ==============================  ===========================================================  ==================
 BabelStone Han                  all URO, Latin, 4613/6592 Ext A, 14133/42720 Ext B, part of  mixed labels: one
 (fonts-babelstone-han)          C–H (3045/4944 Ext G, 2271/4192 Ext H)                       font for the text
-HanaMinA (fonts-hanazono)       URO, all of Ext A, compatibility ideographs                  Ext A
+HanaMinA (fonts-hanazono)       20971/20992 URO, 6582/6592 Ext A (all of Unicode 3.0's),     Ext A
+                                472/512 compatibility, 2858/42720 Ext B
 HanaMinB (fonts-hanazono)       all of Ext B, C, D, E, F (no URO, no G/H)                    Ext B–F
 ==============================  ===========================================================  ==================
 
