@@ -44,7 +44,7 @@ def test_the_excel_export_names_its_sheet_and_shows_satisfaction_as_a_percentage
     api.act(1, "complete", "101")
     b = Browser(app, "900")
     for lang, sheet in (("zh-Hans", "按时段统计"), ("en", "By hour")):
-        r = b.client.get(f"/api/v1/stats?group=hour&format=xlsx&from=2026-11-23&to=2026-11-23",
+        r = b.client.get("/api/v1/stats?group=hour&format=xlsx&from=2026-11-23&to=2026-11-23",
                          headers={"Accept-Language": lang})
         assert r.status_code == 200
         ws = load_workbook(io.BytesIO(r.data)).active
