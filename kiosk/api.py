@@ -62,6 +62,10 @@ class KioskApi:
     def items(self, business: str | None = None) -> list[dict]:
         return self.client.get("/items" + (f"?{urlencode({'business': business})}" if business else ""))
 
+    def search_items(self, q: str, limit: int = 20) -> list[dict]:
+        """Items matching what the resident typed (社保, yl, yanglao), best first (GET /items?q=)."""
+        return self.client.get("/items?" + urlencode({"q": q, "limit": limit}))
+
     def item(self, code: str) -> dict:
         return self.client.get(f"/items/{quote(code, safe='')}")
 

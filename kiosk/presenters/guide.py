@@ -5,6 +5,11 @@ The guide elements are those of seed 002 §二 (服务对象、受理条件、�
 (一次性告知, seeds 000 §8 and 002): the full list of materials prints on one
 slip. Guides come from the server and are kept, so they can still be read
 while the network is down.
+
+Finding an item (事项检索): 搜索事项 on the first step opens a one-field form; what the resident types on
+the on-screen keyboard (社保 in pinyin mode, or the initials ``yl`` straight on its ABC page) is sent with
+确定 and searched on the server (``GET /items?q=``: names, keywords, pinyin, materials), the items found
+listed best first. While the server cannot be reached, the kept items are searched by name instead.
 """
 
 from __future__ import annotations
@@ -12,10 +17,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from hallq.client import Unreachable
 from kiosk import receipts
-from kiosk.presenters.base import Flow, Option, Section, View
+from kiosk.presenters.base import Field, Flow, Option, Section, View
 
 STEPS = ["business", "item", "guide"]
+MAX_QUERY = 50  # the server's limit (GET /items?q=)
 
 
 class Guide(Flow):
@@ -26,6 +33,9 @@ class Guide(Flow):
         self.item: dict[str, Any] | None = None
         self.stale = False
         self._preset: str | None = None
+        self.query = ""
+        self.found: list[dict[str, Any]] | None = None  # the items of the last search; None: not searching
+        self.search_from = "business"
         super().reset()
 
     def first_step(self) -> str:
@@ -52,12 +62,42 @@ class Guide(Flow):
         entry = self.s.cache.get("businesses")
         return entry[0] if entry else []
 
+    def on_field(self, arg: tuple[str, Any]) -> None:
+        key, value = arg
+        if key == "q":
+            self.query = str(value or "").strip()[:MAX_QUERY]
+            if self.step == "search" and self.query:  # 确定 on the keyboard: search at once
+                self._attempt(self._find)
+
+    def _find(self) -> None:
+        try:
+            self.found = self.s.api.search_items(self.query)
+        except Unreachable:
+            self.found = self._find_kept(self.query)
+            self.tell("warn", self.t("offline_cached"))
+        if not self.found:
+            self.tell("info", self.t("guide.search_none", q=self.query))
+            return
+        self.step = "found"
+
+    def _find_kept(self, query: str) -> list[dict[str, Any]]:
+        """The kept items whose name or keywords contain every word of ``query`` (no pinyin offline)."""
+        words = query.lower().split()
+        out = []
+        for it in self._items():
+            text = " ".join([*(str(n) for n in it["name"].values()),
+                             *(str(k) for k in it.get("guide", {}).get("keywords", []))]).lower()
+            if all(w in text for w in words):
+                out.append(it)
+        return out
+
     def on_choose(self, key: str, direct: bool = False) -> None:
         if self.step == "business" and not direct:
             self.business = key
             self.step = "item"
             return
-        item = next((i for i in self._items() if i["code"] == key), None)
+        kept = self.found if self.step == "found" and self.found else []
+        item = next((i for i in [*kept, *self._items()] if i["code"] == key), None)
         if item is not None:
             self.item = item
             self.business = item["business"]
@@ -72,6 +112,17 @@ class Guide(Flow):
         return f"{now[:10]} {now[11:16]}" if now else datetime.now().astimezone().strftime("%Y-%m-%d %H:%M")
 
     def on_action(self, key: str) -> None:
+        if key == "search" and self.step in ("business", "item", "found"):
+            if self.step != "found":
+                self.search_from = self.step  # where 返回 leads from the search
+            self.step, self.found = "search", None
+            return
+        if key == "find" and self.step == "search":
+            if self.query:
+                self._attempt(self._find)
+            else:
+                self.tell("info", self.t("guide.search_hint"))
+            return
         if self.step != "guide" or self.item is None:
             return
         code = self.item["code"]
@@ -92,7 +143,15 @@ class Guide(Flow):
 
     def go_back(self) -> bool:
         if self.step == "guide":
-            self.step, self.item = "item", None
+            self.step, self.item = ("found" if self.found else "item"), None
+            return True
+        if self.step == "found":
+            self.step = "search"
+            return True
+        if self.step == "search":
+            self.step, self.found = self.search_from, None
+            if self.step == "business":
+                self.business = None
             return True
         if self.step == "item":
             self.step, self.business = "business", None
@@ -109,6 +168,19 @@ class Guide(Flow):
                 counts[it["business"]] = counts.get(it["business"], 0) + 1
             for b in self._businesses():
                 v.options.append(Option(b["code"], self.s.pick(b["name"]), badge=str(counts.get(b["code"], 0))))
+            v.actions = [Option("search", self.t("guide.search"))]
+        elif self.step == "search":
+            v = self.base_view("search", "form", "guide.title", prompt=self.t("guide.search_prompt"))
+            v.fields = [Field("q", self.t("guide.search_field"), value=self.query, hint=self.t("guide.search_hint"),
+                              max_len=MAX_QUERY)]
+            v.actions = [Option("find", self.t("guide.find"), primary=True)]
+        elif self.step == "found":
+            v = self.base_view("found", "choose", "guide.title",
+                               prompt=self.t("guide.found", n=len(self.found or []), q=self.query))
+            for it in self.found or []:
+                g = it.get("guide", {})
+                v.options.append(Option(it["code"], self.s.pick(it["name"]), detail=g.get("department", "")))
+            v.actions = [Option("search", self.t("guide.search_again"))]
         elif self.step == "item":
             v = self.base_view("item", "choose", "guide.title", prompt=self.t("guide.item"), step_no=n,
                                step_count=total)
@@ -117,6 +189,7 @@ class Guide(Flow):
                     g = it.get("guide", {})
                     v.options.append(Option(it["code"], self.s.pick(it["name"]),
                                             detail=" · ".join(x for x in (g.get("category", ""), g.get("online", "")) if x)))
+            v.actions = [Option("search", self.t("guide.search"))]
         else:
             v = self._guide_view(n, total)
         if self.stale and v.notice is None:

@@ -89,6 +89,8 @@ SCENARIOS = [
     ("home-again", paper_back),
     ("guide-items", step("guide", ("start",), ("choose", "social"))),
     ("guide-detail", step("guide", ("start", {"item": "520200-SCJG-XK-0001"}))),
+    ("guide-search", step("guide", ("start",), ("action", "search"), ("field", ("q", "")))),
+    ("guide-found", step("guide", ("field", ("q", "yl")))),
     ("appointment-menu", step("appointment", ("start",))),
     ("book-day", step("book", ("start", {"item": "520200-SCJG-XK-0001"}))),
     ("book-slot", step("book", ("choose", "2026-11-24"))),
