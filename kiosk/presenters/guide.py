@@ -198,7 +198,7 @@ class Guide(Flow):
         return v
 
     def _guide_view(self, n: int, total: int) -> View:
-        it = self.item
+        it: dict[str, Any] = self.item or {}  # the guide step has an item
         g = it.get("guide", {})
         t = self.t
         v = self.base_view("guide", "info", "guide.title", prompt=self.s.pick(it["name"]), step_no=n, step_count=total)
