@@ -7,6 +7,7 @@ rebuilt whole, in the transaction that changed the items: when the hall config i
 (queue_server/hallsync.py) and when an items CSV is imported (catalogue.import_items). The table is a
 derived index: it is dropped and created again from the migration's own definition, so a release that
 indexes differently only raises :data:`VERSION` (the next start rebuilds). Only active items are in it.
+2,000 items are indexed in under a second (bench/bench_search.py reports it).
 """
 
 from __future__ import annotations
