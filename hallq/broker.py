@@ -9,7 +9,10 @@ hall config in ``<data dir>/broker/``:
   (hallq/mqtt_auth.py) and their secrets in ``<data dir>/credentials/mqtt/``
   (0600, generated once, never printed);
 * the ACL of :func:`hallq.mqtt_auth.acl`: only the server writes hall state;
-  each device writes only its own availability and health.
+  each device writes only its own availability and health;
+* when the hall belongs to a county (``county-bridge.toml`` beside hall.toml),
+  the bridge that carries its journal events to the county's broker
+  (hallq/bridge.py).
 
 Why Mosquitto rather than a broker inside the Python process (amqtt, until
 2026-12): it enforces passwords and per-user ACLs as production does, is in
@@ -29,6 +32,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from hallq import bridge
 from hallq.mqtt_auth import CredentialStore, acl, credentials_folder, hall_identities, write_private
 
 log = logging.getLogger("hallq.broker")
@@ -74,6 +78,11 @@ class HallBroker:
     def configure(self) -> Path:
         """Write the broker's configuration, password file and ACL for the hall's identities; return the conf."""
         identities = hall_identities(self.cfg)
+        try:
+            county = bridge.load(Path(self.cfg.path).parent)  # county-bridge.toml beside hall.toml (hallq/bridge.py)
+        except bridge.BridgeConfigError as e:
+            raise BrokerStartError(f"the hall's bridge to its county is misconfigured: {e}") from None
+        county_bridge = bridge.block(self.cfg.site, county) if county else []
         self.folder.mkdir(parents=True, exist_ok=True)
         os.chmod(self.folder, 0o700)
         write_private(self.folder / "passwd", self.store.password_file(identities))
@@ -96,9 +105,11 @@ class HallBroker:
             "log_type error",
             "log_type warning",
             "connection_messages false",
+            *county_bridge,
             "",
         ]))
-        log.info("hall broker: %d identities, password file and ACL in %s", len(identities), self.folder)
+        log.info("hall broker: %d identities, password file and ACL in %s%s", len(identities), self.folder,
+                 "; journal bridged to the county's broker" if county_bridge else "")
         return conf
 
     def start(self, timeout: float = 10.0) -> None:

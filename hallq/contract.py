@@ -208,7 +208,47 @@ DEVICE_HEALTH = Topic(
             "there); retained.",
 )
 
-TOPICS: tuple[Topic, ...] = (STATUS, CALLS, BOARD, WINDOW, QUEUE, NOTICES, DEVICE_HEALTH)
+JOURNAL_DATA_MAX = 4096  # bytes of an entry's data an event carries; more is replaced by {"omitted_bytes": n}
+JOURNAL_PRIVATE_KEYS = frozenset({"client"})  # a caller's network address stays in the hall's own journal
+
+JOURNAL = Topic(
+    "journal", "hallq/{site}/journal", retained=False, qos=1, publisher="server",
+    schema=_payload({
+        "site": Str(pattern=r"[a-z0-9][a-z0-9-]{0,39}", description="the hall: the same as in the topic"),
+        "seq": Int(min=1, description="the journal's own sequence number: +1 per entry, never reused"),
+        "at": Time(),
+        "day": Str(pattern=r"\d{4}-\d{2}-\d{2}", description="the hall's business day"),
+        "actor": Str(max_len=80, description="system, staff:<job no>, kiosk:<id>, device:<id>..."),
+        "action": Str(pattern=r"[a-z][a-z0-9_]{0,63}"),
+        "ticket": Str(max_len=16, nullable=True),
+        "business": Str(max_len=32, nullable=True),
+        "window": Int(min=1, max=999, nullable=True),
+        "data": Obj({}, extra=True, description="the entry's details as journaled, less the callers' "
+                                                "addresses; {\"omitted_bytes\": n} when over 4 KB"),
+    }, ["site", "seq", "at", "day", "actor", "action", "data"]),
+    summary="Every journal entry of the hall, once committed, for the county platform (bridged by the hall's "
+            "broker). QoS 1: a subscriber may see one twice and must tolerate it; a missed one is fetched "
+            "from GET /api/v1/journal.",
+)
+
+TOPICS: tuple[Topic, ...] = (STATUS, CALLS, BOARD, WINDOW, QUEUE, NOTICES, DEVICE_HEALTH, JOURNAL)
+
+
+def journal_event(site: str, entry: dict[str, Any]) -> dict[str, Any]:
+    """The event of one journal entry (a row of the journal, or an entry of ``GET /journal``), as the hall
+    publishes it on ``journal`` and as the county stores it: the same function on both paths, so an entry
+    heard live and the same entry fetched over HTTP are the same event, byte for byte. Idempotent."""
+    data = entry.get("data") or {}
+    if isinstance(data, str):
+        data = json.loads(data)
+    data = {k: v for k, v in data.items() if k not in JOURNAL_PRIVATE_KEYS}
+    size = len(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
+    if size > JOURNAL_DATA_MAX:
+        data = {"omitted_bytes": size}
+    return {"site": site, "seq": entry["seq"], "at": entry["at"],
+            "day": entry.get("day") or entry.get("business_day") or str(entry["at"])[:10],
+            "actor": entry["actor"], "action": entry["action"], "ticket": entry.get("ticket"),
+            "business": entry.get("business"), "window": entry.get("window"), "data": data}
 
 
 def encode(topic: Topic, payload: dict[str, Any]) -> bytes:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from types import ModuleType
 
 COMPONENTS = ("queue_server.cli", "display_board.cli", "kiosk.cli", "device_gateway.cli", "simulation.cli",
+              "county.cli",       # hallq platform: the county platform above the halls (docs/county.md)
               "launcher.status",  # hallq status: above every part, it reads what each says of itself
               "launcher.init",    # hallq init: a new hall's config from a sample
               "launcher.services")  # hallq services: the systemd units a machine needs

@@ -198,8 +198,9 @@ def actor_for_token(db: Database, hall: Hall, token: str, activity: bool = True)
         return Actor("staff", row["job_no"], role=row["role"], staff_id=row["id"])
     d = conn.execute("SELECT id, kind, windows FROM devices WHERE key_sha256 = ? AND active", (digest,)).fetchone()
     if d is not None:
-        # a rating tablet is not a kiosk: it rates, it does not issue numbers
-        kind = {"kiosk": "kiosk", "tablet": "tablet"}.get(d["kind"], "device")
+        # a rating tablet is not a kiosk: it rates, it does not issue numbers; the county platform only reads
+        # the journal (docs/county.md)
+        kind = {"kiosk": "kiosk", "tablet": "tablet", "county": "county"}.get(d["kind"], "device")
         actor = Actor(kind, d["id"], role=d["kind"], windows=tuple(json.loads(d["windows"])))
         with _devices_lock:
             _devices[digest] = (actor, time.monotonic() + DEVICE_CACHE_SECONDS)

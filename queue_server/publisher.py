@@ -3,6 +3,8 @@
 Every state change is committed together with its journal entry; this
 publisher then reads the journal in order and publishes
 
+* every journal entry on ``hallq/<site>/journal`` (QoS 1, with its journal
+  sequence number: what the hall's broker bridges to the county platform),
 * each call, recall and call-back on ``hallq/<site>/calls`` (QoS 1, with its
   call sequence number), and
 * fresh retained snapshots of what the entries touched: the board, the
@@ -199,7 +201,13 @@ class Publisher:
         """Publish the calls among ``rows`` now; note which snapshots they make stale (queue_server/domain/actions.py)."""
         d = self._dirty
         oldest = now - timedelta(seconds=self.replay_max_age)
+        site = self.hall.config.site
+        journal_topic = contract.JOURNAL.topic(site)
         for r in rows:
+            # every entry, for the county platform (docs/county.md): QoS 1, in order; one lost on the way is
+            # fetched by the county from GET /journal, so an entry re-sent after a reconnect is only a duplicate
+            if not self._send(contract.JOURNAL, journal_topic, contract.journal_event(site, dict(r)), force=True):
+                return  # broker gone: resume from this entry on reconnect
             action = r["action"]
             stale = actions.stale(action)
             if action not in actions.ACTIONS and action not in self._unknown:

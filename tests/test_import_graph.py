@@ -26,7 +26,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("hallq", "queue_server", "kiosk", "display_board", "device_gateway", "device_drivers",
-            "launcher", "simulation")
+            "launcher", "simulation", "county")
 
 # Which packages each package may import, beyond itself; every entry not implied by the
 # layering (base ← drivers ← applications ← simulation, launcher) says why.
@@ -44,6 +44,9 @@ MAY_IMPORT: dict[str, dict[str, str]] = {
                    "queue_server": "the in-memory hall replays the server's own dispatch and estimates "
                                    "(queue_server.domain), so a preview follows the same rules",
                    "launcher": "a fresh real server per scenario (launcher.processes.ServerProcess)"},
+    # the county platform sits beside the halls, not above them: it meets them only over MQTT and HTTP
+    "county": {"hallq": "the shared base: the journal event contract (both ends build events with the same "
+                        "hallq.contract.journal_event), the MQTT connection, the HTTP client of a hall's API"},
     "launcher": {p: "the top of the house: the command and the supervisor start every part"
                  for p in PACKAGES if p != "launcher"},
 }

@@ -55,8 +55,9 @@ api = Blueprint("api", __name__, url_prefix="/api/v1")
 
 # who may call: "open" (anyone), "kiosk" (kiosk key or staff), "staff" (signed-in staff),
 # "window" (the clerk signed in at the path's window, a manager, or a device bound to it),
-# "device" (a device or tablet bound to the path's window, never staff), "manager"
-AUTH_RULES = ("open", "kiosk", "staff", "window", "device", "manager")
+# "device" (a device or tablet bound to the path's window, never staff), "manager",
+# "journal" (a manager, or the county platform's key: [[devices]] kind = "county", which may read the journal only)
+AUTH_RULES = ("open", "kiosk", "staff", "window", "device", "manager", "journal")
 
 
 @dataclass
@@ -204,6 +205,7 @@ def _authenticate(op: Operation, path: dict[str, Any] | None = None) -> Actor:
         "window": actor.kind in ("staff", "device"),
         "device": actor.kind in ("device", "kiosk", "tablet"),
         "manager": actor.is_manager,
+        "journal": actor.is_manager or actor.kind == "county",
     }[rule]
     if not allowed:
         raise Forbidden("error.forbidden", code="forbidden")

@@ -44,6 +44,8 @@ AUTH_TEXT = {
     "device": "A device bound to the window (its rating tablet, the gateway of its rating pad); never a staff "
               "account.",
     "manager": "A manager or administrator.",
+    "journal": "A manager or administrator, or the county platform's key (a [[devices]] kind = \"county\"), "
+               "which may read the journal and nothing else.",
 }
 
 

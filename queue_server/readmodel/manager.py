@@ -45,8 +45,9 @@ def journal_after(st, after: int, limit: int) -> dict[str, Any]:
     """The audit journal, oldest first, after a sequence number (``GET /journal``)."""
     rows = st.db.connection().execute("SELECT * FROM journal WHERE seq > ? ORDER BY seq LIMIT ?",
                                       (after, limit)).fetchall()
-    entries = [{"seq": r["seq"], "at": r["at"], "actor": r["actor"], "action": r["action"], "ticket": r["ticket"],
-                "business": r["business"], "window": r["window"], "data": json.loads(r["data"])} for r in rows]
+    entries = [{"seq": r["seq"], "at": r["at"], "day": r["business_day"], "actor": r["actor"], "action": r["action"],
+                "ticket": r["ticket"], "business": r["business"], "window": r["window"],
+                "data": json.loads(r["data"])} for r in rows]
     return {"entries": entries, "next_after": entries[-1]["seq"] if entries else after}
 
 

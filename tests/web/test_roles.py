@@ -15,6 +15,7 @@ session cookie plus its CSRF token, as the consoles do.
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 import pytest
@@ -22,9 +23,10 @@ import pytest
 from hallq.demo import DEMO_PASSWORD, DEMO_PASSWORD_HASH
 
 NONE, KIOSK, TABLET, GATEWAY, STAFF, MANAGER, ADMIN = "none", "kiosk", "tablet", "gateway", "staff", "manager", "admin"
-DEVICES = {KIOSK: "demo-kiosk-1", TABLET: "demo-tablet-1", GATEWAY: "demo-gateway-1"}
+COUNTY = "county"  # the county platform's key: it reads the journal and nothing else (docs/county.md)
+DEVICES = {KIOSK: "demo-kiosk-1", TABLET: "demo-tablet-1", GATEWAY: "demo-gateway-1", COUNTY: "county-key-for-tests"}
 PEOPLE = {STAFF: "101", MANAGER: "900", ADMIN: "999"}
-ALL = {NONE, KIOSK, TABLET, GATEWAY, STAFF, MANAGER, ADMIN}
+ALL = {NONE, KIOSK, TABLET, GATEWAY, STAFF, MANAGER, ADMIN, COUNTY}
 STAFF_ROLES = {STAFF, MANAGER, ADMIN}
 
 WHO = {  # who may call, by class
@@ -34,6 +36,7 @@ WHO = {  # who may call, by class
     "window": {GATEWAY} | STAFF_ROLES,             # staff, or a keypad's gateway bound to the window
     "device": {KIOSK, TABLET, GATEWAY},            # the resident's devices: never a staff account
     "manager": {MANAGER, ADMIN},
+    "journal": {MANAGER, ADMIN, COUNTY},            # and the county platform, to fill its gaps
     "page-open": ALL,
     "page-staff": STAFF_ROLES,
     "page-manager": {MANAGER, ADMIN},
@@ -92,7 +95,7 @@ EXPECTED = {
     ("GET", "/api/v1/items"): "open",
     ("GET", "/api/v1/items/<code>"): "open",
     ("GET", "/api/v1/items/<code>/form"): "open",
-    ("GET", "/api/v1/journal"): "manager",
+    ("GET", "/api/v1/journal"): "journal",
     ("GET", "/api/v1/live"): "kiosk",
     ("GET", "/api/v1/notices"): "open",
     ("POST", "/api/v1/notices"): "manager",
@@ -109,6 +112,7 @@ EXPECTED = {
     ("GET", "/api/v1/settings/items.csv"): "manager",
     ("POST", "/api/v1/settings/items.csv"): "manager",
     ("GET", "/api/v1/stats"): "manager",
+    ("GET", "/api/v1/stats/applications"): "manager",
     ("POST", "/api/v1/tickets"): "kiosk",
     ("GET", "/api/v1/tickets/<public_id>"): "open",
     ("POST", "/api/v1/tickets/<public_id>/cancel"): "kiosk",
@@ -160,6 +164,7 @@ EXPECTED = {
     ("GET", "/manager/notices"): "page-manager",
     ("GET", "/manager/services"): "page-manager",
     ("GET", "/manager/stats"): "page-manager",
+    ("GET", "/manager/stats/applications"): "page-manager",
     ("GET", "/manager/tidal"): "page-manager",
     ("GET", "/rate/<int:number>"): "page-open",  # the tablet's page: no data until its key is used
     ("GET", "/static/<path:filename>"): "page-open",
@@ -202,6 +207,8 @@ def hall(app, state):
     with state.db.write() as conn:
         conn.execute("INSERT INTO staff (job_no, name, role, password_hash) VALUES ('999', '管理员', 'admin', ?)",
                      (DEMO_PASSWORD_HASH,))
+        conn.execute("INSERT INTO devices (id, kind, key_sha256, windows) VALUES ('county', 'county', ?, '[]')",
+                     (hashlib.sha256(DEVICES[COUNTY].encode()).hexdigest(),))
     tokens = dict(DEVICES)
     for role, job in PEOPLE.items():
         r = app.test_client().post("/api/v1/auth/login", json={"job_no": job, "password": DEMO_PASSWORD})

@@ -1,0 +1,193 @@
+"""The county platform's HTTP API (Flask): sign-in, the registry, each hall's journal, the quarantine.
+
+Who may read what (docs/county.md, "Roles"):
+
+| route | supervisor | hall_manager |
+|---|---|---|
+| ``GET /health`` | anyone | anyone |
+| ``POST /api/v1/auth/login`` | anyone | anyone |
+| ``GET /api/v1/halls`` | every hall | their hall only |
+| ``GET /api/v1/halls/<site>/events`` | any hall | their hall only (403 for another) |
+| ``GET /api/v1/quarantine``, ``GET /api/v1/alerts`` | yes | 403 |
+
+Everything here only reads; the platform writes only what the halls send. Passwords are argon2id
+(as the halls'), a session is a random bearer token of which only the SHA-256 is stored. Errors are
+``{"error": {"status": n, "code": "..."}}``: codes, not sentences (the console that shows them
+translates, docs/i18n.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import threading
+from datetime import datetime, timedelta, timezone
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import Flask, jsonify, request
+
+from county import db as county_db
+from county import registry
+from county.config import CountyConfig
+
+log = logging.getLogger("hallq.county.app")
+
+SESSION_HOURS = 12
+_hasher = PasswordHasher()
+_UNKNOWN_HASH = _hasher.hash(secrets.token_urlsafe(16))  # an unknown user costs as much as a known one
+
+
+class Refusal(Exception):
+    def __init__(self, status: int, code: str) -> None:
+        super().__init__(code)
+        self.status, self.code = status, code
+
+
+def _sha(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_app(cfg: CountyConfig, ingest: bool = True) -> Flask:
+    app = Flask("county")
+    app.config["MAX_CONTENT_LENGTH"] = 16 * 1024
+    local = threading.local()
+    ingester = None
+    if ingest:
+        from county.ingest import Ingester
+
+        ingester = Ingester(cfg)
+        ingester.start()
+    app.extensions["county"] = {"cfg": cfg, "ingester": ingester}
+
+    def conn():
+        c = getattr(local, "conn", None)
+        if c is None or c.closed:
+            c = county_db.connect(cfg.database_url, autocommit=True)
+            local.conn = c
+        return c
+
+    def actor() -> dict:
+        header = request.headers.get("Authorization", "")
+        token = header[7:].strip() if header.startswith("Bearer ") else ""
+        if not token or len(token) > 200:
+            raise Refusal(401, "unauthorized")
+        row = conn().execute("SELECT a.username, a.role, a.site FROM sessions s JOIN accounts a USING (username) "
+                             "WHERE s.token_sha256 = %s AND s.expires_at > now() AND a.active",
+                             (_sha(token),)).fetchone()
+        if row is None:
+            raise Refusal(401, "invalid_token")
+        return row
+
+    def may_see(who: dict, site: str) -> None:
+        if who["role"] == "supervisor" or who["site"] == site:
+            return
+        raise Refusal(403, "forbidden")
+
+    @app.errorhandler(Refusal)
+    def refused(e: Refusal):
+        return jsonify({"error": {"status": e.status, "code": e.code}}), e.status
+
+    @app.errorhandler(404)
+    def not_found(e):
+        return jsonify({"error": {"status": 404, "code": "not_found"}}), 404
+
+    @app.errorhandler(405)
+    def not_allowed(e):
+        return jsonify({"error": {"status": 405, "code": "method_not_allowed"}}), 405
+
+    @app.get("/health")
+    def health():
+        try:
+            conn().execute("SELECT 1")
+            database = "up"
+        except Exception:
+            local.conn = None
+            database = "down"
+        body = {"ok": database == "up", "county": cfg.id, "database": database,
+                "ingest": ingester.status() if ingester else None}
+        return jsonify(body), 200 if database == "up" else 503
+
+    @app.post("/api/v1/auth/login")
+    def login():
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict) or not isinstance(body.get("username"), str) \
+                or not isinstance(body.get("password"), str) or len(body["password"]) > 200:
+            raise Refusal(400, "invalid_fields")
+        row = conn().execute("SELECT username, role, site, password_hash FROM accounts WHERE username = %s AND active",
+                             (body["username"][:40],)).fetchone()
+        try:
+            _hasher.verify(row["password_hash"] if row else _UNKNOWN_HASH, body["password"])
+            good = row is not None
+        except (VerificationError, InvalidHashError):
+            good = False
+        if not good:
+            log.info("county sign-in refused for %r from %s", body["username"][:40], request.remote_addr)
+            raise Refusal(401, "bad_login")
+        token = secrets.token_urlsafe(32)
+        expires = datetime.now(timezone.utc) + timedelta(hours=SESSION_HOURS)
+        c = conn()
+        c.execute("DELETE FROM sessions WHERE expires_at < now()")
+        c.execute("INSERT INTO sessions (token_sha256, username, expires_at) VALUES (%s, %s, %s)",
+                  (_sha(token), row["username"], expires))
+        return jsonify({"token": token, "expires_at": expires.isoformat(), "role": row["role"], "site": row["site"]})
+
+    @app.get("/api/v1/halls")
+    def halls():
+        who = actor()
+        rows = registry.halls(conn(), None if who["role"] == "supervisor" else who["site"])
+        return jsonify({"halls": rows})
+
+    @app.get("/api/v1/halls/<site>/events")
+    def events(site: str):
+        who = actor()
+        may_see(who, site)
+        after = _int_arg("after", 0, 0, 2**62)
+        limit = _int_arg("limit", 100, 1, 1000)
+        c = conn()
+        if c.execute("SELECT 1 FROM halls WHERE site = %s", (site,)).fetchone() is None:
+            raise Refusal(404, "unknown_hall")
+        rows = c.execute("SELECT seq, at, business_day, actor, action, ticket, business, window_no, data, source "
+                         "FROM events WHERE site = %s AND seq > %s ORDER BY seq LIMIT %s", (site, after, limit)).fetchall()
+        for r in rows:
+            r["at"] = r["at"].isoformat()
+            r["business_day"] = r["business_day"].isoformat()
+        return jsonify({"site": site, "events": rows, "next_after": rows[-1]["seq"] if rows else after})
+
+    @app.get("/api/v1/quarantine")
+    def quarantined():
+        who = actor()
+        if who["role"] != "supervisor":
+            raise Refusal(403, "forbidden")
+        rows = conn().execute("SELECT id, received_at, site, seq, reason, detail, source, topic FROM quarantine "
+                              "ORDER BY id DESC LIMIT %s", (_int_arg("limit", 100, 1, 1000),)).fetchall()
+        for r in rows:
+            r["received_at"] = r["received_at"].isoformat()
+        return jsonify({"quarantine": rows})
+
+    @app.get("/api/v1/alerts")
+    def alerts():
+        who = actor()
+        if who["role"] != "supervisor":
+            raise Refusal(403, "forbidden")
+        rows = conn().execute("SELECT id, site, kind, detail, raised_at, last_at, count FROM alerts "
+                              "WHERE cleared_at IS NULL ORDER BY last_at DESC").fetchall()
+        for r in rows:
+            r["raised_at"], r["last_at"] = r["raised_at"].isoformat(), r["last_at"].isoformat()
+        return jsonify({"alerts": rows})
+
+    return app
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise Refusal(400, "invalid_fields")
+    return int(raw)
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)

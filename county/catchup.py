@@ -1,0 +1,186 @@
+"""Catch-up: whatever live delivery missed is fetched from the hall's own journal over HTTP.
+
+A hall's journal is the truth, numbered without reuse; ``GET /api/v1/journal?after=N&limit=M`` pages it,
+read with the county's own key for that hall (a ``[[devices]] kind = "county"`` key: it may read the
+journal and nothing else). A hall is caught up:
+
+* at the platform's start, every hall (events may have been missed while it was down);
+* when a live event leaves a gap (its seq is above the hall's high-water mark + 1);
+* when the hall's server comes back online (its availability, bridged with its journal);
+* every ``[ingest] reconcile_seconds``, every hall: the tail of a hall's journal that never arrived live
+  (the bridge's queue overflowed during a long outage, the hall went quiet after the loss) shows up here.
+
+Each page is stored in one transaction (:func:`county.store.apply_page`), so a page is all in or not
+at all, and the high-water mark moves to the page's end. A hall that cannot be reached is retried with
+a growing delay (up to a minute), its error kept in ``hall_progress.catchup_error``, never blocking the
+other halls: each runs on its own worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+
+from county import db as county_db
+from county import intake, store
+from county.config import CountyConfig, CountyConfigError, resolve_secret
+from hallq.client import ApiError, HallClient
+
+log = logging.getLogger("hallq.county.catchup")
+
+
+class CatchUp:
+    def __init__(self, cfg: CountyConfig, thinner: store.Thinner) -> None:
+        self.cfg = cfg
+        self.thinner = thinner
+        self._pending: set[str] = set()
+        self._running: set[str] = set()
+        self._retry_at: dict[str, float] = {}
+        self._failures: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=cfg.ingest.catchup_threads, thread_name_prefix="county-catchup")
+        self._local = threading.local()
+        self._thread: threading.Thread | None = None
+        self.fetched = 0  # events fetched (new ones) since start
+        self.rounds = 0
+
+    # -- what to do --------------------------------------------------------------------------
+
+    def request(self, site: str) -> None:
+        """Fetch ``site``'s journal past its high-water mark soon."""
+        if site not in self.cfg.halls:
+            return
+        with self._lock:
+            self._pending.add(site)
+        self._wake.set()
+
+    def request_all(self) -> None:
+        with self._lock:
+            self._pending.update(s for s, h in self.cfg.halls.items() if h.active)
+        self._wake.set()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="county-catchup", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(5)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _run(self) -> None:
+        self.request_all()
+        next_round = time.monotonic() + self.cfg.ingest.reconcile_seconds
+        while not self._stop.is_set():
+            self._wake.wait(max(0.05, min(1.0, next_round - time.monotonic())))
+            self._wake.clear()
+            if time.monotonic() >= next_round:
+                self.request_all()
+                next_round = time.monotonic() + self.cfg.ingest.reconcile_seconds
+            now = time.monotonic()
+            with self._lock:
+                ready = {s for s in self._pending - self._running if self._retry_at.get(s, 0) <= now}
+                self._pending -= ready
+                self._running |= ready
+            for site in sorted(ready):
+                self._pool.submit(self._one, site)
+
+    # -- one hall ------------------------------------------------------------------------------
+
+    def _conn(self):
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed:
+            conn = county_db.connect(self.cfg.database_url)
+            self._local.conn = conn
+        return conn
+
+    def _one(self, site: str) -> None:
+        try:
+            self.catch_up(site)
+            self._failures.pop(site, None)
+            self._retry_at.pop(site, None)
+        except Exception as e:  # a hall away, a bad answer, the database away: this hall only, retried later
+            n = self._failures.get(site, 0) + 1
+            self._failures[site] = n
+            delay = min(60.0, 0.5 * 2 ** min(n, 7))
+            self._retry_at[site] = time.monotonic() + delay
+            what = f"{e.__class__.__name__}: {e}"[:300]
+            if n == 1 or n % 10 == 0:
+                log.warning("catch-up of hall %s failed (%d in a row; next try in %.0f s): %s", site, n, delay, what)
+            try:
+                conn = self._conn()
+                with conn.transaction():
+                    conn.execute("UPDATE hall_progress SET catchup_error = %s WHERE site = %s", (what, site))
+            except Exception:
+                self._local.conn = None
+            with self._lock:
+                self._pending.add(site)  # retried after the delay
+        finally:
+            with self._lock:
+                self._running.discard(site)
+            self._wake.set()
+
+    def catch_up(self, site: str) -> int:
+        """Fetch and store every entry of ``site``'s journal past its high-water mark; return how many were new."""
+        hall = self.cfg.halls[site]
+        try:
+            key = resolve_secret(hall.credential, f"hall {site}'s credential")
+        except CountyConfigError as e:
+            raise RuntimeError(str(e)) from None
+        client = HallClient(hall.journal_url, token=key, timeout=10, retries=1, ca_file=hall.cafile or None)
+        conn = self._conn()
+        row = conn.execute("SELECT high_water FROM hall_progress WHERE site = %s", (site,)).fetchone()
+        conn.commit()
+        after = row["high_water"] if row else 0
+        new = 0
+        try:
+            while not self._stop.is_set():
+                try:
+                    page = client.get(f"/journal?after={after}&limit={self.cfg.ingest.catchup_page}")
+                except ApiError as e:
+                    raise RuntimeError(f"GET {hall.journal_url}/api/v1/journal answered {e.status} {e.code}"
+                                       + (" (is the county's key in the hall's [[devices]], kind = \"county\"?)"
+                                          if e.status in (401, 403) else "")) from None
+                entries, next_after = self._page(site, after, page)
+                now = datetime.now(timezone.utc)
+                items = [intake.fetched(site, e, self.cfg.ingest, now) for e in entries]
+                out, high = store.apply_page(conn, site, after, items, next_after, self.thinner)
+                new += out.new
+                self.fetched += out.new
+                if out.new or out.quarantined:
+                    log.info("caught up hall %s: %d new, %d duplicates, %d quarantined (seq %d..%d)", site, out.new,
+                             out.duplicates, out.quarantined, after + 1, next_after)
+                if len(entries) < self.cfg.ingest.catchup_page or next_after <= after:
+                    break
+                after = max(high, next_after)
+        finally:
+            client.close()
+        self.rounds += 1
+        return new
+
+    @staticmethod
+    def _page(site: str, after: int, page) -> tuple[list, int]:
+        """The entries and the next cursor of a journal page, checked: numbers rising, all after ``after``."""
+        if not isinstance(page, dict) or not isinstance(page.get("entries"), list) \
+                or not isinstance(page.get("next_after"), int):
+            raise RuntimeError(f"hall {site}'s journal page is not {{entries: [...], next_after: n}}")
+        entries, next_after = page["entries"], page["next_after"]
+        last = after
+        for e in entries:
+            seq = e.get("seq") if isinstance(e, dict) else None
+            if not isinstance(seq, int) or seq <= last:
+                raise RuntimeError(f"hall {site}'s journal page after {after} is out of order at {seq!r} "
+                                   "(numbers must rise): not stored")
+            last = seq
+        if entries and next_after != last or next_after < after:
+            raise RuntimeError(f"hall {site}'s journal page says next_after {next_after}, its entries end at {last}")
+        return entries, next_after

@@ -1,0 +1,236 @@
+"""Live ingestion: the halls' journal events from the county broker into PostgreSQL.
+
+One process of a county ingests at a time: the one holding a PostgreSQL advisory lock
+(``county.db.INGEST_LOCK``) on a connection of its own; a second platform process (another worker, a
+standby machine) waits for the lock and takes over when the first dies, since PostgreSQL frees a
+session's lock with its connection.
+
+The ingester subscribes at QoS 1 to ``hallq/+/journal`` and ``hallq/+/status/server/queue`` on the
+county broker with a persistent session (``clean_session=False``, a fixed client id): while the
+platform is down or restarting, the broker (NATS JetStream) keeps the messages of its session and
+delivers them when it is back. Messages go through a bounded queue to one writer thread, which checks
+them (:mod:`county.intake`) and writes them in batches of up to ``BATCH`` in one transaction
+(:mod:`county.store`); a batch that fails is written again one message at a time, so one bad message
+never holds up the others. A gap, and a hall coming back online, ask the catch-up
+(:mod:`county.catchup`) to fetch from that hall's journal; so does every start.
+
+The broker acknowledges a message when the network thread has queued it, before it is written: a
+message lost between the two (a crash, a full queue) is exactly what the catch-up fills, from the
+hall's own journal. Exactly-once in effect rests on the key (site, seq), not on the delivery.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+from datetime import datetime, timezone
+
+from county import db as county_db
+from county import intake, store
+from county.catchup import CatchUp
+from county.config import CountyConfig, CountyConfigError, resolve_secret
+from hallq.mqtt import BrokerAddress, Connection
+
+log = logging.getLogger("hallq.county.ingest")
+
+BATCH = 1000
+QUEUE_MAX = 200_000
+PLATFORM_SITE = "_county"  # the platform's own availability: hallq/_county/status/platform/ingest (no hall's site)
+
+
+class Ingester:
+    def __init__(self, cfg: CountyConfig) -> None:
+        self.cfg = cfg
+        self.thinner = store.Thinner()
+        self.catchup = CatchUp(cfg, self.thinner)
+        self.known = frozenset(s for s, h in cfg.halls.items() if h.active)
+        self._queue: queue.Queue = queue.Queue(maxsize=QUEUE_MAX)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._lock_conn = None
+        self.connection: Connection | None = None
+        self.leading = threading.Event()
+        self.received = 0
+        self.dropped = 0
+        self.stored = 0
+        self.duplicates = 0
+        self.quarantined = 0
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        t = threading.Thread(target=self._lead, name="county-ingest-lead", daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.catchup.stop()
+        if self.connection is not None:
+            self.connection.stop()
+        for t in self._threads:
+            t.join(5)
+        if self._lock_conn is not None:
+            try:
+                self._lock_conn.close()
+            except Exception:
+                pass
+
+    def _lead(self) -> None:
+        """Wait for the county's ingest lock, then ingest until stopped."""
+        waiting_logged = False
+        while not self._stop.is_set():
+            try:
+                conn = county_db.connect(self.cfg.database_url, autocommit=True)
+                got = conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (county_db.INGEST_LOCK,)).fetchone()["ok"]
+            except Exception as e:
+                log.warning("cannot reach the county database to take the ingest lock (%s); retrying",
+                            f"{e.__class__.__name__}: {e}"[:200])
+                self._stop.wait(2.0)
+                continue
+            if got:
+                self._lock_conn = conn
+                break
+            conn.close()
+            if not waiting_logged:
+                log.info("another platform process ingests for this county; standing by")
+                waiting_logged = True
+            self._stop.wait(2.0)
+        if self._stop.is_set():
+            return
+        self._begin()
+
+    def _begin(self) -> None:
+        b = self.cfg.broker
+        password = ""
+        if b.password:
+            try:
+                password = resolve_secret(b.password, "[broker] password")
+            except CountyConfigError as e:
+                log.error("%s: live ingestion cannot connect; catch-up over HTTP goes on", e)
+        address = BrokerAddress.parse(b.url, b.username, password)
+        self.connection = Connection(address, PLATFORM_SITE, "platform", "ingest", tls_ca=b.tls_ca,
+                                     clean_session=False)
+        writer = threading.Thread(target=self._write_loop, name="county-ingest-writer", daemon=True)
+        writer.start()
+        self._threads.append(writer)
+        self.connection.subscribe("hallq/+/journal", self._on_message, qos=1)
+        self.connection.subscribe("hallq/+/status/server/queue", self._on_message, qos=1)
+        self.connection.start()
+        self.catchup.start()
+        self.leading.set()
+        log.info("ingesting the county's hall events from %s (%d halls in the registry)", address, len(self.known))
+
+    # -- the network thread: only queue ------------------------------------------------------------
+
+    def _on_message(self, topic: str, payload: bytes, retained: bool = False) -> None:
+        self.received += 1
+        try:
+            self._queue.put_nowait((topic, bytes(payload), retained))
+        except queue.Full:
+            self.dropped += 1  # the catch-up fetches it from the hall's journal
+            if self.dropped == 1 or self.dropped % 10000 == 0:
+                log.warning("ingest queue full (%d messages): dropped %d so far; the catch-up fetches them from the "
+                            "halls' journals", QUEUE_MAX, self.dropped)
+
+    # -- the writer --------------------------------------------------------------------------------
+
+    def _write_loop(self) -> None:
+        conn = None
+        while not self._stop.is_set():
+            try:
+                first = self._queue.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            batch = [first]
+            while len(batch) < BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            while not self._stop.is_set():
+                try:
+                    if conn is None or conn.closed:
+                        conn = county_db.connect(self.cfg.database_url)
+                    self._write(conn, batch)
+                    break
+                except Exception as e:
+                    log.error("writing %d events failed (%s); retrying one by one",
+                              len(batch), f"{e.__class__.__name__}: {e}"[:300])
+                    conn = self._close(conn)
+                    if self._write_singly(batch):
+                        break
+                    self._stop.wait(1.0)  # the database is away: hold the batch and try again
+
+    @staticmethod
+    def _close(conn):
+        try:
+            if conn is not None:
+                conn.close()
+        except Exception:
+            pass
+        return None
+
+    def _write(self, conn, batch: list[tuple[str, bytes, bool]]) -> None:
+        now = datetime.now(timezone.utc)
+        items = []
+        statuses = []
+        for topic, payload, _retained in batch:
+            site = intake.site_of_status(topic)
+            if site is not None:
+                statuses.append((site, payload))
+                continue
+            items.append((intake.live(topic, payload, self.known, self.cfg.ingest, now), topic))
+        out = store.apply(conn, items, self.thinner) if items else store.Outcome()
+        self.stored += out.new
+        self.duplicates += out.duplicates
+        self.quarantined += out.quarantined
+        for site in out.gaps:
+            self.catchup.request(site)
+        for site, payload in statuses:
+            self._status(conn, site, payload)
+
+    def _status(self, conn, site: str, payload: bytes) -> None:
+        if site not in self.known:
+            return
+        try:
+            state = json.loads(payload).get("state") if payload else None
+        except (ValueError, AttributeError):
+            return
+        with conn.transaction():
+            store.hall_heard(conn, site, str(state))
+        if state == "online":
+            self.catchup.request(site)  # back from an outage: what the bridge dropped is in its journal
+
+    def _write_singly(self, batch) -> bool:
+        """Each message in its own transaction: one that fails is logged and dropped (the catch-up fetches it
+        again from the hall's journal); False when the database itself is away."""
+        try:
+            conn = county_db.connect(self.cfg.database_url)
+        except Exception:
+            return False
+        try:
+            for item in batch:
+                try:
+                    self._write(conn, [item])
+                except Exception as e:
+                    log.error("could not store a message on %s (%d bytes): %s; left to the catch-up", item[0][:120],
+                              len(item[1]), f"{e.__class__.__name__}: {e}"[:300])
+                    if conn.closed:
+                        return False
+            return True
+        finally:
+            self._close(conn)
+
+    def idle(self) -> bool:
+        return self._queue.empty()
+
+    def status(self) -> dict:
+        return {"leading": self.leading.is_set(), "broker_connected": bool(self.connection and
+                                                                          self.connection.connected.is_set()),
+                "received": self.received, "stored": self.stored, "duplicates": self.duplicates,
+                "quarantined": self.quarantined, "dropped": self.dropped, "queued": self._queue.qsize(),
+                "caught_up": self.catchup.fetched}
+

@@ -1,0 +1,95 @@
+"""The bridge from a hall's broker to its county's: the hall's journal events reach the county platform.
+
+A hall that belongs to a county has a ``county-bridge.toml`` beside its hall.toml (``hallq platform
+bridge-config`` writes one for each hall of the county)::
+
+    [bridge]
+    address = "county-mq.example.gov.cn:8883"   # the county's broker (NATS with its MQTT gateway)
+    tls = true
+    cafile = "/etc/hallq/county-ca.crt"        # the county broker's CA (empty: the system's)
+    username = "hall-town-a"                   # this hall's account at the county broker
+    password_file = "/etc/hallq/county-bridge.secret"
+
+The hall's own Mosquitto (hallq/broker.py) then carries two of the hall's topics out, under the same
+names, at QoS 1: ``hallq/<site>/journal`` (every journal entry, docs/mqtt.md) and the server's
+availability ``hallq/<site>/status/server/queue``. Nothing flows back in: the county cannot write
+to a hall. When the county is unreachable the hall works on as before; Mosquitto keeps what it could
+not send (up to its queue limit) and the county fetches whatever is missing from the hall's journal
+over HTTP (docs/county.md, "Catch-up").
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+FILE = "county-bridge.toml"
+CONNECTION = "hallq-county"
+TOPICS = ("journal", "status/server/queue")  # below hallq/<site>/
+
+
+class BridgeConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Bridge:
+    address: str
+    username: str
+    password: str
+    tls: bool = False
+    cafile: str = ""
+
+
+def load(folder: Path) -> Bridge | None:
+    """The bridge of the hall whose hall.toml is in ``folder``, or None when it has no ``county-bridge.toml``."""
+    path = Path(folder) / FILE
+    if not path.exists():
+        return None
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8")).get("bridge", {})
+    except tomllib.TOMLDecodeError as e:
+        raise BridgeConfigError(f"{path}: not valid TOML ({e})") from None
+    unknown = set(raw) - {"address", "username", "password_file", "tls", "cafile"}
+    if unknown:
+        raise BridgeConfigError(f"{path}: [bridge] has unknown keys {sorted(unknown)}")
+    address, username, secret = raw.get("address", ""), raw.get("username", ""), raw.get("password_file", "")
+    host, _, port = str(address).rpartition(":")
+    if not host or not port.isdigit() or any(c in str(address) for c in " \n\t#"):
+        raise BridgeConfigError(f"{path}: [bridge] address must be host:port (the county's broker), not {address!r}")
+    if not username or not secret:
+        raise BridgeConfigError(f"{path}: [bridge] needs username and password_file (this hall's account at the "
+                                "county's broker, from the county's operator)")
+    secret_path = Path(secret) if Path(secret).is_absolute() else path.parent / secret
+    try:
+        password = secret_path.read_text(encoding="utf-8").strip()
+    except OSError as e:
+        raise BridgeConfigError(f"{path}: cannot read password_file {secret_path} ({e.strerror})") from None
+    if not password or "\n" in password:
+        raise BridgeConfigError(f"{path}: password_file {secret_path} must hold one line, the password")
+    return Bridge(address=str(address), username=str(username), password=password, tls=bool(raw.get("tls", False)),
+                  cafile=str(raw.get("cafile", "")))
+
+
+def block(site: str, bridge: Bridge) -> list[str]:
+    """The Mosquitto ``connection`` block that bridges ``site``'s journal and availability to the county."""
+    lines = [
+        f"# the bridge to the county platform's broker ({FILE}, hallq/bridge.py)",
+        f"connection {CONNECTION}",
+        f"address {bridge.address}",
+        f"remote_clientid hallq-bridge-{site}",
+        f"remote_username {bridge.username}",
+        f"remote_password {bridge.password}",
+        "try_private false",               # the county's broker is not a Mosquitto: plain MQTT 3.1.1
+        "bridge_protocol_version mqttv311",
+        "notifications false",             # no $SYS state topic at the county (its ACL would refuse it)
+        "cleansession false",
+        "start_type automatic",
+        "restart_timeout 2 30",
+        "keepalive_interval 30",
+    ]
+    if bridge.tls:
+        lines.append(f"bridge_cafile {bridge.cafile}" if bridge.cafile else "bridge_capath /etc/ssl/certs")
+    lines += [f"topic {t} out 1 hallq/{site}/ hallq/{site}/" for t in TOPICS]
+    return lines
