@@ -27,9 +27,12 @@ cd "$(dirname "$0")"
 #  chromium chromium-driver         the browser tests of the consoles and the ticket page
 #  socat                            pseudo-terminal pairs for the serial-device tests
 #  systemd                          systemd-analyze, which verifies the shipped units (deploy/systemd)
+#  postgresql                       the county platform's database (hallq platform); the tests run their own
+#                                   cluster with its initdb and pg_ctl (docs/county.md)
+#  nats-server                      the county's clustered broker, with its MQTT gateway (docs/county.md)
 APT_PACKAGES=(python3-venv mosquitto espeak-ng sox alsa-utils pulseaudio pulseaudio-utils fonts-wqy-microhei
               fonts-babelstone-han fonts-hanazono
-              libgl1 libegl1 libgl1-mesa-dri libmtdev1 chromium chromium-driver socat systemd)
+              libgl1 libegl1 libgl1-mesa-dri libmtdev1 chromium chromium-driver socat systemd postgresql nats-server)
 
 need_python() {
   for py in python3.13 python3.12 python3.11 python3; do
