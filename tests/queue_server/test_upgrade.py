@@ -103,9 +103,12 @@ BY_DESIGN = {
     "meta": ("value",),  # the running server's own keys (the hall's config as applied, its last start)
     "counters": ("value",),  # the new day's numbering
     "sign_in_throttles": ("last_success_at",),  # clerks 1001 and 1007 sign in
+    "items": ("guide",),  # the sample's services.toml changed since (keywords, 2026-12): applied again, its guides win
+                          # and the items it adds are added (in GROWS)
 }
 SHED = {"sessions": lambda r: r["expires_at"] < AFTER.isoformat()}  # a sign-in cleans out expired sessions
-GROWS = {"_migrations", "tickets", "journal", "sessions", "sign_in_throttles", "counters", "requests", "meta", "queue_counts"}
+GROWS = {"_migrations", "tickets", "journal", "sessions", "sign_in_throttles", "counters", "requests", "meta", "queue_counts",
+         "items"}
 
 
 def rows(db: Path, table: str, cols: list[str]) -> set[tuple]:
