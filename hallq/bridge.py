@@ -4,7 +4,8 @@ A hall that belongs to a county has a ``county-bridge.toml`` beside its hall.tom
 bridge-config`` writes one for each hall of the county)::
 
     [bridge]
-    address = "county-mq.example.gov.cn:8883"   # the county's broker (NATS with its MQTT gateway)
+    address = "county-mq.example.gov.cn:8883"   # the county's broker (NATS with its MQTT gateway), or a
+                                               # list of its cluster's nodes: the bridge fails over in turn
     tls = true
     cafile = "/etc/hallq/county-ca.crt"        # the county broker's CA (empty: the system's)
     username = "hall-town-a"                   # this hall's account at the county broker
@@ -35,7 +36,7 @@ class BridgeConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Bridge:
-    address: str
+    address: str  # host:port, or several separated by spaces (Mosquitto tries them in turn)
     username: str
     password: str
     tls: bool = False
@@ -55,9 +56,12 @@ def load(folder: Path) -> Bridge | None:
     if unknown:
         raise BridgeConfigError(f"{path}: [bridge] has unknown keys {sorted(unknown)}")
     address, username, secret = raw.get("address", ""), raw.get("username", ""), raw.get("password_file", "")
-    host, _, port = str(address).rpartition(":")
-    if not host or not port.isdigit() or any(c in str(address) for c in " \n\t#"):
-        raise BridgeConfigError(f"{path}: [bridge] address must be host:port (the county's broker), not {address!r}")
+    addresses = address if isinstance(address, list) else [address]
+    for one in addresses:
+        host, _, port = str(one).rpartition(":")
+        if not host or not port.isdigit() or any(c in str(one) for c in " \n\t#"):
+            raise BridgeConfigError(f"{path}: [bridge] address must be host:port (the county's broker), or a list "
+                                    f"of them (the nodes of its cluster), not {one!r}")
     if not username or not secret:
         raise BridgeConfigError(f"{path}: [bridge] needs username and password_file (this hall's account at the "
                                 "county's broker, from the county's operator)")
@@ -68,7 +72,8 @@ def load(folder: Path) -> Bridge | None:
         raise BridgeConfigError(f"{path}: cannot read password_file {secret_path} ({e.strerror})") from None
     if not password or "\n" in password:
         raise BridgeConfigError(f"{path}: password_file {secret_path} must hold one line, the password")
-    return Bridge(address=str(address), username=str(username), password=password, tls=bool(raw.get("tls", False)),
+    return Bridge(address=" ".join(str(a) for a in addresses), username=str(username), password=password,
+                  tls=bool(raw.get("tls", False)),
                   cafile=str(raw.get("cafile", "")))
 
 
