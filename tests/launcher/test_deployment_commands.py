@@ -16,7 +16,7 @@ import pytest
 from hallq.testing import ROOT
 from launcher.cli import build_parser
 
-DOCS = ["docs/deployment.md", "README.md"]
+DOCS = ["docs/deployment.md", "README.md", "docs/county.md"]
 
 
 def shell_blocks(text: str) -> list[str]:
