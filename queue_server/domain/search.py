@@ -13,12 +13,15 @@ indexes differently only raises :data:`VERSION` (the next start rebuilds). Only 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from hallq.pinyin import HAN_RUN, Readings, readings
+from hallq.pinyin import HAN_RUN, MissingData, Readings, readings
 from queue_server.migrations import SCHEMA_DIR, split_statements
+
+log = logging.getLogger("hallq.search")
 
 VERSION = "1"  # meta search_index: a release that indexes differently raises it, and the next start rebuilds
 META_KEY = "search_index"
@@ -83,7 +86,11 @@ def rebuild(conn: sqlite3.Connection, set_meta: Callable[[str, str], None]) -> i
     def chinese(name: dict[str, str], guide: dict[str, Any]) -> list[str]:
         return [name.get("zh-Hans") or name.get("zh-Hant") or "", *(str(k) for k in guide.get("keywords") or [])]
 
-    book = readings(t for *_, name, guide in items for t in chinese(name, guide))
+    try:
+        book = readings(t for *_, name, guide in items for t in chinese(name, guide))
+    except MissingData as e:  # a damaged install: the items are still found by their words
+        log.error("%s; until then items are found by their words only, not by pinyin", e)
+        book = Readings({}, {})
     conn.execute("DROP TABLE IF EXISTS item_search")  # faster than deleting every row, and the definition is ours
     conn.execute(table_sql())
     out = []

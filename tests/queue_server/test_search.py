@@ -149,3 +149,20 @@ def test_readings_follow_the_words_of_the_data():
     initials, full = search.spellings(["社会保险", "𪚥社保"], book)
     assert initials.split() == ["shbx", "hbx", "bx", "x", "sb", "b"]  # 𪚥, unknown to the data, ends a run
     assert full.split()[:2] == ["shehuibaoxian", "huibaoxian"] and "shebao" in full.split()
+
+
+def test_without_the_pinyin_data_the_words_still_find_items(city, monkeypatch, caplog, tmp_path):
+    import hallq.pinyin
+
+    st = city.extensions["hallq"]
+    monkeypatch.setattr(hallq.pinyin.readings, "__defaults__", (tmp_path / "gone.txt.gz",))
+    try:
+        with st.db.write() as conn:
+            search.rebuild(conn, lambda k, v: None)
+        assert "reinstall hallq" in caplog.text
+        assert find(city, "yl") == [] and set(find(city, "养老")[:2]) == PENSION
+    finally:
+        monkeypatch.undo()
+        with st.db.write() as conn:
+            search.rebuild(conn, lambda k, v: None)
+    assert set(find(city, "yl")[:2]) == PENSION
