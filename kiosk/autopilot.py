@@ -41,7 +41,7 @@ log = logging.getLogger("hallq.kiosk.autopilot")
 FLOWS = ("take_number", "guide", "book", "apply")
 DWELL = 0.8            # seconds each new screen stays before the next touch (its screenshot is taken at 0.2 s)
 SETTLE = 0.3           # after a touch that redraws the same screen
-TIMEOUT = 20.0         # the longest wait for one screen or answer before the flow is given up
+TIMEOUT = 30.0         # the longest wait for one screen or answer before the flow is given up
 NAMES = (("周桂芬", "2"), ("王建国", "1"), ("李秀英", "2"), ("张德明", "1"), ("杨光荣", "1"), ("陈玉兰", "2"))
 
 
@@ -77,6 +77,7 @@ class Autopilot:
         self.dwell = dwell
         self.rng = rng or random.Random()    # fictitious residents, not secrets
         self.count = 0
+        self.drawn_before = 0     # views drawn before the last touch (or card): what follows it is drawn after
         self.done: dict[str, int] = {}
         self.failed: dict[str, int] = {}
         self._steps: Steps | None = None
@@ -176,22 +177,29 @@ class Autopilot:
             return False
         return (yield Wait(f"the screen {flow}-{'/'.join(steps)}", ready, timeout, soft))
 
-    def tap_to(self, key: str, what: str, flow: str, *steps: str) -> Steps:
-        """Tap, and wait for the screen it leads to; a tap that went unanswered (as a finger's sometimes does)
-        is tapped again while the same screen is still shown."""
-        shown = self.app.shown
-        for _ in range(2):
+    def tap_until(self, key: str, what: str, probe: Callable[[], Any]) -> Steps:
+        """Tap until ``probe()`` says it was taken (an event sent, a key typed): a tap that went unanswered (as
+        a finger's sometimes does) is tapped again, never one that was taken."""
+        for _ in range(3):
+            before = probe()
             yield from self.touch(key, what)
-            if (yield from self.on(flow, *steps, timeout=6, soft=True)):
+            if (yield Wait(f"the tap on {what} taken", lambda before=before: probe() != before, 3, soft=True)):
                 return
-            if self.app.shown != shown or not self._stable(self.dwell):
-                break
-            log.info("autopilot: the tap on %s went unanswered on %s-%s; tapping again", what, *shown)
+            log.info("autopilot: the tap on %s went unanswered on %s-%s; tapping again", what, *self.app.shown)
+        raise Stuck(f"three taps on {what} went unanswered")
+
+    def press(self, key: str, what: str) -> Steps:
+        """Tap a button that sends an event to the presenter."""
+        yield from self.tap_until(key, what, lambda: self.app.sent)
+
+    def tap_to(self, key: str, what: str, flow: str, *steps: str) -> Steps:
+        """Tap, and wait for the screen it leads to."""
+        yield from self.press(key, what)
         yield from self.on(flow, *steps)
 
     def until(self, what: str, condition: Callable[[], bool]) -> Steps:
         """Wait for ``condition`` once the screen was drawn again after the last touch."""
-        flow, renders = self.app.shown[0], self.app.renders
+        flow, renders = self.app.shown[0], self.drawn_before   # drawn again since the touch, not since now
 
         def ready() -> bool:
             if self.app.renders > renders and condition():
@@ -215,6 +223,7 @@ class Autopilot:
                 continue
             if not scroll_into_sight(widget):
                 log.debug("autopilot: tap %s at %s on %s-%s", key, widget.to_window(*widget.center), *self.app.shown)
+                self.drawn_before = self.app.renders
                 tap(widget)
                 return
             yield from self.frame()
@@ -223,11 +232,14 @@ class Autopilot:
 
     def keys(self, root_key: str, digits: str) -> Steps:
         """Type on the keypad that is open, then its OK."""
+        from kiosk.ui.widgets import Keypad
+
+        def pad() -> str:
+            return next((w.value for w in self.app.sm.current_screen.walk(restrict=True) if isinstance(w, Keypad)), "")
         yield Wait("the keypad", lambda: next(with_key(self.app.sm.current_screen, "pad:ok"), None) is not None)
         for d in digits:
-            yield from self.touch(d, f"key {d}")
-            yield from self.frame()
-        yield from self.touch("pad:ok", f"OK under {root_key}")
+            yield from self.tap_until(d, f"the key {d}", pad)
+        yield from self.press("pad:ok", f"OK under {root_key}")
 
     def options(self) -> list[str]:
         """The keys of the enabled tiles on the screen shown (businesses, items, days, slots), in order."""
@@ -242,6 +254,7 @@ class Autopilot:
         """A resident puts an ID card on the reader: a fictitious one, another each time."""
         name, sex = self.rng.choice(NAMES)
         birth = f"{self.rng.randint(1950, 1999)}{self.rng.randint(1, 12):02d}{self.rng.randint(1, 28):02d}"
+        self.drawn_before = self.app.renders
         self.reader.place(demo_card(birth=birth, name=name, sex=sex, seq=self.rng.randint(1, 998)))
 
     def phone(self) -> str:
@@ -252,7 +265,8 @@ class Autopilot:
         self.card()
         yield from self.until("the ID card read", lambda: bool(form().values.get("id_number")))
         phone = self.phone()
-        yield from self.touch("phone", "the phone field")
+        yield from self.tap_until("phone", "the phone field",
+                                  lambda: next(with_key(self.app.sm.current_screen, "pad:ok"), None) is not None)
         yield from self.keys("phone", phone)
         yield from self.until("the phone number taken", lambda: form().values.get("phone") == phone)
 
@@ -267,23 +281,19 @@ class Autopilot:
             kb = getattr(step, "keyboard", None)
             return kb if kb is not None and getattr(step, "keyboard_field", None) is not None \
                 and step.keyboard_field.key == key else None
-        for attempt in range(2):
-            yield from self.touch(key, f"the field {key}")
-            if (yield Wait(f"the keyboard on {key}", lambda: keyboard() is not None, 5 if attempt == 0 else TIMEOUT,
-                           soft=attempt == 0)):
-                break
-            log.info("autopilot: the tap on the field %s went unanswered; tapping again", key)
+        yield from self.tap_until(key, f"the field {key}", lambda: keyboard() is not None)
         composer = keyboard().composer
+
+        def typed() -> tuple:
+            return composer.text, composer.pinyin, composer.mode, composer.symbols
         if digits and not composer.symbols:
-            yield from self.touch("symbols", "123")
-            yield from self.frame()
+            yield from self.tap_until("symbols", "123", typed)
         elif not digits and composer.mode == "zh":
-            yield from self.touch("mode", "English letters")    # no pinyin candidates to pick: plain letters
-            yield from self.frame()
+            yield from self.tap_until("mode", "English letters", typed)    # no pinyin candidates to pick
         for ch in text:
-            yield from self.touch("space" if ch == " " else ch, f"the key {ch}")
-            yield from self.frame()
-        yield from self.touch("ok", "确定")
+            yield from self.tap_until("space" if ch == " " else ch, f"the key {ch}", typed)
+            yield from self.frame()      # the keyboard is laid out again between two taps
+        yield from self.press("ok", "确定")
 
     def simple_form(self, item: dict[str, Any]) -> bool:
         """A form the autopilot can fill: choices, plain text, digits (no dates, numbers or phones in it)."""
@@ -328,7 +338,7 @@ class Autopilot:
         if not items:
             raise Stuck("the business has no items")
         yield from self.tap_to(items[0], "an item", "guide", "guide")
-        yield from self.touch("print_notice", "print the notice")
+        yield from self.press("print_notice", "print the notice")
         yield from self.until("the notice printed", lambda: flow.notice is not None and flow.notice.level == "ok")
         log.info("autopilot: read the guide of %s and printed its notice", (flow.item or {}).get("code"))
         yield from self.tap_to("home", "home", "home", "menu")
@@ -351,7 +361,7 @@ class Autopilot:
         yield from self.tap_to(slots[0], "a slot", "book", "person")
         yield from self.person(lambda: flow.person)
         yield from self.tap_to("next", "next", "book", "confirm")
-        yield from self.touch("confirm", "confirm")
+        yield from self.press("confirm", "confirm")
         yield from self.on("book", "result")
         b = flow.booking or {}
         log.info("autopilot: booked %s on %s at %s (code %s)", b.get("item"), b.get("date"), b.get("start"),
@@ -373,7 +383,7 @@ class Autopilot:
                     continue
                 if spec.get("type") == "select" and spec.get("options"):
                     value = str(spec["options"][0]["value"])
-                    yield from self.touch(value, key)
+                    yield from self.press(value, key)
                 else:
                     digits = Field(key, key, pattern=spec.get("pattern", "")).digits_only   # opens on 123
                     value = "6217" + "".join(str(self.rng.randint(0, 9)) for _ in range(12)) if digits \
@@ -383,12 +393,12 @@ class Autopilot:
             yield from self.tap_to("next", "next", "apply", "materials")
         for m in (flow.form or {}).get("materials", []):
             if m.get("required", True):
-                yield from self.touch(str(m["index"]), "a material")
+                yield from self.press(str(m["index"]), "a material")
                 yield from self.until("the material ticked", lambda i=m["index"]: i in flow.provided)
         yield from self.tap_to("next", "next", "apply", "applicant")
         yield from self.person(lambda: flow.applicant)
         yield from self.tap_to("next", "next", "apply", "confirm")
-        yield from self.touch("submit", "submit")
+        yield from self.press("submit", "submit")
         yield from self.on("apply", "result")
         log.info("autopilot: applied for %s (tracking number %s)", (flow.item or {}).get("code"),
                  (flow.application or {}).get("tracking_no"))

@@ -94,6 +94,7 @@ class KioskApp(App):
         self.shown: tuple[str, str] = ("", "")
         self.renders = 0                      # views drawn, and when the last was (the autopilot waits on them)
         self.shown_at = 0.0
+        self.sent = 0                         # events sent to the presenters (a tap that reached a button sends one)
         self.listening: tuple[str, ...] = ()
         self._events: queue.Queue = queue.Queue()
         self._halt = threading.Event()
@@ -148,6 +149,7 @@ class KioskApp(App):
         Automatic events (a retry, the home screen's refresh, the idle wipe)
         neither count as the resident's activity nor show "please wait".
         """
+        self.sent += 1
         resident = event not in self.AUTOMATIC
         if resident:
             self.session.touch()
