@@ -176,6 +176,9 @@ class CatchUp:
         entries, next_after = page["entries"], page["next_after"]
         last = after
         for e in entries:
+            if isinstance(e, dict) and e.get("site", site) != site:
+                raise RuntimeError(f"hall {site}'s journal_url answers for hall {str(e.get('site'))[:40]!r}: fix its "
+                                   "journal_url in county.toml (nothing stored)")
             seq = e.get("seq") if isinstance(e, dict) else None
             if not isinstance(seq, int) or seq <= last:
                 raise RuntimeError(f"hall {site}'s journal page after {after} is out of order at {seq!r} "

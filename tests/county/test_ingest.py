@@ -182,6 +182,8 @@ def test_the_platform_api_by_role(county):
 
     from hallq.demo import DEMO_PASSWORD
 
+    HallClient(a.url).login("101", DEMO_PASSWORD)  # a sign-in: its journal entry names the caller's address
+    wait_for(lambda: county.caught_up("town-a"), 30, "town-a caught up after the sign-in")
     assert call("/api/v1/auth/login", body={"username": "sup", "password": "wrong"})[0] == 401
     assert call("/api/v1/halls")[0] == 401
     sup = call("/api/v1/auth/login", body={"username": "sup", "password": DEMO_PASSWORD})[1]["token"]
@@ -193,4 +195,6 @@ def test_the_platform_api_by_role(county):
     assert call("/api/v1/halls/town-b/events", mgr)[0] == 403  # a hall manager reads their own hall only
     assert call("/api/v1/halls/town-b/events", sup)[0] == 200
     assert call("/api/v1/quarantine", mgr)[0] == 403 and call("/api/v1/quarantine", sup)[0] == 200
+    login = [e for e in page["events"] if e["action"] == "login"]
+    assert login and login[0]["data"]["job_no"] == "101"
     assert "client" not in json.dumps(page)  # callers' addresses stay in the hall's journal

@@ -8,6 +8,7 @@ numbers it does not hold.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -175,3 +176,23 @@ def test_the_sample_accounts_use_argon2():
     cfg = load_county(SAMPLE, database_url="postgresql://x@127.0.0.1/x")
     assert all(a.password_hash.startswith("$argon2id$") for a in cfg.accounts)
     assert cfg.accounts[0].password_hash == DEMO_PASSWORD_HASH  # the demo password: docs/county.md says to change it
+
+
+def test_an_event_leaves_the_callers_address_in_the_hall_and_big_details_out():
+    e = contract.journal_event("dahe-town", {**entry(7, action="login"), "data": {"job_no": "101",
+                                                                                 "client": "10.0.0.7"}})
+    assert e["data"] == {"job_no": "101"}
+    big = contract.journal_event("dahe-town", {**entry(8), "data": {"text": "字" * 3000}})
+    assert big["data"] == {"omitted_bytes": len(json.dumps({"text": "字" * 3000}, ensure_ascii=False,
+                                                             separators=(",", ":")).encode())}
+    assert contract.journal_event("dahe-town", big) == big  # the same function on both paths: idempotent
+    assert contract.journal_event("dahe-town", e) == e
+
+
+def test_a_journal_url_that_answers_for_another_hall_stores_nothing():
+    from county.catchup import CatchUp
+
+    with pytest.raises(RuntimeError, match="answers for hall 'liupanshui'"):
+        CatchUp._page("dahe-town", 0, {"entries": [{**entry(1), "site": "liupanshui"}], "next_after": 1})
+    with pytest.raises(RuntimeError, match="out of order"):
+        CatchUp._page("dahe-town", 0, {"entries": [entry(2), entry(1)], "next_after": 2})
