@@ -250,6 +250,20 @@ def test_the_live_hall_names_each_window_s_businesses_and_the_english_menu_fits(
     windows = wait(browser, lambda d: d.find_element(By.ID, "windows") if "甲业务" in text_of(d, "windows") else None)
     assert "B 乙业务 › A 甲业务" in windows.text, windows.text  # window 2 serves beta first, then alpha
     screenshot(browser, "manager-hall-windows")
+    # closing a window asks in the page too, and 取消 leaves it open
+    boss = server.client()
+    boss.login("900", DEMO_PASSWORD)
+    boss.post("/windows/1/open")
+    close = wait(browser, lambda d: d.find_element(By.XPATH, '//div[@id="windows"]/div[1]//button[text()="关闭"]'))
+    close.click()
+    wait(browser, lambda d: d.find_element(By.ID, "dlg-confirm").is_displayed())
+    assert "1" in text_of(browser, "confirm-text")
+    browser.find_element(By.ID, "confirm-no").click()
+    assert server.client().get("/windows/1")["state"] == "open"
+    wait(browser, lambda d: d.find_element(By.XPATH, '//div[@id="windows"]/div[1]//button[text()="关闭"]')).click()
+    wait(browser, lambda d: d.find_element(By.ID, "dlg-confirm").is_displayed())
+    browser.find_element(By.ID, "confirm-yes").click()
+    wait(browser, lambda d: server.client().get("/windows/1")["state"] == "closed")
     browser.set_window_size(1351, DESKTOP[1])  # a 1366 px screen beside a scroll bar
     for path in ("/manager/hall", "/console/windows/1", "/manager/stats"):
         browser.get(f"{server.url}{path}?lang=en")

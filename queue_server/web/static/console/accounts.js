@@ -10,7 +10,7 @@
     const on = (sel, fn) => { const b = row.querySelector(sel); if (b) b.addEventListener("click", fn); };
     on("[data-reset]", () => { target = job; document.getElementById("form-reset").reset(); dlg.showModal(); });
     on("[data-deactivate]", async () => {
-      if (!confirm(t("web.accounts.sure_deactivate", { job }))) return;
+      if (!(await window.hallq.ask(t("web.accounts.sure_deactivate", { job })))) return;
       try { await api("POST", `/accounts/${job}/deactivate`); flash(t("web.accounts.deactivated"), "ok"); reload(); } catch (e) { flash(e.message, "bad"); }
     });
     on("[data-activate]", async () => {

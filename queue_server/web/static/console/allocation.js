@@ -29,7 +29,7 @@
     const b = ev.target.closest("button[data-open], button[data-close]");
     if (!b) return;
     const n = b.dataset.open || b.dataset.close, action = b.dataset.open ? "open" : "close";
-    if (action === "close" && !window.hallq.sureToClose(n)) return;
+    if (action === "close" && !(await window.hallq.sureToClose(n))) return;
     try { await api("POST", `/windows/${n}/${action}`, {}); location.reload(); } catch (e) { flash(e.message, "bad"); }
   });
 

@@ -195,10 +195,33 @@
     return bars;
   }
 
-  // closing a window is one click on two manager pages: both ask first, in the same words
-  function sureToClose(n) {
-    return window.confirm(t("web.common.sure_close_window", { n }));
+  /* An action that cannot be undone asks first, in the page (not the browser's bare confirm()): a modal dialog that
+   * keeps the focus inside; the focus starts on 取消 (the safe answer: Enter cancels, Tab then Enter confirms), Esc
+   * cancels. Resolves to true when confirmed. */
+  function ask(text) {
+    let dlg = document.getElementById("dlg-confirm");
+    if (!dlg) {
+      dlg = el("dialog", { id: "dlg-confirm", "aria-labelledby": "confirm-text" },
+        el("p", { id: "confirm-text", class: "confirm-text" }),
+        el("menu", {}, el("button", { type: "button", id: "confirm-no" }, t("web.common.cancel")),
+          el("button", { type: "button", id: "confirm-yes", class: "primary" }, t("web.common.confirm"))));
+      document.body.append(dlg);
+    }
+    document.getElementById("confirm-text").textContent = text;
+    return new Promise((resolve) => {
+      const done = (yes) => { dlg.onclose = null; if (dlg.open) dlg.close(); resolve(yes); };
+      document.getElementById("confirm-yes").onclick = () => done(true);
+      document.getElementById("confirm-no").onclick = () => done(false);
+      dlg.onclose = () => done(false);
+      dlg.showModal();
+      document.getElementById("confirm-no").focus();
+    });
   }
 
-  window.hallq = { sureToClose, api, ApiError, el, flash, live, pick, t, lang, pageData, hhmm, minutesSince, apiForms, newKey, attention };
+  // closing a window is one click on two manager pages: both ask first, in the same words
+  function sureToClose(n) {
+    return ask(t("web.common.sure_close_window", { n }));
+  }
+
+  window.hallq = { ask, sureToClose, api, ApiError, el, flash, live, pick, t, lang, pageData, hhmm, minutesSince, apiForms, newKey, attention };
 })();

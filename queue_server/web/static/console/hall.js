@@ -44,7 +44,7 @@
   }
 
   async function toggle(n, action) {
-    if (action === "close" && !window.hallq.sureToClose(n)) return;
+    if (action === "close" && !(await window.hallq.sureToClose(n))) return;
     try { await api("POST", `/windows/${n}/${action}`, {}); flash(t("web.hall.updated"), "ok"); await refresh(); }
     catch (e) { flash(e.message, "bad"); }
   }

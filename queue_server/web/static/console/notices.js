@@ -12,7 +12,7 @@
     catch (e) { flash(e.message, "bad"); }
   });
   document.querySelectorAll("button[data-delete]").forEach((b) => b.addEventListener("click", async () => {
-    if (!confirm(t("web.notices.sure_delete"))) return;
+    if (!(await window.hallq.ask(t("web.notices.sure_delete")))) return;
     try { await api("DELETE", `/notices/${b.dataset.delete}`); location.reload(); } catch (e) { flash(e.message, "bad"); }
   }));
 })();

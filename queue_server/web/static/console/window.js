@@ -164,21 +164,7 @@
       await refresh();
     }
   }
-  // An action that cannot be undone asks first, in the page (not the browser's bare confirm()): a modal dialog
-  // that keeps the focus inside; the focus starts on 取消 (the safe answer: Enter cancels, Tab then Enter
-  // confirms), Esc cancels.
-  function sure(key, params) {
-    const dlg = $("dlg-confirm");
-    $("confirm-text").textContent = t(key, params);
-    return new Promise((resolve) => {
-      const done = (yes) => { dlg.onclose = null; if (dlg.open) dlg.close(); resolve(yes); };
-      $("confirm-yes").onclick = () => done(true);
-      $("confirm-no").onclick = () => done(false);
-      dlg.onclose = () => done(false);
-      dlg.showModal();
-      $("confirm-no").focus();
-    });
-  }
+  const sure = (key, params) => window.hallq.ask(t(key, params));  // in the page (common.js)
 
   const expected = () => (view && view.current ? { ticket: view.current.ticket } : {});
   const actions = {
