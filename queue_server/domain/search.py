@@ -23,7 +23,8 @@ from queue_server.migrations import SCHEMA_DIR, split_statements
 
 log = logging.getLogger("hallq.search")
 
-VERSION = "1"  # meta search_index: a release that indexes differently raises it, and the next start rebuilds
+VERSION = "2"  # meta search_index: a release that indexes differently raises it, and the next start rebuilds
+# (2: contentless, with the business column; a database that indexed with the first definition rebuilds)
 META_KEY = "search_index"
 MIGRATION = SCHEMA_DIR / "018_item_search.sql"
 
