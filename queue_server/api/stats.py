@@ -11,7 +11,8 @@ from flask import Response, request
 from hallq.schema import Arr, Obj, Str
 from queue_server.api import api, operation, request_lang
 from queue_server.api.hall import state
-from queue_server.domain import statistics
+from queue_server.domain import app_statistics, statistics
+from queue_server.readmodel import app_stats as app_reads
 from queue_server.readmodel import stats as reads
 from hallq.i18n import text
 from queue_server.readmodel.stats import COLUMNS, column_name
@@ -34,7 +35,13 @@ def table(rep: dict[str, Any], lang: str) -> tuple[list[str], list[list[Any]]]:
 
 def export(rep: dict[str, Any], fmt: str, lang: str) -> Response:
     head, rows = table(rep, lang)
-    name = f"hallq-stats-{rep['group']}-{rep['first']}-{rep['last']}"
+    return download(head, rows, fmt, f"hallq-stats-{rep['group']}-{rep['first']}-{rep['last']}",
+                    text(f"domain.stats.sheet.{rep['group']}", lang),  # 按时段统计, not the code "hour"
+                    [COLUMNS.index("satisfaction") + 1])
+
+
+def download(head: list[str], rows: list[list[Any]], fmt: str, name: str, sheet: str, shares: list[int]) -> Response:
+    """A table as a CSV (UTF-8 with a BOM) or an Excel file; ``shares``: 1-based columns of shares of 1 (shown as %)."""
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf)
@@ -48,15 +55,15 @@ def export(rep: dict[str, Any], fmt: str, lang: str) -> Response:
 
     wb = Workbook()
     ws = wb.active
-    ws.title = text(f"domain.stats.sheet.{rep['group']}", lang)  # 按时段统计, not the code "hour"
+    ws.title = sheet
     ws.append(head)
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for r in rows:
         ws.append(r)
-    share = COLUMNS.index("satisfaction") + 1  # a share of 1: Excel shows 0.5 as 50.0%
-    for (cell,) in ws.iter_rows(min_row=2, min_col=share, max_col=share):
-        cell.number_format = "0.0%"
+    for share in shares:  # a share of 1: Excel shows 0.5 as 50.0%
+        for (cell,) in ws.iter_rows(min_row=2, min_col=share, max_col=share):
+            cell.number_format = "0.0%"
     ws.freeze_panes = "B2"
     ws.column_dimensions["A"].width = 22
     out = io.BytesIO()
@@ -80,6 +87,36 @@ def get_statistics(actor):
     fmt = request.args.get("format", "json")
     if fmt in ("csv", "xlsx"):
         return export(rep, fmt, lang)
+    if fmt != "json":
+        raise reads.bad_parameter("format", "must be json, csv or xlsx")
+    return rep
+
+
+APP_QUERY = {"from": QUERY["from"], "to": QUERY["to"], "group": Str(enum=list(app_statistics.GROUPS)),
+             "item": Str(max_len=64), "format": QUERY["format"]}
+
+
+@api.get("/stats/applications")
+@operation("application_statistics", "Applications for supervision: received, accepted, corrected, refused, "
+           "completed on time, overdue, average working days, 一次办结率", tag="statistics", auth="manager",
+           response=REPORT, errors=(400, 401, 403), query=APP_QUERY, media=("application/json", "text/csv", XLSX),
+           description="group: item, department, business or window; from/to: submission dates (default: the last "
+                       "365 days); item: one item only; format=csv or xlsx downloads the table. Rates are shares of 1 "
+                       "over the completed (docs/statistics.md, Applications).")
+def get_application_statistics(actor):
+    st = state()
+    lang = request_lang()
+    with st.db.read() as conn:
+        items = app_reads.item_names(conn, lang)
+    first, last, group, item = app_reads.query(request.args, st.hall.now().date(), items)
+    app_reads.roll_up(st, first, last)  # past days not yet (or no longer) in the summary table
+    rep = app_reads.report(st, first, last, group, item, lang)
+    fmt = request.args.get("format", "json")
+    if fmt in ("csv", "xlsx"):
+        head, rows = app_reads.table(rep, lang)
+        return download(head, rows, fmt, f"hallq-applications-{group}-{rep['first']}-{rep['last']}",
+                        text(f"domain.stats.app_sheet.{group}", lang),
+                        [app_reads.COLUMNS.index(c) + 1 for c in app_reads.RATES])
     if fmt != "json":
         raise reads.bad_parameter("format", "must be json, csv or xlsx")
     return rep

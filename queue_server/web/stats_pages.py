@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, request
 
+from queue_server.readmodel import app_stats as app_reads
 from queue_server.readmodel import stats as reads
 from queue_server.readmodel.stats import COLUMNS, column_name
 from queue_server.web import charts
@@ -41,3 +42,34 @@ def stats(actor):
                   businesses=st.service.businesses(), charts=[volume, waits, satisfaction],
                   columns=[(c, column_name(c, lang())) for c in COLUMNS],
                   export=lambda fmt: "/api/v1/stats?" + urlencode({**query, "format": fmt}), today=st.hall.now().date())
+
+
+@bp.get("/manager/stats/applications")
+@page("manager")
+def application_stats(actor):
+    """办件统计 for supervision: by item, department, business or window, with charts and the exports."""
+    st = state()
+    with st.db.read() as conn:
+        items = app_reads.item_names(conn, lang())
+    first, last, group, item = app_reads.query(request.args, st.hall.now().date(), items)
+    app_reads.roll_up(st, first, last)  # past days not yet (or no longer) in the summary table
+    rep = app_reads.report(st, first, last, group, item, lang())
+    rows = rep["rows"]
+    names = {c: app_reads.column_name(c, lang()) for c in app_reads.COLUMNS}
+    labels = [str(r["label"]) for r in rows]
+
+    def pct(key: str) -> list[float | None]:
+        return [round(r[key] * 100, 1) if r[key] is not None else None for r in rows]
+
+    volumes = charts.bars(t("web.app_stats.volumes"), labels,
+                          [(names[k], [r[k] for r in rows]) for k in ("received", "accepted", "completed", "overdue")])
+    rates = charts.bars(t("web.app_stats.rates"), labels,
+                        [(names["on_time_rate"], pct("on_time_rate")), (names["one_visit_rate"], pct("one_visit_rate"))],
+                        "%")
+    days = charts.bars(names["avg_workdays"], labels, [(names["avg_workdays"], [r["avg_workdays"] for r in rows])],
+                       t("web.app_stats.workdays_unit"))
+    query = {"from": first.isoformat(), "to": last.isoformat(), "group": group, **({"item": item} if item else {})}
+    return render("console/app_stats.html", rep=rep, first=first, last=last, group=group, item=item, items=items,
+                  charts=[volumes, rates, days], names=names, rates=app_reads.RATES,
+                  columns=[(c, names[c]) for c in app_reads.COLUMNS],
+                  export=lambda fmt: "/api/v1/stats/applications?" + urlencode({**query, "format": fmt}))

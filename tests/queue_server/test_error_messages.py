@@ -26,6 +26,9 @@ from queue_server.domain.attention import PROBLEMS as DEVICE_PROBLEMS
 from queue_server.domain.ratings import LEVELS
 from queue_server.domain.applications import TRANSITIONS
 from queue_server.domain.appointments import HOLIDAYS
+from queue_server.domain.app_statistics import GROUPS as APP_GROUPS
+from queue_server.domain.statistics import GROUPS as STATS_GROUPS
+from queue_server.readmodel.app_stats import COLUMNS as APP_COLUMNS
 from queue_server.readmodel.stats import COLUMNS
 
 SOURCES = ("queue_server", "hallq", "device_gateway")
@@ -44,6 +47,9 @@ COMPUTED = {
                                    "accepted_no_date", "correction", "rejected", "result_ready_onsite",
                                    "result_ready_mail", "delivered_onsite", "delivered_mail"},  # applications._note
     "domain.stats.column.{}": set(COLUMNS),
+    "domain.stats.sheet.{}": set(STATS_GROUPS),  # api/stats.py: export, the Excel sheet's name
+    "domain.stats.app_column.{}": set(APP_COLUMNS),  # readmodel/app_stats.py: column_name
+    "domain.stats.app_sheet.{}": set(APP_GROUPS),  # api/stats.py: get_application_statistics, the sheet's name
     "domain.holiday.{}": set(HOLIDAYS.values()),
     "domain.device_problem.{}": set(DEVICE_PROBLEMS),  # attention.problem_texts
     "domain.rating_level.{}": set(LEVELS),  # ratings.level_name

@@ -95,6 +95,7 @@ EXPECTED = {
     "list_followups": STAFF, "get_followup": STAFF, "fix_followup": STAFF, "appeal_followup": STAFF,
     "verify_followup": MANAGERS, "report_followup": MANAGERS, "decide_appeal": MANAGERS,
     "followup_contact": MANAGERS,  # the call-back phone: managers call back (docs/privacy.md)
+    "application_statistics": MANAGERS,  # supervision figures of applications (docs/statistics.md)
 }
 
 # what the probes put in a path: window 1 (where the rules differ by caller), otherwise nothing that exists
