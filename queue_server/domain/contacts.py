@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from hallq.privacy import normalise_phone
 from queue_server.domain.context import Tx
-from queue_server.domain.errors import DomainError, Invalid, NotFound
+from queue_server.domain.errors import DomainError, Forbidden, Invalid, NotFound
 
 CONSENT = "v1"  # the wording of web.rate.contact_consent the resident agreed to; a new wording, a new version
 _INFO = b"hallq followup contact v1"
@@ -77,13 +77,12 @@ def leave(tx: Tx, rating: sqlite3.Row, phone: str) -> None:
 
 def reveal(tx: Tx, followup_id: int) -> dict[str, str]:
     """The phone left with a follow-up's rating, for a manager; the view is journaled."""
-    from queue_server.domain.followups import manager_only, unknown_followup
-
-    manager_only(tx)
+    if not tx.actor.is_manager:  # managers call residents back (回访核实)
+        raise Forbidden("error.manager_only", code="manager_only")
     f = tx.one("SELECT f.id, f.rating_id, c.sealed, c.given_at FROM followups f "
                "LEFT JOIN followup_contacts c ON c.rating_id = f.rating_id WHERE f.id = ?", (followup_id,))
     if f is None:
-        raise unknown_followup()
+        raise NotFound("error.unknown_followup", code="unknown_followup")
     if f["sealed"] is None:
         raise NotFound("error.contact.none", code="no_contact")
     phone = unseal(tx.hall.secret, f["rating_id"], f["sealed"])

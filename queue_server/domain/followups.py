@@ -91,12 +91,9 @@ def _note(text: str | None, required: bool = True) -> str:
     return text
 
 
-def manager_only(tx: Tx) -> None:
+def _manager(tx: Tx) -> None:
     if not tx.actor.is_manager:
         raise Forbidden("error.manager_only", code="manager_only")
-
-
-_manager = manager_only
 
 
 def _owner_or_manager(tx: Tx, f: sqlite3.Row) -> None:
