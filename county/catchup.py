@@ -51,13 +51,21 @@ class CatchUp:
 
     # -- what to do --------------------------------------------------------------------------
 
-    def request(self, site: str) -> None:
-        """Fetch ``site``'s journal past its high-water mark soon."""
+    def request(self, site: str, now: bool = False) -> None:
+        """Fetch ``site``'s journal past its high-water mark soon; ``now``: without waiting out the delay
+        after failures (the hall just said it is back online)."""
         if site not in self.cfg.halls:
             return
         with self._lock:
             self._pending.add(site)
+            if now:
+                self._retry_at.pop(site, None)
         self._wake.set()
+
+    def busy(self) -> list[str]:
+        """The halls waiting for, or in, a catch-up."""
+        with self._lock:
+            return sorted(self._pending | self._running)
 
     def request_all(self) -> None:
         with self._lock:

@@ -202,7 +202,7 @@ class Ingester:
         with conn.transaction():
             store.hall_heard(conn, site, str(state))
         if state == "online":
-            self.catchup.request(site)  # back from an outage: what the bridge dropped is in its journal
+            self.catchup.request(site, now=True)  # back from an outage: what the bridge dropped is in its journal
 
     def _write_singly(self, batch) -> bool:
         """Each message in its own transaction: one that fails is logged and dropped (the catch-up fetches it
@@ -232,5 +232,5 @@ class Ingester:
                                                                           self.connection.connected.is_set()),
                 "received": self.received, "stored": self.stored, "duplicates": self.duplicates,
                 "quarantined": self.quarantined, "dropped": self.dropped, "queued": self._queue.qsize(),
-                "caught_up": self.catchup.fetched}
+                "caught_up": self.catchup.fetched, "catching_up": self.catchup.busy()}
 

@@ -150,7 +150,21 @@ class Hall:
         self.config = conf / "hall.toml"
         self.config.write_text(text, encoding="utf-8")
         self.server = ServerProcess(folder / "data", config=self.config, broker="hall")
+        self.http_link = Link(self.server.port)  # the county reaches the hall's API through this hop
         self.bridge_args = (broker_folder, cfg_path, conf)
+
+    def cut(self) -> None:
+        """The hall's network to the county goes down: its bridge and its API, as seen from the county."""
+        self.link.cut()
+        self.http_link.cut()
+
+    def restore(self) -> None:
+        self.link.restore()
+        self.http_link.restore()
+
+    @property
+    def county_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_link.port}"
 
     def write_bridge(self) -> None:
         broker_folder, cfg_path, conf = self.bridge_args
@@ -234,6 +248,13 @@ class Platform:
 
         wait_until(healthy, timeout, "the platform is up and connected to the county broker")
 
+    def health(self) -> dict:
+        import json
+        import urllib.request
+
+        with urllib.request.urlopen(f"{self.url}/health", timeout=5) as r:
+            return json.loads(r.read())
+
     def kill9(self) -> None:
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
@@ -269,7 +290,7 @@ class County:
         ]
         for i, (site, hall) in enumerate(self.halls.items()):
             lines.append(f'[[halls]]\nsite = "{site}"\nlevel = "town"\nname = {{ zh-Hans = "{site}" }}\n'
-                         f'journal_url = "{hall.url}"\ncredential = "file:{folder / (site + ".key")}"\n'
+                         f'journal_url = "{hall.county_url}"\ncredential = "file:{folder / (site + ".key")}"\n'
                          f"coordinates = [26.6, {104.8 + i / 100}]\nbusinesses = [\"alpha\", \"beta\"]\n")
             (folder / f"{site}.key").write_text(hall.key + "\n")
         for site in self.paper:  # registered, with no server: its catch-up fails and is retried
@@ -300,6 +321,7 @@ class County:
         for hall in self.halls.values():
             hall.stop()
             hall.link.close()
+            hall.http_link.close()
         self.broker.stop()
 
     # -- what the platform holds ----------------------------------------------------------------
