@@ -48,7 +48,8 @@ TEXTS = ("web.ticket.title", "web.ticket.ahead", "web.ticket.ahead_none", "web.t
          "web.ticket.class_appointment", "web.ticket.noscript", "web.ticket.issued", "web.ticket.rate_prompt",
          "web.ticket.rated", "web.rate.very_satisfied", "web.rate.satisfied", "web.rate.basically_satisfied",
          "web.rate.dissatisfied", "web.rate.very_dissatisfied", "web.rate.what_went_wrong", "web.rate.send_my_rating",
-         "web.rate.comment_label", "web.rate.thanks", "web.rate.already_rated", "web.rate.rating")
+         "web.rate.comment_label", "web.rate.thanks", "web.rate.already_rated", "web.rate.rating",
+         "web.rate.contact_label")
 
 
 def _lang() -> str:
@@ -102,8 +103,10 @@ def ticket_page(public_id: str):
     """The live page of one ticket (opened from the QR code printed on it)."""
     st = current_app.extensions["hallq"]
     lang = _lang()
-    texts = texts_for(lang)
     cfg = st.hall.config
+    texts = texts_for(lang)
+    # a bad review may leave a phone for the call-back (回访), kept only with this consent (docs/privacy.md)
+    texts["contact_consent"] = text("web.rate.contact_consent", lang, days=cfg.privacy.followup_contact_days)
     try:
         view = st.service.ticket(public_id)
     except NotFound:

@@ -94,6 +94,9 @@ def test_a_phone_needs_consent_a_bad_rating_and_a_real_number_and_a_refusal_rate
 
 def test_the_phone_page_may_leave_one_too(api, served, state):
     t = served()
+    page = api.client.get(f"/t/{t['id']}?lang=zh-Hans").get_data(as_text=True)
+    assert 'id="rate-phone"' in page and 'id="rate-consent"' in page
+    assert "仅大厅管理人员可见" in page and "最长保存 30 天" in page  # purpose, who sees it, how long (PIPL §17)
     r = api.post("/ratings", {"ticket": t["id"], "level": 2, **CONSENTED})
     assert r.status_code == 201, r.get_json()
     assert followup(api)["contact_left"] is True

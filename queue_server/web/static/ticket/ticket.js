@@ -162,6 +162,9 @@
     rating.pending = true;
     var body = { ticket: data.id, level: rating.level, reasons: reasons };
     if (comment) body.comment = comment;
+    // a phone for the call-back (回访), bad reviews only; the server keeps it only with the consent ticked
+    var phone = rating.level <= 2 ? $("rate-phone").value.trim() : "";
+    if (phone) { body.contact = phone; body.contact_consent = $("rate-consent").checked; }
     var key = Array.from(crypto.getRandomValues(new Uint8Array(12)), function (b) { return b.toString(16).padStart(2, "0"); }).join("");
     fetch(data.rate_api, { method: "POST", credentials: "omit", body: JSON.stringify(body),
       headers: { "Content-Type": "application/json", Accept: "application/json", "Accept-Language": data.lang, "Idempotency-Key": key } })
@@ -188,6 +191,7 @@
       else sendRating([], "");
     });
   });
+  $("rate-phone").addEventListener("input", function () { $("rate-consent-box").hidden = !$("rate-phone").value.trim(); });
   var other = document.querySelector('#rate-why input[value="other"]');
   if (other) other.addEventListener("change", function () { $("rate-other").hidden = !other.checked; });
   $("rate-send").addEventListener("click", function () {
