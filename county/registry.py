@@ -54,9 +54,10 @@ def halls(conn, site: str | None = None) -> list[dict]:
     rows = conn.execute(
         "SELECT h.site, h.level, h.parent, h.name, h.address, h.latitude, h.longitude, h.businesses, h.active, "
         "p.high_water, p.max_seen, p.live_events, p.catchup_events, p.duplicates, p.last_event_at, p.last_heard_at, "
-        "p.last_catchup_at, p.catchup_error FROM halls h LEFT JOIN hall_progress p USING (site) "
+        "p.last_catchup_at, p.catchup_error, p.server_state, p.server_state_since "
+        "FROM halls h LEFT JOIN hall_progress p USING (site) "
         "WHERE %s::text IS NULL OR h.site = %s ORDER BY h.level, h.site", (site, site)).fetchall()
     for r in rows:
-        for k in ("last_event_at", "last_heard_at", "last_catchup_at"):
+        for k in ("last_event_at", "last_heard_at", "last_catchup_at", "server_state_since"):
             r[k] = r[k].isoformat() if r[k] is not None else None
     return rows

@@ -233,5 +233,9 @@ def apply_page(conn, site: str, after: int, items: list[Event | Refused], next_a
 
 
 def hall_heard(conn, site: str, state: str) -> None:
-    """The hall's server said it is online/offline/stopped (its availability, bridged)."""
-    conn.execute("UPDATE hall_progress SET last_heard_at = now() WHERE site = %s", (site,))
+    """The hall's server said it is online/offline/stopped (its availability, bridged): kept with since when."""
+    if state not in ("online", "offline", "stopped"):
+        return
+    conn.execute("UPDATE hall_progress SET last_heard_at = CASE WHEN %s = 'online' THEN now() ELSE last_heard_at END, "
+                 "server_state_since = CASE WHEN server_state IS DISTINCT FROM %s THEN now() "
+                 "ELSE server_state_since END, server_state = %s WHERE site = %s", (state, state, state, site))

@@ -52,6 +52,10 @@ def test_live_events_land_once(county):
     assert {r["source"] for r in county.events("town-a") if r["seq"] > before} == {"live"}
     p = county.progress("town-a")
     assert p["live_events"] >= 5 and p["last_event_at"] is not None
+    assert p["server_state"] == "online"
+    b.stop()  # a clean stop: its server says so over the bridge, and the county knows since when
+    wait_for(lambda: county.progress("town-b")["server_state"] == "stopped", 30, "town-b's stop heard")
+    assert county.progress("town-b")["server_state_since"] > p["server_state_since"]
 
 
 def test_a_hall_cut_off_and_restarted_is_caught_up_over_http_without_duplicates(county):
@@ -68,6 +72,7 @@ def test_a_hall_cut_off_and_restarted_is_caught_up_over_http_without_duplicates(
     assert county.progress("town-a")["high_water"] < a.journal_top()
     a.restore()
     wait_for(lambda: county.caught_up("town-a"), 60, "town-a caught up after its link came back")
+    assert county.progress("town-a")["server_state"] == "online"  # its server's availability came over the bridge
     county.assert_exactly_once("town-a")
     county.assert_exactly_once("town-b")
     assert county.progress("town-a")["catchup_events"] > 0, "the lost entries came from the hall's journal over HTTP"

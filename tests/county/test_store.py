@@ -47,7 +47,7 @@ def db(county_db):
 
 
 def test_migrations_apply_once_and_refuse_a_newer_database(county_db):
-    assert cdb.migrate(county_db) == ["001_core"]
+    assert cdb.migrate(county_db) == ["001_core", "002_hall_state"]
     assert cdb.migrate(county_db) == []
     sql(county_db, "INSERT INTO _migrations (name) VALUES ('999_future')")
     with pytest.raises(cdb.NewerSchema, match="newer hallq"):
