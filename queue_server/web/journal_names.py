@@ -98,9 +98,22 @@ FIELDS = {
     "assign": "web.journal.field.assign",
     "appointment_no_shows": "web.journal.field.appointment_no_shows",
     "alert": "web.journal.field.alert",
+    "console": "web.journal.field.console",
+    "hash": "web.journal.field.hash",
+    "file": "web.journal.field.file",
+    "businesses": "web.journal.field.businesses",
+    "items": "web.journal.field.items",
+}
+# the words of coded values (a ticket's class, a rating's stage, how a result is delivered)
+VALUES = {
+    ("class", "ordinary"): "web.journal.value.class.ordinary",
+    ("class", "green"): "web.journal.value.class.green",
+    ("class", "appointment"): "web.journal.value.class.appointment",
+    ("stage", "window"): "web.journal.value.stage.window",
+    ("delivery", "onsite"): "web.journal.value.delivery.onsite",
+    ("delivery", "mail"): "web.journal.value.delivery.mail",
 }
 _BUSINESS_FIELDS = {"business", "from_business", "to_business", "serves"}
-_CLASSES = {"green": "web.ticket.class_green", "appointment": "web.ticket.class_appointment"}
 
 
 def action_name(code: str, lang: str) -> str:
@@ -122,8 +135,8 @@ def _value(key: str, v: Any, lang: str, businesses: dict[str, Any]) -> str:
         return "、".join(business_name(c, businesses, lang) for c in codes)
     if key == "level" and isinstance(v, int) and 1 <= v <= 5:
         return i18n.text(f"domain.rating_level.{v}", lang)
-    if key == "class" and v in _CLASSES:
-        return i18n.text(_CLASSES[v], lang)
+    if isinstance(v, str) and (key, v) in VALUES:
+        return i18n.text(VALUES[key, v], lang)
     if isinstance(v, list):
         return "、".join(str(x) for x in v)
     if isinstance(v, dict):

@@ -32,6 +32,8 @@ def test_the_journal_reads_as_words(app, api):
                                    "job_no": "2001"}, "zh-Hans", businesses)
     assert words == "当日序号：12；重呼次数：0；差评：是；评价：非常不满意；办理业务：乙业务、甲业务；工号：2001"
     assert journal_names.details({"seq": 12, "bad": False}, "en", businesses) == "number of the day: 12; bad review: no"
+    assert journal_names.details({"class": "ordinary", "stage": "window", "delivery": "mail", "console": True},
+                                 "zh-Hans") == "号票类别：普通号；评价环节：窗口服务；送达方式：邮寄；网页工作台：是"
     assert journal_names.details({"someday_new": 3}, "zh-Hans") == "someday_new：3"  # a new field: still shown
 
 
