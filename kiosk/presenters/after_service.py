@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from hallq.client import ApiError
+from hallq.privacy import normalise_phone
 from kiosk.presenters.base import Flow, Option, View
 from kiosk.presenters.take_number import deliver_ticket, ticket_view
 from kiosk.scans import normalise_ticket_label, parse_scan
@@ -105,6 +106,8 @@ class Rate(Flow):
         self.ticket: dict[str, Any] | None = None
         self.level: int | None = None
         self.reasons: set[str] = set()
+        self.contact = ""  # a phone for the call-back (回访): bad reviews only, optional, sent only with consent
+        self.error = ""
         super().reset()
 
     def first_step(self) -> str:
@@ -123,7 +126,9 @@ class Rate(Flow):
         self._attempt(run)
 
     def on_choose(self, key: str) -> None:
-        if self.step == "level" and key in "12345":
+        if self.step == "consent":
+            self._submit(with_contact=key == "agree")
+        elif self.step == "level" and key in "12345":
             self.level = int(key)
             if self.level <= 2:
                 self.step = "reasons"
@@ -138,14 +143,40 @@ class Rate(Flow):
 
     def on_action(self, key: str) -> None:
         if key == "submit" and self.step == "reasons":
+            self.step, self.error = "contact", ""
+            self.s.say(self.t("rate.contact"))
+        elif key == "skip" and self.step == "contact":
             self._submit()
         elif key == "done":
             self.finished = True
 
-    def _submit(self) -> None:
-        body = {"ticket": self.ticket["id"], "level": self.level}
+    def on_submit(self, value: Any) -> None:
+        if self.step != "contact":
+            return
+        self.contact = str(value or "").strip()
+        if not self.contact:
+            self._submit()
+            return
+        try:
+            normalise_phone(self.contact)
+        except ValueError:
+            self.error = self.t("invalid.phone")
+            return
+        self.step, self.error = "consent", ""
+        self.s.say(self.t("rate.consent_prompt"))
+
+    def _consent_text(self) -> str:
+        """The consent's words, with how long the hall keeps the number (GET /hall's rules)."""
+        entry = self.s.cache.get("hall")
+        days = ((entry[0].get("rules") or {}) if entry else {}).get("followup_contact_days", 30)
+        return self.t("rate.consent", days=days)
+
+    def _submit(self, with_contact: bool = False) -> None:
+        body: dict[str, Any] = {"ticket": self.ticket["id"], "level": self.level}
         if self.reasons:
             body["reasons"] = sorted(self.reasons)
+        if with_contact and self.contact:
+            body["contact"], body["contact_consent"] = self.contact, True
         key = self.press.for_body(body)
 
         def run() -> None:
@@ -158,6 +189,12 @@ class Rate(Flow):
         self._attempt(run)
 
     def go_back(self) -> bool:
+        if self.step == "consent":
+            self.step = "contact"
+            return True
+        if self.step == "contact":
+            self.step = "reasons"
+            return True
         if self.step == "reasons":
             self.step = "level"
             return True
@@ -183,6 +220,15 @@ class Rate(Flow):
             v = self.base_view("reasons", "checklist", "rate.title", prompt=self.t("rate.reasons"), multi=True)
             v.options = [Option(r, self.t(f"rate.reason.{r}"), selected=r in self.reasons) for r in REASONS]
             v.actions = [Option("submit", self.t("rate.submit"), primary=True)]
+            return v
+        if self.step == "contact":
+            v = self.base_view("contact", "entry", "rate.title", prompt=self.t("rate.contact"))
+            v.entry = {"key": "contact", "value": self.contact, "keypad": "digits", "error": self.error, "max_len": 11}
+            v.actions = [Option("skip", self.t("rate.skip"))]
+            return v
+        if self.step == "consent":
+            v = self.base_view("consent", "choose", "rate.title", prompt=self._consent_text())
+            v.options = [Option("agree", self.t("rate.agree"), primary=True), Option("decline", self.t("rate.decline"))]
             return v
         v = self.base_view("thanks", "result", "rate.title", back=False)
         v.result = {"label": label, "number": "", "title": self.t("rate.thanks"),

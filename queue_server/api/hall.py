@@ -80,7 +80,9 @@ def get_hall(actor):
             "rules": {"no_show_grace_minutes": cfg.queue.no_show_grace_minutes,
                       "max_requeues": cfg.queue.max_requeues,
                       "green_channel_age": cfg.queue.green_channel_age,
-                      "rate_within_workdays": cfg.ratings.rate_within_workdays}}
+                      "rate_within_workdays": cfg.ratings.rate_within_workdays,
+                      # a bad review's call-back phone is kept at most this long (the consent's words say it)
+                      "followup_contact_days": cfg.privacy.followup_contact_days}}
 
 
 @api.get("/businesses")

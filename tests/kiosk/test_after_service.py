@@ -67,6 +67,8 @@ def test_rating_by_scanning_the_ticket(session, city):
     flow.handle("toggle", "slow")
     flow.handle("toggle", "unclear_guide")
     flow.handle("action", "submit")
+    assert flow.view().step == "contact"  # a phone for the call-back: optional
+    flow.handle("action", "skip")
     v = flow.view()
     assert v.step == "thanks" and v.notice.level == "ok"
     again = Rate(session)
@@ -74,3 +76,48 @@ def test_rating_by_scanning_the_ticket(session, city):
     again.handle("scan", ticket["track_url"])
     again.handle("choose", "5")
     assert again.view().notice.level == "error"        # one rating per case
+
+
+def test_a_bad_review_may_leave_a_phone_for_the_call_back_with_consent(session, city):
+    """回访: after the reasons, an optional phone; kept only when the resident agrees to the words shown."""
+    manager = HallClient(city.url)
+    manager.login("2001", "hallq-demo")
+    for level, answer in (("1", "agree"), ("2", "decline")):
+        ticket = take(session)
+        clerk = window4(city)
+        clerk.call_next(4)
+        clerk.window_action(4, "start")
+        clerk.window_action(4, "complete")
+        flow = Rate(session)
+        flow.start()
+        flow.handle("scan", ticket["track_url"])
+        flow.handle("choose", level)
+        flow.handle("toggle", "attitude")
+        flow.handle("action", "submit")
+        v = flow.view()
+        assert v.step == "contact" and v.entry["keypad"] == "digits" and [a.key for a in v.actions] == ["skip"]
+        flow.handle("submit", "1391234")
+        assert flow.view().entry["error"]  # not a phone number: said on the screen, nothing sent
+        flow.handle("submit", "13912345678")
+        v = flow.view()
+        assert v.step == "consent" and "仅大厅管理人员可见" in v.prompt and "30 天" in v.prompt
+        flow.handle("choose", answer)
+        assert flow.view().step == "thanks"
+    followups = {f["level"]: f for f in manager.get("/followups?which=all")}
+    assert followups[1]["contact_left"] is True and followups[2]["contact_left"] is False
+    assert manager.get(f"/followups/{followups[1]['id']}/contact")["phone"] == "13912345678"
+
+
+def test_a_bad_review_may_skip_the_phone(session, city):
+    ticket = take(session)
+    clerk = window4(city)
+    clerk.call_next(4)
+    clerk.window_action(4, "start")
+    clerk.window_action(4, "complete")
+    flow = Rate(session)
+    flow.start()
+    flow.handle("scan", ticket["track_url"])
+    flow.handle("choose", "2")
+    flow.handle("action", "submit")
+    flow.handle("action", "skip")
+    assert flow.view().step == "thanks"
