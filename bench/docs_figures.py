@@ -75,6 +75,8 @@ ROWS: list[tuple] = [
      1),
     ("statistics", "statistics over 1,000,000 tickets: worst report", ("largest", "worst_report_ms"), 0, " ms",
      "≤ 500 ms", 500, "<=", 1),
+    ("app_statistics", "application statistics over 100,000 applications: worst report p99", ("worst_p99_ms",), 0,
+     " ms", "≤ 500 ms", 500, "<=", 1),
     ("board", "call event → board drawn, p99", ("call_to_drawn", "p99_ms"), 1, " ms", "≤ 100 ms", 100, "<=", 1),
     ("board", "board idle CPU", ("idle_cpu_percent_of_one_core", "no_notices"), 1, " % of a core", "≤ 5 %", 5,
      "<=", 1),
