@@ -129,6 +129,7 @@ def test_the_console_shows_it_on_a_managers_click_only(app, api, served, state):
     assert rate(api, **CONSENTED).status_code == 201
     fid = followup(api)["id"]
     manager, clerk = Browser(app, "900"), Browser(app, "101")
+    assert "留有回访电话" in manager.client.get("/console/reviews").text  # which ones can be called back
     page = manager.client.get(f"/console/reviews/{fid}").text
     assert "?contact=1" in page and PHONE not in page
     assert journal(state, "followup_contact_viewed") == []
