@@ -13,7 +13,7 @@ from typing import Any
 
 from device_drivers.printer import PrinterProfile, TicketDocument
 from hallq.i18n import pick
-from kiosk.texts import promise_words, tr, wait_words
+from kiosk.texts import promise_words, promised_words, tr, wait_words
 
 
 def when(iso_time: str | None) -> str:
@@ -86,7 +86,7 @@ def application_receipt(profile: PrinterProfile, hall_name: dict | str, app: dic
     doc.line(f"{tr('field.name', lang)}：{applicant.get('name', '')}  {tr('field.id_number', lang)}：{applicant.get('id', '')}")
     doc.line(when(app.get("submitted_at")))
     if app.get("promised_by"):
-        doc.line(tr("apply.promised", lang, date=app["promised_by"]))
+        doc.line(promised_words(lambda key, **kw: tr(key, lang, **kw), app))
     for name in provided:
         doc.line(f"[√] {name}")
     for name in missing:

@@ -124,14 +124,19 @@ class KioskSession:
         return rules.get("no_show_grace_minutes", self.cfg.missed_number_minutes)
 
     def where_to_wait(self, business: str) -> str:
-        """"请在一楼A区等候叫号" from the areas of the windows serving ``business``, or a general sentence."""
+        """"请在一楼A区等候叫号" from the areas of the windows open (or paused) for ``business``, or a general sentence.
+
+        A closed window is no place to wait: the tidal windows of 一楼C区 serve commerce only when they are opened
+        at a peak, so a ticket sends nobody there while they are closed."""
         try:
             windows, _ = self.cached("windows", self.api.windows, max_age=60)
         except Unreachable:
             windows = []
         areas = []
         for w in windows:
-            if business in (w.get("serves") or []) and w.get("area") and w["area"] not in areas:
+            if w.get("state") == "closed" or business not in (w.get("serves") or []):
+                continue
+            if w.get("area") and w["area"] not in areas:
                 areas.append(w["area"])
         if areas and len(areas) <= 2:
             return self.t("take.where", area="、".join(areas) if self.lang != "en" else " / ".join(areas))

@@ -41,6 +41,18 @@ def wait_words(say, point: str, wide: str, t: dict) -> str | None:
     return say(point, m=w[0]) if w[0] == w[1] else say(wide, lo=w[0], hi=w[1])
 
 
+def promised_words(say, a: dict) -> str:
+    """An application's time limit: "承诺 2026-12-09 前办结", or "即办（当场办结）" when the promise is the day it was
+    accepted (a same-day item; a date would read as a deadline days away); "" without a promise."""
+    by = a.get("promised_by") or ""
+    if not by:
+        return ""
+    since = (a.get("accepted_at") or a.get("submitted_at") or "")[:10]
+    if since and by[:10] <= since:
+        return say("guide.immediate")
+    return say("apply.promised", date=by)
+
+
 def promise_words(say, t: dict) -> str | None:
     """A green-channel or appointment ticket's promise ("目标 10 分钟内" / "目标 10:40 前"); None for others."""
     promise, klass = t.get("promise") or {}, t.get("class")

@@ -19,6 +19,7 @@ from kiosk import receipts
 from kiosk.presenters.base import Flow, Option, Section, View
 from kiosk.presenters.forms import PERSON_FIELDS, FormState
 from kiosk.presenters.identity import identity_today
+from kiosk.texts import promised_words
 
 STEPS = ["item", "form", "materials", "applicant", "confirm", "result"]
 DELIVERY_FIELDS = [
@@ -260,7 +261,7 @@ class SubmitApplication(Flow):
         a = self.application or {}
         v = self.base_view("result", "result", "apply.title", back=False)
         v.result = {"label": self.t("apply.tracking"), "number": a.get("tracking_no", ""), "title": item_name,
-                    "lines": [self.t("apply.promised", date=a["promised_by"]) if a.get("promised_by") else "",
+                    "lines": [promised_words(self.t, a),
                               self.t("apply.keep")],
                     "qr": a.get("tracking_no", ""), "qr_hint": ""}
         v.actions = [Option("done", self.t("done"), primary=True)]

@@ -16,6 +16,7 @@ from kiosk.presenters.base import Flow, Option, Section, View
 from kiosk.presenters.identity import IdentityInput, identity_today
 from kiosk.receipts import when
 from kiosk.scans import normalise_tracking, parse_scan
+from kiosk.texts import promised_words
 
 
 class Progress(Flow):
@@ -203,8 +204,7 @@ class Progress(Flow):
         lang = self.s.lang
         v = self.base_view("detail", "info", "progress.title", prompt=self.s.pick(a.get("item_name")))
         head = [f"{a.get('tracking_no', '')}", self.t(f"status.{a['status']}") if a.get("status") else ""]
-        if a.get("promised_by"):
-            head.append(self.t("apply.promised", date=a["promised_by"]))
+        head.append(promised_words(self.t, a))
         v.sections = [Section(self.t("apply.tracking"), [x for x in head if x])]
         correction = a.get("correction") or {}
         if correction.get("missing"):
