@@ -24,12 +24,13 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from hallq.config_schema import (CODE, FORM_FIELD, FORM_FIELD_TYPES, HALL_FILE, ITEM_CODE,  # noqa: F401 (re-exported)
                                  MATERIAL, SERVICES_FILE, SITE)
 from hallq.hours import WEEKDAYS, OpeningHours, Period, check_no_overlap
 from hallq.i18n import Texts, texts
+from hallq.schema import Arr, Obj
 from hallq.targets import Targets, from_section, settle
 from hallq.workdays import WorkCalendar
 
@@ -335,13 +336,7 @@ def load_hall(path: str | os.PathLike[str]) -> HallConfig:
         if it["code"] in items:
             problems.append((slabel, key, f"duplicate item code \"{it['code']}\""))
             continue
-        if it["business"] not in businesses:
-            hint = _did_you_mean(it["business"], businesses)
-            problems.append((slabel, f"{key}.business", f"unknown business \"{it['business']}\"{hint} (known: {known})"))
-        sd, pd = it.get("statutory_days"), it.get("promised_days")
-        if sd and pd is not None and pd > sd:
-            problems.append((slabel, f"{key}.promised_days", f"promised {pd} working days exceeds the statutory {sd}"))
-        _check_form(slabel, f"{key}.form", it.get("form", []), problems)
+        problems += [(slabel, f"{key}.{k}", m) for k, m in item_problems(it, businesses)]
         guide = {k: v for k, v in it.items() if k not in ("code", "business", "name")}
         items[it["code"]] = ServiceItem(code=it["code"], business=it["business"], name=it["name"], guide=guide)
 
@@ -475,6 +470,27 @@ def _appointments(a: dict[str, Any], businesses: dict, items: dict, label: str, 
         if code not in items:
             problems.append((label, f"appointments.item_capacity.{code}", f"unknown service item \"{code}\""))
     return AppointmentRules(**a)
+
+
+ITEM = cast(Obj, cast(Arr, SERVICES_FILE.fields["items"]).items)  # one [[items]] entry's schema
+
+
+def item_problems(it: dict[str, Any], businesses: dict[str, Any] | set[str]) -> list[tuple[str, str]]:
+    """``(key, problem)`` of one service item that passed :data:`ITEM`, beyond what a schema can say.
+
+    The same rules whether the item comes from the services file or from the manager's page
+    (queue_server/domain/guides.py): a known business, a promise within the statutory limit, a sound form.
+    """
+    problems: list[tuple[str, str]] = []
+    if it["business"] not in businesses:
+        hint = _did_you_mean(it["business"], dict.fromkeys(businesses))
+        problems.append(("business", f"unknown business \"{it['business']}\"{hint} (known: {', '.join(businesses)})"))
+    sd, pd = it.get("statutory_days"), it.get("promised_days")
+    if sd and pd is not None and pd > sd:
+        problems.append(("promised_days", f"promised {pd} working days exceeds the statutory {sd}"))
+    form_problems: list[tuple[str, str, str]] = []
+    _check_form("", "form", it.get("form", []), form_problems)
+    return problems + [(k, m) for _, k, m in form_problems]
 
 
 def _check_form(slabel: str, key: str, form: list[dict[str, Any]], problems: list) -> None:

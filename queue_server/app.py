@@ -47,6 +47,7 @@ API_PARTS = (
     "attention",  # what needs a person: help requests, devices reporting a problem
     "console",  # what the consoles read: the live version, a window's console, the rating prompt
     "followups",  # bad-review follow-ups (差评整改) and appeals
+    "guides",  # guides edited by the manager, kept as versions; the catalogue as services.toml
     "hall",  # open reads: health, the hall, businesses, guides, board, windows, tickets
     "manager",  # the manager's live view of the hall
     "openapi",  # the OpenAPI document of all of the above

@@ -27,7 +27,7 @@ import logging
 
 from hallq.hallconfig import HallConfig
 from queue_server.auth import forget_devices
-from queue_server.domain import search
+from queue_server.domain import guides, search
 from queue_server.domain.context import SYSTEM, Hall, Tx
 from queue_server.db import Database
 
@@ -52,6 +52,7 @@ def apply_config(db: Database, hall: Hall, force: bool = False) -> bool:
             return False
         _sync_businesses(tx, cfg)
         _sync_items(tx, cfg)
+        replaced = guides.after_file_applied(tx)  # the file wins over the guides edited in the browser: kept as versions
         search.rebuild(tx.conn, tx.set_meta)
         _sync_windows(tx, cfg)
         _sync_staff(tx, cfg)
@@ -60,7 +61,7 @@ def apply_config(db: Database, hall: Hall, force: bool = False) -> bool:
         tx.set_meta("site", cfg.site)
         tx.journal("config_applied", data={"hash": cfg.content_hash[:16], "file": str(cfg.path.name),
                                            "businesses": len(cfg.businesses), "windows": len(cfg.windows),
-                                           "items": len(cfg.items)})
+                                           "items": len(cfg.items), **({"replaced": replaced[:50]} if replaced else {})})
     forget_devices()
     log.info("applied hall config %s (%d businesses, %d windows, %d items)",
              cfg.path, len(cfg.businesses), len(cfg.windows), len(cfg.items))

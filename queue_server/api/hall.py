@@ -76,6 +76,7 @@ def get_hall(actor):
             "complaint_phone": cfg.complaint_phone, "today": cfg.hours.describe(now.date()),
             "next_opening": iso(nxt) if nxt else None, "serving": cfg.hours.is_serving(now), "issuing": issuing,
             "mqtt_url": public_broker_url(cfg), "clock": st.hall.clock.describe(),
+            "catalogue": reads.catalogue_version(st),
             # what a kiosk tells residents: the missed-number rule, rating later
             "rules": {"no_show_grace_minutes": cfg.queue.no_show_grace_minutes,
                       "max_requeues": cfg.queue.max_requeues,

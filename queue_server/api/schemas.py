@@ -104,6 +104,8 @@ HALL = Obj({
     "phone": Str(), "complaint_phone": Str(),
     "today": Obj({}, extra=True), "next_opening": Time(nullable=True), "serving": Bool(), "issuing": Bool(),
     "mqtt_url": Str(), "clock": Obj({}, extra=True),
+    "catalogue": Str(description="moves whenever the service items change (a guide edited, the file applied): "
+                                 "a device keeping GET /items reads them again when it moves"),
     "rules": Obj({"no_show_grace_minutes": Int(), "max_requeues": Int(), "green_channel_age": Int(),
                   "rate_within_workdays": Int()}, extra=True),
 }, extra=True)

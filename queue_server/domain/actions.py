@@ -114,6 +114,9 @@ _REGISTRY = (
     _a("day_rolled_over", DAY),
     _a("clock_set", NOTHING),
     _a("config_applied", CONFIG),
+    # guides edited by a manager, the catalogue imported as TOML (domain/guides.py): kiosks read GET /hall's catalogue
+    _a("item_edited", NOTHING),
+    _a("catalogue_imported", NOTHING),
     _a("calendar_changed", NOTHING),
     _a("hours_changed", NOTHING),
     _a("capacity_changed", NOTHING),

@@ -267,5 +267,6 @@ def import_items(tx: Tx, text: str) -> dict[str, int]:
             (code, business, json.dumps(names, ensure_ascii=False), json.dumps(guide, ensure_ascii=False),
              existing[code]["position"] if code in existing else 10000 + pos, int(active)))
     search.rebuild(tx.conn, tx.set_meta)  # names and departments may have changed
+    tx.set_meta("catalogue_version", str(int(tx.meta("catalogue_version") or 0) + 1))  # kiosks read items again
     tx.journal("config_applied", data={"source": "console", "import": "items", "added": added, "updated": updated})
     return {"added": added, "updated": updated}

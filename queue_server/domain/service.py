@@ -50,6 +50,7 @@ if TYPE_CHECKING:  # imported where used: they import this module
     from queue_server.domain.applications import ApplicationDesk
     from queue_server.domain.appointments import AppointmentDesk
     from queue_server.domain.packages import PackageDesk
+    from queue_server.domain.guides import GuideDesk
 
 RequestKey = tuple[str, str]
 T = TypeVar("T")
@@ -158,6 +159,13 @@ class QueueService:
         from queue_server.domain.applications import ApplicationDesk
 
         return ApplicationDesk(self)
+
+    @property
+    def guides(self) -> GuideDesk:
+        """Guides edited in the browser, the catalogue as TOML: :class:`queue_server.domain.guides.GuideDesk`."""
+        from queue_server.domain.guides import GuideDesk
+
+        return GuideDesk(self)
 
     @property
     def packages(self) -> PackageDesk:

@@ -37,6 +37,14 @@ def issuing(st, now) -> bool:
         return st.snapshots.issuing(conn, now)
 
 
+def catalogue_version(st) -> str:
+    """GET /hall's ``catalogue``: moves whenever the items change (queue_server/domain/guides.py)."""
+    from queue_server.domain.guides import catalogue_version
+
+    with st.db.read() as conn:
+        return catalogue_version(conn)
+
+
 def businesses(st) -> list[dict[str, Any]]:
     """Every active business with its queue and its items."""
     with st.db.read() as conn:
