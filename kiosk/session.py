@@ -37,6 +37,7 @@ class KioskSession:
         self.elderly = cfg.elderly_mode
         self.last_touch = clock()
         self.cache: dict[str, Any] = {}
+        self._catalogue: str | None = None  # the version of the items kept (GET /hall's catalogue)
         self._lock = threading.Lock()
         self.on_wipe: list[Callable[[], None]] = []
 
@@ -106,7 +107,16 @@ class KioskSession:
     def hall(self) -> tuple[dict, bool]:
         value, stale = self.cached("hall", self.api.hall, max_age=10)
         i18n.use_traditional(value.get("traditional", "hk"))  # the server's hall says hk or tw
+        self._follow_catalogue(value.get("catalogue"))
         return value, stale
+
+    def _follow_catalogue(self, version: str | None) -> None:
+        """A manager edited a guide (GET /hall's ``catalogue`` moved): the kept items are read again at once."""
+        if version and version != self._catalogue:
+            if self._catalogue is not None:
+                with self._lock:
+                    self.cache.pop("items", None)
+            self._catalogue = version
 
     def businesses(self) -> tuple[list[dict], bool]:
         return self.cached("businesses", self.api.businesses, max_age=5)
