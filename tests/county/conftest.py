@@ -66,12 +66,12 @@ class Link:
 
     def __init__(self, target_port: int) -> None:
         self.target = target_port
-        self.port = free_port()
         self.up = threading.Event()
         self.up.set()
         self._socks: list[socket.socket] = []
         self._lock = threading.Lock()
-        self._server = socket.create_server(("127.0.0.1", self.port))
+        self._server = socket.create_server(("127.0.0.1", 0))  # its own port at once: no race for a free one
+        self.port = self._server.getsockname()[1]
         self._stop = False
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -176,7 +176,7 @@ class Hall:
         return self.server.url
 
     def start(self) -> None:
-        self.server.start()
+        self.server.start(timeout=60)  # generous: the machine's two cores are shared with other suites
 
     def stop(self) -> None:
         self.server.stop()
@@ -226,7 +226,7 @@ class Platform:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30) -> None:
+    def start(self, timeout: float = 60) -> None:
         env = {**os.environ, "HALLQ_COUNTY_BROKER_PASSWORD": PLATFORM_PASSWORD}
         with open(self.log, "ab") as logf:
             self.proc = subprocess.Popen(
