@@ -127,3 +127,17 @@ class KioskApi:
     def find_applications(self, id_number: str) -> list[dict]:
         # the ID number goes in a header: query strings end up in access logs and proxies
         return self.client.request("GET", "/applications", headers={"X-Id-Number": id_number})
+
+    # -- 一件事 packages -----------------------------------------------------------------
+    def packages(self) -> list[dict]:
+        return self.client.get("/packages")
+
+    def package(self, code: str) -> dict:
+        return self.client.get(f"/packages/{quote(code, safe='')}")
+
+    def file_package(self, code: str, body: dict[str, Any], key: str) -> dict:
+        return self.client.request("POST", f"/packages/{quote(code, safe='')}/applications", body, idempotency_key=key)
+
+    def supplement_package(self, tracking_no: str, body: dict[str, Any], key: str) -> dict:
+        return self.client.request("POST", f"/packages/applications/{quote(tracking_no, safe='')}/supplement", body,
+                                   idempotency_key=key)

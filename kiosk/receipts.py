@@ -91,6 +91,8 @@ def application_receipt(profile: PrinterProfile, hall_name: dict | str, app: dic
         doc.line(f"[√] {name}")
     for name in missing:
         doc.line(f"[ ] {name}")
+    for part in app.get("parts", []):  # 一件事: each department's 办件 under the one tracking number
+        doc.line(f"· {pick(part.get('item_name'), lang)}（{part.get('department', '')}）")
     doc.line(tr("apply.keep", lang))
     doc.cut()
     return doc.data
@@ -119,6 +121,32 @@ def one_time_notice(profile: PrinterProfile, hall_name: dict | str, item: dict[s
         doc.line(f"{tr('guide.fee', lang)}：{g['fee']}")
     if g.get("department") or g.get("contact"):
         doc.line(f"{tr('guide.contact', lang)}：{g.get('department', '')} {g.get('contact', '')}")
+    doc.line(printed_at)
+    doc.cut()
+    return doc.data
+
+
+def package_notice(profile: PrinterProfile, hall_name: dict | str, guide: dict[str, Any], lang: str,
+                   printed_at: str) -> bytes:
+    """一件事的一次性告知单: the items with their departments and limits, then every material ONCE."""
+    doc = TicketDocument(profile)
+    doc.line(pick(hall_name, lang), align="center", bold=True)
+    doc.line(tr("guide.notice_title", lang), align="center", bold=True)
+    doc.line(pick(guide.get("name"), lang), align="center")
+    doc.rule()
+    doc.line(tr("apply.package_items", lang), bold=True)
+    for n, it in enumerate(guide.get("items", []), 1):
+        limit = "、".join(time_limit_lines(it, lang))
+        doc.line(f"{n}．{pick(it.get('item_name'), lang)}（{it.get('department', '')}）")
+        if limit:
+            doc.line(f"   {limit}")
+    doc.rule()
+    doc.line(tr("guide.materials", lang), bold=True)
+    for n, m in enumerate(guide.get("materials", []), 1):
+        need = tr("guide.required", lang) if m.get("required", True) else tr("guide.optional", lang)
+        doc.line(f"{n}．{m['name']}（{tr('guide.copies', lang, form=m.get('form', ''), n=m.get('copies', 1))}，{need}）")
+        if m.get("note"):
+            doc.line(f"   {m['note']}")
     doc.line(printed_at)
     doc.cut()
     return doc.data

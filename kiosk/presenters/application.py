@@ -1,5 +1,10 @@
 """Submitting an application at the kiosk (前台综合受理): form → materials checklist → applicant → receipt.
 
+An 一件事 package (高效办成一件事) is chosen from the same list: its combined guide first (一次告知:
+the items and their departments, every material once, time limits; printable), then ONE form and ONE
+checklist ("all brought" in one tap), the applicant from the ID card, and ONE tracking number for
+every department's 办件 (docs/applications.md).
+
 Seed 004 §四: an application with missing materials is not turned away: it is
 submitted and the back office sends ONE correction notice (一次性告知)
 listing everything missing. So the checklist warns but does not block. The
@@ -19,9 +24,12 @@ from kiosk import receipts
 from kiosk.presenters.base import Flow, Option, Section, View
 from kiosk.presenters.forms import PERSON_FIELDS, FormState
 from kiosk.presenters.identity import identity_today
+from kiosk.receipts import time_limit_lines
 from kiosk.texts import promised_words
 
 STEPS = ["item", "form", "materials", "applicant", "confirm", "result"]
+PACKAGE_STEPS = ["item", "package", "form", "materials", "applicant", "confirm", "result"]
+PACKAGE = "pkg:"  # an option key that names a package, not an item
 DELIVERY_FIELDS = [
     {"key": "delivery", "type": "select", "required": True, "label": Msg("kiosk.field.delivery"),
      "options": [{"value": "onsite", "label": Msg("kiosk.field.delivery.onsite")},
@@ -42,6 +50,8 @@ class SubmitApplication(Flow):
         self.applicant.values["delivery"] = "onsite"
         self.application: dict[str, Any] | None = None
         self.no_form = False
+        self.package: dict[str, Any] | None = None  # the chosen package's combined guide
+        self.packages: list[dict[str, Any]] = []
         super().reset()
 
     def first_step(self) -> str:
@@ -56,6 +66,7 @@ class SubmitApplication(Flow):
     def _load(self) -> None:
         self.s.hall()
         self.s.items()
+        self.packages = self.s.api.packages()
 
     def _items(self) -> list[dict[str, Any]]:
         entry = self.s.cache.get("items")
@@ -64,7 +75,9 @@ class SubmitApplication(Flow):
     # -- events -------------------------------------------------------------------------------
 
     def on_choose(self, key: str) -> None:
-        if self.step == "item":
+        if self.step == "item" and key.startswith(PACKAGE):
+            self._attempt(lambda: self._load_package(key[len(PACKAGE):]))
+        elif self.step == "item":
             item = next((i for i in self._items() if i["code"] == key), None)
             if item is not None:
                 self.item = item
@@ -77,6 +90,15 @@ class SubmitApplication(Flow):
         self.fields = FormState(self.form.get("fields", []))
         self.provided = set()
         self.step = "form" if self.form.get("fields") else "materials"
+
+    def _load_package(self, code: str) -> None:
+        guide = self.s.api.package(code)
+        self.package = guide
+        self.item = {"code": code, "name": guide["name"], "business": guide["business"]}
+        self.form = {"fields": guide["fields"], "materials": guide["materials"]}
+        self.fields = FormState(guide["fields"])
+        self.provided = set()
+        self.step = "package"
 
     def on_toggle(self, key: str) -> None:
         i = int(key)
@@ -98,7 +120,13 @@ class SubmitApplication(Flow):
 
     def on_action(self, key: str) -> None:
         lang, today = self.s.lang, identity_today(self)
-        if key == "next":
+        if key == "start" and self.step == "package":
+            self.step = "form" if self.fields.specs else "materials"
+        elif key == "print_notice" and self.step == "package":
+            self._print_notice()
+        elif key == "all" and self.step == "materials":  # every material brought: one tap, not one per line
+            self.provided = {m["index"] for m in (self.form or {}).get("materials", [])}
+        elif key == "next":
             if self.step == "form" and self.fields.check_all(lang, today):
                 self.step = "materials"
             elif self.step == "materials":
@@ -124,6 +152,22 @@ class SubmitApplication(Flow):
             ok = False
         return ok
 
+    def _print_notice(self) -> None:
+        """The package's 一次性告知单: every item, every material once, on one slip."""
+        from datetime import datetime
+
+        from kiosk.receipts import package_notice
+
+        entry = self.s.cache.get("hall")  # the hall's clock, as the server last said (a demo may run on a virtual one)
+        now = ((entry[0] if entry else {}).get("clock") or {}).get("now")
+        printed_at = f"{now[:10]} {now[11:16]}" if now else datetime.now().astimezone().strftime("%Y-%m-%d %H:%M")
+        job = package_notice(self.s.devices.profile, self.s.hall_name(), self.package or {}, self.s.lang, printed_at)
+        outcome = self.s.devices.print_job(job)
+        if outcome.printed:
+            self.tell("ok", self.t("guide.notice_printed"))
+        else:
+            self.tell("warn", self.t(f"printer.{outcome.problem}") if outcome.problem else "")
+
     def missing(self) -> list[str]:
         return [pick(m["name"], self.s.lang) for m in (self.form or {}).get("materials", [])
                 if m.get("required", True) and m["index"] not in self.provided]
@@ -132,7 +176,7 @@ class SubmitApplication(Flow):
 
     def _body(self) -> dict[str, Any]:
         a = self.applicant.clean
-        body = {"item": self.item["code"],
+        body: dict[str, Any] = {"item": self.item["code"],
                 "applicant": {"name": a["name"], "id_number": a["id_number"], "phone": a["phone"]},
                 "fields": {k: v for k, v in self.fields.clean.items() if v != ""},
                 "materials": sorted(self.provided), "delivery": a.get("delivery") or "onsite"}
@@ -150,7 +194,10 @@ class SubmitApplication(Flow):
         self._attempt(lambda: self._submit_now(body, key))
 
     def _submit_now(self, body: dict[str, Any], key: str) -> None:
-        app = self.s.api.submit_application(body, key)
+        if self.package is not None:  # one tracking number, one 办件 per item (一窗受理)
+            app = self.s.api.file_package(body.pop("item"), body, key)
+        else:
+            app = self.s.api.submit_application(body, key)
         self.press.done()
         self.application = app
         self.step = "result"
@@ -186,10 +233,12 @@ class SubmitApplication(Flow):
         self.tell("error", message)
 
     def go_back(self) -> bool:
-        order = ["item", "form", "materials", "applicant", "confirm"]
+        order = ["item", "package", "form", "materials", "applicant", "confirm"]
         if self.step in order and order.index(self.step) > 0:
             i = order.index(self.step) - 1
             if order[i] == "form" and not self.fields.specs:
+                i -= 1
+            if order[i] == "package" and self.package is None:
                 i -= 1
             self.step = order[i]
             return True
@@ -198,12 +247,14 @@ class SubmitApplication(Flow):
     # -- the view ---------------------------------------------------------------------------------
 
     def view(self) -> View:
-        n, total = self.step_of(STEPS)
+        n, total = self.step_of(PACKAGE_STEPS if self.package is not None else STEPS)
         kw = {"step_no": n, "step_count": total}
         if self.step == "item":
             v = self.base_view("item", "choose", "apply.title", prompt=self.t("apply.item"), **kw)
-            v.options = [Option(i["code"], self.s.pick(i["name"]), detail=i.get("guide", {}).get("department", ""))
-                         for i in self._items()]
+            v.options = [Option(PACKAGE + p["package"], self.s.pick(p["name"]),
+                                detail=self.t("apply.package_detail", n=p["items"])) for p in self.packages]
+            v.options += [Option(i["code"], self.s.pick(i["name"]), detail=i.get("guide", {}).get("department", ""))
+                          for i in self._items()]
             if not v.options and v.notice is None:
                 self.tell("info", self.t("apply.no_items"))
                 v.notice = self.notice
@@ -211,6 +262,8 @@ class SubmitApplication(Flow):
                 v.actions = [Option("take", self.t("apply.take_instead"), primary=True)]
             return v
         item_name = self.s.pick(self.item["name"]) if self.item else ""
+        if self.step == "package":
+            return self._package_view(item_name, kw)
         if self.step == "form":
             v = self.base_view("form", "form", "apply.title", prompt=self.t("apply.form"), **kw)
             v.fields = self.fields.fields(self.s.lang)
@@ -231,6 +284,10 @@ class SubmitApplication(Flow):
                 self.tell("warn", self.t("apply.missing", list="、".join(missing)))
                 v.notice = self.notice
             v.actions = [Option("next", self.t("next"), primary=True)]
+            if self.package is not None:
+                for o, m in zip(v.options, self.form["materials"]):
+                    o.detail += "；" + self.t("apply.used_for", items="、".join(self.s.pick(n) for n in m["items"]))
+                v.actions.insert(0, Option("all", self.t("apply.all_brought")))
             return v
         if self.step == "applicant":
             v = self.base_view("applicant", "form", "apply.title", prompt=self.t("apply.applicant"),
@@ -260,11 +317,31 @@ class SubmitApplication(Flow):
             return v
         a = self.application or {}
         v = self.base_view("result", "result", "apply.title", back=False)
+        parts = [self.t("apply.package_detail", n=len(a["parts"]))] if a.get("parts") else []
         v.result = {"label": self.t("apply.tracking"), "number": a.get("tracking_no", ""), "title": item_name,
-                    "lines": [promised_words(self.t, a),
-                              self.t("apply.keep")],
+                    "lines": parts + [promised_words(self.t, a),
+                                      self.t("apply.keep")],
                     "qr": a.get("tracking_no", ""), "qr_hint": ""}
         v.actions = [Option("done", self.t("done"), primary=True)]
+        return v
+
+
+    def _package_view(self, name: str, kw: dict[str, Any]) -> View:
+        """一次告知: what the package does, who decides each part, every material once, the time limits."""
+        g = self.package or {}
+        v = self.base_view("package", "info", "apply.title", prompt=name, **kw)
+        items = []
+        for it in g.get("items", []):
+            limit = "、".join(time_limit_lines(it, self.s.lang))
+            items.append(f"{self.s.pick(it['item_name'])}（{it['department']}）" + (f"：{limit}" if limit else ""))
+        v.sections = [Section(self.t("apply.package_items"), items)]
+        v.sections.append(Section(self.t("guide.materials"), [
+            f"{m['name']}（{self.t('guide.copies', form=m['form'], n=m['copies'])}，"
+            f"{self.t('guide.required') if m['required'] else self.t('guide.optional')}）" for m in g.get("materials", [])]))
+        if g.get("conditions"):
+            v.sections.append(Section(self.t("guide.conditions"), list(g["conditions"])))
+        v.actions = [Option("start", self.t("apply.start"), primary=True),
+                     Option("print_notice", self.t("guide.print_notice"))]
         return v
 
 

@@ -3,7 +3,9 @@
 The timeline shows every step (submitted, pre-review, accepted / correction
 notice / rejected, result ready, delivered) with its time and note; a
 correction shows the one list of everything missing (一次性告知); an overdue
-application says so in words, not only in colour.
+application says so in words, not only in colour. An 一件事 package has one
+tracking number and one progress: each department's part with its status
+(partial results shown as they come), done when every part is.
 """
 
 from __future__ import annotations
@@ -86,17 +88,29 @@ class Progress(Flow):
         if not self.card_id:
             self.tell("warn", self.t("progress.supplement_card"))
             return
-        body: dict[str, Any] = {"materials": sorted(self.handing_in), "id_number": self.card_id}
         no = self.application["tracking_no"]
+        package = self.application.get("package")
+        if package:  # the notice's lines, by name, to the package's one list of materials
+            wanted = [m["name"] for i, m in enumerate(self._missing("material")) if i in self.handing_in]
+            chosen = [m["index"] for m in self._package_materials(package) if m["name"] in wanted]
+            body: dict[str, Any] = {"materials": chosen, "id_number": self.card_id}
+        else:
+            body = {"materials": sorted(self.handing_in), "id_number": self.card_id}
         key = self.press.for_body({"no": no, **body})
 
         def run() -> None:
-            self.application = self.s.api.supplement(no, body, key)
+            if package:
+                self.application = self.s.api.supplement_package(no, body, key)
+            else:
+                self.application = self.s.api.supplement(no, body, key)
             self.press.done()
             self.step = "detail"
             self.tell("ok", self.t("progress.supplemented"))
             self.s.say(self.t("progress.supplemented"))
         self._attempt(run)
+
+    def _package_materials(self, code: str) -> list[dict[str, Any]]:
+        return self.s.api.package(code)["materials"]
 
     def on_submit(self, value: Any) -> None:
         if self.step == "entry":
@@ -182,9 +196,10 @@ class Progress(Flow):
                                listens=() if proven else self.can("card"))
             if not proven and self.s.devices.simulated.get("id_reader"):
                 v.demo = [Option("demo_card", self.t("demo_card"))]
-            for m in self._missing("material"):
-                v.options.append(Option(str(m["index"]), pick(m.get("name"), self.s.lang),
-                                        selected=m["index"] in self.handing_in))
+            package = bool((self.application or {}).get("package"))
+            for i, m in enumerate(self._missing("material")):  # a package's parts each number their own list
+                key = i if package else m["index"]
+                v.options.append(Option(str(key), pick(m.get("name"), self.s.lang), selected=key in self.handing_in))
             if self._missing("field"):
                 v.result = {"fields": self.t("progress.supplement_fields")}
             v.actions = [Option("hand_in", self.t("progress.supplement"), primary=True,
@@ -215,6 +230,10 @@ class Progress(Flow):
             name = pick(e.get("status_name"), lang) or self.t(f"status.{e['status']}")
             note = pick(e.get("note"), lang) if e.get("note") else ""
             timeline.append(f"{when(e.get('at'))}  {name}" + (f"：{note}" if note else ""))
+        if a.get("parts"):  # 一件事: each department's part, its result as soon as it is ready
+            v.sections.append(Section(self.t("progress.parts"), [
+                f"{self.s.pick(p.get('item_name'))}（{p.get('department', '')}）：{self.t('status.' + p['status'])}"
+                for p in a["parts"]]))
         v.sections.append(Section(self.t("progress.timeline"), timeline))
         if a.get("overdue"):
             self.tell("warn", self.t("progress.overdue"))

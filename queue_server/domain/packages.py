@@ -191,6 +191,8 @@ def review(tx: Tx, tracking_no: str, to: str, reason: str = "", missing: list[st
             if asked[r["id"]] or missing_required(it, json.loads(r["materials"])):
                 apps.transition(tx, r["tracking_no"], "correction", reason, asked[r["id"]])
                 sent += 1
+            elif r["status"] == "submitted":  # reviewed with the others, nothing to correct: it waits for them
+                apps.transition(tx, r["tracking_no"], "pre_review")
         if not sent:
             err = DomainError("error.correction.empty", code="invalid_fields", status=400)
             err.fields = [{"field": "missing", "problem": "is empty"}]
