@@ -26,7 +26,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from county.config import Ingest
@@ -100,10 +100,11 @@ def fetched(site: str, entry: Any, rules: Ingest, now: datetime) -> Event | Refu
 
         return Refused("bad_catchup", f"journal entry: {format_problems(problems[:5])}"[:500], site=site,
                        seq=entry.get("seq") if isinstance(entry.get("seq"), int) else None, payload=raw)
-    return _checked(site, value, rules, now, raw)
+    return _checked(site, value, rules, now, raw, source="catchup")
 
 
-def _checked(site: str, value: dict[str, Any], rules: Ingest, now: datetime, payload: bytes) -> Event | Refused:
+def _checked(site: str, value: dict[str, Any], rules: Ingest, now: datetime, payload: bytes,
+             source: str = "live") -> Event | Refused:
     if value["site"] != site:
         return Refused("site_mismatch", f"the payload says hall {value['site'][:40]!r}, its topic {site!r}",
                        site=site, payload=payload[:KEEP])
@@ -111,9 +112,12 @@ def _checked(site: str, value: dict[str, Any], rules: Ingest, now: datetime, pay
     d = digest(event)
     try:
         at = datetime.fromisoformat(event["at"])
+        date.fromisoformat(event["day"])
     except ValueError:
-        return Refused("malformed", f"at {event['at']!r} is not a real time", site=site, seq=event["seq"], digest=d,
-                       payload=payload[:KEEP])
+        # the shape was right (2026-13-45): a value PostgreSQL would refuse, failing the whole batch
+        return Refused("malformed" if source == "live" else "bad_catchup",
+                       f"at {event['at']!r} or day {event['day']!r} is not a real date and time", site=site,
+                       seq=event["seq"], digest=d, payload=payload[:KEEP])
     if at > now + timedelta(seconds=rules.max_clock_ahead_seconds):
         return Refused("clock_skew", f"entry time {event['at']} is {(at - now).total_seconds():.0f} s ahead of the "
                        f"platform's clock (max_clock_ahead_seconds {rules.max_clock_ahead_seconds}): the hall's "

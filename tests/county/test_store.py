@@ -152,6 +152,8 @@ def test_bad_input_is_refused_with_its_reason(db):
         (live("dahe-town", entry(2, at=far))[0], "clock_skew"),
         (live("dahe-town", entry(3, at=NOW - timedelta(days=RULES.max_age_days + 1)))[0], "clock_skew"),
         (intake.live("hallq/dahe-town/status/x", good, frozenset({"dahe-town"}), RULES, NOW), "malformed"),
+        (intake.live("hallq/dahe-town/journal", good.replace(b'"day":"2026-11-23"', b'"day":"2026-13-45"'),
+                     frozenset({"dahe-town"}), RULES, NOW), "malformed"),  # the right shape, not a real day
     ]
     for checked, reason in cases:
         assert isinstance(checked, intake.Refused) and checked.reason == reason, (reason, checked)
@@ -196,3 +198,14 @@ def test_a_journal_url_that_answers_for_another_hall_stores_nothing():
         CatchUp._page("dahe-town", 0, {"entries": [{**entry(1), "site": "liupanshui"}], "next_after": 1})
     with pytest.raises(RuntimeError, match="out of order"):
         CatchUp._page("dahe-town", 0, {"entries": [entry(2), entry(1)], "next_after": 2})
+
+
+def test_a_bad_entry_in_the_halls_own_journal_is_quarantined_and_does_not_block_the_hall(db):
+    bad = {**entry(2), "day": "2026-13-45"}  # the right shape, not a real day: PostgreSQL would refuse the page
+    items = [intake.fetched("dahe-town", e, RULES, NOW) for e in (entry(1), bad, entry(3))]
+    assert isinstance(items[1], intake.Refused) and items[1].reason == "bad_catchup"
+    with cdb.connect(db) as conn:
+        out, high = store.apply_page(conn, "dahe-town", 0, items, 3)
+    assert (out.new, out.quarantined, high) == (2, 1, 3)  # the hall goes on past it; an operator looks at it
+    assert sql(db, "SELECT reason, seq, source FROM quarantine") == [{"reason": "bad_catchup", "seq": 2,
+                                                                      "source": "catchup"}]
