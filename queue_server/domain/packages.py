@@ -38,7 +38,7 @@ def package_config(config: HallConfig, code: str) -> Package:
     try:
         return config.packages[code]
     except KeyError:
-        raise NotFound("package.error.unknown", code="unknown_package", detail={"package": code}) from None
+        raise NotFound("error.package.unknown", code="unknown_package", detail={"package": code}) from None
 
 
 def package_status(statuses: list[str]) -> str:
@@ -169,7 +169,7 @@ def review(tx: Tx, tracking_no: str, to: str, reason: str = "", missing: list[st
     waiting = [r for r in rows if r["status"] in OPEN_FOR_REVIEW]
     if to == "accepted":
         if any(r["status"] == "correction" for r in rows) or not waiting:
-            raise Conflict("package.error.not_in_review", code="invalid_transition",
+            raise Conflict("error.package.not_in_review", code="invalid_transition",
                            detail={"parts": {r["tracking_no"]: r["status"] for r in rows}})
         lacking: list[str] = []
         for r in waiting:
@@ -182,7 +182,7 @@ def review(tx: Tx, tracking_no: str, to: str, reason: str = "", missing: list[st
             apps.transition(tx, r["tracking_no"], "accepted")
     elif to == "correction":
         if not waiting:
-            raise Conflict("package.error.not_in_review", code="invalid_transition",
+            raise Conflict("error.package.not_in_review", code="invalid_transition",
                            detail={"parts": {r["tracking_no"]: r["status"] for r in rows}})
         asked = _split_asked(tx.conn, waiting, missing or [])
         sent = 0
@@ -200,12 +200,12 @@ def review(tx: Tx, tracking_no: str, to: str, reason: str = "", missing: list[st
     elif to == "rejected":
         open_parts = [r for r in rows if r["status"] in OPEN_FOR_REVIEW + ("correction",)]
         if not open_parts:
-            raise Conflict("package.error.not_in_review", code="invalid_transition",
+            raise Conflict("error.package.not_in_review", code="invalid_transition",
                            detail={"parts": {r["tracking_no"]: r["status"] for r in rows}})
         for r in open_parts:
             apps.transition(tx, r["tracking_no"], "rejected", reason)
     else:
-        raise Conflict("package.error.not_in_review", code="invalid_transition", detail={"to": to})
+        raise Conflict("error.package.not_in_review", code="invalid_transition", detail={"to": to})
     return pkg_row
 
 
