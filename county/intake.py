@@ -64,6 +64,16 @@ def digest(event: dict[str, Any]) -> str:
     return hashlib.sha256(canonical(event)).hexdigest()
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def site_of_status(topic: str) -> str | None:
     m = _STATUS.fullmatch(topic)
     return m.group(1) if m else None
@@ -110,6 +120,9 @@ def _checked(site: str, value: dict[str, Any], rules: Ingest, now: datetime, pay
                        site=site, payload=payload[:KEEP])
     event = contract.journal_event(site, value)
     d = digest(event)
+    if _has_nul(event):  # PostgreSQL's text and jsonb hold no NUL: it would fail the batch
+        return Refused("malformed" if source == "live" else "bad_catchup", "a NUL character in a text",
+                       site=site, seq=event["seq"], digest=d, payload=payload[:KEEP])
     try:
         at = datetime.fromisoformat(event["at"])
         date.fromisoformat(event["day"])

@@ -154,6 +154,8 @@ def test_bad_input_is_refused_with_its_reason(db):
         (intake.live("hallq/dahe-town/status/x", good, frozenset({"dahe-town"}), RULES, NOW), "malformed"),
         (intake.live("hallq/dahe-town/journal", good.replace(b'"day":"2026-11-23"', b'"day":"2026-13-45"'),
                      frozenset({"dahe-town"}), RULES, NOW), "malformed"),  # the right shape, not a real day
+        (intake.live("hallq/dahe-town/journal", good.replace(b'"ordinary"', b'"ordi\\u0000nary"'),
+                     frozenset({"dahe-town"}), RULES, NOW), "malformed"),  # PostgreSQL holds no NUL
     ]
     for checked, reason in cases:
         assert isinstance(checked, intake.Refused) and checked.reason == reason, (reason, checked)
