@@ -1,6 +1,8 @@
 """Render every kiosk screen offscreen, save screenshots and measure them (run in a subprocess).
 
-    python tests/kiosk/render_screens.py SERVER_URL OUT_DIR LAYOUT MODE LANG
+    python tests/kiosk/render_screens.py SERVER_URL OUT_DIR LAYOUT MODE LANG [ONLY] [HALL]
+
+HALL is "city" (the city hall's screens, the default) or "village" (the village station's kiosk).
 
 Walks the real presenters against a real server, draws each step with the
 real Kivy screens, exports a PNG per step and writes report.json with what
@@ -19,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 url, out, layout, mode, lang = sys.argv[1:6]
-only = set(sys.argv[6].split(",")) if len(sys.argv) > 6 else None
+only = set(sys.argv[6].split(",")) if len(sys.argv) > 6 and sys.argv[6] else None
+hall = sys.argv[7] if len(sys.argv) > 7 else "city"
 out_dir = Path(out)
 out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -37,7 +40,7 @@ from tests.conftest import make_id  # noqa: E402
 from tests.kiosk import screen_checks  # noqa: E402
 from tests.kiosk.conftest import make_session  # noqa: E402
 
-session = make_session(url, layout=layout, elderly_mode=mode == "elderly")
+session = make_session(url, key="demo-kiosk-station" if hall == "village" else "demo-kiosk-1", layout=layout, elderly_mode=mode == "elderly")
 session.set_lang(lang)
 session.elderly = mode == "elderly"
 app = KioskApp(session, headless=True, background=False)
@@ -73,6 +76,17 @@ def unreachable():
     F["take_number"].handle("choose", "construction")
     F["take_number"].handle("choose", "__none__")
     return "take_number"
+
+
+def rate_at(step_name: str):
+    """The rating flow at a bad review's call-back steps (回访: phone, then consent), its ticket as if scanned."""
+    def run():
+        f = F["rate"]
+        f.start()
+        f.ticket, f.level, f.reasons, f.step = {"id": "x", "ticket": "B001"}, 1, {"attitude"}, step_name
+        f.contact = "13912345678" if step_name == "consent" else ""
+        return "rate"
+    return run
 
 
 SCENARIOS = [
@@ -114,9 +128,22 @@ SCENARIOS = [
                                  "progress")[-1]),
     ("requeue-entry", step("requeue", ("start",), ("action", "type_ticket"), ("submit", "B1"))),
     ("rate-scan", step("rate", ("start",))),
+    ("rate-contact", rate_at("contact")),
+    ("rate-consent", rate_at("consent")),
     ("help", step("help", ("start",))),
     ("take-unreachable", unreachable),
 ]
+
+VILLAGE = [   # the village station: one business, so taking a number starts at its items
+    ("home", step("home", ("start",))),
+    ("take-item", step("take_number", ("start",))),
+    ("take-identity", step("take_number", ("choose", "520201-CJ-MZ-JF-0001"))),
+    ("guide-items", step("guide", ("start",), ("choose", "general"))),
+    ("apply-items", step("apply", ("start",))),
+    ("help", step("help", ("start",))),
+]
+if hall == "village":
+    SCENARIOS = VILLAGE
 
 if only:
     SCENARIOS = [s for s in SCENARIOS if s[0] in only]
@@ -153,6 +180,7 @@ def run_next(index: int) -> None:
         app.root.export_to_png(str(path))
         view = F[screen].view()
         report["screens"][name] = {"png": str(path), "screen": screen, "problems": measure(name),
+                                   "targets": screen_checks.targets(app.root),
                                    "step": view.step, "qr": view.result.get("qr", ""),
                                    "number": view.result.get("number", "")}
         Clock.schedule_once(lambda dt: run_next(index + 1), 0)
