@@ -246,7 +246,10 @@ class Platform:
             except OSError:
                 return False
 
-        wait_until(healthy, timeout, "the platform is up and connected to the county broker")
+        try:
+            wait_until(healthy, timeout, "the platform is up and connected to the county broker")
+        except TimeoutError as e:
+            raise TimeoutError(f"{e}; its log:\n{self.log.read_text(errors='replace')[-3000:]}") from None
 
     def health(self) -> dict:
         import json
@@ -310,11 +313,16 @@ class County:
         self.platform = Platform(folder, self.cfg_path, database)
 
     def start(self) -> None:
-        self.broker.start()
-        for hall in self.halls.values():
-            hall.write_bridge()
-            hall.start()
-        self.platform.start()
+        """Start everything; if a part fails, stop what had started (no broker or hall left running)."""
+        try:
+            self.broker.start()
+            for hall in self.halls.values():
+                hall.write_bridge()
+                hall.start()
+            self.platform.start()
+        except BaseException:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         self.platform.stop()
