@@ -60,6 +60,8 @@ EXPECTED = {
     # applications (docs/applications.md)
     "get_form": EVERYONE, "submit_application": KIOSK_OR_STAFF, "find_applications": KIOSK_OR_STAFF,
     "get_application": EVERYONE, "supplement_application": KIOSK_OR_STAFF, "transition_application": STAFF,
+    "list_packages": EVERYONE, "get_package_guide": EVERYONE, "file_package": KIOSK_OR_STAFF,
+    "review_package": STAFF, "supplement_package": KIOSK_OR_STAFF,
     # appointments (docs/appointments.md)
     "list_slots": EVERYONE, "book_appointment": KIOSK_OR_STAFF, "get_appointment": KIOSK_OR_STAFF,
     "cancel_appointment": KIOSK_OR_STAFF, "check_in": KIOSK_OR_STAFF, "list_appointments": STAFF,
@@ -77,6 +79,9 @@ EXPECTED = {
     "statistics": MANAGERS, "hall_settings": MANAGERS, "update_business": MANAGERS, "export_businesses": MANAGERS,
     "import_businesses": MANAGERS, "export_items": MANAGERS, "import_items": MANAGERS,
     "set_calendar_day": MANAGERS, "set_hours": MANAGERS, "set_capacity": MANAGERS, "tidal_overview": MANAGERS,
+    # guides edited in the browser, the catalogue as services.toml (docs/consoles.md "Guides")
+    "save_item_guide": MANAGERS, "list_item_versions": MANAGERS, "export_catalogue": MANAGERS,
+    "import_catalogue": MANAGERS,
     "tidal_assign": MANAGERS, "tidal_release": MANAGERS, "tidal_auto": MANAGERS, "tidal_alerts_seen": MANAGERS,
     # tickets (docs/api.md)
     "issue_ticket": KIOSK_OR_STAFF, "cancel_ticket": KIOSK_OR_STAFF, "requeue": KIOSK_OR_STAFF,
@@ -132,6 +137,7 @@ REAL = [
     ("set_role", {"job_no": "103"}, {"role": "manager"}, 200),
     ("reset_password", {"job_no": "103"}, {"password": "Temp-2026x"}, 200),
     ("issue_ticket", {}, {"business": "alpha"}, 201),
+    ("save_item_guide", {"code": "T-ALPHA-1"}, {"business": "alpha", "name": {"zh-Hans": "甲事项"}, "fee": "不收费"}, 200),
     ("sign_out", {"number": "1"}, {}, 200),
     ("logout", {}, {}, 200),  # last: it ends the caller's session
 ]
