@@ -64,6 +64,7 @@ API_PARTS = (
 # The pages (queue_server/web/): each module's blueprint ``bp``, registered in this order
 # (templates and static files are looked up through the blueprints in it).
 PAGES = (
+    "application_page",  # the resident's progress page of an application or a 一件事 package (/a/<no>)
     "auth_pages",  # signing in and out of the consoles, changing one's password
     "backoffice",  # the back office (后台分类审批)
     "manager",  # the manager console: live hall, allocation, notices, accounts, the journal

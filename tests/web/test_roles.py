@@ -177,6 +177,7 @@ EXPECTED = {
     ("GET", "/manager/stats"): "page-manager",
     ("GET", "/manager/stats/applications"): "page-manager",
     ("GET", "/manager/tidal"): "page-manager",
+    ("GET", "/a/<tracking_no>"): "page-open",  # an application's or a 一件事 package's progress: no personal data
     ("GET", "/rate/<int:number>"): "page-open",  # the tablet's page: no data until its key is used
     ("GET", "/static/<path:filename>"): "page-open",
     ("GET", "/static/web/<path:filename>"): "page-open",
