@@ -184,3 +184,22 @@ def test_a_part_alone_is_not_a_package(city):
         st.db.connection().execute("INSERT INTO package_applications (tracking_no, package, name, applicant_name, "
                                    "name_masked, id_hash, id_masked, phone_hash, phone_masked, delivery, submitted_at, "
                                    "source) VALUES (?, 'x', '{}', '', '', '', '', '', '', 'onsite', '', '')", (no,))
+
+
+def test_staff_file_a_package_for_a_resident_at_the_window(city):
+    """帮办代办: the clerk at the comprehensive window files it; the journal says who."""
+    api, st = city
+    g = guide(api, "retirement")
+    r = api.post("/packages/retirement/applications", {
+        "applicant": {"name": "赵建国", "id_number": make_id("19660401", seq=135), "phone": "13700001111"},
+        "fields": {"employer": "六盘水某某煤矿", "retirement_date": "2026-12-31", "bank_account": "6217001234567890"},
+        "materials": [m["index"] for m in g["materials"]], "delivery": "mail",
+        "address": "贵州省六盘水市钟山区荷泉北路2号"}, as_=CLERK)
+    assert r.status_code == 201, r.get_json()
+    filed = r.get_json()
+    assert len(filed["parts"]) == 4 and filed["delivery"] == "mail"
+    row = st.db.connection().execute("SELECT source FROM package_applications").fetchone()
+    assert row[0] == "staff:1001"
+    part = api.ok("get", f"/applications/{filed['tracking_no']}-4", as_=CLERK)
+    assert part["department"] == "六盘水市住房公积金管理中心" and part["fields"]["bank_account"] == "6217001234567890"
+    assert part["mail_to"]["address"].startswith("贵州省")
