@@ -482,7 +482,7 @@ def item_problems(it: dict[str, Any], businesses: dict[str, Any] | set[str]) -> 
     (queue_server/domain/guides.py): a known business, a promise within the statutory limit, a sound form.
     """
     problems: list[tuple[str, str]] = []
-    if it["business"] not in businesses:
+    if "business" in it and it["business"] not in businesses:  # (absent: the schema said so)
         hint = _did_you_mean(it["business"], dict.fromkeys(businesses))
         problems.append(("business", f"unknown business \"{it['business']}\"{hint} (known: {', '.join(businesses)})"))
     sd, pd = it.get("statutory_days"), it.get("promised_days")

@@ -67,6 +67,7 @@ PAGES = (
     "application_page",  # the resident's progress page of an application or a 一件事 package (/a/<no>)
     "auth_pages",  # signing in and out of the consoles, changing one's password
     "backoffice",  # the back office (后台分类审批)
+    "guide_pages",  # guides edited by the manager; the catalogue exported and imported as TOML
     "manager",  # the manager console: live hall, allocation, notices, accounts, the journal
     "ratings_pages",  # the window's rating tablet, following up bad reviews
     "settings_pages",  # hall settings pages

@@ -8,8 +8,6 @@ field's problem, nothing saved); ``GET /items/<code>/versions`` lists its kept v
 
 from __future__ import annotations
 
-import dataclasses
-
 from flask import Response, request
 
 from hallq.hallconfig import ITEM
@@ -22,9 +20,9 @@ from queue_server.domain.errors import unknown_item
 ERRORS = (400, 401, 403, 404, 422)
 MAX_ITEM = 512 * 1024
 # an [[items]] entry as in services.toml (docs/configuration.md), its code in the path
-ITEM_BODY = dataclasses.replace(ITEM, fields={k: v for k, v in ITEM.fields.items() if k != "code"},
-                                required=["business", "name"],
-                                description="the item as an [[items]] entry of services.toml, without its code")
+# (checked by the domain, as the services file is, so that every problem of an edit is listed at once: 422)
+ITEM_BODY = Obj({}, extra=True, description="the item as an [[items]] entry of services.toml (docs/configuration.md: "
+                                            + ", ".join(k for k in ITEM.fields if k != "code") + "), without its code")
 SAVED = Obj({"item": Str(), "version": Int(description="the version now current (1: before the first edit)"),
              "changed": Arr(Str(), description="the keys that changed; empty: nothing did, nothing kept")},
             required=["item", "version", "changed"])

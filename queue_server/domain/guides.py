@@ -65,9 +65,9 @@ def as_entry(row: sqlite3.Row | dict[str, Any]) -> dict[str, Any]:
 def check(entry: dict[str, Any], businesses: set[str] | dict[str, Any]) -> list[tuple[str, str]]:
     """Every ``(field, problem)`` of one item, as the services file would be refused for it."""
     problems = ITEM.validate(entry)
-    if problems:
-        return problems
-    return item_problems(entry, businesses)
+    # and the config's other rules over the keys the schema let through: every problem at once
+    wrong = {path.split(".")[0].split("[")[0] for path, _ in problems}
+    return problems + item_problems({k: v for k, v in entry.items() if k not in wrong}, businesses)
 
 
 def refuse(problems: list[tuple[str, str]]) -> Invalid:
