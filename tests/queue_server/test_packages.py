@@ -203,3 +203,15 @@ def test_staff_file_a_package_for_a_resident_at_the_window(city):
     part = api.ok("get", f"/applications/{filed['tracking_no']}-4", as_=CLERK)
     assert part["department"] == "六盘水市住房公积金管理中心" and part["fields"]["bank_account"] == "6217001234567890"
     assert part["mail_to"]["address"].startswith("贵州省")
+
+
+def test_a_retried_filing_answers_the_same_number_and_files_nothing_more(city):
+    api, st = city
+    body = {"applicant": {"name": "张丽", "id_number": MOTHER, "phone": "13912345678"}, "fields": NEWBORN,
+            "materials": every_material(api), "delivery": "onsite"}
+    first = api.post("/packages/newborn/applications", body, as_="kiosk", headers={"Idempotency-Key": "press-1"})
+    again = api.post("/packages/newborn/applications", body, as_="kiosk", headers={"Idempotency-Key": "press-1"})
+    assert first.status_code == 201 and again.get_json()["tracking_no"] == first.get_json()["tracking_no"]
+    conn = st.db.connection()
+    assert [conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+            for t in ("package_applications", "applications")] == [1, 4]
