@@ -40,8 +40,8 @@ def config_given(override: str | os.PathLike[str] | None = None) -> bool:
     return bool(override or os.environ.get("HALLQ_CONFIG"))
 
 
-def data_dir(site: str, override: str | os.PathLike[str] | None = None) -> Path:
-    """The data directory for ``site`` (created if missing)."""
+def data_dir(site: str, override: str | os.PathLike[str] | None = None, create: bool = True) -> Path:
+    """The data directory for ``site`` (created if missing, unless ``create`` is false)."""
     if override:
         path = Path(override)
     elif os.environ.get("HALLQ_DATA_DIR"):
@@ -51,7 +51,8 @@ def data_dir(site: str, override: str | os.PathLike[str] | None = None) -> Path:
     else:
         base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
         path = base / "hallq" / site
-    path.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 

@@ -224,7 +224,33 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         print("  一件事 packages: " + ", ".join(f"{p.code} ({len(p.items)} items, {len(p.form)} fields, "
                                                f"{len(p.materials)} materials)" for p in cfg.packages.values()))
     print(f"  broker: {_broker_text(cfg)}")
+    _warn_edited_guides(cfg, getattr(args, "data_dir", None))
     return 0
+
+
+def _warn_edited_guides(cfg, data_dir: str | None) -> None:
+    """Say which guides edited in the browser differ from this file: they stay until the file changes."""
+    import sqlite3
+
+    from hallq import settings
+    from queue_server.domain.guides import edited_apart_from_file
+
+    db = settings.data_dir(cfg.site, data_dir, create=False) / "hallq.sqlite3"
+    if not db.exists():
+        return
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        conn.row_factory = sqlite3.Row
+        codes = edited_apart_from_file(conn, cfg.items)
+        conn.close()
+    except sqlite3.Error:  # a database from before the guides' versions (schema 022): nothing was edited
+        return
+    if codes:
+        shown = ", ".join(codes[:10]) + (f" and {len(codes) - 10} more" if len(codes) > 10 else "")
+        print(f"  warning: {len(codes)} service item(s) edited in the browser differ from this file ({shown}): "
+              "the database's version is served until this file changes, then the file's replaces it. "
+              "To keep the edits, export services.toml from the manager's guides page (/manager/guides) "
+              "and use it as this hall's services file.")
 
 
 def cmd_hash_password(args: argparse.Namespace) -> int:
@@ -315,6 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = add("check-config", cmd_check_config, "check a hall config file", "hallq check-config config/city-hall/hall.toml")
     s.add_argument("config", nargs="?", help="hall config file")
+    s.add_argument("--data-dir", help="the hall's data directory, to compare guides edited in the browser "
+                   "(default: $HALLQ_DATA_DIR or the hall's)")
 
     s = add("hash-password", cmd_hash_password, "hash a staff password for the config",
             "hallq hash-password --job-no 1001")

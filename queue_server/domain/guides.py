@@ -299,3 +299,17 @@ class GuideDesk:
 
         _require_manager(actor)
         return self.service._run(actor, None, lambda tx: import_toml(tx, data, apply))
+
+
+def edited_apart_from_file(conn: sqlite3.Connection, items: dict[str, Any]) -> list[str]:
+    """The items edited in the browser (or imported) that differ now from the services file's ``items``
+    (:class:`hallq.hallconfig.ServiceItem` by code): what the file would replace if it changed."""
+    out = []
+    for r in conn.execute("SELECT * FROM items WHERE active AND code IN (SELECT code FROM item_versions)"):
+        it = items.get(r["code"])
+        mine = as_entry(r)
+        theirs = None if it is None else as_entry({"code": it.code, "business": it.business, "name": it.name,
+                                                   "guide": it.guide})
+        if theirs is None or changed_keys(theirs, mine):
+            out.append(r["code"])
+    return out

@@ -158,3 +158,18 @@ def test_the_services_file_wins_when_it_changes_and_the_edit_is_kept_as_a_versio
     assert [(v["version"], v["source"]) for v in versions] == [(3, "file"), (2, "console"), (1, "file")]
     assert versions[0]["changed"] == ["fee"] and versions[1]["item"]["fee"] == "不收费"
     assert journal(state, "config_applied")[-1]["data"]["replaced"] == [ALPHA]
+
+
+def test_check_config_says_which_edited_guides_the_file_would_replace(api, state, tmp_path, capsys):
+    from hallq.testing import TINY
+    from launcher.cli import main
+
+    assert main(["check-config", str(TINY), "--data-dir", str(tmp_path / "data")]) == 0
+    assert "edited in the browser" not in capsys.readouterr().out  # nothing edited yet
+    body = entry(api)
+    body["fee"] = "不收费"
+    api.ok("put", f"/items/{ALPHA}/guide", body, as_="900")
+    assert main(["check-config", str(TINY), "--data-dir", str(tmp_path / "data")]) == 0
+    out = capsys.readouterr().out
+    assert f"1 service item(s) edited in the browser differ from this file ({ALPHA})" in out
+    assert "/manager/guides" in out
