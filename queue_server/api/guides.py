@@ -15,7 +15,7 @@ from hallq.schema import Arr, Bool, Int, Obj, Str
 from queue_server.api import api, operation
 from queue_server.api.hall import state
 from queue_server.domain import guides
-from queue_server.domain.errors import unknown_item
+from queue_server.readmodel import guides as reads
 
 ERRORS = (400, 401, 403, 404, 422)
 MAX_ITEM = 512 * 1024
@@ -52,20 +52,14 @@ def save_item_guide(code, actor, body):
 @operation("list_item_versions", "Every kept version of a service item's guide, newest first", tag="guides",
            auth="manager", response=Arr(VERSION, max_items=None), errors=(401, 403, 404))
 def list_item_versions(code, actor):
-    with state().db.read() as conn:
-        if conn.execute("SELECT 1 FROM items WHERE code = ?", (code,)).fetchone() is None:
-            raise unknown_item(code)
-        return guides.versions(conn, code)
+    return reads.versions(state(), code)
 
 
 @api.get("/catalogue.toml")
 @operation("export_catalogue", "The active service items as a services file (services.toml's [[items]])",
            tag="guides", auth="manager", errors=(401, 403), media=("application/toml",))
 def export_catalogue(actor):
-    st = state()
-    with st.db.read() as conn:
-        body = guides.export_toml(conn, st.hall.config.site)
-    return Response(body, mimetype="application/toml",
+    return Response(reads.catalogue_toml(state()), mimetype="application/toml",
                     headers={"Content-Disposition": 'attachment; filename="services.toml"'})
 
 

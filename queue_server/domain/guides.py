@@ -30,7 +30,7 @@ from hallq.hallconfig import ITEM, SERVICES_FILE, item_problems
 from hallq.i18n import languages, text
 from queue_server.domain import search
 from queue_server.domain.context import Actor, Tx
-from queue_server.domain.errors import Invalid, unknown_item
+from queue_server.domain.errors import Forbidden, Invalid, unknown_item
 
 if TYPE_CHECKING:
     from queue_server.domain.service import QueueService
@@ -289,16 +289,17 @@ class GuideDesk:
         self.service = service
 
     def save_item(self, actor: Actor, code: str, body: dict[str, Any]) -> dict[str, Any]:
-        from queue_server.domain.service import _require_manager
-
-        _require_manager(actor)
+        _managers_only(actor)
         return self.service._run(actor, None, lambda tx: save_item(tx, code, body))
 
     def import_toml(self, actor: Actor, data: bytes, apply: bool) -> dict[str, Any]:
-        from queue_server.domain.service import _require_manager
-
-        _require_manager(actor)
+        _managers_only(actor)
         return self.service._run(actor, None, lambda tx: import_toml(tx, data, apply))
+
+
+def _managers_only(actor: Actor) -> None:
+    if not (actor.is_manager or actor.kind == "system"):
+        raise Forbidden("error.manager_only", code="manager_only")
 
 
 def edited_apart_from_file(conn: sqlite3.Connection, items: dict[str, Any]) -> list[str]:

@@ -10,8 +10,7 @@ from __future__ import annotations
 from flask import Blueprint
 
 from hallq.config_schema import FORM_FIELD_TYPES
-from queue_server.domain import guides
-from queue_server.domain.errors import unknown_item
+from queue_server.readmodel import guides as reads
 from queue_server.web.pages import install_page_headers, page, render, state
 
 bp = Blueprint("guide_pages", __name__)
@@ -30,23 +29,15 @@ def _businesses() -> list[dict]:
 @bp.get("/manager/guides")
 @page("manager")
 def index(actor):
-    with state().db.read() as conn:
-        rows = conn.execute("SELECT i.*, (SELECT MAX(version) FROM item_versions v WHERE v.code = i.code) AS version "
-                            "FROM items i WHERE i.active ORDER BY i.position, i.code").fetchall()
-    items = [{**guides.as_entry(r), "version": r["version"]} for r in rows]
+    items = reads.index(state())
     return render("console/guides.html", items=items, businesses={b["code"]: b for b in _businesses()})
 
 
 @bp.get("/manager/guides/<code>")
 @page("manager")
 def edit(actor, code):
-    with state().db.read() as conn:
-        row = conn.execute("SELECT * FROM items WHERE code = ?", (code,)).fetchone()
-        if row is None:
-            raise unknown_item(code)
-        versions = guides.versions(conn, code)
-    item = guides.as_entry(row)
-    return render("console/guide_edit.html", item=item, active=bool(row["active"]), versions=versions,
+    item, active, versions = reads.item(state(), code)
+    return render("console/guide_edit.html", item=item, active=active, versions=versions,
                   businesses=_businesses(), material_forms=MATERIAL_FORMS, online=ONLINE, field_types=FIELD_TYPES,
                   options_text=_options_text, data={"item": item})
 
