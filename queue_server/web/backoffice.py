@@ -38,7 +38,17 @@ def applications(actor):
     if status is None and not overdue and request.args.get("all") != "1":
         rows = [r for r in rows if r["status"] in OPEN]
     return render("console/backoffice.html", rows=rows, status=status, overdue=overdue, business=business,
+                  packages=st.service.packages.menu(),
                   businesses=st.service.businesses(), statuses=STATUSES, show_all=request.args.get("all") == "1")
+
+
+@bp.get("/console/backoffice/packages/<code>")
+@page("staff")
+def new_package(code, actor):
+    """帮办: the clerk files a 一件事 package for the resident in front of them (one form, one set of materials)."""
+    st = state()
+    guide = st.service.packages.guide(code)
+    return render("console/package_new.html", guide=guide, data={"package": code})
 
 
 @bp.get("/console/backoffice/<tracking_no>")

@@ -87,3 +87,38 @@ def test_a_package_is_noticed_once_accepted_split_and_a_part_mailed(desktop, ser
     screenshot(desktop, "package-part-mailed")
     assert summary.startswith("免费邮寄") and "凉都大道1号" in summary and "申请时选择：现场领取" in summary
     assert "现场领取 ·" not in summary
+
+
+def test_a_clerk_files_a_package_for_a_resident_and_a_mistake_is_shown_beside_its_field(desktop, server_proc,
+                                                                                       screenshot):
+    """帮办代办 at the comprehensive window: one form, one set of materials, one tracking number."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    server = server_proc(config=CITY)
+    desktop.delete_all_cookies()
+    sign_in(desktop, server, "1001")
+    desktop.get(f"{server.url}/console/backoffice?lang=zh-Hans")
+    desktop.find_element(By.LINK_TEXT, "开办餐饮店一件事").click()
+    wait(desktop, lambda d: "/console/backoffice/packages/restaurant" in d.current_url)
+    form = desktop.find_element(By.ID, "form-package")
+    assert len(form.find_elements(By.CSS_SELECTOR, "[data-field=premises]")) == 1  # asked once for two items
+    Select(form.find_element(By.NAME, "organization")).select_by_value("personal")
+    for name, value in (("business_scope", "中式快餐服务"), ("premises", "钟山区人民路18号"), ("capital", "10"),
+                        ("employees", "0"), ("sign_text", "凉都小吃"), ("sign_size", "4×1"),
+                        ("a_name", "王小明"), ("a_id", make_id()), ("a_phone", "13812345678")):
+        form.find_element(By.NAME, name).send_keys(value)
+    for box in form.find_elements(By.CSS_SELECTOR, "input[name=materials]"):
+        box.click()
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    beside = form.find_element(By.CSS_SELECTOR, "[data-error='fields.employees']")
+    wait(desktop, lambda d: beside.text != "")
+    screenshot(desktop, "package-filed-by-staff-mistake")
+    assert "从业人数" in beside.text
+    form.find_element(By.NAME, "employees").clear()
+    form.find_element(By.NAME, "employees").send_keys("3")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait(desktop, lambda d: "/console/backoffice/SQ" in d.current_url)
+    assert "开办餐饮店一件事" in desktop.find_element(By.TAG_NAME, "h1").text
+    assert len(desktop.find_elements(By.CSS_SELECTOR, "#parts tbody tr")) == 3
+    assert "staff:1001" in desktop.page_source and make_id() not in desktop.page_source

@@ -155,6 +155,7 @@ EXPECTED = {
     ("GET", "/console/"): "page-open",  # redirects by role
     ("GET", "/console/backoffice"): "page-staff",
     ("GET", "/console/backoffice/<tracking_no>"): "page-staff",
+    ("GET", "/console/backoffice/packages/<code>"): "page-staff",  # 帮办: a clerk files a 一件事 package
     ("GET", "/console/login"): "page-open",
     ("POST", "/console/login"): "page-open",
     ("POST", "/console/logout"): "page-staff",
