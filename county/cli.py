@@ -36,6 +36,10 @@ def register(add) -> None:
     b.add_argument("--cluster-name", help="join a NATS cluster of this name (docs/county.md, 'Clustering')")
     b.add_argument("--cluster-listen", default="0.0.0.0:6222", help="this node's route listener")
     b.add_argument("--route", action="append", default=[], help="nats-route://host:port of another node (repeat)")
+    pv = action("provincial", cmd_provincial, "hand ratings and completed applications to the province "
+                "(files per day and a push; docs/provincial.md)")
+    pv.add_argument("--database", help="PostgreSQL URL, instead of county.toml's [database]")
+    pv.add_argument("--once", action="store_true", help="export, write the files and push what is due, then exit")
     g = action("bridge-config", cmd_bridge_config, "write a hall's county-bridge.toml and its secret")
     g.add_argument("--data-dir", required=True, help="the broker's data dir (where the halls' secrets are)")
     g.add_argument("--site", required=True, help="the hall, as in [[halls]] site")
@@ -55,7 +59,7 @@ def _config(args):
 
     try:
         return load_county(args.config, database_url=getattr(args, "database", None),
-                           need_database=args.func in (cmd_serve, cmd_migrate))
+                           need_database=args.func in (cmd_serve, cmd_migrate, cmd_provincial))
     except CountyConfigError as e:
         raise SystemExit(f"hallq platform: {e}") from None
 
@@ -128,4 +132,39 @@ def cmd_bridge_config(args: argparse.Namespace) -> int:
         return 2
     print(f"wrote {path} and {path.parent / 'county-bridge.secret'} (0600): copy both beside hall {args.site}'s "
           "hall.toml; restart its server (or broker), and run hallq platform broker again so it knows the account")
+    return 0
+
+
+def cmd_provincial(args: argparse.Namespace) -> int:
+    """Run the provincial hand-off of county.toml's [provincial] (docs/provincial.md) without the platform's API:
+    ratings and completed applications as daily JSON Lines/CSV files and pushed to the endpoint, exactly once.
+    Only one process per county does it (the platform's own, when it runs, or this one)."""
+    import signal
+
+    from county import db as county_db
+    from county.provincial import PROVINCIAL_LOCK, Handoff
+
+    cfg = _config(args)
+    if cfg.provincial is None:
+        print(f"hallq platform provincial: {cfg.path} has no [provincial] section (files_dir, endpoint...): "
+              "see docs/provincial.md", file=sys.stderr)
+        return 2
+    handoff = Handoff(cfg)
+    if args.once:
+        with county_db.connect(cfg.database_url, autocommit=True) as conn:
+            if not conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (PROVINCIAL_LOCK,)).fetchone()["ok"]:
+                print("hallq platform provincial: another process is doing this county's hand-off", file=sys.stderr)
+                return 1
+            wait = handoff.run_once(conn)
+        print(f"pushed {handoff.pushed} batch(es), {handoff.failures} failure(s)"
+              + ("" if wait is None else f"; batches still waiting (next try in {wait:.0f} s)"))
+        return 0
+    handoff.start()
+    signal.signal(signal.SIGTERM, lambda *a: handoff._stop.set())
+    try:
+        while not handoff._stop.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass
+    handoff.stop()
     return 0

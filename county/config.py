@@ -13,7 +13,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hallq.schema import Arr, Bool, Int, Num, Obj, Str, Texts, format_problems
+from hallq.schema import Arr, Bool, Int, Map, Num, Obj, Str, Texts, format_problems
 
 SITE = r"[a-z0-9][a-z0-9-]{0,39}"
 LEVELS = ("city", "district", "town", "village")
@@ -42,6 +42,21 @@ COUNTY_FILE = Obj({
         "reconcile_seconds": Num(min=0.2, max=3600),
         "catchup_page": Int(min=1, max=1000),
         "catchup_threads": Int(min=1, max=32),
+    }),
+    "provincial": Obj({
+        "files_dir": Str(max_len=500, description="folder of the daily files ('' for none)"),
+        "formats": Arr(Str(enum=["jsonl", "csv"]), max_items=2),
+        "endpoint": Str(max_len=500, pattern=r"https?://\S+", description="the provincial platform's URL"),
+        "token": Str(pattern=CREDENTIAL, max_len=600, description="bearer token: env:NAME or file:/path"),
+        "region_code": Str(pattern=r"[0-9]{6,12}", description="行政区划代码 of the county"),
+        "timeout_seconds": Num(min=0.5, max=300),
+        "batch_size": Int(min=1, max=10000),
+        "interval_seconds": Num(min=0.1, max=3600),
+        "retry_base_seconds": Num(min=0.05, max=3600),
+        "retry_max_seconds": Num(min=0.1, max=86400),
+        "alert_after": Int(min=1, max=1000),
+        "channel_codes": Map(Str(max_len=32), key_pattern=r"kiosk|pad|mobile|other"),
+        "departments": Map(Str(max_len=100), key_pattern=r"[a-z][a-z0-9_]{0,31}"),
     }),
     "halls": Arr(Obj({
         "site": Str(pattern=SITE),
@@ -78,6 +93,24 @@ class Ingest:
     reconcile_seconds: float = 60.0
     catchup_page: int = 500
     catchup_threads: int = 4
+
+
+@dataclass(frozen=True)
+class Provincial:
+    """The provincial hand-off (county/provincial.py, docs/provincial.md)."""
+    files_dir: str = ""
+    formats: tuple[str, ...] = ("jsonl", "csv")
+    endpoint: str = ""
+    token: str = ""               # a reference: env:NAME or file:/path
+    region_code: str = ""
+    timeout_seconds: float = 10.0
+    batch_size: int = 500
+    interval_seconds: float = 5.0
+    retry_base_seconds: float = 2.0
+    retry_max_seconds: float = 600.0
+    alert_after: int = 5
+    channel_codes: dict[str, str] = field(default_factory=dict)
+    departments: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -124,6 +157,7 @@ class CountyConfig:
     ingest: Ingest
     halls: dict[str, Hall] = field(default_factory=dict)
     accounts: list[Account] = field(default_factory=list)
+    provincial: Provincial | None = None
 
 
 def resolve_secret(reference: str, what: str) -> str:
@@ -198,6 +232,8 @@ def load_county(path: str | Path, database_url: str | None = None, need_database
     if problems:
         raise CountyConfigError(f"{path}: {format_problems(problems)}")
     c = raw["county"]
+    prov = raw.get("provincial")
+    provincial = None if prov is None else Provincial(**{**prov, "formats": tuple(prov.get("formats", ("jsonl", "csv")))})
     return CountyConfig(path=path, id=c["id"], name=dict(c["name"]), timezone=c.get("timezone", "Asia/Shanghai"),
                         database_url=url, broker=Broker(**raw["broker"]), ingest=Ingest(**raw.get("ingest", {})),
-                        halls=halls, accounts=accounts)
+                        halls=halls, accounts=accounts, provincial=provincial)

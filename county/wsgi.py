@@ -32,6 +32,12 @@ def app_from_environment():
     if ingester is not None:
         multiprocessing.util.Finalize(app, ingester.stop, exitpriority=10)
         atexit.register(ingester.stop)
+    if cfg.provincial is not None:  # the hand-off to the province (county/provincial.py): one process per county
+        from county.provincial import Handoff
+
+        handoff = Handoff(cfg)
+        handoff.start()
+        atexit.register(handoff.stop)
     return app
 
 

@@ -54,7 +54,7 @@ def rate(tx: Tx, ticket: sqlite3.Row, level: int, reasons: list[str] | None = No
     except sqlite3.IntegrityError:
         raise Conflict("error.already_rated", code="already_rated") from None
     tx.journal("rate", ticket=ticket, window=ticket["window"], data={"level": level, "stage": stage,
-                                                                      "bad": level <= 2})
+                                                                      "bad": level <= 2, "item": ticket["item"]})
     return row
 
 
