@@ -29,7 +29,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Flask, jsonify, request
 
 from county import db as county_db
-from county import registry
+from county import console_web, registry
 from county.config import CountyConfig
 
 log = logging.getLogger("hallq.county.app")
@@ -115,23 +115,40 @@ def create_app(cfg: CountyConfig, ingest: bool = True) -> Flask:
         if not isinstance(body, dict) or not isinstance(body.get("username"), str) \
                 or not isinstance(body.get("password"), str) or len(body["password"]) > 200:
             raise Refusal(400, "invalid_fields")
+        token, row, expires = sign_in(body["username"], body["password"])
+        if token is None:
+            raise Refusal(401, "bad_login")
+        return jsonify({"token": token, "expires_at": expires.isoformat(), "role": row["role"], "site": row["site"]})
+
+    def sign_in(username: str, password: str):
+        """A new session's token, the account and the expiry; (None, None, None) for a wrong name or password."""
         row = conn().execute("SELECT username, role, site, password_hash FROM accounts WHERE username = %s AND active",
-                             (body["username"][:40],)).fetchone()
+                             (username[:40],)).fetchone()
         try:
-            _hasher.verify(row["password_hash"] if row else _UNKNOWN_HASH, body["password"])
+            _hasher.verify(row["password_hash"] if row else _UNKNOWN_HASH, password[:200])
             good = row is not None
         except (VerificationError, InvalidHashError):
             good = False
         if not good:
-            log.info("county sign-in refused for %r from %s", body["username"][:40], request.remote_addr)
-            raise Refusal(401, "bad_login")
+            log.info("county sign-in refused for %r from %s", username[:40], request.remote_addr)
+            return None, None, None
         token = secrets.token_urlsafe(32)
         expires = datetime.now(timezone.utc) + timedelta(hours=SESSION_HOURS)
         c = conn()
         c.execute("DELETE FROM sessions WHERE expires_at < now()")
         c.execute("INSERT INTO sessions (token_sha256, username, expires_at) VALUES (%s, %s, %s)",
                   (_sha(token), row["username"], expires))
-        return jsonify({"token": token, "expires_at": expires.isoformat(), "role": row["role"], "site": row["site"]})
+        return token, row, expires
+
+    def session(token: str) -> dict | None:
+        return conn().execute("SELECT a.username, a.role, a.site FROM sessions s JOIN accounts a USING (username) "
+                              "WHERE s.token_sha256 = %s AND s.expires_at > now() AND a.active",
+                              (_sha(token),)).fetchone()
+
+    app.extensions["county"].update(login=lambda u, p: sign_in(u, p)[:2],
+                                    logout=lambda tok: conn().execute("DELETE FROM sessions WHERE token_sha256 = %s",
+                                                                      (_sha(tok),)))
+    console_web.init(app, cfg, conn, session, background=ingest)
 
     @app.get("/api/v1/halls")
     def halls():

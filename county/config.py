@@ -43,6 +43,13 @@ COUNTY_FILE = Obj({
         "catchup_page": Int(min=1, max=1000),
         "catchup_threads": Int(min=1, max=32),
     }),
+    "console": Obj({
+        "wait_alert_minutes": Int(min=1, max=600, description="alert when a hall's longest wait passes it"),
+        "satisfaction_alert": Num(min=0, max=1, description="alert when today's share of non-bad ratings falls below"),
+        "satisfaction_min_ratings": Int(min=1, max=10000),
+        "silent_minutes": Int(min=1, max=1440, description="alert when a hall is heard from no more for this long"),
+        "on_time_minutes": Int(min=1, max=600, description="a wait up to this long is on time"),
+    }),
     "provincial": Obj({
         "files_dir": Str(max_len=500, description="folder of the daily files ('' for none)"),
         "formats": Arr(Str(enum=["jsonl", "csv"]), max_items=2),
@@ -93,6 +100,16 @@ class Ingest:
     reconcile_seconds: float = 60.0
     catchup_page: int = 500
     catchup_threads: int = 4
+
+
+@dataclass(frozen=True)
+class Console:
+    """The supervision console's thresholds (docs/county.md, "The supervision console")."""
+    wait_alert_minutes: int = 30
+    satisfaction_alert: float = 0.9
+    satisfaction_min_ratings: int = 5
+    silent_minutes: int = 15
+    on_time_minutes: int = 20
 
 
 @dataclass(frozen=True)
@@ -158,6 +175,7 @@ class CountyConfig:
     halls: dict[str, Hall] = field(default_factory=dict)
     accounts: list[Account] = field(default_factory=list)
     provincial: Provincial | None = None
+    console: Console = field(default_factory=Console)
 
 
 def resolve_secret(reference: str, what: str) -> str:
@@ -236,4 +254,5 @@ def load_county(path: str | Path, database_url: str | None = None, need_database
     provincial = None if prov is None else Provincial(**{**prov, "formats": tuple(prov.get("formats", ("jsonl", "csv")))})
     return CountyConfig(path=path, id=c["id"], name=dict(c["name"]), timezone=c.get("timezone", "Asia/Shanghai"),
                         database_url=url, broker=Broker(**raw["broker"]), ingest=Ingest(**raw.get("ingest", {})),
-                        halls=halls, accounts=accounts, provincial=provincial)
+                        halls=halls, accounts=accounts, console=Console(**raw.get("console", {})),
+                        provincial=provincial)

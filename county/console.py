@@ -1,0 +1,284 @@
+"""The supervision console's numbers: each hall's live state and the daily rollup, folded from its events.
+
+:func:`fold` reads the events each hall has accounted for (up to its ``high_water``) after its
+``console_cursor``, in journal order, once each, and keeps small tables (schema 003_console.sql):
+
+* ``console_tickets``: the tickets of the hall's recent days and their state (waiting, serving, done, gone),
+  from ``issue``, ``call``, ``requeue``, ``transfer``, ``complete``, ``no_show``, ``cancel``, ``expire``;
+* ``console_windows``: open or closed, from ``open_window``/``close_window``/``sign_in``/``sign_out``;
+* ``console_followups``: bad-review follow-ups (差评整改) open and their due day;
+* ``console_daily``: per hall, business day, business and item: issued, waits (issue to first call), on time,
+  served, no-shows, ratings and bad ones. Every report (rankings, statistics) reads this rollup.
+
+Folding up to the high-water mark only (never past a gap) is what makes it exact: every event is folded
+once, in order, whatever order it arrived in. The cursor moves in the same transaction as the tables.
+
+:func:`check_alerts` raises (and clears) the alerts of ``[console]`` in county.toml: a wait too long, a
+satisfaction too low, a hall gone silent.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from county.config import CountyConfig
+from county.store import raise_alert
+
+log = logging.getLogger("hallq.county.console")
+
+FOLD_LOCK = 0x68616C6C73  # one folding transaction at a time per county
+BATCH = 5000
+KEEP_TICKET_DAYS = 7
+GONE = {"no_show": "gone", "cancel": "gone", "expire": "gone", "complete": "done"}
+ALERT_KINDS = ("wait", "satisfaction", "silent")
+
+
+def _day(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+class _Daily:
+    """Deltas of console_daily for one batch, written with one statement per row touched."""
+
+    COLUMNS = ("issued", "called", "served", "no_show", "wait_seconds", "on_time", "rated", "bad")
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple, dict] = {}
+
+    def add(self, key: tuple, **deltas: float) -> None:
+        row = self.rows.setdefault(key, {c: 0 for c in self.COLUMNS} | {"wait_max": 0.0})
+        for k, v in deltas.items():
+            if k == "wait_max":
+                row[k] = max(row[k], v)
+            else:
+                row[k] += v
+
+    def write(self, conn) -> None:
+        if not self.rows:
+            return
+        cols = ", ".join(self.COLUMNS)
+        sets = ", ".join(f"{c} = console_daily.{c} + excluded.{c}" for c in self.COLUMNS)
+        with conn.cursor() as cur:
+            cur.executemany(
+                f"INSERT INTO console_daily (site, day, business, item, {cols}, wait_max) VALUES "
+                f"(%s, %s, %s, %s, {', '.join(['%s'] * len(self.COLUMNS))}, %s) "
+                f"ON CONFLICT (day, site, business, item) DO UPDATE SET {sets}, "
+                "wait_max = GREATEST(console_daily.wait_max, excluded.wait_max)",
+                [(*key, *(row[c] for c in self.COLUMNS), row["wait_max"]) for key, row in self.rows.items()])
+
+
+def fold(conn, cfg: CountyConfig) -> int:
+    """Fold every accounted-for event not yet folded; return how many. Safe from several processes at once."""
+    total = 0
+    while True:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (FOLD_LOCK,))
+            conn.execute("INSERT INTO console_cursor (site) SELECT site FROM halls ON CONFLICT DO NOTHING")
+            rows = conn.execute(
+                "SELECT e.site, e.seq, e.at, e.business_day, e.action, e.ticket, e.business, e.window_no, e.data "
+                "FROM console_cursor c JOIN hall_progress p USING (site) "
+                "CROSS JOIN LATERAL (SELECT * FROM events e WHERE e.site = c.site AND e.seq > c.seq "
+                "AND e.seq <= p.high_water ORDER BY e.seq LIMIT %s) e ORDER BY e.site, e.seq",
+                (BATCH,)).fetchall()
+            if not rows:
+                conn.execute("UPDATE console_cursor c SET seq = p.high_water FROM hall_progress p "
+                             "WHERE p.site = c.site AND c.seq < p.high_water")  # numbers absent or quarantined
+                return total
+            _fold_rows(conn, cfg, rows)
+            total += len(rows)
+
+
+def _fold_rows(conn, cfg: CountyConfig, rows: list[dict]) -> None:
+    on_time = cfg.console.on_time_minutes * 60
+    daily = _Daily()
+    tickets: dict[tuple, dict | None] = {}
+    followups: dict[str, int] = {}
+    last: dict[str, tuple[int, date]] = {}
+
+    def ticket(site: str, day: date, label: str | None) -> dict | None:
+        if not label:
+            return None
+        key = (site, day, label)
+        if key not in tickets:
+            tickets[key] = conn.execute(
+                "SELECT business, item, issued_at, called_at, state FROM console_tickets "
+                "WHERE site = %s AND day = %s AND ticket = %s", key).fetchone()
+        return tickets[key]
+
+    for e in rows:
+        site, day, action, data = e["site"], _day(e["business_day"]), e["action"], e["data"] or {}
+        last[site] = (e["seq"], day)
+        business = e["business"] or ""
+        if action == "issue" and e["ticket"]:
+            item = str(data.get("item") or "")[:64]
+            tickets[(site, day, e["ticket"])] = {"business": business, "item": item, "issued_at": e["at"],
+                                                 "called_at": None, "state": "waiting"}
+            daily.add((site, day, business, item), issued=1)
+        elif action in ("call", "call_back", "recall", "start"):
+            t = ticket(site, day, e["ticket"])
+            if t is not None:
+                if t["called_at"] is None:
+                    t["called_at"] = e["at"]
+                    wait = max((e["at"] - t["issued_at"]).total_seconds(), 0.0)
+                    daily.add((site, day, t["business"], t["item"]), called=1, wait_seconds=wait, wait_max=wait,
+                              on_time=int(wait <= on_time))
+                t["state"] = "serving"
+        elif action in ("requeue", "hold"):
+            t = ticket(site, day, e["ticket"])
+            if t is not None and action == "requeue":
+                t["state"] = "waiting"
+        elif action == "transfer":
+            t = ticket(site, day, e["ticket"])
+            if t is not None:  # handed to another business: waits again, its first wait already counted
+                t["state"], t["business"] = "waiting", business or t["business"]
+        elif action in GONE:
+            t = ticket(site, day, e["ticket"])
+            if t is not None:
+                t["state"] = GONE[action]
+                if action == "complete":
+                    daily.add((site, day, t["business"], t["item"]), served=1)
+                elif action == "no_show":
+                    daily.add((site, day, t["business"], t["item"]), no_show=1)
+        elif action == "rate":
+            t = ticket(site, day, e["ticket"])
+            item = t["item"] if t is not None else ""
+            daily.add((site, day, business or (t["business"] if t else ""), item), rated=1,
+                      bad=int(bool(data.get("bad"))))
+        elif action in ("open_window", "sign_in", "resume") and e["window_no"] is not None:
+            _window(conn, site, e["window_no"], True, e["at"])
+        elif action in ("close_window", "sign_out") and e["window_no"] is not None:
+            _window(conn, site, e["window_no"], False, e["at"])
+        elif action == "followup_opened" and data.get("due"):
+            if site not in followups:
+                followups[site] = conn.execute("SELECT COALESCE(max(n), 0) AS n FROM console_followups "
+                                               "WHERE site = %s", (site,)).fetchone()["n"]
+            followups[site] += 1
+            try:
+                due = date.fromisoformat(str(data["due"]))
+            except ValueError:
+                continue
+            conn.execute("INSERT INTO console_followups (site, n, due) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                         (site, followups[site], due))
+        elif action == "followup_closed" and isinstance(data.get("followup"), int):
+            conn.execute("UPDATE console_followups SET closed = true WHERE site = %s AND n = %s",
+                         (site, data["followup"]))
+        elif action == "day_rolled_over":
+            conn.execute("UPDATE console_tickets SET state = 'gone' WHERE site = %s AND day < %s "
+                         "AND state IN ('waiting', 'serving')", (site, day))
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO console_tickets (site, day, ticket, business, item, issued_at, called_at, state) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (site, day, ticket) DO UPDATE SET "
+            "business = excluded.business, called_at = excluded.called_at, state = excluded.state",
+            [(*key, t["business"], t["item"], t["issued_at"], t["called_at"], t["state"])
+             for key, t in tickets.items() if t is not None])
+        cur.executemany("UPDATE console_cursor SET seq = %s, day = GREATEST(day, %s), folded_at = now() "
+                        "WHERE site = %s", [(seq, day, site) for site, (seq, day) in last.items()])
+    daily.write(conn)
+    for site, (_, day) in last.items():
+        conn.execute("DELETE FROM console_tickets WHERE site = %s AND day < %s", (site, day - timedelta(KEEP_TICKET_DAYS)))
+
+
+def _window(conn, site: str, number: int, open_: bool, at: datetime) -> None:
+    conn.execute("INSERT INTO console_windows (site, window_no, open, since) VALUES (%s, %s, %s, %s) "
+                 "ON CONFLICT (site, window_no) DO UPDATE SET open = excluded.open, "
+                 "since = CASE WHEN console_windows.open = excluded.open THEN console_windows.since "
+                 "ELSE excluded.since END", (site, number, open_, at))
+
+
+# -- reading ---------------------------------------------------------------------------------------------
+
+def today(cfg: CountyConfig) -> date:
+    return datetime.now(ZoneInfo(cfg.timezone)).date()
+
+
+def overview(conn, cfg: CountyConfig, site: str | None = None) -> list[dict]:
+    """Every hall (or one) on one line: level, open windows, waiting, longest wait, satisfaction today, bad
+    reviews overdue, online/offline since when, open alerts. Reads the small tables only."""
+    rows = conn.execute(
+        "SELECT h.site, h.level, h.name, h.parent, h.active, p.server_state, p.server_state_since, p.last_heard_at, "
+        "p.high_water, c.day, "
+        "(SELECT count(*) FROM console_windows w WHERE w.site = h.site AND w.open) AS open_windows, "
+        "(SELECT count(*) FROM console_tickets t WHERE t.site = h.site AND t.day = c.day "
+        " AND t.state = 'waiting') AS waiting, "
+        "(SELECT min(issued_at) FROM console_tickets t WHERE t.site = h.site AND t.day = c.day "
+        " AND t.state = 'waiting') AS oldest, "
+        "(SELECT count(*) FROM console_followups f WHERE f.site = h.site AND NOT f.closed AND f.due < %s) AS overdue, "
+        "(SELECT row(sum(rated), sum(bad))::text FROM console_daily d WHERE d.site = h.site AND d.day = c.day) AS r, "
+        "(SELECT array_agg(kind ORDER BY kind) FROM alerts a WHERE a.site = h.site AND a.cleared_at IS NULL "
+        " AND a.kind = ANY(%s)) AS alerts "
+        "FROM halls h LEFT JOIN hall_progress p USING (site) LEFT JOIN console_cursor c USING (site) "
+        "WHERE h.active AND (%s::text IS NULL OR h.site = %s) "
+        "ORDER BY array_position(ARRAY['city', 'district', 'town', 'village'], h.level), h.site",
+        (today(cfg), list(ALERT_KINDS), site, site)).fetchall()
+    now = datetime.now(timezone.utc)
+    for r in rows:
+        r["longest_wait_minutes"] = int((now - r.pop("oldest")).total_seconds() // 60) if r["oldest"] else 0
+        rated, bad = (int(x) if x else 0 for x in (r.pop("r") or "(,)").strip("()").split(","))
+        r["rated"], r["bad"] = rated, bad
+        r["satisfaction"] = (rated - bad) / rated if rated else None
+        r["alerts"] = r["alerts"] or []
+    return rows
+
+
+def check_alerts(conn, cfg: CountyConfig) -> None:
+    """Raise an alert per hall past a threshold of ``[console]``; clear it once the hall is back within."""
+    c = cfg.console
+    now = datetime.now(timezone.utc)
+    for h in overview(conn, cfg):
+        heard = h["last_heard_at"]
+        silent = h["server_state"] in ("offline", "stopped") and h["server_state_since"] is not None and \
+            now - h["server_state_since"] > timedelta(minutes=c.silent_minutes)
+        silent = silent or (heard is not None and now - heard > timedelta(minutes=c.silent_minutes))
+        wanted = {
+            "wait": (h["longest_wait_minutes"] > c.wait_alert_minutes,
+                     f"longest wait {h['longest_wait_minutes']} min > {c.wait_alert_minutes} min"),
+            "satisfaction": (h["rated"] >= c.satisfaction_min_ratings and h["satisfaction"] is not None
+                             and h["satisfaction"] < c.satisfaction_alert,
+                             f"satisfaction today {h['satisfaction'] or 0:.0%} < {c.satisfaction_alert:.0%} "
+                             f"({h['rated']} ratings)"),
+            "silent": (silent, f"not heard from for over {c.silent_minutes} min"),
+        }
+        for kind, (on, detail) in wanted.items():
+            if on and kind not in h["alerts"]:
+                log.warning("alert for hall %s: %s: %s", h["site"], kind, detail)
+                raise_alert(conn, h["site"], kind, detail)
+            elif not on and kind in h["alerts"]:
+                conn.execute("UPDATE alerts SET cleared_at = now() WHERE site = %s AND kind = %s AND cleared_at IS NULL",
+                             (h["site"], kind))
+
+
+def rankings(conn, by: str, start: date, end: date, site: str | None = None) -> list[dict]:
+    """Halls, businesses or items ranked by average wait (shortest first), with on-time rate and satisfaction."""
+    key = {"hall": "site", "business": "business", "item": "item"}[by]
+    rows = conn.execute(
+        f"SELECT {key} AS key, sum(issued) AS issued, sum(called) AS called, sum(served) AS served, "
+        "sum(wait_seconds) AS wait_seconds, max(wait_max) AS wait_max, sum(on_time) AS on_time, "
+        "sum(rated) AS rated, sum(bad) AS bad FROM console_daily WHERE day BETWEEN %s AND %s "
+        f"AND (%s::text IS NULL OR site = %s) AND {key} <> '' GROUP BY {key}",
+        (start, end, site, site)).fetchall()
+    out = [_ratios(r) for r in rows]
+    out.sort(key=lambda r: (r["avg_wait_minutes"] is None, r["avg_wait_minutes"] or 0, r["key"]))
+    return out
+
+
+def _ratios(r: dict) -> dict:
+    called, rated = int(r["called"] or 0), int(r["rated"] or 0)
+    r = {k: (int(v) if isinstance(v, (int, float)) and k not in ("wait_seconds", "wait_max") else v)
+         for k, v in r.items()}
+    r["avg_wait_minutes"] = round(float(r["wait_seconds"]) / called / 60, 1) if called else None
+    r["on_time_rate"] = int(r["on_time"]) / called if called else None
+    r["satisfaction"] = (rated - int(r["bad"])) / rated if rated else None
+    return r
+
+
+def daily_series(conn, start: date, end: date, site: str | None = None) -> list[dict]:
+    """One row per day of the period: the county's (or one hall's) totals and ratios."""
+    rows = conn.execute(
+        "SELECT day AS key, sum(issued) AS issued, sum(called) AS called, sum(served) AS served, "
+        "sum(wait_seconds) AS wait_seconds, max(wait_max) AS wait_max, sum(on_time) AS on_time, "
+        "sum(rated) AS rated, sum(bad) AS bad FROM console_daily WHERE day BETWEEN %s AND %s "
+        "AND (%s::text IS NULL OR site = %s) GROUP BY day ORDER BY day", (start, end, site, site)).fetchall()
+    return [_ratios(r) for r in rows]

@@ -1,0 +1,319 @@
+"""The supervision console (统一监督): the platform's pages, signed in with the platform's accounts.
+
+| page | supervisor | hall_manager |
+|---|---|---|
+| ``/console/`` every hall on one page, the alerts | every hall | their hall only |
+| ``/console/rankings`` halls, businesses, items | the county | their hall's businesses and items |
+| ``/console/stats`` (charts; ``?format=csv`` or ``xlsx``) | the county or any hall | their hall only |
+| ``/console/halls/<site>/journal`` (read-only, paged) | any hall | their hall only (403 for another) |
+
+A session is the API's (a random token, only its SHA-256 stored in ``sessions``) in an HttpOnly,
+SameSite=Strict cookie. Every text comes from the ``county.*`` catalogue (hallq/locale/*/county.po).
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import json
+import math
+import threading
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, Callable
+
+from flask import Blueprint, Response, current_app, g, make_response, redirect, render_template, request
+from markupsafe import Markup, escape
+
+from county import console
+from hallq import i18n
+from hallq.i18n import LANGS, pick
+
+bp = Blueprint("county_console", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/console/static")
+COOKIE = "hallq_county"
+LANG_COOKIE = "hallq_lang"
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+PAGE = 100
+
+
+def _ext() -> dict:
+    return current_app.extensions["county"]
+
+
+def lang() -> str:
+    if "lang" not in g:
+        wanted = request.args.get("lang") or request.cookies.get(LANG_COOKIE)
+        if wanted not in LANGS:
+            best = request.accept_languages.best_match(["zh-Hans", "zh-CN", "zh", "zh-Hant", "zh-TW", "zh-HK", "en"])
+            wanted = "zh-Hant" if best in ("zh-Hant", "zh-TW", "zh-HK") else "en" if best == "en" else "zh-Hans"
+        g.lang = wanted
+    return g.lang
+
+
+def t(key: str, /, **params: Any) -> str:
+    return i18n.text(key, lang(), **params)
+
+
+def render(template: str, status: int = 200, **ctx: Any) -> Response:
+    cfg = _ext()["cfg"]
+    body = render_template(template, t=t, lang=lang(), who=g.get("who"), county=pick(cfg.name, lang()),
+                           pick=lambda v: pick(v, lang()), here=request.path, pct=_pct, **ctx)
+    resp = make_response(body, status)
+    if request.args.get("lang") in LANGS:
+        resp.set_cookie(LANG_COOKIE, request.args["lang"], max_age=365 * 86400, samesite="Lax")
+    return resp
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{x * 100:.1f}%"
+
+
+def page(fn: Callable) -> Callable:
+    """A page for a signed-in account; one not signed in goes to the sign-in page."""
+
+    @functools.wraps(fn)
+    def view(*args: Any, **kwargs: Any):
+        token = request.cookies.get(COOKIE, "")
+        who = _ext()["session"](token) if token and len(token) <= 200 else None
+        if who is None:
+            return redirect("/console/login")
+        g.who = who
+        folder = _ext()["fold"]
+        folder()
+        return fn(*args, who=who, **kwargs)
+
+    return view
+
+
+def _may_see(who: dict, site: str) -> bool:
+    return who["role"] == "supervisor" or who["site"] == site
+
+
+def _forbidden() -> Response:
+    return render("county/error.html", 403, message=t("county.error.forbidden"))
+
+
+def _period() -> tuple[date, date, int]:
+    raw = request.args.get("days", "30")
+    days = int(raw) if raw.isdigit() and 1 <= int(raw) <= 3660 else 30
+    end = console.today(_ext()["cfg"])
+    return end - timedelta(days=days - 1), end, days
+
+
+def init(app, cfg, conn: Callable, session: Callable, background: bool) -> None:
+    """Register the console on the platform's app; with ``background``, fold and check alerts every few seconds."""
+    lock = threading.Lock()
+
+    def fold() -> None:
+        with lock:
+            console.fold(conn(), cfg)
+
+    app.extensions["county"].update(session=session, fold=fold, conn=conn)
+    app.register_blueprint(bp)
+
+    @app.after_request
+    def headers(resp: Response) -> Response:
+        if request.path.startswith("/console"):
+            resp.headers["Content-Security-Policy"] = CSP
+            resp.headers["X-Content-Type-Options"] = "nosniff"
+            resp.headers["Referrer-Policy"] = "no-referrer"
+            resp.headers.setdefault("Cache-Control", "no-store")
+        return resp
+
+    if background:
+        stop = threading.Event()
+        app.extensions["county"]["console_stop"] = stop
+
+        def loop() -> None:
+            from county import db as county_db
+
+            own = None
+            while not stop.wait(5):
+                try:
+                    if own is None or own.closed:
+                        own = county_db.connect(cfg.database_url, autocommit=True)
+                    console.fold(own, cfg)
+                    console.check_alerts(own, cfg)
+                except Exception as e:  # the database away: next round
+                    console.log.warning("console fold/alerts failed (retrying in 5 s): %s", e)
+                    own = None
+
+        threading.Thread(target=loop, name="county-console", daemon=True).start()
+
+
+@bp.get("/console/login")
+def login_form():
+    return render("county/login.html")
+
+
+@bp.post("/console/login")
+def login_post():
+    token, _who = _ext()["login"](request.form.get("username", ""), request.form.get("password", ""))
+    if token is None:
+        return render("county/login.html", 401, failed=True)
+    resp = redirect("/console/")
+    resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=request.is_secure, max_age=12 * 3600)
+    return resp
+
+
+@bp.post("/console/logout")
+def logout():
+    token = request.cookies.get(COOKIE, "")
+    if token:
+        _ext()["logout"](token)
+    resp = redirect("/console/login")
+    resp.delete_cookie(COOKIE)
+    return resp
+
+
+@bp.get("/console/")
+@page
+def overview(who):
+    cfg, c = _ext()["cfg"], _ext()["conn"]()
+    site = None if who["role"] == "supervisor" else who["site"]
+    halls = console.overview(c, cfg, site)
+    alerts = c.execute("SELECT site, kind, detail, raised_at, count FROM alerts WHERE cleared_at IS NULL "
+                       "AND (%s::text IS NULL OR site = %s) ORDER BY last_at DESC LIMIT 200",
+                       (site, site)).fetchall()
+    totals = {"waiting": sum(h["waiting"] for h in halls), "open_windows": sum(h["open_windows"] for h in halls),
+              "online": sum(1 for h in halls if h["server_state"] == "online"), "halls": len(halls),
+              "overdue": sum(h["overdue"] for h in halls)}
+    return render("county/overview.html", halls=halls, alerts=alerts, totals=totals, thresholds=cfg.console)
+
+
+@bp.get("/console/rankings")
+@page
+def rankings(who):
+    by = request.args.get("by", "hall")
+    if by not in ("hall", "business", "item"):
+        by = "hall"
+    start, end, days = _period()
+    site = None if who["role"] == "supervisor" else who["site"]
+    rows = console.rankings(_ext()["conn"](), by, start, end, site)
+    return render("county/rankings.html", rows=rows, by=by, days=days, start=start, end=end)
+
+
+@bp.get("/console/stats")
+@page
+def stats(who):
+    start, end, days = _period()
+    site = request.args.get("site") or None
+    if who["role"] != "supervisor":
+        if site not in (None, who["site"]):
+            return _forbidden()
+        site = who["site"]
+    series = console.daily_series(_ext()["conn"](), start, end, site)
+    fmt = request.args.get("format")
+    if fmt in ("csv", "xlsx"):
+        return _export(series, fmt, site, start, end)
+    labels = [r["key"].strftime("%m-%d") for r in series]
+    charts = [
+        bars(t("county.stats.chart_volume"), labels, [(t("county.col.issued"), [r["issued"] for r in series]),
+                                                      (t("county.col.served"), [r["served"] for r in series])]),
+        bars(t("county.stats.chart_wait"), labels, [(t("county.col.avg_wait"), [r["avg_wait_minutes"] for r in series])],
+             t("county.unit.minutes")),
+    ]
+    halls = _ext()["conn"]().execute("SELECT site, name FROM halls WHERE active ORDER BY site").fetchall() \
+        if who["role"] == "supervisor" else []
+    return render("county/stats.html", series=series, charts=charts, days=days, site=site, halls=halls,
+                  start=start, end=end)
+
+
+def _export(series: list[dict], fmt: str, site: str | None, start: date, end: date) -> Response:
+    head = [t("county.col.day"), t("county.col.issued"), t("county.col.called"), t("county.col.served"),
+            t("county.col.avg_wait"), t("county.col.on_time"), t("county.col.rated"), t("county.col.bad"),
+            t("county.col.satisfaction")]
+    rows = [[r["key"].isoformat(), r["issued"], r["called"], r["served"], r["avg_wait_minutes"],
+             None if r["on_time_rate"] is None else round(r["on_time_rate"], 4), r["rated"], r["bad"],
+             None if r["satisfaction"] is None else round(r["satisfaction"], 4)] for r in series]
+    name = f"county-{site or 'all'}-{start.isoformat()}-{end.isoformat()}"
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(head)
+        w.writerows(rows)
+        resp = make_response("\ufeff" + buf.getvalue())  # the BOM: Excel opens UTF-8 Chinese correctly
+        resp.headers["Content-Type"] = "text/csv; charset=utf-8"
+    else:
+        from openpyxl import Workbook
+
+        wb = Workbook()
+        ws = wb.active
+        ws.title = t("county.stats.sheet")[:31]
+        ws.append(head)
+        for r in rows:
+            ws.append(r)
+        out = io.BytesIO()
+        wb.save(out)
+        resp = make_response(out.getvalue())
+        resp.headers["Content-Type"] = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    resp.headers["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    return resp
+
+
+@bp.get("/console/halls/<site>/journal")
+@page
+def journal(who, site: str):
+    if not _may_see(who, site):
+        return _forbidden()
+    c = _ext()["conn"]()
+    hall = c.execute("SELECT site, name FROM halls WHERE site = %s", (site,)).fetchone()
+    if hall is None:
+        return render("county/error.html", 404, message=t("county.error.unknown_hall"))
+    raw = request.args.get("after", "0")
+    after = int(raw) if raw.isdigit() and len(raw) < 19 else 0
+    rows = c.execute("SELECT seq, at, business_day, actor, action, ticket, business, window_no, data FROM events "
+                     "WHERE site = %s AND seq > %s ORDER BY seq LIMIT %s", (site, after, PAGE + 1)).fetchall()
+    more = len(rows) > PAGE
+    rows = rows[:PAGE]
+    for r in rows:
+        r["data"] = json.dumps(r["data"], ensure_ascii=False)[:300]
+    return render("county/journal.html", hall=hall, rows=rows, after=after,
+                  next_after=rows[-1]["seq"] if rows and more else None)
+
+
+# -- a chart, drawn on the server as SVG (no script, nothing from elsewhere) ---------------------------
+
+W, H, LEFT, BOTTOM, TOP = 900, 260, 50, 40, 30
+COLOURS = ("#0b5cad", "#1e6b34")
+
+
+def bars(title: str, labels: list[str], series: list[tuple[str, list]], unit: str = "") -> Markup:
+    values = [v for _, vs in series for v in vs if v is not None]
+    top = max(values, default=0) or 1
+    step = 10 ** math.floor(math.log10(top / 4)) if top >= 4 else 1
+    ymax = math.ceil(top / step / 4) * step * 4
+    pw, ph = W - LEFT - 10, H - TOP - BOTTOM
+    out = [f'<svg class="chart" viewBox="0 0 {W} {H}" role="img" aria-label="{escape(title)}">',
+           f"<title>{escape(title)}</title>",
+           f'<text x="{LEFT}" y="18" font-size="14" font-weight="bold">{escape(title)}</text>']
+    for i in range(5):
+        y = TOP + ph - ph * i / 4
+        out.append(f'<line x1="{LEFT}" x2="{W - 10}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ccc"/>'
+                   f'<text x="{LEFT - 4}" y="{y + 4:.1f}" font-size="11" text-anchor="end">'
+                   f'{ymax * i / 4:g}{escape(unit)}</text>')
+    for k, (name, _) in enumerate(series):
+        x = LEFT + 200 * k + 250
+        out.append(f'<rect x="{x}" y="8" width="12" height="12" fill="{COLOURS[k % 2]}"/>'
+                   f'<text x="{x + 16}" y="18" font-size="12">{escape(name)}</text>')
+    if labels:
+        group = pw / len(labels)
+        bw = max(1.0, group * 0.8 / len(series))
+        for i, label in enumerate(labels):
+            for k, (name, vs) in enumerate(series):
+                v = vs[i] or 0
+                h = ph * v / ymax
+                x = LEFT + group * i + group * 0.1 + bw * k
+                out.append(f'<rect x="{x:.1f}" y="{TOP + ph - h:.1f}" width="{bw:.1f}" height="{h:.1f}" '
+                           f'fill="{COLOURS[k % 2]}"><title>{escape(label)} {escape(name)}: {v:g}</title></rect>')
+            if len(labels) <= 31 or i % math.ceil(len(labels) / 31) == 0:
+                out.append(f'<text x="{LEFT + group * (i + 0.5):.1f}" y="{H - BOTTOM + 16}" font-size="10" '
+                           f'text-anchor="middle">{escape(label)}</text>')
+    out.append("</svg>")
+    return Markup("".join(out))
+
+
+STATIC = Path(__file__).resolve().parent / "static"

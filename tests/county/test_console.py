@@ -1,0 +1,232 @@
+"""The supervision console on a real PostgreSQL: the numbers folded from the events, and who may see what.
+
+Events go in through :func:`county.store.apply` (what the ingester calls), so each rule of the fold is seen on
+its own: waits from issue to first call, on time, satisfaction, follow-ups overdue, windows open, a gap that
+holds the fold until it is filled, and each event counted once. The pages are read through Flask's client
+with the platform's accounts (a supervisor, a hall manager). The end to end test with a real hall is in
+test_console_e2e.py.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from county import console, intake, registry, store
+from county import db as cdb
+from county.app import create_app
+from county.config import Ingest, load_county
+from hallq import contract
+from hallq.demo import DEMO_PASSWORD
+from tests.county.conftest import sql
+
+ROOT = Path(__file__).resolve().parents[2]
+RULES = Ingest()
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
+DAY = NOW.astimezone(timezone(timedelta(hours=8))).date().isoformat()
+
+
+def entry(seq: int, action: str, at: datetime, ticket: str | None = None, window: int | None = None,
+          business: str | None = "alpha", **data) -> dict:
+    return {"seq": seq, "at": at.isoformat(), "day": DAY, "actor": "staff:1", "action": action, "ticket": ticket,
+            "business": business, "window": window,
+            "data": {("seq" if k == "call_seq" else k): v for k, v in data.items()}}
+
+
+def live(site: str, e: dict):
+    topic = f"hallq/{site}/journal"
+    known = frozenset({"hall-a", "hall-b"})
+    return intake.live(topic, contract.encode(contract.JOURNAL, {"site": site, **e}), known, RULES, NOW), topic
+
+
+@pytest.fixture
+def cfg(county_db, tmp_path):
+    path = tmp_path / "county.toml"
+    path.write_text(f'''
+[county]
+id = "t"
+name = {{ zh-Hans = "测试县", en = "Test county" }}
+[broker]
+url = "mqtt://127.0.0.1:1"
+[console]
+wait_alert_minutes = 30
+satisfaction_alert = 0.8
+satisfaction_min_ratings = 2
+silent_minutes = 10
+on_time_minutes = 20
+[[halls]]
+site = "hall-a"
+level = "district"
+name = {{ zh-Hans = "甲大厅", en = "Hall A" }}
+journal_url = "http://127.0.0.1:1"
+credential = "env:NONE"
+[[halls]]
+site = "hall-b"
+level = "town"
+parent = "hall-a"
+name = {{ zh-Hans = "乙镇", en = "Town B" }}
+journal_url = "http://127.0.0.1:1"
+credential = "env:NONE"
+[[accounts]]
+username = "sup"
+role = "supervisor"
+password_hash = "{_hash()}"
+[[accounts]]
+username = "mgr-b"
+role = "hall_manager"
+site = "hall-b"
+password_hash = "{_hash()}"
+''', encoding="utf-8")
+    cdb.migrate(county_db)
+    c = load_county(path, database_url=county_db)
+    with cdb.connect(county_db) as conn:
+        registry.sync(conn, c)
+    return c
+
+
+def _hash() -> str:
+    from hallq.demo import DEMO_PASSWORD_HASH
+
+    return DEMO_PASSWORD_HASH
+
+
+def feed(cfg, *items) -> None:
+    with cdb.connect(cfg.database_url) as conn:
+        store.apply(conn, list(items))
+
+
+def a_day_of_hall_a(cfg) -> None:
+    """Hall A: window 1 opens; A001 waits 10 min (on time) and is served; A002 waits 40 min (late), no-show;
+    A003 and A004 still wait (the older since 50 min); two ratings, one bad; a follow-up due yesterday, open."""
+    t0 = NOW - timedelta(minutes=60)
+    m = lambda n: t0 + timedelta(minutes=n)  # noqa: E731
+    feed(cfg, *[live("hall-a", e) for e in [
+        entry(1, "open_window", m(0), window=1, business=None),
+        entry(2, "issue", m(0), "A001", item="id_card"),
+        entry(3, "issue", m(0), "A002", item="passport"),
+        entry(4, "call", m(10), "A001", window=1, call_seq=1, recalls=0),
+        entry(5, "complete", m(15), "A001", window=1),
+        entry(6, "call", m(40), "A002", window=1, call_seq=2, recalls=0),
+        entry(7, "recall", m(42), "A002", window=1, call_seq=3, recalls=1),  # a recall is not a second wait
+        entry(8, "no_show", m(45), "A002", window=1),
+        entry(9, "issue", m(10), "A003", item="id_card"),
+        entry(10, "issue", m(20), "A004", item="id_card"),
+        entry(11, "rate", m(16), "A001", window=1, level=5, stage="window", bad=False),
+        entry(12, "rate", m(46), "A002", window=1, level=1, stage="window", bad=True),
+        entry(13, "followup_opened", m(47), window=1, level=1, rating=2,
+              due=(NOW - timedelta(days=1)).date().isoformat()),
+    ]])
+
+
+def test_the_fold_derives_each_halls_state_and_daily_numbers(cfg):
+    a_day_of_hall_a(cfg)
+    with cdb.connect(cfg.database_url, autocommit=True) as conn:
+        assert console.fold(conn, cfg) == 13
+        assert console.fold(conn, cfg) == 0  # each event once
+        a = {h["site"]: h for h in console.overview(conn, cfg)}["hall-a"]
+        assert (a["open_windows"], a["waiting"], a["overdue"], a["rated"], a["bad"]) == (1, 2, 1, 2, 1)
+        assert 49 <= a["longest_wait_minutes"] <= 51 and a["satisfaction"] == 0.5
+        items = {r["key"]: r for r in console.rankings(conn, "item", NOW.date() - timedelta(days=1),
+                                                       NOW.date() + timedelta(days=1))}
+    assert items["id_card"]["avg_wait_minutes"] == 10.0 and items["id_card"]["on_time_rate"] == 1.0
+    assert items["passport"]["avg_wait_minutes"] == 40.0 and items["passport"]["on_time_rate"] == 0.0
+    daily = sql(cfg.database_url, "SELECT sum(issued) i, sum(called) c, sum(served) s, sum(no_show) n, "
+                                  "sum(rated) r, sum(bad) b FROM console_daily WHERE site = 'hall-a'")[0]
+    assert daily == {"i": 4, "c": 2, "s": 1, "n": 1, "r": 2, "b": 1}
+
+
+def test_a_gap_holds_the_fold_until_it_is_filled_and_nothing_counts_twice(cfg):
+    t = NOW - timedelta(minutes=5)
+    feed(cfg, live("hall-b", entry(1, "issue", t, "B001")), live("hall-b", entry(3, "issue", t, "B003")))
+    with cdb.connect(cfg.database_url, autocommit=True) as conn:
+        assert console.fold(conn, cfg) == 1  # seq 3 waits behind the gap at 2
+        feed(cfg, live("hall-b", entry(2, "call", t, "B001", window=2)),
+             live("hall-b", entry(3, "issue", t, "B003")))  # the gap filled; 3 delivered again
+        assert console.fold(conn, cfg) == 2
+        b = {h["site"]: h for h in console.overview(conn, cfg)}["hall-b"]
+    assert b["waiting"] == 1
+    assert sql(cfg.database_url, "SELECT sum(issued) i, sum(called) c FROM console_daily")[0] == {"i": 2, "c": 1}
+
+
+def test_alerts_are_raised_past_the_thresholds_and_cleared_when_back(cfg):
+    a_day_of_hall_a(cfg)
+    with cdb.connect(cfg.database_url, autocommit=True) as conn:
+        console.fold(conn, cfg)
+        conn.execute("UPDATE hall_progress SET server_state = 'offline', server_state_since = now() - interval '1 hour' "
+                     "WHERE site = 'hall-b'")
+        console.check_alerts(conn, cfg)
+        open_ = {(r["site"], r["kind"]) for r in conn.execute("SELECT site, kind FROM alerts WHERE cleared_at IS NULL")}
+        assert {("hall-a", "wait"), ("hall-a", "satisfaction"), ("hall-b", "silent")} <= open_
+        feed(cfg, *[live("hall-a", entry(s, "call", NOW, tk, window=1)) for s, tk in ((14, "A003"), (15, "A004"))])
+        conn.execute("UPDATE hall_progress SET server_state = 'online', server_state_since = now(), "
+                     "last_heard_at = now() WHERE site = 'hall-b'")
+        console.fold(conn, cfg)
+        console.check_alerts(conn, cfg)
+        open_ = {(r["site"], r["kind"]) for r in conn.execute("SELECT site, kind FROM alerts WHERE cleared_at IS NULL")}
+    assert ("hall-a", "wait") not in open_ and ("hall-b", "silent") not in open_
+    assert ("hall-a", "satisfaction") in open_
+
+
+def _client(cfg, username: str):
+    app = create_app(cfg, ingest=False)
+    c = app.test_client()
+    r = c.post("/console/login", data={"username": username, "password": DEMO_PASSWORD})
+    assert r.status_code == 302, r.data[:300]
+    return c
+
+
+def test_the_supervisor_sees_every_hall_rankings_statistics_and_exports(cfg):
+    a_day_of_hall_a(cfg)
+    c = _client(cfg, "sup")
+    page = c.get("/console/?lang=zh-Hans").get_data(as_text=True)
+    assert "甲大厅" in page and "乙镇" in page and "差评整改逾期" in page
+    row = re.search(r'<tr data-site="hall-a".*?</tr>', page, re.S).group(0)
+    assert re.search(r'data-col="waiting">2<', row) and re.search(r'data-col="overdue">1<', row)
+    assert "Every hall now" in c.get("/console/?lang=en").get_data(as_text=True)
+    ranks = c.get("/console/rankings?by=item&days=7").get_data(as_text=True)
+    assert ranks.index('data-key="id_card"') < ranks.index('data-key="passport"')  # shorter wait first
+    stats = c.get("/console/stats?days=7")
+    assert stats.status_code == 200 and b"<svg" in stats.data
+    csv = c.get("/console/stats?days=7&format=csv&lang=en").get_data(as_text=True)
+    assert csv.startswith("\ufeffDay,Tickets") and f"{DAY},4,2,1,25.0,0.5,2,1,0.5" in csv
+    xlsx = c.get("/console/stats?days=7&format=xlsx&site=hall-a")
+    from openpyxl import load_workbook
+
+    ws = load_workbook(io.BytesIO(xlsx.data)).active
+    assert [cell.value for cell in ws[2]][:4] == [DAY, 4, 2, 1]
+    journal = c.get("/console/halls/hall-a/journal").get_data(as_text=True)
+    assert "A001" in journal and "no_show" in journal
+    assert c.get("/console/halls/hall-a/journal?after=13").status_code == 200
+
+
+def test_a_hall_manager_sees_only_their_hall_read_only(cfg):
+    a_day_of_hall_a(cfg)
+    c = _client(cfg, "mgr-b")
+    page = c.get("/console/").get_data(as_text=True)
+    assert 'data-site="hall-b"' in page and 'data-site="hall-a"' not in page
+    assert c.get("/console/halls/hall-a/journal").status_code == 403
+    assert c.get("/console/halls/hall-b/journal").status_code == 200
+    assert c.get("/console/stats?site=hall-a").status_code == 403
+    assert "id_card" not in c.get("/console/rankings?by=item").get_data(as_text=True)  # hall A's items
+    assert c.post("/console/halls/hall-b/journal").status_code == 405  # nothing to write
+
+
+def test_a_page_without_a_session_goes_to_the_sign_in_and_a_wrong_password_is_refused(cfg):
+    app = create_app(cfg, ingest=False)
+    c = app.test_client()
+    r = c.get("/console/")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/console/login")
+    r = c.post("/console/login", data={"username": "sup", "password": "wrong"})
+    assert r.status_code == 401 and "用户名或密码不正确" in r.get_data(as_text=True)
+    c.set_cookie("hallq_county", "forged")
+    assert c.get("/console/stats").status_code == 302
+    ok = _client(cfg, "sup")
+    cookie = ok.get_cookie("hallq_county")
+    assert cookie.http_only and cookie.same_site == "Strict"
+    assert "Content-Security-Policy" in ok.get("/console/").headers
+    ok.post("/console/logout")
+    assert ok.get("/console/").status_code == 302
