@@ -39,6 +39,7 @@ class Option:
     enabled: bool = True
     selected: bool = False
     primary: bool = False
+    pinned: bool = False        # always in sight, below a list that scrolls ("不确定具体事项")
 
 
 @dataclass

@@ -193,7 +193,7 @@ class TakeNumber(Flow):
             v.result = {"business": self.s.pick(self.business["name"])}
             for it in self.business.get("items", []):
                 v.options.append(Option(it["code"], self.s.pick(it["name"])))
-            v.options.append(Option(NO_ITEM, self.t("take.item_unsure")))
+            v.options.append(Option(NO_ITEM, self.t("take.item_unsure"), pinned=True))
             v.actions = self._green_actions() if len(self._businesses()) == 1 else []
             return v
         if self.step == "identity":

@@ -14,6 +14,7 @@ from kivy.properties import BooleanProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.label import Label
 from kivy.uix.screenmanager import Screen
+from kivy.uix.widget import Widget
 
 from kiosk.ime import Composer, preload
 from kiosk.presenters.base import Option, View
@@ -183,19 +184,57 @@ class ChooseStep(BoxLayout):
     def fill(self, screen: FlowScreen, view: View) -> None:
         app = screen.app
         lang = app.session.lang
+        landscape = app.layout == "landscape"
         self.ids.prompt.text = view.prompt
         self.ids.context.text = "  ·  ".join(str(v) for k, v in view.result.items() if isinstance(v, str) and v)
-        grid = self.ids.options
-        grid.cols = 1 if app.layout == "portrait" or app.session.elderly else 2
+        grid, pinned = self.ids.options, self.ids.pinned
+        grid.cols = 2 if landscape else 1
         event = "toggle" if view.multi else "choose"
         for opt in view.options:
             mark = (tr("option.selected", lang) if opt.selected else UNSELECTED_MARK) if view.multi else ""
             t = Tile(text=opt.label, detail=opt.detail, badge=opt.badge, key=opt.key, selected=opt.selected,
                      enabled=opt.enabled, primary=opt.primary, mark=mark)
             t.bind(on_release=lambda tile: screen.send(event, tile.key))
-            grid.add_widget(t)
-        self.ids.actions.cols = 1 if app.session.elderly else 2
-        _actions(self.ids.actions, screen, view)
+            (pinned if opt.pinned else grid).add_widget(t)
+        actions = self.ids.actions
+        if landscape:   # the prompt and the actions in a column on the left: the list gets the whole height
+            self.orientation = "horizontal"
+            side = self.ids.side
+            side.size_hint = (0.34, 1)
+            self.ids.main.size_hint_x = 0.66
+            self.ids.main.remove_widget(actions)
+            side.add_widget(Widget())
+            side.add_widget(actions)
+            actions.cols = 1
+        else:
+            actions.cols = 1 if app.session.elderly else 2
+        _actions(actions, screen, view)
+        for w in (self.ids.main, grid, pinned, actions):
+            w.bind(height=self.fit_rows)
+        self.fit_rows()
+
+    def fit_rows(self, *_) -> None:
+        """The list as tall as the whole rows that fit, the rest of the space left empty below: a tile cut at the
+        list's edge reads as the end of the list ("不确定可选最后一项" then seems missing). The scroll bar,
+        always drawn, says that there is more."""
+        main, scroll, grid = self.ids.main, self.ids.scroll.__self__, self.ids.options   # ids are weak proxies
+        below = self.ids.below.__self__
+        gap = main.spacing
+        others = [c for c in main.children if c is not scroll and c is not below]
+        room = main.height - sum(c.height for c in others) - gap * len(others)
+        tiles = list(reversed(grid.children))
+        rows = [max(t.height for t in tiles[i:i + grid.cols]) for i in range(0, len(tiles), grid.cols)]
+        used = 0.0
+        for i, h in enumerate(rows):
+            step = h + (grid.spacing[1] if i else 0)
+            if used + step > room:
+                break
+            used += step
+        if not rows or used == 0:
+            used = max(room, 0)
+        scroll.size_hint_y = None
+        scroll.height = used
+        below.height = max(room - used - gap, 0)
 
 
 class IdentityStep(BoxLayout):

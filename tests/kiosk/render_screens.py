@@ -40,7 +40,8 @@ from tests.conftest import make_id  # noqa: E402
 from tests.kiosk import screen_checks  # noqa: E402
 from tests.kiosk.conftest import make_session  # noqa: E402
 
-session = make_session(url, key="demo-kiosk-station" if hall == "village" else "demo-kiosk-1", layout=layout, elderly_mode=mode == "elderly")
+session = make_session(url, key="demo-kiosk-station" if hall == "village" else "demo-kiosk-1", layout=layout,
+                       elderly_mode=mode == "elderly")
 session.set_lang(lang)
 session.elderly = mode == "elderly"
 app = KioskApp(session, headless=True, background=False)

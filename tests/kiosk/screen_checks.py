@@ -40,6 +40,16 @@ def measure(root, elderly: bool, overlaps: bool = False) -> list[str]:
             if elderly and isinstance(w, KButton) and w.font_size < sp(30) and len(w.text) > 2:
                 if not w.text.startswith(("简体", "繁體", "English", "【")):
                     problems.append(f"action {w.text[:20]!r} at {w.font_size:.0f}px < 30sp in elderly mode")
+    for sv in root.walk():     # a list at rest shows whole tiles: one cut at its edge reads as the list's end
+        if isinstance(sv, ScrollView) and sv.get_parent_window() and sv.height > 1:
+            left, bottom = sv.to_window(sv.x, sv.y)
+            for w in sv.walk(restrict=True):     # the tiles of a list (a form's fields scroll freely: not yet)
+                if isinstance(w, Tile):
+                    x, y = w.to_window(w.x, w.y)
+                    inside = bottom - 1 <= y and y + w.height <= bottom + sv.height + 1
+                    outside = y >= bottom + sv.height - 1 or y + w.height <= bottom + 1
+                    if not inside and not outside:
+                        problems.append(f"target {getattr(w, 'text', '')[:20]!r} cut at the edge of its list")
     if overlaps:
         for i, (a, ax, ay) in enumerate(targets):
             for b, bx, by in targets[i + 1:]:
@@ -54,3 +64,21 @@ def _parents(w):
     while p is not None and p is not p.parent:
         yield p
         p = p.parent
+
+
+def targets(root) -> list[dict]:
+    """Every touch target drawn: its text, its box in window coordinates, whether it is in a list that scrolls and,
+    if so, whether it is in sight (for tests that measure a layout, e.g. how many items a list shows)."""
+    out = []
+    for w in root.walk():
+        if not isinstance(w, (KButton, Tile)) or not w.get_parent_window() or w.opacity == 0 or w.height <= 1:
+            continue
+        x, y = w.to_window(w.x, w.y)
+        sv = next((p for p in _parents(w) if isinstance(p, ScrollView)), None)
+        seen = True
+        if sv is not None:
+            left, bottom = sv.to_window(sv.x, sv.y)
+            seen = bottom - 1 <= y and y + w.height <= bottom + sv.height + 1
+        out.append({"text": w.text, "key": getattr(w, "key", ""), "box": [x, y, w.width, w.height],
+                    "in_list": sv is not None, "in_sight": seen})
+    return out
