@@ -34,7 +34,7 @@ from kivy.uix.floatlayout import FloatLayout
 from kivy.utils import get_color_from_hex
 
 from display_board.model import BoardModel
-from display_board.presenter import BoardView, present
+from display_board.presenter import BoardView, by_window, panel_windows, present
 from display_board.ticker import NoticeTicker, software_gl  # noqa: F401 (NoticeTicker is used by board.kv)
 
 log = logging.getLogger("hallq.board")
@@ -51,6 +51,7 @@ class RecentRow(BoxLayout):
     business = StringProperty("")
     mark = StringProperty("")
     odd = BooleanProperty(False)
+    scale = NumericProperty(1)   # a station's few rows (one per window) are drawn larger
 
 
 class QueueTile(BoxLayout):
@@ -142,8 +143,8 @@ class BoardApp(App):
 
             Window.bind(on_flip=lambda *a: glFinish())
         root.u = Window.height / 1080 * s.font_scale
-        rows = max(1, s.recent_calls - 1)
-        self.rows = [RecentRow(u=root.u, odd=i % 2 == 0) for i in range(rows)]
+        rows = max(1, len(panel_windows(s))) if by_window(s) else max(1, s.recent_calls - 1)
+        self.rows = [RecentRow(u=root.u, odd=i % 2 == 0, scale=1.3 if by_window(s) else 1) for i in range(rows)]
         for r in self.rows:
             root.ids.recent.add_widget(r)
         shown = s.shown_businesses()

@@ -31,7 +31,7 @@ class CallLine:
     window: str  # "3号窗口"
     window_2: str  # second language, "" when the board has one
     business: str
-    mark: str  # "重呼" / "回呼" / ""
+    mark: str  # "重呼" / "回呼" / "转自工程建设项目" / ""
     seq: int
 
 
@@ -73,14 +73,51 @@ class BoardView:
     closed_badge: str = ""
     recent_title: str = ""
     queues_title: str = ""
+    by_window: bool = False  # a station's one to three windows: each window's number instead of the recent calls
+
+
+def by_window(settings) -> bool:
+    """A station's board (``panel = "windows"``) shows each window's current number in place of the recent calls:
+    with one or two windows the recent calls are few, and a list of them left most of the board empty."""
+    return settings.panel == "windows"
+
+
+def panel_windows(settings) -> list[int]:
+    """The windows a ``panel = "windows"`` board lists, one row each (load_boards allows at most six)."""
+    return sorted(n for n, w in settings.hall.windows.items() if settings.shows_window(n, w.area))
+
+
+def _window_lines(model: BoardModel, lang: str) -> list[CallLine]:
+    """One line per window: the number it is calling or serving, or what it is doing ("空闲", "暂停", "未开放")."""
+    lines = []
+    for number in panel_windows(model.settings):
+        now = model.windows.get(number) or {}
+        state = now.get("state", "closed")
+        current = now.get("current") or ""
+        status = "" if current else ui(f"window_{state if state in ('paused', 'closed') else 'idle'}", lang)
+        lines.append(CallLine(ticket=current or "—", window=ui("window", lang, window=number), window_2="",
+                              business=status, mark="",
+                              seq=-number))
+    return lines
 
 
 def _line(c: Call, lang: str, lang2: str | None, settings) -> CallLine:
     mark = ui("recall", lang) if c.kind == "recall" else ui("call_back", lang) if c.kind == "call_back" else ""
+    origin = _moved_from(c, settings)
+    if not mark and origin is not None:    # "B003 … 商事登记" alone would look like a mistake: say it was moved
+        mark = ui("transferred", lang, business=clip(pick(origin.name, lang), 12))
     return CallLine(ticket=c.ticket, window=ui("window", lang, window=c.window),
                     window_2=ui("window", lang2, window=c.window) if lang2 else "",
                     business=clip(pick(c.business_name or _hall_name(settings, c.business), lang), 16), mark=mark,
                     seq=c.seq)
+
+
+def _moved_from(c: Call, settings):
+    """The business a transferred ticket was taken for, when it is called for another: its letters are the prefix of
+    the business it was issued to (a transfer keeps the number; the call says the business it is now in)."""
+    letters = "".join(ch for ch in c.ticket if ch.isalpha())
+    origin = settings.hall.business_by_prefix(letters)
+    return origin if origin is not None and origin.code != c.business else None
 
 
 def _clock(now: datetime, lang: str) -> tuple[str, str]:
@@ -140,6 +177,8 @@ def present(model: BoardModel, now: datetime) -> BoardView:
     if stale:
         banner_2 = f"{ui('may_be_old', lang)} · {banner_2}" if banner_2 else ui("may_be_old", lang)
 
+    small = by_window(s)
+    title = "windows_now" if small else "recent"
     closed = ""
     if model.serving is False:
         closed = ui("closed", lang) + (f" · {ui('closed', lang2)}" if lang2 else "")
@@ -148,9 +187,10 @@ def present(model: BoardModel, now: datetime) -> BoardView:
         hall_name=clip(pick(model.hall_name, lang), 40), hall_name_2=clip(pick(model.hall_name, lang2), 90) if lang2 else "",
         date_text=date_text, time_text=time_text, newest=line, prompt=prompt, prompt_parts=parts, prompt_2=prompt_2,
         newest_detail=detail, placeholder=placeholder, flashing=model.flashing() and not stale,
-        recent=[_line(c, lang, lang2, s) for c in model.recent[1:]], queues=tiles, notices=notices,
+        recent=_window_lines(model, lang) if small else [_line(c, lang, lang2, s) for c in model.recent[1:]],
+        queues=tiles, notices=notices, by_window=small,
         banner=banner, banner_2=banner_2, stale=stale, closed_badge=closed,
-        recent_title=ui("recent", lang) + (f"  {ui('recent', lang2)}" if lang2 else ""),
+        recent_title=ui(title, lang) + (f"  {ui(title, lang2)}" if lang2 else ""),
         queues_title=ui("queues", lang) + (f"  {ui('queues', lang2)}" if lang2 else ""),
     )
 

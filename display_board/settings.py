@@ -36,6 +36,9 @@ BOARD = Obj({
     "areas": Arr(Str(max_len=40), max_items=20),
     "businesses": Arr(Str(pattern=CODE), max_items=26),
     "recent_calls": Int(min=1, max=12),
+    "panel": Str(enum=["recent", "windows"],
+                 description="beside the newest call: the recent calls, or each window's current number "
+                             "(a station with a few windows, at most 6)"),
     "flash_seconds": Num(min=0, max=60),
     "font_scale": Num(min=0.6, max=1.6),
     "languages": Arr(Str(enum=list(LANGS)), min_items=1, max_items=2),
@@ -130,6 +133,7 @@ class BoardSettings:
     areas: tuple[str, ...] = ()
     businesses: tuple[str, ...] = ()
     recent_calls: int = 8
+    panel: str = "recent"
     flash_seconds: float = 8.0
     font_scale: float = 1.0
     languages: tuple[str, ...] = ("zh-Hans", "en")
@@ -227,6 +231,14 @@ def _check_windows(label: str, key: str, hall: HallConfig, windows: list[int], a
             problems.append((label, f"{key}.areas", f"unknown area {a!r} (known: {', '.join(sorted(known_areas))})"))
 
 
+MAX_PANEL_WINDOWS = 6
+
+
+def _shows(b: dict, number: int, area: str) -> bool:
+    windows, areas = b.get("windows", []), b.get("areas", [])
+    return (not windows and not areas) or number in windows or area in areas
+
+
 def load_boards(path: str | Path, hall_override: str | None = None) -> dict[str, BoardSettings]:
     """Every board of ``board.toml``, by id; raise ConfigError listing every problem."""
     path = Path(path)
@@ -246,6 +258,12 @@ def load_boards(path: str | Path, hall_override: str | None = None) -> dict[str,
             if code not in hall.businesses:
                 problems.append((label, f"{key}.businesses", f"unknown business {code!r} "
                                  f"(known: {', '.join(hall.businesses)})"))
+        if b.get("panel") == "windows":
+            shown = [n for n, w in hall.windows.items() if _shows(b, n, w.area)]
+            if len(shown) > MAX_PANEL_WINDOWS:
+                problems.append((label, f"{key}.panel", f'"windows" lists one row per window and this board shows '
+                                 f"{len(shown)}: at most {MAX_PANEL_WINDOWS} (choose the board's windows or areas, "
+                                 'or panel = "recent")'))
         opts = {k: (tuple(v) if isinstance(v, list) else v) for k, v in b.items() if k not in ("notices", "colours")}
         boards[b["id"]] = BoardSettings(hall=hall, notices=NoticeSettings(**b.get("notices", {})),
                                         colours={**DEFAULT_COLOURS, **b.get("colours", {})}, **opts)

@@ -13,6 +13,8 @@ import pytest
 from hallq import contract
 from tests.conftest import CITY, Api, make_id
 
+VILLAGE = CITY.parents[1] / "village-station" / "hall.toml"
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "display_board"
 RENDER = Path(__file__).with_name("render_board.py")
@@ -82,6 +84,22 @@ def morning(city) -> CityHall:
                 "急需办理的请到 19 号窗口登记", "Real-estate services pause 14:00-15:00 today", "urgent")
     city.notice("请保管好随身物品，谨防诈骗", "Mind your belongings")
     return city
+
+
+@pytest.fixture
+def station(tmp_path, clock) -> CityHall:
+    """The sample village station (one business, two windows) in mid-morning: numbers taken, three called."""
+    from queue_server.app import create_app
+
+    app = create_app(VILLAGE, data_dir=tmp_path / "village", clock=clock, mqtt=False, housekeeping=False)
+    api = Api(app.test_client())
+    api.tokens.update({"kiosk": "demo-kiosk-station"})
+    hall = CityHall(api)
+    hall.issue("general", 6)
+    for window, job in ((1, "3001"), (2, "3002"), (1, "3001")):
+        hall.call(window, job)
+    yield hall
+    app.extensions["hallq"].close()
 
 
 def render(tmp_path: Path, board: str, steps: list[dict], font: str = "cjk", boards: Path | None = None) -> list[dict]:

@@ -76,6 +76,11 @@ def main(spec_path: str, result_path: str) -> None:
             "png": str(out), "ticket": r.ticket, "mark": r.mark, "prompt": r.prompt, "banner": r.banner,
             "prompt_parts": [r.prompt_pre, r.prompt_number, r.prompt_post],
             "hall_name": r.hall_name, "recent": [row.ticket for row in reversed(r.ids.recent.children) if row.ticket],
+            "recent_marks": [row.mark for row in reversed(r.ids.recent.children) if row.ticket],
+            "recent_rows": [[*row.to_window(*row.pos), *row.size] for row in reversed(r.ids.recent.children)
+                            if row.ticket],
+            "recent_box": [*r.ids.recent.to_window(*r.ids.recent.pos), *r.ids.recent.size],
+            "detail": r.detail, "recent_title": r.recent_title,
             "tiles": [t.name for t in app.tiles if t.name], "ticker": r.ids.ticker.text,
             "size": list(r.size), "widgets": sum(1 for _ in r.walk()), "bad": feed.bad.rejected,
             "ticket_box": [*r.ids.ticket.to_window(*r.ids.ticket.pos), *r.ids.ticket.size],

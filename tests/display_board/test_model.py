@@ -288,3 +288,24 @@ def test_the_date_beside_the_clock_is_the_catalogue_s_pattern_in_each_language()
     assert _clock(sunday, "zh-Hans") == ("2026年12月6日 星期日", "09:05")
     assert _clock(sunday, "zh-Hant") == ("2026年12月6日 星期日", "09:05")
     assert _clock(sunday, "en") == ("2026-12-06 Sun", "09:05")
+
+
+def test_a_windows_panel_lists_each_window_state_and_refuses_a_hall_too_big_for_it(tmp_path):
+    """panel = "windows" (a station): one line per window, its current number or what it is doing."""
+    from hallq.hallconfig import ConfigError
+    from tests.conftest import CITY
+
+    station = load_boards(CITY.parents[1] / "village-station" / "board.toml")["station"]
+    model = BoardModel(station)
+    model.windows = {1: {"number": 1, "state": "open", "current": "A004"}, 2: {"number": 2, "state": "paused"}}
+    view = present(model, T0)
+    assert view.by_window and view.recent_title == "各窗口当前号"
+    assert [(r.ticket, r.window, r.business) for r in view.recent] == [("A004", "1号窗口", ""),
+                                                                      ("—", "2号窗口", "暂停")]
+    model.windows = {}
+    assert [r.business for r in present(model, T0).recent] == ["未开放", "未开放"]
+
+    boards = tmp_path / "board.toml"
+    boards.write_text(f'hall = "{CITY}"\n\n[[boards]]\nid = "lobby"\npanel = "windows"\n')
+    with pytest.raises(ConfigError, match="at most 6"):
+        load_boards(boards)

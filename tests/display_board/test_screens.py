@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from PIL import Image, ImageChops
 
-from tests.display_board.conftest import render
+from hallq import contract
+from tests.display_board.conftest import VILLAGE, render
 from tests.display_board.payloads import call, status
 
 SITE = "hallq/liupanshui"
+STATION = "hallq/zhoujia-village"
 ACCENT, FLASH, ALERT, BG = (0xFF, 0xD2, 0x3F), (0xC6, 0x28, 0x28), (0xB7, 0x1C, 0x1C), (0x0B, 0x1F, 0x3A)
 
 
@@ -105,3 +107,37 @@ def test_area_board_720p(tmp_path, artifacts, morning):
     assert shot["ticket"] == "C003" and set(shot["recent"]) <= {"C001", "C002", "E001"}
     assert shot["tiles"] == ["社会事务", "统一出件"]
     assert pixels_near(img, shot["ticket_box"], ACCENT) > 3000
+
+
+def test_a_transferred_ticket_says_where_it_came_from(tmp_path, artifacts, morning):
+    """Issue 17: "B003 … 商事登记" with nothing saying it moved. B is 工程建设项目's letter: called for 商事登记,
+    it was transferred, and the board says so, on the newest call and in the recent list."""
+    board = morning.board()
+    moved = call(board["last_seq"] + 1, "B003", 1, business="commerce", area="一楼A区")
+    plain = call(board["last_seq"] + 2, "A009", 2, business="commerce", area="一楼A区")
+    steps = [{"out": str(artifacts / "lobby-1080p-transferred.png"),
+              "messages": [[f"{SITE}/board", board], [f"{SITE}/calls", moved]]},
+             {"out": str(artifacts / "lobby-1080p-transferred-in-recent.png"), "messages": [[f"{SITE}/calls", plain]]}]
+    newest, later = render(tmp_path, "lobby", steps)
+    assert newest["ticket"] == "B003" and newest["mark"] == "转自工程建设项目"
+    assert "商事登记" in newest["detail"]
+    assert later["ticket"] == "A009" and later["mark"] == ""
+    assert later["recent"][0] == "B003" and later["recent_marks"][0] == "转自工程建设项目"
+
+
+def test_village_station_board_fills_its_screen(tmp_path, artifacts, station):
+    """Issue 17: the station's 720p board left a large empty "最近叫号" area: a station has one or two windows and
+    few calls, so the recent calls are few; what is there fills the screen, nothing is left empty and dark."""
+    board = {"version": contract.VERSION, **station.api.ok("get", "/board")}
+    shot, = render(tmp_path, "station", [{"out": str(artifacts / "station-720p.png"),
+                                          "messages": [[f"{STATION}/board", board]]}],
+                   boards=VILLAGE.parent / "board.toml")
+    img = Image.open(shot["png"])
+    assert img.size == (1280, 720)
+    assert shot["ticket"] == "A003"
+    # each of its two windows with the number it is serving, in rows that fill the panel to its bottom
+    assert shot["recent"] == ["A003", "A002"] and shot["recent_title"] == "各窗口当前号"
+    assert [r[1] for r in shot["recent_rows"]] and len(shot["recent_rows"]) == 2
+    box = shot["recent_box"]
+    assert sum(r[3] for r in shot["recent_rows"]) >= 0.98 * box[3]
+    assert min(r[1] for r in shot["recent_rows"]) <= box[1] + 2
