@@ -18,7 +18,8 @@ COMPONENTS = ("queue_server.cli", "display_board.cli", "kiosk.cli", "device_gate
               "county.cli",       # hallq platform: the county platform above the halls (docs/county.md)
               "launcher.status",  # hallq status: above every part, it reads what each says of itself
               "launcher.init",    # hallq init: a new hall's config from a sample
-              "launcher.services")  # hallq services: the systemd units a machine needs
+              "launcher.services",  # hallq services: the systemd units a machine needs
+              "launcher.county")  # hallq county start: a whole county on one machine (demo)
 
 
 def components() -> Iterator[ModuleType]:
