@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -230,3 +230,31 @@ def test_a_page_without_a_session_goes_to_the_sign_in_and_a_wrong_password_is_re
     assert "Content-Security-Policy" in ok.get("/console/").headers
     ok.post("/console/logout")
     assert ok.get("/console/").status_code == 302
+
+
+def test_three_years_of_a_county_answer_the_main_reports_within_a_second(cfg):
+    """163 halls (1 centre, 12 towns, 150 villages) × 3 years × 4 businesses and items in the daily rollup: about
+    700,000 rows standing for some 30 million tickets. The reports read the rollup, never the events."""
+    import time
+
+    with cdb.connect(cfg.database_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO console_daily (site, day, business, item, issued, called, served, no_show, wait_seconds, "
+            "wait_max, on_time, rated, bad) "
+            "SELECT 'hall-' || h, d::date, b, i, 40 + h % 7, 38, 36, 2, 38 * (300 + h * 3), 2400, 30 + h % 5, 20, h % 3 "
+            "FROM generate_series(1, 163) h, generate_series(date '2023-12-01', date '2026-11-30', '1 day') d, "
+            "unnest(ARRAY['social', 'tax']) b, unnest(ARRAY['item_1', 'item_2']) i")
+        conn.execute("ANALYZE console_daily")
+        tickets = conn.execute("SELECT sum(issued) AS n FROM console_daily").fetchone()["n"]
+        assert tickets > 25_000_000
+        start, end = date(2023, 12, 1), date(2026, 11, 30)
+        for name, report in (("halls", lambda: console.rankings(conn, "hall", start, end)),
+                             ("businesses", lambda: console.rankings(conn, "business", start, end)),
+                             ("items", lambda: console.rankings(conn, "item", start, end)),
+                             ("county by day", lambda: console.daily_series(conn, start, end)),
+                             ("one hall by day", lambda: console.daily_series(conn, start, end, "hall-7"))):
+            t0 = time.monotonic()
+            rows = report()
+            took = time.monotonic() - t0
+            assert rows and took < 1.0, f"the {name} report over three years took {took:.2f} s"
+        assert len(console.rankings(conn, "hall", start, end)) == 163
