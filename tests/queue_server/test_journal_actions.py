@@ -123,12 +123,23 @@ def test_the_publisher_reads_the_registry_and_warns_once_of_an_unknown_action(st
     from queue_server.publisher import Publisher
 
     p = Publisher(state.db, state.hall, connection_factory=None, data_dir=tmp_path)
+
+    class Sent:  # the broker's side of _send: what was published, in order
+        def __init__(self):
+            self.topics: list[str] = []
+
+        def publish(self, topic, body, qos, retain):
+            self.topics.append(topic)
+            return True
+
+    p.conn = sent = Sent()
     conn = sqlite3.connect(":memory:")
     conn.row_factory = sqlite3.Row
 
     def row(seq, action, window=None, business=None, data="{}"):
         return conn.execute("SELECT ? AS seq, ? AS action, ? AS window, ? AS business, ? AS data, "
-                            "'2026-11-23T09:30:00+08:00' AS at", (seq, action, window, business, data)).fetchone()
+                            "'2026-11-23T09:30:00+08:00' AS at, '2026-11-23' AS business_day, 'system' AS actor, "
+                            "NULL AS ticket, NULL AS ticket_id", (seq, action, window, business, data)).fetchone()
 
     now = state.hall.now()
     p._take_rows(None, [row(1, "pause", window=2)], now)
@@ -146,6 +157,8 @@ def test_the_publisher_reads_the_registry_and_warns_once_of_an_unknown_action(st
     assert p.cursor == 5
     p._take_rows(None, [row(6, "day_rolled_over")], now)
     assert p._dirty.everything
+    # every entry, known to the registry or not, went out on the journal topic for the county, in order
+    assert sent.topics == [f"hallq/{state.hall.config.site}/journal"] * 6
 
 
 @pytest.mark.parametrize("lang,name", [("zh-Hans", "过号"), ("zh-Hant", "過號"), ("en", "No-show")])
