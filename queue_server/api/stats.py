@@ -106,8 +106,7 @@ APP_QUERY = {"from": QUERY["from"], "to": QUERY["to"], "group": Str(enum=list(ap
 def get_application_statistics(actor):
     st = state()
     lang = request_lang()
-    with st.db.read() as conn:
-        items = app_reads.item_names(conn, lang)
+    items = app_reads.items_named(st, lang)
     first, last, group, item = app_reads.query(request.args, st.hall.now().date(), items)
     app_reads.roll_up(st, first, last)  # past days not yet (or no longer) in the summary table
     rep = app_reads.report(st, first, last, group, item, lang)

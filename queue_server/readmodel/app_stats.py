@@ -47,6 +47,12 @@ def item_names(conn, lang: str) -> dict[str, str]:
     return {r["code"]: pick(json.loads(r["name"]), lang) for r in conn.execute("SELECT code, name FROM items")}
 
 
+def items_named(st, lang: str) -> dict[str, str]:
+    """Every item's name in ``lang``, by code (for the report's item filter)."""
+    with st.db.read() as conn:
+        return item_names(conn, lang)
+
+
 def roll_up(st, first: date, last: date) -> int:
     """Roll up the past days of the period whose rollup is missing or was opened again (short writes)."""
     now = st.hall.now()

@@ -140,3 +140,10 @@ def items_by_business(st) -> dict[str, list[dict]]:
     for r in st.db.connection().execute("SELECT code, business, name FROM items WHERE active ORDER BY position"):
         out.setdefault(r["business"], []).append({"code": r["code"], "name": json.loads(r["name"])})
     return out
+
+
+def ticket_rated(st, public_id: str) -> bool:
+    """Whether a ticket's service was rated already (at the window's tablet or pad, or from the phone page)."""
+    with st.db.read() as conn:
+        return conn.execute("SELECT 1 FROM ratings r JOIN tickets t ON t.id = r.ticket_id "
+                            "WHERE t.public_id = ? AND r.stage = 'window'", (public_id,)).fetchone() is not None

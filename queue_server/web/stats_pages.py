@@ -49,8 +49,7 @@ def stats(actor):
 def application_stats(actor):
     """办件统计 for supervision: by item, department, business or window, with charts and the exports."""
     st = state()
-    with st.db.read() as conn:
-        items = app_reads.item_names(conn, lang())
+    items = app_reads.items_named(st, lang())
     first, last, group, item = app_reads.query(request.args, st.hall.now().date(), items)
     app_reads.roll_up(st, first, last)  # past days not yet (or no longer) in the summary table
     rep = app_reads.report(st, first, last, group, item, lang())

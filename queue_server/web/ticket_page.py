@@ -63,9 +63,9 @@ def _lang() -> str:
 
 def _rated(st, public_id: str) -> bool:
     """Whether this ticket's service was rated already (at the window's tablet or pad, or from this page)."""
-    with st.db.read() as conn:
-        return conn.execute("SELECT 1 FROM ratings r JOIN tickets t ON t.id = r.ticket_id "
-                            "WHERE t.public_id = ? AND r.stage = 'window'", (public_id,)).fetchone() is not None
+    from queue_server.readmodel.consoles import ticket_rated
+
+    return ticket_rated(st, public_id)
 
 
 def texts_for(lang: str) -> dict[str, str]:
