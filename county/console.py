@@ -80,8 +80,8 @@ def fold(conn, cfg: CountyConfig) -> int:
                 "SELECT e.site, e.seq, e.at, e.business_day, e.action, e.ticket, e.business, e.window_no, e.data "
                 "FROM console_cursor c JOIN hall_progress p USING (site) "
                 "CROSS JOIN LATERAL (SELECT * FROM events e WHERE e.site = c.site AND e.seq > c.seq "
-                "AND e.seq <= p.high_water ORDER BY e.seq LIMIT %s) e ORDER BY e.site, e.seq",
-                (BATCH,)).fetchall()
+                "AND e.seq <= p.high_water ORDER BY e.seq LIMIT %s) e ORDER BY e.site, e.seq LIMIT %s",
+                (BATCH, BATCH)).fetchall()  # a prefix of each hall's events: the cursor moves to its last
             if not rows:
                 conn.execute("UPDATE console_cursor c SET seq = p.high_water FROM hall_progress p "
                              "WHERE p.site = c.site AND c.seq < p.high_water")  # numbers absent or quarantined

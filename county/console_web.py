@@ -192,8 +192,11 @@ def rankings(who):
         by = "hall"
     start, end, days = _period()
     site = None if who["role"] == "supervisor" else who["site"]
-    rows = console.rankings(_ext()["conn"](), by, start, end, site)
-    return render("county/rankings.html", rows=rows, by=by, days=days, start=start, end=end)
+    c = _ext()["conn"]()
+    rows = console.rankings(c, by, start, end, site)
+    names = {r["site"]: pick(r["name"], lang()) for r in c.execute("SELECT site, name FROM halls")} \
+        if by == "hall" else {}
+    return render("county/rankings.html", rows=rows, by=by, days=days, start=start, end=end, names=names)
 
 
 @bp.get("/console/stats")
@@ -271,6 +274,8 @@ def journal(who, site: str):
     rows = rows[:PAGE]
     for r in rows:
         r["data"] = json.dumps(r["data"], ensure_ascii=False)[:300]
+        key = f"domain.journal.{r['action']}"  # the action in words, as the hall's own journal page says it
+        r["action_name"] = t(key) if i18n.has(key) else r["action"]
     return render("county/journal.html", hall=hall, rows=rows, after=after,
                   next_after=rows[-1]["seq"] if rows and more else None)
 

@@ -189,6 +189,7 @@ def test_the_supervisor_sees_every_hall_rankings_statistics_and_exports(cfg):
     assert "Every hall now" in c.get("/console/?lang=en").get_data(as_text=True)
     ranks = c.get("/console/rankings?by=item&days=7").get_data(as_text=True)
     assert ranks.index('data-key="id_card"') < ranks.index('data-key="passport"')  # shorter wait first
+    assert "Hall A" in c.get("/console/rankings?by=hall").get_data(as_text=True)  # English since ?lang=en
     stats = c.get("/console/stats?days=7")
     assert stats.status_code == 200 and b"<svg" in stats.data
     csv = c.get("/console/stats?days=7&format=csv&lang=en").get_data(as_text=True)
@@ -199,7 +200,7 @@ def test_the_supervisor_sees_every_hall_rankings_statistics_and_exports(cfg):
     ws = load_workbook(io.BytesIO(xlsx.data)).active
     assert [cell.value for cell in ws[2]][:4] == [DAY, 4, 2, 1]
     journal = c.get("/console/halls/hall-a/journal").get_data(as_text=True)
-    assert "A001" in journal and "no_show" in journal
+    assert "A001" in journal and 'data-action="no_show">No-show<' in journal  # the action in words
     assert c.get("/console/halls/hall-a/journal?after=13").status_code == 200
 
 
