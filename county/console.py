@@ -228,10 +228,11 @@ def check_alerts(conn, cfg: CountyConfig) -> None:
     c = cfg.console
     now = datetime.now(timezone.utc)
     for h in overview(conn, cfg):
-        heard = h["last_heard_at"]
-        silent = h["server_state"] in ("offline", "stopped") and h["server_state_since"] is not None and \
-            now - h["server_state_since"] > timedelta(minutes=c.silent_minutes)
-        silent = silent or (heard is not None and now - heard > timedelta(minutes=c.silent_minutes))
+        # silent: its server said offline/stopped (or its last will did) that long ago; or it never said anything
+        # and nothing was heard from it for that long. An idle hall that is online is not silent.
+        limit = timedelta(minutes=c.silent_minutes)
+        since = h["server_state_since"] if h["server_state"] else h["last_heard_at"]
+        silent = h["server_state"] != "online" and since is not None and now - since > limit
         wanted = {
             "wait": (h["longest_wait_minutes"] > c.wait_alert_minutes,
                      f"longest wait {h['longest_wait_minutes']} min > {c.wait_alert_minutes} min"),

@@ -163,7 +163,7 @@ def test_alerts_are_raised_past_the_thresholds_and_cleared_when_back(cfg):
         assert {("hall-a", "wait"), ("hall-a", "satisfaction"), ("hall-b", "silent")} <= open_
         feed(cfg, *[live("hall-a", entry(s, "call", NOW, tk, window=1)) for s, tk in ((14, "A003"), (15, "A004"))])
         conn.execute("UPDATE hall_progress SET server_state = 'online', server_state_since = now(), "
-                     "last_heard_at = now() WHERE site = 'hall-b'")
+                     "last_heard_at = now() - interval '1 hour' WHERE site = 'hall-b'")  # online and idle: not silent
         console.fold(conn, cfg)
         console.check_alerts(conn, cfg)
         open_ = {(r["site"], r["kind"]) for r in conn.execute("SELECT site, kind FROM alerts WHERE cleared_at IS NULL")}
