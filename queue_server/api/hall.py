@@ -113,6 +113,7 @@ def get_business(code, actor):
                        "term, those whose name matches first (docs/api.md, \"Finding an item\").")
 def list_items(actor):
     q = request.args.get("q")
+    limit = query_int("limit", 20, 1, 200)  # checked with or without q: a bad limit is never silently ignored
     if q is None:
         return reads.items(state(), request.args.get("business"))
     if not q.strip() or len(q) > search.MAX_QUERY:
@@ -120,7 +121,7 @@ def list_items(actor):
                          code="invalid_fields")
         err.fields = [{"field": "q", "problem": f"must be 1 to {search.MAX_QUERY} characters"}]
         raise err
-    return search.search_items(state(), q, request.args.get("business"), query_int("limit", 20, 1, 200))
+    return search.search_items(state(), q, request.args.get("business"), limit)
 
 
 @api.get("/items/<code>")
