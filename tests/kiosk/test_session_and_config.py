@@ -69,12 +69,18 @@ def test_normalisers():
 
 
 def test_every_text_in_three_languages_and_formats():
+    import string
+
+    from hallq import i18n
+    from kiosk.texts import PREFIX
+
     for key in keys():
         for lang in ("zh-Hans", "zh-Hant", "en"):
-            assert tr(key, lang, **{k: 1 for k in ("n", "m", "seconds", "total", "ticket", "ahead", "est", "where",
-                                                   "problem", "when", "hours", "area", "label", "lo", "hi", "reason",
-                                                   "name", "id", "list", "code", "date", "start", "end", "form",
-                                                   "phone", "job", "by")}).strip()
+            # every field the message names, in every language, is filled: a field one language names and the
+            # others do not, or a malformed brace, fails here
+            raw = i18n.catalogue(lang).get(PREFIX + key) or i18n.catalogue("zh-Hans")[PREFIX + key]
+            fields = {f for _, f, _, _ in string.Formatter().parse(raw) if f}
+            assert tr(key, lang, **{f: 1 for f in fields}).strip()
     assert tr("take.ahead", "zh-Hant", n=3) == "前面還有 3 人"
 
 
