@@ -52,12 +52,11 @@ PARTS = ("kiosk", "board", "web")
 
 @dataclass(frozen=True)
 class Shot:
-    """One picture of the gallery: its section, file name (without .png), caption, and the width it is shown at."""
+    """One picture of the gallery: its section, file name (without .png) and caption."""
 
     section: str
     name: str
     caption: str
-    width: int
 
 
 SECTIONS = {
@@ -130,15 +129,29 @@ SOME = ("home,take-business,take-result,take-paper-out,guide-detail,book-day,boo
 
 
 class Gallery:
-    def __init__(self, work: Path, only: set[str]) -> None:
-        self.work, self.only = work, only
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        self.ready = work / "gallery"  # the finished pictures, moved to docs/gallery/ only when every one is made
+        self.ready.mkdir()
         self.shots: list[Shot] = []
 
     def add(self, section: str, name: str, caption: str, png: Path, width: int) -> None:
         """Scale ``png`` to ``width`` (never up), quantise it under MAX_BYTES and record it for the page."""
-        save(png, OUT / f"{name}.png", width)
-        self.shots.append(Shot(section, name, caption, width))
-        print(f"  {name}.png  {(OUT / f'{name}.png').stat().st_size // 1000} KB", flush=True)
+        target = self.ready / f"{name}.png"
+        if target.exists():
+            raise SystemExit(f"two pictures named {name}.png: rename one in tools/gallery.py")
+        save(png, target, width)
+        self.shots.append(Shot(section, name, caption))
+        print(f"  {name}.png  {target.stat().st_size // 1000} KB", flush=True)
+
+    def publish(self, whole: bool) -> None:
+        """Move the pictures into docs/gallery/; a whole run first removes the old ones (the page shows only these)."""
+        OUT.mkdir(parents=True, exist_ok=True)
+        if whole:
+            for old in OUT.glob("*.png"):
+                old.unlink()
+        for png in self.ready.glob("*.png"):
+            shutil.move(png, OUT / png.name)
 
 
 def save(source: Path, target: Path, width: int) -> None:
@@ -296,7 +309,9 @@ def web_pages(g: Gallery, city: ServerProcess, hall: dict) -> None:
         driver.set_window_size(wanted[0] * 2 - w, wanted[1] * 2 - h)
 
     def shot(section: str, name: str, caption: str, width: int | None = None) -> None:
-        time.sleep(0.3)  # a picture, not a test: let transitions and fonts settle before it is taken
+        # the web fonts loaded and two frames drawn, so the picture shows the page as it settled
+        driver.execute_async_script("const done = arguments[0]; document.fonts.ready.then(() => "
+                                    "requestAnimationFrame(() => requestAnimationFrame(() => done())));")
         raw = g.work / f"web-{name}.png"
         driver.save_screenshot(str(raw))
         g.add(section, name, caption, raw, width or driver.execute_script("return window.innerWidth"))
@@ -449,7 +464,7 @@ def main(argv: list[str] | None = None) -> None:
     if only - set(PARTS):
         parser.error(f"--only: unknown part(s) {sorted(only - set(PARTS))}; choose among {', '.join(PARTS)}")
     work = Path(tempfile.mkdtemp(prefix="hallq-gallery-"))
-    g = Gallery(work, only)
+    g = Gallery(work)
     began = time.monotonic()
     servers: list[ServerProcess] = []
     try:
@@ -459,21 +474,21 @@ def main(argv: list[str] | None = None) -> None:
         servers.append(village)
         hall = morning(city)
         village_morning(village)
-        OUT.mkdir(parents=True, exist_ok=True)
-        if only == set(PARTS):
-            for old in OUT.glob("*.png"):
-                old.unlink()
         if "kiosk" in only:
             kiosk_screens(g, city, village)
         if "web" in only:
             web_pages(g, city, hall)
         if "board" in only:  # last: the boards show the calls made for the pages too
             boards(g, city, village)
+        g.publish(whole=only == set(PARTS))
+    except BaseException:
+        args.keep = True  # what the servers logged and the raw pictures, to see why
+        raise
     finally:
         for s in servers:
             s.stop()
         if args.keep:
-            print(f"work folder kept: {work}")
+            print(f"work folder kept (server logs in city/ and village/, raw pictures): {work}", file=sys.stderr)
         else:
             shutil.rmtree(work, ignore_errors=True)
     if only == set(PARTS):
