@@ -196,7 +196,11 @@ def today(cfg: CountyConfig) -> date:
 
 def overview(conn, cfg: CountyConfig, site: str | None = None) -> list[dict]:
     """Every hall (or one) on one line: level, open windows, waiting, longest wait, satisfaction today, bad
-    reviews overdue, online/offline since when, open alerts. Reads the small tables only."""
+    reviews overdue, online/offline since when, open alerts. Reads the small tables only.
+
+    Waits are measured on the hall's own clock: the platform's now less the hall's offset, which its latest
+    live event shows (received at, less its time). A hall whose latest business day is before its today has
+    not opened yet today: no one waits there (yesterday's tickets expire when its day rolls over)."""
     rows = conn.execute(
         "SELECT h.site, h.level, h.name, h.parent, h.active, p.server_state, p.server_state_since, p.last_heard_at, "
         "p.high_water, c.day, "
@@ -205,18 +209,26 @@ def overview(conn, cfg: CountyConfig, site: str | None = None) -> list[dict]:
         " AND t.state = 'waiting') AS waiting, "
         "(SELECT min(issued_at) FROM console_tickets t WHERE t.site = h.site AND t.day = c.day "
         " AND t.state = 'waiting') AS oldest, "
-        "(SELECT count(*) FROM console_followups f WHERE f.site = h.site AND NOT f.closed AND f.due < %s) AS overdue, "
+        "(SELECT extract(epoch FROM e.received_at - e.at) FROM events e WHERE e.site = h.site AND e.seq <= c.seq "
+        " AND e.source = 'live' ORDER BY e.seq DESC LIMIT 1) AS offset_seconds, "
+        "(SELECT count(*) FROM console_followups f WHERE f.site = h.site AND NOT f.closed AND f.due < c.day) "
+        " AS overdue, "
         "(SELECT row(sum(rated), sum(bad))::text FROM console_daily d WHERE d.site = h.site AND d.day = c.day) AS r, "
         "(SELECT array_agg(kind ORDER BY kind) FROM alerts a WHERE a.site = h.site AND a.cleared_at IS NULL "
         " AND a.kind = ANY(%s)) AS alerts "
         "FROM halls h LEFT JOIN hall_progress p USING (site) LEFT JOIN console_cursor c USING (site) "
         "WHERE h.active AND (%s::text IS NULL OR h.site = %s) "
         "ORDER BY array_position(ARRAY['city', 'district', 'town', 'village'], h.level), h.site",
-        (today(cfg), list(ALERT_KINDS), site, site)).fetchall()
+        (list(ALERT_KINDS), site, site)).fetchall()
     now = datetime.now(timezone.utc)
+    zone = ZoneInfo(cfg.timezone)
     for r in rows:
-        r["longest_wait_minutes"] = int((now - r.pop("oldest")).total_seconds() // 60) if r["oldest"] else 0
+        hall_now = now - timedelta(seconds=float(r.pop("offset_seconds") or 0))
+        oldest = r.pop("oldest")
         rated, bad = (int(x) if x else 0 for x in (r.pop("r") or "(,)").strip("()").split(","))
+        if r["day"] is not None and r["day"] < hall_now.astimezone(zone).date():
+            r["waiting"], oldest, rated, bad = 0, None, 0, 0  # not open yet today
+        r["longest_wait_minutes"] = max(int((hall_now - oldest).total_seconds() // 60), 0) if oldest else 0
         r["rated"], r["bad"] = rated, bad
         r["satisfaction"] = (rated - bad) / rated if rated else None
         r["alerts"] = r["alerts"] or []

@@ -117,7 +117,7 @@ def a_day_of_hall_a(cfg) -> None:
         entry(10, "issue", m(20), "A004", item="id_card"),
         entry(11, "rate", m(16), "A001", window=1, level=5, stage="window", bad=False),
         entry(12, "rate", m(46), "A002", window=1, level=1, stage="window", bad=True),
-        entry(13, "followup_opened", m(47), window=1, level=1, rating=2,
+        entry(13, "followup_opened", m(60), window=1, level=1, rating=2,  # now: the hall's clock is the platform's
               due=(NOW - timedelta(days=1)).date().isoformat()),
     ]])
 
@@ -137,6 +137,24 @@ def test_the_fold_derives_each_halls_state_and_daily_numbers(cfg):
     daily = sql(cfg.database_url, "SELECT sum(issued) i, sum(called) c, sum(served) s, sum(no_show) n, "
                                   "sum(rated) r, sum(bad) b FROM console_daily WHERE site = 'hall-a'")[0]
     assert daily == {"i": 4, "c": 2, "s": 1, "n": 1, "r": 2, "b": 1}
+
+
+def test_a_hall_on_its_own_clock_and_a_hall_not_open_yet_today(cfg):
+    a_day_of_hall_a(cfg)
+    # hall A's clock is 3 days behind the platform's: its waits are measured on its clock, not the platform's
+    sql(cfg.database_url, "UPDATE events SET at = at - interval '3 days', business_day = business_day - 3 "
+                          "WHERE site = 'hall-a'")
+    # hall B issued a ticket two days ago, heard as it happened, and has not opened since
+    two_days_ago = NOW - timedelta(days=2)
+    e = entry(1, "issue", two_days_ago, "B001")
+    feed(cfg, live("hall-b", {**e, "day": (two_days_ago + timedelta(hours=8)).date().isoformat()}))
+    sql(cfg.database_url, "UPDATE events SET received_at = at WHERE site = 'hall-b'")
+    with cdb.connect(cfg.database_url, autocommit=True) as conn:
+        console.fold(conn, cfg)
+        halls = {h["site"]: h for h in console.overview(conn, cfg)}
+    a, b = halls["hall-a"], halls["hall-b"]
+    assert a["waiting"] == 2 and 49 <= a["longest_wait_minutes"] <= 51 and a["satisfaction"] == 0.5
+    assert (b["waiting"], b["longest_wait_minutes"]) == (0, 0)  # its leftover waits for no one today
 
 
 def test_a_gap_holds_the_fold_until_it_is_filled_and_nothing_counts_twice(cfg):

@@ -9,9 +9,11 @@ every 5 s on its own), never on a fixed sleep.
 from __future__ import annotations
 
 import http.cookiejar
+import os
 import re
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -99,6 +101,9 @@ def test_a_halls_tickets_show_on_the_county_console_and_the_page_passes_axe(coun
         wait_for(lambda: driver.current_url.endswith("/console/"), 20, "signed in to the console")
         assert "全县大厅实时情况" in driver.page_source
         assert driver.find_element("css selector", 'tr[data-site="town-a"] td[data-col="waiting"]').text == "1"
+        shots = Path(os.environ.get("HALLQ_SCREENSHOTS") or tmp_path)
+        shots.mkdir(parents=True, exist_ok=True)
+        assert driver.save_screenshot(str(shots / "county-console.png"))  # for a person to look at
         found = {}
         for path in ("/console/", "/console/rankings?by=item", "/console/stats?days=7",
                      "/console/halls/town-a/journal"):
