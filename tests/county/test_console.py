@@ -204,6 +204,7 @@ def test_the_supervisor_sees_every_hall_rankings_statistics_and_exports(cfg):
     assert "甲大厅" in page and "乙镇" in page and "差评整改逾期" in page
     row = re.search(r'<tr data-site="hall-a".*?</tr>', page, re.S).group(0)
     assert re.search(r'data-col="waiting">2<', row) and re.search(r'data-col="overdue">1<', row)
+    assert "全縣大廳實時情況" in c.get("/console/?lang=zh-Hant").get_data(as_text=True)  # Traditional (Hong Kong's)
     assert "Every hall now" in c.get("/console/?lang=en").get_data(as_text=True)
     ranks = c.get("/console/rankings?by=item&days=7").get_data(as_text=True)
     assert ranks.index('data-key="id_card"') < ranks.index('data-key="passport"')  # shorter wait first
