@@ -6,7 +6,7 @@ parse, call, serialise (docs/applications.md).
 
 from __future__ import annotations
 
-from flask import request
+from flask import jsonify, request
 
 from hallq.schema import Any_, Arr, Bool, Int, Map, Obj, Str, Texts, Time
 from queue_server.api import BadRequest, api, header_text, operation, query_int
@@ -86,10 +86,29 @@ def submit_application(actor, body, request_key):
 @api.get("/applications/<tracking_no>")
 @operation("get_application", "Progress of an application: status, timeline, deadlines (进度查询)",
            tag="applications", response=APPLICATION, errors=(404,),
-           description="Open, with no personal data; a staff token also gets the applicant, the form values "
+           description="Open, with no personal data; a staff token also gets the applicant (name and ID masked: "
+                       "the full name is GET /applications/{tracking_no}/applicant-name), the form values "
                        "and the mailing address.")
 def get_application(tracking_no, actor):
     return state().service.packages.get(tracking_no, back_office=actor.kind == "staff")  # a package's or one item's
+
+
+APPLICANT_NAME = Obj({"tracking_no": Str(), "name": Str(), "name_masked": Str(),
+                      "mail_to": Obj({"recipient": Str(), "phone": Str()}, extra=True)}, extra=True)
+
+
+@api.get("/applications/<tracking_no>/applicant-name")
+@operation("applicant_name", "The applicant's full name, for a clerk of the case; every view is journaled",
+           tag="applications", auth="staff", response=APPLICANT_NAME, errors=(401, 403, 404),
+           description="Views and lists show the masked name. A clerk at a window serving the application's "
+                       "business, a clerk who has taken a step on it, or a manager gets the full name (and, for a "
+                       "mailed result, the recipient and phone for the waybill); anyone else 403 not_your_business. "
+                       "Journaled as resident_name_viewed (who, which tracking number; never the name). "
+                       "Works with a package's tracking number too. Sent Cache-Control: no-store.")
+def applicant_name(tracking_no, actor):
+    resp = jsonify(state().service.packages.applicant_name(actor, tracking_no))
+    resp.headers["Cache-Control"] = "no-store"  # no copy in a browser's or a proxy's cache
+    return resp
 
 
 @api.get("/applications")

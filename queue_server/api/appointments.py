@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import request
+from flask import jsonify, request
 
 from hallq.schema import Arr, Bool, Int, Map, Obj, Str, Texts, Time
 from queue_server.api import BadRequest, api, operation, query_int
@@ -91,10 +91,25 @@ def book_appointment(actor, body, request_key):
 
 
 @api.get("/appointments/<code>")
-@operation("get_appointment", "A booking by its code (masked; staff also see the name)", tag="appointments",
+@operation("get_appointment", "A booking by its code (masked, for staff too)", tag="appointments",
            auth="kiosk", response=APPOINTMENT, errors=(401, 403, 404))
 def get_appointment(code, actor):
     return state().service.appointments.get(code, back_office=actor.kind == "staff")
+
+
+RESIDENT_NAME = Obj({"code": Str(), "name": Str(), "name_masked": Str()})
+
+
+@api.get("/appointments/<code>/applicant-name")
+@operation("appointment_name", "The full name a booking was made in, for a clerk of its business; journaled",
+           tag="appointments", auth="staff", response=RESIDENT_NAME, errors=(401, 403, 404),
+           description="A clerk at a window serving the booking's business, or a manager; anyone else 403 "
+                       "not_your_business. Journaled as resident_name_viewed (who, which booking; never the name). "
+                       "Sent Cache-Control: no-store.")
+def appointment_name(code, actor):
+    resp = jsonify(state().service.appointments.name(actor, code))
+    resp.headers["Cache-Control"] = "no-store"  # no copy in a browser's or a proxy's cache
+    return resp
 
 
 @api.post("/appointments/<code>/cancel")
@@ -124,7 +139,7 @@ def check_in(actor, body, request_key):
 
 
 @api.get("/appointments")
-@operation("list_appointments", "One day's bookings with names, for the back office", tag="appointments",
+@operation("list_appointments", "One day's bookings (names masked), for the back office", tag="appointments",
            auth="staff", response=Arr(APPOINTMENT, max_items=None), errors=(400, 401, 403),
            query={"date": Str(pattern=DATE, description="default: today"), "item": ITEM_CODE,
                   "status": Str(enum=["booked", "checked_in", "cancelled", "no_show"])})

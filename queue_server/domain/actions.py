@@ -145,6 +145,8 @@ _REGISTRY = (
     _a("application_result_ready", NOTHING),
     _a("application_delivered", NOTHING),
     _a("package_submitted", NOTHING),  # 一件事 filed: one tracking number; each part journals application_submitted
+    # a clerk or manager asked for a resident's full name (domain/resident_names.py): who, which case; never the name
+    _a("resident_name_viewed", NOTHING),
     # bad-review follow-ups (domain/followups.py)
     _a("followup_opened", NOTHING),
     _a("followup_verified", NOTHING),

@@ -408,7 +408,7 @@ class ApplicationDesk:
 
     def find(self, status: str | None = None, item: str | None = None, business: str | None = None,
              overdue: bool | None = None, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
-        """The back office's list, with names; filter by status, item, business, overdue."""
+        """The back office's list (names masked); filter by status, item, business, overdue."""
         with self.service.db.read() as conn:
             return [brief_view(conn, r, self._today(), back_office=True)
                     for r in search(conn, self._today(), status, item, business, overdue, limit=limit, offset=offset)]

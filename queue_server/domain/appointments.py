@@ -318,7 +318,8 @@ def _todays_booking(tx: Tx, id_hash: str) -> sqlite3.Row:
 # -- views ------------------------------------------------------------------------------------
 
 def appointment_view(conn: sqlite3.Connection, hall: Hall, a: sqlite3.Row, back_office: bool = False) -> dict[str, Any]:
-    """What a kiosk may show of a booking: masks only (the full name only for the back office)."""
+    """What a kiosk may show of a booking: masks only; the back office's ``name`` is the mask too (the full one only
+    on request, journaled: queue_server/domain/resident_names.py)."""
     it = item_row(conn, a["item"], active_only=False)
     tz = hall.clock.now().tzinfo
     ticket = None
@@ -331,7 +332,7 @@ def appointment_view(conn: sqlite3.Connection, hall: Hall, a: sqlite3.Row, back_
             "qr": QR_PREFIX + a["code"], "cancel_until": iso(cancel_until(hall, a, tz)),
             "checked_in_ticket": ticket}
     if back_office:
-        view.update(name=a["name"], booked_at=a["booked_at"], booked_by=a["booked_by"],
+        view.update(name=a["name_masked"], booked_at=a["booked_at"], booked_by=a["booked_by"],
                     checked_in_at=a["checked_in_at"], cancelled_at=a["cancelled_at"])
     return view
 
@@ -384,10 +385,16 @@ class AppointmentDesk:
         return self.service._run(actor, request, run)
 
     def day(self, day: str, item: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
-        """One day's bookings with real names, for the back office."""
+        """One day's bookings for the back office (names masked)."""
         with self.service.db.read() as conn:
             return [appointment_view(conn, self.hall, a, back_office=True)
                     for a in list_for_day(conn, day, item, status)]
+
+    def name(self, actor: Actor, code: str) -> dict[str, Any]:
+        """The full name a booking was made in, for a clerk of its business; journaled."""
+        from queue_server.domain import resident_names
+
+        return self.service._run(actor, None, lambda tx: resident_names.appointment_name(tx, find(tx.conn, code)))
 
     def lift_suspension(self, actor: Actor, id_number: str) -> dict[str, Any]:
         return self.service._run(actor, None, lambda tx: {"lifted": lift_suspension(tx, id_number)})

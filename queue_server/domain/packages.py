@@ -300,7 +300,7 @@ def package_view(conn: sqlite3.Connection, pkg_row: sqlite3.Row, today: date, ba
         "correction": {"missing": missing} if missing else None, "missing_required": wanted,
     }
     if back_office:
-        view.update(applicant={"name": pkg_row["applicant_name"], "id": pkg_row["id_masked"],
+        view.update(applicant={"name": pkg_row["name_masked"], "id": pkg_row["id_masked"],
                                "phone": pkg_row["phone_masked"]},
                     fields=json.loads(pkg_row["fields"]), materials_provided=json.loads(pkg_row["materials"]),
                     source=pkg_row["source"])
@@ -369,6 +369,21 @@ class PackageDesk:
                                 "LIMIT 50", (id_hash,)).fetchall()
             both = [package_brief(conn, r, self._today()) for r in rows] + alone
         return sorted(both, key=lambda v: v["submitted_at"], reverse=True)[:50]
+
+    def applicant_name(self, actor: Actor, tracking_no: str) -> dict[str, Any]:
+        """The full name of an application's or a package's applicant, for a clerk of the case; journaled."""
+        from queue_server.domain import resident_names
+
+        def run(tx: Tx) -> dict[str, Any]:
+            pkg = find(tx.conn, tracking_no)
+            if pkg is None:
+                app = apps.find(tx.conn, tracking_no)
+                return resident_names.application_name(tx, app, [app], {app["business"]})
+            rows = parts(tx.conn, pkg)
+            config = self.hall.config.packages.get(pkg["package"])
+            businesses = {r["business"] for r in rows} | ({config.business} if config is not None else set())
+            return resident_names.application_name(tx, pkg, rows, businesses)
+        return self.service._run(actor, None, run)
 
     def review(self, actor: Actor, tracking_no: str, to: str, reason: str = "",
                missing: list[str] | None = None) -> dict[str, Any]:

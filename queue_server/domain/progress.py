@@ -15,6 +15,7 @@ from datetime import date
 from typing import Any
 
 from hallq.i18n import Texts, texts
+from hallq.privacy import mask_name, mask_phone
 from queue_server.domain.people import item_row
 
 OPEN = ("submitted", "pre_review", "accepted", "correction")
@@ -52,7 +53,8 @@ def overdue_kind(app: sqlite3.Row, today: date) -> str | None:
 
 def application_view(conn: sqlite3.Connection, app: sqlite3.Row, today: date, back_office: bool = False
                      ) -> dict[str, Any]:
-    """Progress as the applicant may see it (no personal data); with everything for the back office."""
+    """Progress as the applicant may see it (no personal data); with everything for the back office, the name
+    masked there too (the full one only on request, journaled: queue_server/domain/resident_names.py)."""
     it = item_row(conn, app["item"], active_only=False)
     provided = json.loads(app["materials"])
     events = conn.execute("SELECT * FROM application_events WHERE application_id = ? ORDER BY id",
@@ -79,14 +81,27 @@ def application_view(conn: sqlite3.Connection, app: sqlite3.Row, today: date, ba
     }
     if back_office:
         view.update(
-            applicant={"name": app["applicant_name"], "id": app["id_masked"], "phone": app["phone_masked"]},
+            applicant={"name": app["name_masked"], "id": app["id_masked"], "phone": app["phone_masked"]},
             fields=json.loads(app["fields"]), materials_provided=provided, materials=materials_of(it),
-            mail_to=json.loads(app["mail_to"]) if app["mail_to"] else None, source=app["source"],
+            mail_to=masked_mail_to(app), source=app["source"],
             accepted_at=app["accepted_at"], result_at=app["result_at"], delivered_at=app["delivered_at"],
             waybill=app["waybill"], correction_history=correction, updated_at=app["updated_at"],
             delivery_chosen=app["delivery"], department=it["guide"].get("department", ""),
             handed_to=json.loads(app["handed_to"]) if app["handed_to"] else None)
     return view
+
+
+def masked_mail_to(app: sqlite3.Row) -> dict[str, Any] | None:
+    """Where the result is mailed, as the back office's views show it: the recipient's name and phone masked (the
+    full ones only on request, journaled: queue_server/domain/resident_names.py)."""
+    if not app["mail_to"]:
+        return None
+    mail_to = json.loads(app["mail_to"])
+    if mail_to.get("recipient"):
+        mail_to["recipient"] = mask_name(mail_to["recipient"])
+    if mail_to.get("phone") and "*" not in mail_to["phone"]:
+        mail_to["phone"] = mask_phone(mail_to["phone"])
+    return mail_to
 
 
 def delivered_by(app: sqlite3.Row) -> str:
@@ -110,7 +125,8 @@ def brief_view(conn: sqlite3.Connection, app: sqlite3.Row, today: date, back_off
             "promised_by": app["promised_by"], "overdue": kind is not None, "overdue_kind": kind,
             "package_no": package_no(conn, app)}
     if back_office:
-        view.update(name=app["applicant_name"], id_masked=app["id_masked"], delivery=delivered_by(app),
+        view.update(name=app["name_masked"], name_masked=app["name_masked"], id_masked=app["id_masked"],
+                    delivery=delivered_by(app),
                     department=it["guide"].get("department", ""),
                     updated_at=app["updated_at"])
     return view

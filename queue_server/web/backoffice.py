@@ -10,10 +10,13 @@ and send each step to ``POST /api/v1/applications/<no>/transition``.
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint, jsonify, request
+
+from hallq.i18n import pick
+from queue_server.domain.errors import DomainError
 
 from queue_server.readmodel import hall as hall_reads
-from queue_server.web.pages import install_page_headers, page, render, state, texts
+from queue_server.web.pages import install_page_headers, lang, page, render, state, texts
 
 bp = Blueprint("backoffice", __name__)
 install_page_headers(bp)
@@ -64,6 +67,24 @@ def application(tracking_no, actor):
     return render("console/application.html", app=app, missing=missing, provided=provided,
                   form_rows=_form_rows(st, app),
                   data={"tracking_no": app["tracking_no"], "status": app["status"], "delivery": app["delivery"]})
+
+
+@bp.post("/console/backoffice/<tracking_no>/applicant-name")
+@page("staff")
+def applicant_name(tracking_no, actor):
+    """显示全名: the applicant's full name for the page's script (the page itself holds only the mask).
+
+    A POST with the session's CSRF token; allowed to a clerk of the case's business or a manager
+    (queue_server/domain/resident_names.py); journaled (resident_name_viewed); never cached.
+    """
+    try:
+        body, status = state().service.packages.applicant_name(actor, tracking_no), 200
+    except DomainError as e:  # the page's script shows the sentence, in the page's language
+        body, status = {"error": {"code": e.code, "message": pick(e.messages, lang())}}, e.status
+    resp = jsonify(body)
+    resp.status_code = status
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
 
 
 def _package(st, pkg) -> str:

@@ -146,9 +146,59 @@ def test_open_progress_has_no_personal_data_and_the_back_office_sees_it_all(city
     for secret in ("王小明", "王*明", PERSON, "13812345678", "明湖路", "六盘水某某建材"):
         assert secret not in text
     staff = api.ok("get", f"/applications/{no}", as_=CLERK)
-    assert staff["applicant"]["name"] == "王小明" and staff["fields"]["last_employer"] == "六盘水某某建材有限公司"
-    assert staff["mail_to"] == {"recipient": "王小明", "phone": "13812345678", "address": "贵州省六盘水市钟山区明湖路428号"}
+    # the back office sees the case, the name masked: the full one only on request (test below)
+    assert staff["applicant"]["name"] == "王*明" and staff["fields"]["last_employer"] == "六盘水某某建材有限公司"
+    assert staff["mail_to"] == {"recipient": "王*明", "phone": "138****5678", "address": "贵州省六盘水市钟山区明湖路428号"}
+    listed = api.ok("get", "/applications?status=submitted", as_=CLERK)
+    assert "王小明" not in str(staff) and "王小明" not in str(listed) and listed[0]["name"] == "王*明"
     assert api.get("/applications/SQ20261123-AAAAAAAA").status_code == 404
+
+
+# -- the full name: on request, for a clerk of the case, journaled (docs/privacy.md) -------------------
+
+def name_views(st) -> list[tuple]:
+    return [(r["actor"], r["action"], r["data"], r["business"]) for r in st.db.connection().execute(
+        "SELECT actor, action, data, business FROM journal WHERE action = 'resident_name_viewed' ORDER BY seq")]
+
+
+def test_the_full_name_is_answered_to_a_clerk_of_the_case_not_cached_and_journaled_without_it(city):
+    api, st = city
+    no = submit(api, unemployment(delivery="mail", address="贵州省六盘水市钟山区明湖路428号"))["tracking_no"]
+    api.ok("post", "/windows/7/sign-in", as_=CLERK)  # window 7 serves social, the item's business
+    r = api.get(f"/applications/{no}/applicant-name", as_=CLERK)
+    assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
+    assert r.get_json() == {"tracking_no": no, "name": "王小明", "name_masked": "王*明",
+                            "mail_to": {"recipient": "王小明", "phone": "13812345678"}}
+    assert name_views(st) == [(f"staff:{CLERK}", "resident_name_viewed", f'{{"tracking_no":"{no}"}}', "social")]
+    journal = str([tuple(r) for r in st.db.connection().execute("SELECT * FROM journal")])
+    assert "王小明" not in journal
+    assert api.get(f"/applications/{no.lower()}/applicant-name", as_="2001").status_code == 200  # a manager
+
+
+def test_the_full_name_is_refused_to_a_clerk_of_another_business_and_to_a_kiosk(city):
+    api, st = city
+    no = submit(api)["tracking_no"]
+    api.ok("post", "/windows/1/sign-in", as_="1002")  # window 1 serves commerce only
+    r = api.get(f"/applications/{no}/applicant-name", as_="1002")
+    assert r.status_code == 403 and r.get_json()["error"]["code"] == "not_your_business"
+    assert "王小明" not in r.get_data(as_text=True)
+    assert api.get(f"/applications/{no}/applicant-name").status_code == 401
+    assert api.get(f"/applications/{no}/applicant-name", as_="kiosk").status_code == 403
+    assert api.get(f"/applications/{no}/applicant-name", as_="1003").status_code == 403  # at no window
+    assert name_views(st) == []  # a refusal saw nothing, so nothing is journaled
+    assert api.get("/applications/SQ20261123-AAAAAAAA/applicant-name", as_="2001").status_code == 404
+
+
+def test_a_delivery_window_sees_the_name_once_the_result_is_ready_and_the_clerk_of_the_case_always(city):
+    api, st = city
+    no = submit(api)["tracking_no"]
+    api.ok("post", "/windows/19/sign-in", as_="1003")  # 统一出件窗口
+    assert api.get(f"/applications/{no}/applicant-name", as_="1003").status_code == 403
+    move(api, no, "accepted")  # CLERK takes the case at no window: their own case from now on
+    assert api.get(f"/applications/{no}/applicant-name", as_=CLERK).status_code == 200
+    move(api, no, "result_ready", decision="approved")
+    assert api.get(f"/applications/{no}/applicant-name", as_="1003").get_json()["name"] == "王小明"
+    assert [v[0] for v in name_views(st)] == [f"staff:{CLERK}", "staff:1003"]
 
 
 # -- the state machine -------------------------------------------------------------------------------
@@ -338,7 +388,7 @@ def test_overdue_pre_review_promised_and_statutory_limits(city, clock):
     api.login(CLERK)  # a new day, a new session
     overdue = api.ok("get", "/applications?overdue=true", as_=CLERK)
     assert {a["tracking_no"] for a in overdue} == {waiting, late["tracking_no"]}
-    assert {a["name"] for a in overdue} == {"王小明", "李四"}
+    assert {a["name"] for a in overdue} == {"王*明", "李*"}  # the list shows masks only
 
 
 # -- progress lookup ----------------------------------------------------------------------------------

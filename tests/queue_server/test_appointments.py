@@ -193,7 +193,28 @@ def test_responses_logs_and_database_carry_masks_only(hall):
     assert PERSON not in dump and "13812345678" not in dump
     assert "欧阳娜娜" not in api.client.get(f"/api/v1/appointments/{a['code']}",
                                         headers={"Authorization": "Bearer demo-kiosk-1"}).get_data(as_text=True)
-    assert api.ok("get", f"/appointments/{a['code']}", as_="101")["name"] == "欧阳娜娜"  # the back office
+    staff = api.ok("get", f"/appointments/{a['code']}", as_="101")  # the back office: masks too
+    assert staff["name"] == "欧**娜" and "欧阳娜娜" not in str(staff)
+
+
+def test_the_full_name_of_a_booking_for_a_clerk_of_its_business_journaled_without_it(hall):
+    api, st = hall
+    a = booked(api, "2026-11-24", name="欧阳娜娜")  # T-ALPHA-1: business alpha
+    url = f"/appointments/{a['code']}/applicant-name"
+    api.ok("post", "/windows/3/sign-in", as_="102")  # window 3 serves beta only
+    r = api.get(url, as_="102")
+    assert r.status_code == 403 and r.get_json()["error"]["code"] == "not_your_business"
+    assert api.get(url, as_="kiosk").status_code == 403 and api.get(url).status_code == 401
+    api.ok("post", "/windows/1/sign-in", as_="101")  # window 1 serves alpha
+    r = api.get(url, as_="101")
+    assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
+    assert r.get_json() == {"code": a["code"], "name": "欧阳娜娜", "name_masked": "欧**娜"}
+    assert api.get(url, as_="900").status_code == 200  # a manager
+    views = st.db.connection().execute("SELECT actor, data FROM journal WHERE action = 'resident_name_viewed' "
+                                       "ORDER BY seq").fetchall()
+    assert [tuple(v) for v in views] == [("staff:101", f'{{"code":"{a["code"]}"}}'),
+                                         ("staff:900", f'{{"code":"{a["code"]}"}}')]
+    assert "欧阳娜娜" not in str([tuple(r) for r in st.db.connection().execute("SELECT * FROM journal")])
 
 
 def test_booking_codes_are_unambiguous_random_and_unique(hall):
@@ -389,12 +410,13 @@ def test_a_manager_can_lift_a_suspension(hall, clock):
     assert booked(api, "2026-11-30")["status"] == "booked"
 
 
-def test_the_back_office_lists_a_day_with_names(hall):
+def test_the_back_office_lists_a_day_with_masked_names(hall):
     api, _ = hall
     booked(api, "2026-11-24", start="10:00", name="张小三")
     booked(api, "2026-11-24", start="09:00", name="李四", id_number=OTHER)
     rows = api.ok("get", "/appointments?date=2026-11-24", as_="101")
-    assert [(r["start"], r["name"]) for r in rows] == [("09:00", "李四"), ("10:00", "张小三")]
+    assert [(r["start"], r["name"]) for r in rows] == [("09:00", "李*"), ("10:00", "张*三")]
+    assert "张小三" not in str(rows) and "李四" not in str(rows)
     assert error(api.get("/appointments?date=2026-11-24", as_="kiosk"), 403)["code"] == "forbidden"
 
 

@@ -46,6 +46,7 @@ EVERYONE = frozenset(CALLERS)
 STAFF = frozenset({CLERK_HERE, CLERK_AWAY, MANAGER, ADMIN})          # any signed-in staff member
 KIOSK_OR_STAFF = STAFF | {KIOSK}                                       # "kiosk": a kiosk's key or staff
 WINDOW_1 = frozenset({CLERK_HERE, MANAGER, ADMIN, GATEWAY})            # its clerk, a manager, its keypads
+BETA_CLERKS = frozenset({CLERK_AWAY, MANAGER, ADMIN})                  # window 2 serves beta, window 1 does not
 WINDOW_1_DEVICES = frozenset({GATEWAY, TABLET})                        # its rating pad (gateway), its tablet
 MANAGERS = frozenset({MANAGER, ADMIN})
 ADMINS = frozenset({ADMIN})
@@ -62,9 +63,15 @@ EXPECTED = {
     "get_application": EVERYONE, "supplement_application": KIOSK_OR_STAFF, "transition_application": STAFF,
     "list_packages": EVERYONE, "get_package_guide": EVERYONE, "file_package": KIOSK_OR_STAFF,
     "review_package": STAFF, "supplement_package": KIOSK_OR_STAFF,
+    # the applicant's full name (docs/privacy.md): a clerk of the case's business, or a manager; proven on a beta
+    # application below (a probe of an unknown case is 404 to every staff member)
+    "applicant_name": BETA_CLERKS,
     # appointments (docs/appointments.md)
     "list_slots": EVERYONE, "book_appointment": KIOSK_OR_STAFF, "get_appointment": KIOSK_OR_STAFF,
     "cancel_appointment": KIOSK_OR_STAFF, "check_in": KIOSK_OR_STAFF, "list_appointments": STAFF,
+    # a booking's full name: staff at the door; the business rule past it is proven in
+    # tests/queue_server/test_appointments.py (this hall takes no bookings)
+    "appointment_name": STAFF,
     "lift_booking_suspension": MANAGERS,
     # sessions (docs/api.md)
     "login": EVERYONE, "logout": STAFF, "whoami": KIOSK_OR_STAFF, "change_password": STAFF,
@@ -137,6 +144,7 @@ REAL = [
     ("set_role", {"job_no": "103"}, {"role": "manager"}, 200),
     ("reset_password", {"job_no": "103"}, {"password": "Temp-2026x"}, 200),
     ("issue_ticket", {}, {"business": "alpha"}, 201),
+    ("applicant_name", {"tracking_no": "{beta_application}"}, None, 200),
     ("save_item_guide", {"code": "T-ALPHA-1"}, {"business": "alpha", "name": {"zh-Hans": "甲事项"}, "fee": "不收费"}, 200),
     ("sign_out", {"number": "1"}, {}, 200),
     ("logout", {}, {}, 200),  # last: it ends the caller's session
@@ -149,6 +157,7 @@ PAST_THE_DOOR = {
     "rate_ticket": "the domain refuses a staff account (staff_cannot_rate)",
     "request_help": "the domain refuses staff (kiosk_only): a clerk does not call for a clerk",
     "set_role": "the domain refuses managers (admin_only)",
+    "applicant_name": "the domain refuses a clerk at no window serving the case's business (not_your_business)",
 }
 
 
@@ -188,7 +197,8 @@ def refusal_is_right(caller: str, r) -> bool:
 @pytest.fixture
 def hall(app, state, api):
     """Window 1 staffed by 101, A001 just finished there and A002-A004 waiting; 102 at window 2, where B001
-    was served; an administrator. Answers the callers' headers and B001's public id."""
+    was served; an administrator; a beta application. Answers the callers' headers, B001's public id and the
+    application's tracking number."""
     with state.db.write() as conn:
         conn.execute("INSERT INTO staff (job_no, name, role, password_hash) VALUES ('999', '管理员', 'admin', ?)",
                      (DEMO_PASSWORD_HASH,))
@@ -201,10 +211,14 @@ def hall(app, state, api):
             api.act(window, action, clerk)
     for _ in range(3):
         api.issue("alpha")
+    with state.db.write() as conn:  # the tiny hall's beta item takes applications: an empty form
+        conn.execute("UPDATE items SET guide = json_set(guide, '$.form', json('[]')) WHERE code = 'T-BETA-1'")
+    beta = api.ok("post", "/applications", {"item": "T-BETA-1", "delivery": "onsite", "applicant": {
+        "name": "乙申请人", "id_number": make_id(seq=88), "phone": "13812345678"}}, as_="kiosk", status=201)
     headers = {ANON: {}, **{who: {"Authorization": f"Bearer {key}"} for who, key in DEVICE_KEYS.items()}}
     for who, job_no in JOB_NO.items():
         headers[who] = {"Authorization": f"Bearer {api.tokens.get(job_no) or api.login(job_no)}"}
-    return headers, rated
+    return headers, rated, beta["tracking_no"]
 
 
 def test_every_operation_has_an_expectation(app):
@@ -217,7 +231,7 @@ def test_every_operation_has_an_expectation(app):
 
 @pytest.mark.parametrize("caller", CALLERS)
 def test_each_caller_gets_exactly_what_the_rules_give(app, state, hall, caller):
-    headers, rated = hall
+    headers, rated, beta_application = hall
     client = app.test_client()
     ops = operations(client)
     wrong = []
@@ -241,6 +255,7 @@ def test_each_caller_gets_exactly_what_the_rules_give(app, state, hall, caller):
         method, template = ops[op_id]
         if body is not None and body.get("ticket") == "{rated}":
             body = {**body, "ticket": rated}
+        values = {k: beta_application if v == "{beta_application}" else v for k, v in values.items()}
         before = fingerprint(state)
         r = client.open(concrete(template, values), method=method, headers=headers[caller], json=body)
         if caller in EXPECTED[op_id]:

@@ -230,9 +230,10 @@ def test_the_back_office_lists_shows_and_moves_an_application(city):
     no = api.ok("post", "/applications", body, as_="kiosk", status=201)["tracking_no"]
     b = Browser(city, "1001")
     page = b.client.get("/console/backoffice").text
-    assert no in page and "王小明" in page
+    assert no in page and "王*明" in page and "王小明" not in page  # the list shows masks only
     detail = b.client.get(f"/console/backoffice/{no}").text
     assert "补齐补正通知" in detail and "✗" in detail and make_id() not in detail
+    assert "王*明" in detail and "王小明" not in detail and "显示全名" in detail  # the full name only on request
     # the form reads as the clerk's words: labels and the chosen option, not keys and codes
     assert "<dt>离职原因</dt><dd>劳动合同期满终止</dd>" in detail and "<dt>原工作单位</dt>" in detail
     assert "separation_reason" not in detail and "contract_ended" not in detail
@@ -248,6 +249,37 @@ def test_the_back_office_lists_shows_and_moves_an_application(city):
                       headers={"X-CSRF-Token": b.csrf})
     assert r.status_code == 200 and r.get_json()["status"] == "correction"
     assert "登记补交材料" in b.client.get(f"/console/backoffice/{no}").text
+
+
+def test_show_full_name_answers_a_clerk_of_the_case_not_cached_journaled_and_refuses_others(city):
+    api = Api(city.test_client())
+    body = {"item": "520200-RS-GG-0002", "applicant": {"name": "王小明", "id_number": make_id(), "phone": "13812345678"},
+            "fields": {"last_employer": "六盘水某某建材有限公司", "separation_date": "2026-10-31",
+                       "separation_reason": "contract_ended"}, "materials": [0], "delivery": "onsite"}
+    no = api.ok("post", "/applications", body, as_="kiosk", status=201)["tracking_no"]
+    url = f"/console/backoffice/{no}/applicant-name"
+    clerk, other, manager = Browser(city, "1001"), Browser(city, "1002"), Browser(city, "2001")
+    assert clerk.client.post(url).status_code == 403  # no CSRF token: refused before anything is read
+    assert city.test_client().post(url).status_code == 401  # nobody signed in
+    for b, window in ((clerk, 7), (other, 1)):  # window 7 serves social (the item's), window 1 commerce
+        assert b.client.post(f"/api/v1/windows/{window}/sign-in", json={},
+                             headers={"X-CSRF-Token": b.csrf}).status_code == 200
+    r = other.client.post(url, headers={"X-CSRF-Token": other.csrf})
+    assert r.status_code == 403 and r.get_json()["error"]["code"] == "not_your_business"
+    assert "王小明" not in r.text and "请先在服务该业务的窗口签到" in r.text
+    for b in (clerk, manager):
+        r = b.client.post(url, headers={"X-CSRF-Token": b.csrf})
+        assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store", r.text
+        assert r.get_json()["name"] == "王小明"
+    conn = city.extensions["hallq"].db.connection()
+    views = [tuple(v) for v in conn.execute(
+        "SELECT actor, data FROM journal WHERE action = 'resident_name_viewed' ORDER BY seq")]
+    assert views == [("staff:1001", f'{{"tracking_no":"{no}"}}'), ("staff:2001", f'{{"tracking_no":"{no}"}}')]
+    assert "王小明" not in str([tuple(v) for v in conn.execute("SELECT * FROM journal")])
+    # the page still holds the mask only: the name was shown in place by the script, never stored in the HTML
+    assert "王小明" not in clerk.client.get(f"/console/backoffice/{no}").text
+    journal = manager.client.get("/manager/journal").text
+    assert "查看办事人全名" in journal and "王小明" not in journal
 
 
 def test_the_journal_page_names_every_action_in_words(app, api):

@@ -56,6 +56,8 @@ EXPECTED = {
     ("GET", "/api/v1/applications/<tracking_no>"): "open",
     ("POST", "/api/v1/applications/<tracking_no>/supplement"): "kiosk",
     ("POST", "/api/v1/applications/<tracking_no>/transition"): "staff",
+    # the full name: staff at the door; past it, a clerk of the case's business or a manager (docs/privacy.md)
+    ("GET", "/api/v1/applications/<tracking_no>/applicant-name"): "staff",
     ("GET", "/api/v1/packages"): "open",
     ("GET", "/api/v1/packages/<code>"): "open",
     ("POST", "/api/v1/packages/<code>/applications"): "kiosk",
@@ -64,6 +66,7 @@ EXPECTED = {
     ("POST", "/api/v1/appointments"): "kiosk",
     ("GET", "/api/v1/appointments"): "staff",
     ("GET", "/api/v1/appointments/<code>"): "kiosk",
+    ("GET", "/api/v1/appointments/<code>/applicant-name"): "staff",  # the full name, as for applications
     ("POST", "/api/v1/appointments/<code>/cancel"): "kiosk",
     ("POST", "/api/v1/appointments/check-in"): "kiosk",
     ("GET", "/api/v1/appointments/slots"): "open",
@@ -155,6 +158,7 @@ EXPECTED = {
     ("GET", "/console/"): "page-open",  # redirects by role
     ("GET", "/console/backoffice"): "page-staff",
     ("GET", "/console/backoffice/<tracking_no>"): "page-staff",
+    ("POST", "/console/backoffice/<tracking_no>/applicant-name"): "page-staff",  # 显示全名 (CSRF, journaled)
     ("GET", "/console/backoffice/packages/<code>"): "page-staff",  # 帮办: a clerk files a 一件事 package
     ("GET", "/console/login"): "page-open",
     ("POST", "/console/login"): "page-open",

@@ -1,0 +1,84 @@
+"""A resident's full name for the clerk who needs it for the case, on request and journaled.
+
+The privacy rule (docs/privacy.md): no unmasked name on a screen, ticket, topic or log line. The
+back office's lists, pages and API views show the masked name (``张*三``) and the masked ID; a clerk
+who must check the name against the ID card (出件: the result handed over) asks for it, one case at
+a time, and each answer is journaled (``resident_name_viewed``: who, which application or
+booking; never the name itself). Least privilege (个人信息保护法 §51, 等保 access control):
+
+* managers (and administrators) may see any case's name;
+* a clerk may see it for a case of a business served by a window they are signed in at (the
+  business's department at work today), for an application they have already taken a step on
+  (their own case), or, signed in at a delivery window (统一出件窗口, ``kind = "delivery"``), for an
+  application whose result is ready or handed over (出件: the name checked against the ID card);
+* anyone else is refused 403 ``not_your_business``, with the way out in the message.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from queue_server.domain.context import Tx
+from queue_server.domain.errors import Forbidden
+
+
+RESULT = ("result_ready", "delivered")  # a delivery window's clerk hands these over
+
+
+def _serving(conn: sqlite3.Connection, staff_id: int | None) -> set[str]:
+    """The businesses served by the windows the staff member is signed in at."""
+    if staff_id is None:
+        return set()
+    return {r["business"] for r in conn.execute(
+        "SELECT a.business FROM allocation a JOIN windows w ON w.number = a.window "
+        "WHERE w.staff_id = ? AND w.active = 1", (staff_id,))}
+
+
+def _at_delivery_window(conn: sqlite3.Connection, staff_id: int | None) -> bool:
+    return staff_id is not None and conn.execute(
+        "SELECT 1 FROM windows WHERE staff_id = ? AND kind = 'delivery' AND active = 1 LIMIT 1",
+        (staff_id,)).fetchone() is not None
+
+
+def _acted_on(conn: sqlite3.Connection, label: str, application_ids: list[int]) -> bool:
+    if not application_ids:
+        return False
+    marks = ",".join("?" * len(application_ids))
+    return conn.execute(f"SELECT 1 FROM application_events WHERE actor = ? AND application_id IN ({marks}) LIMIT 1",
+                        (label, *application_ids)).fetchone() is not None
+
+
+def check_may_see(tx: Tx, businesses: set[str], application_ids: list[int], handing_over: bool = False) -> None:
+    """Refuse 403 unless the actor may see the full name of a case of ``businesses`` (``handing_over``: a result
+    is ready or was handed over, so a delivery window's clerk may check the name too)."""
+    actor = tx.actor
+    if actor.is_manager:
+        return
+    if actor.kind == "staff" and (businesses & _serving(tx.conn, actor.staff_id)
+                                  or _acted_on(tx.conn, actor.label, application_ids)
+                                  or handing_over and _at_delivery_window(tx.conn, actor.staff_id)):
+        return
+    raise Forbidden("error.resident_name.not_your_business", code="not_your_business")
+
+
+def application_name(tx: Tx, row: sqlite3.Row, parts: list[sqlite3.Row], businesses: set[str]) -> dict[str, Any]:
+    """The applicant's full name of an application (``row``, ``parts`` = [row]) or a 一件事 package (``row`` the
+    package, ``parts`` its applications), the case being of ``businesses``."""
+    check_may_see(tx, businesses, [r["id"] for r in parts],
+                  handing_over=any(r["status"] in RESULT for r in parts))
+    tx.journal("resident_name_viewed", business=next(iter(businesses)) if len(businesses) == 1 else None,
+               data={"tracking_no": row["tracking_no"]})
+    answer = {"tracking_no": row["tracking_no"], "name": row["applicant_name"], "name_masked": row["name_masked"]}
+    if "mail_to" in row.keys() and row["mail_to"]:  # the waybill is written to the recipient by name and phone
+        mail_to = json.loads(row["mail_to"])
+        answer["mail_to"] = {k: mail_to.get(k) for k in ("recipient", "phone")}
+    return answer
+
+
+def appointment_name(tx: Tx, a: sqlite3.Row) -> dict[str, Any]:
+    """The full name a booking (``a``) was made in."""
+    check_may_see(tx, {a["business"]}, [])
+    tx.journal("resident_name_viewed", business=a["business"], data={"code": a["code"]})
+    return {"code": a["code"], "name": a["name"], "name_masked": a["name_masked"]}

@@ -1,0 +1,25 @@
+/* 显示全名: the applicant's full name, asked for on a click and shown in place (the page's HTML holds only the
+   mask). The server checks who may see it and journals each view (docs/privacy.md). */
+"use strict";
+(function () {
+  const { flash, lang } = window.hallq;
+  const button = document.getElementById("show-full-name"), shown = document.getElementById("applicant-name");
+  if (!button || !shown) return;
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    const csrf = document.querySelector('meta[name="csrf-token"]');
+    try {
+      const resp = await fetch(`/console/backoffice/${encodeURIComponent(button.dataset.trackingNo)}/applicant-name`, {
+        method: "POST", credentials: "same-origin", cache: "no-store",
+        headers: { "Accept": "application/json", "Accept-Language": lang, "X-CSRF-Token": csrf ? csrf.content : "" },
+      });
+      const data = (resp.headers.get("Content-Type") || "").includes("json") ? await resp.json() : {};
+      if (!resp.ok) throw new Error((data.error && data.error.message) || resp.statusText);
+      shown.textContent = data.name;
+      button.hidden = true;
+    } catch (e) {
+      flash(e.message, "bad");
+      button.disabled = false;
+    }
+  });
+})();
