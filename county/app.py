@@ -10,6 +10,10 @@ Who may read what (docs/county.md, "Roles"):
 | ``GET /api/v1/halls/<site>/events`` | any hall | their hall only (403 for another) |
 | ``GET /api/v1/quarantine``, ``GET /api/v1/alerts`` | yes | 403 |
 
+and one route for the halls themselves: ``GET /api/v1/nearby?site=&business=`` (就近办, county/nearby.py), with
+the county's key for that hall as its bearer token (the key the platform reads its journal with), for that
+hall only; no account may call it and the key reaches nothing else.
+
 Everything here only reads; the platform writes only what the halls send. Passwords are argon2id
 (as the halls'), a session is a random bearer token of which only the SHA-256 is stored. Errors are
 ``{"error": {"status": n, "code": "..."}}``: codes, not sentences (the console that shows them
@@ -19,9 +23,12 @@ translates, docs/i18n.md).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
+import re
 import secrets
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 from argon2 import PasswordHasher
@@ -29,8 +36,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Flask, jsonify, request
 
 from county import db as county_db
-from county import console_web, registry
-from county.config import CountyConfig
+from county import console_web, nearby, registry
+from county.config import CountyConfig, CountyConfigError, resolve_secret
 
 log = logging.getLogger("hallq.county.app")
 
@@ -171,6 +178,44 @@ def create_app(cfg: CountyConfig, ingest: bool = True) -> Flask:
             r["at"] = r["at"].isoformat()
             r["business_day"] = r["business_day"].isoformat()
         return jsonify({"site": site, "events": rows, "next_after": rows[-1]["seq"] if rows else after})
+
+    hall_keys: dict[str, tuple[float, str]] = {}  # site -> (read at, SHA-256 of its key): a key file re-read each minute
+
+    def hall_key_sha(site: str) -> str | None:
+        hall = cfg.halls.get(site)
+        if hall is None or not hall.active:
+            return None
+        cached = hall_keys.get(site)
+        if cached and time.monotonic() - cached[0] < 60:
+            return cached[1]
+        try:
+            sha = _sha(resolve_secret(hall.credential, f"halls[site={site}].credential"))
+        except CountyConfigError as e:
+            log.warning("nearby: cannot check hall %s's key: %s", site, e)
+            return None
+        hall_keys[site] = (time.monotonic(), sha)
+        return sha
+
+    @app.get("/api/v1/nearby")
+    def nearby_halls():
+        site = request.args.get("site", "")
+        header = request.headers.get("Authorization", "")
+        token = header[7:].strip() if header.startswith("Bearer ") else ""
+        if not token or len(token) > 200 or not site or len(site) > 40:
+            raise Refusal(401, "unauthorized")
+        wanted = hall_key_sha(site)
+        if wanted is None or not hmac.compare_digest(wanted, _sha(token)):
+            log.info("nearby refused for hall %r from %s: not its county key", site[:40], request.remote_addr)
+            raise Refusal(401, "invalid_token")
+        codes = [b for b in request.args.get("business", "").split(",") if b]
+        if not codes or len(codes) > nearby.MAX_BUSINESSES or \
+                not all(re.fullmatch(r"[a-z][a-z0-9_]{0,31}", b) for b in codes):
+            raise Refusal(400, "invalid_fields")
+        limit = _int_arg("limit", 5, 1, nearby.MAX_LIMIT)
+        if ingester is None:  # no background fold in this process: fold now, as the console's pages do
+            app.extensions["county"]["fold"]()
+        found = nearby.nearby(conn(), cfg, site, list(dict.fromkeys(codes)), limit)
+        return jsonify({"site": site, "as_of": datetime.now(timezone.utc).isoformat(), "businesses": found})
 
     @app.get("/api/v1/quarantine")
     def quarantined():
