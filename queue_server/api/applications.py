@@ -57,7 +57,9 @@ APPLICATION = Obj({
     "submitted_at": Time(), "timeline": Arr(EVENT, max_items=None), "promised_by": Str(nullable=True),
     "statutory_by": Str(nullable=True), "overdue": Bool(), "delivery": Str(),
     "correction": Obj({"missing": Arr(Obj({}, extra=True), max_items=None)}, extra=True, nullable=True),
-    "applicant": Obj({"name": Str(), "id": Str(), "phone": Str()}, extra=True),
+    "applicant": Obj({"name": Str(description="masked (张*三), for staff too: the full name is "
+                                              "GET /applications/{tracking_no}/applicant-name"),
+                      "id": Str(description="masked"), "phone": Str(description="masked")}, extra=True),
     "missing_required": Arr(Str(), max_items=None), "replayed": Bool(),
 }, extra=True)
 BRIEF = Obj({"tracking_no": Str(), "item_name": Texts(), "status": Str(enum=STATUSES), "submitted_at": Time(),
