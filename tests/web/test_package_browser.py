@@ -3,7 +3,8 @@
 * the comprehensive window sends ONE correction notice for a package, with free text the clerk types
   (the bug: "其他需补正的内容" refused anything but internal keys), then accepts all and splits it;
 * a department's part is mailed to an address typed at the delivery window (mailing with no address on
-  file is refused) and the summary reads 免费邮寄 with the waybill (the bug: it read 现场领取 · 运单 SF…).
+  file is refused) and the summary reads 免费邮寄 with the waybill (the bug: it read 现场领取 · 运单 SF…);
+* the applicant's name is masked, and 显示全名 shows the full one in place once the clerk works on the case.
 """
 
 from __future__ import annotations
@@ -54,6 +55,13 @@ def test_a_package_is_noticed_once_accepted_split_and_a_part_mailed(desktop, ser
     assert "新生儿出生一件事" in desktop.find_element(By.TAG_NAME, "h1").text
     parts = desktop.find_elements(By.CSS_SELECTOR, "#parts tbody tr")
     assert len(parts) == 4 and "六盘水市公安局钟山分局" in desktop.find_element(By.ID, "parts").text
+    # the applicant's name is masked; 显示全名 is refused to a clerk at no window who has not worked on the case
+    assert desktop.find_element(By.ID, "applicant-name").text == "张*"
+    desktop.find_element(By.ID, "show-full-name").click()
+    wait(desktop, lambda d: "请先在服务该业务的窗口签到" in d.find_element(By.ID, "flash").text
+         if d.find_elements(By.ID, "flash") else False)
+    assert desktop.find_element(By.ID, "applicant-name").text == "张*"
+    desktop.get(f"{server.url}/console/backoffice/{no}?lang=zh-Hans")  # the refusal's message off the buttons
     notice = desktop.find_element(By.CSS_SELECTOR, "form[data-to=correction]")
     ticked = [i.get_attribute("value") for i in notice.find_elements(By.CSS_SELECTOR, "input[name=missing]:checked")]
     assert ticked == ["居民户口簿"]
@@ -61,6 +69,10 @@ def test_a_package_is_noticed_once_accepted_split_and_a_part_mailed(desktop, ser
     notice.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     wait(desktop, lambda d: "待补正" in d.find_element(By.TAG_NAME, "h1").text)
     screenshot(desktop, "package-correction")
+    # the clerk has now worked on the case: 显示全名 shows it in place (the page's HTML still holds the mask)
+    desktop.find_element(By.ID, "show-full-name").click()
+    wait(desktop, lambda d: d.find_element(By.ID, "applicant-name").text == "张丽")
+    assert not desktop.find_element(By.ID, "show-full-name").is_displayed()
     progress = call(server, "GET", f"/applications/{no}")
     wanted = [m["name"]["zh-Hans"] for m in progress["correction"]["missing"]]
     assert sorted(wanted) == sorted(["新生儿姓名", "出生医院盖章页请一并带来", "居民户口簿"])
