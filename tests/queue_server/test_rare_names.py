@@ -61,7 +61,8 @@ def test_appointments_are_booked_stored_and_masked_by_characters(tiny):
         a = r.get_json()
         assert a["name_masked"] == mask, name
         assert name not in r.get_data(as_text=True)                        # the kiosk sees the mask only
-        assert api.ok("get", f"/appointments/{a['code']}", as_="101")["name"] == name   # the back office: whole
+        assert api.ok("get", f"/appointments/{a['code']}", as_="101")["name"] == mask   # the back office: masked
+        assert api.ok("get", f"/appointments/{a['code']}/applicant-name", as_="900")["name"] == name  # on request
         stored = st.db.connection().execute("SELECT name, name_masked FROM appointments WHERE code = ?",
                                             (a["code"],)).fetchone()
         assert tuple(stored) == (name, mask)                               # stored as given, compared as Unicode
@@ -101,7 +102,9 @@ def test_an_application_is_filed_under_a_rare_name(city):
     app = r.get_json()
     assert app["applicant"]["name"] == "𪚥*明" and "𪚥小明" not in r.get_data(as_text=True)
     staff = api.ok("get", f"/applications/{app['tracking_no']}", as_="1001")
-    assert staff["applicant"]["name"] == "𪚥小明" and staff["mail_to"]["recipient"] == "𪚥小明"
+    assert staff["applicant"]["name"] == "𪚥*明" and staff["mail_to"]["recipient"] == "𪚥*明"
+    full = api.ok("get", f"/applications/{app['tracking_no']}/applicant-name", as_="2001")  # on request, journaled
+    assert full["name"] == "𪚥小明" and full["mail_to"]["recipient"] == "𪚥小明"
 
 
 def test_staff_names_from_the_config_and_the_accounts_api(tiny):
