@@ -181,28 +181,100 @@ def _seen(conn, site: str, seq: int, p: dict, out: Outcome) -> None:
 
 
 def _save(conn, cache: dict, heard: bool = True) -> None:
-    for site, p in cache.items():
-        conn.execute(
+    if not cache:
+        return
+    with conn.cursor() as cur:  # executemany: pipelined, not a round trip per hall
+        cur.executemany(
             "UPDATE hall_progress SET high_water = %s, max_seen = GREATEST(max_seen, %s), "
             "live_events = live_events + %s, catchup_events = catchup_events + %s, duplicates = duplicates + %s, "
             "last_event_at = GREATEST(last_event_at, %s), last_heard_at = CASE WHEN %s THEN now() ELSE last_heard_at END "
             "WHERE site = %s",
-            (p["high_water"], p["max_seen"], p["live"], p["catchup"], p["dups"], p["last_at"], heard, site))
+            [(p["high_water"], p["max_seen"], p["live"], p["catchup"], p["dups"], p["last_at"], heard, site)
+             for site, p in sorted(cache.items())])
+
+
+def _preload(conn, sites: set[str], cache: dict) -> None:
+    """Lock and read the progress rows of a batch's halls in two statements (sorted: the same lock order as any
+    other writer), rather than a round trip per hall."""
+    todo = sorted(s for s in sites if s not in cache)
+    if not todo:
+        return
+    conn.execute("INSERT INTO hall_progress (site) SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING", (todo,))
+    rows = conn.execute("SELECT site, high_water, max_seen FROM hall_progress WHERE site = ANY(%s) ORDER BY site "
+                        "FOR UPDATE", (todo,)).fetchall()
+    for r in rows:
+        cache[r["site"]] = {"high_water": r["high_water"], "max_seen": r["max_seen"], "live": 0, "catchup": 0,
+                            "dups": 0, "last_at": None}
+
+
+def _insert_many(conn, events: list[Event], source: str) -> set[tuple[str, int]]:
+    """``INSERT ... ON CONFLICT (site, seq) DO NOTHING`` of many events in one statement (arrays unnested: one
+    round trip whatever their number); the keys actually inserted. A key not returned was taken already, and
+    the caller looks at it one by one (a duplicate or a replay), exactly as :func:`_store` does."""
+    cols: list[list] = [[] for _ in range(12)]
+    for e in events:
+        ev = e.event
+        for col, value in zip(cols, (e.site, e.seq, e.at, ev["day"], ev["actor"], ev["action"], ev["ticket"],
+                                     ev["business"], ev["window"], json.dumps(ev["data"], ensure_ascii=False),
+                                     e.digest, source)):
+            col.append(value)
+    rows = conn.execute(
+        "INSERT INTO events (site, seq, at, business_day, actor, action, ticket, business, window_no, data, digest, "
+        "source) SELECT * FROM unnest(%s::text[], %s::bigint[], %s::timestamptz[], %s::date[], %s::text[], "
+        "%s::text[], %s::text[], %s::text[], %s::integer[], %s::jsonb[], %s::text[], %s::text[]) "
+        "ON CONFLICT (site, seq) DO NOTHING RETURNING site, seq", cols).fetchall()
+    return {(r["site"], r["seq"]) for r in rows}
+
+
+def _flush(conn, pending: list[Event], source: str, cache: dict, out: Outcome, thinner: Thinner | None) -> None:
+    """Write the events held back for one bulk insert, then account for each in arrival order."""
+    if not pending:
+        return
+    inserted = _insert_many(conn, pending, source)
+    for e in pending:
+        p = cache[e.site]
+        if (e.site, e.seq) in inserted:
+            out.new += 1
+            p["live" if source == "live" else "catchup"] += 1
+            p["last_at"] = max(p["last_at"], e.at) if p["last_at"] else e.at
+            _seen(conn, e.site, e.seq, p, out)
+        else:
+            _store(conn, e, source, p, out, thinner)  # taken: the stored digest decides (duplicate or replay)
+    pending.clear()
 
 
 def apply(conn, items: list[tuple[Event | Refused, str | None]], thinner: Thinner | None = None) -> Outcome:
-    """Write a batch of live messages ``(checked, topic)`` in one transaction."""
+    """Write a batch of live messages ``(checked, topic)`` in one transaction.
+
+    The events go in bulk (:func:`_insert_many`) with the same outcome as one at a time: an event is held back
+    for the bulk insert only while nothing before it in the batch could change its fate, i.e. its seq is above
+    its hall's high-water mark and not already held back; a refusal, or an event that is not (a resend, a
+    replay), first writes what is held back and then goes one by one, in arrival order."""
     out = Outcome()
     cache: dict[str, dict] = {}
+    pending: list[Event] = []
+    held: set[tuple[str, int]] = set()
     with conn.transaction():
+        _preload(conn, {c.site for c, _ in items if isinstance(c, Event)}, cache)
         for checked, topic in items:
             if isinstance(checked, Refused):
+                _flush(conn, pending, "live", cache, out, thinner)
+                held.clear()
                 if quarantine(conn, checked, "live", topic, thinner):
                     out.quarantined += 1
                 if checked.reason in ACCOUNTED and checked.site and checked.seq is not None:
                     _seen(conn, checked.site, checked.seq, _progress(conn, checked.site, cache), out)
                 continue
-            _store(conn, checked, "live", _progress(conn, checked.site, cache), out, thinner)
+            p = _progress(conn, checked.site, cache)
+            key = (checked.site, checked.seq)
+            if checked.seq <= p["high_water"] or key in held:
+                _flush(conn, pending, "live", cache, out, thinner)
+                held.clear()
+                _store(conn, checked, "live", p, out, thinner)
+                continue
+            pending.append(checked)
+            held.add(key)
+        _flush(conn, pending, "live", cache, out, thinner)
         _save(conn, cache)
     return out
 
