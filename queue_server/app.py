@@ -31,6 +31,8 @@ from queue_server.domain.context import Hall
 from queue_server.domain.service import QueueService
 from queue_server.hallsync import apply_config
 from queue_server.migrations import migrate
+from queue_server.nearby import Nearby
+from queue_server.nearby import start as start_nearby
 from queue_server.publisher import Publisher
 from queue_server.server_lock import ServerLock
 from queue_server.snapshots import Snapshots
@@ -116,6 +118,7 @@ class HallState:
     data_dir: Path
     publisher: Publisher | None = None
     presence: ServerLock | None = None  # the shared lock that says a server runs on data_dir (hallq restore)
+    nearby: Nearby | None = None  # nearby halls' waits from the county platform (queue_server/nearby.py), or None
     _closed: bool = False
 
     def mqtt_state(self) -> str:
@@ -132,6 +135,8 @@ class HallState:
         self._closed = True
         if self.publisher is not None:
             self.publisher.stop()
+        if self.nearby is not None:
+            self.nearby.stop()
         self.db.close()
         if self.presence is not None:
             self.presence.release()
@@ -181,6 +186,8 @@ def create_app(config: str | os.PathLike[str] | HallConfig | None = None, data_d
     _warn_operator(cfg, hall)
     if mqtt:
         _init_mqtt(state, cfg)
+    # 就近办: the county platform's nearby halls, refreshed in the background (none without [platform])
+    state.nearby = start_nearby(Path(cfg.path), cfg.site, list(cfg.businesses))
     if housekeeping:
         from queue_server.watch import start_watch
 

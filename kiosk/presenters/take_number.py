@@ -36,6 +36,7 @@ class TakeNumber(Flow):
         self.print_problem: str | None = None
         self.print_warning: str | None = None
         self.where = ""
+        self.nearby = ""
         self.stale = False
         self._preset: tuple[str | None, str | None] = (None, None)
         super().reset()
@@ -138,6 +139,7 @@ class TakeNumber(Flow):
         self.step = "result"
         self.finished = True
         self.where = self.s.where_to_wait(ticket["business"])
+        self.nearby = nearby_line(self, ticket)
         self._print_and_say()
 
     def _print_and_say(self) -> None:
@@ -208,7 +210,26 @@ class TakeNumber(Flow):
                 Option("green_pregnant", self.t("take.green.pregnant"), selected=self.green == "pregnant")]
 
     def _result_view(self) -> View:
-        return ticket_view(self, "take.title", self.ticket or {}, self.where, self.print_problem)
+        v = ticket_view(self, "take.title", self.ticket or {}, self.where, self.print_problem)
+        if self.nearby:
+            v.result["lines"].append(self.nearby)
+        return v
+
+
+def nearby_line(flow: Flow, t: dict[str, Any], most: int = 2) -> str:
+    """就近办: one line naming the nearest open halls of the county for the ticket's business when the wait here
+    reaches the hall's threshold (GET /nearby, from the hall's cache); "" otherwise or when it cannot say."""
+    try:
+        found = flow.s.api.nearby(t.get("business", ""))
+    except ApiError:  # an older server, or unreachable just now: the ticket is what matters
+        return ""
+    threshold, est = found.get("show_after_minutes") or 0, t.get("est_wait_minutes")
+    if not found.get("available") or (threshold and (est is None or est < threshold)):
+        return ""
+    halls = [flow.t("take.nearby_hall", name=flow.s.pick(h.get("name")), km=h.get("distance_km"),
+                    n=h.get("waiting", 0))
+             for h in found.get("halls", []) if h.get("open_now") and h.get("distance_km") is not None][:most]
+    return flow.t("take.nearby", halls=" · ".join(halls)) if halls else ""
 
 
 def deliver_ticket(flow: Flow, t: dict[str, Any], where: str) -> tuple[str | None, str | None]:

@@ -11,7 +11,7 @@ from flask import current_app, request
 
 from hallq import __version__
 from hallq.clock import iso
-from hallq.schema import Arr, Int, Str
+from hallq.schema import Arr, Bool, Int, Num, Obj, Str, Texts
 from queue_server.api import BadRequest, api, operation, query_int
 from queue_server.api import schemas as S
 from queue_server.readmodel import hall as reads
@@ -168,3 +168,39 @@ def get_ticket(public_id, actor):
            response=Arr(S.BOARD.fields["recent_calls"].items, max_items=None), query={"limit": Int(min=1, max=200)})
 def list_calls(actor):
     return reads.recent_calls(state(), query_int("limit", 20, 1, 200))
+
+
+NEARBY_HALL = Obj({
+    "site": Str(), "name": Texts(), "level": Str(), "address": Str(),
+    "waiting": Int(description="people waiting for this business there now"),
+    "est_wait_minutes": Int(nullable=True, description="today's average wait there; 0 when no one waits; null "
+                                                        "when people wait and no one was called yet today"),
+    "longest_wait_minutes": Int(), "open_now": Bool(),
+    "distance_km": Num(nullable=True, description="great-circle distance; null without coordinates"),
+}, extra=True)
+NEARBY = Obj({
+    "business": Str(),
+    "available": Bool(description="false when the hall has no county platform or its last answer is too old"),
+    "as_of": Str(nullable=True, description="when the county platform answered"),
+    "show_after_minutes": Int(nullable=True, description="the wait here from which the pages show nearby halls"),
+    "halls": Arr(NEARBY_HALL, max_items=None),
+})
+
+
+@api.get("/nearby")
+@operation("nearby_halls", "就近办: nearby halls of the county serving the same business, with their current waits",
+           tag="hall", response=NEARBY, errors=(400, 404), query={"business": S.BUSINESS_CODE},
+           description="From the county platform, cached by the hall and refreshed in the background; never fetched "
+                       "on the request's path. Without a county platform, or while it cannot be reached for a few "
+                       "minutes, `available` is false and `halls` empty (docs/county.md, \"就近办\").")
+def nearby_halls(actor):
+    code = request.args.get("business", "")
+    if not code:
+        err = BadRequest("error.query.invalid", field="business", problem="is required", code="invalid_fields")
+        err.fields = [{"field": "business", "problem": "is required"}]
+        raise err
+    reads.business(state(), code)  # 404 for a business this hall does not have
+    cache = state().nearby
+    if cache is None:
+        return {"business": code, "available": False, "as_of": None, "show_after_minutes": None, "halls": []}
+    return {"business": code, **cache.halls(code), "show_after_minutes": cache.link.show_after_minutes}

@@ -52,6 +52,34 @@ TEXTS = ("web.ticket.title", "web.ticket.ahead", "web.ticket.ahead_none", "web.t
          "web.rate.contact_label")
 
 
+# 就近办 (queue_server/nearby.py): other halls of the county for the same business, when the wait here is long
+NEARBY_TEXTS = ("web.ticket.nearby_title", "web.ticket.nearby_intro", "web.ticket.nearby_distance",
+                "web.ticket.nearby_wait", "web.ticket.nearby_waiting", "web.ticket.nearby_open",
+                "web.ticket.nearby_closed")
+
+
+def nearby_halls(st, view: dict[str, Any], lang: str) -> list[dict[str, str]]:
+    """The nearby halls to show under a waiting ticket whose estimated wait reaches the hall's threshold
+    (``show_after_minutes``); none without a county platform or a fresh answer from it."""
+    cache = st.nearby
+    if cache is None or view.get("state") != "waiting":
+        return []
+    threshold, est = cache.link.show_after_minutes, view.get("est_wait_minutes")
+    if threshold and (est is None or est < threshold):
+        return []
+    out = []
+    for h in cache.halls(view.get("business", ""))["halls"]:
+        n, m, km = h.get("waiting", 0), h.get("est_wait_minutes"), h.get("distance_km")
+        out.append({
+            "name": pick(h.get("name") or h.get("site", ""), lang), "address": h.get("address") or "",
+            "distance": "" if km is None else text("web.ticket.nearby_distance", lang, km=km),
+            "wait": text("web.ticket.nearby_wait", lang, n=n, m=m) if m is not None
+            else text("web.ticket.nearby_waiting", lang, n=n),
+            "open": text("web.ticket.nearby_open" if h.get("open_now") else "web.ticket.nearby_closed", lang),
+            "is_open": bool(h.get("open_now"))})
+    return out
+
+
 def _lang() -> str:
     """?lang=, else the language chosen before (cookie), else the browser's, as the consoles do."""
     asked = request.args.get("lang")
@@ -125,7 +153,8 @@ def ticket_page(public_id: str):
         "ticket/page.html", lang=lang, texts=texts, view=view, hall=pick(cfg.name, lang),
         business=pick(view["business_name"], lang), state=describe(view, texts, grace), langs=LANGS,
         data=json.dumps(data, ensure_ascii=False).replace("</", "<\\/"), issued=view["issued_at"][11:16],
-        rated=data["rated"] and view["state"] == "done", reasons=list(REASONS)))
+        rated=data["rated"] and view["state"] == "done", reasons=list(REASONS),
+        nearby=nearby_halls(st, view, lang), nearby_texts={k.rsplit(".", 1)[1]: text(k, lang) for k in NEARBY_TEXTS}))
     if request.args.get("lang") in LANGS:
         resp.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="Lax")
     return _secure(resp)

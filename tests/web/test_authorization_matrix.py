@@ -79,7 +79,7 @@ EXPECTED = {
     "get_health": EVERYONE, "get_hall": EVERYONE, "list_businesses": EVERYONE, "get_business": EVERYONE,
     "list_items": EVERYONE, "get_item": EVERYONE, "get_board": EVERYONE, "list_calls": EVERYONE,
     "list_notices": EVERYONE, "list_windows": EVERYONE, "get_window": EVERYONE, "get_ticket": EVERYONE,
-    "get_clock": EVERYONE,
+    "get_clock": EVERYONE, "nearby_halls": EVERYONE,  # 就近办: other halls' waits, from the county (docs/county.md)
     # managers (docs/api.md, docs/consoles.md)
     "create_notice": MANAGERS, "delete_notice": MANAGERS, "set_allocation": MANAGERS, "close_day": MANAGERS,
     "reopen_day": MANAGERS, "list_journal": MANAGERS, "set_clock": MANAGERS, "hall_live": MANAGERS,
