@@ -80,6 +80,29 @@ def _fsync_file(path: Path) -> None:
         os.close(fd)
 
 
+class _StepFlush:
+    """fsync the copy between backup steps.
+
+    Left to the kernel, a backup of a year's database piles up a gigabyte of dirty pages that are written out
+    at once; a ticket's COMMIT, which fsyncs the live WAL on the same disk, then waits behind them (measured:
+    issue p99 several times its usual). Flushing each 16 MiB step keeps that queue short; a step's pages are
+    written once either way, so the backup costs no more I/O."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd: int | None = None
+
+    def __call__(self) -> None:
+        if self.fd is None:
+            self.fd = os.open(self.path, os.O_RDONLY)
+        os.fsync(self.fd)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
 def backup(data_dir: str | os.PathLike[str], target: str | os.PathLike[str], site: str,
            progress: Callable[[int, int], None] | None = None) -> BackupInfo:
     """Copy the hall's live database to ``target`` (atomically); return what the backup holds.
@@ -112,8 +135,16 @@ def backup(data_dir: str | os.PathLike[str], target: str | os.PathLike[str], sit
             schema = _schema(src)
             tickets = src.execute("SELECT COUNT(*) FROM tickets").fetchone()[0]
             site = _site(src) or site
-            src.backup(dst, pages=PAGES_PER_STEP,
-                       progress=(lambda status, remaining, total: progress(remaining, total)) if progress else None)
+            flush = _StepFlush(tmp)
+            try:
+                def step(status: int, remaining: int, total: int) -> None:
+                    flush()  # the copy goes to disk step by step, not as a gigabyte of dirty pages at the end
+                    if progress:
+                        progress(remaining, total)
+
+                src.backup(dst, pages=PAGES_PER_STEP, progress=step)
+            finally:
+                flush.close()
             src.execute("COMMIT")
             dst.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
             info = BackupInfo(site=site, schema=schema[-1] if schema else "", hallq_version=__version__,
