@@ -209,8 +209,11 @@ class CountyBroker:
 
 
 def bridge_files(cfg: CountyConfig, folder: Path, site: str, address: str, out: Path, tls: bool = False,
-                 cafile: str = "") -> Path:
-    """Write ``county-bridge.toml`` and its secret for hall ``site`` into ``out`` (to go beside its hall.toml)."""
+                 cafile: str = "", platform_url: str = "") -> Path:
+    """Write ``county-bridge.toml`` and its secret for hall ``site`` into ``out`` (to go beside its hall.toml).
+
+    With ``platform_url`` (the platform as the hall reaches it) the file also gets ``[platform]``, the hall's
+    link for 就近办 (queue_server/nearby.py), and ``county-platform.key`` the county's key for the hall."""
     if site not in cfg.halls:
         raise CountyBrokerError(f"hall {site!r} is not in {cfg.path}: add it to [[halls]] first")
     password = hall_secret(folder, site)
@@ -227,4 +230,22 @@ def bridge_files(cfg: CountyConfig, folder: Path, site: str, address: str, out: 
         'password_file = "county-bridge.secret"',
         "",
     ]))
+    if platform_url:
+        from county.config import CountyConfigError, resolve_secret
+
+        try:
+            key = resolve_secret(cfg.halls[site].credential, f"halls[site={site}].credential")
+        except CountyConfigError as e:
+            raise CountyBrokerError(f"the county's key for {site} is needed for [platform]: {e}") from None
+        write_private(out / "county-platform.key", f"{key}\n")
+        with open(toml, "a", encoding="utf-8") as f:
+            f.write("\n".join([
+                "# 就近办: nearby halls' waits, from the county platform (docs/county.md)",
+                "[platform]",
+                f"url = {_q(platform_url.rstrip('/'))}",
+                'key_file = "county-platform.key"',
+                "refresh_seconds = 45",
+                "show_after_minutes = 20",
+                "",
+            ]))
     return toml

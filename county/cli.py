@@ -46,7 +46,9 @@ def register(add) -> None:
     g.add_argument("--address", required=True, help="host:port of the county broker as the hall reaches it")
     g.add_argument("--tls", action="store_true", help="the county broker speaks MQTT over TLS")
     g.add_argument("--cafile", default="", help="the CA of the county broker's certificate, on the hall's machine")
-    g.add_argument("--out", required=True, help="folder to write into (then copy both files beside hall.toml)")
+    g.add_argument("--platform-url", default="", help="the platform's URL as the hall reaches it: adds [platform] "
+                   "(就近办, nearby halls' waits) and county-platform.key, the county's key for the hall")
+    g.add_argument("--out", required=True, help="folder to write into (then copy the files beside hall.toml)")
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
@@ -126,11 +128,12 @@ def cmd_bridge_config(args: argparse.Namespace) -> int:
     cfg = _config(args)
     try:
         path = bridge_files(cfg, Path(args.data_dir) / "broker", args.site, args.address, Path(args.out),
-                            tls=args.tls, cafile=args.cafile)
+                            tls=args.tls, cafile=args.cafile, platform_url=args.platform_url)
     except CountyBrokerError as e:
         print(f"hallq platform bridge-config: {e}", file=sys.stderr)
         return 2
-    print(f"wrote {path} and {path.parent / 'county-bridge.secret'} (0600): copy both beside hall {args.site}'s "
+    also = " and county-platform.key" if args.platform_url else ""
+    print(f"wrote {path} and {path.parent / 'county-bridge.secret'}{also} (0600): copy them beside hall {args.site}'s "
           "hall.toml; restart its server (or broker), and run hallq platform broker again so it knows the account")
     return 0
 

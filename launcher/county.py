@@ -268,8 +268,10 @@ def start_county(args: argparse.Namespace) -> int:
         broker = CountyBroker(cfg, BrokerSettings(folder=data / "broker",
                                                   mqtt_listen=f"127.0.0.1:{demo['ports']['broker']}"))
         broker.start()
-        for h in halls:
-            bridge_files(cfg, data / "broker", h.site, f"127.0.0.1:{demo['ports']['broker']}", h.conf.parent)
+        platform_url = f"http://127.0.0.1:{demo['ports']['platform']}"
+        for h in halls:  # each hall bridged to NATS, and asking the platform for its neighbours' waits (就近办)
+            bridge_files(cfg, data / "broker", h.site, f"127.0.0.1:{demo['ports']['broker']}", h.conf.parent,
+                         platform_url=platform_url)
             h.data.mkdir(parents=True, exist_ok=True)
             part = Part(f"hall {h.site}", ["serve", "--config", str(h.conf), "--port", str(h.port), "--demo",
                                            "--data-dir", str(h.data)], needs_server=False)
@@ -282,7 +284,6 @@ def start_county(args: argparse.Namespace) -> int:
                 return 1
             if stop.is_set():
                 return 0
-        platform_url = f"http://127.0.0.1:{demo['ports']['platform']}"
         platform = Part("platform", ["platform", "serve", "--config", str(county_toml), "--port",
                                      str(demo["ports"]["platform"]), "--database", database], needs_server=False)
         parts.append(platform)

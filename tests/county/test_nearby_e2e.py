@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import urllib.request
 
+from county.broker import bridge_files
 from hallq.client import HallClient
 from hallq.testing import wait_until
 from tests.county.conftest import County
@@ -29,13 +30,13 @@ def test_a_hall_shows_its_neighbours_waits_and_nothing_when_the_platform_is_down
     a, b = county.halls["hall-a"], county.halls["hall-b"]
     try:
         county.broker.start()
-        for hall in (a, b):
-            hall.write_bridge()
-            conf = hall.config.parent
-            (conf / "county-platform.key").write_text(hall.key + "\n")
-            with open(conf / "county-bridge.toml", "a", encoding="utf-8") as f:
-                f.write(f'\n[platform]\nurl = "{county.platform.url}"\nkey_file = "county-platform.key"\n'
-                        "refresh_seconds = 1\nshow_after_minutes = 0\n")
+        for hall in (a, b):  # what hallq platform bridge-config --platform-url writes, refreshed every second
+            toml = bridge_files(county.cfg, county.broker_folder, hall.site, f"127.0.0.1:{hall.link.port}",
+                                hall.config.parent, platform_url=county.platform.url)
+            assert (hall.config.parent / "county-platform.key").read_text().strip() == hall.key
+            text = toml.read_text(encoding="utf-8")
+            toml.write_text(text.replace("refresh_seconds = 45", "refresh_seconds = 1")
+                            .replace("show_after_minutes = 20", "show_after_minutes = 0"), encoding="utf-8")
             hall.start()
         county.platform.start()
 
