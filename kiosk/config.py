@@ -51,6 +51,8 @@ KIOSK_FILE = Obj({
         "result_timeout_seconds": Int(min=10, max=300),
         "retry_seconds": Int(min=1, max=60, description="automatic retry when the server is unreachable"),
         "speak": Bool(),
+        "auto_read": Bool(description="elderly mode: each step is read aloud on entering it, as if 读给我听 was "
+                                      "pressed (default off: the resident presses it)"),
         "help": Texts("where to find staff: shown on every screen's help page"),
         "missed_number_minutes": Int(min=0, max=480, description="shown when the server does not say"),
         "screenshot_dir": Str(max_len=300, description="with no display: where screenshots go"),
@@ -92,6 +94,7 @@ class KioskConfig:
     result_timeout_seconds: int = 30
     retry_seconds: int = 3
     speak: bool = True
+    auto_read: bool = False               # elderly mode: 读给我听 by itself on entering each step
     help: dict[str, str] = field(default_factory=dict)
     missed_number_minutes: int = 30
     screenshot_dir: str = ""
@@ -154,7 +157,7 @@ def load_kiosk(path: str | os.PathLike[str] | None = None, **overrides: Any) -> 
         languages=tuple(k.get("languages", LANGS)), elderly_mode=k.get("elderly_mode", False),
         idle_timeout_seconds=k.get("idle_timeout_seconds", 90), idle_warning_seconds=k.get("idle_warning_seconds", 15),
         result_timeout_seconds=k.get("result_timeout_seconds", 30), retry_seconds=k.get("retry_seconds", 3),
-        speak=k.get("speak", True), help=k.get("help", {}), missed_number_minutes=k.get("missed_number_minutes", 30),
+XXk.get("help", {}), missed_number_minutes=k.get("missed_number_minutes", 30),
         screenshot_dir=k.get("screenshot_dir", ""), text_input=k.get("text_input", "onscreen"),
         mqtt_url=m.get("url", ""), mqtt_site=m.get("site", ""),
         health_interval_seconds=m.get("health_interval_seconds", 30),
