@@ -112,6 +112,8 @@ class SoundDevice:
                               "no PulseAudio/PipeWire server)", NO_DEVICE_FIX)
         self.player = self._pick(player)
         self._lock = threading.Lock()
+        self._proc: subprocess.Popen | None = None
+        self._stopped = False
         log.info("voice output: %s via %s (%s)", self.system.kind, self.player, self.system.detail)
 
     def _pick(self, player: str) -> str:
@@ -132,20 +134,34 @@ class SoundDevice:
                 "play": ["play", "-q", str(wav)]}[self.player]
         with self._lock:  # one announcement at a time, even if two threads tried
             started = time.monotonic()
+            self._stopped = False
+            proc = self._proc = subprocess.Popen(argv, env=self.environ, stdout=subprocess.DEVNULL,
+                                                 stderr=subprocess.PIPE)
             try:
-                r = subprocess.run(argv, env=self.environ, capture_output=True, timeout=seconds + 15)
+                _, stderr = proc.communicate(timeout=seconds + 15)
             except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
                 raise DeviceError("play_timeout", f"{self.player} did not finish {label} in {seconds + 15:.0f} s",
                                   "check the sound server") from None
+            finally:
+                self._proc = None
             finished = time.monotonic()
-        if r.returncode != 0:
-            err = r.stderr.decode("utf-8", "replace").strip().splitlines()
-            raise DeviceError("play_failed", f"{self.player} failed on {label}: {err[-1] if err else r.returncode}",
+        if proc.returncode != 0 and not self._stopped:
+            err = stderr.decode("utf-8", "replace").strip().splitlines()
+            raise DeviceError("play_failed", f"{self.player} failed on {label}: {err[-1] if err else proc.returncode}",
                               NO_DEVICE_FIX)
         return Played(label, str(wav), seconds, started, finished)
 
+    def stop(self) -> None:
+        """Cut short what is playing now (the kiosk's 读给我听 pressed again); ``play`` then returns at once."""
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            self._stopped = True
+            proc.terminate()
+
     def close(self) -> None:
-        pass
+        self.stop()
 
 
 class WavDirSink:

@@ -4,7 +4,8 @@
 (A 零零一), the window number as a number (十二号窗口, 一百零五号窗口); a
 recall says so (请 A 零零一 号再次到…). The words are written out in Chinese
 characters before synthesis, so the reading does not depend on how a voice
-happens to read digits. English reads the ticket as written ("A001": espeak
+happens to read digits (the readings are hallq.reading's, shared with the kiosk's
+读给我听). English reads the ticket as written ("A001": espeak
 spells it "A zero zero one") and the window as a number ("window 12").
 """
 
@@ -13,44 +14,10 @@ from __future__ import annotations
 from typing import Any
 
 from hallq.i18n import pick
+from hallq.reading import DIGITS, ticket_words, zh_digits, zh_number
 from display_board.settings import Language
 
-DIGITS = "零一二三四五六七八九"
-
-
-def zh_number(n: int) -> str:
-    """A number 0..9999 read as a number: 3 → 三, 12 → 十二, 105 → 一百零五, 110 → 一百一十."""
-    if not 0 <= n <= 9999:
-        raise ValueError(f"{n} is out of range 0..9999")
-    if n < 10:
-        return DIGITS[n]
-    if n < 20:
-        return "十" + (DIGITS[n % 10] if n % 10 else "")
-    out = []
-    zero = False
-    for value, unit in ((1000, "千"), (100, "百"), (10, "十"), (1, "")):
-        d = n // value % 10
-        if d:
-            if zero and out:
-                out.append("零")
-            out.append(DIGITS[d] + unit)
-            zero = False
-        elif out:
-            zero = True
-    return "".join(out)
-
-
-def zh_digits(digits: str) -> str:
-    """Digits read one by one: 001 → 零零一."""
-    return "".join(DIGITS[int(c)] for c in digits if c.isdigit())
-
-
-def ticket_words(ticket: str, numbers: str) -> str:
-    """A001 → "A 零零一" (zh; letters apart, so AB is read A B, not "ab") or "A001" (en)."""
-    if numbers == "en":
-        return ticket
-    letters = "".join(c for c in ticket if not c.isdigit())
-    return f"{' '.join(letters)} {zh_digits(ticket[len(letters):])}"
+__all__ = ["DIGITS", "call_text", "merged_text", "ticket_words", "window_words", "zh_digits", "zh_number"]
 
 
 def window_words(window: int, numbers: str) -> str:

@@ -9,13 +9,20 @@ for a sound device explicitly instead of failing quietly, or ``WavDirSink``
 
 Prompts are queued so they never talk over each other, and dropped when the
 screen goes back home: a prompt for the last resident must not be spoken to
-the next one. Without a sound device the kiosk says so once (health
+the next one.
+
+读给我听 (:meth:`Voice.read`): a whole screen read aloud, sentence by sentence,
+in the resident's language: Mandarin for 简体, Cantonese (``yue``) for 繁體 when
+the hall's Traditional Chinese is Hong Kong's (``traditional = "hk"``),
+Mandarin for Taiwan's, English. :meth:`Voice.stop` cuts it short, the sentence
+being played included (the sound device's player is stopped). Without a sound device the kiosk says so once (health
 problem ``no_sound_device`` over MQTT) and carries on: everything spoken is
 also on the screen.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import shutil
@@ -23,36 +30,102 @@ import subprocess
 import tempfile
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 
 from device_drivers.base import DeviceError
+from hallq import i18n
 
 log = logging.getLogger("hallq.kiosk.voice")
 
 VOICES = {"zh-Hans": "cmn-latn-pinyin", "zh-Hant": "cmn-latn-pinyin", "en": "en"}
+CANTONESE = "yue"
+
+
+@functools.cache
+def _espeak_has(voice: str) -> bool:
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        return False
+    r = subprocess.run([exe, f"--voices={voice}"], capture_output=True, text=True, timeout=10)
+    return any(line.split()[1:2] == [voice] for line in r.stdout.splitlines()[1:])
+
+
+def voice_for(lang: str) -> str:
+    """The espeak-ng voice for ``lang``: Traditional Chinese is read in Cantonese where the hall's Traditional is
+    Hong Kong's (and espeak-ng has ``yue``), in Mandarin otherwise."""
+    if lang == "zh-Hant" and i18n.traditional() == "hk" and _espeak_has(CANTONESE):
+        return CANTONESE
+    return VOICES.get(lang, VOICES["zh-Hans"])
 
 
 class Voice(ABC):
     """Speaks prompts in order, never overlapping; :meth:`say` returns at once."""
 
     def __init__(self) -> None:
-        self._queue: queue.Queue[tuple[int, str, str, bool] | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[int, str, str, bool, Callable[[], None] | None] | None] = queue.Queue()
         self._generation = 0
         self.problems: list[str] = []
+        self.asked: list[tuple[str, str]] = []    # (lang, text): what it was asked to say, in order
         self.spoken: list[tuple[str, str]] = []   # (lang, text): what was said, for tests and the log
+        self._reading: object | None = None       # the reading aloud under way (读给我听), if any
+        self._done: Callable[[], None] | None = None
+        self._lock = threading.Lock()
         self._idle = threading.Event()
         self._idle.set()
         self._thread = threading.Thread(target=self._run, name="kiosk-voice", daemon=True)
         self._thread.start()
 
-    def say(self, text: str, lang: str = "zh-Hans", slow: bool = False) -> None:
+    def say(self, text: str, lang: str = "zh-Hans", slow: bool = False, then: Callable[[], None] | None = None) -> None:
+        """Queue ``text``; ``then`` is called (on the voice's thread) once it has been said or dropped."""
         if text:
             self._idle.clear()
-            self._queue.put((self._generation, text, lang, slow))
+            self.asked.append((lang, text))
+            self._queue.put((self._generation, text, lang, slow, then))
+        elif then is not None:
+            then()
 
     def cancel(self) -> None:
         """Drop everything not yet spoken (the screen went back home)."""
         self._generation += 1
+
+    @property
+    def reading(self) -> bool:
+        """A reading aloud (:meth:`read`) is under way."""
+        return self._reading is not None
+
+    def read(self, sentences: list[str], lang: str = "zh-Hans", slow: bool = False,
+             done: Callable[[], None] | None = None) -> None:
+        """Read a screen aloud, one sentence after the other; ``done`` is called once, when the last sentence has
+        been said or the reading was stopped (:meth:`stop`)."""
+        token = object()
+        with self._lock:
+            self._reading = token
+
+        def finished() -> None:
+            with self._lock:
+                if self._reading is not token:
+                    return                 # stopped, or a newer reading: that one says when it is done
+                self._reading = None
+            if done is not None:
+                done()
+        self._done = finished
+        texts = [t for t in sentences if t]
+        for i, text in enumerate(texts):
+            self.say(text, lang, slow, then=finished if i == len(texts) - 1 else None)
+        if not texts:
+            finished()
+
+    def stop(self) -> None:
+        """Stop speaking now: drop what is queued and cut short the sentence being played."""
+        self.cancel()
+        done = self._done if self._reading is not None else None
+        self._interrupt()
+        if done is not None:
+            done()
+
+    def _interrupt(self) -> None:
+        """Cut short the sentence being played (drivers that can)."""
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Wait until everything queued has been spoken (tests, shutdown)."""
@@ -63,13 +136,18 @@ class Voice(ABC):
             job = self._queue.get()
             if job is None:
                 return
-            generation, text, lang, slow = job
+            generation, text, lang, slow, then = job
             if generation == self._generation:
                 try:
                     self._speak(text, lang, slow)
                     self.spoken.append((lang, text))
                 except Exception:
                     log.exception("speaking a prompt failed")
+            if then is not None:
+                try:
+                    then()
+                except Exception:
+                    log.exception("after speaking a prompt")
             if self._queue.empty():
                 self._idle.set()
 
@@ -86,7 +164,7 @@ def synthesize(text: str, lang: str = "zh-Hans", rate: int = 160) -> bytes:
     exe = shutil.which("espeak-ng")
     if exe is None:
         raise DeviceError("no_tts", "espeak-ng is not installed", "apt-get install espeak-ng")
-    r = subprocess.run([exe, "-v", VOICES.get(lang, "cmn-latn-pinyin"), "-s", str(rate), "--stdout", text],
+    r = subprocess.run([exe, "-v", voice_for(lang), "-s", str(rate), "--stdout", text],
                        capture_output=True, timeout=20)
     if r.returncode != 0 or not r.stdout.startswith(b"RIFF"):
         raise DeviceError("tts_failed", f"espeak-ng failed: {r.stderr.decode(errors='replace')[:200]}")
@@ -130,6 +208,11 @@ class SpokenPrompts(Voice):
                 log.warning("cannot play a prompt: %s", e)
             self.problems = [e.code]
 
+    def _interrupt(self) -> None:
+        stop = getattr(self.output, "stop", None)
+        if stop is not None:
+            stop()
+
     def close(self) -> None:
         super().close()
         if self.output is not None:
@@ -138,10 +221,26 @@ class SpokenPrompts(Voice):
 
 
 class RecordingVoice(Voice):
-    """Records what would be said, nothing more (tests that need no audio)."""
+    """Records what would be said, nothing more (tests that need no audio).
+
+    ``hold``: each sentence "plays" for up to that many seconds, until :meth:`stop` cuts it short, like a
+    loudspeaker's player (tests of stopping a reading).
+    """
+
+    def __init__(self, hold: float = 0.0) -> None:
+        self.hold = hold
+        self._release = threading.Event()
+        self.playing = threading.Event()      # set when a sentence starts "playing"
+        super().__init__()
 
     def _speak(self, text: str, lang: str, slow: bool) -> None:
-        return
+        self.playing.set()
+        if self.hold:
+            self._release.clear()
+            self._release.wait(self.hold)
+
+    def _interrupt(self) -> None:
+        self._release.set()
 
 
 class NoVoice(Voice):

@@ -29,7 +29,7 @@ from kivy.clock import Clock, mainthread
 from kivy.core.window import Window
 from kivy.lang import Builder
 from kivy.metrics import dp, sp
-from kivy.properties import DictProperty
+from kivy.properties import BooleanProperty, DictProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.modalview import ModalView
 from kivy.uix.screenmanager import NoTransition, ScreenManager
@@ -37,6 +37,7 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 from device_drivers.base import DeviceError
 from device_drivers.scanner import KeyboardScanner, QueueScanner
 from kiosk.presenters.base import Flow, View
+from kiosk.reading import sentences
 from kiosk.session import KioskSession
 from kiosk.texts import tr
 from kiosk.ui.screens import FlowScreen, HomeScreen
@@ -77,6 +78,8 @@ def theme_dict(elderly: bool, layout: str = "portrait") -> dict[str, Any]:
 
 class KioskApp(App):
     th = DictProperty(theme_dict(False))
+    read_text = StringProperty("")        # the words on 读给我听: 读给我听, or 停止朗读 while it reads
+    reading = BooleanProperty(False)      # a screen is being read aloud
 
     def __init__(self, session: KioskSession, headless: bool = False, screenshot_dir: str | None = None,
                  background: bool = True, data_dir: Path | None = None, **kw: Any) -> None:
@@ -105,6 +108,7 @@ class KioskApp(App):
         self._refreshed = 0.0
         self.mqtt = None
         self._last_step: tuple[str, str] | None = None
+        self._view: View | None = None        # the view on screen: what 读给我听 reads
         self._last_error = ""
         self.started_at = time.perf_counter()
         self.first_frame_at: float | None = None
@@ -239,6 +243,11 @@ class KioskApp(App):
         self.renders += 1
         self.shown_at = time.monotonic()
         self.listening = tuple(view.listens)
+        self._view = view
+        if (name, view.step) != self._last_step and self.reading:
+            self.stop_reading()              # the resident left the screen being read: the next one is not that one
+        self.sm.get_screen(name).ids.header.readable = self.can_read(view)
+        self._label_read()
         self._speak_view(name, view)
         if self._retry_event is not None:
             self._retry_event.cancel()
@@ -253,13 +262,55 @@ class KioskApp(App):
     def _speak_view(self, name: str, view: View) -> None:
         """Spoken prompts: in elderly mode each new step says what to do; every new error is said aloud."""
         key = (name, view.step)
-        if self.session.elderly and key != self._last_step and view.kind != "result" and name != "home":
+        if self.session.elderly and key != self._last_step and self.cfg.auto_read and self.can_read(view):
+            self.start_reading(view)         # kiosk.auto_read: 读给我听 by itself on each new step
+        elif self.session.elderly and key != self._last_step and view.kind != "result" and name != "home":
             self.session.say(view.prompt or view.title)
         self._last_step = key
         error = (view.notice.text if view.notice and view.notice.level == "error" else "") or view.entry.get("error", "")
         if error and error != self._last_error:
             self.session.say(error)
         self._last_error = error
+
+    # -- 读给我听: the screen read aloud ----------------------------------------------------------
+
+    def can_read(self, view: View) -> bool:
+        """A screen with an instruction, on a kiosk with a voice (driver "none": nothing to read with)."""
+        from kiosk.voice import NoVoice
+
+        return bool(view.prompt or view.kind in ("result", "info")) and \
+            not isinstance(self.session.devices.voice, NoVoice)
+
+    def toggle_read(self) -> None:
+        """读给我听 touched: read the screen aloud, or stop if it is being read (main thread)."""
+        self.session.touch()
+        if self.reading:
+            self.stop_reading()
+        elif self._view is not None:
+            self.start_reading(self._view)
+
+    def start_reading(self, view: View) -> None:
+        voice = self.session.devices.voice
+        if voice.reading:
+            voice.stop()
+        self.reading = True
+        self._label_read()
+        voice.read(sentences(view, self.session.lang), self.session.lang, slow=self.session.elderly,
+                   done=self._read_done)
+
+    def stop_reading(self) -> None:
+        self.session.devices.voice.stop()
+        self.reading = False
+        self._label_read()
+
+    @mainthread
+    def _read_done(self) -> None:
+        if not self.session.devices.voice.reading:
+            self.reading = False
+            self._label_read()
+
+    def _label_read(self) -> None:
+        self.read_text = tr("read.stop" if self.reading else "read.aloud", self.session.lang)
 
     def _first_frame(self, dt) -> None:
         self.first_frame_at = time.perf_counter()

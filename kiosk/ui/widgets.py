@@ -79,6 +79,39 @@ class NoticeBar(BoxLayout):
 class Header(BoxLayout):
     title = StringProperty("")
     step = StringProperty("")
+    readable = BooleanProperty(False)     # the screen has an instruction to read aloud: 读给我听 is shown
+
+
+class ReadAloudButton(KButton):
+    """读给我听, in every screen's header: reads the screen aloud (kiosk.reading); touched again, it stops.
+    Its words come from the app (``app.read_text``: 读给我听 or 停止朗读), a loudspeaker drawn before them."""
+
+    shown = BooleanProperty(False)
+    ICON_DP = 76                          # the loudspeaker's room, left of the words
+
+    def on_kv_post(self, *_):
+        self.bind(text=self._fit, font_size=self._fit, parent=self._fit, shown=self._fit)
+        self._fit()
+
+    def on_shown(self, *_):
+        self.disabled = not self.shown
+
+    def _fit(self, *_):
+        """As wide as its words and the loudspeaker, as tall as the header allows (at least 64 dp)."""
+        from kivy.core.text import Label as CoreLabel
+
+        if self.parent is not None and self.parent.height:
+            self.parent.unbind(height=self._fit)
+            self.parent.bind(height=self._fit)
+            self.fixed_height = max(dp(64), self.parent.height - dp(12))
+        words = CoreLabel(text=self.text or " ", font_size=self.font_size, bold=self.bold)
+        words.refresh()
+        self.width = (words.texture.size[0] + dp(self.ICON_DP + 44)) if self.shown else 0
+
+    def on_release(self):
+        from kivy.app import App
+
+        App.get_running_app().toggle_read()
 
 
 class Footer(BoxLayout):
