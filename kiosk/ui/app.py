@@ -287,6 +287,7 @@ class KioskApp(App):
         if self.reading:
             self.stop_reading()
         elif self._view is not None:
+            self.session.devices.voice.stop()     # a prompt being said gives way: the screen is read from the top
             self.start_reading(self._view)
 
     def start_reading(self, view: View) -> None:

@@ -91,6 +91,7 @@ class ReadAloudButton(KButton):
 
     def on_kv_post(self, *_):
         self.bind(text=self._fit, font_size=self._fit, parent=self._fit, shown=self._fit)
+        self.on_shown()
         self._fit()
 
     def on_shown(self, *_):

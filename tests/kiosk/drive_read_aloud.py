@@ -10,6 +10,7 @@ sentence for up to 30 s, so a reading is still going on when it is touched again
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import tempfile
@@ -156,10 +157,28 @@ def left_screen() -> None:
             report["left"].update(reading_after=app.reading or voice.reading,
                                   stopped_after_s=round(time.monotonic() - started, 3),
                                   idle=voice.wait_idle(5))
-            Path(out).write_text(json.dumps(report, ensure_ascii=False, indent=1), "utf-8")
-            app.stop()
+            auto_read()
         until(lambda: not app.reading and not voice.reading, done, time.monotonic() + 10)
     until(lambda: app.reading and len(voice.asked) > mark, go, time.monotonic() + 10)
+
+
+def auto_read() -> None:
+    """kiosk.auto_read = true: in elderly mode a new step is read by itself, as if 读给我听 were touched."""
+    app.cfg = session.cfg = dataclasses.replace(session.cfg, auto_read=True)
+    session.elderly = True
+    mark = len(voice.asked)
+    F["take_number"].start()
+    view = F["take_number"].view()
+    app.show("take_number", view)
+
+    def done():
+        report["auto"] = {"reading": app.reading and voice.reading, "asked": [t for _, t in voice.asked[mark:]],
+                          "expected": sentences(view, lang)}
+        app.stop_reading()
+        voice.wait_idle(5)
+        Path(out).write_text(json.dumps(report, ensure_ascii=False, indent=1), "utf-8")
+        app.stop()
+    until(lambda: len(voice.asked) > mark, done, time.monotonic() + 10)
 
 
 app.on_start = lambda: Clock.schedule_once(lambda dt: run(0), 0)

@@ -190,3 +190,5 @@ def test_every_screen_with_an_instruction_reads_it_at_a_touch(city, tmp_path, la
     assert all(any(s["prompt"] in a or a in s["prompt"] for a in s["expected"]) for s in prompts)
     left = report["left"]
     assert left["reading_before"] and not left["reading_after"] and left["stopped_after_s"] < 2 and left["idle"]
+    auto = report["auto"]     # kiosk.auto_read: elderly mode reads a new step by itself
+    assert auto["reading"] and auto["asked"] == auto["expected"][:len(auto["asked"])] and auto["asked"]
