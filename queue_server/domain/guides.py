@@ -226,6 +226,8 @@ def read_toml(tx: Tx, data: bytes) -> list[dict[str, Any]]:
     problems = SERVICES_FILE.validate(raw)
     if problems:
         raise refuse(problems)
+    if not raw.get("items"):  # an empty body, or a file of packages only: nothing to import is a mistake
+        raise refuse([("(file)", "holds no [[items]]: send the services file itself (GET /catalogue.toml gives one)")])
     businesses = _businesses(tx)
     seen: set[str] = set()
     for it in raw["items"]:
