@@ -101,6 +101,7 @@ EXPECTED = {
     ("GET", "/api/v1/hall/live"): "manager",
     ("GET", "/api/v1/health"): "open",
     ("GET", "/api/v1/items"): "open",
+    ("GET", "/api/v1/nearby"): "open",  # 就近办: nearby halls' waits, as public as the hall's own (GET /board)
     ("GET", "/api/v1/items/<code>"): "open",
     ("GET", "/api/v1/items/<code>/form"): "open",
     ("GET", "/api/v1/journal"): "journal",
