@@ -2,8 +2,9 @@
 
 One tracking number, one page: the status, for a package each department's part with its status (a
 result shows as soon as it is ready, "N 个事项的结果已可领取"), the promised date, what a correction
-notice asks for, and the timeline. Served by the hall's own server with no script (it reloads itself
-every minute); it carries no personal data, like the open progress API it reads (docs/applications.md).
+notice asks for, and the timeline. Served by the hall's own server with no script; 刷新进度 reloads it (no timed
+refresh: WCAG 2.2.1, a page must not reload under the reader's eyes); it carries no personal data, like the open
+progress API it reads (docs/applications.md).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ bp = Blueprint("application_page", __name__, template_folder="templates")
 
 TEXTS = ("web.progress.title", "web.progress.parts", "web.progress.promised", "web.progress.correction",
          "web.progress.timeline", "web.progress.results_ready", "web.progress.unknown", "web.progress.number",
-         "web.progress.overdue")
+         "web.progress.overdue", "web.progress.refresh")
 
 
 @bp.get("/a/<tracking_no>")

@@ -17,6 +17,7 @@ import pytest
 
 from hallq.demo import DEMO_PASSWORD
 from tests.conftest import CITY, make_id
+from tests.queue_server.test_packages import MOTHER, NEWBORN
 from tests.web.conftest import start_chromium
 from tests.web.test_console_browser import sign_in, text_of, wait
 
@@ -93,12 +94,23 @@ def application(server) -> str:
     return server.client("demo-kiosk-1").post("/applications", body)["tracking_no"]
 
 
+def package(server) -> str:
+    """A 新生儿出生一件事 filed at the kiosk (four parts under one number), its 户口簿 not handed in."""
+    kiosk = server.client("demo-kiosk-1")
+    guide = kiosk.get("/packages/newborn")
+    handed = [m["index"] for m in guide["materials"] if m["name"] != "居民户口簿"]
+    return kiosk.post("/packages/newborn/applications", {
+        "applicant": {"name": "张丽", "id_number": MOTHER, "phone": "13912345678"}, "fields": NEWBORN,
+        "materials": handed, "delivery": "onsite"})["tracking_no"]
+
+
 def test_the_console_pages_have_no_serious_violation(browser, city, screenshot):
     from selenium.webdriver.common.by import By
 
     audit = Audit(browser, screenshot)
     issue(city, 3)
     tracking = application(city)
+    pkg = package(city)
     browser.get(f"{city.url}/console/login?lang=zh-Hans")
     # the audit is not blind: a button without a name is caught
     browser.execute_script("document.body.append(Object.assign(document.createElement('button'), {id: 'probe'}))")
@@ -128,14 +140,17 @@ def test_the_console_pages_have_no_serious_violation(browser, city, screenshot):
     rated = city.client("demo-tablet-1").post("/windows/1/rating", {"level": 1, "reasons": ["slow"]})
     assert rated["bad"]
     followup = clerk.get("/followups?which=all")[0]["id"]
-    for path in ("/console/backoffice", f"/console/backoffice/{tracking}", "/console/reviews",
+    # the 一件事 pages: 代为申请 (the one form), the package with its parts, one part
+    for path in ("/console/backoffice", f"/console/backoffice/{tracking}", "/console/backoffice/packages/newborn",
+                 f"/console/backoffice/{pkg}", f"/console/backoffice/{pkg}-2", "/console/reviews",
                  f"/console/reviews/{followup}", "/console/password", "/console/windows/999"):
         browser.get(f"{city.url}{path}")
         audit.check(path.strip("/").replace("/", "-"))
     browser.delete_all_cookies()
     sign_in(browser, city, MANAGER)
     for path in ("/manager/hall", "/manager/allocation", "/manager/tidal", "/manager/stats", "/manager/services",
-                 "/manager/calendar", "/manager/notices", "/manager/accounts", "/manager/journal"):
+                 "/manager/calendar", "/manager/notices", "/manager/accounts", "/manager/journal", "/manager/guides",
+                 "/manager/guides/520200-RS-GG-0002"):
         browser.get(f"{city.url}{path}")
         audit.check(path.strip("/").replace("/", "-"))
     for lang in ("zh-Hant", "en"):
@@ -170,6 +185,11 @@ def test_the_phone_and_tablet_pages_have_no_serious_violation(browser, city, scr
     audit.check("phone-rate")
     browser.get(f"{city.url}/t/no-such-ticket")
     audit.check("phone-gone")
+    # the progress page of an application and of a 一件事 package (its parts, partial results)
+    tracking, pkg = application(city), package(city)
+    for name, no in (("application", tracking), ("package", pkg)):
+        browser.get(f"{city.url}/a/{no}")
+        audit.check(f"phone-progress-{name}")
 
     clerk.post("/windows/1/call-next")
     clerk.post("/windows/1/complete")

@@ -30,6 +30,8 @@ def test_a_package_progress_page_shows_each_part_and_partial_results(city):
     html = page.text
     assert "新生儿出生一件事" in html and "待预审" in html and html.count("<li>出") >= 2
     assert "六盘水市医疗保障局" in html and "张丽" not in html and "张*" not in html and MOTHER not in html
+    # no timed refresh (WCAG 2.2.1, axe's meta-refresh): the resident reloads it with 刷新进度
+    assert 'http-equiv="refresh"' not in html and 'id="refresh" href="?lang=zh-Hans">刷新进度</a>' in html
     api.ok("post", f"/packages/applications/{no}/review", {"to": "correction", "missing": ["请带出生医院盖章页"]},
            as_=CLERK)
     html = city.test_client().get(f"/a/{no}?lang=zh-Hans").text
