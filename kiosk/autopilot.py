@@ -330,7 +330,7 @@ class Autopilot:
     def _guide(self) -> Steps:
         flow = self.app.flows["guide"]
         yield from self.tap_to("guide", "the guides tile", "guide", "business")
-        keys = self.options()
+        keys = [k for k in self.options() if k != "__packages__"]    # the 一件事 entry leads to packages, not items
         if not keys:
             raise Stuck("no business has guides")
         yield from self.tap_to(self.pick(keys), "a business", "guide", "item")

@@ -23,8 +23,8 @@ from hallq.i18n import Msg, pick
 from kiosk import receipts
 from kiosk.presenters.base import Flow, Option, Section, View
 from kiosk.presenters.forms import PERSON_FIELDS, FormState
+from kiosk.presenters.guide import package_sections
 from kiosk.presenters.identity import identity_today
-from kiosk.receipts import time_limit_lines
 from kiosk.texts import promised_words
 
 STEPS = ["item", "form", "materials", "applicant", "confirm", "result"]
@@ -330,16 +330,7 @@ class SubmitApplication(Flow):
         """一次告知: what the package does, who decides each part, every material once, the time limits."""
         g = self.package or {}
         v = self.base_view("package", "info", "apply.title", prompt=name, **kw)
-        items = []
-        for it in g.get("items", []):
-            limit = "、".join(time_limit_lines(it, self.s.lang))
-            items.append(f"{self.s.pick(it['item_name'])}（{it['department']}）" + (f"：{limit}" if limit else ""))
-        v.sections = [Section(self.t("apply.package_items"), items)]
-        v.sections.append(Section(self.t("guide.materials"), [
-            f"{m['name']}（{self.t('guide.copies', form=m['form'], n=m['copies'])}，"
-            f"{self.t('guide.required') if m['required'] else self.t('guide.optional')}）" for m in g.get("materials", [])]))
-        if g.get("conditions"):
-            v.sections.append(Section(self.t("guide.conditions"), list(g["conditions"])))
+        v.sections = package_sections(self, g)
         v.actions = [Option("start", self.t("apply.start"), primary=True),
                      Option("print_notice", self.t("guide.print_notice"))]
         return v

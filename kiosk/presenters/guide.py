@@ -10,6 +10,12 @@ Finding an item (事项检索): 搜索事项 on the first step opens a one-field
 the on-screen keyboard (社保 in pinyin mode, or the initials ``yl`` straight on its ABC page) is sent with
 确定 and searched on the server (``GET /items?q=``: names, keywords, pinyin, materials), the items found
 listed best first. While the server cannot be reached, the kept items are searched by name instead.
+
+一件事 (高效办成一件事): the first step lists, before the categories, a 一件事 entry naming how many packages
+the hall has; it opens the list of packages, and a package opens its combined guide (一次告知: the items with
+their departments and time limits, every material once, the conditions), printed like an item's notice and
+leading to the application (the same package at the start of 办事申请). Packages and their guides are kept
+like the items, so they can still be read while the network is down.
 """
 
 from __future__ import annotations
@@ -22,6 +28,9 @@ from kiosk import receipts
 from kiosk.presenters.base import Field, Flow, Option, Section, View
 
 STEPS = ["business", "item", "guide"]
+PACKAGE_STEPS = ["business", "packages", "package"]
+PACKAGES = "__packages__"  # the first step's 一件事 entry
+PACKAGE = "pkg:"  # an option key that names a package (as in the application flow)
 MAX_QUERY = 50  # the server's limit (GET /items?q=)
 
 
@@ -36,6 +45,8 @@ class Guide(Flow):
         self.query = ""
         self.found: list[dict[str, Any]] | None = None  # the items of the last search; None: not searching
         self.search_from = "business"
+        self.packages: list[dict[str, Any]] = []
+        self.package: dict[str, Any] | None = None  # the chosen package's combined guide
         super().reset()
 
     def first_step(self) -> str:
@@ -50,7 +61,8 @@ class Guide(Flow):
         self.s.hall()
         _, stale_b = self.s.businesses()
         _, stale_i = self.s.items()
-        self.stale = stale_b or stale_i
+        self.packages, stale_p = self.s.cached("packages", self.s.api.packages, max_age=300)
+        self.stale = stale_b or stale_i or stale_p
         if self._preset:
             self.on_choose(self._preset, direct=True)
 
@@ -92,6 +104,12 @@ class Guide(Flow):
         return out
 
     def on_choose(self, key: str, direct: bool = False) -> None:
+        if self.step == "business" and key == PACKAGES:
+            self.step = "packages"
+            return
+        if self.step == "packages" and key.startswith(PACKAGE):
+            self._attempt(lambda: self._load_package(key[len(PACKAGE):]))
+            return
         if self.step == "business" and not direct:
             self.business = key
             self.step = "item"
@@ -103,6 +121,12 @@ class Guide(Flow):
             self.business = item["business"]
             self.step = "guide"
             self.s.say(self.s.pick(item["name"]))
+
+    def _load_package(self, code: str) -> None:
+        guide, stale = self.s.cached(f"package:{code}", lambda: self.s.api.package(code), max_age=300)
+        self.package, self.stale = guide, self.stale or stale
+        self.step = "package"
+        self.s.say(self.s.pick(guide["name"]))
 
     def _printed_at(self) -> str:
         """Now in the hall, as the server last said (a demo may run on a virtual clock); the kiosk's own
@@ -123,6 +147,9 @@ class Guide(Flow):
             else:
                 self.tell("info", self.t("guide.search_hint"))
             return
+        if self.step == "package" and self.package is not None:
+            self._package_action(key)
+            return
         if self.step != "guide" or self.item is None:
             return
         code = self.item["code"]
@@ -141,7 +168,26 @@ class Guide(Flow):
         elif key == "apply":
             self.go("apply", item=code)
 
+    def _package_action(self, key: str) -> None:
+        g = self.package or {}
+        if key == "print_notice":
+            job = receipts.package_notice(self.s.devices.profile, self.s.hall_name(), g, self.s.lang,
+                                          self._printed_at())
+            outcome = self.s.devices.print_job(job)
+            if outcome.printed:
+                self.tell("ok", self.t("guide.notice_printed"))
+            else:
+                self.tell("warn", self.t(f"printer.{outcome.problem}") if outcome.problem else "")
+        elif key == "apply":
+            self.go("apply", item=PACKAGE + g["package"])
+
     def go_back(self) -> bool:
+        if self.step == "package":
+            self.step, self.package = "packages", None
+            return True
+        if self.step == "packages":
+            self.step = "business"
+            return True
         if self.step == "guide":
             self.step, self.item = ("found" if self.found else "item"), None
             return True
@@ -163,6 +209,9 @@ class Guide(Flow):
         if self.step == "business":
             v = self.base_view("business", "choose", "guide.title", prompt=self.t("guide.business"),
                                step_no=n, step_count=total)
+            if self.packages:
+                v.options.append(Option(PACKAGES, self.t("guide.packages"), detail=self.t("guide.packages_detail"),
+                                        badge=str(len(self.packages))))
             counts: dict[str, int] = {}
             for it in self._items():
                 counts[it["business"]] = counts.get(it["business"], 0) + 1
@@ -181,6 +230,19 @@ class Guide(Flow):
                 g = it.get("guide", {})
                 v.options.append(Option(it["code"], self.s.pick(it["name"]), detail=g.get("department", "")))
             v.actions = [Option("search", self.t("guide.search_again"))]
+        elif self.step == "packages":
+            n, total = self.step_of(PACKAGE_STEPS)
+            v = self.base_view("packages", "choose", "guide.title", prompt=self.t("guide.package_list"), step_no=n,
+                               step_count=total)
+            v.options = [Option(PACKAGE + p["package"], self.s.pick(p["name"]),
+                                detail=self.t("apply.package_detail", n=p["items"])) for p in self.packages]
+        elif self.step == "package":
+            n, total = self.step_of(PACKAGE_STEPS)
+            v = self.base_view("package", "info", "guide.title", prompt=self.s.pick((self.package or {})["name"]),
+                               step_no=n, step_count=total)
+            v.sections = package_sections(self, self.package or {})
+            v.actions = [Option("print_notice", self.t("guide.print_notice"), primary=True),
+                         Option("apply", self.t("guide.apply"))]
         elif self.step == "item":
             v = self.base_view("item", "choose", "guide.title", prompt=self.t("guide.item"), step_no=n,
                                step_count=total)
@@ -238,3 +300,20 @@ class Guide(Flow):
         if g.get("form"):
             v.actions.append(Option("apply", t("guide.apply")))
         return v
+
+
+def package_sections(flow: Flow, g: dict[str, Any]) -> list[Section]:
+    """一件事的一次告知 on the screen: each item with its department and time limits, every material once, the
+    conditions (the guide flow's 一件事 and the application flow's first step show the same)."""
+    t, lang = flow.t, flow.s.lang
+    items = []
+    for it in g.get("items", []):
+        limit = "、".join(receipts.time_limit_lines(it, lang))
+        items.append(f"{flow.s.pick(it['item_name'])}（{it['department']}）" + (f"：{limit}" if limit else ""))
+    sections = [Section(t("apply.package_items"), items)]
+    sections.append(Section(t("guide.materials"), [
+        f"{m['name']}（{t('guide.copies', form=m['form'], n=m['copies'])}，"
+        f"{t('guide.required') if m['required'] else t('guide.optional')}）" for m in g.get("materials", [])]))
+    if g.get("conditions"):
+        sections.append(Section(t("guide.conditions"), list(g["conditions"])))
+    return sections

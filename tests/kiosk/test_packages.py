@@ -142,3 +142,38 @@ def test_a_package_correction_is_handed_in_at_the_kiosk_with_the_card(session, c
     v = progress.view()
     assert v.notice.level == "ok" and progress.application["status"] == "submitted"
     assert {p["status"] for p in progress.application["parts"]} == {"pre_review"}
+
+
+def test_the_guides_list_the_packages_and_print_a_combined_notice(session, city):
+    """办事指南 offers 一件事 beside the categories: a package opens its combined guide (一次告知), printed like an
+    item's notice (every material once), and leads to its application."""
+    from kiosk.presenters.guide import Guide
+
+    guide = Guide(session)
+    guide.start()
+    v = guide.view()
+    entry = v.options[0]
+    assert entry.key == "__packages__" and entry.label == "一件事一次办" and entry.badge == "3"
+    guide.handle("choose", entry.key)
+    v = guide.view()
+    assert v.step == "packages" and [o.key for o in v.options][0] == "pkg:newborn"
+    assert "4个事项一次办" in v.options[0].detail
+    guide.handle("choose", "pkg:newborn")
+    v = guide.view()
+    assert v.step == "package" and v.prompt == "新生儿出生一件事"
+    items, materials = v.sections[0].lines, v.sections[1].lines
+    assert len(items) == 4 and "六盘水市公安局钟山分局" in items[1]
+    assert sum(line.startswith("居民身份证（") for line in materials) == 1
+    assert [a.key for a in v.actions] == ["print_notice", "apply"]
+    guide.handle("action", "print_notice")
+    notice = session.devices.printer.last
+    assert guide.view().notice.level == "ok"
+    assert notice.find("新生儿出生一件事") and notice.find("社会保障卡申领") and notice.text.count("居民身份证（") == 1
+    guide.handle("action", "apply")
+    assert guide.take_navigation() == ("apply", {"item": "pkg:newborn"})
+    flow = SubmitApplication(session)
+    flow.start(item="pkg:newborn")
+    assert flow.view().step == "package" and flow.view().prompt == "新生儿出生一件事"
+    # back: the list of packages, then the first step again
+    assert guide.go_back() and guide.view().step == "packages"
+    assert guide.go_back() and guide.view().step == "business"
