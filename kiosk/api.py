@@ -142,6 +142,11 @@ class KioskApi:
     def file_package(self, code: str, body: dict[str, Any], key: str) -> dict:
         return self.client.request("POST", f"/packages/{quote(code, safe='')}/applications", body, idempotency_key=key)
 
+    def collect_result(self, tracking_no: str, body: dict[str, Any], key: str) -> dict:
+        """领取结果: a number for the 出件 window (an application's or a package's number, the applicant's card)."""
+        return self.client.request("POST", f"/applications/{quote(tracking_no, safe='')}/collect", body,
+                                   idempotency_key=key)
+
     def supplement_package(self, tracking_no: str, body: dict[str, Any], key: str) -> dict:
         return self.client.request("POST", f"/packages/applications/{quote(tracking_no, safe='')}/supplement", body,
                                    idempotency_key=key)

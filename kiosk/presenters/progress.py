@@ -6,6 +6,10 @@ correction shows the one list of everything missing (一次性告知); an overdu
 application says so in words, not only in colour. An 一件事 package has one
 tracking number and one progress: each department's part with its status
 (partial results shown as they come), done when every part is.
+
+领取结果: when a result waits to be collected on site, 领取结果 takes a number for the 出件 window (the
+appointment class: the hall asked the resident to come) with the applicant's ID card, read on the lookup or
+asked for then; the ticket is printed and shown like any (docs/applications.md, "Collecting a result").
 """
 
 from __future__ import annotations
@@ -32,6 +36,9 @@ class Progress(Flow):
         self.application: dict[str, Any] | None = None
         self.handing_in: set[int] = set()
         self.card_id: str | None = None
+        self.ticket: dict[str, Any] | None = None  # the 出件 window's number (领取结果)
+        self.where = ""
+        self.print_problem: str | None = None
         super().reset()
 
     def first_step(self) -> str:
@@ -50,6 +57,9 @@ class Progress(Flow):
         if self.step in ("lookup", "identity"):
             self.card_id = card.id_number
             self._find(card.id_number)
+        elif self.step == "collect":
+            self.card_id = card.id_number
+            self._collect()
         elif self.step == "supplement":
             # opened by its receipt: the card proves it is the applicant's (the server checks it matches)
             self.card_id = card.id_number
@@ -71,6 +81,13 @@ class Progress(Flow):
             self.step = "supplement"
         elif key == "hand_in" and self.step == "supplement":
             self._hand_in()
+        elif key == "collect" and self.step == "detail":
+            if self.card_id:
+                self._collect()
+            else:
+                self.step = "collect"
+        elif key == "demo_card" and self.step == "collect":
+            IdentityInput(self).on_action("demo_card")
         elif key == "done":
             self.finished = True
         elif self.identity is not None:
@@ -108,6 +125,30 @@ class Progress(Flow):
             self.tell("ok", self.t("progress.supplemented"))
             self.s.say(self.t("progress.supplemented"))
         self._attempt(run)
+
+    def _collect(self) -> None:
+        from kiosk.presenters.take_number import deliver_ticket
+
+        no = (self.application or {})["tracking_no"]
+        body = {"id_number": self.card_id}
+        key = self.press.for_body({"collect": no, **body})
+
+        def run() -> None:
+            self.ticket = self.s.api.collect_result(no, body, key)
+            self.press.done()
+            self.step = "collected"
+            self.finished = True
+            self.where = self.s.where_to_wait(self.ticket["business"])
+            self.print_problem, _ = deliver_ticket(self, self.ticket, self.where)
+        self._attempt(run)
+
+    def on_api_error(self, e: ApiError) -> None:
+        if self.step == "collect" and e.code == "not_yours":
+            self.card_id = None  # another's card: the right one may still be read
+        if self.step == "entry" and e.status == 404:
+            self.error = e.message(self.s.lang)
+            return
+        self.tell("error", e.message(self.s.lang))
 
     def _package_materials(self, code: str) -> list[dict[str, Any]]:
         return self.s.api.package(code)["materials"]
@@ -150,17 +191,11 @@ class Progress(Flow):
                 self.step = "list"
         self._attempt(run)
 
-    def on_api_error(self, e: ApiError) -> None:
-        if self.step == "entry" and e.status == 404:
-            self.error = e.message(self.s.lang)
-            return
-        self.tell("error", e.message(self.s.lang))
-
     def go_back(self) -> bool:
         if self.step == "detail" and self.found and len(self.found) > 1:
             self.step = "list"
             return True
-        if self.step == "supplement":
+        if self.step in ("supplement", "collect"):
             self.step = "detail"
             return True
         if self.step in ("entry", "identity", "list", "detail"):
@@ -205,6 +240,17 @@ class Progress(Flow):
             v.actions = [Option("hand_in", self.t("progress.supplement"), primary=True,
                                 enabled=bool(self.handing_in) and proven)]
             return v
+        if self.step == "collect":  # 领取结果 opened by the receipt: the applicant's ID card proves it is theirs
+            v = self.base_view("collect", "identity", "progress.title", prompt=self.t("progress.collect_card"),
+                               listens=self.can("card"))
+            v.result = {"why": self.t("progress.collect_why")}
+            if self.s.devices.simulated.get("id_reader"):
+                v.demo = [Option("demo_card", self.t("demo_card"))]
+            return v
+        if self.step == "collected" and self.ticket is not None:
+            from kiosk.presenters.take_number import ticket_view
+
+            return ticket_view(self, "progress.title", self.ticket, self.where, self.print_problem)
         if self.step == "list":
             v = self.base_view("list", "choose", "progress.title", prompt=self.t("progress.list"))
             for a in self.found:
@@ -239,6 +285,14 @@ class Progress(Flow):
             self.tell("warn", self.t("progress.overdue"))
             v.notice = self.notice
         v.actions = [Option("done", self.t("done"), primary=True)]
+        if _ready_on_site(a):
+            v.actions.insert(0, Option("collect", self.t("progress.collect"), primary=True))
         if a.get("status") == "correction" and self._missing("material"):
             v.actions.insert(0, Option("supplement", self.t("progress.supplement"), primary=True))
         return v
+
+
+def _ready_on_site(a: dict[str, Any]) -> bool:
+    """Whether a result of this application (or of a package's part) waits at the 出件 window to be collected."""
+    cases = a.get("parts") or [a]
+    return any(c.get("status") == "result_ready" and c.get("delivery") == "onsite" for c in cases)

@@ -11,6 +11,7 @@ from flask import jsonify, request
 from hallq.schema import Any_, Arr, Bool, Int, Map, Obj, Str, Texts, Time
 from queue_server.api import BadRequest, api, header_text, operation, query_int
 from queue_server.api.hall import state
+from queue_server.api.schemas import TICKET
 
 STATUSES = ["submitted", "pre_review", "accepted", "correction", "rejected", "result_ready", "delivered"]
 TRACKING_NO = Str(max_len=40, description="tracking number (受理编号), e.g. SQ20261123-K7Q2M9XP")
@@ -32,6 +33,8 @@ SUBMIT = Obj({
 SUPPLEMENT = Obj({"materials": MATERIAL_INDEXES, "fields": FIELD_VALUES,
                   "id_number": Str(max_len=40, description="the applicant's ID number, the proof that it is theirs: "
                                                            "required unless staff record it at the window")})
+COLLECT = Obj({"id_number": Str(max_len=40, description="the applicant's ID number, read from the ID card")},
+              required=["id_number"])
 TRANSITION = Obj({
     "to": Str(enum=["pre_review", "accepted", "correction", "rejected", "result_ready", "delivered"]),
     "reason": Str(max_len=500, description="why (required for rejected; shown to the applicant)"),
@@ -149,6 +152,18 @@ def transition_application(tracking_no, actor, body):
     return state().service.applications.transition(
         actor, tracking_no, body["to"], body.get("reason", ""), body.get("missing"), body.get("delivery"),
         body.get("decision"))
+
+
+@api.post("/applications/<tracking_no>/collect")
+@operation("collect_result", "领取结果: a number for the 出件 window when a result waits to be collected on site",
+           tag="applications", auth="kiosk", body=COLLECT, response=TICKET, errors=(400, 401, 403, 404, 409),
+           idempotent=True, status=201,
+           description="An application's or a package's tracking number, and the applicant's id_number from the ID "
+                       "card (403 not_yours otherwise). 409 nothing_to_collect while no result waits on site. The "
+                       "number is of the business the hall's delivery windows serve, in the appointment class; "
+                       "`collecting` says which case and how many results wait.")
+def collect_result(tracking_no, actor, body, request_key):
+    return state().service.packages.collect(actor, tracking_no, body["id_number"], request=request_key)
 
 
 @api.post("/applications/<tracking_no>/supplement")

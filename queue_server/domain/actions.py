@@ -144,6 +144,7 @@ _REGISTRY = (
     _a("application_rejected", NOTHING),
     _a("application_result_ready", NOTHING),
     _a("application_delivered", NOTHING),
+    _a("result_collection", NOTHING),  # 领取结果 at the kiosk: a number for the 出件 window (domain/collection.py)
     _a("package_submitted", NOTHING),  # 一件事 filed: one tracking number; each part journals application_submitted
     # a clerk or manager asked for a resident's full name (domain/resident_names.py): who, which case; never the name
     _a("resident_name_viewed", NOTHING),

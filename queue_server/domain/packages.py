@@ -390,6 +390,19 @@ class PackageDesk:
         return self.service._run(actor, None, lambda tx: package_view(
             tx.conn, review(tx, tracking_no, to, reason, missing), tx.now.date(), back_office=True))
 
+    def collect(self, actor: Actor, tracking_no: str, id_number: str | None,
+                request: RequestKey | None = None) -> dict[str, Any]:
+        """领取结果: a number for the 出件 window, for the applicant whose result is ready (domain/collection.py)."""
+        from queue_server.domain.collection import collect
+        from queue_server.domain.estimates import ahead_of_new
+
+        def run(tx: Tx) -> dict[str, Any]:
+            row, data = collect(tx, tracking_no, id_number)
+            view = self.service._ticket_view(tx, row, ahead_of_new(tx.conn, tx.day, row["business"], row["class"]))
+            view["collecting"] = {"tracking_no": data["tracking_no"], "ready": data["ready"]}
+            return view
+        return self.service._run(actor, request, run)
+
     def supplement(self, actor: Actor, tracking_no: str, materials: list[int], fields: dict[str, Any],
                    id_number: str | None = None, request: RequestKey | None = None) -> dict[str, Any]:
         return self.service._run(actor, request, lambda tx: package_view(

@@ -177,3 +177,48 @@ def test_the_guides_list_the_packages_and_print_a_combined_notice(session, city)
     # back: the list of packages, then the first step again
     assert guide.go_back() and guide.view().step == "packages"
     assert guide.go_back() and guide.view().step == "business"
+
+
+def test_a_ready_result_is_collected_by_a_number_for_the_delivery_window(session, city):
+    """领取结果: the receipt's QR opens the progress; a part's result is ready on site, so 领取结果 asks for the
+    applicant's card and prints a number of the 出件 window, which window 19 calls first."""
+    flow = SubmitApplication(session)
+    flow.start()
+    flow.handle("choose", "pkg:newborn")
+    flow.handle("action", "start")
+    for key, value in {**TYPED, **CHOSEN}.items():
+        flow.handle("field", (key, value))
+    flow.handle("action", "next")
+    flow.handle("action", "all")
+    flow.handle("action", "next")
+    card = demo_card()
+    flow.handle("card", card)
+    flow.handle("field", ("phone", "13912345678"))
+    flow.handle("action", "next")
+    flow.handle("action", "submit")
+    tracking = flow.view().result["number"]
+    staff = HallClient(city.url)
+    staff.login("1007", "hallq-demo")
+    staff.request("POST", f"/packages/applications/{tracking}/review", {"to": "accepted"})
+
+    progress = Progress(session)
+    progress.start()
+    progress.handle("scan", tracking)
+    assert "collect" not in [a.key for a in progress.view().actions]  # nothing ready yet
+    staff.request("POST", f"/applications/{tracking}-2/transition", {"to": "result_ready", "decision": "approved"})
+    progress.start()
+    progress.handle("scan", tracking)
+    assert progress.view().actions[0].key == "collect"
+    progress.handle("action", "collect")
+    v = progress.view()
+    assert v.step == "collect" and "card" in v.listens  # the receipt is no proof: the applicant's card is
+    progress.handle("card", card)
+    v = progress.view()
+    assert v.step == "result" and v.result["number"].startswith("E"), v
+    ticket = session.devices.printer.last
+    assert v.result["number"] in ticket.text
+    clerk = HallClient(city.url)
+    clerk.login("1003", "hallq-demo")
+    clerk.request("POST", "/windows/19/sign-in", {})
+    called = clerk.request("POST", "/windows/19/call-next", {})
+    assert called["ticket"]["ticket"] == v.result["number"]

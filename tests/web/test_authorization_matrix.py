@@ -61,6 +61,7 @@ EXPECTED = {
     # applications (docs/applications.md)
     "get_form": EVERYONE, "submit_application": KIOSK_OR_STAFF, "find_applications": KIOSK_OR_STAFF,
     "get_application": EVERYONE, "supplement_application": KIOSK_OR_STAFF, "transition_application": STAFF,
+    "collect_result": KIOSK_OR_STAFF,
     "list_packages": EVERYONE, "get_package_guide": EVERYONE, "file_package": KIOSK_OR_STAFF,
     "review_package": STAFF, "supplement_package": KIOSK_OR_STAFF,
     # the applicant's full name (docs/privacy.md): a clerk of the case's business, or a manager; proven on a beta

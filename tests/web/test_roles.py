@@ -54,6 +54,7 @@ EXPECTED = {
     ("POST", "/api/v1/applications"): "kiosk",
     ("GET", "/api/v1/applications"): "kiosk",
     ("GET", "/api/v1/applications/<tracking_no>"): "open",
+    ("POST", "/api/v1/applications/<tracking_no>/collect"): "kiosk",
     ("POST", "/api/v1/applications/<tracking_no>/supplement"): "kiosk",
     ("POST", "/api/v1/applications/<tracking_no>/transition"): "staff",
     # the full name: staff at the door; past it, a clerk of the case's business or a manager (docs/privacy.md)
