@@ -43,6 +43,8 @@ KIOSK_FILE = Obj({
         "device_key_env": Str(pattern=r"[A-Z_][A-Z0-9_]*", max_len=64),
         "device_key_file": Str(max_len=300),
         "layout": Str(enum=["portrait", "landscape"]),
+        "resolution": Str(enum=["1080p", "720p"], description="the screen: 1080×1920 / 1920×1080, or 720×1280 / "
+                                                            "1280×720 (everything drawn at the same proportions)"),
         "fullscreen": Bool(),
         "languages": Arr(Str(enum=list(LANGS)), min_items=1, max_items=3),
         "elderly_mode": Bool(description="start every visit in elderly mode (长辈模式)"),
@@ -86,6 +88,7 @@ class KioskConfig:
     server_url: str
     device_key: str
     layout: str = "portrait"
+    resolution: str = "1080p"
     fullscreen: bool = True
     languages: tuple[str, ...] = LANGS
     elderly_mode: bool = False
@@ -109,8 +112,9 @@ class KioskConfig:
 
     @property
     def size(self) -> tuple[int, int]:
-        """The terminal's screen in pixels: 1080×1920 portrait, 1920×1080 landscape."""
-        return (1080, 1920) if self.layout == "portrait" else (1920, 1080)
+        """The terminal's screen in pixels: 1080×1920 portrait, 1920×1080 landscape (720×1280, 1280×720 at 720p)."""
+        short, long = (720, 1280) if self.resolution == "720p" else (1080, 1920)
+        return (short, long) if self.layout == "portrait" else (long, short)
 
 
 def _label(path: Path) -> str:
@@ -153,7 +157,8 @@ def load_kiosk(path: str | os.PathLike[str] | None = None, **overrides: Any) -> 
 
     values: dict[str, Any] = dict(
         path=p, id=k["id"], server_url=k["server_url"].rstrip("/"), device_key=key,
-        layout=k.get("layout", "portrait"), fullscreen=k.get("fullscreen", True),
+        layout=k.get("layout", "portrait"), resolution=k.get("resolution", "1080p"),
+        fullscreen=k.get("fullscreen", True),
         languages=tuple(k.get("languages", LANGS)), elderly_mode=k.get("elderly_mode", False),
         idle_timeout_seconds=k.get("idle_timeout_seconds", 90), idle_warning_seconds=k.get("idle_warning_seconds", 15),
         result_timeout_seconds=k.get("result_timeout_seconds", 30), retry_seconds=k.get("retry_seconds", 3),

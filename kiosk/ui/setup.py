@@ -40,6 +40,8 @@ def prepare(size: tuple[int, int], fullscreen: bool, headless: bool | None = Non
     os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
     os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
     os.environ.setdefault("KIVY_HOME", kivy_home or tempfile.mkdtemp(prefix="hallq-kivy-"))
+    # every size is in dp and sp of a 1080-pixel-wide screen: a 720p screen draws the same layout at 2/3
+    os.environ.setdefault("KIVY_METRICS_DENSITY", f"{min(size) / 1080:.6g}")
     if headless:
         os.environ["SDL_VIDEODRIVER"] = "offscreen"
     from kivy.config import Config

@@ -1,8 +1,9 @@
 """Render every kiosk screen offscreen, save screenshots and measure them (run in a subprocess).
 
-    python tests/kiosk/render_screens.py SERVER_URL OUT_DIR LAYOUT MODE LANG [ONLY] [HALL]
+    python tests/kiosk/render_screens.py SERVER_URL OUT_DIR LAYOUT MODE LANG [ONLY] [HALL] [RESOLUTION]
 
-HALL is "city" (the city hall's screens, the default) or "village" (the village station's kiosk).
+HALL is "city" (the city hall's screens, the default) or "village" (the village station's kiosk);
+RESOLUTION "1080p" (the default) or "720p" (kiosk.resolution).
 
 Walks the real presenters against a real server, draws each step with the
 real Kivy screens, exports a PNG per step and writes report.json with what
@@ -22,14 +23,16 @@ sys.path.insert(0, str(ROOT))
 
 url, out, layout, mode, lang = sys.argv[1:6]
 only = set(sys.argv[6].split(",")) if len(sys.argv) > 6 and sys.argv[6] else None
-hall = sys.argv[7] if len(sys.argv) > 7 else "city"
+hall = sys.argv[7] if len(sys.argv) > 7 and sys.argv[7] else "city"
+resolution = sys.argv[8] if len(sys.argv) > 8 else "1080p"
 out_dir = Path(out)
 out_dir.mkdir(parents=True, exist_ok=True)
 
+from kiosk.config import KioskConfig  # noqa: E402
 from kiosk.ui.setup import prepare  # noqa: E402
 
-prepare((1080, 1920) if layout == "portrait" else (1920, 1080), fullscreen=False, headless=True,
-        kivy_home=tempfile.mkdtemp())
+size = KioskConfig(path=ROOT, id="kiosk-1", server_url=url, device_key="-", layout=layout, resolution=resolution).size
+prepare(size, fullscreen=False, headless=True, kivy_home=tempfile.mkdtemp())
 
 from kivy.clock import Clock  # noqa: E402
 from kivy.core.window import Window  # noqa: E402
@@ -41,7 +44,7 @@ from tests.kiosk import screen_checks  # noqa: E402
 from tests.kiosk.conftest import make_session  # noqa: E402
 
 session = make_session(url, key="demo-kiosk-station" if hall == "village" else "demo-kiosk-1", layout=layout,
-                       elderly_mode=mode == "elderly")
+                       resolution=resolution, elderly_mode=mode == "elderly")
 session.set_lang(lang)
 session.elderly = mode == "elderly"
 app = KioskApp(session, headless=True, background=False)
@@ -149,7 +152,7 @@ if hall == "village":
 if only:
     SCENARIOS = [s for s in SCENARIOS if s[0] in only]
 
-report: dict = {"layout": layout, "mode": mode, "lang": lang, "screens": {}}
+report: dict = {"layout": layout, "mode": mode, "lang": lang, "resolution": resolution, "screens": {}}
 
 
 def measure(name: str) -> list[str]:

@@ -1,11 +1,13 @@
 """What an age-friendly screen must pass, measured on the drawn Kivy widgets (used by render_screens.py
 and drive_keyboard.py, inside their Kivy process): touch targets ≥ 60 dp, text ≥ 18 sp (main actions
-≥ 30 sp in elderly mode), no text clipped, nothing outside the window; optionally no two touch
-targets overlapping."""
+≥ 30 sp in elderly mode), no text clipped, nothing outside the window, no two texts drawn over each
+other, text against what is drawn behind it at a contrast of at least 4.5:1 (WCAG 2, as MIIT's 适老化
+rules ask), no tile cut at the edge of its list; optionally no two touch targets overlapping."""
 
 from __future__ import annotations
 
 from kivy.core.window import Window
+from kivy.graphics import Color, Rectangle, RoundedRectangle
 from kivy.metrics import dp, sp
 from kivy.uix.label import Label
 from kivy.uix.scrollview import ScrollView
@@ -50,6 +52,19 @@ def measure(root, elderly: bool, overlaps: bool = False) -> list[str]:
                     outside = y >= bottom + sv.height - 1 or y + w.height <= bottom + 1
                     if not inside and not outside:
                         problems.append(f"target {getattr(w, 'text', '')[:20]!r} cut at the edge of its list")
+    texts = [w for w in root.walk() if isinstance(w, Label) and w.text.strip() and w.get_parent_window()
+             and _opacity(w) > 0 and w.width > 1 and w.height > 1 and _in_sight(w)]
+    boxes = [(w, _clipped(w, text_box(w))) for w in texts]
+    for i, (a, ra) in enumerate(boxes):        # two texts drawn over each other
+        for b, rb in boxes[i + 1:]:
+            if _intersect(ra, rb) > 4:
+                problems.append(f"texts {a.text[:12]!r} and {b.text[:12]!r} overlap")
+    for w in texts:                            # text against what is drawn behind it
+        fg = tuple(w.disabled_color if w.disabled else w.color)
+        bg = background(w)
+        ratio = contrast(_over(fg, bg), bg)
+        if ratio < 4.5:
+            problems.append(f"text {w.text[:20]!r} contrast {ratio:.1f}:1 < 4.5:1")
     if overlaps:
         for i, (a, ax, ay) in enumerate(targets):
             for b, bx, by in targets[i + 1:]:
@@ -82,3 +97,93 @@ def targets(root) -> list[dict]:
         out.append({"text": w.text, "key": getattr(w, "key", ""), "box": [x, y, w.width, w.height],
                     "in_list": sv is not None, "in_sight": seen})
     return out
+
+
+def text_box(w: Label) -> tuple[float, float, float, float]:
+    """Where the text itself is drawn (window coordinates x, y, w, h): its texture placed in the label's box by
+    halign and valign (Kivy centres a texture that is smaller than its box unless text_size says otherwise)."""
+    tw, th = w.texture_size
+    x, y = w.to_window(w.x, w.y)
+    if w.text_size[0] is None or w.halign == "center":
+        x += (w.width - tw) / 2
+    elif w.halign == "right":
+        x += w.width - tw
+    if w.text_size[1] is None or w.valign == "middle":
+        y += (w.height - th) / 2
+    elif w.valign == "top":
+        y += w.height - th
+    return x, y, tw, th
+
+
+def _clipped(w, box):
+    """The part of ``box`` a resident sees: a list (ScrollView) draws nothing outside itself."""
+    x, y, bw, bh = box
+    for sv in (p for p in _parents(w) if isinstance(p, ScrollView)):
+        left, bottom = sv.to_window(sv.x, sv.y)
+        x2, y2 = min(x + bw, left + sv.width), min(y + bh, bottom + sv.height)
+        x, y = max(x, left), max(y, bottom)
+        bw, bh = max(x2 - x, 0), max(y2 - y, 0)
+    return x, y, bw, bh
+
+
+def _intersect(a, b) -> float:
+    dx = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    dy = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    return dx * dy if dx > 0 and dy > 0 else 0.0
+
+
+def _opacity(w) -> float:
+    o = w.opacity
+    for p in _parents(w):
+        o *= getattr(p, "opacity", 1)
+    return o
+
+
+def _in_sight(w) -> bool:
+    """Not scrolled out of its list (a text there is not drawn, so it overlaps nothing)."""
+    for sv in (p for p in _parents(w) if isinstance(p, ScrollView)):
+        left, bottom = sv.to_window(sv.x, sv.y)
+        x, y = w.to_window(w.x, w.y)
+        if y >= bottom + sv.height or y + w.height <= bottom:
+            return False
+    return True
+
+
+def background(w) -> tuple[float, float, float]:
+    """The colour drawn behind ``w``: the first opaque rectangle, on ``w`` or a parent, that covers it (a button's
+    fill, a notice bar, the header, a tile, the screen); the window's clear colour if none."""
+    wx, wy = w.to_window(w.x, w.y)
+    for node in [w, *_parents(w)]:
+        canvas = getattr(node, "canvas", None)
+        if canvas is None:
+            continue
+        colour = None
+        for instr in canvas.before.children:
+            if isinstance(instr, Color):
+                colour = tuple(instr.rgba)
+            elif isinstance(instr, (Rectangle, RoundedRectangle)) and colour is not None and colour[3] > 0.99:
+                nx, ny = node.to_window(*instr.pos)     # canvas coordinates are those of the widget's pos
+                iw, ih = instr.size
+                if iw * ih > 0 and nx <= wx + 1 and ny <= wy + 1 and nx + iw >= wx + w.width - 1 \
+                        and ny + ih >= wy + w.height - 1:
+                    return colour[:3]
+    return tuple(Window.clearcolor[:3])
+
+
+def _over(fg, bg) -> tuple[float, float, float]:
+    """A colour with alpha, as drawn over ``bg``."""
+    a = fg[3] if len(fg) > 3 else 1.0
+    return tuple(f * a + b * (1 - a) for f, b in zip(fg[:3], bg))
+
+
+def luminance(rgb) -> float:
+    def channel(c: float) -> float:
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+    r, g, b = (channel(c) for c in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(fg, bg) -> float:
+    """WCAG 2 contrast ratio, 1 to 21."""
+    a, b = sorted((luminance(fg), luminance(bg)), reverse=True)
+    return (a + 0.05) / (b + 0.05)
