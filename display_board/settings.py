@@ -97,7 +97,7 @@ ANNOUNCER_FILE = Obj({"hall": Str(max_len=300), "announcer": ANNOUNCER}, require
 
 DEFAULT_COLOURS = {
     "background": "#0B1F3A", "panel": "#2A4F80", "text": "#FFFFFF", "muted": "#C8D6E8",
-    "accent": "#FFD23F", "flash": "#C62828", "recall": "#FF8F00", "alert": "#B71C1C", "ok": "#7CD992",
+    "accent": "#FFD23F", "flash": "#9B1B1B", "recall": "#FFB74D", "alert": "#B71C1C", "ok": "#7CD992",
 }
 
 # The announcer's sentences, by the domain rules: 请 A零零一 号到 三 号窗口办理 (docs/announcer.md).

@@ -82,6 +82,7 @@ def main(spec_path: str, result_path: str) -> None:
             "recent_box": [*r.ids.recent.to_window(*r.ids.recent.pos), *r.ids.recent.size],
             "detail": r.detail, "recent_title": r.recent_title,
             "tiles": [t.name for t in app.tiles if t.name], "ticker": r.ids.ticker.text,
+            "problems": measure(r),
             "size": list(r.size), "widgets": sum(1 for _ in r.walk()), "bad": feed.bad.rejected,
             "ticket_box": [*r.ids.ticket.to_window(*r.ids.ticket.pos), *r.ids.ticket.size],
             "newest_box": [*r.ids.newest.to_window(*r.ids.newest.pos), *r.ids.newest.size],
@@ -94,6 +95,37 @@ def main(spec_path: str, result_path: str) -> None:
 
     Clock.schedule_once(run_step, 0.3)
     app.run()
+
+
+def measure(root) -> list[str]:
+    """What a hall board must pass, measured on the drawn widgets: every text inside its box (a label draws its
+    texture as large as the text, so a longer one spills over its neighbours), no two texts drawn over each
+    other, every text at a contrast of at least 4.5:1 against what is drawn behind it (the flash included)."""
+    from kivy.uix.label import Label
+
+    from tests.kiosk.screen_checks import _intersect, _opacity, _over, background, contrast
+
+    problems = []
+    texts = [w for w in root.walk() if isinstance(w, Label) and w.text.strip() and _opacity(w) > 0
+             and w.width > 1 and w.height > 1]
+    boxes = []
+    for w in texts:
+        tw, th = w.texture_size
+        x, y = w.to_window(w.x, w.y)
+        if w.text_size[0] is None and tw > w.width + 2 and w.size_hint_x is not None:
+            problems.append(f"text {w.text[:20]!r} too wide: {tw} > {w.width:.0f}")
+        if th > w.height + 2:
+            problems.append(f"text {w.text[:20]!r} too tall: {th} > {w.height:.0f}")
+        left = x if w.halign == "left" else x + w.width - tw if w.halign == "right" else x + (w.width - tw) / 2
+        boxes.append((w, (left, y + (w.height - th) / 2, tw, th)))
+        ratio = contrast(_over(tuple(w.color), background(w)), background(w))
+        if ratio < 4.5:
+            problems.append(f"text {w.text[:20]!r} contrast {ratio:.1f}:1 < 4.5:1")
+    for i, (a, ra) in enumerate(boxes):
+        for b, rb in boxes[i + 1:]:
+            if _intersect(ra, rb) > 4:
+                problems.append(f"texts {a.text[:12]!r} and {b.text[:12]!r} overlap")
+    return problems
 
 
 if __name__ == "__main__":
