@@ -230,6 +230,28 @@ def _structure(data: dict) -> str:
 
 
 # name: (doc, committed JSON (or a function finding it, None when there is none), renderer)
+def _backup(data: dict) -> str:
+    """hallq backup of a year while kiosks issue: its time and the issue latency before and during it."""
+    import statistics
+
+    def spread(values: list[float], unit: str) -> str:
+        return f"{statistics.median(values):.1f}{unit} ({min(values):.1f}–{max(values):.1f})"
+    runs = data["runs"]
+    secs = [r["backup_seconds"] for r in runs]
+    during = [r["issue_during"]["p99_ms"] for r in runs]
+    before = [r["issue_before"]["p99_ms"] for r in runs]
+    t = data["targets"]
+    lines = [f"{data['machine']['date']}, {len(runs)} runs of `bench/bench_backup.py` ({data['tickets']:,} tickets, "
+             f"{runs[0]['database_mb']:.0f} MB; kiosks issuing {data['rate_per_s']:.0f} tickets/s throughout; "
+             f"{data['machine']['cpus']} cores, load average {data['machine']['load_average_1_5_15'][0]:.1f} at the "
+             "start), median (min–max):", "",
+             "| backup | issue p99 before | issue p99 during | tickets lost or refused |", "|---|---|---|---|",
+             f"| **{spread(secs, ' s')}** (target ≤ {t['backup_seconds']} s) | {spread(before, ' ms')} | "
+             f"**{spread(during, ' ms')}** (target ≤ {t['issue_p99_ms_during']} ms) | "
+             f"{sum(r['errors'] for r in runs)} |"]
+    return "\n".join(lines)
+
+
 BLOCKS = {
     "performance-summary": (ROOT / "docs" / "performance.md", newest_run, _summary),
     "readme-figures": (ROOT / "README.md", newest_run, _readme),
@@ -237,6 +259,7 @@ BLOCKS = {
     "dispatch-figures": (ROOT / "docs" / "dispatch.md", ROOT / "docs" / "dispatch-figures.json", _dispatch),
     "structure-figures": (ROOT / "docs" / "performance.md", ROOT / "docs" / "performance-structure-2026-12-06.json",
                           _structure),
+    "backup-figures": (ROOT / "docs" / "deployment.md", ROOT / "docs" / "performance-backup-2026-12-06.json", _backup),
 }
 
 
