@@ -196,7 +196,9 @@ class ChooseStep(BoxLayout):
                      enabled=opt.enabled, primary=opt.primary, mark=mark)
             t.bind(on_release=lambda tile: screen.send(event, tile.key))
             (pinned if opt.pinned else grid).add_widget(t)
-        actions = self.ids.actions
+        # a strong reference: ids are weak proxies, and once removed from its parent the grid could be collected
+        # before it is added to the side column (the full layout matrix caught a ReferenceError)
+        actions = self.ids.actions.__self__
         if landscape:   # the prompt and the actions in a column on the left: the list gets the whole height
             self.orientation = "horizontal"
             side = self.ids.side
