@@ -252,6 +252,24 @@ def _backup(data: dict) -> str:
     return "\n".join(lines)
 
 
+def _search(data: dict) -> str:
+    """Item search over 2,000 items through a real server: p50/p99 per run, median (min–max)."""
+    import statistics
+
+    def spread(values: list[float]) -> str:
+        return f"{statistics.median(values):.1f} ms ({min(values):.1f}–{max(values):.1f})"
+    runs = data["runs"]
+    m = data.get("machine") or {}
+    return "\n".join([
+        f"{m.get('date', '')}, {len(runs)} runs of `bench/bench_search.py` ({data['items']:,} items, 23 queries × 30, "
+        f"one keep-alive client, the hall's own broker on; load average {(m.get('load_average_1_5_15') or [0])[0]:.1f} "
+        "at the start), median (min–max):", "",
+        "| p50 | p99 | index rebuild | unexpected statuses |", "|---|---|---|---|",
+        f"| {spread([r['overall']['p50_ms'] for r in runs])} | **{spread([r['overall']['p99_ms'] for r in runs])}** "
+        f"(target ≤ {data['target_p99_ms']} ms) | {spread([r['index_rebuild']['median_ms'] for r in runs])} | "
+        f"{sum(len(r['unexpected_status']) for r in runs)} |"])
+
+
 BLOCKS = {
     "performance-summary": (ROOT / "docs" / "performance.md", newest_run, _summary),
     "readme-figures": (ROOT / "README.md", newest_run, _readme),
@@ -260,6 +278,7 @@ BLOCKS = {
     "structure-figures": (ROOT / "docs" / "performance.md", ROOT / "docs" / "performance-structure-2026-12-06.json",
                           _structure),
     "backup-figures": (ROOT / "docs" / "deployment.md", ROOT / "docs" / "performance-backup-2026-12-06.json", _backup),
+    "search-figures": (ROOT / "docs" / "api.md", ROOT / "docs" / "performance-search-2026-12-06.json", _search),
 }
 
 
