@@ -12,7 +12,8 @@ Who may read what (docs/county.md, "Roles"):
 
 and one route for the halls themselves: ``GET /api/v1/nearby?site=&business=`` (就近办, county/nearby.py), with
 the county's key for that hall as its bearer token (the key the platform reads its journal with), for that
-hall only; no account may call it and the key reaches nothing else.
+hall only, and the routes of routed applications (``/api/v1/routing/...``, county/routing.py) for the items
+county.toml routes from that hall; no account may call them and the key reaches nothing else.
 
 Everything here only reads; the platform writes only what the halls send. Passwords are argon2id
 (as the halls'), a session is a random bearer token of which only the SHA-256 is stored. Errors are
@@ -36,7 +37,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Flask, jsonify, request
 
 from county import db as county_db
-from county import console_web, nearby, registry
+from county import console_web, nearby, registry, routing
 from county.config import CountyConfig, CountyConfigError, resolve_secret
 
 log = logging.getLogger("hallq.county.app")
@@ -216,6 +217,9 @@ def create_app(cfg: CountyConfig, ingest: bool = True) -> Flask:
             app.extensions["county"]["fold"]()
         found = nearby.nearby(conn(), cfg, site, list(dict.fromkeys(codes)), limit)
         return jsonify({"site": site, "as_of": datetime.now(timezone.utc).isoformat(), "businesses": found})
+
+    # 就近办 across halls: a village's routed applications relayed to the hall that handles them (county/routing.py)
+    routing.register(app, cfg, Refusal, hall_key_sha, _sha)
 
     @app.get("/api/v1/quarantine")
     def quarantined():

@@ -77,6 +77,12 @@ COUNTY_FILE = Obj({
         "credential": Str(pattern=CREDENTIAL, max_len=600),
         "cafile": Str(max_len=500),
         "active": Bool(),
+        "routing_credential": Str(pattern=CREDENTIAL, max_len=600,
+                                  description="the hall's key for routed applications ([[devices]] kind = \"routing\")"),
+        "routes": Arr(Obj({
+            "item": Str(pattern=r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", description="the handling hall's item code"),
+            "to": Str(pattern=SITE, description="the handling hall (default: this hall's parent)"),
+        }, required=["item"]), max_items=200, description="items this hall accepts and routes to another hall"),
     }, required=["site", "level", "name", "journal_url", "credential"]), max_items=5000),
     "accounts": Arr(Obj({
         "username": Str(pattern=r"[a-z0-9][a-z0-9._-]{0,39}"),
@@ -144,6 +150,8 @@ class Hall:
     businesses: tuple[str, ...] = ()
     cafile: str = ""
     active: bool = True
+    routing_credential: str = ""  # a reference: the hall's [[devices]] kind = "routing" key (routed applications)
+    routes: dict[str, str] = field(default_factory=dict)  # item code -> the site of the hall that handles it
 
 
 @dataclass(frozen=True)
@@ -195,6 +203,30 @@ def resolve_secret(reference: str, what: str) -> str:
                             "in county.toml")
 
 
+def route_problems(halls: dict[str, Hall], raw_halls: list[dict]) -> list[tuple[str, str]]:
+    """Every mistake in the halls' ``routes`` (就近办 across halls, county/routing.py): a target that is not a hall
+    of the county, a hall routing to itself, no parent to default to, a target without a routing key."""
+    problems = []
+    for h in raw_halls:
+        seen: set[str] = set()
+        for i, r in enumerate(h.get("routes", [])):
+            key = f"halls[site={h['site']}].routes[{i}]"
+            if r["item"] in seen:
+                problems.append((f"{key}.item", f"{r['item']!r} is routed twice"))
+            seen.add(r["item"])
+            to = r.get("to") or h.get("parent")
+            if not to:
+                problems.append((f"{key}.to", "this hall has no parent to route to: name the handling hall"))
+            elif to not in halls:
+                problems.append((f"{key}.to", f"unknown hall {to!r}: the handling hall must be a hall of this county"))
+            elif to == h["site"]:
+                problems.append((f"{key}.to", "a hall does not route to itself: handle the item here instead"))
+            elif not halls[to].routing_credential:
+                problems.append((f"{key}.to", f"hall {to!r} has no routing_credential: give it (env:NAME or "
+                                              "file:/path, the key of its [[devices]] kind = \"routing\")"))
+    return problems
+
+
 def load_county(path: str | Path, database_url: str | None = None, need_database: bool = True) -> CountyConfig:
     """Read and check ``county.toml``; raise :class:`CountyConfigError` listing every problem.
 
@@ -218,7 +250,8 @@ def load_county(path: str | Path, database_url: str | None = None, need_database
                                 credential=h["credential"], parent=h.get("parent") or None,
                                 address=h.get("address", ""), latitude=lat, longitude=lon,
                                 businesses=tuple(h.get("businesses", [])), cafile=h.get("cafile", ""),
-                                active=h.get("active", True))
+                                active=h.get("active", True), routing_credential=h.get("routing_credential", ""),
+                                routes={r["item"]: r.get("to") or h.get("parent") or "" for r in h.get("routes", [])})
     rank = {level: i for i, level in enumerate(LEVELS)}
     for h in halls.values():
         if h.parent is None:
@@ -229,6 +262,7 @@ def load_county(path: str | Path, database_url: str | None = None, need_database
         elif rank[parent.level] >= rank[h.level]:
             problems.append((f"halls[site={h.site}].parent",
                              f"a {h.level} hall's parent must be a level above it, not a {parent.level}"))
+    problems += route_problems(halls, raw["halls"])
     accounts = []
     seen: set[str] = set()
     for a in raw.get("accounts", []):
