@@ -145,7 +145,7 @@ HALL_FILE = Obj({
     }, required=["job_no", "name", "role", "password_hash"]), max_items=2000),
     "devices": Arr(Obj({
         "id": Str(pattern=r"[a-z0-9][a-z0-9-]{0,39}"),
-        "kind": Str(enum=["kiosk", "gateway", "board", "announcer", "tablet", "county"]),
+        "kind": Str(enum=["kiosk", "gateway", "board", "announcer", "tablet", "county", "routing"]),
         "key_sha256": Str(pattern=r"[0-9a-f]{64}"),
         "windows": Arr(Int(min=1, max=999), max_items=300),
         "place": Str(max_len=40, description="where it stands, for staff who go there (一楼大厅入口)"),

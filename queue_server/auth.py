@@ -199,8 +199,8 @@ def actor_for_token(db: Database, hall: Hall, token: str, activity: bool = True)
     d = conn.execute("SELECT id, kind, windows FROM devices WHERE key_sha256 = ? AND active", (digest,)).fetchone()
     if d is not None:
         # a rating tablet is not a kiosk: it rates, it does not issue numbers; the county platform only reads
-        # the journal (docs/county.md)
-        kind = {"kiosk": "kiosk", "tablet": "tablet", "county": "county"}.get(d["kind"], "device")
+        # the journal (docs/county.md); the platform's routing key only files and follows routed applications
+        kind = {"kiosk": "kiosk", "tablet": "tablet", "county": "county", "routing": "routing"}.get(d["kind"], "device")
         actor = Actor(kind, d["id"], role=d["kind"], windows=tuple(json.loads(d["windows"])))
         with _devices_lock:
             _devices[digest] = (actor, time.monotonic() + DEVICE_CACHE_SECONDS)

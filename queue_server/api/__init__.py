@@ -56,8 +56,10 @@ api = Blueprint("api", __name__, url_prefix="/api/v1")
 # who may call: "open" (anyone), "kiosk" (kiosk key or staff), "staff" (signed-in staff),
 # "window" (the clerk signed in at the path's window, a manager, or a device bound to it),
 # "device" (a device or tablet bound to the path's window, never staff), "manager",
-# "journal" (a manager, or the county platform's key: [[devices]] kind = "county", which may read the journal only)
-AUTH_RULES = ("open", "kiosk", "staff", "window", "device", "manager", "journal")
+# "journal" (a manager, or the county platform's key: [[devices]] kind = "county", which may read the journal only),
+# "routing" (the county platform's routing key: [[devices]] kind = "routing", which may only file applications
+# routed from a village station and read their progress; docs/county.md "Routed applications")
+AUTH_RULES = ("open", "kiosk", "staff", "window", "device", "manager", "journal", "routing")
 
 
 @dataclass
@@ -206,6 +208,7 @@ def _authenticate(op: Operation, path: dict[str, Any] | None = None) -> Actor:
         "device": actor.kind in ("device", "kiosk", "tablet"),
         "manager": actor.is_manager,
         "journal": actor.is_manager or actor.kind == "county",
+        "routing": actor.kind == "routing",
     }[rule]
     if not allowed:
         raise Forbidden("error.forbidden", code="forbidden")
