@@ -169,7 +169,7 @@ def create_app(config: str | os.PathLike[str] | HallConfig | None = None, data_d
     presence = ServerLock(ddir)
     presence.share()  # before the database is opened: hallq restore refuses while it is held
     db = Database(ddir / "hallq.sqlite3", synchronous=synchronous or os.environ.get("HALLQ_SQLITE_SYNCHRONOUS", "FULL"))
-    migrate(db)
+    migrate(db, hall.secret)
     apply_config(db, hall)
     service = QueueService(db, hall)
     state = HallState(db, hall, service, Snapshots(hall), ddir, presence=presence)

@@ -123,7 +123,7 @@ def _database_ready(config_path: str, data_dir: str | None) -> None:
     presence.share()  # as every worker does: hallq restore waits for no one and replaces nothing under us
     db = Database(ddir / "hallq.sqlite3")
     try:
-        migrate(db)
+        migrate(db, settings.load_secret(ddir))  # a migration may seal existing values under it (024)
     except NewerSchema as e:
         raise StartError(str(e)) from None
     finally:

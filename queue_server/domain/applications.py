@@ -28,6 +28,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from hallq.i18n import LANGS, languages, pick, text
+from queue_server.domain import contacts
 from queue_server.domain.appointments import ALPHABET
 from queue_server.domain.context import Actor, Tx
 from queue_server.domain.errors import Conflict, DomainError, Forbidden, NotFound, messages
@@ -141,14 +142,17 @@ def insert(tx: Tx, it: dict[str, Any], person: Any, clean: dict[str, Any], mater
         "VALUES (?,?,?,'submitted',?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING *",
         (tracking_no, it["code"], it["business"], person.name, person.name_masked, person.id_hash,
          person.id_masked, person.phone_hash, person.phone_masked, json.dumps(clean, ensure_ascii=False),
-         json.dumps(provided), delivery, json.dumps(mail_to, ensure_ascii=False) if mail_to else None, tx.at,
+         json.dumps(provided), delivery,
+         json.dumps(contacts.seal_mail_to(tx.hall.secret, tracking_no, mail_to), ensure_ascii=False) if mail_to else None,
+         tx.at,
          tx.hall.config.calendar.add_workdays(today, REVIEW_WORKDAYS).isoformat(), promised, statutory,
          tx.actor.label, tx.at, package_id))
     missing = missing_required(it, provided)
     _event(tx, row["id"], "submitted", _note("submitted"), {"missing_required": [m["index"] for m in missing]})
     tx.journal("application_submitted", business=it["business"],
                data={"tracking_no": row["tracking_no"], "item": it["code"], "missing_required": len(missing),
-                     "delivery": delivery})
+                     "delivery": delivery, **({"department": it["guide"]["department"]}
+                                              if it["guide"].get("department") else {})})
     return row
 
 

@@ -21,6 +21,8 @@ could call back. Rules (个人信息保护法 §6, §13-14, §19, §51; docs/pri
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import sqlite3
 from datetime import date, timedelta
@@ -29,7 +31,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from hallq.privacy import normalise_phone
+from hallq.privacy import mask_phone, normalise_phone
 from queue_server.domain.context import Tx
 from queue_server.domain.errors import DomainError, Forbidden, Invalid, NotFound
 
@@ -51,6 +53,38 @@ def seal(secret: bytes, rating_id: int, phone: str) -> bytes:
 def unseal(secret: bytes, rating_id: int, sealed: bytes) -> str:
     """The phone of ``rating_id``; raises ``cryptography.exceptions.InvalidTag`` for another key or row."""
     return _key(secret).decrypt(sealed[:NONCE], sealed[NONCE:], f"rating:{rating_id}".encode()).decode()
+
+
+_MAIL_INFO = b"hallq mail phone v1"
+
+
+def _mail_key(secret: bytes) -> AESGCM:
+    return AESGCM(HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_MAIL_INFO).derive(secret))
+
+
+def seal_mail_to(secret: bytes, tracking_no: str, mail_to: dict[str, str] | None) -> dict[str, str] | None:
+    """Where a result is mailed, as kept at rest: the phone masked, and sealed (AES-256-GCM, a key of its own
+    derived from secret.key, the 办件's tracking number as associated data) for the clerk who writes the
+    waybill (:func:`queue_server.domain.resident_names.application_name`: on request, journaled)."""
+    if not mail_to or not mail_to.get("phone") or "*" in mail_to["phone"]:
+        return mail_to
+    phone = mail_to["phone"]
+    nonce = os.urandom(NONCE)
+    sealed = nonce + _mail_key(secret).encrypt(nonce, phone.encode(), f"application:{tracking_no}".encode())
+    return {**mail_to, "phone": mask_phone(phone), "phone_sealed": base64.b64encode(sealed).decode()}
+
+
+def unseal_mail_to(secret: bytes, tracking_no: str, mail_to_json: str | None) -> dict[str, str] | None:
+    """The recipient and phone a waybill is written to (the phone opened from its seal)."""
+    if not mail_to_json:
+        return None
+    mail_to = json.loads(mail_to_json)
+    sealed = mail_to.pop("phone_sealed", None)
+    if sealed:
+        raw = base64.b64decode(sealed)
+        mail_to["phone"] = _mail_key(secret).decrypt(raw[:NONCE], raw[NONCE:],
+                                                     f"application:{tracking_no}".encode()).decode()
+    return mail_to
 
 
 def checked(level: int, contact: str | None, consent: bool) -> str | None:

@@ -97,6 +97,7 @@ def masked_mail_to(app: sqlite3.Row) -> dict[str, Any] | None:
     if not app["mail_to"]:
         return None
     mail_to = json.loads(app["mail_to"])
+    mail_to.pop("phone_sealed", None)  # the full phone, sealed at rest: only resident_names.application_name opens it
     if mail_to.get("recipient"):
         mail_to["recipient"] = mask_name(mail_to["recipient"])
     if mail_to.get("phone") and "*" not in mail_to["phone"]:

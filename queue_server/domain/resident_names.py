@@ -16,10 +16,10 @@ booking; never the name itself). Least privilege (个人信息保护法 §51, �
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from typing import Any
 
+from queue_server.domain import contacts
 from queue_server.domain.context import Tx
 from queue_server.domain.errors import Forbidden
 
@@ -72,7 +72,7 @@ def application_name(tx: Tx, row: sqlite3.Row, parts: list[sqlite3.Row], busines
                data={"tracking_no": row["tracking_no"]})
     answer = {"tracking_no": row["tracking_no"], "name": row["applicant_name"], "name_masked": row["name_masked"]}
     if "mail_to" in row.keys() and row["mail_to"]:  # the waybill is written to the recipient by name and phone
-        mail_to = json.loads(row["mail_to"])
+        mail_to = contacts.unseal_mail_to(tx.hall.secret, row["tracking_no"], row["mail_to"]) or {}
         answer["mail_to"] = {k: mail_to.get(k) for k in ("recipient", "phone")}
     return answer
 

@@ -1,6 +1,7 @@
 """Applications (前台综合受理) and progress (进度查询): forms and validation, the state machine,
 the one correction notice (一次性告知), deadlines in working days, overdue flags, privacy."""
 
+import json
 import re
 from datetime import datetime
 
@@ -152,6 +153,27 @@ def test_open_progress_has_no_personal_data_and_the_back_office_sees_it_all(city
     listed = api.ok("get", "/applications?status=submitted", as_=CLERK)
     assert "王小明" not in str(staff) and "王小明" not in str(listed) and listed[0]["name"] == "王*明"
     assert api.get("/applications/SQ20261123-AAAAAAAA").status_code == 404
+
+
+def test_the_mailing_phone_is_sealed_at_rest_and_opens_only_for_its_own_case(city):
+    from cryptography.exceptions import InvalidTag
+
+    from queue_server.domain import contacts
+
+    api, st = city
+    no = submit(api, unemployment(delivery="mail", address="贵州省六盘水市钟山区明湖路428号"))["tracking_no"]
+    other = submit(api, unemployment(delivery="mail", address="贵州省六盘水市钟山区明湖路430号"))["tracking_no"]
+    raw = st.db.connection().execute("SELECT mail_to FROM applications WHERE tracking_no = ?", (no,)).fetchone()[0]
+    assert "13812345678" not in raw and "5678" in raw  # masked, and sealed beside it
+    dump = "\n".join(st.db.connection().iterdump())
+    assert "13812345678" not in dump  # nowhere in the database in clear
+    sealed = json.loads(raw)["phone_sealed"]
+    assert contacts.unseal_mail_to(st.hall.secret, no, raw)["phone"] == "13812345678"
+    moved = json.dumps({**json.loads(raw), "phone_sealed": sealed})
+    with pytest.raises(InvalidTag):  # a seal copied to another case does not open there
+        contacts.unseal_mail_to(st.hall.secret, other, moved)
+    with pytest.raises(InvalidTag):  # nor under another installation's key
+        contacts.unseal_mail_to(b"x" * 32, no, raw)
 
 
 # -- the full name: on request, for a clerk of the case, journaled (docs/privacy.md) -------------------

@@ -71,6 +71,9 @@ def test_every_row_of_a_release_survives_the_upgrade_and_the_hall_goes_on(tag, t
         for no, status in apps:
             view = api.ok("get", f"/applications/{no}", as_="1001")
             assert view["status"] == status
+        mailed = sqlite3.connect(db).execute("SELECT tracking_no FROM applications WHERE mail_to IS NOT NULL").fetchall()
+        for (no,) in mailed:  # the sealed phone opens for the clerk who writes the waybill (a manager here)
+            assert api.ok("get", f"/applications/{no}/applicant-name", as_="2001")["mail_to"]["phone"] == "13812345678"
         last_seq = sqlite3.connect(db).execute("SELECT max(seq) FROM journal").fetchone()[0]
         api.ok("post", "/windows/7/sign-in", as_="1007")
         ticket = api.ok("post", "/tickets", {"business": "commerce", "id_number": make_id(seq=999)}, as_="kiosk",
@@ -93,6 +96,17 @@ def test_every_row_of_a_release_survives_the_upgrade_and_the_hall_goes_on(tag, t
         if table not in GROWS:
             assert len(new) == len(old), f"{table}: {len(new) - len(old)} rows appeared in the upgrade"
     assert rows(db, "appointments", ["status"]) == {("no_show",), ("checked_in",)}  # the day rolled over
+    # 024 sealed the mailing phones the release kept in full: masked in the row, the rest of mail_to as it was
+    for (before,), (after,) in zip(sorted(rows(release_db, "applications", ["mail_to"]), key=str),
+                                   sorted(rows(db, "applications", ["mail_to"]), key=str)):
+        if before is None:
+            assert after is None
+            continue
+        was, now = json.loads(before), json.loads(after)
+        assert "*" in now["phone"] and now["phone_sealed"] and now["phone"] != was["phone"]
+        assert {k: v for k, v in now.items() if k not in ("phone", "phone_sealed")} == \
+               {k: v for k, v in was.items() if k != "phone"}
+        assert was["phone"] not in after
 
 
 # what opening the hall the next day changes in the release's rows, by design (columns), and the
@@ -103,6 +117,7 @@ BY_DESIGN = {
     "meta": ("value",),  # the running server's own keys (the hall's config as applied, its last start)
     "counters": ("value",),  # the new day's numbering
     "sign_in_throttles": ("last_success_at",),  # clerks 1001 and 1007 sign in
+    "applications": ("mail_to",),  # 024: the phone a result is mailed to is sealed (checked below)
     "items": ("guide",),  # the sample's services.toml changed since (keywords, 2026-12): applied again, its guides win
                           # and the items it adds are added (in GROWS)
 }
@@ -137,7 +152,7 @@ def test_a_failing_migration_leaves_the_release_schema_whole(tmp_path, monkeypat
     monkeypatch.setattr(migrations, "SCHEMA_DIR", schema)
     db = Database(db_path)
     with pytest.raises(sqlite3.OperationalError, match="nowhere"):
-        migrations.migrate(db)
+        migrations.migrate(db, b"k" * 32)
     db.close()
     after = digest(db_path)
     assert after == before  # neither file applied, not even the good one before the broken one

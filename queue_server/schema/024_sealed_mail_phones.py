@@ -1,0 +1,24 @@
+"""024: the phone a result is mailed to (``applications.mail_to``), kept until now in full, is sealed.
+
+Like the bad-review call-back phone (020), it is encrypted at rest with AES-256-GCM under a key derived
+from the installation's secret.key, the 办件's tracking number as associated data; the JSON keeps the
+masked phone for the views and ``phone_sealed`` for the clerk who writes the waybill, who asks for it
+(显示, journaled: queue_server/domain/resident_names.py). Run once, in the migrations' transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from queue_server.domain.contacts import seal_mail_to
+
+
+def upgrade(conn: sqlite3.Connection, secret: bytes) -> None:
+    rows = conn.execute("SELECT id, tracking_no, mail_to FROM applications WHERE mail_to IS NOT NULL").fetchall()
+    for app_id, tracking_no, mail_to in rows:
+        before = json.loads(mail_to)
+        after = seal_mail_to(secret, tracking_no, before)
+        if after is not before:
+            conn.execute("UPDATE applications SET mail_to = ? WHERE id = ?",
+                         (json.dumps(after, ensure_ascii=False), app_id))
