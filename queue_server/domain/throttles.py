@@ -1,5 +1,8 @@
 """Sign-in throttling: a guesser is slowed down, and nobody can lock a clerk out.
 
+The rules are hallq/throttle.py's (the county platform's sign-in uses them too); this module keeps a
+hall's counters in SQLite and journals them.
+
 Wrong passwords are counted in ``sign_in_throttles`` twice:
 
 * per client and account (``(client, job_no)``): after ``[security] sign_in_free_failures``
@@ -30,36 +33,17 @@ import sqlite3
 from datetime import datetime, timedelta
 from typing import Any
 
+from hallq import throttle
 from hallq.clock import iso
 from hallq.hallconfig import SecuritySettings
+from hallq.throttle import ALL_ACCOUNTS, KNOWN_DAYS, QUIET_HOURS
 from queue_server.domain.context import Tx
 from queue_server.domain.errors import DomainError, Forbidden, NotFound
-
-ALL_ACCOUNTS = ""  # job_no of a client's counter over every account
-QUIET_HOURS = 24  # a counter without failures this long starts again from zero
-KNOWN_DAYS = 90  # a good sign-in keeps a (client, account) pair known this long
 
 
 class TooManyAttempts(DomainError):
     status = 429
     code = "too_many_attempts"
-
-
-def delay(failures: int, free: int, rules: SecuritySettings) -> timedelta | None:
-    """How long attempts wait after ``failures`` wrong passwords, with ``free`` of them free.
-
-    >>> rules = SecuritySettings(sign_in_first_delay_seconds=60, sign_in_max_delay_minutes=30)
-    >>> [delay(f, 5, rules) for f in (4, 5, 6)]
-    [None, datetime.timedelta(seconds=60), datetime.timedelta(seconds=120)]
-    >>> delay(20, 5, rules)
-    datetime.timedelta(seconds=1800)
-    """
-    if failures < free:
-        return None
-    cap = rules.sign_in_max_delay_minutes * 60
-    doublings = failures - free
-    seconds = cap if doublings >= 32 else min(cap, rules.sign_in_first_delay_seconds * 2 ** doublings)
-    return timedelta(seconds=seconds)
 
 
 def refusal(conn: sqlite3.Connection, rules: SecuritySettings, client: str, job_no: str,
@@ -70,12 +54,7 @@ def refusal(conn: sqlite3.Connection, rules: SecuritySettings, client: str, job_
         "SELECT job_no, refused_until, last_success_at FROM sign_in_throttles WHERE client = ? AND job_no IN (?, ?)",
         (client, job_no, ALL_ACCOUNTS))}
     pair, whole = rows.get(job_no) if job_no != ALL_ACCOUNTS else None, rows.get(ALL_ACCOUNTS)
-    until = None
-    if pair is not None and pair["refused_until"] and pair["refused_until"] > at:
-        until = pair["refused_until"]
-    known = pair is not None and (pair["last_success_at"] or "") > iso(now - timedelta(days=KNOWN_DAYS))
-    if whole is not None and whole["refused_until"] and whole["refused_until"] > at and not known:
-        until = max(until or "", whole["refused_until"])
+    until = throttle.refused_until(pair, whole, at, iso(now - timedelta(days=KNOWN_DAYS)))
     if until is None:
         return None
     return too_many_attempts(math.ceil((datetime.fromisoformat(until) - now).total_seconds()))
@@ -93,31 +72,21 @@ def too_many_attempts(seconds: int) -> TooManyAttempts:
 def record_failure(tx: Tx, client: str, job_no: str) -> None:
     """Count a wrong password from ``client`` for ``job_no`` in both counters; start their delays when due."""
     rules = tx.hall.config.security
-    counters = [(ALL_ACCOUNTS, rules.sign_in_free_failures_per_client)]
-    if job_no != ALL_ACCOUNTS:
-        counters.insert(0, (job_no, rules.sign_in_free_failures))
-    for key, free in counters:
+    quiet_before = iso(tx.now - timedelta(hours=QUIET_HOURS))
+    for key, free in throttle.counters(rules, job_no):
         row = tx.one("SELECT * FROM sign_in_throttles WHERE client = ? AND job_no = ?", (client, key))
-        failures, since = 1, None
-        if row is not None:
-            quiet = (row["last_failure_at"] or "") < iso(tx.now - timedelta(hours=QUIET_HOURS))
-            if quiet and row["throttled_since"]:
-                _ended(tx, row, "quiet")
-            if not quiet:
-                failures, since = row["failures"] + 1, row["throttled_since"]
-        wait = delay(failures, free, rules)
-        until = iso(tx.now + wait) if wait is not None else None
-        started = wait is not None and since is None
-        if started:
-            since = tx.at
+        f = throttle.after_failure(row, free, rules, tx.at, quiet_before)
+        if f.ended_quiet:
+            _ended(tx, row, "quiet")
+        until = iso(tx.now + f.wait) if f.wait is not None else None
         tx.conn.execute(
             "INSERT INTO sign_in_throttles (client, job_no, failures, last_failure_at, refused_until, throttled_since) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (client, job_no) DO UPDATE SET failures = excluded.failures, "
             "last_failure_at = excluded.last_failure_at, refused_until = excluded.refused_until, "
-            "throttled_since = excluded.throttled_since", (client, key, failures, tx.at, until, since))
-        if started and wait is not None:  # started: a wait began
-            tx.journal("sign_in_throttled", data={"client": client, "job_no": key or None, "failures": failures,
-                                                  "wait_seconds": int(wait.total_seconds())})
+            "throttled_since = excluded.throttled_since", (client, key, f.failures, tx.at, until, f.since))
+        if f.started and f.wait is not None:  # started: a wait began
+            tx.journal("sign_in_throttled", data={"client": client, "job_no": key or None, "failures": f.failures,
+                                                  "wait_seconds": int(f.wait.total_seconds())})
 
 
 def record_success(tx: Tx, client: str, job_no: str) -> None:
