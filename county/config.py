@@ -13,6 +13,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hallq.hallconfig import SecuritySettings
 from hallq.schema import Arr, Bool, Int, Map, Num, Obj, Str, Texts, format_problems
 
 SITE = r"[a-z0-9][a-z0-9-]{0,39}"
@@ -49,6 +50,12 @@ COUNTY_FILE = Obj({
         "satisfaction_min_ratings": Int(min=1, max=10000),
         "silent_minutes": Int(min=1, max=1440, description="alert when a hall is heard from no more for this long"),
         "on_time_minutes": Int(min=1, max=600, description="a wait up to this long is on time"),
+    }),
+    "security": Obj({
+        "sign_in_free_failures": Int(min=1, max=100, description="wrong passwords per client and account before delays"),
+        "sign_in_free_failures_per_client": Int(min=1, max=1000, description="wrong passwords per client, any account"),
+        "sign_in_first_delay_seconds": Int(min=1, max=3600),
+        "sign_in_max_delay_minutes": Int(min=1, max=1440),
     }),
     "provincial": Obj({
         "files_dir": Str(max_len=500, description="folder of the daily files ('' for none)"),
@@ -184,6 +191,7 @@ class CountyConfig:
     accounts: list[Account] = field(default_factory=list)
     provincial: Provincial | None = None
     console: Console = field(default_factory=Console)
+    security: SecuritySettings = field(default_factory=SecuritySettings)  # its sign_in_* rules (hallq/throttle.py)
 
 
 def resolve_secret(reference: str, what: str) -> str:
@@ -289,4 +297,5 @@ def load_county(path: str | Path, database_url: str | None = None, need_database
     return CountyConfig(path=path, id=c["id"], name=dict(c["name"]), timezone=c.get("timezone", "Asia/Shanghai"),
                         database_url=url, broker=Broker(**raw["broker"]), ingest=Ingest(**raw.get("ingest", {})),
                         halls=halls, accounts=accounts, console=Console(**raw.get("console", {})),
+                        security=SecuritySettings(**raw.get("security", {})),
                         provincial=provincial)
