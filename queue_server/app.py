@@ -34,6 +34,8 @@ from queue_server.migrations import migrate
 from queue_server.nearby import Nearby
 from queue_server.nearby import start as start_nearby
 from queue_server.publisher import Publisher
+from queue_server.routing_outbox import Outbox
+from queue_server.routing_outbox import start as start_routing
 from queue_server.server_lock import ServerLock
 from queue_server.snapshots import Snapshots
 
@@ -55,6 +57,7 @@ API_PARTS = (
     "openapi",  # the OpenAPI document of all of the above
     "packages",  # 一件事 packages: one guide, one form, one window, one tracking number
     "ratings",  # ratings (好差评) from the resident's own device
+    "routing",  # 就近办 across halls: routed items and applications, both at the village and the handling hall
     "settings",  # hall settings: businesses, items, holidays, hours, appointment capacity
     "stats",  # statistics (办件统计) as JSON, CSV or Excel
     "throttles",  # sign-in throttles
@@ -119,6 +122,7 @@ class HallState:
     publisher: Publisher | None = None
     presence: ServerLock | None = None  # the shared lock that says a server runs on data_dir (hallq restore)
     nearby: Nearby | None = None  # nearby halls' waits from the county platform (queue_server/nearby.py), or None
+    routing: "Outbox | None" = None  # the outbox of routed applications (queue_server/routing_outbox.py), or None
     _closed: bool = False
 
     def mqtt_state(self) -> str:
@@ -137,6 +141,8 @@ class HallState:
             self.publisher.stop()
         if self.nearby is not None:
             self.nearby.stop()
+        if self.routing is not None:
+            self.routing.stop()
         self.db.close()
         if self.presence is not None:
             self.presence.release()
@@ -188,6 +194,8 @@ def create_app(config: str | os.PathLike[str] | HallConfig | None = None, data_d
         _init_mqtt(state, cfg)
     # 就近办: the county platform's nearby halls, refreshed in the background (none without [platform])
     state.nearby = start_nearby(Path(cfg.path), cfg.site, list(cfg.businesses))
+    # 就近办 across halls: the outbox forwarding routed applications through the county platform (same link)
+    state.routing = start_routing(service, Path(cfg.path))
     if housekeeping:
         from queue_server.watch import start_watch
 

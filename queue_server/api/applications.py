@@ -73,6 +73,9 @@ BRIEF = Obj({"tracking_no": Str(), "item_name": Texts(), "status": Str(enum=STAT
 @operation("get_form", "An item's application form and materials checklist (申请表单与材料清单)", tag="applications",
            response=FORM, errors=(404, 409))
 def get_form(code, actor):
+    routing = state().service.routing  # an item a village station accepts for another hall (api/routing.py)
+    if routing.is_routed(code):
+        return routing.form(code)
     return state().service.applications.form(code)
 
 
@@ -83,6 +86,13 @@ def get_form(code, actor):
            description="Every bad field is listed at once: fields[] and detail.fields{path: 3-language text}. "
                        "Send an Idempotency-Key: a retry returns the same tracking number.")
 def submit_application(actor, body, request_key):
+    routing = state().service.routing
+    if routing.is_routed(body["item"]):  # taken here, filed by the hall that handles it (就近办, api/routing.py)
+        view = routing.submit(actor, body["item"], body["applicant"], body.get("fields", {}),
+                              body.get("materials", []), body["delivery"], body.get("address"), request=request_key)
+        if state().routing is not None:
+            state().routing.wake()  # forwarded now if the county answers; the receipt never waits for it
+        return view
     return state().service.applications.submit(
         actor, body["item"], body["applicant"], body.get("fields", {}), body.get("materials", []), body["delivery"],
         body.get("address"), request=request_key)
@@ -95,6 +105,9 @@ def submit_application(actor, body, request_key):
                        "the full name is GET /applications/{tracking_no}/applicant-name), the form values "
                        "and the mailing address.")
 def get_application(tracking_no, actor):
+    routed = state().service.routing.get(tracking_no, back_office=actor.kind == "staff")  # taken for another hall
+    if routed is not None:
+        return routed
     return state().service.packages.get(tracking_no, back_office=actor.kind == "staff")  # a package's or one item's
 
 
@@ -127,8 +140,10 @@ def applicant_name(tracking_no, actor):
 def find_applications(actor):
     desk = state().service.applications
     id_number = header_text("X-Id-Number", 40) or request.args.get("id_number")
-    if id_number:
-        return state().service.packages.of_person(id_number[:40])  # one's packages and lone applications
+    if id_number:  # one's packages and lone applications, and those taken here for another hall
+        mine = state().service.packages.of_person(id_number[:40])
+        routed = state().service.routing.of_person(id_number[:40])
+        return sorted(mine + routed, key=lambda v: v["submitted_at"], reverse=True)[:50] if routed else mine
     if actor.kind != "staff":
         err = BadRequest("error.applications.id_number_required", code="invalid_fields")
         err.fields = [{"field": "id_number", "problem": "is required"}]

@@ -46,6 +46,8 @@ AUTH_TEXT = {
     "manager": "A manager or administrator.",
     "journal": "A manager or administrator, or the county platform's key (a [[devices]] kind = \"county\"), "
                "which may read the journal and nothing else.",
+    "routing": "The county platform's routing key (a [[devices]] kind = \"routing\"), which may file applications "
+               "routed from a village station and read their progress, and nothing else.",
 }
 
 

@@ -146,6 +146,15 @@ _REGISTRY = (
     _a("application_delivered", NOTHING),
     _a("result_collection", NOTHING),  # 领取结果 at the kiosk: a number for the 出件 window (domain/collection.py)
     _a("package_submitted", NOTHING),  # 一件事 filed: one tracking number; each part journals application_submitted
+    # 就近办 across halls (domain/routing.py): at the village, taken for another hall, forwarded (or refused there),
+    # its progress there changed, the routed items' definitions; at the handling hall, filed from a village
+    _a("application_routed", NOTHING),
+    _a("application_forwarded", NOTHING),
+    _a("application_route_refused", NOTHING),
+    _a("routed_progress", NOTHING),
+    _a("routed_item_updated", NOTHING),
+    _a("routed_item_dropped", NOTHING),
+    _a("application_received_routed", NOTHING),
     # a clerk or manager asked for a resident's full name (domain/resident_names.py): who, which case; never the name
     _a("resident_name_viewed", NOTHING),
     # bad-review follow-ups (domain/followups.py)

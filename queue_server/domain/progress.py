@@ -78,6 +78,7 @@ def application_view(conn: sqlite3.Connection, app: sqlite3.Row, today: date, ba
         "correction": ({"missing": correction["missing"], "reason": correction["reason"], "at": correction["at"]}
                        if correction and app["status"] == "correction" else None),
         "missing_required": [m["name"] for m in missing_required(it, provided)],
+        "origin": origin_of(app),
     }
     if back_office:
         view.update(
@@ -89,6 +90,16 @@ def application_view(conn: sqlite3.Connection, app: sqlite3.Row, today: date, ba
             delivery_chosen=app["delivery"], department=it["guide"].get("department", ""),
             handed_to=json.loads(app["handed_to"]) if app["handed_to"] else None)
     return view
+
+
+def origin_of(app: sqlite3.Row) -> dict[str, Any] | None:
+    """来自 XX村便民服务站: the village station an application was routed from (queue_server/domain/routing.py);
+    None for one taken in here."""
+    if app["origin_site"] is None:
+        return None
+    name = json.loads(app["origin_name"] or "{}")
+    return {"site": app["origin_site"], "tracking_no": app["origin_no"], "name": name,
+            "label": texts("routing.origin", origin=name.get("zh-Hans") or app["origin_site"])}
 
 
 def masked_mail_to(app: sqlite3.Row) -> dict[str, Any] | None:
@@ -124,7 +135,7 @@ def brief_view(conn: sqlite3.Connection, app: sqlite3.Row, today: date, back_off
     view = {"tracking_no": app["tracking_no"], "item": app["item"], "item_name": it["name"], "status": app["status"],
             "status_name": status_name(app["status"]), "submitted_at": app["submitted_at"],
             "promised_by": app["promised_by"], "overdue": kind is not None, "overdue_kind": kind,
-            "package_no": package_no(conn, app)}
+            "package_no": package_no(conn, app), "origin": origin_of(app)}
     if back_office:
         view.update(name=app["name_masked"], name_masked=app["name_masked"], id_masked=app["id_masked"],
                     delivery=delivered_by(app),

@@ -51,6 +51,7 @@ if TYPE_CHECKING:  # imported where used: they import this module
     from queue_server.domain.appointments import AppointmentDesk
     from queue_server.domain.packages import PackageDesk
     from queue_server.domain.guides import GuideDesk
+    from queue_server.domain.routing import RoutingDesk
 
 RequestKey = tuple[str, str]
 T = TypeVar("T")
@@ -173,6 +174,13 @@ class QueueService:
         from queue_server.domain.packages import PackageDesk
 
         return PackageDesk(self)
+
+    @property
+    def routing(self) -> RoutingDesk:
+        """Applications routed between halls (就近办): :class:`queue_server.domain.routing.RoutingDesk`."""
+        from queue_server.domain.routing import RoutingDesk
+
+        return RoutingDesk(self)
 
     # -- the rest of the hall: a desk each, every change one transaction as here --------
 

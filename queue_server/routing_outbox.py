@@ -1,0 +1,211 @@
+"""The village station's outbox of routed applications (就近办 across halls), on a thread of the hall's server.
+
+Every ``[routing] refresh_seconds`` (county-bridge.toml; 30 by default) it talks to the county platform with
+the hall's county key (the ``[platform]`` link that ``GET /api/v1/nearby`` uses, queue_server/nearby.py):
+
+1. **the routed items**: ``GET /api/v1/routing/items`` — which items county.toml routes from this hall and the
+   handling hall's definition of each — kept in ``routed_items`` (queue_server/domain/routing.py), so the kiosk
+   offers them and checks their forms with the county network down;
+2. **forwarding**: each queued application (oldest first) ``POST /api/v1/routing/applications``. The handling
+   hall files it once per (this site, tracking number), so a retry after a timeout or a crash between its answer
+   and our commit files nothing twice (it answers ``duplicate``). An unreachable platform or handling hall is
+   retried with a growing delay (up to ``max_retry_seconds``); a refusal of the handling hall (its form changed
+   under the item, the item is gone) is final: kept with the reason, shown to the clerk and the resident, never
+   retried, one ERROR line with the cause and the fix;
+3. **progress**: each forwarded application still open there, ``GET /api/v1/routing/applications/<hall>/<no>``,
+   its view kept with the time it was fetched; a new status is journaled (``routed_progress``; ready for
+   collection: ``ready: true``).
+
+Nothing a resident or a clerk does waits for this thread: the receipt is the local transaction. With the
+platform unreachable it logs one WARNING per outage and one INFO when it answers again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hallq.bridge import FILE
+from hallq.client import ApiError, HallClient
+from queue_server.nearby import NearbyConfigError, PlatformLink
+from queue_server.nearby import load as load_link
+
+if TYPE_CHECKING:
+    from queue_server.domain.service import QueueService
+
+log = logging.getLogger("hallq.server.routing")
+
+KEYS = {"refresh_seconds", "max_retry_seconds"}
+
+
+@dataclass(frozen=True)
+class RoutingSettings:
+    refresh_seconds: float = 30.0
+    max_retry_seconds: float = 600.0
+
+
+def load_settings(folder: Path) -> RoutingSettings:
+    path = Path(folder) / FILE
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8")).get("routing", {}) if path.exists() else {}
+    except tomllib.TOMLDecodeError as e:
+        raise NearbyConfigError(f"{path}: not valid TOML ({e})") from None
+    unknown = set(raw) - KEYS
+    if unknown:
+        raise NearbyConfigError(f"{path}: [routing] has unknown keys {sorted(unknown)} (known: {sorted(KEYS)})")
+    for name, (low, high) in {"refresh_seconds": (0.2, 3600), "max_retry_seconds": (1, 86400)}.items():
+        value = raw.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not low <= value <= high):
+            raise NearbyConfigError(f"{path}: [routing] {name} must be a number from {low} to {high}, not {value!r}")
+    return RoutingSettings(**{k: float(v) for k, v in raw.items()})
+
+
+class Outbox:
+    def __init__(self, service: QueueService, link: PlatformLink, settings: RoutingSettings) -> None:
+        self.service = service
+        self.link = link
+        self.settings = settings
+        self.site = service.hall.config.site
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._failing = False
+        self.rounds = 0
+
+    def start(self) -> None:
+        self.service.routing.__class__.STALE_SECONDS = max(600.0, 4 * self.settings.refresh_seconds)
+        self._thread = threading.Thread(target=self._run, name="hallq-routing", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def wake(self) -> None:
+        """Try now (a new application was queued)."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:  # a bug must not end the thread: the next round tries again
+                log.exception("routed applications: a round failed")
+            self._wake.wait(self.settings.refresh_seconds)
+            self._wake.clear()
+
+    def _client(self) -> HallClient:
+        return HallClient(self.link.url, token=self.link.key, timeout=10, retries=1, ca_file=self.link.cafile or None)
+
+    def run_once(self) -> None:
+        client = self._client()
+        try:
+            self._items(client)
+            self._forward(client)
+            self._follow(client)
+        except _Unreachable as e:
+            if not self._failing:
+                log.warning("routed applications: the county platform %s cannot be reached (%s): applications wait "
+                            "in the outbox and are forwarded when it answers; retrying every %d s", self.link.url,
+                            e, self.settings.refresh_seconds)
+            self._failing = True
+            return
+        finally:
+            client.close()
+            self.rounds += 1
+        if self._failing:
+            log.info("routed applications: the county platform %s answers again", self.link.url)
+        self._failing = False
+
+    def _call(self, client: HallClient, method: str, path: str, body: dict | None = None):
+        try:
+            return client.request(method, f"{path}{'&' if '?' in path else '?'}site={self.site}", body)
+        except ApiError as e:
+            if e.status == 0:
+                raise _Unreachable(e.detail.get("cause", "unreachable") if e.detail else "unreachable") from None
+            if e.status == 401:
+                raise _Unreachable("HTTP 401: is this hall's [platform] key_file the county's key for it?") from None
+            raise
+
+    def _items(self, client: HallClient) -> None:
+        answer = self._call(client, "GET", "/routing/items")
+        items = answer.get("items") if isinstance(answer, dict) else None
+        if not isinstance(items, list):
+            log.error("routed applications: the platform's routed items are not a list; kept the last ones")
+            return
+        changed = self.service.routing.store_items([e for e in items if isinstance(e, dict) and "item" in e])
+        if changed:
+            log.info("routed applications: %d routed item(s) updated from the county platform", changed)
+
+    def _forward(self, client: HallClient) -> None:
+        for tracking_no, payload in self.service.routing.due():
+            try:
+                answer = self._call(client, "POST", "/routing/applications", payload)
+            except ApiError as e:
+                if e.status == 422 and e.code == "refused_by_target":
+                    error = (e.detail or {}).get("detail") or {"code": e.code}
+                    log.error("routed application %s: the handling hall refused it (%s): the resident is told to "
+                              "apply again; if the hall's form of item %s changed, the station's copy is refreshed "
+                              "within %d s", tracking_no, error.get("code"), payload.get("item"),
+                              self.settings.refresh_seconds)
+                    self.service.routing.refused(tracking_no, error)
+                elif e.status in (400, 404, 413):
+                    log.error("routed application %s: the county platform refused it (%s %s): is item %s still "
+                              "routed from this hall in county.toml?", tracking_no, e.status, e.code,
+                              payload.get("item"))
+                    self.service.routing.refused(tracking_no, {"code": e.code, "status": e.status,
+                                                               "messages": e.messages})
+                else:  # 503: the handling hall cannot take it now; anything else: try again later
+                    delay = self._delay(tracking_no)
+                    log.warning("routed application %s not forwarded yet (%s %s); next try in %d s", tracking_no,
+                                e.status, e.code, delay)
+                    self.service.routing.failed(tracking_no, f"{e.status} {e.code}", delay)
+                continue
+            except _Unreachable as e:
+                self.service.routing.failed(tracking_no, f"unreachable: {e}", 0)
+                raise
+            self.service.routing.forwarded(tracking_no, answer)
+            log.info("routed application %s forwarded to %s (filed there as %s%s)", tracking_no, answer.get("target"),
+                     answer.get("tracking_no"), ", already filed before" if answer.get("duplicate") else "")
+
+    def _delay(self, tracking_no: str) -> float:
+        view = self.service.routing.get(tracking_no, back_office=True) or {}
+        attempts = (view.get("routed") or {}).get("attempts", 0)
+        return min(self.settings.refresh_seconds * 2 ** min(attempts, 12), self.settings.max_retry_seconds)
+
+    def _follow(self, client: HallClient) -> None:
+        for tracking_no, target in self.service.routing.to_follow():
+            try:
+                view = self._call(client, "GET", f"/routing/applications/{target}/{tracking_no}")
+            except ApiError as e:
+                log.warning("routed application %s: no progress from %s now (%s %s)", tracking_no, target, e.status,
+                            e.code)
+                continue
+            if isinstance(view, dict) and self.service.routing.progress(tracking_no, view):
+                log.info("routed application %s is now %s at %s", tracking_no, view.get("status"), target)
+
+
+class _Unreachable(Exception):
+    pass
+
+
+def start(service: QueueService, config_path: Path) -> Outbox | None:
+    """The outbox, started, for a hall linked to a county platform; None otherwise (a broken link: logged)."""
+    try:
+        link = load_link(Path(config_path).parent)
+        settings = load_settings(Path(config_path).parent)
+    except NearbyConfigError as e:
+        log.error("routed applications are not forwarded: %s", e)
+        return None
+    if link is None:
+        return None
+    outbox = Outbox(service, link, settings)
+    outbox.start()
+    return outbox

@@ -1,0 +1,177 @@
+"""就近办 across halls end to end: a village station takes an application for an item only its town handles.
+
+Two real hall servers (each with its own Mosquitto bridged to the county's NATS) and the real platform
+(``hallq platform serve`` on PostgreSQL). The village learns the town's definition of the item through the
+platform; with the platform down it still takes the application and prints a receipt; when the platform is
+back its outbox forwards it and the town files it exactly once (a replayed forward files nothing); the town's
+clerk decides it and the village shows the result ready. Nothing personal in any log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import urllib.request
+
+from county.broker import bridge_files
+from hallq.client import ApiError, HallClient
+from hallq.demo import DEMO_PASSWORD
+from hallq.testing import wait_until
+from tests.county.conftest import County
+
+KIOSK = "demo-kiosk-1"
+ITEM = "T-ROUTE-1"
+ID_NUMBER = "11010519491231002X"
+NAME = "王秀英"
+ROUTING_KEY = "routing-key-town-a"
+
+LABEL = '{ zh-Hans = "户籍所在村（组）", zh-Hant = "戶籍所在村（組）", en = "Village (group)" }'
+ROUTED_ITEM = f'''
+[[items]]
+code = "{ITEM}"
+business = "alpha"
+name = {{ zh-Hans = "高龄津贴申请", zh-Hant = "高齡津貼申請", en = "Old-age allowance" }}
+department = "民政办"
+statutory_days = 20
+promised_days = 10
+materials = [
+  {{ name = "高龄津贴申请表", form = "原件", copies = 1, required = true }},
+  {{ name = "居民户口簿", form = "复印件", copies = 1, required = false }},
+]
+form = [
+  {{ key = "village_group", type = "text", required = true, max_len = 60, label = {LABEL} }},
+]
+'''
+
+
+def routed_county(tmp_path, county_db) -> County:
+    """town-a handles ITEM; village-b (its child) routes it there."""
+    county = County(tmp_path, county_db, ["town-a", "village-b"])
+    town, village = county.halls["town-a"], county.halls["village-b"]
+    with open(town.config.parent / "services.toml", "a", encoding="utf-8") as f:
+        f.write(ROUTED_ITEM)
+    with open(town.config, "a", encoding="utf-8") as f:
+        f.write(f'\n[[devices]]\nid = "county-routing"\nkind = "routing"\n'
+                f'key_sha256 = "{hashlib.sha256(ROUTING_KEY.encode()).hexdigest()}"\n')
+    (tmp_path / "town-a.routing.key").write_text(ROUTING_KEY + "\n")
+    text = county.cfg_path.read_text(encoding="utf-8")
+    text = text.replace('site = "town-a"\nlevel = "town"\n',
+                        f'site = "town-a"\nlevel = "town"\nrouting_credential = "file:{tmp_path / "town-a.routing.key"}"\n')
+    text = text.replace('site = "village-b"\nlevel = "town"\n',
+                        f'site = "village-b"\nlevel = "village"\nparent = "town-a"\nroutes = [{{ item = "{ITEM}" }}]\n')
+    county.cfg_path.write_text(text, encoding="utf-8")
+    from county.config import load_county
+
+    county.cfg = load_county(county.cfg_path, database_url=county_db)
+    assert county.cfg.halls["village-b"].routes == {ITEM: "town-a"}
+    for hall in (town, village):
+        toml = bridge_files(county.cfg, county.broker_folder, hall.site, f"127.0.0.1:{hall.link.port}",
+                            hall.config.parent, platform_url=county.platform.url)
+        toml.write_text(toml.read_text(encoding="utf-8") + "\n[routing]\nrefresh_seconds = 0.5\n", encoding="utf-8")
+    return county
+
+
+def get(url: str):
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return json.loads(r.read())
+
+
+def staff(url: str) -> HallClient:
+    c = HallClient(url)
+    c.login("900", DEMO_PASSWORD)
+    return c
+
+
+def test_routed_application_platform_down_then_filed_once_and_ready_at_the_village(county_db, tmp_path):
+    county = routed_county(tmp_path, county_db)
+    town, village = county.halls["town-a"], county.halls["village-b"]
+    try:
+        county.broker.start()
+        town.start()
+        village.start()
+        county.platform.start()
+
+        # the village learns the town's definition ahead of time
+        wait_until(lambda: [i["code"] for i in get(f"{village.url}/api/v1/routed-items")] == [ITEM], 60,
+                   "the village lists the routed item")
+        form = get(f"{village.url}/api/v1/items/{ITEM}/form")
+        assert form["routed_to"]["site"] == "town-a" and [f["key"] for f in form["fields"]] == ["village_group"]
+        assert form["item_name"]["zh-Hans"] == "高龄津贴申请"
+
+        county.platform.stop()  # the county network is down: the village works on
+        kiosk = HallClient(village.url, token=KIOSK)
+        body = {"item": ITEM, "applicant": {"name": NAME, "id_number": ID_NUMBER, "phone": "13800138000"},
+                "fields": {"village_group": "周家村三组"}, "materials": [0], "delivery": "onsite"}
+        with_bad = {**body, "fields": {}}
+        try:
+            kiosk.post("/applications", with_bad)
+            raise AssertionError("a required field missing must be refused at the village")
+        except ApiError as e:
+            assert e.status == 400 and e.code == "invalid_fields"
+        receipt = kiosk.post("/applications", body, idempotent=True)
+        no = receipt["tracking_no"]
+        assert receipt["routed"]["state"] == "queued" and receipt["routed"]["target"] == "town-a"
+        assert receipt["applicant"]["id"] != ID_NUMBER and NAME not in json.dumps(receipt, ensure_ascii=False)
+        progress = get(f"{village.url}/api/v1/applications/{no}")
+        assert progress["status"] == "submitted" and progress["routed"]["state"] == "queued"
+        mine = kiosk.request("GET", "/applications", headers={"X-Id-Number": ID_NUMBER})
+        assert [a["tracking_no"] for a in mine] == [no]
+
+        manager = staff(town.url)
+        assert manager.get("/applications") == []  # nothing reached the town
+
+        county.platform.start()  # back: the outbox forwards it
+        wait_until(lambda: get(f"{village.url}/api/v1/applications/{no}")["routed"]["state"] == "forwarded", 60,
+                   "the village's outbox forwards the application")
+        filed = manager.get("/applications")
+        assert len(filed) == 1
+        here = manager.get(f"/applications/{filed[0]['tracking_no']}")
+        assert here["source"] == "routed:village-b" and here["origin"]["tracking_no"] == no
+        assert here["origin"]["label"]["zh-Hans"] == "来自village-b"
+
+        # a forward replayed (the village's retry after a lost answer) files nothing twice
+        routing = HallClient(town.url, token=ROUTING_KEY)
+        again = routing.post("/routed-applications", {**body, "origin": {"site": "village-b", "tracking_no": no}})
+        assert again["duplicate"] is True and again["tracking_no"] == filed[0]["tracking_no"]
+        relay = HallClient(county.platform.url, token=village.key)
+        through = relay.post("/routing/applications?site=village-b", {**body, "tracking_no": no})
+        assert through["duplicate"] is True
+        assert len(manager.get("/applications")) == 1
+        # the routing key does nothing else at the town; the village's county key reaches only its own routes
+        for call in (lambda: routing.get("/applications"), lambda: routing.get("/journal?after=0")):
+            try:
+                call()
+                raise AssertionError("the routing key must reach nothing else")
+            except ApiError as e:
+                assert e.status == 403
+        try:
+            HallClient(county.platform.url, token=village.key).post("/routing/applications?site=town-a",
+                                                                     {**body, "tracking_no": no})
+            raise AssertionError("a hall's key must not forward as another hall")
+        except ApiError as e:
+            assert e.status == 401
+
+        # the town's clerk decides; the village shows the result ready
+        tn = filed[0]["tracking_no"]
+        manager.post(f"/applications/{tn}/transition", {"to": "accepted"})
+        manager.post(f"/applications/{tn}/transition", {"to": "result_ready", "decision": "approved"})
+        wait_until(lambda: get(f"{village.url}/api/v1/applications/{no}")["status"] == "result_ready", 60,
+                   "the village shows the town's result")
+        shown = get(f"{village.url}/api/v1/applications/{no}")
+        assert shown["routed"]["ready"] and shown["routed"]["as_of"] and not shown["routed"]["stale"]
+        assert [e["status"] for e in shown["timeline"]][-2:] == ["accepted", "result_ready"]
+        clerk = staff(village.url)
+        listed = clerk.get("/routed-applications")
+        assert [(a["tracking_no"], a["status"], a["routed"]["state"]) for a in listed] == \
+            [(no, "result_ready", "forwarded")]
+
+        county.platform.stop()  # stale state says since when
+        before = get(f"{village.url}/api/v1/applications/{no}")
+        assert before["status"] == "result_ready" and before["routed"]["as_of"] == shown["routed"]["as_of"]
+
+        for log in (village.server.log, town.server.log, county.platform.log):
+            text = log.read_text(encoding="utf-8", errors="replace")
+            assert ID_NUMBER not in text and NAME not in text, log
+        assert "cannot be reached" in village.server.log.read_text(errors="replace")
+    finally:
+        county.stop()
