@@ -63,9 +63,7 @@ def migrate(db: Database, secret: bytes | None = None) -> list[str]:
         done = {name for (name,) in tx.execute("SELECT name FROM _migrations")}
         pending = [p for p in files if p.stem not in done]
         for path in pending:
-            if path.suffix == ".py":
-                if secret is None:
-                    raise RuntimeError(f"migration {path.stem} needs the installation's secret.key")
+            if path.suffix == ".py":  # it refuses itself when it has values to seal and no secret
                 _python_step(path).upgrade(tx, secret)
             else:
                 for statement in split_statements(path.read_text(encoding="utf-8")):
