@@ -5,6 +5,8 @@ from __future__ import annotations
 from hallq.schema import Arr, Bool, Int, Obj, Str
 from queue_server.api import api, operation
 from queue_server.api.hall import state
+from queue_server.domain import rating_prompts
+
 
 _LEVEL = Int(min=1, max=5, description="5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意")
 _REASONS = Arr(Str(max_len=40), max_items=10, description="reason codes, e.g. slow, attitude, unclear_guide")
@@ -39,3 +41,14 @@ def rate_at_window(number, actor, body, request_key):
     return state().service.rate_at_window(actor, number, body["level"], body.get("reasons"),
                                           body.get("comment", ""), request=request_key, contact=body.get("contact"),
                                           contact_consent=body.get("contact_consent", False))
+
+
+@api.post("/windows/<int:number>/rating-decline")
+@operation("decline_rating", "The resident declines to rate the service the window's tablet offers (不评价)",
+           tag="ratings", auth="device", body=Obj({}), response=Obj({"window": Int(), "ticket": Str(),
+                                                                        "declined_at": Str()}),
+           errors=(401, 403, 404), idempotent=True, status=201,
+           description="The tablet offers that service no more; the resident may still rate it from the ticket's "
+                       "phone page within the rating period.")
+def decline_rating(number, actor, body, request_key):
+    return rating_prompts.decline_at_window(state().service, actor, number, request=request_key)

@@ -90,6 +90,7 @@ _REGISTRY = (
     # ratings (domain/ratings.py, rating_prompts.py)
     _a("rate", NOTHING),
     _a("rating_prompt", NOTHING),
+    _a("rating_declined", NOTHING),  # the resident declined on the window's tablet (不评价): it offers that service no more
     # sign-in and accounts (queue_server/auth.py, domain/accounts.py, throttles.py, web/auth_pages.py)
     _a("login", NOTHING),
     _a("login_failed", NOTHING),

@@ -157,6 +157,48 @@ def test_the_tablet_stops_offering_a_service_once_the_window_calls_the_next_resi
     assert api.ok("get", "/windows/1/rating-prompt", as_="tablet")["ticket"] is None
 
 
+def test_once_the_next_resident_is_called_the_old_service_is_not_offered_even_when_asked_or_the_call_is_over(api):
+    api.tokens["tablet"] = TABLET
+    api.open_window(1, "101")
+    for _ in range(4):
+        api.issue()
+    api.act(1, "call-next", "101")
+    first = api.act(1, "complete", "101")["ticket"]["ticket"]
+    api.ok("post", "/windows/1/rating-prompt", as_="101", status=201)  # the clerk asked
+    assert api.ok("get", "/windows/1/rating-prompt", as_="tablet")["ticket"]["ticket"] == first
+    api.act(1, "call-next", "101")  # the next resident comes to the window: asked or not, not theirs to rate
+    assert api.ok("get", "/windows/1/rating-prompt", as_="tablet")["ticket"] is None
+    api.act(1, "no-show", "101")  # and once that call is over (missed), still not the previous one's service
+    assert api.ok("get", "/windows/1/rating-prompt", as_="tablet")["ticket"] is None
+    r = api.post("/windows/1/rating-prompt", {}, as_="101")  # nor may the clerk ask for it again
+    assert r.status_code == 404 and r.get_json()["error"]["code"] == "nothing_to_rate"
+    api.act(1, "call-next", "101")
+    third = api.act(1, "complete", "101")["ticket"]["ticket"]  # a service finished now is offered again
+    assert api.ok("get", "/windows/1/rating-prompt", as_="tablet")["ticket"]["ticket"] == third
+
+
+def test_a_declined_rating_is_not_offered_again(api, state):
+    api.tokens["tablet"] = TABLET
+    api.open_window(1, "101")
+    api.issue()
+    api.act(1, "call-next", "101")
+    done = api.act(1, "complete", "101")["ticket"]
+    assert api.ok("get", "/windows/1/rating-prompt", as_="tablet")["ticket"]["ticket"] == done["ticket"]
+    assert api.post("/windows/1/rating-decline", {}, as_="101").status_code == 403  # the resident's, not the clerk's
+    declined = api.ok("post", "/windows/1/rating-decline", {}, as_="tablet", status=201)
+    assert declined["ticket"] == done["ticket"]
+    assert api.ok("get", "/windows/1/rating-prompt", as_="tablet")["ticket"] is None
+    r = api.post("/windows/1/rating-prompt", {}, as_="101")  # asking again would be pressing
+    assert r.status_code == 404 and r.get_json()["error"]["code"] == "nothing_to_rate"
+    r = api.post("/windows/1/rating-decline", {}, as_="tablet")
+    assert r.status_code == 404 and r.get_json()["error"]["code"] == "nothing_to_rate"
+    assert [a for (a,) in state.db.connection().execute(
+        "SELECT action FROM journal WHERE ticket = ? AND action LIKE 'rating%'", (done["ticket"],))] \
+        == ["rating_declined"]
+    # the resident may still rate later from the ticket's phone page (one rating, never pressed)
+    assert api.ok("post", "/ratings", {"ticket": done["id"], "level": 4}, status=201)["level"] == 4
+
+
 def test_nothing_to_rate_means_no_prompt(api):
     api.open_window(1, "101")
     r = api.post("/windows/1/rating-prompt", {}, as_="101")

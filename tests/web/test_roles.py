@@ -149,6 +149,7 @@ EXPECTED = {
     ("POST", "/api/v1/windows/<int:number>/pause"): "window",
     ("GET", "/api/v1/windows/<int:number>/queue"): "window",
     ("POST", "/api/v1/windows/<int:number>/rating"): "device",
+    ("POST", "/api/v1/windows/<int:number>/rating-decline"): "device",
     ("POST", "/api/v1/windows/<int:number>/rating-prompt"): "window",
     ("GET", "/api/v1/windows/<int:number>/rating-prompt"): "device",
     ("POST", "/api/v1/windows/<int:number>/recall"): "window",

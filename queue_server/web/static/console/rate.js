@@ -66,6 +66,18 @@
     send(reasons, reasons.includes("other") ? $("comment").value.trim() : "");
   });
   $("why-back").addEventListener("click", () => show("ask"));
+  // 不评价: the resident declines; the tablet offers this service no more (they may still rate it by phone)
+  $("decline").addEventListener("click", async () => {
+    if (pending) return;
+    pending = true;
+    try {
+      await call("POST", `/windows/${n}/rating-decline`, {}, newKey());
+      problem(""); shown = null; show("idle");
+    } catch (e) {
+      if (e.code !== "nothing_to_rate") problem(e.message);
+      shown = null; show("idle");
+    } finally { pending = false; }
+  });
 
   async function send(reasons, comment) {
     if (pending) return;
