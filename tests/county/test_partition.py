@@ -62,12 +62,12 @@ from hallq.testing import TINY, wait_until
 from launcher.processes import ServerProcess
 from tests.county.conftest import PLATFORM_PASSWORD, Platform, sql
 
-pytestmark = [pytest.mark.slow, pytest.mark.mosquitto]
-
 ROOT = Path(__file__).resolve().parents[2]
 HALLS = int(os.environ.get("HALLQ_PARTITION_HALLS", "4"))
 CUT = int(os.environ.get("HALLQ_PARTITION_CUT", "3"))
 PARTITION_SECONDS = float(os.environ.get("HALLQ_PARTITION_SECONDS", "60"))
+# the partition, the halls' starts (a few seconds each on shared cores), the catch-up and the checks
+pytestmark = [pytest.mark.slow, pytest.mark.mosquitto, pytest.mark.timeout(int(PARTITION_SECONDS + 15 * HALLS + 180))]
 IMPAIR = os.environ.get("HALLQ_PARTITION_IMPAIR", "auto")
 RESULTS = os.environ.get("HALLQ_PARTITION_JSON", "")
 CATCH_UP_SECONDS = 60.0  # issue 13: every hall caught up within 60 s of the link's return
