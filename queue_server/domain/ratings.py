@@ -53,8 +53,12 @@ def rate(tx: Tx, ticket: sqlite3.Row, level: int, reasons: list[str] | None = No
              tx.actor.label, tx.at))
     except sqlite3.IntegrityError:
         raise Conflict("error.already_rated", code="already_rated") from None
-    tx.journal("rate", ticket=ticket, window=ticket["window"], data={"level": level, "stage": stage,
-                                                                      "bad": level <= 2, "item": ticket["item"]})
+    data = {"level": level, "stage": stage, "bad": level <= 2, "item": ticket["item"]}
+    dept = tx.one("SELECT json_extract(guide, '$.department') AS d FROM items WHERE code = ?",
+                  (ticket["item"],)) if ticket["item"] else None
+    if dept is not None and dept["d"]:  # the item's department (部门): the county's rankings and the province's
+        data["department"] = dept["d"]
+    tx.journal("rate", ticket=ticket, window=ticket["window"], data=data)
     return row
 
 

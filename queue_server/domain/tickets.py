@@ -50,12 +50,15 @@ def issue_ticket(tx: Tx, business: str, item: str | None = None, id_number: str 
     b = tx.one("SELECT * FROM businesses WHERE code = ? AND active", (business,))
     if b is None:
         raise unknown_business(business)
+    department = None
     if item is not None:
-        it = tx.one("SELECT business FROM items WHERE code = ? AND active", (item,))
+        it = tx.one("SELECT business, json_extract(guide, '$.department') AS department FROM items "
+                    "WHERE code = ? AND active", (item,))
         if it is None:
             raise unknown_item(item)
         if it["business"] != business:
             raise Invalid("error.item_not_in_business", item=item, business=business, code="item_not_in_business")
+        department = it["department"]
     _check_issuing(tx, b, appointment=klass == APPOINTMENT)
 
     id_hash = id_masked = phone_hash = phone_masked = None
@@ -123,7 +126,10 @@ def issue_ticket(tx: Tx, business: str, item: str | None = None, id_number: str 
         # the whole transaction rolls back with this refusal: nothing is written
         raise Conflict("error.daily_limit_reached", business=_name(b), limit=b["daily_limit"],
                        code="daily_limit_reached", detail={"daily_limit": b["daily_limit"]})
-    tx.journal("issue", ticket=row, data={"class": CLASS_NAMES[klass], "item": item, "green_reason": green_reason})
+    data = {"class": CLASS_NAMES[klass], "item": item, "green_reason": green_reason}
+    if department:  # the item's department as the catalogue says now: the county ranks departments from it
+        data["department"] = department
+    tx.journal("issue", ticket=row, data=data)
     return row
 
 
