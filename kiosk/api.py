@@ -69,6 +69,10 @@ class KioskApi:
     def item(self, code: str) -> dict:
         return self.client.get(f"/items/{quote(code, safe='')}")
 
+    def routed_items(self) -> list[dict]:
+        """就近办 across halls: the items this station accepts for the hall that handles them (GET /routed-items)."""
+        return self.client.get("/routed-items")
+
     def nearby(self, business: str) -> dict:
         """就近办: nearby halls of the county for ``business``, from the hall's cache of the county platform."""
         return self.client.get(f"/nearby?{urlencode({'business': business})}")

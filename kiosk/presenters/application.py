@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from hallq.client import ApiError
-from hallq.i18n import Msg, pick
+from hallq.i18n import Msg, pick, texts
 from kiosk import receipts
 from kiosk.presenters.base import Flow, Option, Section, View
 from kiosk.presenters.forms import PERSON_FIELDS, FormState
@@ -52,6 +52,7 @@ class SubmitApplication(Flow):
         self.no_form = False
         self.package: dict[str, Any] | None = None  # the chosen package's combined guide
         self.packages: list[dict[str, Any]] = []
+        self.routed: list[dict[str, Any]] = []  # items this station takes for another hall (就近办 across halls)
         super().reset()
 
     def first_step(self) -> str:
@@ -67,6 +68,12 @@ class SubmitApplication(Flow):
         self.s.hall()
         self.s.items()
         self.packages = self.s.api.packages()
+        try:
+            self.routed = self.s.api.routed_items()
+        except ApiError as e:  # a server without routing: only its own items
+            if e.status != 404:
+                raise
+            self.routed = []
 
     def _items(self) -> list[dict[str, Any]]:
         entry = self.s.cache.get("items")
@@ -78,7 +85,8 @@ class SubmitApplication(Flow):
         if self.step == "item" and key.startswith(PACKAGE):
             self._attempt(lambda: self._load_package(key[len(PACKAGE):]))
         elif self.step == "item":
-            item = next((i for i in self._items() if i["code"] == key), None)
+            item = next((i for i in self._items() if i["code"] == key), None) or \
+                next((i for i in self.routed if i["code"] == key), None)
             if item is not None:
                 self.item = item
                 self._attempt(self._load_form)
@@ -255,6 +263,7 @@ class SubmitApplication(Flow):
                                 detail=self.t("apply.package_detail", n=p["items"])) for p in self.packages]
             v.options += [Option(i["code"], self.s.pick(i["name"]), detail=i.get("guide", {}).get("department", ""))
                           for i in self._items()]
+            v.options += [Option(i["code"], self.s.pick(i["name"]), detail=self._handled_by(i)) for i in self.routed]
             if not v.options and v.notice is None:
                 self.tell("info", self.t("apply.no_items"))
                 v.notice = self.notice
@@ -318,13 +327,20 @@ class SubmitApplication(Flow):
         a = self.application or {}
         v = self.base_view("result", "result", "apply.title", back=False)
         parts = [self.t("apply.package_detail", n=len(a["parts"]))] if a.get("parts") else []
+        routed = [self._handled_by(a["routed"])] if a.get("routed") else []
         v.result = {"label": self.t("apply.tracking"), "number": a.get("tracking_no", ""), "title": item_name,
-                    "lines": parts + [promised_words(self.t, a),
-                                      self.t("apply.keep")],
+                    "lines": parts + routed + [promised_words(self.t, a),
+                                               self.t("apply.keep")],
                     "qr": a.get("tracking_no", ""), "qr_hint": ""}
         v.actions = [Option("done", self.t("done"), primary=True)]
         return v
 
+
+    def _handled_by(self, item: dict[str, Any]) -> str:
+        """由大河镇便民服务中心办理，本站代为受理: an item (or a receipt) of another hall, taken here."""
+        to = item.get("routed_to") or item
+        return pick(texts("routing.handled_by", target=self.s.pick(to.get("target_name") or to.get("name")) or
+                          to.get("target") or to.get("site", "")), self.s.lang)
 
     def _package_view(self, name: str, kw: dict[str, Any]) -> View:
         """一次告知: what the package does, who decides each part, every material once, the time limits."""

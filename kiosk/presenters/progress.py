@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from hallq.client import ApiError
-from hallq.i18n import pick
+from hallq.i18n import pick, texts
 from kiosk.presenters.base import Flow, Option, Section, View
 from kiosk.presenters.identity import IdentityInput, identity_today
 from kiosk.receipts import when
@@ -267,6 +267,16 @@ class Progress(Flow):
         head = [f"{a.get('tracking_no', '')}", self.t(f"status.{a['status']}") if a.get("status") else ""]
         head.append(promised_words(self.t, a))
         v.sections = [Section(self.t("apply.tracking"), [x for x in head if x])]
+        routed = a.get("routed")
+        if routed:  # taken here for another hall (就近办): its state, its progress there, and since when
+            target = pick(routed.get("target_name"), lang) or routed.get("target", "")
+            say = [pick(routed.get("state_name"), lang)]
+            if routed.get("ready"):
+                say.append(pick(texts("routing.ready"), lang))
+            if routed.get("as_of"):
+                say.append(pick(texts("routing.stale" if routed.get("stale") else "routing.as_of",
+                                      time=when(routed["as_of"])), lang))
+            v.sections.append(Section(pick(texts("routing.handled_by", target=target), lang), [x for x in say if x]))
         correction = a.get("correction") or {}
         if correction.get("missing"):
             names = "、".join(pick(m.get("name"), lang) for m in correction["missing"])
@@ -285,9 +295,9 @@ class Progress(Flow):
             self.tell("warn", self.t("progress.overdue"))
             v.notice = self.notice
         v.actions = [Option("done", self.t("done"), primary=True)]
-        if _ready_on_site(a):
+        if _ready_on_site(a) and not routed:  # a routed result is handed over at this station's desk
             v.actions.insert(0, Option("collect", self.t("progress.collect"), primary=True))
-        if a.get("status") == "correction" and self._missing("material"):
+        if a.get("status") == "correction" and self._missing("material") and not routed:
             v.actions.insert(0, Option("supplement", self.t("progress.supplement"), primary=True))
         return v
 

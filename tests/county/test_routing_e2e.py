@@ -71,6 +71,18 @@ def routed_county(tmp_path, county_db) -> County:
     return county
 
 
+def start(county: County) -> None:
+    """Start the county with the bridge files written above (County.start would write them without [platform])."""
+    try:
+        county.broker.start()
+        for hall in county.halls.values():
+            hall.start()
+        county.platform.start()
+    except BaseException:
+        county.stop()
+        raise
+
+
 def get(url: str):
     with urllib.request.urlopen(url, timeout=5) as r:
         return json.loads(r.read())
