@@ -23,7 +23,7 @@ import sqlite3
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from hallq.i18n import languages, texts
+from hallq.i18n import languages, text, texts
 from hallq.privacy import mask_name
 from queue_server.domain.context import Actor, Tx
 from queue_server.domain.errors import Conflict, Forbidden, NotFound
@@ -37,9 +37,28 @@ PROBLEMS = ("paper_out", "paper_near_end", "cover_open", "jammed", "offline", "p
             "no_status", "no_sound_device", "timeout")
 
 
-def problem_texts(codes: list[str]) -> list[dict[str, str]]:
-    return [{"code": c, **(texts(f"domain.device_problem.{c}") if c in PROBLEMS else dict.fromkeys(languages(), c))}
-            for c in codes]
+# the device kinds that report health (hallq/contract.py DEVICE_HEALTH), each named by domain.device_kind.<kind>;
+# a problem that can befall any device ("offline") names the one it is: 身份证阅读器离线, not 打印机离线
+KINDS = ("printer", "id_reader", "scanner", "led_strip", "keypad", "rating_pad", "audio", "tablet")
+FOR_ANY_DEVICE = ("offline",)
+
+
+def device_name(kind: str) -> dict[str, str]:
+    """A device kind in every language (设备 / device for a kind this server does not know)."""
+    return texts(f"domain.device_kind.{kind if kind in KINDS else 'other'}")
+
+
+def problem_texts(codes: list[str], kind: str = "other") -> list[dict[str, str]]:
+    out = []
+    for c in codes:
+        if c in FOR_ANY_DEVICE:
+            name = device_name(kind)
+            out.append({"code": c, **{lang: text(f"domain.device_problem.{c}", lang, device=name[lang])
+                                      for lang in languages()}})
+        else:
+            out.append({"code": c, **(texts(f"domain.device_problem.{c}") if c in PROBLEMS
+                                      else dict.fromkeys(languages(), c))})
+    return out
 
 
 # -- help requests ---------------------------------------------------------------------
@@ -140,7 +159,7 @@ def device_health(conn: sqlite3.Connection, only_problems: bool = False) -> list
         if only_problems and r["ok"] and not problems:
             continue
         out.append({"device": r["device"], "kind": r["kind"], "ok": bool(r["ok"]), "problems": problems,
-                    "problem_texts": problem_texts(problems), "reported_at": r["reported_at"],
+                    "problem_texts": problem_texts(problems, r["kind"]), "reported_at": r["reported_at"],
                     "received_at": r["received_at"]})
     return out
 

@@ -92,6 +92,25 @@ def _report(device: str, ok: bool, problems: list[str], kind: str = "printer") -
             "at": "2026-11-23T09:30:00+08:00"}
 
 
+def test_a_device_offline_is_named_for_what_it_is(api, service):
+    handle = health_handler(service, "tiny")[1]
+    # a device that went offline is named for what it is, in every language (not 打印机离线 for any device)
+    for device, kind, zh, en in (("kiosk-1-printer", "printer", "打印机离线：请检查电源", "printer offline: check its power"),
+                                 ("kiosk-1-id-reader", "id_reader", "身份证阅读器离线：请检查电源",
+                                  "ID card reader offline: check its power"),
+                                 ("kiosk-1-scanner", "scanner", "扫码器离线：请检查电源",
+                                  "code scanner offline: check its power"),
+                                 ("gw-1-pad-3", "rating_pad", "评价器离线：请检查电源", "rating pad offline: check its power"),
+                                 ("gw-1-x", "fax", "设备离线：请检查电源", "device offline: check its power")):
+        t = contract.DEVICE_HEALTH.topic("tiny", owner="kiosk-1", device=device)
+        handle(t, contract.encode(contract.DEVICE_HEALTH, _report(device, False, ["offline"], kind=kind)), False)
+        shown = next(d for d in api.ok("get", "/attention", as_="101")["device_problems"] if d["device"] == device)
+        assert shown["problem_texts"] == [{"code": "offline", "zh-Hans": zh, "zh-Hant": shown["problem_texts"][0]["zh-Hant"],
+                                           "en": en}]
+        assert "打印" not in shown["problem_texts"][0]["zh-Hant"] or kind == "printer"
+        assert "印表機" not in shown["problem_texts"][0]["zh-Hant"] or kind == "printer"
+
+
 def test_device_health_is_kept_and_only_changes_are_journalled(api, service, state):
     handle = health_handler(service, "tiny")[1]
     topic = contract.DEVICE_HEALTH.topic("tiny", owner="kiosk-1", device="kiosk-1-printer")

@@ -22,7 +22,7 @@ from hallq.testing import ROOT
 from hallq.targets import CLASSES as TARGET_CLASSES
 from queue_server.api import HTTP_ERRORS
 from queue_server.domain.actions import ACTIONS
-from queue_server.domain.attention import PROBLEMS as DEVICE_PROBLEMS
+from queue_server.domain.attention import KINDS as DEVICE_KINDS, PROBLEMS as DEVICE_PROBLEMS
 from queue_server.domain.ratings import LEVELS
 from queue_server.domain.applications import TRANSITIONS
 from queue_server.domain.appointments import HOLIDAYS
@@ -52,6 +52,7 @@ COMPUTED = {
     "domain.stats.app_sheet.{}": set(APP_GROUPS),  # api/stats.py: get_application_statistics, the sheet's name
     "domain.holiday.{}": set(HOLIDAYS.values()),
     "domain.device_problem.{}": set(DEVICE_PROBLEMS),  # attention.problem_texts
+    "domain.device_kind.{}": set(DEVICE_KINDS) | {"other"},  # attention.device_name
     "domain.rating_level.{}": set(LEVELS),  # ratings.level_name
 }
 RESERVED = {"code", "status", "detail"}  # DomainError's own keywords: never a message's field
