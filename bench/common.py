@@ -216,6 +216,78 @@ def memory_mb(pid: int, exclude: tuple[str, ...] = ("mosquitto",)) -> dict[str, 
     return {"rss": round(rss / 1024, 1), "pss": round(pss / 1024, 1), "processes": len(pids)}
 
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process, all its threads, in seconds (``/proc/<pid>/stat``); 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime (fields 14 and 15 of proc(5))
+
+
+class ServerCpu:
+    """CPU spent by the server's process tree over a window: ``hallq serve`` (Granian's master, in-process) and
+    its workers, apart from the broker. The hall's own Mosquitto is a child process of ``hallq serve``, never
+    in-process: its CPU is measured on its own and not counted in the server's. Granian's workers live as long
+    as the server, so summing the live processes at both ends covers all of it.
+
+    >>> cpu = ServerCpu(server); cpu.start(); ...; cpu.stop(); cpu.per_op(tickets)
+    """
+
+    def __init__(self, server: "BenchServer") -> None:
+        assert server.proc is not None
+        self.root = server.proc.pid
+        self.broker = server.broker_pid()
+        self.server_s = self.broker_s = 0.0
+        self.wall_s = 0.0
+        self._t0 = 0.0
+
+    def _sample(self) -> tuple[float, float]:
+        pids = [self.root] + [p for p in _descendants(self.root) if p != self.broker]
+        return sum(cpu_seconds(p) for p in pids), cpu_seconds(self.broker) if self.broker else 0.0
+
+    def start(self) -> None:
+        self._t0 = time.monotonic()
+        self.server_s, self.broker_s = self._sample()
+
+    def stop(self) -> None:
+        s, b = self._sample()
+        self.server_s, self.broker_s = s - self.server_s, b - self.broker_s
+        self.wall_s = time.monotonic() - self._t0
+
+    def per_op(self, ops: int, name: str) -> dict:
+        """``server_cpu_ms_per_<name>`` (the server's processes, broker not counted) and the broker's apart."""
+        return {f"server_cpu_ms_per_{name}": round(self.server_s * 1000 / ops, 3) if ops else None,
+                f"broker_cpu_ms_per_{name}": round(self.broker_s * 1000 / ops, 3) if ops and self.broker else None,
+                "cpu_window": {"seconds": round(self.wall_s, 2), f"{name}s": ops,
+                               "server_cpu_s": round(self.server_s, 3), "broker_cpu_s": round(self.broker_s, 3),
+                               "server_cpu_percent_of_one_core": round(100 * self.server_s / self.wall_s, 1)
+                               if self.wall_s else None,
+                               "counted": "hallq serve (Granian master) + its worker processes, all threads; "
+                                          "the broker (a process of its own, never in-process) apart"}}
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (by parent pid, whichever of its threads started them)."""
+    parent: dict[int, int] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                parent[int(d.name)] = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                pass
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parent.items() if pp == p]
+        out += kids
+        todo += kids
+    return out
+
+
 def tempdir() -> Path:
     return Path(tempfile.mkdtemp(prefix="hallq-bench-"))
 
