@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 from hallq.i18n import pick
-from hallq.privacy import InvalidIdNumber, IdNumber, normalise_phone
+from hallq.privacy import InvalidIdNumber, IdNumber, name_length, normalise_phone
 from kiosk.texts import tr
 
 Checked = tuple[Any, str]
@@ -34,10 +34,17 @@ def check_phone(raw: str, lang: str) -> Checked:
         return None, tr("invalid.phone", lang)
 
 
+# a letter (any script), with the variation selectors a rare character may carry (U+FE00-FE0F, the ideographic
+# variation selectors U+E0100-E01EF): they choose the glyph the ID card shows and are part of the name
+_LETTER = r"[^\W\d_][\ufe00-\ufe0f\U000e0100-\U000e01ef]*"
+_NAME = re.compile(f"(?:{_LETTER})+(?:[ ·•.](?:{_LETTER})+)*")
+
+
 def check_name(raw: str, lang: str) -> Checked:
     name = " ".join(raw.split())
-    # a real name: 2-40 characters, letters (any script), the middle dot of minority names, spaces
-    if not (1 < len(name) <= 40) or not re.fullmatch(r"[^\W\d_]+(?:[ ·•.][^\W\d_]+)*", name):
+    # a real name: 2-40 characters as a reader counts them (a character with its selector is one: name_length),
+    # letters (any script), the middle dot of minority names, spaces
+    if not (1 < name_length(name) <= 40) or not _NAME.fullmatch(name):
         return None, tr("invalid.name", lang)
     return name, ""
 

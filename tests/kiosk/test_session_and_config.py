@@ -92,6 +92,15 @@ def test_validation_sentences():
     assert "11 位" in check_phone("12345", "zh-Hans")[1]
     assert check_name("阿依古丽·买买提", "zh-Hans")[0] == "阿依古丽·买买提"
     assert check_name("张3", "zh-Hans")[1]
+    # variation selectors (a rare character's chosen glyph) are part of the name, counted with their character
+    for name in ("葛\U000e0100优", "邉\ufe00子", "𪚥\U000e0101明", "阿依古丽\U000e0100·买买提"):
+        assert check_name(name, "zh-Hans") == (name, ""), name
+    assert check_name("葛\U000e0100", "zh-Hans")[1]  # one character with its selector: too short for a name
+    assert check_name("\U000e0100葛", "zh-Hans")[1]  # a selector on nothing is not a name
+    assert check_name("张\ufe00" * 40, "zh-Hans")[0] is not None  # 40 characters in 80 code points: not too long
+    assert check_name("张\ufe00" * 41, "zh-Hans")[1]  # 41: too long
+    from hallq.privacy import mask_name
+    assert mask_name("葛\U000e0100优明") == "葛\U000e0100*明" and mask_name("邉\ufe00子") == "邉\ufe00*"  # one each
     spec = {"key": "capital", "type": "number", "min": 0, "max": 100, "required": True,
             "label": {"zh-Hans": "资金", "zh-Hant": "資金", "en": "Capital"}}
     assert check_form_field(spec, "150", "zh-Hans")[1] == "“资金”应在 0 到 100 之间"
