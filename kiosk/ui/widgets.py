@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
 from kivy.core.image import Image as CoreImage
 from kivy.metrics import dp
@@ -15,6 +16,9 @@ from kivy.uix.label import Label
 from kivy.uix.textinput import TextInput
 
 from kiosk.scans import BOOKING_ALPHABET
+
+if TYPE_CHECKING:
+    from kiosk.presenters.base import Option
 
 
 class KLabel(Label):
@@ -206,3 +210,13 @@ class KTextInput(TextInput):
     """A form field; ``field_key`` ties it to the presenter's field."""
 
     field_key = StringProperty("")
+
+
+def option_button(opt: Option, on_press, role: str | None = None) -> KButton:
+    """A presenter's option (an action, a choice, a footer button) as a button; a tap calls ``on_press(key)``."""
+    b = KButton(text=(("✓ " if opt.selected else "") + opt.label), key=opt.key,
+                role=role or ("selected" if opt.selected else "primary" if opt.primary else "normal"))
+    if not opt.enabled:
+        b.role = "disabled"
+    b.bind(on_release=lambda btn: on_press(btn.key))
+    return b

@@ -45,7 +45,7 @@ from kivy.clock import Clock  # noqa: E402
 from kivy.core.window import Window  # noqa: E402
 
 from kiosk.ui.app import KioskApp  # noqa: E402
-from kiosk.ui.screens import FormStep  # noqa: E402
+from kiosk.ui.form_step import FormStep  # noqa: E402
 from kiosk.ui.touch import tap  # noqa: E402  (a finger on the screen: the autopilot's too)
 from tests.kiosk import screen_checks  # noqa: E402
 from tests.kiosk.conftest import make_session  # noqa: E402
