@@ -8,14 +8,17 @@ Who may read what (docs/county.md, "Roles"):
 | ``POST /api/v1/auth/login`` | anyone | anyone |
 | ``GET /api/v1/halls`` | every hall | their hall only |
 | ``GET /api/v1/halls/<site>/events`` | any hall | their hall only (403 for another) |
-| ``GET /api/v1/quarantine``, ``GET /api/v1/alerts`` | yes | 403 |
+| ``GET /api/v1/quarantine``, ``GET /api/v1/alerts?state=open|closed`` | yes | 403 |
+| ``POST /api/v1/alerts/<id>/acknowledge``, ``/resolve`` (``{"note": ...}``) | yes | 403 |
 
 and one route for the halls themselves: ``GET /api/v1/nearby?site=&business=`` (就近办, county/nearby.py), with
 the county's key for that hall as its bearer token (the key the platform reads its journal with), for that
 hall only, and the routes of routed applications (``/api/v1/routing/...``, county/routing.py) for the items
 county.toml routes from that hall; no account may call them and the key reaches nothing else.
 
-Everything here only reads; the platform writes only what the halls send. Passwords are argon2id
+Everything here only reads but an alert's acknowledgement or resolution (journaled in ``audit``); otherwise the
+platform writes only what the halls send. Sign-ins are throttled per address and per (address, username), as a
+hall's (county/signin.py): 429 ``too_many_attempts`` with ``Retry-After``. Passwords are argon2id
 (as the halls'), a session is a random bearer token of which only the SHA-256 is stored. Errors are
 ``{"error": {"status": n, "code": "..."}}``: codes, not sentences (the console that shows them
 translates, docs/i18n.md).
@@ -37,7 +40,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Flask, jsonify, request
 
 from county import db as county_db
-from county import console_web, nearby, registry, routing
+from county import console, console_web, nearby, registry, routing, signin
 from county.config import CountyConfig, CountyConfigError, resolve_secret
 
 log = logging.getLogger("hallq.county.app")
@@ -48,9 +51,13 @@ _UNKNOWN_HASH = _hasher.hash(secrets.token_urlsafe(16))  # an unknown user costs
 
 
 class Refusal(Exception):
-    def __init__(self, status: int, code: str) -> None:
+    def __init__(self, status: int, code: str, detail: dict | None = None) -> None:
         super().__init__(code)
-        self.status, self.code = status, code
+        self.status, self.code, self.detail = status, code, detail
+
+
+def too_many_attempts(seconds: int) -> Refusal:
+    return Refusal(429, "too_many_attempts", {"retry_after_seconds": seconds})
 
 
 def _sha(token: str) -> str:
@@ -95,7 +102,11 @@ def create_app(cfg: CountyConfig, ingest: bool = True) -> Flask:
 
     @app.errorhandler(Refusal)
     def refused(e: Refusal):
-        return jsonify({"error": {"status": e.status, "code": e.code}}), e.status
+        body = {"status": e.status, "code": e.code, **({"detail": e.detail} if e.detail else {})}
+        resp = jsonify({"error": body})
+        if e.status == 429:
+            resp.headers["Retry-After"] = str(e.detail["retry_after_seconds"])
+        return resp, e.status
 
     @app.errorhandler(404)
     def not_found(e):
@@ -129,17 +140,27 @@ def create_app(cfg: CountyConfig, ingest: bool = True) -> Flask:
         return jsonify({"token": token, "expires_at": expires.isoformat(), "role": row["role"], "site": row["site"]})
 
     def sign_in(username: str, password: str):
-        """A new session's token, the account and the expiry; (None, None, None) for a wrong name or password."""
+        """A new session's token, the account and the expiry; (None, None, None) for a wrong name or password.
+
+        Throttled (county/signin.py): an attempt that must wait is refused with :func:`too_many_attempts`
+        before its password is checked."""
+        client, name = request.remote_addr or "?", username[:40]
+        wait = signin.wait_seconds(conn(), cfg.security, client, name)
+        if wait is not None:
+            log.info("county sign-in for %r from %s refused: throttled for %d s more", name, client, wait)
+            raise too_many_attempts(wait)
         row = conn().execute("SELECT username, role, site, password_hash FROM accounts WHERE username = %s AND active",
-                             (username[:40],)).fetchone()
+                             (name,)).fetchone()
         try:
             _hasher.verify(row["password_hash"] if row else _UNKNOWN_HASH, password[:200])
             good = row is not None
         except (VerificationError, InvalidHashError):
             good = False
         if not good:
-            log.info("county sign-in refused for %r from %s", username[:40], request.remote_addr)
+            log.info("county sign-in refused for %r from %s", name, client)
+            signin.failed(conn(), cfg.security, client, name)
             return None, None, None
+        signin.succeeded(conn(), client, row["username"])
         token = secrets.token_urlsafe(32)
         expires = datetime.now(timezone.utc) + timedelta(hours=SESSION_HOURS)
         c = conn()
@@ -237,13 +258,38 @@ def create_app(cfg: CountyConfig, ingest: bool = True) -> Flask:
         who = actor()
         if who["role"] != "supervisor":
             raise Refusal(403, "forbidden")
-        rows = conn().execute("SELECT id, site, kind, detail, raised_at, last_at, count FROM alerts "
-                              "WHERE cleared_at IS NULL ORDER BY last_at DESC").fetchall()
-        for r in rows:
-            r["raised_at"], r["last_at"] = r["raised_at"].isoformat(), r["last_at"].isoformat()
-        return jsonify({"alerts": rows})
+        state = request.args.get("state", "open")
+        if state not in ("open", "closed"):
+            raise Refusal(400, "invalid_fields")
+        rows = console.alerts(conn(), None, state, _int_arg("limit", 200, 1, 1000))
+        return jsonify({"alerts": [_alert_json(r) for r in rows]})
+
+    @app.post("/api/v1/alerts/<int:alert_id>/<any(acknowledge, resolve):action>")
+    def alert_action(alert_id: int, action: str):
+        """A county supervisor acknowledges or resolves an alert (``{"note": "what was done"}``); a hall manager
+        may not (403), whatever the hall."""
+        who = actor()
+        if who["role"] != "supervisor":
+            raise Refusal(403, "forbidden")
+        body = request.get_json(silent=True)
+        note = body.get("note", "") if isinstance(body, dict) else None
+        if not isinstance(note, str):
+            raise Refusal(400, "invalid_fields")
+        try:
+            row = console.act_on_alert(conn(), alert_id, who["username"], action, note)
+        except LookupError:
+            raise Refusal(404, "unknown_alert") from None
+        except console.AlertClosed:
+            raise Refusal(409, "alert_closed") from None
+        except ValueError:
+            raise Refusal(400, "invalid_note") from None
+        return jsonify({"alert": _alert_json(row)})
 
     return app
+
+
+def _alert_json(r: dict) -> dict:
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r.items()}
 
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:

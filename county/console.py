@@ -7,14 +7,17 @@
   from ``issue``, ``call``, ``requeue``, ``transfer``, ``complete``, ``no_show``, ``cancel``, ``expire``;
 * ``console_windows``: open or closed, from ``open_window``/``close_window``/``sign_in``/``sign_out``;
 * ``console_followups``: bad-review follow-ups (差评整改) open and their due day;
-* ``console_daily``: per hall, business day, business and item: issued, waits (issue to first call), on time,
-  served, no-shows, ratings and bad ones. Every report (rankings, statistics) reads this rollup.
+* ``console_daily``: per hall, business day, business, item and department (the item's, as the hall's event
+  said): issued, waits (issue to first call), on time, served, no-shows, ratings and bad ones. Every report
+  (rankings, statistics) reads this rollup.
 
 Folding up to the high-water mark only (never past a gap) is what makes it exact: every event is folded
 once, in order, whatever order it arrived in. The cursor moves in the same transaction as the tables.
 
 :func:`check_alerts` raises (and clears) the alerts of ``[console]`` in county.toml: a wait too long, a
-satisfaction too low, a hall gone silent.
+satisfaction too low, a hall gone silent. A county supervisor acknowledges an open alert (someone is on it)
+or resolves it with what was done (:func:`act_on_alert`, journaled in ``audit``); one that fires again after
+it ended, by itself or resolved, is a new alert.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from county.config import CountyConfig
+from county.signin import audit
 from county.store import raise_alert
+from hallq.privacy import scrub_text
 
 log = logging.getLogger("hallq.county.console")
 
@@ -33,6 +38,7 @@ BATCH = 5000
 KEEP_TICKET_DAYS = 7
 GONE = {"no_show": "gone", "cancel": "gone", "expire": "gone", "complete": "done"}
 ALERT_KINDS = ("wait", "satisfaction", "silent")
+RANKINGS = {"hall": "site", "department": "department", "business": "business", "item": "item"}
 
 
 def _day(value) -> date:
@@ -62,9 +68,9 @@ class _Daily:
         sets = ", ".join(f"{c} = console_daily.{c} + excluded.{c}" for c in self.COLUMNS)
         with conn.cursor() as cur:
             cur.executemany(
-                f"INSERT INTO console_daily (site, day, business, item, {cols}, wait_max) VALUES "
-                f"(%s, %s, %s, %s, {', '.join(['%s'] * len(self.COLUMNS))}, %s) "
-                f"ON CONFLICT (day, site, business, item) DO UPDATE SET {sets}, "
+                f"INSERT INTO console_daily (site, day, business, item, department, {cols}, wait_max) VALUES "
+                f"(%s, %s, %s, %s, %s, {', '.join(['%s'] * len(self.COLUMNS))}, %s) "
+                f"ON CONFLICT (day, site, business, item, department) DO UPDATE SET {sets}, "
                 "wait_max = GREATEST(console_daily.wait_max, excluded.wait_max)",
                 [(*key, *(row[c] for c in self.COLUMNS), row["wait_max"]) for key, row in self.rows.items()])
 
@@ -103,7 +109,7 @@ def _fold_rows(conn, cfg: CountyConfig, rows: list[dict]) -> None:
         key = (site, day, label)
         if key not in tickets:
             tickets[key] = conn.execute(
-                "SELECT business, item, issued_at, called_at, state FROM console_tickets "
+                "SELECT business, item, department, issued_at, called_at, state FROM console_tickets "
                 "WHERE site = %s AND day = %s AND ticket = %s", key).fetchone()
         return tickets[key]
 
@@ -112,17 +118,17 @@ def _fold_rows(conn, cfg: CountyConfig, rows: list[dict]) -> None:
         last[site] = (e["seq"], day)
         business = e["business"] or ""
         if action == "issue" and e["ticket"]:
-            item = str(data.get("item") or "")[:64]
-            tickets[(site, day, e["ticket"])] = {"business": business, "item": item, "issued_at": e["at"],
-                                                 "called_at": None, "state": "waiting"}
-            daily.add((site, day, business, item), issued=1)
+            item, dept = str(data.get("item") or "")[:64], str(data.get("department") or "")[:100]
+            tickets[(site, day, e["ticket"])] = {"business": business, "item": item, "department": dept,
+                                                 "issued_at": e["at"], "called_at": None, "state": "waiting"}
+            daily.add((site, day, business, item, dept), issued=1)
         elif action in ("call", "call_back", "recall", "start"):
             t = ticket(site, day, e["ticket"])
             if t is not None:
                 if t["called_at"] is None:
                     t["called_at"] = e["at"]
                     wait = max((e["at"] - t["issued_at"]).total_seconds(), 0.0)
-                    daily.add((site, day, t["business"], t["item"]), called=1, wait_seconds=wait, wait_max=wait,
+                    daily.add(_key(site, day, t), called=1, wait_seconds=wait, wait_max=wait,
                               on_time=int(wait <= on_time))
                 t["state"] = "serving"
         elif action in ("requeue", "hold"):
@@ -138,13 +144,14 @@ def _fold_rows(conn, cfg: CountyConfig, rows: list[dict]) -> None:
             if t is not None:
                 t["state"] = GONE[action]
                 if action == "complete":
-                    daily.add((site, day, t["business"], t["item"]), served=1)
+                    daily.add(_key(site, day, t), served=1)
                 elif action == "no_show":
-                    daily.add((site, day, t["business"], t["item"]), no_show=1)
+                    daily.add(_key(site, day, t), no_show=1)
         elif action == "rate":
             t = ticket(site, day, e["ticket"])
             item = t["item"] if t is not None else ""
-            daily.add((site, day, business or (t["business"] if t else ""), item), rated=1,
+            dept = str(data.get("department") or (t["department"] if t is not None else ""))[:100]
+            daily.add((site, day, business or (t["business"] if t else ""), item, dept), rated=1,
                       bad=int(bool(data.get("bad"))))
         elif action in ("open_window", "sign_in", "resume") and e["window_no"] is not None:
             _window(conn, site, e["window_no"], True, e["at"])
@@ -169,16 +176,21 @@ def _fold_rows(conn, cfg: CountyConfig, rows: list[dict]) -> None:
                          "AND state IN ('waiting', 'serving')", (site, day))
     with conn.cursor() as cur:
         cur.executemany(
-            "INSERT INTO console_tickets (site, day, ticket, business, item, issued_at, called_at, state) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (site, day, ticket) DO UPDATE SET "
+            "INSERT INTO console_tickets (site, day, ticket, business, item, department, issued_at, called_at, state) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (site, day, ticket) DO UPDATE SET "
             "business = excluded.business, called_at = excluded.called_at, state = excluded.state",
-            [(*key, t["business"], t["item"], t["issued_at"], t["called_at"], t["state"])
+            [(*key, t["business"], t["item"], t["department"], t["issued_at"], t["called_at"], t["state"])
              for key, t in tickets.items() if t is not None])
         cur.executemany("UPDATE console_cursor SET seq = %s, day = GREATEST(day, %s), folded_at = now() "
                         "WHERE site = %s", [(seq, day, site) for site, (seq, day) in last.items()])
     daily.write(conn)
     for site, (_, day) in last.items():
         conn.execute("DELETE FROM console_tickets WHERE site = %s AND day < %s", (site, day - timedelta(KEEP_TICKET_DAYS)))
+
+
+def _key(site: str, day: date, t: dict) -> tuple:
+    """A ticket's row of console_daily: its hall, day, business, item and the item's department."""
+    return site, day, t["business"], t["item"], t["department"]
 
 
 def _window(conn, site: str, number: int, open_: bool, at: datetime) -> None:
@@ -263,9 +275,57 @@ def check_alerts(conn, cfg: CountyConfig) -> None:
                              (h["site"], kind))
 
 
+ALERT_ACTIONS = {"acknowledge": "alert_acknowledged", "resolve": "alert_resolved"}
+NOTE_MAX = 500
+ALERT_COLUMNS = ("id, site, kind, detail, raised_at, last_at, count, cleared_at, acknowledged_at, acknowledged_by, "
+                 "acknowledgement, resolved_by, resolution")
+
+
+class AlertClosed(Exception):
+    """The alert has ended already (cleared by itself or resolved): nothing to act on."""
+
+
+def alerts(conn, site: str | None = None, state: str = "open", limit: int = 200) -> list[dict]:
+    """Open alerts (newest activity first) or ended ones (``state="closed"``: the most recently ended first),
+    of the county or one hall."""
+    where, order = ("cleared_at IS NULL", "last_at DESC") if state == "open" else ("cleared_at IS NOT NULL",
+                                                                                   "cleared_at DESC")
+    return conn.execute(f"SELECT {ALERT_COLUMNS} FROM alerts WHERE {where} AND (%s::text IS NULL OR site = %s) "
+                        f"ORDER BY {order}, id DESC LIMIT %s", (site, site, limit)).fetchall()
+
+
+def act_on_alert(conn, alert_id: int, username: str, action: str, note: str) -> dict:
+    """A supervisor acknowledges (the alert stays open, marked as being handled) or resolves (it ends, with what
+    was done) an open alert; journaled in ``audit`` with who, when and the note. The caller checks the role.
+
+    Raises LookupError for an unknown alert, :class:`AlertClosed` for one that has ended, ValueError for a note
+    too long (or missing, to resolve)."""
+    note = scrub_text(" ".join(note.split()))  # one line, an ID or phone number in it masked
+    if len(note) > NOTE_MAX or action == "resolve" and not note or action not in ALERT_ACTIONS:
+        raise ValueError("note")
+    with conn.transaction():
+        row = conn.execute(f"SELECT {ALERT_COLUMNS} FROM alerts WHERE id = %s FOR UPDATE", (alert_id,)).fetchone()
+        if row is None:
+            raise LookupError(alert_id)
+        if row["cleared_at"] is not None:
+            raise AlertClosed(alert_id)
+        if action == "acknowledge":
+            row = conn.execute(f"UPDATE alerts SET acknowledged_at = now(), acknowledged_by = %s, acknowledgement = %s "
+                               f"WHERE id = %s RETURNING {ALERT_COLUMNS}", (username, note, alert_id)).fetchone()
+        else:
+            row = conn.execute(f"UPDATE alerts SET cleared_at = now(), resolved_by = %s, resolution = %s "
+                               f"WHERE id = %s RETURNING {ALERT_COLUMNS}", (username, note, alert_id)).fetchone()
+        audit(conn, username, ALERT_ACTIONS[action], row["site"],
+              {"alert": alert_id, "kind": row["kind"], "note": note})
+    log.info("alert %d (%s, hall %s): %s by %s", alert_id, row["kind"], row["site"] or "-", ALERT_ACTIONS[action],
+             username)
+    return row
+
+
 def rankings(conn, by: str, start: date, end: date, site: str | None = None) -> list[dict]:
-    """Halls, businesses or items ranked by average wait (shortest first), with on-time rate and satisfaction."""
-    key = {"hall": "site", "business": "business", "item": "item"}[by]
+    """Halls, departments, businesses or items ranked by average wait (shortest first), with on-time rate and
+    satisfaction. A department is the one the hall's event named (its catalogue's, at the time)."""
+    key = RANKINGS[by]
     rows = conn.execute(
         f"SELECT {key} AS key, sum(issued) AS issued, sum(called) AS called, sum(served) AS served, "
         "sum(wait_seconds) AS wait_seconds, max(wait_max) AS wait_max, sum(on_time) AS on_time, "

@@ -3,22 +3,30 @@
 | page | supervisor | hall_manager |
 |---|---|---|
 | ``/console/`` every hall on one page, the alerts | every hall | their hall only |
-| ``/console/rankings`` halls, businesses, items | the county | their hall's businesses and items |
+| ``/console/rankings`` halls, departments, businesses, items (``?format=csv`` or ``xlsx``) | the county | their hall's |
+| ``/console/alerts`` open and ended; ``POST .../<id>/acknowledge``, ``/resolve`` | every hall's, acts | their hall's (no POST) |
 | ``/console/stats`` (charts; ``?format=csv`` or ``xlsx``) | the county or any hall | their hall only |
 | ``/console/halls/<site>/journal`` (read-only, paged) | any hall | their hall only (403 for another) |
 
 A session is the API's (a random token, only its SHA-256 stored in ``sessions``) in an HttpOnly,
-SameSite=Strict cookie. Every text comes from the ``county.*`` catalogue (hallq/locale/*/county.po).
+SameSite=Strict cookie. A form that changes something (an alert acknowledged or resolved) carries the session's
+CSRF token, an HMAC-SHA256 of the session token under the platform's key (``platform_secrets``), as a hall's
+consoles do (docs/security.md, "CSRF"), and a request whose ``Origin`` names another site is refused too.
+Every text comes from the ``county.*`` catalogue (hallq/locale/*/county.po).
 """
 
 from __future__ import annotations
 
 import csv
 import functools
+import hashlib
+import hmac
 import io
 import json
 import math
+import secrets
 import threading
+import time
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Callable
@@ -26,7 +34,7 @@ from typing import Any, Callable
 from flask import Blueprint, Response, current_app, g, make_response, redirect, render_template, request
 from markupsafe import Markup, escape
 
-from county import console
+from county import console, signin
 from hallq import i18n
 from hallq.i18n import LANGS, pick
 
@@ -59,7 +67,7 @@ def t(key: str, /, **params: Any) -> str:
 
 def render(template: str, status: int = 200, **ctx: Any) -> Response:
     cfg = _ext()["cfg"]
-    body = render_template(template, t=t, lang=lang(), who=g.get("who"), county=pick(cfg.name, lang()),
+    body = render_template(template, t=t, lang=lang(), who=g.get("who"), csrf=g.get("csrf"), county=pick(cfg.name, lang()),
                            pick=lambda v: pick(v, lang()), here=request.path, pct=_pct, **ctx)
     resp = make_response(body, status)
     if request.args.get("lang") in LANGS:
@@ -72,7 +80,8 @@ def _pct(x: float | None) -> str:
 
 
 def page(fn: Callable) -> Callable:
-    """A page for a signed-in account; one not signed in goes to the sign-in page."""
+    """A page for a signed-in account; one not signed in goes to the sign-in page. A POST must carry the
+    session's CSRF token (a form's ``csrf_token`` or ``X-CSRF-Token``) and no foreign ``Origin``: else 403."""
 
     @functools.wraps(fn)
     def view(*args: Any, **kwargs: Any):
@@ -80,12 +89,28 @@ def page(fn: Callable) -> Callable:
         who = _ext()["session"](token) if token and len(token) <= 200 else None
         if who is None:
             return redirect("/console/login")
-        g.who = who
+        g.who, g.csrf = who, csrf_token(token)
+        if request.method == "POST":
+            origin = request.headers.get("Origin")
+            sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
+            if origin not in (None, request.host_url.rstrip("/")) or not hmac.compare_digest(sent, g.csrf):
+                return render("county/error.html", 403, message=t("county.error.csrf_failed"))
         folder = _ext()["fold"]
         folder()
         return fn(*args, who=who, **kwargs)
 
     return view
+
+
+def csrf_token(session_token: str) -> str:
+    """The session's CSRF token: needs no storage, dies with the session, useless for another session."""
+    ext = _ext()
+    if "csrf_key" not in ext:
+        c = ext["conn"]()
+        c.execute("INSERT INTO platform_secrets (name, value) VALUES ('csrf', %s) ON CONFLICT DO NOTHING",
+                  (secrets.token_bytes(32),))
+        ext["csrf_key"] = bytes(c.execute("SELECT value FROM platform_secrets WHERE name = 'csrf'").fetchone()["value"])
+    return hmac.new(ext["csrf_key"], session_token.encode(), hashlib.sha256).hexdigest()
 
 
 def _may_see(who: dict, site: str) -> bool:
@@ -130,13 +155,16 @@ def init(app, cfg, conn: Callable, session: Callable, background: bool) -> None:
         def loop() -> None:
             from county import db as county_db
 
-            own = None
+            own, housekept = None, 0.0
             while not stop.wait(5):
                 try:
                     if own is None or own.closed:
                         own = county_db.connect(cfg.database_url, autocommit=True)
                     console.fold(own, cfg)
                     console.check_alerts(own, cfg)
+                    if time.monotonic() - housekept > 3600:  # sign-in throttles gone quiet
+                        signin.forget_quiet(own)
+                        housekept = time.monotonic()
                 except Exception as e:  # the database away: next round
                     console.log.warning("console fold/alerts failed (retrying in 5 s): %s", e)
                     own = None
@@ -151,7 +179,17 @@ def login_form():
 
 @bp.post("/console/login")
 def login_post():
-    token, _who = _ext()["login"](request.form.get("username", ""), request.form.get("password", ""))
+    from county.app import Refusal
+
+    try:
+        token, _who = _ext()["login"](request.form.get("username", ""), request.form.get("password", ""))
+    except Refusal as e:  # throttled: how long to wait, in the hall's own words (errors catalogue)
+        seconds = e.detail["retry_after_seconds"]
+        message = t("error.too_many_attempts.seconds", seconds=seconds) if seconds < 120 else \
+            t("error.too_many_attempts.minutes", minutes=math.ceil(seconds / 60))
+        resp = render("county/login.html", 429, throttled=message)
+        resp.headers["Retry-After"] = str(seconds)
+        return resp
     if token is None:
         return render("county/login.html", 401, failed=True)
     resp = redirect("/console/")
@@ -175,9 +213,7 @@ def overview(who):
     cfg, c = _ext()["cfg"], _ext()["conn"]()
     site = None if who["role"] == "supervisor" else who["site"]
     halls = console.overview(c, cfg, site)
-    alerts = c.execute("SELECT site, kind, detail, raised_at, count FROM alerts WHERE cleared_at IS NULL "
-                       "AND (%s::text IS NULL OR site = %s) ORDER BY last_at DESC LIMIT 200",
-                       (site, site)).fetchall()
+    alerts = console.alerts(c, site, "open")
     totals = {"waiting": sum(h["waiting"] for h in halls), "open_windows": sum(h["open_windows"] for h in halls),
               "online": sum(1 for h in halls if h["server_state"] == "online"), "halls": len(halls),
               "overdue": sum(h["overdue"] for h in halls)}
@@ -188,7 +224,7 @@ def overview(who):
 @page
 def rankings(who):
     by = request.args.get("by", "hall")
-    if by not in ("hall", "business", "item"):
+    if by not in console.RANKINGS:
         by = "hall"
     start, end, days = _period()
     site = None if who["role"] == "supervisor" else who["site"]
@@ -196,7 +232,48 @@ def rankings(who):
     rows = console.rankings(c, by, start, end, site)
     names = {r["site"]: pick(r["name"], lang()) for r in c.execute("SELECT site, name FROM halls")} \
         if by == "hall" else {}
-    return render("county/rankings.html", rows=rows, by=by, days=days, start=start, end=end, names=names)
+    fmt = request.args.get("format")
+    if fmt in ("csv", "xlsx"):
+        head = ["#", t(f"county.rankings.by_{by}"), t("county.col.issued"), t("county.col.called"),
+                t("county.col.served"), t("county.col.avg_wait"), t("county.col.on_time"), t("county.col.rated"),
+                t("county.col.bad"), t("county.col.satisfaction")]
+        out = [[i, names.get(r["key"], r["key"]), r["issued"], r["called"], r["served"], r["avg_wait_minutes"],
+                _ratio(r["on_time_rate"]), r["rated"], r["bad"], _ratio(r["satisfaction"])]
+               for i, r in enumerate(rows, 1)]
+        return export(head, out, fmt, f"county-rankings-{by}-{site or 'all'}-{start.isoformat()}-{end.isoformat()}")
+    return render("county/rankings.html", rows=rows, by=by, days=days, start=start, end=end, names=names,
+                  kinds=list(console.RANKINGS))
+
+
+@bp.get("/console/alerts")
+@page
+def alerts_page(who, status: int = 200, problem: str | None = None):
+    """Open alerts (with their acknowledgement) and ended ones (resolved by whom and how, or ended by themselves);
+    a supervisor acknowledges or resolves, a hall manager reads their hall's."""
+    state = "closed" if request.args.get("state") == "closed" else "open"
+    site = None if who["role"] == "supervisor" else who["site"]
+    c = _ext()["conn"]()
+    rows = console.alerts(c, site, state)
+    names = {r["site"]: pick(r["name"], lang()) for r in c.execute("SELECT site, name FROM halls")}
+    return render("county/alerts.html", status, rows=rows, state=state, names=names, problem=problem,
+                  may_act=who["role"] == "supervisor", note_max=console.NOTE_MAX)
+
+
+@bp.post("/console/alerts/<int:alert_id>/<any(acknowledge, resolve):action>")
+@page
+def alert_action(who, alert_id: int, action: str):
+    if who["role"] != "supervisor":
+        return _forbidden()
+    try:
+        console.act_on_alert(_ext()["conn"](), alert_id, who["username"], action, request.form.get("note", ""))
+    except LookupError:
+        return render("county/error.html", 404, message=t("county.alerts.unknown"))
+    except console.AlertClosed:
+        return alerts_page.__wrapped__(who=who, status=409, problem=t("county.alerts.already_closed"))
+    except ValueError:
+        return alerts_page.__wrapped__(who=who, status=400, problem=t("county.alerts.note_required",
+                                                                        n=console.NOTE_MAX))
+    return redirect("/console/alerts", 303)
 
 
 @bp.get("/console/stats")
@@ -211,7 +288,12 @@ def stats(who):
     series = console.daily_series(_ext()["conn"](), start, end, site)
     fmt = request.args.get("format")
     if fmt in ("csv", "xlsx"):
-        return _export(series, fmt, site, start, end)
+        head = [t("county.col.day"), t("county.col.issued"), t("county.col.called"), t("county.col.served"),
+                t("county.col.avg_wait"), t("county.col.on_time"), t("county.col.rated"), t("county.col.bad"),
+                t("county.col.satisfaction")]
+        out = [[r["key"].isoformat(), r["issued"], r["called"], r["served"], r["avg_wait_minutes"],
+                _ratio(r["on_time_rate"]), r["rated"], r["bad"], _ratio(r["satisfaction"])] for r in series]
+        return export(head, out, fmt, f"county-{site or 'all'}-{start.isoformat()}-{end.isoformat()}")
     labels = [r["key"].strftime("%m-%d") for r in series]
     charts = [
         bars(t("county.stats.chart_volume"), labels, [(t("county.col.issued"), [r["issued"] for r in series]),
@@ -225,14 +307,14 @@ def stats(who):
                   start=start, end=end)
 
 
-def _export(series: list[dict], fmt: str, site: str | None, start: date, end: date) -> Response:
-    head = [t("county.col.day"), t("county.col.issued"), t("county.col.called"), t("county.col.served"),
-            t("county.col.avg_wait"), t("county.col.on_time"), t("county.col.rated"), t("county.col.bad"),
-            t("county.col.satisfaction")]
-    rows = [[r["key"].isoformat(), r["issued"], r["called"], r["served"], r["avg_wait_minutes"],
-             None if r["on_time_rate"] is None else round(r["on_time_rate"], 4), r["rated"], r["bad"],
-             None if r["satisfaction"] is None else round(r["satisfaction"], 4)] for r in series]
-    name = f"county-{site or 'all'}-{start.isoformat()}-{end.isoformat()}"
+def _ratio(x: float | None) -> float | None:
+    return None if x is None else round(x, 4)
+
+
+def export(head: list[str], rows: list[list], fmt: str, name: str) -> Response:
+    """A report as a download: CSV (UTF-8 with a BOM, for Excel) or an Excel workbook (openpyxl). A text that a
+    spreadsheet would take for a formula (names come from the halls' events) is prefixed with an apostrophe."""
+    rows = [[f"'{v}" if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v for v in r] for r in rows]
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf)

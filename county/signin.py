@@ -1,0 +1,94 @@
+"""The platform's sign-in throttle over PostgreSQL, and the platform's audit journal.
+
+The rules are a hall's (hallq/throttle.py, docs/security.md "Throttling sign-ins"), with the same
+``sign_in_*`` keys in county.toml's ``[security]``: wrong passwords are counted per (client address,
+username) and per client address over every username; past the free ones, further attempts from that
+address wait, doubling, and are refused (429 ``too_many_attempts`` / the sign-in page says how long)
+*before* the password is checked: a flood costs one indexed read per attempt and no argon2. Nothing is
+counted per username alone, so a supervisor signing in from their own machine is never refused because
+of someone else's guesses. A throttle's start and end (``signed_in``, ``quiet``) go in ``audit``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from hallq import throttle
+from hallq.throttle import ALL_ACCOUNTS, KNOWN_DAYS, QUIET_HOURS
+
+
+def audit(conn, actor: str, action: str, site: str | None = None, data: dict[str, Any] | None = None) -> None:
+    """Append one entry to the platform's own journal (append-only: a trigger refuses UPDATE and DELETE)."""
+    conn.execute("INSERT INTO audit (actor, action, site, data) VALUES (%s, %s, %s, %s)",
+                 (actor, action, site, json.dumps(data or {}, ensure_ascii=False)))
+
+
+def wait_seconds(conn, rules: throttle.Rules, client: str, username: str) -> int | None:
+    """How many seconds an attempt from ``client`` as ``username`` must still wait; None: it may try. Only reads."""
+    now = datetime.now(timezone.utc)
+    rows = {r["username"]: r for r in conn.execute(
+        "SELECT username, refused_until, last_success_at FROM sign_in_throttles WHERE client = %s "
+        "AND username IN (%s, %s)", (client, username, ALL_ACCOUNTS))}
+    pair = rows.get(username) if username != ALL_ACCOUNTS else None
+    until = throttle.refused_until(pair, rows.get(ALL_ACCOUNTS), now, now - timedelta(days=KNOWN_DAYS))
+    return None if until is None else max(1, math.ceil((until - now).total_seconds()))
+
+
+def failed(conn, rules: throttle.Rules, client: str, username: str) -> None:
+    """Count a wrong password in both counters, in one transaction; start (and journal) their delays when due."""
+    now = datetime.now(timezone.utc)
+    with conn.transaction():
+        for key, free in throttle.counters(rules, username):
+            conn.execute("INSERT INTO sign_in_throttles (client, username) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                         (client, key))
+            row = conn.execute("SELECT * FROM sign_in_throttles WHERE client = %s AND username = %s FOR UPDATE",
+                               (client, key)).fetchone()
+            f = throttle.after_failure(row, free, rules, now, now - timedelta(hours=QUIET_HOURS))
+            if f.ended_quiet:
+                _ended(conn, row, "quiet")
+            conn.execute("UPDATE sign_in_throttles SET failures = %s, last_failure_at = %s, refused_until = %s, "
+                         "throttled_since = %s WHERE client = %s AND username = %s",
+                         (f.failures, now, now + f.wait if f.wait is not None else None, f.since, client, key))
+            if f.started and f.wait is not None:
+                audit(conn, "platform", "sign_in_throttled",
+                      data={"client": client, "username": key or None, "failures": f.failures,
+                            "wait_seconds": int(f.wait.total_seconds())})
+
+
+def succeeded(conn, client: str, username: str) -> None:
+    """A good sign-in: the pair's counter starts again and the client is known for the account."""
+    with conn.transaction():
+        row = conn.execute("SELECT * FROM sign_in_throttles WHERE client = %s AND username = %s FOR UPDATE",
+                           (client, username)).fetchone()
+        if row is not None and row["throttled_since"] is not None:
+            _ended(conn, row, "signed_in")
+        conn.execute("INSERT INTO sign_in_throttles (client, username, last_success_at) VALUES (%s, %s, now()) "
+                     "ON CONFLICT (client, username) DO UPDATE SET failures = 0, refused_until = NULL, "
+                     "throttled_since = NULL, last_success_at = now()", (client, username))
+
+
+def forget_quiet(conn) -> int:
+    """Housekeeping: end throttles quiet for QUIET_HOURS and drop rows that no longer matter; how many ended."""
+    now = datetime.now(timezone.utc)
+    quiet, known = now - timedelta(hours=QUIET_HOURS), now - timedelta(days=KNOWN_DAYS)
+    with conn.transaction():
+        rows = conn.execute("SELECT * FROM sign_in_throttles WHERE throttled_since IS NOT NULL "
+                            "AND last_failure_at < %s FOR UPDATE", (quiet,)).fetchall()
+        for row in rows:
+            _ended(conn, row, "quiet")
+        conn.execute("UPDATE sign_in_throttles SET failures = 0, refused_until = NULL, throttled_since = NULL "
+                     "WHERE throttled_since IS NOT NULL AND last_failure_at < %s", (quiet,))
+        conn.execute("DELETE FROM sign_in_throttles WHERE throttled_since IS NULL "
+                     "AND COALESCE(last_failure_at, '-infinity') < %s AND COALESCE(last_success_at, '-infinity') < %s",
+                     (quiet, known))
+    return len(rows)
+
+
+def _ended(conn, row: dict, reason: str) -> None:
+    since = row["throttled_since"]
+    audit(conn, "platform", "sign_in_throttle_ended",
+          data={"client": row["client"], "username": row["username"] or None, "failures": row["failures"],
+                "since": since.isoformat() if since else None, "reason": reason})

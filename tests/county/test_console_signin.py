@@ -1,0 +1,107 @@
+"""The platform's sign-in is throttled as a hall's (hallq/throttle.py), on a real PostgreSQL: a flood of wrong
+passwords from one address is refused before any password is checked (429 in the API's one error shape with
+Retry-After; the sign-in page says how long), while the account's owner signs in from their own address, and,
+once the wait is over, from the flooded one too; a sweep over many usernames from one address is held back by
+the address's own counter, which a user known at that address is not."""
+
+from __future__ import annotations
+
+import pytest
+
+from county import db as cdb
+from county import registry
+from county.app import create_app
+from county.config import load_county
+from hallq.demo import DEMO_PASSWORD, DEMO_PASSWORD_HASH
+from tests.county.conftest import sql
+
+FREE, PER_CLIENT = 3, 6
+
+
+@pytest.fixture
+def cfg(county_db, tmp_path):
+    path = tmp_path / "county.toml"
+    path.write_text(f'''
+[county]
+id = "t"
+name = {{ zh-Hans = "测试县", en = "Test county" }}
+[broker]
+url = "mqtt://127.0.0.1:1"
+[security]
+sign_in_free_failures = {FREE}
+sign_in_free_failures_per_client = {PER_CLIENT}
+sign_in_first_delay_seconds = 60
+sign_in_max_delay_minutes = 30
+[[halls]]
+site = "hall-a"
+level = "district"
+name = {{ zh-Hans = "甲大厅", en = "Hall A" }}
+journal_url = "http://127.0.0.1:1"
+credential = "env:NONE"
+[[accounts]]
+username = "sup"
+role = "supervisor"
+password_hash = "{DEMO_PASSWORD_HASH}"
+''', encoding="utf-8")
+    cdb.migrate(county_db)
+    c = load_county(path, database_url=county_db)
+    with cdb.connect(county_db) as conn:
+        registry.sync(conn, c)
+    return c
+
+
+def login(client, addr: str, username: str = "sup", password: str = "wrong"):
+    return client.post("/api/v1/auth/login", json={"username": username, "password": password},
+                       environ_base={"REMOTE_ADDR": addr})
+
+
+def test_a_flood_is_refused_and_the_owner_still_signs_in(cfg):
+    c = create_app(cfg, ingest=False).test_client()
+    for _ in range(FREE):
+        r = login(c, "10.0.0.9")
+        assert r.status_code == 401 and r.get_json() == {"error": {"status": 401, "code": "bad_login"}}
+    flood = [login(c, "10.0.0.9") for _ in range(40)] + [login(c, "10.0.0.9", password=DEMO_PASSWORD)]
+    assert {r.status_code for r in flood} == {429}  # the right password too: refused before it is checked
+    body = flood[-1].get_json()
+    assert body["error"]["status"] == 429 and body["error"]["code"] == "too_many_attempts"
+    assert 58 <= body["error"]["detail"]["retry_after_seconds"] <= 60
+    assert flood[-1].headers["Retry-After"] == str(body["error"]["detail"]["retry_after_seconds"])
+    # refused attempts are not counted: the counter stands at the failures that were checked
+    pair = sql(cfg.database_url, "SELECT failures FROM sign_in_throttles WHERE client = '10.0.0.9' AND username = 'sup'")
+    assert pair == [{"failures": FREE}]
+    # the owner, from their own machine, is not refused because of someone else's guesses
+    r = login(c, "10.0.0.20", password=DEMO_PASSWORD)
+    assert r.status_code == 200 and r.get_json()["role"] == "supervisor"
+    # the wait over (its end moved to now, as the clock would), the flooded address signs in again
+    sql(cfg.database_url, "UPDATE sign_in_throttles SET refused_until = now() - interval '1 second' "
+                          "WHERE client = '10.0.0.9'")
+    assert login(c, "10.0.0.9", password=DEMO_PASSWORD).status_code == 200
+    journal = [(r["action"], r["data"]["username"], r["data"].get("reason"))
+               for r in sql(cfg.database_url, "SELECT action, data FROM audit ORDER BY id")]
+    assert journal == [("sign_in_throttled", "sup", None), ("sign_in_throttle_ended", "sup", "signed_in")]
+    assert all("password" not in str(r["data"]) for r in sql(cfg.database_url, "SELECT data FROM audit"))
+
+
+def test_a_sweep_over_usernames_is_held_back_by_the_address_but_not_a_user_known_there(cfg):
+    c = create_app(cfg, ingest=False).test_client()
+    assert login(c, "10.0.0.7", password=DEMO_PASSWORD).status_code == 200  # sup signs in from here every day
+    codes = [login(c, "10.0.0.7", username=f"guess{i}").status_code for i in range(PER_CLIENT + 3)]
+    assert codes == [401] * PER_CLIENT + [429] * 3
+    assert login(c, "10.0.0.7", username="someone").status_code == 429
+    assert login(c, "10.0.0.7", password=DEMO_PASSWORD).status_code == 200  # known at this address
+
+
+def test_the_sign_in_page_says_how_long_to_wait(cfg):
+    c = create_app(cfg, ingest=False).test_client()
+    for _ in range(FREE):
+        r = c.post("/console/login", data={"username": "sup", "password": "wrong"},
+                   environ_base={"REMOTE_ADDR": "10.0.0.5"})
+        assert r.status_code == 401
+    r = c.post("/console/login?lang=zh-Hans", data={"username": "sup", "password": DEMO_PASSWORD},
+               environ_base={"REMOTE_ADDR": "10.0.0.5"})
+    page = r.get_data(as_text=True)
+    assert r.status_code == 429 and "登录失败次数过多" in page and "秒后再试" in page and "Retry-After" in r.headers
+    assert "hallq_county" not in r.headers.get("Set-Cookie", "")
+    r = c.post("/console/login?lang=en", data={"username": "sup", "password": DEMO_PASSWORD},
+               environ_base={"REMOTE_ADDR": "10.0.0.6"})
+    assert r.status_code == 302 and r.headers["Location"].endswith("/console/")
