@@ -16,7 +16,7 @@ from hallq.i18n import pick
 from queue_server.domain.errors import DomainError
 
 from queue_server.readmodel import hall as hall_reads
-from queue_server.web.pages import install_page_headers, lang, page, render, state, texts
+from queue_server.web.pages import install_page_headers, lang, page, render, state, t, texts
 
 bp = Blueprint("backoffice", __name__)
 install_page_headers(bp)
@@ -41,7 +41,8 @@ def applications(actor):
     if status is None and not overdue and request.args.get("all") != "1":
         rows = [r for r in rows if r["status"] in OPEN]
     return render("console/backoffice.html", rows=rows, status=status, overdue=overdue, business=business,
-                  packages=st.service.packages.menu(),
+                  packages=st.service.packages.menu(), routed_items=st.service.routing.items(),
+                  routed=st.service.routing.find(limit=100),
                   businesses=st.service.businesses(), statuses=STATUSES, show_all=request.args.get("all") == "1")
 
 
@@ -54,10 +55,24 @@ def new_package(code, actor):
     return render("console/package_new.html", guide=guide, data={"package": code})
 
 
+@bp.get("/console/backoffice/routed/<code>")
+@page("staff")
+def new_routed(code, actor):
+    """帮办 for an item another hall handles (就近办): the same form as the kiosk's, posted to /applications."""
+    st = state()
+    form = st.service.routing.form(code)
+    guide = {"name": form["item_name"], "fields": form["fields"], "materials": form["materials"]}
+    return render("console/package_new.html", guide=guide, data={"item": code, "post": "/applications"},
+                  routed_label=t("routing.handled_by", target=texts(form["routed_to"]["name"])))
+
+
 @bp.get("/console/backoffice/<tracking_no>")
 @page("staff")
 def application(tracking_no, actor):
     st = state()
+    routed = st.service.routing.get(tracking_no, back_office=True)  # taken here for another hall (就近办)
+    if routed is not None:
+        return render("console/routed.html", app=routed)
     app = st.service.packages.get(tracking_no, back_office=True)  # a 一件事 package's number, or one 办件's
     if "parts" in app:
         return _package(st, app)

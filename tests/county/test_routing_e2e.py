@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import urllib.error
 import urllib.request
+
+from datetime import datetime, timedelta
 
 from county.broker import bridge_files
 from hallq.client import ApiError, HallClient
@@ -86,6 +89,38 @@ def start(county: County) -> None:
 def get(url: str):
     with urllib.request.urlopen(url, timeout=5) as r:
         return json.loads(r.read())
+
+
+class Browser:
+    """A browser's session at a hall's console: its cookies kept by hand (they are Secure on loopback, which
+    urllib's cookie jar will not send over http), the sign-in form's CSRF token."""
+
+    def __init__(self, url: str, job_no: str = "900") -> None:
+        import re
+        import urllib.parse
+
+        self.url, self.cookies = url, {}
+        token = re.search(r'name="csrf_token" value="([^"]+)"', self.get("/console/login")).group(1)
+        self.get("/console/login", urllib.parse.urlencode({"csrf_token": token, "job_no": job_no,
+                                                           "password": DEMO_PASSWORD}).encode())
+
+    def get(self, path: str, data: bytes | None = None) -> str:
+        class Keep(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *a, **kw):
+                return None  # the sign-in's 303: its cookie is read here, not followed
+
+        req = urllib.request.Request(self.url + path, data=data, headers={
+            "Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())})
+        try:
+            r = urllib.request.build_opener(Keep).open(req, timeout=5)
+        except urllib.error.HTTPError as e:
+            if e.code not in (302, 303):
+                raise
+            r = e
+        for header in r.headers.get_all("Set-Cookie") or []:
+            name, _, rest = header.partition("=")
+            self.cookies[name] = rest.split(";", 1)[0]
+        return r.read().decode()
 
 
 def staff(url: str) -> HallClient:
@@ -177,9 +212,29 @@ def test_routed_application_platform_down_then_filed_once_and_ready_at_the_villa
         assert [(a["tracking_no"], a["status"], a["routed"]["state"]) for a in listed] == \
             [(no, "result_ready", "forwarded")]
 
-        county.platform.stop()  # stale state says since when
-        before = get(f"{village.url}/api/v1/applications/{no}")
-        assert before["status"] == "result_ready" and before["routed"]["as_of"] == shown["routed"]["as_of"]
+        # the clerks' consoles: the village's list of what it took for other halls, the town's 来自 mark
+        desk = Browser(village.url)
+        listing = desk.get("/console/backoffice?lang=zh-Hans")
+        assert 'id="routed"' in listing and no in listing and "转办申请" in listing and "由村" not in listing
+        one = desk.get(f"/console/backoffice/{no}?lang=zh-Hans")
+        assert "由town-a办理" in one and "办理结果已出" in one and ID_NUMBER not in one and NAME not in one
+        assert 'data-field="village_group"' in desk.get(f"/console/backoffice/routed/{ITEM}")
+        town_desk = Browser(town.url)
+        assert "来自village-b" in town_desk.get("/console/backoffice?lang=zh-Hans")
+        assert 'id="origin"' in town_desk.get(f"/console/backoffice/{tn}?lang=zh-Hans")
+        with urllib.request.urlopen(f"{village.url}/a/{no}?lang=zh-Hans", timeout=5) as r:
+            public = r.read().decode()
+        assert 'id="routed"' in public and "办理结果已出" in public and NAME not in public
+
+        county.platform.stop()  # the county is gone: the last progress stays, and says since when
+        clerk.request("PUT", "/clock", {"now": (datetime.fromisoformat(clerk.get("/clock")["now"])
+                                                + timedelta(minutes=30)).isoformat()})
+        wait_until(lambda: get(f"{village.url}/api/v1/applications/{no}")["routed"]["stale"], 30,
+                   "the village says its copy of the progress is old")
+        stale = get(f"{village.url}/api/v1/applications/{no}")
+        assert stale["status"] == "result_ready" and stale["routed"]["as_of"] < clerk.get("/clock")["now"]
+        with urllib.request.urlopen(f"{village.url}/a/{no}?lang=zh-Hans", timeout=5) as r:
+            assert "暂时无法连接办理单位" in r.read().decode()
 
         for log in (village.server.log, town.server.log, county.platform.log):
             text = log.read_text(encoding="utf-8", errors="replace")

@@ -1,8 +1,9 @@
-/* 帮办: the clerk files a 一件事 package for a resident; each bad field's sentence goes beside it. */
+/* 帮办: the clerk files a 一件事 package (or an item another hall handles) for a resident; each bad field's sentence goes beside it. */
 "use strict";
 (function () {
   const { api, flash, t, pageData } = window.hallq;
   const code = pageData().package;
+  const item = pageData().item;  // 就近办: an item another hall handles, filed through /applications
   const form = document.getElementById("form-package");
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
@@ -21,7 +22,9 @@
     const button = form.querySelector("button[type=submit]");
     button.disabled = true;
     try {
-      const filed = await api("POST", `/packages/${encodeURIComponent(code)}/applications`, body, { idempotent: true });
+      if (item) body.item = item;
+      const filed = await api("POST", item ? pageData().post : `/packages/${encodeURIComponent(code)}/applications`, body,
+                              { idempotent: true });
       flash(t("web.package.filed", { no: filed.tracking_no }), "ok");
       location.href = `/console/backoffice/${encodeURIComponent(filed.tracking_no)}`;
     } catch (e) {
