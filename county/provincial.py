@@ -103,6 +103,7 @@ class Handoff:
                 "hall_name": name.get("zh-Hans") or next(iter(name.values()), site)}
 
     def _department(self, business: str | None) -> str | None:
+        """For an event from a hall before events named their item's department: ``[provincial] departments``."""
         return self.settings.departments.get(business or "", business)
 
     def rating_record(self, e: dict, halls: dict[str, dict]) -> dict[str, Any]:
@@ -116,7 +117,8 @@ class Handoff:
             "level": level, "level_name": LEVEL_NAMES.get(level), "bad": bool(data.get("bad", level <= 2)),
             "stage": data.get("stage"), "item_code": data.get("item"),
             "service_no": f"{e['site']}-{e['business_day'].isoformat()}-{e['ticket']}" if e["ticket"] else None,
-            "department": self._department(e["business"]), "business": e["business"], "window": e["window_no"],
+            "department": data.get("department") or self._department(e["business"]), "business": e["business"],
+            "window": e["window_no"],
             "rated_at": self._time(e["at"]), "day": e["business_day"].isoformat(),
         }
 
@@ -134,7 +136,8 @@ class Handoff:
         return {
             "record_id": f"{e['site']}:{e['seq']}", "kind": "application", **self._hall(e["site"], halls),
             "tracking_no": tracking, "item_code": (submitted["data"] or {}).get("item") if submitted else None,
-            "department": self._department(e["business"]), "business": e["business"], "status": status,
+            "department": ((submitted["data"] or {}).get("department") if submitted else None)
+            or self._department(e["business"]), "business": e["business"], "status": status,
             "status_name": status_name,
             "delivery": (submitted["data"] or {}).get("delivery") if submitted else None,
             "submitted_at": self._time(submitted["at"]) if submitted else None,

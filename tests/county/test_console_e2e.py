@@ -105,8 +105,9 @@ def test_a_halls_tickets_show_on_the_county_console_and_the_page_passes_axe(coun
         shots.mkdir(parents=True, exist_ok=True)
         assert driver.save_screenshot(str(shots / "county-console.png"))  # for a person to look at
         found = {}
-        for path in ("/console/", "/console/rankings?by=item", "/console/stats?days=7",
-                     "/console/halls/town-a/journal"):
+        for path in ("/console/", "/console/rankings?by=item", "/console/rankings?by=department",
+                     "/console/stats?days=7", "/console/halls/town-a/journal", "/console/alerts",
+                     "/console/alerts?state=closed"):
             driver.get(county.platform.url + path)
             problems = violations(driver)
             if problems:

@@ -139,10 +139,13 @@ def _journals(url: str) -> dict[str, int]:
                     ev("issue", t, actor="kiosk:k1", ticket=f"A{i + 1:03d}")
                     ev("rate", t + timedelta(minutes=5), actor=("kiosk:k1", "tablet:pad-3", "anonymous:10.0.0.9")[i % 3],
                        ticket=f"A{i + 1:03d}", window=3, data={"level": 5 - i, "stage": "window", "bad": 5 - i <= 2,
-                                                              "item": "520201-SB-0007"})
+                                                              "item": "520201-SB-0007",
+                                                              # a hall's rating names its item's department
+                                                              **({"department": "区医疗保障局"} if i == 1 else {})})
                 tn = f"{site[:2].upper()}{day:%m%d}01"
                 ev("application_submitted", day + timedelta(hours=1),
-                   data={"tracking_no": tn, "item": "520201-SB-0012", "missing_required": 0, "delivery": "mail"})
+                   data={"tracking_no": tn, "item": "520201-SB-0012", "missing_required": 0, "delivery": "mail",
+                         "department": "区市场监督管理局"})
                 ev("application_accepted", day + timedelta(hours=2), data={"tracking_no": tn, "from": "pre_review"})
                 ev("application_result_ready", day + timedelta(hours=3),
                    data={"tracking_no": tn, "from": "accepted", "decision": "approved"})
@@ -210,6 +213,10 @@ def test_every_record_arrives_once_in_order_after_failures_and_a_restart(tmp_pat
     assert {(r["status"], r["item_code"], r["delivery"]) for r in done} == {
         ("approved", "520201-SB-0012", "mail"), ("rejected", "520201-SB-0013", "onsite")}
     approved = next(r for r in done if r["status"] == "approved")
+    # the department the event names, else (an event from a hall before events named it) the config's by business
+    assert {r["department"] for r in done} == {"区市场监督管理局", "区人力资源和社会保障局"}
+    assert approved["department"] == "区市场监督管理局"
+    assert {r["department"] for r in records if r["kind"] == "rating"} == {"区医疗保障局", "区人力资源和社会保障局"}
     assert approved["submitted_at"] < approved["accepted_at"] < approved["completed_at"]
     assert by_id[approved["record_id"]]["region_code"] == "520201"
     # nothing of a person, a device or an address: not the clerk's free text, not the actor
