@@ -13,17 +13,20 @@ part is done, with the parts' results shown as they come.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
+import threading
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from hallq.hallconfig import HallConfig, Package
+from hallq.hallconfig import HallConfig, Package, merge_forms, merge_materials
 from hallq.i18n import Texts, texts
 from queue_server.domain import applications as apps
 from queue_server.domain.context import Actor, Tx
 from queue_server.domain.errors import Conflict, DomainError, NotFound, messages
 from queue_server.domain.forms import check_fields, public_form
+from queue_server.domain.guides import catalogue_version
 from queue_server.domain.people import invalid, item_row, person_problems
 from queue_server.domain.progress import missing_required, overdue_kind, status_name
 
@@ -39,6 +42,50 @@ def package_config(config: HallConfig, code: str) -> Package:
         return config.packages[code]
     except KeyError:
         raise NotFound("error.package.unknown", code="unknown_package", detail={"package": code}) from None
+
+
+# (package code, catalogue version) -> the package as its items are now: the version moves with every change of
+# the items (the file applied, a guide edited or imported: guides.touch), in this process or another
+_current: dict[tuple[str, str], Package] = {}
+_current_lock = threading.Lock()
+
+
+def current(conn: sqlite3.Connection, config: HallConfig, code: str) -> Package:
+    """A package with its form and materials merged from its items' CURRENT guides (the items table: a guide the
+    manager edited in the browser counts at once, no restart), cached until the catalogue changes."""
+    pkg = package_config(config, code)
+    key = (code, catalogue_version(conn))
+    hit = _current.get(key)
+    if hit is not None:
+        return hit
+    members = [item_row(conn, c, active_only=False) for c in pkg.items]
+    form, _ = merge_forms([(m["code"], m["guide"].get("form", [])) for m in members])  # clashes: refused at edit
+    fresh = dataclasses.replace(pkg, form=tuple(form), materials=tuple(
+        merge_materials([(m["code"], m["guide"].get("materials", [])) for m in members])))
+    with _current_lock:
+        for old in [k for k in _current if k[0] == code]:
+            del _current[old]  # an older catalogue's: never asked again
+        _current[key] = fresh
+    return fresh
+
+
+def package_clashes(tx: Tx, entry: dict[str, Any]) -> list[tuple[str, str]]:
+    """An item's form that a 一件事 package it belongs to could no longer merge (a key asked as another type or
+    with other options by another of its items): refused, as the services file would be, since the package's one
+    form is merged from the items as they are now (queue_server/domain/packages.py ``current``)."""
+    out = []
+    for pkg in tx.hall.config.packages.values():
+        if entry["code"] not in pkg.items:
+            continue
+        forms = []
+        for code in pkg.items:
+            if code == entry["code"]:
+                forms.append((code, entry.get("form", [])))
+            else:
+                row = tx.one("SELECT guide FROM items WHERE code = ?", (code,))
+                forms.append((code, json.loads(row["guide"]).get("form", []) if row else []))
+        out += [("form", f"package \"{pkg.code}\": {c}") for c in merge_forms(forms)[1]]
+    return out
 
 
 def package_status(statuses: list[str]) -> str:
@@ -91,7 +138,7 @@ def guide(conn: sqlite3.Connection, pkg: Package) -> dict[str, Any]:
 def file(tx: Tx, code: str, applicant: dict[str, str], fields: dict[str, Any], materials: list[int],
          delivery: str, address: str | None) -> sqlite3.Row:
     """File a package: one row, one tracking number, one 办件 per item, all in this transaction or none."""
-    pkg = package_config(tx.hall.config, code)
+    pkg = current(tx.conn, tx.hall.config, code)
     members = [item_row(tx.conn, c) for c in pkg.items]
     person, problems = person_problems(tx, applicant.get("name", ""), applicant.get("id_number", ""),
                                        applicant.get("phone", ""), prefix="applicant.")
@@ -235,7 +282,7 @@ def supplement(tx: Tx, tracking_no: str, materials: list[int], fields: dict[str,
                id_number: str | None = None) -> sqlite3.Row:
     """补正 for a package: the materials (merged list indexes) and answers go to every part that can take them."""
     pkg_row = _find_or_404(tx.conn, tracking_no)
-    pkg = package_config(tx.hall.config, pkg_row["package"])
+    pkg = current(tx.conn, tx.hall.config, pkg_row["package"])
     clean, problems = check_fields(list(pkg.form), fields, tx.now.date(), partial=True)
     problems += [(f"materials[{j}]", "unknown_material", messages("error.applications.unknown_material", index=i))
                  for j, i in enumerate(materials) if not 0 <= i < len(pkg.materials)]
@@ -335,9 +382,9 @@ class PackageDesk:
                 for p in self.hall.config.packages.values()]
 
     def guide(self, code: str) -> dict[str, Any]:
-        pkg = package_config(self.hall.config, code)
+        package_config(self.hall.config, code)  # 404 for a package this hall does not take
         with self.service.db.read() as conn:
-            return guide(conn, pkg)
+            return guide(conn, current(conn, self.hall.config, code))
 
     def file(self, actor: Actor, code: str, applicant: dict[str, str], fields: dict[str, Any],
              materials: list[int], delivery: str, address: str | None = None,

@@ -215,3 +215,29 @@ def test_a_retried_filing_answers_the_same_number_and_files_nothing_more(city):
     conn = st.db.connection()
     assert [conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
             for t in ("package_applications", "applications")] == [1, 4]
+
+
+def test_an_item_edited_in_the_browser_shows_in_its_package_at_once(city):
+    api, _ = city
+    code = "520200-YB-GG-0003"  # 医保参保, one of the newborn package's items
+    before = guide(api)
+    it = api.ok("get", f"/items/{code}")
+    body = {"business": it["business"], "name": it["name"], **it["guide"]}
+    body["materials"] = [*body.get("materials", []), {"name": "新生儿照片", "form": "电子件", "copies": 1}]
+    body["form"] = [*body.get("form", []), {"key": "insured_city", "label": {"zh-Hans": "参保地", "zh-Hant": "參保地",
+                                                                             "en": "Insured in"},
+                                            "type": "text", "required": True, "max_len": 20}]
+    api.ok("put", f"/items/{code}/guide", body, as_="2001")
+    after = guide(api)  # no restart: the package is merged from the items as they are now
+    assert sorted(m["name"] for m in after["materials"]) == sorted([m["name"] for m in before["materials"]] + ["新生儿照片"])
+    photo = next(m for m in after["materials"] if m["name"] == "新生儿照片")
+    assert len(photo["items"]) == 1  # asked for that item alone
+    field = next(f for f in after["fields"] if f["key"] == "insured_city")
+    assert field["required"] and len(after["fields"]) == len(before["fields"]) + 1
+    # filing asks what the package now asks (the new field) and gives the item its own new material
+    error = file(api, status=400)
+    assert any(f["field"] == "fields.insured_city" for f in error["fields"]), error
+    done = file(api, fields={**NEWBORN, "insured_city": "六盘水"})
+    part = next(p for p in done["parts"] if p["item"] == code)
+    assert api.ok("get", f"/applications/{part['tracking_no']}", as_=CLERK)["fields"]["insured_city"] == "六盘水"
+
