@@ -150,7 +150,8 @@ class Outbox:
                 answer = self._call(client, "POST", "/routing/applications", payload)
             except ApiError as e:
                 if e.status == 422 and e.code == "refused_by_target":
-                    error = (e.detail or {}).get("detail") or {"code": e.code}
+                    # the handling hall's own error, as the platform passed it on (detail: status, code, messages, fields)
+                    error = e.detail if isinstance(e.detail, dict) and e.detail.get("code") else {"code": e.code}
                     log.error("routed application %s: the handling hall refused it (%s): the resident is told to "
                               "apply again; if the hall's form of item %s changed, the station's copy is refreshed "
                               "within %d s", tracking_no, error.get("code"), payload.get("item"),

@@ -242,3 +242,56 @@ def test_routed_application_platform_down_then_filed_once_and_ready_at_the_villa
         assert "cannot be reached" in village.server.log.read_text(errors="replace")
     finally:
         county.stop()
+
+
+def test_an_application_the_town_refuses_after_its_form_changed_is_kept_and_told(county_db, tmp_path):
+    """The town adds a required field while the county is unreachable: the village, on its old copy of the form,
+    still gives a receipt; when the county is back the town refuses it. Kept, marked refused with the town's
+    reason, never retried, nothing filed at the town; the resident reads it, the log says cause and fix."""
+    county = routed_county(tmp_path, county_db)
+    town, village = county.halls["town-a"], county.halls["village-b"]
+    try:
+        start(county)
+        wait_until(lambda: [i["code"] for i in get(f"{village.url}/api/v1/routed-items")] == [ITEM], 60,
+                   "the village lists the routed item")
+        county.platform.stop()
+        manager = staff(town.url)
+        item = manager.get(f"/items/{ITEM}")
+        guide = get(f"{town.url}/api/v1/items/{ITEM}/form")
+        edited = {"name": item["name"], "business": "alpha", "department": "民政办", "statutory_days": 20,
+                  "promised_days": 10, "materials": [{k: m[k] for k in ("name", "form", "copies", "required")}
+                                                     for m in guide["materials"]],
+                  "form": [{"key": "village_group", "type": "text", "required": True, "max_len": 60,
+                            "label": guide["fields"][0]["label"]},
+                           {"key": "household_no", "type": "text", "required": True, "max_len": 20,
+                            "label": {"zh-Hans": "户号", "zh-Hant": "戶號", "en": "Household number"}}]}
+        manager.request("PUT", f"/items/{ITEM}/guide", edited)
+
+        kiosk = HallClient(village.url, token=KIOSK)
+        receipt = kiosk.post("/applications", {
+            "item": ITEM, "applicant": {"name": NAME, "id_number": ID_NUMBER, "phone": "13800138000"},
+            "fields": {"village_group": "周家村三组"}, "materials": [0], "delivery": "onsite"}, idempotent=True)
+        no = receipt["tracking_no"]
+
+        county.platform.start()
+        wait_until(lambda: get(f"{village.url}/api/v1/applications/{no}")["routed"]["state"] == "refused", 60,
+                   "the town's refusal reaches the village")
+        shown = get(f"{village.url}/api/v1/applications/{no}")
+        assert shown["timeline"][-1]["status_name"]["zh-Hans"] == "未被接收"
+        assert "town-a未能接收此申请" in shown["timeline"][-1]["note"]["zh-Hans"]
+        assert "户号" in shown["timeline"][-1]["note"]["zh-Hans"]  # the town's own words: what is missing
+        # the village's copy of the form is the town's new one now: the next resident is asked for the field
+        assert [f["key"] for f in get(f"{village.url}/api/v1/items/{ITEM}/form")["fields"]] == \
+            ["village_group", "household_no"]
+        clerk = staff(village.url)
+        listed = clerk.get("/routed-applications")
+        assert listed[0]["routed"]["refusal"]["code"] == "invalid_fields"
+        assert [f["field"] for f in listed[0]["routed"]["refusal"]["fields"]] == ["fields.household_no"]
+        assert manager.get("/applications") == []  # nothing filed at the town
+        journal = HallClient(village.url, token=village.key).get("/journal?after=0&limit=1000")["entries"]
+        assert [e["action"] for e in journal].count("application_route_refused") == 1
+        log = village.server.log.read_text(encoding="utf-8", errors="replace")
+        assert f"routed application {no}: the handling hall refused it (invalid_fields)" in log
+        assert ID_NUMBER not in log and NAME not in log
+    finally:
+        county.stop()
