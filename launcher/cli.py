@@ -10,6 +10,7 @@ import argparse
 import logging
 import os
 import sys
+from pathlib import Path
 
 EPILOG = """examples:
   hallq start --demo                            the whole demo hall (server, broker, and the rest)
@@ -207,7 +208,9 @@ def _broker_text(cfg) -> str:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    """Load a hall config and say what it contains, or list every problem in it."""
+    """Load a hall config (or a county.toml) and say what it contains, or list every problem in it."""
+    if args.config and _is_county_file(args.config):
+        return _check_county(args.config)
     cfg = _load_config(args.config)
     from hallq.i18n import pick
 
@@ -225,6 +228,32 @@ def cmd_check_config(args: argparse.Namespace) -> int:
                                                f"{len(p.materials)} materials)" for p in cfg.packages.values()))
     print(f"  broker: {_broker_text(cfg)}")
     _warn_edited_guides(cfg, getattr(args, "data_dir", None))
+    return 0
+
+
+def _is_county_file(path: str) -> bool:
+    import tomllib
+
+    try:
+        return "county" in tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return False  # the hall loader says what is wrong with it
+
+
+def _check_county(path: str) -> int:
+    """A county.toml: the registry, its accounts, and the items each hall routes (refused: an unknown target)."""
+    from county.config import CountyConfigError, load_county
+    from hallq.i18n import pick
+
+    try:
+        cfg = load_county(path, need_database=False)
+    except CountyConfigError as e:
+        print(f"hallq: the county configuration has problems:\n{e}", file=sys.stderr)
+        return 2
+    print(f"{cfg.path}: county {pick(cfg.name)} ({cfg.id}): {len(cfg.halls)} halls, {len(cfg.accounts)} accounts")
+    for h in cfg.halls.values():
+        if h.routes:
+            print(f"  {h.site} routes " + ", ".join(f"{item} -> {to}" for item, to in sorted(h.routes.items())))
     return 0
 
 

@@ -59,6 +59,8 @@ DEMO_FILE = Obj({
         "coordinates": Arr(Num(min=-180, max=180), min_items=2, max_items=2),
         "port": Int(min=1, max=65535),
         "mqtt_port": Int(min=1, max=65535),
+        "routes": Arr(Obj({"item": Str(max_len=64), "to": Str(pattern=SITE)}, required=["item"]), max_items=50,
+                      description="items this hall takes for another hall (就近办; default: its parent)"),
     }, required=["site", "level", "sample", "name", "port", "mqtt_port"]), min_items=1, max_items=200),
 }, required=["county", "ports", "halls"])
 
@@ -97,6 +99,7 @@ def load_demo(path: Path, only: list[str] | None = None) -> dict:
         for h in raw["halls"]:
             if h.get("parent") not in kept:
                 h.pop("parent", None)
+            h["routes"] = [r for r in h.get("routes", []) if (r.get("to") or h.get("parent")) in kept]
     return raw
 
 
@@ -108,8 +111,8 @@ def _names(name: dict[str, str]) -> str:
     return "{ " + ", ".join(f"{k} = {_toml_str(v)}" for k, v in name.items()) + " }"
 
 
-def _hall_toml(sample_text: str, h: dict, key: str) -> str:
-    """The sample's hall.toml made this hall's: its identity, its ports, and the county's key."""
+def _hall_toml(sample_text: str, h: dict, key: str, routing_key: str) -> str:
+    """The sample's hall.toml made this hall's: its identity, its ports, the county's key and its routing key."""
     def one(pattern: str, line: str, text: str) -> str:
         new, n = re.subn(pattern, lambda m: line, text, count=1, flags=re.MULTILINE)
         if n != 1:
@@ -125,7 +128,14 @@ def _hall_toml(sample_text: str, h: dict, key: str) -> str:
     text = one(r"^embedded_listen = .*$", f"embedded_listen = \"127.0.0.1:{h['mqtt_port']}\"", text)
     return text + (f'\n# the county platform reads this hall\'s journal with this key (hallq county start)\n'
                    f'[[devices]]\nid = "county"\nkind = "county"\n'
-                   f'key_sha256 = "{hashlib.sha256(key.encode()).hexdigest()}"\n')
+                   f'key_sha256 = "{hashlib.sha256(key.encode()).hexdigest()}"\n'
+                   f'\n# the county platform files applications routed from village stations with this key (就近办)\n'
+                   f'[[devices]]\nid = "county-routing"\nkind = "routing"\n'
+                   f'key_sha256 = "{hashlib.sha256(routing_key.encode()).hexdigest()}"\n')
+
+
+def _route(r: dict) -> str:
+    return "{ item = " + _toml_str(r["item"]) + (f", to = {_toml_str(r['to'])}" if r.get("to") else "") + " }"
 
 
 def _secret(path: Path) -> str:
@@ -156,14 +166,15 @@ def write_county(demo: dict, data: Path) -> tuple[Path, list[DemoHall]]:
     _secret(data / "broker-platform.secret")
     for h in demo["halls"]:
         key = _secret(keys / f"{h['site']}.key")
+        routing_key = _secret(keys / f"{h['site']}.routing.key")
         folder = data / "halls" / h["site"]
         conf = folder / "conf"
         if conf.exists():
             shutil.rmtree(conf)
         sample = ROOT / "config" / h["sample"]
         shutil.copytree(sample, conf, ignore=shutil.ignore_patterns("hall.toml"))
-        (conf / "hall.toml").write_text(_hall_toml((sample / "hall.toml").read_text(encoding="utf-8"), h, key),
-                                        encoding="utf-8")
+        (conf / "hall.toml").write_text(_hall_toml((sample / "hall.toml").read_text(encoding="utf-8"), h, key,
+                                                   routing_key), encoding="utf-8")
         halls.append(DemoHall(h["site"], conf / "hall.toml", folder / "data", h["port"]))
         businesses = re.findall(r'^code = "([a-z][a-z0-9_]{0,31})"', (conf / "hall.toml").read_text(encoding="utf-8"),
                                 flags=re.MULTILINE)
@@ -173,7 +184,9 @@ def write_county(demo: dict, data: Path) -> tuple[Path, list[DemoHall]]:
                      + (f"coordinates = {json.dumps(h['coordinates'])}\n" if h.get("coordinates") else "")
                      + f"businesses = {json.dumps(businesses[:64])}\n"
                      f"journal_url = \"http://127.0.0.1:{h['port']}\"\n"
-                     f"credential = {_toml_str('file:' + str(keys / (h['site'] + '.key')))}\n")
+                     f"credential = {_toml_str('file:' + str(keys / (h['site'] + '.key')))}\n"
+                     f"routing_credential = {_toml_str('file:' + str(keys / (h['site'] + '.routing.key')))}\n"
+                     + (f"routes = [{', '.join(_route(r) for r in h['routes'])}]\n" if h.get("routes") else ""))
     lines.append(f"[[accounts]]\nusername = \"supervisor\"\nname = \"县政务服务监督\"\nrole = \"supervisor\"\n"
                  f"password_hash = \"{DEMO_PASSWORD_HASH}\"\n")
     for h in demo["halls"]:
@@ -270,8 +283,10 @@ def start_county(args: argparse.Namespace) -> int:
         broker.start()
         platform_url = f"http://127.0.0.1:{demo['ports']['platform']}"
         for h in halls:  # each hall bridged to NATS, and asking the platform for its neighbours' waits (就近办)
-            bridge_files(cfg, data / "broker", h.site, f"127.0.0.1:{demo['ports']['broker']}", h.conf.parent,
-                         platform_url=platform_url)
+            toml = bridge_files(cfg, data / "broker", h.site, f"127.0.0.1:{demo['ports']['broker']}", h.conf.parent,
+                                platform_url=platform_url)
+            # routed applications (就近办) forwarded and followed every 5 s: a demo shows them move at once
+            toml.write_text(toml.read_text(encoding="utf-8") + "\n[routing]\nrefresh_seconds = 5\n", encoding="utf-8")
             h.data.mkdir(parents=True, exist_ok=True)
             part = Part(f"hall {h.site}", ["serve", "--config", str(h.conf), "--port", str(h.port), "--demo",
                                            "--data-dir", str(h.data)], needs_server=False)
