@@ -24,13 +24,14 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
+from hallq.catalogue_config import (ITEM, Package, ServiceItem, catalogue_items,  # noqa: F401 (re-exported)
+                                    catalogue_packages, did_you_mean, item_problems, merge_forms, merge_materials)
 from hallq.config_schema import (CODE, FORM_FIELD, FORM_FIELD_TYPES, HALL_FILE, ITEM_CODE,  # noqa: F401 (re-exported)
                                  MATERIAL, SERVICES_FILE, SITE)
 from hallq.hours import WEEKDAYS, OpeningHours, Period, check_no_overlap
 from hallq.i18n import Texts, texts
-from hallq.schema import Arr, Obj
 from hallq.targets import Targets, from_section, settle
 from hallq.workdays import WorkCalendar
 
@@ -62,33 +63,6 @@ class Window:
     kind: str
     area: str
     serves: tuple[str, ...]  # ranked: [0] is the primary business
-
-
-@dataclass(frozen=True)
-class ServiceItem:
-    code: str
-    business: str
-    name: Texts
-    guide: dict[str, Any]  # every other key of the item, as in the file
-
-
-@dataclass(frozen=True)
-class Package:
-    """一件事 (``[[packages]]``): several items filed as one, with one form and one list of materials.
-
-    ``form`` is the member items' fields merged by key (asked once; required when any item requires it;
-    ``items`` lists who asks it). ``materials`` is their materials merged by name (an ID card needed by
-    four items is asked once; ``of`` maps it to each item's own checklist index).
-    """
-
-    code: str
-    name: Texts
-    business: str
-    items: tuple[str, ...]
-    lead_department: str
-    form: tuple[dict[str, Any], ...]
-    materials: tuple[dict[str, Any], ...]
-    guide: dict[str, Any]  # conditions, basis, note as in the file
 
 
 @dataclass(frozen=True)
@@ -311,7 +285,7 @@ def load_hall(path: str | os.PathLike[str]) -> HallConfig:
         seen: set[str] = set()
         for j, code in enumerate(w["serves"]):
             if code not in businesses:
-                hint = _did_you_mean(code, businesses)
+                hint = did_you_mean(code, businesses)
                 problems.append((label, f"{key}.serves[{j}]", f"unknown business \"{code}\"{hint} (known: {known})"))
             elif code in seen:
                 problems.append((label, f"{key}.serves[{j}]", f"business \"{code}\" listed twice"))
@@ -330,17 +304,8 @@ def load_hall(path: str | os.PathLike[str]) -> HallConfig:
         businesses[code] = dataclasses.replace(b, targets=targets)
         problems += [(label, f"businesses[code={code}].targets.{klass}", why) for klass, why in wrong]
 
-    items: dict[str, ServiceItem] = {}
-    for slabel, _i, it in items_raw:
-        key = f"items[code={it['code']}]"
-        if it["code"] in items:
-            problems.append((slabel, key, f"duplicate item code \"{it['code']}\""))
-            continue
-        problems += [(slabel, f"{key}.{k}", m) for k, m in item_problems(it, businesses)]
-        guide = {k: v for k, v in it.items() if k not in ("code", "business", "name")}
-        items[it["code"]] = ServiceItem(code=it["code"], business=it["business"], name=it["name"], guide=guide)
-
-    packages = _packages(packages_raw, items, businesses, problems)
+    items = catalogue_items(items_raw, businesses, problems)
+    packages = catalogue_packages(packages_raw, items, businesses, problems)
     calendar = _calendar(raw.get("calendar", {}), label, problems)
     hours = _hours(raw["hours"], calendar, label, problems)
     appointments = _appointments(raw.get("appointments", {}), businesses, items, label, problems)
@@ -409,13 +374,6 @@ def read_toml(path: Path, label: str | None = None) -> dict[str, Any]:
         raise ConfigError([(label, "", "not UTF-8 text: save the file as UTF-8")]) from None
 
 
-def _did_you_mean(word: str, choices: dict[str, Any]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f" (did you mean \"{close[0]}\"?)" if close else ""
-
-
 def _calendar(c: dict[str, Any], label: str, problems: list) -> WorkCalendar:
     def dates(key: str) -> list[date]:
         out = []
@@ -450,7 +408,7 @@ def _tidal(t: dict[str, Any], businesses: dict, label: str, problems: list) -> T
         key = f"tidal.rules[{j}]"
         if r["business"] != "*" and r["business"] not in businesses:
             problems.append((label, f"{key}.business",
-                             f"unknown business \"{r['business']}\"{_did_you_mean(r['business'], businesses)}"))
+                             f"unknown business \"{r['business']}\"{did_you_mean(r['business'], businesses)}"))
         if "waiting_above" not in r and "wait_minutes_above" not in r:
             problems.append((label, key, "give waiting_above or wait_minutes_above (or both)"))
         if r.get("release_waiting_below", 0) > r.get("waiting_above", 10**9):
@@ -465,126 +423,11 @@ def _appointments(a: dict[str, Any], businesses: dict, items: dict, label: str, 
     for code in a.get("business_capacity", {}):
         if code not in businesses:
             problems.append((label, f"appointments.business_capacity.{code}",
-                             f"unknown business \"{code}\"{_did_you_mean(code, businesses)}"))
+                             f"unknown business \"{code}\"{did_you_mean(code, businesses)}"))
     for code in a.get("item_capacity", {}):
         if code not in items:
             problems.append((label, f"appointments.item_capacity.{code}", f"unknown service item \"{code}\""))
     return AppointmentRules(**a)
-
-
-ITEM = cast(Obj, cast(Arr, SERVICES_FILE.fields["items"]).items)  # one [[items]] entry's schema
-
-
-def item_problems(it: dict[str, Any], businesses: dict[str, Any] | set[str]) -> list[tuple[str, str]]:
-    """``(key, problem)`` of one service item that passed :data:`ITEM`, beyond what a schema can say.
-
-    The same rules whether the item comes from the services file or from the manager's page
-    (queue_server/domain/guides.py): a known business, a promise within the statutory limit, a sound form.
-    """
-    problems: list[tuple[str, str]] = []
-    if "business" in it and it["business"] not in businesses:  # (absent: the schema said so)
-        hint = _did_you_mean(it["business"], dict.fromkeys(businesses))
-        problems.append(("business", f"unknown business \"{it['business']}\"{hint} (known: {', '.join(businesses)})"))
-    sd, pd = it.get("statutory_days"), it.get("promised_days")
-    if sd and pd is not None and pd > sd:
-        problems.append(("promised_days", f"promised {pd} working days exceeds the statutory {sd}"))
-    form_problems: list[tuple[str, str, str]] = []
-    _check_form("", "form", it.get("form", []), form_problems)
-    return problems + [(k, m) for _, k, m in form_problems]
-
-
-def _check_form(slabel: str, key: str, form: list[dict[str, Any]], problems: list) -> None:
-    """An item's form: unique keys, options only (and always) on selects, patterns that compile."""
-    import re
-
-    seen: set[str] = set()
-    for j, f in enumerate(form):
-        fkey = f"{key}[{j}]"
-        if f["key"] in seen:
-            problems.append((slabel, f"{fkey}.key", f"duplicate field key \"{f['key']}\""))
-        seen.add(f["key"])
-        if (f["type"] == "select") != bool(f.get("options")):
-            problems.append((slabel, f"{fkey}.options", "a select field needs options, and only a select has them"))
-        if "pattern" in f:
-            try:
-                re.compile(f["pattern"])
-            except re.error as e:
-                problems.append((slabel, f"{fkey}.pattern", f"not a valid regular expression: {e}"))
-        if "min" in f and "max" in f and f["min"] > f["max"]:
-            problems.append((slabel, f"{fkey}.min", "min is larger than max"))
-
-
-def _packages(raw: list[tuple[str, dict[str, Any]]], items: dict[str, ServiceItem], businesses: dict,
-              problems: list) -> dict[str, Package]:
-    """一件事 packages: known items, each with a department, whose same-named fields agree; forms merged."""
-    packages: dict[str, Package] = {}
-    for slabel, p in raw:
-        key = f"packages[code={p['code']}]"
-        if p["code"] in packages:
-            problems.append((slabel, key, f"duplicate package code \"{p['code']}\""))
-            continue
-        members: list[ServiceItem] = []
-        for j, code in enumerate(p["items"]):
-            if code not in items:
-                problems.append((slabel, f"{key}.items[{j}]", f"unknown service item \"{code}\"{_did_you_mean(code, items)}"
-                                 " (an item of a package must be defined in [[items]])"))
-            elif code in p["items"][:j]:
-                problems.append((slabel, f"{key}.items[{j}]", f"item \"{code}\" listed twice"))
-            elif not items[code].guide.get("department"):
-                problems.append((slabel, f"{key}.items[{j}]", f"item \"{code}\" has no department: each item of a "
-                                 "package goes to its department's back office; give the item a department"))
-            else:
-                members.append(items[code])
-        business = p.get("business") or (members[0].business if members else "")
-        if p.get("business") and business not in businesses:
-            problems.append((slabel, f"{key}.business", f"unknown business \"{business}\"{_did_you_mean(business, businesses)}"))
-        if len(members) != len(p["items"]):
-            continue
-        form, clashes = merge_forms([(m.code, m.guide.get("form", [])) for m in members])
-        problems += [(slabel, f"{key}.items", c) for c in clashes]
-        packages[p["code"]] = Package(
-            code=p["code"], name=p["name"], business=business, items=tuple(p["items"]),
-            lead_department=p.get("lead_department") or members[0].guide["department"], form=tuple(form),
-            materials=tuple(merge_materials([(m.code, m.guide.get("materials", [])) for m in members])),
-            guide={k: v for k, v in p.items() if k in ("conditions", "basis", "note")})
-    return packages
-
-
-def merge_forms(forms: list[tuple[str, list[dict[str, Any]]]]) -> tuple[list[dict[str, Any]], list[str]]:
-    """The fields of several items' forms, each key once (一表申请); and every clash, as a sentence.
-
-    Two items asking the same key must ask the same thing: the same type, and for a choice the same options.
-    """
-    merged: dict[str, dict[str, Any]] = {}
-    clashes = []
-    for code, form in forms:
-        for f in form:
-            first = merged.get(f["key"])
-            if first is None:
-                merged[f["key"]] = {**f, "items": [code]}
-                continue
-            if first["type"] != f["type"]:
-                clashes.append(f"field \"{f['key']}\" is a {first['type']} in item \"{first['items'][0]}\" but a "
-                               f"{f['type']} in item \"{code}\": one answer cannot serve both; rename one of them")
-            elif f["type"] == "select" and ({o["value"] for o in first.get("options", [])}
-                                            != {o["value"] for o in f.get("options", [])}):
-                clashes.append(f"field \"{f['key']}\" has other options in item \"{code}\" than in item "
-                               f"\"{first['items'][0]}\": one answer cannot serve both; give them the same options")
-            first["required"] = first.get("required", False) or f.get("required", False)
-            first["items"].append(code)
-    return list(merged.values()), clashes
-
-
-def merge_materials(lists: list[tuple[str, list[dict[str, Any]]]]) -> list[dict[str, Any]]:
-    """Several items' materials, each name once (一套材料); ``of`` maps it to each item's own checklist index."""
-    merged: dict[str, dict[str, Any]] = {}
-    for code, materials in lists:
-        for i, m in enumerate(materials):
-            first = merged.setdefault(m["name"], {**m, "required": False, "copies": 0, "of": {}})
-            first["required"] = first["required"] or m.get("required", True)
-            first["copies"] = max(first["copies"], m.get("copies", 1))
-            first["of"][code] = i
-    return list(merged.values())
 
 
 def _hours(h: dict[str, Any], calendar: WorkCalendar, label: str, problems: list) -> OpeningHours:

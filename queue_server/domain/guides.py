@@ -2,7 +2,7 @@
 
 A manager edits an item's guide in the browser (conditions, materials, fees, basis, time limits, the
 application form): :meth:`GuideDesk.save_item` checks the item exactly as the services file is checked
-(:data:`hallq.hallconfig.ITEM` and :func:`hallq.hallconfig.item_problems`), then in one transaction writes
+(:data:`hallq.catalogue_config.ITEM` and :func:`hallq.catalogue_config.item_problems`), then in one transaction writes
 the item, keeps the new version whole in ``item_versions`` (version 1 being the item as it was before its
 first edit) and journals ``item_edited`` with the keys that changed.
 
@@ -26,7 +26,8 @@ import sqlite3
 import tomllib
 from typing import TYPE_CHECKING, Any
 
-from hallq.hallconfig import ITEM, SERVICES_FILE, item_problems
+from hallq.catalogue_config import ITEM, item_problems
+from hallq.config_schema import SERVICES_FILE
 from hallq.i18n import languages, text
 from queue_server.domain import search
 from queue_server.domain.context import Actor, Tx
@@ -306,7 +307,7 @@ def _managers_only(actor: Actor) -> None:
 
 def edited_apart_from_file(conn: sqlite3.Connection, items: dict[str, Any]) -> list[str]:
     """The items edited in the browser (or imported) that differ now from the services file's ``items``
-    (:class:`hallq.hallconfig.ServiceItem` by code): what the file would replace if it changed."""
+    (:class:`hallq.catalogue_config.ServiceItem` by code): what the file would replace if it changed."""
     out = []
     for r in conn.execute("SELECT * FROM items WHERE active AND code IN (SELECT code FROM item_versions)"):
         it = items.get(r["code"])
