@@ -14,19 +14,15 @@ from county import console
 from county import db as cdb
 from county.app import create_app
 from hallq.demo import DEMO_PASSWORD
-from tests.county.test_console import _client, a_day_of_hall_a, cfg  # noqa: F401
+from tests.county.test_console import _client, cfg  # noqa: F401
+from tests.county.test_console import alerting as raise_alerts
 from tests.county.conftest import sql
 
 
 @pytest.fixture
 def alerting(cfg):  # noqa: F811
-    """Hall A past its wait and satisfaction thresholds, hall B silent for an hour: three open alerts."""
-    a_day_of_hall_a(cfg)
-    with cdb.connect(cfg.database_url, autocommit=True) as conn:
-        console.fold(conn, cfg)
-        conn.execute("UPDATE hall_progress SET server_state = 'offline', server_state_since = now() - interval '1 hour' "
-                     "WHERE site = 'hall-b'")
-        console.check_alerts(conn, cfg)
+    """Three open alerts: hall A's wait and satisfaction, hall B silent (test_console.alerting)."""
+    raise_alerts(cfg)
     return cfg, {(r["site"], r["kind"]): r["id"] for r in sql(cfg.database_url,
                                                                 "SELECT id, site, kind FROM alerts WHERE cleared_at IS NULL")}
 

@@ -45,8 +45,13 @@ def live(site: str, e: dict):
 
 @pytest.fixture
 def cfg(county_db, tmp_path):
+    return make_county(county_db, tmp_path)
+
+
+def make_county(county_db: str, tmp_path: Path, extra: str = ""):
+    """Two halls (A, a district; B, a town under it), a supervisor and B's manager; ``extra``: more sections."""
     path = tmp_path / "county.toml"
-    path.write_text(f'''
+    path.write_text(f'''{extra}
 [county]
 id = "t"
 name = {{ zh-Hans = "测试县", en = "Test county" }}
@@ -170,13 +175,19 @@ def test_a_gap_holds_the_fold_until_it_is_filled_and_nothing_counts_twice(cfg):
     assert sql(cfg.database_url, "SELECT sum(issued) i, sum(called) c FROM console_daily")[0] == {"i": 2, "c": 1}
 
 
-def test_alerts_are_raised_past_the_thresholds_and_cleared_when_back(cfg):
+def alerting(cfg) -> None:
+    """Hall A past its wait and satisfaction thresholds, hall B offline for an hour (silent), and the alerts checked."""
     a_day_of_hall_a(cfg)
     with cdb.connect(cfg.database_url, autocommit=True) as conn:
         console.fold(conn, cfg)
         conn.execute("UPDATE hall_progress SET server_state = 'offline', server_state_since = now() - interval '1 hour' "
                      "WHERE site = 'hall-b'")
         console.check_alerts(conn, cfg)
+
+
+def test_alerts_are_raised_past_the_thresholds_and_cleared_when_back(cfg):
+    alerting(cfg)
+    with cdb.connect(cfg.database_url, autocommit=True) as conn:
         open_ = {(r["site"], r["kind"]) for r in conn.execute("SELECT site, kind FROM alerts WHERE cleared_at IS NULL")}
         assert {("hall-a", "wait"), ("hall-a", "satisfaction"), ("hall-b", "silent")} <= open_
         feed(cfg, *[live("hall-a", entry(s, "call", NOW, tk, window=1)) for s, tk in ((14, "A003"), (15, "A004"))])

@@ -8,46 +8,23 @@ from __future__ import annotations
 
 import pytest
 
-from county import db as cdb
-from county import registry
 from county.app import create_app
-from county.config import load_county
-from hallq.demo import DEMO_PASSWORD, DEMO_PASSWORD_HASH
+from hallq.demo import DEMO_PASSWORD
 from tests.county.conftest import sql
+from tests.county.test_console import make_county
 
 FREE, PER_CLIENT = 3, 6
 
 
 @pytest.fixture
 def cfg(county_db, tmp_path):
-    path = tmp_path / "county.toml"
-    path.write_text(f'''
-[county]
-id = "t"
-name = {{ zh-Hans = "测试县", en = "Test county" }}
-[broker]
-url = "mqtt://127.0.0.1:1"
+    return make_county(county_db, tmp_path, f"""
 [security]
 sign_in_free_failures = {FREE}
 sign_in_free_failures_per_client = {PER_CLIENT}
 sign_in_first_delay_seconds = 60
 sign_in_max_delay_minutes = 30
-[[halls]]
-site = "hall-a"
-level = "district"
-name = {{ zh-Hans = "甲大厅", en = "Hall A" }}
-journal_url = "http://127.0.0.1:1"
-credential = "env:NONE"
-[[accounts]]
-username = "sup"
-role = "supervisor"
-password_hash = "{DEMO_PASSWORD_HASH}"
-''', encoding="utf-8")
-    cdb.migrate(county_db)
-    c = load_county(path, database_url=county_db)
-    with cdb.connect(county_db) as conn:
-        registry.sync(conn, c)
-    return c
+""")
 
 
 def login(client, addr: str, username: str = "sup", password: str = "wrong"):
