@@ -234,12 +234,8 @@ def rankings(who):
         if by == "hall" else {}
     fmt = request.args.get("format")
     if fmt in ("csv", "xlsx"):
-        head = ["#", t(f"county.rankings.by_{by}"), t("county.col.issued"), t("county.col.called"),
-                t("county.col.served"), t("county.col.avg_wait"), t("county.col.on_time"), t("county.col.rated"),
-                t("county.col.bad"), t("county.col.satisfaction")]
-        out = [[i, names.get(r["key"], r["key"]), r["issued"], r["called"], r["served"], r["avg_wait_minutes"],
-                _ratio(r["on_time_rate"]), r["rated"], r["bad"], _ratio(r["satisfaction"])]
-               for i, r in enumerate(rows, 1)]
+        head = ["#", t(f"county.rankings.by_{by}"), *_measures_head()]
+        out = [[i, names.get(r["key"], r["key"]), *_measures(r)] for i, r in enumerate(rows, 1)]
         return export(head, out, fmt, f"county-rankings-{by}-{site or 'all'}-{start.isoformat()}-{end.isoformat()}")
     return render("county/rankings.html", rows=rows, by=by, days=days, start=start, end=end, names=names,
                   kinds=list(console.RANKINGS))
@@ -288,11 +284,8 @@ def stats(who):
     series = console.daily_series(_ext()["conn"](), start, end, site)
     fmt = request.args.get("format")
     if fmt in ("csv", "xlsx"):
-        head = [t("county.col.day"), t("county.col.issued"), t("county.col.called"), t("county.col.served"),
-                t("county.col.avg_wait"), t("county.col.on_time"), t("county.col.rated"), t("county.col.bad"),
-                t("county.col.satisfaction")]
-        out = [[r["key"].isoformat(), r["issued"], r["called"], r["served"], r["avg_wait_minutes"],
-                _ratio(r["on_time_rate"]), r["rated"], r["bad"], _ratio(r["satisfaction"])] for r in series]
+        head = [t("county.col.day"), *_measures_head()]
+        out = [[r["key"].isoformat(), *_measures(r)] for r in series]
         return export(head, out, fmt, f"county-{site or 'all'}-{start.isoformat()}-{end.isoformat()}")
     labels = [r["key"].strftime("%m-%d") for r in series]
     charts = [
@@ -305,6 +298,17 @@ def stats(who):
         if who["role"] == "supervisor" else []
     return render("county/stats.html", series=series, charts=charts, days=days, site=site, halls=halls,
                   start=start, end=end)
+
+
+def _measures_head() -> list[str]:
+    """The measures every report exports (rankings and statistics alike), in the reader's language."""
+    return [t(f"county.col.{c}") for c in ("issued", "called", "served", "avg_wait", "on_time", "rated", "bad",
+                                           "satisfaction")]
+
+
+def _measures(r: dict) -> list:
+    return [r["issued"], r["called"], r["served"], r["avg_wait_minutes"], _ratio(r["on_time_rate"]), r["rated"],
+            r["bad"], _ratio(r["satisfaction"])]
 
 
 def _ratio(x: float | None) -> float | None:
