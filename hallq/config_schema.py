@@ -160,7 +160,9 @@ MATERIAL = Obj({
     "note": Str(max_len=300),
 }, required=["name", "form"])
 
-FORM_FIELD_TYPES = ("text", "number", "date", "phone", "id_number", "select", "textarea")
+# person_name: a person's name other than the applicant's (新生儿, 母亲, 监护人...): checked as a resident's name,
+# shown masked (张*三) like the applicant's, the full one only on request (显示全名, journaled)
+FORM_FIELD_TYPES = ("text", "number", "date", "phone", "id_number", "select", "textarea", "person_name")
 FORM_FIELD = Obj({  # one field of an item's application form (前台综合受理), see docs/applications.md
     "key": Str(pattern=r"[a-z][a-z0-9_]{0,31}"),
     "label": _NAME,

@@ -62,7 +62,7 @@ def check_form_field(spec: dict[str, Any], raw: Any, lang: str, today: date | No
         return None, tr("invalid.too_long", lang, label=label, n=spec["max_len"])
     if kind == "id_number":
         return check_id_number(value, lang, today)
-    if kind == "name":
+    if kind in ("name", "person_name"):  # the applicant's, or another person's on the form (新生儿, 母亲...)
         return check_name(value, lang)
     if kind == "phone":
         return check_phone(value, lang)

@@ -78,7 +78,9 @@ class FormState:
         for s in self.specs:
             options = [Option(o["value"], pick(o["label"], lang), selected=o["value"] == self.values.get(s["key"]))
                        for o in s.get("options", [])]
-            out.append(Field(s["key"], pick(s.get("label"), lang) or s["key"], s.get("type", "text"),
+            kind = s.get("type", "text")
+            kind = "name" if kind == "person_name" else kind  # typed and checked as the applicant's name is
+            out.append(Field(s["key"], pick(s.get("label"), lang) or s["key"], kind,
                              self.values.get(s["key"], ""), self.errors.get(s["key"], ""), bool(s.get("required")),
                              options, max_len=s.get("max_len"), pattern=s.get("pattern", "")))
         return out

@@ -5,7 +5,11 @@ hallq/hallconfig.py). Every value is checked against its field; every
 problem is reported at once, each with a sentence in three languages that
 names the field, so a kiosk can show it beside the input and keep what was
 typed. ID numbers typed into a form (e.g. a child's, a proxy's) are checked
-and kept masked only: the clerk checks the original documents.
+and kept masked only: the clerk checks the original documents. A person's name
+typed into a form (``type = "person_name"``: the baby's, the mother's, a
+guardian's) is checked as the applicant's name is, kept whole (the case needs it)
+and shown masked like it (:func:`mask_person_names`); the full one only on request,
+journaled (queue_server/domain/resident_names.py).
 """
 
 from __future__ import annotations
@@ -14,10 +18,13 @@ import re
 from datetime import date
 from typing import Any
 
-from hallq.privacy import IdNumber, InvalidIdNumber, normalise_phone
+from hallq.privacy import IdNumber, InvalidIdNumber, mask_name, normalise_phone
 from queue_server.domain.errors import messages
+from queue_server.domain.people import valid_name
 
-DEFAULT_MAX = {"text": 200, "textarea": 2000}
+PERSON_NAME = "person_name"
+
+DEFAULT_MAX = {"text": 200, "textarea": 2000, PERSON_NAME: 40}
 
 Problem = tuple[str, str, dict[str, str]]  # (path, code, texts) as in queue_server.domain.people
 
@@ -31,6 +38,23 @@ def public_form(form: list[dict[str, Any]]) -> list[dict[str, Any]]:
                  "options": f.get("options", []), "min": f.get("min"), "max": f.get("max"), "hint": f.get("hint")}
         out.append(field)
     return out
+
+
+def person_name_keys(form: list[dict[str, Any]]) -> set[str]:
+    """The keys of a form's fields that hold a person's name."""
+    return {f["key"] for f in form if f.get("type") == PERSON_NAME}
+
+
+def mask_person_names(form: list[dict[str, Any]], values: dict[str, Any]) -> dict[str, Any]:
+    """A form's answers as every view shows them: a person's name masked (张*三) as the applicant's is."""
+    keys = person_name_keys(form)
+    return {k: mask_name(v) if k in keys and isinstance(v, str) else v for k, v in values.items()}
+
+
+def person_names(form: list[dict[str, Any]], values: dict[str, Any]) -> dict[str, str]:
+    """The full names a form's answers hold, by key (for 显示全名 only)."""
+    keys = person_name_keys(form)
+    return {k: v for k, v in values.items() if k in keys and isinstance(v, str)}
 
 
 def check_fields(form: list[dict[str, Any]], values: dict[str, Any], today: date, prefix: str = "fields.",
@@ -92,6 +116,11 @@ def _check_value(f: dict[str, Any], raw: Any, today: date) -> tuple[Any, tuple[s
             return IdNumber.parse(text, today=today).masked, None
         except InvalidIdNumber as e:
             return None, ("invalid_id_number", _say(f, "error.form.invalid_id_number", reason=e.messages()))
+    if kind == PERSON_NAME:
+        name = " ".join(text.split())
+        if not valid_name(name):
+            return None, ("invalid_name", _say(f, "error.form.invalid_name"))
+        return name, None
     if kind == "select":
         values = [o["value"] for o in f.get("options", [])]
         if text not in values:

@@ -25,7 +25,7 @@ from hallq.i18n import Texts, texts
 from queue_server.domain import applications as apps
 from queue_server.domain.context import Actor, Tx
 from queue_server.domain.errors import Conflict, DomainError, NotFound, messages
-from queue_server.domain.forms import check_fields, public_form
+from queue_server.domain.forms import check_fields, mask_person_names, public_form
 from queue_server.domain.guides import catalogue_version
 from queue_server.domain.people import invalid, item_row, person_problems
 from queue_server.domain.progress import missing_required, overdue_kind, status_name
@@ -311,8 +311,10 @@ def package_view(conn: sqlite3.Connection, pkg_row: sqlite3.Row, today: date, ba
     rows = parts(conn, pkg_row)
     name = json.loads(pkg_row["name"])
     part_views, timeline, missing, wanted = [], {}, [], []  # type: ignore[var-annotated]
+    forms: list[dict[str, Any]] = []  # the parts' forms: which answers are a person's name (masked below)
     for r in rows:
         it = item_row(conn, r["item"], active_only=False)
+        forms += it["guide"].get("form", [])
         kind = overdue_kind(r, today)
         part = {"tracking_no": r["tracking_no"], "item": r["item"], "item_name": it["name"],
                 "department": it["guide"].get("department", ""), "status": r["status"],
@@ -349,7 +351,8 @@ def package_view(conn: sqlite3.Connection, pkg_row: sqlite3.Row, today: date, ba
     if back_office:
         view.update(applicant={"name": pkg_row["name_masked"], "id": pkg_row["id_masked"],
                                "phone": pkg_row["phone_masked"]},
-                    fields=json.loads(pkg_row["fields"]), materials_provided=json.loads(pkg_row["materials"]),
+                    fields=mask_person_names(forms, json.loads(pkg_row["fields"])),
+                    materials_provided=json.loads(pkg_row["materials"]),
                     source=pkg_row["source"])
     return view
 

@@ -30,6 +30,13 @@ _NAME = re.compile(f"(?:[{_HAN}][{_IVS}]?|[·•．.A-Za-z' -])+")  # 2-40 chara
 Problem = tuple[str, str, dict[str, str]]  # (field path, code, texts)
 
 
+def valid_name(clean_name: str) -> bool:
+    """A person's name as the ID card writes it (whitespace already collapsed): 2-40 characters as a reader counts
+    them, Han (a 生僻字 with its variation selector too) or Latin letters, the middle dot of minority names."""
+    return bool(_NAME.fullmatch(clean_name) and any(c.isalpha() for c in clean_name)
+                and 2 <= name_length(clean_name) <= 40)
+
+
 @dataclass(frozen=True)
 class Person:
     name: str
@@ -47,8 +54,7 @@ def person_problems(tx: Tx, name: str | None, id_number: str | None, phone: str 
     """Check the fields given (None = not asked for); return the person and every problem."""
     problems: list[Problem] = []
     clean_name = " ".join((name or "").split())
-    if name is not None and not (_NAME.fullmatch(clean_name) and any(c.isalpha() for c in clean_name)
-                                 and 2 <= name_length(clean_name) <= 40):
+    if name is not None and not valid_name(clean_name):
         problems.append((prefix + "name", "invalid_name", messages("error.person.name")))
     person_id = None
     if id_number is not None and not id_number.strip():

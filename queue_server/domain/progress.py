@@ -16,6 +16,7 @@ from typing import Any
 
 from hallq.i18n import Texts, texts
 from hallq.privacy import mask_name, mask_phone
+from queue_server.domain.forms import mask_person_names
 from queue_server.domain.people import item_row
 
 OPEN = ("submitted", "pre_review", "accepted", "correction")
@@ -83,7 +84,8 @@ def application_view(conn: sqlite3.Connection, app: sqlite3.Row, today: date, ba
     if back_office:
         view.update(
             applicant={"name": app["name_masked"], "id": app["id_masked"], "phone": app["phone_masked"]},
-            fields=json.loads(app["fields"]), materials_provided=provided, materials=materials_of(it),
+            fields=mask_person_names(it["guide"].get("form", []), json.loads(app["fields"])),
+            materials_provided=provided, materials=materials_of(it),
             mail_to=masked_mail_to(app), source=app["source"],
             accepted_at=app["accepted_at"], result_at=app["result_at"], delivered_at=app["delivered_at"],
             waybill=app["waybill"], correction_history=correction, updated_at=app["updated_at"],

@@ -12,16 +12,23 @@ booking; never the name itself). Least privilege (个人信息保护法 §51, �
   (their own case), or, signed in at a delivery window (统一出件窗口, ``kind = "delivery"``), for an
   application whose result is ready or handed over (出件: the name checked against the ID card);
 * anyone else is refused 403 ``not_your_business``, with the way out in the message.
+
+The same holds for the other people's names an application form holds (fields of type
+``person_name``: the baby's, the mother's, a guardian's): masked in every view, answered in full
+with the applicant's name (``fields``), under the same rule and the same journal entry.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from typing import Any
 
 from queue_server.domain import contacts
 from queue_server.domain.context import Tx
+from queue_server.domain.forms import person_names
 from queue_server.domain.errors import Forbidden
+from queue_server.domain.people import item_row
 
 
 RESULT = ("result_ready", "delivered")  # a delivery window's clerk hands these over
@@ -70,7 +77,13 @@ def application_name(tx: Tx, row: sqlite3.Row, parts: list[sqlite3.Row], busines
                   handing_over=any(r["status"] in RESULT for r in parts))
     tx.journal("resident_name_viewed", business=next(iter(businesses)) if len(businesses) == 1 else None,
                data={"tracking_no": row["tracking_no"]})
-    answer = {"tracking_no": row["tracking_no"], "name": row["applicant_name"], "name_masked": row["name_masked"]}
+    answer: dict[str, Any] = {"tracking_no": row["tracking_no"], "name": row["applicant_name"],
+                              "name_masked": row["name_masked"]}
+    if "fields" in row.keys() and row["fields"]:  # other people's names the form holds (新生儿, 母亲...): the same rule
+        form = [f for r in parts for f in item_row(tx.conn, r["item"], active_only=False)["guide"].get("form", [])]
+        names = person_names(form, json.loads(row["fields"]))
+        if names:
+            answer["fields"] = names
     if "mail_to" in row.keys() and row["mail_to"]:  # the waybill is written to the recipient by name and phone
         mail_to = contacts.unseal_mail_to(tx.hall.secret, row["tracking_no"], row["mail_to"]) or {}
         answer["mail_to"] = {k: mail_to.get(k) for k in ("recipient", "phone")}

@@ -14,6 +14,7 @@ from flask import Blueprint, jsonify, request
 
 from hallq.i18n import pick
 from queue_server.domain.errors import DomainError
+from queue_server.domain.forms import PERSON_NAME
 
 from queue_server.readmodel import hall as hall_reads
 from queue_server.web.pages import install_page_headers, lang, page, render, state, t, texts
@@ -112,7 +113,8 @@ def _package(st, pkg) -> str:
         spec = labels.get(key, {})
         options = {o["value"]: o["label"] for o in spec.get("options") or []}
         rows.append((texts(spec["label"]) if spec.get("label") else key,
-                     texts(options[value]) if isinstance(value, str) and value in options else str(value)))
+                     texts(options[value]) if isinstance(value, str) and value in options else str(value),
+                     key if spec.get("type") == PERSON_NAME else None))  # masked; 显示全名 fills it in
     reviewable = any(p["status"] in ("submitted", "pre_review") for p in pkg["parts"])
     return render("console/package.html", pkg=pkg, guide=guide, handed=handed, form_rows=rows, reviewable=reviewable,
                   missing=[m for m in guide["materials"] if m["name"] not in handed],
@@ -129,5 +131,6 @@ def _form_rows(st, app) -> list[tuple]:
         options = {o["value"]: o["label"] for o in spec.get("options", [])}
         values = value if isinstance(value, list) else [value]
         shown = "、".join(texts(options[v]) if isinstance(v, str) and v in options else str(v) for v in values)
-        rows.append((texts(spec["label"]) if spec.get("label") else key, shown))
+        rows.append((texts(spec["label"]) if spec.get("label") else key, shown,
+                     key if spec.get("type") == PERSON_NAME else None))  # masked; 显示全名 fills it in
     return rows

@@ -101,6 +101,15 @@ def test_validation_sentences():
     assert check_name("张\ufe00" * 41, "zh-Hans")[1]  # 41: too long
     from hallq.privacy import mask_name
     assert mask_name("葛\U000e0100优明") == "葛\U000e0100*明" and mask_name("邉\ufe00子") == "邉\ufe00*"  # one each
+    # another person's name on a form (新生儿, 母亲...): typed and checked as the applicant's name is
+    baby = {"key": "child_name", "type": "person_name", "required": True, "max_len": 40,
+            "label": {"zh-Hans": "新生儿姓名", "zh-Hant": "新生兒姓名", "en": "Baby's name"}}
+    assert check_form_field(baby, "欧阳安然", "zh-Hans") == ("欧阳安然", "")
+    assert check_form_field(baby, "宝宝1号", "zh-Hans")[1] == check_name("宝宝1号", "zh-Hans")[1] != ""
+    assert check_form_field(baby, "𪚥\U000e0100明", "zh-Hans")[0] == "𪚥\U000e0100明"
+    from kiosk.presenters.forms import PERSON_FIELDS, FormState
+    applicant_kind = FormState(PERSON_FIELDS).fields("zh-Hans")[0].kind
+    assert FormState([baby]).fields("zh-Hans")[0].kind == applicant_kind == "name"  # the same keyboard
     spec = {"key": "capital", "type": "number", "min": 0, "max": 100, "required": True,
             "label": {"zh-Hans": "资金", "zh-Hant": "資金", "en": "Capital"}}
     assert check_form_field(spec, "150", "zh-Hans")[1] == "“资金”应在 0 到 100 之间"

@@ -301,3 +301,49 @@ def test_the_journal_page_names_every_action_in_words(app, api):
     page = Browser(app, "900").client.get("/manager/journal").text
     assert "过号 <span class=\"muted\">no_show</span>" in page and "<option value=\"no_show\">过号</option>" in page
     assert "=None" not in page and "=True" not in page
+
+
+def test_other_peoples_names_on_a_form_are_masked_like_the_applicants_and_shown_on_request(city):
+    """新生儿 / 母亲 / 父亲 (fields of type person_name): masked in the back office's page and API, on /a/<no>
+    nowhere; the full names only with 显示全名, under the same rule and journal entry as the applicant's."""
+    from tests.queue_server.test_packages import MOTHER, NEWBORN
+
+    api = Api(city.test_client())
+    fields = {**NEWBORN, "child_name": "欧阳安然", "mother_name": "张丽华", "father_name": "欧阳建"}
+    g = api.ok("get", "/packages/newborn")
+    assert {f["key"]: f["type"] for f in g["fields"]}["child_name"] == "person_name"
+    body = {"applicant": {"name": "张丽华", "id_number": MOTHER, "phone": "13912345678"}, "fields": fields,
+            "materials": [m["index"] for m in g["materials"]], "delivery": "onsite"}
+    no = api.ok("post", "/packages/newborn/applications", body, as_="kiosk", status=201)["tracking_no"]
+    full = ("欧阳安然", "张丽华", "欧阳建")
+    # the API's back-office views: masked as names are (欧**然, 张*华, 欧*建)
+    pkg = api.ok("get", f"/applications/{no}", as_="2001")
+    part = api.ok("get", f"/applications/{no}-1", as_="2001")
+    for view in (pkg, part):
+        assert view["fields"]["child_name"] == "欧**然" and view["fields"]["mother_name"] == "张*华"
+        assert not any(n in str(view) for n in full), view
+    assert pkg["fields"]["father_name"] == "欧*建" and pkg["fields"]["birth_hospital"] == "六盘水市妇幼保健院"
+    # the pages: the package's and a part's, and the resident's /a/<no>
+    manager = Browser(city, "2001")
+    for path in (f"/console/backoffice/{no}", f"/console/backoffice/{no}-1", f"/a/{no}", f"/a/{no}-1"):
+        page = (manager.client if path.startswith("/console") else city.test_client()).get(path)
+        assert page.status_code == 200 and not any(n in page.text for n in full), path
+    assert 'data-person-field="child_name">欧**然</dd>' in manager.client.get(f"/console/backoffice/{no}").text
+    # 显示全名: the full names with the applicant's, journaled once, never the names in the journal
+    for tracking in (no, f"{no}-1"):
+        r = manager.client.post(f"/console/backoffice/{tracking}/applicant-name", headers={"X-CSRF-Token": manager.csrf})
+        assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store", r.text
+        assert r.get_json()["name"] == "张丽华" and r.get_json()["fields"]["child_name"] == "欧阳安然"
+    assert r.get_json()["fields"] == {"child_name": "欧阳安然", "mother_name": "张丽华", "father_name": "欧阳建"}
+    clerk = Browser(city, "1002")  # signed in nowhere, no step on the case: refused, no name in the answer
+    r = clerk.client.post(f"/console/backoffice/{no}/applicant-name", headers={"X-CSRF-Token": clerk.csrf})
+    assert r.status_code == 403 and not any(n in r.text for n in full)
+    conn = city.extensions["hallq"].db.connection()
+    assert conn.execute("SELECT COUNT(*) FROM journal WHERE action = 'resident_name_viewed'").fetchone()[0] == 2
+    journal = " ".join(d for (d,) in conn.execute("SELECT data FROM journal"))
+    assert not any(n in journal for n in full)
+    # a name that is not a name is refused as the applicant's is
+    bad = api.post("/packages/newborn/applications", {**body, "fields": {**fields, "child_name": "宝宝1号"}},
+                   as_="kiosk")
+    assert bad.status_code == 400 and [f["field"] for f in bad.get_json()["error"]["fields"]] == ["fields.child_name"]
+    assert "新生儿姓名有误" in bad.get_json()["error"]["message"], bad.get_json()

@@ -1,4 +1,4 @@
-/* 显示全名: the applicant's full name, asked for on a click and shown in place (the page's HTML holds only the
+/* 显示全名: the applicant's full name (and the other people's names the form holds), asked for on a click and shown in place (the page's HTML holds only the
    mask). The server checks who may see it and journals each view (docs/privacy.md). */
 "use strict";
 (function () {
@@ -16,6 +16,11 @@
       const data = (resp.headers.get("Content-Type") || "").includes("json") ? await resp.json() : {};
       if (!resp.ok) throw new Error((data.error && data.error.message) || resp.statusText);
       shown.textContent = data.name;
+      // other people's names on the form (新生儿, 母亲...): masked on the page, given with the applicant's
+      for (const dd of document.querySelectorAll("[data-person-field]")) {
+        const full = (data.fields || {})[dd.dataset.personField];
+        if (full) dd.textContent = full;
+      }
       button.hidden = true;
     } catch (e) {
       flash(e.message, "bad");
