@@ -283,17 +283,18 @@ class Publisher:
         self._send(contract.NOTICES, contract.NOTICES.topic(self.hall.config.site), self.snap.notices(db, now))
 
     def _send(self, topic_def: contract.Topic, topic: str, payload: dict[str, Any], force: bool = False) -> bool:
-        body = contract.encode(topic_def, payload)
         if topic_def.retained and not force:
-            # skip a retained publish identical to the last one but for its timestamp
+            # skip a retained publish identical to the last one but for its timestamp (compared before the
+            # payload is encoded: most snapshots of a flush are unchanged)
             stable = _without_time(payload)
             if self._last.get(topic) == stable:
                 return True
-            ok = self.conn.publish(topic, body, qos=topic_def.qos, retain=True)
+            ok = self.conn.publish(topic, contract.encode(topic_def, payload), qos=topic_def.qos, retain=True)
             if ok:
                 self._last[topic] = stable
             return ok
-        return self.conn.publish(topic, body, qos=topic_def.qos, retain=topic_def.retained)
+        return self.conn.publish(topic, contract.encode(topic_def, payload), qos=topic_def.qos,
+                                 retain=topic_def.retained)
 
     def _save_cursor(self) -> None:
         if self.cursor == self._cursor_saved or time.monotonic() - self._cursor_saved_at < 1.0:
@@ -306,5 +307,7 @@ class Publisher:
 
 
 def _without_time(payload: dict[str, Any]) -> bytes:
-    return json.dumps({k: v for k, v in payload.items() if k != "updated_at"}, sort_keys=True,
-                      ensure_ascii=False, default=str).encode()
+    # not sorted: a snapshot is built in the same order every time, and a differing order would only
+    # publish the same state once more
+    return json.dumps({k: v for k, v in payload.items() if k != "updated_at"}, ensure_ascii=False,
+                      default=str).encode()
