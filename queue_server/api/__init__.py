@@ -125,7 +125,10 @@ def operation(operation_id: str, summary: str, *, tag: str, auth: str = "open", 
             result = fn(*args, **kwargs)
             if isinstance(result, Response):
                 return result
-            return jsonify(result), op.status
+            # what jsonify writes outside debug mode, without its per-call argument handling (the hot path)
+            app = current_app
+            return app.response_class(f"{app.json.dumps(result, separators=(',', ':'))}\n", status=op.status,
+                                      mimetype="application/json")
 
         OPERATIONS[fn.__name__] = op
         return view

@@ -224,8 +224,11 @@ class QueueService:
 
     def _window_result(self, tx: Tx, number: int, ticket: sqlite3.Row | None = None,
                        seq: int | None = None) -> dict[str, Any]:
-        w = window_rules.get_window(tx, number)
-        out: dict[str, Any] = {"window": window_rules.window_view(tx.conn, w)}
+        views = window_rules.window_views(tx.conn, [number])  # one read of the window, not two
+        if not views:
+            from queue_server.domain.errors import unknown_window
+            raise unknown_window(number)
+        out: dict[str, Any] = {"window": views[0]}
         if ticket is not None:
             out["ticket"] = ticket_brief(ticket)
         if seq is not None:
