@@ -52,6 +52,9 @@ BOARD = Obj({
     }),
     "colours": COLOURS,
     "screenshot_interval": Num(min=0.2, max=600, description="offscreen: at most one screenshot per N seconds"),
+    "multisamples": Int(min=0, max=8, description="the window's antialiasing (MSAA) samples: 0 (the default) "
+                                                  "for the board's straight edges; each sample costs a "
+                                                  "screen-sized colour and depth buffer, in RAM on software GL"),
 }, required=["id"])
 
 BOARD_FILE = Obj({
@@ -140,6 +143,7 @@ class BoardSettings:
     notices: NoticeSettings = field(default_factory=NoticeSettings)
     colours: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_COLOURS))
     screenshot_interval: float = 2.0
+    multisamples: int = 0
 
     @property
     def size(self) -> tuple[int, int]:
