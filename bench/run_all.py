@@ -44,7 +44,8 @@ QUICK = {"issue": ["--seconds", "3", "--warmup", "1"], "call": ["--seconds", "3"
          "board": ["--calls", "20", "--flood", "2000", "--idle", "2"], "announcer": ["--calls", "10"],
          "statistics": ["--tickets", "10000", "--repeat", "1"], "backup": ["--tickets", "20000"],
          "dispatch": ["--seeds", "1"], "ime": ["--loads", "1", "--rounds", "2"],
-         "app_statistics": ["--applications", "10000", "--repeat", "2"]}
+         "app_statistics": ["--applications", "10000", "--repeat", "2"],
+         "station": ["--idle", "3", "--settle", "2", "--calls", "6", "--interval", "1"]}
 
 
 def takes_broker(script: Path) -> bool:
