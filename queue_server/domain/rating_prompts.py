@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from queue_server.domain import windows as window_rules
 from queue_server.domain.context import Actor, Tx
 from queue_server.domain.errors import Forbidden, NotFound
-from queue_server.domain.ratings import RECENT_MINUTES, ticket_to_rate_at_window
+from queue_server.domain.ratings import RECENT_MINUTES, no_longer_offered, ticket_to_rate_at_window
 
 if TYPE_CHECKING:
     from queue_server.domain.service import QueueService, RequestKey
@@ -36,8 +36,6 @@ def ask_for_rating(tx: Tx, number: int) -> dict[str, Any]:
     w = window_rules.get_window(tx, number)
     window_rules.authorize(tx, w)
     ticket = ticket_to_rate_at_window(tx, number)
-    if _declined(tx.conn, ticket["id"]) or _called_since(tx.conn, number, ticket):
-        raise NotFound("error.nothing_to_rate", code="nothing_to_rate")  # asking again would be pressing
     tx.journal("rating_prompt", ticket=ticket, window=number)
     return {"window": number, "ticket": ticket["label"], "prompted_at": tx.at}
 
@@ -48,7 +46,7 @@ def decline(tx: Tx, number: int) -> dict[str, Any]:
     check_bound(tx.actor, number)
     window_rules.get_window(tx, number)
     ticket = _rateable(tx.conn, number, tx.day, tx.now)
-    if ticket is None or _declined(tx.conn, ticket["id"]) or _called_since(tx.conn, number, ticket):
+    if ticket is None or no_longer_offered(tx.conn, number, ticket):
         raise NotFound("error.nothing_to_rate", code="nothing_to_rate")
     tx.journal("rating_declined", ticket=ticket, window=number)
     return {"window": number, "ticket": ticket["label"], "declined_at": tx.at}
@@ -70,28 +68,12 @@ def _rateable(conn: sqlite3.Connection, number: int, day: str, now: datetime) ->
     return row
 
 
-def _declined(conn: sqlite3.Connection, ticket_id: int) -> bool:
-    return conn.execute("SELECT 1 FROM journal INDEXED BY journal_ticket WHERE ticket_id = ? "
-                        "AND action = 'rating_declined' LIMIT 1", (ticket_id,)).fetchone() is not None
-
-
-def _called_since(conn: sqlite3.Connection, number: int, ticket: sqlite3.Row) -> bool:
-    """Whether the window called another resident once ``ticket`` was finished. The journal says so whatever the
-    call became (a ticket served, missed, transferred or requeued no longer shows it in its row), and in the order
-    things happened (call-next finishes and calls in one transaction, at the same instant)."""
-    return conn.execute(
-        "SELECT 1 FROM journal INDEXED BY journal_day_action WHERE business_day = ? "
-        "AND action IN ('call', 'call_back') AND window = ? AND seq > ("
-        "SELECT max(seq) FROM journal INDEXED BY journal_ticket WHERE ticket_id = ? AND action = 'complete') LIMIT 1",
-        (ticket["business_day"], number, ticket["id"])).fetchone() is not None
-
-
 def prompt_for_window(conn: sqlite3.Connection, number: int, now: datetime, businesses: dict[str, Any]
                       ) -> dict[str, Any]:
     """What the window's rating tablet shows now: a service to rate (and whether the clerk asked), or nothing."""
     day = now.date().isoformat()
     ticket = _rateable(conn, number, day, now)
-    if ticket is None or _declined(conn, ticket["id"]) or _called_since(conn, number, ticket):
+    if ticket is None or no_longer_offered(conn, number, ticket):
         return {"window": number, "ticket": None, "prompted": False, "prompted_at": None}
     prompted_at = None
     p = conn.execute("SELECT at, ticket_id FROM journal INDEXED BY journal_rating_prompts "

@@ -63,14 +63,38 @@ def rate(tx: Tx, ticket: sqlite3.Row, level: int, reasons: list[str] | None = No
 
 
 def ticket_to_rate_at_window(tx: Tx, number: int) -> sqlite3.Row:
-    """The ticket a window's rating pad rates: the one it finished last, recently, not yet rated."""
+    """The ticket a window's rating pad rates: the one it finished last, recently, not yet rated, not declined, and
+    only until the window calls someone else (queue_server/domain/rating_prompts.py: what the tablet offers)."""
     row = tx.one(
         "SELECT t.* FROM tickets t WHERE t.window = ? AND t.state = 'done' AND t.business_day = ? "
         "AND NOT EXISTS (SELECT 1 FROM ratings r WHERE r.ticket_id = t.id AND r.stage = 'window') "
-        "ORDER BY t.finished_at DESC LIMIT 1", (number, tx.day))
-    if row is None or (tx.now - datetime.fromisoformat(row["finished_at"])).total_seconds() > RECENT_MINUTES * 60:
+        "ORDER BY t.finished_at DESC, t.id DESC LIMIT 1", (number, tx.day))
+    if row is None or (tx.now - datetime.fromisoformat(row["finished_at"])).total_seconds() > RECENT_MINUTES * 60 \
+            or no_longer_offered(tx.conn, number, row):
         raise NotFound("error.nothing_to_rate", code="nothing_to_rate")
     return row
+
+
+def no_longer_offered(conn: sqlite3.Connection, number: int, ticket: sqlite3.Row) -> bool:
+    """The resident declined to rate ``ticket``, or the window has called someone since: its pad or tablet may not
+    rate it (the phone page still may, within the rating period)."""
+    return _declined(conn, ticket["id"]) or _called_since(conn, number, ticket)
+
+
+def _declined(conn: sqlite3.Connection, ticket_id: int) -> bool:
+    return conn.execute("SELECT 1 FROM journal INDEXED BY journal_ticket WHERE ticket_id = ? "
+                        "AND action = 'rating_declined' LIMIT 1", (ticket_id,)).fetchone() is not None
+
+
+def _called_since(conn: sqlite3.Connection, number: int, ticket: sqlite3.Row) -> bool:
+    """Whether the window called another resident once ``ticket`` was finished. The journal says so whatever the
+    call became (a ticket served, missed, transferred or requeued no longer shows it in its row), and in the order
+    things happened (call-next finishes and calls in one transaction, at the same instant)."""
+    return conn.execute(
+        "SELECT 1 FROM journal INDEXED BY journal_day_action WHERE business_day = ? "
+        "AND action IN ('call', 'call_back') AND window = ? AND seq > ("
+        "SELECT max(seq) FROM journal INDEXED BY journal_ticket WHERE ticket_id = ? AND action = 'complete') LIMIT 1",
+        (ticket["business_day"], number, ticket["id"])).fetchone() is not None
 
 
 def rating_view(r: sqlite3.Row) -> dict:

@@ -172,6 +172,8 @@ def test_once_the_next_resident_is_called_the_old_service_is_not_offered_even_wh
     assert api.ok("get", "/windows/1/rating-prompt", as_="tablet")["ticket"] is None
     r = api.post("/windows/1/rating-prompt", {}, as_="101")  # nor may the clerk ask for it again
     assert r.status_code == 404 and r.get_json()["error"]["code"] == "nothing_to_rate"
+    r = api.post("/windows/1/rating", {"level": 5}, as_="tablet")  # nor a pad pressed now rate it
+    assert r.status_code == 404 and r.get_json()["error"]["code"] == "nothing_to_rate"
     api.act(1, "call-next", "101")
     third = api.act(1, "complete", "101")["ticket"]["ticket"]  # a service finished now is offered again
     assert api.ok("get", "/windows/1/rating-prompt", as_="tablet")["ticket"]["ticket"] == third
@@ -191,6 +193,8 @@ def test_a_declined_rating_is_not_offered_again(api, state):
     r = api.post("/windows/1/rating-prompt", {}, as_="101")  # asking again would be pressing
     assert r.status_code == 404 and r.get_json()["error"]["code"] == "nothing_to_rate"
     r = api.post("/windows/1/rating-decline", {}, as_="tablet")
+    assert r.status_code == 404 and r.get_json()["error"]["code"] == "nothing_to_rate"
+    r = api.post("/windows/1/rating", {"level": 1}, as_="tablet")  # a pad pressed after 不评价 rates nothing
     assert r.status_code == 404 and r.get_json()["error"]["code"] == "nothing_to_rate"
     assert [a for (a,) in state.db.connection().execute(
         "SELECT action FROM journal WHERE ticket = ? AND action LIKE 'rating%'", (done["ticket"],))] \
