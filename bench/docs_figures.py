@@ -270,6 +270,47 @@ def _search(data: dict) -> str:
         f"{sum(len(r['unexpected_status']) for r in runs)} |"])
 
 
+def _partition(data: dict) -> str:
+    """Issue 13's partition run (tests/county/test_partition.py, HALLQ_PARTITION_JSON): the whole, then each hall."""
+    import statistics
+
+    m, imp, halls = data["machine"], data["impairment"], data["per_hall"]
+    cut = {s: h for s, h in halls.items() if h["partitioned"]}
+    caught = [h["caught_up_seconds"] for h in cut.values() if h["caught_up_seconds"] is not None]
+    link = next((r for r in (imp.get("emulator_at_end") or {}).get("rules", []) if r["packets"]), None)
+    through = (f" The emulator carried {link['packets']:,} packets of the halls' links and lost "
+               f"{link['lost']:,} of them ({link['lost'] / link['packets']:.2%}), {link['overflow']} over its "
+               "limit." if link else "")
+    cuts = [r for r in (imp.get("emulator_during_partition") or {}).get("rules", []) if r["loss"] >= 1]
+    if cuts:
+        through += (f" During the partition it dropped all {sum(r['lost'] for r in cuts):,} packets to and from the "
+                    f"{len(cuts)} cut halls ({sum(r['packets'] for r in cuts):,} sent).")
+    dirty = f" (uncommitted changes in {', '.join(data['uncommitted_changes'])})" if data["uncommitted_changes"] else ""
+    lines = [
+        f"{data['generated'][:10]}, `{data['command']}`, commit `{data['git']}`{dirty}; {m['cpus']} × "
+        f"{m['cpu_model']}, kernel {m['kernel']}, load average {m['load_average_1_5_15'][0]:.1f} at the start "
+        f"(shared with other work). Links: {imp['what']}.{through}", "",
+        "| halls | partitioned | for | events | lost | counted twice | quarantined | caught up after the link's "
+        "return | issue p99, worst hall, before / during |", "|---|---|---|---|---|---|---|---|---|",
+        f"| {data['halls']} | {data['partitioned']} | {data['partition_seconds']:.0f} s | {data['events']:,} | "
+        f"**{data['lost']}** | **{data['duplicates']}** | {data['quarantined']} | "
+        + (f"**{max(caught):.1f} s** at most, median {statistics.median(caught):.1f} s "
+           f"(target ≤ {data['catch_up_target_seconds']:.0f} s)" if caught else "–")
+        + (f", **not in time: {', '.join(data['not_caught_up_in_time'])}**" if data["not_caught_up_in_time"] else "")
+        + f" | {data['issue_p99_ms_max_before']:.0f} ms / {data['issue_p99_ms_max_during']:.0f} ms |", "",
+        "| hall | partitioned | events | behind at the link's return | caught up in | by catch-up / live | issue p50 / "
+        "p99 before | issue p50 / p99 during |", "|---|---|---|---|---|---|---|---|"]
+    for site, h in halls.items():
+        b, d = h["issue_before"], h["issue_during"]
+        lines.append(
+            f"| {site} | {'yes' if h['partitioned'] else 'no'} | {h['events']:,} | "
+            f"{'–' if h['behind_at_link_return'] is None else format(h['behind_at_link_return'], ',')} | "
+            f"{'–' if h['caught_up_seconds'] is None else format(h['caught_up_seconds'], '.1f') + ' s'} | "
+            f"{h['received_by_catch_up']:,} / {h['received_live']:,} | {b['p50_ms']:.0f} / {b['p99_ms']:.0f} ms | "
+            f"{d['p50_ms']:.0f} / {d['p99_ms']:.0f} ms |")
+    return "\n".join(lines)
+
+
 BLOCKS = {
     "performance-summary": (ROOT / "docs" / "performance.md", newest_run, _summary),
     "readme-figures": (ROOT / "README.md", newest_run, _readme),
@@ -279,6 +320,7 @@ BLOCKS = {
                           _structure),
     "backup-figures": (ROOT / "docs" / "deployment.md", ROOT / "docs" / "performance-backup-2026-12-06.json", _backup),
     "search-figures": (ROOT / "docs" / "api.md", ROOT / "docs" / "performance-search-2026-12-06.json", _search),
+    "partition-figures": (ROOT / "docs" / "county.md", ROOT / "docs" / "partition-2026-12-06.json", _partition),
 }
 
 
