@@ -91,6 +91,12 @@ def test_a_halls_tickets_show_on_the_county_console_and_the_page_passes_axe(coun
     assert 'data-site="village-c"' not in mgr.get("/console/")[1]
     assert mgr.get("/console/halls/village-c/journal")[0] == 403
 
+    # an open alert (its acknowledge and resolve form on the alerts page) and a resolved one, for axe to read
+    with cdb.connect(county.database, autocommit=True) as conn:
+        conn.execute("INSERT INTO alerts (site, kind, detail) VALUES ('town-a', 'quarantine_malformed', 'e2e')")
+        conn.execute("INSERT INTO alerts (site, kind, detail, cleared_at, resolved_by, resolution) VALUES "
+                     "('town-a', 'quarantine_oversized', 'e2e', now(), 'sup', '已处理')")
+    assert "csrf_token" in sup.get("/console/alerts")[1] and "已处理" in sup.get("/console/alerts?state=closed")[1]
     driver = start_chromium(tmp_path / "profile", (1366, 900))
     try:
         driver.set_script_timeout(60)
