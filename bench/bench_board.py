@@ -85,7 +85,7 @@ def run(args, work: Path, broker: Mosquitto) -> dict:
     from kivy.graphics.opengl import glFinish
 
     from display_board.app import BoardApp
-    from display_board.board_main import BOARD_TOPICS
+    from display_board.board_main import BOARD_TOPICS, schedule_heap_trim
     from display_board.display import register_font
     from hallq.feed import HallFeed
     from display_board.model import BoardModel
@@ -94,6 +94,7 @@ def run(args, work: Path, broker: Mosquitto) -> dict:
     from hallq.mqtt import connect_from_settings
 
     register_font(find_cjk_font())
+    schedule_heap_trim()  # as hallq board does (the rest of its memory settings come with prepare_kivy)
     model = BoardModel(settings)
     app = BoardApp(model, now=lambda: datetime.now(CHINA), finish_frames=True)  # as hallq board offscreen
     conn = connect_from_settings(settings.hall.mqtt, settings.hall.site, "board", "bench")

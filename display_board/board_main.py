@@ -49,7 +49,7 @@ def run_board(settings: BoardSettings, mode: str = "auto", data_dir: str | None 
     from kivy.clock import Clock
 
     from display_board.app import BoardApp
-    from display_board.display import register_font, trim_heap
+    from display_board.display import register_font
     from hallq.feed import HallFeed
     from display_board.model import BoardModel
     from hallq.mqtt import connect_from_settings
@@ -70,10 +70,7 @@ def run_board(settings: BoardSettings, mode: str = "auto", data_dir: str | None 
     log.info("board %s of %s listening on %s (hallq/%s/…)", settings.id, hall.site, connection.address, hall.site)
     connection.start()
     signal.signal(signal.SIGTERM, lambda *a: Clock.schedule_once(lambda dt: app.stop()))
-    # what start-up freed (the kv rules parsed, the first textures uploaded, shaders compiled) back to the
-    # system once the first snapshot is drawn, then now and then (docs/deployment.md, "The board's memory")
-    Clock.schedule_once(trim_heap, HEAP_TRIM_FIRST)
-    Clock.schedule_interval(trim_heap, HEAP_TRIM_EVERY)
+    schedule_heap_trim()
     try:
         app.run()
     except KeyboardInterrupt:
@@ -84,6 +81,17 @@ def run_board(settings: BoardSettings, mode: str = "auto", data_dir: str | None 
                  settings.id, feed.received, feed.bad.rejected, model.stats.calls, model.stats.duplicates,
                  model.stats.gaps)
     return 0
+
+
+def schedule_heap_trim() -> None:
+    """What start-up freed (the kv rules parsed, the first textures uploaded, shaders compiled) back to the
+    system once the first snapshot is drawn, then now and then (docs/deployment.md, "The board's memory")."""
+    from kivy.clock import Clock
+
+    from display_board.display import trim_heap
+
+    Clock.schedule_once(trim_heap, HEAP_TRIM_FIRST)
+    Clock.schedule_interval(trim_heap, HEAP_TRIM_EVERY)
 
 
 def log_draws(app, path: Path) -> None:
