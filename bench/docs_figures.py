@@ -281,6 +281,10 @@ def _partition(data: dict) -> str:
     through = (f" The emulator carried {link['packets']:,} packets of the halls' links and lost "
                f"{link['lost']:,} of them ({link['lost'] / link['packets']:.2%}), {link['overflow']} over its "
                "limit." if link else "")
+    late = (imp.get("emulator_at_end") or {}).get("late")
+    if late:
+        through += (f" It wrote the packets it held {late['mean_ms']:.1f} ms after their due time on average, "
+                    f"{late['max_ms']:.0f} ms at most ({late['over_50_ms']:,} of {late['held']:,} over 50 ms).")
     cuts = [r for r in (imp.get("emulator_during_partition") or {}).get("rules", []) if r["loss"] >= 1]
     if cuts:
         through += (f" During the partition it dropped all {sum(r['lost'] for r in cuts):,} packets to and from the "

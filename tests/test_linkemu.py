@@ -242,6 +242,10 @@ def test_300_ms_and_5_percent_each_way_on_real_packets(topo):
         assert 0.055 <= lost <= 0.145, f"{lost:.1%} of round trips lost on a 5 % each way link (expected 9.75 %)"
         assert link["packets"] >= 2 * count * 0.9, link
         assert link["overflow"] == 0
+        late = ctl.stats()["late"]
+        print(f"written after their due time: mean {late['mean_ms']:.2f} ms, at most {late['max_ms']:.1f} ms, "
+              f"{late['over_10_ms']} of {late['held']} over 10 ms")
+        assert late["held"] >= link["packets"] - link["lost"]
 
         retrans = tcp_retransmissions(topo.a)
         took, intact = transfer(topo, 100_000, 120)

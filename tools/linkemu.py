@@ -20,7 +20,7 @@ The rules change at run time over a Unix socket, one JSON object per line, one J
 
     {"op": "set", "net": "10.213.5.11/32", "delay_ms": 300, "loss": 1.0}   # a cut line: every packet lost
     {"op": "clear", "net": "10.213.5.11/32"}
-    {"op": "stats"}          # every rule with its packets, losses, overflows; what is queued
+    {"op": "stats"}          # every rule with its packets, losses, overflows; what is queued; how late it wrote
 
 :class:`Control` is the client. Run it (as root, in the router's namespace)::
 
@@ -124,6 +124,7 @@ class Emulator:
         self.passed = 0  # held by no rule
         self.written = 0
         self.write_errors = 0
+        self.late = [0, 0.0, 0.0, 0, 0]  # held packets written: count, seconds late in all, at most, > 10 ms, > 50 ms
         self.running = True
         self.sel = selectors.DefaultSelector()
         self.sel.register(self.fd, selectors.EVENT_READ, self._read_tun)
@@ -158,7 +159,10 @@ class Emulator:
     def stats(self) -> dict:
         return {"tun": self.tun, "rules": [r.as_dict() for r in self.rules], "queued": len(self.queue),
                 "passed": self.passed, "written": self.written, "write_errors": self.write_errors,
-                "limit": self.limit}
+                "limit": self.limit,
+                "late": {"held": self.late[0], "mean_ms": round(self.late[1] / max(1, self.late[0]) * 1000, 3),
+                         "max_ms": round(self.late[2] * 1000, 3), "over_10_ms": self.late[3],
+                         "over_50_ms": self.late[4]}}
 
     # -- packets ----------------------------------------------------------------------------------------------
     def _read_tun(self) -> None:
@@ -198,7 +202,14 @@ class Emulator:
     def _release(self) -> None:
         now = time.monotonic()
         while self.queue and self.queue[0][0] <= now:
-            self._write(heapq.heappop(self.queue)[2])
+            due, _, packet = heapq.heappop(self.queue)
+            self._write(packet)
+            late, stats = now - due, self.late  # how far past its due time a packet left (a busy machine)
+            stats[0] += 1
+            stats[1] += late
+            stats[2] = max(stats[2], late)
+            stats[3] += late > 0.010
+            stats[4] += late > 0.050
 
     # -- control ----------------------------------------------------------------------------------------------
     def listen(self, path: str) -> None:
