@@ -26,7 +26,7 @@ import sqlite3
 import tomllib
 from typing import TYPE_CHECKING, Any
 
-from hallq.catalogue_config import ITEM, item_problems
+from hallq.catalogue_config import ITEM, item_problems, merge_forms
 from hallq.config_schema import SERVICES_FILE
 from hallq.i18n import languages, text
 from queue_server.domain import search
@@ -137,12 +137,33 @@ def write_item(tx: Tx, entry: dict[str, Any], source: str) -> dict[str, Any] | N
     return {"item": code, "version": version, "changed": changed, "added": row is None}
 
 
+def package_clashes(tx: Tx, entries: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Forms that a 一件事 package could no longer merge once ``entries`` are written (a key asked as another type,
+    or with other options, by another of its items): refused as the services file would be, since a package's one
+    form is merged from its items as they are now (queue_server/domain/packages.py ``current``)."""
+    new = {e["code"]: e for e in entries}
+    out = []
+    for pkg in tx.hall.config.packages.values():
+        if not new.keys() & set(pkg.items):
+            continue
+        forms = []
+        for code in pkg.items:
+            if code in new:
+                forms.append((code, new[code].get("form", [])))
+            else:
+                row = tx.one("SELECT guide FROM items WHERE code = ?", (code,))
+                forms.append((code, json.loads(row["guide"]).get("form", []) if row else []))
+        out += [("form", f"package \"{pkg.code}\": {c}") for c in merge_forms(forms)[1]]
+    return out
+
+
 def save_item(tx: Tx, code: str, body: dict[str, Any]) -> dict[str, Any]:
     """The manager's edit of one item (the whole entry but its code), checked, kept, journaled, published."""
     if tx.one("SELECT 1 FROM items WHERE code = ?", (code,)) is None:
         raise unknown_item(code)
     entry = {"code": code, **{k: v for k, v in body.items() if k != "code"}}
     problems = check(entry, _businesses(tx))
+    problems = problems or package_clashes(tx, [entry])
     if problems:
         raise refuse(problems)
     done = write_item(tx, entry, "console")
@@ -237,6 +258,7 @@ def read_toml(tx: Tx, data: bytes) -> list[dict[str, Any]]:
             problems.append((key, f"duplicate item code \"{it['code']}\""))
         seen.add(it["code"])
         problems += [(f"{key}.{k}", m) for k, m in item_problems(it, businesses)]
+    problems = problems or package_clashes(tx, raw["items"])
     if problems:
         raise refuse(problems)
     return list(raw["items"])

@@ -69,25 +69,6 @@ def current(conn: sqlite3.Connection, config: HallConfig, code: str) -> Package:
     return fresh
 
 
-def package_clashes(tx: Tx, entry: dict[str, Any]) -> list[tuple[str, str]]:
-    """An item's form that a 一件事 package it belongs to could no longer merge (a key asked as another type or
-    with other options by another of its items): refused, as the services file would be, since the package's one
-    form is merged from the items as they are now (queue_server/domain/packages.py ``current``)."""
-    out = []
-    for pkg in tx.hall.config.packages.values():
-        if entry["code"] not in pkg.items:
-            continue
-        forms = []
-        for code in pkg.items:
-            if code == entry["code"]:
-                forms.append((code, entry.get("form", [])))
-            else:
-                row = tx.one("SELECT guide FROM items WHERE code = ?", (code,))
-                forms.append((code, json.loads(row["guide"]).get("form", []) if row else []))
-        out += [("form", f"package \"{pkg.code}\": {c}") for c in merge_forms(forms)[1]]
-    return out
-
-
 def package_status(statuses: list[str]) -> str:
     """One status for the resident: what the parts together wait for (done only when every part is)."""
     if "correction" in statuses:

@@ -241,3 +241,15 @@ def test_an_item_edited_in_the_browser_shows_in_its_package_at_once(city):
     part = next(p for p in done["parts"] if p["item"] == code)
     assert api.ok("get", f"/applications/{part['tracking_no']}", as_=CLERK)["fields"]["insured_city"] == "六盘水"
 
+
+
+def test_an_edit_that_its_package_could_not_merge_is_refused(city):
+    api, _ = city
+    code = "520200-YB-GG-0003"
+    it = api.ok("get", f"/items/{code}")
+    body = {"business": it["business"], "name": it["name"], **it["guide"]}
+    body["form"] = [*body.get("form", []), {"key": "birth_hospital", "label": {"zh-Hans": "出生医院"},
+                                            "type": "date", "required": True}]  # a text in another item
+    r = api.put(f"/items/{code}/guide", body, as_="2001")
+    assert r.status_code == 422 and "newborn" in str(r.get_json()["error"]["fields"]), r.get_json()
+    assert api.ok("get", f"/items/{code}")["guide"].get("form", []) == it["guide"].get("form", [])
