@@ -74,7 +74,8 @@ def item_problems(it: dict[str, Any], businesses: dict[str, Any] | set[str]) -> 
 
 
 def _form_problems(form: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """An item's form: unique keys, options only (and always) on selects, patterns that compile."""
+    """An item's form: unique keys, options only (and always) on selects, patterns that compile, a person's name
+    (a label with 姓名) of the type that masks it."""
     problems: list[tuple[str, str]] = []
     seen: set[str] = set()
     for j, f in enumerate(form):
@@ -91,6 +92,11 @@ def _form_problems(form: list[dict[str, Any]]) -> list[tuple[str, str]]:
                 problems.append((f"{fkey}.pattern", f"not a valid regular expression: {e}"))
         if "min" in f and "max" in f and f["min"] > f["max"]:
             problems.append((f"{fkey}.min", "min is larger than max"))
+        label = f["label"].get("zh-Hans", "") if isinstance(f.get("label"), dict) else ""
+        if f["type"] in ("text", "textarea") and "姓名" in label:
+            problems.append((f"{fkey}.type", f"\"{label}\" asks for a person's name: give it type = \"person_name\", "
+                             "so that it is checked as a name and shown masked like the applicant's (显示全名 on "
+                             "request), never in full"))
     return problems
 
 

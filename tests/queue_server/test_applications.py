@@ -456,6 +456,8 @@ name = { zh-Hans = "甲" }
 form = [
   { key = "kind", type = "select", label = { zh-Hans = "类别" } },
   { key = "kind", type = "text", label = { zh-Hans = "重复" }, pattern = "([0-9" },
+  { key = "guardian", type = "text", label = { zh-Hans = "监护人姓名" } },
+  { key = "baby", type = "person_name", label = { zh-Hans = "新生儿姓名" } },
 ]
 """, encoding="utf-8")
     with pytest.raises(ConfigError) as e:
@@ -464,3 +466,6 @@ form = [
     assert "items[code=X-1].form[0].options: a select field needs options" in text
     assert "items[code=X-1].form[1].key: duplicate field key \"kind\"" in text
     assert "items[code=X-1].form[1].pattern: not a valid regular expression" in text
+    # a person's name kept as plain text would be shown in full: the checker asks for the type that masks it
+    assert "items[code=X-1].form[2].type: \"监护人姓名\" asks for a person's name: give it type = \"person_name\"" in text
+    assert "form[3]" not in text
