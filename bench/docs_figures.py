@@ -302,14 +302,17 @@ def _partition(data: dict) -> str:
            f"(target ≤ {data['catch_up_target_seconds']:.0f} s)" if caught else "–")
         + (f", **not in time: {', '.join(data['not_caught_up_in_time'])}**" if data["not_caught_up_in_time"] else "")
         + f" | {data['issue_p99_ms_max_before']:.0f} ms / {data['issue_p99_ms_max_during']:.0f} ms |", "",
-        "| hall | partitioned | events | behind at the link's return | caught up in | by catch-up / live | issue p50 / "
-        "p99 before | issue p50 / p99 during |", "|---|---|---|---|---|---|---|---|"]
+        "| hall | partitioned | events | behind at the link's return | heard again / caught up after it | "
+        "by catch-up / live | issue p50 / p99 before | issue p50 / p99 during |", "|---|---|---|---|---|---|---|---|"]
+
+    def secs(x: float | None) -> str:
+        return "–" if x is None else f"{x:.1f} s"
     for site, h in halls.items():
         b, d = h["issue_before"], h["issue_during"]
         lines.append(
             f"| {site} | {'yes' if h['partitioned'] else 'no'} | {h['events']:,} | "
             f"{'–' if h['behind_at_link_return'] is None else format(h['behind_at_link_return'], ',')} | "
-            f"{'–' if h['caught_up_seconds'] is None else format(h['caught_up_seconds'], '.1f') + ' s'} | "
+            f"{secs(h.get('first_heard_seconds'))} / {secs(h['caught_up_seconds'])} | "
             f"{h['received_by_catch_up']:,} / {h['received_live']:,} | {b['p50_ms']:.0f} / {b['p99_ms']:.0f} ms | "
             f"{d['p50_ms']:.0f} / {d['p99_ms']:.0f} ms |")
     return "\n".join(lines)

@@ -500,11 +500,15 @@ def test_a_partition_of_halls_across_real_network_hops_loses_nothing_and_counts_
             k.join(30)
         final = {s: len(h.journal()) for s, h in halls.items()}  # nothing is issued any more
         caught: dict[str, float] = {}
+        heard: dict[str, float] = {}  # when a cut hall's first event after the link's return came in
         deadline = t_heal + CATCH_UP_SECONDS
         while len(caught) < len(sites) and time.monotonic() < deadline:  # each hall's own time to catch up
             now, rows = time.monotonic(), progress()
             for s in sites:
-                if s not in caught and rows.get(s, {}).get("high_water", 0) >= final[s]:
+                hw = rows.get(s, {}).get("high_water", 0)
+                if s in cut_sites and s not in heard and hw > at_heal[s]["high_water"]:
+                    heard[s] = now - t_heal
+                if s not in caught and hw >= final[s]:
                     caught[s] = now - t_heal
             time.sleep(0.1)
         late = sorted(set(sites) - set(caught))
@@ -534,6 +538,7 @@ def test_a_partition_of_halls_across_real_network_hops_loses_nothing_and_counts_
                 "received_live": p.get("live_events"), "received_by_catch_up": p.get("catchup_events"),
                 "copies_refused": p.get("duplicates"),
                 "behind_at_link_return": final[site] - at_heal[site]["high_water"] if site in cut_sites else None,
+                "first_heard_seconds": round(heard[site], 2) if site in heard else None,
                 "caught_up_seconds": round(caught[site], 2) if site in caught else None,
                 "issue_failures": len(h.failures),
                 "issue_before": {"n": len(normal), "p50_ms": round(percentile(normal, 0.5) * 1000, 1),
