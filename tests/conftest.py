@@ -5,6 +5,7 @@
 * ``service`` + ``actors``: the domain without HTTP.
 * ``mosquitto``: a real Mosquitto on a free port (stoppable, restartable).
 * ``server_proc``: a real ``hallq serve`` subprocess (Granian) on a free port.
+* ``pulse``: a real PulseAudio server with a null sink, for the real sound players.
 * ``MqttCollector``: subscribes and lets a test wait for a message by
   condition; no test sleeps for a message.
 """
@@ -12,6 +13,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from datetime import datetime
 from pathlib import Path
 
@@ -20,7 +23,7 @@ import pytest
 from hallq.clock import CHINA, VirtualClock
 from hallq.demo import DEMO_PASSWORD
 from hallq.testing import (ROOT, TINY, Mosquitto, MqttCollector, mosquitto_binary,  # noqa: F401 (re-exported)
-                           wait_port)
+                           wait_port, wait_until)
 from launcher.processes import ServerProcess
 
 # A message missing from a catalogue fails the test that shows it, instead of falling back
@@ -126,6 +129,26 @@ def mosquitto(tmp_path):
     m.start()
     yield m
     m.stop()
+
+
+@pytest.fixture(scope="module")
+def pulse(tmp_path_factory):
+    """A real PulseAudio daemon with a null sink (a loudspeaker nobody hears), on a socket of its own: the
+    environment a player needs to reach it (the kiosk's read-aloud, the board's sound device driver)."""
+    if not shutil.which("pulseaudio") or not shutil.which("paplay"):
+        pytest.fail("pulseaudio and paplay are needed: apt-get install pulseaudio pulseaudio-utils (./run.sh setup)")
+    home = tmp_path_factory.mktemp("pulse")
+    socket = home / "native"
+    env = {**os.environ, "HOME": str(home), "XDG_RUNTIME_DIR": str(home)}
+    proc = subprocess.Popen(["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--disable-shm=yes",
+                             "--use-pid-file=no", "--log-target=stderr", "-L", "module-null-sink sink_name=hall",
+                             "-L", f"module-native-protocol-unix socket={socket} auth-anonymous=1"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_until(lambda: socket.exists() or proc.poll() is not None, 10, "pulseaudio's socket")
+    assert proc.poll() is None, "pulseaudio did not start"
+    yield {"PULSE_SERVER": f"unix:{socket}", "PATH": os.environ["PATH"], "HOME": str(home)}
+    proc.terminate()
+    proc.wait(10)
 
 
 @pytest.fixture

@@ -8,10 +8,7 @@ a hall's loudspeaker.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -19,27 +16,6 @@ import pytest
 from device_drivers.base import DeviceError
 from device_drivers.voice import SoundDevice, WavDirSink, build_output, detect_sound_device
 from display_board.audio import Pcm, chime, join, silence, wav_seconds, write_wav
-
-
-@pytest.fixture(scope="module")
-def pulse(tmp_path_factory):
-    """A real PulseAudio daemon with a null sink, on a socket of its own."""
-    if not shutil.which("pulseaudio") or not shutil.which("paplay"):
-        pytest.fail("pulseaudio and paplay are needed: apt-get install pulseaudio pulseaudio-utils (./run.sh setup)")
-    home = tmp_path_factory.mktemp("pulse")
-    socket = home / "native"
-    env = {**os.environ, "HOME": str(home), "XDG_RUNTIME_DIR": str(home)}
-    proc = subprocess.Popen(["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--disable-shm=yes",
-                             "--use-pid-file=no", "--log-target=stderr", "-L", "module-null-sink sink_name=hall",
-                             "-L", f"module-native-protocol-unix socket={socket} auth-anonymous=1"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while not socket.exists():
-        assert proc.poll() is None and time.monotonic() < deadline, "pulseaudio did not start"
-        time.sleep(0.05)
-    yield {"PULSE_SERVER": f"unix:{socket}", "PATH": os.environ["PATH"], "HOME": str(home)}
-    proc.terminate()
-    proc.wait(10)
 
 
 @pytest.fixture

@@ -4,27 +4,12 @@ from __future__ import annotations
 
 from hallq.client import HallClient
 from kiosk.presenters.after_service import Rate, Requeue
-from kiosk.presenters.take_number import NO_ITEM, TakeNumber
+from tests.kiosk.conftest import serve_next
 
 
-def take(session, business="construction"):
-    flow = TakeNumber(session)
-    flow.start()
-    flow.handle("choose", business)
-    flow.handle("choose", NO_ITEM)
-    return flow.ticket
-
-
-def window4(city) -> HallClient:
-    clerk = HallClient(city.url)
-    clerk.login("1004", "hallq-demo")
-    clerk.window_action(4, "sign-in")
-    return clerk
-
-
-def test_missed_number_requeued_by_typing_it(session, city):
-    ticket = take(session)
-    clerk = window4(city)
+def test_missed_number_requeued_by_typing_it(session, take_number, window4):
+    ticket = take_number().ticket
+    clerk = window4
     clerk.call_next(4)
     clerk.window_action(4, "no-show")
     flow = Requeue(session)
@@ -39,8 +24,8 @@ def test_missed_number_requeued_by_typing_it(session, city):
     assert session.devices.printer.last.find(ticket["ticket"])
 
 
-def test_requeue_refuses_a_waiting_number(session):
-    ticket = take(session)
+def test_requeue_refuses_a_waiting_number(session, take_number):
+    ticket = take_number().ticket
     flow = Requeue(session)
     flow.start()
     flow.handle("scan", ticket["track_url"])
@@ -48,12 +33,9 @@ def test_requeue_refuses_a_waiting_number(session):
     assert v.step == "lookup" and v.notice.level == "error"
 
 
-def test_rating_by_scanning_the_ticket(session, city):
-    ticket = take(session)
-    clerk = window4(city)
-    clerk.call_next(4)
-    clerk.window_action(4, "start")
-    clerk.window_action(4, "complete")
+def test_rating_by_scanning_the_ticket(session, take_number, window4):
+    ticket = take_number().ticket
+    serve_next(window4)
     flow = Rate(session)
     flow.start()
     flow.handle("scan", "HALLQ-APPT:K7Q2M9XP")
@@ -78,16 +60,13 @@ def test_rating_by_scanning_the_ticket(session, city):
     assert again.view().notice.level == "error"        # one rating per case
 
 
-def test_a_bad_review_may_leave_a_phone_for_the_call_back_with_consent(session, city):
+def test_a_bad_review_may_leave_a_phone_for_the_call_back_with_consent(session, city, take_number, window4):
     """回访: after the reasons, an optional phone; kept only when the resident agrees to the words shown."""
     manager = HallClient(city.url)
     manager.login("2001", "hallq-demo")
     for level, answer in (("1", "agree"), ("2", "decline")):
-        ticket = take(session)
-        clerk = window4(city)
-        clerk.call_next(4)
-        clerk.window_action(4, "start")
-        clerk.window_action(4, "complete")
+        ticket = take_number().ticket
+        serve_next(window4)
         flow = Rate(session)
         flow.start()
         flow.handle("scan", ticket["track_url"])
@@ -108,12 +87,9 @@ def test_a_bad_review_may_leave_a_phone_for_the_call_back_with_consent(session, 
     assert manager.get(f"/followups/{followups[1]['id']}/contact")["phone"] == "13912345678"
 
 
-def test_a_bad_review_may_skip_the_phone(session, city):
-    ticket = take(session)
-    clerk = window4(city)
-    clerk.call_next(4)
-    clerk.window_action(4, "start")
-    clerk.window_action(4, "complete")
+def test_a_bad_review_may_skip_the_phone(session, take_number, window4):
+    ticket = take_number().ticket
+    serve_next(window4)
     flow = Rate(session)
     flow.start()
     flow.handle("scan", ticket["track_url"])

@@ -39,7 +39,7 @@ class Counted:
         return self.flow.view()
 
 
-def test_a_package_of_four_items_in_at_most_12_taps_with_an_id_card(session, city):
+def test_a_package_of_four_items_in_at_most_12_taps_with_an_id_card(session, back_office):
     home = Home(session)
     home.start()
     home.handle("choose", "apply")  # tap 1: the 办事申请 tile
@@ -87,8 +87,7 @@ def test_a_package_of_four_items_in_at_most_12_taps_with_an_id_card(session, cit
     assert receipt.qr_codes == [tracking] and receipt.find("· 社会保障卡申领") and MOTHER not in receipt.text
 
     # four 办件 under one tracking number, one for each department's back office
-    staff = HallClient(city.url)
-    staff.login("1007", "hallq-demo")
+    staff = back_office
     pkg = staff.request("GET", f"/applications/{tracking}")
     assert [p["tracking_no"] for p in pkg["parts"]] == [f"{tracking}-{n}" for n in range(1, 5)]
     assert len({p["department"] for p in pkg["parts"]}) == 4
@@ -107,31 +106,12 @@ def test_a_package_of_four_items_in_at_most_12_taps_with_an_id_card(session, cit
     assert sum("已受理" in line for line in parts) == 3
 
 
-def test_a_package_correction_is_handed_in_at_the_kiosk_with_the_card(session, city):
-    flow = SubmitApplication(session)
-    flow.start()
-    flow.handle("choose", "pkg:newborn")
-    flow.handle("action", "start")
-    for key, value in {**TYPED, **CHOSEN}.items():
-        flow.handle("field", (key, value))
-    flow.handle("action", "next")
-    register = next(m["index"] for m in flow.form["materials"] if m["name"] == "居民户口簿")
-    for m in flow.form["materials"]:
-        if m["index"] != register:
-            flow.handle("toggle", str(m["index"]))
-    flow.handle("action", "next")
-    card = demo_card()
-    flow.handle("card", card)
-    flow.handle("field", ("phone", "13912345678"))
-    flow.handle("action", "next")
-    flow.handle("action", "submit")
-    tracking = flow.view().result["number"]
-    staff = HallClient(city.url)
-    staff.login("1007", "hallq-demo")
-    staff.request("POST", f"/packages/applications/{tracking}/review", {"to": "correction"})
+def test_a_package_correction_is_handed_in_at_the_kiosk_with_the_card(session, file_newborn, back_office):
+    tracking = file_newborn({**TYPED, **CHOSEN}, not_brought="居民户口簿")
+    back_office.request("POST", f"/packages/applications/{tracking}/review", {"to": "correction"})
     progress = Progress(session)
     progress.start()
-    progress.handle("card", card)
+    progress.handle("card", demo_card())
     v = progress.view()
     assert v.step == "detail" and v.actions[0].key == "supplement"
     progress.handle("action", "supplement")
@@ -179,26 +159,11 @@ def test_the_guides_list_the_packages_and_print_a_combined_notice(session, city)
     assert guide.go_back() and guide.view().step == "business"
 
 
-def test_a_ready_result_is_collected_by_a_number_for_the_delivery_window(session, city):
+def test_a_ready_result_is_collected_by_a_number_for_the_delivery_window(session, city, file_newborn, back_office):
     """领取结果: the receipt's QR opens the progress; a part's result is ready on site, so 领取结果 asks for the
     applicant's card and prints a number of the 出件 window, which window 19 calls first."""
-    flow = SubmitApplication(session)
-    flow.start()
-    flow.handle("choose", "pkg:newborn")
-    flow.handle("action", "start")
-    for key, value in {**TYPED, **CHOSEN}.items():
-        flow.handle("field", (key, value))
-    flow.handle("action", "next")
-    flow.handle("action", "all")
-    flow.handle("action", "next")
-    card = demo_card()
-    flow.handle("card", card)
-    flow.handle("field", ("phone", "13912345678"))
-    flow.handle("action", "next")
-    flow.handle("action", "submit")
-    tracking = flow.view().result["number"]
-    staff = HallClient(city.url)
-    staff.login("1007", "hallq-demo")
+    tracking = file_newborn({**TYPED, **CHOSEN})
+    staff = back_office
     staff.request("POST", f"/packages/applications/{tracking}/review", {"to": "accepted"})
 
     progress = Progress(session)
@@ -212,7 +177,7 @@ def test_a_ready_result_is_collected_by_a_number_for_the_delivery_window(session
     progress.handle("action", "collect")
     v = progress.view()
     assert v.step == "collect" and "card" in v.listens  # the receipt is no proof: the applicant's card is
-    progress.handle("card", card)
+    progress.handle("card", demo_card())
     v = progress.view()
     assert v.step == "result" and v.result["number"].startswith("E"), v
     ticket = session.devices.printer.last

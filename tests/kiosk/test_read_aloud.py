@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -47,13 +46,8 @@ def test_a_screen_reads_its_own_instruction_and_choices(session):
                                                              for o in view.options if o.enabled]
 
 
-def test_a_ticket_is_read_digit_by_digit_and_typed_values_never(session):
-    from kiosk.presenters.take_number import TakeNumber
-
-    flow = TakeNumber(session)
-    flow.start()
-    flow.handle("choose", "construction")
-    flow.handle("choose", "__none__")
+def test_a_ticket_is_read_digit_by_digit_and_typed_values_never(take_number):
+    flow = take_number("construction")
     view = flow.view()
     number = view.result["number"]
     assert number[0].isalpha()
@@ -114,28 +108,6 @@ def test_real_espeak_reads_a_real_screen_into_audio(session, tmp_path):
         with wave.open(str(path)) as w:
             assert w.getnframes() / w.getframerate() > 0.3
     voice.close()
-
-
-@pytest.fixture
-def pulse(tmp_path):
-    """A real PulseAudio daemon with a null sink (a loudspeaker nobody hears), on a socket of its own."""
-    if not shutil.which("pulseaudio") or not shutil.which("paplay"):
-        pytest.fail("pulseaudio and paplay are needed: apt-get install pulseaudio pulseaudio-utils (./run.sh setup)")
-    home = tmp_path / "pulse"
-    home.mkdir()
-    socket = home / "native"
-    env = {**os.environ, "HOME": str(home), "XDG_RUNTIME_DIR": str(home)}
-    proc = subprocess.Popen(["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--disable-shm=yes",
-                             "--use-pid-file=no", "--log-target=stderr", "-L", "module-null-sink sink_name=hall",
-                             "-L", f"module-native-protocol-unix socket={socket} auth-anonymous=1"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while not socket.exists():
-        assert proc.poll() is None and time.monotonic() < deadline, "pulseaudio did not start"
-        time.sleep(0.05)
-    yield {"PULSE_SERVER": f"unix:{socket}", "PATH": os.environ["PATH"], "HOME": str(home)}
-    proc.terminate()
-    proc.wait(10)
 
 
 def test_a_second_touch_cuts_the_loudspeaker_short(pulse, monkeypatch):
