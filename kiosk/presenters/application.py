@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from hallq.client import ApiError
-from hallq.i18n import Msg, pick, texts
+from hallq.i18n import Msg, pick
 from kiosk import receipts
 from kiosk.presenters.base import Flow, Option, Section, View
 from kiosk.presenters.forms import PERSON_FIELDS, FormState
@@ -339,8 +339,8 @@ class SubmitApplication(Flow):
     def _handled_by(self, item: dict[str, Any]) -> str:
         """由大河镇便民服务中心办理，本站代为受理: an item (or a receipt) of another hall, taken here."""
         to = item.get("routed_to") or item
-        return pick(texts("routing.handled_by", target=self.s.pick(to.get("target_name") or to.get("name")) or
-                          to.get("target") or to.get("site", "")), self.s.lang)
+        return self.t("routing.handled_by", target=self.s.pick(to.get("target_name") or to.get("name")) or
+                      to.get("target") or to.get("site", ""))
 
     def _package_view(self, name: str, kw: dict[str, Any]) -> View:
         """一次告知: what the package does, who decides each part, every material once, the time limits."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from hallq.client import ApiError
-from hallq.i18n import pick, texts
+from hallq.i18n import pick
 from kiosk.presenters.base import Flow, Option, Section, View
 from kiosk.presenters.identity import IdentityInput, identity_today
 from kiosk.receipts import when
@@ -272,11 +272,10 @@ class Progress(Flow):
             target = pick(routed.get("target_name"), lang) or routed.get("target", "")
             say = [pick(routed.get("state_name"), lang)]
             if routed.get("ready"):
-                say.append(pick(texts("routing.ready"), lang))
+                say.append(self.t("routing.ready"))
             if routed.get("as_of"):
-                say.append(pick(texts("routing.stale" if routed.get("stale") else "routing.as_of",
-                                      time=when(routed["as_of"])), lang))
-            v.sections.append(Section(pick(texts("routing.handled_by", target=target), lang), [x for x in say if x]))
+                say.append(self.t("routing.stale" if routed.get("stale") else "routing.as_of", time=when(routed["as_of"])))
+            v.sections.append(Section(self.t("routing.handled_by", target=target), [x for x in say if x]))
         correction = a.get("correction") or {}
         if correction.get("missing"):
             names = "、".join(pick(m.get("name"), lang) for m in correction["missing"])

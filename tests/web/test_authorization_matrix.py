@@ -60,6 +60,10 @@ EXPECTED = {
     "list_sign_in_throttles": MANAGERS, "lift_sign_in_throttle": MANAGERS,
     # applications (docs/applications.md)
     "get_form": EVERYONE, "submit_application": KIOSK_OR_STAFF, "find_applications": KIOSK_OR_STAFF,
+    # 就近办 across halls (docs/county.md "Routed applications"): the station's list of routed items is open, its
+    # list of what it took is staff's; the handling hall's two routes are the county platform's routing key's only
+    "routed_items": EVERYONE, "routed_applications": STAFF, "file_routed_application": frozenset(),
+    "routed_progress": frozenset(),
     "get_application": EVERYONE, "supplement_application": KIOSK_OR_STAFF, "transition_application": STAFF,
     "collect_result": KIOSK_OR_STAFF,
     "list_packages": EVERYONE, "get_package_guide": EVERYONE, "file_package": KIOSK_OR_STAFF,
@@ -114,7 +118,8 @@ EXPECTED = {
 # what the probes put in a path: window 1 (where the rules differ by caller), otherwise nothing that exists
 PATH_VALUES = {"number": "1", "job_no": "zz99", "followup": "999999", "code": "nope",
                "tracking_no": "SQ20000101-ABCDEFGH", "public_id": "nope", "notice_id": "999999",
-               "request_id": "999999", "day": "2026-12-31", "key": "workdays"}
+               "request_id": "999999", "day": "2026-12-31", "key": "workdays", "origin_site": "nowhere",
+               "origin_no": "SQ20000101-ABCDEFGH"}
 PROBE = {"__probe": 1}  # an unknown field: 400 for whoever gets past the door, before anything is done
 
 # real requests, in this order, each by the caller under test: (operationId, path values, body, status when

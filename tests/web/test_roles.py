@@ -24,9 +24,11 @@ from hallq.demo import DEMO_PASSWORD, DEMO_PASSWORD_HASH
 
 NONE, KIOSK, TABLET, GATEWAY, STAFF, MANAGER, ADMIN = "none", "kiosk", "tablet", "gateway", "staff", "manager", "admin"
 COUNTY = "county"  # the county platform's key: it reads the journal and nothing else (docs/county.md)
-DEVICES = {KIOSK: "demo-kiosk-1", TABLET: "demo-tablet-1", GATEWAY: "demo-gateway-1", COUNTY: "county-key-for-tests"}
+ROUTING = "routing"  # the county platform's routing key: it files routed applications and reads their progress
+DEVICES = {KIOSK: "demo-kiosk-1", TABLET: "demo-tablet-1", GATEWAY: "demo-gateway-1", COUNTY: "county-key-for-tests",
+           ROUTING: "routing-key-for-tests"}
 PEOPLE = {STAFF: "101", MANAGER: "900", ADMIN: "999"}
-ALL = {NONE, KIOSK, TABLET, GATEWAY, STAFF, MANAGER, ADMIN, COUNTY}
+ALL = {NONE, KIOSK, TABLET, GATEWAY, STAFF, MANAGER, ADMIN, COUNTY, ROUTING}
 STAFF_ROLES = {STAFF, MANAGER, ADMIN}
 
 WHO = {  # who may call, by class
@@ -37,6 +39,7 @@ WHO = {  # who may call, by class
     "device": {KIOSK, TABLET, GATEWAY},            # the resident's devices: never a staff account
     "manager": {MANAGER, ADMIN},
     "journal": {MANAGER, ADMIN, COUNTY},            # and the county platform, to fill its gaps
+    "routing": {ROUTING},                           # the county platform's routing key only (就近办 across halls)
     "page-open": ALL,
     "page-staff": STAFF_ROLES,
     "page-manager": {MANAGER, ADMIN},
@@ -106,6 +109,10 @@ EXPECTED = {
     ("GET", "/api/v1/items/<code>"): "open",
     ("GET", "/api/v1/items/<code>/form"): "open",
     ("GET", "/api/v1/journal"): "journal",
+    ("GET", "/api/v1/routed-items"): "open",  # 就近办: the items a station takes for another hall, like GET /items
+    ("GET", "/api/v1/routed-applications"): "staff",  # what the station took for other halls (masked)
+    ("POST", "/api/v1/routed-applications"): "routing",  # the handling hall files one: the platform's routing key
+    ("GET", "/api/v1/routed-applications/<origin_site>/<origin_no>"): "routing",
     ("GET", "/api/v1/live"): "kiosk",
     ("GET", "/api/v1/notices"): "open",
     ("POST", "/api/v1/notices"): "manager",
@@ -163,6 +170,7 @@ EXPECTED = {
     ("GET", "/console/backoffice/<tracking_no>"): "page-staff",
     ("POST", "/console/backoffice/<tracking_no>/applicant-name"): "page-staff",  # 显示全名 (CSRF, journaled)
     ("GET", "/console/backoffice/packages/<code>"): "page-staff",  # 帮办: a clerk files a 一件事 package
+    ("GET", "/console/backoffice/routed/<code>"): "page-staff",  # 帮办 for an item another hall handles
     ("GET", "/console/login"): "page-open",
     ("POST", "/console/login"): "page-open",
     ("POST", "/console/logout"): "page-staff",
@@ -195,7 +203,7 @@ EXPECTED = {
 
 VALUES = {"number": "999", "job_no": "zz99", "followup": "999999", "fid": "999999", "code": "nope",
           "tracking_no": "SQ20000101-ABCDEFGH", "public_id": "nope", "notice_id": "999999", "request_id": "999999",
-          "day": "2026-12-31",
+          "day": "2026-12-31", "origin_site": "nowhere", "origin_no": "SQ20000101-ABCDEFGH",
           "key": "workdays", "filename": "nope.css"}
 PROBE = {"__probe": 1}  # an unknown field: refused with 400 after authentication
 
@@ -229,6 +237,8 @@ def hall(app, state):
                      (DEMO_PASSWORD_HASH,))
         conn.execute("INSERT INTO devices (id, kind, key_sha256, windows) VALUES ('county', 'county', ?, '[]')",
                      (hashlib.sha256(DEVICES[COUNTY].encode()).hexdigest(),))
+        conn.execute("INSERT INTO devices (id, kind, key_sha256, windows) VALUES ('routing', 'routing', ?, '[]')",
+                     (hashlib.sha256(DEVICES[ROUTING].encode()).hexdigest(),))
     tokens = dict(DEVICES)
     for role, job in PEOPLE.items():
         r = app.test_client().post("/api/v1/auth/login", json={"job_no": job, "password": DEMO_PASSWORD})
