@@ -11,12 +11,11 @@ See docs/kiosk.md for every key.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hallq.hallconfig import ConfigError
+from hallq.hallconfig import ConfigError, _label, read_toml
 from hallq.i18n import LANGS
 from hallq.schema import Arr, Bool, Int, Obj, Str, Texts
 from hallq.settings import DEVICE_KEY_FILE_ENV, device_key_from_env_file
@@ -117,13 +116,6 @@ class KioskConfig:
         return (short, long) if self.layout == "portrait" else (long, short)
 
 
-def _label(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
 def load_kiosk(path: str | os.PathLike[str] | None = None, **overrides: Any) -> KioskConfig:
     """Read and check ``kiosk.toml``; raise ConfigError listing every problem.
 
@@ -132,14 +124,7 @@ def load_kiosk(path: str | os.PathLike[str] | None = None, **overrides: Any) -> 
     """
     p = Path(path or os.environ.get("HALLQ_KIOSK_CONFIG") or DEFAULT_CONFIG)
     label = _label(p)
-    try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError([(label, "", "file not found")]) from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError([(label, "", f"not valid TOML: {e}")]) from None
-    except UnicodeDecodeError:
-        raise ConfigError([(label, "", "not UTF-8 text: save the file as UTF-8")]) from None
+    raw = read_toml(p, label)
     problems = [(label, k, m) for k, m in KIOSK_FILE.validate(raw)]
     if problems:
         raise ConfigError(problems)
