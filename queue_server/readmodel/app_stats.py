@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from hallq.clock import iso
 from hallq.i18n import pick, text
 from queue_server.domain import app_statistics
-from queue_server.readmodel.stats import MAX_DAYS, _date, bad_parameter
+from queue_server.readmodel.stats import report_query
 
 # the table's columns in order, each headed by column_name (domain.stats.app_column.<key>)
 COLUMNS = ("label", "received", "accepted", "corrected", "refused", "completed", "on_time", "overdue",
@@ -28,19 +28,7 @@ def column_name(key: str, lang: str) -> str:
 
 def query(args: Mapping[str, str], today: date, items: Mapping[str, Any]) -> tuple[date, date, str, str | None]:
     """Period (by submission), grouping and item: by default the 365 days to today, by item; 400 naming what is wrong."""
-    last = _date(args, "to", today)
-    first = _date(args, "from", last - timedelta(days=364))
-    if first > last:
-        raise bad_parameter("from", "must not be after to")
-    if (last - first).days > MAX_DAYS:
-        raise bad_parameter("from", f"must be within {MAX_DAYS} days of to")
-    group = args.get("group", "item")
-    if group not in app_statistics.GROUPS:
-        raise bad_parameter("group", f"must be one of {', '.join(app_statistics.GROUPS)}")
-    item = args.get("item") or None
-    if item and item not in items:
-        raise bad_parameter("item", "is not a known item")
-    return first, last, group, item
+    return report_query(args, today, 365, app_statistics.GROUPS, "item", "item", items)
 
 
 def item_names(conn, lang: str) -> dict[str, str]:
