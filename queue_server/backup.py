@@ -64,15 +64,8 @@ def _site(conn: sqlite3.Connection) -> str | None:
     return row[0] if row else None
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_file(path: Path) -> None:
+def _fsync(path: Path) -> None:
+    """A file's bytes, or a folder's entries (a rename into it), on the disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -161,9 +154,9 @@ def backup(data_dir: str | os.PathLike[str], target: str | os.PathLike[str], sit
                                     f"check the database with sqlite3 {source} 'PRAGMA integrity_check'")
         finally:
             dst.close()
-        _fsync_file(tmp)
+        _fsync(tmp)
         os.replace(tmp, target)
-        _fsync_dir(folder)
+        _fsync(folder)
         return info
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -247,7 +240,7 @@ def _swap(ddir: Path, source: Path, info: BackupInfo) -> Restored:
             dst.execute("PRAGMA journal_mode=DELETE")
         finally:
             dst.close()
-        _fsync_file(tmp)
+        _fsync(tmp)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -282,5 +275,5 @@ def _swap(ddir: Path, source: Path, info: BackupInfo) -> Restored:
         owner = ddir.stat()
         os.chown(tmp, owner.st_uid, owner.st_gid)
     os.replace(tmp, live)
-    _fsync_dir(ddir)
+    _fsync(ddir)
     return Restored(backup=info, database=live, kept_aside=aside)
