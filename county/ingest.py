@@ -23,15 +23,17 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
 import threading
+from collections import deque
 from datetime import datetime, timezone
 
 from county import db as county_db
 from county import intake, store
 from county.catchup import CatchUp
 from county.config import CountyConfig, CountyConfigError, resolve_secret
-from hallq.mqtt import BrokerAddress, Connection
+from county.receiver import Message, Receiver
+from hallq.contract import STATUS
+from hallq.mqtt import BrokerAddress
 
 log = logging.getLogger("hallq.county.ingest")
 
@@ -46,11 +48,12 @@ class Ingester:
         self.thinner = store.Thinner()
         self.catchup = CatchUp(cfg, self.thinner)
         self.known = frozenset(s for s, h in cfg.halls.items() if h.active)
-        self._queue: queue.Queue = queue.Queue(maxsize=QUEUE_MAX)
+        self._queue: deque[Message] = deque()  # appended by the receiver's thread, taken by the writer's
+        self._arrived = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._lock_conn = None
-        self.connection: Connection | None = None
+        self.connection: Receiver | None = None
         self.leading = threading.Event()
         self.received = 0
         self.dropped = 0
@@ -111,45 +114,47 @@ class Ingester:
             except CountyConfigError as e:
                 log.error("%s: live ingestion cannot connect; catch-up over HTTP goes on", e)
         address = BrokerAddress.parse(b.url, b.username, password)
-        self.connection = Connection(address, PLATFORM_SITE, "platform", "ingest", tls_ca=b.tls_ca,
-                                     clean_session=False)
+        self.connection = Receiver(address, f"hallq-{PLATFORM_SITE}-platform-ingest",
+                                   STATUS.topic(PLATFORM_SITE, kind="platform", id="ingest"),
+                                   ["hallq/+/journal", "hallq/+/status/server/queue"], self._on_messages,
+                                   tls_ca=b.tls_ca)
         writer = threading.Thread(target=self._write_loop, name="county-ingest-writer", daemon=True)
         writer.start()
         self._threads.append(writer)
-        self.connection.subscribe("hallq/+/journal", self._on_message, qos=1)
-        self.connection.subscribe("hallq/+/status/server/queue", self._on_message, qos=1)
         self.connection.start()
         self.catchup.start()
         self.leading.set()
         log.info("ingesting the county's hall events from %s (%d halls in the registry)", address, len(self.known))
 
-    # -- the network thread: only queue ------------------------------------------------------------
+    # -- the receiver's thread: only queue ---------------------------------------------------------
 
-    def _on_message(self, topic: str, payload: bytes, retained: bool = False) -> None:
-        self.received += 1
-        try:
-            self._queue.put_nowait((topic, bytes(payload), retained))
-        except queue.Full:
-            self.dropped += 1  # the catch-up fetches it from the hall's journal
-            if self.dropped == 1 or self.dropped % 10000 == 0:
+    def _on_messages(self, messages: list[Message]) -> None:
+        self.received += len(messages)
+        room = QUEUE_MAX - len(self._queue)
+        if room < len(messages):
+            dropped = len(messages) - max(room, 0)
+            messages = messages[:max(room, 0)]
+            before, self.dropped = self.dropped, self.dropped + dropped
+            if before == 0 or before // 10000 != self.dropped // 10000:
                 log.warning("ingest queue full (%d messages): dropped %d so far; the catch-up fetches them from the "
                             "halls' journals", QUEUE_MAX, self.dropped)
+        self._queue.extend(messages)
+        self._arrived.set()
 
     # -- the writer --------------------------------------------------------------------------------
 
     def _write_loop(self) -> None:
         conn = None
+        q = self._queue
         while not self._stop.is_set():
-            try:
-                first = self._queue.get(timeout=0.5)
-            except queue.Empty:
-                continue
-            batch = [first]
-            while len(batch) < BATCH:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+            if not q:
+                self._arrived.wait(0.5)
+                self._arrived.clear()
+                if not q:
+                    continue
+            batch = []
+            while q and len(batch) < BATCH:
+                batch.append(q.popleft())
             while not self._stop.is_set():
                 try:
                     if conn is None or conn.closed:
@@ -225,12 +230,12 @@ class Ingester:
             self._close(conn)
 
     def idle(self) -> bool:
-        return self._queue.empty()
+        return not self._queue
 
     def status(self) -> dict:
         return {"leading": self.leading.is_set(), "broker_connected": bool(self.connection and
                                                                           self.connection.connected.is_set()),
                 "received": self.received, "stored": self.stored, "duplicates": self.duplicates,
-                "quarantined": self.quarantined, "dropped": self.dropped, "queued": self._queue.qsize(),
+                "quarantined": self.quarantined, "dropped": self.dropped, "queued": len(self._queue),
                 "caught_up": self.catchup.fetched, "catching_up": self.catchup.busy()}
 
