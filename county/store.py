@@ -208,22 +208,22 @@ def _preload(conn, sites: set[str], cache: dict) -> None:
 
 
 def _insert_many(conn, events: list[Event], source: str) -> set[tuple[str, int]]:
-    """``INSERT ... ON CONFLICT (site, seq) DO NOTHING`` of many events in one statement (arrays unnested: one
-    round trip whatever their number); the keys actually inserted. A key not returned was taken already, and
-    the caller looks at it one by one (a duplicate or a replay), exactly as :func:`_store` does."""
-    cols: list[list] = [[] for _ in range(12)]
-    for e in events:
-        ev = e.event
-        for col, value in zip(cols, (e.site, e.seq, e.at, ev["day"], ev["actor"], ev["action"], ev["ticket"],
-                                     ev["business"], ev["window"], json.dumps(ev["data"], ensure_ascii=False),
-                                     e.digest, source)):
-            col.append(value)
-    rows = conn.execute(
+    """``INSERT ... ON CONFLICT (site, seq) DO NOTHING`` of many events in one statement, one round trip whatever
+    their number; the keys actually inserted. A key not returned was taken already, and the caller looks at it one
+    by one (a duplicate or a replay), exactly as :func:`_store` does.
+
+    The rows go as one JSON text (``json_to_recordset``): ``json.dumps`` writes a thousand events in C, where
+    binding a dozen arrays of a thousand values each went through psycopg's Python dumpers value by value (half
+    the writer's time, measured). ``at`` goes as the instant intake parsed, in Python's ISO form."""
+    rows = json.dumps([{**e.event, "at": e.at.isoformat(), "digest": e.digest} for e in events], ensure_ascii=False,
+                      separators=(",", ":"))
+    found = conn.execute(
         "INSERT INTO events (site, seq, at, business_day, actor, action, ticket, business, window_no, data, digest, "
-        "source) SELECT * FROM unnest(%s::text[], %s::bigint[], %s::timestamptz[], %s::date[], %s::text[], "
-        "%s::text[], %s::text[], %s::text[], %s::integer[], %s::jsonb[], %s::text[], %s::text[]) "
-        "ON CONFLICT (site, seq) DO NOTHING RETURNING site, seq", cols).fetchall()
-    return {(r["site"], r["seq"]) for r in rows}
+        "source) SELECT r.site, r.seq, r.at, r.day, r.actor, r.action, r.ticket, r.business, r.\"window\", "
+        "COALESCE(r.data, '{}'), r.digest, %s FROM json_to_recordset(%s::json) AS r(site text, seq bigint, "
+        "at timestamptz, day date, actor text, action text, ticket text, business text, \"window\" integer, "
+        "data jsonb, digest text) ON CONFLICT (site, seq) DO NOTHING RETURNING site, seq", (source, rows)).fetchall()
+    return {(r["site"], r["seq"]) for r in found}
 
 
 def _flush(conn, pending: list[Event], source: str, cache: dict, out: Outcome, thinner: Thinner | None) -> None:
