@@ -112,8 +112,29 @@ class Str(Schema):
         return self._decorate(s)
 
 
+class _Ranged(Schema):
+    """A number within ``min`` and ``max`` (either may be None): what :class:`Int` and :class:`Num` share."""
+
+    min: float | None
+    max: float | None
+
+    def _check_range(self, value: float, path: str, problems: list[Problem]) -> None:
+        if self.min is not None and value < self.min:
+            problems.append((path, f"must be at least {self.min}"))
+        if self.max is not None and value > self.max:
+            problems.append((path, f"must be at most {self.max}"))
+
+    def _ranged(self, kind: str) -> dict[str, Any]:
+        s: dict[str, Any] = {"type": kind}
+        if self.min is not None:
+            s["minimum"] = self.min
+        if self.max is not None:
+            s["maximum"] = self.max
+        return self._decorate(s)
+
+
 @dataclass
-class Int(Schema):
+class Int(_Ranged):
     min: int | None = None
     max: int | None = None
     description: str | None = None
@@ -123,22 +144,14 @@ class Int(Schema):
         if isinstance(value, bool) or not isinstance(value, int):
             problems.append((path, "must be an integer"))
             return
-        if self.min is not None and value < self.min:
-            problems.append((path, f"must be at least {self.min}"))
-        if self.max is not None and value > self.max:
-            problems.append((path, f"must be at most {self.max}"))
+        self._check_range(value, path, problems)
 
     def json_schema(self) -> dict[str, Any]:
-        s: dict[str, Any] = {"type": "integer"}
-        if self.min is not None:
-            s["minimum"] = self.min
-        if self.max is not None:
-            s["maximum"] = self.max
-        return self._decorate(s)
+        return self._ranged("integer")
 
 
 @dataclass
-class Num(Schema):
+class Num(_Ranged):
     min: float | None = None
     max: float | None = None
     description: str | None = None
@@ -151,18 +164,10 @@ class Num(Schema):
         if value != value or value in (float("inf"), float("-inf")):
             problems.append((path, "must be a finite number"))
             return
-        if self.min is not None and value < self.min:
-            problems.append((path, f"must be at least {self.min}"))
-        if self.max is not None and value > self.max:
-            problems.append((path, f"must be at most {self.max}"))
+        self._check_range(value, path, problems)
 
     def json_schema(self) -> dict[str, Any]:
-        s: dict[str, Any] = {"type": "number"}
-        if self.min is not None:
-            s["minimum"] = self.min
-        if self.max is not None:
-            s["maximum"] = self.max
-        return self._decorate(s)
+        return self._ranged("number")
 
 
 @dataclass
