@@ -21,6 +21,8 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -63,8 +65,8 @@ def county_toml(folder: Path, names: list[str], mqtt_port: int) -> Path:
     return path
 
 
-def payload(site: str, seq: int) -> bytes:
-    at = datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+def payload(site: str, seq: int, at: str | None = None) -> bytes:
+    at = at or datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
     return contract.encode(contract.JOURNAL, {
         "site": site, "seq": seq, "at": at, "day": at[:10], "actor": "kiosk:k1", "action": "issue",
         "ticket": f"A{seq % 1000:03d}", "business": "alpha", "window": None, "data": {"channel": "kiosk"}})
@@ -86,30 +88,168 @@ def connect(port: int, client_id: str):
     return c
 
 
+def _mqtt_str(value: bytes) -> bytes:
+    return struct.pack("!H", len(value)) + value
+
+
+def _packet(kind: int, body: bytes) -> bytes:
+    """An MQTT 3.1.1 packet: the fixed header (type and flags, the remaining length as a varint) and ``body``."""
+    n, length = len(body), bytearray()
+    while True:
+        n, digit = divmod(n, 128)
+        length.append(digit | (128 if n else 0))
+        if not n:
+            return bytes([kind]) + bytes(length) + body
+
+
+class RawPublisher:
+    """A QoS 1 publisher on a plain socket, pipelined: PUBLISH packets built with ``struct`` and written in chunks,
+    the broker's PUBACKs read as they come, at most ``window`` unacknowledged. paho-mqtt costs ~40 µs of Python a
+    message (its packet objects, a write per message): as the load generator it took as much CPU as the platform
+    it measured, on the same two cores. This is the load generator only; the platform receives with paho."""
+
+    def __init__(self, port: int, client_id: str, window: int = 1000) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.window = window
+        self.next_id = 0
+        self.unacked = 0
+        self._rest = b""
+        self.sock.sendall(_packet(0x10, _mqtt_str(b"MQTT") + bytes([4, 0xC2]) + struct.pack("!H", 60)
+                                  + _mqtt_str(client_id.encode()) + _mqtt_str(b"bench")
+                                  + _mqtt_str(PUBLISHER_PASSWORD.encode())))
+        ack = self._read(4)
+        if ack[0] != 0x20 or ack[3] != 0:
+            raise RuntimeError(f"the county broker refused the publisher: CONNACK {ack!r}")
+
+    def _read(self, n: int) -> bytes:
+        while len(self._rest) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise RuntimeError("the county broker closed the publisher's connection")
+            self._rest += chunk
+        out, self._rest = self._rest[:n], self._rest[n:]
+        return out
+
+    def _acks(self, block: bool) -> None:
+        """Count the PUBACKs that have arrived (all four bytes, 0x40 0x02 id); wait for one when ``block``."""
+        self.sock.setblocking(block)
+        try:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise RuntimeError("the county broker closed the publisher's connection")
+            self._rest += chunk
+        except BlockingIOError:
+            pass
+        finally:
+            self.sock.setblocking(True)
+        whole = len(self._rest) // 4 * 4
+        if whole:
+            if self._rest[0] != 0x40:
+                raise RuntimeError(f"expected PUBACKs from the broker, got {self._rest[:8]!r}")
+            self.unacked -= whole // 4
+            self._rest = self._rest[whole:]
+
+    def publish_many(self, messages: list[tuple[bytes, bytes]]) -> None:
+        """Publish (topic, payload) pairs at QoS 1; returns once they are written (not necessarily acknowledged)."""
+        while self.unacked + len(messages) > self.window:
+            self._acks(block=True)
+        out = []
+        for topic, body in messages:
+            self.next_id = self.next_id % 65535 + 1
+            out.append(_packet(0x32, _mqtt_str(topic) + struct.pack("!H", self.next_id) + body))
+        self.sock.sendall(b"".join(out))
+        self.unacked += len(messages)
+        self._acks(block=False)
+
+    def drain(self) -> None:
+        while self.unacked > 0:
+            self._acks(block=True)
+
+    def close(self) -> None:
+        self.drain()
+        self.sock.sendall(b"\xe0\x00")  # DISCONNECT
+        self.sock.close()
+
+
 def publisher(port: int, halls: list[str], seconds: float, rate: float, out) -> None:
-    """Publish the halls' events round robin for ``seconds``; send back (events published, seconds taken)."""
-    c = connect(port, f"bench-{os.getpid()}")
+    """Publish the halls' events round robin for ``seconds``; send back (events published, seconds taken, the last
+    seq of each hall, this process's CPU seconds)."""
+    c = RawPublisher(port, f"bench-{os.getpid()}")
+    topics = {site: f"hallq/{site}/journal".encode() for site in halls}
     seq = dict.fromkeys(halls, 0)
     n, start = 0, time.monotonic()
-    pending = []
     while time.monotonic() - start < seconds:
+        at = datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+        batch = []
         for site in halls:
             seq[site] += 1
-            pending.append(c.publish(f"hallq/{site}/journal", payload(site, seq[site]), qos=1))
-            n += 1
-        if len(pending) >= 500:  # QoS 1: wait for the broker's acknowledgements before running ahead
-            pending[-1].wait_for_publish(30)
-            pending = [p for p in pending if not p.is_published()]
+            batch.append((topics[site], payload(site, seq[site], at)))
+        c.publish_many(batch)
+        n += len(batch)
         if rate:
             ahead = n / rate - (time.monotonic() - start)
             if ahead > 0:
                 time.sleep(ahead)
-    for p in pending:
-        p.wait_for_publish(30)
+    c.drain()
     took = time.monotonic() - start
-    c.loop_stop()
-    c.disconnect()
-    out.send((n, took, seq))
+    c.close()
+    t = os.times()
+    out.send((n, took, seq, t.user + t.system))
+
+
+def _stat(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return []
+
+
+def tree_cpu(root: int, reaped: bool = False) -> float:
+    """User + system CPU seconds of ``root`` and every live process below it, all threads; with ``reaped``, also
+    what its children that have exited cost (``cutime``/``cstime``: PostgreSQL's postmaster reaps a backend per
+    closed connection)."""
+    parent: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit() and (f := _stat(int(d.name))):
+            parent[int(d.name)] = int(f[1])
+            ticks[int(d.name)] = int(f[11]) + int(f[12]) + (int(f[13]) + int(f[14]) if reaped else 0)
+    total, todo = 0, [root]
+    while todo:
+        p = todo.pop()
+        total += ticks.get(p, 0)
+        todo += [c for c, pp in parent.items() if pp == p]
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+class CpuWindow:
+    """CPU seconds of the platform's processes (Granian's master and worker), PostgreSQL's (postmaster, its
+    backends, the exited ones) and NATS over a window: the figure that does not depend on how busy the machine
+    is."""
+
+    def __init__(self, platform_pid: int, pg_pid: int, nats_pid: int) -> None:
+        self.pids = {"platform": (platform_pid, False), "postgresql": (pg_pid, True), "nats": (nats_pid, False)}
+        self.t0 = time.monotonic()
+        self.start = self._sample()
+
+    def _sample(self) -> dict[str, float]:
+        return {k: tree_cpu(pid, reaped) for k, (pid, reaped) in self.pids.items()}
+
+    def result(self, events: int, publishers_cpu_s: float) -> dict:
+        end = self._sample()
+        used = {k: end[k] - self.start[k] for k in end}
+        used["publishers"] = publishers_cpu_s
+        per = {f"{k}_cpu_s_per_1000_events": round(v * 1000 / events, 3) if events else None for k, v in used.items()}
+        return {**per, "window_s": round(time.monotonic() - self.t0, 2), "events": events,
+                "cpu_s": {k: round(v, 2) for k, v in used.items()},
+                "counted": "platform: hallq platform serve (Granian master + worker, all threads); postgresql: the "
+                           "postmaster, its live processes and the exited backends it reaped; nats: nats-server; "
+                           "publishers: the load generator's processes (the probe and sampler threads not counted)"}
+
+
+def postmaster_pid(cluster: LocalCluster) -> int:
+    return int((cluster.data / "postmaster.pid").read_text().split()[0])
 
 
 def high_water(url: str) -> int:
@@ -194,6 +334,7 @@ def main() -> None:
             c.disconnect()
 
         t0 = time.monotonic()
+        cpu = CpuWindow(platform.pid, postmaster_pid(cluster), broker.proc.pid)
         prober = threading.Thread(target=probing, daemon=True)
         prober.start()
         samples = []  # (seconds since start, events accounted for)
@@ -211,6 +352,7 @@ def main() -> None:
             samples.append((time.monotonic() - t0, stored))
             time.sleep(0.5)
         total_s = time.monotonic() - t0
+        cpu_used = cpu.result(stored, sum(r[3] for r in results))
         samples.append((total_s, stored))
         # sustained: the rate from 10 % to 90 % of the events stored (start and tail left out)
         first = next(s for s in samples if s[1] >= expected * 0.1)
@@ -228,17 +370,24 @@ def main() -> None:
             "ingested_per_s_overall": round(stored / total_s, 1),
             "drain_s_after_publishing": round(total_s - publish_s, 2),
             "commit_to_visible_ms": percentiles(latencies), "probes": len(latencies),
+            "cpu": cpu_used,
             "platform_health": health[:600],
             "path": "publishers (MQTT QoS 1) -> NATS (JetStream) -> hallq platform -> PostgreSQL",
             "machine": machine(),
         })
     finally:
-        if platform is not None and platform.poll() is None:
-            os.killpg(platform.pid, 15)
-            platform.wait(15)
-        if broker is not None:
-            broker.stop()
-        cluster.stop("fast")
+        try:
+            if platform is not None and platform.poll() is None:
+                os.killpg(platform.pid, 15)
+                try:
+                    platform.wait(15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(platform.pid, 9)
+                    platform.wait(5)
+        finally:
+            if broker is not None:
+                broker.stop()
+            cluster.stop("fast")
 
 
 if __name__ == "__main__":
