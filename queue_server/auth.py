@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import secrets
 import sqlite3
 import threading
@@ -160,31 +161,73 @@ def _expired(tx: Tx, s: sqlite3.Row, max_age_days: int) -> bool:
     return True
 
 
-_devices: dict[str, tuple[Actor, float]] = {}
+# Device keys, cached in memory: a kiosk presses on every request, and its key was a sha256 and two SELECTs
+# (the sessions first, always missing for a device). The cache is exact: the devices change only when a hall
+# config is applied (queue_server/hallsync.py), which then calls :func:`devices_changed`; that replaces a
+# small file beside the database, and every process sees the file's identity change (a stat, ~1 µs) on its
+# next request and forgets its cached keys, so a revoked key is refused at once by every worker, not after a
+# timeout. The timeout stays as a belt for a devices table edited by hand.
+_devices: dict[tuple[str, str], tuple[Actor, float]] = {}
+_devices_seen: dict[str, tuple[int, int]] = {}  # database path -> identity of its devices.changed file
 _devices_lock = threading.Lock()
 DEVICE_CACHE_SECONDS = 30.0
+DEVICES_CHANGED = "devices.changed"
 
 
 def forget_devices() -> None:
-    """Drop cached device keys (after the devices table changed)."""
+    """Drop cached device keys (this process only; :func:`devices_changed` tells every process)."""
     with _devices_lock:
         _devices.clear()
+
+
+def devices_changed(db: Database) -> None:
+    """The devices table of ``db`` changed: every process drops its cached keys before its next request."""
+    forget_devices()
+    if db.path == ":memory:":
+        return  # no other process can open it
+    path = _signal_path(db)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        f.write(secrets.token_hex(8))
+    os.replace(tmp, path)  # a new file (inode): seen by every process's stat
+
+
+def _signal_path(db: Database) -> str:
+    return os.path.join(os.path.dirname(os.path.abspath(db.path)), DEVICES_CHANGED)
+
+
+def _devices_generation(db: Database) -> tuple[int, int]:
+    try:
+        st = os.stat(_signal_path(db))
+    except OSError:
+        return (0, 0)
+    return (st.st_ino, st.st_mtime_ns)
+
+
+def _cached_device(db: Database, digest: str) -> Actor | None:
+    generation = _devices_generation(db)
+    with _devices_lock:
+        if _devices_seen.get(db.path) != generation:
+            for key in [k for k in _devices if k[0] == db.path]:
+                del _devices[key]
+            _devices_seen[db.path] = generation
+            return None
+        hit = _devices.get((db.path, digest))
+    return hit[0] if hit is not None and hit[1] > time.monotonic() else None
 
 
 def actor_for_token(db: Database, hall: Hall, token: str, activity: bool = True) -> Actor | None:
     """The staff member or device behind a bearer token, or None.
 
-    Device keys change only with the configuration, so they are cached for
-    a short while (kiosks call on every press); staff sessions are looked up
-    every time, so a logout takes effect at once. A console session unused
-    for ``session_idle_minutes`` ends here; ``activity=False`` (a page's
-    background refresh) does not count as use.
+    Device keys are cached in memory, invalidated in every process the moment a config changes the
+    devices (:func:`devices_changed`); staff sessions are looked up every time, so a logout takes
+    effect at once. A console session unused for ``session_idle_minutes`` ends here;
+    ``activity=False`` (a page's background refresh) does not count as use.
     """
     digest = sha256(token)
-    with _devices_lock:
-        hit = _devices.get(digest)
-    if hit is not None and hit[1] > time.monotonic():
-        return hit[0]
+    cached = _cached_device(db, digest)
+    if cached is not None:
+        return cached
     conn = db.connection()
     row = conn.execute(
         "SELECT s.id, s.job_no, s.role, x.expires_at, x.last_seen_at FROM sessions x JOIN staff s ON s.id = x.staff_id "
@@ -203,7 +246,7 @@ def actor_for_token(db: Database, hall: Hall, token: str, activity: bool = True)
         kind = {"kiosk": "kiosk", "tablet": "tablet", "county": "county", "routing": "routing"}.get(d["kind"], "device")
         actor = Actor(kind, d["id"], role=d["kind"], windows=tuple(json.loads(d["windows"])))
         with _devices_lock:
-            _devices[digest] = (actor, time.monotonic() + DEVICE_CACHE_SECONDS)
+            _devices[(db.path, digest)] = (actor, time.monotonic() + DEVICE_CACHE_SECONDS)
         return actor
     return None
 

@@ -26,7 +26,7 @@ import json
 import logging
 
 from hallq.hallconfig import HallConfig
-from queue_server.auth import forget_devices
+from queue_server.auth import devices_changed
 from queue_server.domain import guides, search
 from queue_server.domain.context import SYSTEM, Hall, Tx
 from queue_server.db import Database
@@ -62,7 +62,7 @@ def apply_config(db: Database, hall: Hall, force: bool = False) -> bool:
         tx.journal("config_applied", data={"hash": cfg.content_hash[:16], "file": str(cfg.path.name),
                                            "businesses": len(cfg.businesses), "windows": len(cfg.windows),
                                            "items": len(cfg.items), **({"replaced": replaced[:50]} if replaced else {})})
-    forget_devices()
+    devices_changed(db)  # every process forgets the device keys it cached: a revoked key is refused at once
     log.info("applied hall config %s (%d businesses, %d windows, %d items)",
              cfg.path, len(cfg.businesses), len(cfg.windows), len(cfg.items))
     return True
