@@ -57,10 +57,6 @@ class Refusal(Exception):
         self.status, self.code, self.detail = status, code, detail
 
 
-def too_many_attempts(seconds: int) -> Refusal:
-    return Refusal(429, "too_many_attempts", {"retry_after_seconds": seconds})
-
-
 def _sha(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -109,6 +105,10 @@ def create_app(cfg: CountyConfig, ingest: bool = True) -> Flask:
             resp.headers["Retry-After"] = str(e.detail["retry_after_seconds"])
         return resp, e.status
 
+    @app.errorhandler(signin.Throttled)
+    def throttled(e: signin.Throttled):
+        return refused(Refusal(429, "too_many_attempts", {"retry_after_seconds": e.seconds}))
+
     @app.errorhandler(404)
     def not_found(e):
         return jsonify({"error": {"status": 404, "code": "not_found"}}), 404
@@ -143,13 +143,13 @@ def create_app(cfg: CountyConfig, ingest: bool = True) -> Flask:
     def sign_in(username: str, password: str):
         """A new session's token, the account and the expiry; (None, None, None) for a wrong name or password.
 
-        Throttled (county/signin.py): an attempt that must wait is refused with :func:`too_many_attempts`
-        before its password is checked."""
+        Throttled (county/signin.py): an attempt that must wait raises :class:`county.signin.Throttled` before its
+        password is checked (the API answers 429 ``too_many_attempts``, the console's page says how long)."""
         client, name = request.remote_addr or "?", username[:40]
         wait = signin.wait_seconds(conn(), cfg.security, client, name)
         if wait is not None:
             log.info("county sign-in for %r from %s refused: throttled for %d s more", name, client, wait)
-            raise too_many_attempts(wait)
+            raise signin.Throttled(wait)
         row = conn().execute("SELECT username, role, site, password_hash FROM accounts WHERE username = %s AND active",
                              (name,)).fetchone()
         try:

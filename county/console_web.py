@@ -179,12 +179,10 @@ def login_form():
 
 @bp.post("/console/login")
 def login_post():
-    from county.app import Refusal
-
     try:
         token, _who = _ext()["login"](request.form.get("username", ""), request.form.get("password", ""))
-    except Refusal as e:  # throttled: how long to wait, in the hall's own words (errors catalogue)
-        seconds = e.detail["retry_after_seconds"]
+    except signin.Throttled as e:  # how long to wait, in the hall's own words (errors catalogue)
+        seconds = e.seconds
         message = t("error.too_many_attempts.seconds", seconds=seconds) if seconds < 120 else \
             t("error.too_many_attempts.minutes", minutes=math.ceil(seconds / 60))
         resp = render("county/login.html", 429, throttled=message)

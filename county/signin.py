@@ -20,6 +20,14 @@ from hallq import throttle
 from hallq.throttle import ALL_ACCOUNTS, KNOWN_DAYS, QUIET_HOURS
 
 
+class Throttled(Exception):
+    """An attempt that must wait ``seconds`` more: refused before its password is checked."""
+
+    def __init__(self, seconds: int) -> None:
+        super().__init__(f"throttled for {seconds} s")
+        self.seconds = seconds
+
+
 def audit(conn, actor: str, action: str, site: str | None = None, data: dict[str, Any] | None = None) -> None:
     """Append one entry to the platform's own journal (append-only: a trigger refuses UPDATE and DELETE)."""
     conn.execute("INSERT INTO audit (actor, action, site, data) VALUES (%s, %s, %s, %s)",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 ALL_ACCOUNTS = ""  # the account of a client's counter over every account
 QUIET_HOURS = 24  # a counter without failures this long starts again from zero
@@ -24,10 +24,16 @@ KNOWN_DAYS = 90  # a good sign-in keeps a (client, account) pair known this long
 
 
 class Rules(Protocol):
-    sign_in_free_failures: int
-    sign_in_free_failures_per_client: int
-    sign_in_first_delay_seconds: int
-    sign_in_max_delay_minutes: int
+    """What the rules read of a ``[security]`` section (hallq.hallconfig.SecuritySettings)."""
+
+    @property
+    def sign_in_free_failures(self) -> int: ...
+    @property
+    def sign_in_free_failures_per_client(self) -> int: ...
+    @property
+    def sign_in_first_delay_seconds(self) -> int: ...
+    @property
+    def sign_in_max_delay_minutes(self) -> int: ...
 
 
 def delay(failures: int, free: int, rules: Rules) -> timedelta | None:
@@ -56,9 +62,9 @@ def counters(rules: Rules, account: str) -> list[tuple[str, int]]:
     return out
 
 
-def refused_until(pair: Mapping[str, Any] | None, whole: Mapping[str, Any] | None, now: Any,
-                  known_after: Any) -> Any:
-    """Until when an attempt must wait, from its (client, account) row and its client's row; None: go on.
+def refused_until(pair: Any, whole: Any, now: Any, known_after: Any) -> Any:
+    """Until when an attempt must wait, from its (client, account) row and its client's row (each None when there
+    is none; a row is anything indexed by column name); None: go on.
 
     ``known_after``: a good sign-in of the pair later than this makes the client known for the account, and
     then the client's counter over every account does not hold it back."""
@@ -82,7 +88,7 @@ class Failure:
     ended_quiet: bool           # its previous throttle had gone quiet: journal its end first
 
 
-def after_failure(row: Mapping[str, Any] | None, free: int, rules: Rules, now: Any, quiet_before: Any) -> Failure:
+def after_failure(row: Any, free: int, rules: Rules, now: Any, quiet_before: Any) -> Failure:
     """One more wrong password on a counter (``row`` None: none yet); ``quiet_before``: now less QUIET_HOURS."""
     failures, since, ended = 1, None, False
     if row is not None:

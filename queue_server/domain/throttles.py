@@ -76,7 +76,7 @@ def record_failure(tx: Tx, client: str, job_no: str) -> None:
     for key, free in throttle.counters(rules, job_no):
         row = tx.one("SELECT * FROM sign_in_throttles WHERE client = ? AND job_no = ?", (client, key))
         f = throttle.after_failure(row, free, rules, tx.at, quiet_before)
-        if f.ended_quiet:
+        if f.ended_quiet and row is not None:
             _ended(tx, row, "quiet")
         until = iso(tx.now + f.wait) if f.wait is not None else None
         tx.conn.execute(
