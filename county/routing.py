@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+import time
 from typing import Any, Callable
 
 from flask import Flask, jsonify, request
@@ -45,20 +47,38 @@ def _client(cfg: CountyConfig, target: str) -> HallClient:
     return HallClient(hall.journal_url, token=key, timeout=10, retries=1, ca_file=hall.cafile or None)
 
 
+DEFINITION_SECONDS = 60.0  # a handling hall's definition of an item is asked again after this long
+_definitions: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}  # (hall, item) -> (fetched, definition)
+_lock = threading.Lock()
+
+
 def definitions(cfg: CountyConfig, site: str) -> list[dict[str, Any]]:
     """The items ``site`` routes, each with its handling hall and that hall's definition of it (its public
-    ``GET /items/{code}/form``); ``definition`` is None (with ``error``) when the handling hall cannot say now."""
+    ``GET /items/{code}/form``, kept here a minute so that a county of stations asks each hall little, and a
+    hall that does not answer within 3 s holds up no station); ``definition`` is the last one known, or None
+    (with ``error``) when the handling hall never said."""
     out = []
     for item, target in sorted(cfg.halls[site].routes.items()):
         hall = cfg.halls[target]
         entry: dict[str, Any] = {"item": item, "target": target, "target_name": hall.name, "target_level": hall.level,
                                  "definition": None}
-        client = HallClient(hall.journal_url, timeout=10, retries=1, ca_file=hall.cafile or None)
+        with _lock:
+            known = _definitions.get((target, item))
+        if known is not None and time.monotonic() - known[0] < DEFINITION_SECONDS:
+            entry["definition"] = known[1]
+            out.append(entry)
+            continue
+        client = HallClient(hall.journal_url, timeout=3, retries=0, ca_file=hall.cafile or None)
         try:
-            entry["definition"] = client.get(f"/items/{item}/form")
+            definition = client.get(f"/items/{item}/form")
+            with _lock:
+                _definitions[(target, item)] = (time.monotonic(), definition)
+            entry["definition"] = definition
         except ApiError as e:
             entry["error"] = f"{e.status} {e.code}"
-            if e.status in (404, 409):
+            gone = e.status in (404, 409)  # the hall no longer takes applications for it: no definition at all
+            entry["definition"] = known[1] if known and not gone else None
+            if gone:
                 log.warning("routing: hall %s has no form for item %s that county.toml routes from %s to it (%s): "
                             "fix the route or the hall's catalogue", target, item, site, e.code)
         finally:

@@ -107,7 +107,11 @@ class Outbox:
     def run_once(self) -> None:
         client = self._client()
         try:
-            self._items(client)
+            try:
+                self._items(client)
+            except ApiError as e:  # the definitions wait for the next round; forwarding does not
+                log.warning("routed applications: the routed items could not be refreshed (%s %s); kept the last "
+                            "ones", e.status, e.code)
             self._forward(client)
             self._follow(client)
         except _Unreachable as e:

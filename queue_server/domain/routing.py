@@ -271,11 +271,13 @@ class RoutingDesk:
     def store_items(self, items: list[dict[str, Any]]) -> int:
         """Keep the platform's answer of the routed items: new and changed definitions written (journaled once per
         change), an item no longer routed made inactive; an item the handling hall could not describe now keeps its
-        last definition. Returns how many changed."""
+        last definition, one it says it no longer takes (404, 409) is dropped. Returns how many changed."""
         def run(tx: Tx) -> int:
             changed = 0
             listed = set()
             for e in items:
+                if e.get("definition") is None and str(e.get("error", "")).startswith(("404", "409")):
+                    continue  # the handling hall no longer takes it: dropped below, as if not routed
                 listed.add(e["item"])
                 d = e.get("definition")
                 if not isinstance(d, dict):
