@@ -22,6 +22,7 @@ it ended, by itself or resolved, is a new alert.
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -66,13 +67,23 @@ class _Daily:
             return
         cols = ", ".join(self.COLUMNS)
         sets = ", ".join(f"{c} = console_daily.{c} + excluded.{c}" for c in self.COLUMNS)
-        with conn.cursor() as cur:
-            cur.executemany(
-                f"INSERT INTO console_daily (site, day, business, item, department, {cols}, wait_max) VALUES "
-                f"(%s, %s, %s, %s, %s, {', '.join(['%s'] * len(self.COLUMNS))}, %s) "
-                f"ON CONFLICT (day, site, business, item, department) DO UPDATE SET {sets}, "
-                "wait_max = GREATEST(console_daily.wait_max, excluded.wait_max)",
-                [(*key, *(row[c] for c in self.COLUMNS), row["wait_max"]) for key, row in self.rows.items()])
+        types = ", ".join(f"{c} {'double precision' if c == 'wait_seconds' else 'integer'}" for c in self.COLUMNS)
+        conn.execute(  # one statement (the rows as one JSON text), not a statement per row: see _rows
+            f"INSERT INTO console_daily (site, day, business, item, department, {cols}, wait_max) "
+            f"SELECT site, day, business, item, department, {cols}, wait_max FROM json_to_recordset(%s::json) "
+            f"AS r(site text, day date, business text, item text, department text, {types}, "
+            "wait_max double precision) "
+            f"ON CONFLICT (day, site, business, item, department) DO UPDATE SET {sets}, "
+            "wait_max = GREATEST(console_daily.wait_max, excluded.wait_max)",
+            (_rows(dict(zip(("site", "day", "business", "item", "department"), key), **row)
+                   for key, row in self.rows.items()),))
+
+
+def _rows(rows) -> str:
+    """Rows as one JSON text for ``json_to_recordset``: a fold writes thousands of rows, and one statement over
+    them costs the platform (its GIL, shared with ingestion) a fraction of a pipelined statement per row
+    (measured with bench/bench_county.py, docs/county.md)."""
+    return json.dumps(list(rows), ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def fold(conn, cfg: CountyConfig) -> int:
@@ -174,18 +185,24 @@ def _fold_rows(conn, cfg: CountyConfig, rows: list[dict]) -> None:
         elif action == "day_rolled_over":
             conn.execute("UPDATE console_tickets SET state = 'gone' WHERE site = %s AND day < %s "
                          "AND state IN ('waiting', 'serving')", (site, day))
-    with conn.cursor() as cur:
-        cur.executemany(
+    if any(t is not None for t in tickets.values()):
+        conn.execute(
             "INSERT INTO console_tickets (site, day, ticket, business, item, department, issued_at, called_at, state) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (site, day, ticket) DO UPDATE SET "
+            "SELECT site, day, ticket, business, item, department, issued_at, called_at, state "
+            "FROM json_to_recordset(%s::json) AS r(site text, day date, ticket text, business text, item text, "
+            "department text, issued_at timestamptz, called_at timestamptz, state text) "
+            "ON CONFLICT (site, day, ticket) DO UPDATE SET "
             "business = excluded.business, called_at = excluded.called_at, state = excluded.state",
-            [(*key, t["business"], t["item"], t["department"], t["issued_at"], t["called_at"], t["state"])
-             for key, t in tickets.items() if t is not None])
-        cur.executemany("UPDATE console_cursor SET seq = %s, day = GREATEST(day, %s), folded_at = now() "
-                        "WHERE site = %s", [(seq, day, site) for site, (seq, day) in last.items()])
+            (_rows({"site": site, "day": day, "ticket": label, **t} for (site, day, label), t in tickets.items()
+                   if t is not None),))
+    halls = _rows({"site": site, "seq": seq, "day": day, "keep_from": day - timedelta(KEEP_TICKET_DAYS)}
+                  for site, (seq, day) in last.items())
+    conn.execute("UPDATE console_cursor c SET seq = r.seq, day = GREATEST(c.day, r.day), folded_at = now() "
+                 "FROM json_to_recordset(%s::json) AS r(site text, seq bigint, day date) WHERE c.site = r.site",
+                 (halls,))
     daily.write(conn)
-    for site, (_, day) in last.items():
-        conn.execute("DELETE FROM console_tickets WHERE site = %s AND day < %s", (site, day - timedelta(KEEP_TICKET_DAYS)))
+    conn.execute("DELETE FROM console_tickets t USING json_to_recordset(%s::json) AS r(site text, keep_from date) "
+                 "WHERE t.site = r.site AND t.day < r.keep_from", (halls,))
 
 
 def _key(site: str, day: date, t: dict) -> tuple:
