@@ -87,6 +87,18 @@ def definitions(cfg: CountyConfig, site: str) -> list[dict[str, Any]]:
     return out
 
 
+def _alert(cfg: CountyConfig, site: str, kind: str, detail: str) -> None:
+    """One open alert per hall and kind for the supervision office (county/store.py); never personal data."""
+    from county import db as county_db
+    from county.store import raise_alert
+
+    try:
+        with county_db.connect(cfg.database_url, autocommit=True) as conn:
+            raise_alert(conn, site, kind, detail)
+    except Exception as e:  # the alert is extra: the answer to the station does not depend on it
+        log.warning("routing: could not raise the alert %s for %s (%s)", kind, site, e)
+
+
 def register(app: Flask, cfg: CountyConfig, refusal: type[Exception], key_sha: Callable[[str], str | None],
              sha: Callable[[str], str]) -> None:
     """Add the routing routes to the platform's app (county/app.py); ``key_sha`` gives a hall's county key's
@@ -130,6 +142,7 @@ def register(app: Flask, cfg: CountyConfig, refusal: type[Exception], key_sha: C
             client = _client(cfg, target)
         except CountyConfigError as e:
             log.error("routing: cannot forward %s from %s to %s: %s", body["tracking_no"], site, target, e)
+            _alert(cfg, target, "routing_key", f"no routing key for this hall: {e}")
             return jsonify({"error": {"status": 503, "code": "target_key_missing"}}), 503
         try:
             answer = client.post("/routed-applications", forward)
@@ -142,9 +155,14 @@ def register(app: Flask, cfg: CountyConfig, refusal: type[Exception], key_sha: C
                 log.error("routing: hall %s refused the platform's routing key (%s %s): is the key of county.toml's "
                           "routing_credential in its hall.toml as [[devices]] kind = \"routing\"?", target, e.status,
                           e.code)
+                _alert(cfg, target, "routing_key", f"the hall refused the platform's routing key ({e.status} {e.code}): "
+                       "put the key of county.toml's routing_credential in its hall.toml as [[devices]] kind = "
+                       "\"routing\"")
                 return jsonify({"error": {"status": 503, "code": "target_key_refused", "target": target}}), 503
             log.warning("routing: hall %s refused %s from %s: %s %s", target, body["tracking_no"], site, e.status,
                         e.code)
+            _alert(cfg, site, "routing_refused", f"{target} refused {body['tracking_no']} ({e.status} {e.code}): "
+                   "its form of the item may have changed; the station tells the resident to apply again")
             return jsonify({"error": {"status": 422, "code": "refused_by_target", "target": target,
                                       "detail": {"status": e.status, "code": e.code, "messages": e.messages,
                                                  "fields": e.fields or []}}}), 422

@@ -20,7 +20,7 @@ from county.broker import bridge_files
 from hallq.client import ApiError, HallClient
 from hallq.demo import DEMO_PASSWORD
 from hallq.testing import wait_until
-from tests.county.conftest import County
+from tests.county.conftest import County, sql
 
 KIOSK = "demo-kiosk-1"
 ITEM = "T-ROUTE-1"
@@ -293,5 +293,10 @@ def test_an_application_the_town_refuses_after_its_form_changed_is_kept_and_told
         log = village.server.log.read_text(encoding="utf-8", errors="replace")
         assert f"routed application {no}: the handling hall refused it (invalid_fields)" in log
         assert ID_NUMBER not in log and NAME not in log
+        # the supervision office sees it: one open alert for the station, with the cause
+        alerts = sql(county_db, "SELECT site, kind, detail FROM alerts WHERE cleared_at IS NULL AND kind LIKE %s",
+                     ("routing%",))
+        assert [(a["site"], a["kind"]) for a in alerts] == [("village-b", "routing_refused")]
+        assert no in alerts[0]["detail"] and NAME not in alerts[0]["detail"]
     finally:
         county.stop()
