@@ -104,6 +104,7 @@ EXPECTED = {
     "window_queue": WINDOW_1, "window_console": WINDOW_1, "ask_for_rating": WINDOW_1,
     # ratings (docs/consoles.md "Ratings"): from the resident, never a staff account; a window's own devices
     "rate_ticket": RESIDENTS, "rating_prompt": WINDOW_1_DEVICES, "rate_at_window": WINDOW_1_DEVICES,
+    "decline_rating": WINDOW_1_DEVICES,  # 不评价 on the tablet: the resident declines, the clerk cannot
     # the consoles (docs/consoles.md)
     "live_version": KIOSK_OR_STAFF, "attention": STAFF, "device_health": STAFF,
     "request_help": frozenset({KIOSK}),  # "a resident who presses … on a kiosk's help screen (kiosk key)"
