@@ -117,7 +117,7 @@ class Outbox:
         except _Unreachable as e:
             if not self._failing:
                 log.warning("routed applications: the county platform %s cannot be reached (%s): applications wait "
-                            "in the outbox and are forwarded when it answers; retrying every %d s", self.link.url,
+                            "in the outbox and are forwarded when it answers; retrying every %g s", self.link.url,
                             e, self.settings.refresh_seconds)
             self._failing = True
             return
@@ -158,7 +158,7 @@ class Outbox:
                     error = e.detail if isinstance(e.detail, dict) and e.detail.get("code") else {"code": e.code}
                     log.error("routed application %s: the handling hall refused it (%s): the resident is told to "
                               "apply again; if the hall's form of item %s changed, the station's copy is refreshed "
-                              "within %d s", tracking_no, error.get("code"), payload.get("item"),
+                              "within %g s", tracking_no, error.get("code"), payload.get("item"),
                               self.settings.refresh_seconds)
                     self.service.routing.refused(tracking_no, error)
                 elif e.status in (400, 404, 413):

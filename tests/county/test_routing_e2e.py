@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
+import signal
 import urllib.error
 import urllib.request
 
@@ -298,5 +301,37 @@ def test_an_application_the_town_refuses_after_its_form_changed_is_kept_and_told
                      ("routing%",))
         assert [(a["site"], a["kind"]) for a in alerts] == [("village-b", "routing_refused")]
         assert no in alerts[0]["detail"] and NAME not in alerts[0]["detail"]
+    finally:
+        county.stop()
+
+
+def test_a_receipt_survives_kill_9_of_the_village_and_is_filed_once(county_db, tmp_path):
+    """The village's server is killed (SIGKILL) right after giving receipts with the county down; restarted, its
+    outbox forwards every one, each filed exactly once at the town."""
+    county = routed_county(tmp_path, county_db)
+    town, village = county.halls["town-a"], county.halls["village-b"]
+    try:
+        start(county)
+        wait_until(lambda: [i["code"] for i in get(f"{village.url}/api/v1/routed-items")] == [ITEM], 60,
+                   "the village lists the routed item")
+        county.platform.stop()
+        kiosk = HallClient(village.url, token=KIOSK)
+        numbers = [kiosk.post("/applications", {
+            "item": ITEM, "applicant": {"name": NAME, "id_number": ID_NUMBER, "phone": "13800138000"},
+            "fields": {"village_group": f"周家村{n}组"}, "materials": [0], "delivery": "onsite"},
+            idempotent=True)["tracking_no"] for n in range(3)]
+        kiosk.close()
+        village.server.kill9()  # the server dies; its own Mosquitto (a session of its own) with it, by its pid
+        pids = re.findall(r"hall broker \(Mosquitto, pid (\d+)\)", village.server.log.read_text(errors="replace"))
+        os.kill(int(pids[-1]), signal.SIGKILL)
+        village.start()
+        county.platform.start()
+        manager = staff(town.url)
+        wait_until(lambda: len(manager.get("/applications")) == 3, 60, "the three applications reach the town")
+        filed = manager.get("/applications")
+        assert sorted(a["origin"]["tracking_no"] for a in filed) == sorted(numbers)
+        wait_until(lambda: all(get(f"{village.url}/api/v1/applications/{no}")["routed"]["state"] == "forwarded"
+                               for no in numbers), 60, "the village marks them forwarded")
+        assert len(manager.get("/applications")) == 3
     finally:
         county.stop()
