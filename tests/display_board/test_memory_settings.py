@@ -125,3 +125,19 @@ def test_a_real_village_board_holds_no_pillow_and_no_msaa_buffers(tmp_path, mosq
         pub.loop_stop()
         pub.disconnect()
     assert proc.returncode == 0, (tmp_path / "board.log").read_text()[-2000:]
+
+
+def test_the_screenshot_written_behind_the_board_is_the_window_upright():
+    """The offscreen board's screenshots are compressed in a thread (display.png_bytes): GL's rows come
+    bottom-up, the PNG's top-down; a reader sees the same pixels."""
+    import io
+
+    from PIL import Image
+
+    from display_board.display import png_bytes
+
+    width, height = 64, 3
+    rows = [bytes([200, 30, 30]) * width, bytes([30, 200, 30]) * width, bytes([30, 30, 200]) * width]  # bottom first
+    image = Image.open(io.BytesIO(png_bytes(b"".join(rows), width, height)))
+    assert image.size == (width, height) and image.mode == "RGB"
+    assert [image.getpixel((5, y)) for y in range(height)] == [(30, 30, 200), (30, 200, 30), (200, 30, 30)]
