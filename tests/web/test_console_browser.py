@@ -137,6 +137,27 @@ def test_a_manager_changes_the_allocation_and_the_next_call_follows_it(browser, 
     screenshot(browser, "manager-hall")
 
 
+def test_the_resident_declines_on_the_tablet_and_it_offers_that_service_no_more(browser, hall, screenshot):
+    from selenium.webdriver.common.by import By
+
+    server, _ = hall
+    server.client("demo-kiosk-1").issue_ticket("alpha")
+    clerk = server.client()
+    clerk.login("101", DEMO_PASSWORD)
+    clerk.post("/windows/1/sign-in")
+    clerk.post("/windows/1/call-next")
+    clerk.post("/windows/1/complete")
+    browser.get(f"{server.url}/rate/1#key=demo-tablet-1")
+    wait(browser, lambda d: d.find_element(By.ID, "ask").is_displayed())
+    assert "A001" in text_of(browser, "ask-ticket")
+    assert browser.find_element(By.ID, "decline").text == "不评价"
+    browser.find_element(By.ID, "decline").click()
+    wait(browser, lambda d: d.find_element(By.ID, "idle").is_displayed())
+    tablet = server.client("demo-tablet-1")
+    assert tablet.get("/windows/1/rating-prompt")["ticket"] is None
+    assert not browser.find_element(By.ID, "ask").is_displayed()
+
+
 def test_a_bad_review_on_the_tablet_is_followed_up(browser, hall, screenshot):
     from selenium.webdriver.common.by import By
 
