@@ -187,3 +187,100 @@ def contrast(fg, bg) -> float:
     """WCAG 2 contrast ratio, 1 to 21."""
     a, b = sorted((luminance(fg), luminance(bg)), reverse=True)
     return (a + 0.05) / (b + 0.05)
+
+
+# -- forms: fields at the scroll edge and under the on-screen keyboard ------------------------------------------
+
+def _rect(w) -> tuple[float, float, float, float]:
+    x, y = w.to_window(w.x, w.y)
+    return x, y, w.width, w.height
+
+
+def _inside(inner, outer, slack: float = 1.0) -> bool:
+    return inner[0] >= outer[0] - slack and inner[1] >= outer[1] - slack and \
+        inner[0] + inner[2] <= outer[0] + outer[2] + slack and inner[1] + inner[3] <= outer[1] + outer[3] + slack
+
+
+def _field_parts(form, key: str):
+    """A field's row, its label (the row's first child) and its box (the button or input after it)."""
+    row = next(r for r in form.ids.fields.children if getattr(r, "field_key", None) == key)
+    return row, row.children[-1], row.children[-2]
+
+
+def _viewport(form):
+    """What a resident sees of the form's fields: its ScrollView, less what the editor (keyboard, keypad) covers
+    and less the window's edges."""
+    sv = form.ids.scroll
+    x, y, w, h = _rect(sv)
+    width, height = Window.size
+    x2, y2 = min(x + w, width), min(y + h, height)
+    x, y = max(x, 0), max(y, 0)
+    editor = form.ids.editor
+    if editor.children and editor.height > 1:
+        ex, ey, ew, eh = _rect(editor)
+        if ex < x2 and x < ex + ew:              # the keyboard under the form (portrait) cuts its bottom
+            if ey + eh > y and ey < y2:
+                y = max(y, ey + eh)
+    return x, y, max(x2 - x, 0), max(y2 - y, 0)
+
+
+def form_problems(form, focused: str) -> list[str]:
+    """A form with the keyboard (or keypad) open on ``focused``: that field and its label whole in sight above the
+    keyboard and not covered by it; the primary button (下一步/提交) in the window, whole and not covered; a form
+    whose fields overflow its viewport says so with a scroll bar drawn at rest (as the lists do)."""
+    problems = []
+    sv = form.ids.scroll
+    view = _viewport(form)
+    width, height = Window.size
+    editor = form.ids.editor
+    kb = _rect(editor) if editor.children else None
+    row, label, box = _field_parts(form, focused)
+    for part, what in ((label, "label"), (box, "box")):
+        r = _rect(part)
+        if not _inside(r, view):
+            problems.append(f"focused field {focused!r}: its {what} at y {r[1]:.0f}..{r[1] + r[3]:.0f} is not whole "
+                            f"in the form's view y {view[1]:.0f}..{view[1] + view[3]:.0f} above the keyboard")
+        elif kb is not None and _intersect(r, kb) > 4:
+            problems.append(f"focused field {focused!r}: its {what} is covered by the keyboard")
+    primary = [b for b in form.ids.actions.children if getattr(b, "role", "") == "primary"]
+    if not primary:
+        problems.append("no primary button (下一步/提交) on the form")
+    for b in primary:
+        r = _rect(b)
+        if not _inside(r, (0, 0, width, height)) or b.opacity == 0 or b.height < dp(60) - 1:
+            problems.append(f"primary button {b.text!r} not reachable: at {r[0]:.0f},{r[1]:.0f} size {r[2]:.0f}x{r[3]:.0f}")
+        elif kb is not None and _intersect(r, kb) > 4:
+            problems.append(f"primary button {b.text!r} covered by the keyboard")
+        elif _intersect(r, _rect(sv)) > 4:
+            problems.append(f"primary button {b.text!r} drawn over the form's fields")
+    if form.ids.fields.height > sv.height + 1 and (sv.bar_inactive_color[3] < 0.99 or sv.bar_width < dp(6)):
+        problems.append(f"the form's fields overflow its view ({form.ids.fields.height:.0f} > {sv.height:.0f} px) "
+                        f"with no scroll bar drawn at rest")
+    if view[3] < box.height:
+        problems.append(f"the form's view above the keyboard ({view[3]:.0f} px) is lower than one field")
+    for r in form.ids.fields.children:       # at rest, the view's top edge never leaves a box without its label
+        key = getattr(r, "field_key", None)
+        if key is None:
+            continue
+        _, lab, bx = _field_parts(form, key)
+        br, lr = _clipped_to(_rect(bx), view), _rect(lab)
+        if br[3] > dp(8) and not _inside(lr, view):
+            problems.append(f"field {key!r}: its box is in sight at the form's edge without its label")
+    return problems
+
+
+def _clipped_to(r, view):
+    x2, y2 = min(r[0] + r[2], view[0] + view[2]), min(r[1] + r[3], view[1] + view[3])
+    x, y = max(r[0], view[0]), max(r[1], view[1])
+    return x, y, max(x2 - x, 0), max(y2 - y, 0)
+
+
+def field_revealed(form, key: str) -> list[str]:
+    """After the form was scrolled to the field ``key``: its label and box whole in the view above the keyboard."""
+    view = _viewport(form)
+    row, label, box = _field_parts(form, key)
+    lr, br = _rect(label), _rect(box)
+    if _inside(lr, view) and _inside(br, view):
+        return []
+    return [f"field {key!r} cannot be shown whole: scrolled to it, its label is at y {lr[1]:.0f}..{lr[1] + lr[3]:.0f}"
+            f" and its box at y {br[1]:.0f}..{br[1] + br[3]:.0f}, the view y {view[1]:.0f}..{view[1] + view[3]:.0f}"]
