@@ -251,6 +251,20 @@ def test_the_back_office_lists_shows_and_moves_an_application(city):
     assert "登记补交材料" in b.client.get(f"/console/backoffice/{no}").text
 
 
+def test_a_mailed_results_phone_is_masked_on_the_page_and_opened_with_the_full_name(city):
+    api = Api(city.test_client())
+    body = {"item": "520200-RS-GG-0002", "applicant": {"name": "王小明", "id_number": make_id(), "phone": "13812345678"},
+            "fields": {"last_employer": "六盘水某某建材有限公司", "separation_date": "2026-10-31",
+                       "separation_reason": "contract_ended"}, "materials": [0], "delivery": "mail",
+            "address": "贵州省六盘水市钟山区明湖路428号"}
+    no = api.ok("post", "/applications", body, as_="kiosk", status=201)["tracking_no"]
+    manager = Browser(city, "2001")
+    page = manager.client.get(f"/console/backoffice/{no}").text
+    assert '<span id="mail-recipient">王*明 138****5678</span>' in page and "13812345678" not in page
+    r = manager.client.post(f"/console/backoffice/{no}/applicant-name", headers={"X-CSRF-Token": manager.csrf})
+    assert r.get_json()["mail_to"] == {"recipient": "王小明", "phone": "13812345678"}
+
+
 def test_show_full_name_answers_a_clerk_of_the_case_not_cached_journaled_and_refuses_others(city):
     api = Api(city.test_client())
     body = {"item": "520200-RS-GG-0002", "applicant": {"name": "王小明", "id_number": make_id(), "phone": "13812345678"},

@@ -17,6 +17,9 @@
       if (!resp.ok) throw new Error((data.error && data.error.message) || resp.statusText);
       shown.textContent = data.name;
       // other people's names on the form (新生儿, 母亲...): masked on the page, given with the applicant's
+      // the waybill's recipient and phone (the phone is kept sealed: opened by this same journaled answer)
+      const mail = document.getElementById("mail-recipient");
+      if (mail && data.mail_to) mail.textContent = `${data.mail_to.recipient || ""} ${data.mail_to.phone || ""}`.trim();
       for (const dd of document.querySelectorAll("[data-person-field]")) {
         const full = (data.fields || {})[dd.dataset.personField];
         if (full) dd.textContent = full;
