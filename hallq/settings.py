@@ -78,10 +78,11 @@ def device_key_from_env_file() -> str | None:
 
 
 def load_secret(directory: Path) -> bytes:
-    """The installation's 32-byte secret (keyed hashes of ID numbers), made on first use.
+    """The installation's 32-byte secret (keyed hashes of ID numbers; the keys that seal the bad-review call-back
+    phones and the phones results are mailed to), made on first use.
 
-    Losing it only means today's "one open ticket per person" checks restart;
-    keep it out of backups that leave the hall.
+    Losing it restarts today's "one open ticket per person" checks and leaves those sealed phones unreadable
+    (the masks stay); keep it with the hall's backups, and out of backups that leave the hall.
     """
     path = directory / "secret.key"
     if not path.exists():
