@@ -232,7 +232,7 @@ class Receiver:
         buf = self._pending  # what came with the CONNACK (a session's stored messages may follow it at once)
         chunk: bytes | None = bytes(buf)
         buf.clear()
-        last_sent = time.monotonic()
+        last_sent = last_heard = time.monotonic()
         while not self._stop.is_set():
             if chunk is None:
                 try:
@@ -243,6 +243,11 @@ class Receiver:
                     if self._closing:
                         return  # our DISCONNECT done
                     raise ConnectionError("the broker closed the connection")
+            if chunk:
+                last_heard = time.monotonic()
+            elif time.monotonic() - last_heard > self.keepalive * 1.5:
+                # pinged every keepalive/2 and nothing came back, not even a PINGRESP: the link is gone silently
+                raise ConnectionError(f"no word from the broker in {self.keepalive * 1.5:.0f} s")
             if chunk and self._closing:
                 chunk = None  # after our DISCONNECT: neither handled nor acknowledged (the session keeps it)
             if chunk:

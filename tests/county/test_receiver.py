@@ -173,3 +173,65 @@ def test_a_wrong_password_is_refused_and_retried_without_connecting(county, capl
         assert not r.connected.is_set()
     finally:
         r.stop()
+
+
+class Blackhole:
+    """A TCP hop to the broker that can go silent: bytes stop flowing both ways, no connection is closed (a link
+    that drops everything, as a cable pulled somewhere between the two)."""
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.flowing = threading.Event()
+        self.flowing.set()
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.socks: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target), timeout=5)
+            self.socks += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _pipe(self, a: socket.socket, b: socket.socket) -> None:
+        try:
+            while True:
+                data = a.recv(65536)
+                if not data:
+                    break
+                self.flowing.wait()  # silent: held here, never delivered, nothing closed
+                b.sendall(data)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.server.close()
+        for s in self.socks:
+            try:
+                s.close()
+            except OSError:
+                pass
+
+
+def test_a_link_gone_silent_is_noticed_by_its_keepalive_and_reconnected(county, caplog):
+    hole = Blackhole(county.mqtt_port)
+    got = Got()
+    r = Receiver(BrokerAddress("127.0.0.1", hole.port, username="platform", password=PLATFORM_PASSWORD), CLIENT_ID,
+                 STATUS, FILTERS, got, keepalive=2)
+    r.start()
+    try:
+        assert r.wait_connected(10)
+        hole.flowing.clear()
+        wait_for(lambda: not r.connected.is_set(), 10, "the silent link noticed (no PINGRESP within 1.5 keepalives)")
+        assert "no word from the broker" in caplog.text
+        hole.flowing.set()
+        wait_for(lambda: r.connected.is_set(), 15, "reconnected once the link carries bytes again")
+    finally:
+        r.stop()
+        hole.close()
