@@ -36,7 +36,7 @@ def check_phone(raw: str, lang: str) -> Checked:
 
 # a letter (any script), with the variation selectors a rare character may carry (U+FE00-FE0F, the ideographic
 # variation selectors U+E0100-E01EF): they choose the glyph the ID card shows and are part of the name
-_LETTER = r"[^\W\d_][\ufe00-\ufe0f\U000e0100-\U000e01ef]*"
+_LETTER = r"[^\W\d_][\ufe00-\ufe0f\U000e0100-\U000e01ef]?"  # one selector, as Unicode allows (and the server)
 _NAME = re.compile(f"(?:{_LETTER})+(?:[ ·•.](?:{_LETTER})+)*")
 
 
