@@ -64,7 +64,7 @@ def new_routed(code, actor):
     form = st.service.routing.form(code)
     guide = {"name": form["item_name"], "fields": form["fields"], "materials": form["materials"]}
     return render("console/package_new.html", guide=guide, data={"item": code, "post": "/applications"},
-                  routed_label=t("routing.handled_by", target=texts(form["routed_to"]["name"])))
+                  routed_label=t("web.routing.handled_by", target=texts(form["routed_to"]["name"])))
 
 
 @bp.get("/console/backoffice/<tracking_no>")
