@@ -9,6 +9,11 @@ them (or ``--rate`` events/s in all), for ``--seconds``; the remaining hall is t
 ``--probe-ms``, timed from its publish (the hall's commit publishes it) to its hall's high-water mark reaching it
 in PostgreSQL, which is what the console folds and shows (it folds on every page view).
 
+The publishers write MQTT on a plain socket (:class:`RawPublisher`: pipelined QoS 1, the broker's PUBACKs counted
+as they come) so that the load generator costs a tenth of what paho did and takes little of the cores it shares
+with what it measures. ``cpu`` in the JSON is the CPU seconds per 1,000 events stored of the platform, PostgreSQL,
+NATS and the publishers (from ``/proc``): the figure that holds on a busy machine, where events/s do not.
+
 What it does not include: the halls' own Mosquitto and their bridges (one more hop each, per hall, not the
 county's bottleneck). Publishers, broker, platform and PostgreSQL share this machine's cores: the figures say so
 and are indicative.
