@@ -140,7 +140,7 @@ def routed_view(row: sqlite3.Row, now: datetime, stale_after: float, back_office
     when; before it is forwarded, the receipt's own first step."""
     target_name = json.loads(row["target_name"])
     remote = json.loads(row["remote"]) if row["remote"] else None
-    local = [{"status": "submitted", "status_name": status_name("submitted"), "at": row["submitted_at"],
+    local = [{"status": "submitted", "status_name": texts("routing.received"), "at": row["submitted_at"],
               "note": _note("routing.note.routed", target=target_name.get("zh-Hans", row["target"]))}]
     if row["outbox"] == "refused":
         refusal = json.loads(row["refusal"] or "{}")
