@@ -75,6 +75,7 @@ class Outbox:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._failing = False
+        self._items_failing = False
         self.rounds = 0
 
     def start(self) -> None:
@@ -109,9 +110,12 @@ class Outbox:
         try:
             try:
                 self._items(client)
+                self._items_failing = False
             except ApiError as e:  # the definitions wait for the next round; forwarding does not
-                log.warning("routed applications: the routed items could not be refreshed (%s %s); kept the last "
-                            "ones", e.status, e.code)
+                if not self._items_failing:  # once, not every round (an older platform answers 404 for good)
+                    log.warning("routed applications: the routed items could not be refreshed (%s %s); kept the last "
+                                "ones", e.status, e.code)
+                self._items_failing = True
             self._forward(client)
             self._follow(client)
         except _Unreachable as e:
