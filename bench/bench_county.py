@@ -70,11 +70,26 @@ def county_toml(folder: Path, names: list[str], mqtt_port: int) -> Path:
     return path
 
 
-def payload(site: str, seq: int, at: str | None = None) -> bytes:
+LAG = 100  # --mix lifecycle: a ticket is called and completed 100 tickets of its hall after its issue
+
+
+def payload(site: str, seq: int, at: str | None = None, mix: str = "issue") -> bytes:
+    """Event ``seq`` of hall ``site``: with ``mix`` "issue" every event issues a ticket; with "lifecycle" the events
+    go issue, call, complete (the call and completion of the ticket issued LAG tickets before, so that the console's
+    fold meets tickets of an earlier fold, as in a hall where people wait)."""
     at = at or datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+    action, n, window, data = "issue", seq, None, {"channel": "kiosk"}
+    if mix == "lifecycle":
+        n, phase = divmod(seq - 1, 3)
+        if phase and n >= LAG:
+            action, n, window, data = ("call", "complete")[phase - 1], n - LAG, 1, {}
+        elif phase:
+            action, data = "open_window" if phase == 1 else "resume", {}  # the first tickets: not called yet
+            window = 1
     return contract.encode(contract.JOURNAL, {
-        "site": site, "seq": seq, "at": at, "day": at[:10], "actor": "kiosk:k1", "action": "issue",
-        "ticket": f"A{seq % 1000:03d}", "business": "alpha", "window": None, "data": {"channel": "kiosk"}})
+        "site": site, "seq": seq, "at": at, "day": at[:10], "actor": "kiosk:k1", "action": action,
+        "ticket": f"A{n % 1000:03d}" if action in ("issue", "call", "complete") else None, "business": "alpha",
+        "window": window, "data": data})
 
 
 def connect(port: int, client_id: str):
@@ -177,7 +192,7 @@ class RawPublisher:
         self.sock.close()
 
 
-def publisher(port: int, halls: list[str], seconds: float, rate: float, out) -> None:
+def publisher(port: int, halls: list[str], seconds: float, rate: float, out, mix: str = "issue") -> None:
     """Publish the halls' events round robin for ``seconds``; send back (events published, seconds taken, the last
     seq of each hall, this process's CPU seconds)."""
     c = RawPublisher(port, f"bench-{os.getpid()}")
@@ -189,7 +204,7 @@ def publisher(port: int, halls: list[str], seconds: float, rate: float, out) -> 
         batch = []
         for site in halls:
             seq[site] += 1
-            batch.append((topics[site], payload(site, seq[site], at)))
+            batch.append((topics[site], payload(site, seq[site], at, mix)))
         c.publish_many(batch)
         n += len(batch)
         if rate:
@@ -269,6 +284,8 @@ def main() -> None:
     ap.add_argument("--procs", type=int, default=2)
     ap.add_argument("--rate", type=float, default=0, help="events/s in all (0: as fast as the broker takes them)")
     ap.add_argument("--probe-ms", type=float, default=100)
+    ap.add_argument("--mix", choices=("issue", "lifecycle"), default="issue",
+                    help="issue: every event issues a ticket; lifecycle: issue, call, complete (see payload)")
     args = ap.parse_args()
     work = tempdir()
     os.environ["HALLQ_COUNTY_BROKER_PASSWORD"] = PLATFORM_PASSWORD
@@ -308,7 +325,8 @@ def main() -> None:
         pipes, procs = [], []
         for share in shares:
             mine, theirs = mp.Pipe(duplex=False)
-            p = mp.Process(target=publisher, args=(mqtt_port, share, args.seconds, args.rate / args.procs, theirs))
+            p = mp.Process(target=publisher, args=(mqtt_port, share, args.seconds, args.rate / args.procs, theirs,
+                                                    args.mix))
             p.start()
             pipes.append(mine)
             procs.append(p)
@@ -367,7 +385,7 @@ def main() -> None:
             health = r.read().decode()
         emit({
             "benchmark": "county_ingest",
-            "halls": len(names), "publisher_procs": args.procs, "seconds": args.seconds,
+            "halls": len(names), "publisher_procs": args.procs, "seconds": args.seconds, "mix": args.mix,
             "rate_asked": args.rate or "as fast as the broker takes them",
             "published": published, "published_per_s": round(published / publish_s, 1),
             "stored": stored, "all_stored": stored >= expected,
