@@ -290,6 +290,10 @@ def _partition(data: dict) -> str:
         through += (f" During the partition it dropped all {sum(r['lost'] for r in cuts):,} packets to and from the "
                     f"{len(cuts)} cut halls ({sum(r['packets'] for r in cuts):,} sent).")
     dirty = f" (uncommitted changes in {', '.join(data['uncommitted_changes'])})" if data["uncommitted_changes"] else ""
+    ingest = data.get("county_ingest")
+    if ingest:
+        through += (f" The county's `[ingest]`: `catchup_threads = {ingest['catchup_threads']}`, `catchup_page = "
+                    f"{ingest['catchup_page']}`, `reconcile_seconds = {ingest['reconcile_seconds']:g}`.")
     lines = [
         f"{data['generated'][:10]}, `{data['command']}`, commit `{data['git']}`{dirty}; {m['cpus']} × "
         f"{m['cpu_model']}, kernel {m['kernel']}, load average {m['load_average_1_5_15'][0]:.1f} at the start "
@@ -301,6 +305,8 @@ def _partition(data: dict) -> str:
         + (f"**{max(caught):.1f} s** at most, median {statistics.median(caught):.1f} s "
            f"(target ≤ {data['catch_up_target_seconds']:.0f} s)" if caught else "–")
         + (f", **not in time: {', '.join(data['not_caught_up_in_time'])}**" if data["not_caught_up_in_time"] else "")
+        + (f", **not at all in {data['catch_up_target_seconds'] + data['waited_for_late_halls_seconds']:.0f} s: "
+           f"{', '.join(data['not_caught_up_at_all'])}**" if data.get("not_caught_up_at_all") else "")
         + f" | {data['issue_p99_ms_max_before']:.0f} ms / {data['issue_p99_ms_max_during']:.0f} ms |", "",
         "| hall | partitioned | events | behind at the link's return | heard again / caught up after it | "
         "by catch-up / live | issue p50 / p99 before | issue p50 / p99 during |", "|---|---|---|---|---|---|---|---|"]
