@@ -254,6 +254,7 @@ class Station:
                 if "/status/" in t and p.get("state") == "online"}
 
     def stop(self) -> None:
+        parts = {p: part_of(p) for p in descendants(self.proc.pid) if p != self.proc.pid}
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)  # the supervisor stops the parts in reverse order
             try:
@@ -261,6 +262,12 @@ class Station:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+        for p, part in parts.items():  # each part has a process group of its own: none may outlive the run
+            if part is not None and part_of(p) == part:
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
         self._logf.close()
 
 
