@@ -68,6 +68,7 @@ class FormStep(BoxLayout):
         grid = self.ids.fields
         for f in view.fields:
             row = BoxLayout(orientation="vertical", size_hint_y=None, spacing=dp(6))
+            row.field_key = f.key      # the layout check and the tests find a field's row by its key
             label = KLabel(text=f.label + ("  *" + tr("field.required", lang) if f.required else ""), bold=True)
             row.add_widget(label)
             if f.kind == "select":
@@ -106,8 +107,16 @@ class FormStep(BoxLayout):
             grid.add_widget(row)
         if self.buttons:
             preload()                  # the pinyin data, in the background, before the first letter is typed
-        self.ids.scroll.bind(height=self._top_if_fits)
-        grid.bind(height=self._top_if_fits)
+        self._focus_key = None
+        grid.padding = [0, 0, 0, 0]
+        fit = Clock.create_trigger(self._fit_editor)
+        self.ids.editor.bind(height=fit)
+        self.ids.actions.bind(height=fit)
+        self.bind(height=fit)
+        sv = self.ids.scroll
+        sv.bind(height=self._refit)
+        grid.bind(height=self._refit)
+        sv.bar_color = sv.bar_inactive_color = app.th["border"]    # a scroll bar at rest says there is more
         grid_actions = self.ids.actions
         grid_actions.clear_widgets()
         for a in view.actions:
@@ -184,8 +193,9 @@ class FormStep(BoxLayout):
         editor.add_widget(KLabel(text=f.label, bold=True))
         editor.add_widget(display)
         editor.add_widget(pad)
+        self._reveal(f.key)
 
-    def edit_text(self, f, composer: Composer | None = None) -> TextKeyboard:
+    def edit_text(self, f, composer: Composer | None = None, key_height: float | None = None) -> TextKeyboard:
         """A text field: the on-screen keyboard (拼音 / English / 123) opens under the form, or beside it in
         landscape; 确定 sends the value like the keypad's OK."""
         if self.keyboard is not None and self.keyboard_field is not None and self.keyboard_field.key == f.key:
@@ -202,7 +212,7 @@ class FormStep(BoxLayout):
                                 mode="en" if digits or lang == "en" else "zh")
             composer.symbols = digits
         landscape = app.layout == "landscape"
-        key_h = dp(th["target_dp"]) * (0.75 if landscape else 1.0)
+        key_h = key_height or dp(th["target_dp"]) * (0.75 if landscape else 1.0)
 
         def ok(value: str) -> None:
             self.keyboard = None            # sent now: nothing left to carry or keep
@@ -217,24 +227,86 @@ class FormStep(BoxLayout):
         self.wide_editor = landscape
         editor.add_widget(kb)
         self._show_text(f.key, composer.text)
-        b = self.buttons.get(f.key)
-        if b is not None:
-            Clock.schedule_once(lambda dt: self._scroll_to(b), 0)
+        self._reveal(f.key)
         return kb
 
-    def _scroll_to(self, widget) -> None:
-        """The field being typed in stays in sight above the keyboard."""
-        sv = self.ids.scroll
-        if self.ids.fields.height > sv.height:
-            sv.scroll_to(widget, padding=dp(10), animate=False)
-            # Kivy may leave scroll_y just past an end (-0.01): the form would then spring back under
-            # a resident's next tap and lose it (a ScrollView releases a tap 0.2 s later). Stay in bounds.
-            sv.scroll_y = min(1.0, max(0.0, sv.scroll_y))
-        self._top_if_fits()
+    def _fit_editor(self, *_) -> None:
+        """Landscape: the keyboard or keypad and the buttons under it must fit the column beside the form (a 720p
+        screen in elderly mode is shorter than they are): lower the keys as much as needed, never under 60 dp."""
+        if self.orientation != "horizontal":
+            return
+        editor, actions = self.ids.editor, self.ids.actions
+        column = editor.parent
+        over = editor.height + actions.height + 2 * column.spacing - column.height
+        if over <= 1 or not editor.children:
+            return
+        least = dp(60)
+        if self.keyboard is not None and self.keyboard_field is not None:
+            kb = self.keyboard
+            lower = max(least, kb.key_height - over / 5)      # the candidate bar and four rows of keys
+            if lower < kb.key_height - 0.5:
+                self.keyboard = None                          # the same composer, on lower keys
+                self.edit_text(self.keyboard_field, composer=kb.composer, key_height=lower)
+            return
+        pad = next((w for w in editor.children if isinstance(w, Keypad)), None)
+        if pad is not None and pad.row_default_height > least + 0.5:
+            rows = len(pad.children) // pad.cols if pad.cols else 1
+            lower = max(least, pad.row_default_height - over / max(rows, 1))
+            pad.row_default_height = lower
+            for key in pad.children:
+                if isinstance(key, KButton):
+                    key.fixed_height = lower
+            pad.height = rows * lower + (rows - 1) * pad.spacing[1]
+
+    def _reveal(self, key: str) -> None:
+        """The field being typed in, label and box, stays in sight above the keyboard or keypad. Opening one
+        shrinks the form's view (or narrows it beside the keyboard in landscape, so texts wrap anew): the form
+        scrolls once that layout is done, and again whenever the view or the fields change size meanwhile."""
+        self._focus_key = key
+        Clock.schedule_once(lambda dt: self._scroll_to_focus(), 0)
+
+    def _row(self, key: str):
+        return next((r for r in self.ids.fields.children if getattr(r, "field_key", None) == key), None)
+
+    def _scroll_to_focus(self, *_) -> None:
+        """Scroll so that the focused field is whole in the view and the view's top edge falls between two
+        fields (a box cut at the top, its label scrolled away, would read as another field's): the view starts
+        at the highest field's top from which the focused one still fits, the focused field as low as it can
+        be, with the fields above it for context. Past the last field, padding lets it rise that high."""
+        key = getattr(self, "_focus_key", None)
+        editing = key is not None and (self.ids.editor.children or self.keyboard is not None)
+        row = self._row(key) if editing else None
+        if row is None:
+            self._focus_key = None
+            self._top_if_fits()
+            return
+        sv, grid = self.ids.scroll, self.ids.fields
+        view = sv.height
+        gap = grid.spacing[1] / 2
+        tops = sorted(max(0.0, grid.top - r.top - gap) for r in grid.children)   # from the top of the fields
+        top, bottom = grid.top - row.top, grid.top - row.y
+        fits = [t for t in tops if t <= top and t + view >= bottom]
+        offset = fits[0] if fits else top           # a field taller than the view: its label at the top
+        pad = max(0.0, offset + view - (grid.height - grid.padding[3])) if offset > 0 else 0.0   # past the last field
+        if abs(pad - grid.padding[3]) > 0.5:
+            grid.padding = [0, 0, 0, pad]         # grid.height follows next frame, and with it this again
+            return
+        scrollable = grid.height - view
+        sv.scroll_y = 1.0 if scrollable <= 0 else min(1.0, max(0.0, 1 - offset / scrollable))
+
+    def _refit(self, *_) -> None:
+        if getattr(self, "_focus_key", None) is not None:
+            Clock.schedule_once(self._scroll_to_focus, 0)
+        else:
+            self._top_if_fits()
 
     def _top_if_fits(self, *_) -> None:
-        """A form shorter than its space starts at the top (Kivy would otherwise keep it where it was scrolled)."""
-        if self.ids.fields.height <= self.ids.scroll.height:
+        """A form shorter than its space starts at the top (Kivy would otherwise keep it where it was scrolled);
+        with no field being typed in, no padding is left past its last field."""
+        grid = self.ids.fields
+        if getattr(self, "_focus_key", None) is None and grid.padding[3]:
+            grid.padding = [0, 0, 0, 0]
+        if grid.height <= self.ids.scroll.height:
             self.ids.scroll.scroll_y = 1
 
     def carry(self) -> dict | None:

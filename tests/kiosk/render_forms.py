@@ -8,7 +8,7 @@ applicant step. On each, the last field a resident types into (text: the pinyin 
 keypad) is tapped through Kivy's window like a finger, after scrolling to it as a finger would; once the
 keyboard is open and the form at rest, the screen is saved as a PNG and measured
 (tests/kiosk/screen_checks.py: ``measure`` and ``form_problems``); then each field is scrolled to in turn,
-keyboard still open, and must then be whole in the form's viewport (``field_revealed``). report.json holds
+keyboard still open, and must then be whole in the form's viewport (``field_revealed``); no two touch targets may overlap. report.json holds
 the problems by form.
 """
 
@@ -136,7 +136,7 @@ def run_form(index: int, name: str, events: list):
     form = step()
     path = out_dir / f"{hall}-{layout}-{resolution}-{mode}-{lang}-{index:02d}-{name}.png"
     app.root.export_to_png(str(path))
-    problems = screen_checks.measure(app.root, elderly=mode == "elderly")
+    problems = screen_checks.measure(app.root, elderly=mode == "elderly", overlaps=True)
     problems += screen_checks.form_problems(form, f.key)
     for key in [r.field_key for r in reversed(form.ids.fields.children)]:    # every field can be shown whole
         row = _row(form, key)
