@@ -170,11 +170,7 @@ class SubmitApplication(Flow):
         now = ((entry[0] if entry else {}).get("clock") or {}).get("now")
         printed_at = f"{now[:10]} {now[11:16]}" if now else datetime.now().astimezone().strftime("%Y-%m-%d %H:%M")
         job = package_notice(self.s.devices.profile, self.s.hall_name(), self.package or {}, self.s.lang, printed_at)
-        outcome = self.s.devices.print_job(job)
-        if outcome.printed:
-            self.tell("ok", self.t("guide.notice_printed"))
-        else:
-            self.tell("warn", self.t(f"printer.{outcome.problem}") if outcome.problem else "")
+        self.print_notice(job)
 
     def missing(self) -> list[str]:
         return [pick(m["name"], self.s.lang) for m in (self.form or {}).get("materials", [])

@@ -29,6 +29,10 @@ from kiosk.session import KioskSession
 
 log = logging.getLogger("hallq.kiosk")
 
+# the printer problems the catalogue names (kiosk.printer.*); any other code a driver reports (no_answer,
+# timeout...) is shown to the resident as the generic printer_error
+PRINTER_PROBLEMS = ("paper_out", "cover_open", "jammed", "offline", "unplugged", "printer_error", "none")
+
 
 @dataclass
 class Option:
@@ -217,6 +221,21 @@ class Flow:
     def on_api_error(self, e: ApiError) -> None:
         """Default: the server's own sentence, in the resident's language."""
         self.tell("error", e.message(self.s.lang))
+
+    def printer_problem(self, code: str | None) -> str:
+        """A printer problem in the resident's words ("" for none): the catalogue's name for the codes it names,
+        the generic printer fault for any other code a driver may report."""
+        if not code:
+            return ""
+        return self.t(f"printer.{code}" if code in PRINTER_PROBLEMS else "printer.printer_error")
+
+    def print_notice(self, job: bytes) -> None:
+        """Print a notice slip (一次性告知单) and say how it went: printed, or the printer's problem."""
+        outcome = self.s.devices.print_job(job)
+        if outcome.printed:
+            self.tell("ok", self.t("guide.notice_printed"))
+        else:
+            self.tell("warn", self.printer_problem(outcome.problem))
 
     def base_view(self, step: str, kind: str, title_key: str, **kw: Any) -> View:
         v = View(flow=self.name, step=step, kind=kind, title=self.t(title_key), notice=self.notice, **kw)

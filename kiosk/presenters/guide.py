@@ -156,11 +156,7 @@ class Guide(Flow):
         if key == "print_notice":
             job = receipts.one_time_notice(self.s.devices.profile, self.s.hall_name(), self.item, self.s.lang,
                                            self._printed_at())
-            outcome = self.s.devices.print_job(job)
-            if outcome.printed:
-                self.tell("ok", self.t("guide.notice_printed"))
-            else:
-                self.tell("warn", self.t(f"printer.{outcome.problem}") if outcome.problem else "")
+            self.print_notice(job)
         elif key == "take":
             self.go("take_number", business=self.item["business"], item=code)
         elif key == "book":
@@ -173,11 +169,7 @@ class Guide(Flow):
         if key == "print_notice":
             job = receipts.package_notice(self.s.devices.profile, self.s.hall_name(), g, self.s.lang,
                                           self._printed_at())
-            outcome = self.s.devices.print_job(job)
-            if outcome.printed:
-                self.tell("ok", self.t("guide.notice_printed"))
-            else:
-                self.tell("warn", self.t(f"printer.{outcome.problem}") if outcome.problem else "")
+            self.print_notice(job)
         elif key == "apply":
             self.go("apply", item=PACKAGE + g["package"])
 

@@ -12,7 +12,6 @@ from typing import Any
 from hallq.client import Unreachable
 from hallq.i18n import LANGS
 from kiosk.presenters.base import Flow, Option, View
-from kiosk.presenters.take_number import PRINTER_PROBLEMS
 
 TILES = ("take_number", "appointment", "guide", "apply", "progress", "requeue", "rate")
 LANG_NAMES = {"zh-Hans": "简体中文", "zh-Hant": "繁體中文", "en": "English"}
@@ -97,7 +96,6 @@ class Home(Flow):
             v.notice = self.notice
         problem = s.devices.printer_problem()
         if problem and not self.offline:
-            name = self.t(f"printer.{problem}") if problem in PRINTER_PROBLEMS else problem
-            self.tell("warn", self.t("home.printer_problem", problem=name))
+            self.tell("warn", self.t("home.printer_problem", problem=self.printer_problem(problem)))
             v.notice = self.notice
         return v

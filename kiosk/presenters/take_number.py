@@ -247,7 +247,7 @@ def deliver_ticket(flow: Flow, t: dict[str, Any], where: str) -> tuple[str | Non
     elif outcome.problem == "none":
         flow.tell("info", flow.t("take.no_printer"))
     else:
-        problem = flow.t(f"printer.{outcome.problem}") if outcome.problem in PRINTER_PROBLEMS else outcome.problem
+        problem = flow.printer_problem(outcome.problem)
         flow.tell("warn", flow.t("take.print_failed", problem=problem, ticket=t["ticket"]))
         speech = flow.t("take.say_print_failed", ticket=t["ticket"]) + speech
     s.say(speech)
@@ -270,5 +270,4 @@ def ticket_view(flow: Flow, title_key: str, t: dict[str, Any], where: str, print
     return v
 
 
-PRINTER_PROBLEMS = ("paper_out", "cover_open", "jammed", "offline", "unplugged", "printer_error", "none")
 __all__ = ["TakeNumber", "NO_ITEM", "Done", "deliver_ticket", "ticket_view"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from device_drivers.base import DeviceError
+from device_drivers.sim_printer import PrinterSimulator
 from kiosk.presenters.guide import Guide
 from kiosk.presenters.help import Help
 from kiosk.presenters.home import Home
@@ -31,6 +33,32 @@ def test_home_warns_when_the_printer_cannot_print(session):
     home = Home(session)
     home.start()
     assert "机盖未关" in home.view().notice.text
+
+
+class AnswerlessPrinter(PrinterSimulator):
+    """A printer on the device bus that stopped answering: its driver reports a code the catalogue has no name for."""
+
+    def print_job(self, data: bytes):
+        raise DeviceError("no_answer", "no answer from address 3 on /dev/ttyS1", "check the bus cable")
+
+
+def test_a_printer_problem_the_catalogue_does_not_name_reads_as_a_printer_fault(session, take_number):
+    session.devices.printer = AnswerlessPrinter(name="kiosk-1-printer")
+    guide = Guide(session)
+    guide.start(item="520200-SCJG-XK-0001")
+    guide.handle("action", "print_notice")
+    notice = guide.view().notice
+    assert (notice.level, notice.text) == ("warn", "打印机故障")
+    flow = take_number()
+    text = flow.view().notice.text
+    assert "打印机暂时无法出票（打印机故障）" in text and flow.ticket["ticket"] in text
+    home = Home(session)
+    home.start()
+    assert "本机打印机暂时不能出票（打印机故障）" in home.view().notice.text
+    session.set_lang("en")
+    assert "(printer fault)" in home.view().notice.text
+    for said in (notice.text, text, home.view().notice.text):
+        assert "no_answer" not in said and "printer." not in said
 
 
 def test_guide_shows_every_element_and_prints_the_one_time_notice(session):
