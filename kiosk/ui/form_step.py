@@ -108,7 +108,8 @@ class FormStep(BoxLayout):
         if self.buttons:
             preload()                  # the pinyin data, in the background, before the first letter is typed
         self._focus_key = None
-        grid.padding = [0, 0, 0, 0]
+        self._bar_room = self.ids.scroll.bar_width + dp(6)     # the scroll bar is drawn beside the fields, not on them
+        grid.padding = [0, 0, self._bar_room, 0]
         fit = Clock.create_trigger(self._fit_editor)
         self.ids.editor.bind(height=fit)
         self.ids.actions.bind(height=fit)
@@ -289,7 +290,7 @@ class FormStep(BoxLayout):
         offset = fits[0] if fits else top           # a field taller than the view: its label at the top
         pad = max(0.0, offset + view - (grid.height - grid.padding[3])) if offset > 0 else 0.0   # past the last field
         if abs(pad - grid.padding[3]) > 0.5:
-            grid.padding = [0, 0, 0, pad]         # grid.height follows next frame, and with it this again
+            grid.padding = [0, 0, self._bar_room, pad]    # grid.height follows next frame, and this again
             return
         scrollable = grid.height - view
         sv.scroll_y = 1.0 if scrollable <= 0 else min(1.0, max(0.0, 1 - offset / scrollable))
@@ -305,7 +306,7 @@ class FormStep(BoxLayout):
         with no field being typed in, no padding is left past its last field."""
         grid = self.ids.fields
         if getattr(self, "_focus_key", None) is None and grid.padding[3]:
-            grid.padding = [0, 0, 0, 0]
+            grid.padding = [0, 0, self._bar_room, 0]
         if grid.height <= self.ids.scroll.height:
             self.ids.scroll.scroll_y = 1
 

@@ -256,6 +256,14 @@ def form_problems(form, focused: str) -> list[str]:
     if form.ids.fields.height > sv.height + 1 and (sv.bar_inactive_color[3] < 0.99 or sv.bar_width < dp(6)):
         problems.append(f"the form's fields overflow its view ({form.ids.fields.height:.0f} > {sv.height:.0f} px) "
                         f"with no scroll bar drawn at rest")
+    if form.ids.fields.height > sv.height + 1:    # the bar is drawn on the view's right edge: beside the fields
+        sx, sy, sw, sh = _rect(sv)
+        bar = (sx + sw - sv.bar_width - sv.bar_margin, sy, sv.bar_width, sh)
+        for r in form.ids.fields.children:
+            b = _rect(r.children[-2])
+            if _intersect(_clipped_to(b, view), bar) > 4:
+                problems.append(f"the scroll bar is drawn over the field {getattr(r, 'field_key', '')!r}")
+                break
     if view[3] < box.height:
         problems.append(f"the form's view above the keyboard ({view[3]:.0f} px) is lower than one field")
     for r in form.ids.fields.children:       # at rest, the view's top edge never leaves a box without its label
