@@ -219,8 +219,9 @@ def create_app(cfg: CountyConfig, ingest: bool = True) -> Flask:
         hall_keys[site] = (time.monotonic(), sha)
         return sha
 
-    @app.get("/api/v1/nearby")
-    def nearby_halls():
+    def calling_hall(purpose: str) -> str:
+        """The hall asking (its ``site``), proven by the county's key for it (Bearer); 401 otherwise.
+        ``purpose`` names the route in the log line of a refusal."""
         site = request.args.get("site", "")
         header = request.headers.get("Authorization", "")
         token = header[7:].strip() if header.startswith("Bearer ") else ""
@@ -228,8 +229,13 @@ def create_app(cfg: CountyConfig, ingest: bool = True) -> Flask:
             raise Refusal(401, "unauthorized")
         wanted = hall_key_sha(site)
         if wanted is None or not hmac.compare_digest(wanted, _sha(token)):
-            log.info("nearby refused for hall %r from %s: not its county key", site[:40], request.remote_addr)
+            log.info("%s refused for hall %r from %s: not its county key", purpose, site[:40], request.remote_addr)
             raise Refusal(401, "invalid_token")
+        return site
+
+    @app.get("/api/v1/nearby")
+    def nearby_halls():
+        site = calling_hall("nearby")
         codes = [b for b in request.args.get("business", "").split(",") if b]
         if not codes or len(codes) > nearby.MAX_BUSINESSES or \
                 not all(re.fullmatch(r"[a-z][a-z0-9_]{0,31}", b) for b in codes):
@@ -241,7 +247,7 @@ def create_app(cfg: CountyConfig, ingest: bool = True) -> Flask:
         return jsonify({"site": site, "as_of": datetime.now(timezone.utc).isoformat(), "businesses": found})
 
     # 就近办 across halls: a village's routed applications relayed to the hall that handles them (county/routing.py)
-    routing.register(app, cfg, Refusal, hall_key_sha, _sha)
+    routing.register(app, cfg, Refusal, lambda: calling_hall("routing"))
 
     @app.get("/api/v1/quarantine")
     def quarantined():

@@ -99,24 +99,10 @@ def _alert(cfg: CountyConfig, site: str, kind: str, detail: str) -> None:
         log.warning("routing: could not raise the alert %s for %s (%s)", kind, site, e)
 
 
-def register(app: Flask, cfg: CountyConfig, refusal: type[Exception], key_sha: Callable[[str], str | None],
-             sha: Callable[[str], str]) -> None:
-    """Add the routing routes to the platform's app (county/app.py); ``key_sha`` gives a hall's county key's
-    SHA-256 (the same check as /api/v1/nearby), ``refusal`` is the app's error."""
-    import hmac
-
-    def caller() -> str:
-        """The hall asking: its site, proven by the county's key for it; 401 otherwise."""
-        site = request.args.get("site", "")
-        header = request.headers.get("Authorization", "")
-        token = header[7:].strip() if header.startswith("Bearer ") else ""
-        if not token or len(token) > 200 or not site or len(site) > 40:
-            raise refusal(401, "unauthorized")
-        wanted = key_sha(site)
-        if wanted is None or not hmac.compare_digest(wanted, sha(token)):
-            log.info("routing refused for hall %r from %s: not its county key", site[:40], request.remote_addr)
-            raise refusal(401, "invalid_token")
-        return site
+def register(app: Flask, cfg: CountyConfig, refusal: type[Exception], caller: Callable[[], str]) -> None:
+    """Add the routing routes to the platform's app (county/app.py); ``caller`` gives the hall asking, proven by
+    the county's key for it, or refuses with 401 (the same check as /api/v1/nearby); ``refusal`` is the app's
+    error."""
 
     @app.get("/api/v1/routing/items")
     def routing_items():
