@@ -92,6 +92,13 @@ ROWS: list[tuple] = [
     ("kiosk", "a printed ticket's ESC/POS", ("confirm_to_printer", "ticket_bytes", "max"), 0, " bytes", "≤ 1,024",
      1024, "<=", 1),
     ("ime", "pinyin keyboard: a lookup, p99", ("lookup", "p99_ms"), 1, " ms", "–", None, "<=", 1),
+    ("station", "village station on one box, idle: CPU of all its processes", ("idle_summary",
+     "cpu_percent_of_one_core"), 1, " % of a core", "≤ 10 %", 10, "<=", 1),
+    ("station", "… idle: RSS summed over all its processes", ("idle_summary", "rss_mb_sum"), 0, " MB", "≤ 450 MB",
+     450, "<=", 1),
+    ("station", "… idle: the board's RSS", ("idle_summary", "board_rss_mb"), 1, " MB", "≤ 150 MB", 150, "<=", 1),
+    ("station", "… peak hour: call → board drawn, p99", ("peak", "call_to_board_drawn", "p99_ms"), 1, " ms",
+     "≤ 100 ms", 100, "<=", 1),
 ]
 
 
