@@ -30,6 +30,7 @@ from queue_server.db import Database
 from queue_server.domain.context import Hall
 from queue_server.domain.service import QueueService
 from queue_server.hallsync import apply_config
+from queue_server.hotpath import HotPath
 from queue_server.migrations import migrate
 from queue_server.nearby import Nearby
 from queue_server.nearby import start as start_nearby
@@ -189,6 +190,9 @@ def create_app(config: str | os.PathLike[str] | HallConfig | None = None, data_d
     _add_api(app)
     _add_pages(app)
     install_error_handlers(app)  # one error shape under /api, pages or not
+    # a kiosk's plain POST /api/v1/tickets, the busiest request, answered without Flask's per-request
+    # machinery through the same door, checks and service (queue_server/hotpath.py); the rest is Flask's
+    app.wsgi_app = HotPath(app, app.wsgi_app)  # type: ignore[method-assign]
     _warn_operator(cfg, hall)
     if mqtt:
         _init_mqtt(state, cfg)

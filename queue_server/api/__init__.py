@@ -160,7 +160,11 @@ MAX_QUERY = 4096  # bytes of query string; ours are a few dozen (Granian itself 
 
 
 def _token() -> str | None:
-    header = request.headers.get("Authorization", "")
+    return bearer_token(request.headers.get("Authorization", ""))
+
+
+def bearer_token(header: str) -> str | None:
+    """The token of an ``Authorization`` header's value, None without one; 401 for what is never a token."""
     if header.startswith("Bearer "):
         token = header[7:].strip()
         if len(token) > MAX_TOKEN or (token and (text_problem(token) or not token.isprintable())):
@@ -186,22 +190,37 @@ def _authenticate(op: Operation, path: dict[str, Any] | None = None) -> Actor:
     ``path`` holds the route's parameters: under the "window" and "device" rules ``number`` is a
     window, and only a caller who may act for that window gets past the door (``_authorize_window``).
     """
-    rule = op.auth
+    state = current_app.extensions["hallq"]
     token = _token()
-    actor = None
-    if token:
-        state = current_app.extensions["hallq"]
-        actor = actor_for_token(state.db, state.hall, token)
-        if actor is None:
-            raise Unauthorized("error.invalid_token", code="invalid_token")
-    else:
-        # a console in the browser: the session cookie, CSRF-checked for every change (http_common.py)
-        actor = cookie_actor()
-    if actor is not None and actor.kind == "staff" and op.operation_id not in BEFORE_PASSWORD_CHANGE \
-            and console_reads.must_change_password(current_app.extensions["hallq"], actor.staff_id):
-        raise Forbidden("error.password_change_required", code="password_change_required")
-    if rule == "open":
+    # without a bearer token: a console in the browser, its session cookie CSRF-checked for every change
+    # (http_common.py)
+    actor = bearer_actor(state, token) if token else cookie_actor()
+    if op.auth == "open":
+        admit_staff(state, op, actor)
         return actor or Actor("anonymous", request.remote_addr or "-")
+    return admit(state, op, actor, path)
+
+
+def bearer_actor(state, token: str) -> Actor:
+    """The staff member or device of a bearer token; 401 ``invalid_token`` for an unknown one."""
+    actor = actor_for_token(state.db, state.hall, token)
+    if actor is None:
+        raise Unauthorized("error.invalid_token", code="invalid_token")
+    return actor
+
+
+def admit_staff(state, op: Operation, actor: Actor | None) -> None:
+    """403 for a staff session that must change its password first, unless ``op`` is how it does."""
+    if actor is not None and actor.kind == "staff" and op.operation_id not in BEFORE_PASSWORD_CHANGE \
+            and console_reads.must_change_password(state, actor.staff_id):
+        raise Forbidden("error.password_change_required", code="password_change_required")
+
+
+def admit(state, op: Operation, actor: Actor | None, path: dict[str, Any] | None = None) -> Actor:
+    """``actor`` past ``op``'s rule (not "open"), or 401/403: the door of every operation, the hot path's too
+    (queue_server/hotpath.py)."""
+    rule = op.auth
+    admit_staff(state, op, actor)
     if actor is None:
         raise Unauthorized("error.unauthorized", code="unauthorized")
     allowed = {
@@ -216,11 +235,11 @@ def _authenticate(op: Operation, path: dict[str, Any] | None = None) -> Actor:
     if not allowed:
         raise Forbidden("error.forbidden", code="forbidden")
     if rule in ("window", "device") and path and "number" in path:
-        _authorize_window(rule, actor, path["number"])
+        _authorize_window(state, rule, actor, path["number"])
     return actor
 
 
-def _authorize_window(rule: str, actor: Actor, number: int) -> None:
+def _authorize_window(state, rule: str, actor: Actor, number: int) -> None:
     """A window's rule at the door, for its reads as for its actions, before the body is looked at.
 
     "window": the clerk signed in there, a manager, or a device bound to it (the domain's
@@ -230,7 +249,7 @@ def _authorize_window(rule: str, actor: Actor, number: int) -> None:
     if rule == "device":
         check_bound(actor, number)
         return
-    authorize_actor(actor, console_reads.window_row(current_app.extensions["hallq"], number))
+    authorize_actor(actor, console_reads.window_row(state, number))
 
 
 # -- bodies and errors -----------------------------------------------------------------
@@ -267,11 +286,16 @@ def parse_body(schema: Obj) -> dict[str, Any]:
     bad value anywhere, even where ``schema`` takes any (400 ``invalid_fields``, every field listed).
     """
     raw = request.get_data(cache=False)  # werkzeug refuses more than MAX_CONTENT_LENGTH (413)
+    return parse_json(raw, request.mimetype, schema)
+
+
+def parse_json(raw: bytes, mimetype: str, schema: Obj) -> dict[str, Any]:
+    """:func:`parse_body` of a body already read (``mimetype``: its Content-Type, lower case, no parameters)."""
     if not raw.strip():
         data: Any = {}
     else:
-        if request.mimetype and not _is_json(request.mimetype):
-            raise UnsupportedMediaType("error.json.media_type", mimetype=printable(request.mimetype)[:100],
+        if mimetype and not _is_json(mimetype):
+            raise UnsupportedMediaType("error.json.media_type", mimetype=printable(mimetype)[:100],
                                        code="unsupported_media_type")
         try:
             data = load_json(raw)
@@ -338,7 +362,11 @@ def header_text(name: str, max_len: int) -> str | None:
 
 def idempotency_key() -> str | None:
     """The ``Idempotency-Key`` header: 1 to 100 visible ASCII characters (a UUID is typical), else 400."""
-    key = request.headers.get("Idempotency-Key")
+    return checked_idempotency_key(request.headers.get("Idempotency-Key"))
+
+
+def checked_idempotency_key(key: str | None) -> str | None:
+    """:func:`idempotency_key` of a header's value."""
     if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
         raise invalid_fields([("Idempotency-Key", "must be 1 to 100 printable ASCII characters")])
     return key
