@@ -13,29 +13,19 @@ from typing import Any
 from hallq.client import ApiError
 from hallq.privacy import normalise_phone
 from kiosk.presenters.base import Flow, Option, View
-from kiosk.presenters.take_number import deliver_ticket, ticket_view
+from kiosk.presenters.take_number import TicketByCode
 from kiosk.scans import normalise_ticket_label, parse_scan
 
 REASONS = ("slow", "attitude", "unclear_guide", "many_visits", "environment")
 
 
-class Requeue(Flow):
+class Requeue(TicketByCode):
     name = "requeue"
-
-    def reset(self) -> None:
-        self.typed = ""
-        self.error = ""
-        self.ticket: dict[str, Any] | None = None
-        self.where = ""
-        self.print_problem: str | None = None
-        super().reset()
+    title_key = "requeue.title"
+    entry_step = "entry"
 
     def first_step(self) -> str:
         return "lookup"
-
-    def start(self, **_: Any) -> None:
-        self.reset()
-        self._attempt(lambda: self.s.hall())
 
     def on_scan(self, text: str) -> None:
         scan = parse_scan(text)
@@ -62,27 +52,13 @@ class Requeue(Flow):
     def _requeue(self, body: dict[str, Any]) -> None:
         key = self.press.for_body(body)
 
-        def run() -> None:
-            ticket = self.s.api.requeue(body, key)
-            self.press.done()
-            self.ticket = ticket
-            self.step = "result"
-            self.finished = True
-            self.where = self.s.where_to_wait(ticket["business"])
-            self.print_problem, _ = deliver_ticket(self, ticket, self.where)
-        self._attempt(run)
+        self._attempt(lambda: self.got_ticket(self.s.api.requeue(body, key)))
 
     def on_api_error(self, e: ApiError) -> None:
         if self.step == "entry":
             self.error = e.message(self.s.lang)
             return
         self.tell("error", e.message(self.s.lang))
-
-    def go_back(self) -> bool:
-        if self.step == "entry":
-            self.step = "lookup"
-            return True
-        return False
 
     def view(self) -> View:
         if self.step == "lookup":
@@ -93,10 +69,8 @@ class Requeue(Flow):
             v.actions = [Option("type_ticket", self.t("requeue.type"), primary=True)]
             return v
         if self.step == "entry":
-            v = self.base_view("entry", "entry", "requeue.title", prompt=self.t("entry.ticket"), listens=self.can("scan"))
-            v.entry = {"key": "ticket", "value": self.typed, "keypad": "ticket", "error": self.error, "max_len": 6}
-            return v
-        return ticket_view(self, "requeue.title", self.ticket or {}, self.where, self.print_problem)
+            return self.entry_view("entry.ticket", "ticket", 6)
+        return self.ticket_view()
 
 
 class Rate(Flow):

@@ -21,7 +21,7 @@ from typing import Any
 from hallq.client import ApiError
 from hallq.i18n import Msg, pick
 from kiosk import receipts
-from kiosk.presenters.base import Flow, Option, Section, View
+from kiosk.presenters.base import ItemFlow, Option, Section, View
 from kiosk.presenters.forms import PERSON_FIELDS, FormState
 from kiosk.presenters.guide import package_sections
 from kiosk.presenters.identity import identity_today
@@ -38,7 +38,7 @@ DELIVERY_FIELDS = [
 ]
 
 
-class SubmitApplication(Flow):
+class SubmitApplication(ItemFlow):
     name = "apply"
 
     def reset(self) -> None:
@@ -55,18 +55,8 @@ class SubmitApplication(Flow):
         self.routed: list[dict[str, Any]] = []  # items this station takes for another hall (就近办 across halls)
         super().reset()
 
-    def first_step(self) -> str:
-        return "item"
-
-    def start(self, item: str | None = None, **_: Any) -> None:
-        self.reset()
-        self._attempt(self._load)
-        if item:
-            self.on_choose(item)
-
     def _load(self) -> None:
-        self.s.hall()
-        self.s.items()
+        super()._load()
         self.packages = self.s.api.packages()
         try:
             self.routed = self.s.api.routed_items()

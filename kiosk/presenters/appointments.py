@@ -14,7 +14,7 @@ from typing import Any
 
 from hallq.client import ApiError, Unreachable
 from kiosk import receipts
-from kiosk.presenters.base import Flow, Option, Section, View
+from kiosk.presenters.base import Flow, ItemFlow, Option, Section, View
 from kiosk.presenters.forms import PERSON_FIELDS, FormState, day_label
 from kiosk.presenters.identity import identity_today
 
@@ -41,7 +41,7 @@ class AppointmentMenu(Flow):
         return v
 
 
-class BookAppointment(Flow):
+class BookAppointment(ItemFlow):
     name = "book"
 
     def reset(self) -> None:
@@ -52,19 +52,6 @@ class BookAppointment(Flow):
         self.person = FormState(PERSON_FIELDS)
         self.booking: dict[str, Any] | None = None
         super().reset()
-
-    def first_step(self) -> str:
-        return "item"
-
-    def start(self, item: str | None = None, **_: Any) -> None:
-        self.reset()
-        self._attempt(self._load)
-        if item:
-            self.on_choose(item)
-
-    def _load(self) -> None:
-        self.s.hall()
-        self.s.items()
 
     def _bookable(self) -> list[dict[str, Any]]:
         entry = self.s.cache.get("items")

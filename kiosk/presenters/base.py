@@ -265,3 +265,24 @@ class Flow:
     def take_navigation(self) -> tuple[str, dict[str, Any]] | None:
         nav, self.navigate = self.navigate, None
         return nav
+
+
+class ItemFlow(Flow):
+    """A flow that starts at the hall's list of items (办事项): booking, applying. From a guide it is entered
+    with the item already chosen; while the server cannot be reached the list is said to be retried."""
+
+    def first_step(self) -> str:
+        return "item"
+
+    def start(self, item: str | None = None, **_: Any) -> None:
+        self.reset()
+        self._attempt(self._load)
+        if item:
+            self.on_choose(item)
+
+    def on_choose(self, key: str) -> None:  # pragma: no cover - every item flow overrides it
+        raise NotImplementedError
+
+    def _load(self) -> None:
+        self.s.hall()
+        self.s.items()

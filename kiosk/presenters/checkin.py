@@ -13,27 +13,17 @@ from typing import Any
 from hallq.client import ApiError
 from kiosk.presenters.base import Flow, Option, View
 from kiosk.presenters.identity import IdentityInput, identity_today
-from kiosk.presenters.take_number import deliver_ticket, ticket_view
+from kiosk.presenters.take_number import TicketByCode
 from kiosk.scans import normalise_code, parse_scan
 
 
-class CheckIn(Flow):
+class CheckIn(TicketByCode):
     name = "checkin"
-
-    def reset(self) -> None:
-        self.typed = ""
-        self.error = ""
-        self.ticket: dict[str, Any] | None = None
-        self.where = ""
-        self.print_problem: str | None = None
-        super().reset()
+    title_key = "appt.checkin"
+    entry_step = "code"
 
     def first_step(self) -> str:
         return "method"
-
-    def start(self, **_: Any) -> None:
-        self.reset()
-        self._attempt(lambda: self.s.hall())
 
     def on_card(self, card) -> None:
         if self.step in ("method", "code"):
@@ -71,25 +61,13 @@ class CheckIn(Flow):
         self._attempt(lambda: self._check_in_now(body, key))
 
     def _check_in_now(self, body: dict[str, Any], key: str) -> None:
-        ticket = self.s.api.check_in(body, key)
-        self.press.done()
-        self.ticket = ticket
-        self.step = "result"
-        self.finished = True
-        self.where = self.s.where_to_wait(ticket["business"])
-        self.print_problem, _ = deliver_ticket(self, ticket, self.where)
+        self.got_ticket(self.s.api.check_in(body, key))
 
     def on_api_error(self, e: ApiError) -> None:
         if self.step == "code" and e.code in ("unknown_appointment", "invalid_fields"):
             self.error = e.message(self.s.lang)
             return
         self.tell("error", e.message(self.s.lang))
-
-    def go_back(self) -> bool:
-        if self.step == "code":
-            self.step = "method"
-            return True
-        return False
 
     def view(self) -> View:
         if self.step == "method":
@@ -101,10 +79,8 @@ class CheckIn(Flow):
                 v.demo = [Option("demo_card", self.t("demo_card"))]
             return v
         if self.step == "code":
-            v = self.base_view("code", "entry", "appt.checkin", prompt=self.t("entry.code"), listens=self.can("scan"))
-            v.entry = {"key": "code", "value": self.typed, "keypad": "code", "error": self.error, "max_len": 8}
-            return v
-        return ticket_view(self, "appt.checkin", self.ticket or {}, self.where, self.print_problem)
+            return self.entry_view("entry.code", "code", 8)
+        return self.ticket_view()
 
 
 class CancelBooking(Flow):

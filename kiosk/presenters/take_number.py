@@ -254,6 +254,50 @@ def deliver_ticket(flow: Flow, t: dict[str, Any], where: str) -> tuple[str | Non
     return outcome.problem, outcome.warning
 
 
+class TicketByCode(Flow):
+    """A flow that gives a ticket for what the resident scans or types (a booking's code: 签到; a missed number:
+    过号重排): the typed text and its error, then the ticket, printed, shown and spoken like any other."""
+
+    title_key = ""        # the screen's title
+    entry_step = ""       # the step where the code is typed; 返回 from it leads to the first step
+
+    def reset(self) -> None:
+        self.typed = ""
+        self.error = ""
+        self.ticket: dict[str, Any] | None = None
+        self.where = ""
+        self.print_problem: str | None = None
+        super().reset()
+
+    def start(self, **_: Any) -> None:
+        self.reset()
+        self._attempt(lambda: self.s.hall())
+
+    def got_ticket(self, ticket: dict[str, Any]) -> None:
+        """The server gave the number: show, print and say it."""
+        self.press.done()
+        self.ticket = ticket
+        self.step = "result"
+        self.finished = True
+        self.where = self.s.where_to_wait(ticket["business"])
+        self.print_problem, _ = deliver_ticket(self, ticket, self.where)
+
+    def go_back(self) -> bool:
+        if self.step == self.entry_step:
+            self.step = self.first_step()
+            return True
+        return False
+
+    def entry_view(self, prompt_key: str, keypad: str, max_len: int) -> View:
+        v = self.base_view(self.entry_step, "entry", self.title_key, prompt=self.t(prompt_key),
+                           listens=self.can("scan"))
+        v.entry = {"key": keypad, "value": self.typed, "keypad": keypad, "error": self.error, "max_len": max_len}
+        return v
+
+    def ticket_view(self) -> View:
+        return ticket_view(self, self.title_key, self.ticket or {}, self.where, self.print_problem)
+
+
 def ticket_view(flow: Flow, title_key: str, t: dict[str, Any], where: str, print_problem: str | None) -> View:
     """The ticket on screen: the number large, people ahead, wait, where, and its QR code."""
     v = flow.base_view("result", "result", title_key, back=False)
@@ -270,4 +314,4 @@ def ticket_view(flow: Flow, title_key: str, t: dict[str, Any], where: str, print
     return v
 
 
-__all__ = ["TakeNumber", "NO_ITEM", "Done", "deliver_ticket", "ticket_view"]
+__all__ = ["TakeNumber", "TicketByCode", "NO_ITEM", "Done", "deliver_ticket", "ticket_view"]
