@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
+from werkzeug.exceptions import ClientDisconnected
 from werkzeug.http import HTTP_STATUS_CODES
 
 from queue_server import api
@@ -94,7 +95,10 @@ class HotPath:
         sync_settings(state)  # the app's before-request hook (_sync_settings)
         actor = api.admit(state, op, api.bearer_actor(state, api.bearer_token(environ["HTTP_AUTHORIZATION"])), path)
         key = api.checked_idempotency_key(environ.get("HTTP_IDEMPOTENCY_KEY"))
-        body = api.parse_json(environ["wsgi.input"].read(length), "application/json", op.body)
+        raw = environ["wsgi.input"].read(length)
+        if len(raw) != length:
+            raise ClientDisconnected()  # what werkzeug's stream raises on a body cut short (400)
+        body = api.parse_json(raw, "application/json", op.body)
         result = handler(state, actor, body, (actor.label, key) if key else None, path)
         return f"{self.app.json.dumps(result, separators=(',', ':'))}\n".encode()
 

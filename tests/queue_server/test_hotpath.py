@@ -6,6 +6,8 @@ path told to leave it to Flask: the status, the error and the ticket's fields mu
 
 from __future__ import annotations
 
+import io
+import json
 from contextlib import contextmanager
 
 import pytest
@@ -190,3 +192,20 @@ def test_every_call_next_refusal_is_the_same_both_ways(client, general_calls, cl
     assert hot_general == 0
     assert 400 <= status < 500 and hot_status == status
     assert hot == general
+
+
+def test_a_body_cut_short_is_refused_as_flask_refuses_it(app, general_calls):
+    def send(path_taken: bool) -> tuple[int, dict]:
+        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/api/v1/tickets", "QUERY_STRING": "", "SERVER_NAME": "x",
+                   "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http",
+                   "wsgi.input": io.BytesIO(b'{"business": "alpha"}'), "wsgi.errors": io.StringIO(),
+                   "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": "40", "HTTP_AUTHORIZATION": KIOSK["Authorization"]}
+        got: list[str] = []
+        with pytest.MonkeyPatch.context() as m:
+            if not path_taken:
+                m.setattr(app.wsgi_app, "_eligible", lambda environ: None)
+            body = b"".join(app(environ, lambda status, headers, exc=None: got.append(status)))
+        return int(got[0].split()[0]), json.loads(body)
+
+    hot, general = send(True), send(False)
+    assert hot[0] == general[0] == 400 and hot == general
