@@ -16,11 +16,12 @@ face 0 is the Japanese one and Kivy only opens face 0, so it is not used.)
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import sys
 from pathlib import Path
+
+from hallq.kivymem import configure, trim_heap  # noqa: F401 (trim_heap: board_main)
 
 log = logging.getLogger("hallq.board")
 
@@ -82,59 +83,20 @@ def prepare_kivy(mode: str, kivy_home: Path, size: tuple[int, int], fullscreen: 
     os.environ.setdefault("KIVY_HOME", str(kivy_home))
     os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")  # Kivy's log goes through hallq's logging
     os.environ.setdefault("KIVY_NO_FILELOG", "1")
-    # images (the board shows none but PNG screenshots, written by SDL2) through SDL2_image only: Kivy's
-    # PIL provider would load Pillow and its libraries (2-4 MB of RSS) for nothing
-    os.environ.setdefault("KIVY_IMAGE", "sdl2")
-    lean_malloc()
     if mode == "offscreen":
         os.environ["SDL_VIDEODRIVER"] = "offscreen"
+    configure(multisamples)  # MSAA as asked, images through SDL2 only, glibc returning memory (hallq.kivymem)
     from kivy.config import Config
 
     Config.set("graphics", "width", str(size[0]))
     Config.set("graphics", "height", str(size[1]))
     Config.set("graphics", "resizable", "0")
-    Config.set("graphics", "multisamples", str(multisamples))
     Config.set("graphics", "maxfps", "60")  # frames are drawn only on change; 60 halves the wait for the next one
     Config.set("kivy", "exit_on_escape", "0")  # a stray key must not blank the hall's board
     if mode == "window" and fullscreen:
         Config.set("graphics", "fullscreen", "auto")
         Config.set("graphics", "borderless", "1")
     Config.set("input", "mouse", "mouse,disable_multitouch")
-
-
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt() parameters (malloc.h)
-
-
-@functools.lru_cache(maxsize=1)
-def _libc():
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
-    except OSError:  # not glibc (musl has neither call): nothing to tune
-        return None
-
-
-def lean_malloc() -> bool:
-    """Have glibc give memory back: blocks of 64 KB and more (label textures on their way to GL, a
-    screenshot's pixels) in their own mappings, returned when freed, and the heap's free top trimmed past
-    128 KB. glibc's default raises its mmap threshold after the first such block is freed (up to 32 MB),
-    after which they are carved out of the heap and stay there. Returns whether it could (glibc only)."""
-    libc = _libc()
-    if libc is None:
-        return False
-    libc.mallopt(M_MMAP_THRESHOLD, 64 * 1024)
-    libc.mallopt(M_TRIM_THRESHOLD, 128 * 1024)
-    return True
-
-
-def trim_heap(*_) -> None:
-    """Return the heap's free pages to the system (``malloc_trim``): what start-up and a burst freed."""
-    libc = _libc()
-    if libc is not None:
-        libc.malloc_trim(0)
 
 
 def png_bytes(rgb: bytes, width: int, height: int, level: int = 1) -> bytes:

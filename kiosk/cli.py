@@ -16,6 +16,8 @@ from pathlib import Path
 
 log = logging.getLogger("hallq.kiosk")
 
+HEAP_TRIM_FIRST = 10.0  # seconds after start
+HEAP_TRIM_EVERY = 600.0  # seconds
 DEMO_AUTOPILOT_SECONDS = 15     # hallq start --demo without a display: a flow every 15 s on the home screen
 EXAMPLE = "hallq kiosk --config config/village-station/kiosk.toml --server http://192.168.1.10:8080"
 
@@ -98,7 +100,8 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
 
     from kiosk.ui.setup import prepare
 
-    headless = prepare(cfg.size, cfg.fullscreen and not args.windowed, headless=True if args.headless else None)
+    headless = prepare(cfg.size, cfg.fullscreen and not args.windowed, headless=True if args.headless else None,
+                       multisamples=cfg.multisamples)
     shots = None
     if headless:
         shots = args.screenshots or cfg.screenshot_dir or str(_own_dir(cfg, args.data_dir) / f"{cfg.id}-screens")
@@ -106,8 +109,15 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
                     "goes to %s/", cfg.layout, *cfg.size, Path(shots).resolve())
     log.info("kiosk %s: server %s, printer %s, ID reader %s, scanner %s, voice %s", cfg.id, cfg.server_url,
              cfg.printer.driver, cfg.id_reader.driver, cfg.scanner.driver, cfg.voice.driver)
+    from kivy.clock import Clock
+
+    from hallq.kivymem import trim_heap
     from kiosk.ui.app import KioskApp
 
+    # what start-up freed (kv rules parsed, the first textures uploaded, shaders compiled) back to the system
+    # once the home screen is up, then now and then (docs/kiosk.md, "The kiosk's memory")
+    Clock.schedule_once(trim_heap, HEAP_TRIM_FIRST)
+    Clock.schedule_interval(trim_heap, HEAP_TRIM_EVERY)
     app = KioskApp(session, headless=headless, screenshot_dir=shots, data_dir=_own_dir(cfg, args.data_dir))
     pilot = None
     if args.autopilot is not None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from hallq.hallconfig import ConfigError, _label, read_toml
 from hallq.i18n import LANGS
+from hallq.kivymem import MULTISAMPLES
 from hallq.schema import Arr, Bool, Int, Obj, Str, Texts
 from hallq.settings import DEVICE_KEY_FILE_ENV, device_key_from_env_file
 
@@ -28,6 +29,7 @@ READER_DRIVERS = ("serial", "simulator", "none")
 SCANNER_DRIVERS = ("serial", "keyboard", "simulator", "none")
 VOICE_DRIVERS = ("espeak", "simulator", "none")
 TEXT_INPUTS = ("onscreen", "system")
+DEFAULT_MULTISAMPLES = 0  # no MSAA: the screens look the same without it, and it is 64 MB at 1080p on software GL
 
 
 def _device(drivers: tuple[str, ...]) -> Obj:
@@ -59,6 +61,7 @@ KIOSK_FILE = Obj({
         "screenshot_dir": Str(max_len=300, description="with no display: where screenshots go"),
         "text_input": Str(enum=list(TEXT_INPUTS),
                           description="text fields: the on-screen pinyin keyboard (onscreen) or the system's IME"),
+        "multisamples": MULTISAMPLES,
     }, required=["id", "server_url"]),
     "mqtt": Obj({
         "url": Str(max_len=300, pattern=r"(mqtts?://\S+)?", description="empty: the broker the server reports"),
@@ -101,6 +104,7 @@ class KioskConfig:
     missed_number_minutes: int = 30
     screenshot_dir: str = ""
     text_input: str = "onscreen"          # onscreen: the pinyin keyboard; system: a real keyboard and IME
+    multisamples: int = DEFAULT_MULTISAMPLES  # the window's MSAA samples (docs/kiosk.md, "The kiosk's memory")
     mqtt_url: str = ""
     mqtt_site: str = ""
     health_interval_seconds: int = 30
@@ -150,6 +154,7 @@ def load_kiosk(path: str | os.PathLike[str] | None = None, **overrides: Any) -> 
         speak=k.get("speak", True), help=k.get("help", {}), missed_number_minutes=k.get("missed_number_minutes", 30),
         auto_read=k.get("auto_read", False),
         screenshot_dir=k.get("screenshot_dir", ""), text_input=k.get("text_input", "onscreen"),
+        multisamples=k.get("multisamples", DEFAULT_MULTISAMPLES),
         mqtt_url=m.get("url", ""), mqtt_site=m.get("site", ""),
         health_interval_seconds=m.get("health_interval_seconds", 30),
         printer=device("printer"), id_reader=device("id_reader"), scanner=device("scanner"), voice=device("voice"),

@@ -33,8 +33,13 @@ def cjk_font() -> str:
 
 
 def prepare(size: tuple[int, int], fullscreen: bool, headless: bool | None = None,
-            kivy_home: str | None = None) -> bool:
-    """Set Kivy's environment and config; returns whether the kiosk runs headless."""
+            kivy_home: str | None = None, multisamples: int | None = None) -> bool:
+    """Set Kivy's environment and config; returns whether the kiosk runs headless.
+
+    ``multisamples``: the window's MSAA (kiosk.toml ``multisamples``; None: the default,
+    :data:`kiosk.config.DEFAULT_MULTISAMPLES`). With it, images through SDL2 only and glibc returning
+    freed memory, as the board does (hallq.kivymem; docs/kiosk.md, "The kiosk's memory").
+    """
     headless = (not has_display()) if headless is None else headless
     os.environ.setdefault("KIVY_NO_ARGS", "1")
     os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
@@ -44,6 +49,10 @@ def prepare(size: tuple[int, int], fullscreen: bool, headless: bool | None = Non
     os.environ.setdefault("KIVY_METRICS_DENSITY", f"{min(size) / 1080:.6g}")
     if headless:
         os.environ["SDL_VIDEODRIVER"] = "offscreen"
+    from hallq.kivymem import configure
+    from kiosk.config import DEFAULT_MULTISAMPLES
+
+    configure(DEFAULT_MULTISAMPLES if multisamples is None else multisamples)
     from kivy.config import Config
 
     Config.set("graphics", "width", str(size[0]))
