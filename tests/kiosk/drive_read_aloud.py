@@ -35,6 +35,7 @@ from kiosk.reading import sentences  # noqa: E402
 from kiosk.ui.app import KioskApp  # noqa: E402
 from kiosk.ui.touch import tap, with_key  # noqa: E402
 from kiosk.voice import RecordingVoice  # noqa: E402
+from tests.kiosk import offscreen  # noqa: E402
 from tests.kiosk.conftest import make_session  # noqa: E402
 
 session = make_session(url, layout=layout, elderly_mode=mode == "elderly")
@@ -44,15 +45,7 @@ app = KioskApp(session, headless=True, background=False)
 F = app.flows
 
 
-def step(flow: str, *events):
-    def run():
-        for e in events:
-            if e[0] == "start":
-                F[flow].start(**(e[1] if len(e) > 1 else {}))
-            else:
-                F[flow].handle(*e)
-        return flow
-    return run
+step = offscreen.stepper(F)
 
 
 SCREENS = [

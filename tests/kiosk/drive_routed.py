@@ -31,7 +31,7 @@ from kivy.clock import Clock  # noqa: E402
 
 from device_drivers.sim_id_reader import demo_card  # noqa: E402
 from kiosk.ui.app import KioskApp  # noqa: E402
-from tests.kiosk import screen_checks  # noqa: E402
+from tests.kiosk import offscreen, screen_checks  # noqa: E402
 from tests.kiosk.conftest import make_session  # noqa: E402
 
 session = make_session(url)
@@ -39,15 +39,7 @@ app = KioskApp(session, headless=True, background=False)
 F = app.flows
 
 
-def step(flow: str, *events):
-    def run():
-        for e in events:
-            if e[0] == "start":
-                F[flow].start(**(e[1] if len(e) > 1 else {}))
-            else:
-                F[flow].handle(*e)
-        return flow
-    return run
+step = offscreen.stepper(F)
 
 
 SCENARIOS = [
@@ -69,33 +61,19 @@ def texts_of(view) -> list[str]:
     return out
 
 
-def run_next(index: int) -> None:
-    if index >= len(SCENARIOS):
-        report["printed"] = session.devices.printer.last.text if session.devices.printer.last else ""
-        (out_dir / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), "utf-8")
-        app.stop()
-        return
-    name, fn = SCENARIOS[index]
-    try:
-        screen = fn()
-        app.show(screen, F[screen].view())
-    except Exception as e:  # a broken scenario is a test failure, reported with its cause
-        import traceback
-
-        report["screens"][name] = {"error": f"{e.__class__.__name__}: {e}", "trace": traceback.format_exc()}
-        Clock.schedule_once(lambda dt: run_next(index + 1), 0)
-        return
-
-    def capture(dt):
-        path = out_dir / f"{index:02d}-{name}.png"
-        app.root.export_to_png(str(path))
-        view = F[screen].view()
-        report["screens"][name] = {"png": str(path), "step": view.step, "texts": texts_of(view),
-                                   "number": (view.result or {}).get("number", ""),
-                                   "problems": screen_checks.measure(app.root, elderly=False)}
-        Clock.schedule_once(lambda dt: run_next(index + 1), 0)
-    Clock.schedule_once(lambda dt: Clock.schedule_once(capture, 0.05), 0)
+def record(screen: str) -> dict:
+    view = F[screen].view()
+    return {"step": view.step, "texts": texts_of(view), "number": (view.result or {}).get("number", ""),
+            "problems": screen_checks.measure(app.root, elderly=False)}
 
 
-app.on_start = lambda: Clock.schedule_once(lambda dt: run_next(0), 0)
+def finish() -> None:
+    report["printed"] = session.devices.printer.last.text if session.devices.printer.last else ""
+    (out_dir / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), "utf-8")
+    app.stop()
+
+
+app.on_start = lambda: Clock.schedule_once(
+    lambda dt: offscreen.render_all(app, SCENARIOS, report["screens"],
+                                    lambda index, name: out_dir / f"{index:02d}-{name}.png", record, finish), 0)
 app.run()

@@ -40,7 +40,7 @@ from kivy.core.window import Window  # noqa: E402
 from device_drivers.sim_id_reader import demo_card  # noqa: E402
 from kiosk.ui.app import KioskApp  # noqa: E402
 from tests.conftest import make_id  # noqa: E402
-from tests.kiosk import screen_checks  # noqa: E402
+from tests.kiosk import offscreen, screen_checks  # noqa: E402
 from tests.kiosk.conftest import make_session  # noqa: E402
 
 session = make_session(url, key="demo-kiosk-station" if hall == "village" else "demo-kiosk-1", layout=layout,
@@ -51,15 +51,7 @@ app = KioskApp(session, headless=True, background=False)
 F = app.flows
 
 
-def step(flow: str, *events):
-    def run():
-        for e in events:
-            if e[0] == "start":
-                F[flow].start(**(e[1] if len(e) > 1 else {}))
-            else:
-                F[flow].handle(*e)
-        return flow
-    return run
+step = offscreen.stepper(F)
 
 
 def paper_out():
@@ -155,45 +147,24 @@ if only:
 report: dict = {"layout": layout, "mode": mode, "lang": lang, "resolution": resolution, "screens": {}}
 
 
-def measure(name: str) -> list[str]:
-    return screen_checks.measure(app.root, elderly=mode == "elderly")
+def record(screen: str) -> dict:
+    view = F[screen].view()
+    return {"screen": screen, "problems": screen_checks.measure(app.root, elderly=mode == "elderly"),
+            "targets": screen_checks.targets(app.root), "step": view.step, "qr": view.result.get("qr", ""),
+            "number": view.result.get("number", "")}
 
 
-def run_next(index: int) -> None:
-    if index >= len(SCENARIOS):
-        from kivy.core.text import DEFAULT_FONT, LabelBase
+def finish() -> None:
+    from kivy.core.text import DEFAULT_FONT, LabelBase
 
-        report["font"] = LabelBase._fonts[DEFAULT_FONT]
-        report["window"] = list(Window.size)
-        (out_dir / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), "utf-8")
-        app.stop()
-        return
-    name, fn = SCENARIOS[index]
-    try:
-        screen = fn()
-        app.show(screen, F[screen].view())
-    except Exception as e:  # a broken scenario is a test failure, reported with its cause
-        import traceback
-
-        report["screens"][name] = {"error": f"{e.__class__.__name__}: {e}", "trace": traceback.format_exc()}
-        Clock.schedule_once(lambda dt: run_next(index + 1), 0)
-        return
-
-    def capture(dt):
-        path = out_dir / f"{layout}-{mode}-{lang}-{index:02d}-{name}.png"
-        app.root.export_to_png(str(path))
-        view = F[screen].view()
-        report["screens"][name] = {"png": str(path), "screen": screen, "problems": measure(name),
-                                   "targets": screen_checks.targets(app.root),
-                                   "step": view.step, "qr": view.result.get("qr", ""),
-                                   "number": view.result.get("number", "")}
-        Clock.schedule_once(lambda dt: run_next(index + 1), 0)
-    Clock.schedule_once(lambda dt: Clock.schedule_once(capture, 0.05), 0)
+    report["font"] = LabelBase._fonts[DEFAULT_FONT]
+    report["window"] = list(Window.size)
+    (out_dir / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), "utf-8")
+    app.stop()
 
 
-class Runner(KioskApp):
-    pass
-
-
-app.on_start = lambda: Clock.schedule_once(lambda dt: run_next(0), 0)
+app.on_start = lambda: Clock.schedule_once(
+    lambda dt: offscreen.render_all(app, SCENARIOS, report["screens"],
+                                    lambda index, name: out_dir / f"{layout}-{mode}-{lang}-{index:02d}-{name}.png",
+                                    record, finish), 0)
 app.run()
