@@ -16,6 +16,8 @@ from pathlib import Path
 import psycopg
 from psycopg.rows import dict_row
 
+from hallq.migration_files import numbered_files
+
 log = logging.getLogger("hallq.county.db")
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
@@ -35,11 +37,7 @@ def connect(url: str, autocommit: bool = False) -> psycopg.Connection:
 
 
 def migration_files() -> list[Path]:
-    files = sorted(p for p in SCHEMA_DIR.iterdir() if _NAME.fullmatch(p.name))
-    numbers = [p.name[:3] for p in files]
-    if len(set(numbers)) != len(numbers):
-        raise RuntimeError(f"two schema files share a number in {SCHEMA_DIR}: {numbers}")
-    return files
+    return numbered_files(SCHEMA_DIR, _NAME)
 
 
 def migrate(url: str) -> list[str]:

@@ -17,6 +17,7 @@ import re
 import sqlite3
 from pathlib import Path
 
+from hallq.migration_files import numbered_files
 from queue_server.db import Database
 
 log = logging.getLogger("hallq.migrations")
@@ -26,11 +27,7 @@ _NAME = re.compile(r"(\d{3})_[a-z0-9_]+\.(sql|py)")
 
 
 def migration_files() -> list[Path]:
-    files = sorted(p for p in SCHEMA_DIR.iterdir() if _NAME.fullmatch(p.name))
-    numbers = [p.name[:3] for p in files]
-    if len(set(numbers)) != len(numbers):
-        raise RuntimeError(f"two schema files share a number in {SCHEMA_DIR}: {numbers}")
-    return files
+    return numbered_files(SCHEMA_DIR, _NAME)
 
 
 class NewerSchema(RuntimeError):
