@@ -395,11 +395,11 @@ def machine() -> dict:
 
 def commit() -> dict:
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.rstrip("\n")
 
     changed = git("status", "--porcelain", "--", "county", "hallq", "queue_server", "launcher", "tools/linkemu.py",
                   "tests/county/test_partition.py")
-    return {"git": git("rev-parse", "--short=12", "HEAD"),
+    return {"git": git("rev-parse", "--short=12", "HEAD").strip(),
             "uncommitted_changes": [line[3:] for line in changed.splitlines()]}
 
 
