@@ -285,14 +285,7 @@ class SubmitApplication(ItemFlow):
                 v.actions.insert(0, Option("all", self.t("apply.all_brought")))
             return v
         if self.step == "applicant":
-            v = self.base_view("applicant", "form", "apply.title", prompt=self.t("apply.applicant"),
-                               listens=self.can("card"), **kw)
-            v.fields = self.applicant.fields(self.s.lang)
-            v.result = {"hint": self.t("appt.person_hint") if v.listens else ""}
-            v.actions = [Option("next", self.t("next"), primary=True)]
-            if self.s.devices.simulated.get("id_reader"):
-                v.demo = [Option("demo_card", self.t("demo_card"))]
-            return v
+            return self.person_view("applicant", "apply.title", "apply.applicant", self.applicant, **kw)
         if self.step == "confirm":
             v = self.base_view("confirm", "info", "apply.title", prompt=self.t("apply.confirm"), **kw)
             lines = [f"{f.label}：{_shown(f)}" for f in self.fields.fields(self.s.lang) if f.value]

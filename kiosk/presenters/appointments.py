@@ -208,13 +208,7 @@ class BookAppointment(ItemFlow):
             v.result = {"item": self.s.pick(self.item["name"]), "day": day_label(self.day, self.s.lang)}
             return v
         if self.step == "person":
-            v = self.base_view("person", "form", "appt.title", prompt=self.t("appt.person"), listens=self.can("card"), **kw)
-            v.fields = self.person.fields(self.s.lang)
-            v.result = {"hint": self.t("appt.person_hint") if v.listens else ""}
-            v.actions = [Option("next", self.t("next"), primary=True)]
-            if self.s.devices.simulated.get("id_reader"):
-                v.demo = [Option("demo_card", self.t("demo_card"))]
-            return v
+            return self.person_view("person", "appt.title", "appt.person", self.person, **kw)
         if self.step == "confirm":
             v = self.base_view("confirm", "info", "appt.title", prompt=self.t("appt.confirm"), **kw)
             masked = _masked(self.person.clean)

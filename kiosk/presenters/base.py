@@ -21,11 +21,14 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hallq.client import ApiError, Unreachable
 from kiosk.api import PressKey
 from kiosk.session import KioskSession
+
+if TYPE_CHECKING:  # forms.py builds on this module's Field and Option
+    from kiosk.presenters.forms import FormState
 
 log = logging.getLogger("hallq.kiosk")
 
@@ -286,3 +289,14 @@ class ItemFlow(Flow):
     def _load(self) -> None:
         self.s.hall()
         self.s.items()
+
+    def person_view(self, step: str, title_key: str, prompt_key: str, person: FormState, **kw: Any) -> View:
+        """The resident's own details (name, ID number, phone...: ``person``, a FormState), from the ID card where
+        the kiosk has a reader (a demo card on a simulated one), or typed."""
+        v = self.base_view(step, "form", title_key, prompt=self.t(prompt_key), listens=self.can("card"), **kw)
+        v.fields = person.fields(self.s.lang)
+        v.result = {"hint": self.t("appt.person_hint") if v.listens else ""}
+        v.actions = [Option("next", self.t("next"), primary=True)]
+        if self.s.devices.simulated.get("id_reader"):
+            v.demo = [Option("demo_card", self.t("demo_card"))]
+        return v
