@@ -120,12 +120,17 @@ class KioskApp(App):
         for name in KV_FILES:
             Builder.load_file(str(KV / name))
         sm = ScreenManager(transition=NoTransition())
+        # the task screens are built when first shown (:meth:`screen`): a station's kiosk that only gives numbers
+        # never holds the others' widgets and label textures (~17 MB at 1080p: docs/kiosk.md, "The kiosk's memory")
         sm.add_widget(HomeScreen(name="home", flow_name="home"))
-        for name in self.flows:
-            if name != "home":
-                sm.add_widget(FlowScreen(name=name, flow_name=name))
         self.sm = sm
         return sm
+
+    def screen(self, name: str):
+        """The screen of flow ``name``, built the first time it is asked for."""
+        if not self.sm.has_screen(name):
+            self.sm.add_widget(FlowScreen(name=name, flow_name=name))
+        return self.sm.get_screen(name)
 
     def on_start(self) -> None:
         Window.clearcolor = self.th["bg"]
@@ -237,8 +242,9 @@ class KioskApp(App):
         if self.th["name"] != ("elderly" if self.session.elderly else "normal"):
             self.th = theme_dict(self.session.elderly, self.layout)
             Window.clearcolor = self.th["bg"]
+        screen = self.screen(name)
         self.sm.current = name
-        self.sm.get_screen(name).render(view)
+        screen.render(view)
         self.shown = (name, view.step)
         self.renders += 1
         self.shown_at = time.monotonic()
@@ -246,7 +252,7 @@ class KioskApp(App):
         self._view = view
         if (name, view.step) != self._last_step and self.reading:
             self.stop_reading()              # the resident left the screen being read: the next one is not that one
-        self.sm.get_screen(name).ids.header.readable = self.can_read(view)
+        screen.ids.header.readable = self.can_read(view)
         self._label_read()
         self._speak_view(name, view)
         if self._retry_event is not None:
