@@ -12,8 +12,12 @@ journal and nothing else). A hall is caught up:
 
 Each page is stored in one transaction (:func:`county.store.apply_page`), so a page is all in or not
 at all, and the high-water mark moves to the page's end. A hall that cannot be reached is retried with
-a growing delay (up to a minute), its error kept in ``hall_progress.catchup_error``, never blocking the
-other halls: each runs on its own worker thread.
+a growing delay (up to ``[ingest] catchup_retry_max`` seconds), its error kept in
+``hall_progress.catchup_error``, never blocking the other halls: halls are caught up on a pool of
+``catchup_threads`` workers, and an attempt at a hall that cannot be reached holds its worker for
+``catchup_connect_timeout`` seconds at most (a cut line loses the connection's SYN: nothing answers). So after
+a partition of many halls each is tried again within seconds of its link's return (issue 13: every hall caught
+up within 60 s; docs/county.md, "Partition").
 """
 
 from __future__ import annotations
@@ -119,7 +123,7 @@ class CatchUp:
         except Exception as e:  # a hall away, a bad answer, the database away: this hall only, retried later
             n = self._failures.get(site, 0) + 1
             self._failures[site] = n
-            delay = min(60.0, 0.5 * 2 ** min(n, 7))
+            delay = min(self.cfg.ingest.catchup_retry_max, 0.5 * 2 ** min(n, 7))
             self._retry_at[site] = time.monotonic() + delay
             what = f"{e.__class__.__name__}: {e}"[:300]
             if n == 1 or n % 10 == 0:
@@ -144,7 +148,9 @@ class CatchUp:
             key = resolve_secret(hall.credential, f"hall {site}'s credential")
         except CountyConfigError as e:
             raise RuntimeError(str(e)) from None
-        client = HallClient(hall.journal_url, token=key, timeout=10, retries=1, ca_file=hall.cafile or None)
+        # no inner retry: this hall's own delay paces the next try, and a worker is not held by a hall that is away
+        client = HallClient(hall.journal_url, token=key, timeout=10, retries=0, ca_file=hall.cafile or None,
+                            connect_timeout=self.cfg.ingest.catchup_connect_timeout)
         conn = self._conn()
         row = conn.execute("SELECT high_water FROM hall_progress WHERE site = %s", (site,)).fetchone()
         conn.commit()

@@ -42,7 +42,9 @@ COUNTY_FILE = Obj({
         "max_age_days": Int(min=1, max=3650),
         "reconcile_seconds": Num(min=0.2, max=3600),
         "catchup_page": Int(min=1, max=1000),
-        "catchup_threads": Int(min=1, max=32),
+        "catchup_threads": Int(min=1, max=64, description="halls caught up at once"),
+        "catchup_connect_timeout": Num(min=0.5, max=60, description="seconds to reach a hall before trying later"),
+        "catchup_retry_max": Num(min=1, max=3600, description="the longest wait between tries at a hall away"),
     }),
     "console": Obj({
         "wait_alert_minutes": Int(min=1, max=600, description="alert when a hall's longest wait passes it"),
@@ -112,7 +114,9 @@ class Ingest:
     max_age_days: int = 400
     reconcile_seconds: float = 60.0
     catchup_page: int = 500
-    catchup_threads: int = 4
+    catchup_threads: int = 16
+    catchup_connect_timeout: float = 3.0
+    catchup_retry_max: float = 5.0
 
 
 @dataclass(frozen=True)

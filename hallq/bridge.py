@@ -91,7 +91,7 @@ def block(site: str, bridge: Bridge) -> list[str]:
         "notifications false",             # no $SYS state topic at the county (its ACL would refuse it)
         "cleansession false",
         "start_type automatic",
-        "restart_timeout 2 30",
+        "restart_timeout 1 10",            # back within seconds of a cut line's return
         "keepalive_interval 30",
     ]
     if bridge.tls:

@@ -60,7 +60,9 @@ class HallClient:
     """
 
     def __init__(self, base_url: str, token: str | None = None, timeout: float = 5.0, retries: int = 3,
-                 lang: str = "zh-Hans", ca_file: str | None = None) -> None:
+                 lang: str = "zh-Hans", ca_file: str | None = None, connect_timeout: float | None = None) -> None:
+        """``timeout``: each read or write of an answer; ``connect_timeout`` (default ``timeout``): reaching the
+        server at all, shorter where an unreachable server must not hold the caller (a cut line loses the SYN)."""
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"server URL {base_url!r} must look like http://host:port")
@@ -71,6 +73,7 @@ class HallClient:
         self._prefix = parts.path.rstrip("/")
         self.token = token
         self.timeout = timeout
+        self.connect_timeout = timeout if connect_timeout is None else connect_timeout
         self.retries = retries
         self.lang = lang
         self._local = threading.local()
@@ -87,9 +90,10 @@ class HallClient:
         c = getattr(self._local, "conn", None)
         if c is None:
             if self._https:
-                c = http.client.HTTPSConnection(self._host, self._port, timeout=self.timeout, context=self._ssl)
+                c = http.client.HTTPSConnection(self._host, self._port, timeout=self.connect_timeout,
+                                                context=self._ssl)
             else:
-                c = http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
+                c = http.client.HTTPConnection(self._host, self._port, timeout=self.connect_timeout)
             self._local.conn = c
         return c
 
@@ -122,6 +126,9 @@ class HallClient:
                 time.sleep(min(0.2 * 2 ** attempt, 2.0) * (0.5 + random.random()))
             try:
                 conn = self._conn()
+                if conn.sock is None:  # connect within connect_timeout, then read and write within timeout
+                    conn.connect()
+                    conn.sock.settimeout(self.timeout)
                 conn.request(method, f"{self._prefix}/api/v1{path}", body=data, headers=headers)
                 resp = conn.getresponse()
                 raw = resp.read()

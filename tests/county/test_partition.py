@@ -72,7 +72,7 @@ IMPAIR = os.environ.get("HALLQ_PARTITION_IMPAIR", "auto")
 RESULTS = os.environ.get("HALLQ_PARTITION_JSON", "")
 CATCH_UP_SECONDS = 60.0  # issue 13: every hall caught up within 60 s of the link's return
 LATE_GRACE_SECONDS = 120.0  # a hall late for that is waited for this much longer, to tell late from lost
-INGEST = {"reconcile_seconds": 2, "catchup_page": 200}  # the county's [ingest] (other keys: the defaults)
+INGEST = {"reconcile_seconds": 2}  # the county's [ingest]: the halls checked often (other keys: the defaults)
 DELAY_MS, LOSS = 300, 0.05  # each way, on every hall's link
 NETEM = f"delay {DELAY_MS}ms loss {LOSS:.0%}"
 # a ticket issued in a hall, p99: the hall must not notice the county's network. The bench target is 30 ms under
