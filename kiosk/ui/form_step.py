@@ -51,6 +51,9 @@ class FormStep(BoxLayout):
     """
 
     wide_editor = BooleanProperty(False)
+    _focus_key: str | None = None     # the field a keyboard or keypad is open on: kept in sight above it
+    _bar_room = 0.0
+    _fitted_key_height: float | None = None    # landscape: the keys as low as the column needed (not redrawn twice)
 
     def fill(self, screen: FlowScreen, view: View) -> None:
         app = screen.app
@@ -213,7 +216,7 @@ class FormStep(BoxLayout):
                                 mode="en" if digits or lang == "en" else "zh")
             composer.symbols = digits
         landscape = app.layout == "landscape"
-        key_h = key_height or dp(th["target_dp"]) * (0.75 if landscape else 1.0)
+        key_h = key_height or self._fitted_key_height or dp(th["target_dp"]) * (0.75 if landscape else 1.0)
 
         def ok(value: str) -> None:
             self.keyboard = None            # sent now: nothing left to carry or keep
@@ -246,6 +249,7 @@ class FormStep(BoxLayout):
             kb = self.keyboard
             lower = max(least, kb.key_height - over / 5)      # the candidate bar and four rows of keys
             if lower < kb.key_height - 0.5:
+                self._fitted_key_height = lower
                 self.keyboard = None                          # the same composer, on lower keys
                 self.edit_text(self.keyboard_field, composer=kb.composer, key_height=lower)
             return
@@ -274,9 +278,9 @@ class FormStep(BoxLayout):
         fields (a box cut at the top, its label scrolled away, would read as another field's): the view starts
         at the highest field's top from which the focused one still fits, the focused field as low as it can
         be, with the fields above it for context. Past the last field, padding lets it rise that high."""
-        key = getattr(self, "_focus_key", None)
-        editing = key is not None and (self.ids.editor.children or self.keyboard is not None)
-        row = self._row(key) if editing else None
+        key = self._focus_key
+        editing = bool(self.ids.editor.children) or self.keyboard is not None
+        row = self._row(key) if key is not None and editing else None
         if row is None:
             self._focus_key = None
             self._top_if_fits()
@@ -296,7 +300,7 @@ class FormStep(BoxLayout):
         sv.scroll_y = 1.0 if scrollable <= 0 else min(1.0, max(0.0, 1 - offset / scrollable))
 
     def _refit(self, *_) -> None:
-        if getattr(self, "_focus_key", None) is not None:
+        if self._focus_key is not None:
             Clock.schedule_once(self._scroll_to_focus, 0)
         else:
             self._top_if_fits()
@@ -305,7 +309,7 @@ class FormStep(BoxLayout):
         """A form shorter than its space starts at the top (Kivy would otherwise keep it where it was scrolled);
         with no field being typed in, no padding is left past its last field."""
         grid = self.ids.fields
-        if getattr(self, "_focus_key", None) is None and grid.padding[3]:
+        if self._focus_key is None and grid.padding[3]:
             grid.padding = [0, 0, self._bar_room, 0]
         if grid.height <= self.ids.scroll.height:
             self.ids.scroll.scroll_y = 1

@@ -7,9 +7,9 @@ hall (routed items included: a village station files them), every 一件事 pack
 applicant step. On each, the last field a resident types into (text: the pinyin keyboard; a number: the
 keypad) is tapped through Kivy's window like a finger, after scrolling to it as a finger would; once the
 keyboard is open and the form at rest, the screen is saved as a PNG and measured
-(tests/kiosk/screen_checks.py: ``measure`` and ``form_problems``); then each field is scrolled to in turn,
-keyboard still open, and must then be whole in the form's viewport (``field_revealed``); no two touch targets may overlap. report.json holds
-the problems by form.
+(tests/kiosk/screen_checks.py: ``measure``, with no two touch targets overlapping, and ``form_problems``);
+then each field is scrolled to in turn, keyboard still open, and must then be whole in the form's viewport
+(``field_revealed``). report.json holds the problems by form.
 """
 
 from __future__ import annotations
@@ -80,8 +80,9 @@ def fill_all() -> None:
     for n, f in enumerate(apply.fields.fields(lang)):
         if f.value:
             continue
+        typed = "1" * (f.max_len or 6) if f.digits_only else "测试"
         value = {"select": (f.options[0].key if f.options else ""), "date": "2026-11-10", "number": "3",
-                 "phone": "13912345678", "id_number": make_id(seq=300 + n)}.get(f.kind, "1" * (f.max_len or 6) if f.digits_only else "测试")
+                 "phone": "13912345678", "id_number": make_id(seq=300 + n)}.get(f.kind, typed)
         apply.handle("field", (f.key, value))
 
 
