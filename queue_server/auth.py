@@ -168,10 +168,10 @@ def _expired(tx: Tx, s: sqlite3.Row, max_age_days: int) -> bool:
 # next request and forgets its cached keys, so a revoked key is refused at once by every worker, not after a
 # timeout. The timeout stays as a belt for a devices table edited by hand.
 _devices: dict[tuple[str, str], tuple[Actor, float]] = {}
-_devices_seen: dict[str, tuple[int, int]] = {}  # database path -> identity of its devices.changed file
+_devices_seen: dict[str, tuple[int, int]] = {}  # database path -> identity of its devices-changed.stamp file
 _devices_lock = threading.Lock()
 DEVICE_CACHE_SECONDS = 30.0
-DEVICES_CHANGED = "devices.changed"
+DEVICES_CHANGED = "devices-changed.stamp"
 
 
 def forget_devices() -> None:

@@ -22,7 +22,7 @@ materials = [
   { name = "申请表一", form = "原件", copies = 1, required = true },
 ]
 form = [
-  { key = "child_name", type = "text", required = true, label = { zh-Hans = "姓名", zh-Hant = "姓名", en = "Name" } },
+  { key = "child_name", type = "person_name", required = true, label = { zh-Hans = "姓名", zh-Hant = "姓名", en = "Name" } },
   { key = "born", type = "date", required = false, label = { zh-Hans = "出生日期", zh-Hant = "出生日期", en = "Born" } },
 ]
 
