@@ -76,10 +76,13 @@ def test_the_rating_tablet_fills_its_screen_and_other_opens_a_box(browser, hall,
     wait(browser, lambda d: d.find_element(By.ID, "ask").is_displayed())
     shot = screenshot(browser, "tablet-ask-1280x800")
     faces = browser.execute_script(
-        "const r = document.getElementById('faces').getBoundingClientRect();"
-        "return [r.top, r.bottom, r.height, window.innerHeight];")
-    top, bottom, height, screen = faces
-    assert height >= 0.55 * screen and bottom >= 0.9 * screen, f"the faces use {top:.0f}–{bottom:.0f} of {screen} px ({shot})"
+        "const r = document.getElementById('faces').getBoundingClientRect(),"
+        " d = document.getElementById('decline').getBoundingClientRect();"
+        "return [r.top, r.bottom, r.height, window.innerHeight, d.top, d.bottom];")
+    top, bottom, height, screen, decline_top, decline_bottom = faces
+    # the faces fill the screen down to 不评价, the one other choice, which sits at the bottom
+    assert height >= 0.55 * screen and decline_top - bottom <= 0.05 * screen and decline_bottom >= 0.9 * screen, \
+        f"the faces use {top:.0f}–{bottom:.0f} of {screen} px, 不评价 {decline_top:.0f}–{decline_bottom:.0f} ({shot})"
     browser.find_element(By.CSS_SELECTOR, "#faces button.l2").click()
     wait(browser, lambda d: d.find_element(By.ID, "why").is_displayed())
     boxes = browser.execute_script(
