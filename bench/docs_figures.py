@@ -54,6 +54,10 @@ ROWS: list[tuple] = [
     ("issue", "tickets issued per second, Python client (2 processes × 8 threads)", ("python", "tickets_per_second"),
      0, "/s", "≥ 1,500/s", 1500, ">=", 1),
     ("issue", "issue latency p99, Python client", ("python", "latency", "p99_ms"), 1, " ms", "≤ 30 ms", 30, "<=", 1),
+    ("issue", "server CPU per ticket issued (its processes' user + system time, Python client load)",
+     ("server_cpu_ms_per_ticket",), 2, " ms", "≤ 0.5 ms", 0.5, "<=", 1),
+    ("call", "server CPU per call next with completion, 100 calls/s (idle work included)",
+     ("server_cpu_ms_per_call",), 2, " ms", "≤ 1.0 ms", 1.0, "<=", 1),
     ("call", "call next → call event at an MQTT subscriber, 100 calls/s, p99", ("latency", "p99_ms"), 1, " ms",
      "≤ 20 ms", 20, "<=", 1),
     ("call", "calls whose event never arrived", ("calls_not_received",), 0, "", "0", 0, "<=", 1),
@@ -278,7 +282,32 @@ def _search(data: dict) -> str:
 
 
 def _partition(data: dict) -> str:
-    """Issue 13's partition run (tests/county/test_partition.py, HALLQ_PARTITION_JSON): the whole, then each hall."""
+    """Issue 13's partition runs (tests/county/test_partition.py, HALLQ_PARTITION_JSON), one file of them all
+    (``{"runs": [...]}``): every run in a line with the medians and spreads, then the median run in detail."""
+    runs = data["runs"] if "runs" in data else [data]
+    if len(runs) == 1:
+        return _partition_run(runs[0])
+    by_catch_up = sorted(runs, key=lambda r: r["caught_up_seconds_max"] or float("inf"))
+    median_run = by_catch_up[(len(runs) - 1) // 2]
+    caught = [r["caught_up_seconds_max"] for r in runs if r["caught_up_seconds_max"] is not None]
+    lines = [f"{len(runs)} full runs, medians (min–max): the last partitioned hall caught up "
+             f"{fmt_spread(caught, 1, ' s') if caught else 'never'} after its link's return (target "
+             f"≤ {runs[0]['catch_up_target_seconds']:.0f} s); events lost {sum(r['lost'] for r in runs)} and counted "
+             f"twice {sum(r['duplicates'] for r in runs)} in all {sum(r['events'] for r in runs):,}; issue p99 of the "
+             f"worst hall during the partition {fmt_spread([r['issue_p99_ms_max_during'] for r in runs], 0, ' ms')}.",
+             "", "| run | commit | load average at the start | events | lost | counted twice | last caught up | "
+             "issue p99, worst hall, before / during |", "|---|---|---|---|---|---|---|---|"]
+    for i, r in enumerate(runs, 1):
+        lines.append(f"| {i} | `{r['git']}` | {r['machine']['load_average_1_5_15'][0]:.1f} | {r['events']:,} | "
+                     f"{r['lost']} | {r['duplicates']} | "
+                     + ("–" if r["caught_up_seconds_max"] is None else f"{r['caught_up_seconds_max']:.1f} s")
+                     + f" | {r['issue_p99_ms_max_before']:.0f} / {r['issue_p99_ms_max_during']:.0f} ms |")
+    lines += ["", f"Run {runs.index(median_run) + 1}, the median, in detail:", "", _partition_run(median_run)]
+    return "\n".join(lines)
+
+
+def _partition_run(data: dict) -> str:
+    """One partition run: the whole, then each hall."""
     import statistics
 
     m, imp, halls = data["machine"], data["impairment"], data["per_hall"]
@@ -331,6 +360,30 @@ def _partition(data: dict) -> str:
     return "\n".join(lines)
 
 
+def _county(data: dict) -> str:
+    """Issue 13's ingestion target, from bench/bench_county.py runs: as fast as the broker takes them (the
+    sustained rate) and at 5,000 events/s (commit → visible in the console)."""
+    fast, steady = data["max"], data["rate_5000"]
+    loads = [r["machine"]["load_average_1_5_15"][0] for r in fast + steady]
+    cpu = lambda part, runs: fmt_spread([r["cpu"][f"{part}_cpu_s_per_1000_events"] for r in runs], 3, " s")  # noqa
+    rate = [r["ingested_per_s_sustained"] for r in fast]
+    p99 = [r["commit_to_visible_ms"]["p99_ms"] for r in steady]
+    met = lambda ok: "met" if ok else "**not met**"  # noqa: E731
+    return "\n".join([
+        f"{data['generated'][:10]}, commit `{data['git']}`, {fast[0]['halls']} halls, {len(fast)} runs of "
+        f"`{data['commands']['max']}` and {len(steady)} of `{data['commands']['rate_5000']}`; "
+        f"{fast[0]['machine']['cpus']} × {fast[0]['machine']['cpu_model']}, load average "
+        f"{min(loads):.1f}–{max(loads):.1f} at the runs' start ({data['note']}). Medians (min–max):", "",
+        "| figure | target | measured | |", "|---|---|---|---|",
+        f"| events ingested per second, sustained, publishers as fast as the broker takes them | ≥ 5,000/s | "
+        f"{fmt_spread(rate, 0, '/s')} | {met(spread(rate)['median'] >= 5000)} |",
+        f"| a hall's commit → visible in the supervision view, p99, at "
+        f"{spread([r['published_per_s'] for r in steady])['median']:,.0f} events/s | ≤ 2,000 ms | "
+        f"{fmt_spread(p99, 0, ' ms')} | {met(spread(p99)['median'] <= 2000)} |",
+        f"| CPU per 1,000 events at 5,000/s: platform / PostgreSQL / NATS | – | {cpu('platform', steady)} / "
+        f"{cpu('postgresql', steady)} / {cpu('nats', steady)} | |"])
+
+
 BLOCKS = {
     "performance-summary": (ROOT / "docs" / "performance.md", newest_run, _summary),
     "readme-figures": (ROOT / "README.md", newest_run, _readme),
@@ -340,6 +393,7 @@ BLOCKS = {
                           _structure),
     "backup-figures": (ROOT / "docs" / "deployment.md", ROOT / "docs" / "performance-backup-2026-12-06.json", _backup),
     "search-figures": (ROOT / "docs" / "api.md", ROOT / "docs" / "performance-search-2026-12-06.json", _search),
+    "county-figures": (ROOT / "docs" / "county.md", ROOT / "docs" / "performance-county-2026-12-06.json", _county),
     "partition-figures": (ROOT / "docs" / "county.md", ROOT / "docs" / "partition-2026-12-06.json", _partition),
 }
 
