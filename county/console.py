@@ -100,8 +100,12 @@ def fold(conn, cfg: CountyConfig) -> int:
                 "AND e.seq <= p.high_water ORDER BY e.seq LIMIT %s) e ORDER BY e.site, e.seq LIMIT %s",
                 (BATCH, BATCH)).fetchall()  # a prefix of each hall's events: the cursor moves to its last
             if not rows:
+                # numbers absent or quarantined: skipped only where no event is stored between. Each statement
+                # reads its own snapshot (READ COMMITTED): a batch that commits its events and high-water mark
+                # after the SELECT above is seen here, and its events must be folded, not jumped over
                 conn.execute("UPDATE console_cursor c SET seq = p.high_water FROM hall_progress p "
-                             "WHERE p.site = c.site AND c.seq < p.high_water")  # numbers absent or quarantined
+                             "WHERE p.site = c.site AND c.seq < p.high_water AND NOT EXISTS (SELECT 1 FROM events e "
+                             "WHERE e.site = c.site AND e.seq > c.seq AND e.seq <= p.high_water)")
                 return total
             _fold_rows(conn, cfg, rows)
             total += len(rows)
