@@ -159,7 +159,9 @@ class CatchUp:
         try:
             while not self._stop.is_set():
                 try:
+                    asked = time.time()
                     page = client.get(f"/journal?after={after}&limit={self.cfg.ingest.catchup_page}")
+                    offset = clock_offset(page, (asked + time.time()) / 2)
                 except ApiError as e:
                     raise RuntimeError(f"GET {hall.journal_url}/api/v1/journal answered {e.status} {e.code}"
                                        + (" (is the county's key in the hall's [[devices]], kind = \"county\"?)"
@@ -167,7 +169,7 @@ class CatchUp:
                 entries, next_after = self._page(site, after, page)
                 now = datetime.now(timezone.utc)
                 items = [intake.fetched(site, e, self.cfg.ingest, now) for e in entries]
-                out, high = store.apply_page(conn, site, after, items, next_after, self.thinner)
+                out, high = store.apply_page(conn, site, after, items, next_after, self.thinner, offset)
                 new += out.new
                 self.fetched += out.new
                 if out.new or out.quarantined:
@@ -201,3 +203,25 @@ class CatchUp:
         if entries and next_after != last or next_after < after:
             raise RuntimeError(f"hall {site}'s journal page says next_after {next_after}, its entries end at {last}")
         return entries, next_after
+
+
+def clock_offset(page, platform_time: float) -> float | None:
+    """The platform's clock less the hall's, in seconds, from a journal page's ``now`` (the hall's clock as it
+    answered) and the platform's time halfway through the request; None when the page has no usable ``now``.
+
+    A hall whose events all came by catch-up (its bridge down, or the catch-up faster than the bridge) is still
+    read on its own clock: the console's and 就近办's "today" and waits are the hall's (county/console.py).
+
+    >>> clock_offset({"now": "2026-12-07T09:00:00+08:00"}, datetime(2026, 12, 7, 1, 0, 5, tzinfo=timezone.utc).timestamp())
+    5.0
+    >>> clock_offset({"now": "not a time"}, 0.0) is None and clock_offset({}, 0.0) is None
+    True
+    """
+    raw = page.get("now") if isinstance(page, dict) else None
+    try:
+        hall = datetime.fromisoformat(raw) if isinstance(raw, str) and len(raw) <= 40 else None
+    except ValueError:
+        return None
+    if hall is None or hall.tzinfo is None:
+        return None
+    return platform_time - hall.timestamp()

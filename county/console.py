@@ -254,12 +254,20 @@ def today(cfg: CountyConfig) -> date:
     return datetime.now(ZoneInfo(cfg.timezone)).date()
 
 
+# The platform's clock less a hall's (seconds), in a query over halls ``h``, hall_progress ``p`` and console_cursor
+# ``c``: the newer of what its latest folded live event shows (received at, less its time) and what the catch-up
+# read from its journal page's ``now`` (county/catchup.py). NULL (taken as 0) when neither is known yet.
+HALL_OFFSET = (
+    "COALESCE((SELECT CASE WHEN p.clock_offset_at > e.received_at THEN p.clock_offset_seconds "
+    "ELSE extract(epoch FROM e.received_at - e.at) END FROM events e WHERE e.site = h.site AND e.seq <= c.seq "
+    "AND e.source = 'live' ORDER BY e.seq DESC LIMIT 1), p.clock_offset_seconds)")
+
+
 def overview(conn, cfg: CountyConfig, site: str | None = None) -> list[dict]:
     """Every hall (or one) on one line: level, open windows, waiting, longest wait, satisfaction today, bad
     reviews overdue, online/offline since when, open alerts. Reads the small tables only.
 
-    Waits are measured on the hall's own clock: the platform's now less the hall's offset, which its latest
-    live event shows (received at, less its time). A hall whose latest business day is before its today has
+    Waits are measured on the hall's own clock: the platform's now less the hall's offset (HALL_OFFSET). A hall whose latest business day is before its today has
     not opened yet today: no one waits there (yesterday's tickets expire when its day rolls over)."""
     rows = conn.execute(
         "SELECT h.site, h.level, h.name, h.parent, h.active, p.server_state, p.server_state_since, p.last_heard_at, "
@@ -269,8 +277,7 @@ def overview(conn, cfg: CountyConfig, site: str | None = None) -> list[dict]:
         " AND t.state = 'waiting') AS waiting, "
         "(SELECT min(issued_at) FROM console_tickets t WHERE t.site = h.site AND t.day = c.day "
         " AND t.state = 'waiting') AS oldest, "
-        "(SELECT extract(epoch FROM e.received_at - e.at) FROM events e WHERE e.site = h.site AND e.seq <= c.seq "
-        " AND e.source = 'live' ORDER BY e.seq DESC LIMIT 1) AS offset_seconds, "
+        f"{HALL_OFFSET} AS offset_seconds, "
         "(SELECT count(*) FROM console_followups f WHERE f.site = h.site AND NOT f.closed AND f.due < c.day) "
         " AS overdue, "
         "(SELECT row(sum(rated), sum(bad))::text FROM console_daily d WHERE d.site = h.site AND d.day = c.day) AS r, "

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from county.config import CountyConfig
+from county.console import HALL_OFFSET
 
 EARTH_KM = 6371.0088
 MAX_BUSINESSES = 32
@@ -56,8 +57,7 @@ def nearby(conn, cfg: CountyConfig, site: str, businesses: list[str], limit: int
         " AND t.state = 'waiting' AND t.business = b.code) AS oldest, "
         "(SELECT sum(d.wait_seconds) / NULLIF(sum(d.called), 0) FROM console_daily d WHERE d.site = h.site "
         " AND d.day = c.day AND d.business = b.code) AS average_wait, "
-        "(SELECT extract(epoch FROM e.received_at - e.at) FROM events e WHERE e.site = h.site AND e.seq <= c.seq "
-        " AND e.source = 'live' ORDER BY e.seq DESC LIMIT 1) AS offset_seconds "
+        f"{HALL_OFFSET} AS offset_seconds "
         "FROM unnest(%s::text[]) AS b(code) JOIN halls h ON b.code = ANY(h.businesses) "
         "LEFT JOIN hall_progress p USING (site) LEFT JOIN console_cursor c USING (site) "
         "WHERE h.active AND h.site <> %s", (businesses, site)).fetchall()

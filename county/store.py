@@ -286,9 +286,10 @@ def apply(conn, items: list[tuple[Event | Refused, str | None]], thinner: Thinne
 
 
 def apply_page(conn, site: str, after: int, items: list[Event | Refused], next_after: int,
-               thinner: Thinner | None = None) -> tuple[Outcome, int]:
+               thinner: Thinner | None = None, clock_offset: float | None = None) -> tuple[Outcome, int]:
     """Write one page of the hall's journal (entries after ``after``, up to ``next_after``), in one transaction;
-    return what happened and the new high-water mark."""
+    return what happened and the new high-water mark. ``clock_offset``: the platform's clock less the hall's,
+    as the page's ``now`` showed it (seconds; None when the hall did not say)."""
     out = Outcome()
     cache: dict[str, dict] = {}
     with conn.transaction():
@@ -305,7 +306,10 @@ def apply_page(conn, site: str, after: int, items: list[Event | Refused], next_a
             p["max_seen"] = max(p["max_seen"], next_after)
             _advance(conn, site, p)
         _save(conn, cache)
-        conn.execute("UPDATE hall_progress SET last_catchup_at = now(), catchup_error = NULL WHERE site = %s", (site,))
+        conn.execute("UPDATE hall_progress SET last_catchup_at = now(), catchup_error = NULL, "
+                     "clock_offset_seconds = COALESCE(%s, clock_offset_seconds), "
+                     "clock_offset_at = CASE WHEN %s::double precision IS NULL THEN clock_offset_at ELSE now() END "
+                     "WHERE site = %s", (clock_offset, clock_offset, site))
     out.gaps.discard(site)
     return out, p["high_water"]
 

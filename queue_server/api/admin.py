@@ -70,10 +70,12 @@ def reopen_day(actor, body):
 @operation("list_journal", "The audit journal, oldest first, after a sequence number", tag="day", auth="journal",
            response=S.JOURNAL, errors=(400, 401, 403), query={"after": Int(min=0), "limit": Int(min=1, max=1000)},
            description="A manager reads it whole; the county platform's key (docs/county.md) reads each entry as "
-                       "the hall's journal event on MQTT carries it (hallq.contract.journal_event), to fill a gap.")
+                       "the hall's journal event on MQTT carries it (hallq.contract.journal_event), to fill a gap. "
+                       "``now`` is the hall's clock as it answers: the platform measures the hall's clock by it.")
 def list_journal(actor):
     after = query_int("after", 0, 0, 2**62)
     page = reads.journal_after(state(), after, query_int("limit", 100, 1, 1000))
+    page["now"] = state().hall.clock.describe()["now"]
     if actor.kind == "county":
         site = state().hall.config.site
         page["entries"] = [contract.journal_event(site, e) for e in page["entries"]]

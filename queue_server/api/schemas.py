@@ -114,6 +114,6 @@ LOGIN_RESULT = Obj({"token": Str(), "expires_at": Time(), "staff": Obj({}, extra
 JOURNAL = Obj({"entries": Arr(Obj({"seq": Int(), "at": Time(), "actor": Str(), "action": Str(),
                                    "ticket": Str(nullable=True), "business": Str(nullable=True),
                                    "window": Int(nullable=True), "data": Any_()}, extra=True), max_items=None),
-               "next_after": Int()}, extra=True)
+               "next_after": Int(), "now": Time()}, extra=True)
 DAY = Obj({"business_day": Str(), "expired": Int(), "windows_closed": Int(), "issuing": Bool()}, extra=True)
 CLOCK = Obj({"virtual": Bool(), "now": Time(), "rate": Int()}, extra=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from county import console, intake, registry, store
+from county import catchup, console, intake, registry, store
 from county import db as cdb
 from county.app import create_app
 from county.config import Ingest, load_county
@@ -160,6 +160,54 @@ def test_a_hall_on_its_own_clock_and_a_hall_not_open_yet_today(cfg):
     a, b = halls["hall-a"], halls["hall-b"]
     assert a["waiting"] == 2 and 49 <= a["longest_wait_minutes"] <= 51 and a["satisfaction"] == 0.5
     assert (b["waiting"], b["longest_wait_minutes"]) == (0, 0)  # its leftover waits for no one today
+
+
+def test_a_hall_heard_only_by_catch_up_is_read_on_the_clock_its_journal_page_shows(cfg):
+    """Hall A's clock is 3 days behind and none of its events came live (the catch-up was faster than its bridge,
+    or the bridge is down): the journal page's ``now`` gives its clock, so its tickets wait today on its clock.
+    A newer reading wins over an older live event's."""
+    behind = timedelta(days=3)
+    t0 = NOW - behind - timedelta(minutes=30)
+    entries = [{"site": "hall-a", **entry(1, "open_window", t0, window=1, business=None)},
+               {"site": "hall-a", **entry(2, "issue", t0, "A001", item="id_card")},
+               {"site": "hall-a", **entry(3, "issue", t0 + timedelta(minutes=10), "A002", item="id_card")}]
+    for e in entries:  # the business day of the hall's today
+        e["day"] = (NOW - behind).astimezone(timezone(timedelta(hours=8))).date().isoformat()
+
+    def overview():
+        with cdb.connect(cfg.database_url, autocommit=True) as conn:
+            console.fold(conn, cfg)
+            return {h["site"]: h for h in console.overview(conn, cfg)}["hall-a"]
+
+    items = [intake.fetched("hall-a", e, RULES, NOW) for e in entries]
+    with cdb.connect(cfg.database_url) as conn:  # a page without ``now`` (an older hall): no offset known
+        store.apply_page(conn, "hall-a", 0, items[:2], 2)
+    assert overview()["waiting"] == 0  # taken on the platform's clock: its day is 3 days ago, not open today
+    page = {"now": (NOW - behind).astimezone(timezone(timedelta(hours=8))).isoformat()}
+    with cdb.connect(cfg.database_url) as conn:
+        store.apply_page(conn, "hall-a", 2, items[2:], 3, clock_offset=catchup.clock_offset(page, NOW.timestamp()))
+    a = overview()
+    assert a["waiting"] == 2 and 29 <= a["longest_wait_minutes"] <= 31
+    assert sql(cfg.database_url, "SELECT round(clock_offset_seconds) s FROM hall_progress WHERE site = 'hall-a'") \
+        == [{"s": behind.total_seconds()}]
+
+    # a live event heard before the latest reading does not override it; one heard after it does
+    feed(cfg, live("hall-a", {**entries[0], "seq": 4, "action": "close_window", "at": (NOW - behind).isoformat()}))
+    sql(cfg.database_url, "UPDATE events SET received_at = received_at - interval '1 hour', at = at + interval '1 day' "
+                          "WHERE site = 'hall-a' AND seq = 4")
+    assert overview()["waiting"] == 2
+    sql(cfg.database_url, "UPDATE hall_progress SET clock_offset_at = clock_offset_at - interval '2 hours' "
+                          "WHERE site = 'hall-a'")
+    assert overview()["waiting"] == 0  # the live event (a day ahead of the reading) is newer: its clock is used
+
+
+def test_the_clock_offset_is_read_from_a_journal_pages_now_or_not_at_all():
+    at = datetime(2026, 12, 7, 1, 0, 5, tzinfo=timezone.utc).timestamp()
+    assert catchup.clock_offset({"now": "2026-12-07T09:00:00+08:00"}, at) == 5.0
+    assert catchup.clock_offset({"now": "2026-12-07T09:00:00.500000+08:00", "entries": []}, at) == 4.5
+    for page in ({}, {"now": None}, {"now": "not a time"}, {"now": "2026-12-07T09:00:00"}, {"now": 12},
+                 {"now": "2026-12-07T09:00:00+08:00" + " " * 50}, [], None):
+        assert catchup.clock_offset(page, at) is None, page
 
 
 def test_a_gap_holds_the_fold_until_it_is_filled_and_nothing_counts_twice(cfg):
