@@ -267,8 +267,9 @@ def overview(conn, cfg: CountyConfig, site: str | None = None) -> list[dict]:
     """Every hall (or one) on one line: level, open windows, waiting, longest wait, satisfaction today, bad
     reviews overdue, online/offline since when, open alerts. Reads the small tables only.
 
-    Waits are measured on the hall's own clock: the platform's now less the hall's offset (HALL_OFFSET). A hall whose latest business day is before its today has
-    not opened yet today: no one waits there (yesterday's tickets expire when its day rolls over)."""
+    Waits are measured on the hall's own clock: the platform's now less the hall's offset (HALL_OFFSET). A hall
+    whose latest business day is before its today has not opened yet today: no one waits there (yesterday's
+    tickets expire when its day rolls over)."""
     rows = conn.execute(
         "SELECT h.site, h.level, h.name, h.parent, h.active, p.server_state, p.server_state_since, p.last_heard_at, "
         "p.high_water, c.day, "
