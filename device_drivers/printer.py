@@ -40,8 +40,6 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
-from escpos.printer import Dummy
-
 from device_drivers.base import DeviceError
 from device_drivers.printer_transports import Transport
 from hallq.fonts import FontError, render_line
@@ -150,6 +148,11 @@ class TicketDocument:
     """
 
     def __init__(self, profile: PrinterProfile) -> None:
+        # python-escpos (with Pillow, qrcode, python-barcode, PyYAML and its capabilities table: 15 MB) is imported at
+        # the first ticket, not when the kiosk starts: an idle kiosk does not hold it (docs/kiosk.md, "Memory on a
+        # village station")
+        from escpos.printer import Dummy
+
         self.profile = profile
         self._p = Dummy()
         self._p._raw(b"\x1b\x40")  # ESC @: a clean state whatever the last job left behind
