@@ -1,5 +1,15 @@
-"""``python -m launcher`` is the ``hallq`` command (how the supervisor and the tests start parts)."""
+"""``python -m launcher`` is the ``hallq`` command (how the supervisor and the tests start parts).
 
-from launcher.cli import main
+``hallq start``, once it has checked the hall, becomes ``python -m launcher start`` with its plan in
+the environment (launcher/supervisor.py): that process goes straight to the plan, without the command's
+parser and the parts' modules it imports.
+"""
 
-raise SystemExit(main())
+from launcher.supervisor import resume_from_environment
+
+code = resume_from_environment()
+if code is None:
+    from launcher.cli import main
+
+    code = main()
+raise SystemExit(code)

@@ -10,6 +10,18 @@ setting to change. On Ctrl-C or SIGTERM the parts stop in reverse order, each
 waited for (at most :data:`STOP_TIMEOUT` s, then killed) before the next, so
 the server outlives whatever still talks to it. Each part is just a ``hallq``
 subcommand (:func:`_parts`), so anything started here can be started alone too.
+
+Two halves in one process. :func:`start_hall` checks (the hall config, the demo
+credentials, the ports), and makes the plan: each part's command line, the
+server's health URL, the banner. Then it replaces itself (``exec``, the same
+pid, so systemd and the terminal's Ctrl-C still reach it) with a fresh Python
+that runs only :func:`run_plan`, handed the plan in :data:`PLAN_ENV`: the
+supervisor that stays up all day holds neither the config machinery (the
+schema, TOML, the calendars, the parser of every subcommand) nor ``urllib``
+and OpenSSL (its health check is a plain HTTP/1.0 GET on a socket): about
+13 MB instead of 26 MB (docs/deployment.md, "The small processes' memory").
+This module's top imports are that half's, and must stay light
+(tests/launcher/test_small_processes.py).
 """
 
 from __future__ import annotations
@@ -23,11 +35,12 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections import deque
 from dataclasses import dataclass, field
 
 log = logging.getLogger("hallq.start")
+
+PLAN_ENV = "HALLQ_START_PLAN"  # the plan start_hall hands the process it becomes (popped: the parts never see it)
 
 GIVE_UP_AFTER = 3  # crashes at start in a row before a part is given up
 AT_START = 10.0  # seconds: a part that exits sooner than this after starting crashed at start
@@ -156,18 +169,44 @@ def port_clashes(cfg, args, names: list[str]) -> list[str]:
     return found
 
 
+def _healthy(host: str, port: int, path: str, timeout: float = 1.0) -> bool:
+    """Whether ``GET path`` on the server answers 200 with ``"database": "ok"`` in its JSON.
+
+    HTTP/1.0 on a plain socket (the server is always plain HTTP to the supervisor, on this machine): the
+    answer ends when the server closes the connection, so there is no chunked body or keep-alive to handle,
+    and the supervisor need not import ``urllib`` (with ``http.client``, ``email`` and OpenSSL).
+    """
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as s:
+            s.sendall(f"GET {path} HTTP/1.0\r\nHost: {host}:{port}\r\nAccept: application/json\r\n\r\n".encode())
+            chunks = []
+            while chunk := s.recv(65536):
+                chunks.append(chunk)
+    except OSError:
+        return False
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    status = head.split(b"\r\n", 1)[0].split()
+    if len(status) < 2 or status[1] != b"200":
+        return False
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(answer, dict) and answer.get("database") == "ok"
+
+
 def _wait_healthy(url: str, timeout: float, server: Part | None = None) -> bool:
-    """Whether the server at ``url`` answers healthy within ``timeout`` s (False at once if ``server`` exits)."""
+    """Whether the server at ``url`` (``http://host:port/path``) answers healthy within ``timeout`` s (False at
+    once if ``server`` exits)."""
+    hostport, _, path = url.removeprefix("http://").partition("/")
+    host, _, port = hostport.rpartition(":")
+    host = host.strip("[]")  # an IPv6 address
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server is not None and server.proc is not None and server.proc.poll() is not None:
             return False
-        try:
-            with urllib.request.urlopen(url, timeout=1) as r:
-                if json.load(r).get("database") == "ok":
-                    return True
-        except OSError:
-            pass
+        if _healthy(host, int(port), "/" + path):
+            return True
         time.sleep(0.1)
     return False
 
@@ -199,6 +238,7 @@ def _watch(parts: list[Part], stop: threading.Event) -> int:
 
 
 def start_hall(args) -> int:
+    """Check the hall and the ports, make the plan, and become the supervisor that runs it (:func:`run_plan`)."""
     from hallq.demo import demo_mode
     from hallq.hallconfig import load_hall
     from hallq.settings import config_path, data_dir
@@ -217,12 +257,43 @@ def start_hall(args) -> int:
     if clashes:
         print("\n".join(clashes), file=sys.stderr)
         return 2
+    host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
+    base = f"http://{host}:{args.port}"
+    plan = {"parts": [{"name": p.name, "argv": p.argv, "needs_server": p.needs_server} for p in parts],
+            "health": f"{base}/api/v1/health",
+            "banner": banner(cfg, [p.name for p in parts], base, data_dir(cfg.site, args.data_dir), demo_mode()),
+            "verbose": bool(getattr(args, "verbose", False))}
+    become_supervisor(plan)
+    return 1  # not reached: exec does not return (it raises OSError if it fails)
+
+
+def become_supervisor(plan: dict) -> None:
+    """Replace this process (same pid) by ``python -m launcher start …`` running ``plan`` (:func:`run_plan`)."""
+    env = {**os.environ, PLAN_ENV: json.dumps(plan)}
+    argv = sys.argv[1:] if "start" in sys.argv[1:] else ["start"]  # what ps shows; the plan says what runs
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os.execve(sys.executable, [sys.executable, "-m", "launcher", *argv], env)
+
+
+def resume_from_environment() -> int | None:
+    """In ``python -m launcher``: run the plan :func:`become_supervisor` handed over, if there is one."""
+    raw = os.environ.pop(PLAN_ENV, None)
+    if raw is None:
+        return None
+    return run_plan(json.loads(raw))
+
+
+def run_plan(plan: dict) -> int:
+    """Start the parts of the plan in order, print the banner once all are up, and watch them until stopped."""
+    from hallq import logs
+
+    logs.setup(plan.get("verbose", False))
+    parts = [Part(p["name"], list(p["argv"]), needs_server=p["needs_server"]) for p in plan["parts"]]
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda *a: stop.set())
-    host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
-    base = f"http://{host}:{args.port}"
-    health = f"{base}/api/v1/health"
+    health = plan["health"]
     server = next((p for p in parts if p.name == "server"), None)
     try:
         for p in parts:
@@ -239,8 +310,7 @@ def start_hall(args) -> int:
                 else:
                     log.error("the server did not become healthy at %s; see its log above", health)
                 return 1
-        print(banner(cfg, [p.name for p in parts], base, data_dir(cfg.site, args.data_dir), demo_mode()),
-              file=sys.stderr, flush=True)
+        print(plan["banner"], file=sys.stderr, flush=True)
         return _watch(parts, stop)
     finally:
         stop_parts(parts)
