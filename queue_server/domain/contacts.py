@@ -26,14 +26,14 @@ import json
 import os
 import sqlite3
 from datetime import date, timedelta
-
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from typing import TYPE_CHECKING
 
 from hallq.privacy import mask_phone, normalise_phone
 from queue_server.domain.context import Tx
 from queue_server.domain.errors import DomainError, Forbidden, Invalid, NotFound
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 CONSENT = "v1"  # the wording of web.rate.contact_consent the resident agreed to; a new wording, a new version
 _INFO = b"hallq followup contact v1"
@@ -41,6 +41,11 @@ NONCE = 12
 
 
 def _key(secret: bytes) -> AESGCM:
+    # cryptography (~5 MB resident) is imported at the first seal or unseal, not when the server starts
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     return AESGCM(HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(secret))
 
 
@@ -59,6 +64,11 @@ _MAIL_INFO = b"hallq mail phone v1"
 
 
 def _mail_key(secret: bytes) -> AESGCM:
+    # cryptography (~5 MB resident) is imported at the first seal or unseal, not when the server starts
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     return AESGCM(HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_MAIL_INFO).derive(secret))
 
 

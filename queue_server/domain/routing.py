@@ -35,10 +35,6 @@ import sqlite3
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 from hallq.clock import iso
 from hallq.i18n import texts
 from queue_server.domain import applications
@@ -49,6 +45,8 @@ from queue_server.domain.people import invalid, person_problems
 from queue_server.domain.progress import application_view, status_name
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     from queue_server.domain.service import QueueService, RequestKey
 
 FINAL = ("delivered", "rejected")  # the handling hall's statuses after which there is nothing more to follow
@@ -59,6 +57,11 @@ _INFO = b"hallq routed application v1"
 # -- sealing what waits in the outbox ---------------------------------------------------------------
 
 def _key(secret: bytes) -> AESGCM:
+    # cryptography (~5 MB resident) is imported at the first seal or unseal, not when the server starts
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     return AESGCM(HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(secret))
 
 
