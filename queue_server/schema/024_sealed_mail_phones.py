@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from queue_server.domain.contacts import seal_mail_to
-
 
 def upgrade(conn: sqlite3.Connection, secret: bytes | None) -> None:
     rows = conn.execute("SELECT id, tracking_no, mail_to FROM applications WHERE mail_to IS NOT NULL").fetchall()
@@ -22,5 +20,9 @@ def upgrade(conn: sqlite3.Connection, secret: bytes | None) -> None:
             continue  # no phone, or masked already
         if secret is None:
             raise RuntimeError("migration 024_sealed_mail_phones needs the installation's secret.key")
+        # imported here, with a phone to seal: a fresh database does not load cryptography into the process
+        # that migrates it (hallq serve's supervising process, whose memory its worker inherits; issue 16)
+        from queue_server.domain.contacts import seal_mail_to
+
         conn.execute("UPDATE applications SET mail_to = ? WHERE id = ?",
                      (json.dumps(seal_mail_to(secret, tracking_no, before), ensure_ascii=False), app_id))
