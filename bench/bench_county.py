@@ -27,7 +27,6 @@ import argparse
 import multiprocessing as mp
 import os
 import socket
-import struct
 import subprocess
 import sys
 import threading
@@ -42,7 +41,7 @@ from county import db as cdb
 from county.broker import BrokerSettings, CountyBroker
 from county.config import load_county
 from county.pgcluster import LocalCluster
-from hallq import contract
+from hallq import contract, mqttwire
 from hallq.client import free_port
 
 PLATFORM_PASSWORD = "bench-platform-secret"
@@ -108,25 +107,12 @@ def connect(port: int, client_id: str):
     return c
 
 
-def _mqtt_str(value: bytes) -> bytes:
-    return struct.pack("!H", len(value)) + value
-
-
-def _packet(kind: int, body: bytes) -> bytes:
-    """An MQTT 3.1.1 packet: the fixed header (type and flags, the remaining length as a varint) and ``body``."""
-    n, length = len(body), bytearray()
-    while True:
-        n, digit = divmod(n, 128)
-        length.append(digit | (128 if n else 0))
-        if not n:
-            return bytes([kind]) + bytes(length) + body
-
-
 class RawPublisher:
-    """A QoS 1 publisher on a plain socket, pipelined: PUBLISH packets built with ``struct`` and written in chunks,
+    """A QoS 1 publisher on a plain socket, pipelined: PUBLISH packets built by hallq/mqttwire.py, written in chunks,
     the broker's PUBACKs read as they come, at most ``window`` unacknowledged. paho-mqtt costs ~40 µs of Python a
     message (its packet objects, a write per message): as the load generator it took as much CPU as the platform
-    it measured, on the same two cores. This is the load generator only; the platform receives with paho."""
+    it measured, on the same two cores. This is the load generator only; the platform receives with
+    county/receiver.py (the same codec)."""
 
     def __init__(self, port: int, client_id: str, window: int = 1000) -> None:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
@@ -135,9 +121,7 @@ class RawPublisher:
         self.next_id = 0
         self.unacked = 0
         self._rest = b""
-        self.sock.sendall(_packet(0x10, _mqtt_str(b"MQTT") + bytes([4, 0xC2]) + struct.pack("!H", 60)
-                                  + _mqtt_str(client_id.encode()) + _mqtt_str(b"bench")
-                                  + _mqtt_str(PUBLISHER_PASSWORD.encode())))
+        self.sock.sendall(mqttwire.connect(client_id, 60, username="bench", password=PUBLISHER_PASSWORD))
         ack = self._read(4)
         if ack[0] != 0x20 or ack[3] != 0:
             raise RuntimeError(f"the county broker refused the publisher: CONNACK {ack!r}")
@@ -177,7 +161,7 @@ class RawPublisher:
         out = []
         for topic, body in messages:
             self.next_id = self.next_id % 65535 + 1
-            out.append(_packet(0x32, _mqtt_str(topic) + struct.pack("!H", self.next_id) + body))
+            out.append(mqttwire.publish(topic, body, qos=1, mid=self.next_id))
         self.sock.sendall(b"".join(out))
         self.unacked += len(messages)
         self._acks(block=False)
@@ -188,7 +172,7 @@ class RawPublisher:
 
     def close(self) -> None:
         self.drain()
-        self.sock.sendall(b"\xe0\x00")  # DISCONNECT
+        self.sock.sendall(mqttwire.DISCONNECT)
         self.sock.close()
 
 

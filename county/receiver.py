@@ -22,66 +22,21 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
-import struct
 import threading
 import time
 from collections.abc import Callable
 
-from hallq import __version__
+from hallq import __version__, mqttwire
 from hallq.clock import iso, utc_now
 from hallq.contract import STATUS, encode
 from hallq.mqtt import BrokerAddress
+from hallq.mqttwire import CONNACK_CODES, Message, ProtocolError, packet, parse
+
+__all__ = ["CONNACK_CODES", "Message", "ProtocolError", "Receiver", "packet", "parse"]  # packet, parse: the tests'
 
 log = logging.getLogger("hallq.county.ingest")
 
 READ = 256 * 1024
-CONNACK_CODES = {1: "unacceptable protocol version", 2: "client id rejected", 3: "server unavailable",
-                 4: "bad username or password", 5: "not authorised"}
-
-Message = tuple[str, bytes, bool]  # topic, payload, retained
-
-
-class ProtocolError(Exception):
-    pass
-
-
-def _str(value: bytes) -> bytes:
-    return struct.pack("!H", len(value)) + value
-
-
-def packet(kind: int, body: bytes) -> bytes:
-    """An MQTT packet: its first byte (type and flags), the remaining length (a varint), the body."""
-    n, length = len(body), bytearray()
-    while True:
-        n, digit = divmod(n, 128)
-        length.append(digit | (128 if n else 0))
-        if not n:
-            return bytes([kind]) + bytes(length) + body
-
-
-def parse(buf: bytearray) -> tuple[list[tuple[int, int, int]], int]:
-    """The complete packets at the start of ``buf`` as (first byte, where its body starts, where it ends), and
-    how many bytes they take."""
-    out: list[tuple[int, int, int]] = []
-    i, n = 0, len(buf)
-    while n - i >= 2:
-        length, mult, j = 0, 1, i + 1
-        while True:
-            if j >= n:
-                return out, i
-            digit = buf[j]
-            length += (digit & 0x7F) * mult
-            j += 1
-            if digit < 0x80:
-                break
-            mult *= 128
-            if mult > 128 ** 3:
-                raise ProtocolError("a packet length of more than four bytes")
-        if j + length > n:
-            break
-        out.append((buf[i], j, j + length))
-        i = j + length
-    return out, i
 
 
 class Receiver:
@@ -120,7 +75,7 @@ class Receiver:
             try:
                 self._closing = True
                 self._send(self._publish(self.status_topic, encode(STATUS, {"state": "stopped", "at": iso(utc_now())}))
-                           + b"\xe0\x00")  # DISCONNECT
+                           + mqttwire.DISCONNECT)
             except OSError:
                 pass
             if self._thread is not None:
@@ -175,16 +130,10 @@ class Receiver:
             ctx = ssl.create_default_context(cafile=self.tls_ca or None)
             sock = ctx.wrap_socket(sock, server_hostname=a.host)
         self._sock = sock
-        flags = 0x04 | 0x08 | 0x20  # a last will, QoS 1, retained; clean session 0: the broker keeps our session
-        payload = _str(self.client_id.encode()) + _str(self.status_topic.encode()) \
-            + _str(encode(STATUS, {"state": "offline"}))
-        if a.username:
-            flags |= 0x80
-            payload += _str(a.username.encode())
-            if a.password:
-                flags |= 0x40
-                payload += _str(a.password.encode())
-        self._send(packet(0x10, _str(b"MQTT") + bytes([4, flags]) + struct.pack("!H", self.keepalive) + payload))
+        # clean session 0: the broker keeps our session; the last will: "offline", QoS 1, retained
+        will = mqttwire.Will(self.status_topic, encode(STATUS, {"state": "offline"}), qos=1, retain=True)
+        self._send(mqttwire.connect(self.client_id, self.keepalive, clean_session=False, will=will,
+                                    username=a.username or "", password=a.password or ""))
         buf = bytearray()
         while True:
             chunk = sock.recv(4096)
@@ -194,19 +143,15 @@ class Receiver:
             packets, _ = parse(buf)
             if packets:
                 break
-        first, start, end = packets[0]
-        body = bytes(buf[start:end])
-        if first >> 4 != 2 or len(body) != 2:
-            raise ProtocolError(f"expected a CONNACK, got packet type {first >> 4}")
-        if body[1] != 0:
+        code = mqttwire.connack(buf, packets[0])
+        if code != 0:
             log.error("broker %s refused the connection: %s (check [broker] username/password and the ACL)",
-                      self.address, CONNACK_CODES.get(body[1], f"code {body[1]}"))
-            raise ProtocolError(f"connection refused ({CONNACK_CODES.get(body[1], body[1])})")
-        subscribe = b"".join(_str(f.encode()) + b"\x01" for f in self.filters)
-        self._send(packet(0x82, struct.pack("!H", self._mid()) + subscribe)
+                      self.address, CONNACK_CODES.get(code, f"code {code}"))
+            raise ProtocolError(f"connection refused ({CONNACK_CODES.get(code, code)})")
+        self._send(mqttwire.subscribe(self._mid(), self.filters, qos=1)
                    + self._publish(self.status_topic, encode(STATUS, {"state": "online", "at": iso(utc_now()),
                                                                       "software": f"hallq {__version__}"})))
-        self._pending = bytearray(buf[end:])  # anything after the CONNACK: read before the socket again
+        self._pending = bytearray(buf[packets[0][2]:])  # anything after the CONNACK: read before the socket again
         log.info("connected to broker %s as %s", self.address, self.client_id)
         self.connected.set()
 
@@ -216,7 +161,7 @@ class Receiver:
 
     def _publish(self, topic: str, body: bytes) -> bytes:
         """A retained QoS 1 PUBLISH (the broker's PUBACK is read and ignored)."""
-        return packet(0x33, _str(topic.encode()) + struct.pack("!H", self._mid()) + body)
+        return mqttwire.publish(topic, body, qos=1, mid=self._mid(), retain=True)
 
     def _send(self, data: bytes) -> None:
         sock = self._sock
@@ -253,21 +198,9 @@ class Receiver:
             if chunk:
                 buf += chunk
                 packets, used = parse(buf)
-                messages: list[Message] = []
-                acks = []
-                for first, start, end in packets:
-                    kind = first >> 4
-                    if kind == 3:  # PUBLISH
-                        qos = (first >> 1) & 3
-                        at = start + 2 + ((buf[start] << 8) | buf[start + 1])
-                        topic = buf[start + 2:at].decode("utf-8", "replace")
-                        if qos:
-                            if qos == 2:
-                                raise ProtocolError("a QoS 2 message on a QoS 1 subscription")
-                            acks.append(b"\x40\x02" + buf[at:at + 2])
-                            at += 2
-                        messages.append((topic, bytes(buf[at:end]), bool(first & 1)))
-                    elif kind == 9:  # SUBACK: one code per filter, 0x80 a refusal
+                messages, acks, others = mqttwire.publishes(buf, packets)  # QoS 2: a ProtocolError
+                for first, start, end in others:
+                    if first >> 4 == 9:  # SUBACK: one code per filter, 0x80 a refusal
                         codes = bytes(buf[start + 2:end])
                         if 0x80 in codes:
                             log.error("broker %s refused a subscription of the ingester (%s): check the platform "
@@ -282,5 +215,5 @@ class Receiver:
                     last_sent = time.monotonic()
             chunk = None
             if time.monotonic() - last_sent >= self.keepalive / 2:
-                self._send(b"\xc0\x00")  # PINGREQ
+                self._send(mqttwire.PINGREQ)
                 last_sent = time.monotonic()
