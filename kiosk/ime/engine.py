@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import gzip
 import math
+import re
 import threading
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +44,8 @@ SCALE = 8                      # the data's scores are round(ln(frequency) * SCA
 WORD_BONUS = math.log(10) * SCALE     # per syllable beyond the first, against a character for the same letters
 COMPLETION_PENALTY = math.log(100) * SCALE   # an unfinished last syllable, when the letters also read as finished
 MAX_BUFFER = 40
+PARSED_KEEP = 4096          # keys parsed and kept (a lookup parses a few dozen)
+_NEWLINE = re.compile(b"\n")
 
 
 @dataclass(frozen=True)
@@ -59,11 +63,17 @@ def clean(buffer: str) -> str:
 
 
 class PinyinEngine:
-    """The dictionary, loaded on first use (thread-safe), and the lookups on it."""
+    """The dictionary, loaded on first use (thread-safe), and the lookups on it.
+
+    The data is kept as it is in the file, one block of UTF-8 (2.7 MB) with the offsets of its lines (the
+    file's keys are sorted, so a key is found by bisection): a dict of its 97,000 lines was 30 MB of Python
+    objects. A key's line is parsed when a lookup needs it; the last :data:`PARSED_KEEP` keys parsed are kept.
+    """
 
     def __init__(self, path: Path | str = DATA) -> None:
         self.path = Path(path)
-        self._raw: dict[str, str] | None = None
+        self._blob: bytes | None = None          # the file's text, UTF-8, each line ended by a newline
+        self._starts = array("I")                 # where each line starts in _blob, in the file's (sorted) order
         self._parsed: dict[str, list[tuple[str, int]]] = {}
         self._lock = threading.Lock()
         self.header = ""
@@ -72,41 +82,65 @@ class PinyinEngine:
     # -- data ----------------------------------------------------------------------------------------
 
     def load(self) -> None:
-        if self._raw is not None:
+        if self._blob is not None:
             return
         with self._lock:
-            if self._raw is not None:
+            if self._blob is not None:
                 return
             import time
 
             t0 = time.perf_counter()
-            text = gzip.decompress(self.path.read_bytes()).decode("utf-8")
-            raw: dict[str, str] = {}
-            for line in text.split("\n"):
-                if not line:
-                    continue
-                if line[0] == "#":
-                    self.header = self.header or line[1:].strip()
-                    continue
-                key, _, rest = line.partition("\t")
-                raw[key] = rest
-            self._raw = raw
+            data = gzip.decompress(self.path.read_bytes())
+            body = 0
+            while data.startswith(b"#", body):  # the header: where the data comes from, its licences
+                end = data.index(b"\n", body) + 1
+                self.header = self.header or data[body + 1:end].decode("utf-8").strip()
+                body = end
+            blob = data if data.endswith(b"\n") else data + b"\n"   # kept whole: the header is a few hundred bytes
+            del data
+            starts = array("I", [body])
+            starts.extend(m.end() for m in _NEWLINE.finditer(blob, body))
+            starts.pop()                          # the end of the last line starts nothing
+            if any(blob[i:i + 1] in (b"\n", b"#") for i in starts):
+                raise ValueError(f"{self.path}: an empty line or a comment among the data")
+            self._starts = starts
+            self._blob = blob
             self.load_seconds = time.perf_counter() - t0
 
     @property
     def loaded(self) -> bool:
-        return self._raw is not None
+        return self._blob is not None
+
+    def _line(self, key: str) -> bytes | None:
+        """The rest of ``key``'s line (``北京 120 背景 98``), or None; by bisection over the sorted keys."""
+        blob, starts = self._blob, self._starts
+        assert blob is not None
+        want = key.encode("ascii", "replace") + b"\t"
+        lo, hi = 0, len(starts)
+        while lo < hi:                            # the first line whose key + tab is not below ``want``
+            mid = (lo + hi) // 2
+            at = starts[mid]
+            if blob[at:at + len(want)] < want:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < len(starts) and blob.startswith(want, starts[lo]):
+            at = starts[lo] + len(want)
+            return blob[at:blob.index(b"\n", at)]
+        return None
 
     def entries(self, key: str) -> list[tuple[str, int]]:
         """What the data has for one pinyin key (``bei'jing``): (text, score), best first."""
         self.load()
         got = self._parsed.get(key)
         if got is None:
-            rest = self._raw.get(key)  # type: ignore[union-attr]
+            rest = self._line(key)
             got = []
             if rest:
-                parts = rest.split(" ")
+                parts = rest.decode("utf-8").split(" ")
                 got = [(parts[i], int(parts[i + 1])) for i in range(0, len(parts) - 1, 2)]
+            if len(self._parsed) >= PARSED_KEEP:  # a long day of typing does not grow it without end
+                self._parsed.clear()
             self._parsed[key] = got
         return got
 

@@ -131,10 +131,17 @@ def test_the_data_file_is_small_says_where_it_comes_from_and_loads_on_first_use(
     assert DATA.stat().st_size <= 1_500_000
     header = gzip.decompress(DATA.read_bytes())[:600].decode("utf-8")
     assert header.startswith("#") and "jieba" in header and "pypinyin" in header and header.count("MIT") >= 2
+    lines = [line for line in gzip.decompress(DATA.read_bytes()).split(b"\n") if line and not line.startswith(b"#")]
+    keys = [line.partition(b"\t")[0] for line in lines]
+    assert keys == sorted(set(keys))                   # sorted, each key once: the engine finds a key by bisection
     fresh = PinyinEngine()
     assert not fresh.loaded
     assert fresh.candidates("beijing")[0].text == "北京"            # loads on the first lookup
     assert fresh.loaded and fresh.load_seconds is not None
+    for line in (lines[0], lines[1], lines[len(lines) // 2], lines[-1]):    # the bisection's ends and middle
+        key, _, rest = line.decode("utf-8").partition("\t")
+        assert " ".join(f"{t} {n}" for t, n in fresh.entries(key)) == rest
+    assert fresh.entries("zzz") == fresh.entries("") == fresh.entries("bei'") == []      # past the end, none, half a key
 
 
 # -- the keyboard's typing rules (Composer) ---------------------------------------------------------------
