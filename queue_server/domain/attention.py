@@ -31,16 +31,18 @@ from queue_server.domain.errors import Conflict, Forbidden, NotFound
 if TYPE_CHECKING:
     from queue_server.domain.service import QueueService
 
-# the problem codes devices report, each named for the consoles by domain.device_problem.<code>
-# (domain.po); an unknown code is shown as it is
+# the problem codes devices report, each named for the consoles by domain.device_problem.<code> (domain.po):
+# the kiosk's printer, ID reader, scanner and sound, and the window devices of the gateway (LED strip, keypad,
+# rating pad: device_drivers/hallq_bus.py, device_gateway/runners.py); any other code is
+# domain.device_problem.unknown, a sentence with the code in it (never the bare code)
 PROBLEMS = ("paper_out", "paper_near_end", "cover_open", "jammed", "offline", "printer_error", "unplugged",
-            "no_status", "no_sound_device", "timeout")
+            "no_status", "no_sound_device", "timeout", "no_answer", "refused", "wrong_device", "bad_config",
+            "sam_fault", "no_player", "play_timeout", "play_failed")
 
 
 # the device kinds that report health (hallq/contract.py DEVICE_HEALTH), each named by domain.device_kind.<kind>;
 # a problem that can befall any device ("offline") names the one it is: 身份证阅读器离线, not 打印机离线
 KINDS = ("printer", "id_reader", "scanner", "led_strip", "keypad", "rating_pad", "audio", "tablet")
-FOR_ANY_DEVICE = ("offline",)
 
 
 def device_name(kind: str) -> dict[str, str]:
@@ -49,16 +51,10 @@ def device_name(kind: str) -> dict[str, str]:
 
 
 def problem_texts(codes: list[str], kind: str = "other") -> list[dict[str, str]]:
-    out = []
-    for c in codes:
-        if c in FOR_ANY_DEVICE:
-            name = device_name(kind)
-            out.append({"code": c, **{lang: text(f"domain.device_problem.{c}", lang, device=name[lang])
-                                      for lang in languages()}})
-        else:
-            out.append({"code": c, **(texts(f"domain.device_problem.{c}") if c in PROBLEMS
-                                      else dict.fromkeys(languages(), c))})
-    return out
+    """Each problem code as a sentence in every language, naming the device by its kind ({device})."""
+    name = device_name(kind)
+    return [{"code": c, **{lang: text(f"domain.device_problem.{c}" if c in PROBLEMS else "domain.device_problem.unknown",
+                                      lang, device=name[lang], code=c) for lang in languages()}} for c in codes]
 
 
 # -- help requests ---------------------------------------------------------------------
