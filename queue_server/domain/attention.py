@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 # domain.device_problem.unknown, a sentence with the code in it (never the bare code)
 PROBLEMS = ("paper_out", "paper_near_end", "cover_open", "jammed", "offline", "printer_error", "unplugged",
             "no_status", "no_sound_device", "timeout", "no_answer", "refused", "wrong_device", "bad_config",
-            "sam_fault", "no_player", "play_timeout", "play_failed")
+            "sam_fault", "no_player", "play_timeout", "play_failed", "no_tts", "tts_failed")
 
 
 # the device kinds that report health (hallq/contract.py DEVICE_HEALTH), each named by domain.device_kind.<kind>;
