@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -64,6 +65,21 @@ def _simulated(cfg, own_dir: Path, everything: bool):
     return cfg
 
 
+def _escpos_cache(own_dir: Path) -> None:
+    """python-escpos reads its printer capabilities (a 1 MB JSON, through PyYAML: 0.3 s) when first imported, at the
+    first ticket, and pickles them to a directory of its own: a fresh temporary one per process unless told,
+    so every start read the JSON again and left a directory behind in /tmp. Here it is the kiosk's data
+    directory: the import at the first ticket takes 0.1 s and 2 MB less (docs/kiosk.md, "Memory on a village
+    station"). The pickle is remade when python-escpos's JSON is newer."""
+    cache = own_dir / "escpos-cache"
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as e:   # no harm: python-escpos falls back to its temporary directory
+        log.warning("python-escpos' cache %s cannot be made (%s): the first ticket reads its capabilities anew", cache, e)
+        return
+    os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR", str(cache))
+
+
 def cmd_kiosk(args: argparse.Namespace) -> int:
     """Run the kiosk: touch screen, ticket printer, ID card reader and scanner, talking to the queue server."""
     from device_drivers.base import DeviceError
@@ -76,6 +92,7 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
         print(f"hallq kiosk: the kiosk configuration has problems:\n{e}", file=sys.stderr)
         return 2
     cfg = _simulated(cfg, _own_dir(cfg, args.data_dir), args.simulate)
+    _escpos_cache(_own_dir(cfg, args.data_dir))
     from kiosk.api import KioskApi
     from kiosk.devices import KioskDevices
     from kiosk.session import KioskSession

@@ -1,0 +1,93 @@
+"""What an idle kiosk does not load (docs/kiosk.md, "Memory on a village station"), on a real offscreen kiosk.
+
+A kiosk in a subprocess, prepared as ``hallq kiosk`` prepares it, against a real server: once its home screen is
+drawn, the pinyin keyboard's data is not loaded and python-escpos (with Pillow, qrcode, python-barcode and PyYAML)
+is not imported; a form with a text field then loads the pinyin data (in the background, as it opens), and the
+first ticket's document imports python-escpos. Were either loaded at start again, the idle kiosk would hold them for nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.kiosk.conftest import ROOT
+
+CHILD = r"""
+import json, sys, tempfile, time
+sys.path.insert(0, {root!r})
+from kiosk.ui.setup import prepare
+prepare((1080, 1920), fullscreen=False, headless=True, kivy_home=tempfile.mkdtemp())
+from kivy.clock import Clock
+from kiosk.ime import engine
+from kiosk.ui.app import KioskApp
+from tests.kiosk.conftest import make_session
+
+HEAVY = ("escpos", "PIL", "qrcode", "barcode", "yaml")
+app = KioskApp(make_session({url!r}), headless=True)
+seen = {{}}
+deadline = time.monotonic() + 40
+
+
+def note(stage):
+    seen[stage] = {{"pinyin": engine._shared is not None and engine._shared.loaded,
+                    "heavy": sorted(m for m in HEAVY if m in sys.modules)}}
+
+
+def idle(dt):
+    if app.first_frame_at is None or app.sm.current != "home" or not app.flows["home"].hall:
+        return time.monotonic() < deadline      # the next frame (an event, not a fixed wait)
+    note("home")
+    app.show(*app.process("apply", "__open__", {{"item": "520201-RS-GG-0001"}}))   # a form: the keyboard's data loads
+    Clock.schedule_interval(typing, 0)
+    return False
+
+
+def typing(dt):
+    if not (engine._shared is not None and engine._shared.loaded) and time.monotonic() < deadline:
+        return
+    note("form")
+    seen["load_seconds"] = engine._shared.load_seconds if engine._shared else None
+    from device_drivers.printer import PrinterProfile, TicketDocument
+    TicketDocument(PrinterProfile())      # what every ticket, receipt and slip is built with (kiosk/receipts.py)
+    note("ticket")
+    print("SEEN", json.dumps(seen), flush=True)
+    app.stop()
+    return False
+
+
+Clock.schedule_interval(idle, 0)
+app.run()
+"""
+
+
+@pytest.mark.timeout(90)
+def test_an_idle_kiosk_loads_no_pinyin_data_and_no_printer_library_until_used(city):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "KIVY_IMAGE")}
+    env.update(KIVY_NO_ARGS="1", HALLQ_DEMO="1")
+    out = subprocess.run([sys.executable, "-c", CHILD.format(root=str(ROOT), url=city.url)], env=env, cwd=ROOT,
+                         capture_output=True, text=True, timeout=80)
+    lines = [line for line in out.stdout.splitlines() if line.startswith("SEEN ")]
+    assert lines, out.stderr[-3000:]
+    seen = json.loads(lines[0][5:])
+    assert seen["home"] == {"pinyin": False, "heavy": []}, seen     # the idle home screen holds neither
+    assert seen["form"]["pinyin"] is True, seen                      # a form with text fields loads the keyboard's data
+    assert seen["form"]["heavy"] == [], seen                         # ... and still not the printer's library
+    assert "escpos" in seen["ticket"]["heavy"], seen
+
+
+def test_python_escpos_pickles_its_capabilities_in_the_kiosk_data_dir(tmp_path, monkeypatch):
+    """Not a fresh temporary directory per start (read from JSON through PyYAML again, 0.3 s, and left behind)."""
+    from kiosk.cli import _escpos_cache
+
+    monkeypatch.delenv("ESCPOS_CAPABILITIES_PICKLE_DIR", raising=False)
+    _escpos_cache(tmp_path)
+    cache = tmp_path / "escpos-cache"
+    assert os.environ["ESCPOS_CAPABILITIES_PICKLE_DIR"] == str(cache) and cache.is_dir()
+    code = "from device_drivers.printer import PrinterProfile, TicketDocument; TicketDocument(PrinterProfile())"
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60, env=dict(os.environ))
+    assert list(cache.glob("*.capabilities.pickle"))
