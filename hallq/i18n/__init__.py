@@ -33,6 +33,7 @@ test suite) it raises instead, so a missing message fails a test.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -68,12 +69,71 @@ def catalogue_files(directory: Path) -> list[Path]:
 
 
 def read_po(path: Path) -> dict[str, str]:
-    """``{key: text}`` of a PO file (entries with an empty translation are left out)."""
+    """``{key: text}`` of a PO file (entries with an empty translation are left out).
+
+    The catalogues use only ``msgid``/``msgstr`` pairs and comments: those are read here, without Babel
+    (1.3 MB a process keeps once imported); a file with more of the format (contexts, plurals, obsolete
+    entries) is read by Babel. Both read the same (tests/hallq/test_i18n_parts.py).
+    """
+    simple = _read_simple_po(path.read_text(encoding="utf-8"))
+    if simple is not None:
+        return simple
     from babel.messages.pofile import read_po as babel_read_po
 
     with path.open("rb") as f:
         cat = babel_read_po(f, charset="utf-8")
     return {m.id: m.string for m in cat if m.id and isinstance(m.id, str) and isinstance(m.string, str) and m.string}
+
+
+_ESCAPE = re.compile(r'\\([\\abfnrtv"])')
+_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+
+
+def _unescape(quoted: str) -> str | None:
+    """The text of one quoted PO string, as Babel unescapes it; None if it is not one."""
+    if len(quoted) < 2 or quoted[0] != '"' or quoted[-1] != '"':
+        return None
+    inner = quoted[1:-1]
+    return _ESCAPE.sub(lambda m: _ESCAPES.get(m.group(1), m.group(1)), inner) if "\\" in inner else inner
+
+
+def _read_simple_po(source: str) -> dict[str, str] | None:
+    """``{msgid: msgstr}`` of a PO file made only of msgid/msgstr pairs and comments; None if it has more."""
+    found: dict[str, str] = {}
+    msgid: list[str] | None = None
+    msgstr: list[str] | None = None
+    current: list[str] | None = None
+
+    def finish() -> None:
+        if msgid is not None and msgstr is not None and "".join(msgid):
+            found["".join(msgid)] = "".join(msgstr)
+
+    for raw in source.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith("#"):
+            if line.startswith("#~") or line.startswith("#|"):  # obsolete entries, previous ids: Babel's
+                return None
+            continue
+        keyword, _, rest = line.partition(" ")
+        if keyword == "msgid":
+            finish()
+            msgid, msgstr = [], None
+            current = msgid
+        elif keyword == "msgstr" and msgid is not None and msgstr is None:
+            msgstr = []
+            current = msgstr
+        elif line.startswith('"') and current is not None:
+            rest = line
+        else:  # msgctxt, msgid_plural, msgstr[n], or something unexpected
+            return None
+        piece = _unescape(rest.strip())
+        if piece is None or current is None:
+            return None
+        current.append(piece)
+    finish()
+    return {k: v for k, v in found.items() if v}
 
 
 @lru_cache(maxsize=None)
@@ -84,12 +144,48 @@ def _load(directory: Path) -> dict[str, str]:
     return merged
 
 
+def _part_file(directory: Path, key: str) -> Path | None:
+    """The file of ``key``'s part (``kiosk.home.take_number``: ``kiosk.po``; ``error.x``: ``errors.po``), if any."""
+    part = key.partition(".")[0]
+    for name in (f"{part}.po", f"{part}s.po"):
+        if (directory / name).is_file():
+            return directory / name
+    return None
+
+
+@lru_cache(maxsize=None)
+def _load_part(path: Path) -> dict[str, str]:
+    return read_po(path)
+
+
+def _lookup(lang: str, key: str) -> str | None:
+    """``catalogue(lang).get(key)``, reading only the key's part while the whole catalogue is not needed.
+
+    The keys are unique across the parts, so the part's text is the catalogue's: a process that speaks one part
+    (the announcer, the gateway) does not keep every part's messages (docs/deployment.md, "The small
+    processes' memory"). A key its part's file does not hold is looked up in the whole catalogue, as before.
+    """
+    directory = catalogue_dir(lang)
+    if directory not in _loaded_dirs:
+        path = _part_file(directory, key)
+        if path is not None:
+            found = _load_part(path).get(key)
+            if found is not None:
+                return found
+    return catalogue(lang).get(key)
+
+
+_loaded_dirs: set[Path] = set()  # the directories whose whole catalogue is read: look there, not in a part
+
+
 def catalogue(lang: str) -> dict[str, str]:
     """Every message of one display language, ``{key: text}`` (all its parts together)."""
     directory = catalogue_dir(lang)
     if not catalogue_files(directory):
         raise MissingMessage(f"no catalogue for language {lang!r} ({directory}/*.po)")
-    return _load(directory)
+    merged = _load(directory)
+    _loaded_dirs.add(directory)
+    return merged
 
 
 def use_traditional(variant: str) -> None:
@@ -126,11 +222,11 @@ def strict() -> bool:
 
 def text(key: str, lang: str = DEFAULT_LANG, /, **params: Any) -> str:
     """The message ``key`` in ``lang``, its ``{fields}`` filled from ``params``."""
-    found = catalogue(lang).get(key) if lang != DEFAULT_LANG else None
+    found = _lookup(lang, key) if lang != DEFAULT_LANG else None
     if found is None:
         if lang != DEFAULT_LANG and strict():
             raise MissingMessage(f"{key!r} is missing from the catalogue {catalogue_dir(lang).name}/")
-        found = catalogue(DEFAULT_LANG).get(key)
+        found = _lookup(DEFAULT_LANG, key)
         if found is None:
             raise MissingMessage(f"{key!r} is missing from the catalogue {catalogue_dir(DEFAULT_LANG).name}/")
     return found.format(**params) if params else found
