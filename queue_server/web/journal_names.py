@@ -14,6 +14,7 @@ from typing import Any
 
 from hallq import i18n
 from queue_server.domain import actions
+from queue_server.domain.attention import device_name, problem_texts
 
 _YES_NO = {True: "web.journal.yes", False: "web.journal.no"}
 
@@ -144,12 +145,26 @@ def _value(key: str, v: Any, lang: str, businesses: dict[str, Any]) -> str:
     return str(v)
 
 
+def _device_value(key: str, v: Any, kind: str, lang: str) -> str | None:
+    """A device's health report (device_health): its kind and problem codes as words, as the consoles' attention bar
+    says them (打印机 / 窗口屏; 窗口屏没有应答：…); None for its other fields."""
+    if key == "kind" and isinstance(v, str):
+        return i18n.pick(device_name(v), lang)
+    if key == "problems" and isinstance(v, list):
+        return "、".join(i18n.pick(t, lang) for t in problem_texts([str(c) for c in v], kind))
+    return None
+
+
 def details(data: dict[str, Any], lang: str, businesses: dict[str, Any] | None = None) -> str:
     """The entry's fields a person can read: named, empty values left out, booleans as 是/否, lists joined."""
     out = []
+    device_kind = str(data.get("kind")) if "problems" in data and "device" in data else None  # a device_health entry
     for k, v in data.items():
         if v is None or v == "" or v == [] or v == {}:
             continue
         name = i18n.text(FIELDS[k], lang) if k in FIELDS else k
-        out.append(i18n.text("web.journal.pair", lang, field=name, value=_value(k, v, lang, businesses or {})))
+        value = _device_value(k, v, device_kind, lang) if device_kind is not None else None
+        if value is None:
+            value = _value(k, v, lang, businesses or {})
+        out.append(i18n.text("web.journal.pair", lang, field=name, value=value))
     return i18n.text("web.journal.joiner", lang).join(out)
