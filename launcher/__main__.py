@@ -5,9 +5,13 @@ the environment (launcher/supervisor.py): that process goes straight to the plan
 parser and the parts' modules it imports.
 """
 
-from launcher.supervisor import resume_from_environment
+import os
 
-code = resume_from_environment()
+code = None
+if "HALLQ_START_PLAN" in os.environ:  # launcher.supervisor.PLAN_ENV, named here so that a part need not import it
+    from launcher.supervisor import resume_from_environment
+
+    code = resume_from_environment()
 if code is None:
     from launcher.cli import main
 

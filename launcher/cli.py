@@ -310,7 +310,9 @@ def cmd_device_key(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``hallq`` command's parser: every subcommand, or, for one of a part's own commands
+    (:data:`launcher.components.PART_COMMANDS`), the command's own subcommands and that part's only."""
     from hallq import __version__
 
     p = argparse.ArgumentParser(prog="hallq", description="Queue management and self-service kiosks for "
@@ -377,15 +379,22 @@ def build_parser() -> argparse.ArgumentParser:
             "hallq hash-password --job-no 1001")
     s.add_argument("--job-no", help="the account's job number, which the password must not contain")
     add("device-key", cmd_device_key, "make a device key", "hallq device-key")
-    from launcher.components import components
+    from launcher.components import COMPONENTS, PART_COMMANDS, components
 
-    for module in components():  # the parts' own subcommands
+    if command in PART_COMMANDS:
+        owner = PART_COMMANDS[command]
+        names: tuple[str, ...] = (owner,) if owner else ()
+    else:
+        names = COMPONENTS
+    for module in components(names):  # the parts' own subcommands
         module.register(add)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    from launcher.components import command_of
+
+    parser = build_parser(command_of(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

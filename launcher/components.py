@@ -21,8 +21,21 @@ COMPONENTS = ("queue_server.cli", "display_board.cli", "kiosk.cli", "device_gate
               "launcher.services",  # hallq services: the systemd units a machine needs
               "launcher.county")  # hallq county start: a whole county on one machine (demo)
 
+# The long-running commands of ``hallq start``'s parts and the component that registers each (``serve`` is the
+# command's own: none). ``python -m launcher <one of these>`` builds the parser of that component alone, so a
+# part does not carry every other part's modules all day (docs/deployment.md, "The small processes' memory");
+# tests/launcher/test_small_processes.py checks that each component registers the commands named here.
+PART_COMMANDS: dict[str, str | None] = {"serve": None, "board": "display_board.cli", "announce": "display_board.cli",
+                                        "kiosk": "kiosk.cli", "devices": "device_gateway.cli",
+                                        "simulate": "simulation.cli"}
 
-def components() -> Iterator[ModuleType]:
-    for name in COMPONENTS:
+
+def components(names: tuple[str, ...] = COMPONENTS) -> Iterator[ModuleType]:
+    for name in names:
         if importlib.util.find_spec(name) is not None:
             yield importlib.import_module(name)
+
+
+def command_of(argv: list[str]) -> str | None:
+    """The subcommand ``argv`` names (the first word that is not an option: the command's own take no value)."""
+    return next((a for a in argv if not a.startswith("-")), None)

@@ -95,3 +95,45 @@ def test_the_supervisors_health_check_reads_the_servers_answer():
     assert len(asked) == 4  # the first three answers were not healthy
     assert asked[0].startswith(b"GET /api/v1/health HTTP/1.0\r\n") and f"Host: 127.0.0.1:{port}".encode() in asked[0]
     assert not _wait_healthy(f"http://127.0.0.1:{port}/api/v1/health", 0.3)  # nothing listens any more
+
+
+# the other parts' commands, and what only the whole ``hallq`` parser or another part needs
+OTHER_PARTS = {"queue_server.cli", "kiosk.cli", "simulation.cli", "county.cli", "launcher.county", "launcher.init",
+               "launcher.services", "launcher.status", "launcher.supervisor"}
+CATALOGUES_WHOLE = {"babel", "babel.messages.pofile"}  # a part's messages are read from its own PO file
+
+
+def test_the_announcer_starts_with_its_own_part_only(tmp_path):
+    modules = imported_until(["announce", "--config", str(ROOT / "config" / "village-station" / "hall.toml"),
+                              "--output", "wav-dir", "--data-dir", str(tmp_path)], "listening on",
+                             {"HALLQ_MQTT_URL": "mqtt://127.0.0.1:1"})
+    assert {"display_board.announcer", "display_board.synth", "pyttsx3"} <= modules  # it is up, its voice ready
+    unwanted = OTHER_PARTS | CATALOGUES_WHOLE | SERVER | {"display_board.board_main", "kivy", "device_gateway.cli"}
+    assert not modules & unwanted, sorted(modules & unwanted)
+
+
+def test_the_gateway_starts_with_its_own_part_only(tmp_path):
+    modules = imported_until(["devices", "--config", str(ROOT / "config" / "city-hall" / "devices.toml"),
+                              "--server", "http://127.0.0.1:1", "--data-dir", str(tmp_path)], "gateway gateway-1:",
+                             {"HALLQ_MQTT_URL": "mqtt://127.0.0.1:1", "HALLQ_DEMO": "1"})
+    assert {"device_gateway.gateway", "device_drivers.simulators"} <= modules  # it is up, its devices simulated
+    unwanted = OTHER_PARTS | CATALOGUES_WHOLE | SERVER | {"display_board.cli", "pyttsx3", "kivy"}
+    assert not modules & unwanted, sorted(modules & unwanted)
+
+
+def test_each_parts_command_is_registered_by_the_component_named_for_it():
+    import argparse
+
+    from launcher.components import COMPONENTS, PART_COMMANDS, components
+
+    registered: dict[str, str] = {}
+    for module in components(COMPONENTS):
+        sub = argparse.ArgumentParser().add_subparsers()
+
+        def add(name, fn, help_, example, module=module, sub=sub):
+            registered[name] = module.__name__
+            return sub.add_parser(name)
+
+        module.register(add)
+    for command, owner in PART_COMMANDS.items():
+        assert registered.get(command) == owner, command  # serve: the command's own (launcher.cli), None here
