@@ -15,15 +15,25 @@ workers are supported (``--workers``): they share the database safely
 
 The worker builds the app itself (:func:`app_from_environment`), from the
 settings ``hallq serve`` passes in the environment, so nothing heavy is
-imported in the supervising process.
+imported in the supervising process. That process first checks the hall,
+migrates the database and starts the broker (the config machinery, the
+command's parser, the migrations), then replaces itself (``exec``, the same
+pid) with a fresh Python that imports only Granian (:func:`run_granian`,
+``python -m queue_server.wsgi``): Granian forks its workers from it, and a
+forked worker carries every page of its parent, so what the preparation
+imported was held twice, in the supervisor and in each worker (issue 16).
 """
 
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import multiprocessing.util
 import os
+import signal
+import sys
+import time
 
 log = logging.getLogger("hallq.server")
 
@@ -63,10 +73,8 @@ def app_from_environment():
 def serve(config_path: str, host: str, port: int, workers: int = 1, threads: int = 8,
           data_dir: str | None = None, clock_start: str | None = None, access_log: bool = False,
           tls: bool = False) -> None:
-    """Run the server in the foreground until SIGINT/SIGTERM."""
-    from granian import Granian
-    from granian.constants import Interfaces
-
+    """Run the server in the foreground until SIGINT/SIGTERM: check, migrate, start the broker, then exec
+    :func:`run_granian` (this call does not return, unless the start fails)."""
     os.environ[ENV_CONFIG] = str(config_path)
     os.environ[ENV_WORKERS], os.environ[ENV_THREADS] = str(workers), str(threads)
     if data_dir:
@@ -90,15 +98,57 @@ def serve(config_path: str, host: str, port: int, workers: int = 1, threads: int
         https = {"ssl_cert": files.cert, "ssl_key": files.key}
     _database_ready(config_path, data_dir)
     broker = _hall_broker(config_path, data_dir)
+    granian = {"address": host, "port": port, "workers": workers, "blocking_threads": threads,
+               "log_access": access_log, **{k: str(v) for k, v in https.items()},
+               "broker_pid": broker.proc.pid if broker is not None and broker.proc is not None else None}
     try:
-        Granian(
-            "queue_server.wsgi:app_from_environment", factory=True, interface=Interfaces.WSGI,
-            address=host, port=port, workers=workers, blocking_threads=threads, backlog=512,
-            respawn_failed_workers=True, log_access=access_log, log_level="warning", **https,
-        ).serve()
-    finally:
+        for stream in (sys.stdout, sys.stderr):  # what this process said is not lost with its buffers
+            stream.flush()
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        os.execv(sys.executable, [sys.executable, "-m", "queue_server.wsgi", json.dumps(granian)])
+    except BaseException:  # exec failed: nothing else will stop the broker
         if broker is not None:
             broker.stop()
+        raise
+
+
+def run_granian(settings: dict) -> None:
+    """Granian's supervising process (what :func:`serve` execs), until SIGINT/SIGTERM; then the hall's broker,
+    started before the exec and still this process's child (``broker_pid``), is stopped as
+    :meth:`hallq.broker.HallBroker.stop` stops it: SIGTERM, 5 s, SIGKILL."""
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    from pathlib import Path
+
+    broker_pid = settings.pop("broker_pid", None)
+    for key in ("ssl_cert", "ssl_key"):  # Granian takes paths (it resolves them); JSON carried strings
+        if key in settings:
+            settings[key] = Path(settings[key])
+    try:
+        Granian("queue_server.wsgi:app_from_environment", factory=True, interface=Interfaces.WSGI, backlog=512,
+                respawn_failed_workers=True, log_level="warning", **settings).serve()
+    finally:
+        if broker_pid is not None:
+            _stop_child(broker_pid)
+
+
+def _stop_child(pid: int, timeout: float = 5.0) -> None:
+    """SIGTERM to a child of this process, SIGKILL if it is still there after ``timeout``; reaped either way."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return  # it had ended already
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return
+            time.sleep(0.05)
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except (ChildProcessError, ProcessLookupError):
+        pass  # not (or no longer) this process's child
 
 
 class StartError(RuntimeError):
@@ -143,3 +193,7 @@ def _hall_broker(config_path: str, data_dir: str | None):
     broker = HallBroker(cfg, settings.data_dir(cfg.site, data_dir))
     broker.start()  # BrokerStartError says the cause and the fix; hallq serve prints it
     return broker
+
+
+if __name__ == "__main__":  # python -m queue_server.wsgi '<settings JSON>': what serve() execs
+    run_granian(json.loads(sys.argv[1]))
