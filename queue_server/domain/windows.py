@@ -175,13 +175,16 @@ def set_open(tx: Tx, number: int, open_: bool) -> sqlite3.Row:
 
 # -- the calling cycle ---------------------------------------------------------------
 
-def call_next(tx: Tx, number: int, complete_current: bool = False) -> tuple[sqlite3.Row, int]:
+def call_next(tx: Tx, number: int, complete_current: bool = False,
+              w: sqlite3.Row | None = None) -> tuple[sqlite3.Row, int]:
     """Call the next ticket at window ``number``; return it and its call sequence number.
 
     With ``complete_current`` a ticket still current at the window is completed
     first, in the same transaction (what a keypad's single "next" key does).
+    ``w``: the window's row, when this transaction already read it.
     """
-    w = get_window(tx, number)
+    if w is None:
+        w = get_window(tx, number)
     authorize(tx, w)
     _require_open(w)
     cur = current_ticket(tx, number)
@@ -190,8 +193,7 @@ def call_next(tx: Tx, number: int, complete_current: bool = False) -> tuple[sqli
             raise Conflict("error.current_ticket_open.call_next", label=cur["label"],
                            code="current_ticket_open", detail={"current": cur["label"]})
         _finish(tx, cur, number)
-    ranks = ranks_of(tx, number)
-    policy = dispatch_policy(tx.conn, tx.hall, ranks)
+    ranks, policy = _ranks_and_policy(tx, number)
     cands = dispatch.candidates(tx.conn, tx.day, number, ranks, policy.name)
     chosen, run = dispatch.choose(cands, ranks, tx.now, w["promise_run"], policy)
     if chosen is None:
@@ -205,6 +207,18 @@ def call_next(tx: Tx, number: int, complete_current: bool = False) -> tuple[sqli
         raise RuntimeError(f"ticket {chosen.id} changed under an exclusive transaction")
     seq = _call_event(tx, t, number, "call")
     return t, seq
+
+
+def _ranks_and_policy(tx: Tx, number: int) -> tuple[dict[str, int], dispatch.Policy]:
+    """:func:`ranks_of` and :func:`dispatch_policy` of window ``number`` in one statement (each call's)."""
+    rows = tx.all("SELECT a.business, a.rank, b.green_target_minutes, b.appointment_target_minutes, "
+                  "b.ordinary_target_minutes FROM allocation a JOIN businesses b ON b.code = a.business "
+                  "WHERE a.window = ? AND b.active ORDER BY a.rank", (number,))
+    rules = tx.hall.config.queue
+    targets = {r["business"]: Targets(r["green_target_minutes"], r["appointment_target_minutes"],
+                                      r["ordinary_target_minutes"]) for r in rows}
+    return ({r["business"]: r["rank"] for r in rows},
+            dispatch.Policy(rules.dispatch, targets, tx.hall.config.hours, rules.max_promises_in_a_row))
 
 
 def dispatch_policy(conn: sqlite3.Connection, hall: Hall, businesses: Iterable[str]) -> dispatch.Policy:
@@ -362,13 +376,13 @@ def window_view(conn: sqlite3.Connection, w: sqlite3.Row) -> dict[str, Any]:
 
 
 def window_views(conn: sqlite3.Connection, numbers: list[int] | None = None) -> list[dict[str, Any]]:
-    """Active windows (all, or ``numbers``) in four queries, whatever their count.
+    """Active windows (all, or ``numbers``) in four queries, whatever their count; one window's in one.
 
     The boards' snapshots are rebuilt many times a minute; one query per
     window and field made a 20-window board cost ~6 ms of CPU.
     """
-    from hallq.privacy import mask_name
-
+    if numbers is not None and len(numbers) == 1:
+        return _one_window_view(conn, numbers[0])
     where = "w.active"
     params: tuple[int, ...] = ()
     # only the windows asked for (a window's own view after each of its actions: a quarter of the work)
@@ -393,15 +407,42 @@ def window_views(conn: sqlite3.Connection, numbers: list[int] | None = None) -> 
     for number, business in conn.execute(f"SELECT window, business FROM allocation"
                                          f"{' WHERE window' + some if some else ''} ORDER BY window, rank", params):
         serves.setdefault(number, []).append(business)
-    out = []
-    for w in rows:
-        cur = current.get(w["number"])
-        out.append({
-            "number": w["number"], "name": json.loads(w["name"]), "kind": w["kind"], "area": w["area"],
-            "state": w["state"], "pause_reason": w["pause_reason"],
-            "staff": {"job_no": w["job_no"], "name": mask_name(w["staff_name"])} if w["staff_id"] is not None else None,
-            "current": ({"ticket": cur["label"], "business": cur["business"], "state": cur["state"],
-                         "called_at": cur["called_at"], "recalls": cur["recalls"]} if cur else None),
-            "held": held.get(w["number"], 0), "serves": serves.get(w["number"], []), "updated_at": w["updated_at"],
-        })
-    return out
+    return [_view(w, current.get(w["number"]), held.get(w["number"], 0), serves.get(w["number"], [])) for w in rows]
+
+
+def _one_window_view(conn: sqlite3.Connection, number: int) -> list[dict[str, Any]]:
+    """:func:`window_views` of one window in one statement (a window's answer after each of its actions):
+    its open tickets and its businesses come as JSON arrays, put in order here as the four queries order them."""
+    w = conn.execute(
+        "SELECT w.*, s.job_no, s.name AS staff_name, "
+        "(SELECT json_group_array(json_array(called_at, state, label, business, recalls)) FROM tickets "
+        "INDEXED BY tickets_active WHERE state IN ('called', 'serving', 'held') AND window = w.number) AS open_tickets, "
+        "(SELECT json_group_array(json_array(rank, business)) FROM allocation WHERE window = w.number) AS serves "
+        "FROM windows w LEFT JOIN staff s ON s.id = w.staff_id WHERE w.active AND w.number = ?", (number,)).fetchone()
+    if w is None:
+        return []
+    cur = None
+    held = 0
+    for called_at, state, label, business, recalls in sorted(json.loads(w["open_tickets"]), key=lambda t: t[0] or ""):
+        if state == "held":
+            held += 1
+        else:
+            cur = {"label": label, "business": business, "state": state, "called_at": called_at, "recalls": recalls}
+    serves = [business for _, business in sorted(json.loads(w["serves"]))]
+    return [_view(w, cur, held, serves)]
+
+
+def _view(w: sqlite3.Row, cur: Any, held: int, serves: list[str]) -> dict[str, Any]:
+    """A window as the API and MQTT show it, from its row (with its staff's job number and name), its current
+    ticket (``label``, ``business``, ``state``, ``called_at``, ``recalls``) if any, its held tickets' count and
+    its businesses in rank order."""
+    from hallq.privacy import mask_name
+
+    return {
+        "number": w["number"], "name": json.loads(w["name"]), "kind": w["kind"], "area": w["area"],
+        "state": w["state"], "pause_reason": w["pause_reason"],
+        "staff": {"job_no": w["job_no"], "name": mask_name(w["staff_name"])} if w["staff_id"] is not None else None,
+        "current": ({"ticket": cur["label"], "business": cur["business"], "state": cur["state"],
+                     "called_at": cur["called_at"], "recalls": cur["recalls"]} if cur else None),
+        "held": held, "serves": serves, "updated_at": w["updated_at"],
+    }

@@ -213,3 +213,35 @@ def test_login_throttling_slows_the_client_after_five_failures(api):
     r = api.post("/auth/login", {"job_no": "101", "password": "hallq-demo"})
     assert err(r) == (429, "too_many_attempts")
     assert err(api.post("/auth/login", {"job_no": "nobody", "password": "x"})) == (401, "bad_login")
+
+
+def test_a_window_s_own_view_is_its_part_of_every_window_s(api, state):
+    """One window's view (one statement, the answer of each of its actions) is what the board's view of every
+    window (four queries) says of it: staffed or not, a current ticket called or serving, held tickets, its
+    businesses in rank order, paused."""
+    from queue_server.domain.windows import window_views
+
+    def check() -> None:
+        with state.db.read() as conn:
+            every = window_views(conn)
+            assert every
+            for view in every:
+                assert window_views(conn, [view["number"]]) == [view]
+            assert window_views(conn, [999]) == []
+
+    check()
+    for _ in range(4):
+        api.issue("alpha")
+    api.open_window(1, "101")
+    api.ok("put", "/windows/1/allocation", {"serves": ["beta", "alpha"]}, as_="900")
+    api.act(1, "call-next", "101")
+    check()
+    api.act(1, "hold", "101")
+    api.act(1, "call-next", "101")
+    api.act(1, "hold", "101")
+    api.act(1, "call-next", "101")
+    api.act(1, "start", "101")
+    check()
+    api.open_window(2, "102")
+    api.act(2, "pause", "102", {"reason": "午休"})
+    check()
