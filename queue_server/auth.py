@@ -172,6 +172,7 @@ _devices_seen: dict[str, tuple[int, int]] = {}  # database path -> identity of i
 _devices_lock = threading.Lock()
 DEVICE_CACHE_SECONDS = 30.0
 DEVICES_CHANGED = "devices-changed.stamp"
+_signal_paths: dict[str, str] = {}  # database path (absolute) -> its devices-changed.stamp
 
 
 def forget_devices() -> None:
@@ -193,7 +194,12 @@ def devices_changed(db: Database) -> None:
 
 
 def _signal_path(db: Database) -> str:
-    return os.path.join(os.path.dirname(os.path.abspath(db.path)), DEVICES_CHANGED)
+    path = _signal_paths.get(db.path)  # asked on every device request: abspath is a getcwd and four string steps
+    if path is None:
+        path = os.path.join(os.path.dirname(os.path.abspath(db.path)), DEVICES_CHANGED)
+        if os.path.isabs(db.path):  # a relative one follows the working directory
+            _signal_paths[db.path] = path
+    return path
 
 
 def _devices_generation(db: Database) -> tuple[int, int]:
@@ -230,7 +236,8 @@ def actor_for_token(db: Database, hall: Hall, token: str, activity: bool = True)
         return cached
     conn = db.connection()
     row = conn.execute(
-        "SELECT s.id, s.job_no, s.role, x.expires_at, x.last_seen_at FROM sessions x JOIN staff s ON s.id = x.staff_id "
+        "SELECT s.id, s.job_no, s.role, x.expires_at, x.last_seen_at, a.must_change_password FROM sessions x "
+        "JOIN staff s ON s.id = x.staff_id LEFT JOIN staff_accounts a ON a.staff_id = s.id "
         "WHERE x.token_sha256 = ? AND s.active", (digest,)).fetchone()
     if row is not None:
         now = hall.now()
@@ -238,7 +245,8 @@ def actor_for_token(db: Database, hall: Hall, token: str, activity: bool = True)
             return None
         if row["last_seen_at"] is not None and not _still_in_use(db, hall, digest, row, now, activity):
             return None
-        return Actor("staff", row["job_no"], role=row["role"], staff_id=row["id"])
+        return Actor("staff", row["job_no"], role=row["role"], staff_id=row["id"],
+                     must_change_password=bool(row["must_change_password"]))
     d = conn.execute("SELECT id, kind, windows FROM devices WHERE key_sha256 = ? AND active", (digest,)).fetchone()
     if d is not None:
         # a rating tablet is not a kiosk: it rates, it does not issue numbers; the county platform only reads

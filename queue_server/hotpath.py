@@ -45,8 +45,9 @@ def _issue_ticket(state, actor, body: dict[str, Any], key, path: dict[str, Any])
 
 
 def _call_next(state, actor, body: dict[str, Any], key, path: dict[str, Any]) -> dict[str, Any]:
-    """queue_server/api/windows.py's call_next."""
-    return state.service.call_next(actor, path["number"], bool(body.get("complete_current")), request=key)
+    """queue_server/api/windows.py's call_next, the window's rule of the door checked first in its transaction."""
+    return state.service.call_next(actor, path["number"], bool(body.get("complete_current")), request=key,
+                                   window_door=True)
 
 
 class HotPath:
@@ -55,6 +56,7 @@ class HotPath:
         self.wsgi_app = wsgi_app  # the general way: Flask
         self.issue = (api.OPERATIONS["issue_ticket"], _issue_ticket)
         self.call = (api.OPERATIONS["call_next"], _call_next)
+        self.window_in_transaction = {_call_next}  # handlers that check the window's rule of the door themselves
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse):
         taken = self._eligible(environ)
@@ -93,12 +95,21 @@ class HotPath:
         """What the operation's route does (queue_server/api/__init__.py, ``operation``), step by step."""
         state = self.app.extensions["hallq"]
         sync_settings(state)  # the app's before-request hook (_sync_settings)
-        actor = api.admit(state, op, api.bearer_actor(state, api.bearer_token(environ["HTTP_AUTHORIZATION"])), path)
-        key = api.checked_idempotency_key(environ.get("HTTP_IDEMPOTENCY_KEY"))
-        raw = environ["wsgi.input"].read(length)
-        if len(raw) != length:
-            raise ClientDisconnected()  # what werkzeug's stream raises on a body cut short (400)
-        body = api.parse_json(raw, "application/json", op.body)
+        # a window's rule (who may act there) is checked by the handler's transaction, on the row it acts on,
+        # before a retry is answered; a request refused before that gets the door's refusal first, as at the door
+        deferred = handler in self.window_in_transaction
+        actor = api.admit(state, op, api.bearer_actor(state, api.bearer_token(environ["HTTP_AUTHORIZATION"])),
+                          None if deferred else path)
+        try:
+            key = api.checked_idempotency_key(environ.get("HTTP_IDEMPOTENCY_KEY"))
+            raw = environ["wsgi.input"].read(length)
+            if len(raw) != length:
+                raise ClientDisconnected()  # what werkzeug's stream raises on a body cut short (400)
+            body = api.parse_json(raw, "application/json", op.body)
+        except Exception:
+            if deferred:
+                api.admit_window(state, op, actor, path)
+            raise
         result = handler(state, actor, body, (actor.label, key) if key else None, path)
         return f"{self.app.json.dumps(result, separators=(',', ':'))}\n".encode()
 

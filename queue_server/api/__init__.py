@@ -210,10 +210,15 @@ def bearer_actor(state, token: str) -> Actor:
 
 
 def admit_staff(state, op: Operation, actor: Actor | None) -> None:
-    """403 for a staff session that must change its password first, unless ``op`` is how it does."""
-    if actor is not None and actor.kind == "staff" and op.operation_id not in BEFORE_PASSWORD_CHANGE \
-            and console_reads.must_change_password(state, actor.staff_id):
-        raise Forbidden("error.password_change_required", code="password_change_required")
+    """403 for a staff session that must change its password first, unless ``op`` is how it does.
+
+    The flag read with the session (``actor.must_change_password``, the same moment) saves a SELECT."""
+    if actor is not None and actor.kind == "staff" and op.operation_id not in BEFORE_PASSWORD_CHANGE:
+        must = actor.must_change_password
+        if must is None:
+            must = console_reads.must_change_password(state, actor.staff_id)
+        if must:
+            raise Forbidden("error.password_change_required", code="password_change_required")
 
 
 def admit(state, op: Operation, actor: Actor | None, path: dict[str, Any] | None = None) -> Actor:
@@ -234,9 +239,14 @@ def admit(state, op: Operation, actor: Actor | None, path: dict[str, Any] | None
     }[rule]
     if not allowed:
         raise Forbidden("error.forbidden", code="forbidden")
-    if rule in ("window", "device") and path and "number" in path:
-        _authorize_window(state, rule, actor, path["number"])
+    admit_window(state, op, actor, path)
     return actor
+
+
+def admit_window(state, op: Operation, actor: Actor, path: dict[str, Any] | None) -> None:
+    """The window's part of :func:`admit` (a window's rule, the path naming one)."""
+    if op.auth in ("window", "device") and path and "number" in path:
+        _authorize_window(state, op.auth, actor, path["number"])
 
 
 def _authorize_window(state, rule: str, actor: Actor, number: int) -> None:

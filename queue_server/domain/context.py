@@ -32,6 +32,9 @@ class Actor:
     role: str = ""  # staff role: staff / manager / admin
     staff_id: int | None = None
     windows: tuple[int, ...] = ()  # windows a device may act for
+    # a staff session's must-change-password flag as read with the session row at the API's door (one SELECT
+    # for both, queue_server.auth.actor_for_token); None: not read, the door asks the database
+    must_change_password: bool | None = field(default=None, compare=False, repr=False)
 
     @property
     def label(self) -> str:

@@ -103,13 +103,25 @@ class QueueService:
         self._day_seen = tx.day
         self.estimates.after(tx.actions)
 
-    def _run(self, actor: Actor, request: RequestKey | None, fn: Callable[[Tx], T]) -> T:
+    def _run(self, actor: Actor, request: RequestKey | None, fn: Callable[[Tx], T],
+             door: Callable[[Tx], None] | None = None) -> T:
+        """``fn`` in one transaction; with a request key, its answer or refusal is remembered for a retry.
+
+        ``door``: a check of the API's door left to the transaction (run first, before a retry is answered);
+        its refusal is the door's, never remembered for the key."""
         if request is None:
             with self.transaction(actor) as tx:
+                if door is not None:
+                    door(tx)
                 return fn(tx)
         client, key = request
         try:
             with self.transaction(actor) as tx:
+                if door is not None:
+                    try:
+                        door(tx)
+                    except DomainError as e:
+                        raise _Replayed(e) from None
                 row = tx.one("SELECT status, response FROM requests WHERE client = ? AND key = ?", (client, key))
                 if row is not None:
                     stored = json.loads(row["response"])
@@ -252,11 +264,19 @@ class QueueService:
                          lambda tx: (window_rules.set_open(tx, number, open_), self._window_result(tx, number))[1])
 
     def call_next(self, actor: Actor, number: int, complete_current: bool = False,
-                  request: RequestKey | None = None) -> dict[str, Any]:
+                  request: RequestKey | None = None, window_door: bool = False) -> dict[str, Any]:
+        """``window_door``: the API's door left the window's rule (``api.admit``'s) to this transaction, which
+        checks it first, with the window's row it then acts on (the hot path: one read of the window, not three)."""
+        seen: list[sqlite3.Row] = []
+
+        def door(tx: Tx) -> None:
+            seen.append(window_rules.get_window(tx, number))
+            window_rules.authorize(tx, seen[0])
+
         def run(tx: Tx) -> dict[str, Any]:
-            t, seq = window_rules.call_next(tx, number, complete_current)
+            t, seq = window_rules.call_next(tx, number, complete_current, seen[0] if seen else None)
             return self._window_result(tx, number, t, seq)
-        return self._run(actor, request, run)
+        return self._run(actor, request, run, door if window_door else None)
 
     def recall(self, actor: Actor, number: int, expected: str | None = None) -> dict[str, Any]:
         def run(tx: Tx) -> dict[str, Any]:

@@ -209,3 +209,32 @@ def test_a_body_cut_short_is_refused_as_flask_refuses_it(app, general_calls):
 
     hot, general = send(True), send(False)
     assert hot[0] == general[0] == 400 and hot == general
+
+
+def test_the_window_s_rule_comes_before_the_body_and_a_retry_both_ways(client, business, general_calls, clerk):
+    """The hot path checks a window's rule in the call's own transaction: still before the body's checks, and
+    before a retry is answered from its Idempotency-Key, and such a refusal is not remembered for the key."""
+    # a bad body at a window the caller is not signed in at: the door's 403 first, both ways
+    (hot_status, hot, hot_general), (status, general, _) = call_both(
+        client, general_calls, 2, {"complete_current": "yes"}, clerk)
+    assert hot_general == 0 and hot_status == status == 403 and hot == general
+    assert hot["error"]["code"] == "not_signed_in_here"
+    # a retry of an answered call after the clerk left the window: refused at the door, not replayed
+    assert client.post("/api/v1/tickets", json={"business": business}, headers=KIOSK).status_code == 201
+    first = client.post("/api/v1/windows/1/call-next", json={}, headers={**clerk, "Idempotency-Key": "k1"})
+    assert first.status_code == 200
+    assert client.post("/api/v1/windows/1/complete", json={}, headers=clerk).status_code == 200
+    assert client.post("/api/v1/windows/1/sign-out", json={}, headers=clerk).status_code == 200
+    answers = []
+    for forced in (False, True):
+        with pytest.MonkeyPatch.context() as m:
+            if forced:
+                m.setattr(client.application.wsgi_app, "_eligible", lambda environ: None)
+            r = client.post("/api/v1/windows/1/call-next", json={}, headers={**clerk, "Idempotency-Key": "k1"})
+        answers.append((r.status_code, r.get_json()))
+    assert answers[0] == answers[1] and answers[0][0] == 403
+    # back at the window, the same key is answered from its first answer: the refusals were not remembered
+    assert client.post("/api/v1/windows/1/sign-in", json={}, headers=clerk).status_code == 200
+    again = client.post("/api/v1/windows/1/call-next", json={}, headers={**clerk, "Idempotency-Key": "k1"})
+    assert again.status_code == 200 and again.get_json()["replayed"] is True
+    assert again.get_json()["seq"] == first.get_json()["seq"]
