@@ -88,7 +88,7 @@ def test_a_real_village_kiosk_idles_without_msaa_buffers(tmp_path, village):
         wait_until(lambda: shots.exists() and any(shots.glob("home*.png")) or proc.poll() is not None, 60,
                    "the kiosk's home screen")
         assert proc.poll() is None, (tmp_path / "kiosk.log").read_text()[-2000:]
-        # (Pillow is mapped all the same: python-escpos, which builds the tickets, imports it)
+        # (Pillow comes with python-escpos at the first ticket: tests/kiosk/test_idle_memory.py)
         assert "libSDL2_image" in Path(f"/proc/{proc.pid}/maps").read_text()
         # what start-up freed goes back when the heap is first trimmed, 10 s after start (kiosk/cli.py)
         wait_until(lambda: proc.poll() is not None or _rss_mb(proc.pid) < RSS_BOUND_MB, 40,
