@@ -7,6 +7,7 @@ applicant. Field specs have the shape of hall.toml's ``form`` entries
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -23,13 +24,55 @@ PERSON_FIELDS = [
 
 BABEL_LOCALES = {"zh-Hans": "zh_Hans_CN", "zh-Hant": "zh_Hant_HK", "en": "en"}
 
+# CLDR's names for the date fields a day's label uses, in the kiosk's languages (as Babel gives them for
+# BABEL_LOCALES; tests/kiosk/test_day_label.py compares every day of a year): the home screen shows today's date
+# at all times, and Babel's dates with its locale data would be 5 MB of an idle kiosk for these few words
+_ZH_WEEKDAYS = ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日")
+_EN_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+              "November", "December")
+_EN_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_NAMES: dict[str, dict[str, Any]] = {
+    "zh-Hans": {"EEEE": _ZH_WEEKDAYS, "EEE": tuple("周" + w[2] for w in _ZH_WEEKDAYS)},
+    "zh-Hant": {"EEEE": _ZH_WEEKDAYS, "EEE": tuple("週" + w[2] for w in _ZH_WEEKDAYS)},
+    "en": {"EEEE": _EN_WEEKDAYS, "EEE": tuple(w[:3] for w in _EN_WEEKDAYS), "MMMM": _EN_MONTHS,
+           "MMM": tuple(m[:3] for m in _EN_MONTHS)},
+}
+_FIELD = re.compile(r"([A-Za-z])\1*")
+
+
+def _plain_day_label(day: date, pattern: str, lang: str) -> str | None:
+    """``pattern`` (CLDR) filled for ``day`` with the names above; None if it has a field or a quote they lack."""
+    names = _NAMES.get(lang)
+    if names is None or "'" in pattern:
+        return None
+    out: list[str] = []
+    pos = 0
+    for m in _FIELD.finditer(pattern):
+        field = m.group(0)
+        if field in ("M", "MM"):
+            text = f"{day.month:0{len(field)}d}"
+        elif field in ("d", "dd"):
+            text = f"{day.day:0{len(field)}d}"
+        elif field in ("y", "yyyy"):
+            text = str(day.year)
+        elif field in names:
+            text = names[field][day.month - 1 if field.startswith("M") else day.weekday()]
+        else:
+            return None
+        out.append(pattern[pos:m.start()] + text)
+        pos = m.end()
+    return "".join(out) + pattern[pos:]
+
 
 def day_label(iso_day: str, lang: str) -> str:
     """``2026-11-24`` → ``11月24日 星期二`` / ``Tue 24 Nov`` (the pattern is the catalogue's, the names CLDR's)."""
-    from babel.dates import format_date
+    day, pattern = date.fromisoformat(iso_day), i18n.text("kiosk.date.day", lang)
+    plain = _plain_day_label(day, pattern, lang)
+    if plain is not None:
+        return plain
+    from babel.dates import format_date     # a pattern or a language the names above do not cover
 
-    return format_date(date.fromisoformat(iso_day), i18n.text("kiosk.date.day", lang),
-                       locale=BABEL_LOCALES.get(lang, lang.replace("-", "_")))
+    return format_date(day, pattern, locale=BABEL_LOCALES.get(lang, lang.replace("-", "_")))
 
 
 class FormState:

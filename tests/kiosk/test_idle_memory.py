@@ -1,9 +1,10 @@
 """What an idle kiosk does not load (docs/kiosk.md, "Memory on a village station"), on a real offscreen kiosk.
 
 A kiosk in a subprocess, prepared as ``hallq kiosk`` prepares it, against a real server: once its home screen is
-drawn, the pinyin keyboard's data is not loaded and python-escpos (with Pillow, qrcode, python-barcode and PyYAML)
-is not imported; a form with a text field then loads the pinyin data (in the background, as it opens), and the
-first ticket's document imports python-escpos. Were either loaded at start again, the idle kiosk would hold them for nothing.
+drawn, the pinyin keyboard's data is not loaded, and neither python-escpos (with Pillow, qrcode, python-barcode and
+PyYAML) nor Babel (the home screen's date is made without it: tests/kiosk/test_day_label.py) is imported; a form
+with a text field then loads the pinyin data (in the background, as it opens), and the first ticket's document
+imports python-escpos. Were any of them loaded at start again, the idle kiosk would hold it for nothing.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from kiosk.ime import engine
 from kiosk.ui.app import KioskApp
 from tests.kiosk.conftest import make_session
 
-HEAVY = ("escpos", "PIL", "qrcode", "barcode", "yaml")
+HEAVY = ("escpos", "PIL", "qrcode", "barcode", "yaml", "babel")
 app = KioskApp(make_session({url!r}), headless=True)
 seen = {{}}
 deadline = time.monotonic() + 40
