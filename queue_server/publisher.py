@@ -23,19 +23,25 @@ entries read mark what is stale, and the stale snapshots are rebuilt at most
 every ``SNAPSHOT_INTERVAL`` (0.1 s), so a burst of a hundred changes costs
 one board, not a hundred.
 
-It runs as one thread woken by each commit (``Database`` commit listener),
-with a short poll as well so commits made by other processes are seen too.
+It runs as one thread woken by each commit (``Database`` commit listener).
 With several server processes on one database, exactly one publishes: the
 one holding the ``publisher.lock`` file lock; if it dies the lock is freed
-and another takes over.
+and another takes over. The others wake it after each of their commits with
+an empty datagram on a Unix socket of its own (Linux's abstract namespace,
+named after the lock file, so nothing is left on disk when it dies), so an
+idle hall costs no polling: the journal is read again only on a wake-up and,
+as a safety net, every ``SAFETY_POLL`` (1 s). Where that socket cannot be
+had, it polls every ``poll_interval`` (20 ms) as before.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import logging
 import os
+import socket
 import threading
 import time
 from datetime import datetime, timedelta
@@ -54,6 +60,8 @@ log = logging.getLogger("hallq.publisher")
 
 PERIODIC = 15.0  # seconds between refreshes of time-dependent snapshots (waits, opening state)
 SNAPSHOT_INTERVAL = 0.1  # at most ten snapshot sets a second, however many changes; calls are never held back
+SAFETY_POLL = 1.0  # with the wake socket: how often the journal is read anyway (a write that woke no one)
+BATCH = 1000  # journal entries read per step; a full batch steps again at once
 
 
 class _Dirty:
@@ -83,7 +91,12 @@ class Publisher:
         self.conn: Connection | None = None
         self.lock_path = data_dir / "publisher.lock"
         self.replay_max_age = replay_max_age
-        self.poll_interval = poll_interval
+        self.poll_interval = poll_interval  # without the wake socket; with it, SAFETY_POLL
+        self.safety_poll = SAFETY_POLL
+        self._wake_address = _wake_address(self.lock_path)
+        self._inbox: socket.socket | None = None  # the leader's wake socket
+        self._outbox: socket.socket | None = None  # a follower's, to wake the leader after its commits
+        self._outbox_lock = threading.Lock()
         self._wake = threading.Event()
         self._full = threading.Event()
         self._stop = threading.Event()
@@ -104,7 +117,7 @@ class Publisher:
     # -- lifecycle ------------------------------------------------------------------
 
     def start(self) -> None:
-        self.db.add_commit_listener(self._wake.set)
+        self.db.add_commit_listener(self._committed)
         self._thread = threading.Thread(target=self._run, name="mqtt-publisher", daemon=True)
         self._thread.start()
 
@@ -115,12 +128,57 @@ class Publisher:
             self._thread.join(timeout)
         if self.conn is not None:
             self.conn.stop()
+        for sock in (self._inbox, self._outbox):
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)  # ends the wake listener's recv
+                except OSError:
+                    pass
+                sock.close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
 
     def wake(self) -> None:
         self._wake.set()
+
+    def _committed(self) -> None:
+        """A commit of this process: wake this publisher, or, when another process leads, that one."""
+        self._wake.set()
+        if self._lock_fd is None:
+            self._wake_leader()
+
+    def _wake_leader(self) -> None:
+        try:
+            with self._outbox_lock:
+                if self._outbox is None:
+                    self._outbox = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                    self._outbox.setblocking(False)
+                self._outbox.sendto(b"", self._wake_address)
+        except OSError:
+            # no leader yet (it reads the journal from its cursor when it starts), or its queue is full of
+            # wake-ups already; either way this commit is read
+            pass
+
+    def _open_inbox(self) -> None:
+        """Listen for the other processes' commits; without it, poll every ``poll_interval``."""
+        try:
+            inbox = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            inbox.bind(self._wake_address)
+        except OSError as e:
+            log.warning("the other server processes cannot wake the publisher (%s); polling the journal every %g s",
+                        e, self.poll_interval)
+            return
+        self._inbox = inbox
+        threading.Thread(target=self._listen, args=(inbox,), name="mqtt-publisher-wake", daemon=True).start()
+
+    def _listen(self, inbox: socket.socket) -> None:
+        while not self._stop.is_set():
+            try:
+                inbox.recv(16)
+            except OSError:  # closed by stop()
+                return
+            self._wake.set()
 
     @property
     def leader(self) -> bool:
@@ -136,6 +194,7 @@ class Publisher:
             os.close(fd)
             return False
         self._lock_fd = fd
+        self._open_inbox()  # before the cursor is read: a commit after it wakes us
         saved = self.db.connection().execute("SELECT value FROM meta WHERE key = 'published_seq'").fetchone()
         top = self.db.connection().execute("SELECT COALESCE(MAX(seq), 0) FROM journal").fetchone()[0]
         self.cursor = int(saved[0]) if saved else top
@@ -172,9 +231,10 @@ class Publisher:
                 self._stop.wait(0.5)
 
     def _next_wait(self) -> float:
+        poll = self.safety_poll if self._inbox is not None else self.poll_interval
         if self._dirty.pending:
-            return max(0.0, min(self.poll_interval, self._last_snapshot + SNAPSHOT_INTERVAL - time.monotonic()))
-        return self.poll_interval
+            return max(0.0, min(poll, self._last_snapshot + SNAPSHOT_INTERVAL - time.monotonic()))
+        return poll
 
     def _step(self) -> None:
         conn = self.conn
@@ -187,9 +247,11 @@ class Publisher:
             self._last.clear()
             self.snap.refresh_names(db)
             self._dirty.everything = True
-        rows = db.execute("SELECT * FROM journal WHERE seq > ? ORDER BY seq LIMIT 1000", (self.cursor,)).fetchall()
+        rows = db.execute("SELECT * FROM journal WHERE seq > ? ORDER BY seq LIMIT ?", (self.cursor, BATCH)).fetchall()
         if rows:
             self._take_rows(db, rows, now)
+            if len(rows) == BATCH and self.cursor == rows[-1]["seq"]:
+                self._wake.set()  # more waiting: the next step reads them without waiting for a wake-up
         if time.monotonic() - self._last_periodic > PERIODIC:
             self._dirty.everything = True  # waits and opening state change with time; unchanged payloads are skipped
         # calls went out above as they came; snapshots are coalesced to one set per SNAPSHOT_INTERVAL
@@ -304,6 +366,12 @@ class Publisher:
                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (str(self.cursor),))
         self._cursor_saved = self.cursor
         self._cursor_saved_at = time.monotonic()
+
+
+def _wake_address(lock_path: Path) -> bytes:
+    """The leader's wake socket: in Linux's abstract namespace (freed with the process), one per data directory."""
+    digest = hashlib.sha256(str(lock_path.resolve()).encode()).hexdigest()[:32]
+    return b"\0hallq-publisher-" + digest.encode()
 
 
 def _without_time(payload: dict[str, Any]) -> bytes:
