@@ -121,7 +121,7 @@ def descendants(pid: int) -> list[int]:
 
 
 def part_of(pid: int) -> str | None:
-    """Which part of the station a process is, from its command line (None: a short-lived helper)."""
+    """Which part of the station a process is, from its command line (None: it has gone)."""
     try:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         comm = Path(f"/proc/{pid}/comm").read_text().strip()
@@ -134,9 +134,11 @@ def part_of(pid: int) -> str | None:
         sub = args[args.index("launcher") + 1] if args.index("launcher") + 1 < len(args) else ""
         return {"start": "supervisor (hallq start)", "serve": "server", "board": "board", "announce": "announcer",
                 "kiosk": "kiosk", "devices": "gateway"}.get(sub, sub)
+    if "queue_server.wsgi" in args:  # hallq serve, once it has prepared the hall, runs Granian from a fresh Python
+        return "server"
     if any("granian" in a for a in args) or comm.startswith("granian") or "multiprocessing" in " ".join(args):
         return "server"
-    return None
+    return f"other ({comm})"  # counted, never dropped: a part whose command line changed stays in the sum
 
 
 def cpu_ticks(pid: int) -> int:
