@@ -70,14 +70,22 @@ class Tx:
     now: datetime
     journaled: list[int] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
+    # ``now`` as text (at, day), formatted once: an action asks for them ten times and more
+    _texts: tuple[datetime, str, str] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def _format(self) -> tuple[datetime, str, str]:
+        texts = self._texts = (self.now, iso(self.now), self.now.date().isoformat())
+        return texts
 
     @property
     def at(self) -> str:
-        return iso(self.now)
+        texts = self._texts
+        return (texts if texts is not None and texts[0] is self.now else self._format())[1]
 
     @property
     def day(self) -> str:
-        return self.now.date().isoformat()
+        texts = self._texts
+        return (texts if texts is not None and texts[0] is self.now else self._format())[2]
 
     @property
     def rules(self) -> QueueRules:
