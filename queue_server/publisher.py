@@ -346,12 +346,12 @@ class Publisher:
 
     def _send(self, topic_def: contract.Topic, topic: str, payload: dict[str, Any], force: bool = False) -> bool:
         if topic_def.retained and not force:
-            # skip a retained publish identical to the last one but for its timestamp (compared before the
-            # payload is encoded: most snapshots of a flush are unchanged)
+            # skip a retained publish identical to the last one but for its timestamp (most snapshots of a
+            # flush are unchanged); the one that goes out is built from the same encoding
             stable = _without_time(payload)
             if self._last.get(topic) == stable:
                 return True
-            ok = self.conn.publish(topic, contract.encode(topic_def, payload), qos=topic_def.qos, retain=True)
+            ok = self.conn.publish(topic, _encode(topic_def, payload, stable), qos=topic_def.qos, retain=True)
             if ok:
                 self._last[topic] = stable
             return ok
@@ -375,7 +375,24 @@ def _wake_address(lock_path: Path) -> bytes:
 
 
 def _without_time(payload: dict[str, Any]) -> bytes:
-    # not sorted: a snapshot is built in the same order every time, and a differing order would only
-    # publish the same state once more
+    """The payload less its ``updated_at``, encoded as :func:`hallq.contract.encode` encodes (so that
+    :func:`_encode` can reuse it). Not sorted: a snapshot is built in the same order every time, and a
+    differing order would only publish the same state once more."""
     return json.dumps({k: v for k, v in payload.items() if k != "updated_at"}, ensure_ascii=False,
-                      default=str).encode()
+                      separators=(",", ":")).encode()
+
+
+_VERSION = b'{"version":' + str(contract.VERSION).encode()
+
+
+def _encode(topic_def: contract.Topic, payload: dict[str, Any], stable: bytes) -> bytes:
+    """``contract.encode(topic_def, payload)``, byte for byte, from ``stable`` (:func:`_without_time`) when
+    ``updated_at`` is the payload's last key (every snapshot's): its one encoding, not a second."""
+    keys = list(payload)
+    if "version" in payload or (keys and "updated_at" in payload and keys[-1] != "updated_at"):
+        return contract.encode(topic_def, payload)
+    body = _VERSION + (b"," + stable[1:] if stable != b"{}" else b"}")
+    if "updated_at" in payload:
+        stamp = json.dumps(payload["updated_at"], ensure_ascii=False).encode()
+        body = body[:-1] + b',"updated_at":' + stamp + b"}"
+    return body
