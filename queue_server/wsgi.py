@@ -42,6 +42,7 @@ ENV_CLOCK = "HALLQ_SERVE_CLOCK"  # ISO start of a virtual clock, or absent for t
 ENV_DATA = "HALLQ_SERVE_DATA_DIR"
 ENV_WORKERS = "HALLQ_SERVE_WORKERS"  # what the workers report in GET /health (benchmarks label their figures with it)
 ENV_THREADS = "HALLQ_SERVE_THREADS"
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 
 def app_from_environment():
@@ -104,6 +105,9 @@ def serve(config_path: str, host: str, port: int, workers: int = 1, threads: int
     granian = {"address": host, "port": port, "workers": workers, "blocking_threads": threads,
                "log_access": access_log, **{k: str(v) for k, v in https.items()},
                "broker_pid": broker.proc.pid if broker is not None and broker.proc is not None else None}
+    # A stop asked for during the exec waits, blocked, until the new process can stop the broker too (a blocked
+    # signal stays pending across exec, and the mask is inherited): see run_granian
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
         for stream in (sys.stdout, sys.stderr):  # what this process said is not lost with its buffers
             stream.flush()
@@ -111,6 +115,7 @@ def serve(config_path: str, host: str, port: int, workers: int = 1, threads: int
             handler.flush()
         os.execv(sys.executable, [sys.executable, "-m", "queue_server.wsgi", json.dumps(granian)])
     except BaseException:  # exec failed: nothing else will stop the broker
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         if broker is not None:
             broker.stop()
         raise
@@ -130,11 +135,20 @@ def run_granian(settings: dict) -> None:
         if key in settings:
             settings[key] = Path(settings[key])
     try:
+        # serve() blocked SIGTERM and SIGINT over the exec. Until Granian sets its own handlers, a stop ends this
+        # process through the finally below, which stops the broker (SIGTERM's default action would not)
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, _stop_before_serving)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         Granian("queue_server.wsgi:app_from_environment", factory=True, interface=Interfaces.WSGI, backlog=512,
                 respawn_failed_workers=True, log_level="warning", **settings).serve()
     finally:
         if broker_pid is not None:
             _stop_child(broker_pid)
+
+
+def _stop_before_serving(signum: int, _frame) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _stop_child(pid: int, timeout: float = 5.0) -> None:

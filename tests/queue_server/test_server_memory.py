@@ -15,6 +15,7 @@ shared object mapped, so they see what the processes really loaded, whatever imp
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -70,3 +71,23 @@ def test_the_sealing_code_imports_cryptography_at_its_first_seal():
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_stop_asked_for_during_the_exec_still_stops_the_broker(tmp_path):
+    """serve() blocks SIGTERM over its exec; the new process stops the broker if the stop came before Granian
+    set its own handlers. Played exactly: a stand-in broker child, SIGTERM sent while blocked, then the exec."""
+    pid_file = tmp_path / "broker.pid"
+    code = (
+        "import json, os, signal, subprocess, sys\n"
+        "from queue_server import wsgi\n"
+        "broker = subprocess.Popen(['sleep', '300'])\n"
+        f"open({str(pid_file)!r}, 'w').write(str(broker.pid))\n"
+        "signal.pthread_sigmask(signal.SIG_BLOCK, wsgi.STOP_SIGNALS)  # as serve() does before its exec\n"
+        "os.kill(os.getpid(), signal.SIGTERM)  # the stop arrives now: pending across the exec\n"
+        "settings = {'address': '127.0.0.1', 'port': 1, 'workers': 1, 'blocking_threads': 1,\n"
+        "            'log_access': False, 'broker_pid': broker.pid}\n"
+        "os.execv(sys.executable, [sys.executable, '-m', 'queue_server.wsgi', json.dumps(settings)])\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    broker = int(pid_file.read_text())
+    assert proc.returncode == 128 + signal.SIGTERM, proc.stderr[-2000:]
+    assert not Path(f"/proc/{broker}").exists(), "the broker outlived the server stopped during its exec"
