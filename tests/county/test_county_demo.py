@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from county.pgcluster import pg_bin
-from hallq.client import HallClient, free_port
+from hallq.client import HallClient, free_ports
 from hallq.demo import DEMO_PASSWORD
 from hallq.testing import wait_until
 from launcher.county import DEFAULT_DEMO, load_demo, write_county
@@ -27,11 +27,12 @@ def _small_demo(tmp_path: Path) -> Path:
     """The sample county's centre and one village station, on free ports."""
     raw = tomllib.loads(DEFAULT_DEMO.read_text(encoding="utf-8"))
     text = DEFAULT_DEMO.read_text(encoding="utf-8")
-    for key in ("platform", "broker", "postgres"):
-        text = text.replace(f"{key} = {raw['ports'][key]} ", f"{key} = {free_port()} ", 1)
+    ports = iter(free_ports(3 + 2 * len(raw["halls"])))  # all different: a hall on the platform's port answered
+    for key in ("platform", "broker", "postgres"):  # its sign-in with 400 once
+        text = text.replace(f"{key} = {raw['ports'][key]} ", f"{key} = {next(ports)} ", 1)
     for h in raw["halls"]:
-        text = text.replace(f"port = {h['port']}\n", f"port = {free_port()}\n", 1)
-        text = text.replace(f"mqtt_port = {h['mqtt_port']}\n", f"mqtt_port = {free_port()}\n", 1)
+        text = text.replace(f"port = {h['port']}\n", f"port = {next(ports)}\n", 1)
+        text = text.replace(f"mqtt_port = {h['mqtt_port']}\n", f"mqtt_port = {next(ports)}\n", 1)
     path = tmp_path / "demo.toml"
     path.write_text(text, encoding="utf-8")
     return path
