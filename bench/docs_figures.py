@@ -138,7 +138,18 @@ def _header(data: dict, path: Path, link: str) -> str:
     return (f"Generated from [`{path.name}`]({link}): `{data['command']}`, {data['generated'][:10]}, commit "
             f"`{data.get('git')}`{dirty}; {data['runs_per_benchmark']} runs of each benchmark, in turns; "
             f"{m.get('cpus')} × {m.get('cpu_model', '?')}, load average {m.get('load_average_1_5_15', '?')} "
-            f"at the start (the load generators share these cores). Each figure: the median of the runs (min–max).")
+            f"at the start (the load generators share these cores){_speed(data)}. Each figure: the median of the runs "
+            f"(min–max).")
+
+
+def _speed(data: dict) -> str:
+    """The reference work's CPU time over the runs (bench/calibrate.py), where the file has it: how fast the
+    cores were in this spell, so a figure of CPU per operation can be told from the machine's mood."""
+    times = [r["calibration_ms"] for b in data["benchmarks"].values() for r in b["runs"] if "calibration_ms" in r]
+    if not times:
+        return ""
+    return (f"; the machine's speed: the reference work of `bench/calibrate.py` took {fmt_spread(times, 0, ' ms')} "
+            f"of CPU before the runs (more is slower)")
 
 
 def _summary(path: Path | None) -> str:

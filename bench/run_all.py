@@ -10,6 +10,10 @@ The server benchmarks run with the broker of ``--broker`` (default the
 hall's own; ``--broker hall,mosquitto`` runs each with both, side by side:
 the second is kept as ``<name>@mosquitto``).
 
+Right before every run the machine's speed is taken (bench/calibrate.py: a fixed
+piece of work timed in CPU time) and kept with the run as ``calibration_ms``,
+so a slower spell of shared cores shows beside the figures it made dearer.
+
 The figures in docs/performance.md and the README, in one command (a quiet machine, about an hour):
 
     .venv/bin/python bench/run_all.py --runs 3 --docs
@@ -31,10 +35,11 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from calibrate import calibration_ms
 from common import ROOT, machine
 
 HERE = Path(__file__).resolve().parent
-HELPERS = {"common.py", "run_all.py", "compare.py", "docs_figures.py", "spread.py"}  # not benchmarks
+HELPERS = {"common.py", "run_all.py", "compare.py", "docs_figures.py", "spread.py", "calibrate.py"}  # not benchmarks
 FORMAT = 2  # every run kept per benchmark ("runs"); bench/docs_figures.py reads only this format
 # --quick: a few seconds each, to see that every benchmark works; such a file is labelled and never rendered
 QUICK = {"issue": ["--seconds", "3", "--warmup", "1"], "call": ["--seconds", "3"],
@@ -130,7 +135,9 @@ def main(argv: list[str] | None = None) -> int:
                 key = name if broker in (None, "hall") else f"{name}@{broker}"
                 extra = (QUICK.get(name, []) if args.quick else []) + (["--broker", broker] if broker else [])
                 print(f"run_all: {key} run {i + 1}/{args.runs} ...", file=sys.stderr, flush=True)
+                speed = calibration_ms()  # the cores' speed right before this run (bench/calibrate.py)
                 entry = run(script, args.timeout, extra)
+                entry["calibration_ms"] = speed
                 slot = results.setdefault(key, {"script": script.name, "arguments": extra, "runs": []})
                 slot["runs"].append(entry)
                 slot["ok"] = all(r["ok"] for r in slot["runs"])

@@ -112,3 +112,20 @@ def test_the_wrk_script_sends_a_new_idempotency_key_and_the_device_key_with_ever
     lua = (ROOT / "bench" / "wrk" / "issue.lua").read_text(encoding="utf-8")
     assert '["Idempotency-Key"] = prefix .. counter' in lua and "counter = counter + 1" in lua
     assert '["Authorization"] = "Bearer " .. device_key' in lua
+
+
+def test_the_machine_speed_taken_before_each_run_is_shown_with_the_figures(tmp_path):
+    data = run_file(tmp_path, "performance-2026-12-07.json", "2026-12-07T10:00:00+00:00")
+    assert "reference work" not in docs_figures._summary(tmp_path / "performance-2026-12-07.json")  # older files
+    for run, ms in zip(data["benchmarks"]["issue"]["runs"], (120.0, 80.0, 95.0)):
+        run["calibration_ms"] = ms
+    (tmp_path / "performance-2026-12-07.json").write_text(json.dumps(data), encoding="utf-8")
+    text = docs_figures._summary(tmp_path / "performance-2026-12-07.json")
+    assert "the reference work of `bench/calibrate.py` took 95 ms (80–120) of CPU" in text
+
+
+def test_the_reference_work_is_timed_in_cpu_time_and_is_the_same_work_each_time():
+    import calibrate
+
+    assert calibrate._work() == calibrate._work()  # a fixed amount of work, not a fixed time
+    assert calibrate.calibration_ms(rounds=1) > 0
