@@ -100,7 +100,22 @@ def load_demo(path: Path, only: list[str] | None = None) -> dict:
             if h.get("parent") not in kept:
                 h.pop("parent", None)
             h["routes"] = [r for r in h.get("routes", []) if (r.get("to") or h.get("parent")) in kept]
+    shared = _shared_ports(raw)
+    if shared:
+        raise DemoError(f"{path}: two parts would listen on the same port: {'; '.join(shared)}. Give each its own")
     return raw
+
+
+def _shared_ports(raw: dict) -> list[str]:
+    """Each port that two parts of the description would listen on, with their names (the second part to
+    start would fail, or, worse, a hall's server would answer the platform's requests)."""
+    owners: dict[int, list[str]] = {}
+    for key in ("platform", "broker", "postgres"):
+        owners.setdefault(raw["ports"][key], []).append(f"[ports] {key}")
+    for h in raw["halls"]:
+        owners.setdefault(h["port"], []).append(f"hall {h['site']} port")
+        owners.setdefault(h["mqtt_port"], []).append(f"hall {h['site']} mqtt_port")
+    return [f"{port} ({' and '.join(names)})" for port, names in owners.items() if len(names) > 1]
 
 
 def _toml_str(value: str) -> str:

@@ -118,3 +118,21 @@ def test_a_small_county_runs_and_both_halls_events_reach_the_platform(tmp_path):
         for port in (h["port"], h["mqtt_port"]):
             with __import__("socket").socket() as s:
                 assert s.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open after the stop"
+
+
+def test_a_description_giving_two_parts_one_port_is_refused_naming_both(tmp_path):
+    from launcher.county import DemoError
+
+    raw = tomllib.loads(DEFAULT_DEMO.read_text(encoding="utf-8"))
+    text = DEFAULT_DEMO.read_text(encoding="utf-8")
+    first, second = raw["halls"][0], raw["halls"][1]
+    text = text.replace(f"port = {second['port']}\n", f"port = {raw['ports']['platform']}\n", 1)
+    text = text.replace(f"mqtt_port = {second['mqtt_port']}\n", f"mqtt_port = {first['mqtt_port']}\n", 1)
+    path = tmp_path / "demo.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DemoError) as refused:
+        load_demo(path)
+    said = str(refused.value)
+    assert f"{raw['ports']['platform']} ([ports] platform and hall {second['site']} port)" in said
+    assert f"{first['mqtt_port']} (hall {first['site']} mqtt_port and hall {second['site']} mqtt_port)" in said
+    assert load_demo(DEFAULT_DEMO)["halls"]  # the sample itself is fine
