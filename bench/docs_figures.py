@@ -103,6 +103,10 @@ ROWS: list[tuple] = [
     ("station", "… idle: the board's RSS", ("idle_summary", "board_rss_mb"), 1, " MB", "≤ 150 MB", 150, "<=", 1),
     ("station", "… peak hour: call → board drawn, p99", ("peak", "call_to_board_drawn", "p99_ms"), 1, " ms",
      "≤ 100 ms", 100, "<=", 1),
+    ("cost", "instructions per ticket issued, the server's request path in one thread (callgrind: the same on "
+     "any day)", ("instructions_per_ticket",), 3, " M", "–", None, "<=", 1e-6),
+    ("cost", "instructions per call next with completion, the same way", ("instructions_per_call",), 3, " M", "–",
+     None, "<=", 1e-6),
 ]
 
 
@@ -111,6 +115,8 @@ def as_run(result: dict) -> str:
     sy = result.get("system")
     if not sy:
         return "no server"
+    if "in_process" in sy:  # bench_cost: the app called in-process, no HTTP server, no broker
+        return sy["in_process"]
     broker = {"hall": "hall's own broker", "mosquitto": "own Mosquitto", "none": "no broker"}.get(
         sy.get("broker_choice"), str(sy.get("broker_choice")))
     link = "" if sy.get("mqtt_link") in ("connected", "follower") else f" ({sy.get('mqtt_link')})"
