@@ -26,6 +26,7 @@ from werkzeug.exceptions import ClientDisconnected
 from werkzeug.http import HTTP_STATUS_CODES
 
 from queue_server import api
+from queue_server.domain.service import Answer
 from queue_server.readmodel.settings import sync as sync_settings
 
 MAX_BODY = 8192  # bytes; a kiosk's or a window's body is under 200, larger ones go the general way (and its 413)
@@ -111,7 +112,9 @@ class HotPath:
                 api.admit_window(state, op, actor, path)
             raise
         result = handler(state, actor, body, (actor.label, key) if key else None, path)
-        return f"{self.app.json.dumps(result, separators=(',', ':'))}\n".encode()
+        # an answer remembered for its key carries the same JSON as its text: not encoded twice
+        text = result.text if isinstance(result, Answer) else self.app.json.dumps(result, separators=(',', ':'))
+        return f"{text}\n".encode()
 
     def _refusal(self, environ: dict[str, Any], start_response: StartResponse, error: Exception):
         """The app's own answer to ``error``, as if the route had raised it."""

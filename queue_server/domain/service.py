@@ -67,6 +67,19 @@ class _Desk:
         return self if service is None else self.cls(service)
 
 
+class Answer(dict):
+    """An answer remembered for a request key, with the JSON text stored for it: compact and not ASCII-escaped,
+    the very bytes the API writes for it (``app.json.dumps(answer, separators=(',', ':'))``: the app's JSON is
+    ``ensure_ascii=False``, ``sort_keys=False``), so the hot path sends that text instead of encoding the same
+    dict again (queue_server/hotpath.py). Whoever changes the dict must not send ``text``."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, answer: dict[str, Any], text: str) -> None:
+        super().__init__(answer)
+        self.text = text
+
+
 class QueueService:
     def __init__(self, db: Database, hall: Hall) -> None:
         self.db = db
@@ -129,9 +142,10 @@ class QueueService:
                         raise _Replayed(_replayed_error(row["status"], stored))
                     return cast(T, {**stored, "replayed": True})  # what takes a request key answers a dict
                 result = fn(tx)
+                text = json.dumps(result, ensure_ascii=False, separators=(",", ":"))
                 tx.conn.execute("INSERT INTO requests (client, key, status, response, created_at) VALUES (?,?,?,?,?)",
-                                (client, key, 200, json.dumps(result, ensure_ascii=False), tx.at))
-                return result
+                                (client, key, 200, text, tx.at))
+                return cast(T, Answer(cast(dict[str, Any], result), text))
         except _Replayed as r:
             raise r.error from None
         except DomainError as e:

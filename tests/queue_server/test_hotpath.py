@@ -238,3 +238,18 @@ def test_the_window_s_rule_comes_before_the_body_and_a_retry_both_ways(client, b
     again = client.post("/api/v1/windows/1/call-next", json={}, headers={**clerk, "Idempotency-Key": "k1"})
     assert again.status_code == 200 and again.get_json()["replayed"] is True
     assert again.get_json()["seq"] == first.get_json()["seq"]
+
+
+def test_an_answer_remembered_for_its_key_is_sent_as_stored_byte_for_byte(app, state, client, business, general_calls,
+                                                                          clerk):
+    """With an Idempotency-Key, the hot path sends the JSON text stored for the key (the answer is encoded once):
+    the very bytes the route writes for that answer, and what a retry is answered from."""
+    assert client.post("/api/v1/tickets", json={"business": business}, headers=KIOSK).status_code == 201
+    for path, headers in (("/api/v1/tickets", KIOSK), ("/api/v1/windows/1/call-next", clerk)):
+        key, before = f"once-{len(path)}", len(general_calls)
+        r = client.post(path, json={"business": business} if "tickets" in path else {"complete_current": True},
+                        headers={**headers, "Idempotency-Key": key})
+        assert r.status_code in (200, 201) and len(general_calls) == before  # the hot path took it
+        assert r.data == f"{app.json.dumps(r.get_json(), separators=(',', ':'))}\n".encode()
+        stored = state.db.connection().execute("SELECT response FROM requests WHERE key = ?", (key,)).fetchone()[0]
+        assert r.data == f"{stored}\n".encode()
