@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from hallq import contract
-from hallq.mqtt import Connection
+from hallq.mqtt import Connection, Waker
 from queue_server.db import Database
 from queue_server.domain import actions
 from queue_server.domain.actions import Stale
@@ -97,7 +97,7 @@ class Publisher:
         self._inbox: socket.socket | None = None  # the leader's wake socket
         self._outbox: socket.socket | None = None  # a follower's, to wake the leader after its commits
         self._outbox_lock = threading.Lock()
-        self._wake = threading.Event()
+        self._wake = Waker()  # commits set it; the MQTT I/O waits on it together with the broker's socket
         self._full = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -204,7 +204,7 @@ class Publisher:
         self.conn.on_connect(self._wake.set)
         for topic_filter, handler in self.subscriptions:
             self.conn.subscribe(topic_filter, handler, qos=0)
-        self.conn.start()
+        self.conn.start(self._wake)  # its network I/O runs in this thread, in _wait()
         log.info("publishing hall state to %s (from journal seq %d)", self.conn.address, self.cursor)
         return True
 
@@ -214,7 +214,7 @@ class Publisher:
                 if not self._try_lead():
                     self._stop.wait(1.0)
                     continue
-            self._wake.wait(self._next_wait())
+            self._wait(self._next_wait())
             self._wake.clear()
             if self._stop.is_set():
                 break
@@ -229,6 +229,17 @@ class Publisher:
                     self._last_failure_log = now
                 self._failing_since = self._failing_since or now
                 self._stop.wait(0.5)
+
+    def _wait(self, timeout: float) -> None:
+        """Until woken or ``timeout``, doing the connection's I/O meanwhile (acknowledgements, keepalive)."""
+        conn = self.conn
+        assert conn is not None, "only the leader waits on its connection"
+        deadline = time.monotonic() + timeout
+        while not self._wake.is_set() and not self._stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            conn.serve(left)
 
     def _next_wait(self) -> float:
         poll = self.safety_poll if self._inbox is not None else self.poll_interval
