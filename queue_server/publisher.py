@@ -235,15 +235,14 @@ class Publisher:
         conn = self.conn
         assert conn is not None, "only the leader waits on its connection"
         deadline = time.monotonic() + timeout
-        while not self._wake.is_set() and not self._stop.is_set():
-            left = deadline - time.monotonic()
-            if left <= 0:
+        while True:
+            conn.serve(max(0.0, deadline - time.monotonic()))  # at least once: it also reconnects
+            if self._wake.is_set() or self._stop.is_set() or time.monotonic() >= deadline:
                 return
-            conn.serve(left)
 
     def _next_wait(self) -> float:
         poll = self.safety_poll if self._inbox is not None else self.poll_interval
-        if self._dirty.pending:
+        if self._dirty.pending and self.conn is not None and self.conn.connected.is_set():  # (flushed once connected)
             return max(0.0, min(poll, self._last_snapshot + SNAPSHOT_INTERVAL - time.monotonic()))
         return poll
 
