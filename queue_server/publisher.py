@@ -23,7 +23,11 @@ entries read mark what is stale, and the stale snapshots are rebuilt at most
 every ``SNAPSHOT_INTERVAL`` (0.1 s), so a burst of a hundred changes costs
 one board, not a hundred.
 
-It runs as one thread woken by each commit (``Database`` commit listener).
+It runs as one thread woken by each commit (``Database`` commit listener),
+which also does its MQTT connection's network I/O (``Connection.start(waker)``:
+no paho network thread; it waits on the commits' wake-ups and the broker's
+socket together, writes a step's messages in one go and reads the
+acknowledgements when it is awake anyway).
 With several server processes on one database, exactly one publishes: the
 one holding the ``publisher.lock`` file lock; if it dies the lock is freed
 and another takes over. The others wake it after each of their commits with
