@@ -170,6 +170,8 @@ class Connection:
             readable, writable, _ = select.select(waits, [sock] if c.want_write() else [], [], timeout)
         except (OSError, ValueError):  # the socket was closed under us
             return
+        if waker is not None and waker in readable and not waker.is_set():
+            waker.drain()
         if lazy or sock in readable or (getattr(sock, "pending", None) and sock.pending()):
             self._unread = 0
             c.loop_read()
@@ -369,6 +371,11 @@ class Waker:
 
     def clear(self) -> None:
         self._set = False  # before draining: a set() from now on writes again
+        self.drain()
+
+    def drain(self) -> None:
+        """Empty the descriptor, leaving the flag: a set() that flagged before a clear() but wrote after it
+        leaves it readable with the flag down, which would wake every select() until drained."""
         try:
             os.eventfd_read(self._fd)
         except (BlockingIOError, OSError):
@@ -377,6 +384,8 @@ class Waker:
     def wait(self, timeout: float | None = None) -> bool:
         if not self._set:
             select.select([self._fd], [], [], timeout)
+            if not self._set:
+                self.drain()
         return self._set
 
 

@@ -8,6 +8,8 @@ connection to a broker that drops a client silent for 1.5 keepalives.
 
 from __future__ import annotations
 
+import os
+import select
 import threading
 
 import pytest
@@ -102,3 +104,6 @@ def test_the_waker_wakes_a_select_and_clears():
     w.set()  # again: nothing more to drain
     w.clear()
     assert not w.is_set() and not w.wait(0.01)
+    os.eventfd_write(w.fileno(), 1)  # a set() that flagged before the last clear() and wrote after it
+    assert not w.wait(5)  # a stray write: drained, the flag stays down
+    assert not select.select([w], [], [], 0)[0], "still readable: every later wait would return at once"
