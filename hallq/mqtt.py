@@ -13,6 +13,12 @@ through :class:`Connection`:
   state are restored;
 * it never raises into the caller because the broker is away: ``publish``
   returns False and the caller decides what to keep for later.
+
+By default paho's network thread does the I/O (``start()``). A process that
+publishes from one thread of its own (the server's publisher) can run the I/O
+in that thread instead (``start(waker)``, then ``serve()`` in its loop): no
+hand-off to paho's thread per message and per acknowledgement, and a step's
+messages go out in one write.
 """
 
 from __future__ import annotations
@@ -20,11 +26,15 @@ from __future__ import annotations
 import json
 import logging
 import os
+import select
 import socket
 import ssl
 import threading
+import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as paho
@@ -34,6 +44,11 @@ from hallq.clock import iso, utc_now
 from hallq.contract import STATUS, encode
 
 log = logging.getLogger("hallq.mqtt")
+
+# With start(waker): up to ACK_BATCH acknowledgements wait up to ACK_WAIT to be read when the thread wakes
+# anyway (at 100 calls/s, the next commit), instead of waking it once more each; more are read at once
+ACK_WAIT = 0.05
+ACK_BATCH = 10
 
 
 @dataclass(frozen=True)
@@ -83,6 +98,12 @@ class Connection:
         self._handlers: list[tuple[str, Callable[[str, bytes, bool], None]]] = []
         self._subscriptions: dict[str, int] = {}
         self._stopping = False
+        self._waker: Waker | None = None  # set when the caller's thread runs the I/O (start(waker))
+        self._io_thread = 0
+        self._retry_at = 0.0  # with start(waker): when to try to connect again
+        self._retry_delay = 0.0
+        self._unread = 0  # with start(waker): messages published since the last read (their PUBACKs to come)
+        self._sent_at = 0.0
 
         c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=self.client_id,
                         clean_session=clean_session, protocol=paho.MQTTv311)
@@ -103,10 +124,95 @@ class Connection:
 
     # -- lifecycle -------------------------------------------------------------
 
-    def start(self) -> None:
-        """Connect in the background; returns at once, even if the broker is down."""
+    def start(self, waker: Waker | None = None) -> None:
+        """Connect in the background; returns at once, even if the broker is down.
+
+        With a ``waker``, no network thread: the calling thread must then call :meth:`serve` in its
+        loop (it connects, reconnects, writes, reads and pings there), and ``waker`` is set when
+        another thread publishes."""
         self.client.connect_async(self.address.host, self.address.port, keepalive=self.keepalive)
-        self.client.loop_start()
+        if waker is None:
+            self.client.loop_start()
+            return
+        self._waker = waker
+        self._io_thread = threading.get_ident()
+        # publish() only queues; serve() writes what a step queued in one go
+        self.client.on_socket_register_write = self._queued_elsewhere
+
+    def serve(self, timeout: float) -> None:
+        """With ``start(waker)``: write what is queued, then wait up to ``timeout`` (at most 1 s) for
+        the broker or the waker, and do what came (reads, acknowledgements, keepalive, reconnects).
+        Returns early when the waker is set; the caller clears it."""
+        assert self._waker is not None, "serve() is for a connection started with a waker"
+        self._io(min(timeout, 1.0), self._waker)
+
+    def _io(self, timeout: float, waker: Waker | None) -> None:
+        c = self.client
+        sock = c.socket()
+        if sock is None:
+            sock = self._reconnect()
+            if sock is None:
+                if waker is not None:
+                    waker.wait(max(0.0, min(timeout, self._retry_at - time.monotonic())))
+                return
+        if c.want_write():
+            self._write(sock)
+        if waker is not None and waker.is_set():
+            timeout = 0.0
+        if getattr(sock, "pending", None) and sock.pending():  # TLS: bytes already decrypted
+            timeout = 0.0
+        waits: list[Any] = [sock] if waker is None else [sock, waker]
+        lazy = waker is not None and 0 < self._unread < ACK_BATCH and time.monotonic() < self._sent_at + ACK_WAIT
+        if lazy:  # only acknowledgements to come: read them when woken anyway, or in ACK_WAIT
+            waits.remove(sock)
+            timeout = max(0.0, min(timeout, self._sent_at + ACK_WAIT - time.monotonic()))
+        try:
+            readable, writable, _ = select.select(waits, [sock] if c.want_write() else [], [], timeout)
+        except (OSError, ValueError):  # the socket was closed under us
+            return
+        if waker is not None and waker in readable and not waker.is_set():
+            waker.drain()
+        if lazy or sock in readable or (getattr(sock, "pending", None) and sock.pending()):
+            self._unread = 0
+            c.loop_read()
+        if c.socket() is not None:
+            c.loop_misc()  # keepalive: a PINGREQ when due, the connection dropped when the broker is silent
+        sock = c.socket()
+        if sock is not None and c.want_write():
+            self._write(sock)
+
+    def _write(self, sock) -> None:
+        """All queued packets, corked: one TCP segment for a step's messages, not one each."""
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+            corked = True
+        except (OSError, AttributeError):  # not a TCP socket
+            corked = False
+        self.client.loop_write()
+        if corked:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+            except OSError:  # closed by the write's failure
+                pass
+
+    def _reconnect(self):
+        """With ``start(waker)``: try to connect when due (1 s, doubling to 5 s after each failure)."""
+        now = time.monotonic()
+        if now < self._retry_at:
+            return None
+        self._retry_delay = min(max(self._retry_delay * 2, 1.0), 5.0)
+        self._retry_at = now + self._retry_delay
+        try:
+            self.client.reconnect()
+        except OSError as e:
+            log.debug("cannot reach the broker %s: %s", self.address, e)
+            return None
+        return self.client.socket()
+
+    def _queued_elsewhere(self, client, userdata, sock) -> None:
+        """paho has something to write: wake the I/O thread when another thread queued it."""
+        if threading.get_ident() != self._io_thread and self._waker is not None:
+            self._waker.set()
 
     def wait_connected(self, timeout: float) -> bool:
         return self.connected.wait(timeout)
@@ -117,11 +223,21 @@ class Connection:
         if self.connected.is_set():
             info = self.client.publish(self.status_topic, encode(STATUS, {"state": "stopped", "at": iso(utc_now())}),
                                        qos=1, retain=True)
-            try:
-                info.wait_for_publish(timeout=2)
-            except (RuntimeError, ValueError):
-                pass
+            if self._waker is not None:  # no network thread: drive the I/O here until it is acknowledged
+                deadline = time.monotonic() + 2
+                while not info.is_published() and self.client.socket() is not None and time.monotonic() < deadline:
+                    self._io(0.1, None)
+            else:
+                try:
+                    info.wait_for_publish(timeout=2)
+                except (RuntimeError, ValueError):
+                    pass
         self.client.disconnect()
+        if self._waker is not None:
+            sock = self.client.socket()
+            if sock is not None:
+                self._write(sock)  # the DISCONNECT: the broker drops our last will
+            return
         self.client.loop_stop()
 
     # -- hooks ----------------------------------------------------------------
@@ -150,6 +266,9 @@ class Connection:
         if not self.connected.is_set():
             return False
         info = self.client.publish(topic, payload, qos=qos, retain=retain)
+        if not self._unread:
+            self._sent_at = time.monotonic()
+        self._unread += 1
         return info.rc == paho.MQTT_ERR_SUCCESS
 
     # -- paho callbacks ---------------------------------------------------------
@@ -164,6 +283,7 @@ class Connection:
             client.subscribe(topic_filter, qos)
         client.subscribe(self.status_topic, 1)  # to restore it if anything else is ever written there
         self._announce(client)
+        self._retry_delay = 0.0
         self.connected.set()
         for hook in self._hooks:
             try:
@@ -225,6 +345,48 @@ class Connection:
                     handler(msg.topic, msg.payload, bool(msg.retain))
                 except Exception:
                     log.exception("handler for %s failed on a message of %d bytes", msg.topic, len(msg.payload))
+
+
+class Waker:
+    """A ``threading.Event`` that ``select()`` can wait on with sockets (an eventfd).
+
+    Setting it again while it is set costs nothing; ``clear()`` drains it. Its descriptor is closed
+    with the object, when no thread can set it any more."""
+
+    def __init__(self) -> None:
+        self._fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        self._set = False
+        weakref.finalize(self, os.close, self._fd)
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def set(self) -> None:
+        if not self._set:
+            self._set = True
+            os.eventfd_write(self._fd, 1)
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def clear(self) -> None:
+        self._set = False  # before draining: a set() from now on writes again
+        self.drain()
+
+    def drain(self) -> None:
+        """Empty the descriptor, leaving the flag: a set() that flagged before a clear() but wrote after it
+        leaves it readable with the flag down, which would wake every select() until drained."""
+        try:
+            os.eventfd_read(self._fd)
+        except (BlockingIOError, OSError):
+            pass
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if not self._set:
+            select.select([self._fd], [], [], timeout)
+            if not self._set:
+                self.drain()
+        return self._set
 
 
 def _no_delay(client, userdata, sock) -> None:

@@ -23,7 +23,11 @@ entries read mark what is stale, and the stale snapshots are rebuilt at most
 every ``SNAPSHOT_INTERVAL`` (0.1 s), so a burst of a hundred changes costs
 one board, not a hundred.
 
-It runs as one thread woken by each commit (``Database`` commit listener).
+It runs as one thread woken by each commit (``Database`` commit listener),
+which also does its MQTT connection's network I/O (``Connection.start(waker)``:
+no paho network thread; it waits on the commits' wake-ups and the broker's
+socket together, writes a step's messages in one go and reads the
+acknowledgements when it is awake anyway).
 With several server processes on one database, exactly one publishes: the
 one holding the ``publisher.lock`` file lock; if it dies the lock is freed
 and another takes over. The others wake it after each of their commits with
@@ -49,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from hallq import contract
-from hallq.mqtt import Connection
+from hallq.mqtt import Connection, Waker
 from queue_server.db import Database
 from queue_server.domain import actions
 from queue_server.domain.actions import Stale
@@ -97,7 +101,7 @@ class Publisher:
         self._inbox: socket.socket | None = None  # the leader's wake socket
         self._outbox: socket.socket | None = None  # a follower's, to wake the leader after its commits
         self._outbox_lock = threading.Lock()
-        self._wake = threading.Event()
+        self._wake = Waker()  # commits set it; the MQTT I/O waits on it together with the broker's socket
         self._full = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -204,7 +208,7 @@ class Publisher:
         self.conn.on_connect(self._wake.set)
         for topic_filter, handler in self.subscriptions:
             self.conn.subscribe(topic_filter, handler, qos=0)
-        self.conn.start()
+        self.conn.start(self._wake)  # its network I/O runs in this thread, in _wait()
         log.info("publishing hall state to %s (from journal seq %d)", self.conn.address, self.cursor)
         return True
 
@@ -214,7 +218,7 @@ class Publisher:
                 if not self._try_lead():
                     self._stop.wait(1.0)
                     continue
-            self._wake.wait(self._next_wait())
+            self._wait(self._next_wait())
             self._wake.clear()
             if self._stop.is_set():
                 break
@@ -230,9 +234,19 @@ class Publisher:
                 self._failing_since = self._failing_since or now
                 self._stop.wait(0.5)
 
+    def _wait(self, timeout: float) -> None:
+        """Until woken or ``timeout``, doing the connection's I/O meanwhile (acknowledgements, keepalive)."""
+        conn = self.conn
+        assert conn is not None, "only the leader waits on its connection"
+        deadline = time.monotonic() + timeout
+        while True:
+            conn.serve(max(0.0, deadline - time.monotonic()))  # at least once: it also reconnects
+            if self._wake.is_set() or self._stop.is_set() or time.monotonic() >= deadline:
+                return
+
     def _next_wait(self) -> float:
         poll = self.safety_poll if self._inbox is not None else self.poll_interval
-        if self._dirty.pending:
+        if self._dirty.pending and self.conn is not None and self.conn.connected.is_set():  # (flushed once connected)
             return max(0.0, min(poll, self._last_snapshot + SNAPSHOT_INTERVAL - time.monotonic()))
         return poll
 

@@ -35,8 +35,11 @@ class FakeConnection:
     def subscribe(self, *args, **kwargs) -> None:
         pass
 
-    def start(self) -> None:
-        pass
+    def start(self, waker=None) -> None:
+        self.waker = waker
+
+    def serve(self, timeout: float) -> None:
+        self.waker.wait(timeout)
 
     def stop(self) -> None:
         pass
