@@ -12,6 +12,7 @@ import paho.mqtt.client as paho
 import pytest
 
 from hallq import contract
+from hallq.testing import wait_until
 from tests.conftest import KIOSK_KEY, MqttCollector, make_id
 
 SITE = "tiny"
@@ -117,7 +118,8 @@ def test_server_survives_a_broker_restart_and_catches_up(hall, mosquitto):
     # the hall goes on: numbers are issued and called with the broker away
     kiosk.issue_ticket("alpha")
     clerk.call_next(1, complete_current=True)
-    assert server.client().health()["mqtt"] == "disconnected"
+    # the server learns of it from its socket (the broker's exit closes it), in its own time: wait, not a race
+    wait_until(lambda: server.client().health()["mqtt"] == "disconnected", timeout=10)
     sub.clear()
     mosquitto.start()
 
