@@ -17,7 +17,6 @@ log = logging.getLogger("hallq.board")
 DRAWN_LOG = "HALLQ_BOARD_DRAWN_LOG"  # for benchmarks: a file where the board notes when it drew each call
 HEAP_TRIM_FIRST = 10.0  # seconds after start
 HEAP_TRIM_EVERY = 600.0  # seconds
-COMPILER_RELEASE_EVERY = 60.0  # seconds: LLVM read back for a screen drawn since goes again (20 ms of CPU)
 BOARD_TOPICS = (contract.BOARD, contract.CALLS, contract.QUEUE, contract.WINDOW, contract.NOTICES, contract.STATUS)
 
 
@@ -90,11 +89,10 @@ def schedule_heap_trim() -> None:
     (docs/deployment.md, "The board's memory")."""
     from kivy.clock import Clock
 
-    from display_board.display import release_compiler_code, trim_idle
+    from display_board.display import trim_idle
 
     Clock.schedule_once(trim_idle, HEAP_TRIM_FIRST)
     Clock.schedule_interval(trim_idle, HEAP_TRIM_EVERY)
-    Clock.schedule_interval(lambda _dt: release_compiler_code(), COMPILER_RELEASE_EVERY)
 
 
 def log_draws(app, path: Path) -> None:

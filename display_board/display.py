@@ -21,7 +21,7 @@ import os
 import sys
 from pathlib import Path
 
-from hallq.kivymem import configure, release_compiler_code, trim_idle  # noqa: F401 (the last two: board_main)
+from hallq.kivymem import configure, trim_idle  # noqa: F401 (trim_idle: board_main)
 
 log = logging.getLogger("hallq.board")
 

@@ -19,7 +19,6 @@ log = logging.getLogger("hallq.kiosk")
 
 HEAP_TRIM_FIRST = 10.0  # seconds after start
 HEAP_TRIM_EVERY = 600.0  # seconds
-COMPILER_RELEASE_EVERY = 60.0  # seconds: LLVM read back for a screen drawn since goes again (20 ms of CPU)
 DEMO_AUTOPILOT_SECONDS = 15     # hallq start --demo without a display: a flow every 15 s on the home screen
 EXAMPLE = "hallq kiosk --config config/village-station/kiosk.toml --server http://192.168.1.10:8080"
 
@@ -129,7 +128,7 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
              cfg.printer.driver, cfg.id_reader.driver, cfg.scanner.driver, cfg.voice.driver)
     from kivy.clock import Clock
 
-    from hallq.kivymem import release_compiler_code, trim_idle
+    from hallq.kivymem import trim_idle
     from kiosk.ui.app import KioskApp
 
     # what start-up freed (kv rules parsed, the first textures uploaded, shaders compiled) back to the system,
@@ -137,7 +136,6 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
     # kiosk's memory")
     Clock.schedule_once(trim_idle, HEAP_TRIM_FIRST)
     Clock.schedule_interval(trim_idle, HEAP_TRIM_EVERY)
-    Clock.schedule_interval(lambda _dt: release_compiler_code(), COMPILER_RELEASE_EVERY)
     app = KioskApp(session, headless=headless, screenshot_dir=shots, data_dir=_own_dir(cfg, args.data_dir))
     pilot = None
     if args.autopilot is not None:
