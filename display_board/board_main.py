@@ -85,13 +85,14 @@ def run_board(settings: BoardSettings, mode: str = "auto", data_dir: str | None 
 
 def schedule_heap_trim() -> None:
     """What start-up freed (the kv rules parsed, the first textures uploaded, shaders compiled) back to the
-    system once the first snapshot is drawn, then now and then (docs/deployment.md, "The board's memory")."""
+    system, with the shader compiler's code, once the first snapshot is drawn, then now and then
+    (docs/deployment.md, "The board's memory")."""
     from kivy.clock import Clock
 
-    from display_board.display import trim_heap
+    from display_board.display import trim_idle
 
-    Clock.schedule_once(trim_heap, HEAP_TRIM_FIRST)
-    Clock.schedule_interval(trim_heap, HEAP_TRIM_EVERY)
+    Clock.schedule_once(trim_idle, HEAP_TRIM_FIRST)
+    Clock.schedule_interval(trim_idle, HEAP_TRIM_EVERY)
 
 
 def log_draws(app, path: Path) -> None:

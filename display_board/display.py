@@ -21,7 +21,7 @@ import os
 import sys
 from pathlib import Path
 
-from hallq.kivymem import configure, trim_heap  # noqa: F401 (trim_heap: board_main)
+from hallq.kivymem import configure, trim_idle  # noqa: F401 (trim_idle: board_main)
 
 log = logging.getLogger("hallq.board")
 

@@ -28,7 +28,6 @@ import logging
 import os
 import select
 import socket
-import ssl
 import threading
 import time
 import weakref
@@ -37,11 +36,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import paho.mqtt.client as paho
-
 from hallq import __version__
 from hallq.clock import iso, utc_now
 from hallq.contract import STATUS, encode
+from hallq.lazyimports import tls_and_proxy
+
+# before paho imports them: ssl for an mqtts:// broker only, urllib.request (http.client, email) for paho's
+# proxy lookup only (with PySocks installed); about 3 MB in each part otherwise (hallq.lazyimports)
+ssl = tls_and_proxy()
+import paho.mqtt.client as paho  # noqa: E402
 
 log = logging.getLogger("hallq.mqtt")
 

@@ -128,13 +128,14 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
              cfg.printer.driver, cfg.id_reader.driver, cfg.scanner.driver, cfg.voice.driver)
     from kivy.clock import Clock
 
-    from hallq.kivymem import trim_heap
+    from hallq.kivymem import trim_idle
     from kiosk.ui.app import KioskApp
 
-    # what start-up freed (kv rules parsed, the first textures uploaded, shaders compiled) back to the system
-    # once the home screen is up, then now and then (docs/kiosk.md, "The kiosk's memory")
-    Clock.schedule_once(trim_heap, HEAP_TRIM_FIRST)
-    Clock.schedule_interval(trim_heap, HEAP_TRIM_EVERY)
+    # what start-up freed (kv rules parsed, the first textures uploaded, shaders compiled) back to the system,
+    # with the shader compiler's code, once the home screen is up, then now and then (docs/kiosk.md, "The
+    # kiosk's memory")
+    Clock.schedule_once(trim_idle, HEAP_TRIM_FIRST)
+    Clock.schedule_interval(trim_idle, HEAP_TRIM_EVERY)
     app = KioskApp(session, headless=headless, screenshot_dir=shots, data_dir=_own_dir(cfg, args.data_dir))
     pilot = None
     if args.autopilot is not None:

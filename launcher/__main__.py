@@ -13,6 +13,9 @@ if "HALLQ_START_PLAN" in os.environ:  # launcher.supervisor.PLAN_ENV, named here
 
     code = resume_from_environment()
 if code is None:
+    from hallq.lazyimports import tls_and_proxy
+
+    tls_and_proxy()  # first: ssl and urllib.request loaded when used, not because a module imports them (hallq.mqtt)
     from launcher.cli import main
 
     code = main()
