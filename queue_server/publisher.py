@@ -334,26 +334,24 @@ class Publisher:
     def _publish_all(self, db, now: datetime) -> None:
         self._last_periodic = time.monotonic()
         site = self.hall.config.site
-        queues = self.snap.queues(db, now)
-        windows = self.snap.windows(db)
+        queues, windows, board = self.snap.snapshot_set(db, now)
         for w in windows:
             self._send(contract.WINDOW, contract.WINDOW.topic(site, number=w["number"]), w)
         for code, q in queues.items():
             self._send(contract.QUEUE, contract.QUEUE.topic(site, business=code), q)
         self._publish_notices(db, now)
-        self._send(contract.BOARD, contract.BOARD.topic(site), self.snap.board(db, now, queues, windows))
+        self._send(contract.BOARD, contract.BOARD.topic(site), board)
 
     def _publish_some(self, db, now: datetime, windows: set[int], businesses: set[str]) -> None:
         site = self.hall.config.site
-        queues = self.snap.queues(db, now)
-        all_windows = self.snap.windows(db)
+        queues, all_windows, board = self.snap.snapshot_set(db, now)
         for w in all_windows:
             if w["number"] in windows:
                 self._send(contract.WINDOW, contract.WINDOW.topic(site, number=w["number"]), w)
         for code, q in queues.items():
             if "*" in businesses or code in businesses:
                 self._send(contract.QUEUE, contract.QUEUE.topic(site, business=code), q)
-        self._send(contract.BOARD, contract.BOARD.topic(site), self.snap.board(db, now, queues, all_windows))
+        self._send(contract.BOARD, contract.BOARD.topic(site), board)
 
     def _publish_notices(self, db, now: datetime) -> None:
         self._send(contract.NOTICES, contract.NOTICES.topic(self.hall.config.site), self.snap.notices(db, now))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
@@ -18,8 +19,24 @@ from queue_server.domain import day as day_rules
 from queue_server.domain.actions import CALLS_SQL
 from queue_server.domain.context import Hall
 from hallq.targets import Targets
-from queue_server.domain.estimates import PromiseRates, capacities, queue_state, wait, waiting_counts
+from queue_server.domain.estimates import (SAMPLE, PromiseRates, QueueState, WindowNow, capacity_of, mean_minutes,
+                                           wait, waiting_counts)
 from queue_server.domain.windows import window_view, window_views
+
+# per business of ``:codes`` (a JSON array): the ticket of its last call today, its last number issued today, its
+# oldest waiting ordinary ticket's promise and its last services (estimates.service_minutes); each an indexed
+# LIMIT 1 / MAX / LIMIT :sample, so the cost does not grow with the day
+_PER_BUSINESS = (
+    "SELECT b.value, "
+    "(SELECT ticket FROM journal INDEXED BY journal_calls_business WHERE business = b.value "
+    f"AND business_day = :day AND {CALLS_SQL} ORDER BY seq DESC LIMIT 1), "
+    "(SELECT COALESCE(MAX(number), 0) FROM tickets WHERE business_day = :day AND origin_business = b.value), "
+    "(SELECT promise_from FROM tickets INDEXED BY tickets_waiting WHERE business_day = :day AND business = b.value "
+    "AND class = 2 AND state = 'waiting' AND target_window IS NULL ORDER BY promise_from LIMIT 1), "
+    "(SELECT json_group_array(json_array(called_at, finished_at)) FROM (SELECT called_at, finished_at FROM tickets "
+    "INDEXED BY tickets_finished WHERE business = b.value AND state = 'done' AND finished_at >= :day "
+    "AND called_at IS NOT NULL ORDER BY finished_at DESC LIMIT :sample)) "
+    "FROM json_each(:codes) b")
 
 
 class Snapshots:
@@ -61,40 +78,55 @@ class Snapshots:
 
     # -- queues -----------------------------------------------------------------------
 
-    def queues(self, conn: sqlite3.Connection, now: datetime) -> dict[str, dict[str, Any]]:
+    def queues(self, conn: sqlite3.Connection, now: datetime, windows: list[dict[str, Any]] | None = None,
+               issuing: bool | None = None) -> dict[str, dict[str, Any]]:
+        """Every active business's queue. ``windows`` (:meth:`windows`) and ``issuing`` (:meth:`issuing`), when
+        the caller has them (a snapshot set: :meth:`snapshot_set`), are not read again."""
         self._names(conn)
         day = now.date().isoformat()
         counts = waiting_counts(conn, day)
         hours = self.hall.config.hours
-        caps = capacities(conn, not hours.is_serving(now), day)  # once for every business
-        issuing = self.issuing(conn, now)
-        # per business, each an indexed LIMIT 1 / MAX: the cost does not grow with the day
-        last_called, issued = {}, {}
-        for code in self._businesses:
-            row = conn.execute(
-                "SELECT ticket FROM journal INDEXED BY journal_calls_business WHERE business = ? AND business_day = ? "
-                f"AND {CALLS_SQL} ORDER BY seq DESC LIMIT 1", (code, day)).fetchone()
-            last_called[code] = row[0] if row else None
-            issued[code] = conn.execute("SELECT COALESCE(MAX(number), 0) FROM tickets WHERE business_day = ? "
-                                        "AND origin_business = ?", (day, code)).fetchone()[0]
-        serving_windows = {r[0]: r[1] for r in conn.execute(
-            "SELECT a.business, COUNT(*) FROM allocation a JOIN windows w ON w.number = a.window "
-            "WHERE w.active AND w.state = 'open' GROUP BY a.business")}
+        windows = self.windows(conn) if windows is None else windows
+        # the windows' capacities (estimates.capacities) and the open windows per business, from the windows' views
+        caps = capacity_of([WindowNow(w["state"], w["current"] is not None, tuple(w["serves"])) for w in windows],
+                           {code: total for code, (total, _) in counts.items()}, not hours.is_serving(now))
+        serving_windows = Counter(b for w in windows if w["state"] == "open" for b in w["serves"])
+        issuing = self.issuing(conn, now) if issuing is None else issuing
         out = {}
-        for code, b in self._businesses.items():
+        for code, (b, last_called, issued, state) in self._business_states(conn, now, caps).items():
             waiting, green = counts.get(code, (0, 0))
             # what a resident taking an ordinary number now would wait, with the hall as it is now
-            state = queue_state(conn, hours, code, now, b["service_minutes"], self._rates, caps, Targets(
-                b["green_target_minutes"], b["appointment_target_minutes"], b["ordinary_target_minutes"]))
             est = wait(state, hours, now, 2, waiting)
             out[code] = {
                 "business": code, "name": b["name"], "prefix": b["prefix"], "waiting": waiting,
                 "green_waiting": green or 0, "est_wait_minutes": est.minutes if est else None,
                 "est_wait_range": est.range if est else None,
-                "windows_serving": serving_windows.get(code, 0), "last_called": last_called.get(code),
-                "issued": issued.get(code, 0), "daily_limit": b["daily_limit"],
-                "issuing": issuing and issued.get(code, 0) < b["daily_limit"], "updated_at": iso(now),
+                "windows_serving": serving_windows.get(code, 0), "last_called": last_called,
+                "issued": issued, "daily_limit": b["daily_limit"],
+                "issuing": issuing and issued < b["daily_limit"], "updated_at": iso(now),
             }
+        return out
+
+    def _business_states(self, conn: sqlite3.Connection, now: datetime, caps: dict[str, tuple[float, int]]
+                         ) -> dict[str, tuple[dict[str, Any], str | None, int, QueueState]]:
+        """Per business (in the names' order): its row, its last call's ticket, its last number issued today and
+        its :func:`~queue_server.domain.estimates.queue_state`, all businesses' reads in one statement (the
+        promise rates apart: :class:`PromiseRates` reads them once a minute)."""
+        day = now.date().isoformat()
+        hours = self.hall.config.hours
+        rows = {r[0]: r for r in conn.execute(_PER_BUSINESS, {"codes": json.dumps(list(self._businesses)),
+                                                               "day": day, "sample": SAMPLE})}
+        out = {}
+        for code, b in self._businesses.items():
+            _, last_called, issued, oldest, finished = rows[code]
+            targets = Targets(b["green_target_minutes"], b["appointment_target_minutes"], b["ordinary_target_minutes"])
+            capacity, idle = caps.get(code, (0.0, 0))
+            overdue = oldest is not None and now >= hours.add_open_minutes(datetime.fromisoformat(oldest),
+                                                                           targets.ordinary)
+            minutes = mean_minutes([(datetime.fromisoformat(f) - datetime.fromisoformat(c)).total_seconds() / 60
+                                    for c, f in json.loads(finished)], b["service_minutes"])
+            out[code] = (b, last_called, issued, QueueState(minutes, capacity, idle,
+                                                            self._rates.get(conn, code, day, now), overdue, targets))
         return out
 
     def issuing(self, conn: sqlite3.Connection, now: datetime) -> bool:
@@ -112,16 +144,25 @@ class Snapshots:
 
     # -- board and notices ------------------------------------------------------------------
 
+    def snapshot_set(self, conn: sqlite3.Connection, now: datetime
+                     ) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+        """The queues, the windows and the board together (the publisher's set), each thing read once."""
+        issuing = self.issuing(conn, now)
+        windows = self.windows(conn)
+        queues = self.queues(conn, now, windows, issuing)
+        return queues, windows, self.board(conn, now, queues, windows, issuing)
+
     def board(self, conn: sqlite3.Connection, now: datetime, queues: dict[str, dict[str, Any]] | None = None,
-              windows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+              windows: list[dict[str, Any]] | None = None, issuing: bool | None = None) -> dict[str, Any]:
         cfg = self.hall.config
         day = now.date().isoformat()
         calls = self.recent_calls(conn, day, cfg.queue.recent_calls)
-        queues = self.queues(conn, now) if queues is None else queues
         windows = self.windows(conn) if windows is None else windows
+        issuing = self.issuing(conn, now) if issuing is None else issuing
+        queues = self.queues(conn, now, windows, issuing) if queues is None else queues
         return {
             "site": cfg.site, "hall_name": cfg.name, "business_day": day,
-            "serving": cfg.hours.is_serving(now), "issuing": self.issuing(conn, now),
+            "serving": cfg.hours.is_serving(now), "issuing": issuing,
             "last_seq": calls[0]["seq"] if calls else 0, "recent_calls": calls,
             "queues": [{k: q[k] for k in ("business", "name", "prefix", "waiting", "est_wait_minutes",
                                           "est_wait_range", "windows_serving", "last_called")}

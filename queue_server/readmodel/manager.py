@@ -16,8 +16,8 @@ def hall_live(st) -> dict[str, Any]:
     now = st.hall.now()
     day = now.date()
     with st.db.read() as conn:
-        queues = st.snapshots.queues(conn, now)
         windows = st.snapshots.windows(conn)
+        queues = st.snapshots.queues(conn, now, windows)  # the windows read once
         today = statistics.report(conn, day, day, "day", day)["total"]
         waiting_oldest = {r["business"]: r["at"] for r in conn.execute(
             "SELECT business, MIN(arrived_at) AS at FROM tickets WHERE business_day = ? AND state = 'waiting' "
