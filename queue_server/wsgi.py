@@ -47,6 +47,11 @@ STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 def app_from_environment():
     """The Flask app of this worker (Granian calls it once per worker: ``factory=True``)."""
+    from hallq.lazyimports import tls_and_proxy
+
+    # before Flask: werkzeug imports http.server, whose http.client imports ssl (OpenSSL) for HTTPS clients;
+    # the worker needs it only for an https county link, loaded then (hallq.lazyimports)
+    tls_and_proxy()
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
