@@ -49,8 +49,8 @@ def app_from_environment():
     """The Flask app of this worker (Granian calls it once per worker: ``factory=True``)."""
     from hallq.lazyimports import tls_and_proxy
 
-    # before Flask: werkzeug imports http.server, whose http.client imports ssl (OpenSSL) for HTTPS clients;
-    # the worker needs it only for an https county link, loaded then (hallq.lazyimports)
+    # before Flask: urllib.request (and its http.client, email...) is then loaded at the first request to an
+    # https county link, not at start (hallq.lazyimports). ssl itself is already loaded: Granian imports it
     tls_and_proxy()
     from datetime import datetime
     from zoneinfo import ZoneInfo
