@@ -11,7 +11,6 @@ Needs root (namespaces, /dev/net/tun); CI runs as root.
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import importlib.util
 import os
@@ -28,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from hallq.testing import wait_until
+from tests.county.netns import enter
 
 ROOT = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("linkemu", ROOT / "tools" / "linkemu.py")
@@ -37,8 +37,6 @@ sys.modules["linkemu"] = linkemu  # its dataclasses look their module up
 _spec.loader.exec_module(linkemu)
 
 pytestmark = pytest.mark.slow
-CLONE_NEWNET = 0x40000000
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def ip(*args: str) -> None:
@@ -52,12 +50,7 @@ def in_ns(ns: str, fn, *args):
     box: dict = {}
 
     def run():
-        fd = os.open(f"/run/netns/{ns}", os.O_RDONLY)
-        try:
-            if _libc.setns(fd, CLONE_NEWNET) != 0:
-                raise OSError(ctypes.get_errno(), f"setns into {ns}")
-        finally:
-            os.close(fd)
+        enter(ns)
         try:
             box["value"] = fn(*args)
         except BaseException as e:  # handed to the caller

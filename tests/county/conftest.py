@@ -30,6 +30,7 @@ from hallq.client import HallClient, free_port
 from hallq.demo import DEMO_PASSWORD_HASH
 from hallq.testing import TINY, wait_until
 from launcher.processes import ServerProcess
+from tests.county.netns import pipe
 
 PLATFORM_PASSWORD = "platform-secret-for-tests"
 
@@ -92,24 +93,7 @@ class Link:
             with self._lock:
                 self._socks += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(a: socket.socket, b: socket.socket) -> None:
-        try:
-            while True:
-                data = a.recv(65536)
-                if not data:
-                    break
-                b.sendall(data)
-        except OSError:
-            pass
-        for s in (a, b):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            s.close()
+                threading.Thread(target=pipe, args=(a, b), daemon=True).start()
 
     def cut(self) -> None:
         self.up.clear()

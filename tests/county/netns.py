@@ -49,6 +49,22 @@ def tc(*args: str) -> None:
         raise RuntimeError(f"tc {' '.join(args)} failed: {out.stderr.strip()}")
 
 
+def pipe(a: socket.socket, b: socket.socket) -> None:
+    """Copy what ``a`` receives to ``b`` until either end closes, then shut both down and close them (one
+    direction of a TCP relay; run one per direction, each on its own thread)."""
+    try:
+        while data := a.recv(65536):
+            b.sendall(data)
+    except OSError:
+        pass
+    for s in (a, b):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        s.close()
+
+
 def enter(ns: str) -> None:
     """Move the calling thread (only it: a network namespace is per thread) into ``ns``; what it creates from then
     on (sockets, child processes) lives there."""
@@ -87,20 +103,7 @@ class Relay:
                     return
                 continue
             for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(a: socket.socket, b: socket.socket) -> None:
-        try:
-            while data := a.recv(65536):
-                b.sendall(data)
-        except OSError:
-            pass
-        for s in (a, b):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+                threading.Thread(target=pipe, args=(a, b), daemon=True).start()
 
     def close(self) -> None:
         self.server.close()
