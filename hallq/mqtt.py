@@ -45,6 +45,9 @@ from hallq.lazyimports import tls_and_proxy
 # proxy lookup only (with PySocks installed); about 3 MB in each part otherwise (hallq.lazyimports)
 ssl = tls_and_proxy()
 import paho.mqtt.client as paho  # noqa: E402
+from paho.mqtt.packettypes import PacketTypes  # noqa: E402
+from paho.mqtt.properties import Properties  # noqa: E402
+from paho.mqtt.reasoncodes import ReasonCode  # noqa: E402
 
 log = logging.getLogger("hallq.mqtt")
 
@@ -108,8 +111,8 @@ class Connection:
         self._unread = 0  # with start(waker): messages published since the last read (their PUBACKs to come)
         self._sent_at = 0.0
 
-        c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=self.client_id,
-                        clean_session=clean_session, protocol=paho.MQTTv311)
+        c = _Client(paho.CallbackAPIVersion.VERSION2, client_id=self.client_id,
+                    clean_session=clean_session, protocol=paho.MQTTv311)
         if address.username:
             c.username_pw_set(address.username, address.password or None)
         if address.tls:
@@ -139,6 +142,7 @@ class Connection:
             return
         self._waker = waker
         self._io_thread = threading.get_ident()
+        self.client._buffered = True
         # publish() only queues; serve() writes what a step queued in one go
         self.client.on_socket_register_write = self._queued_elsewhere
 
@@ -162,7 +166,8 @@ class Connection:
             self._write(sock)
         if waker is not None and waker.is_set():
             timeout = 0.0
-        if getattr(sock, "pending", None) and sock.pending():  # TLS: bytes already decrypted
+        pending = c.unread() or bool(getattr(sock, "pending", None) and sock.pending())  # TLS: decrypted already
+        if pending:
             timeout = 0.0
         waits: list[Any] = [sock] if waker is None else [sock, waker]
         lazy = waker is not None and 0 < self._unread < ACK_BATCH and time.monotonic() < self._sent_at + ACK_WAIT
@@ -175,7 +180,7 @@ class Connection:
             return
         if waker is not None and waker in readable and not waker.is_set():
             waker.drain()
-        if lazy or sock in readable or (getattr(sock, "pending", None) and sock.pending()):
+        if lazy or sock in readable or pending:
             self._unread = 0
             c.loop_read()
         if c.socket() is not None:
@@ -348,6 +353,57 @@ class Connection:
                     handler(msg.topic, msg.payload, bool(msg.retain))
                 except Exception:
                     log.exception("handler for %s failed on a message of %d bytes", msg.topic, len(msg.payload))
+
+
+# MQTT 3.1.1's PUBACK carries a packet id and nothing else: always this reason and these (no) properties
+_PUBACK_SUCCESS = ReasonCode(PacketTypes.PUBACK)
+_PUBACK_PROPERTIES = Properties(PacketTypes.PUBACK)
+
+
+class _Client(paho.Client):
+    """paho's client with a short road for a 3.1.1 PUBACK, the one packet a publisher reads per message.
+
+    paho 2 decodes every PUBACK as MQTT 5 would: a new ``ReasonCode`` and ``Properties`` each (two
+    objects whose constructors build lookup tables), about half of what a QoS 1 message costs the
+    server's publisher in paho (docs/performance.md, "MQTT's part"). A 3.1.1 PUBACK is two bytes, the
+    packet id: this reads it and hands paho the same shared "success, no properties" pair. Every other
+    packet, and MQTT 5, goes paho's own way. It relies on paho 2's packet state (``_in_packet``,
+    ``_out_messages``, ``_do_on_publish``); tests/hallq/test_mqtt_client.py holds it to paho's behaviour."""
+
+    def _handle_pubackcomp(self, cmd):  # type: ignore[override]
+        packet = self._in_packet["packet"]
+        if cmd != "PUBACK" or self._protocol == paho.MQTTv5 or len(packet) != 2:
+            return super()._handle_pubackcomp(cmd)
+        mid = (packet[0] << 8) | packet[1]
+        with self._out_message_mutex:
+            if mid in self._out_messages:
+                return self._do_on_publish(mid, _PUBACK_SUCCESS, _PUBACK_PROPERTIES)
+        return paho.MQTT_ERR_SUCCESS
+
+    # With Connection.start(waker) only (paho's own loop waits on the socket alone): paho reads a packet
+    # in at least three recv() calls (its type, its length, the rest), three system calls per PUBACK.
+    # This takes what the socket holds in one and hands paho its bytes from there
+    _buffered = False
+    _rsock: Any = None
+    _rbuf = b""
+    _rpos = 0
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        if not self._buffered:
+            return super()._sock_recv(bufsize)
+        if self._rsock is not self._sock:  # a new connection: nothing of the old one's bytes is read on it
+            self._rsock, self._rbuf, self._rpos = self._sock, b"", 0
+        if self._rpos >= len(self._rbuf):
+            data = super()._sock_recv(max(bufsize, 65536))  # BlockingIOError, EOF (b"") and errors as paho's
+            if len(data) <= bufsize:
+                return data
+            self._rbuf, self._rpos = data, 0
+        start, self._rpos = self._rpos, min(self._rpos + bufsize, len(self._rbuf))
+        return self._rbuf[start:self._rpos]
+
+    def unread(self) -> bool:
+        """Bytes taken from the socket that paho has not read yet (a select() on the socket would not say)."""
+        return self._rsock is self._sock and self._rpos < len(self._rbuf)
 
 
 class Waker:
