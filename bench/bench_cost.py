@@ -21,7 +21,10 @@ system calls at which callgrind writes what it counted so far and starts again f
 (``--dump-before=getppid``, ``getpgrp``, ``getsid``), so the second and third dumps hold exactly one
 batch each. ``PYTHONHASHSEED=0`` fixes
 Python's hashing, so two runs of one commit agree to a few parts in ten thousand. Without Valgrind
-the same driver reports its thread CPU per request (``native``), which moves with the machine.
+the same driver reports its thread CPU per request (``native``), which moves with the machine, and
+again with each request after a pause (``after_gap``, ``--gaps`` in ms): the same work costs more CPU
+when the caches have cooled between requests, as they do at a hall's pace (docs/performance.md,
+"Why a call costs more at 100 calls/s").
 
     .venv/bin/python bench/bench_cost.py                  # ~3 minutes: Valgrind is ~50x slower
     .venv/bin/python bench/bench_cost.py --requests 50    # quicker, a little less exact
@@ -81,15 +84,23 @@ def _calls(n: int, tokens: dict[int, str]) -> list[dict]:
             for w in (WINDOWS[i % len(WINDOWS)] for i in range(n))]
 
 
-def _run_batch(app, envs: list[dict], expect: int) -> None:
+def _run_batch(app, envs: list[dict], expect: int, gap: float = 0.0) -> float:
+    """Send ``envs`` one after another, ``gap`` seconds asleep before each; the thread CPU of the requests alone."""
+    spent = 0.0
     for env in envs:
+        if gap:
+            time.sleep(gap)
+        t0 = time.thread_time()
         status, body = _send(app, env)
+        spent += time.thread_time() - t0
         if status != expect:
             raise SystemExit(f"bench_cost: {env['PATH_INFO']} answered {status}: {body[:300]!r}")
+    return spent
 
 
-def driver(hall_toml: str, data_dir: str, n: int) -> dict:
-    """Build the app, warm it, then the two measured batches between the markers; thread CPU per request."""
+def driver(hall_toml: str, data_dir: str, n: int, gap: float = 0.0) -> dict:
+    """Build the app, warm it, then the two measured batches between the markers; thread CPU per request
+    (with ``gap``: each request after that long asleep, its CPU alone counted)."""
     from datetime import datetime
 
     from hallq.clock import VirtualClock
@@ -112,19 +123,15 @@ def driver(hall_toml: str, data_dir: str, n: int) -> dict:
     _run_batch(app, _tickets(warm), 201)
     tickets, calls = _tickets(n, offset=1), _calls(n, tokens)
     os.getppid()  # callgrind: dump 1, the start and the warm-up; counting starts again here
-    t0 = time.thread_time()
-    _run_batch(app, tickets, 201)
-    t1 = time.thread_time()
+    ticket_s = _run_batch(app, tickets, 201, gap)
     os.getpgrp()  # callgrind: dump 2, the tickets
-    t2 = time.thread_time()
-    _run_batch(app, calls, 200)
-    t3 = time.thread_time()
+    call_s = _run_batch(app, calls, 200, gap)
     os.getsid(0)  # callgrind: dump 3, the calls
     conn = app.extensions["hallq"].db.connection()
     synchronous = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}[conn.execute("PRAGMA synchronous").fetchone()[0]]
     journal = conn.execute("PRAGMA journal_mode").fetchone()[0].upper()
     app.extensions["hallq"].close()
-    return {"ticket_ms": (t1 - t0) * 1000 / n, "call_ms": (t3 - t2) * 1000 / n, "synchronous": synchronous,
+    return {"ticket_ms": ticket_s * 1000 / n, "call_ms": call_s * 1000 / n, "synchronous": synchronous,
             "journal_mode": journal}
 
 
@@ -145,11 +152,17 @@ def _prepared(work: Path) -> tuple[Path, Path]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--requests", type=int, default=200, help="tickets measured, and as many calls (default 200)")
-    ap.add_argument("--driver", nargs=3, metavar=("HALL_TOML", "DATA_DIR", "N"), help=argparse.SUPPRESS)
+    ap.add_argument("--gaps", default="1,10", help="also the thread CPU per request with each request after "
+                                                  "this many ms asleep, comma-separated (default 1,10; '' for none)")
+    ap.add_argument("--driver", nargs=4, metavar=("HALL_TOML", "DATA_DIR", "N", "GAP_S"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.driver:
-        print(json.dumps(driver(args.driver[0], args.driver[1], int(args.driver[2]))))
+        print(json.dumps(driver(args.driver[0], args.driver[1], int(args.driver[2]), float(args.driver[3]))))
         return
+    try:
+        gaps = [float(g) for g in args.gaps.split(",") if g.strip()]
+    except ValueError:
+        raise SystemExit(f"bench_cost: --gaps {args.gaps!r}: milliseconds, comma-separated (e.g. 1,10)") from None
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         raise SystemExit("bench_cost: valgrind is not installed (apt-get install valgrind)")
@@ -158,14 +171,19 @@ def main() -> None:
     here = str(Path(__file__).resolve())
     work = tempdir()
     try:
-        hall, data = _prepared(work / "native")
-        native = subprocess.run([sys.executable, here, "--driver", str(hall), str(data), str(n)], env=env,
-                                capture_output=True, text=True, timeout=600, check=True)
+        def native(gap_ms: float) -> dict:
+            hall, data = _prepared(work / f"native-{gap_ms:g}")
+            done = subprocess.run([sys.executable, here, "--driver", str(hall), str(data), str(n), str(gap_ms / 1000)],
+                                  env=env, capture_output=True, text=True, timeout=600, check=True)
+            return json.loads(done.stdout.strip().splitlines()[-1])
+
+        per = native(0)
+        after_gap = {f"{g:g} ms": native(g) for g in gaps}
         hall, data = _prepared(work / "counted")
         out = work / "callgrind.out"
         t0 = time.perf_counter()
         done = subprocess.run([valgrind, "--tool=callgrind", f"--callgrind-out-file={out}", *MARKERS,
-                               sys.executable, here, "--driver", str(hall), str(data), str(n)],
+                               sys.executable, here, "--driver", str(hall), str(data), str(n), "0"],
                               env=env, capture_output=True, text=True, timeout=3600)
         if done.returncode != 0:
             raise SystemExit(f"bench_cost: the driver under valgrind failed:\n{done.stderr[-3000:]}")
@@ -174,11 +192,14 @@ def main() -> None:
         version = subprocess.run([valgrind, "--version"], capture_output=True, text=True).stdout.strip()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    per = json.loads(native.stdout.strip().splitlines()[-1])
     emit({"benchmark": "instructions per request of the server's WSGI app, in one thread (callgrind)",
           "requests": n, "instructions_per_ticket": round(tickets / n), "instructions_per_call": round(calls / n),
           "native": {"thread_cpu_ms_per_ticket": round(per["ticket_ms"], 3),
                      "thread_cpu_ms_per_call": round(per["call_ms"], 3)},
+          # the same requests, each after a pause: what a request costs when the caches have cooled, as at a
+          # hall's pace (100 calls/s is one every 10 ms); the work is the same, the machine's caches are not
+          "after_gap": {k: {"thread_cpu_ms_per_ticket": round(v["ticket_ms"], 3),
+                            "thread_cpu_ms_per_call": round(v["call_ms"], 3)} for k, v in after_gap.items()},
           "counted_by": f"{version} --tool=callgrind, PYTHONHASHSEED=0", "valgrind_seconds": round(counted_seconds, 1),
           "system": {"in_process": f"in-process WSGI calls, one thread, `synchronous={per['synchronous']}`, "
                                    f"{per['journal_mode']}, no publisher"},

@@ -17,11 +17,13 @@ import bench_cost
 def test_the_driver_issues_and_calls_for_real_and_reads_the_settings_it_ran_with(tmp_path):
     hall, data = bench_cost._prepared(tmp_path)
     done = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_cost.py"), "--driver", str(hall), str(data),
-                           "5"], capture_output=True, text=True, timeout=300, env={"HALLQ_DEMO": "1", "PATH": "/usr/bin"})
+                           "5", "0.05"], capture_output=True, text=True, timeout=300,
+                          env={"HALLQ_DEMO": "1", "PATH": "/usr/bin"})
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["synchronous"] == "FULL" and result["journal_mode"] == "WAL"
-    assert result["ticket_ms"] > 0 and result["call_ms"] > 0
+    # each of the 10 measured requests came after 50 ms asleep, and the sleep is not counted as its CPU
+    assert 0 < result["ticket_ms"] < 50 and 0 < result["call_ms"] < 50
     import sqlite3
 
     db = sqlite3.connect(Path(data) / "hallq.sqlite3")
