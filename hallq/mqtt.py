@@ -55,6 +55,9 @@ log = logging.getLogger("hallq.mqtt")
 # anyway (at 100 calls/s, the next commit), instead of waking it once more each; more are read at once
 ACK_WAIT = 0.05
 ACK_BATCH = 10
+# With start(waker), a connection attempt blocks the caller's thread: a broker's host that does not answer (down,
+# or its packets dropped) holds it this long at most, not paho's 5 s (a LAN broker answers within milliseconds)
+CONNECT_TIMEOUT = 2.0
 
 
 @dataclass(frozen=True)
@@ -136,13 +139,15 @@ class Connection:
         With a ``waker``, no network thread: the calling thread must then call :meth:`serve` in its
         loop (it connects, reconnects, writes, reads and pings there), and ``waker`` is set when
         another thread publishes."""
-        self.client.connect_async(self.address.host, self.address.port, keepalive=self.keepalive)
         if waker is None:
+            self.client.connect_async(self.address.host, self.address.port, keepalive=self.keepalive)
             self.client.loop_start()
             return
         self._waker = waker
         self._io_thread = threading.get_ident()
         self.client._buffered = True
+        self.client.connect_timeout = CONNECT_TIMEOUT  # (paho takes it only before connect_async)
+        self.client.connect_async(self.address.host, self.address.port, keepalive=self.keepalive)
         # publish() only queues; serve() writes what a step queued in one go
         self.client.on_socket_register_write = self._queued_elsewhere
 

@@ -3,18 +3,22 @@
 No paho network thread: the publisher's thread writes a step's messages, reads the acknowledgements,
 pings the broker while idle and reconnects. Checked here: every call arrives once and in order across a
 broker restart (the calls committed while it was away included), and an idle publisher keeps its
-connection to a broker that drops a client silent for 1.5 keepalives.
+connection to a broker that drops a client silent for 1.5 keepalives; a broker host that never answers
+holds the thread for the connect timeout only, and the publisher stops while it is connecting.
 """
 
 from __future__ import annotations
 
 import os
 import select
+import socket
+import sys
 import threading
+import time
 
 import pytest
 
-from hallq import contract
+from hallq import contract, mqtt
 from hallq.mqtt import BrokerAddress, Connection, Waker
 from hallq.testing import MqttCollector, wait_until
 from queue_server.publisher import Publisher
@@ -107,3 +111,46 @@ def test_the_waker_wakes_a_select_and_clears():
     os.eventfd_write(w.fileno(), 1)  # a set() that flagged before the last clear() and wrote after it
     assert not w.wait(5)  # a stray write: drained, the flag stays down
     assert not select.select([w], [], [], 0)[0], "still readable: every later wait would return at once"
+
+
+@pytest.fixture
+def silent_broker():
+    """A port whose host never answers a new connection: a listening socket with a full backlog drops the
+    SYN, as a host that is down or firewalled does (a refused port would fail at once)."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(0)
+    filler = socket.create_connection(srv.getsockname(), timeout=2)  # the one slot of the backlog
+    yield f"mqtt://127.0.0.1:{srv.getsockname()[1]}"
+    filler.close()
+    srv.close()
+
+
+def test_a_silent_broker_host_holds_the_io_thread_for_the_connect_timeout_only(silent_broker):
+    conn = Connection(BrokerAddress.parse(silent_broker), SITE, "server", "queue")
+    conn.start(Waker())
+    t0 = time.monotonic()
+    conn.serve(0.1)  # the first attempt to connect
+    held = time.monotonic() - t0
+    assert mqtt.CONNECT_TIMEOUT - 0.2 <= held <= mqtt.CONNECT_TIMEOUT + 1.0, f"held {held:.2f} s"
+    assert not conn.connected.is_set()
+
+
+def _connecting(thread: threading.Thread) -> bool:
+    frame = sys._current_frames().get(thread.ident)
+    while frame is not None:
+        if frame.f_code.co_name == "create_connection":
+            return True
+        frame = frame.f_back
+    return False
+
+
+def test_the_publisher_stops_while_connecting_to_a_silent_broker_host(state, silent_broker):
+    conn = Connection(BrokerAddress.parse(silent_broker), SITE, "server", "queue")
+    p = Publisher(state.db, state.hall, lambda: conn, state.data_dir)
+    p.start()
+    wait_until(lambda: _connecting(p._thread), 10, "the publisher to try to connect")
+    t0 = time.monotonic()
+    p.stop(timeout=5.0)
+    assert not p._thread.is_alive(), "the publisher's thread outlived stop()"
+    assert time.monotonic() - t0 <= mqtt.CONNECT_TIMEOUT + 1.0
