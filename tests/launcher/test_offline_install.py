@@ -38,9 +38,11 @@ PROBE = ("import socket\n"
 
 
 def pip_env() -> dict[str, str]:
-    """The environment without the machine's pip configuration: no config file, no PIP_* index or link settings."""
+    """The environment without the machine's pip configuration (no config file, no PIP_* index or link settings)
+    and without a PYTHONPATH, which would put the source tree before what the new venv installed."""
     env = {k: v for k, v in os.environ.items()
-           if not (k.startswith("PIP_") and k not in ("PIP_CERT", "PIP_DEFAULT_TIMEOUT", "PIP_CACHE_DIR"))}
+           if not (k.startswith("PIP_") and k not in ("PIP_CERT", "PIP_DEFAULT_TIMEOUT", "PIP_CACHE_DIR"))
+           and k not in ("PYTHONPATH", "PYTHONHOME")}
     env["PIP_CONFIG_FILE"] = os.devnull
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     return env
