@@ -33,7 +33,7 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import unquote, urlsplit
 
 from hallq import __version__
@@ -48,6 +48,13 @@ import paho.mqtt.client as paho  # noqa: E402
 from paho.mqtt.packettypes import PacketTypes  # noqa: E402
 from paho.mqtt.properties import Properties  # noqa: E402
 from paho.mqtt.reasoncodes import ReasonCode  # noqa: E402
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from paho.mqtt.client import SocketLike  # paho declares it for type checkers only
+
+    from hallq.hallconfig import MqttSettings
 
 log = logging.getLogger("hallq.mqtt")
 
@@ -171,7 +178,7 @@ class Connection:
             self._write(sock)
         if waker is not None and waker.is_set():
             timeout = 0.0
-        pending = c.unread() or bool(getattr(sock, "pending", None) and sock.pending())  # TLS: decrypted already
+        pending = c.unread() or bool((held := getattr(sock, "pending", None)) and held())  # TLS: decrypted already
         if pending:
             timeout = 0.0
         waits: list[Any] = [sock] if waker is None else [sock, waker]
@@ -194,8 +201,10 @@ class Connection:
         if sock is not None and c.want_write():
             self._write(sock)
 
-    def _write(self, sock) -> None:
-        """All queued packets, corked: one TCP segment for a step's messages, not one each."""
+    def _write(self, sock: Any) -> None:
+        """All queued packets, corked: one TCP segment for a step's messages, not one each.
+
+        ``sock`` is any of paho's sockets (``SocketLike``, which promises no ``setsockopt``): set where it has one."""
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
             corked = True
@@ -208,7 +217,7 @@ class Connection:
             except OSError:  # closed by the write's failure
                 pass
 
-    def _reconnect(self):
+    def _reconnect(self) -> SocketLike | None:
         """With ``start(waker)``: try to connect when due (1 s, doubling to 5 s after each failure)."""
         now = time.monotonic()
         if now < self._retry_at:
@@ -222,7 +231,7 @@ class Connection:
             return None
         return self.client.socket()
 
-    def _queued_elsewhere(self, client, userdata, sock) -> None:
+    def _queued_elsewhere(self, client: paho.Client, userdata: Any, sock: SocketLike) -> None:
         """paho has something to write: wake the I/O thread when another thread queued it."""
         if threading.get_ident() != self._io_thread and self._waker is not None:
             self._waker.set()
@@ -286,7 +295,8 @@ class Connection:
 
     # -- paho callbacks ---------------------------------------------------------
 
-    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+    def _on_connect(self, client: paho.Client, userdata: Any, flags: paho.ConnectFlags, reason_code: ReasonCode,
+                    properties: Properties | None) -> None:
         if reason_code.is_failure:
             log.error("broker %s refused the connection: %s (check mqtt username/password and the ACL)",
                       self.address, reason_code)
@@ -304,12 +314,12 @@ class Connection:
             except Exception:  # a hook's bug must not stop reconnect handling
                 log.exception("on_connect hook failed")
 
-    def _announce(self, client) -> None:
+    def _announce(self, client: paho.Client) -> None:
         client.publish(self.status_topic, encode(STATUS, {"state": "online", "at": iso(utc_now()),
                                                           "software": f"hallq {__version__}"}),
                        qos=1, retain=True)
 
-    def _guard_status(self, payload: bytes) -> None:
+    def _guard_status(self, payload: bytes | bytearray) -> None:
         """Our own availability, as anyone reads it, must say online while we are: restore it when it does not.
 
         The ACL lets only this identity write it; this covers a broker without
@@ -337,7 +347,8 @@ class Connection:
         log.warning("our availability on %s was overwritten (%s); publishing online again", self.status_topic, what)
         self._announce(self.client)
 
-    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+    def _on_disconnect(self, client: paho.Client, userdata: Any, flags: paho.DisconnectFlags,
+                       reason_code: ReasonCode, properties: Properties | None) -> None:
         was = self.connected.is_set()
         self.connected.clear()
         if was and not self._stopping:
@@ -348,14 +359,15 @@ class Connection:
             except Exception:
                 log.exception("on_disconnect hook failed")
 
-    def _on_message(self, client, userdata, msg) -> None:
+    def _on_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
         if msg.topic == self.status_topic:
             self._guard_status(msg.payload)
             return
         for topic_filter, handler in self._handlers:
             if paho.topic_matches_sub(topic_filter, msg.topic):
                 try:
-                    handler(msg.topic, msg.payload, bool(msg.retain))
+                    # (paho says bytes | bytearray; a received PUBLISH's payload is bytes, from struct.unpack)
+                    handler(msg.topic, cast(bytes, msg.payload), bool(msg.retain))
                 except Exception:
                     log.exception("handler for %s failed on a message of %d bytes", msg.topic, len(msg.payload))
 
@@ -375,7 +387,7 @@ class _Client(paho.Client):
     packet, and MQTT 5, goes paho's own way. It relies on paho 2's packet state (``_in_packet``,
     ``_out_messages``, ``_do_on_publish``); tests/hallq/test_mqtt_client.py holds it to paho's behaviour."""
 
-    def _handle_pubackcomp(self, cmd):  # type: ignore[override]
+    def _handle_pubackcomp(self, cmd: Literal["PUBACK", "PUBCOMP"]) -> paho.MQTTErrorCode:
         packet = self._in_packet["packet"]
         if cmd != "PUBACK" or self._protocol == paho.MQTTv5 or len(packet) != 2:
             return super()._handle_pubackcomp(cmd)
@@ -453,16 +465,18 @@ class Waker:
         return self._set
 
 
-def _no_delay(client, userdata, sock) -> None:
+def _no_delay(client: paho.Client, userdata: Any, sock: Any) -> None:
     """Turn Nagle's algorithm off: paho leaves it on, and a small call event held back until
-    the broker's delayed ACK costs ~40 ms (measured: p90 38 ms → see docs/performance.md)."""
+    the broker's delayed ACK costs ~40 ms (measured: p90 38 ms → see docs/performance.md).
+
+    ``sock`` is any of paho's sockets (``SocketLike``, which promises no ``setsockopt``): set where it has one."""
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except (OSError, AttributeError):  # not a TCP socket (unix socket, websocket wrapper)
         pass
 
 
-def connect_from_settings(mqtt_settings, site: str, kind: str, ident: str, data_dir=None,
+def connect_from_settings(mqtt_settings: MqttSettings, site: str, kind: str, ident: str, data_dir: Path | None = None,
                           url: str | None = None) -> Connection:
     """A :class:`Connection` from a hall's ``[mqtt]`` settings (see hallq.hallconfig), as identity ``kind.ident``.
 
@@ -479,7 +493,7 @@ def connect_from_settings(mqtt_settings, site: str, kind: str, ident: str, data_
                       keepalive=mqtt_settings.keepalive)
 
 
-def hall_ca(data_dir) -> str:
+def hall_ca(data_dir: Path | None) -> str:
     """The hall's own CA certificate (hallq tls) when this machine has it, to verify its broker and server."""
     from hallq import tls
 

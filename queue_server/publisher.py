@@ -46,8 +46,10 @@ import json
 import logging
 import os
 import socket
+import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -84,7 +86,7 @@ class _Dirty:
 
 
 class Publisher:
-    def __init__(self, db: Database, hall: Hall, connection_factory, data_dir: Path,
+    def __init__(self, db: Database, hall: Hall, connection_factory: Callable[[], Connection], data_dir: Path,
                  replay_max_age: float = 120.0, poll_interval: float = 0.02,
                  subscriptions: list[tuple[str, Any]] | None = None) -> None:
         self.db = db
@@ -273,7 +275,7 @@ class Publisher:
             self._flush_snapshots(db, now)
         self._save_cursor()
 
-    def _take_rows(self, db, rows, now: datetime) -> None:
+    def _take_rows(self, db: sqlite3.Connection, rows: list[sqlite3.Row], now: datetime) -> None:
         """Publish the calls among ``rows`` now; note which snapshots they make stale (queue_server/domain/actions.py)."""
         d = self._dirty
         oldest = now - timedelta(seconds=self.replay_max_age)
@@ -318,7 +320,7 @@ class Publisher:
             d.board = d.board or Stale.BOARD in stale
             self.cursor = r["seq"]
 
-    def _flush_snapshots(self, db, now: datetime) -> None:
+    def _flush_snapshots(self, db: sqlite3.Connection, now: datetime) -> None:
         d, self._dirty = self._dirty, _Dirty()
         self._last_snapshot = time.monotonic()
         if d.everything:
@@ -331,7 +333,7 @@ class Publisher:
 
     # -- snapshots --------------------------------------------------------------------------
 
-    def _publish_all(self, db, now: datetime) -> None:
+    def _publish_all(self, db: sqlite3.Connection, now: datetime) -> None:
         self._last_periodic = time.monotonic()
         site = self.hall.config.site
         queues, windows, board = self.snap.snapshot_set(db, now)
@@ -342,7 +344,7 @@ class Publisher:
         self._publish_notices(db, now)
         self._send(contract.BOARD, contract.BOARD.topic(site), board)
 
-    def _publish_some(self, db, now: datetime, windows: set[int], businesses: set[str]) -> None:
+    def _publish_some(self, db: sqlite3.Connection, now: datetime, windows: set[int], businesses: set[str]) -> None:
         site = self.hall.config.site
         queues, all_windows, board = self.snap.snapshot_set(db, now)
         for w in all_windows:
@@ -353,7 +355,7 @@ class Publisher:
                 self._send(contract.QUEUE, contract.QUEUE.topic(site, business=code), q)
         self._send(contract.BOARD, contract.BOARD.topic(site), board)
 
-    def _publish_notices(self, db, now: datetime) -> None:
+    def _publish_notices(self, db: sqlite3.Connection, now: datetime) -> None:
         self._send(contract.NOTICES, contract.NOTICES.topic(self.hall.config.site), self.snap.notices(db, now))
 
     def _send(self, topic_def: contract.Topic, topic: str, payload: dict[str, Any], force: bool = False) -> bool:
@@ -363,12 +365,15 @@ class Publisher:
             stable = _without_time(payload)
             if self._last.get(topic) == stable:
                 return True
-            ok = self.conn.publish(topic, _encode(topic_def, payload, stable), qos=topic_def.qos, retain=True)
+            conn = self.conn
+            assert conn is not None, "only the leader, connected, sends (_step)"
+            ok = conn.publish(topic, _encode(topic_def, payload, stable), qos=topic_def.qos, retain=True)
             if ok:
                 self._last[topic] = stable
             return ok
-        return self.conn.publish(topic, contract.encode(topic_def, payload), qos=topic_def.qos,
-                                 retain=topic_def.retained)
+        conn = self.conn
+        assert conn is not None, "only the leader, connected, sends (_step)"
+        return conn.publish(topic, contract.encode(topic_def, payload), qos=topic_def.qos, retain=topic_def.retained)
 
     def _save_cursor(self) -> None:
         if self.cursor == self._cursor_saved or time.monotonic() - self._cursor_saved_at < 1.0:
