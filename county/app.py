@@ -43,6 +43,7 @@ from flask import Flask, jsonify, request
 from county import db as county_db
 from county import console, console_web, nearby, registry, routing, signin
 from county.config import CountyConfig, CountyConfigError, resolve_secret
+from hallq import clientaddr
 
 log = logging.getLogger("hallq.county.app")
 
@@ -72,6 +73,10 @@ def create_app(cfg: CountyConfig, ingest: bool = True) -> Flask:
         ingester = Ingester(cfg)
         ingester.start()
     app.extensions["county"] = {"cfg": cfg, "ingester": ingester}
+
+    def client_of(req) -> str:
+        """The caller's address: the peer's, or behind ``[security] trusted_proxies`` the forwarded one."""
+        return clientaddr.of_request(req, cfg.security.trusted_proxies)
 
     def conn():
         c = getattr(local, "conn", None)
@@ -145,7 +150,7 @@ def create_app(cfg: CountyConfig, ingest: bool = True) -> Flask:
 
         Throttled (county/signin.py): an attempt that must wait raises :class:`county.signin.Throttled` before its
         password is checked (the API answers 429 ``too_many_attempts``, the console's page says how long)."""
-        client, name = request.remote_addr or "?", username[:40]
+        client, name = client_of(request), username[:40]
         wait = signin.wait_seconds(conn(), cfg.security, client, name)
         if wait is not None:
             log.info("county sign-in for %r from %s refused: throttled for %d s more", name, client, wait)
@@ -229,7 +234,7 @@ def create_app(cfg: CountyConfig, ingest: bool = True) -> Flask:
             raise Refusal(401, "unauthorized")
         wanted = hall_key_sha(site)
         if wanted is None or not hmac.compare_digest(wanted, _sha(token)):
-            log.info("%s refused for hall %r from %s: not its county key", purpose, site[:40], request.remote_addr)
+            log.info("%s refused for hall %r from %s: not its county key", purpose, site[:40], client_of(request))
             raise Refusal(401, "invalid_token")
         return site
 

@@ -13,7 +13,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hallq.hallconfig import SecuritySettings
+from hallq.config_schema import TRUSTED_PROXIES
+from hallq.hallconfig import SecuritySettings, security_settings
 from hallq.schema import Arr, Bool, Int, Map, Num, Obj, Str, Texts, format_problems
 
 SITE = r"[a-z0-9][a-z0-9-]{0,39}"
@@ -54,6 +55,7 @@ COUNTY_FILE = Obj({
         "on_time_minutes": Int(min=1, max=600, description="a wait up to this long is on time"),
     }),
     "security": Obj({
+        "trusted_proxies": TRUSTED_PROXIES,  # the reverse proxy in front of the platform (docs/county.md)
         "sign_in_free_failures": Int(min=1, max=100, description="wrong passwords per client and account before delays"),
         "sign_in_free_failures_per_client": Int(min=1, max=1000, description="wrong passwords per client, any account"),
         "sign_in_first_delay_seconds": Int(min=1, max=3600),
@@ -293,6 +295,9 @@ def load_county(path: str | Path, database_url: str | None = None, need_database
     if not url and need_database:
         problems.append(("database", "give url, or url_env naming the variable that holds it "
                                      "(or hallq platform --database)"))
+    found: list[tuple[str, str, str]] = []
+    security = security_settings(raw.get("security", {}), "", found)
+    problems += [(key, text) for _, key, text in found]
     if problems:
         raise CountyConfigError(f"{path}: {format_problems(problems)}")
     c = raw["county"]
@@ -301,5 +306,5 @@ def load_county(path: str | Path, database_url: str | None = None, need_database
     return CountyConfig(path=path, id=c["id"], name=dict(c["name"]), timezone=c.get("timezone", "Asia/Shanghai"),
                         database_url=url, broker=Broker(**raw["broker"]), ingest=Ingest(**raw.get("ingest", {})),
                         halls=halls, accounts=accounts, console=Console(**raw.get("console", {})),
-                        security=SecuritySettings(**raw.get("security", {})),
+                        security=security,
                         provincial=provincial)

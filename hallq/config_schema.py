@@ -19,8 +19,13 @@ ITEM_CODE = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 
 
 
+# the hall's and the county platform's [security] trusted_proxies (hallq/clientaddr.py)
+TRUSTED_PROXIES = Arr(Str(max_len=64, pattern=r"[0-9A-Fa-f.:/]+"), max_items=50,
+                      description="reverse proxies whose X-Forwarded-For is believed: addresses or networks")
+
 _NAME = TextsSchema()
 # service-level targets in minutes of opening time (hallq/targets.py, docs/dispatch.md)
+
 _TARGETS = Obj({k: Int(min=LIMITS[0], max=LIMITS[1]) for k in CLASSES})
 _PERIODS = Arr(Str(max_len=11), max_items=6)
 
@@ -89,8 +94,7 @@ HALL_FILE = Obj({
         }, required=["business"]), max_items=50),
     }),
     "security": Obj({  # sign-in throttling, passwords and sessions, see docs/security.md
-        "trusted_proxies": Arr(Str(max_len=64, pattern=r"[0-9A-Fa-f.:/]+"), max_items=50,
-                               description="reverse proxies whose X-Forwarded-For is believed: addresses or networks"),
+        "trusted_proxies": TRUSTED_PROXIES,
         "sign_in_free_failures": Int(min=1, max=20, description="per client and account, before attempts wait"),
         "sign_in_free_failures_per_client": Int(min=1, max=1000, description="per client, whichever account"),
         "sign_in_first_delay_seconds": Int(min=1, max=3600, description="the first wait, doubled at every failure"),

@@ -310,7 +310,7 @@ def load_hall(path: str | os.PathLike[str]) -> HallConfig:
     hours = _hours(raw["hours"], calendar, label, problems)
     appointments = _appointments(raw.get("appointments", {}), businesses, items, label, problems)
     tidal = _tidal(raw.get("tidal", {}), businesses, label, problems)
-    security = _security(raw.get("security", {}), label, problems)
+    security = security_settings(raw.get("security", {}), label, problems)
 
     staff_seen: set[str] = set()
     staff = []
@@ -391,7 +391,8 @@ def _calendar(c: dict[str, Any], label: str, problems: list) -> WorkCalendar:
         return WorkCalendar(c.get("mode", "china"))
 
 
-def _security(sec: dict[str, Any], label: str, problems: list) -> SecuritySettings:
+def security_settings(sec: dict[str, Any], label: str, problems: list) -> SecuritySettings:
+    """``[security]`` as read (the hall's and the county platform's): its trusted proxies made networks."""
     proxies = []
     for j, text in enumerate(sec.get("trusted_proxies", [])):
         try:

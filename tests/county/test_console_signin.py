@@ -82,3 +82,49 @@ def test_the_sign_in_page_says_how_long_to_wait(cfg):
     r = c.post("/console/login?lang=en", data={"username": "sup", "password": DEMO_PASSWORD},
                environ_base={"REMOTE_ADDR": "10.0.0.6"})
     assert r.status_code == 302 and r.headers["Location"].endswith("/console/")
+
+
+PROXY = "10.0.0.2"  # the platform's nginx
+
+
+@pytest.fixture
+def behind_proxy(county_db, tmp_path):
+    return make_county(county_db, tmp_path, f"""
+[security]
+trusted_proxies = ["{PROXY}"]
+sign_in_free_failures = {FREE}
+sign_in_free_failures_per_client = {PER_CLIENT}
+""")
+
+
+def via(client, forwarded_for: str, peer: str = PROXY, password: str = "wrong"):
+    return client.post("/api/v1/auth/login", json={"username": "sup", "password": password},
+                       environ_base={"REMOTE_ADDR": peer}, headers={"X-Forwarded-For": forwarded_for})
+
+
+def test_behind_a_trusted_proxy_each_client_is_counted_at_its_own_address(behind_proxy):
+    """Every request reaches the platform from its nginx: without trusted_proxies a guesser would lock every
+    supervisor out; with it the guesser's own address is throttled, and what it writes in the header is not taken."""
+    c = create_app(behind_proxy, ingest=False).test_client()
+    # the guesser writes an address of its own choosing in front; nginx appends the one it saw
+    codes = [via(c, "10.0.0.20, 192.168.5.9").status_code for _ in range(FREE + 2)]
+    assert codes == [401] * FREE + [429] * 2
+    clients = sql(behind_proxy.database_url, "SELECT DISTINCT client FROM sign_in_throttles")
+    assert clients == [{"client": "192.168.5.9"}], "counted at the proxy's or a forged address"
+    # the supervisor at 10.0.0.20, through the same proxy, is not refused for the guesser's attempts
+    r = via(c, "10.0.0.20", password=DEMO_PASSWORD)
+    assert r.status_code == 200 and r.get_json()["role"] == "supervisor"
+
+
+def test_a_peer_that_is_not_a_trusted_proxy_cannot_choose_its_address(behind_proxy):
+    c = create_app(behind_proxy, ingest=False).test_client()
+    codes = [via(c, f"172.16.0.{i}", peer="192.168.7.7").status_code for i in range(FREE + 1)]
+    assert codes == [401] * FREE + [429], "a new X-Forwarded-For each time escaped the throttle"
+    assert sql(behind_proxy.database_url, "SELECT DISTINCT client FROM sign_in_throttles") == [{"client": "192.168.7.7"}]
+
+
+def test_a_trusted_proxy_that_is_not_an_address_is_refused_at_start(county_db, tmp_path):
+    from county.config import CountyConfigError
+
+    with pytest.raises(CountyConfigError, match=r"security\.trusted_proxies\[1\].*neither an address"):
+        make_county(county_db, tmp_path, '[security]\ntrusted_proxies = ["10.0.0.0/24", "10.0.0.300"]\n')
