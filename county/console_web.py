@@ -7,6 +7,7 @@
 | ``/console/alerts`` open and ended; ``POST .../<id>/acknowledge``, ``/resolve`` | every hall's, acts | their hall's (no POST) |
 | ``/console/stats`` (charts; ``?format=csv`` or ``xlsx``) | the county or any hall | their hall only |
 | ``/console/halls/<site>/journal`` (read-only, paged) | any hall | their hall only (403 for another) |
+| ``/console/sign-ins`` the sign-in throttles in force; ``POST .../lift`` | reads, lifts | 403 |
 
 A session is the API's (a random token, only its SHA-256 stored in ``sessions``) in an HttpOnly,
 SameSite=Strict cookie. A form that changes something (an alert acknowledged or resolved) carries the session's
@@ -30,6 +31,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Callable
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app, g, make_response, redirect, render_template, request
 from markupsafe import Markup, escape
@@ -138,6 +140,9 @@ def init(app, cfg, conn: Callable, session: Callable, background: bool) -> None:
 
     app.extensions["county"].update(session=session, fold=fold, conn=conn)
     app.register_blueprint(bp)
+    zone = ZoneInfo(cfg.timezone)
+    # a moment as the county reads its clock: PostgreSQL hands timestamps back in its session's zone (often UTC)
+    app.jinja_env.filters["local"] = lambda moment, fmt: moment.astimezone(zone).strftime(fmt)
 
     @app.after_request
     def headers(resp: Response) -> Response:
@@ -268,6 +273,27 @@ def alert_action(who, alert_id: int, action: str):
         return alerts_page.__wrapped__(who=who, status=400, problem=t("county.alerts.note_required",
                                                                         n=console.NOTE_MAX))
     return redirect("/console/alerts", 303)
+
+
+@bp.get("/console/sign-ins")
+@page
+def sign_ins(who, status: int = 200, problem: str | None = None):
+    """The sign-in throttles in force (county/signin.py), for a supervisor, who may lift one."""
+    if who["role"] != "supervisor":
+        return _forbidden()
+    return render("county/sign_ins.html", status, rows=signin.active(_ext()["conn"]()), problem=problem,
+                  security=_ext()["cfg"].security)
+
+
+@bp.post("/console/sign-ins/lift")
+@page
+def sign_in_lift(who):
+    if who["role"] != "supervisor":
+        return _forbidden()
+    client, username = request.form.get("client", "")[:64], request.form.get("username", "")[:40]
+    if not client or not signin.lift(_ext()["conn"](), client, username, who["username"]):
+        return sign_ins.__wrapped__(who=who, status=409, problem=t("county.sign_ins.not_in_force"))
+    return redirect("/console/sign-ins", 303)
 
 
 @bp.get("/console/stats")

@@ -95,8 +95,34 @@ def forget_quiet(conn) -> int:
     return len(rows)
 
 
-def _ended(conn, row: dict, reason: str) -> None:
+def active(conn) -> list[dict[str, Any]]:
+    """The throttles in force (refusing now, or ready to double at the next failure), newest first: what the
+    console's sign-in page lists for a supervisor, as a hall's accounts page does for its manager."""
+    now = datetime.now(timezone.utc)
+    rows = conn.execute("SELECT client, username, failures, throttled_since, refused_until FROM sign_in_throttles "
+                        "WHERE throttled_since IS NOT NULL AND last_failure_at >= %s "
+                        "ORDER BY last_failure_at DESC, client, username", (now - timedelta(hours=QUIET_HOURS),))
+    return [{"client": r["client"], "username": r["username"] or None, "failures": r["failures"],
+             "since": r["throttled_since"], "refused_until": r["refused_until"],
+             "refusing": r["refused_until"] is not None and r["refused_until"] > now} for r in rows]
+
+
+def lift(conn, client: str, username: str, by: str) -> bool:
+    """A supervisor ends a throttle (the owner called: it is them at that address); its counter starts again.
+    Journaled in ``audit`` with who lifted it. False when no throttle of that pair is in force."""
+    with conn.transaction():
+        row = conn.execute("SELECT * FROM sign_in_throttles WHERE client = %s AND username = %s "
+                           "AND throttled_since IS NOT NULL FOR UPDATE", (client, username)).fetchone()
+        if row is None:
+            return False
+        _ended(conn, row, "lifted", actor=by)
+        conn.execute("UPDATE sign_in_throttles SET failures = 0, refused_until = NULL, throttled_since = NULL "
+                     "WHERE client = %s AND username = %s", (client, username))
+    return True
+
+
+def _ended(conn, row: dict, reason: str, actor: str = "platform") -> None:
     since = row["throttled_since"]
-    audit(conn, "platform", "sign_in_throttle_ended",
+    audit(conn, actor, "sign_in_throttle_ended",
           data={"client": row["client"], "username": row["username"] or None, "failures": row["failures"],
                 "since": since.isoformat() if since else None, "reason": reason})

@@ -6,8 +6,12 @@ the address's own counter, which a user known at that address is not."""
 
 from __future__ import annotations
 
+import re
+from zoneinfo import ZoneInfo
+
 import pytest
 
+from county import console_web
 from county.app import create_app
 from hallq.demo import DEMO_PASSWORD
 from tests.county.conftest import sql
@@ -128,3 +132,56 @@ def test_a_trusted_proxy_that_is_not_an_address_is_refused_at_start(county_db, t
 
     with pytest.raises(CountyConfigError, match=r"security\.trusted_proxies\[1\].*neither an address"):
         make_county(county_db, tmp_path, '[security]\ntrusted_proxies = ["10.0.0.0/24", "10.0.0.300"]\n')
+
+
+def console_session(c, addr: str, username: str = "sup"):
+    r = c.post("/console/login", data={"username": username, "password": DEMO_PASSWORD},
+               environ_base={"REMOTE_ADDR": addr})
+    assert r.status_code == 302 and r.headers["Location"].endswith("/console/")
+
+
+def test_a_supervisor_sees_the_throttles_in_force_and_lifts_one(cfg):
+    c = create_app(cfg, ingest=False).test_client()
+    for _ in range(FREE + 1):
+        login(c, "10.0.0.9")  # someone at 10.0.0.9 guessing sup's password: throttled, then refused
+    assert login(c, "10.0.0.9", password=DEMO_PASSWORD).status_code == 429
+    console_session(c, "10.0.0.20")
+    page = c.get("/console/sign-ins?lang=zh-Hans").get_data(as_text=True)
+    row = re.search(r'<tr data-client="10.0.0.9" data-account="sup">.*?</tr>', page, re.S)
+    assert row and f"<td class=\"num\">{FREE}</td>" in row.group(0) and "前拒绝登录" in row.group(0)
+    assert "登录限制" in page and f"输错密码{FREE}次后" in page  # the rule, with this county's numbers
+    # on the county's clock (Asia/Shanghai), whatever zone PostgreSQL's session reads timestamps in
+    since = sql(cfg.database_url, "SELECT throttled_since FROM sign_in_throttles WHERE client = '10.0.0.9' "
+                                  "AND username = 'sup'")[0]["throttled_since"]
+    shown = since.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%m-%d %H:%M")
+    assert f"<td>{shown}</td>" in row.group(0), (shown, row.group(0))
+    csrf = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page).group(1)
+    # without the session's CSRF token nothing is lifted
+    r = c.post("/console/sign-ins/lift", data={"client": "10.0.0.9", "username": "sup"})
+    assert r.status_code == 403
+    r = c.post("/console/sign-ins/lift", data={"client": "10.0.0.9", "username": "sup", "csrf_token": csrf})
+    assert r.status_code == 303 and r.headers["Location"].endswith("/console/sign-ins")
+    assert 'data-client="10.0.0.9"' not in c.get("/console/sign-ins").get_data(as_text=True)
+    assert login(c, "10.0.0.9", password=DEMO_PASSWORD).status_code == 200  # the owner, at that address, again
+    ended = sql(cfg.database_url, "SELECT actor, data FROM audit WHERE action = 'sign_in_throttle_ended'")
+    assert [(e["actor"], e["data"]["reason"], e["data"]["client"]) for e in ended] == [("sup", "lifted", "10.0.0.9")]
+    # lifted twice (another supervisor's page was older): said so, nothing journaled twice
+    r = c.post("/console/sign-ins/lift", data={"client": "10.0.0.9", "username": "sup", "csrf_token": csrf})
+    assert r.status_code == 409 and "该登录限制已不存在" in r.get_data(as_text=True)
+    assert len(sql(cfg.database_url, "SELECT 1 FROM audit WHERE action = 'sign_in_throttle_ended'")) == 1
+
+
+def test_a_hall_manager_may_not_see_or_lift_throttles(cfg):
+    app = create_app(cfg, ingest=False)
+    c = app.test_client()
+    for _ in range(FREE):
+        login(c, "10.0.0.9")
+    console_session(c, "10.0.0.30", username="mgr-b")
+    assert c.get("/console/sign-ins").status_code == 403
+    assert "/console/sign-ins" not in c.get("/console/").get_data(as_text=True)  # not in their menu
+    with app.app_context():  # their session's own CSRF token: refused for the role, not for a missing token
+        token = console_web.csrf_token(c.get_cookie(console_web.COOKIE).value)
+    r = c.post("/console/sign-ins/lift", data={"client": "10.0.0.9", "username": "sup", "csrf_token": token})
+    assert r.status_code == 403 and "无权" in r.get_data(as_text=True)  # (a bad token says the page expired)
+    assert sql(cfg.database_url, "SELECT throttled_since IS NOT NULL AS on FROM sign_in_throttles "
+                                 "WHERE client = '10.0.0.9' AND username = 'sup'") == [{"on": True}]
