@@ -14,11 +14,11 @@ through :class:`Connection`:
 * it never raises into the caller because the broker is away: ``publish``
   returns False and the caller decides what to keep for later.
 
-By default paho's network thread does the I/O (``start()``). A process that
-publishes from one thread of its own (the server's publisher) can run the I/O
-in that thread instead (``start(waker)``, then ``serve()`` in its loop): no
-hand-off to paho's thread per message and per acknowledgement, and a step's
-messages go out in one write.
+paho's network thread does the I/O. The server's publisher, which sends
+several QoS 1 messages per call, has a connection of its own without paho,
+with the same promises, served by its own thread: hallq/mqttlink.py. The
+:class:`Waker`, :class:`BrokerAddress` and :func:`connect_from_settings` here
+serve both.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ import os
 import select
 import socket
 import threading
-import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,18 +51,12 @@ from paho.mqtt.reasoncodes import ReasonCode  # noqa: E402
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from paho.mqtt.client import SocketLike  # paho declares it for type checkers only
-
     from hallq.hallconfig import MqttSettings
 
 log = logging.getLogger("hallq.mqtt")
 
-# With start(waker): up to ACK_BATCH acknowledgements wait up to ACK_WAIT to be read when the thread wakes
-# anyway (at 100 calls/s, the next commit), instead of waking it once more each; more are read at once
-ACK_WAIT = 0.05
-ACK_BATCH = 10
-# With start(waker), a connection attempt blocks the caller's thread: a broker's host that does not answer (down,
-# or its packets dropped) holds it this long at most, not paho's 5 s (a LAN broker answers within milliseconds)
+# The server's publisher connects in its own thread (hallq/mqttlink.py): a broker's host that does not answer
+# (down, or its packets dropped) holds it this long at most, not paho's 5 s (a LAN broker answers in milliseconds)
 CONNECT_TIMEOUT = 2.0
 
 
@@ -114,12 +107,6 @@ class Connection:
         self._handlers: list[tuple[str, Callable[[str, bytes, bool], None]]] = []
         self._subscriptions: dict[str, int] = {}
         self._stopping = False
-        self._waker: Waker | None = None  # set when the caller's thread runs the I/O (start(waker))
-        self._io_thread = 0
-        self._retry_at = 0.0  # with start(waker): when to try to connect again
-        self._retry_delay = 0.0
-        self._unread = 0  # with start(waker): messages published since the last read (their PUBACKs to come)
-        self._sent_at = 0.0
 
         c = _Client(paho.CallbackAPIVersion.VERSION2, client_id=self.client_id,
                     clean_session=clean_session, protocol=paho.MQTTv311)
@@ -128,7 +115,7 @@ class Connection:
         if address.tls:
             ctx = ssl.create_default_context(cafile=tls_ca or None)
             c.tls_set_context(ctx)
-        c.will_set(self.status_topic, encode(STATUS, {"state": "offline"}), qos=1, retain=True)
+        c.will_set(self.status_topic, OFFLINE, qos=1, retain=True)
         c.reconnect_delay_set(min_delay=1, max_delay=5)
         c.max_queued_messages_set(10000)
         c.on_socket_open = _no_delay
@@ -140,101 +127,10 @@ class Connection:
 
     # -- lifecycle -------------------------------------------------------------
 
-    def start(self, waker: Waker | None = None) -> None:
-        """Connect in the background; returns at once, even if the broker is down.
-
-        With a ``waker``, no network thread: the calling thread must then call :meth:`serve` in its
-        loop (it connects, reconnects, writes, reads and pings there), and ``waker`` is set when
-        another thread publishes."""
-        if waker is None:
-            self.client.connect_async(self.address.host, self.address.port, keepalive=self.keepalive)
-            self.client.loop_start()
-            return
-        self._waker = waker
-        self._io_thread = threading.get_ident()
-        self.client._buffered = True
-        self.client.connect_timeout = CONNECT_TIMEOUT  # (paho takes it only before connect_async)
+    def start(self) -> None:
+        """Connect in the background (paho's network thread); returns at once, even if the broker is down."""
         self.client.connect_async(self.address.host, self.address.port, keepalive=self.keepalive)
-        # publish() only queues; serve() writes what a step queued in one go
-        self.client.on_socket_register_write = self._queued_elsewhere
-
-    def serve(self, timeout: float) -> None:
-        """With ``start(waker)``: write what is queued, then wait up to ``timeout`` (at most 1 s) for
-        the broker or the waker, and do what came (reads, acknowledgements, keepalive, reconnects).
-        Returns early when the waker is set; the caller clears it."""
-        assert self._waker is not None, "serve() is for a connection started with a waker"
-        self._io(min(timeout, 1.0), self._waker)
-
-    def _io(self, timeout: float, waker: Waker | None) -> None:
-        c = self.client
-        sock = c.socket()
-        if sock is None:
-            sock = self._reconnect()
-            if sock is None:
-                if waker is not None:
-                    waker.wait(max(0.0, min(timeout, self._retry_at - time.monotonic())))
-                return
-        if c.want_write():
-            self._write(sock)
-        if waker is not None and waker.is_set():
-            timeout = 0.0
-        pending = c.unread() or bool((held := getattr(sock, "pending", None)) and held())  # TLS: decrypted already
-        if pending:
-            timeout = 0.0
-        waits: list[Any] = [sock] if waker is None else [sock, waker]
-        lazy = waker is not None and 0 < self._unread < ACK_BATCH and time.monotonic() < self._sent_at + ACK_WAIT
-        if lazy:  # only acknowledgements to come: read them when woken anyway, or in ACK_WAIT
-            waits.remove(sock)
-            timeout = max(0.0, min(timeout, self._sent_at + ACK_WAIT - time.monotonic()))
-        try:
-            readable, writable, _ = select.select(waits, [sock] if c.want_write() else [], [], timeout)
-        except (OSError, ValueError):  # the socket was closed under us
-            return
-        if waker is not None and waker in readable and not waker.is_set():
-            waker.drain()
-        if lazy or sock in readable or pending:
-            self._unread = 0
-            c.loop_read()
-        if c.socket() is not None:
-            c.loop_misc()  # keepalive: a PINGREQ when due, the connection dropped when the broker is silent
-        sock = c.socket()
-        if sock is not None and c.want_write():
-            self._write(sock)
-
-    def _write(self, sock: Any) -> None:
-        """All queued packets, corked: one TCP segment for a step's messages, not one each.
-
-        ``sock`` is any of paho's sockets (``SocketLike``, which promises no ``setsockopt``): set where it has one."""
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
-            corked = True
-        except (OSError, AttributeError):  # not a TCP socket
-            corked = False
-        self.client.loop_write()
-        if corked:
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
-            except OSError:  # closed by the write's failure
-                pass
-
-    def _reconnect(self) -> SocketLike | None:
-        """With ``start(waker)``: try to connect when due (1 s, doubling to 5 s after each failure)."""
-        now = time.monotonic()
-        if now < self._retry_at:
-            return None
-        self._retry_delay = min(max(self._retry_delay * 2, 1.0), 5.0)
-        self._retry_at = now + self._retry_delay
-        try:
-            self.client.reconnect()
-        except OSError as e:
-            log.debug("cannot reach the broker %s: %s", self.address, e)
-            return None
-        return self.client.socket()
-
-    def _queued_elsewhere(self, client: paho.Client, userdata: Any, sock: SocketLike) -> None:
-        """paho has something to write: wake the I/O thread when another thread queued it."""
-        if threading.get_ident() != self._io_thread and self._waker is not None:
-            self._waker.set()
+        self.client.loop_start()
 
     def wait_connected(self, timeout: float) -> bool:
         return self.connected.wait(timeout)
@@ -245,21 +141,11 @@ class Connection:
         if self.connected.is_set():
             info = self.client.publish(self.status_topic, encode(STATUS, {"state": "stopped", "at": iso(utc_now())}),
                                        qos=1, retain=True)
-            if self._waker is not None:  # no network thread: drive the I/O here until it is acknowledged
-                deadline = time.monotonic() + 2
-                while not info.is_published() and self.client.socket() is not None and time.monotonic() < deadline:
-                    self._io(0.1, None)
-            else:
-                try:
-                    info.wait_for_publish(timeout=2)
-                except (RuntimeError, ValueError):
-                    pass
+            try:
+                info.wait_for_publish(timeout=2)
+            except (RuntimeError, ValueError):
+                pass
         self.client.disconnect()
-        if self._waker is not None:
-            sock = self.client.socket()
-            if sock is not None:
-                self._write(sock)  # the DISCONNECT: the broker drops our last will
-            return
         self.client.loop_stop()
 
     # -- hooks ----------------------------------------------------------------
@@ -288,9 +174,6 @@ class Connection:
         if not self.connected.is_set():
             return False
         info = self.client.publish(topic, payload, qos=qos, retain=retain)
-        if not self._unread:
-            self._sent_at = time.monotonic()
-        self._unread += 1
         return info.rc == paho.MQTT_ERR_SUCCESS
 
     # -- paho callbacks ---------------------------------------------------------
@@ -306,7 +189,6 @@ class Connection:
             client.subscribe(topic_filter, qos)
         client.subscribe(self.status_topic, 1)  # to restore it if anything else is ever written there
         self._announce(client)
-        self._retry_delay = 0.0
         self.connected.set()
         for hook in self._hooks:
             try:
@@ -315,9 +197,7 @@ class Connection:
                 log.exception("on_connect hook failed")
 
     def _announce(self, client: paho.Client) -> None:
-        client.publish(self.status_topic, encode(STATUS, {"state": "online", "at": iso(utc_now()),
-                                                          "software": f"hallq {__version__}"}),
-                       qos=1, retain=True)
+        client.publish(self.status_topic, online_status(), qos=1, retain=True)
 
     def _guard_status(self, payload: bytes | bytearray) -> None:
         """Our own availability, as anyone reads it, must say online while we are: restore it when it does not.
@@ -327,10 +207,7 @@ class Connection:
         later subscriber)."""
         if self._stopping or not self.connected.is_set():
             return
-        try:
-            state = json.loads(payload).get("state") if payload else None
-        except (ValueError, AttributeError):
-            state = None
+        state = status_state(payload)
         if state == "online":
             return
         if state == "offline":
@@ -397,30 +274,22 @@ class _Client(paho.Client):
                 return self._do_on_publish(mid, _PUBACK_SUCCESS, _PUBACK_PROPERTIES)
         return paho.MQTT_ERR_SUCCESS
 
-    # With Connection.start(waker) only (paho's own loop waits on the socket alone): paho reads a packet
-    # in at least three recv() calls (its type, its length, the rest), three system calls per PUBACK.
-    # This takes what the socket holds in one and hands paho its bytes from there
-    _buffered = False
-    _rsock: Any = None
-    _rbuf = b""
-    _rpos = 0
 
-    def _sock_recv(self, bufsize: int) -> bytes:
-        if not self._buffered:
-            return super()._sock_recv(bufsize)
-        if self._rsock is not self._sock:  # a new connection: nothing of the old one's bytes is read on it
-            self._rsock, self._rbuf, self._rpos = self._sock, b"", 0
-        if self._rpos >= len(self._rbuf):
-            data = super()._sock_recv(max(bufsize, 65536))  # BlockingIOError, EOF (b"") and errors as paho's
-            if len(data) <= bufsize:
-                return data
-            self._rbuf, self._rpos = data, 0
-        start, self._rpos = self._rpos, min(self._rpos + bufsize, len(self._rbuf))
-        return self._rbuf[start:self._rpos]
+OFFLINE = encode(STATUS, {"state": "offline"})  # every process's last will
 
-    def unread(self) -> bool:
-        """Bytes taken from the socket that paho has not read yet (a select() on the socket would not say)."""
-        return self._rsock is self._sock and self._rpos < len(self._rbuf)
+
+def online_status() -> bytes:
+    """What a process announces at every connect (retained, QoS 1)."""
+    return encode(STATUS, {"state": "online", "at": iso(utc_now()), "software": f"hallq {__version__}"})
+
+
+def status_state(payload: bytes | bytearray) -> str | None:
+    """The state an availability message says: "online", "offline", "stopped"…; None when empty or not one."""
+    try:
+        state = json.loads(payload).get("state") if payload else None
+    except (ValueError, AttributeError):
+        return None
+    return state if isinstance(state, str) else None
 
 
 class Waker:
@@ -484,13 +353,20 @@ def connect_from_settings(mqtt_settings: MqttSettings, site: str, kind: str, ide
     (for the hall's own broker: this identity's secret in ``data_dir``).
     ``url`` overrides the settings' broker (a kiosk told by the server).
     """
+    address, tls_ca = broker_from_settings(mqtt_settings, kind, ident, data_dir, url)
+    return Connection(address, site, kind, ident, tls_ca=tls_ca, keepalive=mqtt_settings.keepalive)
+
+
+def broker_from_settings(mqtt_settings: MqttSettings, kind: str, ident: str, data_dir: Path | None = None,
+                         url: str | None = None) -> tuple[BrokerAddress, str]:
+    """The broker of a hall's ``[mqtt]`` settings with identity ``kind.ident``'s credentials, and the CA file
+    that verifies it ("" for the system's)."""
     from hallq.mqtt_auth import client_credentials
 
     user, password = client_credentials(kind, ident, data_dir, mqtt_settings.username, mqtt_settings.password,
                                         managed=mqtt_settings.embedded and not url)
-    address = BrokerAddress.parse(url or mqtt_settings.effective_url, user, password)
-    return Connection(address, site, kind, ident, tls_ca=mqtt_settings.tls_ca or hall_ca(data_dir),
-                      keepalive=mqtt_settings.keepalive)
+    return (BrokerAddress.parse(url or mqtt_settings.effective_url, user, password),
+            mqtt_settings.tls_ca or hall_ca(data_dir))
 
 
 def hall_ca(data_dir: Path | None) -> str:

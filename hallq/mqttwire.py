@@ -1,9 +1,10 @@
 """MQTT 3.1.1 on the wire: the few packets hallq writes and reads itself, without paho.
 
-Two places speak MQTT on a plain socket because paho's per-message cost is too high there: the county
-platform's subscriber (county/receiver.py: reads hundreds of PUBLISH packets per ``recv`` and acknowledges
-them in one ``send``) and the county benchmark's load generator (bench/bench_county.py: pipelined QoS 1
-publishing). Both build and split packets here, so there is one codec to get right and to test
+Three places speak MQTT on a plain socket because paho's per-message cost is too high there: the hall
+server's publisher (hallq/mqttlink.py: several QoS 1 messages per call, their PUBACKs read in one ``recv``),
+the county platform's subscriber (county/receiver.py: reads hundreds of PUBLISH packets per ``recv`` and
+acknowledges them in one ``send``) and the county benchmark's load generator (bench/bench_county.py: pipelined
+QoS 1 publishing). All build and split packets here, so there is one codec to get right and to test
 (tests/test_mqttwire.py). Everything else in hallq uses paho (hallq/mqtt.py).
 
 What is here: CONNECT (clean session or not, a last will, username and password), SUBSCRIBE, PUBLISH at

@@ -24,7 +24,7 @@ from hallq import i18n, settings
 from hallq.clock import Clock
 from hallq.demo import demo_credentials
 from hallq.hallconfig import HallConfig, load_hall
-from hallq.mqtt import connect_from_settings
+from hallq.mqttlink import wire_from_settings
 from queue_server.api import api, install_error_handlers
 from queue_server.db import Database
 from queue_server.domain.context import Hall
@@ -222,7 +222,7 @@ def _init_mqtt(state: HallState, cfg: HallConfig) -> None:
     from queue_server.health_listener import health_handler  # devices' health, for the consoles
 
     state.publisher = Publisher(state.db, state.hall,
-                                lambda: connect_from_settings(cfg.mqtt, cfg.site, "server", "queue", state.data_dir),
+                                lambda: wire_from_settings(cfg.mqtt, cfg.site, "server", "queue", state.data_dir),
                                 state.data_dir,
                                 subscriptions=[health_handler(state.service, cfg.site)])
     state.publisher.start()

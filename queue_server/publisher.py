@@ -24,10 +24,10 @@ every ``SNAPSHOT_INTERVAL`` (0.1 s), so a burst of a hundred changes costs
 one board, not a hundred.
 
 It runs as one thread woken by each commit (``Database`` commit listener),
-which also does its MQTT connection's network I/O (``Connection.start(waker)``:
-no paho network thread; it waits on the commits' wake-ups and the broker's
-socket together, writes a step's messages in one go and reads the
-acknowledgements when it is awake anyway).
+which also does its MQTT connection's network I/O: a connection without paho
+(hallq/mqttlink.py, ``WireConnection.start(waker)``), which waits on the
+commits' wake-ups and the broker's socket together, writes a step's messages
+in one send and reads every acknowledgement that came in one recv.
 With several server processes on one database, exactly one publishes: the
 one holding the ``publisher.lock`` file lock; if it dies the lock is freed
 and another takes over. The others wake it after each of their commits with
@@ -55,7 +55,8 @@ from pathlib import Path
 from typing import Any
 
 from hallq import contract
-from hallq.mqtt import Connection, Waker
+from hallq.mqtt import Waker
+from hallq.mqttlink import WireConnection
 from queue_server.db import Database
 from queue_server.domain import actions
 from queue_server.domain.actions import Stale
@@ -86,7 +87,7 @@ class _Dirty:
 
 
 class Publisher:
-    def __init__(self, db: Database, hall: Hall, connection_factory: Callable[[], Connection], data_dir: Path,
+    def __init__(self, db: Database, hall: Hall, connection_factory: Callable[[], WireConnection], data_dir: Path,
                  replay_max_age: float = 120.0, poll_interval: float = 0.02,
                  subscriptions: list[tuple[str, Any]] | None = None) -> None:
         self.db = db
@@ -94,7 +95,7 @@ class Publisher:
         self.hall = hall
         self.snap = Snapshots(hall)
         self._factory = connection_factory
-        self.conn: Connection | None = None
+        self.conn: WireConnection | None = None
         self.lock_path = data_dir / "publisher.lock"
         self.replay_max_age = replay_max_age
         self.poll_interval = poll_interval  # without the wake socket; with it, SAFETY_POLL
