@@ -46,6 +46,7 @@ import uuid
 from pathlib import Path
 
 from common import bench_hall, emit, machine, tempdir
+from hallq.testing import Mosquitto
 
 WINDOWS = [1, 2, 3, 4]  # the city hall's acceptance windows 1-4 serve commerce (and construction)
 BUSINESSES = ["commerce", "construction"]
@@ -98,16 +99,38 @@ def _run_batch(app, envs: list[dict], expect: int, gap: float = 0.0) -> float:
     return spent
 
 
-def driver(hall_toml: str, data_dir: str, n: int, gap: float = 0.0) -> dict:
+def _published(app) -> None:
+    """Until the publisher has sent every committed entry, flushed its snapshots and read every acknowledgement."""
+    state = app.extensions["hallq"]
+    pub = state.publisher
+    top = state.db.connection().execute("SELECT MAX(seq) FROM journal").fetchone()[0]
+    deadline = time.monotonic() + 60
+    while pub.cursor < top or pub._dirty.pending or (pub.conn is not None and pub.conn._inflight):
+        if time.monotonic() > deadline:
+            raise SystemExit("bench_cost: the publisher did not catch up in 60 s (is the broker there?)")
+        time.sleep(0.005)
+
+
+def driver(hall_toml: str, data_dir: str, n: int, gap: float = 0.0, broker: str = "") -> dict:
     """Build the app, warm it, then the two measured batches between the markers; thread CPU per request
-    (with ``gap``: each request after that long asleep, its CPU alone counted)."""
+    (with ``gap``: each request after that long asleep, its CPU alone counted). With ``broker`` (a URL), the
+    app publishes to it as a hall's server does, and each batch ends when everything it committed is published:
+    the count is then of every thread, the publisher's included."""
     from datetime import datetime
 
     from hallq.clock import VirtualClock
     from queue_server.app import create_app
 
+    if broker:
+        os.environ["HALLQ_MQTT_URL"] = broker
     app = create_app(hall_toml, data_dir=data_dir, clock=VirtualClock(datetime.fromisoformat(START)),
-                     mqtt=False, housekeeping=False)
+                     mqtt=bool(broker), housekeeping=False)
+    if broker:
+        pub, deadline = app.extensions["hallq"].publisher, time.monotonic() + 30
+        while pub.conn is None or not pub.conn.connected.is_set():
+            if time.monotonic() > deadline:
+                raise SystemExit(f"bench_cost: no connection to the broker {broker}")
+            time.sleep(0.01)
     tokens = {}
     for w in WINDOWS:
         status, body = _send(app, _environ("POST", "/api/v1/auth/login",
@@ -122,10 +145,14 @@ def driver(hall_toml: str, data_dir: str, n: int, gap: float = 0.0) -> dict:
     _run_batch(app, _calls(warm, tokens), 200)
     _run_batch(app, _tickets(warm), 201)
     tickets, calls = _tickets(n, offset=1), _calls(n, tokens)
+    settle = (lambda: _published(app)) if broker else (lambda: None)
+    settle()
     os.getppid()  # callgrind: dump 1, the start and the warm-up; counting starts again here
     ticket_s = _run_batch(app, tickets, 201, gap)
+    settle()
     os.getpgrp()  # callgrind: dump 2, the tickets
     call_s = _run_batch(app, calls, 200, gap)
+    settle()
     os.getsid(0)  # callgrind: dump 3, the calls
     conn = app.extensions["hallq"].db.connection()
     synchronous = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}[conn.execute("PRAGMA synchronous").fetchone()[0]]
@@ -154,10 +181,11 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=200, help="tickets measured, and as many calls (default 200)")
     ap.add_argument("--gaps", default="1,10", help="also the thread CPU per request with each request after "
                                                   "this many ms asleep, comma-separated (default 1,10; '' for none)")
-    ap.add_argument("--driver", nargs=4, metavar=("HALL_TOML", "DATA_DIR", "N", "GAP_S"), help=argparse.SUPPRESS)
+    ap.add_argument("--driver", nargs="+", metavar="HALL_TOML DATA_DIR N GAP_S [BROKER]", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.driver:
-        print(json.dumps(driver(args.driver[0], args.driver[1], int(args.driver[2]), float(args.driver[3]))))
+        hall_toml, data_dir, count, gap, *broker = args.driver
+        print(json.dumps(driver(hall_toml, data_dir, int(count), float(gap), broker[0] if broker else "")))
         return
     try:
         gaps = [float(g) for g in args.gaps.split(",") if g.strip()]
@@ -179,21 +207,35 @@ def main() -> None:
 
         per = native(0)
         after_gap = {f"{g:g} ms": native(g) for g in gaps}
-        hall, data = _prepared(work / "counted")
-        out = work / "callgrind.out"
+        def counted(name: str, *broker: str) -> tuple[int, int]:
+            hall, data = _prepared(work / name)
+            out = work / f"callgrind-{name}.out"
+            done = subprocess.run([valgrind, "--tool=callgrind", f"--callgrind-out-file={out}", *MARKERS,
+                                   sys.executable, here, "--driver", str(hall), str(data), str(n), "0", *broker],
+                                  env=env, capture_output=True, text=True, timeout=3600)
+            if done.returncode != 0:
+                raise SystemExit(f"bench_cost: the driver under valgrind failed:\n{done.stderr[-3000:]}")
+            return _instructions(Path(f"{out}.2")), _instructions(Path(f"{out}.3"))
+
         t0 = time.perf_counter()
-        done = subprocess.run([valgrind, "--tool=callgrind", f"--callgrind-out-file={out}", *MARKERS,
-                               sys.executable, here, "--driver", str(hall), str(data), str(n), "0"],
-                              env=env, capture_output=True, text=True, timeout=3600)
-        if done.returncode != 0:
-            raise SystemExit(f"bench_cost: the driver under valgrind failed:\n{done.stderr[-3000:]}")
+        tickets, calls = counted("counted")
         counted_seconds = time.perf_counter() - t0
-        tickets, calls = _instructions(Path(f"{out}.2")), _instructions(Path(f"{out}.3"))
+        (work / "broker").mkdir()
+        broker = Mosquitto(work / "broker")  # anonymous, on a free port: the publisher's connection, counted with it
+        broker.start()
+        try:
+            published = counted("published", broker.url)
+        finally:
+            broker.stop()
         version = subprocess.run([valgrind, "--version"], capture_output=True, text=True).stdout.strip()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     emit({"benchmark": "instructions per request of the server's WSGI app, in one thread (callgrind)",
           "requests": n, "instructions_per_ticket": round(tickets / n), "instructions_per_call": round(calls / n),
+          # the same requests with the publisher on (a Mosquitto of the benchmark's own), each batch counted until
+          # all it committed was published and acknowledged: every thread, the MQTT connection's I/O included
+          "with_publishing": {"instructions_per_ticket": round(published[0] / n),
+                              "instructions_per_call": round(published[1] / n)},
           "native": {"thread_cpu_ms_per_ticket": round(per["ticket_ms"], 3),
                      "thread_cpu_ms_per_call": round(per["call_ms"], 3)},
           # the same requests, each after a pause: what a request costs when the caches have cooled, as at a
