@@ -107,6 +107,11 @@ ROWS: list[tuple] = [
      "any day)", ("instructions_per_ticket",), 3, " M", "–", None, "<=", 1e-6),
     ("cost", "instructions per call next with completion, the same way", ("instructions_per_call",), 3, " M", "–",
      None, "<=", 1e-6),
+    ("cost", "… with the publisher on, per ticket: every thread until published (its time-driven snapshots "
+     "weigh more under Valgrind's ~50× slower clock)", ("with_publishing", "instructions_per_ticket"), 3, " M", "–",
+     None, "<=", 1e-6),
+    ("cost", "… with the publisher on, per call", ("with_publishing", "instructions_per_call"), 3, " M", "–", None,
+     "<=", 1e-6),
     ("cost", "… its thread CPU per call, calls back to back (caches warm)", ("native", "thread_cpu_ms_per_call"), 2,
      " ms", "–", None, "<=", 1),
     ("cost", "… the same calls, each after 10 ms asleep (a hall's pace: 100 calls/s)",
