@@ -24,7 +24,7 @@ Python's hashing, so two runs of one commit agree to a few parts in ten thousand
 the same driver reports its thread CPU per request (``native``), which moves with the machine, and
 again with each request after a pause (``after_gap``, ``--gaps`` in ms): the same work costs more CPU
 when the caches have cooled between requests, as they do at a hall's pace (docs/performance.md,
-"Why a call costs more at 100 calls/s").
+"Fourth pass").
 
     .venv/bin/python bench/bench_cost.py                  # ~3 minutes: Valgrind is ~50x slower
     .venv/bin/python bench/bench_cost.py --requests 50    # quicker, a little less exact

@@ -2,7 +2,7 @@
 
 The publisher (queue_server/publisher.py) sends three or four QoS 1 messages per call-next, each read back as
 a PUBACK. Through paho a message cost about 160,000 instructions (its publish, its write, its acknowledgement:
-objects, locks, callbacks), on a plain socket about 27,000 (docs/performance.md, "MQTT's part"). This class
+objects, locks, callbacks), on a plain socket about 27,000 (docs/performance.md, "Fourth pass"). This class
 has the interface the publisher uses of :class:`hallq.mqtt.Connection` and keeps its promises:
 
 * it announces itself on its availability topic: retained "online" at every connect, a last will "offline",
