@@ -34,7 +34,9 @@ from hallq import mqttwire
 from hallq.clock import iso, utc_now
 from hallq.contract import STATUS, encode
 from hallq.lazyimports import tls_and_proxy
-from hallq.mqtt import OFFLINE, CONNECT_TIMEOUT, BrokerAddress, Waker, broker_from_settings, online_status, status_state
+from hallq.mqttbase import (
+    CONNECT_TIMEOUT, OFFLINE, BrokerAddress, Waker, broker_from_settings, online_status, status_state,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from hallq import contract
-from hallq.mqtt import Waker
+from hallq.mqttbase import Waker
 from hallq.mqttlink import WireConnection
 from queue_server.db import Database
 from queue_server.domain import actions

@@ -20,7 +20,7 @@ from queue_server.readmodel import search
 
 def public_broker_url(cfg) -> str:
     """Where the hall's broker is, for a kiosk to connect: host and port only, never an account or a password."""
-    from hallq.mqtt import BrokerAddress
+    from hallq.mqttbase import BrokerAddress
 
     a = BrokerAddress.parse(cfg.mqtt.effective_url)
     return f"{'mqtts' if a.tls else 'mqtt'}://{a.host}:{a.port}"
@@ -47,7 +47,7 @@ def get_health(actor):
 
 def broker_in_use(cfg) -> dict:
     """The broker this server publishes to: the hall's own or one set by ``[mqtt] url``; host and port, no account."""
-    from hallq.mqtt import BrokerAddress
+    from hallq.mqttbase import BrokerAddress
 
     a = BrokerAddress.parse(cfg.mqtt.effective_url)
     return {"embedded": cfg.mqtt.embedded, "host": a.host, "port": a.port, "tls": a.tls}
