@@ -16,6 +16,7 @@ Threads and why:
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import queue
@@ -331,6 +332,12 @@ class KioskApp(App):
         tmp = path.with_name(f".{stem}.tmp.png")
         self.root.export_to_png(str(tmp))
         os.replace(tmp, path)          # whole files only: a viewer never reads half a PNG
+        # Kivy draws the export into an Fbo of the whole window (a texture and a stencil buffer, ~10 MB at 1080p,
+        # in RAM on llvmpipe) whose instructions and canvas refer to each other: only Python's cyclic collector
+        # frees it, and an idle kiosk allocates too little to run it. A headless kiosk shoots every 10 s (each
+        # refresh of the home screen) and held one more each time (docs/performance.md, the village station):
+        # collected here, the young generations only (what the export just made), a millisecond or two.
+        gc.collect(1)
         return path
 
     # -- the resident's presence -------------------------------------------------------------------

@@ -7,6 +7,8 @@ kv/home.kv, kv/flow.kv and kv/steps/<kind>.kv.
 
 from __future__ import annotations
 
+from dataclasses import astuple
+
 from kivy.app import App
 from kivy.metrics import dp
 from kivy.properties import BooleanProperty, StringProperty
@@ -53,6 +55,13 @@ class KioskScreen(Screen):
 
 
 class HomeScreen(KioskScreen):
+    """The home screen. Its timer asks the server again every 10 s (``Home.refresh_seconds``) and the view comes
+    back with the same tiles and buttons and a new clock or status line: only those texts change then. Building
+    the tiles and buttons anew each time made some 20 widgets and their label textures every 10 s on an idle
+    kiosk, and grew its heap by about 19 MB in 15 minutes (docs/performance.md, the village station)."""
+
+    built = None       # what the tiles and buttons were last built from (options, actions, layout, text size)
+
     def render(self, view: View) -> None:
         app = self.app
         portrait = app.layout == "portrait"
@@ -62,6 +71,10 @@ class HomeScreen(KioskScreen):
         self.ids.welcome.text = view.prompt
         self.ids.status.text = "   ".join(view.result.get("status", []))
         self._notice(view)
+        built = (tuple(map(astuple, view.options)), tuple(map(astuple, view.actions)), portrait, elderly)
+        if built == self.built:
+            return
+        self.built = built
         hero, grid, area = self.ids.hero, self.ids.tiles, self.ids.area
         hero.clear_widgets()
         grid.clear_widgets()
