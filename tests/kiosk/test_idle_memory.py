@@ -144,19 +144,24 @@ app.run()
 """
 
 
+def _seen(child: str, city) -> dict:
+    """Run ``child`` (a kiosk in a process of its own, offscreen) against ``city``; what its SEEN line reports."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "KIVY_IMAGE")}
+    env.update(KIVY_NO_ARGS="1", HALLQ_DEMO="1")
+    out = subprocess.run([sys.executable, "-c", child.format(root=str(ROOT), url=city.url)], env=env,
+                         cwd=ROOT, capture_output=True, text=True, timeout=80)
+    lines = [line for line in out.stdout.splitlines() if line.startswith("SEEN ")]
+    assert lines, out.stderr[-3000:]
+    return json.loads(lines[0][5:])
+
+
 @pytest.mark.timeout(90)
 def test_the_home_screens_refresh_keeps_its_tiles_and_buttons_and_updates_the_clock(city):
     """The home screen asks the server again every 10 s and, on an idle kiosk, gets the same tiles and buttons
     back: they are kept (building them anew made ~20 widgets and their textures every 10 s, and the idle kiosk's
     heap grew by ~19 MB in 15 minutes: docs/performance.md), while the clock shows the new time; a view with
     other options (another language) is built anew."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "KIVY_IMAGE")}
-    env.update(KIVY_NO_ARGS="1", HALLQ_DEMO="1")
-    out = subprocess.run([sys.executable, "-c", REFRESH_CHILD.format(root=str(ROOT), url=city.url)], env=env,
-                         cwd=ROOT, capture_output=True, text=True, timeout=80)
-    lines = [line for line in out.stdout.splitlines() if line.startswith("SEEN ")]
-    assert lines, out.stderr[-3000:]
-    seen = json.loads(lines[0][5:])
+    seen = _seen(REFRESH_CHILD, city)
     assert seen["kept"] is True, seen                  # the same widget objects after three refreshes
     assert seen["clock"].endswith("09:43"), seen      # ... and the header says the latest time
     assert seen["rebuilt"] is True, seen
@@ -206,12 +211,6 @@ def test_a_headless_kiosks_screenshot_leaves_no_window_sized_fbo_behind(city):
     refresh). Kivy's export draws into an Fbo of the whole window (~10 MB at 1080p on llvmpipe) that only the
     cyclic collector frees; an idle kiosk allocates too little to run it, and held one more Fbo per screenshot
     (10 MB per 10 s: docs/performance.md). With the collector off, three screenshots leave none behind."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "KIVY_IMAGE")}
-    env.update(KIVY_NO_ARGS="1", HALLQ_DEMO="1")
-    out = subprocess.run([sys.executable, "-c", SHOT_CHILD.format(root=str(ROOT), url=city.url)], env=env,
-                         cwd=ROOT, capture_output=True, text=True, timeout=80)
-    lines = [line for line in out.stdout.splitlines() if line.startswith("SEEN ")]
-    assert lines, out.stderr[-3000:]
-    seen = json.loads(lines[0][5:])
+    seen = _seen(SHOT_CHILD, city)
     assert seen["written"] is True, seen
     assert seen["after"] == seen["before"], seen
