@@ -18,7 +18,6 @@ import threading
 import time
 
 import paho.mqtt.client as paho
-import pytest
 
 from hallq import mqtt, mqttwire
 from hallq.mqtt import BrokerAddress, Connection, Waker
