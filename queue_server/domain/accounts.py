@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from hallq.privacy import mask_name
 from queue_server import auth
 from queue_server.domain import throttles
-from queue_server.domain.context import Actor, Tx
+from queue_server.domain.context import ACTIVE_STATES, Actor, Tx, any_of
 from queue_server.domain.errors import Conflict, Forbidden, Invalid, NotFound
 
 if TYPE_CHECKING:
@@ -191,7 +191,7 @@ def set_active(tx: Tx, job_no: str, active: bool) -> sqlite3.Row:
     _may_manage(tx, row["role"])
     if not active:
         busy = tx.one("SELECT t.label, t.window FROM tickets t JOIN windows w ON w.number = t.window "
-                      "WHERE w.staff_id = ? AND t.state IN ('called', 'serving', 'held')", (row["id"],))
+                      f"WHERE w.staff_id = ? AND {any_of('t.state', ACTIVE_STATES)}", (row["id"],))
         if busy:
             raise Conflict("error.window_busy.account", window=busy["window"], label=busy["label"],
                            code="window_busy")

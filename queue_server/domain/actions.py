@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from enum import Flag, auto
 
 from hallq.i18n import Texts, pick, texts
+from queue_server.domain.context import any_of
 
 
 class Stale(Flag):
@@ -179,8 +180,8 @@ if len(ACTIONS) != len(_REGISTRY):
 
 CALLS = tuple(a.code for a in _REGISTRY if Stale.CALL in a.stale)  # ('call', 'recall', 'call_back')
 # the calls as SQL: exactly the predicate of the partial indexes journal_calls_day and
-# journal_calls_business (schema/010), which SQLite uses only for the same expression
-CALLS_SQL = "action IN ({})".format(", ".join(f"'{c}'" for c in CALLS))
+# journal_calls_business (schema/025), which SQLite uses only for the same expression
+CALLS_SQL = any_of("action", CALLS)
 
 
 def stale(code: str) -> Stale:

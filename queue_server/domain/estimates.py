@@ -42,6 +42,7 @@ from datetime import datetime, timedelta
 from hallq.clock import iso
 from hallq.hours import OpeningHours
 from hallq.targets import URGENT_SHARE, Targets
+from queue_server.domain.context import ACTIVE_STATES, any_of
 
 SAMPLE = 20
 MIN_SAMPLES = 3
@@ -216,7 +217,7 @@ def capacities(conn: sqlite3.Connection, before_calling: bool = False,
     for r in conn.execute(
             "SELECT a.window, a.business, w.state, "
             "EXISTS (SELECT 1 FROM tickets t INDEXED BY tickets_active WHERE t.window = w.number "
-            "AND t.state IN ('called', 'serving', 'held') AND t.state != 'held') AS busy "
+            f"AND {any_of('t.state', ACTIVE_STATES)} AND t.state != 'held') AS busy "
             "FROM allocation a JOIN windows w ON w.number = a.window WHERE w.active ORDER BY a.window, a.rank"):
         windows.setdefault(r["window"], (r["state"], bool(r["busy"]), []))[2].append(r["business"])
     waiting = dict(conn.execute("SELECT business, SUM(waiting) FROM queue_counts WHERE business_day = ? "

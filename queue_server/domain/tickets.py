@@ -101,18 +101,19 @@ def issue_ticket(tx: Tx, business: str, item: str | None = None, id_number: str 
 
     digits = max(3, len(str(b["daily_limit"])))
     try:
-        # the number is taken in the INSERT itself; the unique constraint guards it
-        row = tx.row(
+        # the next number of the day, taken under the write lock the whole transaction holds (BEGIN IMMEDIATE);
+        # the unique constraint guards it. Three plain statements: an INSERT … SELECT from its own table, and
+        # RETURNING, each made SQLite build and drop a temporary B-tree at every ticket (schema/025)
+        n = tx.row("SELECT COALESCE(MAX(number), 0) + 1 FROM tickets WHERE business_day = ? AND origin_business = ?",
+                   (tx.day, business))[0]
+        cur = tx.conn.execute(
             "INSERT INTO tickets (public_id, business_day, business, origin_business, number, label, item, class, "
             "green_reason, state, issued_at, arrived_at, promise_from, id_hash, id_masked, phone_hash, phone_masked, "
-            "source) SELECT :pid, :day, :b, :b, n, :prefix || substr('0000' || n, -max(:digits, length(n))), :item, "
-            ":class, :green, 'waiting', :at, :at, :pf, :idh, :idm, :ph, :pm, :src "
-            "FROM (SELECT COALESCE(MAX(number), 0) + 1 AS n FROM tickets WHERE business_day = :day "
-            "AND origin_business = :b) RETURNING *",
-            {"pid": secrets.token_urlsafe(12), "day": tx.day, "b": business, "prefix": b["prefix"], "digits": digits,
-             "item": item, "class": klass, "green": green_reason, "at": tx.at, "pf": max(promise_from or tx.at, tx.at),
-             "idh": id_hash, "idm": id_masked,
-             "ph": phone_hash, "pm": phone_masked, "src": tx.actor.label})
+            "source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'waiting', ?, ?, ?, ?, ?, ?, ?, ?)",
+            (secrets.token_urlsafe(12), tx.day, business, business, n, f"{b['prefix']}{n:0{digits}d}", item, klass,
+             green_reason, tx.at, tx.at, max(promise_from or tx.at, tx.at), id_hash, id_masked, phone_hash,
+             phone_masked, tx.actor.label))
+        row = tx.row("SELECT * FROM tickets WHERE id = ?", (cur.lastrowid,))
     except sqlite3.IntegrityError as e:
         if "id_hash" in str(e) or "one_open" in str(e):
             existing = tx.one("SELECT label FROM tickets WHERE business_day = ? AND business = ? AND id_hash = ? "
@@ -172,7 +173,7 @@ def cancel_ticket(tx: Tx, public_id: str) -> sqlite3.Row:
     if t["state"] != "waiting":
         raise Conflict("error.not_waiting", code="not_waiting",
                        detail={"state": t["state"]})
-    row = tx.row("UPDATE tickets SET state = 'cancelled', finished_at = ? WHERE id = ? RETURNING *", (tx.at, t["id"]))
+    row = tx.update_ticket(t["id"], "state = 'cancelled', finished_at = ?", (tx.at,))
     tx.journal("cancel", ticket=row)
     return row
 
@@ -189,9 +190,9 @@ def requeue_ticket(tx: Tx, t: sqlite3.Row) -> sqlite3.Row:
     if t["requeues"] >= tx.rules.max_requeues:
         raise Conflict("error.requeue_limit", code="requeue_limit")
     try:
-        row = tx.row("UPDATE tickets SET state = 'waiting', window = NULL, staff_id = NULL, arrived_at = ?, "
-                     "promise_from = ?, finished_at = NULL, called_at = NULL, requeues = requeues + 1 "
-                     "WHERE id = ? RETURNING *", (tx.at, tx.at, t["id"]))
+        row = tx.update_ticket(t["id"], "state = 'waiting', window = NULL, staff_id = NULL, arrived_at = ?, "
+                               "promise_from = ?, finished_at = NULL, called_at = NULL, requeues = requeues + 1",
+                               (tx.at, tx.at))
     except sqlite3.IntegrityError:
         raise Conflict("error.already_has_ticket.requeue", code="already_has_ticket") from None
     tx.journal("requeue", ticket=row)

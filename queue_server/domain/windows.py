@@ -24,7 +24,7 @@ from typing import Any
 
 from hallq.targets import Targets
 from queue_server.domain import dispatch
-from queue_server.domain.context import Actor, Hall, Tx
+from queue_server.domain.context import ACTIVE_SQL, Actor, Hall, Tx
 from queue_server.domain.errors import Conflict, Forbidden, Invalid, NotFound, unknown_business, unknown_window
 
 CURRENT_STATES = ("called", "serving")
@@ -62,8 +62,19 @@ def authorize_actor(a: Actor, w: sqlite3.Row) -> None:
 
 
 def current_ticket(tx: Tx, number: int) -> sqlite3.Row | None:
-    return tx.one("SELECT * FROM tickets WHERE window = ? AND state IN ('called', 'serving') "
-                  "ORDER BY called_at DESC LIMIT 1", (number,))
+    return current_at(tx.conn, number)
+
+
+def current_at(conn: sqlite3.Connection, number: int) -> sqlite3.Row | None:
+    """The ticket window ``number`` has called or serves (the latest called, were there ever two): its tickets by
+    the partial index tickets_active, the held ones left out here; an ``ORDER BY … LIMIT 1`` sorted them in a
+    temporary B-tree at every call (schema/025)."""
+    current = None
+    for r in conn.execute(f"SELECT * FROM tickets INDEXED BY tickets_active WHERE window = ? AND {ACTIVE_SQL}",
+                          (number,)):
+        if r["state"] != "held" and (current is None or (r["called_at"] or "") > (current["called_at"] or "")):
+            current = r
+    return current
 
 
 def _require_current(tx: Tx, w: sqlite3.Row, states: tuple[str, ...], expected: str | None) -> sqlite3.Row:
@@ -198,13 +209,11 @@ def call_next(tx: Tx, number: int, complete_current: bool = False,
     chosen, run = dispatch.choose(cands, ranks, tx.now, w["promise_run"], policy)
     if chosen is None:
         raise Conflict("error.nobody_waiting", code="nobody_waiting")
-    t = tx.one("UPDATE tickets SET state = 'called', window = ?, staff_id = ?, called_at = ?, calls = calls + 1, "
-               "target_window = NULL WHERE id = ? AND state = 'waiting' RETURNING *",
-               (number, w["staff_id"], tx.at, chosen.id))
+    # "AND state = 'waiting'": cannot fail inside BEGIN IMMEDIATE; were it to, refused (LookupError), not double-called
+    t = tx.update_ticket(chosen.id, "state = 'called', window = ?, staff_id = ?, called_at = ?, calls = calls + 1, "
+                         "target_window = NULL", (number, w["staff_id"], tx.at), where=" AND state = 'waiting'")
     if run != w["promise_run"]:
         tx.conn.execute("UPDATE windows SET promise_run = ? WHERE number = ?", (run, number))
-    if t is None:  # cannot happen inside BEGIN IMMEDIATE; refuse rather than double-call
-        raise RuntimeError(f"ticket {chosen.id} changed under an exclusive transaction")
     seq = _call_event(tx, t, number, "call")
     return t, seq
 
@@ -247,7 +256,7 @@ def recall(tx: Tx, number: int, expected: str | None = None) -> tuple[sqlite3.Ro
     t = _require_current(tx, w, ("called",), expected)
     if t["recalls"] >= tx.rules.max_recalls:
         raise Conflict("error.recall_limit", label=t["label"], recalls=t["recalls"], code="recall_limit")
-    t = tx.row("UPDATE tickets SET recalls = recalls + 1, calls = calls + 1 WHERE id = ? RETURNING *", (t["id"],))
+    t = tx.update_ticket(t["id"], "recalls = recalls + 1, calls = calls + 1")
     return t, _call_event(tx, t, number, "recall")
 
 
@@ -260,15 +269,15 @@ def start_service(tx: Tx, number: int, expected: str | None = None) -> sqlite3.R
         raise Conflict("error.not_called", code="not_called")
     if t["state"] != "called":
         raise Conflict("error.already_serving", label=t["label"], code="already_serving")
-    t = tx.row("UPDATE tickets SET state = 'serving', started_at = ? WHERE id = ? RETURNING *", (tx.at, t["id"]))
+    t = tx.update_ticket(t["id"], "state = 'serving', started_at = ?", (tx.at,))
     tx.journal("start", ticket=t, window=number)
     return t
 
 
 def _finish(tx: Tx, t: sqlite3.Row, number: int) -> sqlite3.Row:
     # a ticket completed straight from "called" was served without pressing start
-    t = tx.row("UPDATE tickets SET state = 'done', started_at = COALESCE(started_at, called_at), finished_at = ? "
-               "WHERE id = ? RETURNING *", (tx.at, t["id"]))
+    t = tx.update_ticket(t["id"], "state = 'done', started_at = COALESCE(started_at, called_at), finished_at = ?",
+                         (tx.at,))
     tx.journal("complete", ticket=t, window=number)
     return t
 
@@ -285,7 +294,7 @@ def no_show(tx: Tx, number: int, expected: str | None = None) -> sqlite3.Row:
     w = get_window(tx, number)
     authorize(tx, w)
     t = _require_current(tx, w, ("called",), expected)
-    t = tx.row("UPDATE tickets SET state = 'no_show', finished_at = ? WHERE id = ? RETURNING *", (tx.at, t["id"]))
+    t = tx.update_ticket(t["id"], "state = 'no_show', finished_at = ?", (tx.at,))
     tx.journal("no_show", ticket=t, window=number)
     return t
 
@@ -314,9 +323,9 @@ def transfer(tx: Tx, number: int, to_business: str | None = None, to_window: int
         if target["state"] == "closed":
             raise Conflict("error.window_closed.transfer", window=to_window, code="window_closed")
     try:
-        t2 = tx.row("UPDATE tickets SET state = 'waiting', business = ?, target_window = ?, window = NULL, "
-                    "staff_id = NULL, called_at = NULL, started_at = NULL, recalls = 0, transfers = transfers + 1 "
-                    "WHERE id = ? RETURNING *", (business, to_window, t["id"]))
+        t2 = tx.update_ticket(t["id"], "state = 'waiting', business = ?, target_window = ?, window = NULL, "
+                              "staff_id = NULL, called_at = NULL, started_at = NULL, recalls = 0, "
+                              "transfers = transfers + 1", (business, to_window))
     except sqlite3.IntegrityError:
         raise Conflict("error.already_has_ticket.transfer", code="already_has_ticket") from None
     tx.journal("transfer", ticket=t2, window=number,
@@ -329,7 +338,7 @@ def hold(tx: Tx, number: int, expected: str | None = None) -> sqlite3.Row:
     w = get_window(tx, number)
     authorize(tx, w)
     t = _require_current(tx, w, CURRENT_STATES, expected)
-    t = tx.row("UPDATE tickets SET state = 'held' WHERE id = ? RETURNING *", (t["id"],))
+    t = tx.update_ticket(t["id"], "state = 'held'")
     tx.journal("hold", ticket=t, window=number)
     return t
 
@@ -346,8 +355,7 @@ def call_back(tx: Tx, number: int, label: str) -> tuple[sqlite3.Row, int]:
                (number, label.strip().upper(), tx.day))
     if t is None:
         raise NotFound("error.not_held", label=label, code="not_held")
-    t = tx.row("UPDATE tickets SET state = 'called', called_at = ?, calls = calls + 1 WHERE id = ? RETURNING *",
-               (tx.at, t["id"]))
+    t = tx.update_ticket(t["id"], "state = 'called', called_at = ?, calls = calls + 1", (tx.at,))
     return t, _call_event(tx, t, number, "call_back")
 
 
@@ -396,8 +404,8 @@ def window_views(conn: sqlite3.Connection, numbers: list[int] | None = None) -> 
     current: dict[int, sqlite3.Row] = {}
     held: dict[int, int] = {}
     # the state list is the partial index tickets_active's own: SQLite uses it only then
-    for r in conn.execute("SELECT window, label, business, state, called_at, recalls FROM tickets "
-                          "INDEXED BY tickets_active WHERE state IN ('called', 'serving', 'held')"
+    for r in conn.execute(f"SELECT window, label, business, state, called_at, recalls FROM tickets "
+                          f"INDEXED BY tickets_active WHERE {ACTIVE_SQL}"
                           f"{' AND window' + some if some else ''} ORDER BY called_at", params):
         if r["state"] == "held":
             held[r["window"]] = held.get(r["window"], 0) + 1
@@ -416,7 +424,7 @@ def _one_window_view(conn: sqlite3.Connection, number: int) -> list[dict[str, An
     w = conn.execute(
         "SELECT w.*, s.job_no, s.name AS staff_name, "
         "(SELECT json_group_array(json_array(called_at, state, label, business, recalls)) FROM tickets "
-        "INDEXED BY tickets_active WHERE state IN ('called', 'serving', 'held') AND window = w.number) AS open_tickets, "
+        f"INDEXED BY tickets_active WHERE {ACTIVE_SQL} AND window = w.number) AS open_tickets, "
         "(SELECT json_group_array(json_array(rank, business)) FROM allocation WHERE window = w.number) AS serves "
         "FROM windows w LEFT JOIN staff s ON s.id = w.staff_id WHERE w.active AND w.number = ?", (number,)).fetchone()
     if w is None:

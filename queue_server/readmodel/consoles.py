@@ -15,7 +15,7 @@ from queue_server.domain import attention, rating_prompts
 from queue_server.domain.accounts import must_change_password as _must_change
 from queue_server.domain.errors import unknown_window
 from queue_server.domain.service import ticket_brief
-from queue_server.domain.windows import waiting_list, window_view, window_views
+from queue_server.domain.windows import current_at, waiting_list, window_view, window_views
 
 WAITING_SHOWN = 100  # a console's waiting list
 QUEUE_SHOWN = 200  # GET /windows/<n>/queue
@@ -72,8 +72,7 @@ def window_console(st, number: int, actor) -> dict[str, Any]:
                  f"(target_window IS NULL AND business IN ({marks})))")
         waiting = waiting_list(conn, st.hall, number, now, WAITING_SHOWN)  # as the window will call them
         total = conn.execute(f"SELECT COUNT(*) FROM tickets WHERE {where}", (day, number, *serves)).fetchone()[0]
-        current = conn.execute("SELECT * FROM tickets WHERE window = ? AND state IN ('called', 'serving') "
-                               "ORDER BY called_at DESC LIMIT 1", (number,)).fetchone()
+        current = current_at(conn, number)
         held = _held(conn, number)
         today = conn.execute(
             "SELECT SUM(state = 'done') AS done, SUM(state = 'no_show') AS no_show, "

@@ -66,6 +66,12 @@ def test_every_row_of_a_release_survives_the_upgrade_and_the_hall_goes_on(tag, t
         # the schema is today's
         applied = {n for (n,) in sqlite3.connect(db).execute("SELECT name FROM _migrations")}
         assert applied == {p.stem for p in migration_files()} >= set(release["migrations"])
+        # 025 rewrote the tickets' CHECK in place: the file is whole and the CHECK still refuses a made-up state
+        probe = sqlite3.connect(db)
+        assert probe.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):
+            probe.execute("UPDATE tickets SET state = 'lost' WHERE id = (SELECT min(id) FROM tickets)")
+        probe.close()
         # every application reads back with its whole timeline; the hall numbers on, the journal goes on
         apps = sqlite3.connect(db).execute("SELECT tracking_no, status FROM applications").fetchall()
         for no, status in apps:
