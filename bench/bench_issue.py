@@ -31,19 +31,16 @@ threads, hallq's version) are read from the running server's /api/v1/health.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing as mp
 import shutil
-import subprocess
 import threading
 import time
 import uuid
 
-from common import (ROOT, BenchServer, ServerCpu, add_broker_option, emit, labels, machine, percentiles,
-                    server_memory, start_server, tempdir)
+from common import (ROOT, WRK_MISSING, BenchServer, ServerCpu, add_broker_option, emit, labels, machine,
+                    percentiles, run_wrk, server_memory, start_server, tempdir, wrk_figures)
 
 WRK_SCRIPT = ROOT / "bench" / "wrk" / "issue.lua"
-WRK_MISSING = "wrk is not installed: apt-get install wrk (Debian's package); only the Python client was measured"
 BUSINESSES = ["commerce", "construction", "social", "online", "delivery"]
 
 
@@ -113,35 +110,23 @@ def python_load(server: BenchServer, args) -> dict:
 
 
 def wrk_load(server: BenchServer, args) -> dict:
-    url = server.url
-    wrk = shutil.which("wrk")
-    if wrk is None:
-        return {"skipped": WRK_MISSING}
+    if shutil.which("wrk") is None:
+        return {"skipped": f"{WRK_MISSING}; only the Python client was measured"}
 
     def run(seconds: float) -> dict:
-        cmd = [wrk, f"-t{args.wrk_threads}", f"-c{args.wrk_connections}", f"-d{max(1, round(seconds))}s",
-               "--timeout", "10s", "-s", str(WRK_SCRIPT), url, "--", "demo-kiosk-1", uuid.uuid4().hex[:12]]
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
-        line = next((x for x in out.stdout.splitlines() if x.startswith("WRK_JSON ")), None)
-        if out.returncode != 0 or line is None:
-            raise RuntimeError(f"wrk failed (exit {out.returncode}): {out.stderr[-1000:] or out.stdout[-1000:]}")
-        return json.loads(line.removeprefix("WRK_JSON "))
+        return run_wrk(server.url, WRK_SCRIPT, seconds, args.wrk_threads, args.wrk_connections,
+                       ["demo-kiosk-1", uuid.uuid4().hex[:12]])
 
     if args.warmup > 0:
         run(args.warmup)  # not measured: the server's first requests
     cpu = ServerCpu(server)
     cpu.start()
-    r = run(args.seconds)
+    r = wrk_figures(run(args.seconds), "ticket")
     cpu.stop()
-    seconds = r["duration_us"] / 1e6
-    ok = r["requests"] - r["errors"]["status"]
-    lat = {k: round(v / 1000, 3) for k, v in r["latency_us"].items()}
     return {"load_generator": f"wrk {args.wrk_threads} threads, {args.wrk_connections} connections, "
                               "bench/wrk/issue.lua (keep-alive)",
-            "clients": args.wrk_connections, "tickets_per_second": round(ok / seconds, 1),
-            "latency": {"n": r["requests"], **{f"{k}_ms": v for k, v in lat.items()}},
-            "errors": {k: v for k, v in r["errors"].items() if v}, "seconds_measured": round(seconds, 2),
-            **cpu.per_op(ok, "ticket")}
+            "clients": args.wrk_connections, **{k: v for k, v in r.items() if k != "ok"},
+            **cpu.per_op(r["ok"], "ticket")}
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ import platform
 import re
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from hallq.client import free_port  # noqa: E402
 from hallq.testing import Mosquitto  # noqa: E402
 from launcher.processes import ServerProcess  # noqa: E402
+from queue_server import SERVE_THREADS  # noqa: E402
 
 CITY = ROOT / "config" / "city-hall"
 BROKERS = {"hall": "the hall's own Mosquitto, started by hallq serve (the default, as a hall runs)",
@@ -128,7 +130,7 @@ class BenchServer(ServerProcess):
         return a.host, a.port, user, password
 
 
-def start_server(workdir: Path, broker: str = "hall", workers: int = 1, threads: int = 8,
+def start_server(workdir: Path, broker: str = "hall", workers: int = 1, threads: int = SERVE_THREADS,
                  config: Path | None = None, **kw) -> BenchServer:
     server = BenchServer(workdir, broker=broker, config=config, workers=workers, threads=threads, **kw)
     server.start(timeout=60)
@@ -217,6 +219,35 @@ def memory_mb(pid: int, exclude: tuple[str, ...] = ("mosquitto",)) -> dict[str, 
 
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+WRK_MISSING = "wrk is not installed: apt-get install wrk (Debian's package)"
+
+
+def run_wrk(url: str, script: Path, seconds: float, threads: int, connections: int, script_args: list[str]) -> dict:
+    """``wrk`` with one of bench/wrk/'s scripts for ``seconds``; what its ``done()`` printed (the line
+    ``WRK_JSON {...}``: requests, duration, errors by kind, latency percentiles in µs)."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise FileNotFoundError(WRK_MISSING)
+    cmd = [wrk, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
+           "-s", str(script), url, "--", *script_args]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+    line = next((x for x in out.stdout.splitlines() if x.startswith("WRK_JSON ")), None)
+    if out.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed (exit {out.returncode}): {out.stderr[-1000:] or out.stdout[-1000:]}")
+    return json.loads(line.removeprefix("WRK_JSON "))
+
+
+def wrk_figures(r: dict, name: str) -> dict:
+    """A ``run_wrk`` result as a benchmark reports it: ``<name>s_per_second`` (answers without an error
+    status), the latency in ms, the errors that happened, and the seconds measured."""
+    seconds = r["duration_us"] / 1e6
+    ok = r["requests"] - r["errors"]["status"]
+    lat = {k: round(v / 1000, 3) for k, v in r["latency_us"].items()}
+    return {f"{name}s_per_second": round(ok / seconds, 1), "ok": ok,
+            "latency": {"n": r["requests"], **{f"{k}_ms": v for k, v in lat.items()}},
+            "errors": {k: v for k, v in r["errors"].items() if v}, "seconds_measured": round(seconds, 2)}
 
 
 def cpu_seconds(pid: int) -> float:

@@ -43,6 +43,7 @@ HELPERS = {"common.py", "run_all.py", "compare.py", "docs_figures.py", "spread.p
 FORMAT = 2  # every run kept per benchmark ("runs"); bench/docs_figures.py reads only this format
 # --quick: a few seconds each, to see that every benchmark works; such a file is labelled and never rendered
 QUICK = {"issue": ["--seconds", "3", "--warmup", "1"], "call": ["--seconds", "3"],
+         "call_rate": ["--seconds", "2", "--warmup", "1", "--most", "300"],
          "call_scaling": ["--sizes", "10,1000", "--calls", "30"], "cost": ["--requests", "20"],
          "startup": ["--runs", "2", "--idle", "1"],
          "pages": ["--requests", "3"], "simulation": ["--until", "09:15"],
