@@ -12,6 +12,8 @@ import os
 import sys
 from pathlib import Path
 
+from queue_server import SERVE_THREADS
+
 EPILOG = """examples:
   hallq start --demo                            the whole demo hall (server, broker, and the rest)
   hallq init --site my-hall --name 某某便民服务中心 --to /etc/hallq/my-hall   a new hall's config
@@ -336,7 +338,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                    "else 8080)")
     s.add_argument("--data-dir", help="override $HALLQ_DATA_DIR")
     s.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    s.add_argument("--threads", type=int, default=8, help="threads per worker (default 8)")
+    s.add_argument("--threads", type=int, default=SERVE_THREADS, help=f"threads per worker (default {SERVE_THREADS})")
     s.add_argument("--virtual-clock", metavar="WHEN", help="'next-open' or an ISO time: run on a virtual clock")
     s.add_argument("--access-log", action="store_true", help="log every request")
     s.add_argument("--tls", action="store_true", help="HTTPS with the hall's own certificate (see hallq tls)")

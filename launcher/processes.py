@@ -15,13 +15,14 @@ from pathlib import Path
 
 from hallq.client import HallClient, free_port
 from hallq.testing import TINY
+from queue_server import SERVE_THREADS
 
 
 class ServerProcess:
     """``hallq serve`` (Granian; ``python -m launcher serve``) in a subprocess, killable with SIGKILL."""
 
     def __init__(self, data_dir: Path, config: Path = TINY, mqtt_url: str | None = None,
-                 clock: str = "2026-11-23T09:30:00+08:00", workers: int = 1, threads: int = 8,
+                 clock: str = "2026-11-23T09:30:00+08:00", workers: int = 1, threads: int = SERVE_THREADS,
                  demo: bool = True, tls: bool = False, broker: str | None = None) -> None:
         """``mqtt_url``: the broker the server publishes to (``HALLQ_MQTT_URL``). Without one, ``broker="hall"``
         leaves the broker to the hall config, as a hall runs: an empty ``[mqtt] url`` makes ``hallq serve``

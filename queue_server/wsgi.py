@@ -35,6 +35,8 @@ import signal
 import sys
 import time
 
+from queue_server import SERVE_THREADS
+
 log = logging.getLogger("hallq.server")
 
 ENV_CONFIG = "HALLQ_SERVE_CONFIG"
@@ -79,7 +81,7 @@ def app_from_environment():
     return app
 
 
-def serve(config_path: str, host: str, port: int, workers: int = 1, threads: int = 8,
+def serve(config_path: str, host: str, port: int, workers: int = 1, threads: int = SERVE_THREADS,
           data_dir: str | None = None, clock_start: str | None = None, access_log: bool = False,
           tls: bool = False) -> None:
     """Run the server in the foreground until SIGINT/SIGTERM: check, migrate, start the broker, then exec
