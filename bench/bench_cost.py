@@ -26,6 +26,11 @@ again with each request after a pause (``after_gap``, ``--gaps`` in ms): the sam
 when the caches have cooled between requests, as they do at a hall's pace (docs/performance.md,
 "Fourth pass").
 
+The same batches are counted once more with the publisher on, publishing to a Mosquitto of the
+benchmark's own (``with_publishing``): every thread, each request published and acknowledged before the
+next is sent and a snapshot set after every tenth (:class:`_Paced`: the publisher's clock-driven work
+would otherwise fall on more or fewer requests as Valgrind's slow clock had it).
+
     .venv/bin/python bench/bench_cost.py                  # ~3 minutes: Valgrind is ~50x slower
     .venv/bin/python bench/bench_cost.py --requests 50    # quicker, a little less exact
 
@@ -37,10 +42,12 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import math
 import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -85,37 +92,111 @@ def _calls(n: int, tokens: dict[int, str]) -> list[dict]:
             for w in (WINDOWS[i % len(WINDOWS)] for i in range(n))]
 
 
-def _run_batch(app, envs: list[dict], expect: int, gap: float = 0.0) -> float:
-    """Send ``envs`` one after another, ``gap`` seconds asleep before each; the thread CPU of the requests alone."""
+def _run_batch(app, envs: list[dict], expect: int, gap: float = 0.0, paced: "_Paced | None" = None) -> float:
+    """Send ``envs`` one after another, ``gap`` seconds asleep before each; the thread CPU of the requests alone.
+    ``paced``: each request published before the next (:class:`_Paced`)."""
     spent = 0.0
     for env in envs:
         if gap:
             time.sleep(gap)
+        if paced is not None:
+            paced.before()
         t0 = time.thread_time()
         status, body = _send(app, env)
         spent += time.thread_time() - t0
         if status != expect:
             raise SystemExit(f"bench_cost: {env['PATH_INFO']} answered {status}: {body[:300]!r}")
+        if paced is not None:
+            paced.after()
     return spent
 
 
-def _published(app) -> None:
-    """Until the publisher has sent every committed entry, flushed its snapshots and read every acknowledgement."""
-    state = app.extensions["hallq"]
-    pub = state.publisher
-    top = state.db.connection().execute("SELECT MAX(seq) FROM journal").fetchone()[0]
-    deadline = time.monotonic() + 60
-    while pub.cursor < top or pub._dirty.pending or (pub.conn is not None and pub.conn._inflight):
-        if time.monotonic() > deadline:
-            raise SystemExit("bench_cost: the publisher did not catch up in 60 s (is the broker there?)")
-        time.sleep(0.005)
+FLUSH_EVERY = 10  # with the publisher: a snapshot set after every 10th request, as at 100 requests a second
+
+
+class _Paced:
+    """The publisher of ``app`` at a hall's pace, the same on every run (the count ``with_publishing``).
+
+    Left to its clock, the publisher's time-driven work (a snapshot set at most every 0.1 s, the refresh every
+    15 s, the safety poll, saving its cursor once a second) fell on more or fewer requests as Valgrind's ~50x
+    slower clock and the machine's load had it: the count spread by 15 % across runs. Here each request is
+    published before the next is sent (:meth:`after`: its journal entries and call events sent and
+    acknowledged), a snapshot set follows every :data:`FLUSH_EVERY`-th request (what ten sets a second are at
+    100 requests a second), and the rest of that time-driven work is left out (the cursor is saved once a
+    second: at 100 requests a second, once in a hundred). The waits are on a condition the publisher's loop
+    notifies, never polls, so the waiting thread adds no instructions of its own."""
+
+    def __init__(self, app) -> None:
+        from queue_server import publisher as module
+
+        state = app.extensions["hallq"]
+        self.db, self.pub = state.db, state.publisher
+        self.cond = threading.Condition()
+        self.requests = self.flushes = self.want = 0
+        self.flush = False
+        module.PERIODIC = math.inf
+        pub = self.pub
+        pub.safety_poll = 3600.0
+        pub._cursor_saved_at = math.inf  # never due
+        pub._last_snapshot = math.inf  # a snapshot set only when asked for (before())
+        flush = pub._flush_snapshots
+
+        def flushed(*args):
+            flush(*args)
+            pub._last_snapshot = math.inf
+            self.flushes += 1
+
+        pub._flush_snapshots = flushed
+        for owner, name in ((pub, "_step"), (pub.conn, "serve")):
+            original = getattr(owner, name)
+
+            def notifying(*args, _original=original):
+                try:
+                    return _original(*args)
+                finally:
+                    with self.cond:
+                        self.cond.notify_all()
+
+            setattr(owner, name, notifying)
+
+    def _wait(self, done) -> None:
+        with self.cond:
+            while not done():
+                if not self.cond.wait(60):
+                    raise SystemExit("bench_cost: the publisher did not catch up in 60 s (is the broker there?)")
+
+    def settle(self) -> None:
+        """Until every committed entry is published and acknowledged, and the snapshots are flushed."""
+        pub = self.pub
+        top = self.db.connection().execute("SELECT MAX(seq) FROM journal").fetchone()[0]
+        if pub._dirty.pending:
+            want = self.flushes + 1
+            pub._last_snapshot = -math.inf
+            pub.wake()
+            self._wait(lambda: self.flushes >= want)
+        self._wait(lambda: pub.cursor >= top and not pub.conn._inflight)
+
+    def before(self) -> None:
+        """Every :data:`FLUSH_EVERY`-th request: the step its commit wakes flushes the snapshots too."""
+        self.requests += 1
+        self.flush = self.requests % FLUSH_EVERY == 0
+        if self.flush:
+            self.want = self.flushes + 1
+            self.pub._last_snapshot = -math.inf
+
+    def after(self) -> None:
+        """Until the request's entries are published and acknowledged (and its snapshot set flushed)."""
+        pub = self.pub
+        top = self.db.connection().execute("SELECT MAX(seq) FROM journal").fetchone()[0]
+        self._wait(lambda: pub.cursor >= top and not pub.conn._inflight
+                   and (not self.flush or self.flushes >= self.want))
 
 
 def driver(hall_toml: str, data_dir: str, n: int, gap: float = 0.0, broker: str = "") -> dict:
     """Build the app, warm it, then the two measured batches between the markers; thread CPU per request
     (with ``gap``: each request after that long asleep, its CPU alone counted). With ``broker`` (a URL), the
-    app publishes to it as a hall's server does, and each batch ends when everything it committed is published:
-    the count is then of every thread, the publisher's included."""
+    app publishes to it as a hall's server does, each request published before the next (:class:`_Paced`): the
+    count is then of every thread, the publisher's included."""
     from datetime import datetime
 
     from hallq.clock import VirtualClock
@@ -145,21 +226,25 @@ def driver(hall_toml: str, data_dir: str, n: int, gap: float = 0.0, broker: str 
     _run_batch(app, _calls(warm, tokens), 200)
     _run_batch(app, _tickets(warm), 201)
     tickets, calls = _tickets(n, offset=1), _calls(n, tokens)
-    settle = (lambda: _published(app)) if broker else (lambda: None)
-    settle()
+    paced = _Paced(app) if broker else None
+    if paced is not None:
+        paced.settle()
+        sets, calls_published = paced.flushes, paced.pub.published_calls
     os.getppid()  # callgrind: dump 1, the start and the warm-up; counting starts again here
-    ticket_s = _run_batch(app, tickets, 201, gap)
-    settle()
-    os.getpgrp()  # callgrind: dump 2, the tickets
-    call_s = _run_batch(app, calls, 200, gap)
-    settle()
+    ticket_s = _run_batch(app, tickets, 201, gap, paced)
+    os.getpgrp()  # callgrind: dump 2, the tickets (each published, a snapshot set every 10th)
+    call_s = _run_batch(app, calls, 200, gap, paced)
     os.getsid(0)  # callgrind: dump 3, the calls
     conn = app.extensions["hallq"].db.connection()
     synchronous = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}[conn.execute("PRAGMA synchronous").fetchone()[0]]
     journal = conn.execute("PRAGMA journal_mode").fetchone()[0].upper()
     app.extensions["hallq"].close()
-    return {"ticket_ms": ticket_s * 1000 / n, "call_ms": call_s * 1000 / n, "synchronous": synchronous,
-            "journal_mode": journal}
+    out = {"ticket_ms": ticket_s * 1000 / n, "call_ms": call_s * 1000 / n, "synchronous": synchronous,
+           "journal_mode": journal}
+    if paced is not None:  # what the publisher did for the measured requests
+        out["publisher"] = {"snapshot_sets": paced.flushes - sets,
+                            "calls_published": paced.pub.published_calls - calls_published}
+    return out
 
 
 def _instructions(dump: Path) -> int:
@@ -232,10 +317,12 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     emit({"benchmark": "instructions per request of the server's WSGI app, in one thread (callgrind)",
           "requests": n, "instructions_per_ticket": round(tickets / n), "instructions_per_call": round(calls / n),
-          # the same requests with the publisher on (a Mosquitto of the benchmark's own), each batch counted until
-          # all it committed was published and acknowledged: every thread, the MQTT connection's I/O included
+          # the same requests with the publisher on (a Mosquitto of the benchmark's own), every thread, the MQTT
+          # connection's I/O included, each request published before the next (_Paced)
           "with_publishing": {"instructions_per_ticket": round(published[0] / n),
-                              "instructions_per_call": round(published[1] / n)},
+                              "instructions_per_call": round(published[1] / n),
+                              "paced": f"each request published and acknowledged before the next, a snapshot set "
+                                       f"after every {FLUSH_EVERY}th (as at 100 requests a second)"},
           "native": {"thread_cpu_ms_per_ticket": round(per["ticket_ms"], 3),
                      "thread_cpu_ms_per_call": round(per["call_ms"], 3)},
           # the same requests, each after a pause: what a request costs when the caches have cooled, as at a

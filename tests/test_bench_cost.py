@@ -38,3 +38,25 @@ def test_a_dump_is_read_by_its_own_totals_not_the_runs_summary(tmp_path):
     dump = tmp_path / "callgrind.out.2"
     dump.write_text("events: Ir\nsummary: 999999\nfn=x\n0 5\ntotals: 1234\n", encoding="utf-8")
     assert bench_cost._instructions(dump) == 1234
+
+
+def test_with_a_broker_each_request_is_published_before_the_next_and_every_tenth_brings_a_snapshot_set(tmp_path):
+    """The count with the publisher on (``with_publishing``) must not depend on the clock: each measured request is
+    published and acknowledged before the next, and a snapshot set follows every tenth, whatever Valgrind's
+    speed (bench_cost._Paced)."""
+    from hallq.testing import Mosquitto
+
+    (tmp_path / "broker").mkdir()
+    broker = Mosquitto(tmp_path / "broker")
+    broker.start()
+    try:
+        hall, data = bench_cost._prepared(tmp_path / "hall")
+        done = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_cost.py"), "--driver", str(hall),
+                               str(data), "20", "0", broker.url], capture_output=True, text=True, timeout=300,
+                              env={"HALLQ_DEMO": "1", "PATH": "/usr/bin"})
+    finally:
+        broker.stop()
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    # 20 tickets and 20 calls measured: 4 snapshot sets, every call announced
+    assert result["publisher"] == {"snapshot_sets": 4, "calls_published": 20}
