@@ -34,7 +34,7 @@ from hallq.client import HallClient
 
 WRK_SCRIPT = ROOT / "bench" / "wrk" / "call.lua"
 # what windows 1-16 of the sample city hall draw on, roughly by how many of them serve each business
-# (config/city-hall/hall.toml): each business gets this share of the calls the run can make, and a fifth more
+# (config/city-hall/hall.toml): each business gets this share of the calls the run can make, and half as much again
 SHARES = {"commerce": 0.30, "construction": 0.25, "social": 0.45, "online": 0.20}
 
 
@@ -87,7 +87,7 @@ def main() -> None:
         if not ready.wait(10):
             raise SystemExit("bench_call_rate: the subscriber did not subscribe within 10 s")
         calls = args.most * (args.seconds + args.warmup + 1)
-        tickets = {b: round(share * calls * 1.2) for b, share in SHARES.items()}
+        tickets = {b: round(share * calls * 1.5) for b, share in SHARES.items()}
         t0 = time.perf_counter()
         fill(server.url, tickets)
         fill_seconds = time.perf_counter() - t0

@@ -37,7 +37,7 @@ import threading
 import time
 import uuid
 
-from common import (ROOT, WRK_MISSING, BenchServer, ServerCpu, add_broker_option, emit, labels, machine,
+from common import (ROOT, SERVE_THREADS, WRK_MISSING, BenchServer, ServerCpu, add_broker_option, emit, labels, machine,
                     percentiles, run_wrk, server_memory, start_server, tempdir, wrk_figures)
 
 WRK_SCRIPT = ROOT / "bench" / "wrk" / "issue.lua"
@@ -136,7 +136,8 @@ def main() -> None:
     ap.add_argument("--procs", type=int, default=2)
     ap.add_argument("--threads", type=int, default=8, help="client threads per load process")
     ap.add_argument("--workers", type=int, default=1, help="server worker processes")
-    ap.add_argument("--server-threads", type=int, default=8)
+    ap.add_argument("--server-threads", type=int, default=SERVE_THREADS,
+                    help=f"blocking threads of the worker (default {SERVE_THREADS}, as hallq serve)")
     ap.add_argument("--load", default="python,wrk", help="load generators, in turn: python, wrk")
     ap.add_argument("--wrk-threads", type=int, default=2)
     ap.add_argument("--wrk-connections", type=int, default=16)

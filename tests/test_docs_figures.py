@@ -129,3 +129,21 @@ def test_the_reference_work_is_timed_in_cpu_time_and_is_the_same_work_each_time(
 
     assert calibrate._work() == calibrate._work()  # a fixed amount of work, not a fixed time
     assert calibrate.calibration_ms(rounds=1) > 0
+
+
+def test_the_call_script_gives_each_window_its_own_token_and_every_request_a_new_key():
+    lua = (ROOT / "bench" / "wrk" / "call.lua").read_text(encoding="utf-8")
+    assert '["Idempotency-Key"] = prefix .. counter' in lua and "counter = counter + 1" in lua
+    assert '["Authorization"] = "Bearer " .. w.token' in lua and "'{\"complete_current\":true}'" in lua
+    assert '"/api/v1/windows/" .. number .. "/call-next"' in lua
+
+
+def test_a_wrk_run_counts_only_the_answers_without_an_error_status():
+    from common import wrk_figures
+
+    r = {"requests": 1000, "duration_us": 2_000_000, "errors": {"connect": 0, "read": 0, "write": 0, "status": 100,
+                                                                 "timeout": 0},
+         "latency_us": {"p50": 1500, "p99": 12_345}}
+    f = wrk_figures(r, "call")
+    assert f["calls_per_second"] == 450.0 and f["ok"] == 900  # (1,000 - 100 refused) in 2 s
+    assert f["latency"] == {"n": 1000, "p50_ms": 1.5, "p99_ms": 12.345} and f["errors"] == {"status": 100}
