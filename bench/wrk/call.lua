@@ -6,15 +6,8 @@
 -- The windows are shared out among wrk's threads (window i to thread i mod threads); each thread asks for
 -- its windows in turn, so with one connection per window each window has about one call in flight, as at a
 -- hall where each clerk presses "next" on their own. Every request carries the clerk's session token and an
--- Idempotency-Key of its own (run tag, thread, counter: never repeated). done() prints one line
--- "WRK_JSON {...}" as bench/wrk/issue.lua does, which bench/common.py's run_wrk reads.
-
-local threads = {}
-
-function setup(thread)
-  thread:set("thread_number", #threads + 1)
-  table.insert(threads, thread)
-end
+-- Idempotency-Key of its own (run tag, thread, counter: never repeated). done() (common.lua) prints one
+-- line "WRK_JSON {...}", which bench/common.py's run_wrk reads.
 
 function init(args)
   -- each thread's Lua state is its own: the number of threads comes as an argument (wrk's -t)
@@ -41,13 +34,5 @@ function request()
   }, '{"complete_current":true}')
 end
 
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    'WRK_JSON {"requests": %d, "duration_us": %d, "errors": {"connect": %d, "read": %d, "write": %d, ' ..
-    '"status": %d, "timeout": %d}, "latency_us": {"p50": %d, "p90": %d, "p95": %d, "p99": %d, "max": %d, ' ..
-    '"mean": %.1f}}\n',
-    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
-    latency:percentile(50), latency:percentile(90), latency:percentile(95), latency:percentile(99),
-    latency.max, latency.mean))
-end
+-- setup() (each thread's thread_number) and done() (the report line): common.lua, beside this script
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "common.lua")
