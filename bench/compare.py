@@ -34,10 +34,15 @@ from common import ROOT, machine
 # benchmark -> (its arguments, the figures compared: name -> path in its JSON output)
 BENCHMARKS = {
     "issue": (["--seconds", "8"], {"tickets_per_second": ("tickets_per_second",),
-                                   "issue_p50_ms": ("latency", "p50_ms"), "issue_p99_ms": ("latency", "p99_ms")}),
+                                   "issue_p50_ms": ("latency", "p50_ms"), "issue_p99_ms": ("latency", "p99_ms"),
+                                   "server_cpu_ms_per_ticket": ("server_cpu_ms_per_ticket",),
+                                   "wrk_tickets_per_second": ("wrk", "tickets_per_second"),
+                                   "wrk_issue_p99_ms": ("wrk", "latency", "p99_ms"),
+                                   "wrk_server_cpu_ms_per_ticket": ("wrk", "server_cpu_ms_per_ticket")}),
     "call": (["--seconds", "10"], {"call_to_mqtt_p50_ms": ("latency", "p50_ms"),
                                    "call_to_mqtt_p99_ms": ("latency", "p99_ms"),
-                                   "calls_not_received": ("calls_not_received",)}),
+                                   "calls_not_received": ("calls_not_received",),
+                                   "server_cpu_ms_per_call": ("server_cpu_ms_per_call",)}),
     "call_scaling": (["--sizes", "10,100000", "--calls", "300"],
                      {"call_p50_ms_10_waiting": ("curve", 0, "p50_ms"),
                       "call_p50_ms_100000_waiting": ("curve", 1, "p50_ms"),
