@@ -33,7 +33,7 @@ from typing import Any, Callable
 from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 
 from hallq.i18n import LANGS, languages, text
 from hallq.schema import Obj, Schema
@@ -428,25 +428,39 @@ DRAIN_LIMIT = 4 * 1024 * 1024  # bytes of a refused body read and dropped, so th
 
 
 def _drain_body() -> None:
-    """Read the rest of a body refused as too large, up to :data:`DRAIN_LIMIT`.
+    """Read and drop what the request's body still holds, up to :data:`DRAIN_LIMIT`.
 
-    Werkzeug refuses it without reading it, and Granian then closes the keep-alive connection with no
-    word: the client, still sending or about to send its next request on that connection, often lost
-    the 413 itself. Reading what is left (within reason) lets the answer arrive and the connection live.
+    A request refused before its body was read (no token, no right, no such path, too large), or sent with a
+    body to an operation that reads none, left it unread; when the body arrived after the answer (a slow
+    client, or the rest of it in a later packet), Granian then closed the keep-alive connection without a
+    word, and the client's next request on it failed with no answer (tests/faults/test_malformed_corpus.py
+    saw a few in 20,000; test_a_body_left_unread_does_not_close_the_connection makes it happen). Reading
+    the rest first lets the answer and the connection live, as other WSGI servers do themselves.
     """
     length = request.content_length
-    if length is None or length > DRAIN_LIMIT:
-        return  # a chunked or huge body: the server closes the connection, as it may
-    stream = request.environ.get("wsgi.input")
+    if not length or length > DRAIN_LIMIT:
+        return  # no body, or a chunked or huge one: the server closes the connection, as it may
+    stream = request.__dict__.get("stream")  # werkzeug's, once a view or a hook read the body through it
     try:
-        while length > 0 and (chunk := stream.read(min(length, 65536))):
+        if stream is not None:
+            if not stream.is_exhausted:
+                stream.exhaust()
+            return
+        raw = request.environ["wsgi.input"]  # untouched by werkzeug: read what is left (none after the hot path)
+        while length > 0 and (chunk := raw.read(min(length, 65536))):
             length -= len(chunk)
-    except (OSError, ValueError):
+    except (OSError, ValueError, ClientDisconnected):
         pass  # the client went away: nothing to answer
 
 
 def install_error_handlers(app) -> None:
-    """One error shape for every error under /api (and JSON 404/405 there)."""
+    """One error shape for every error under /api (and JSON 404/405 there); and every answer, refusal or not,
+    leaves the connection usable (:func:`_drain_body`)."""
+
+    @app.after_request
+    def _finish_body(response):
+        _drain_body()
+        return response
 
     @app.errorhandler(DomainError)
     def _domain(e: DomainError):
@@ -485,8 +499,6 @@ def install_error_handlers(app) -> None:
             log.error("unhandled error on %s %s", request.method, request.path,
                       exc_info=(type(cause), cause, cause.__traceback__))
             return error_response(500, "internal_error", messages("error.internal"))
-        if status == 413:
-            _drain_body()
         code = HTTP_ERRORS.get(status) or HTTP_ERRORS[400]
         said = messages(f"error.http.{code}", path=request.path[:200], method=request.method[:20])
         return error_response(status, code, said,
