@@ -6,10 +6,11 @@ tests/test_docs_figures.py fails when a block differs from its rendering, so
 a figure in the docs cannot drift from the run it came from.
 
 The summary of docs/performance.md and the README's figures come from the
-newest committed run of ``bench/run_all.py`` (docs/performance-<date>.json
-in its format 2, not a ``--quick`` one): every figure the median of its runs
-with their min–max, and how the server ran as the run read it from the
-server. Without such a file they say so instead of showing a figure.
+committed runs of ``bench/run_all.py`` (docs/performance-<date>.json in its
+format 2, not a ``--quick`` one), each figure from the newest run of its
+benchmark: every figure the median of its runs with their min–max, which run
+it is from, and how the server ran as the run read it from the server.
+Without such a file they say so instead of showing a figure.
 
     .venv/bin/python bench/docs_figures.py          # rewrite every block from its JSON
     .venv/bin/python bench/run_all.py --runs 3 --docs   # measure, then the same
@@ -33,8 +34,8 @@ NO_RUN = ("No committed run of the benchmarks yet: these figures are generated f
           "(see [How the figures are made](docs/performance.md#how-the-figures-are-made)).")
 
 
-def newest_run(folder: Path = DOCS) -> Path | None:
-    """The newest committed ``bench/run_all.py`` output in ``folder`` that the docs may show (format 2, not quick)."""
+def _full_runs(folder: Path) -> list[tuple[str, str, Path, dict]]:
+    """The committed ``bench/run_all.py`` outputs in ``folder`` the docs may show (format 2, not quick), newest first."""
     found = []
     for path in folder.glob("performance-*.json"):
         try:
@@ -42,8 +43,29 @@ def newest_run(folder: Path = DOCS) -> Path | None:
         except (OSError, ValueError):
             continue
         if isinstance(data, dict) and data.get("format") == 2 and not data.get("quick"):
-            found.append((data.get("generated", ""), path.name, path))
-    return max(found)[2] if found else None
+            found.append((data.get("generated", ""), path.name, path, data))
+    return sorted(found, reverse=True)
+
+
+def newest_runs(folder: Path = DOCS) -> list[Path]:
+    """The committed full runs the summary shows, newest first: for every benchmark (and broker) the newest run
+    that measured it, so a run of a few benchmarks adds their figures without hiding the others'."""
+    shown, seen = [], set()
+    for _generated, _name, path, data in _full_runs(folder):
+        fresh = set(data.get("benchmarks") or {}) - seen
+        if fresh:
+            shown.append(path)
+            seen |= fresh
+    return shown
+
+
+def _newest_of(runs: list[tuple[Path, dict]]) -> dict[str, tuple[int, Path, dict]]:
+    """Each benchmark key (``issue``, ``issue@mosquitto`` …) → the number, path and data of the newest run of it."""
+    chosen: dict[str, tuple[int, Path, dict]] = {}
+    for number, (path, data) in enumerate(runs, 1):
+        for key in data["benchmarks"]:
+            chosen.setdefault(key, (number, path, data))
+    return chosen
 
 
 # (benchmark, figure, path in one run's JSON, decimals, unit, target as written, target value, "<=" or ">=", scale)
@@ -183,50 +205,65 @@ def _pacing(data: dict, key: str) -> str:
             "clock, and spread")
 
 
-def _summary(path: Path | None) -> str:
-    if path is None:
+def _load(paths: list[Path]) -> list[tuple[Path, dict]]:
+    return [(p, json.loads(p.read_text(encoding="utf-8"))) for p in paths]
+
+
+def _keys(chosen: dict, bench: str) -> list[str]:
+    """The keys of one benchmark, the hall's broker first (``issue``, then ``issue@mosquitto`` …)."""
+    return sorted((k for k in chosen if k == bench or k.startswith(bench + "@")), key=lambda k: (k != bench, k))
+
+
+def _summary(paths: list[Path]) -> str:
+    if not paths:
         return NO_RUN.replace("docs/performance.md#", "#")
-    data = json.loads(path.read_text(encoding="utf-8"))
-    lines = [_header(data, path, path.name), "",
-             "| figure | target | measured | runs | as run | |", "|---|---|---|---|---|---|"]
+    runs = _load(paths)
+    chosen = _newest_of(runs)
+    lines = ["Each figure comes from the newest committed run of its benchmark (the table's *run* column):", ""]
+    lines += [f"{n}. {_header(data, path, path.name)}" for n, (path, data) in enumerate(runs, 1)]
+    lines += ["", "| figure | target | measured | runs | as run | run | |", "|---|---|---|---|---|---|---|"]
     for bench, label, fpath, digits, unit, target_text, target, direction, scale in ROWS:
-        keys = [k for k in data["benchmarks"] if k == bench or k.startswith(bench + "@")]
-        for key in keys:
+        for key in _keys(chosen, bench):
+            number, _path, data = chosen[key]
             found = figures(data, key, fpath, scale)
             if found is None:
                 lines.append(f"| {label} | {target_text} | failed or not measured | "
-                             f"{len(data['benchmarks'][key]['runs'])} | | |")
+                             f"{len(data['benchmarks'][key]['runs'])} | | {number} | |")
                 continue
-            values, runs, how = found
+            values, count, how = found
             if fpath[0] == "with_publishing":  # bench_cost's second count: the same app with its publisher on
                 how = how.replace("one thread", "and the publisher's thread").replace(
                     "no publisher", "publishing to a Mosquitto of its own") + "; " + _pacing(data, key)
             med = spread(values)["median"]
             verdict = "" if target is None else ("met" if (med <= target if direction == "<=" else med >= target)
                                                  else "**not met**")
-            lines.append(f"| {label} | {target_text} | {fmt_spread(values, digits, unit)} | {len(values)} of {runs} "
-                         f"| {how} | {verdict} |")
+            lines.append(f"| {label} | {target_text} | {fmt_spread(values, digits, unit)} | {len(values)} of {count} "
+                         f"| {how} | {number} | {verdict} |")
     return "\n".join(lines)
 
 
-def _readme(path: Path | None) -> str:
-    if path is None:
+README_ROWS = {("issue", ("wrk", "tickets_per_second")), ("issue", ("wrk", "latency", "p99_ms")),
+               ("issue", ("python", "tickets_per_second")), ("call", ("latency", "p99_ms")),
+               ("call_rate", ("calls_per_second",)), ("call_scaling", ("p50_spread_vs_smallest",)),
+               ("startup", ("idle_memory_mb", "rss_max")), ("board", ("call_to_drawn", "p99_ms")),
+               ("board", ("flood", "rss_mb", -1, "rss_mb"))}
+
+
+def _readme(paths: list[Path]) -> str:
+    if not paths:
         return NO_RUN
-    data = json.loads(path.read_text(encoding="utf-8"))
-    wanted = [r for r in ROWS if (r[0], r[2]) in {("issue", ("wrk", "tickets_per_second")),
-                                                  ("issue", ("wrk", "latency", "p99_ms")),
-                                                  ("issue", ("python", "tickets_per_second")),
-                                                  ("call", ("latency", "p99_ms")),
-                                                  ("call_rate", ("calls_per_second",)),
-                                                  ("call_scaling", ("p50_spread_vs_smallest",)),
-                                                  ("startup", ("idle_memory_mb", "rss_max")),
-                                                  ("board", ("call_to_drawn", "p99_ms")),
-                                                  ("board", ("flood", "rss_mb", -1, "rss_mb"))}]
-    lines = [f"Medians of {data['runs_per_benchmark']} runs (min–max), {data['generated'][:10]}, "
-             f"{data['machine'].get('cpus')} shared cores, the server with the hall's own broker "
-             f"([docs/performance.md](docs/performance.md), [`{path.name}`](docs/{path.name})):", ""]
+    runs = _load(paths)
+    chosen = _newest_of(runs)
+    wanted = [r for r in ROWS if (r[0], r[2]) in README_ROWS]
+    used = sorted({chosen[r[0]][0] for r in wanted if r[0] in chosen})
+    counts = sorted({runs[n - 1][1]["runs_per_benchmark"] for n in used})
+    files = ", ".join(f"[`{runs[n - 1][0].name}`](docs/{runs[n - 1][0].name}) of {runs[n - 1][1]['generated'][:10]}"
+                      for n in used)
+    lines = [f"Medians of {' or '.join(map(str, counts)) or 'no'} runs (min–max), "
+             f"{runs[0][1]['machine'].get('cpus')} shared cores, the server with the hall's own broker, each from the "
+             f"newest committed run of its benchmark ([docs/performance.md](docs/performance.md); {files}):", ""]
     for bench, label, fpath, digits, unit, target_text, _target, _direction, scale in wanted:
-        found = figures(data, bench, fpath, scale)
+        found = figures(chosen[bench][2], bench, fpath, scale) if bench in chosen else None
         shown = "not measured" if found is None else fmt_spread(found[0], digits, unit)
         lines.append(f"- {label}: {shown} (target {target_text})")
     return "\n".join(lines)
@@ -431,8 +468,8 @@ def _county(data: dict) -> str:
 
 
 BLOCKS = {
-    "performance-summary": (ROOT / "docs" / "performance.md", newest_run, _summary),
-    "readme-figures": (ROOT / "README.md", newest_run, _readme),
+    "performance-summary": (ROOT / "docs" / "performance.md", newest_runs, _summary),
+    "readme-figures": (ROOT / "README.md", newest_runs, _readme),
     "call-figures": (ROOT / "docs" / "performance.md", ROOT / "docs" / "performance-calls-2026-12-06.json", _calls),
     "dispatch-figures": (ROOT / "docs" / "dispatch.md", ROOT / "docs" / "dispatch-figures.json", _dispatch),
     "structure-figures": (ROOT / "docs" / "performance.md", ROOT / "docs" / "performance-structure-2026-12-06.json",
@@ -444,7 +481,8 @@ BLOCKS = {
 }
 
 
-def source(name: str) -> Path | None:
+def source(name: str) -> Path | list[Path]:
+    """The committed JSON a block is made from (the summaries: the newest run of each benchmark)."""
     found = BLOCKS[name][1]
     return found() if callable(found) else found
 
@@ -480,9 +518,9 @@ def write_all() -> list[str]:
     done = []
     for name in BLOCKS:
         write(name)
-        path = source(name)
-        done.append(f"{BLOCKS[name][0].relative_to(ROOT)}: {name} written from "
-                    f"{path.relative_to(ROOT) if path else '(no committed run yet)'}")
+        paths = source(name)
+        names = ", ".join(str(p.relative_to(ROOT)) for p in (paths if isinstance(paths, list) else [paths]))
+        done.append(f"{BLOCKS[name][0].relative_to(ROOT)}: {name} written from {names or '(no committed run yet)'}")
     return done
 
 

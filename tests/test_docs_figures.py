@@ -62,25 +62,45 @@ def run_file(folder, name: str, generated: str, **extra) -> dict:
     return data
 
 
-def test_the_docs_show_the_newest_full_run_and_never_a_quick_or_older_format(tmp_path):
-    assert docs_figures.newest_run(tmp_path) is None
+def test_each_figure_comes_from_the_newest_full_run_of_its_benchmark_never_a_quick_or_older_format(tmp_path):
+    assert docs_figures.newest_runs(tmp_path) == []
     (tmp_path / "performance-2026-11-22.json").write_text(json.dumps({"benchmarks": {}}))  # before format 2
-    assert docs_figures.newest_run(tmp_path) is None
+    assert docs_figures.newest_runs(tmp_path) == []
     run_file(tmp_path, "performance-2026-12-07.json", "2026-12-07T10:00:00+00:00")
     run_file(tmp_path, "performance-2026-12-08.json", "2026-12-08T10:00:00+00:00", quick=True)
-    assert docs_figures.newest_run(tmp_path).name == "performance-2026-12-07.json"
+    assert [p.name for p in docs_figures.newest_runs(tmp_path)] == ["performance-2026-12-07.json"]
     run_file(tmp_path, "performance-2026-12-09.json", "2026-12-09T10:00:00+00:00")
-    assert docs_figures.newest_run(tmp_path).name == "performance-2026-12-09.json"
+    assert [p.name for p in docs_figures.newest_runs(tmp_path)] == ["performance-2026-12-09.json"]
+    # a later run of another benchmark only: its figures join, the issue figures stay those of 12-09
+    later = run_file(tmp_path, "performance-2026-12-10.json", "2026-12-10T10:00:00+00:00", git="def5678")
+    later["benchmarks"] = {"call": {"script": "bench_call.py", "arguments": [], "ok": True,
+                                    "runs": [{"ok": True, "seconds": 9.0, "exit_code": 0,
+                                              "result": {"system": SYSTEM, "latency": {"p99_ms": p}}}
+                                             for p in (7.0, 9.0, 8.0)]}}
+    (tmp_path / "performance-2026-12-10.json").write_text(json.dumps(later), encoding="utf-8")
+    runs = docs_figures.newest_runs(tmp_path)
+    assert [p.name for p in runs] == ["performance-2026-12-10.json", "performance-2026-12-09.json"]
+    text = docs_figures._summary(runs)
+    assert "1. Generated from [`performance-2026-12-10.json`]" in text and "def5678" in text
+    assert "2. Generated from [`performance-2026-12-09.json`]" in text
+    wrk = next(line for line in text.splitlines() if line.startswith("| tickets issued per second, `wrk`"))
+    assert "1,500/s (1,400–1,600)" in wrk and wrk.endswith("| 2 | met |")
+    p99 = next(line for line in text.splitlines() if line.startswith("| call next → call event"))
+    assert "8.0 ms (7.0–9.0)" in p99 and p99.endswith("| 1 | met |")
+    readme = docs_figures._readme(runs)
+    assert "8.0 ms (7.0–9.0) (target ≤ 20 ms)" in readme and "1,500/s (1,400–1,600)" in readme
+    assert "performance-2026-12-10.json" in readme and "performance-2026-12-09.json" in readme
+    assert "board RSS after 100,000 events: not measured" in readme
 
 
 def test_without_a_committed_run_the_blocks_say_so_instead_of_a_figure():
-    assert "No committed run" in docs_figures._summary(None)
-    assert "No committed run" in docs_figures._readme(None)
+    assert "No committed run" in docs_figures._summary([])
+    assert "No committed run" in docs_figures._readme([])
 
 
 def test_the_summary_shows_median_spread_runs_and_the_labels_the_server_reported(tmp_path):
     run_file(tmp_path, "performance-2026-12-07.json", "2026-12-07T10:00:00+00:00")
-    text = docs_figures._summary(tmp_path / "performance-2026-12-07.json")
+    text = docs_figures._summary([tmp_path / "performance-2026-12-07.json"])
     row = next(line for line in text.splitlines() if line.startswith("| tickets issued per second, `wrk`"))
     assert "1,500/s (1,400–1,600)" in row and "| 2 of 3 |" in row and "| met |" in row
     assert "hall's own broker; `synchronous=FULL`, WAL; 1×8" in row
@@ -89,7 +109,7 @@ def test_the_summary_shows_median_spread_runs_and_the_labels_the_server_reported
     python = next(line for line in text.splitlines() if line.startswith("| tickets issued per second, Python"))
     assert "750/s" in python and "**not met**" in python
     assert "abc1234" in text and "Test CPU" in text and "3 runs of each benchmark" in text
-    readme = docs_figures._readme(tmp_path / "performance-2026-12-07.json")
+    readme = docs_figures._readme([tmp_path / "performance-2026-12-07.json"])
     assert "1,500/s (1,400–1,600) (target ≥ 1,500/s)" in readme
 
 
@@ -116,11 +136,11 @@ def test_the_wrk_script_sends_a_new_idempotency_key_and_the_device_key_with_ever
 
 def test_the_machine_speed_taken_before_each_run_is_shown_with_the_figures(tmp_path):
     data = run_file(tmp_path, "performance-2026-12-07.json", "2026-12-07T10:00:00+00:00")
-    assert "reference work" not in docs_figures._summary(tmp_path / "performance-2026-12-07.json")  # older files
+    assert "reference work" not in docs_figures._summary([tmp_path / "performance-2026-12-07.json"])  # older files
     for run, ms in zip(data["benchmarks"]["issue"]["runs"], (120.0, 80.0, 95.0)):
         run["calibration_ms"] = ms
     (tmp_path / "performance-2026-12-07.json").write_text(json.dumps(data), encoding="utf-8")
-    text = docs_figures._summary(tmp_path / "performance-2026-12-07.json")
+    text = docs_figures._summary([tmp_path / "performance-2026-12-07.json"])
     assert "the reference work of `bench/calibrate.py` took 95 ms (80–120) of CPU" in text
 
 
