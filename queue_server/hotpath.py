@@ -32,7 +32,9 @@ from queue_server.readmodel.settings import sync as sync_settings
 MAX_BODY = 8192  # bytes; a kiosk's or a window's body is under 200, larger ones go the general way (and its 413)
 # the hooks the general way runs for these requests; the hot path runs the same (test_hotpath checks the list)
 KNOWN_BEFORE = {None: ("_sync_settings",), "api": ("_limit_body",)}
-KNOWN_AFTER = {None: ("_conditional_ticket",)}  # GET /tickets/<id> only: nothing to do for a POST
+# _conditional_ticket: GET /tickets/<id> only, nothing to do for a POST; finish_body: nothing to do once the body
+# was read, as the hot path's answer always has it (its refusals are finalized by the app, this hook included)
+KNOWN_AFTER = {None: ("_conditional_ticket", "finish_body")}
 WINDOW_PATH = re.compile(r"/api/v1/windows/([1-9][0-9]{0,5})/call-next")  # what the <int:number> route takes
 
 StartResponse = Callable[..., Any]
@@ -99,11 +101,13 @@ class HotPath:
         # a window's rule (who may act there) is checked by the handler's transaction, on the row it acts on,
         # before a retry is answered; a request refused before that gets the door's refusal first, as at the door
         deferred = handler in self.window_in_transaction
-        actor = api.admit(state, op, api.bearer_actor(state, api.bearer_token(environ["HTTP_AUTHORIZATION"])),
-                          None if deferred else path)
+        caller = api.bearer_actor(state, api.bearer_token(environ["HTTP_AUTHORIZATION"]))
+        environ[api.KNOWN_CALLER] = True  # a refusal from here on reads the body it left (api.finish_body)
+        actor = api.admit(state, op, caller, None if deferred else path)
         try:
             key = api.checked_idempotency_key(environ.get("HTTP_IDEMPOTENCY_KEY"))
             raw = environ["wsgi.input"].read(length)
+            environ[api.BODY_READ] = True
             if len(raw) != length:
                 raise ClientDisconnected()  # what werkzeug's stream raises on a body cut short (400)
             body = api.parse_json(raw, "application/json", op.body)

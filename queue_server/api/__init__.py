@@ -140,8 +140,8 @@ def operation(operation_id: str, summary: str, *, tag: str, auth: str = "open", 
 def _limit_body() -> None:
     """Refuse a body over its operation's limit before anything else, from its Content-Length (413).
 
-    Before authentication too: the body is then read and dropped (``_drain_body``), where a refusal
-    that left 64 KB unread made Granian close the connection without a word.
+    Before authentication too: the body is then not read, and :func:`finish_body` reads it for a known
+    caller or has the connection closed for anyone else.
     """
     op = OPERATIONS.get((request.endpoint or "").rpartition(".")[2])
     if op is None or (op.body is None and not op.max_body):
@@ -195,6 +195,8 @@ def _authenticate(op: Operation, path: dict[str, Any] | None = None) -> Actor:
     # without a bearer token: a console in the browser, its session cookie CSRF-checked for every change
     # (http_common.py)
     actor = bearer_actor(state, token) if token else cookie_actor()
+    if actor is not None:
+        request.environ[KNOWN_CALLER] = True  # a body left unread is then read, not the connection closed
     if op.auth == "open":
         admit_staff(state, op, actor)
         return actor or Actor("anonymous", request.remote_addr or "-")
@@ -424,43 +426,54 @@ HTTP_ERRORS = {400: "bad_request", 404: "no_such_endpoint", 405: "method_not_all
                431: "headers_too_large"}
 
 
-DRAIN_LIMIT = 4 * 1024 * 1024  # bytes of a refused body read and dropped, so the connection stays usable
+DRAIN_LIMIT = 4 * 1024 * 1024  # bytes of an unread body read and dropped for a known caller
+KNOWN_CALLER = "hallq.known_caller"  # in the WSGI environ: a valid token or console session came with the request
+BODY_READ = "hallq.body_read"  # in the WSGI environ: the hot path read the body itself
 
 
-def _drain_body() -> None:
-    """Read and drop what the request's body still holds, up to :data:`DRAIN_LIMIT`.
+def finish_body(response: Response) -> Response:
+    """Leave the connection usable, or say it is not, when the request's body was not read (the app's
+    ``after_request``, on every answer).
 
     A request refused before its body was read (no token, no right, no such path, too large), or sent with a
     body to an operation that reads none, left it unread; when the body arrived after the answer (a slow
-    client, or the rest of it in a later packet), Granian then closed the keep-alive connection without a
-    word, and the client's next request on it failed with no answer (tests/faults/test_malformed_corpus.py
-    saw a few in 20,000; test_a_body_left_unread_does_not_close_the_connection makes it happen). Reading
-    the rest first lets the answer and the connection live, as other WSGI servers do themselves.
+    client, or its rest in a later packet), Granian closed the keep-alive connection without a word and the
+    client's next request on it failed with no answer (tests/faults/test_malformed_corpus.py saw 25 in
+    23,106; test_a_body_left_unread_does_not_close_the_connection makes it happen). So:
+
+    * a known caller's body (a valid token or console session: a kiosk, a clerk's console) is read and
+      dropped, up to :data:`DRAIN_LIMIT`, before the answer: the connection lives on;
+    * anyone else's is not read, and the answer says ``Connection: close``: a client does not send its next
+      request on that connection, and nobody without a key can hold one of the server's threads by
+      trickling a body it was never going to be let in with.
     """
     length = request.content_length
-    if not length or length > DRAIN_LIMIT:
-        return  # no body, or a chunked or huge one: the server closes the connection, as it may
-    stream = request.__dict__.get("stream")  # werkzeug's, once a view or a hook read the body through it
+    environ = request.environ
+    if not length or environ.get(BODY_READ):
+        return response
+    stream = request.__dict__.get("stream")  # werkzeug's, limited to the Content-Length, once something read it
+    if stream is not None and getattr(stream, "is_exhausted", True):
+        return response
+    if not environ.get(KNOWN_CALLER) or length > DRAIN_LIMIT:
+        response.headers["Connection"] = "close"
+        return response
     try:
         if stream is not None:
-            if not stream.is_exhausted:
-                stream.exhaust()
-            return
-        raw = request.environ["wsgi.input"]  # untouched by werkzeug: read what is left (none after the hot path)
-        while length > 0 and (chunk := raw.read(min(length, 65536))):
-            length -= len(chunk)
+            stream.exhaust()
+        else:
+            raw = environ["wsgi.input"]
+            while length > 0 and (chunk := raw.read(min(length, 65536))):
+                length -= len(chunk)
     except (OSError, ValueError, ClientDisconnected):
         pass  # the client went away: nothing to answer
+    return response
 
 
 def install_error_handlers(app) -> None:
     """One error shape for every error under /api (and JSON 404/405 there); and every answer, refusal or not,
-    leaves the connection usable (:func:`_drain_body`)."""
+    leaves the connection usable or says it is not (:func:`finish_body`)."""
 
-    @app.after_request
-    def _finish_body(response):
-        _drain_body()
-        return response
+    app.after_request(finish_body)
 
     @app.errorhandler(DomainError)
     def _domain(e: DomainError):
