@@ -193,6 +193,12 @@ def _speed(data: dict) -> str:
             f"of CPU before the runs (more is slower)")
 
 
+def _reference(data: dict) -> str:
+    """The median time of the reference work over a file's runs, where it has it: how fast its cores were."""
+    times = [r["calibration_ms"] for b in data["benchmarks"].values() for r in b["runs"] if "calibration_ms" in r]
+    return f" (reference work {spread(times)['median']:.0f} ms)" if times else ""
+
+
 def _pacing(data: dict, key: str) -> str:
     """How bench_cost's publisher was paced in a run, as the run says (``with_publishing.paced``); runs made before
     it said so let the publisher's clock decide when its snapshot sets fell."""
@@ -258,7 +264,7 @@ def _readme(paths: list[Path]) -> str:
     used = sorted({chosen[r[0]][0] for r in wanted if r[0] in chosen})
     counts = sorted({runs[n - 1][1]["runs_per_benchmark"] for n in used})
     files = ", ".join(f"[`{runs[n - 1][0].name}`](docs/{runs[n - 1][0].name}) of {runs[n - 1][1]['generated'][:10]}"
-                      for n in used)
+                      f"{_reference(runs[n - 1][1])}" for n in used)
     lines = [f"Medians of {' or '.join(map(str, counts)) or 'no'} runs (min–max), "
              f"{runs[0][1]['machine'].get('cpus')} shared cores, the server with the hall's own broker, each from the "
              f"newest committed run of its benchmark ([docs/performance.md](docs/performance.md); {files}):", ""]
