@@ -26,6 +26,7 @@ from werkzeug.exceptions import ClientDisconnected
 from werkzeug.http import HTTP_STATUS_CODES
 
 from queue_server import api
+from queue_server.api.keepalive import BODY_READ, KNOWN_CALLER
 from queue_server.domain.service import Answer
 from queue_server.readmodel.settings import sync as sync_settings
 
@@ -102,12 +103,12 @@ class HotPath:
         # before a retry is answered; a request refused before that gets the door's refusal first, as at the door
         deferred = handler in self.window_in_transaction
         caller = api.bearer_actor(state, api.bearer_token(environ["HTTP_AUTHORIZATION"]))
-        environ[api.KNOWN_CALLER] = True  # a refusal from here on reads the body it left (api.finish_body)
+        environ[KNOWN_CALLER] = True  # a refusal from here on reads the body it left (keepalive.py)
         actor = api.admit(state, op, caller, None if deferred else path)
         try:
             key = api.checked_idempotency_key(environ.get("HTTP_IDEMPOTENCY_KEY"))
             raw = environ["wsgi.input"].read(length)
-            environ[api.BODY_READ] = True
+            environ[BODY_READ] = True
             if len(raw) != length:
                 raise ClientDisconnected()  # what werkzeug's stream raises on a body cut short (400)
             body = api.parse_json(raw, "application/json", op.body)

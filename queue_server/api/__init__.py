@@ -33,12 +33,13 @@ from typing import Any, Callable
 from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
-from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from hallq.i18n import LANGS, languages, text
 from hallq.schema import Obj, Schema
 from queue_server.api.inputs import (IDEMPOTENCY_KEY, Malformed, Problem, load_json, parse_int, printable,
                                      text_problem, value_problems)
+from queue_server.api.keepalive import KNOWN_CALLER, finish_body
 from queue_server.auth import Unauthorized, actor_for_token
 from queue_server.db import DatabaseBusy
 from queue_server.domain.context import Actor
@@ -140,8 +141,8 @@ def operation(operation_id: str, summary: str, *, tag: str, auth: str = "open", 
 def _limit_body() -> None:
     """Refuse a body over its operation's limit before anything else, from its Content-Length (413).
 
-    Before authentication too: the body is then not read, and :func:`finish_body` reads it for a known
-    caller or has the connection closed for anyone else.
+    Before authentication too: the body is then not read, and ``finish_body`` (keepalive.py) reads it for a
+    known caller or has the connection closed for anyone else.
     """
     op = OPERATIONS.get((request.endpoint or "").rpartition(".")[2])
     if op is None or (op.body is None and not op.max_body):
@@ -196,7 +197,7 @@ def _authenticate(op: Operation, path: dict[str, Any] | None = None) -> Actor:
     # (http_common.py)
     actor = bearer_actor(state, token) if token else cookie_actor()
     if actor is not None:
-        request.environ[KNOWN_CALLER] = True  # a body left unread is then read, not the connection closed
+        request.environ[KNOWN_CALLER] = True  # a body left unread is then read, not the connection closed (keepalive.py)
     if op.auth == "open":
         admit_staff(state, op, actor)
         return actor or Actor("anonymous", request.remote_addr or "-")
@@ -426,54 +427,11 @@ HTTP_ERRORS = {400: "bad_request", 404: "no_such_endpoint", 405: "method_not_all
                431: "headers_too_large"}
 
 
-DRAIN_LIMIT = 4 * 1024 * 1024  # bytes of an unread body read and dropped for a known caller
-KNOWN_CALLER = "hallq.known_caller"  # in the WSGI environ: a valid token or console session came with the request
-BODY_READ = "hallq.body_read"  # in the WSGI environ: the hot path read the body itself
-
-
-def finish_body(response: Response) -> Response:
-    """Leave the connection usable, or say it is not, when the request's body was not read (the app's
-    ``after_request``, on every answer).
-
-    A request refused before its body was read (no token, no right, no such path, too large), or sent with a
-    body to an operation that reads none, left it unread; when the body arrived after the answer (a slow
-    client, or its rest in a later packet), Granian closed the keep-alive connection without a word and the
-    client's next request on it failed with no answer (tests/faults/test_malformed_corpus.py saw 25 in
-    23,106; test_a_body_left_unread_does_not_close_the_connection makes it happen). So:
-
-    * a known caller's body (a valid token or console session: a kiosk, a clerk's console) is read and
-      dropped, up to :data:`DRAIN_LIMIT`, before the answer: the connection lives on;
-    * anyone else's is not read, and the answer says ``Connection: close``: a client does not send its next
-      request on that connection, and nobody without a key can hold one of the server's threads by
-      trickling a body it was never going to be let in with.
-    """
-    length = request.content_length
-    environ = request.environ
-    if not length or environ.get(BODY_READ):
-        return response
-    stream = request.__dict__.get("stream")  # werkzeug's, limited to the Content-Length, once something read it
-    if stream is not None and getattr(stream, "is_exhausted", True):
-        return response
-    if not environ.get(KNOWN_CALLER) or length > DRAIN_LIMIT:
-        response.headers["Connection"] = "close"
-        return response
-    try:
-        if stream is not None:
-            stream.exhaust()
-        else:
-            raw = environ["wsgi.input"]
-            while length > 0 and (chunk := raw.read(min(length, 65536))):
-                length -= len(chunk)
-    except (OSError, ValueError, ClientDisconnected):
-        pass  # the client went away: nothing to answer
-    return response
-
-
 def install_error_handlers(app) -> None:
     """One error shape for every error under /api (and JSON 404/405 there); and every answer, refusal or not,
     leaves the connection usable or says it is not (:func:`finish_body`)."""
 
-    app.after_request(finish_body)
+    app.after_request(finish_body)  # queue_server/api/keepalive.py
 
     @app.errorhandler(DomainError)
     def _domain(e: DomainError):
