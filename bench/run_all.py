@@ -40,7 +40,8 @@ from common import ROOT, machine
 
 HERE = Path(__file__).resolve().parent
 # not benchmarks
-HELPERS = {"common.py", "run_all.py", "compare.py", "docs_figures.py", "doc_blocks.py", "spread.py", "calibrate.py"}
+HELPERS = {"common.py", "run_all.py", "compare.py", "docs_figures.py", "doc_blocks.py", "spread.py", "calibrate.py",
+           "profile_threads.py"}
 FORMAT = 2  # every run kept per benchmark ("runs"); bench/docs_figures.py reads only this format
 # --quick: a few seconds each, to see that every benchmark works; such a file is labelled and never rendered
 QUICK = {"issue": ["--seconds", "3", "--warmup", "1"], "call": ["--seconds", "3"],
