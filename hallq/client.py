@@ -208,16 +208,68 @@ class HallClient:
         self._drop()
 
 
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now (for tests and benchmarks)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+_EPHEMERAL_FILE = "/proc/sys/net/ipv4/ip_local_port_range"
+_given: set[int] = set()
+_given_lock = threading.Lock()
+_chooser = random.Random()  # its own generator: a test that seeds `random` must not make two processes agree
+
+
+def _quiet_range() -> tuple[int, int] | None:
+    """The widest span of ports the kernel never hands to an outgoing connection or a bind to port 0, or None
+    when its ephemeral range leaves none worth using."""
+    try:
+        lo, hi = (int(x) for x in open(_EPHEMERAL_FILE, encoding="ascii").read().split())
+    except (OSError, ValueError):
+        lo, hi = 32768, 60999  # Linux's default
+    spans = [(10000, lo - 1), (hi + 1, 65535)]
+    best = max(spans, key=lambda span: span[1] - span[0])
+    return best if best[1] - best[0] >= 2000 else None
 
 
 def free_ports(n: int) -> list[int]:
-    """``n`` different TCP ports free on 127.0.0.1 right now: held together while chosen, so that no two are the
-    same (calls of :func:`free_port` one after another may be given a port again once it is closed)."""
+    """``n`` different TCP ports free on 127.0.0.1 right now, for tests and benchmarks that start a server
+    on them a moment later.
+
+    They are taken from outside the kernel's ephemeral range: a port from ``bind(0)`` is also what the
+    kernel hands to the next outgoing connection, so between choosing it and a server binding it (seconds
+    on a busy machine) any client could take it, and the server would fail with "address in use". A port
+    is never given twice in one process while others are left."""
+    span = _quiet_range()
+    if span is None:
+        return _kernel_ports(n)
+    ports: list[int] = []
+    with _given_lock:
+        for _ in range(n):
+            for _attempt in range(200):
+                p = _chooser.randint(*span)
+                if p in _given or p in ports:
+                    continue
+                if _bindable(p):
+                    ports.append(p)
+                    break
+            else:
+                _given.clear()  # a long session used the span up: start again
+                ports.extend(q for q in _kernel_ports(1) if q not in ports)
+        _given.update(ports)
+    return ports
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (see :func:`free_ports`)."""
+    return free_ports(1)[0]
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _kernel_ports(n: int) -> list[int]:
+    """``n`` different ports from the kernel's ephemeral range, held together while chosen."""
     socks = [socket.socket() for _ in range(n)]
     try:
         for s in socks:
