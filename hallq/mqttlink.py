@@ -113,6 +113,10 @@ class WireConnection:
         self._out += packet
         return True
 
+    def pending_write(self) -> bool:
+        """Something queued that the socket has not taken yet."""
+        return bool(self._out)
+
     def serve(self, timeout: float) -> None:
         """Write what is queued, wait up to ``timeout`` (at most 1 s) for the broker or the waker, read what came;
         connect when due, ping when due. Returns early when the waker is set."""

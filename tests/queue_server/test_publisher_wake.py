@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 
 from hallq import contract
 from hallq.testing import wait_until
 from queue_server.db import Database
+from queue_server import publisher
 from queue_server.publisher import Publisher, _wake_address
 
 
@@ -40,6 +42,9 @@ class FakeConnection:
 
     def serve(self, timeout: float) -> None:
         self.waker.wait(timeout)
+
+    def pending_write(self) -> bool:
+        return False
 
     def stop(self) -> None:
         pass
@@ -98,3 +103,65 @@ def test_without_the_wake_socket_it_polls_as_before(state, api):
         leader.stop()
         db.close()
         squatter.close()
+
+
+class AnsweringConnection(FakeConnection):
+    """A broker that acknowledges every publish 1 ms after it (the acknowledgement then waits on the socket until
+    read): records how the publisher reads them."""
+
+    DELAY = 0.001
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arriving: list[float] = []  # when each acknowledgement not yet read reaches the socket
+        # (acknowledgements read, in a serve() that could wait on the socket: not the one right after a step)
+        self.reads: list[tuple[int, bool]] = []
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> bool:
+        with self._lock:
+            self.arriving.append(time.monotonic() + self.DELAY)
+        return super().publish(topic, payload, qos, retain)
+
+    def _take(self, timeout: float) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            here = [t for t in self.arriving if t <= now]
+            self.arriving = [t for t in self.arriving if t > now]
+        if here:
+            self.reads.append((len(here), timeout > 0))
+        return bool(here)
+
+    def serve(self, timeout: float) -> None:
+        if self._take(timeout) or timeout <= 0:
+            return
+        # as select() on the socket and the waker: until an acknowledgement arrives or a commit wakes
+        with self._lock:
+            first = min(self.arriving, default=None)
+        if first is None or not self.waker.wait(max(0.0, min(timeout, first - time.monotonic()))):
+            self._take(timeout)
+
+
+def test_at_a_busy_pace_acknowledgements_are_read_with_the_next_write_not_on_their_own(state, api, monkeypatch):
+    """A wake-up costs more CPU than reading a few bytes: at 100 calls a second, each call's acknowledgements
+    must not wake the publisher again; an idle hall's are read after ACK_LATENCY all the same."""
+    monkeypatch.setattr(publisher, "ACK_LATENCY", 1.0)  # the commits 10 ms apart stay within it on a loaded machine
+    conn = AnsweringConnection()
+    leader = Publisher(state.db, state.hall, lambda: conn, state.data_dir)  # woken by the app's commits
+    leader.safety_poll = leader.poll_interval = 3600.0
+    leader.start()
+    try:
+        wait_until(lambda: leader.leader and conn.reads and not conn.arriving, timeout=10)
+        before = len(conn.reads)
+        for _ in range(5):  # commits 10 ms apart, well within ACK_LATENCY of each other
+            api.issue("alpha")
+            time.sleep(0.01)
+        wait_until(lambda: not conn.arriving, timeout=10)
+        busy = conn.reads[before:]
+        # each ticket's acknowledgements were read by the next step's write (the next ticket's, or the coalesced
+        # snapshots'), without waiting on the socket; only the last step's, with nothing after it, waited out
+        # ACK_LATENCY and were then read on their own
+        assert [waited for _, waited in busy[:-1]] == [False] * (len(busy) - 1), busy
+        assert busy[-1][1] is True, busy
+        assert sum(read for read, _ in busy) >= 5 + 1  # the five journal entries and the coalesced snapshots
+    finally:
+        leader.stop()
