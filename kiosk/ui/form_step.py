@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kivy.animation import Animation
 from kivy.clock import Clock
 from kivy.metrics import dp
 from kivy.properties import BooleanProperty
@@ -54,6 +55,7 @@ class FormStep(BoxLayout):
     _focus_key: str | None = None     # the field a keyboard or keypad is open on: kept in sight above it
     _bar_room = 0.0
     _fitted_key_height: float | None = None    # landscape: the keys as low as the column needed (not redrawn twice)
+    _settling = None                           # the check for the end of a finger's scroll, while it runs
 
     def fill(self, screen: FlowScreen, view: View) -> None:
         app = screen.app
@@ -120,6 +122,7 @@ class FormStep(BoxLayout):
         sv = self.ids.scroll
         sv.bind(height=self._refit)
         grid.bind(height=self._refit)
+        sv.bind(on_scroll_stop=self._scrolled)
         sv.bar_color = sv.bar_inactive_color = app.th["border"]    # a scroll bar at rest says there is more
         grid_actions = self.ids.actions
         grid_actions.clear_widgets()
@@ -268,6 +271,7 @@ class FormStep(BoxLayout):
         shrinks the form's view (or narrows it beside the keyboard in landscape, so texts wrap anew): the form
         scrolls once that layout is done, and again whenever the view or the fields change size meanwhile."""
         self._focus_key = key
+        Animation.cancel_all(self.ids.scroll, "scroll_y")    # a snap still gliding (_snap) would undo the scroll
         Clock.schedule_once(lambda dt: self._scroll_to_focus(), 0)
 
     def _row(self, key: str):
@@ -306,13 +310,78 @@ class FormStep(BoxLayout):
             self._top_if_fits()
 
     def _top_if_fits(self, *_) -> None:
-        """A form shorter than its space starts at the top (Kivy would otherwise keep it where it was scrolled);
-        with no field being typed in, no padding is left past its last field."""
+        """A form shorter than its space starts at the top (Kivy would otherwise keep it where it was scrolled).
+        With no field being typed in, the padding past the last field is what lets a free scroll end on a field's
+        top (:meth:`_rest_padding`), and the form is brought to rest there (a keyboard closed, the view grew)."""
         grid = self.ids.fields
-        if self._focus_key is None and grid.padding[3]:
-            grid.padding = [0, 0, self._bar_room, 0]
+        if self._focus_key is None:
+            pad = self._rest_padding()
+            if abs(pad - grid.padding[3]) > 0.5:
+                grid.padding = [0, 0, self._bar_room, pad]    # grid.height follows next frame, and this again
+                return
         if grid.height <= self.ids.scroll.height:
             self.ids.scroll.scroll_y = 1
+        elif self._focus_key is None and self._settling is None:
+            self._snap()
+
+    def _boundaries(self) -> list[float]:
+        """Where the view's top edge may rest: half a gap above each field, from the top of the fields."""
+        grid = self.ids.fields
+        gap = grid.spacing[1] / 2
+        return sorted(max(0.0, grid.top - r.top - gap) for r in grid.children)
+
+    def _rest_padding(self) -> float:
+        """Free scrolling: the room past the last field that makes the end of the scroll a field's top, so that the
+        last fields can be seen whole with no box cut at the top edge (the least such room: none when the end
+        falls between two fields already, or when the fields fit)."""
+        sv, grid = self.ids.scroll, self.ids.fields
+        end = grid.height - grid.padding[3] - sv.height      # how far the fields alone scroll
+        if end <= 0 or not grid.children:
+            return 0.0
+        return min((t for t in self._boundaries() if t >= end - 0.5), default=end) - end
+
+    def _scrolled(self, *_) -> None:
+        """A finger let go of the form: once it has stopped gliding, :meth:`_snap`."""
+        if self._settling is None:
+            self._settling = Clock.schedule_interval(self._snap_when_still, 0.05)
+
+    def _snap_when_still(self, _dt) -> None:
+        sv = self.ids.scroll
+        effect = sv.effect_y
+        moving = effect is not None and (effect.is_manual or abs(effect.velocity) > 1e-3)
+        # past an end: springing back (Kivy's effect stops within half a pixel of the end, so less is rest)
+        past = max(sv.scroll_y - 1.0, -sv.scroll_y, 0.0) * max(self.ids.fields.height - sv.height, 1.0)
+        if moving or past > 1.0:
+            return
+        self._settling.cancel()
+        self._settling = None
+        if past:
+            sv.scroll_y = min(1.0, max(0.0, sv.scroll_y))
+        self._snap()
+
+    def _snap(self) -> None:
+        """At rest after a free scroll, the view's top edge must not cut a field: a box whose label is scrolled away
+        reads as the field above's (an older resident types into the wrong one). The form glides to the nearer
+        edge of the cut field: up to show it whole with its label, or down past it. Not while a keyboard is open:
+        then :meth:`_scroll_to_focus` places the form."""
+        if self._focus_key is not None:
+            return
+        sv, grid = self.ids.scroll, self.ids.fields
+        scrollable = grid.height - sv.height
+        if scrollable <= 0:
+            return
+        offset = (1 - sv.scroll_y) * scrollable
+        gap = grid.spacing[1] / 2
+        for r in grid.children:
+            top, bottom = grid.top - r.top, grid.top - r.y
+            if top >= 0 and top + 1 < offset < bottom - 1:    # (top < 0: a row not laid out yet)
+                above, below = max(0.0, top - gap), bottom + gap
+                target = min(above if offset - above <= below - offset else below, scrollable)
+                if abs(target - offset) < 1:
+                    return
+                Animation.cancel_all(sv, "scroll_y")
+                Animation(scroll_y=1 - target / scrollable, d=0.2, t="out_quad").start(sv)
+                return
 
     def carry(self) -> dict | None:
         """What must survive the form being drawn again (a card read, a retry): the open keyboard, pending values."""

@@ -40,7 +40,9 @@ from kivy.core.window import Window  # noqa: E402
 from kiosk.presenters.application import PACKAGE  # noqa: E402
 from kiosk.ui.app import KioskApp  # noqa: E402
 from kiosk.ui.form_step import FormStep  # noqa: E402
-from kiosk.ui.touch import at_rest, scroll_into_sight, tap  # noqa: E402
+from kivy.base import EventLoop  # noqa: E402
+
+from kiosk.ui.touch import Finger, at_rest, scroll_into_sight, tap  # noqa: E402
 from tests.conftest import make_id  # noqa: E402
 from tests.kiosk import screen_checks  # noqa: E402
 from tests.kiosk.conftest import make_session  # noqa: E402
@@ -117,11 +119,93 @@ def until(condition, what: str, timeout: float = 10.0):
         yield None
 
 
+def drag(form: FormStep, fraction: float, hold: bool = False):
+    """A finger on the form's fields pushes them up (``fraction`` > 0) or down by that part of the view's height, in
+    small moves a frame apart, and lets go: the form glides on, as under a real finger; with ``hold`` the finger
+    rests a moment before it lets go, so the form stays where it was pushed."""
+    sv = form.ids.scroll
+    x, y = sv.to_window(sv.x + sv.width * 0.3, sv.y + sv.height * (0.3 if fraction > 0 else 0.7))
+    finger = Finger(x, y)
+    EventLoop.post_dispatch_input("begin", finger)
+    win = EventLoop.window
+    moves = 8
+    # the first move at once, past Kivy's scroll distance (as a finger's first move is, at 60 frames a second): a
+    # finger still after the ScrollView's scroll_timeout presses the button under it instead (Kivy hands the
+    # touch to it), and a headless frame can take longer than that timeout
+    first = max(abs(sv.height * fraction) / moves, sv.scroll_distance * 2) / abs(sv.height * fraction)
+    for i in range(1, moves + 1):
+        if i > 1:
+            yield None
+        ny = y + sv.height * fraction * (first + (1 - first) * (i - 1) / (moves - 1))
+        finger.move({"x": x / (win.width - 1.0), "y": ny / (win.height - 1.0)})
+        EventLoop.post_dispatch_input("update", finger)
+    yield None
+    if hold:
+        still = time.monotonic() + 0.25      # Kivy's velocity is taken over the last 1/6 s of moves
+        while time.monotonic() < still:
+            EventLoop.post_dispatch_input("update", finger)
+            yield None
+    EventLoop.post_dispatch_input("end", finger)
+
+
+def settled(form: FormStep):
+    """Until the form has stopped gliding and snapping: its scroll position the same, to half a pixel, over several
+    frames."""
+    last, same, seen = None, 0, []
+    deadline = time.monotonic() + 10
+    while same < 6:
+        if time.monotonic() > deadline:
+            sv = form.ids.scroll
+            raise AssertionError(f"the form did not come to rest in 10 s: scroll_y {sv.scroll_y!r}, velocity "
+                                 f"{sv.effect_y.velocity!r}, manual {sv.effect_y.is_manual}, settling "
+                                 f"{getattr(form, '_settling', None) is not None}, padding {form.ids.fields.padding}, "
+                                 f"last {seen}")
+        yield None
+        # in pixels, to the half: Kivy's spring back from past an end creeps by a fraction of a pixel for a while
+        now = round(form.ids.scroll.scroll_y * max(form.ids.fields.height - form.ids.scroll.height, 1) * 2) / 2
+        seen = (seen + [now])[-8:]
+        same = same + 1 if now == last and getattr(form, "_settling", None) is None else 0
+        last = now
+
+
+def free_scroll(form: FormStep, shot: Path):
+    """The form scrolled by a finger as a resident would, in uneven strokes, down to its end and back: at rest after
+    each, no field's box in sight at the view's edge without its label; at the end, the last field whole."""
+    problems = []
+    if form.ids.fields.height <= form.ids.scroll.height + 1:
+        return problems
+    strokes = [(0.37, True), (0.23, True), (0.61, True), (0.29, False)] + [(0.9, False)] * 20   # uneven, then on
+    for fraction, hold in strokes:
+        yield from drag(form, fraction, hold)
+        yield from settled(form)
+        problems += [f"after a stroke of {fraction:+.2f} of the view{' held' if hold else ''}: {p}"
+                     for p in screen_checks.edge_problems(form)]
+        if not shot.exists():
+            app.root.export_to_png(str(shot))      # the form at rest after the first stroke, to look at
+        if form.ids.scroll.scroll_y <= 0.0005:
+            last = min(form.ids.fields.children, key=lambda r: r.y)
+            problems += screen_checks.field_revealed(form, last.field_key)
+            break
+    else:
+        problems.append("twenty strokes did not reach the form's end")
+    sv = form.ids.scroll
+    back = min(0.45, 0.8 * (form.ids.fields.height - sv.height) / sv.height)   # not past the top
+    yield from drag(form, -back, hold=True)
+    yield from settled(form)
+    problems += [f"after a stroke back: {p}" for p in screen_checks.edge_problems(form)]
+    return problems
+
+
 def run_form(index: int, name: str, events: list):
     open_form(events)
     yield from until(lambda: step() is not None and step().ids.fields.children, "the form drawn")
     yield from frames()
     form = step()
+    scrolled = yield from free_scroll(form, out_dir / f"{hall}-{layout}-{resolution}-{mode}-{lang}-{index:02d}-{name}"
+                                                         f"-scrolled.png")
+    yield from until(lambda: at_rest(form.ids.fields), "the form at rest after the strokes")
+    form.ids.scroll.scroll_y = 1.0
+    yield from frames()
     editable = [f for f in apply.view().fields if f.kind != "select"]
     assert editable, "no field to type into"
     f = editable[-1]                              # the last field typed into: near the bottom
@@ -138,7 +222,7 @@ def run_form(index: int, name: str, events: list):
     path = out_dir / f"{hall}-{layout}-{resolution}-{mode}-{lang}-{index:02d}-{name}.png"
     app.root.export_to_png(str(path))
     problems = screen_checks.measure(app.root, elderly=mode == "elderly", overlaps=True)
-    problems += screen_checks.form_problems(form, f.key)
+    problems += screen_checks.form_problems(form, f.key) + scrolled
     for key in [r.field_key for r in reversed(form.ids.fields.children)]:    # every field can be shown whole
         row = _row(form, key)
         form.ids.scroll.scroll_to(row, padding=0, animate=False)

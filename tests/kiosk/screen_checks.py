@@ -266,7 +266,14 @@ def form_problems(form, focused: str) -> list[str]:
                 break
     if view[3] < box.height:
         problems.append(f"the form's view above the keyboard ({view[3]:.0f} px) is lower than one field")
-    for r in form.ids.fields.children:       # at rest, the view's top edge never leaves a box without its label
+    return problems + edge_problems(form)
+
+
+def edge_problems(form) -> list[str]:
+    """At rest, the form's view never shows a field's box at its edge without the field's label."""
+    problems = []
+    view = _viewport(form)
+    for r in form.ids.fields.children:
         key = getattr(r, "field_key", None)
         if key is None:
             continue
