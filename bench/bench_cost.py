@@ -28,7 +28,8 @@ when the caches have cooled between requests, as they do at a hall's pace (docs/
 
 The same batches are counted once more with the publisher on, publishing to a Mosquitto of the
 benchmark's own (``with_publishing``): every thread, each request published and acknowledged before the
-next is sent and a snapshot set after every tenth (:class:`_Paced`: the publisher's clock-driven work
+next is sent and a snapshot set after every 25th (:class:`_Paced`, as the publisher's 0.25 s between sets
+makes it at 100 requests a second; every 10th before 2026-12-07's tenth session: the publisher's clock-driven work
 would otherwise fall on more or fewer requests as Valgrind's slow clock had it).
 
     .venv/bin/python bench/bench_cost.py                  # ~3 minutes: Valgrind is ~50x slower
@@ -54,6 +55,7 @@ from pathlib import Path
 
 from common import bench_hall, emit, machine, tempdir
 from hallq.testing import Mosquitto
+from queue_server.publisher import SNAPSHOT_INTERVAL
 
 WINDOWS = [1, 2, 3, 4]  # the city hall's acceptance windows 1-4 serve commerce (and construction)
 BUSINESSES = ["commerce", "construction"]
@@ -111,7 +113,9 @@ def _run_batch(app, envs: list[dict], expect: int, gap: float = 0.0, paced: "_Pa
     return spent
 
 
-FLUSH_EVERY = 10  # with the publisher: a snapshot set after every 10th request, as at 100 requests a second
+# with the publisher: a snapshot set after every FLUSH_EVERY-th request, as the publisher's SNAPSHOT_INTERVAL makes
+# it at 100 requests a second (25 since it is 0.25 s; 10 before, in the runs of 2026-12-07 and earlier)
+FLUSH_EVERY = round(100 * SNAPSHOT_INTERVAL)
 
 
 class _Paced:
@@ -121,8 +125,8 @@ class _Paced:
     15 s, the safety poll, saving its cursor once a second) fell on more or fewer requests as Valgrind's ~50x
     slower clock and the machine's load had it: the count spread by 15 % across runs. Here each request is
     published before the next is sent (:meth:`after`: its journal entries and call events sent and
-    acknowledged), a snapshot set follows every :data:`FLUSH_EVERY`-th request (what ten sets a second are at
-    100 requests a second), and the rest of that time-driven work is left out (the cursor is saved once a
+    acknowledged), a snapshot set follows every :data:`FLUSH_EVERY`-th request (what the publisher's
+    ``SNAPSHOT_INTERVAL`` makes of 100 requests a second), and the rest of that time-driven work is left out (the cursor is saved once a
     second: at 100 requests a second, once in a hundred). The waits are on a condition the publisher's loop
     notifies, never polls, so the waiting thread adds no instructions of its own."""
 

@@ -20,8 +20,8 @@ re-announced; the boards show them in their recent calls anyway).
 
 Calls are sent the moment they are read. Snapshots are coalesced: the
 entries read mark what is stale, and the stale snapshots are rebuilt at most
-every ``SNAPSHOT_INTERVAL`` (0.1 s), so a burst of a hundred changes costs
-one board, not a hundred.
+every ``SNAPSHOT_INTERVAL`` (0.25 s), so a burst of a hundred changes costs
+one board, not a hundred; a change in a quiet moment goes out at once.
 
 It runs as one thread woken by each commit (``Database`` commit listener),
 which also does its MQTT connection's network I/O: a connection without paho
@@ -66,7 +66,10 @@ from queue_server.snapshots import Snapshots
 log = logging.getLogger("hallq.publisher")
 
 PERIODIC = 15.0  # seconds between refreshes of time-dependent snapshots (waits, opening state)
-SNAPSHOT_INTERVAL = 0.1  # at most ten snapshot sets a second, however many changes; calls are never held back
+# at most four snapshot sets a second, however many changes; calls are never held back (the boards, strips and
+# announcers take them from the calls topic), and a change after a quiet quarter second goes out at once. 0.1 s
+# built a set for every tenth call at 100 calls/s: a set costs as much as several calls' publishing
+SNAPSHOT_INTERVAL = 0.25
 SAFETY_POLL = 1.0  # with the wake socket: how often the journal is read anyway (a write that woke no one)
 BATCH = 1000  # journal entries read per step; a full batch steps again at once
 ACK_LATENCY = 0.05  # seconds the broker's answers may wait to be read while only a commit wakes the publisher

@@ -40,10 +40,11 @@ def test_a_dump_is_read_by_its_own_totals_not_the_runs_summary(tmp_path):
     assert bench_cost._instructions(dump) == 1234
 
 
-def test_with_a_broker_each_request_is_published_before_the_next_and_every_tenth_brings_a_snapshot_set(tmp_path):
+def test_with_a_broker_each_request_is_published_before_the_next_and_every_25th_brings_a_snapshot_set(tmp_path):
     """The count with the publisher on (``with_publishing``) must not depend on the clock: each measured request is
-    published and acknowledged before the next, and a snapshot set follows every tenth, whatever Valgrind's
-    speed (bench_cost._Paced)."""
+    published and acknowledged before the next, and a snapshot set follows every FLUSH_EVERY-th (25: the
+    publisher's 0.25 s at 100 requests a second), whatever Valgrind's speed (bench_cost._Paced)."""
+    assert bench_cost.FLUSH_EVERY == 25
     from hallq.testing import Mosquitto
 
     (tmp_path / "broker").mkdir()
@@ -52,11 +53,11 @@ def test_with_a_broker_each_request_is_published_before_the_next_and_every_tenth
     try:
         hall, data = bench_cost._prepared(tmp_path / "hall")
         done = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_cost.py"), "--driver", str(hall),
-                               str(data), "20", "0", broker.url], capture_output=True, text=True, timeout=300,
+                               str(data), "50", "0", broker.url], capture_output=True, text=True, timeout=300,
                               env={"HALLQ_DEMO": "1", "PATH": "/usr/bin"})
     finally:
         broker.stop()
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    # 20 tickets and 20 calls measured: 4 snapshot sets, every call announced
-    assert result["publisher"] == {"snapshot_sets": 4, "calls_published": 20}
+    # 50 tickets and 50 calls measured: 4 snapshot sets, every call announced
+    assert result["publisher"] == {"snapshot_sets": 4, "calls_published": 50}
