@@ -127,8 +127,8 @@ class _Paced:
     published before the next is sent (:meth:`after`: its journal entries and call events sent and
     acknowledged), a snapshot set follows every :data:`FLUSH_EVERY`-th request (what the publisher's
     ``SNAPSHOT_INTERVAL`` makes of 100 requests a second), and the rest of that time-driven work is left out
-    (the cursor is saved once a second: at 100 requests a second, once in a hundred). The waits are on a condition the publisher's loop
-    notifies, never polls, so the waiting thread adds no instructions of its own."""
+    (the cursor is saved once a second: at 100 requests a second, once in a hundred). The waits are on a
+    condition the publisher's loop notifies, never polls, so the waiting thread adds no instructions of its own."""
 
     def __init__(self, app) -> None:
         from queue_server import publisher as module

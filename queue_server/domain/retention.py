@@ -12,6 +12,10 @@ personal_data_days`` after that day the housekeeping (``queue_server.watch``) er
   ``no_show_limit`` is set), and a suspension keeps the hash and mask until it has ended and no
   longer marks which misses were counted; then both go too.
 
+The API's records of requests made with an Idempotency-Key (``requests``, each with the answer a retry gets
+again, a ticket's masked ID number among it) go after two days, sooner if ``personal_data_days`` is shorter
+(:func:`forget_requests`).
+
 A bad review's call-back phone (``followup_contacts``, encrypted, :mod:`queue_server.domain.contacts`) goes
 when its follow-up closes, and at the latest ``[privacy] followup_contact_days`` after it was left
 (journaled as ``followup_contacts_erased``).
@@ -39,6 +43,7 @@ from queue_server.domain.context import SYSTEM, Tx
 if TYPE_CHECKING:
     from queue_server.domain.service import QueueService
 
+REQUEST_DAYS = 2  # an Idempotency-Key's record: a retry comes within minutes, a device's queued action within hours
 JOURNAL_MIN_DAYS = 180  # 网络安全法 §21: at least six months; nothing deletes journal rows at all
 BATCH = 2000  # rows per transaction: a year of tickets on the first run must not hold the write lock long
 
@@ -60,7 +65,27 @@ def erase_personal_data(service: QueueService, today: date) -> dict[str, Any]:
         contacts += n
         if n < BATCH:
             break
-    return {**total, "followup_contacts": contacts} if contacts else total
+    total = {**total, "followup_contacts": contacts} if contacts else total
+    forgotten = forget_requests(service, today)
+    return {**total, "requests": forgotten} if forgotten else total
+
+
+def forget_requests(service: QueueService, today: date) -> int:
+    """Forget the records of requests made with an Idempotency-Key (``requests``: the answer a retry gets again)
+    older than :data:`REQUEST_DAYS`, or than ``[privacy] personal_data_days`` if that is shorter: an answer
+    holds what the request showed (a ticket's masked ID number), which must not outlive the ticket's own.
+    Not journaled: they are the API's memory of its answers, not the hall's state."""
+    keep = min(REQUEST_DAYS, service.hall.config.privacy.personal_data_days)
+    before = (today - timedelta(days=keep)).isoformat()  # created_at is an ISO time of the hall's clock
+    forgotten = 0
+    while True:
+        with service.db.write() as conn:
+            # the table is in the order the records were made: the due ones are its first rows
+            n = conn.execute("DELETE FROM requests WHERE rowid IN (SELECT rowid FROM requests WHERE created_at < ? "
+                             "LIMIT ?)", (before, BATCH)).rowcount
+        forgotten += n
+        if n < BATCH:
+            return forgotten
 
 
 def erase_batch(tx: Tx, today: date) -> dict[str, Any]:

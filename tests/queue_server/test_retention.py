@@ -122,3 +122,69 @@ def test_no_erasing_touches_the_journal(api, state, clock):
     assert retention.JOURNAL_MIN_DAYS == 180
     with pytest.raises(Exception, match="append-only"):
         state.db.connection().execute("DELETE FROM journal WHERE at < '2026-12-01'")
+
+
+def _keyed_ticket(api, key: str, **body) -> dict:
+    r = api.post("/tickets", {"business": "alpha", **body}, as_="kiosk", headers={"Idempotency-Key": key})
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()
+
+
+def _requests(state) -> set[str]:
+    return {k for (k,) in state.db.connection().execute("SELECT key FROM requests")}
+
+
+def _keyed_call(api, key: str) -> dict:
+    r = api.post("/windows/3/call-next", {}, as_="101", headers={"Idempotency-Key": key})
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()
+
+
+def test_the_record_of_a_keyed_request_goes_after_two_days_with_the_answer_it_kept(api, state, clock):
+    """A retried request gets its first answer again from ``requests``: that answer holds what the request showed
+    (the called ticket's masked ID number, for the clerk), so the record must not outlive the retry's purpose, nor
+    the ticket's own data."""
+    api.issue("beta", id_number=make_id())
+    api.open_window(3, "101")
+    first = _keyed_call(api, "key-monday")
+    stored = state.db.connection().execute("SELECT response FROM requests WHERE key = 'key-monday'").fetchone()[0]
+    assert first["ticket"]["id_masked"] and first["ticket"]["id_masked"] in stored
+    clock.set(at(2026, 11, 24))
+    _keyed_ticket(api, "key-tuesday")
+    watch = Watch(state)
+    clock.set(at(2026, 11, 25))  # two days after Monday: both still remembered, a late retry answered the same
+    watch.run_once()
+    assert _requests(state) == {"key-monday", "key-tuesday"}
+    assert _keyed_ticket(api, "key-tuesday")["replayed"] is True
+    clock.set(at(2026, 11, 26))
+    watch.run_once()
+    assert _requests(state) == {"key-tuesday"}
+    clock.set(at(2026, 11, 27))
+    watch.run_once()
+    assert _requests(state) == set()
+
+
+def test_records_of_keyed_requests_go_sooner_when_personal_data_does(tmp_path, clock):
+    from queue_server.app import create_app
+    from tests.conftest import Api
+
+    cfg = dataclasses.replace(load_hall(TINY), privacy=PrivacySettings(personal_data_days=1))
+    app = create_app(cfg, data_dir=tmp_path / "data", clock=clock, mqtt=False, housekeeping=False)
+    api, st = Api(app.test_client()), app.extensions["hallq"]
+    _keyed_ticket(api, "key-monday")
+    clock.set(at(2026, 11, 24))
+    assert retention.forget_requests(st.service, clock.now().date()) == 0
+    clock.set(at(2026, 11, 25))
+    assert retention.forget_requests(st.service, clock.now().date()) == 1
+    assert _requests(st) == set()
+    st.close()
+
+
+def test_forgetting_many_records_takes_short_transactions(api, state, clock, monkeypatch):
+    monkeypatch.setattr(retention, "BATCH", 2)
+    for n in range(5):  # the tiny hall's daily limit
+        _keyed_ticket(api, f"key-{n}")
+    clock.set(at(2026, 11, 30))
+    assert retention.forget_requests(state.service, clock.now().date()) == 5
+    assert _requests(state) == set()
+
