@@ -199,7 +199,7 @@ def create_app(config: str | os.PathLike[str] | HallConfig | None = None, data_d
     # 就近办: the county platform's nearby halls, refreshed in the background (none without [platform])
     state.nearby = start_nearby(Path(cfg.path), cfg.site, list(cfg.businesses))
     # 就近办 across halls: the outbox forwarding routed applications through the county platform (same link)
-    state.routing = start_routing(service, Path(cfg.path))
+    state.routing = start_routing(service, Path(cfg.path), ddir)
     if housekeeping:
         from queue_server.watch import start_watch
 

@@ -40,11 +40,9 @@ had, it polls every ``poll_interval`` (20 ms) as before.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
-import os
 import socket
 import sqlite3
 import threading
@@ -61,6 +59,7 @@ from queue_server.db import Database
 from queue_server.domain import actions
 from queue_server.domain.actions import Stale
 from queue_server.domain.context import Hall
+from queue_server.leadership import Leadership
 from queue_server.snapshots import Snapshots
 
 log = logging.getLogger("hallq.publisher")
@@ -112,7 +111,7 @@ class Publisher:
         self._full = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._lock_fd: int | None = None
+        self._lead = Leadership(self.lock_path)
         self.cursor = 0
         self._cursor_saved = 0
         self._cursor_saved_at = 0.0
@@ -146,9 +145,7 @@ class Publisher:
                 except OSError:
                     pass
                 sock.close()
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        self._lead.release()
 
     def wake(self) -> None:
         self._wake.set()
@@ -156,7 +153,7 @@ class Publisher:
     def _committed(self) -> None:
         """A commit of this process: wake this publisher, or, when another process leads, that one."""
         self._wake.set()
-        if self._lock_fd is None:
+        if not self._lead.held:
             self._wake_leader()
 
     def _wake_leader(self) -> None:
@@ -193,18 +190,13 @@ class Publisher:
 
     @property
     def leader(self) -> bool:
-        return self._lock_fd is not None
+        return self._lead.held
 
     # -- the loop ---------------------------------------------------------------------
 
     def _try_lead(self) -> bool:
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
+        if not self._lead.take():
             return False
-        self._lock_fd = fd
         self._open_inbox()  # before the cursor is read: a commit after it wakes us
         saved = self.db.connection().execute("SELECT value FROM meta WHERE key = 'published_seq'").fetchone()
         top = self.db.connection().execute("SELECT COALESCE(MAX(seq), 0) FROM journal").fetchone()[0]

@@ -18,6 +18,11 @@ the hall's county key (the ``[platform]`` link that ``GET /api/v1/nearby`` uses,
 
 Nothing a resident or a clerk does waits for this thread: the receipt is the local transaction. With the
 platform unreachable it logs one WARNING per outage and one INFO when it answers again.
+
+With several server processes (``hallq serve --workers N``) each starts an outbox, but only the one holding
+``<data dir>/routing.lock`` runs rounds (queue_server/leadership.py); if it dies, another takes over within
+``refresh_seconds``. Each of the outcomes below is also written only while the application is still queued, so
+a round that raced another (an operator's second server on the same files) cannot journal it twice.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from typing import TYPE_CHECKING
 
 from hallq.bridge import FILE
 from hallq.client import ApiError, HallClient
+from queue_server.leadership import Leadership
 from queue_server.nearby import NearbyConfigError, PlatformLink
 from queue_server.nearby import load as load_link
 
@@ -66,8 +72,9 @@ def load_settings(folder: Path) -> RoutingSettings:
 
 
 class Outbox:
-    def __init__(self, service: QueueService, link: PlatformLink, settings: RoutingSettings) -> None:
+    def __init__(self, service: QueueService, link: PlatformLink, settings: RoutingSettings, data_dir: Path) -> None:
         self.service = service
+        self.lead = Leadership(Path(data_dir) / "routing.lock")
         self.link = link
         self.settings = settings
         self.site = service.hall.config.site
@@ -88,6 +95,7 @@ class Outbox:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(10)
+        self.lead.release()
 
     def wake(self) -> None:
         """Try now (a new application was queued)."""
@@ -96,7 +104,8 @@ class Outbox:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self.run_once()
+                if self.lead.take():  # another server process on this data directory may be the one forwarding
+                    self.run_once()
             except Exception:  # a bug must not end the thread: the next round tries again
                 log.exception("routed applications: a round failed")
             self._wake.wait(self.settings.refresh_seconds)
@@ -180,7 +189,8 @@ class Outbox:
             except _Unreachable as e:
                 self.service.routing.failed(tracking_no, f"unreachable: {e}", 0)
                 raise
-            self.service.routing.forwarded(tracking_no, answer)
+            if not self.service.routing.forwarded(tracking_no, answer):
+                continue  # settled meanwhile by another round (a second server on these files): nothing to add
             log.info("routed application %s forwarded to %s (filed there as %s%s)", tracking_no, answer.get("target"),
                      answer.get("tracking_no"), ", already filed before" if answer.get("duplicate") else "")
 
@@ -205,7 +215,7 @@ class _Unreachable(Exception):
     pass
 
 
-def start(service: QueueService, config_path: Path) -> Outbox | None:
+def start(service: QueueService, config_path: Path, data_dir: Path) -> Outbox | None:
     """The outbox, started, for a hall linked to a county platform; None otherwise (a broken link: logged)."""
     try:
         link = load_link(Path(config_path).parent)
@@ -215,6 +225,6 @@ def start(service: QueueService, config_path: Path) -> Outbox | None:
         return None
     if link is None:
         return None
-    outbox = Outbox(service, link, settings)
+    outbox = Outbox(service, link, settings, data_dir)
     outbox.start()
     return outbox

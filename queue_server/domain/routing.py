@@ -315,35 +315,47 @@ class RoutingDesk:
         return [(r["tracking_no"], {**unseal(self.hall.secret, r["tracking_no"], r["payload"]),
                                     "tracking_no": r["tracking_no"]}) for r in rows]
 
-    def forwarded(self, tracking_no: str, answer: dict[str, Any]) -> None:
+    # Each outcome of a try is written only while the application is still queued: one that another round (of a
+    # second server on the same files) already settled is left as it is, and journaled once. Each returns whether
+    # it wrote.
+    def forwarded(self, tracking_no: str, answer: dict[str, Any]) -> bool:
         """The handling hall has it: the payload (personal data) is dropped here, its first view kept."""
-        def run(tx: Tx) -> None:
-            row = tx.row("UPDATE routed_applications SET outbox = 'forwarded', payload = NULL, forwarded_at = ?, "
+        def run(tx: Tx) -> bool:
+            row = tx.one("UPDATE routed_applications SET outbox = 'forwarded', payload = NULL, forwarded_at = ?, "
                          "attempts = attempts + 1, last_error = NULL, remote = ?, remote_status = ?, remote_at = ? "
-                         "WHERE tracking_no = ? RETURNING target", (tx.at, json.dumps(answer, ensure_ascii=False),
-                                                                     answer.get("status"), tx.at, tracking_no))
+                         "WHERE tracking_no = ? AND outbox = 'queued' RETURNING target",
+                         (tx.at, json.dumps(answer, ensure_ascii=False), answer.get("status"), tx.at, tracking_no))
+            if row is None:
+                return False
             tx.journal("application_forwarded", data={"tracking_no": tracking_no, "target": row["target"],
                                                       "remote_no": answer.get("tracking_no"),
                                                       "duplicate": bool(answer.get("duplicate"))})
-        self.service._run(SYSTEM, None, run)
+            return True
+        return self.service._run(SYSTEM, None, run)
 
-    def failed(self, tracking_no: str, why: str, retry_in: float) -> None:
-        def run(tx: Tx) -> None:
-            tx.conn.execute("UPDATE routed_applications SET attempts = attempts + 1, last_error = ?, next_try_at = ? "
-                            "WHERE tracking_no = ?", (why[:300], iso(tx.now + timedelta(seconds=retry_in)), tracking_no))
-        self.service._run(SYSTEM, None, run)
+    def failed(self, tracking_no: str, why: str, retry_in: float) -> bool:
+        def run(tx: Tx) -> bool:
+            return tx.conn.execute(
+                "UPDATE routed_applications SET attempts = attempts + 1, last_error = ?, next_try_at = ? "
+                "WHERE tracking_no = ? AND outbox = 'queued'",
+                (why[:300], iso(tx.now + timedelta(seconds=retry_in)), tracking_no)).rowcount > 0
+        return self.service._run(SYSTEM, None, run)
 
-    def refused(self, tracking_no: str, error: dict[str, Any]) -> None:
+    def refused(self, tracking_no: str, error: dict[str, Any]) -> bool:
         """The handling hall will not file it (its form changed, the item is gone...): kept, never retried, told."""
-        def run(tx: Tx) -> None:
-            row = tx.row("UPDATE routed_applications SET outbox = 'refused', payload = NULL, forwarded_at = ?, "
-                         "attempts = attempts + 1, refusal = ?, last_error = ? WHERE tracking_no = ? RETURNING target",
+        def run(tx: Tx) -> bool:
+            row = tx.one("UPDATE routed_applications SET outbox = 'refused', payload = NULL, forwarded_at = ?, "
+                         "attempts = attempts + 1, refusal = ?, last_error = ? WHERE tracking_no = ? "
+                         "AND outbox = 'queued' RETURNING target",
                          (tx.at, json.dumps(error, ensure_ascii=False), str(error.get("code", ""))[:300], tracking_no))
+            if row is None:
+                return False
             tx.journal("application_route_refused", data={"tracking_no": tracking_no, "target": row["target"],
                                                           "code": error.get("code"),
                                                           "fields": [f.get("field") for f in error.get("fields", [])
                                                                      if isinstance(f, dict)]})
-        self.service._run(SYSTEM, None, run)
+            return True
+        return self.service._run(SYSTEM, None, run)
 
     def to_follow(self, limit: int = 50) -> list[tuple[str, str]]:
         """Forwarded applications still open at the handling hall, least recently fetched first."""
