@@ -41,7 +41,7 @@ from common import ROOT, machine
 HERE = Path(__file__).resolve().parent
 # not benchmarks
 HELPERS = {"common.py", "run_all.py", "compare.py", "docs_figures.py", "doc_blocks.py", "spread.py", "calibrate.py",
-           "profile_threads.py"}
+           "profile_threads.py", "floor_app.py"}
 FORMAT = 2  # every run kept per benchmark ("runs"); bench/docs_figures.py reads only this format
 # --quick: a few seconds each, to see that every benchmark works; such a file is labelled and never rendered
 QUICK = {"issue": ["--seconds", "3", "--warmup", "1"], "call": ["--seconds", "3"],
@@ -54,7 +54,8 @@ QUICK = {"issue": ["--seconds", "3", "--warmup", "1"], "call": ["--seconds", "3"
          "statistics": ["--tickets", "10000", "--repeat", "1"], "backup": ["--tickets", "20000"],
          "dispatch": ["--seeds", "1"], "ime": ["--loads", "1", "--rounds", "2"],
          "app_statistics": ["--applications", "10000", "--repeat", "2"],
-         "station": ["--idle", "3", "--settle", "2", "--calls", "6", "--interval", "1"]}
+         "station": ["--idle", "3", "--settle", "2", "--calls", "6", "--interval", "1"],
+         "floor": ["--runs", "1", "--seconds", "1"]}
 
 
 def takes_broker(script: Path) -> bool:
