@@ -79,7 +79,7 @@ def one_run(pyspy: str, seconds: float, window: float) -> dict:
     roles = {"request_threads": 0.0, "publisher": 0.0, "granian_io": 0.0, "other": 0.0}
     busy_request_threads = 0
     for tid, ns in after.items():
-        spent = ns - before.get(tid, ns)
+        spent = ns - before.get(tid, 0)  # a thread born in the window: all its time is in it
         name = names.get(tid)
         if name is None:
             role = "granian_io"
