@@ -102,6 +102,13 @@ def create_app(cfg: CountyConfig, ingest: bool = True) -> Flask:
             return
         raise Refusal(403, "forbidden")
 
+    def supervisor() -> dict:
+        """The caller, who must be a county supervisor (403 otherwise)."""
+        who = actor()
+        if who["role"] != "supervisor":
+            raise Refusal(403, "forbidden")
+        return who
+
     @app.errorhandler(Refusal)
     def refused(e: Refusal):
         body = {"status": e.status, "code": e.code, **({"detail": e.detail} if e.detail else {})}
@@ -256,14 +263,35 @@ def create_app(cfg: CountyConfig, ingest: bool = True) -> Flask:
 
     @app.get("/api/v1/quarantine")
     def quarantined():
-        who = actor()
-        if who["role"] != "supervisor":
-            raise Refusal(403, "forbidden")
+        supervisor()
         rows = conn().execute("SELECT id, received_at, site, seq, reason, detail, source, topic FROM quarantine "
                               "ORDER BY id DESC LIMIT %s", (_int_arg("limit", 100, 1, 1000),)).fetchall()
         for r in rows:
             r["received_at"] = r["received_at"].isoformat()
         return jsonify({"quarantine": rows})
+
+    @app.get("/api/v1/sign-in/throttles")
+    def sign_in_throttles():
+        """The sign-in throttles in force (county/signin.py), for a supervisor: what the console's sign-in page
+        lists, for scripts and monitoring (a hall's manager API has the same pair of routes for its own)."""
+        supervisor()
+        return jsonify({"throttles": [_alert_json(r) for r in signin.active(conn())]})
+
+    @app.post("/api/v1/sign-in/throttles/lift")
+    def sign_in_throttle_lift():
+        """A supervisor ends a throttle (``{"client": "10.0.0.9", "username": "sup"}``; no ``username``: the
+        address's counter over every account), journaled in ``audit`` with who lifted it; 404 ``unknown_throttle``
+        when none of that pair is in force (lifted meanwhile, or never)."""
+        who = supervisor()
+        body = request.get_json(silent=True)
+        client = body.get("client") if isinstance(body, dict) else None
+        username = body.get("username") if isinstance(body, dict) else None
+        if not isinstance(client, str) or not 1 <= len(client) <= 64 or \
+                not (username is None or (isinstance(username, str) and len(username) <= 40)):
+            raise Refusal(400, "invalid_fields")
+        if not signin.lift(conn(), client, username or signin.ALL_ACCOUNTS, who["username"]):
+            raise Refusal(404, "unknown_throttle")
+        return jsonify({"lifted": {"client": client, "username": username or None}})
 
     @app.get("/api/v1/alerts")
     def alerts():
@@ -281,9 +309,7 @@ def create_app(cfg: CountyConfig, ingest: bool = True) -> Flask:
     def alert_action(alert_id: int, action: str):
         """A county supervisor acknowledges or resolves an alert (``{"note": "what was done"}``); a hall manager
         may not (403), whatever the hall."""
-        who = actor()
-        if who["role"] != "supervisor":
-            raise Refusal(403, "forbidden")
+        who = supervisor()
         body = request.get_json(silent=True)
         note = body.get("note", "") if isinstance(body, dict) else None
         if not isinstance(note, str):

@@ -185,3 +185,28 @@ def test_a_hall_manager_may_not_see_or_lift_throttles(cfg):
     assert r.status_code == 403 and "无权" in r.get_data(as_text=True)  # (a bad token says the page expired)
     assert sql(cfg.database_url, "SELECT throttled_since IS NOT NULL AS on FROM sign_in_throttles "
                                  "WHERE client = '10.0.0.9' AND username = 'sup'") == [{"on": True}]
+
+
+def test_a_supervisor_lists_and_lifts_throttles_over_the_api(cfg):
+    c = create_app(cfg, ingest=False).test_client()
+    for _ in range(FREE + 1):
+        login(c, "10.0.0.9")
+    token = login(c, "10.0.0.20", password=DEMO_PASSWORD).get_json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    throttles = c.get("/api/v1/sign-in/throttles", headers=headers).get_json()["throttles"]
+    mine = [t for t in throttles if t["client"] == "10.0.0.9" and t["username"] == "sup"]
+    assert len(mine) == 1 and mine[0]["failures"] == FREE and mine[0]["refusing"] is True  # the last refused unchecked
+    assert mine[0]["since"] and mine[0]["refused_until"]  # ISO times, as every time the API answers
+    # a body that is not a throttle's pair: refused in the one shape, nothing lifted
+    for bad in ({}, {"client": ""}, {"client": "x" * 65}, {"client": "10.0.0.9", "username": 7}, []):
+        r = c.post("/api/v1/sign-in/throttles/lift", json=bad, headers=headers)
+        assert r.status_code == 400 and r.get_json() == {"error": {"status": 400, "code": "invalid_fields"}}, bad
+    assert login(c, "10.0.0.9", password=DEMO_PASSWORD).status_code == 429
+    r = c.post("/api/v1/sign-in/throttles/lift", json={"client": "10.0.0.9", "username": "sup"}, headers=headers)
+    assert r.status_code == 200 and r.get_json() == {"lifted": {"client": "10.0.0.9", "username": "sup"}}
+    assert login(c, "10.0.0.9", password=DEMO_PASSWORD).status_code == 200
+    # lifted again: none in force, said so, journaled once
+    r = c.post("/api/v1/sign-in/throttles/lift", json={"client": "10.0.0.9", "username": "sup"}, headers=headers)
+    assert r.status_code == 404 and r.get_json() == {"error": {"status": 404, "code": "unknown_throttle"}}
+    ended = sql(cfg.database_url, "SELECT actor, data FROM audit WHERE action = 'sign_in_throttle_ended'")
+    assert [(e["actor"], e["data"]["reason"]) for e in ended] == [("sup", "lifted")]

@@ -24,9 +24,13 @@ CONSOLE = {("GET", "/console/"), ("GET", "/console/rankings"), ("GET", "/console
 API = {("GET", "/api/v1/halls"), ("GET", "/api/v1/halls/<site>/events"), ("GET", "/api/v1/nearby"),
        ("GET", "/api/v1/routing/items"), ("POST", "/api/v1/routing/applications"),
        ("GET", "/api/v1/routing/applications/<target>/<tracking_no>"), ("GET", "/api/v1/quarantine"),
-       ("GET", "/api/v1/alerts"), ("POST", "/api/v1/alerts/<int:alert_id>/<any(acknowledge, resolve):action>")}
+       ("GET", "/api/v1/alerts"), ("POST", "/api/v1/alerts/<int:alert_id>/<any(acknowledge, resolve):action>"),
+       ("GET", "/api/v1/sign-in/throttles"), ("POST", "/api/v1/sign-in/throttles/lift")}
 SUPERVISOR_ONLY = {("GET", "/console/sign-ins"), ("POST", "/console/sign-ins/lift"),
                    ("POST", "/console/alerts/<int:alert_id>/<any(acknowledge, resolve):action>")}
+SUPERVISOR_ONLY_API = {("GET", "/api/v1/quarantine"),
+                       ("POST", "/api/v1/alerts/<int:alert_id>/<any(acknowledge, resolve):action>"),
+                       ("GET", "/api/v1/sign-in/throttles"), ("POST", "/api/v1/sign-in/throttles/lift")}
 VALUES = {"<site>": "hall-a", "<int:alert_id>": "1", "<any(acknowledge, resolve):action>": "resolve",
           "<target>": "hall-a", "<tracking_no>": "X1"}
 
@@ -84,3 +88,13 @@ def test_a_hall_manager_is_refused_what_only_a_supervisor_does_and_no_answer_hol
     bodies += [sup.get(url(rule)).get_data(as_text=True) for method, rule in sorted(CONSOLE) if method == "GET"]
     for body in bodies:
         assert session not in body and "$argon2" not in body and "password_hash" not in body
+
+
+def test_a_hall_manager_is_refused_the_supervisors_api_in_the_one_shape(app):
+    c = app.test_client()
+    r = c.post("/api/v1/auth/login", json={"username": "mgr-b", "password": DEMO_PASSWORD})
+    headers = {"Authorization": f"Bearer {r.get_json()['token']}"}
+    for method, rule in sorted(SUPERVISOR_ONLY_API):
+        r = c.open(url(rule), method=method, headers=headers,
+                   json={"client": "10.0.0.9", "username": "sup", "note": "x"} if method == "POST" else None)
+        assert r.status_code == 403 and r.get_json() == {"error": {"status": 403, "code": "forbidden"}}, (method, rule)
