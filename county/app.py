@@ -121,6 +121,14 @@ def create_app(cfg: CountyConfig, ingest: bool = True) -> Flask:
     def throttled(e: signin.Throttled):
         return refused(Refusal(429, "too_many_attempts", {"retry_after_seconds": e.seconds}))
 
+    @app.errorhandler(500)
+    def server_error(e):
+        """A fault of the platform's own: the API answers in its one error shape (the cause is in the log, with its
+        traceback, never in the answer); the console keeps Flask's plain page."""
+        if request.path.startswith("/api/"):
+            return jsonify({"error": {"status": 500, "code": "internal_error"}}), 500
+        return e
+
     @app.errorhandler(404)
     def not_found(e):
         return jsonify({"error": {"status": 404, "code": "not_found"}}), 404
