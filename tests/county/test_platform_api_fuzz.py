@@ -1,6 +1,6 @@
-"""The county platform's API bodies fuzzed (hypothesis), on a real PostgreSQL: whatever JSON (or not JSON) a caller
-sends to a route that takes a body, the answer is below 500 and every refusal has the one error shape
-``{"error": {"status": …, "code": …}}`` with that status. The hall's API is fuzzed from its OpenAPI document
+"""The county platform's API fuzzed (hypothesis), on a real PostgreSQL: whatever JSON (or not JSON) a caller sends
+to a route that takes a body, and whatever query string and path segment to one that reads, the answer is below 500
+and every refusal has the one error shape ``{"error": {"status": …, "code": …}}`` with that status. The hall's API is fuzzed from its OpenAPI document
 (tests/faults/test_api_fuzz.py); the platform has none, so its body routes are listed here."""
 
 from __future__ import annotations
@@ -74,3 +74,19 @@ def test_a_fault_of_the_platform_is_answered_in_the_one_shape_without_its_cause(
     r = c.get("/api/v1/sign-in/throttles", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 500 and r.get_json() == {"error": {"status": 500, "code": "internal_error"}}
     assert "secret detail" in caplog.text  # the cause is logged, for the operator
+
+
+GETS = ["/api/v1/halls", "/api/v1/halls/{site}/events", "/api/v1/quarantine", "/api/v1/alerts",
+        "/api/v1/sign-in/throttles", "/api/v1/nearby", "/api/v1/routing/items",
+        "/api/v1/routing/applications/{site}/{site}"]
+ARG = st.text(max_size=30) | st.integers(min_value=-2**70, max_value=2**70).map(str)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(route=st.sampled_from(GETS), site=st.sampled_from(["hall-a", "nope"]) | st.text(min_size=1, max_size=50),
+       args=st.dictionaries(st.sampled_from(["after", "limit", "state", "site", "business", "lang"]), ARG, max_size=4),
+       as_supervisor=st.booleans())
+def test_any_query_and_path_is_answered_below_500_in_the_one_shape(platform, route, site, args, as_supervisor):
+    c, sup = platform
+    path = route.replace("{site}", site.replace("/", "_").replace("?", "_").replace("#", "_") or "x")
+    _check(c.get(path, query_string=args, headers=sup if as_supervisor else {}))
