@@ -28,11 +28,15 @@ class Leadership:
     def held(self) -> bool:
         return self._fd is not None
 
+    def _open(self) -> int:
+        # read-only is enough for flock, and works on a lock file another user (root) created
+        return os.open(self.path, os.O_RDONLY | os.O_CREAT, 0o644)
+
     def take(self) -> bool:
         """Hold the lock if no one else does; True while this object holds it. Never waits."""
         if self._fd is not None:
             return True
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = self._open()
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -14,21 +14,18 @@ import logging
 import os
 from pathlib import Path
 
+from queue_server.leadership import Leadership
+
 log = logging.getLogger("hallq.server")
 
 LOCK_NAME = "server.lock"
 
 
-class ServerLock:
-    """The lock file of one data directory."""
+class ServerLock(Leadership):
+    """The lock file of one data directory: shared by every server process, exclusive for a restore."""
 
     def __init__(self, data_dir: str | os.PathLike[str]) -> None:
-        self.path = Path(data_dir) / LOCK_NAME
-        self._fd: int | None = None
-
-    def _open(self) -> int:
-        # read-only is enough for flock, and works on a lock file another user (root) created
-        return os.open(self.path, os.O_RDONLY | os.O_CREAT, 0o644)
+        super().__init__(Path(data_dir) / LOCK_NAME)
 
     def share(self) -> None:
         """Mark a server as running here (waits while a restore is putting the database in place)."""
@@ -42,16 +39,5 @@ class ServerLock:
 
     def try_exclusive(self) -> bool:
         """Take the directory for ourselves; False when a server runs on it."""
-        fd = self._open()
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        self._fd = fd
-        return True
-
-    def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        assert not self.held, "this lock object holds the directory already (shared or not): use a new one"
+        return self.take()
