@@ -38,7 +38,8 @@ from datetime import datetime, timedelta, timezone
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Flask, jsonify, request
+from flask import Flask, abort, jsonify, request
+from werkzeug.exceptions import HTTPException
 
 from county import db as county_db
 from county import console, console_web, nearby, registry, routing, signin
@@ -120,6 +121,27 @@ def create_app(cfg: CountyConfig, ingest: bool = True) -> Flask:
     @app.errorhandler(signin.Throttled)
     def throttled(e: signin.Throttled):
         return refused(Refusal(429, "too_many_attempts", {"retry_after_seconds": e.seconds}))
+
+    @app.before_request
+    def no_nul():
+        """PostgreSQL's text cannot hold a NUL character: one in the path, the query, the credentials or a body is
+        refused at the door (400; the console's plain page), never left to fail in a query as a 500."""
+        api = request.path.startswith("/api/")
+        seen = [request.path, request.headers.get("Authorization", ""), *request.args.keys(),
+                *request.args.values()]
+        if not api and request.method == "POST":
+            seen += [*request.form.keys(), *request.form.values()]
+        if any("\x00" in v for v in seen) or (api and request.content_length and _has_nul(request.get_json(silent=True))):
+            if api:
+                raise Refusal(400, "invalid_fields")
+            abort(400)
+
+    @app.errorhandler(HTTPException)
+    def http_error(e: HTTPException):
+        """What the HTTP layer refuses before a route runs (a body over 16 KiB: 413, ...): the API's one shape."""
+        if request.path.startswith("/api/") and e.code is not None:
+            return jsonify({"error": {"status": e.code, "code": HTTP_ERRORS.get(e.code, "http_error")}}), e.code
+        return e
 
     @app.errorhandler(500)
     def server_error(e):
@@ -339,11 +361,28 @@ def _alert_json(r: dict) -> dict:
     return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r.items()}
 
 
+# the HTTP layer's refusals (werkzeug), by the code the API answers them with: the hall's (queue_server/api)
+HTTP_ERRORS = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 408: "request_timeout",
+               411: "length_required", 413: "too_large", 414: "uri_too_long", 415: "unsupported_media_type",
+               431: "headers_too_large"}
+
+
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    # ASCII digits only: str.isdigit() takes "²" and "①", which int() then refuses
+    if not re.fullmatch(r"[0-9]{1,19}", raw) or not low <= int(raw) <= high:
         raise Refusal(400, "invalid_fields")
     return int(raw)
 

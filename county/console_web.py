@@ -125,7 +125,7 @@ def _forbidden() -> Response:
 
 def _period() -> tuple[date, date, int]:
     raw = request.args.get("days", "30")
-    days = int(raw) if raw.isdigit() and 1 <= int(raw) <= 3660 else 30
+    days = int(raw) if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 3660 else 30
     end = console.today(_ext()["cfg"])
     return end - timedelta(days=days - 1), end, days
 
@@ -377,7 +377,7 @@ def journal(who, site: str):
     if hall is None:
         return render("county/error.html", 404, message=t("county.error.unknown_hall"))
     raw = request.args.get("after", "0")
-    after = int(raw) if raw.isdigit() and len(raw) < 19 else 0
+    after = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else 0
     rows = c.execute("SELECT seq, at, business_day, actor, action, ticket, business, window_no, data FROM events "
                      "WHERE site = %s AND seq > %s ORDER BY seq LIMIT %s", (site, after, PAGE + 1)).fetchall()
     more = len(rows) > PAGE

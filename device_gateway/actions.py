@@ -175,7 +175,7 @@ class WindowActions:
             return device_text("devices.keypad.called_back", ticket=ticket)
         if action == "pause":
             reasons = self.keypad_options.get("pause_reasons") or ["临时离开"]
-            choice = int(press.digits) if press.digits.isdigit() else 1
+            choice = int(press.digits) if press.digits.isascii() and press.digits.isdigit() else 1
             if not 1 <= choice <= len(reasons):
                 raise KeypadInputError(device_text("devices.keypad.pause_choice", count=len(reasons)))
             self.client.window_action(n, "pause", {"reason": reasons[choice - 1]})
@@ -208,12 +208,12 @@ class WindowActions:
         return True
 
     def _transfer_target(self, digits: str) -> dict[str, Any]:
-        if digits.startswith("*") and digits[1:].isdigit():
+        if digits.startswith("*") and digits[1:].isascii() and digits[1:].isdigit():
             k = int(digits[1:])
             if not 1 <= k <= len(self.business_codes):
                 raise KeypadInputError(device_text("devices.keypad.business_choice", count=len(self.business_codes)))
             return {"to_business": self.business_codes[k - 1]}
-        if digits.isdigit() and 1 <= int(digits) <= 999:
+        if digits.isascii() and digits.isdigit() and 1 <= int(digits) <= 999:
             return {"to_window": int(digits)}
         raise KeypadInputError(device_text("devices.keypad.transfer_needs_window"))
 
@@ -223,7 +223,7 @@ class WindowActions:
             raise KeypadInputError(device_text("devices.keypad.no_held"))
         if not digits:
             return held[0]  # the longest held
-        if not digits.isdigit():
+        if not (digits.isascii() and digits.isdigit()):
             raise KeypadInputError(device_text("devices.keypad.held_digits"))
         matches = [t for t in held if t.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ").lstrip("0") == digits.lstrip("0")]
         if len(matches) != 1:

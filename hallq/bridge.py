@@ -59,7 +59,7 @@ def load(folder: Path) -> Bridge | None:
     addresses = address if isinstance(address, list) else [address]
     for one in addresses:
         host, _, port = str(one).rpartition(":")
-        if not host or not port.isdigit() or any(c in str(one) for c in " \n\t#"):
+        if not host or not (port.isascii() and port.isdigit()) or any(c in str(one) for c in " \n\t#"):
             raise BridgeConfigError(f"{path}: [bridge] address must be host:port (the county's broker), or a list "
                                     f"of them (the nodes of its cluster), not {one!r}")
     if not username or not secret:

@@ -29,8 +29,12 @@ class Leadership:
         return self._fd is not None
 
     def _open(self) -> int:
-        # read-only is enough for flock, and works on a lock file another user (root) created
-        return os.open(self.path, os.O_RDONLY | os.O_CREAT, 0o644)
+        # read-write where we may (some network file systems grant an exclusive flock only on a file open for
+        # writing); read-only, which a local flock is content with, on a lock file another user (root) created
+        try:
+            return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except PermissionError:
+            return os.open(self.path, os.O_RDONLY)
 
     def take(self) -> bool:
         """Hold the lock if no one else does; True while this object holds it. Never waits."""
@@ -42,6 +46,9 @@ class Leadership:
         except BlockingIOError:
             os.close(fd)
             return False
+        except BaseException:
+            os.close(fd)  # any other failure: the descriptor is not left behind, and the caller hears of it
+            raise
         self._fd = fd
         return True
 

@@ -95,7 +95,10 @@ class Outbox:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(10)
-        self.lead.release()
+        if self._thread is None or not self._thread.is_alive():
+            # a round still running (twenty forwards, each up to twice 10 s) keeps the duty until the process ends:
+            # freed now, another process could send what this round is sending
+            self.lead.release()
 
     def wake(self) -> None:
         """Try now (a new application was queued)."""

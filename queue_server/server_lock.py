@@ -39,5 +39,6 @@ class ServerLock(Leadership):
 
     def try_exclusive(self) -> bool:
         """Take the directory for ourselves; False when a server runs on it."""
-        assert not self.held, "this lock object holds the directory already (shared or not): use a new one"
+        if self.held:
+            raise RuntimeError(f"{self.path}: this lock object holds the directory already (shared or not)")
         return self.take()

@@ -57,7 +57,7 @@ def serving_shape() -> dict:
     """Worker processes and threads per worker, as ``hallq serve`` started them (None outside ``hallq serve``)."""
     def number(name: str) -> int | None:
         value = os.environ.get(name, "")
-        return int(value) if value.isdigit() else None
+        return int(value) if value.isascii() and value.isdigit() else None
     # queue_server.wsgi.serve sets them (ENV_WORKERS, ENV_THREADS); not imported: wsgi imports the app
     return {"workers": number("HALLQ_SERVE_WORKERS"), "threads": number("HALLQ_SERVE_THREADS")}
 

@@ -69,7 +69,7 @@ def unknown_followup() -> NotFound:
 
 def followup_id(raw: str) -> int:
     """A follow-up's number from a path; 404 ``unknown_followup`` for anything else."""
-    if not raw.isdigit() or len(raw) > 12:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
         raise unknown_followup()
     return int(raw)
 

@@ -88,6 +88,9 @@ def test_transfer_to_a_window_or_a_business(desk):
     assert desk.press(KeyPress("transfer", "*2")) == "已转移 A002"  # the hall's 2nd business
     assert conn.execute("SELECT business FROM tickets WHERE label = 'A002'").fetchone()[0] == "beta"
     assert desk.press(KeyPress("transfer", "*7")) == "业务序号应为1到2"
+    # digits that are not ASCII (str.isdigit() takes them, int() does not): told, as any wrong entry, not a crash
+    assert desk.press(KeyPress("transfer", "²")) == "请先输入窗口号再按转移"
+    assert desk.press(KeyPress("transfer", "*①")) == "请先输入窗口号再按转移"
 
 
 def test_hold_and_call_back_by_number(desk):

@@ -125,7 +125,7 @@ def test_a_manager_cannot_decide_their_own_appeal(api, rate_at_window):
 
 
 def test_unknown_follow_ups_are_404(api):
-    for path in ("/followups/123", "/followups/abc"):
+    for path in ("/followups/123", "/followups/abc", "/followups/²", "/followups/①"):  # digits, but not ASCII
         r = api.get(path, as_="900")
         assert r.status_code == 404 and r.get_json()["error"]["code"] == "unknown_followup"
 
