@@ -123,15 +123,16 @@ def create_app(cfg: CountyConfig, ingest: bool = True) -> Flask:
         return refused(Refusal(429, "too_many_attempts", {"retry_after_seconds": e.seconds}))
 
     @app.before_request
-    def no_nul():
-        """PostgreSQL's text cannot hold a NUL character: one in the path, the query, the credentials or a body is
-        refused at the door (400; the console's plain page), never left to fail in a query as a 500."""
+    def storable_text_only():
+        """PostgreSQL's text cannot hold a NUL character, nor a lone surrogate (which has no UTF-8): one in the
+        path, the query, the credentials, a JSON body or a console form is refused at the door (400; the console's
+        plain page), never left to fail in a query as a 500."""
         api = request.path.startswith("/api/")
         seen = [request.path, request.headers.get("Authorization", ""), *request.args.keys(),
                 *request.args.values()]
         if not api and request.method == "POST":
             seen += [*request.form.keys(), *request.form.values()]
-        if any("\x00" in v for v in seen) or (api and request.content_length and _has_nul(request.get_json(silent=True))):
+        if any(map(_unstorable, seen)) or (api and request.content_length and _unstorable(request.get_json(silent=True))):
             if api:
                 raise Refusal(400, "invalid_fields")
             abort(400)
@@ -367,13 +368,20 @@ HTTP_ERRORS = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 
                431: "headers_too_large"}
 
 
-def _has_nul(value) -> bool:
+def _unstorable(value) -> bool:
+    """Whether a string in ``value`` (JSON, nested) is one PostgreSQL's text cannot hold: a NUL, a lone surrogate."""
     if isinstance(value, str):
-        return "\x00" in value
+        if "\x00" in value:
+            return True
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
     if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+        return any(_unstorable(k) or _unstorable(v) for k, v in value.items())
     if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
+        return any(_unstorable(v) for v in value)
     return False
 
 
