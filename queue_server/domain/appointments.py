@@ -131,6 +131,9 @@ def _remaining(hall: Hall, used: dict, business: str, item: str, day: str, start
     return capacity, max(left, 0)
 
 
+MAX_SLOT_DAYS = 31  # how far (days) outside the bookable window GET /appointments/slots may look, and its ``days`` limit
+
+
 def list_slots(conn: sqlite3.Connection, hall: Hall, now: datetime, item_code: str, first: date | None = None,
                days: int | None = None) -> dict[str, Any]:
     """Days from ``first`` with their slots and the places left (GET /appointments/slots)."""
@@ -138,7 +141,13 @@ def list_slots(conn: sqlite3.Connection, hall: Hall, now: datetime, item_code: s
     today = now.date()
     lo, hi = bookable_window(hall, today)
     first = first or lo
+    # a month each side of what may be booked: never a walk over centuries (anyone may ask), nor past year 9999
+    earliest, latest = today - timedelta(days=MAX_SLOT_DAYS), hi + timedelta(days=MAX_SLOT_DAYS)
+    if not earliest <= first <= latest:
+        raise Invalid("error.query.date_range", name="from", lo=earliest.isoformat(), hi=latest.isoformat(),
+                      code="invalid_fields", status=400, detail={"from": earliest.isoformat(), "to": latest.isoformat()})
     last = first + timedelta(days=days - 1) if days else max(hi, first)
+    last = min(last, max(hi, first + timedelta(days=MAX_SLOT_DAYS - 1)))  # at most the bookable window, or a month
     used = _used(conn, it["business"], first, last)
     out = []
     d = first

@@ -117,6 +117,21 @@ def test_slots_skip_the_national_day_holiday_and_include_the_makeup_saturday(hal
     assert error(book(api, "2026-10-12", id_number=OTHER), 409)["code"] == "too_far_ahead"
 
 
+def test_slots_are_asked_for_within_a_month_of_what_may_be_booked(hall, clock):
+    """Anyone may ask for slots: a first day centuries away once walked every day to it (or past year 9999: a 500)."""
+    api, _ = hall
+    clock.set(at(2026, 9, 28))
+    for far in ("0001-01-01", "1990-01-01", "2026-08-27", "2027-01-01", "9999-12-31"):
+        r = api.client.get(f"/api/v1/appointments/slots?item=T-ALPHA-1&from={far}", headers=api._headers("kiosk", None))
+        e = error(r, 400)
+        assert e["code"] == "invalid_fields" and e["detail"] == {"from": "2026-08-28", "to": "2026-11-10"}, e
+        assert "2026-08-28" in e["messages"]["zh-Hans"] and "2026-11-10" in e["messages"]["en"]
+    # within: answered, up to the last bookable day, or a month with ``days``
+    listed = slots(api, **{"from": "2026-08-28"})["days"]
+    assert (listed[0]["date"], listed[-1]["date"]) == ("2026-08-28", "2026-10-10")
+    assert len(slots(api, **{"from": "2026-11-10", "days": "31"})["days"]) == 31
+
+
 def test_a_makeup_sunday_is_bookable_and_an_ordinary_saturday_is_not(hall, clock):
     api, _ = hall
     clock.set(at(2026, 9, 18))  # Friday; 09-19 is an ordinary Saturday, 09-20 a make-up Sunday (调休)
