@@ -132,7 +132,12 @@ def create_app(cfg: CountyConfig, ingest: bool = True) -> Flask:
                 *request.args.values()]
         if not api and request.method == "POST":
             seen += [*request.form.keys(), *request.form.values()]
-        if any(map(_unstorable, seen)) or (api and request.content_length and _unstorable(request.get_json(silent=True))):
+        if api and request.method in ("POST", "PUT", "PATCH"):
+            try:
+                seen.append(request.get_json(silent=True))  # parsed once here; the route reads Flask's cached copy
+            except RecursionError:  # JSON nested thousands deep: Python's parser gives up (silent=True lets it through)
+                raise Refusal(400, "invalid_fields") from None
+        if any(map(_unstorable, seen)):
             if api:
                 raise Refusal(400, "invalid_fields")
             abort(400)
@@ -369,19 +374,23 @@ HTTP_ERRORS = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 
 
 
 def _unstorable(value) -> bool:
-    """Whether a string in ``value`` (JSON, nested) is one PostgreSQL's text cannot hold: a NUL, a lone surrogate."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            return True
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return True
-        return False
-    if isinstance(value, dict):
-        return any(_unstorable(k) or _unstorable(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_unstorable(v) for v in value)
+    """Whether a string in ``value`` (JSON, nested: walked without recursion) is one PostgreSQL's text cannot hold:
+    a NUL, a lone surrogate."""
+    todo = [value]
+    while todo:
+        v = todo.pop()
+        if isinstance(v, str):
+            if "\x00" in v:
+                return True
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(v, dict):
+            todo.extend(v.keys())
+            todo.extend(v.values())
+        elif isinstance(v, list):
+            todo.extend(v)
     return False
 
 
