@@ -213,6 +213,8 @@ def resolve_secret(reference: str, what: str) -> str:
             return Path(where).read_text(encoding="utf-8").strip()
         except OSError as e:
             raise CountyConfigError(f"{what}: cannot read {where} ({e.strerror})") from None
+        except UnicodeDecodeError:
+            raise CountyConfigError(f"{what}: {where} is not UTF-8 text; save the secret as UTF-8") from None
     raise CountyConfigError(f"{what}: {reference!r} must be env:NAME or file:/path; the secret itself never goes "
                             "in county.toml")
 
@@ -250,6 +252,8 @@ def load_county(path: str | Path, database_url: str | None = None, need_database
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
         raise CountyConfigError(f"{path}: cannot read the county config ({e.strerror})") from None
+    except UnicodeDecodeError:
+        raise CountyConfigError(f"{path}: not UTF-8 text; save county.toml as UTF-8") from None
     except tomllib.TOMLDecodeError as e:
         raise CountyConfigError(f"{path}: not valid TOML ({e})") from None
     problems = [(key, msg) for key, msg in COUNTY_FILE.validate(raw)]

@@ -22,6 +22,7 @@ over HTTP (docs/county.md, "Catch-up").
 from __future__ import annotations
 
 import tomllib
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,16 +51,33 @@ def load(folder: Path) -> Bridge | None:
         return None
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8")).get("bridge", {})
+    except OSError as e:
+        raise BridgeConfigError(f"{path}: cannot read it ({e.strerror})") from None
+    except UnicodeDecodeError:
+        raise BridgeConfigError(f"{path}: not UTF-8 text; save it as UTF-8") from None
     except tomllib.TOMLDecodeError as e:
         raise BridgeConfigError(f"{path}: not valid TOML ({e})") from None
+    if not isinstance(raw, dict):
+        raise BridgeConfigError(f"{path}: bridge must be a table ([bridge] with address, username, password_file), "
+                                f"not {raw!r}")
     unknown = set(raw) - {"address", "username", "password_file", "tls", "cafile"}
     if unknown:
         raise BridgeConfigError(f"{path}: [bridge] has unknown keys {sorted(unknown)}")
+    for key in ("username", "password_file", "cafile"):
+        value = raw.get(key, "")
+        if not isinstance(value, str):
+            raise BridgeConfigError(f'{path}: [bridge] {key} must be a string in quotes ({key} = "..."), not {value!r}')
+        if _has_control(value):
+            raise BridgeConfigError(f"{path}: [bridge] {key} must be one line without control characters "
+                                    f"(newline, tab, ...), not {value!r}")
+    if not isinstance(raw.get("tls", False), bool):
+        raise BridgeConfigError(f"{path}: [bridge] tls must be true or false, not {raw['tls']!r}")
     address, username, secret = raw.get("address", ""), raw.get("username", ""), raw.get("password_file", "")
     addresses = address if isinstance(address, list) else [address]
-    for one in addresses:
+    for one in addresses or [""]:
         host, _, port = str(one).rpartition(":")
-        if not host or not (port.isascii() and port.isdigit()) or any(c in str(one) for c in " \n\t#"):
+        if not isinstance(one, str) or not host or not (port.isascii() and port.isdigit()) \
+                or any(c in one for c in " #") or _has_control(one):
             raise BridgeConfigError(f"{path}: [bridge] address must be host:port (the county's broker), or a list "
                                     f"of them (the nodes of its cluster), not {one!r}")
     if not username or not secret:
@@ -70,11 +88,17 @@ def load(folder: Path) -> Bridge | None:
         password = secret_path.read_text(encoding="utf-8").strip()
     except OSError as e:
         raise BridgeConfigError(f"{path}: cannot read password_file {secret_path} ({e.strerror})") from None
-    if not password or "\n" in password:
+    except UnicodeDecodeError:
+        raise BridgeConfigError(f"{path}: password_file {secret_path} is not UTF-8 text; save it as UTF-8") from None
+    if not password or _has_control(password):
         raise BridgeConfigError(f"{path}: password_file {secret_path} must hold one line, the password")
-    return Bridge(address=" ".join(str(a) for a in addresses), username=str(username), password=password,
-                  tls=bool(raw.get("tls", False)),
-                  cafile=str(raw.get("cafile", "")))
+    return Bridge(address=" ".join(addresses), username=username, password=password,
+                  tls=raw.get("tls", False), cafile=raw.get("cafile", ""))
+
+
+def _has_control(text: str) -> bool:
+    """Whether ``text`` holds a control character (a newline would add a directive to Mosquitto's config)."""
+    return any(unicodedata.category(c) == "Cc" for c in text)
 
 
 def block(site: str, bridge: Bridge) -> list[str]:

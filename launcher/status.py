@@ -171,10 +171,7 @@ def read_retained(cfg, data_dir: Path, timeout: float) -> tuple[dict[str, dict],
 
     def on_message(client, userdata, msg):
         if msg.retain and msg.payload:
-            try:
-                got[msg.topic] = json.loads(msg.payload)
-            except ValueError:
-                got[msg.topic] = {"_unreadable": True}
+            got[msg.topic] = parse_payload(msg.payload)
 
     c.on_connect, c.on_subscribe, c.on_message = on_connect, on_subscribe, on_message
     try:
@@ -191,6 +188,15 @@ def read_retained(cfg, data_dir: Path, timeout: float) -> tuple[dict[str, dict],
     finally:
         c.disconnect()
         c.loop_stop()
+
+
+def parse_payload(payload: bytes) -> dict:
+    """A retained status or health payload; ``{"_unreadable": True}`` unless it is a JSON object."""
+    try:
+        parsed = json.loads(payload)
+    except ValueError:
+        return {"_unreadable": True}
+    return parsed if isinstance(parsed, dict) else {"_unreadable": True}
 
 
 def check_hall_parts(report: Report, cfg, data_dir: Path, timeout: float) -> None:
@@ -230,7 +236,8 @@ def check_hall_parts(report: Report, cfg, data_dir: Path, timeout: float) -> Non
 def check_device(report: Report, owner: str, device: str, p: dict) -> None:
     from device_drivers.printer import PROBLEMS
 
-    problems = [str(x) for x in p.get("problems") or []]
+    raw = p.get("problems") or []
+    problems = [str(x) for x in raw] if isinstance(raw, list) else [str(raw)]
     part = f"device {device}"
     what = f"({p.get('kind', '?')} of {owner}) "
     if p.get("ok") is True:
