@@ -51,7 +51,11 @@ def parse_scan(text: str) -> Scan | None:
         code = normalise_code(t)
         return Scan("appointment", code) if code else None
     if t.lower().startswith(("http://", "https://")):
-        m = _TICKET_PATH.search(urlsplit(t).path)
+        try:
+            path = urlsplit(t).path
+        except ValueError:  # "http://[x": not a URL at all (an unclosed IPv6 host), so none of ours
+            return None
+        m = _TICKET_PATH.search(path)
         return Scan("ticket", m.group(1)) if m else None
     tracking = normalise_tracking(t)
     if tracking:

@@ -86,8 +86,16 @@ def clear_session_cookie(resp) -> None:
 
 def _check_origin() -> None:
     origin = request.headers.get("Origin")
-    if origin and origin != "null" and urlsplit(origin).netloc != request.host:
+    if origin and origin != "null" and _host_of(origin) != request.host:
         raise Forbidden("error.bad_origin", code="bad_origin")
+
+
+def _host_of(url: str) -> str | None:
+    """The host:port of ``url``; None when it is not a URL at all (``http://[``: urlsplit raises)."""
+    try:
+        return urlsplit(url).netloc
+    except ValueError:
+        return None
 
 
 def check_csrf(token: str) -> None:

@@ -25,7 +25,10 @@ def _safe_next(target: str | None) -> str | None:
     """Only a path on this server (no scheme, no host, no //): an open redirect helps phishing."""
     if not target:
         return None
-    parts = urlsplit(target)
+    try:
+        parts = urlsplit(target)
+    except ValueError:  # "//[": not even a URL (an unclosed IPv6 host); before, a 500 after the session was made
+        return None
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return None
     return target

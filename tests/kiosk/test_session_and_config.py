@@ -58,6 +58,8 @@ def test_press_key_is_kept_for_the_same_request_and_renewed_for_another():
     ("https://pay.example.com/qr/123", None),
     ("6901234567892", None),
     ("HALLQ-APPT:K7Q2M9X0", None),          # 0 is not in the booking alphabet
+    ("http://[x", None),                     # not a URL at all (an unclosed IPv6 host): urlsplit raises
+    ("https://[::1/t/4agpv5JkRhlcMETj", None),
 ])
 def test_scans(text, expected):
     assert parse_scan(text) == expected

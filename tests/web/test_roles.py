@@ -328,6 +328,8 @@ def test_a_browser_session_needs_the_csrf_token_for_every_change(app, hall):
     r = b.client.post("/api/v1/windows/1/sign-in", json={}, headers={"X-CSRF-Token": b.csrf,
                                                                       "Origin": "http://evil.example"})
     assert r.get_json()["error"]["code"] == "bad_origin"
+    r = b.client.post("/api/v1/windows/1/sign-in", json={}, headers={"X-CSRF-Token": b.csrf, "Origin": "http://["})
+    assert r.status_code == 403 and r.get_json()["error"]["code"] == "bad_origin"  # not a URL: refused, not a 500
     assert b.client.get("/api/v1/windows/1").status_code == 200  # reads need no token
     assert b.client.post("/api/v1/windows/1/sign-in", json={}, headers={"X-CSRF-Token": b.csrf}).status_code == 200
     assert b.client.get("/api/v1/console/windows/1").status_code == 200  # its console: once signed in there
