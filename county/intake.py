@@ -37,6 +37,11 @@ _STATUS = re.compile(r"hallq/([a-z0-9][a-z0-9-]{0,39})/status/server/queue")
 KEEP = 4096  # bytes of a refused payload kept in the quarantine
 
 
+def _bigint(value: Any) -> bool:
+    """Whether PostgreSQL's bigint holds ``value`` (events.seq, quarantine.seq, hall_progress)."""
+    return isinstance(value, int) and -2**63 <= value < 2**63
+
+
 @dataclass(frozen=True)
 class Event:
     site: str
@@ -57,7 +62,8 @@ class Refused:
 
 
 def canonical(event: dict[str, Any]) -> bytes:
-    return json.dumps(event, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+    """Raises ValueError for what is not valid JSON text: NaN or infinity, a lone surrogate (UnicodeEncodeError)."""
+    return json.dumps(event, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
 
 
 def digest(event: dict[str, Any]) -> str:
@@ -93,14 +99,14 @@ def live(topic: str, payload: bytes, known: set[str] | frozenset[str], rules: In
                        site=site, payload=payload[:KEEP])
     try:
         value = contract.decode(contract.JOURNAL, payload)
-    except contract.PayloadError as e:
+    except ValueError as e:  # a PayloadError, or Python's own limit on an integer's digits (over 4,300)
         return Refused("malformed", str(e)[:500], site=site, payload=payload[:KEEP])
     return _checked(site, value, rules, now, payload)
 
 
 def fetched(site: str, entry: Any, rules: Ingest, now: datetime) -> Event | Refused:
     """One entry of the hall's ``GET /api/v1/journal`` page (the county's key reads them as events)."""
-    raw = json.dumps(entry, ensure_ascii=False, default=str).encode()[:KEEP]
+    raw = json.dumps(entry, ensure_ascii=False, default=str).encode(errors="backslashreplace")[:KEEP]
     if not isinstance(entry, dict):
         return Refused("bad_catchup", "a journal entry that is not a JSON object", site=site, payload=raw)
     value = {"version": contract.VERSION, "site": site, **entry}
@@ -118,21 +124,31 @@ def _checked(site: str, value: dict[str, Any], rules: Ingest, now: datetime, pay
     if value["site"] != site:
         return Refused("site_mismatch", f"the payload says hall {value['site'][:40]!r}, its topic {site!r}",
                        site=site, payload=payload[:KEEP])
-    event = contract.journal_event(site, value)
-    d = digest(event)
+    bad = "malformed" if source == "live" else "bad_catchup"
+    # what PostgreSQL (or the digest) would refuse fails the whole batch: refused here, like any malformed input
+    try:
+        event = contract.journal_event(site, value)
+        d = digest(event)
+    except ValueError as e:
+        what = ("a lone surrogate (\\ud800-\\udfff) in a text: not Unicode" if isinstance(e, UnicodeError) else
+                "NaN or infinity in data: not JSON")
+        return Refused(bad, what, site=site, seq=value["seq"] if _bigint(value["seq"]) else None,
+                       payload=payload[:KEEP])
+    if not _bigint(event["seq"]):
+        return Refused(bad, f"seq {str(event['seq'])[:30]} is beyond what PostgreSQL's bigint holds", site=site,
+                       digest=d, payload=payload[:KEEP])
     # PostgreSQL's text and jsonb hold no NUL: it would fail the batch. JSON can carry one only as the escape
     # \u0000 (a raw NUL byte is not valid JSON), so a live message (its whole text at hand) is walked only when
     # its text has that escape; a fetched entry's text here is cut at 4 KB: always walked
     if (source != "live" or b"\\u0000" in payload) and _has_nul(event):
-        return Refused("malformed" if source == "live" else "bad_catchup", "a NUL character in a text",
+        return Refused(bad, "a NUL character in a text",
                        site=site, seq=event["seq"], digest=d, payload=payload[:KEEP])
     try:
         at = datetime.fromisoformat(event["at"])
         date.fromisoformat(event["day"])
     except ValueError:
         # the shape was right (2026-13-45): a value PostgreSQL would refuse, failing the whole batch
-        return Refused("malformed" if source == "live" else "bad_catchup",
-                       f"at {event['at']!r} or day {event['day']!r} is not a real date and time", site=site,
+        return Refused(bad, f"at {event['at']!r} or day {event['day']!r} is not a real date and time", site=site,
                        seq=event["seq"], digest=d, payload=payload[:KEEP])
     if at > now + timedelta(seconds=rules.max_clock_ahead_seconds):
         return Refused("clock_skew", f"entry time {event['at']} is {(at - now).total_seconds():.0f} s ahead of the "
