@@ -25,6 +25,7 @@ import hmac
 import io
 import json
 import math
+import re
 import secrets
 import threading
 import time
@@ -125,7 +126,7 @@ def _forbidden() -> Response:
 
 def _period() -> tuple[date, date, int]:
     raw = request.args.get("days", "30")
-    days = int(raw) if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 3660 else 30
+    days = int(raw) if re.fullmatch(r"[0-9]{1,4}", raw) and 1 <= int(raw) <= 3660 else 30  # ASCII, int() takes it
     end = console.today(_ext()["cfg"])
     return end - timedelta(days=days - 1), end, days
 

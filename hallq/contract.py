@@ -24,6 +24,7 @@ Use :func:`decode` for everything that arrives: it never raises anything but
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -273,11 +274,16 @@ def decode(topic: Topic, data: bytes | bytearray | str) -> dict[str, Any]:
     if len(data) > MAX_PAYLOAD:
         raise PayloadError(f"{topic.name}: payload of {len(data)} bytes exceeds {MAX_PAYLOAD}")
     try:
-        value = json.loads(bytes(data).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        # ValueError: not UTF-8, not JSON, NaN or infinity (_finite), an integer of over 4,300 digits (Python's limit)
+        value = json.loads(bytes(data).decode("utf-8"), parse_constant=_no_constant, parse_float=_finite)
+    except (ValueError, RecursionError) as e:
         raise PayloadError(f"{topic.name}: not UTF-8 JSON ({e.__class__.__name__})") from None
     if not isinstance(value, dict):
         raise PayloadError(f"{topic.name}: payload must be a JSON object")
+    if (b"\\ud" in data or b"\\uD" in data) and not _encodable(value):
+        # JSON's escape \ud800 decodes to a lone surrogate, which has no UTF-8: SQLite, PostgreSQL and any
+        # re-encoding refuse it
+        raise PayloadError(f"{topic.name}: a text holds a lone surrogate (not Unicode)")
     version = value.get("version")
     if isinstance(version, int) and not isinstance(version, bool) and version > VERSION:
         raise PayloadError(f"{topic.name}: payload version {version} is newer than {VERSION}; upgrade this device")
@@ -288,6 +294,35 @@ def decode(topic: Topic, data: bytes | bytearray | str) -> dict[str, Any]:
     if problems:
         raise PayloadError(f"{topic.name}: {format_problems(problems[:5])}")
     return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # 1e999
+        raise ValueError(f"{text[:20]} is not a finite number")
+    return number
+
+
+def _encodable(value: Any) -> bool:
+    """Whether every text in ``value`` (walked without recursion) has UTF-8."""
+    todo = [value]
+    while todo:
+        v = todo.pop()
+        if isinstance(v, str):
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(v, dict):
+            todo.extend(v.keys())
+            todo.extend(v.values())
+        elif isinstance(v, list):
+            todo.extend(v)
+    return True
 
 
 def identify(site: str, topic: str) -> tuple[Topic, dict[str, str]] | None:

@@ -284,3 +284,35 @@ def test_the_server_keeps_only_what_parses_of_device_health(server_state, messag
     with server_state.db.read() as conn:
         for d in attention.device_health(conn):  # whatever was kept reads back in the API's shape
             assert isinstance(d["ok"], bool) and isinstance(d["problems"], list)
+
+
+HEALTH = ('{"version": 1, "device": "pad-odd", "kind": %s, "ok": true, "at": "2026-11-23T09:30:00.000+08:00", '
+          '"detail": {"v": %s}}')
+
+
+@pytest.mark.parametrize("kind, value", [
+    ('"\\ud800"', "1"),              # JSON's escape of a lone surrogate: a text with no UTF-8
+    ('"pad\\udfffx"', "1"),
+    ('"printer"', "NaN"),              # not JSON, though Python's parser takes them
+    ('"printer"', "-Infinity"),
+    ('"printer"', "1e999"),            # parsed as infinity
+    ('"printer"', "9" * 5000),         # over Python's 4,300 digits for int(): a ValueError, not a JSONDecodeError
+])
+def test_what_no_store_can_hold_is_refused_at_decode_and_kept_out_of_the_server(server_state, kind, value):
+    """Found by an input audit: each passed contract.decode (or raised past it), and a device health report with a
+    lone surrogate then failed in SQLite at every delivery, its traceback logged each time."""
+    from queue_server.domain import attention
+    from queue_server.health_listener import health_handler
+
+    data = (HEALTH % (kind, value)).encode()
+    with pytest.raises(contract.PayloadError):
+        contract.decode(contract.DEVICE_HEALTH, data)
+    _, handle = health_handler(server_state.service, SITE)
+    handle(contract.DEVICE_HEALTH.topic(SITE, owner="kiosk-1", device="pad-odd"), data, True)  # dropped, not raised
+    with server_state.db.read() as conn:
+        assert "pad-odd" not in [d["device"] for d in attention.device_health(conn)]
+
+
+def test_a_surrogate_pair_is_ordinary_text():
+    value = contract.decode(contract.DEVICE_HEALTH, (HEALTH % ('"\\ud83d\\ude00"', "1.5")).encode())
+    assert value["kind"] == "😀" and value["detail"] == {"v": 1.5}
