@@ -245,6 +245,9 @@ def read_toml(tx: Tx, data: bytes) -> list[dict[str, Any]]:
         raise refuse([("(file)", "not UTF-8 text: save the file as UTF-8")]) from None
     except tomllib.TOMLDecodeError as e:
         raise refuse([("(file)", f"not valid TOML: {e}")]) from None
+    except RecursionError:  # arrays nested thousands deep: Python's TOML parser gives up
+        raise refuse([("(file)", "nested too deeply: a services file's arrays and tables are a few levels deep")]) \
+            from None
     problems = SERVICES_FILE.validate(raw)
     if problems:
         raise refuse(problems)

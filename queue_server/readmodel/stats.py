@@ -41,9 +41,15 @@ def _date(args: Mapping[str, str], name: str, default: date) -> date:
     if not raw:
         return default
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         raise bad_parameter(name, "must be a date like 2026-11-23") from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:  # a period's arithmetic near year 1 or 9999 overflows (a 500)
+        raise bad_parameter(name, f"must be a date from {FIRST_YEAR} to {LAST_YEAR}")
+    return day
+
+
+FIRST_YEAR, LAST_YEAR = 1900, 2999  # the dates a report's period may name
 
 
 def query(args: Mapping[str, str], today: date, businesses: Container[str]) -> tuple[date, date, str, str | None]:

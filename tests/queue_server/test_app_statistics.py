@@ -121,7 +121,7 @@ def test_the_period_is_by_submission_and_one_item_can_be_picked(known):
     rep = report(api, group="item", **{"from": "2026-11-24"})
     assert rep["total"]["received"] == 1 and rep["total"]["accepted"] == 0  # E only
     assert report(api, group="item", item=BUSINESS_REG)["total"]["received"] == 1
-    for bad in ({"group": "staff"}, {"item": "NOPE"}, {"from": "2026-12-03"}):
+    for bad in ({"group": "staff"}, {"item": "NOPE"}, {"from": "2026-12-03"}, {"to": "9999-12-31"}, {"to": "0001-06-01"}):
         r = api.get("/stats/applications?" + "&".join(f"{k}={v}" for k, v in bad.items()), as_="2001")
         assert r.status_code == 400 and r.get_json()["error"]["code"] == "invalid_fields", bad
 
