@@ -147,12 +147,16 @@ class HallClient:
     def _decode(status: int, raw: bytes) -> Any:
         try:
             payload = json.loads(raw) if raw else {}
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than Python's parser goes
             raise ApiError(status, "bad_response", {"en": f"the server answered {status} with non-JSON"}) from None
         if status >= 400:
             err = payload.get("error", {}) if isinstance(payload, dict) else {}
-            raise ApiError(status, err.get("code", "error"), err.get("messages", {"en": str(payload)}),
-                           err.get("fields"), err.get("detail"))
+            err = err if isinstance(err, dict) else {}  # {"error": "text"}: another server's shape, not ours
+            code, messages = err.get("code", "error"), err.get("messages")
+            raise ApiError(status, code if isinstance(code, str) else "error",
+                           messages if isinstance(messages, dict) else {"en": str(payload)[:500]},
+                           err.get("fields") if isinstance(err.get("fields"), list) else None,
+                           err.get("detail") if isinstance(err.get("detail"), dict) else None)
         return payload
 
     def get(self, path: str) -> Any:

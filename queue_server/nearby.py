@@ -131,7 +131,10 @@ class Nearby:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.refresh()
+            try:
+                self.refresh()
+            except Exception:  # a fault of ours must not end the thread: the halls would be shown stale for good
+                log.exception("nearby halls: a refresh failed; trying again in %d s", self.link.refresh_seconds)
             self._stop.wait(self.link.refresh_seconds)
 
     def refresh(self) -> bool:
@@ -149,7 +152,7 @@ class Nearby:
         except urllib.error.HTTPError as e:
             hint = " (is this hall's key in [platform] key_file the county's key for it?)" if e.code == 401 else ""
             return self._failed(f"HTTP {e.code}{hint}")
-        except (OSError, ValueError, KeyError, TypeError) as e:
+        except (OSError, ValueError, KeyError, TypeError, RecursionError) as e:  # RecursionError: nested too deep
             return self._failed(str(getattr(e, "reason", None) or e) or type(e).__name__)
         self.accept(found, str(body.get("as_of", "")))
         if self._failing:
