@@ -45,7 +45,7 @@ HALL_FILE = Obj({
     }, required=["site", "name", "level", "services"]),
     "mqtt": Obj({
         "url": Str(max_len=300, pattern=r"(mqtts?://\S+)?"),
-        "embedded_listen": Str(pattern=r"[0-9a-zA-Z.:\[\]-]+:\d{1,5}"),
+        "embedded_listen": Str(pattern=r"[0-9a-zA-Z.:\[\]-]+:[0-9]{1,5}"),
         "username": Str(max_len=100),
         "password_env": Str(max_len=100, pattern=r"[A-Z_][A-Z0-9_]*"),
         "tls_ca": Str(max_len=300),
@@ -54,8 +54,8 @@ HALL_FILE = Obj({
     }),
     "calendar": Obj({
         "mode": Str(enum=["china", "weekdays"]),
-        "holidays": Arr(Str(pattern=r"\d{4}-\d{2}-\d{2}"), max_items=400),
-        "workdays": Arr(Str(pattern=r"\d{4}-\d{2}-\d{2}"), max_items=400),
+        "holidays": Arr(Str(pattern=r"[0-9]{4}-[0-9]{2}-[0-9]{2}"), max_items=400),
+        "workdays": Arr(Str(pattern=r"[0-9]{4}-[0-9]{2}-[0-9]{2}"), max_items=400),
     }),
     "hours": Obj({
         "workdays": _PERIODS,

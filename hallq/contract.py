@@ -74,7 +74,7 @@ def _payload(fields: dict[str, Schema], required: list[str]) -> Obj:
 CALL = Obj({
     "seq": Int(min=1, description="call sequence number, +1 per call in the hall; a gap means a missed call"),
     "kind": Str(enum=["call", "recall", "call_back"]),
-    "ticket": Str(pattern=r"[A-Z]{1,2}\d{3,4}", description="ticket number as printed, e.g. A001"),
+    "ticket": Str(pattern=r"[A-Z]{1,2}[0-9]{3,4}", description="ticket number as printed, e.g. A001"),
     "business": Str(pattern=r"[a-z][a-z0-9_]{0,31}"),
     "business_name": Texts(),
     "window": Int(min=1, max=999),
@@ -97,7 +97,7 @@ QUEUE_SUMMARY = Obj({
 }, required=["business", "waiting", "est_wait_minutes"], extra=True)
 
 CURRENT = Obj({
-    "ticket": Str(pattern=r"[A-Z]{1,2}\d{3,4}"),
+    "ticket": Str(pattern=r"[A-Z]{1,2}[0-9]{3,4}"),
     "business": Str(max_len=32),
     "state": Str(enum=["called", "serving"]),
     "called_at": Time(),
@@ -135,7 +135,7 @@ BOARD = Topic(
     schema=_payload({
         "site": Str(max_len=40),
         "hall_name": Texts(),
-        "business_day": Str(pattern=r"\d{4}-\d{2}-\d{2}"),
+        "business_day": Str(pattern=r"[0-9]{4}-[0-9]{2}-[0-9]{2}"),
         "serving": Bool(description="whether the hall is inside its opening hours now"),
         "issuing": Bool(description="whether numbers can be taken now"),
         "last_seq": Int(min=0, description="seq of the newest call included"),
@@ -218,7 +218,7 @@ JOURNAL = Topic(
         "site": Str(pattern=r"[a-z0-9][a-z0-9-]{0,39}", description="the hall: the same as in the topic"),
         "seq": Int(min=1, description="the journal's own sequence number: +1 per entry, never reused"),
         "at": Time(),
-        "day": Str(pattern=r"\d{4}-\d{2}-\d{2}", description="the hall's business day"),
+        "day": Str(pattern=r"[0-9]{4}-[0-9]{2}-[0-9]{2}", description="the hall's business day"),
         "actor": Str(max_len=80, description="system, staff:<job no>, kiosk:<id>, device:<id>..."),
         "action": Str(pattern=r"[a-z][a-z0-9_]{0,63}"),
         "ticket": Str(max_len=16, nullable=True),

@@ -16,8 +16,8 @@ from queue_server.api import BadRequest, api, operation, query_int
 from queue_server.api import schemas as S
 from queue_server.api.hall import state
 
-DATE = r"\d{4}-\d{2}-\d{2}"
-HHMM = r"([01]\d|2[0-3]):[0-5]\d"
+DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+HHMM = r"([01][0-9]|2[0-3]):[0-5][0-9]"
 ITEM_CODE = Str(max_len=64, pattern=r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", description="service item code (事项编码)")
 
 BOOK = Obj({

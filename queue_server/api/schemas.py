@@ -6,7 +6,7 @@ from hallq import contract
 from hallq.schema import Any_, Arr, Bool, Int, Obj, Str, Texts, Time
 
 BUSINESS_CODE = Str(pattern=r"[a-z][a-z0-9_]{0,31}", description="business (queue) code, e.g. commerce")
-TICKET_LABEL = Str(pattern=r"[A-Za-z]{1,2}\d{3,4}", max_len=6, description="ticket number as printed, e.g. A001")
+TICKET_LABEL = Str(pattern=r"[A-Za-z]{1,2}[0-9]{3,4}", max_len=6, description="ticket number as printed, e.g. A001")
 EXPECTED = Obj({"ticket": TICKET_LABEL}, description="optionally the ticket the clerk sees, to refuse stale clicks")
 
 # -- requests ---------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from queue_server.readmodel.stats import COLUMNS, column_name
 
 REPORT = Obj({"group": Str(), "first": Str(), "last": Str(), "rows": Arr(Obj({}, extra=True), max_items=None),
               "total": Obj({}, extra=True)}, extra=True)
-QUERY = {"from": Str(pattern=r"\d{4}-\d{2}-\d{2}"), "to": Str(pattern=r"\d{4}-\d{2}-\d{2}"),
+QUERY = {"from": Str(pattern=r"[0-9]{4}-[0-9]{2}-[0-9]{2}"), "to": Str(pattern=r"[0-9]{4}-[0-9]{2}-[0-9]{2}"),
          "group": Str(enum=list(statistics.GROUPS)), "business": Str(max_len=32),
          "format": Str(enum=["json", "csv", "xlsx"])}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -7,8 +7,10 @@ notices snapshot.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from hallq.clock import iso
 from queue_server.domain.context import Actor, Tx
 from queue_server.domain.errors import NotFound
 
@@ -17,7 +19,13 @@ if TYPE_CHECKING:
 
 
 def put_up(tx: Tx, text: dict[str, str], level: str = "info", until: str | None = None) -> int:
-    """Show ``text`` (three languages) on the boards until ``until`` (or until taken down); its id."""
+    """Show ``text`` (three languages) on the boards until ``until`` (or until taken down); its id.
+
+    ``until`` is kept in the hall's time zone, written as every time of the hall is (:func:`hallq.clock.iso`): the
+    boards' query compares it with now as text, which holds only between times written alike (an end given in UTC,
+    ``…Z``, once compared as if it were the hall's time)."""
+    if until is not None:
+        until = iso(datetime.fromisoformat(until).astimezone(tx.now.tzinfo))
     row = tx.row("INSERT INTO notices (text, level, until, created_at) VALUES (?, ?, ?, ?) RETURNING id",
                  (json.dumps(text, ensure_ascii=False), level, until, tx.at))
     tx.journal("notice", data={"id": row["id"], "created": True})
