@@ -40,14 +40,14 @@ def zh_number(n: int) -> str:
 
 def zh_digits(digits: str) -> str:
     """Digits read one by one: 001 → 零零一."""
-    return "".join(DIGITS[int(c)] for c in digits if c.isdigit())
+    return "".join(DIGITS[int(c)] for c in digits if c in "0123456789")
 
 
 def ticket_words(ticket: str, numbers: str) -> str:
     """A001 → "A 零零一" (zh; letters apart, so AB is read A B, not "ab") or "A001" (en)."""
     if numbers == "en":
         return ticket
-    letters = "".join(c for c in ticket if not c.isdigit())
+    letters = "".join(c for c in ticket if c not in "0123456789")
     return f"{' '.join(letters)} {zh_digits(ticket[len(letters):])}"
 
 

@@ -24,7 +24,8 @@ def job_ranges(numbers: list[str]) -> str:
             out.append(run[0] if len(run) == 1 else f"{run[0]}–{run[-1]}")
 
     for n in numbers:
-        if run and n.isdigit() and run[-1].isdigit() and int(n) == int(run[-1]) + 1 and len(n) == len(run[-1]):
+        if run and n.isascii() and n.isdigit() and run[-1].isascii() and run[-1].isdigit() \
+                and int(n) == int(run[-1]) + 1 and len(n) == len(run[-1]):
             run.append(n)
             continue
         flush()
