@@ -44,7 +44,7 @@ from werkzeug.exceptions import HTTPException
 from county import db as county_db
 from county import console, console_web, nearby, registry, routing, signin
 from county.config import CountyConfig, CountyConfigError, resolve_secret
-from hallq import clientaddr
+from hallq import clientaddr, contract
 
 log = logging.getLogger("hallq.county.app")
 
@@ -374,24 +374,8 @@ HTTP_ERRORS = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 
 
 
 def _unstorable(value) -> bool:
-    """Whether a string in ``value`` (JSON, nested: walked without recursion) is one PostgreSQL's text cannot hold:
-    a NUL, a lone surrogate."""
-    todo = [value]
-    while todo:
-        v = todo.pop()
-        if isinstance(v, str):
-            if "\x00" in v:
-                return True
-            try:
-                v.encode("utf-8")
-            except UnicodeEncodeError:
-                return True
-        elif isinstance(v, dict):
-            todo.extend(v.keys())
-            todo.extend(v.values())
-        elif isinstance(v, list):
-            todo.extend(v)
-    return False
+    """Whether a string in ``value`` (JSON, nested) is one PostgreSQL's text cannot hold: a NUL, a lone surrogate."""
+    return any("\x00" in t or not contract.has_utf8(t) for t in contract.texts_in(value))
 
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:

@@ -71,13 +71,7 @@ def digest(event: dict[str, Any]) -> str:
 
 
 def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
+    return any("\x00" in t for t in contract.texts_in(value))
 
 
 def site_of_status(topic: str) -> str | None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -307,22 +308,31 @@ def _finite(text: str) -> float:
     return number
 
 
-def _encodable(value: Any) -> bool:
-    """Whether every text in ``value`` (walked without recursion) has UTF-8."""
+def texts_in(value: Any) -> Iterator[str]:
+    """Every string of a JSON value, keys too, walked without recursion (a value nested thousands deep is fine)."""
     todo = [value]
     while todo:
         v = todo.pop()
         if isinstance(v, str):
-            try:
-                v.encode("utf-8")
-            except UnicodeEncodeError:
-                return False
+            yield v
         elif isinstance(v, dict):
             todo.extend(v.keys())
             todo.extend(v.values())
         elif isinstance(v, list):
             todo.extend(v)
+
+
+def has_utf8(text: str) -> bool:
+    """False for a string with a lone surrogate (JSON's ``\\ud800`` decodes to one): no store or encoder takes it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
     return True
+
+
+def _encodable(value: Any) -> bool:
+    return all(map(has_utf8, texts_in(value)))
 
 
 def identify(site: str, topic: str) -> tuple[Topic, dict[str, str]] | None:

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from county import db as cdb
+from county import registry
 from county.broker import BrokerSettings, CountyBroker, bridge_files
 from county.config import load_county
 from county.pgcluster import LocalCluster, pg_bin
@@ -54,6 +55,17 @@ def county_db(pg, request):
     name = "t_" + hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:16]
     url = pg.create_database(name)
     return url
+
+
+@pytest.fixture
+def sample_db(county_db):
+    """A migrated county database with the sample county's halls (config/county/county.toml) registered."""
+    cdb.migrate(county_db)
+    cfg = load_county(Path(__file__).resolve().parents[2] / "config" / "county" / "county.toml",
+                      database_url=county_db)
+    with cdb.connect(county_db) as conn:
+        registry.sync(conn, cfg)
+    return county_db
 
 
 def sql(url: str, query: str, params=()) -> list[dict]:

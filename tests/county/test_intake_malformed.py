@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from county import db as cdb
-from county import intake, registry, store
+from county import intake, store
 from county.config import Ingest, load_county
 from county.ingest import Ingester
 from hallq import contract
@@ -58,6 +58,11 @@ def bad_payloads(site: str, at: datetime = NOW) -> dict[str, bytes]:
     }
 
 
+@pytest.fixture
+def db(sample_db):
+    return sample_db
+
+
 CASES = sorted(bad_payloads("dahe-town"))
 
 
@@ -66,13 +71,6 @@ def checked(site: str, body: bytes, now: datetime = NOW):
     return intake.live(topic, body, KNOWN, RULES, now), topic
 
 
-@pytest.fixture
-def db(county_db):
-    cdb.migrate(county_db)
-    cfg = load_county(SAMPLE, database_url=county_db)
-    with cdb.connect(county_db) as conn:
-        registry.sync(conn, cfg)
-    return county_db
 
 
 @pytest.mark.parametrize("case", CASES)

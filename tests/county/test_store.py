@@ -38,12 +38,8 @@ def live(site: str, e: dict, known=frozenset({"dahe-town", "zhoujia-village", "l
 
 
 @pytest.fixture
-def db(county_db):
-    cdb.migrate(county_db)
-    cfg = load_county(SAMPLE, database_url=county_db)
-    with cdb.connect(county_db) as conn:
-        registry.sync(conn, cfg)
-    return county_db
+def db(sample_db):
+    return sample_db
 
 
 def test_migrations_apply_once_and_refuse_a_newer_database(county_db):
