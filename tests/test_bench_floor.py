@@ -37,7 +37,8 @@ def test_one_short_run_measures_both_at_the_pace_asked_and_leaves_nothing_runnin
         # 40 a second for a second: never more (a missed slot is skipped, not made up in a burst), and the second
         # measured is the second asked for
         assert 10 <= run[what]["requests"] <= 41 and 0.95 <= run[what]["seconds"] <= 3.0, run[what]
-        assert run[what]["server_cpu_ms_per_request"] > 0
+        # /proc counts CPU in ticks of 10 ms: forty light requests may fall within one (the figure reads 0)
+        assert isinstance(run[what]["server_cpu_ms_per_request"], float) and run[what]["server_cpu_ms_per_request"] >= 0
         assert result[f"{what}_server_cpu_ms_per_request"]["median"] == run[what]["server_cpu_ms_per_request"]
     # read from the hall's server, not written by the script
     assert result["system"]["sqlite"] == {"journal_mode": "WAL", "synchronous": "FULL"}
