@@ -203,3 +203,24 @@ def county(data: dict) -> str:
         f"{fmt_spread(p99, 0, ' ms')} | {met(spread(p99)['median'] <= 2000)} |",
         f"| CPU per 1,000 events at 5,000/s: platform / PostgreSQL / NATS | – | {cpu('platform', steady)} / "
         f"{cpu('postgresql', steady)} / {cpu('nats', steady)} | |"])
+
+
+def floor(data: dict) -> str:
+    """bench_floor.py beside bench_call.py in one run_all file: what a request costs at 100 a second before hallq's
+    own work (Granian alone, GET /health), set against the call (docs/performance.md, eighth pass)."""
+    bench = data["benchmarks"]
+    rounds = [r for run in bench["floor"]["runs"] if run["ok"] for r in run["result"]["runs"]]
+    granian = [r["granian"]["server_cpu_ms_per_request"] for r in rounds]
+    calls = [run["result"]["server_cpu_ms_per_call"] for run in bench["call"]["runs"] if run["ok"]]
+    brokers = {run["result"]["system"]["broker_choice"] for name in ("floor", "call") for run in bench[name]["runs"]
+               if run["ok"]}
+    return "\n".join([
+        f"{data['machine']['date']}, commit `{str(data['git'])[:7]}`, broker as each run read it from the server: "
+        f"{', '.join(sorted(brokers))} (the hall's own); median (min–max):", "",
+        "| the server answers, paced at 100 a second | server CPU per request |", "|---|---|",
+        f"| Granian alone, `hallq serve`'s settings, an app answering `{{}}` ({len(rounds)} rounds of "
+        f"{len(bench['floor']['runs'])} runs) | {fmt_spread(granian, 2, ' ms')} |",
+        f"| the hall's server, `GET /api/v1/health` for a kiosk ({len(rounds)} rounds) | "
+        f"{fmt_spread([r['health']['server_cpu_ms_per_request'] for r in rounds], 2, ' ms')} |",
+        f"| the hall's server, call next with completion (`bench_call.py`, {len(calls)} runs) | "
+        f"{fmt_spread(calls, 2, ' ms')} |"])

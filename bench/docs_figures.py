@@ -286,6 +286,7 @@ BLOCKS = {
     "backup-figures": (ROOT / "docs" / "deployment.md", ROOT / "docs" / "performance-backup-2026-12-06.json", blocks.backup),
     "search-figures": (ROOT / "docs" / "api.md", ROOT / "docs" / "performance-search-2026-12-06.json", blocks.search),
     "county-figures": (ROOT / "docs" / "county.md", ROOT / "docs" / "performance-county-2026-12-06.json", blocks.county),
+    "floor-figures": (ROOT / "docs" / "performance.md", ROOT / "docs" / "performance-2026-12-07-h.json", blocks.floor),
     "partition-figures": (ROOT / "docs" / "county.md", ROOT / "docs" / "partition-2026-12-06.json", blocks.partition),
 }
 
