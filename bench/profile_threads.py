@@ -8,7 +8,8 @@ worker from ``/proc/<pid>/task/<tid>/schedstat`` (nanoseconds) over ``--window``
 meanwhile (the server's database, read-only), and names the threads by ``py-spy dump``: the MQTT publisher
 (``mqtt-publisher``), the request threads (Granian's blocking threads, which run Python), and Granian's own I/O
 threads (which run no Python, so py-spy does not list them). Prints one JSON object: per run, each role's CPU
-per call in ms.
+per call in ms, and how many times per call its threads were put on a core (schedstat's third field: each a
+wake-up or a return after preemption, each on caches others may have cooled).
 
 A profile, not a target figure: it says where the time goes, not what a call costs (``bench_call.py`` does).
 Needs ``py-spy`` (``.venv/bin/pip install py-spy``; not among what ``./run.sh setup`` installs).
@@ -42,12 +43,14 @@ def _worker_pids() -> list[int]:
     return [pid for pid, ppid in ours.items() if ppid in ours]
 
 
-def _run_times(pid: int) -> dict[int, int]:
+def _run_times(pid: int) -> dict[int, tuple[int, int]]:
+    """Each thread's run time (ns) and the times it was put on a core (schedstat's first and third fields)."""
     times = {}
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:
             with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-                times[int(tid)] = int(f.read().split()[0])
+                ran, _, slices = f.read().split()[:3]
+                times[int(tid)] = (int(ran), int(slices))
         except (FileNotFoundError, ProcessLookupError):
             pass
     return times
@@ -110,9 +113,11 @@ def one_run(pyspy: str, seconds: float, window: float) -> dict:
         raise SystemExit(f"profile_threads: only {calls} calls in the {t1 - t0:.1f} s sampled (bench_call's set-up "
                          "took longer than half its --seconds): give it more --seconds")
     roles = {"request_threads": 0.0, "publisher": 0.0, "granian_io": 0.0, "other": 0.0}
+    scheduled = dict.fromkeys(roles, 0.0)
     busy_request_threads = 0
-    for tid, ns in after.items():
-        spent = ns - before.get(tid, 0)  # a thread born in the window: all its time is in it
+    for tid, (ns, slices) in after.items():
+        ns0, slices0 = before.get(tid, (0, 0))  # a thread born in the window: all its time is in it
+        spent = ns - ns0
         name = names.get(tid)
         if name is None:
             role = "granian_io"
@@ -124,8 +129,10 @@ def one_run(pyspy: str, seconds: float, window: float) -> dict:
             role = "request_threads"
             busy_request_threads += spent > 0.01 * (t1 - t0) * 1e9  # over 1 % of a core in the window
         roles[role] += spent / 1e6 / calls
+        scheduled[role] += (slices - slices0) / calls
     result = json.loads(out)
     return {"ms_per_call": {k: round(v, 3) for k, v in roles.items()},
+            "times_scheduled_per_call": {k: round(v, 2) for k, v in scheduled.items()},
             "request_threads_busy": busy_request_threads, "window_s": round(t1 - t0, 2), "calls_in_window": calls,
             "bench_call_server_cpu_ms_per_call": result.get("server_cpu_ms_per_call"),
             "system": result.get("system")}
