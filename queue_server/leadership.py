@@ -5,13 +5,18 @@ of them: publishing the journal over MQTT (queue_server/publisher.py, ``publishe
 applications to the county platform (queue_server/routing_outbox.py, ``routing.lock``). Each such duty tries
 :meth:`Leadership.take` before its work; the process that holds the lock does it, the others skip their turn.
 The kernel frees an ``flock`` when its holder dies, however it dies (``kill -9`` too), so another process
-takes the duty over at its next try, without a stale lock file to clean up.
+takes the duty over at its next try, without a stale lock file to clean up. The others wake the holder with a
+:class:`Doorbell` after a change it should act on (a commit to publish, an application to forward).
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
+import socket
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -56,3 +61,69 @@ class Leadership:
         if self._fd is not None:
             os.close(self._fd)  # closing the only descriptor of the open file frees its flock
             self._fd = None
+
+
+class Doorbell:
+    """How the other processes wake the one holding a duty's lock, without polling: an empty datagram on a Unix
+    socket in Linux's abstract namespace, named after the lock file (so nothing is left on disk when the holder
+    dies, and two data directories never share one).
+
+    The holder :meth:`listen`\\ s (each datagram calls ``on_ring``, on a thread of its own); the others
+    :meth:`ring` after a change the holder should act on. A ring nobody hears (no holder yet, or its queue full of
+    rings already) is dropped: each duty also runs on a timer, so a lost ring only delays it."""
+
+    def __init__(self, lock_path: str | Path, duty: str) -> None:
+        digest = hashlib.sha256(str(Path(lock_path).resolve()).encode()).hexdigest()[:32]
+        self.address = b"\0hallq-" + duty.encode() + b"-" + digest.encode()
+        self._inbox: socket.socket | None = None
+        self._outbox: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def listening(self) -> bool:
+        return self._inbox is not None
+
+    def listen(self, on_ring: Callable[[], None], thread_name: str) -> None:
+        """Hear the rings from now on; :class:`OSError` if the address cannot be had (the caller falls back to
+        its timer and says so)."""
+        inbox = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            inbox.bind(self.address)
+        except OSError:
+            inbox.close()
+            raise
+        self._inbox = inbox
+        threading.Thread(target=self._hear, args=(inbox, on_ring), name=thread_name, daemon=True).start()
+
+    def _hear(self, inbox: socket.socket, on_ring: Callable[[], None]) -> None:
+        while not self._closed:
+            try:
+                inbox.recv(16)
+            except OSError:  # closed by close()
+                return
+            if not self._closed:
+                on_ring()
+
+    def ring(self) -> None:
+        if self._closed:
+            return
+        try:
+            with self._lock:
+                if self._outbox is None:
+                    self._outbox = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                    self._outbox.setblocking(False)
+                self._outbox.sendto(b"", self.address)
+        except OSError:
+            pass  # no holder listening yet, or its queue is full of rings already: its timer covers both
+
+    def close(self) -> None:
+        self._closed = True
+        for sock in (self._inbox, self._outbox):
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)  # ends the listener's recv
+                except OSError:
+                    pass
+                sock.close()
+        self._inbox = self._outbox = None

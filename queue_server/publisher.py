@@ -32,7 +32,8 @@ With several server processes on one database, exactly one publishes: the
 one holding the ``publisher.lock`` file lock; if it dies the lock is freed
 and another takes over. The others wake it after each of their commits with
 an empty datagram on a Unix socket of its own (Linux's abstract namespace,
-named after the lock file, so nothing is left on disk when it dies), so an
+named after the lock file, so nothing is left on disk when it dies:
+queue_server/leadership.py, ``Doorbell``), so an
 idle hall costs no polling: the journal is read again only on a wake-up and,
 as a safety net, every ``SAFETY_POLL`` (1 s). Where that socket cannot be
 had, it polls every ``poll_interval`` (20 ms) as before.
@@ -40,10 +41,8 @@ had, it polls every ``poll_interval`` (20 ms) as before.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import socket
 import sqlite3
 import threading
 import time
@@ -59,7 +58,7 @@ from queue_server.db import Database
 from queue_server.domain import actions
 from queue_server.domain.actions import Stale
 from queue_server.domain.context import Hall
-from queue_server.leadership import Leadership
+from queue_server.leadership import Doorbell, Leadership
 from queue_server.snapshots import Snapshots
 
 log = logging.getLogger("hallq.publisher")
@@ -103,10 +102,7 @@ class Publisher:
         self.replay_max_age = replay_max_age
         self.poll_interval = poll_interval  # without the wake socket; with it, SAFETY_POLL
         self.safety_poll = SAFETY_POLL
-        self._wake_address = _wake_address(self.lock_path)
-        self._inbox: socket.socket | None = None  # the leader's wake socket
-        self._outbox: socket.socket | None = None  # a follower's, to wake the leader after its commits
-        self._outbox_lock = threading.Lock()
+        self._bell = Doorbell(self.lock_path, "publisher")  # the followers' commits wake the leader
         self._wake = Waker()  # commits set it; the MQTT I/O waits on it together with the broker's socket
         self._full = threading.Event()
         self._stop = threading.Event()
@@ -138,13 +134,7 @@ class Publisher:
             self._thread.join(timeout)
         if self.conn is not None:
             self.conn.stop()
-        for sock in (self._inbox, self._outbox):
-            if sock is not None:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)  # ends the wake listener's recv
-                except OSError:
-                    pass
-                sock.close()
+        self._bell.close()
         self._lead.release()
 
     def wake(self) -> None:
@@ -154,39 +144,17 @@ class Publisher:
         """A commit of this process: wake this publisher, or, when another process leads, that one."""
         self._wake.set()
         if not self._lead.held:
-            self._wake_leader()
-
-    def _wake_leader(self) -> None:
-        try:
-            with self._outbox_lock:
-                if self._outbox is None:
-                    self._outbox = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-                    self._outbox.setblocking(False)
-                self._outbox.sendto(b"", self._wake_address)
-        except OSError:
-            # no leader yet (it reads the journal from its cursor when it starts), or its queue is full of
-            # wake-ups already; either way this commit is read
-            pass
+            # no leader yet (it reads the journal from its cursor when it starts), or its queue is full of wake-ups
+            # already: either way this commit is read
+            self._bell.ring()
 
     def _open_inbox(self) -> None:
         """Listen for the other processes' commits; without it, poll every ``poll_interval``."""
         try:
-            inbox = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-            inbox.bind(self._wake_address)
+            self._bell.listen(self._wake.set, "mqtt-publisher-wake")
         except OSError as e:
             log.warning("the other server processes cannot wake the publisher (%s); polling the journal every %g s",
                         e, self.poll_interval)
-            return
-        self._inbox = inbox
-        threading.Thread(target=self._listen, args=(inbox,), name="mqtt-publisher-wake", daemon=True).start()
-
-    def _listen(self, inbox: socket.socket) -> None:
-        while not self._stop.is_set():
-            try:
-                inbox.recv(16)
-            except OSError:  # closed by stop()
-                return
-            self._wake.set()
 
     @property
     def leader(self) -> bool:
@@ -255,7 +223,7 @@ class Publisher:
             conn.serve(deadline - now)
 
     def _next_wait(self) -> float:
-        poll = self.safety_poll if self._inbox is not None else self.poll_interval
+        poll = self.safety_poll if self._bell.listening else self.poll_interval
         if self._dirty.pending and self.conn is not None and self.conn.connected.is_set():  # (flushed once connected)
             return max(0.0, min(poll, self._last_snapshot + SNAPSHOT_INTERVAL - time.monotonic()))
         return poll
@@ -391,12 +359,6 @@ class Publisher:
                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (str(self.cursor),))
         self._cursor_saved = self.cursor
         self._cursor_saved_at = time.monotonic()
-
-
-def _wake_address(lock_path: Path) -> bytes:
-    """The leader's wake socket: in Linux's abstract namespace (freed with the process), one per data directory."""
-    digest = hashlib.sha256(str(lock_path.resolve()).encode()).hexdigest()[:32]
-    return b"\0hallq-publisher-" + digest.encode()
 
 
 def _without_time(payload: dict[str, Any]) -> bytes:

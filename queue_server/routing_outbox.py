@@ -21,8 +21,10 @@ platform unreachable it logs one WARNING per outage and one INFO when it answers
 
 With several server processes (``hallq serve --workers N``) each starts an outbox, but only the one holding
 ``<data dir>/routing.lock`` runs rounds (queue_server/leadership.py); if it dies, another takes over within
-``refresh_seconds``. Each of the outcomes below is also written only while the application is still queued, so
-a round that raced another (an operator's second server on the same files) cannot journal it twice.
+``refresh_seconds``. An application queued in another process rings the holder's doorbell (``Doorbell``), so it is
+forwarded at once, whichever process took it, not at the holder's next round. Each of the outcomes below is also
+written only while the application is still queued, so a round that raced another (an operator's second server
+on the same files) cannot journal it twice.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from typing import TYPE_CHECKING
 
 from hallq.bridge import FILE
 from hallq.client import ApiError, HallClient
-from queue_server.leadership import Leadership
+from queue_server.leadership import Doorbell, Leadership
 from queue_server.nearby import NearbyConfigError, PlatformLink
 from queue_server.nearby import load as load_link
 
@@ -75,6 +77,7 @@ class Outbox:
     def __init__(self, service: QueueService, link: PlatformLink, settings: RoutingSettings, data_dir: Path) -> None:
         self.service = service
         self.lead = Leadership(Path(data_dir) / "routing.lock")
+        self.bell = Doorbell(self.lead.path, "routing")  # the other processes' new applications wake the holder
         self.link = link
         self.settings = settings
         self.site = service.hall.config.site
@@ -98,16 +101,33 @@ class Outbox:
         if self._thread is None or not self._thread.is_alive():
             # a round still running (twenty forwards, each up to twice 10 s) keeps the duty until the process ends:
             # freed now, another process could send what this round is sending
+            self.bell.close()
             self.lead.release()
 
     def wake(self) -> None:
-        """Try now (a new application was queued)."""
+        """Try now (a new application was queued): this process's round, or the holder's in another process."""
         self._wake.set()
+        if not self.lead.held:
+            self.bell.ring()
+
+    def _lead(self) -> bool:
+        """Hold the duty (another server process on this data directory may be the one forwarding); on taking it,
+        listen for the others' rings."""
+        if self.lead.held:
+            return True
+        if not self.lead.take():
+            return False
+        try:
+            self.bell.listen(self._wake.set, "hallq-routing-wake")
+        except OSError as e:
+            log.warning("routed applications: the other server processes cannot wake this one (%s); an application "
+                        "they queue is forwarded within %g s", e, self.settings.refresh_seconds)
+        return True
 
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                if self.lead.take():  # another server process on this data directory may be the one forwarding
+                if self._lead():
                     self.run_once()
             except Exception:  # a bug must not end the thread: the next round tries again
                 log.exception("routed applications: a round failed")

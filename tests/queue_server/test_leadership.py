@@ -8,11 +8,12 @@ import fcntl
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 
 from queue_server import leadership
-from queue_server.leadership import Leadership
+from queue_server.leadership import Doorbell, Leadership
 from queue_server.server_lock import ServerLock
 
 
@@ -71,3 +72,26 @@ def test_a_server_lock_held_shared_is_not_mistaken_for_an_exclusive_one(tmp_path
     assert not ServerLock(tmp_path).try_exclusive()  # a restore is refused while a server runs
     lock.release()
     assert ServerLock(tmp_path).try_exclusive()
+
+
+def test_a_doorbell_wakes_its_listener_and_a_ring_nobody_hears_is_dropped(tmp_path):
+    lock = tmp_path / "duty.lock"
+    Doorbell(lock, "duty").ring()  # no holder listening yet: nothing raised, nothing kept
+    rung = threading.Event()
+    holder, other = Doorbell(lock, "duty"), Doorbell(lock, "duty")
+    holder.listen(rung.set, "duty-wake")
+    try:
+        assert holder.listening and not other.listening
+        with pytest.raises(OSError):  # one listener per duty and data directory
+            other.listen(lambda: None, "duty-wake-2")
+        assert Doorbell(tmp_path / "elsewhere.lock", "duty").address != holder.address
+        assert Doorbell(lock, "other-duty").address != holder.address
+        other.ring()
+        assert rung.wait(5)
+    finally:
+        holder.close()
+        other.close()
+    fds = _fds()
+    rung.clear()
+    Doorbell(lock, "duty").ring()  # closed: the address is free again and nobody hears
+    assert not rung.wait(0.2) and not holder.listening and _fds() == fds

@@ -17,7 +17,8 @@ from hallq import contract
 from hallq.testing import wait_until
 from queue_server.db import Database
 from queue_server import publisher
-from queue_server.publisher import Publisher, _wake_address
+from queue_server.leadership import Doorbell
+from queue_server.publisher import Publisher
 
 
 class FakeConnection:
@@ -75,7 +76,7 @@ def test_a_commit_of_another_process_wakes_the_leader(state, api):
     follower = Publisher(state.db, state.hall, FakeConnection, state.data_dir)  # the app's own database
     follower.start()
     try:
-        assert leader._inbox is not None and leader._next_wait() == 3600.0
+        assert leader._bell.listening and leader._next_wait() == 3600.0
         ticket = api.issue("alpha")
         wait_until(lambda: any(e["action"] == "issue" and e["ticket"] == ticket["ticket"] for e in conn.journal()),
                    timeout=10)
@@ -88,7 +89,7 @@ def test_a_commit_of_another_process_wakes_the_leader(state, api):
 
 def test_without_the_wake_socket_it_polls_as_before(state, api):
     squatter = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    squatter.bind(_wake_address(state.data_dir / "publisher.lock"))  # the name is taken: the leader cannot listen
+    squatter.bind(Doorbell(state.data_dir / "publisher.lock", "publisher").address)  # the name is taken: the leader cannot listen
     conn = FakeConnection()
     db = Database(state.db.path)
     leader = Publisher(db, state.hall, lambda: conn, state.data_dir, poll_interval=0.02)
@@ -96,7 +97,7 @@ def test_without_the_wake_socket_it_polls_as_before(state, api):
     leader.start()
     try:
         wait_until(lambda: leader.leader, timeout=10)
-        assert leader._inbox is None and leader._next_wait() <= 0.02
+        assert not leader._bell.listening and leader._next_wait() <= 0.02
         ticket = api.issue("alpha")  # committed on the app's database: only the poll sees it
         wait_until(lambda: any(e["ticket"] == ticket["ticket"] for e in conn.journal()), timeout=10)
     finally:

@@ -130,6 +130,28 @@ def test_only_the_process_holding_the_lock_forwards_and_another_takes_over_when_
         second.stop()
 
 
+def test_an_application_queued_in_another_process_is_forwarded_at_once_not_at_the_next_round(service, state, platform):
+    """The process that took the application (its API called ``wake()``) does not hold ``routing.lock``: it rings the
+    holder's doorbell. With rounds an hour apart, only that ring can explain a prompt forwarding."""
+    service.routing.store_items([{"item": ITEM, "target": TOWN, "definition": DEFINITION, "target_name": {}}])
+    link = PlatformLink(url=platform.url, key="village-key")
+    settings = RoutingSettings(refresh_seconds=3600)
+    holder = Outbox(service, link, settings, state.data_dir)
+    other = Outbox(service, link, settings, state.data_dir)
+    holder.start()
+    try:
+        wait_until(lambda: holder.lead.held and holder.rounds == 1, timeout=10)  # its first round, then an hour
+        other.start()
+        one = _submit(service)
+        other.wake()  # what POST /api/v1/applications does in the process that took it
+        wait_until(lambda: _state(service, one) == "forwarded", timeout=10)
+        assert platform.filed == [one] and holder.rounds == 2
+        assert not other.lead.held and other.rounds == 0
+    finally:
+        holder.stop()
+        other.stop()
+
+
 def test_an_outcome_already_settled_by_another_round_is_not_written_again(service):
     service.routing.store_items([{"item": ITEM, "target": TOWN, "definition": DEFINITION, "target_name": {}}])
     no = _submit(service)
