@@ -60,8 +60,8 @@ TICKET = Obj({
     "track_url": Str(max_len=300), "replayed": Bool(description="true when this answers a retried request"),
 }, extra=True)
 
-TICKET_BRIEF = Obj({
-    "id": Str(), "ticket": Str(), "business": Str(), "item": Str(nullable=True), "class": Str(), "state": Str(),
+TICKET_BRIEF = Obj({  # no "id": the public id rates the service, and staff never see it (ticket_brief)
+    "ticket": Str(), "business": Str(), "item": Str(nullable=True), "class": Str(), "state": Str(),
     "green_reason": Str(nullable=True), "issued_at": Time(), "arrived_at": Time(), "promise_from": Time(),
     "called_at": Time(nullable=True),
     "started_at": Time(nullable=True), "finished_at": Time(nullable=True), "recalls": Int(), "transfers": Int(),

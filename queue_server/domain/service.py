@@ -423,9 +423,11 @@ def _require_manager(actor: Actor) -> None:
 
 
 def ticket_brief(t: sqlite3.Row) -> dict[str, Any]:
-    """A ticket as a window sees it: number, business, item, state, times; masks only."""
+    """A ticket as a window sees it: number, business, item, state, times; masks only. Never its public id: that
+    is the resident's, printed in the ticket's QR code, and it is what rates the service (``POST /ratings``): a
+    clerk who had it could rate their own service from a phone and leave the resident nothing to rate."""
     return {
-        "id": t["public_id"], "ticket": t["label"], "business": t["business"], "item": t["item"],
+        "ticket": t["label"], "business": t["business"], "item": t["item"],
         "class": CLASS_NAMES[t["class"]], "green_reason": t["green_reason"], "state": t["state"],
         "issued_at": t["issued_at"], "arrived_at": t["arrived_at"], "promise_from": t["promise_from"],
         "called_at": t["called_at"], "started_at": t["started_at"], "finished_at": t["finished_at"], "recalls": t["recalls"],

@@ -29,9 +29,11 @@ TABLET_KEY = "demo-tablet-1"
 def test_kill_9_under_load_loses_no_acknowledged_rating(server_proc):
     server = server_proc(config=CITY, threads=16)
     kiosk = server.client(KIOSK_KEY)
+    public_ids: dict[str, str] = {}  # ticket number -> its public id, which the resident's ticket (not the clerk) holds
     for i in range(120):  # commerce for window 1 (rated by the tablet), online for windows 13-14 (phones)
         kiosk.issue_ticket("commerce", id_number=make_id("19800101", seq=i + 1))
-        kiosk.issue_ticket("online")
+        t = kiosk.issue_ticket("online")
+        public_ids[t["ticket"]] = t["id"]
     clerks = {}
     for n in (1, 13, 14):
         c = server.client()
@@ -77,9 +79,9 @@ def test_kill_9_under_load_loses_no_acknowledged_rating(server_proc):
                 r = clerk.call_next(n, complete_current=True)
                 if previous is not None:
                     key = uuid.uuid4().hex
-                    keep(phone.request("POST", "/ratings", {"ticket": previous, "level": 2, "reasons": ["slow"]},
-                                       idempotency_key=key), key)
-                previous = r["ticket"]["id"]
+                    keep(phone.request("POST", "/ratings", {"ticket": public_ids[previous], "level": 2,
+                                                            "reasons": ["slow"]}, idempotency_key=key), key)
+                previous = r["ticket"]["ticket"]
             except ApiError as e:
                 if e.code == "nobody_waiting":
                     continue

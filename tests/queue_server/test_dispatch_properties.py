@@ -159,7 +159,7 @@ class HallDay(RuleBasedStateMachine):
             assert got is None, "called a ticket although none was eligible"
             return
         assert got is not None
-        got_id = conn.execute("SELECT id FROM tickets WHERE public_id = ?", (got["ticket"]["id"],)).fetchone()[0]
+        got_id = conn.execute("SELECT id FROM tickets WHERE label = ?", (got["ticket"]["ticket"],)).fetchone()[0]
         assert got_id == want, "the window did not get the ticket the policy says"
         self.oracle.called(window, run)
 
@@ -361,8 +361,8 @@ def test_brute_force_and_sql_agree_with_many_waiting(tmp_path):
     for _ in range(150):
         want, run = oracle.expected(2)
         got = service.call_next(clerk, 2, complete_current=True)
-        got_id = service.db.connection().execute("SELECT id FROM tickets WHERE public_id = ?",
-                                                 (got["ticket"]["id"],)).fetchone()[0]
+        got_id = service.db.connection().execute("SELECT id FROM tickets WHERE label = ?",
+                                                 (got["ticket"]["ticket"],)).fetchone()[0]
         assert got_id == want
         oracle.called(2, run)
         clock.advance(timedelta(minutes=3).total_seconds())

@@ -132,10 +132,11 @@ def test_unknown_follow_ups_are_404(api):
 
 def test_staff_may_ask_for_a_rating_but_never_rate(api):
     api.open_window(1, "101")
-    api.issue()
+    issued = api.issue()  # the resident's ticket: its QR code holds the public id
     api.act(1, "call-next", "101")
     done = api.act(1, "complete", "101")
-    r = api.post("/ratings", {"ticket": done["ticket"]["id"], "level": 5}, as_="101")
+    assert "id" not in done["ticket"], "the public id rates the service: a clerk never sees it"
+    r = api.post("/ratings", {"ticket": issued["id"], "level": 5}, as_="101")
     assert r.status_code == 403 and r.get_json()["error"]["code"] == "staff_cannot_rate"
     asked = api.ok("post", "/windows/1/rating-prompt", as_="101", status=201)
     assert asked["ticket"] == done["ticket"]["ticket"]
@@ -182,7 +183,7 @@ def test_once_the_next_resident_is_called_the_old_service_is_not_offered_even_wh
 def test_a_declined_rating_is_not_offered_again(api, state):
     api.tokens["tablet"] = TABLET
     api.open_window(1, "101")
-    api.issue()
+    issued = api.issue()
     api.act(1, "call-next", "101")
     done = api.act(1, "complete", "101")["ticket"]
     assert api.ok("get", "/windows/1/rating-prompt", as_="tablet")["ticket"]["ticket"] == done["ticket"]
@@ -200,7 +201,7 @@ def test_a_declined_rating_is_not_offered_again(api, state):
         "SELECT action FROM journal WHERE ticket = ? AND action LIKE 'rating%'", (done["ticket"],))] \
         == ["rating_declined"]
     # the resident may still rate later from the ticket's phone page (one rating, never pressed)
-    assert api.ok("post", "/ratings", {"ticket": done["id"], "level": 4}, status=201)["level"] == 4
+    assert api.ok("post", "/ratings", {"ticket": issued["id"], "level": 4}, status=201)["level"] == 4
 
 
 def test_nothing_to_rate_means_no_prompt(api):
