@@ -196,7 +196,7 @@ def create_app(cfg: CountyConfig, ingest: bool = True) -> Flask:
         client, name = client_of(request), username[:40]
         wait = signin.wait_seconds(conn(), cfg.security, client, name)
         if wait is not None:
-            log.info("county sign-in for %r from %s refused: throttled for %d s more", name, client, wait)
+            log.info("county sign-in from %s refused: throttled for %d s more", client, wait)
             raise signin.Throttled(wait)
         row = conn().execute("SELECT username, role, site, password_hash FROM accounts WHERE username = %s AND active",
                              (name,)).fetchone()
@@ -206,7 +206,9 @@ def create_app(cfg: CountyConfig, ingest: bool = True) -> Flask:
         except (VerificationError, InvalidHashError):
             good = False
         if not good:
-            log.info("county sign-in refused for %r from %s", name, client)
+            # a name that is no account's is not logged: it may be a password typed in the wrong box
+            log.info("county sign-in refused for %s from %s", repr(name) if row is not None else "an unknown username",
+                     client)
             signin.failed(conn(), cfg.security, client, name)
             return None, None, None
         signin.succeeded(conn(), client, row["username"])

@@ -62,7 +62,7 @@ def failed(conn, rules: throttle.Rules, client: str, username: str) -> None:
                          (f.failures, now, now + f.wait if f.wait is not None else None, f.since, client, key))
             if f.started and f.wait is not None:
                 audit(conn, "platform", "sign_in_throttled",
-                      data={"client": client, "username": key or None, "failures": f.failures,
+                      data={"client": client, **_account(conn, key), "failures": f.failures,
                             "wait_seconds": int(f.wait.total_seconds())})
 
 
@@ -99,8 +99,11 @@ def active(conn) -> list[dict[str, Any]]:
     """The throttles in force (refusing now, or ready to double at the next failure), newest first: what the
     console's sign-in page lists for a supervisor, as a hall's accounts page does for its manager."""
     now = datetime.now(timezone.utc)
-    rows = conn.execute("SELECT client, username, failures, throttled_since, refused_until FROM sign_in_throttles "
-                        "WHERE throttled_since IS NOT NULL AND last_failure_at >= %s "
+    # a pair whose name is no account's holds back no one who could sign in, and what was typed may be a password
+    # typed in the wrong box: not listed (the client's counter over every account still is)
+    rows = conn.execute("SELECT client, username, failures, throttled_since, refused_until FROM sign_in_throttles t "
+                        "WHERE throttled_since IS NOT NULL AND last_failure_at >= %s AND (username = '' OR EXISTS "
+                        "(SELECT 1 FROM accounts a WHERE a.username = t.username)) "
                         "ORDER BY last_failure_at DESC, client, username", (now - timedelta(hours=QUIET_HOURS),))
     return [{"client": r["client"], "username": r["username"] or None, "failures": r["failures"],
              "since": r["throttled_since"], "refused_until": r["refused_until"],
@@ -124,5 +127,16 @@ def lift(conn, client: str, username: str, by: str) -> bool:
 def _ended(conn, row: dict, reason: str, actor: str = "platform") -> None:
     since = row["throttled_since"]
     audit(conn, actor, "sign_in_throttle_ended",
-          data={"client": row["client"], "username": row["username"] or None, "failures": row["failures"],
+          data={"client": row["client"], **_account(conn, row["username"]), "failures": row["failures"],
                 "since": since.isoformat() if since else None, "reason": reason})
+
+
+def _account(conn, key: str) -> dict[str, Any]:
+    """A counter's account as the audit journal names it: None for the client's counter over every account; for a
+    name that is no account's, None too and ``unknown_account`` (what was typed may be a password typed in the
+    wrong box: it is not written down)."""
+    if key == throttle.ALL_ACCOUNTS:
+        return {"username": None}
+    if conn.execute("SELECT 1 FROM accounts WHERE username = %s", (key,)).fetchone() is None:
+        return {"username": None, "unknown_account": True}
+    return {"username": key}

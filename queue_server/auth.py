@@ -62,6 +62,9 @@ def new_device_key() -> tuple[str, str]:
     return key, sha256(key)
 
 
+UNKNOWN_ACCOUNT = "?"  # the journal's actor of a failed sign-in that named no active account
+
+
 def login(db: Database, hall: Hall, job_no: str, password: str, client: str = "-", console: bool = False) -> dict:
     """Check a password; return a session token and the staff member, or raise.
 
@@ -96,11 +99,14 @@ def login(db: Database, hall: Hall, job_no: str, password: str, client: str = "-
         # an unknown job number takes as long as a known one: which ones exist is not revealed
         good = password_checks.check(s["password_hash"] if s is not None else None, password)
         with db.write() as conn_w:
-            tx = Tx(conn_w, hall, Actor("staff", job_no), now)
+            # what was typed as the job number is not an account's: it may be a password typed in the wrong
+            # box, and the journal goes to the county (MQTT): it is not written down, only that it named no one
+            known = s is not None
+            tx = Tx(conn_w, hall, Actor("staff", job_no if known else UNKNOWN_ACCOUNT), now)
             if not good:
                 throttles.record_failure(tx, client, job_no)
-                tx.journal("login_failed", data={"job_no": job_no, "client": client,
-                                                 "reason": "unknown" if s is None else "password"})
+                tx.journal("login_failed", data={"job_no": job_no if known else None, "client": client,
+                                                 "reason": "password" if known else "unknown"})
             else:
                 throttles.record_success(tx, client, job_no)
                 must_change = bool(s["must_change_password"]) or _expired(tx, s, rules.password_max_age_days)

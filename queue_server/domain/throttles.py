@@ -85,7 +85,7 @@ def record_failure(tx: Tx, client: str, job_no: str) -> None:
             "last_failure_at = excluded.last_failure_at, refused_until = excluded.refused_until, "
             "throttled_since = excluded.throttled_since", (client, key, f.failures, tx.at, until, f.since))
         if f.started and f.wait is not None:  # started: a wait began
-            tx.journal("sign_in_throttled", data={"client": client, "job_no": key or None, "failures": f.failures,
+            tx.journal("sign_in_throttled", data={"client": client, **_account(tx.conn, key), "failures": f.failures,
                                                   "wait_seconds": int(f.wait.total_seconds())})
 
 
@@ -150,7 +150,10 @@ def forget_quiet(tx: Tx) -> int:
 def active(conn: sqlite3.Connection, now: datetime) -> list[dict[str, Any]]:
     """Throttles in force (refusing now, or ready to double at the next failure), newest first."""
     at = iso(now)
-    rows = conn.execute("SELECT * FROM sign_in_throttles WHERE throttled_since IS NOT NULL AND last_failure_at >= ? "
+    # a pair whose job number is no account's holds back no one who could sign in, and what was typed may be a
+    # password typed in the wrong box: not listed (the client's counter over every account still is)
+    rows = conn.execute("SELECT * FROM sign_in_throttles t WHERE throttled_since IS NOT NULL AND last_failure_at >= ? "
+                        "AND (job_no = '' OR EXISTS (SELECT 1 FROM staff s WHERE s.job_no = t.job_no)) "
                         "ORDER BY last_failure_at DESC, client, job_no",
                         (iso(now - timedelta(hours=QUIET_HOURS)),)).fetchall()
     return [{"client": r["client"], "job_no": r["job_no"] or None, "failures": r["failures"],
@@ -160,9 +163,20 @@ def active(conn: sqlite3.Connection, now: datetime) -> list[dict[str, Any]]:
 
 
 def _ended(tx: Tx, row: sqlite3.Row, reason: str) -> None:
-    tx.journal("sign_in_throttle_ended", data={"client": row["client"], "job_no": row["job_no"] or None,
+    tx.journal("sign_in_throttle_ended", data={"client": row["client"], **_account(tx.conn, row["job_no"]),
                                                "failures": row["failures"], "since": row["throttled_since"],
                                                "reason": reason})
+
+
+def _account(conn: sqlite3.Connection, key: str) -> dict[str, Any]:
+    """A counter's account as the journal names it: ``job_no`` None for the client's counter over every account;
+    for a job number that is no account's, None too and ``unknown_account`` (what was typed is not written down:
+    it may be a password typed in the wrong box, and the journal goes to the county)."""
+    if key == throttle.ALL_ACCOUNTS:
+        return {"job_no": None}
+    if conn.execute("SELECT 1 FROM staff WHERE job_no = ?", (key,)).fetchone() is None:
+        return {"job_no": None, "unknown_account": True}
+    return {"job_no": key}
 
 
 def _reset(tx: Tx, client: str, job_no: str) -> None:

@@ -72,6 +72,28 @@ def test_a_sweep_over_usernames_is_held_back_by_the_address_but_not_a_user_known
     assert login(c, "10.0.0.7", password=DEMO_PASSWORD).status_code == 200  # known at this address
 
 
+def test_a_name_that_is_no_account_is_never_written_down(cfg):
+    """What was typed as a username that names no account (a password typed in the wrong box) reaches neither the
+    audit journal nor the supervisors' list of throttles; an account's own name still does."""
+    c = create_app(cfg, ingest=False).test_client()
+    typed = "Hall-2026!pw"
+    assert [login(c, "10.0.0.8", username=typed).status_code for _ in range(FREE + 1)] == [401] * FREE + [429]
+    audit = sql(cfg.database_url, "SELECT action, data FROM audit ORDER BY id")
+    assert [(r["action"], r["data"]["username"], r["data"].get("unknown_account")) for r in audit] == [
+        ("sign_in_throttled", None, True)]
+    assert typed not in str(audit)
+    sup = create_app(cfg, ingest=False).test_client()
+    assert login(sup, "10.0.0.30", password=DEMO_PASSWORD).status_code == 200
+    token = login(sup, "10.0.0.31", password=DEMO_PASSWORD).get_json()["token"]
+    listed = sup.get("/api/v1/sign-in/throttles", headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert [t for t in listed["throttles"] if t["client"] == "10.0.0.8"] == []
+    for _ in range(FREE):
+        login(c, "10.0.0.8")  # the supervisor's own name: named, as before
+    listed = sup.get("/api/v1/sign-in/throttles", headers={"Authorization": f"Bearer {token}"}).get_json()
+    names = [t["username"] for t in listed["throttles"] if t["client"] == "10.0.0.8"]
+    assert "sup" in names and typed not in str(listed)  # (and the address's counter over every account, None)
+
+
 def test_the_sign_in_page_says_how_long_to_wait(cfg):
     c = create_app(cfg, ingest=False).test_client()
     for _ in range(FREE):

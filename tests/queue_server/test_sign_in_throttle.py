@@ -254,6 +254,27 @@ def test_a_throttle_start_and_end_are_journaled(api, state, clock):
     assert [(e["client"], e["job_no"], e["reason"]) for e in ended] == [(GUESSER, "101", "signed_in")]
 
 
+def test_what_was_typed_as_a_job_number_that_is_no_account_is_never_written_down(api, state, clock):
+    """A password typed into the job number's box is not an account's job number: it must not reach the journal
+    (published over MQTT to the county) as the actor or the job number, nor the managers' list of throttles."""
+    typed = "Window-2026!"
+    for _ in range(5):
+        assert sign_in(api, typed, "x", peer=GUESSER).status_code == 401
+    assert sign_in(api, typed, "x", peer=GUESSER).status_code == 429  # still throttled, under what was typed
+    rows = state.db.connection().execute("SELECT actor, data FROM journal WHERE action IN "
+                                         "('login_failed', 'sign_in_throttled') ORDER BY seq").fetchall()
+    assert len(rows) == 6 and not [r for r in rows if "Window" in r["actor"] + r["data"]]
+    assert [json.loads(r["data"])["job_no"] for r in rows] == [None] * 6
+    assert journal(state, "sign_in_throttled")[0]["unknown_account"] is True
+    assert {e["reason"] for e in journal(state, "login_failed")} == {"unknown"}
+    assert not [t for t in throttles.active(state.db.connection(), clock.now()) if t["client"] == GUESSER]
+    for _ in range(5):  # an account's own job number is still named, as before
+        sign_in(api, "101", "Wrong-2026", peer=GUESSER)
+    assert journal(state, "login_failed")[-1]["job_no"] == "101"
+    assert journal(state, "sign_in_throttled")[-1]["job_no"] == "101"
+    assert [t["job_no"] for t in throttles.active(state.db.connection(), clock.now()) if t["client"] == GUESSER] == ["101"]
+
+
 def test_a_quiet_day_ends_a_throttle_in_the_housekeeping(api, state, clock):
     for n in range(20):
         sign_in(api, f"7{n:02d}", "Wrong-2026", peer=GUESSER)
