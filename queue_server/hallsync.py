@@ -15,9 +15,14 @@ A release that reads the file into the database differently (the targets of
 2026-12) raises ``FORMAT``; the stored hash carries it, so an unchanged file
 is applied once more after such an upgrade.
 
-Staff passwords are taken from the file only for new accounts or when the
-file's hash for that account changed, so a password changed in the console
-is not reset by an unrelated edit of the file.
+Staff accounts follow their own entry, not the file's hash: a password is
+taken from the file only for a new account or when that account's hash in the
+file changed, and its name and role (and active = 1) only when its name or
+role in the file changed (remembered per account in meta, ``staff_hash:`` and
+``staff_entry:``), so a password, a role or a deactivation set in the console
+is not undone by an unrelated edit of the file. An account the file seeded
+and no longer lists is deactivated and its sessions end; accounts created in
+the console are not the file's and are left alone.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import logging
 from hallq.hallconfig import HallConfig
 from queue_server.auth import devices_changed
 from queue_server.domain import guides, search
-from queue_server.domain.context import SYSTEM, Hall, Tx
+from queue_server.domain.context import ACTIVE_STATES, SYSTEM, Hall, Tx, any_of
 from queue_server.db import Database
 
 log = logging.getLogger("hallq.config")
@@ -109,16 +114,28 @@ def _sync_windows(tx: Tx, cfg: HallConfig) -> None:
         tx.conn.execute("DELETE FROM allocation WHERE window = ?", (number,))
 
 
+def _staff_entry(s) -> str:
+    """The fingerprint of a [[staff]] entry's name and role (its password has ``staff_hash:<job_no>``)."""
+    return _dump([s.name, s.role])
+
+
 def _sync_staff(tx: Tx, cfg: HallConfig) -> None:
     for s in cfg.staff:
-        row = tx.one("SELECT id FROM staff WHERE job_no = ?", (s.job_no,))
-        file_key = f"staff_hash:{s.job_no}"
+        row = tx.one("SELECT id, active FROM staff WHERE job_no = ?", (s.job_no,))
+        file_key, entry_key, entry = f"staff_hash:{s.job_no}", f"staff_entry:{s.job_no}", _staff_entry(s)
         if row is None:
             staff_id = tx.one("INSERT INTO staff (job_no, name, role, password_hash) VALUES (?,?,?,?) RETURNING id",
                               (s.job_no, s.name, s.role, s.password_hash))[0]
         else:
             staff_id = row["id"]
-            tx.conn.execute("UPDATE staff SET name = ?, role = ?, active = 1 WHERE id = ?", (s.name, s.role, staff_id))
+            # name, role and active only when the entry changed (or was never applied: an account the file
+            # takes over, a database from before the fingerprints), so a deactivation or a role set in the
+            # console survives unrelated edits of the file
+            if tx.meta(entry_key) != entry:
+                tx.conn.execute("UPDATE staff SET name = ?, role = ?, active = 1 WHERE id = ?",
+                                (s.name, s.role, staff_id))
+                if not row["active"]:
+                    tx.journal("account_activated", data={"job_no": s.job_no, "source": "config"})
             if tx.meta(file_key) != s.password_hash:
                 tx.conn.execute("UPDATE staff SET password_hash = ? WHERE id = ?", (s.password_hash, staff_id))
         if tx.meta(file_key) != s.password_hash:
@@ -126,7 +143,31 @@ def _sync_staff(tx: Tx, cfg: HallConfig) -> None:
             tx.conn.execute("INSERT INTO staff_accounts (staff_id, password_changed_at) VALUES (?, ?) ON CONFLICT(staff_id) "
                             "DO UPDATE SET password_changed_at = excluded.password_changed_at", (staff_id, tx.at))
         tx.set_meta(file_key, s.password_hash)
-    # staff added in the console are not in the file: leave them alone
+        tx.set_meta(entry_key, entry)
+    _retire_staff(tx, {s.job_no for s in cfg.staff})
+
+
+def _retire_staff(tx: Tx, listed: set[str]) -> None:
+    """Deactivate the accounts the file seeded and no longer lists; staff added in the console are left alone.
+
+    An account was seeded from the file when it has a ``staff_entry:`` (or, from before those,
+    ``staff_hash:``) key in meta. Its sessions end, it leaves the windows it holds with no ticket in
+    hand (as a deactivation in the console does), and its keys go: listed again later, it is a new entry.
+    """
+    seeded = {r[0].split(":", 1)[1] for r in tx.all("SELECT key FROM meta WHERE key GLOB 'staff_entry:*' "
+                                                    "OR key GLOB 'staff_hash:*'")}
+    for job_no in sorted(seeded - listed):
+        row = tx.one("SELECT id, active FROM staff WHERE job_no = ?", (job_no,))
+        if row is not None:
+            tx.conn.execute("DELETE FROM sessions WHERE staff_id = ?", (row["id"],))
+            for w in tx.all("UPDATE windows SET staff_id = NULL, state = 'closed', pause_reason = NULL, updated_at = ? "
+                            "WHERE staff_id = ? AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.window = windows.number "
+                            f"AND {any_of('t.state', ACTIVE_STATES)}) RETURNING number", (tx.at, row["id"])):
+                tx.journal("sign_out", window=w["number"], data={"staff_id": row["id"], "reason": "account_deactivated"})
+            if row["active"]:
+                tx.conn.execute("UPDATE staff SET active = 0 WHERE id = ?", (row["id"],))
+                tx.journal("account_deactivated", data={"job_no": job_no, "source": "config"})
+        tx.conn.execute("DELETE FROM meta WHERE key IN (?, ?)", (f"staff_entry:{job_no}", f"staff_hash:{job_no}"))
 
 
 def _sync_devices(tx: Tx, cfg: HallConfig) -> None:
