@@ -7,6 +7,14 @@ a change, and the consoles' attention bar shows "kiosk-1-printer: 缺纸" to the
 people who can fix it. Only the process that publishes (the MQTT leader)
 listens. A report that does not parse is logged (at most once a minute) and
 dropped; an empty retained message (a device removed) forgets the device.
+
+A report is its publisher's: the ``<owner>`` of ``devices/<owner>/<device>/health``
+is the identity that wrote it (the broker's ACL lets each identity write only
+under its own id), and the server keeps it as the report of (owner, device).
+A report, or an empty message, from one owner never replaces or forgets what
+another owner reported, whatever device it names: ``kiosk-1`` publishing
+``devices/kiosk-1/strip-1/health`` cannot hide the gateway's report of its
+``strip-1`` (schema/026).
 """
 
 from __future__ import annotations
@@ -30,10 +38,10 @@ def health_handler(service, site: str) -> tuple[str, Callable[[str, bytes, bool]
         found = contract.identify(site, topic)
         if found is None or found[0] is not contract.DEVICE_HEALTH:
             return
-        device = found[1]["device"]
-        if not payload:
-            with service.transaction(Actor("device", found[1]["owner"])) as tx:
-                tx.conn.execute("DELETE FROM device_health WHERE device = ?", (device,))
+        owner, device = found[1]["owner"], found[1]["device"]
+        if not payload:  # the owner removed its device: its own report goes, nobody else's
+            with service.transaction(Actor("device", owner)) as tx:
+                attention.forget_health(tx, owner, device)
             return
         try:
             data = contract.decode(contract.DEVICE_HEALTH, payload)
@@ -49,9 +57,9 @@ def health_handler(service, site: str) -> tuple[str, Callable[[str, bytes, bool]
                 log.warning("ignored a health report on %s that names device %r (said at most once a minute)",
                             topic, data["device"])
             return
-        with service.transaction(Actor("device", found[1]["owner"])) as tx:
-            if attention.record_health(tx, data):
-                log.info("device %s (%s): %s", data["device"], data["kind"],
+        with service.transaction(Actor("device", owner)) as tx:
+            if attention.record_health(tx, data, owner):
+                log.info("device %s of %s (%s): %s", data["device"], owner, data["kind"],
                          "ok" if data["ok"] and not data.get("problems") else ", ".join(data.get("problems") or
                                                                                       ["not ok"]))
 

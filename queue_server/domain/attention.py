@@ -13,7 +13,11 @@
   health, retained, on ``hallq/<site>/devices/<publisher>/<id>/health``. The server keeps
   the latest report of each (:func:`record_health`, called from its MQTT
   subscription) and journals a change of state, so "kiosk-1-printer: 缺纸"
-  reaches the people who can load a roll, not only an MQTT log.
+  reaches the people who can load a roll, not only an MQTT log. A report is
+  the report of (owner, device): the owner is the topic's ``<publisher>``,
+  which the broker's ACL lets only that identity write, so a report or an
+  empty retained message (:func:`forget_health`) from one publisher never
+  touches what another reported, whatever device name it gives (schema/026).
 """
 
 from __future__ import annotations
@@ -129,34 +133,61 @@ def open_help_requests(conn: sqlite3.Connection, now: datetime) -> list[dict[str
 
 # -- device health ---------------------------------------------------------------------
 
-def record_health(tx: Tx, payload: dict[str, Any]) -> bool:
-    """Keep the latest health report of a device; journal it when its state changed. True if it changed."""
+def _health_row(tx: Tx, owner: str, device: str) -> sqlite3.Row | None:
+    """``owner``'s row of ``device``, else a row kept from before schema/026 (owner NULL, publisher unknown)."""
+    return tx.one("SELECT owner, ok, problems FROM device_health WHERE device = ? AND (owner = ? OR owner IS NULL) "
+                  "ORDER BY owner IS NULL LIMIT 1", (device, owner))
+
+
+def record_health(tx: Tx, payload: dict[str, Any], owner: str | None = None) -> bool:
+    """Keep the latest health report of ``owner``'s device; journal it when its state changed. True if it changed.
+
+    ``owner``: the publisher, the ``<owner>`` of the topic the report arrived on (default: the transaction's
+    actor, ``device:<owner>``). Only ``owner``'s own row of the device is replaced: another publisher's report
+    naming the same device stays as it was. A row kept from before schema/026 (owner unknown) is replaced by
+    the first report of its device.
+    """
+    owner = tx.actor.id if owner is None else owner
     problems = sorted({str(p) for p in payload.get("problems") or []})
     ok = bool(payload["ok"])
-    old = tx.one("SELECT ok, problems FROM device_health WHERE device = ?", (payload["device"],))
+    device = payload["device"]
+    old = _health_row(tx, owner, device)
+    if old is not None and old["owner"] is None:
+        tx.conn.execute("DELETE FROM device_health WHERE device = ? AND owner IS NULL", (device,))
     tx.conn.execute(
-        "INSERT INTO device_health (device, kind, ok, problems, reported_at, received_at) VALUES (?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT(device) DO UPDATE SET kind = excluded.kind, ok = excluded.ok, problems = excluded.problems, "
-        "reported_at = excluded.reported_at, received_at = excluded.received_at",
-        (payload["device"], payload["kind"], int(ok), json.dumps(problems), payload["at"], tx.at))
+        "INSERT INTO device_health (owner, device, kind, ok, problems, reported_at, received_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT(owner, device) DO UPDATE SET kind = excluded.kind, ok = excluded.ok, "
+        "problems = excluded.problems, reported_at = excluded.reported_at, received_at = excluded.received_at",
+        (owner, device, payload["kind"], int(ok), json.dumps(problems), payload["at"], tx.at))
     changed = old is None and (not ok or problems) or old is not None and (
         bool(old["ok"]) != ok or json.loads(old["problems"]) != problems)
     if changed:
-        tx.journal("device_health", data={"device": payload["device"], "kind": payload["kind"], "ok": ok,
+        tx.journal("device_health", data={"device": device, "kind": payload["kind"], "ok": ok,
                                           "problems": problems})
     return bool(changed)
 
 
+def forget_health(tx: Tx, owner: str, device: str) -> bool:
+    """``owner`` removed its device (an empty retained report): forget ``owner``'s row of it, and only that one.
+
+    Another publisher's row of the same name, and a row kept from before schema/026, stay. True if one was kept.
+    """
+    cur = tx.conn.execute("DELETE FROM device_health WHERE owner = ? AND device = ?", (owner, device))
+    return cur.rowcount > 0
+
+
 def device_health(conn: sqlite3.Connection, only_problems: bool = False) -> list[dict[str, Any]]:
-    rows = conn.execute("SELECT * FROM device_health ORDER BY device").fetchall()
+    """Every (owner, device) report, by device name: two publishers naming one device are two entries."""
+    rows = conn.execute("SELECT * FROM device_health ORDER BY device, owner").fetchall()
     out = []
     for r in rows:
         problems = json.loads(r["problems"])
         if only_problems and r["ok"] and not problems:
             continue
-        out.append({"device": r["device"], "kind": r["kind"], "ok": bool(r["ok"]), "problems": problems,
-                    "problem_texts": problem_texts(problems, r["kind"]), "reported_at": r["reported_at"],
-                    "received_at": r["received_at"]})
+        out.append({"device": r["device"], "owner": r["owner"], "kind": r["kind"], "ok": bool(r["ok"]),
+                    "problems": problems, "problem_texts": problem_texts(problems, r["kind"]),
+                    "reported_at": r["reported_at"], "received_at": r["received_at"]})
     return out
 
 
