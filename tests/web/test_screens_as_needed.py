@@ -237,6 +237,7 @@ def test_the_window_console_asks_in_the_page_says_why_and_keeps_to_its_own(brows
         bar = wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, ".device-problems")
                    if "strip-1" in d.find_element(By.CSS_SELECTOR, ".device-problems").text else None)
         assert "kiosk-1-printer" in bar.text and "kiosk-1-audio" not in bar.text and "strip-2" not in bar.text
+        assert "strip-1 (kiosk-1)" in bar.text  # not kiosk-1's own part: the bar says who reported it (026)
         wait(browser, lambda d: {p["device"] for p in boss.get("/attention")["device_problems"]}
              >= {"kiosk-1-audio", "strip-2"})  # the server has them all: the managers' live hall shows them
         screenshot(browser, "console-own-devices")

@@ -187,10 +187,14 @@
         } catch (e) { flash(e.message, "bad"); }
         if (after) await after();
       } }, t("web.common.i_ll_go"))));
+    // a report is its publisher's (migration 026): a name that is not the publisher's own ("kiosk-1-printer" of
+    // kiosk-1) says who reported it ("strip-1 (gw-1)"), so one device cannot pass for another unseen
+    const reporter = (d) => (d.owner && d.device !== d.owner && !d.device.startsWith(`${d.owner}-`)
+      ? `${d.device} (${d.owner})` : d.device);
     const broken = a.device_problems || [];
     if (broken.length) bars.push(el("div", { class: "alert-bar device-problems", role: "status" },
       el("strong", {}, t("web.common.devices")), " ",
-      broken.flatMap((d, i) => [i ? " · " : "", `${d.device}: `, (d.problem_texts || []).map((p) => pick(p)).join("、")
+      broken.flatMap((d, i) => [i ? " · " : "", `${reporter(d)}: `, (d.problem_texts || []).map((p) => pick(p)).join("、")
         || t("web.common.not_working")])));
     return bars;
   }
