@@ -42,15 +42,16 @@ class BrokerAddress:
     def parse(cls, url: str, username: str = "", password: str = "") -> "BrokerAddress":
         """``mqtt://[user[:pass]@]host[:port]`` or ``mqtts://``; raise ValueError saying what is wrong."""
         parts = urlsplit(url)
+        shown = without_password(url)  # the error is logged and printed: never the password in it
         if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
-            raise ValueError(f"broker URL {url!r} must start with mqtt:// or mqtts://")
+            raise ValueError(f"broker URL {shown!r} must start with mqtt:// or mqtts://")
         if not parts.hostname:
-            raise ValueError(f"broker URL {url!r} has no host")
+            raise ValueError(f"broker URL {shown!r} has no host")
         tls = parts.scheme in ("mqtts", "ssl")
         try:
             port = parts.port or (8883 if tls else 1883)
         except ValueError:
-            raise ValueError(f"broker URL {url!r} has an invalid port") from None
+            raise ValueError(f"broker URL {shown!r} has an invalid port") from None
         return cls(
             host=parts.hostname, port=port, tls=tls,
             username=unquote(parts.username or "") or username,
@@ -59,6 +60,24 @@ class BrokerAddress:
 
     def __str__(self) -> str:  # never print the password
         return f"{'mqtts' if self.tls else 'mqtt'}://{self.username + '@' if self.username else ''}{self.host}:{self.port}"
+
+    def __repr__(self) -> str:  # nor in a repr (a dataclass's own would show it)
+        return f"BrokerAddress({str(self)!r}, password={'***' if self.password else ''!r})"
+
+
+def without_password(url: str) -> str:
+    """``url`` with the password of its ``user:password@`` replaced by ``***``, for logs and messages.
+
+    >>> without_password("mqtt://op:S3cret@10.0.0.5:1883"), without_password("mqtt://10.0.0.5")
+    ('mqtt://op:***@10.0.0.5:1883', 'mqtt://10.0.0.5')
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    auth, at, host = rest.rpartition("@")
+    if not at or ":" not in auth:
+        return url
+    return f"{scheme}://{auth.split(':', 1)[0]}:***@{host}"
 
 
 OFFLINE = encode(STATUS, {"state": "offline"})  # every process's last will

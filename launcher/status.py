@@ -201,6 +201,7 @@ def parse_payload(payload: bytes) -> dict:
 
 def check_hall_parts(report: Report, cfg, data_dir: Path, timeout: float) -> None:
     from hallq.mqtt_auth import SERVER, STATUS_READER, hall_identities
+    from hallq.mqttbase import without_password
 
     retained, why = read_retained(cfg, data_dir, timeout)
     if why is not None:
@@ -209,7 +210,7 @@ def check_hall_parts(report: Report, cfg, data_dir: Path, timeout: float) -> Non
                    "the hall's own broker runs inside hallq serve: start the server" if own else
                    "start the broker (systemctl start mosquitto) and check [mqtt] in hall.toml")
         return
-    report.add("broker", True, f"up at {cfg.mqtt.effective_url}")
+    report.add("broker", True, f"up at {without_password(cfg.mqtt.effective_url)}")
     base = f"hallq/{cfg.site}"
     expected = [i for i in hall_identities(cfg) if i not in (SERVER, STATUS_READER)]
     seen = {t.removeprefix(f"{base}/status/").replace("/", "."): p for t, p in retained.items()
