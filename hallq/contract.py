@@ -212,6 +212,9 @@ DEVICE_HEALTH = Topic(
 
 JOURNAL_DATA_MAX = 4096  # bytes of an entry's data an event carries; more is replaced by {"omitted_bytes": n}
 JOURNAL_PRIVATE_KEYS = frozenset({"client"})  # a caller's network address stays in the hall's own journal
+# a booking's code checks its holder in at a kiosk: it stays in the hall's own journal, not in what goes out
+BOOKING_CODE_ACTIONS = frozenset({"appointment_booked", "appointment_cancelled", "appointment_checked_in",
+                                  "appointment_no_show", "appointment_no_show_undone", "resident_name_viewed"})
 
 JOURNAL = Topic(
     "journal", "hallq/{site}/journal", retained=False, qos=1, publisher="server",
@@ -247,7 +250,8 @@ def journal_event(site: str, entry: dict[str, Any]) -> dict[str, Any]:
     short = isinstance(data, str) and len(data.encode()) <= JOURNAL_DATA_MAX
     if isinstance(data, str):
         data = json.loads(data)
-    data = {k: v for k, v in data.items() if k not in JOURNAL_PRIVATE_KEYS}
+    code_private = entry["action"] in BOOKING_CODE_ACTIONS
+    data = {k: v for k, v in data.items() if k not in JOURNAL_PRIVATE_KEYS and not (code_private and k == "code")}
     if not short:
         size = len(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
         if size > JOURNAL_DATA_MAX:

@@ -190,6 +190,17 @@ def test_an_event_leaves_the_callers_address_in_the_hall_and_big_details_out():
     assert contract.journal_event("dahe-town", e) == e
 
 
+def test_a_booking_s_code_stays_in_the_hall_and_other_codes_go_out():
+    """A booking's code checks its holder in at a kiosk: not for the county's journal pages. A code that is not a
+    booking's (a refusal's error code) goes out as before."""
+    for action in sorted(contract.BOOKING_CODE_ACTIONS):
+        e = contract.journal_event("dahe-town", {**entry(9, action=action), "data": {"code": "K7Q2M9", "date": "x"}})
+        assert e["data"] == {"date": "x"} and contract.journal_event("dahe-town", e) == e
+    refused = contract.journal_event("dahe-town", {**entry(10, action="application_route_refused"),
+                                                  "data": {"tracking_no": "SQ1", "code": "form_changed"}})
+    assert refused["data"] == {"tracking_no": "SQ1", "code": "form_changed"}
+
+
 def test_a_journal_url_that_answers_for_another_hall_stores_nothing():
     from county.catchup import CatchUp
 
