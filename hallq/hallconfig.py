@@ -72,6 +72,10 @@ class Staff:
     role: str
     password_hash: str
 
+# the kinds of device that stand at windows and may be bound to them ([[devices]] windows): the call keypads'
+# gateway and a window's rating tablet; a key bound to a window may act there (queue_server/api admit)
+WINDOW_DEVICE_KINDS = frozenset({"gateway", "tablet"})
+
 
 @dataclass(frozen=True)
 class Device:
@@ -329,6 +333,10 @@ def load_hall(path: str | os.PathLike[str]) -> HallConfig:
         for n in d.get("windows", []):
             if n not in windows:
                 problems.append((label, f"{key}.windows", f"unknown window {n}"))
+        if d.get("windows") and d["kind"] not in WINDOW_DEVICE_KINDS:
+            # bound to a window, a key may act there (call, complete, sign a clerk out): only what stands at one
+            problems.append((label, f"{key}.windows", f"a {d['kind']} acts at no window: windows are for "
+                                                      f"{' and '.join(sorted(WINDOW_DEVICE_KINDS))} only"))
         devices.append(Device(id=d["id"], kind=d["kind"], key_sha256=d["key_sha256"], windows=tuple(d.get("windows", [])),
                               place=d.get("place", "")))
 

@@ -272,3 +272,11 @@ def test_check_config_shows_the_targets_of_a_good_file(hall_copy):
     assert r.returncode == 0, r.stderr
     assert ("dispatch: promises, at most 2 promises in a row before an overdue ticket; targets (min) "
             "green/appointment/ordinary: alpha 8/8/40, beta 10/10/50") in r.stdout
+
+
+def test_only_a_gateway_or_a_tablet_may_be_bound_to_windows(hall_copy):
+    """A key bound to a window may act there (call, complete, sign the clerk out): a kiosk, a board or the county's
+    key given ``windows`` would get those powers, so the file is refused, naming the entry and what is allowed."""
+    edit(hall_copy, 'kind = "kiosk"\nplace = "大厅入口"', 'kind = "kiosk"\nwindows = [1]\nplace = "大厅入口"')
+    msg = problems(hall_copy)
+    assert "devices[id=kiosk-1].windows: a kiosk acts at no window: windows are for gateway and tablet only" in msg
