@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import os
+import re
 import secrets
 import tomllib
 from dataclasses import dataclass
@@ -53,6 +55,10 @@ SERVER = Identity("server", "queue")
 STATUS_READER = Identity("status", "operator")  # hallq status: reads availability and health, writes nothing
 
 
+log = logging.getLogger("hallq.mqtt_auth")
+ID = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")  # a device id, as hall.toml's [[devices]] id (hallq/config_schema.py)
+
+
 def hall_identities(cfg) -> list[Identity]:
     """The server, the hall's MQTT devices, and the parts configured beside hall.toml (sorted, unique)."""
     found = {SERVER, STATUS_READER}
@@ -65,9 +71,17 @@ def hall_identities(cfg) -> list[Identity]:
         path = folder / name
         if path.exists():
             try:
-                found |= {Identity(k, i) for k, i in read(tomllib.loads(path.read_text(encoding="utf-8")))}
-            except (tomllib.TOMLDecodeError, KeyError, TypeError):
-                pass  # that part's own loader reports its file's problems when it starts
+                parts = read(tomllib.loads(path.read_text(encoding="utf-8")))
+            except (tomllib.TOMLDecodeError, KeyError, TypeError, UnicodeDecodeError):
+                continue  # that part's own loader reports its file's problems when it starts
+            for kind, ident in parts:
+                # an id goes into the broker's ACL and password files line by line, and into topic filters: a
+                # newline would add a rule, a + or # would widen one. Only a device id's characters are taken
+                if isinstance(ident, str) and ID.fullmatch(ident):
+                    found.add(Identity(kind, ident))
+                else:
+                    log.warning("%s: %s id %r is not an id (lower-case letters, digits and '-', at most 40): that "
+                                "%s gets no broker account until it is fixed", path, kind, ident, kind)
     return sorted(found, key=lambda i: (i.kind != "server", i.username))
 
 

@@ -186,6 +186,24 @@ def test_a_port_in_use_stops_the_server_with_the_cause_and_the_fix(tmp_path, ser
     assert f"127.0.0.1:{port} is already in use" in str(e.value) and "embedded_listen" in str(e.value)
 
 
+def test_an_id_that_is_not_an_id_gets_no_broker_account_and_writes_no_acl_rule(tmp_path, caplog):
+    """The parts' own files (board.toml …) name their ids; a newline in one would add a line to the ACL file, a
+    + or # would widen a topic filter. Such an id is left out and said so, the others are kept."""
+    import shutil
+
+    for f in ("hall.toml", "services.toml"):
+        shutil.copy(CITY.parent / f, tmp_path / f)
+    (tmp_path / "board.toml").write_text('[[boards]]\nid = "lobby"\n\n[[boards]]\nid = "x\\ntopic readwrite #"\n\n'
+                                         '[[boards]]\nid = "#"\n', encoding="utf-8")
+    (tmp_path / "kiosk.toml").write_text('[kiosk]\nid = 7\n', encoding="utf-8")
+    names = [i.username for i in hall_identities(load_hall(tmp_path / "hall.toml"))]
+    assert "board.lobby" in names and not [n for n in names if n.startswith("board.") and n != "board.lobby"]
+    assert not [n for n in names if n.startswith("kiosk.") and n not in ("kiosk.kiosk-1", "kiosk.kiosk-2")]
+    text = acl("liupanshui", hall_identities(load_hall(tmp_path / "hall.toml")))
+    assert "topic readwrite #" not in text and "devices/#/#" not in text
+    assert "board id 'x\\ntopic readwrite #' is not an id" in caplog.text and "kiosk id 7 is not an id" in caplog.text
+
+
 def test_the_identities_of_the_sample_city_hall_and_their_acl():
     cfg = load_hall(CITY)
     names = [i.username for i in hall_identities(cfg)]
