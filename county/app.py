@@ -122,6 +122,12 @@ def create_app(cfg: CountyConfig, ingest: bool = True) -> Flask:
     def throttled(e: signin.Throttled):
         return refused(Refusal(429, "too_many_attempts", {"retry_after_seconds": e.seconds}))
 
+    @app.errorhandler(signin.Busy)
+    def busy(_e: signin.Busy):
+        resp, status = refused(Refusal(503, "sign_in_busy"))
+        resp.headers["Retry-After"] = "1"
+        return resp, status
+
     @app.before_request
     def storable_text_only():
         """PostgreSQL's text cannot hold a NUL character, nor a lone surrogate (which has no UTF-8): one in the
@@ -194,6 +200,10 @@ def create_app(cfg: CountyConfig, ingest: bool = True) -> Flask:
         Throttled (county/signin.py): an attempt that must wait raises :class:`county.signin.Throttled` before its
         password is checked (the API answers 429 ``too_many_attempts``, the console's page says how long)."""
         client, name = client_of(request), username[:40]
+        with signin.one_at_a_time(conn(), client):
+            return _checked(client, name, password)
+
+    def _checked(client: str, name: str, password: str):
         wait = signin.wait_seconds(conn(), cfg.security, client, name)
         if wait is not None:
             log.info("county sign-in from %s refused: throttled for %d s more", client, wait)

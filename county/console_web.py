@@ -187,6 +187,10 @@ def login_form():
 def login_post():
     try:
         token, _who = _ext()["login"](request.form.get("username", ""), request.form.get("password", ""))
+    except signin.Busy:  # another sign-in from this address is being checked
+        resp = render("county/login.html", 503, throttled=t("error.sign_in_busy"))
+        resp.headers["Retry-After"] = "1"
+        return resp
     except signin.Throttled as e:  # how long to wait, in the hall's own words (errors catalogue)
         seconds = e.seconds
         message = t("error.too_many_attempts.seconds", seconds=seconds) if seconds < 120 else \

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -26,6 +27,25 @@ class Throttled(Exception):
     def __init__(self, seconds: int) -> None:
         super().__init__(f"throttled for {seconds} s")
         self.seconds = seconds
+
+
+class Busy(Exception):
+    """Another sign-in from the same client is being checked (in this process or another): refused at once, before
+    any password is checked (503 ``sign_in_busy``, ``Retry-After: 1``)."""
+
+
+@contextmanager
+def one_at_a_time(conn, client: str):
+    """Hold the client's sign-in lock (a PostgreSQL advisory lock on this connection, so every process of the
+    platform sees it) while an attempt is checked, or raise :class:`Busy`. Without it, attempts sent together all
+    passed the throttle's check before any failure was counted: more guesses than ``sign_in_free_failures``."""
+    key = conn.execute("SELECT hashtextextended(%s, 0) AS key", (f"hallq-county-sign-in:{client}",)).fetchone()["key"]
+    if not conn.execute("SELECT pg_try_advisory_lock(%s) AS taken", (key,)).fetchone()["taken"]:
+        raise Busy()
+    try:
+        yield
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
 
 def audit(conn, actor: str, action: str, site: str | None = None, data: dict[str, Any] | None = None) -> None:

@@ -94,6 +94,30 @@ def test_a_name_that_is_no_account_is_never_written_down(cfg):
     assert "sup" in names and typed not in str(listed)  # (and the address's counter over every account, None)
 
 
+def test_attempts_from_one_client_are_checked_one_at_a_time_across_processes(cfg):
+    """Sent together, attempts from one address all passed the throttle's check before any failure was counted, so
+    a client could try more passwords than the free ones. While one is checked (here: its lock held by another
+    process's connection), another from that address is refused at once, 503 sign_in_busy, counted nowhere."""
+    from county import db as county_db
+    from county import signin
+
+    c = create_app(cfg, ingest=False).test_client()
+    other = county_db.connect(cfg.database_url, autocommit=True)  # another platform process, checking 10.0.0.5
+    try:
+        with signin.one_at_a_time(other, "10.0.0.5"):
+            r = login(c, "10.0.0.5")
+            assert r.status_code == 503 and r.get_json() == {"error": {"status": 503, "code": "sign_in_busy"}}
+            assert r.headers["Retry-After"] == "1"
+            page = c.post("/console/login", data={"username": "sup", "password": "wrong"},
+                          environ_base={"REMOTE_ADDR": "10.0.0.5"})
+            assert page.status_code == 503 and "正在处理其他登录" in page.get_data(as_text=True)
+            assert login(c, "10.0.0.6").status_code == 401  # another address is not held up
+    finally:
+        other.close()
+    assert sql(cfg.database_url, "SELECT failures FROM sign_in_throttles WHERE client = '10.0.0.5'") == []
+    assert login(c, "10.0.0.5").status_code == 401  # released: checked and counted as usual
+
+
 def test_the_sign_in_page_says_how_long_to_wait(cfg):
     c = create_app(cfg, ingest=False).test_client()
     for _ in range(FREE):
