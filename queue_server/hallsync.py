@@ -32,7 +32,7 @@ import logging
 
 from hallq.hallconfig import HallConfig
 from queue_server.auth import devices_changed
-from queue_server.domain import guides, search
+from queue_server.domain import guides, search, throttles
 from queue_server.domain.context import ACTIVE_STATES, SYSTEM, Hall, Tx, any_of
 from queue_server.db import Database
 
@@ -138,6 +138,12 @@ def _sync_staff(tx: Tx, cfg: HallConfig) -> None:
                     tx.journal("account_activated", data={"job_no": s.job_no, "source": "config"})
             if tx.meta(file_key) != s.password_hash:
                 tx.conn.execute("UPDATE staff SET password_hash = ? WHERE id = ?", (s.password_hash, staff_id))
+                if tx.meta(file_key) is not None:
+                    # the file changed this account's password (a lost or leaked one, reset by the administrator):
+                    # as a reset in the console, whoever held a session with the old one is signed out
+                    ended = tx.conn.execute("DELETE FROM sessions WHERE staff_id = ?", (staff_id,)).rowcount
+                    tx.journal("password_reset", data={"job_no": s.job_no, "source": "config", "sessions_ended": ended})
+                    throttles.lift_account(tx, s.job_no, "password_reset")
         if tx.meta(file_key) != s.password_hash:
             # the password's age ([security] password_max_age_days) counts from when the file set it
             tx.conn.execute("INSERT INTO staff_accounts (staff_id, password_changed_at) VALUES (?, ?) ON CONFLICT(staff_id) "

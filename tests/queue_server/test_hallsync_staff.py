@@ -162,3 +162,19 @@ def test_a_database_from_before_the_entries_upgrades_once_as_before(api, state, 
     api.ok("post", "/accounts/101/deactivate", as_="900")
     restart(without("103"), unrelated())
     assert staff(state, "101")["active"] == 0  # from then on, the console's deactivation stays
+
+
+def test_a_password_the_file_changes_signs_out_whoever_held_the_old_one(api, state, restart):
+    """The administrator resets a lost or leaked password by changing the account's hash in the file: as a reset
+    in the console, the sessions made with the old one end (and the account's sign-in throttles with them)."""
+    from argon2 import PasswordHasher
+
+    token = api.login("101")
+    other = api.login("102")
+    restart(unrelated())  # an unrelated edit ends no one's session
+    assert api.get("/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    restart(entry("101", DEMO_PASSWORD_HASH, PasswordHasher().hash(STRONG)))
+    assert api.get("/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert api.get("/auth/me", headers={"Authorization": f"Bearer {other}"}).status_code == 200
+    assert not can_sign_in(api, "101") and can_sign_in(api, "101", STRONG)
+    assert {"job_no": "101", "source": "config", "sessions_ended": 1} in journal(state, "password_reset")
