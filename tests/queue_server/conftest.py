@@ -9,7 +9,17 @@ from __future__ import annotations
 
 import pytest
 
+from hallq.demo import DEMO_PASSWORD_HASH
 from tests.queue_server.journal_actions_scan import JournalActions
+
+
+@pytest.fixture
+def admin(state):
+    """An administrator created in the console (the tiny hall's file has none): job number 999, the demo password."""
+    with state.db.write() as conn:
+        conn.execute("INSERT INTO staff (job_no, name, role, password_hash) VALUES ('999', '管理员', 'admin', ?)",
+                     (DEMO_PASSWORD_HASH,))
+    return "999"
 
 
 @pytest.fixture(autouse=True)

@@ -2,20 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
 
-from hallq.demo import DEMO_PASSWORD_HASH
 
 STRONG = "Window-2026"
-
-
-@pytest.fixture
-def admin(state):
-    """The tiny hall has no administrator: add one (as hall.toml would)."""
-    with state.db.write() as conn:
-        conn.execute("INSERT INTO staff (job_no, name, role, password_hash) VALUES ('999', '管理员', 'admin', ?)",
-                     (DEMO_PASSWORD_HASH,))
-    return "999"
 
 
 def test_a_manager_creates_a_clerk_whose_first_password_must_be_changed(api):

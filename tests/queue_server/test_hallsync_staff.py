@@ -24,15 +24,6 @@ STRONG = "Window-2026"
 
 
 @pytest.fixture
-def admin(state):
-    """An administrator created in the console (the tiny hall's file has none)."""
-    with state.db.write() as conn:
-        conn.execute("INSERT INTO staff (job_no, name, role, password_hash) VALUES ('999', '管理员', 'admin', ?)",
-                     (DEMO_PASSWORD_HASH,))
-    return "999"
-
-
-@pytest.fixture
 def restart(state, tmp_path):
     """Apply an edited copy of the tiny hall's file, as the next start after the edit does."""
     count = iter(range(100))

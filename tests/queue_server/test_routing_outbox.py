@@ -102,12 +102,16 @@ def _journaled(service, action: str, tracking_no: str) -> int:
                             (action, tracking_no)).fetchone()[0]
 
 
-def test_only_the_process_holding_the_lock_forwards_and_another_takes_over_when_it_ends(service, state, platform):
+def _two_processes(service, state, platform, refresh_seconds: float) -> tuple[Outbox, Outbox]:
+    """The routed item stored, and two outboxes on one data directory (as two server processes), neither started."""
     service.routing.store_items([{"item": ITEM, "target": TOWN, "definition": DEFINITION, "target_name": {}}])
     link = PlatformLink(url=platform.url, key="village-key")
-    settings = RoutingSettings(refresh_seconds=0.2)
-    first = Outbox(service, link, settings, state.data_dir)
-    second = Outbox(service, link, settings, state.data_dir)
+    settings = RoutingSettings(refresh_seconds=refresh_seconds)
+    return Outbox(service, link, settings, state.data_dir), Outbox(service, link, settings, state.data_dir)
+
+
+def test_only_the_process_holding_the_lock_forwards_and_another_takes_over_when_it_ends(service, state, platform):
+    first, second = _two_processes(service, state, platform, 0.2)
     first.start()
     try:
         wait_until(lambda: first.lead.held and first.rounds > 0, timeout=10)
@@ -133,11 +137,7 @@ def test_only_the_process_holding_the_lock_forwards_and_another_takes_over_when_
 def test_an_application_queued_in_another_process_is_forwarded_at_once_not_at_the_next_round(service, state, platform):
     """The process that took the application (its API called ``wake()``) does not hold ``routing.lock``: it rings the
     holder's doorbell. With rounds an hour apart, only that ring can explain a prompt forwarding."""
-    service.routing.store_items([{"item": ITEM, "target": TOWN, "definition": DEFINITION, "target_name": {}}])
-    link = PlatformLink(url=platform.url, key="village-key")
-    settings = RoutingSettings(refresh_seconds=3600)
-    holder = Outbox(service, link, settings, state.data_dir)
-    other = Outbox(service, link, settings, state.data_dir)
+    holder, other = _two_processes(service, state, platform, 3600)
     holder.start()
     try:
         wait_until(lambda: holder.lead.held and holder.rounds == 1, timeout=10)  # its first round, then an hour

@@ -290,14 +290,6 @@ def test_a_quiet_day_ends_a_throttle_in_the_housekeeping(api, state, clock):
     assert state.db.connection().execute("SELECT COUNT(*) FROM sign_in_throttles").fetchone()[0] == 0
 
 
-@pytest.fixture
-def admin(state):
-    with state.db.write() as conn:
-        conn.execute("INSERT INTO staff (job_no, name, role, password_hash) VALUES ('999', '管理员', 'admin', ?)",
-                     (DEMO_PASSWORD_HASH,))
-    return "999"
-
-
 def test_managers_see_throttles_and_lift_a_clerks_administrators_any(api, state, admin):
     for _ in range(5):
         sign_in(api, "101", "Wrong-2026", peer=GUESSER)
