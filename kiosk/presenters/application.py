@@ -22,7 +22,7 @@ from hallq.client import ApiError
 from hallq.i18n import Msg, pick
 from kiosk import receipts
 from kiosk.presenters.base import ItemFlow, Option, Section, View
-from kiosk.presenters.forms import PERSON_FIELDS, FormState
+from kiosk.presenters.forms import PERSON_FIELDS, FormState, masked
 from kiosk.presenters.guide import package_sections
 from kiosk.presenters.identity import identity_today
 from kiosk.texts import promised_words
@@ -109,8 +109,8 @@ class SubmitApplication(ItemFlow):
 
     def on_card(self, card) -> None:
         if self.step == "applicant":
-            self.applicant.set("name", card.name, self.s.lang)
-            self.applicant.set("id_number", card.id_number, self.s.lang, identity_today(self))
+            self.applicant.from_card("name", card.name, self.s.lang)   # sent whole, shown masked
+            self.applicant.from_card("id_number", card.id_number, self.s.lang, identity_today(self))
 
     def on_card_error(self, code: str) -> None:
         if self.step == "applicant":
@@ -332,6 +332,8 @@ class SubmitApplication(ItemFlow):
 
 
 def _shown(f) -> str:
+    """A form's answer on the confirm screen: an option's words; an ID number, a person's name (the baby's, the
+    mother's...) or a phone masked as the applicant's are (docs/privacy.md)."""
     if f.kind == "select":
         return next((o.label for o in f.options if o.key == f.value), f.value)
-    return f.value
+    return masked(f.kind, f.value)

@@ -87,9 +87,9 @@ class BookAppointment(ItemFlow):
 
     def on_card(self, card) -> None:
         if self.step == "person":
-            lang, today = self.s.lang, identity_today(self)
-            self.person.set("name", card.name, lang, today)
-            self.person.set("id_number", card.id_number, lang, today)
+            lang, today = self.s.lang, identity_today(self)   # sent whole, shown masked (FormState.from_card)
+            self.person.from_card("name", card.name, lang, today)
+            self.person.from_card("id_number", card.id_number, lang, today)
 
     def on_card_error(self, code: str) -> None:
         if self.step == "person":
@@ -102,7 +102,7 @@ class BookAppointment(ItemFlow):
     def on_submit(self, values: dict[str, Any] | None = None) -> None:
         if self.step == "person":
             for key, value in (values or {}).items():
-                self.person.values[key] = str(value)
+                self.person.typed(key, value)
             if self.person.check_all(self.s.lang, identity_today(self)):
                 self.step = "confirm"
 

@@ -61,6 +61,7 @@ class Field:
     hint: str = ""
     max_len: int | None = None
     pattern: str = ""           # the form's own regular expression, if any (hall.toml ``pattern``)
+    from_card: bool = False     # read from the ID card: ``value`` is its mask (the full value never reaches a screen)
 
     @property
     def digits_only(self) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 
 from hallq import i18n
 from hallq.i18n import Msg, pick
+from hallq.privacy import mask_id_number, mask_name, mask_phone
 from kiosk.presenters.base import Field, Option
 from kiosk.validation import check_form_field
 
@@ -75,25 +76,63 @@ def day_label(iso_day: str, lang: str) -> str:
     return format_date(day, pattern, locale=BABEL_LOCALES.get(lang, lang.replace("-", "_")))
 
 
+def masked(kind: str, value: str) -> str:
+    """A value as a screen shows it back (docs/privacy.md): an ID number, a person's name or a phone masked with
+    hallq.privacy's masks (``520201********1007``, ``王*明``, ``138****5678``), anything else as it is."""
+    if not value:
+        return value
+    if kind == "id_number":
+        return mask_id_number(value)
+    if kind in ("name", "person_name"):
+        return mask_name(value)
+    if kind == "phone":
+        return mask_phone(value)
+    return value
+
+
 class FormState:
-    """Values and errors of a list of fields; nothing typed is ever dropped."""
+    """Values and errors of a list of fields; nothing typed is ever dropped.
+
+    Values read from the ID card (:meth:`from_card`) are kept and sent whole like typed ones, but a screen only
+    ever gets their masks (:meth:`fields`); typing into such a field replaces the card's value.
+    """
 
     def __init__(self, specs: list[dict[str, Any]]) -> None:
         self.specs = specs
         self.values: dict[str, str] = {s["key"]: "" for s in specs}
         self.errors: dict[str, str] = {}
         self.clean: dict[str, Any] = {}
+        self.card_keys: set[str] = set()     # the fields whose value was read from the ID card
 
     def spec(self, key: str) -> dict[str, Any] | None:
         return next((s for s in self.specs if s["key"] == key), None)
 
     def set(self, key: str, value: Any, lang: str, today: date | None = None, strict: bool = False) -> bool:
-        """Keep ``value`` and check it; True when it is fine.
+        """Keep ``value`` (typed: it replaces a value read from the card) and check it; True when it is fine.
 
         An empty field is only an error when ``strict`` (on "next"): a resident
         filling the form from the top must not see "required" under fields
         they have not reached yet.
         """
+        self.card_keys.discard(key)
+        return self._keep(key, value, lang, today, strict)
+
+    def from_card(self, key: str, value: Any, lang: str, today: date | None = None) -> bool:
+        """Keep and check a value read from the ID card: sent whole, shown masked."""
+        ok = self._keep(key, value, lang, today)
+        if self.values.get(key):
+            self.card_keys.add(key)
+        return ok
+
+    def typed(self, key: str, value: Any) -> None:
+        """Keep a value sent with the form, unchecked (:meth:`check_all` checks it); a changed one is typed."""
+        if key in self.values:
+            text = "" if value is None else str(value)
+            if text != self.values[key]:
+                self.card_keys.discard(key)
+            self.values[key] = text
+
+    def _keep(self, key: str, value: Any, lang: str, today: date | None = None, strict: bool = False) -> bool:
         spec = self.spec(key)
         if spec is None:
             return False
@@ -113,19 +152,23 @@ class FormState:
 
     def check_all(self, lang: str, today: date | None = None) -> bool:
         for spec in self.specs:
-            self.set(spec["key"], self.values.get(spec["key"], ""), lang, today, strict=True)
+            self._keep(spec["key"], self.values.get(spec["key"], ""), lang, today, strict=True)
         return not self.errors
 
     def fields(self, lang: str) -> list[Field]:
+        """The fields as a screen draws them: a value read from the ID card as its mask (``from_card``)."""
         out = []
         for s in self.specs:
             options = [Option(o["value"], pick(o["label"], lang), selected=o["value"] == self.values.get(s["key"]))
                        for o in s.get("options", [])]
             kind = s.get("type", "text")
             kind = "name" if kind == "person_name" else kind  # typed and checked as the applicant's name is
+            value = self.values.get(s["key"], "")
+            card = s["key"] in self.card_keys and bool(value)
             out.append(Field(s["key"], pick(s.get("label"), lang) or s["key"], kind,
-                             self.values.get(s["key"], ""), self.errors.get(s["key"], ""), bool(s.get("required")),
-                             options, max_len=s.get("max_len"), pattern=s.get("pattern", "")))
+                             masked(kind, value) if card else value, self.errors.get(s["key"], ""),
+                             bool(s.get("required")), options, max_len=s.get("max_len"), pattern=s.get("pattern", ""),
+                             from_card=card))
         return out
 
     def server_errors(self, problems: dict[str, str]) -> None:

@@ -54,6 +54,7 @@ class IdentityInput:
         if "id" not in self.accepts:
             return False
         self.id_number, self.name, self.error = card.id_number, card.name, ""
+        self.typed["type_id"] = ""      # the card replaces a number typed before it
         return True
 
     def on_card_error(self, code: str) -> None:
@@ -100,10 +101,10 @@ class IdentityInput:
         return False
 
     def server_error(self, field: str, message: str) -> None:
-        """The server refused the number: back to typing it, with the server's sentence, input kept."""
+        """The server refused the number: back to typing it, with the server's sentence, what was typed kept. A
+        number read from the card is not put in the box: the box shows what it holds in full, and only what the
+        resident types may be shown so (docs/privacy.md); they type their number afresh."""
         self.mode = "type_phone" if field == "phone" else "type_id"
-        if self.id_number and not self.typed["type_id"]:
-            self.typed["type_id"] = self.id_number
         self.error = message
         self.clear_result()
 

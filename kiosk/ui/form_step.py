@@ -7,6 +7,7 @@ serve the entry step's keypad too (kiosk.ui.screens).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from kivy.animation import Animation
@@ -49,6 +50,10 @@ class FormStep(BoxLayout):
     What is typed on the keyboard stays here until 确定 sends it (``send_field``); a value left in an
     editor that was closed by opening another field is kept in ``pending`` and sent before anything
     else the form sends, so nothing typed is lost.
+
+    A value read from the ID card (``Field.from_card``) comes as its mask and is drawn so, with a line saying it
+    was read from the card. It is not edited: a tap on its box opens the keyboard or keypad empty, to type the
+    value afresh, and the card's value stays until what was typed is sent (``card_shown``: the masks by key).
     """
 
     wide_editor = BooleanProperty(False)
@@ -66,12 +71,17 @@ class FormStep(BoxLayout):
         self.ids.hint.text = view.result.get("hint", "") or view.result.get("item", "")
         self.inputs: dict[str, KTextInput] = {}
         self.buttons: dict[str, KButton] = {}
-        self.fields = {f.key: f for f in view.fields}
+        self.fields = {}
+        self.card_shown: dict[str, str] = {}
         self.pending: dict[str, str] = {}
         self.keyboard: TextKeyboard | None = None
         self.keyboard_field = None
         grid = self.ids.fields
         for f in view.fields:
+            if f.from_card:            # its mask is shown; typing starts from an empty box
+                self.card_shown[f.key] = grouped(f.value, f.kind) if f.kind in NUMBER_KINDS else f.value
+                f = replace(f, value="")
+            self.fields[f.key] = f
             row = BoxLayout(orientation="vertical", size_hint_y=None, spacing=dp(6))
             row.field_key = f.key      # the layout check and the tests find a field's row by its key
             label = KLabel(text=f.label + ("  *" + tr("field.required", lang) if f.required else ""), bold=True)
@@ -88,8 +98,8 @@ class FormStep(BoxLayout):
                     opts.add_widget(b)
                 row.add_widget(opts)
             elif f.kind in NUMBER_KINDS:
-                b = KButton(text=grouped(f.value, f.kind) or " ", key=f.key, role="normal", halign="left",
-                            size_role="title_sp")
+                b = KButton(text=self.card_shown.get(f.key) or grouped(f.value, f.kind) or " ", key=f.key,
+                            role="normal", halign="left", size_role="title_sp")
                 b.bind(on_release=lambda btn, f=f: self.edit(f))
                 row.add_widget(b)
             elif self.onscreen:
@@ -98,12 +108,18 @@ class FormStep(BoxLayout):
                 self._show_text(f.key, f.value)
                 b.bind(on_release=lambda btn, f=f: self.edit_text(f))
                 row.add_widget(b)
+            elif f.key in self.card_shown:      # a real keyboard: a text input once the resident retypes it
+                b = KButton(text=self.card_shown[f.key], key=f.key, role="normal", halign="left", size_role="action_sp")
+                b.bind(on_release=lambda btn, f=f, row=row: self._retype(f, row, btn))
+                row.add_widget(b)
             else:
                 ti = KTextInput(text=f.value, field_key=f.key, multiline=f.kind == "textarea", size_hint_y=None,
                                 height=dp(app.th["target_dp"]) * (2 if f.kind == "textarea" else 1),
                                 hint_text=f.hint or "")
                 self.inputs[f.key] = ti
                 row.add_widget(ti)
+            if f.key in self.card_shown:
+                row.add_widget(KLabel(text=tr("field.from_card", lang), tone="muted", size_role="small_sp"))
             if f.hint and (f.kind not in ("text", "textarea") or self.onscreen):
                 row.add_widget(KLabel(text=f.hint, tone="muted", size_role="small_sp"))
             if f.error:
@@ -139,16 +155,30 @@ class FormStep(BoxLayout):
         if b is None:
             return
         editing = self.keyboard is not None and self.keyboard_field is not None and self.keyboard_field.key == key
+        card = self.card_shown.get(key, "")     # nothing typed over the card's value: its mask
         b.role = "selected" if editing else "normal"
         b.on_role()
-        b.text = (value + "▏") if editing else (value or tr("kb.tap_to_type", self.screen.app.session.lang))
-        if not value and not editing:
+        b.text = (value + "▏") if editing else (value or card or tr("kb.tap_to_type", self.screen.app.session.lang))
+        if not value and not card and not editing:
             b.fg = "muted"
+
+    def _retype(self, f, row, button) -> None:
+        """A real keyboard (text_input = "system"): the mask of a value read from the card gives way to an empty
+        text input; what is typed there replaces the card's value, nothing typed leaves it."""
+        app = self.screen.app
+        index = row.children.index(button)
+        row.remove_widget(button)
+        ti = KTextInput(text="", field_key=f.key, multiline=False, size_hint_y=None, height=dp(app.th["target_dp"]),
+                        hint_text=f.hint or "")
+        self.inputs[f.key] = ti
+        row.add_widget(ti, index=index)
+        ti.focus = True
 
     def flush(self) -> None:
         """Send what was typed and not sent yet (before anything that re-draws the form)."""
         for k, ti in self.inputs.items():
-            self.screen.send("field", (k, ti.text))
+            if ti.text or k not in self.card_shown:     # an empty retyped box leaves the card's value
+                self.screen.send("field", (k, ti.text))
         self._close_keyboard()
         for k, v in list(self.pending.items()):
             self.screen.send("field", (k, v))
@@ -387,13 +417,17 @@ class FormStep(BoxLayout):
         """What must survive the form being drawn again (a card read, a retry): the open keyboard, pending values."""
         if self.keyboard is None and not self.pending:
             return None
-        return {"pending": dict(self.pending), "values": {k: f.value for k, f in self.fields.items()},
+        return {"pending": dict(self.pending), "values": {k: self._shown(k) for k in self.fields},
                 "keyboard": (self.keyboard_field.key, self.keyboard.composer) if self.keyboard is not None else None}
+
+    def _shown(self, key: str) -> tuple[str, str | None]:
+        """A field's value as the presenter last gave it: typed, or the mask of the card's."""
+        return self.fields[key].value, self.card_shown.get(key)
 
     def restore(self, carried: dict) -> None:
         """Only for fields the presenter did not change meanwhile (a card read fills the name: the card wins)."""
         def same(k: str) -> bool:
-            return k in self.fields and k in self.buttons and self.fields[k].value == carried["values"].get(k)
+            return k in self.fields and k in self.buttons and self._shown(k) == carried["values"].get(k)
         for k, v in carried.get("pending", {}).items():
             if same(k):
                 self.pending[k] = v
