@@ -17,7 +17,6 @@ import json
 import sys
 import tempfile
 import time
-import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,7 +31,6 @@ from kiosk.ui.setup import prepare  # noqa: E402
 prepare((1080, 1920) if layout == "portrait" else (1920, 1080), fullscreen=False, headless=True,
         kivy_home=tempfile.mkdtemp())
 
-from kivy.clock import Clock  # noqa: E402
 from kivy.uix.label import Label  # noqa: E402
 from kivy.uix.textinput import TextInput  # noqa: E402
 
@@ -43,6 +41,7 @@ from kiosk.ui.form_step import FormStep  # noqa: E402
 from kiosk.ui.touch import tap  # noqa: E402
 from kiosk.ui.widgets import KButton, Keypad  # noqa: E402
 from tests.kiosk import screen_checks  # noqa: E402
+from tests.kiosk.plan_runner import run_plan  # noqa: E402
 from tests.kiosk.conftest import make_session  # noqa: E402
 from tests.kiosk.test_card_privacy import BOOKABLE, NEWBORN, NEWBORN_VALUES, PHONE, RETYPED_ID  # noqa: E402
 
@@ -209,42 +208,20 @@ else:
         ("retype-id-typed", type_id),
     ]
 
-shots = 0
-
-
-def run() -> None:
-    global shots
-    if not PLAN:
-        (out_dir / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), "utf-8")
-        app.stop()
-        return
-    name, action = PLAN.pop(0)
+def capture(entry: dict) -> None:
+    entry["texts"] = drawn()
     try:
-        action()
-    except Exception as e:  # reported with its cause; the steps after it would only fail the same way
-        report["errors"].append(f"{name or action}: {e.__class__.__name__}: {e}\n{traceback.format_exc()}")
-        PLAN.clear()
-    if name is None:
-        Clock.schedule_once(lambda dt: Clock.schedule_once(lambda dt: run(), 0), 0)
-        return
-    entry: dict = {"name": name}
-    report["steps"].append(entry)
-    index = shots
-    shots += 1
-
-    def capture(dt) -> None:
-        path = out_dir / f"kiosk-privacy-{layout}-{mode}-{text_input}-{index:02d}-{name}.png"
-        app.root.export_to_png(str(path))
-        entry["png"] = str(path)
-        entry["texts"] = drawn()
-        try:
-            entry.update(state())
-        except Exception as e:
-            entry.setdefault("error", f"{e.__class__.__name__}: {e}")
-        entry["problems"] = screen_checks.measure(app.root, elderly=mode == "elderly")
-        Clock.schedule_once(lambda dt: run(), 0)
-    Clock.schedule_once(lambda dt: Clock.schedule_once(capture, 0.05), 0)
+        entry.update(state())
+    except Exception as e:
+        entry.setdefault("error", f"{e.__class__.__name__}: {e}")
+    entry["problems"] = screen_checks.measure(app.root, elderly=mode == "elderly")
 
 
-app.on_start = lambda: Clock.schedule_once(lambda dt: run(), 0)
+def finish() -> None:
+    (out_dir / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), "utf-8")
+
+
+run_plan(app, PLAN, report["steps"], report["errors"],
+         lambda index, name: out_dir / f"kiosk-privacy-{layout}-{mode}-{text_input}-{index:02d}-{name}.png",
+         capture, finish)
 app.run()

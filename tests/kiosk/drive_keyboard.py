@@ -25,7 +25,6 @@ import statistics
 import sys
 import tempfile
 import time
-import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,13 +40,13 @@ from kiosk.ui.setup import prepare  # noqa: E402
 prepare((1080, 1920) if layout == "portrait" else (1920, 1080), fullscreen=False, headless=True,
         kivy_home=tempfile.mkdtemp())
 
-from kivy.clock import Clock  # noqa: E402
 from kivy.core.window import Window  # noqa: E402
 
 from kiosk.ui.app import KioskApp  # noqa: E402
 from kiosk.ui.form_step import FormStep  # noqa: E402
 from kiosk.ui.touch import tap  # noqa: E402  (a finger on the screen: the autopilot's too)
 from tests.kiosk import screen_checks  # noqa: E402
+from tests.kiosk.plan_runner import run_plan  # noqa: E402
 from tests.kiosk.conftest import make_session  # noqa: E402
 
 ITEM = "520201-RS-GG-0001"
@@ -213,46 +212,25 @@ if text_input == "system":
     ]
 
 
-shots = 0
 errors: list[str] = []
 
 
-def run() -> None:
-    global shots
-    if not PLAN:
-        report["window"] = list(Window.size)
-        report["errors"] = errors
-        report["tap_ms"] = {"median": round(statistics.median(tap_ms), 1), "max": round(max(tap_ms), 1),
-                            "n": len(tap_ms)} if tap_ms else {}
-        (out_dir / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), "utf-8")
-        app.stop()
-        return
-    name, action = PLAN.pop(0)
+def capture(entry: dict) -> None:
     try:
-        action()
-    except Exception as e:  # reported with its cause; the steps after it would only fail the same way
-        errors.append(f"{name or action}: {e.__class__.__name__}: {e}\n{traceback.format_exc()}")
-        PLAN.clear()
-    if name is None:
-        Clock.schedule_once(lambda dt: Clock.schedule_once(lambda dt: run(), 0), 0)
-        return
-    entry: dict = {"name": name}
-    report["steps"].append(entry)
-    index = shots
-    shots += 1
-
-    def capture(dt) -> None:
-        path = out_dir / f"keyboard-{layout}-{mode}-{lang}-{index:02d}-{name}.png"
-        app.root.export_to_png(str(path))
-        entry["png"] = str(path)
-        try:
-            entry.update(state())
-        except Exception as e:
-            entry.setdefault("error", f"{e.__class__.__name__}: {e}")
-        entry["problems"] = screen_checks.measure(app.root, elderly=mode == "elderly", overlaps=True)
-        Clock.schedule_once(lambda dt: run(), 0)
-    Clock.schedule_once(lambda dt: Clock.schedule_once(capture, 0.05), 0)
+        entry.update(state())
+    except Exception as e:
+        entry.setdefault("error", f"{e.__class__.__name__}: {e}")
+    entry["problems"] = screen_checks.measure(app.root, elderly=mode == "elderly", overlaps=True)
 
 
-app.on_start = lambda: Clock.schedule_once(lambda dt: run(), 0)
+def finish() -> None:
+    report["window"] = list(Window.size)
+    report["errors"] = errors
+    report["tap_ms"] = {"median": round(statistics.median(tap_ms), 1), "max": round(max(tap_ms), 1),
+                        "n": len(tap_ms)} if tap_ms else {}
+    (out_dir / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), "utf-8")
+
+
+run_plan(app, PLAN, report["steps"], errors,
+         lambda index, name: out_dir / f"keyboard-{layout}-{mode}-{lang}-{index:02d}-{name}.png", capture, finish)
 app.run()
