@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,6 +41,8 @@ from kiosk.ui.touch import tap  # noqa: E402
 from kiosk.ui.widgets import KButton, Keypad  # noqa: E402
 from tests.kiosk import screen_checks  # noqa: E402
 from tests.kiosk.plan_runner import run_plan  # noqa: E402
+from tests.kiosk.plan_runner import pump as plan_pump  # noqa: E402
+from tests.kiosk.plan_runner import until as plan_until  # noqa: E402
 from tests.kiosk.conftest import make_session  # noqa: E402
 from tests.kiosk.test_card_privacy import BOOKABLE, NEWBORN, NEWBORN_VALUES, PHONE, RETYPED_ID  # noqa: E402
 
@@ -80,10 +81,7 @@ def go(flow: str, event: str, arg=None) -> None:
 
 def pump() -> None:
     """What the worker thread does, here in order on the main thread: every queued event, then draw."""
-    while not app._events.empty():
-        name, view = app.process(*app._events.get_nowait())
-        if name is not None:
-            app.show(name, view)
+    plan_pump(app)
 
 
 def form() -> FormStep:
@@ -127,16 +125,7 @@ def state() -> dict:
 
 def until(condition, what: str, timeout: float = 10.0):
     """A step that lets frames pass until ``condition()`` holds."""
-    deadline: list[float] = []
-
-    def check():
-        deadline[:] = deadline or [time.monotonic() + timeout]
-        if condition():
-            return
-        if time.monotonic() > deadline[0]:
-            raise AssertionError(f"waited {timeout:.0f} s for {what}")
-        PLAN.insert(0, (None, check))
-    return check
+    return plan_until(PLAN, condition, what, timeout)
 
 
 def touch(key: str):

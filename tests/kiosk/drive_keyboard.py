@@ -47,6 +47,8 @@ from kiosk.ui.form_step import FormStep  # noqa: E402
 from kiosk.ui.touch import tap  # noqa: E402  (a finger on the screen: the autopilot's too)
 from tests.kiosk import screen_checks  # noqa: E402
 from tests.kiosk.plan_runner import run_plan  # noqa: E402
+from tests.kiosk.plan_runner import pump as plan_pump  # noqa: E402
+from tests.kiosk.plan_runner import until as plan_until  # noqa: E402
 from tests.kiosk.conftest import make_session  # noqa: E402
 
 ITEM = "520201-RS-GG-0001"
@@ -60,10 +62,7 @@ report: dict = {"layout": layout, "mode": mode, "lang": lang, "steps": [], "wind
 
 def pump() -> None:
     """What the worker thread does, here in order on the main thread: every queued event, then draw."""
-    while not app._events.empty():
-        name, view = app.process(*app._events.get_nowait())
-        if name is not None:
-            app.show(name, view)
+    plan_pump(app)
 
 
 def form() -> FormStep:
@@ -95,16 +94,7 @@ def where(widget) -> str:
 
 def until(condition, what: str, timeout: float = 10.0, explain=lambda: ""):
     """A step that lets frames pass until ``condition()`` holds (an event, not a fixed wait)."""
-    deadline: list[float] = []
-
-    def check():
-        deadline[:] = deadline or [time.monotonic() + timeout]
-        if condition():
-            return
-        if time.monotonic() > deadline[0]:
-            raise AssertionError(f"waited {timeout:.0f} s for {what} ({explain()})")
-        PLAN.insert(0, (None, check))
-    return check
+    return plan_until(PLAN, condition, what, timeout, explain)
 
 
 def keyboard():

@@ -7,6 +7,7 @@ its cause in ``errors``. Actions may put steps at the front of the same list (a 
 
 from __future__ import annotations
 
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -48,3 +49,28 @@ def run_plan(app, plan: list, steps: list[dict], errors: list[str], png: Callabl
         Clock.schedule_once(lambda dt: Clock.schedule_once(shoot, 0.05), 0)
 
     app.on_start = lambda: Clock.schedule_once(lambda dt: run(), 0)
+
+
+def until(plan: list, condition: Callable[[], bool], what: str, timeout: float = 10.0,
+          explain: Callable[[], str] = lambda: ""):
+    """A step of ``plan`` that lets frames pass until ``condition()`` holds (an event, not a fixed wait): it puts
+    itself back at the front of the plan until then, and fails after ``timeout`` seconds saying what it waited for
+    (and ``explain()``)."""
+    deadline: list[float] = []
+
+    def check():
+        deadline[:] = deadline or [time.monotonic() + timeout]
+        if condition():
+            return
+        if time.monotonic() > deadline[0]:
+            raise AssertionError(f"waited {timeout:.0f} s for {what}" + (f" ({explain()})" if explain() else ""))
+        plan.insert(0, (None, check))
+    return check
+
+
+def pump(app) -> None:
+    """What the kiosk's worker thread does, here in order on the main thread: every queued event, then draw."""
+    while not app._events.empty():
+        name, view = app.process(*app._events.get_nowait())
+        if name is not None:
+            app.show(name, view)
