@@ -159,8 +159,45 @@ def mask_phone(value: str) -> str:
     return "*" * len(v)
 
 
-_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
-_MOBILE_IN_TEXT = re.compile(r"(?<!\d)(1[3-9]\d)[- ]?(\d{4})[- ]?(\d{4})(?!\d)")
+# Free text writes numbers as people type them: in one run or in groups (520201 19850615 1007,
+# 138-1234-5678), in ASCII or full-width digits (１３８…), a mobile after the country code (+86, 0086, 86).
+_DIGIT = "[0-9\uff10-\uff19]"
+_SEP = "[ \\-\u3000\uff0d\u2010-\u2015]"  # a space, a hyphen, the ideographic space, a full-width hyphen, a dash
+_WORD = "[0-9A-Za-z\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]"  # a digit or a letter, ASCII or full-width
+# every place an ID number could start (a lookahead, so that candidates may overlap: _ids picks among them)
+_ID_IN_TEXT = re.compile(rf"(?<!{_WORD})(?=({_DIGIT}(?:{_SEP}?{_DIGIT}){{16}}{_SEP}?[0-9\uff10-\uff19XxＸｘ]"
+                         rf"|{_DIGIT}(?:{_SEP}?{_DIGIT}){{14}})(?!{_WORD}))")
+# a mobile: not inside a longer number (but "Tel13812345678" is one), after a country code or not
+_MOBILE_IN_TEXT = re.compile(rf"(?<!{_DIGIT})(?P<cc>(?:[+＋]|00)?86[)）]?{_SEP}?)?"
+                             rf"(?P<number>[1１][3-9３-９]{_DIGIT}{_SEP}?{_DIGIT}{{4}}{_SEP}?{_DIGIT}{{4}})(?!{_DIGIT})")
+_ASCII = str.maketrans("０１２３４５６７８９Ｘｘ", "0123456789XX")
+
+
+def _plain_digits(written: str) -> str:
+    return re.sub(_SEP, "", written).translate(_ASCII).upper()
+
+
+def _plausible_id(digits: str) -> bool:
+    """An ID number written in groups is masked when it looks like one: a province that exists and a birth date
+    that does (so that a list of amounts, dates or other numbers is left alone)."""
+    born = digits[6:14] if len(digits) == 18 else "19" + digits[6:12]
+    try:
+        return int(digits[:2]) in PROVINCES and 1880 <= date(int(born[:4]), int(born[4:6]), int(born[6:])).year
+    except ValueError:
+        return False
+
+
+def _ids(text: str) -> list[tuple[int, int, str]]:
+    """The ID numbers quoted in ``text``: (start, end, the number in ASCII). A run of 18 or 15 digits with nothing
+    between them always counts (a mistyped number is still someone's); one written in groups when plausible."""
+    found: list[tuple[int, int, str]] = []
+    for m in _ID_IN_TEXT.finditer(text):
+        written = m.group(1)
+        if found and m.start() < found[-1][1]:
+            continue  # a place inside the number just found
+        if re.search(_SEP, written) is None or _plausible_id(_plain_digits(written)):
+            found.append((m.start(), m.start() + len(written), _plain_digits(written)))
+    return found
 
 
 def scrub_text(text: str) -> str:
@@ -169,11 +206,26 @@ def scrub_text(text: str) -> str:
     A rating comment ("…我的身份证号520201198506151007也被念出来了") is shown on consoles and
     exported: what it quotes must not be the full number. 18- and 15-digit runs are masked as
     ID numbers (``520201********1007``), mainland mobiles as ``136****1111``; the rest is kept.
+    Numbers are found as people write them: in groups, in full-width digits, a mobile after +86:
+
+    >>> scrub_text("身份证520201 19850615 1007，也写作520201-19850615-1007")
+    '身份证520201********1007，也写作520201********1007'
+    >>> scrub_text("请回电+8613812345678、0086 138 1234 5678或１３８１２３４５６７８")
+    '请回电+86138****5678、0086 138****5678或138****5678'
+
+    Ticket numbers, dates, times, amounts and other numbers stay as they were:
+
+    >>> scrub_text("A012号，2026-12-07 14:30，收费1380元，单据 100 200 300 400 500 600")
+    'A012号，2026-12-07 14:30，收费1380元，单据 100 200 300 400 500 600'
     """
     if not text:
         return text
-    text = _ID_IN_TEXT.sub(lambda m: mask_id_number(m.group(1).upper()), text)
-    return _MOBILE_IN_TEXT.sub(lambda m: mask_phone(m.group(1) + m.group(2) + m.group(3)), text)
+    out, at = [], 0
+    for start, end, digits in _ids(text):
+        out += [text[at:start], mask_id_number(digits)]
+        at = end
+    text = "".join(out) + text[at:]
+    return _MOBILE_IN_TEXT.sub(lambda m: (m.group("cc") or "") + mask_phone(_plain_digits(m.group("number"))), text)
 
 
 def name_chars(name: str) -> list[str]:

@@ -209,9 +209,23 @@ def transition(tx: Tx, tracking_no: str, to: str, reason: str = "", missing: lis
         note = (_note("delivered_mail", waybill=changes["waybill"]) if changes["delivered_by_method"] == "mail"
                 else _note("delivered_onsite"))
     else:  # pre_review again: the applicant brought the corrections to the window
+        if app["status"] == "correction":
+            _check_may_reopen(tx, app)
         note = _note("pre_review_again")
         changes = {"review_by": tx.hall.config.calendar.add_workdays(tx.now.date(), REVIEW_WORKDAYS).isoformat()}
     return _move(tx, app, to, note, data, changes)
+
+
+def _check_may_reopen(tx: Tx, app: sqlite3.Row) -> None:
+    """A case in correction goes back to pre-review by itself (nothing recorded: the applicant showed the corrections
+    the notice asked for in its own words) only by a clerk of the case: one signed in at a window serving its
+    business, or who took a step of it (filed, pre-reviewed, sent the notice...), or a manager; a clerk who has
+    nothing to do with it records what was handed in (``supplement``) instead. Such a return alone never makes the
+    case a clerk's own (resident_names.own_step), so it cannot be a way to the resident's full name."""
+    from queue_server.domain.resident_names import of_the_case
+
+    if tx.actor.kind == "staff" and not of_the_case(tx, {app["business"]}, [app["id"]]):
+        raise Forbidden("error.applications.reopen_not_your_case", code="not_your_case")
 
 
 def _delivery(tx: Tx, app: sqlite3.Row, delivery: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -318,13 +332,16 @@ def _material_entry(m: dict[str, Any]) -> dict[str, Any]:
 
 
 def supplement(tx: Tx, tracking_no: str, materials: list[int], fields: dict[str, Any],
-               id_number: str | None = None) -> sqlite3.Row:
+               id_number: str | None = None, must_add: bool = True) -> sqlite3.Row:
     """The applicant supplies what the notice asked for (补正): back to pre-review.
 
     Only the applicant changes their application: from a kiosk (or any caller but staff) the
     applicant's ID number is required and must match, the same proof that finds one's own
     applications; a tracking number alone, printed on a receipt, is not proof. Staff record
-    materials handed in at the window, the applicant in front of them.
+    materials handed in at the window, the applicant in front of them. A supplement must add
+    something (an answer that differs from the one on file, a material not recorded yet): one
+    that adds nothing is refused (400 ``nothing_supplied``) and writes nothing. (``must_add``
+    False: one part of a 一件事 package's supplement, which adds something to another part.)
     """
     app = find(tx.conn, tracking_no)
     if id_number is None and tx.actor.kind != "staff":
@@ -340,14 +357,32 @@ def supplement(tx: Tx, tracking_no: str, materials: list[int], fields: dict[str,
     problems += _materials_problems(it, materials)
     if problems:
         raise invalid(problems, status=400, code="invalid_fields")
+    if must_add and not adds_anything(app, clean, materials):
+        raise nothing_supplied()
     merged = {**json.loads(app["fields"]), **clean}
     provided = sorted(set(json.loads(app["materials"])) | set(materials))
     to = "pre_review" if app["status"] == "correction" else app["status"]
     changes = {"fields": json.dumps(merged, ensure_ascii=False), "materials": json.dumps(provided)}
     if to == "pre_review":
         changes["review_by"] = tx.hall.config.calendar.add_workdays(tx.now.date(), REVIEW_WORKDAYS).isoformat()
-    return _move(tx, app, to, _note("supplemented"), {"materials": sorted(set(materials)), "fields": sorted(clean)},
-                 changes)
+    # "kind" tells a supplement's event from a step of the case (resident_names.own_step: not a way to the name)
+    return _move(tx, app, to, _note("supplemented"),
+                 {"kind": "supplemented", "materials": sorted(set(materials)), "fields": sorted(clean)}, changes)
+
+
+def adds_anything(app: sqlite3.Row, clean: dict[str, Any], materials: list[int]) -> bool:
+    """Whether a supplement of checked ``clean`` answers and ``materials`` changes the application: an answer that
+    differs from the one on file, or a material not recorded yet."""
+    on_file = json.loads(app["fields"])
+    return any(on_file.get(k) != v for k, v in clean.items()) or bool(set(materials) - set(json.loads(app["materials"])))
+
+
+def nothing_supplied() -> DomainError:
+    """A supplement that adds nothing is refused and writes nothing: it would be a step on the case that does
+    nothing (and, before 2026-12, one that opened the resident's full name to any clerk who took it)."""
+    err = DomainError("error.applications.nothing_supplied", code="nothing_supplied", status=400)
+    err.fields = [{"field": "fields", "problem": "changes nothing"}, {"field": "materials", "problem": "adds nothing"}]
+    return err
 
 
 # -- notes the applicant reads ---------------------------------------------------------------------

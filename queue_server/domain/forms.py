@@ -8,8 +8,10 @@ typed. ID numbers typed into a form (e.g. a child's, a proxy's) are checked
 and kept masked only: the clerk checks the original documents. A person's name
 typed into a form (``type = "person_name"``: the baby's, the mother's, a
 guardian's) is checked as the applicant's name is, kept whole (the case needs it)
-and shown masked like it (:func:`mask_person_names`); the full one only on request,
-journaled (queue_server/domain/resident_names.py).
+and shown masked like it (:func:`mask_held_whole`); the full one only on request,
+journaled (queue_server/domain/resident_names.py). A phone typed into a form
+(``type = "phone"``: the mailing recipient's) is kept whole too (the courier calls it)
+and masked in every view the same way (``138****5678``), answered in full with the names.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ import re
 from datetime import date
 from typing import Any
 
-from hallq.privacy import IdNumber, InvalidIdNumber, mask_name, normalise_phone
+from hallq.privacy import IdNumber, InvalidIdNumber, mask_name, mask_phone, normalise_phone
 from queue_server.domain.errors import messages
 from queue_server.domain.people import valid_name
 
 PERSON_NAME = "person_name"
+PHONE = "phone"
+HELD_WHOLE = (PERSON_NAME, PHONE)  # kept whole for the case, shown masked, answered in full only on request
 
 DEFAULT_MAX = {"text": 200, "textarea": 2000, PERSON_NAME: 40}
 
@@ -45,16 +49,33 @@ def person_name_keys(form: list[dict[str, Any]]) -> set[str]:
     return {f["key"] for f in form if f.get("type") == PERSON_NAME}
 
 
-def mask_person_names(form: list[dict[str, Any]], values: dict[str, Any]) -> dict[str, Any]:
-    """A form's answers as every view shows them: a person's name masked (张*三) as the applicant's is."""
-    keys = person_name_keys(form)
-    return {k: mask_name(v) if k in keys and isinstance(v, str) else v for k, v in values.items()}
+def held_whole_keys(form: list[dict[str, Any]]) -> dict[str, str]:
+    """The keys of a form's fields kept whole but shown masked (a person's name, a phone), with their type."""
+    return {f["key"]: f["type"] for f in form if f.get("type") in HELD_WHOLE}
 
 
-def person_names(form: list[dict[str, Any]], values: dict[str, Any]) -> dict[str, str]:
-    """The full names a form's answers hold, by key (for 显示全名 only)."""
-    keys = person_name_keys(form)
-    return {k: v for k, v in values.items() if k in keys and isinstance(v, str)}
+def _masked(kind: str, value: str) -> str:
+    if kind == PHONE:
+        return value if "*" in value else mask_phone(value)
+    return mask_name(value)
+
+
+def mask_held_whole(form: list[dict[str, Any]], values: dict[str, Any]) -> dict[str, Any]:
+    """A form's answers as every view shows them: a person's name masked (张*三) as the applicant's is, a phone
+    masked (138****5678) as the applicant's is."""
+    kinds = held_whole_keys(form)
+    return {k: _masked(kinds[k], v) if k in kinds and isinstance(v, str) else v for k, v in values.items()}
+
+
+def held_whole(form: list[dict[str, Any]], values: dict[str, Any]) -> dict[str, str]:
+    """The full values a form's answers hold of the fields every view masks (names and phones), by key (for 显示全名
+    only: queue_server/domain/resident_names.py)."""
+    kinds = held_whole_keys(form)
+    return {k: v for k, v in values.items() if k in kinds and isinstance(v, str)}
+
+
+mask_person_names = mask_held_whole  # the names of releases before phones were masked too
+person_names = held_whole
 
 
 def check_fields(form: list[dict[str, Any]], values: dict[str, Any], today: date, prefix: str = "fields.",
@@ -106,7 +127,7 @@ def _check_value(f: dict[str, Any], raw: Any, today: date) -> tuple[Any, tuple[s
             return date.fromisoformat(text).isoformat(), None
         except ValueError:
             return None, ("invalid_date", _say(f, "error.form.invalid_date"))
-    if kind == "phone":
+    if kind == PHONE:  # kept whole (the courier calls it), masked in every view: mask_held_whole
         try:
             return normalise_phone(text), None
         except ValueError:

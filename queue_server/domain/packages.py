@@ -24,10 +24,10 @@ from hallq.hallconfig import HallConfig, Package, merge_forms, merge_materials
 from hallq.i18n import Texts, texts
 from queue_server.domain import applications as apps
 from queue_server.domain.context import Actor, Tx
-from queue_server.domain.errors import Conflict, DomainError, NotFound, messages
-from queue_server.domain.forms import check_fields, mask_person_names, public_form
+from queue_server.domain.errors import Conflict, DomainError, Forbidden, NotFound, messages
+from queue_server.domain.forms import check_fields, mask_held_whole, public_form
 from queue_server.domain.guides import catalogue_version
-from queue_server.domain.people import invalid, item_row, person_problems
+from queue_server.domain.people import invalid, item_row, parse_person, person_problems
 from queue_server.domain.progress import missing_required, overdue_kind, status_name
 
 if TYPE_CHECKING:
@@ -261,8 +261,15 @@ def _split_asked(conn: sqlite3.Connection, waiting: list[sqlite3.Row], asked: li
 
 def supplement(tx: Tx, tracking_no: str, materials: list[int], fields: dict[str, Any],
                id_number: str | None = None) -> sqlite3.Row:
-    """补正 for a package: the materials (merged list indexes) and answers go to every part that can take them."""
+    """补正 for a package: the materials (merged list indexes) and answers go to every part that can take them, and
+    every part in correction goes back to pre-review; one that adds nothing to any part is refused (400
+    nothing_supplied) and writes nothing."""
     pkg_row = _find_or_404(tx.conn, tracking_no)
+    # the applicant's proof first, as for one application: what a supplement would add says nothing to anyone else
+    if id_number is None and tx.actor.kind != "staff":
+        raise Forbidden("error.applications.supplement_needs_id", code="not_yours")
+    if id_number is not None and parse_person(tx, None, id_number, None).id_hash != pkg_row["id_hash"]:
+        raise Forbidden("error.applications.id_mismatch", code="not_yours")
     pkg = current(tx.conn, tx.hall.config, pkg_row["package"])
     clean, problems = check_fields(list(pkg.form), fields, tx.now.date(), partial=True)
     problems += [(f"materials[{j}]", "unknown_material", messages("error.applications.unknown_material", index=i))
@@ -273,11 +280,19 @@ def supplement(tx: Tx, tracking_no: str, materials: list[int], fields: dict[str,
     targets = [r for r in parts(tx.conn, pkg_row) if r["status"] in allowed]
     if not targets:
         raise Conflict("error.not_in_correction", code="not_in_correction")
+    shares = []  # each part with what it takes of the supplement
     for r in targets:
         it = item_row(tx.conn, r["item"], active_only=False)
         own = [pkg.materials[i]["of"][r["item"]] for i in set(materials) if r["item"] in pkg.materials[i]["of"]]
         keys = {f["key"] for f in it["guide"].get("form", [])}
-        apps.supplement(tx, r["tracking_no"], own, {k: v for k, v in clean.items() if k in keys}, id_number)
+        shares.append((r, own, {k: v for k, v in clean.items() if k in keys}))
+    if not any(apps.adds_anything(r, answers, own) for r, own, answers in shares):
+        raise apps.nothing_supplied()  # nothing new for any part: refused, nothing written (docs/privacy.md)
+    for r, own, answers in shares:
+        # the parts in correction go back to pre-review together (the notice may have asked, in words, for what
+        # no material or answer records); a part waiting for pre-review that this adds nothing to is left alone
+        if r["status"] == "correction" or apps.adds_anything(r, answers, own):
+            apps.supplement(tx, r["tracking_no"], own, answers, id_number, must_add=False)
     handed = sorted(set(json.loads(pkg_row["materials"])) | {pkg.materials[i]["name"] for i in materials})
     return tx.row("UPDATE package_applications SET fields = ?, materials = ? WHERE id = ? RETURNING *",
                   (json.dumps({**json.loads(pkg_row["fields"]), **clean}, ensure_ascii=False),
@@ -292,7 +307,7 @@ def package_view(conn: sqlite3.Connection, pkg_row: sqlite3.Row, today: date, ba
     rows = parts(conn, pkg_row)
     name = json.loads(pkg_row["name"])
     part_views, timeline, missing, wanted = [], {}, [], []  # type: ignore[var-annotated]
-    forms: list[dict[str, Any]] = []  # the parts' forms: which answers are a person's name (masked below)
+    forms: list[dict[str, Any]] = []  # the parts' forms: which answers are a name or a phone (masked below)
     for r in rows:
         it = item_row(conn, r["item"], active_only=False)
         forms += it["guide"].get("form", [])
@@ -332,7 +347,7 @@ def package_view(conn: sqlite3.Connection, pkg_row: sqlite3.Row, today: date, ba
     if back_office:
         view.update(applicant={"name": pkg_row["name_masked"], "id": pkg_row["id_masked"],
                                "phone": pkg_row["phone_masked"]},
-                    fields=mask_person_names(forms, json.loads(pkg_row["fields"])),
+                    fields=mask_held_whole(forms, json.loads(pkg_row["fields"])),
                     materials_provided=json.loads(pkg_row["materials"]),
                     source=pkg_row["source"])
     return view

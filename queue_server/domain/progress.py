@@ -16,7 +16,7 @@ from typing import Any
 
 from hallq.i18n import Texts, texts
 from hallq.privacy import mask_name, mask_phone
-from queue_server.domain.forms import mask_person_names
+from queue_server.domain.forms import mask_held_whole
 from queue_server.domain.people import item_row
 
 OPEN = ("submitted", "pre_review", "accepted", "correction")
@@ -55,7 +55,8 @@ def overdue_kind(app: sqlite3.Row, today: date) -> str | None:
 def application_view(conn: sqlite3.Connection, app: sqlite3.Row, today: date, back_office: bool = False
                      ) -> dict[str, Any]:
     """Progress as the applicant may see it (no personal data); with everything for the back office, the name
-    masked there too (the full one only on request, journaled: queue_server/domain/resident_names.py)."""
+    masked there too, and the form's names and phones (the full ones only on request, journaled:
+    queue_server/domain/resident_names.py)."""
     it = item_row(conn, app["item"], active_only=False)
     provided = json.loads(app["materials"])
     events = conn.execute("SELECT * FROM application_events WHERE application_id = ? ORDER BY id",
@@ -84,7 +85,7 @@ def application_view(conn: sqlite3.Connection, app: sqlite3.Row, today: date, ba
     if back_office:
         view.update(
             applicant={"name": app["name_masked"], "id": app["id_masked"], "phone": app["phone_masked"]},
-            fields=mask_person_names(it["guide"].get("form", []), json.loads(app["fields"])),
+            fields=mask_held_whole(it["guide"].get("form", []), json.loads(app["fields"])),
             materials_provided=provided, materials=materials_of(it),
             mail_to=masked_mail_to(app), source=app["source"],
             accepted_at=app["accepted_at"], result_at=app["result_at"], delivered_at=app["delivered_at"],

@@ -8,14 +8,19 @@ booking; never the name itself). Least privilege (个人信息保护法 §51, �
 
 * managers (and administrators) may see any case's name;
 * a clerk may see it for a case of a business served by a window they are signed in at (the
-  business's department at work today), for an application they have already taken a step on
-  (their own case), or, signed in at a delivery window (统一出件窗口, ``kind = "delivery"``), for an
-  application whose result is ready or handed over (出件: the name checked against the ID card);
+  business's department at work today), for an application they have already taken a step of
+  the case on (their own case: filed it, pre-reviewed it, moved it on; :func:`own_step`), or,
+  signed in at a delivery window (统一出件窗口, ``kind = "delivery"``), for an application whose
+  result is ready or handed over (出件: the name checked against the ID card);
 * anyone else is refused 403 ``not_your_business``, with the way out in the message.
 
+A supplement (补正, which any clerk may record, and which must add something) is no step of the case,
+nor is a case sent back from correction to pre-review by itself: neither opens the name.
+
 The same holds for the other people's names an application form holds (fields of type
-``person_name``: the baby's, the mother's, a guardian's): masked in every view, answered in full
-with the applicant's name (``fields``), under the same rule and the same journal entry.
+``person_name``: the baby's, the mother's, a guardian's) and the phones it holds (``phone``: the
+mailing recipient's): masked in every view, answered in full with the applicant's name
+(``fields``), under the same rule and the same journal entry.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from typing import Any
 
 from queue_server.domain import contacts
 from queue_server.domain.context import Tx
-from queue_server.domain.forms import person_names
+from queue_server.domain.forms import held_whole
 from queue_server.domain.errors import Forbidden
 from queue_server.domain.people import item_row
 
@@ -49,23 +54,58 @@ def _at_delivery_window(conn: sqlite3.Connection, staff_id: int | None) -> bool:
         (staff_id,)).fetchone() is not None
 
 
+# The steps that make a case the clerk's own (docs/privacy.md): filing it for the resident, the pre-review, and
+# each decision after it. Not a supplement (补正: recording what was handed in, a step anyone on staff may take,
+# which changes no status or only returns a case from correction to pre-review), nor the return to pre-review by
+# itself (a case in correction sent back with nothing recorded).
+OWN_STEPS = ("submitted", "pre_review", "accepted", "correction", "rejected", "result_ready", "delivered")
+
+
+def is_supplement(data: dict[str, Any]) -> bool:
+    """An event that records a supplement: marked so since 2026-12 (``kind``), by its ``fields`` key before."""
+    return data.get("kind") == "supplemented" or "fields" in data
+
+
+def own_step(status: str, before: str | None, data: dict[str, Any]) -> bool:
+    """Whether an event (its ``status``, the status ``before`` it, None for the first, its ``data``) is a step that
+    makes the case its actor's own."""
+    if is_supplement(data) or status not in OWN_STEPS:
+        return False
+    if status == "submitted":
+        return before is None  # the filing
+    if status == "pre_review":
+        return before == "submitted"  # the pre-review; not a case sent back from correction
+    return status != before
+
+
 def _acted_on(conn: sqlite3.Connection, label: str, application_ids: list[int]) -> bool:
+    """Whether ``label`` took one of the steps that make a case theirs (:func:`own_step`) on one of the 办件."""
     if not application_ids:
         return False
     marks = ",".join("?" * len(application_ids))
-    return conn.execute(f"SELECT 1 FROM application_events WHERE actor = ? AND application_id IN ({marks}) LIMIT 1",
-                        (label, *application_ids)).fetchone() is not None
+    rows = conn.execute(f"SELECT application_id, status, actor, data FROM application_events "
+                        f"WHERE application_id IN ({marks}) ORDER BY application_id, id", application_ids).fetchall()
+    before: dict[int, str] = {}
+    for r in rows:
+        if r["actor"] == label and own_step(r["status"], before.get(r["application_id"]), json.loads(r["data"] or "{}")):
+            return True
+        before[r["application_id"]] = r["status"]
+    return False
+
+
+def of_the_case(tx: Tx, businesses: set[str], application_ids: list[int]) -> bool:
+    """A manager, or a clerk signed in at a window serving one of ``businesses``, or one who took a step of the case
+    (:func:`own_step`): who may see the full name, and send a case in correction back to pre-review by itself."""
+    actor = tx.actor
+    return actor.is_manager or actor.kind == "staff" and bool(
+        businesses & _serving(tx.conn, actor.staff_id) or _acted_on(tx.conn, actor.label, application_ids))
 
 
 def check_may_see(tx: Tx, businesses: set[str], application_ids: list[int], handing_over: bool = False) -> None:
     """Refuse 403 unless the actor may see the full name of a case of ``businesses`` (``handing_over``: a result
     is ready or was handed over, so a delivery window's clerk may check the name too)."""
-    actor = tx.actor
-    if actor.is_manager:
-        return
-    if actor.kind == "staff" and (businesses & _serving(tx.conn, actor.staff_id)
-                                  or _acted_on(tx.conn, actor.label, application_ids)
-                                  or handing_over and _at_delivery_window(tx.conn, actor.staff_id)):
+    if of_the_case(tx, businesses, application_ids) or (
+            tx.actor.kind == "staff" and handing_over and _at_delivery_window(tx.conn, tx.actor.staff_id)):
         return
     raise Forbidden("error.resident_name.not_your_business", code="not_your_business")
 
@@ -79,11 +119,11 @@ def application_name(tx: Tx, row: sqlite3.Row, parts: list[sqlite3.Row], busines
                data={"tracking_no": row["tracking_no"]})
     answer: dict[str, Any] = {"tracking_no": row["tracking_no"], "name": row["applicant_name"],
                               "name_masked": row["name_masked"]}
-    if "fields" in row.keys() and row["fields"]:  # other people's names the form holds (新生儿, 母亲...): the same rule
+    if "fields" in row.keys() and row["fields"]:  # other people's names (新生儿, 母亲...) and phones: the same rule
         form = [f for r in parts for f in item_row(tx.conn, r["item"], active_only=False)["guide"].get("form", [])]
-        names = person_names(form, json.loads(row["fields"]))
-        if names:
-            answer["fields"] = names
+        whole = held_whole(form, json.loads(row["fields"]))
+        if whole:
+            answer["fields"] = whole
     if "mail_to" in row.keys() and row["mail_to"]:  # the waybill is written to the recipient by name and phone
         mail_to = contacts.unseal_mail_to(tx.hall.secret, row["tracking_no"], row["mail_to"]) or {}
         answer["mail_to"] = {k: mail_to.get(k) for k in ("recipient", "phone")}

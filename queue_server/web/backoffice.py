@@ -14,7 +14,7 @@ from flask import Blueprint, jsonify, request
 
 from hallq.i18n import pick
 from queue_server.domain.errors import DomainError
-from queue_server.domain.forms import PERSON_NAME
+from queue_server.domain.forms import HELD_WHOLE
 
 from queue_server.readmodel import hall as hall_reads
 from queue_server.web.pages import install_page_headers, lang, page, render, state, t, texts
@@ -90,8 +90,9 @@ def application(tracking_no, actor):
 def applicant_name(tracking_no, actor):
     """显示全名: the applicant's full name for the page's script (the page itself holds only the mask).
 
-    A POST with the session's CSRF token; allowed to a clerk of the case's business or a manager
-    (queue_server/domain/resident_names.py); journaled (resident_name_viewed); never cached.
+    A POST with the session's CSRF token; allowed to a clerk of the case (its business's window, a step of the
+    case of theirs, a delivery window once the result is ready) or a manager (queue_server/domain/resident_names.py);
+    with the form's other names and phones (``fields``); journaled (resident_name_viewed); never cached.
     """
     try:
         body, status = state().service.packages.applicant_name(actor, tracking_no), 200
@@ -114,7 +115,7 @@ def _package(st, pkg) -> str:
         options = {o["value"]: o["label"] for o in spec.get("options") or []}
         rows.append((texts(spec["label"]) if spec.get("label") else key,
                      texts(options[value]) if isinstance(value, str) and value in options else str(value),
-                     key if spec.get("type") == PERSON_NAME else None))  # masked; 显示全名 fills it in
+                     key if spec.get("type") in HELD_WHOLE else None))  # a name or phone: masked; 显示全名 fills it in
     reviewable = any(p["status"] in ("submitted", "pre_review") for p in pkg["parts"])
     return render("console/package.html", pkg=pkg, guide=guide, handed=handed, form_rows=rows, reviewable=reviewable,
                   missing=[m for m in guide["materials"] if m["name"] not in handed],
@@ -123,7 +124,9 @@ def _package(st, pkg) -> str:
 
 def _form_rows(st, app) -> list[tuple]:
     """The form's answers as the clerk reads them: the field's label and, for a choice, the option's words
-    (经营者类型: 个人经营), from the item's form in hall.toml; a key the form no longer has is shown as it is."""
+    (经营者类型: 个人经营), from the item's form in hall.toml; a key the form no longer has is shown as it is. The
+    values come masked (a person's name, a phone: progress.application_view); the third element names the fields
+    the page's 显示全名 fills in from its journaled answer (queue_server/domain/resident_names.py)."""
     specs = {f["key"]: f for f in hall_reads.item_form(st, app["item"])}
     rows = []
     for key, value in app["fields"].items():
@@ -132,5 +135,5 @@ def _form_rows(st, app) -> list[tuple]:
         values = value if isinstance(value, list) else [value]
         shown = "、".join(texts(options[v]) if isinstance(v, str) and v in options else str(v) for v in values)
         rows.append((texts(spec["label"]) if spec.get("label") else key, shown,
-                     key if spec.get("type") == PERSON_NAME else None))  # masked; 显示全名 fills it in
+                     key if spec.get("type") in HELD_WHOLE else None))  # a name or phone: masked; 显示全名 fills it in
     return rows

@@ -100,3 +100,63 @@ def test_free_text_keeps_its_words_but_not_the_numbers_it_quotes():
     assert scrub_text("账号6217001234567890123、票号A001、等了30分钟") == "账号6217001234567890123、票号A001、等了30分钟"
     assert scrub_text("11010519491231002x") == "110105********002X"
     assert scrub_text("") == "" and scrub_text("很好") == "很好"
+
+
+@pytest.mark.parametrize("said, scrubbed", [
+    # a mobile after the country code, written every way
+    ("请回电+8613812345678", "请回电+86138****5678"),
+    ("请回电8613812345678", "请回电86138****5678"),
+    ("+86 138 1234 5678", "+86 138****5678"),
+    ("+86-138-1234-5678", "+86-138****5678"),
+    ("0086 13812345678", "0086 138****5678"),
+    ("（+86）13812345678", "（+86）138****5678"),
+    ("Tel13812345678 or 13812345678a", "Tel138****5678 or 138****5678a"),  # letters around it: still a mobile
+    ("电话１３８１２３４５６７８", "电话138****5678"),  # full-width digits
+    ("电话１３８－１２３４－５６７８", "电话138****5678"),
+    # an ID number in groups, with spaces or hyphens, or in full-width digits
+    ("身份证520201 19850615 1007", "身份证520201********1007"),
+    ("身份证520201-19850615-1007", "身份证520201********1007"),
+    ("身份证 5202 0119 8506 1510 07 谢谢", "身份证 520201********1007 谢谢"),
+    ("身份证520201\u300019850615\u30001007", "身份证520201********1007"),
+    ("身份证５２０２０１１９８５０６１５１００７", "身份证520201********1007"),
+    ("身份证11010519491231002x", "身份证110105********002X"),
+    ("身份证110105 19491231 002x", "身份证110105********002X"),
+    ("旧证520201 850615 100", "旧证520201*****5100"),  # the 15-digit card of before 1999
+    ("2026年 520201 19850615 1007 办的", "2026年 520201********1007 办的"),  # a number before it stays
+    ("身份证520201 19850615 1007 电话138 1234 5678", "身份证520201********1007 电话138****5678"),
+])
+def test_free_text_numbers_are_found_as_people_write_them(said, scrubbed):
+    assert scrub_text(said) == scrubbed
+    assert scrub_text(scrubbed) == scrubbed  # scrubbing twice changes nothing more
+
+
+@pytest.mark.parametrize("said", [
+    "票号A012，请到3号窗口",
+    "2026-12-07 14:30 办的，2026-12-08 再来",
+    "2026 12 07 2026 12 08 1234",
+    "收费1380元，退了 1,380.00 元",
+    "受理编号 SQ20261206-K7Q2M9XP-1",
+    "单据 100 200 300 400 500 600",           # 18 digits in groups: no province, no birth date
+    "订单号 20261207138123",
+    "账号6217001234567890123",
+    "卡号 6222 0212 3456 7890 123",
+    "电话 0858-8280128",                      # a landline: not a mobile
+    "QQ 1381234567",                          # 10 digits
+    "A0121381234567",
+    "86138123456",                            # too short for +86 and a mobile
+    "等了30分钟，排在第86位",
+])
+def test_free_text_keeps_ticket_numbers_dates_amounts_and_other_numbers(said):
+    assert scrub_text(said) == said
+
+
+def test_the_examples_of_scrub_text_hold():
+    import doctest
+
+    from hallq import privacy
+
+    finder = doctest.DocTestFinder()
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    for test in finder.find(privacy.scrub_text, "scrub_text", globs={"scrub_text": privacy.scrub_text}):
+        runner.run(test)
+    assert runner.summarize(verbose=False).failed == 0 and runner.summarize(verbose=False).attempted >= 3

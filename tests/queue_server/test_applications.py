@@ -382,7 +382,8 @@ def test_only_the_applicant_changes_an_application_from_a_kiosk(city):
         == "pre_review"
     # staff record at the window what the applicant hands in, the applicant in front of them
     move(api, no, "correction", missing=["separation_date"])
-    assert api.ok("post", f"/applications/{no}/supplement", {"materials": [2]}, as_=CLERK)["status"] == "pre_review"
+    fixed = {"fields": {"separation_date": "2026-01-02"}}
+    assert api.ok("post", f"/applications/{no}/supplement", fixed, as_=CLERK)["status"] == "pre_review"
 
 
 # -- deadlines and overdue -------------------------------------------------------------------------
