@@ -108,8 +108,10 @@ class Progress(Flow):
         no = self.application["tracking_no"]
         package = self.application.get("package")
         if package:  # the notice's lines, by name, to the package's one list of materials
-            wanted = [m["name"] for i, m in enumerate(self._missing("material")) if i in self.handing_in]
-            chosen = [m["index"] for m in self._package_materials(package) if m["name"] in wanted]
+            # a notice names a material in the hall's languages, the package's list in Simplified Chinese: compared
+            # as the latter (compared as given, nothing ever matched and the kiosk handed in an empty supplement)
+            wanted = {_zh(m["name"]) for i, m in enumerate(self._missing("material")) if i in self.handing_in}
+            chosen = [m["index"] for m in self._package_materials(package) if _zh(m["name"]) in wanted]
             body: dict[str, Any] = {"materials": chosen, "id_number": self.card_id}
         else:
             body = {"materials": sorted(self.handing_in), "id_number": self.card_id}
@@ -305,3 +307,8 @@ def _ready_on_site(a: dict[str, Any]) -> bool:
     """Whether a result of this application (or of a package's part) waits at the 出件 window to be collected."""
     cases = a.get("parts") or [a]
     return any(c.get("status") == "result_ready" and c.get("delivery") == "onsite" for c in cases)
+
+
+def _zh(name: Any) -> Any:
+    """A material's name as the package lists it: its Simplified Chinese when given in several languages."""
+    return name.get("zh-Hans") if isinstance(name, dict) else name

@@ -122,6 +122,11 @@ def test_a_package_correction_is_handed_in_at_the_kiosk_with_the_card(session, f
     v = progress.view()
     assert v.notice.level == "ok" and progress.application["status"] == "submitted"
     assert {p["status"] for p in progress.application["parts"]} == {"pre_review"}
+    # what was handed in is recorded (the kiosk once matched the notice's names, in three languages, against the
+    # package's and handed in nothing: the part went back to pre-review with 居民户口簿 still missing)
+    part = back_office.request("GET", f"/applications/{tracking}-2")
+    book = next(m["index"] for m in part["materials"] if m["name"] == "居民户口簿")
+    assert book in part["materials_provided"]
 
 
 def test_the_guides_list_the_packages_and_print_a_combined_notice(session, city):
