@@ -28,6 +28,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from hallq.i18n import LANGS, languages, pick, text
+from hallq.privacy import scrub_text
 from queue_server.domain import contacts
 from queue_server.domain.appointments import ALPHABET
 from queue_server.domain.context import Actor, Tx
@@ -163,6 +164,9 @@ def transition(tx: Tx, tracking_no: str, to: str, reason: str = "", missing: lis
     """Move an application on (staff); the timeline and the journal record who did it."""
     if tx.actor.kind not in ("staff", "system"):
         raise Forbidden("error.applications.staff_only", code="staff_only")
+    # the clerk's words go to the resident's timeline, the journal (and so the county): an ID or phone number
+    # typed into them is masked before it is stored, as a rating's comment is
+    reason = scrub_text(reason) if reason else reason
     app = find(tx.conn, tracking_no)
     it = item_row(tx.conn, app["item"], active_only=False)
     if app["status"] == "submitted" and to in TRANSITIONS["pre_review"]:
@@ -304,7 +308,8 @@ def correction_notice(tx: Tx, app: sqlite3.Row, it: dict[str, Any], asked: list[
         elif a in form or plain in by_label:  # a form field, by the label the clerk sees (or its key)
             f = form[a] if a in form else by_label[plain]
             entries[f"field:{f['key']}"] = {"kind": "field", "key": f["key"], "name": f["label"]}
-        else:  # anything else the clerk writes (其他需补正的内容): in their words
+        else:  # anything else the clerk writes (其他需补正的内容): in their words, any ID or phone number masked
+            a = scrub_text(a)
             entries[f"other:{a}"] = {"kind": "other", "name": dict.fromkeys(LANGS, a)}
     if not entries:
         err = DomainError("error.correction.empty", code="invalid_fields", status=400)
