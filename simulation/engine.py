@@ -62,6 +62,8 @@ class Engine:
         self._seq = 0
         self.events = 0
         self.tickets: dict[str, TicketRecord] = {}
+        # by number too: a window's answer names its ticket by number only (a ticket's public id is the resident's)
+        self.by_label: dict[str, TicketRecord] = {}
         self.calls: list[CallRecord] = []
         self.windows = {n: WindowRecord(n, list(w.serves)) for n, w in sorted(sim.hall.windows.items())}
         self.turned_away: list[tuple[Resident, str]] = []
@@ -306,7 +308,7 @@ class Engine:
         if "window" in result:
             w.serves = list(result["window"].get("serves", w.serves))
         t = result["ticket"]
-        rec = self.tickets.get(t["id"])
+        rec = self.by_label.get(t["ticket"])
         if rec is None:  # someone else's ticket (paced mode, a resident at the real kiosk): serve it plainly
             rec = self._record(None, t)
         self._mode(w, "busy")
@@ -409,13 +411,16 @@ class Engine:
 
     def _record(self, r: Resident | None, t: dict[str, Any]) -> TicketRecord:
         rng = t.get("est_wait_range")
-        rec = TicketRecord(resident=r or _walk_in_stranger(t), public_id=t["id"], label=t["ticket"],
+        # a ticket first seen in a window's answer (someone else's) has no public id there: its number stands in
+        rec = TicketRecord(resident=r or _walk_in_stranger(t), public_id=t.get("id") or f"number:{t['ticket']}",
+                           label=t["ticket"],
                            business=t["business"], klass=t.get("class", "ordinary"),
                            issued_ms=self.ms(t["issued_at"]) if t.get("issued_at") else self.now,
                            business_now=t["business"],
                            promise_ms=self.ms(t["promise_from"]) if t.get("promise_from") else None,
                            estimate=t.get("est_wait_minutes"), estimate_range=tuple(rng) if rng else None)
         self.tickets[rec.public_id] = rec
+        self.by_label[rec.label] = rec
         return rec
 
     def _arrive(self, r: Resident) -> None:
