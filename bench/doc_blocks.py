@@ -224,3 +224,32 @@ def floor(data: dict) -> str:
         f"{fmt_spread([r['health']['server_cpu_ms_per_request'] for r in rounds], 2, ' ms')} |",
         f"| the hall's server, call next with completion (`bench_call.py`, {len(calls)} runs) | "
         f"{fmt_spread(calls, 2, ' ms')} |"])
+
+
+def schedule(data: dict) -> str:
+    """profile_threads.py's runs: each thread role's CPU per call and the times its threads were put on a core per
+    call, beside bench_call.py's whole-run figure (docs/performance.md, ninth pass)."""
+    runs = data["runs"]
+    brokers = {r["system"]["broker_choice"] for r in runs}
+    roles = (("request_threads", "the request threads (Granian's blocking threads, running Python)", 2),
+             ("publisher", "the MQTT publisher", 3), ("granian_io", "Granian's I/O thread", 3))
+    rows = [f"| {label} | {fmt_spread([r['ms_per_call'][key] for r in runs], digits, ' ms')} | "
+            f"{fmt_spread([r['times_scheduled_per_call'][key] for r in runs], 2)} |" for key, label, digits in roles]
+    return "\n".join([
+        f"{data['machine']['date']}, {len(runs)} runs of `bench_call.py` at 100 calls/s, broker as each run read it "
+        f"from the server: {', '.join(sorted(brokers))} (the hall's own); median (min–max) per call:", "",
+        "| the worker's threads | CPU per call | times put on a core per call |", "|---|---|---|", *rows, "",
+        f"`bench_call.py` counted {fmt_spread([r['bench_call_server_cpu_ms_per_call'] for r in runs], 2, ' ms')} "
+        "per call over its whole runs."])
+
+
+def compared(data: dict) -> str:
+    """compare.py's pairs of bench_call.py: the server CPU per call at 100 calls/s, base against head."""
+    call = data["benchmarks"]["call"]
+    cpu, lost = call["figures"]["server_cpu_ms_per_call"], call["figures"]["calls_not_received"]
+    brokers = {r["system"]["broker_choice"] for side in ("base", "head") for r in call["runs"][side]}
+    return (f"{data['machine']['date']}, base `{data['base']}` against head `{data['head']}`, "
+            f"{len(cpu['base_runs'])} pairs in turns, broker as each run read it from the server: "
+            f"{', '.join(sorted(brokers))}: server CPU per call at 100 calls/s "
+            f"{fmt_spread(cpu['base_runs'], 3, ' ms')} → {fmt_spread(cpu['head_runs'], 3, ' ms')}; calls whose event "
+            f"never arrived: {int(max(lost['base_runs'] + lost['head_runs']))} at most in any run.")

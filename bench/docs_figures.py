@@ -287,6 +287,9 @@ BLOCKS = {
     "search-figures": (ROOT / "docs" / "api.md", ROOT / "docs" / "performance-search-2026-12-06.json", blocks.search),
     "county-figures": (ROOT / "docs" / "county.md", ROOT / "docs" / "performance-county-2026-12-06.json", blocks.county),
     "floor-figures": (ROOT / "docs" / "performance.md", ROOT / "docs" / "performance-2026-12-07-h.json", blocks.floor),
+    "schedule-figures": (ROOT / "docs" / "performance.md", ROOT / "docs" / "profile-call-threads-2026-12-07-c.json",
+                         blocks.schedule),
+    "wake-figures": (ROOT / "docs" / "performance.md", ROOT / "docs" / "compare-wake-2026-12-07.json", blocks.compared),
     "partition-figures": (ROOT / "docs" / "county.md", ROOT / "docs" / "partition-2026-12-06.json", blocks.partition),
 }
 
