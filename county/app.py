@@ -27,14 +27,13 @@ translates, docs/i18n.md).
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 import re
 import secrets
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -42,13 +41,12 @@ from flask import Flask, abort, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from county import db as county_db
-from county import console, console_web, nearby, registry, routing, signin
+from county import console, console_web, nearby, registry, routing, sessions, signin
 from county.config import CountyConfig, CountyConfigError, resolve_secret
 from hallq import clientaddr, contract
 
 log = logging.getLogger("hallq.county.app")
 
-SESSION_HOURS = 12
 _hasher = PasswordHasher()
 _UNKNOWN_HASH = _hasher.hash(secrets.token_urlsafe(16))  # an unknown user costs as much as a known one
 
@@ -59,8 +57,7 @@ class Refusal(Exception):
         self.status, self.code, self.detail = status, code, detail
 
 
-def _sha(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+_sha = sessions.sha
 
 
 def create_app(cfg: CountyConfig, ingest: bool = True) -> Flask:
@@ -91,9 +88,7 @@ def create_app(cfg: CountyConfig, ingest: bool = True) -> Flask:
         token = header[7:].strip() if header.startswith("Bearer ") else ""
         if not token or len(token) > 200:
             raise Refusal(401, "unauthorized")
-        row = conn().execute("SELECT a.username, a.role, a.site FROM sessions s JOIN accounts a USING (username) "
-                             "WHERE s.token_sha256 = %s AND s.expires_at > now() AND a.active",
-                             (_sha(token),)).fetchone()
+        row = sessions.account(conn(), token, cfg.security.session_idle_minutes)
         if row is None:
             raise Refusal(401, "invalid_token")
         return row
@@ -189,21 +184,21 @@ def create_app(cfg: CountyConfig, ingest: bool = True) -> Flask:
         if not isinstance(body, dict) or not isinstance(body.get("username"), str) \
                 or not isinstance(body.get("password"), str) or len(body["password"]) > 200:
             raise Refusal(400, "invalid_fields")
-        token, row, expires = sign_in(body["username"], body["password"])
+        token, row, expires = sign_in(body["username"], body["password"], console=False)
         if token is None:
             raise Refusal(401, "bad_login")
         return jsonify({"token": token, "expires_at": expires.isoformat(), "role": row["role"], "site": row["site"]})
 
-    def sign_in(username: str, password: str):
+    def sign_in(username: str, password: str, console: bool):
         """A new session's token, the account and the expiry; (None, None, None) for a wrong name or password.
 
         Throttled (county/signin.py): an attempt that must wait raises :class:`county.signin.Throttled` before its
         password is checked (the API answers 429 ``too_many_attempts``, the console's page says how long)."""
         client, name = client_of(request), username[:40]
         with signin.one_at_a_time(conn(), client):
-            return _checked(client, name, password)
+            return _checked(client, name, password, console)
 
-    def _checked(client: str, name: str, password: str):
+    def _checked(client: str, name: str, password: str, console: bool):
         wait = signin.wait_seconds(conn(), cfg.security, client, name)
         if wait is not None:
             log.info("county sign-in from %s refused: throttled for %d s more", client, wait)
@@ -222,22 +217,14 @@ def create_app(cfg: CountyConfig, ingest: bool = True) -> Flask:
             signin.failed(conn(), cfg.security, client, name)
             return None, None, None
         signin.succeeded(conn(), client, row["username"])
-        token = secrets.token_urlsafe(32)
-        expires = datetime.now(timezone.utc) + timedelta(hours=SESSION_HOURS)
-        c = conn()
-        c.execute("DELETE FROM sessions WHERE expires_at < now()")
-        c.execute("INSERT INTO sessions (token_sha256, username, expires_at) VALUES (%s, %s, %s)",
-                  (_sha(token), row["username"], expires))
+        token, expires = sessions.start(conn(), row["username"], console)
         return token, row, expires
 
     def session(token: str) -> dict | None:
-        return conn().execute("SELECT a.username, a.role, a.site FROM sessions s JOIN accounts a USING (username) "
-                              "WHERE s.token_sha256 = %s AND s.expires_at > now() AND a.active",
-                              (_sha(token),)).fetchone()
+        return sessions.account(conn(), token, cfg.security.session_idle_minutes)
 
-    app.extensions["county"].update(login=lambda u, p: sign_in(u, p)[:2],
-                                    logout=lambda tok: conn().execute("DELETE FROM sessions WHERE token_sha256 = %s",
-                                                                      (_sha(tok),)))
+    app.extensions["county"].update(login=lambda u, p: sign_in(u, p, console=True)[:2],
+                                    logout=lambda tok: sessions.end(conn(), tok))
     console_web.init(app, cfg, conn, session, background=ingest)
 
     @app.get("/api/v1/halls")

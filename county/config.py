@@ -60,6 +60,7 @@ COUNTY_FILE = Obj({
         "sign_in_free_failures_per_client": Int(min=1, max=1000, description="wrong passwords per client, any account"),
         "sign_in_first_delay_seconds": Int(min=1, max=3600),
         "sign_in_max_delay_minutes": Int(min=1, max=1440),
+        "session_idle_minutes": Int(min=1, max=720, description="a console session ends after this long unused"),
     }),
     "provincial": Obj({
         "files_dir": Str(max_len=500, description="folder of the daily files ('' for none)"),

@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, current_app, g, make_response, redirect, render_template, request
 from markupsafe import Markup, escape
 
-from county import console, signin
+from county import console, sessions, signin
 from hallq import i18n
 from hallq.i18n import LANGS, pick
 
@@ -201,7 +201,8 @@ def login_post():
     if token is None:
         return render("county/login.html", 401, failed=True)
     resp = redirect("/console/")
-    resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=request.is_secure, max_age=12 * 3600)
+    resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=request.is_secure,
+                    max_age=sessions.SESSION_HOURS * 3600)
     return resp
 
 
