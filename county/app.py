@@ -6,6 +6,7 @@ Who may read what (docs/county.md, "Roles"):
 |---|---|---|
 | ``GET /health`` | anyone | anyone |
 | ``POST /api/v1/auth/login`` | anyone | anyone |
+| ``POST /api/v1/auth/password`` (one's own; the only route of a session that must change it) | yes | yes |
 | ``GET /api/v1/halls`` | every hall | their hall only |
 | ``GET /api/v1/halls/<site>/events`` | any hall | their hall only (403 for another) |
 | ``GET /api/v1/alerts?state=open|closed`` | every hall's | their hall's only |
@@ -41,7 +42,7 @@ from flask import Flask, abort, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from county import db as county_db
-from county import console, console_web, nearby, registry, routing, sessions, signin
+from county import console, console_password, console_web, nearby, passwords, registry, routing, sessions, signin
 from county.config import CountyConfig, CountyConfigError, resolve_secret
 from hallq import clientaddr, contract
 
@@ -83,14 +84,21 @@ def create_app(cfg: CountyConfig, ingest: bool = True) -> Flask:
             local.conn = c
         return c
 
-    def actor() -> dict:
+    def bearer() -> str:
         header = request.headers.get("Authorization", "")
         token = header[7:].strip() if header.startswith("Bearer ") else ""
         if not token or len(token) > 200:
             raise Refusal(401, "unauthorized")
-        row = sessions.account(conn(), token, cfg.security.session_idle_minutes)
+        return token
+
+    def actor(password_change: bool = False) -> dict:
+        """The caller's account, or 401; 403 ``password_change_required`` for a session that must change its password
+        first, unless ``password_change`` (the route where it does)."""
+        row = sessions.account(conn(), bearer(), cfg.security)
         if row is None:
             raise Refusal(401, "invalid_token")
+        if row["must_change_password"] and not password_change:
+            raise Refusal(403, "password_change_required")
         return row
 
     def may_see(who: dict, site: str) -> None:
@@ -187,7 +195,24 @@ def create_app(cfg: CountyConfig, ingest: bool = True) -> Flask:
         token, row, expires = sign_in(body["username"], body["password"], console=False)
         if token is None:
             raise Refusal(401, "bad_login")
-        return jsonify({"token": token, "expires_at": expires.isoformat(), "role": row["role"], "site": row["site"]})
+        must = sessions.account(conn(), token, cfg.security)["must_change_password"]
+        return jsonify({"token": token, "expires_at": expires.isoformat(), "role": row["role"], "site": row["site"],
+                        "must_change_password": must})
+
+    @app.post("/api/v1/auth/password")
+    def change_password():
+        """Change one's own password (county/passwords.py): ``{"current": ..., "new": ...}``; the other sessions end."""
+        who = actor(password_change=True)
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict) or set(body) != {"current", "new"} \
+                or not all(isinstance(v, str) and 0 < len(v) <= 200 for v in body.values()):
+            raise Refusal(400, "invalid_fields")
+        try:
+            passwords.change(conn(), cfg.security, client_of(request), who["username"], bearer(), body["current"],
+                             body["new"])
+        except passwords.Refused as e:
+            raise Refusal(e.status, e.code, {"reason": e.reason} if e.reason else None) from None
+        return jsonify({"username": who["username"], "must_change_password": False})
 
     def sign_in(username: str, password: str, console: bool):
         """A new session's token, the account and the expiry; (None, None, None) for a wrong name or password.
@@ -221,11 +246,12 @@ def create_app(cfg: CountyConfig, ingest: bool = True) -> Flask:
         return token, row, expires
 
     def session(token: str) -> dict | None:
-        return sessions.account(conn(), token, cfg.security.session_idle_minutes)
+        return sessions.account(conn(), token, cfg.security)
 
     app.extensions["county"].update(login=lambda u, p: sign_in(u, p, console=True)[:2],
-                                    logout=lambda tok: sessions.end(conn(), tok))
+                                    logout=lambda tok: sessions.end(conn(), tok), client_of=client_of)
     console_web.init(app, cfg, conn, session, background=ingest)
+    app.register_blueprint(console_password.bp)
 
     @app.get("/api/v1/halls")
     def halls():

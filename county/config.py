@@ -61,6 +61,7 @@ COUNTY_FILE = Obj({
         "sign_in_first_delay_seconds": Int(min=1, max=3600),
         "sign_in_max_delay_minutes": Int(min=1, max=1440),
         "session_idle_minutes": Int(min=1, max=720, description="a console session ends after this long unused"),
+        "password_max_age_days": Int(min=0, max=3650, description="then a password must be changed; 0: never"),
     }),
     "provincial": Obj({
         "files_dir": Str(max_len=500, description="folder of the daily files ('' for none)"),
@@ -102,6 +103,7 @@ COUNTY_FILE = Obj({
         "role": Str(enum=["supervisor", "hall_manager"]),
         "site": Str(pattern=SITE),
         "password_hash": Str(pattern=r"\$argon2id?\$\S+", max_len=300),
+        "temporary_password": Bool(description="the file's password is good for one sign-in, then its owner chooses one"),
     }, required=["username", "role", "password_hash"]), max_items=1000),
 }, required=["county", "broker", "halls"])
 
@@ -175,6 +177,7 @@ class Account:
     password_hash: str
     site: str | None = None
     name: str = ""
+    temporary_password: bool = False  # the file's password must be changed at its first sign-in
 
 
 @dataclass(frozen=True)
@@ -294,7 +297,8 @@ def load_county(path: str | Path, database_url: str | None = None, need_database
         if a["role"] == "supervisor" and a.get("site"):
             problems.append((f"{key}.site", "a county supervisor sees every hall: give no site"))
         accounts.append(Account(username=a["username"], role=a["role"], password_hash=a["password_hash"],
-                                site=a.get("site") if a["role"] == "hall_manager" else None, name=a.get("name", "")))
+                                site=a.get("site") if a["role"] == "hall_manager" else None, name=a.get("name", ""),
+                                temporary_password=a.get("temporary_password", False)))
     db = raw.get("database", {})
     url = database_url or db.get("url") or (os.environ.get(db["url_env"], "") if db.get("url_env") else "")
     if not url and need_database:

@@ -8,6 +8,7 @@
 | ``/console/stats`` (charts; ``?format=csv`` or ``xlsx``) | the county or any hall | their hall only |
 | ``/console/halls/<site>/journal`` (read-only, paged) | any hall | their hall only (403 for another) |
 | ``/console/sign-ins`` the sign-in throttles in force; ``POST .../lift`` | reads, lifts | 403 |
+| ``/console/password`` one's own password (county/console_password.py) | yes | yes |
 
 A session is the API's (a random token, only its SHA-256 stored in ``sessions``) in an HttpOnly,
 SameSite=Strict cookie. A form that changes something (an alert acknowledged or resolved) carries the session's
@@ -48,6 +49,7 @@ LANG_COOKIE = "hallq_lang"
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 PAGE = 100
+PASSWORD_PAGES = frozenset({"county_password.password_form", "county_password.password_post"})  # county/console_password.py
 
 
 def _ext() -> dict:
@@ -92,7 +94,9 @@ def page(fn: Callable) -> Callable:
         who = _ext()["session"](token) if token and len(token) <= 200 else None
         if who is None:
             return redirect("/console/login")
-        g.who, g.csrf = who, csrf_token(token)
+        if who["must_change_password"] and request.endpoint not in PASSWORD_PAGES:
+            return redirect("/console/password")  # a temporary or expired password: nothing else until it is changed
+        g.who, g.csrf, g.token = who, csrf_token(token), token
         if request.method == "POST":
             origin = request.headers.get("Origin")
             sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
@@ -178,6 +182,13 @@ def init(app, cfg, conn: Callable, session: Callable, background: bool) -> None:
         threading.Thread(target=loop, name="county-console", daemon=True).start()
 
 
+def throttled_message(seconds: int) -> str:
+    """How long a throttled attempt must wait, in the hall's own words (errors catalogue)."""
+    if seconds < 120:
+        return t("error.too_many_attempts.seconds", seconds=seconds)
+    return t("error.too_many_attempts.minutes", minutes=math.ceil(seconds / 60))
+
+
 @bp.get("/console/login")
 def login_form():
     return render("county/login.html")
@@ -191,12 +202,9 @@ def login_post():
         resp = render("county/login.html", 503, throttled=t("error.sign_in_busy"))
         resp.headers["Retry-After"] = "1"
         return resp
-    except signin.Throttled as e:  # how long to wait, in the hall's own words (errors catalogue)
-        seconds = e.seconds
-        message = t("error.too_many_attempts.seconds", seconds=seconds) if seconds < 120 else \
-            t("error.too_many_attempts.minutes", minutes=math.ceil(seconds / 60))
-        resp = render("county/login.html", 429, throttled=message)
-        resp.headers["Retry-After"] = str(seconds)
+    except signin.Throttled as e:
+        resp = render("county/login.html", 429, throttled=throttled_message(e.seconds))
+        resp.headers["Retry-After"] = str(e.seconds)
         return resp
     if token is None:
         return render("county/login.html", 401, failed=True)

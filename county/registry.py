@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import logging
 
-from county.config import CountyConfig
+from county.config import Account, CountyConfig
+from county.signin import audit
 
 log = logging.getLogger("hallq.county.registry")
 
@@ -34,12 +35,7 @@ def sync(conn, cfg: CountyConfig) -> dict[str, int]:
         conn.execute("UPDATE halls SET active = false, updated_at = now() WHERE NOT (site = ANY(%s)) AND active",
                      (list(cfg.halls),))
         for a in cfg.accounts:
-            conn.execute(
-                "INSERT INTO accounts (username, display_name, role, site, password_hash, active) "
-                "VALUES (%s, %s, %s, %s, %s, true) ON CONFLICT (username) DO UPDATE SET "
-                "display_name = excluded.display_name, role = excluded.role, site = excluded.site, "
-                "password_hash = excluded.password_hash, active = true",
-                (a.username, a.name, a.role, a.site, a.password_hash))
+            _sync_account(conn, a)
         names = [a.username for a in cfg.accounts]
         conn.execute("UPDATE accounts SET active = false WHERE NOT (username = ANY(%s)) AND active", (names,))
         conn.execute("DELETE FROM sessions WHERE username IN (SELECT username FROM accounts WHERE NOT active)")
@@ -47,6 +43,29 @@ def sync(conn, cfg: CountyConfig) -> dict[str, int]:
     accounts = conn.execute("SELECT count(*) AS n FROM accounts WHERE active").fetchone()["n"]
     log.info("county registry: %d active halls, %d active accounts (from %s)", halls, accounts, cfg.path)
     return {"halls": halls, "accounts": accounts}
+
+
+def _sync_account(conn, a: Account) -> None:
+    """One account of the file. Its password is the file's only when the file gives a hash it has not given before
+    (a new account, or the administrator's reset): otherwise the one its owner chose stays. A reset ends the account's
+    sessions and is journaled in ``audit``; a hash is never logged. ``temporary_password``: the file's password, while
+    the account has it, must be changed at its next sign-in."""
+    before = conn.execute("SELECT file_hash FROM accounts WHERE username = %s", (a.username,)).fetchone()
+    conn.execute(
+        "INSERT INTO accounts (username, display_name, role, site, password_hash, file_hash, must_change_password, "
+        "active) VALUES (%s, %s, %s, %s, %s, %s, %s, true) ON CONFLICT (username) DO UPDATE SET "
+        "display_name = excluded.display_name, role = excluded.role, site = excluded.site, active = true, "
+        # marked temporary while the account still has the file's password: it must be changed
+        "must_change_password = accounts.must_change_password OR (excluded.must_change_password "
+        "AND accounts.password_hash = excluded.file_hash)",
+        (a.username, a.name, a.role, a.site, a.password_hash, a.password_hash, a.temporary_password))
+    if before is not None and before["file_hash"] != a.password_hash:
+        conn.execute("UPDATE accounts SET password_hash = %s, file_hash = %s, must_change_password = %s, "
+                     "password_changed_at = now() WHERE username = %s",
+                     (a.password_hash, a.password_hash, a.temporary_password, a.username))
+        conn.execute("DELETE FROM sessions WHERE username = %s", (a.username,))
+        audit(conn, "config", "password_reset", None, {"username": a.username, "source": "county.toml"})
+        log.info("county account %s: its password was reset from the configuration; its sessions ended", a.username)
 
 
 def halls(conn, site: str | None = None) -> list[dict]:

@@ -13,6 +13,7 @@ import secrets
 from datetime import datetime, timedelta, timezone
 
 from county.signin import audit
+from hallq.hallconfig import SecuritySettings
 
 SESSION_HOURS = 12
 TOUCH_SECONDS = 60  # the last use is written at most this often, not at every page
@@ -32,16 +33,20 @@ def start(conn, username: str, console: bool) -> tuple[str, datetime]:
     return token, expires
 
 
-def account(conn, token: str, idle_minutes: int) -> dict | None:
-    """The account (username, role, site) behind a live session's token, or None; a console session unused for
-    ``idle_minutes`` is ended here, and a request on one that is not counts as its use."""
+def account(conn, token: str, rules: SecuritySettings) -> dict | None:
+    """The account (username, role, site, must_change_password) behind a live session's token, or None; a console
+    session unused for ``session_idle_minutes`` is ended here, and a request on one that is not counts as its use.
+    ``must_change_password``: a temporary password, or one older than ``password_max_age_days`` (0: never)."""
     row = conn.execute(
         "SELECT a.username, a.role, a.site, s.last_seen_at, "
         "s.last_seen_at < now() - make_interval(mins => %s) AS idle, "
-        "s.last_seen_at < now() - make_interval(secs => %s) AS stale "
+        "s.last_seen_at < now() - make_interval(secs => %s) AS stale, "
+        "a.must_change_password OR (%s > 0 AND a.password_changed_at < now() - make_interval(days => %s)) "
+        "AS must_change_password "
         "FROM sessions s JOIN accounts a USING (username) "
         "WHERE s.token_sha256 = %s AND s.expires_at > now() AND a.active",
-        (idle_minutes, TOUCH_SECONDS, sha(token))).fetchone()
+        (rules.session_idle_minutes, TOUCH_SECONDS, rules.password_max_age_days, rules.password_max_age_days,
+         sha(token))).fetchone()
     if row is None:
         return None
     if row["idle"]:
@@ -51,7 +56,7 @@ def account(conn, token: str, idle_minutes: int) -> dict | None:
         return None
     if row["stale"]:
         conn.execute("UPDATE sessions SET last_seen_at = now() WHERE token_sha256 = %s", (sha(token),))
-    return {"username": row["username"], "role": row["role"], "site": row["site"]}
+    return {k: row[k] for k in ("username", "role", "site", "must_change_password")}
 
 
 def end(conn, token: str) -> None:

@@ -290,7 +290,7 @@ def cmd_hash_password(args: argparse.Namespace) -> int:
 
     from queue_server.auth import hash_password
 
-    from queue_server.domain.accounts import MIN_PASSWORD, password_problem
+    from hallq.passwords import MIN_PASSWORD, password_problem
     from queue_server.domain.errors import messages
 
     password = os.environ.get("HALLQ_PASSWORD") or getpass.getpass("password: ")

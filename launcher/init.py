@@ -218,7 +218,7 @@ def _new_identity(text: str, *, site: str, name: str, name_hant: str, name_en: s
 
 def new_password(job_no: str) -> str:
     """A password of 4 groups of 4 (about 90 bits), easy to read out and type once, that the rules accept."""
-    from queue_server.domain.accounts import password_problem
+    from hallq.passwords import password_problem
 
     while True:
         password = "-".join("".join(secrets.choice(_ALPHABET) for _ in range(4)) for _ in range(4))

@@ -17,7 +17,7 @@ from hallq.hallconfig import load_hall
 from hallq.testing import ROOT
 from launcher.init import InitError, init_hall, new_password
 from launcher.processes import ServerProcess
-from queue_server.domain.accounts import password_problem
+from hallq.passwords import password_problem
 
 
 def hallq(*argv: str, env: dict | None = None) -> subprocess.CompletedProcess:

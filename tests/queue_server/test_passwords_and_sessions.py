@@ -7,7 +7,7 @@ import json
 import pytest
 
 from hallq.demo import DEMO_PASSWORD
-from queue_server.domain.accounts import password_problem
+from hallq.passwords import password_problem
 
 STRONG = "Window-2026"
 
