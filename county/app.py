@@ -275,7 +275,7 @@ def create_app(cfg: CountyConfig, ingest: bool = True) -> Flask:
             r["business_day"] = r["business_day"].isoformat()
         return jsonify({"site": site, "events": rows, "next_after": rows[-1]["seq"] if rows else after})
 
-    hall_keys: dict[str, tuple[float, str]] = {}  # site -> (read at, SHA-256 of its key): a key file re-read each minute
+    hall_keys: dict[str, tuple[float, str | None]] = {}  # site -> (read at, SHA-256 of its key): re-read each minute
 
     def hall_key_sha(site: str) -> str | None:
         hall = cfg.halls.get(site)
@@ -287,8 +287,8 @@ def create_app(cfg: CountyConfig, ingest: bool = True) -> Flask:
         try:
             sha = _sha(resolve_secret(hall.credential, f"halls[site={site}].credential"))
         except CountyConfigError as e:
-            log.warning("nearby: cannot check hall %s's key: %s", site, e)
-            return None
+            log.warning("cannot check hall %s's county key (retried in a minute): %s", site, e)
+            sha = None
         hall_keys[site] = (time.monotonic(), sha)
         return sha
 
@@ -303,6 +303,11 @@ def create_app(cfg: CountyConfig, ingest: bool = True) -> Flask:
         wanted = hall_key_sha(site)
         if wanted is None or not hmac.compare_digest(wanted, _sha(token)):
             log.info("%s refused for hall %r from %s: not its county key", purpose, site[:40], client_of(request))
+            raise Refusal(401, "invalid_token")
+        shared = sorted(s for s in cfg.halls if s != site and hall_key_sha(s) == wanted)
+        if shared:  # one hall could act as the other: neither is served until each has a key of its own
+            log.error("%s refused for hall %s: its county key is also hall(s) %s's; give each hall its own key "
+                      "(hallq device-key, then credential in county.toml)", purpose, site, ", ".join(shared))
             raise Refusal(401, "invalid_token")
         return site
 

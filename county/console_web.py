@@ -19,11 +19,9 @@ Every text comes from the ``county.*`` catalogue (hallq/locale/*/county.po).
 
 from __future__ import annotations
 
-import csv
 import functools
 import hashlib
 import hmac
-import io
 import json
 import math
 import re
@@ -39,12 +37,14 @@ from flask import Blueprint, Response, current_app, g, make_response, redirect, 
 from markupsafe import Markup, escape
 
 from county import console, sessions, signin
-from hallq import i18n
+from hallq import clientaddr, i18n, spreadsheet
 from hallq.i18n import LANGS, pick
+from hallq.webguard import foreign_origin
 
 bp = Blueprint("county_console", __name__, template_folder="templates", static_folder="static",
                static_url_path="/console/static")
 COOKIE = "hallq_county"
+LOGIN_CSRF_COOKIE = "hallq_county_login_csrf"
 LANG_COOKIE = "hallq_lang"
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
@@ -98,9 +98,8 @@ def page(fn: Callable) -> Callable:
             return redirect("/console/password")  # a temporary or expired password: nothing else until it is changed
         g.who, g.csrf, g.token = who, csrf_token(token), token
         if request.method == "POST":
-            origin = request.headers.get("Origin")
             sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
-            if origin not in (None, request.host_url.rstrip("/")) or not hmac.compare_digest(sent, g.csrf):
+            if foreign_origin(request.headers.get("Origin"), request.host) or not hmac.compare_digest(sent, g.csrf):
                 return render("county/error.html", 403, message=t("county.error.csrf_failed"))
         folder = _ext()["fold"]
         folder()
@@ -189,28 +188,56 @@ def throttled_message(seconds: int) -> str:
     return t("error.too_many_attempts.minutes", minutes=math.ceil(seconds / 60))
 
 
+def secure_cookies() -> bool:
+    """Mark cookies ``Secure`` on HTTPS, also when a trusted reverse proxy ended it (``X-Forwarded-Proto: https``
+    from a peer in ``[security] trusted_proxies``), and on loopback (browsers treat it as a secure context)."""
+    host = (request.host or "").rsplit(":", 1)[0].strip("[]")
+    proxied = clientaddr.is_trusted(request.remote_addr, _ext()["cfg"].security.trusted_proxies) \
+        and request.headers.get("X-Forwarded-Proto", "").lower() == "https"
+    return request.is_secure or proxied or host in ("localhost", "127.0.0.1", "::1")
+
+
+def _login_page(status: int = 200, **ctx: Any) -> Response:
+    """The sign-in form with a fresh double-submit token: its cookie (SameSite=Strict, so a page of another site
+    cannot send it) and the form's hidden field must agree for an attempt to be checked at all."""
+    token = secrets.token_urlsafe(24)
+    resp = render("county/login.html", status, login_csrf=token, **ctx)
+    resp.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict", secure=secure_cookies(),
+                    path="/console/login", max_age=3600)
+    return resp
+
+
 @bp.get("/console/login")
 def login_form():
-    return render("county/login.html")
+    return _login_page()
 
 
 @bp.post("/console/login")
 def login_post():
+    """A sign-in from the form. One not sent by this site's own form (no matching double-submit token, or a foreign
+    ``Origin``) is refused before its password is checked and not counted: a page of another site could otherwise
+    post wrong passwords from the supervisor's own browser, throttling their address, or sign them in as someone
+    else."""
+    sent, expected = request.form.get("csrf_token", ""), request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if foreign_origin(request.headers.get("Origin"), request.host) or not expected \
+            or not hmac.compare_digest(sent.encode(), expected.encode()):
+        return _login_page(403, throttled=t("county.login.page_expired"))
     try:
         token, _who = _ext()["login"](request.form.get("username", ""), request.form.get("password", ""))
     except signin.Busy:  # another sign-in from this address is being checked
-        resp = render("county/login.html", 503, throttled=t("error.sign_in_busy"))
+        resp = _login_page(503, throttled=t("error.sign_in_busy"))
         resp.headers["Retry-After"] = "1"
         return resp
     except signin.Throttled as e:
-        resp = render("county/login.html", 429, throttled=throttled_message(e.seconds))
+        resp = _login_page(429, throttled=throttled_message(e.seconds))
         resp.headers["Retry-After"] = str(e.seconds)
         return resp
     if token is None:
-        return render("county/login.html", 401, failed=True)
+        return _login_page(401, failed=True)
     resp = redirect("/console/")
-    resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=request.is_secure,
+    resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=secure_cookies(),
                     max_age=sessions.SESSION_HOURS * 3600)
+    resp.delete_cookie(LOGIN_CSRF_COOKIE, path="/console/login")
     return resp
 
 
@@ -354,29 +381,11 @@ def _ratio(x: float | None) -> float | None:
 
 
 def export(head: list[str], rows: list[list], fmt: str, name: str) -> Response:
-    """A report as a download: CSV (UTF-8 with a BOM, for Excel) or an Excel workbook (openpyxl). A text that a
-    spreadsheet would take for a formula (names come from the halls' events) is prefixed with an apostrophe."""
-    rows = [[f"'{v}" if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v for v in r] for r in rows]
-    if fmt == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf)
-        w.writerow(head)
-        w.writerows(rows)
-        resp = make_response("\ufeff" + buf.getvalue())  # the BOM: Excel opens UTF-8 Chinese correctly
-        resp.headers["Content-Type"] = "text/csv; charset=utf-8"
-    else:
-        from openpyxl import Workbook
-
-        wb = Workbook()
-        ws = wb.active
-        ws.title = t("county.stats.sheet")[:31]
-        ws.append(head)
-        for r in rows:
-            ws.append(r)
-        out = io.BytesIO()
-        wb.save(out)
-        resp = make_response(out.getvalue())
-        resp.headers["Content-Type"] = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    """A report as a download: CSV (UTF-8 with a BOM, for Excel) or an Excel workbook, its cells safe to open
+    (hallq/spreadsheet.py: names come from the halls' events)."""
+    body, media = spreadsheet.table_file(head, rows, fmt, t("county.stats.sheet"))
+    resp = make_response(body)
+    resp.headers["Content-Type"] = media
     resp.headers["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     return resp
 

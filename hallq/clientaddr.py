@@ -66,3 +66,8 @@ def of_request(request, proxies: Sequence[Network]) -> str:
     """The client address of a Flask/Werkzeug ``request``, through ``proxies`` (the header read only with some)."""
     forwarded = ",".join(request.headers.getlist("X-Forwarded-For")) if proxies else None
     return client_address(request.remote_addr, forwarded, proxies)
+
+
+def is_trusted(peer: str | None, proxies: Sequence[Network]) -> bool:
+    """Whether ``peer`` (a request's remote address) is one of the trusted reverse proxies."""
+    return _trusted(_ip(peer or ""), proxies)

@@ -33,10 +33,10 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from flask import current_app, g, request
 
+from hallq.webguard import foreign_origin
 from queue_server.auth import actor_for_token
 from queue_server.clients import request_client
 from queue_server.domain.context import Actor
@@ -85,17 +85,8 @@ def clear_session_cookie(resp) -> None:
 
 
 def _check_origin() -> None:
-    origin = request.headers.get("Origin")
-    if origin and origin != "null" and _host_of(origin) != request.host:
+    if foreign_origin(request.headers.get("Origin"), request.host):
         raise Forbidden("error.bad_origin", code="bad_origin")
-
-
-def _host_of(url: str) -> str | None:
-    """The host:port of ``url``; None when it is not a URL at all (``http://[``: urlsplit raises)."""
-    try:
-        return urlsplit(url).netloc
-    except ValueError:
-        return None
 
 
 def check_csrf(token: str) -> None:

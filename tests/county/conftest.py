@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -361,3 +362,11 @@ def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
 
 def elapsed(since: float) -> float:
     return time.monotonic() - since
+
+
+def console_login(client, username: str, password: str, **kwargs):
+    """Sign in through the console's own form: its page first, for the double-submit token (county/console_web.py)."""
+    form = client.get("/console/login", **kwargs)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.get_data(as_text=True)).group(1)
+    return client.post("/console/login", data={"username": username, "password": password, "csrf_token": token},
+                       **kwargs)

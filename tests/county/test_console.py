@@ -22,7 +22,7 @@ from county.app import create_app
 from county.config import Ingest, load_county
 from hallq import contract
 from hallq.demo import DEMO_PASSWORD
-from tests.county.conftest import sql
+from tests.county.conftest import console_login, sql
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = Ingest()
@@ -251,7 +251,7 @@ def test_alerts_are_raised_past_the_thresholds_and_cleared_when_back(cfg):
 def _client(cfg, username: str):
     app = create_app(cfg, ingest=False)
     c = app.test_client()
-    r = c.post("/console/login", data={"username": username, "password": DEMO_PASSWORD})
+    r = console_login(c, username, DEMO_PASSWORD)
     assert r.status_code == 302, r.data[:300]
     return c
 
@@ -302,7 +302,7 @@ def test_a_page_without_a_session_goes_to_the_sign_in_and_a_wrong_password_is_re
     c = app.test_client()
     r = c.get("/console/")
     assert r.status_code == 302 and r.headers["Location"].endswith("/console/login")
-    r = c.post("/console/login", data={"username": "sup", "password": "wrong"})
+    r = console_login(c, "sup", "wrong")
     assert r.status_code == 401 and "用户名或密码不正确" in r.get_data(as_text=True)
     c.set_cookie("hallq_county", "forged")
     assert c.get("/console/stats").status_code == 302

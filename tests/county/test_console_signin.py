@@ -14,7 +14,7 @@ import pytest
 from county import console_web
 from county.app import create_app
 from hallq.demo import DEMO_PASSWORD
-from tests.county.conftest import sql
+from tests.county.conftest import console_login, sql
 from tests.county.test_console import make_county
 
 FREE, PER_CLIENT = 3, 6
@@ -108,7 +108,7 @@ def test_attempts_from_one_client_are_checked_one_at_a_time_across_processes(cfg
             r = login(c, "10.0.0.5")
             assert r.status_code == 503 and r.get_json() == {"error": {"status": 503, "code": "sign_in_busy"}}
             assert r.headers["Retry-After"] == "1"
-            page = c.post("/console/login", data={"username": "sup", "password": "wrong"},
+            page = console_login(c, "sup", "wrong",
                           environ_base={"REMOTE_ADDR": "10.0.0.5"})
             assert page.status_code == 503 and "正在处理其他登录" in page.get_data(as_text=True)
             assert login(c, "10.0.0.6").status_code == 401  # another address is not held up
@@ -121,16 +121,14 @@ def test_attempts_from_one_client_are_checked_one_at_a_time_across_processes(cfg
 def test_the_sign_in_page_says_how_long_to_wait(cfg):
     c = create_app(cfg, ingest=False).test_client()
     for _ in range(FREE):
-        r = c.post("/console/login", data={"username": "sup", "password": "wrong"},
+        r = console_login(c, "sup", "wrong",
                    environ_base={"REMOTE_ADDR": "10.0.0.5"})
         assert r.status_code == 401
-    r = c.post("/console/login?lang=zh-Hans", data={"username": "sup", "password": DEMO_PASSWORD},
-               environ_base={"REMOTE_ADDR": "10.0.0.5"})
+    r = console_login(c, "sup", DEMO_PASSWORD, environ_base={"REMOTE_ADDR": "10.0.0.5"}, query_string={"lang": "zh-Hans"})
     page = r.get_data(as_text=True)
     assert r.status_code == 429 and "登录失败次数过多" in page and "秒后再试" in page and "Retry-After" in r.headers
-    assert "hallq_county" not in r.headers.get("Set-Cookie", "")
-    r = c.post("/console/login?lang=en", data={"username": "sup", "password": DEMO_PASSWORD},
-               environ_base={"REMOTE_ADDR": "10.0.0.6"})
+    assert not any(h.startswith("hallq_county=") for h in r.headers.getlist("Set-Cookie"))  # no session
+    r = console_login(c, "sup", DEMO_PASSWORD, environ_base={"REMOTE_ADDR": "10.0.0.6"}, query_string={"lang": "en"})
     assert r.status_code == 302 and r.headers["Location"].endswith("/console/")
 
 
@@ -181,7 +179,7 @@ def test_a_trusted_proxy_that_is_not_an_address_is_refused_at_start(county_db, t
 
 
 def console_session(c, addr: str, username: str = "sup"):
-    r = c.post("/console/login", data={"username": username, "password": DEMO_PASSWORD},
+    r = console_login(c, username, DEMO_PASSWORD,
                environ_base={"REMOTE_ADDR": addr})
     assert r.status_code == 302 and r.headers["Location"].endswith("/console/")
 
@@ -256,3 +254,48 @@ def test_a_supervisor_lists_and_lifts_throttles_over_the_api(cfg):
     assert r.status_code == 404 and r.get_json() == {"error": {"status": 404, "code": "unknown_throttle"}}
     ended = sql(cfg.database_url, "SELECT actor, data FROM audit WHERE action = 'sign_in_throttle_ended'")
     assert [(e["actor"], e["data"]["reason"]) for e in ended] == [("sup", "lifted")]
+
+
+def test_a_sign_in_not_sent_by_the_consoles_own_form_is_refused_unchecked(cfg):
+    """A page of another site could post wrong passwords from the supervisor's own browser (throttling their address)
+    or sign them in as someone else: without the form's double-submit token, or with a foreign Origin, an attempt is
+    refused before its password is checked and is not counted."""
+    c = create_app(cfg, ingest=False).test_client()
+    forged = [c.post("/console/login", data={"username": "sup", "password": "wrong"},
+                     environ_base={"REMOTE_ADDR": "10.0.0.5"}) for _ in range(FREE + 3)]
+    forged.append(console_login(c, "sup", "wrong", environ_base={"REMOTE_ADDR": "10.0.0.5"},
+                                headers={"Origin": "https://evil.example"}))
+    assert {r.status_code for r in forged} == {403}
+    assert "页面已过期" in forged[0].get_data(as_text=True)
+    assert sql(cfg.database_url, "SELECT failures FROM sign_in_throttles WHERE client = '10.0.0.5'") == []
+    r = console_login(c, "sup", DEMO_PASSWORD, environ_base={"REMOTE_ADDR": "10.0.0.5"})
+    assert r.status_code == 302  # the owner, from the same address: not held back by the forged attempts
+
+
+def test_behind_a_tls_proxy_the_consoles_forms_work_and_its_cookies_are_secure(county_db, tmp_path):
+    """nginx ends TLS and forwards plain HTTP: the browser's Origin says https, the request arrives as http. Only the
+    host is compared, and the session cookie is Secure when a trusted proxy says the client spoke HTTPS."""
+    cfg = make_county(county_db, tmp_path, '[security]\ntrusted_proxies = ["10.0.0.1"]\n')
+    app = create_app(cfg, ingest=False)
+    c = app.test_client()
+    proxy = {"environ_base": {"REMOTE_ADDR": "10.0.0.1"}, "base_url": "http://county.example",
+             "headers": {"Origin": "https://county.example", "X-Forwarded-Proto": "https",
+                         "X-Forwarded-For": "192.168.3.7"}}
+    r = console_login(c, "sup", DEMO_PASSWORD, **proxy)
+    assert r.status_code == 302
+    assert "Secure" in r.headers["Set-Cookie"] and "HttpOnly" in r.headers["Set-Cookie"]
+    token = re.search(r"hallq_county=([^;]+)", r.headers["Set-Cookie"]).group(1)
+    c.set_cookie(console_web.COOKIE, token, domain="county.example")  # as the browser sends it (HTTPS to the proxy)
+    assert c.get("/console/sign-ins", **proxy).status_code == 200
+    with app.app_context():
+        csrf = console_web.csrf_token(token)
+    r = c.post("/console/sign-ins/lift", data={"csrf_token": csrf, "client": "10.0.0.8", "username": "sup"}, **proxy)
+    assert r.status_code != 403 and "无权" not in r.get_data(as_text=True)  # the https Origin is this site
+    r = c.post("/console/sign-ins/lift", data={"csrf_token": csrf, "client": "10.0.0.8", "username": "sup"},
+               **{**proxy, "headers": {**proxy["headers"], "Origin": "https://evil.example"}})
+    assert r.status_code == 403
+    # a proxy the platform does not trust cannot make a plain-HTTP cookie Secure, nor is the header believed
+    c2 = create_app(cfg, ingest=False).test_client()
+    r = console_login(c2, "sup", DEMO_PASSWORD, environ_base={"REMOTE_ADDR": "10.0.0.9"},
+                      base_url="http://county.example", headers={"X-Forwarded-Proto": "https"})
+    assert r.status_code == 302 and "Secure" not in r.headers["Set-Cookie"]

@@ -135,3 +135,14 @@ def test_only_the_halls_own_county_key_may_ask_never_anonymous(cfg):
     for bad in ("", "ALPHA", "a%20b", ",".join(f"b{i}" for i in range(40))):
         assert ask(client, "home", bad).status_code == 400, bad
     assert ask(client, "home", "alpha", limit=0).status_code == 400
+
+
+def test_two_halls_given_one_key_are_refused_until_each_has_its_own(cfg, tmp_path, caplog):
+    """With one key in two halls' credentials, either hall could file and read as the other: neither is served, and the
+    log says why and what to do."""
+    (tmp_path / "near.key").write_text("county-key-home\n")
+    client = create_app(cfg, ingest=False).test_client()
+    assert ask(client, "home", "alpha").status_code == 401
+    assert ask(client, "near", "alpha", key="county-key-home").status_code == 401
+    assert "also hall(s) near's" in caplog.text and "give each hall its own key" in caplog.text
+    assert ask(client, "far", "alpha").status_code == 200  # the others are served

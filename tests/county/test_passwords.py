@@ -17,7 +17,7 @@ from county.app import create_app
 from county.config import load_county
 from county.console_web import COOKIE
 from hallq.demo import DEMO_PASSWORD
-from tests.county.conftest import sql
+from tests.county.conftest import console_login, sql
 from tests.county.test_console import make_county
 
 NEW = "Oversee-County-27"
@@ -124,7 +124,7 @@ def test_a_password_past_its_age_must_be_changed(county_db, tmp_path):
 
 def test_the_console_sends_a_temporary_password_to_its_form_and_changes_it(cfg):
     c = create_app(cfg, ingest=False).test_client()
-    assert c.post("/console/login", data={"username": "sup", "password": DEMO_PASSWORD}).status_code == 302
+    assert console_login(c, "sup", DEMO_PASSWORD).status_code == 302
     for path in ("/console/", "/console/rankings", "/console/alerts", "/console/halls/hall-a/journal"):
         r = c.get(path)
         assert r.status_code == 302 and r.headers["Location"].endswith("/console/password"), path

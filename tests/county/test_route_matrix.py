@@ -13,6 +13,7 @@ import pytest
 from county import console_web
 from county.app import create_app
 from hallq.demo import DEMO_PASSWORD
+from tests.county.conftest import console_login
 from tests.county.test_console import make_county
 
 PUBLIC = {("GET", "/health"), ("POST", "/api/v1/auth/login"), ("GET", "/console/login"), ("POST", "/console/login"),
@@ -70,7 +71,7 @@ def test_anonymous_callers_get_the_sign_in_page_or_401_in_the_one_shape(app):
 
 def test_a_hall_manager_is_refused_what_only_a_supervisor_does_and_no_answer_holds_a_secret(app):
     c = app.test_client()
-    r = c.post("/console/login", data={"username": "mgr-b", "password": DEMO_PASSWORD})
+    r = console_login(c, "mgr-b", DEMO_PASSWORD)
     assert r.status_code == 302
     session = c.get_cookie(console_web.COOKIE).value
     with app.app_context():
@@ -87,7 +88,7 @@ def test_a_hall_manager_is_refused_what_only_a_supervisor_does_and_no_answer_hol
             allowed = (200, 400, 403) if (method, rule) == ("POST", "/console/password") else (200, 403)
             assert r.status_code in allowed, (method, rule, r.status_code)
     sup = app.test_client()
-    sup.post("/console/login", data={"username": "sup", "password": DEMO_PASSWORD})
+    console_login(sup, "sup", DEMO_PASSWORD)
     bodies += [sup.get(url(rule)).get_data(as_text=True) for method, rule in sorted(CONSOLE) if method == "GET"]
     for body in bodies:
         assert session not in body and "$argon2" not in body and "password_hash" not in body

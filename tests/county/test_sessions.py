@@ -13,7 +13,7 @@ from county.config import CountyConfigError
 from county.console_web import COOKIE
 from county.sessions import sha
 from hallq.demo import DEMO_PASSWORD
-from tests.county.conftest import sql
+from tests.county.conftest import console_login, sql
 from tests.county.test_console import make_county
 
 
@@ -24,7 +24,7 @@ def cfg(county_db, tmp_path):
 
 def console_client(cfg):
     c = create_app(cfg, ingest=False).test_client()
-    r = c.post("/console/login", data={"username": "sup", "password": DEMO_PASSWORD})
+    r = console_login(c, "sup", DEMO_PASSWORD)
     assert r.status_code == 302 and r.headers["Location"].endswith("/console/")
     return c, c.get_cookie(COOKIE).value
 
