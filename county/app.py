@@ -219,7 +219,8 @@ def create_app(cfg: CountyConfig, ingest: bool = True) -> Flask:
 
         Throttled (county/signin.py): an attempt that must wait raises :class:`county.signin.Throttled` before its
         password is checked (the API answers 429 ``too_many_attempts``, the console's page says how long)."""
-        client, name = client_of(request), username[:40]
+        client = client_of(request)
+        name = signin.key_of(conn(), username[:40])  # a name that is no account's is kept only as a hash
         with signin.one_at_a_time(conn(), client):
             return _checked(client, name, password, console)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import secrets
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -52,6 +53,18 @@ def audit(conn, actor: str, action: str, site: str | None = None, data: dict[str
     """Append one entry to the platform's own journal (append-only: a trigger refuses UPDATE and DELETE)."""
     conn.execute("INSERT INTO audit (actor, action, site, data) VALUES (%s, %s, %s, %s)",
                  (actor, action, site, json.dumps(data or {}, ensure_ascii=False)))
+
+
+def key_of(conn, username: str) -> str:
+    """The counter of what was typed as the username: itself for an account, else a keyed hash under the platform's
+    own key (hallq/throttle.py: it may be a password typed in the wrong box, and is written nowhere)."""
+    known = conn.execute("SELECT 1 FROM accounts WHERE username = %s", (username,)).fetchone() is not None
+    if known:
+        return username
+    conn.execute("INSERT INTO platform_secrets (name, value) VALUES ('throttle', %s) ON CONFLICT DO NOTHING",
+                 (secrets.token_bytes(32),))
+    key = bytes(conn.execute("SELECT value FROM platform_secrets WHERE name = 'throttle'").fetchone()["value"])
+    return throttle.counter_key(username, False, key)
 
 
 def wait_seconds(conn, rules: throttle.Rules, client: str, username: str) -> int | None:

@@ -14,6 +14,8 @@ limits passed in must be of the same kind as the rows' values.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
@@ -52,6 +54,16 @@ def delay(failures: int, free: int, rules: Rules) -> timedelta | None:
     doublings = failures - free
     seconds = cap if doublings >= 32 else min(cap, rules.sign_in_first_delay_seconds * 2 ** doublings)
     return timedelta(seconds=seconds)
+
+
+def counter_key(account: str, is_account: bool, secret: bytes) -> str:
+    """The name a (client, name) counter is kept under. An account's own name as it is; a name that is no account's
+    (it may be a password typed in the wrong box) only as a keyed hash, ``?`` and 32 hex digits, which no account name
+    can be: what was typed is written nowhere, and the same typing still meets the same counter, as a real name would
+    (an unknown name is throttled exactly as a known one, so the throttle does not tell which names exist)."""
+    if is_account or account == ALL_ACCOUNTS:
+        return account
+    return "?" + hmac.new(secret, b"hallq sign-in throttle name v1\0" + account.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def counters(rules: Rules, account: str) -> list[tuple[str, int]]:

@@ -85,12 +85,13 @@ def login(db: Database, hall: Hall, job_no: str, password: str, client: str = "-
     rules = hall.config.security
     now = hall.now()
     conn = db.connection()
-    refused = throttles.refusal(conn, rules, client, job_no, now)
+    counter = throttles.key_of(conn, hall.secret, job_no)  # a name that is no account's is kept only as a hash
+    refused = throttles.refusal(conn, rules, client, counter, now)
     if refused is not None:
         raise refused
     with password_checks.one_check(client):
         now = hall.now()
-        refused = throttles.refusal(conn, rules, client, job_no, now)  # a parallel attempt may have started a delay
+        refused = throttles.refusal(conn, rules, client, counter, now)  # a parallel attempt may have started a delay
         if refused is not None:
             raise refused
         s = conn.execute("SELECT s.*, a.password_changed_at, a.must_change_password FROM staff s "
@@ -104,7 +105,7 @@ def login(db: Database, hall: Hall, job_no: str, password: str, client: str = "-
             known = s is not None
             tx = Tx(conn_w, hall, Actor("staff", job_no if known else UNKNOWN_ACCOUNT), now)
             if not good:
-                throttles.record_failure(tx, client, job_no)
+                throttles.record_failure(tx, client, job_no if known else counter)
                 tx.journal("login_failed", data={"job_no": job_no if known else None, "client": client,
                                                  "reason": "password" if known else "unknown"})
             else:

@@ -179,6 +179,13 @@ def _account(conn: sqlite3.Connection, key: str) -> dict[str, Any]:
     return {"job_no": key}
 
 
+def key_of(conn: sqlite3.Connection, secret: bytes, job_no: str) -> str:
+    """The counter of what was typed as the job number: itself for an account, else a keyed hash (hallq/throttle.py:
+    it may be a password typed in the wrong box)."""
+    known = conn.execute("SELECT 1 FROM staff WHERE job_no = ?", (job_no,)).fetchone() is not None
+    return throttle.counter_key(job_no, known, secret)
+
+
 def _reset(tx: Tx, client: str, job_no: str) -> None:
     tx.conn.execute("UPDATE sign_in_throttles SET failures = 0, refused_until = NULL, throttled_since = NULL "
                     "WHERE client = ? AND job_no = ?", (client, job_no))

@@ -82,6 +82,8 @@ def test_a_name_that_is_no_account_is_never_written_down(cfg):
     assert [(r["action"], r["data"]["username"], r["data"].get("unknown_account")) for r in audit] == [
         ("sign_in_throttled", None, True)]
     assert typed not in str(audit)
+    kept = [r["username"] for r in sql(cfg.database_url, "SELECT username FROM sign_in_throttles WHERE client = '10.0.0.8'")]
+    assert typed not in str(kept) and sorted(len(k) for k in kept) == [0, 33]  # the address's counter, and a hash
     sup = create_app(cfg, ingest=False).test_client()
     assert login(sup, "10.0.0.30", password=DEMO_PASSWORD).status_code == 200
     token = login(sup, "10.0.0.31", password=DEMO_PASSWORD).get_json()["token"]

@@ -268,6 +268,11 @@ def test_what_was_typed_as_a_job_number_that_is_no_account_is_never_written_down
     assert journal(state, "sign_in_throttled")[0]["unknown_account"] is True
     assert {e["reason"] for e in journal(state, "login_failed")} == {"unknown"}
     assert not [t for t in throttles.active(state.db.connection(), clock.now()) if t["client"] == GUESSER]
+    # nor the throttle's own table: its counter is kept under a keyed hash, which no job number can be
+    kept = [r["job_no"] for r in state.db.connection().execute(
+        "SELECT job_no FROM sign_in_throttles WHERE client = ? AND job_no != ''", (GUESSER,))]
+    assert len(kept) == 1 and kept[0].startswith("?") and len(kept[0]) == 33 and "Window" not in kept[0]
+    assert sign_in(api, "Window-2027!", "x", peer=GUESSER).status_code == 401  # another typing: a counter of its own
     for _ in range(5):  # an account's own job number is still named, as before
         sign_in(api, "101", "Wrong-2026", peer=GUESSER)
     assert journal(state, "login_failed")[-1]["job_no"] == "101"
