@@ -12,6 +12,8 @@ from queue_server.domain import hall_settings
 from queue_server.readmodel import settings as reads
 
 ERRORS = (400, 401, 403, 404, 422)
+# a business with residents still waiting is not deactivated (business_has_tickets)
+BUSINESS_ERRORS = (*ERRORS, 409)
 ANY = Obj({}, extra=True)
 TARGETS = Obj({k: Int(min=LIMITS[0], max=LIMITS[1]) for k in CLASSES},
               description="minutes of opening time: green channel and appointment promises, ordinary overdue")
@@ -58,7 +60,7 @@ def get_settings(actor):
 
 @api.put("/settings/businesses/<code>")
 @operation("update_business", "Change a business's daily limit, service minutes, targets, ticket requirement",
-           tag="settings", auth="manager", body=BUSINESS, response=ANY, errors=ERRORS)
+           tag="settings", auth="manager", body=BUSINESS, response=ANY, errors=BUSINESS_ERRORS)
 def update_business(code, actor, body):
     return changed(state().service.settings.update_business(actor, code, body))
 
@@ -72,7 +74,7 @@ def export_businesses(actor):
 
 @api.post("/settings/businesses.csv")
 @operation("import_businesses", "Import businesses from CSV (all or nothing; problems listed by line)",
-           tag="settings", auth="manager", response=ANY, errors=ERRORS, max_body=MAX_CSV,
+           tag="settings", auth="manager", response=ANY, errors=BUSINESS_ERRORS, max_body=MAX_CSV,
            description="Send the CSV as the request body (text/csv, UTF-8 or GB18030, 2 MB at most).")
 def import_businesses(actor):
     return changed(state().service.settings.import_businesses(actor, _csv_body()))

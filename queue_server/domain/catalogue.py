@@ -6,7 +6,12 @@ and one wrong line refuses the whole file with every problem listed by line
 and column, so a manager fixes the sheet once (一次性告知 applies to us too).
 
 * businesses: existing codes are updated; a new code adds a business (with a
-  new unique prefix); a window serves it once the allocation says so;
+  new unique prefix); a window serves it once the allocation says so. A
+  prefix another business issued numbers under today is refused (the number
+  counter is per business, so A003 would be issued twice: 同一天不重号), and
+  so is deactivating a business whose residents still wait (a 409
+  ``business_has_tickets``, :func:`refuse_deactivating`: no window would call
+  them);
 * items: the names, department, time limits, online level, whether it can be
   booked, and whether it is active; the rest of the guide (conditions,
   materials, basis) stays as hall.toml's services file gave it.
@@ -24,11 +29,12 @@ import re
 import sqlite3
 from typing import Any
 
+from hallq import i18n
 from hallq.targets import CLASSES, LIMITS
 from hallq.targets import problems as target_problems
 from queue_server.domain import search
 from queue_server.domain.context import Tx
-from queue_server.domain.errors import Invalid
+from queue_server.domain.errors import Conflict, Invalid
 
 TARGET_COLUMNS = {k: f"{k}_target_minutes" for k in CLASSES}
 BUSINESS_COLUMNS = ("code", "prefix", "name_zh_hans", "name_zh_hant", "name_en", "daily_limit", "ticket_requires",
@@ -154,6 +160,7 @@ def import_businesses(tx: Tx, text: str) -> dict[str, int]:
     windows = tx.row("SELECT COUNT(*) AS n FROM windows WHERE active")["n"]
     default = tx.rules.targets.as_dict()  # [queue] targets, as a business added in the file would get
     prefixes: dict[str, str] = {r["prefix"]: c for c, r in existing.items()}
+    issued = prefixes_issued_today(tx)
     seen: set[str] = set()
     plan = []
     for line, row in rows:
@@ -169,6 +176,10 @@ def import_businesses(tx: Tx, text: str) -> dict[str, int]:
             lines.bad(line, "prefix", "must be 1 or 2 capital letters")
         elif prefixes.get(prefix, code) != code:
             lines.bad(line, "prefix", f"is already used by {prefixes[prefix]}")
+        elif (code not in existing or existing[code]["prefix"] != prefix) and issued.get(prefix, {code}) - {code}:
+            others = ", ".join(sorted(issued[prefix] - {code}))
+            lines.bad(line, "prefix", f"numbers {prefix}… were issued today by {others}: a number must not be "
+                                      "issued twice in a day; give another prefix, or change it on another day")
         prefixes[prefix] = code
         names = _names(row)
         if "zh-Hans" not in names:
@@ -191,6 +202,7 @@ def import_businesses(tx: Tx, text: str) -> dict[str, int]:
                 lines.bad(line, TARGET_COLUMNS[problem.klass], problem.reason)
         plan.append((code, prefix, names, limit, requires, minutes, targets, lines.flag(line, row, "active")))
     lines.refuse()
+    refuse_deactivating(tx, [p[0] for p in plan if not p[7] and p[0] in existing and existing[p[0]]["active"]])
     added = updated = 0
     for pos, (code, prefix, names, limit, requires, minutes, targets, active) in enumerate(plan):
         if code in existing:
@@ -213,6 +225,36 @@ def import_businesses(tx: Tx, text: str) -> dict[str, int]:
     tx.journal("config_applied", data={"source": "console", "import": "businesses", "added": added,
                                        "updated": updated})
     return {"added": added, "updated": updated}
+
+
+def prefixes_issued_today(tx: Tx) -> dict[str, set[str]]:
+    """Each prefix today's numbers were issued under, and the businesses that issued them (a label is the
+    prefix then digits: A003)."""
+    out: dict[str, set[str]] = {}
+    for r in tx.all("SELECT DISTINCT rtrim(label, '0123456789') AS prefix, origin_business FROM tickets "
+                    "WHERE business_day = ?", (tx.day,)):
+        out.setdefault(r["prefix"], set()).add(r["origin_business"])
+    return out
+
+
+def refuse_deactivating(tx: Tx, codes: list[str]) -> None:
+    """409 ``business_has_tickets`` when one of ``codes`` still has tickets today that wait, are called or
+    are held: no window calls an inactive business, so its residents would wait for nothing (the console's
+    form and the CSV import alike). Serve, transfer or cancel them first."""
+    if not codes:
+        return
+    marks = ", ".join("?" * len(codes))
+    rows = tx.all("SELECT t.business, b.name, COUNT(*) AS n FROM tickets t JOIN businesses b ON b.code = t.business "
+                  f"WHERE t.business_day = ? AND t.business IN ({marks}) "
+                  "AND (t.state = 'waiting' OR t.state = 'called' OR t.state = 'held') "
+                  "GROUP BY t.business ORDER BY t.business", (tx.day, *codes))
+    if rows:
+        names = [json.loads(r["name"]) for r in rows]
+        business = {lang: i18n.text("common.separator.list", lang).join(i18n.pick(n, lang) for n in names)
+                    for lang in i18n.languages()}
+        counts = {r["business"]: r["n"] for r in rows}
+        raise Conflict("error.business_has_tickets", business=business, count=sum(counts.values()),
+                       code="business_has_tickets", detail={"businesses": counts})
 
 
 def import_items(tx: Tx, text: str) -> dict[str, int]:

@@ -6,11 +6,16 @@ local date. A day ends either when the manager closes it (end-of-day close,
 over. Either way every ticket still open is ended as ``expired`` (never left
 "waiting" for ever), each window is closed and its staff signed out, and the
 journal says so.
+
+A close records the tickets it expired (``day_close_tickets``, schema/027) so
+that undoing a mistaken close the same day (:func:`reopen_day`) gives back
+exactly those, and no ticket expired for any other reason or on another day.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 from queue_server.domain import no_shows
 from queue_server.domain.context import Tx
@@ -24,6 +29,7 @@ def roll_over_if_new_day(tx: Tx) -> bool:
     tx.set_meta("business_day", tx.day)
     if last is None:
         return False
+    tx.conn.execute("DELETE FROM day_close_tickets WHERE business_day < ?", (tx.day,))  # no reopening those
     expired = _expire(tx, "business_day < ?", (tx.day,), reason="day_rolled_over")
     no_shows.mark_no_shows(tx, before=tx.day, reason="day_rolled_over")
     windows = tx.conn.execute(
@@ -47,6 +53,12 @@ def close_day(tx: Tx) -> dict:
         desc = ", ".join(f"{r['label']}@{r['window']}" for r in serving)
         raise Conflict("error.still_serving", serving=desc,
                        code="still_serving", detail={"serving": [r["label"] for r in serving]})
+    # what this close ends, and from which state, for reopen_day; a second close of a closed day adds to the
+    # first one's (rows of another day can no longer be reopened)
+    tx.conn.execute("DELETE FROM day_close_tickets WHERE business_day != ?", (tx.day,))
+    tx.conn.execute("INSERT OR REPLACE INTO day_close_tickets (ticket_id, business_day, state, window, closed_at) "
+                    "SELECT id, business_day, state, window, ? FROM tickets WHERE business_day = ? "
+                    "AND (state = 'waiting' OR state = 'called' OR state = 'held')", (tx.at, tx.day))
     expired = _expire(tx, "business_day = ?", (tx.day,), reason="day_closed")
     missed = no_shows.mark_no_shows(tx, through=tx.day, reason="day_closed")
     windows = tx.conn.execute(
@@ -58,12 +70,53 @@ def close_day(tx: Tx) -> dict:
             "appointment_no_shows": missed}
 
 
-def reopen_day(tx: Tx) -> None:
-    """Undo a mistaken end-of-day close: numbers can be issued again today."""
-    if tx.meta("closed_day") == tx.day:
-        tx.set_meta("closed_day", "")
-        no_shows.undo_day_close(tx)
-        tx.journal("day_reopened")
+def reopen_day(tx: Tx) -> dict[str, Any]:
+    """Undo a mistaken end-of-day close, the same day: numbers are issued again, and the tickets and
+    appointment no-shows the close ended come back.
+
+    Every ticket the close expired (and only those: ``day_close_tickets``) waits again, at its place
+    (its arrival time is kept), journaled as ``requeue`` with the reason ``day_reopened``. One the close
+    took from a window (called, or held: 挂起) waits too, not at the window: the close signed every
+    window's clerk out, and a window holds a ticket only while someone is signed in at it. A ticket is
+    left expired when its resident has since taken another number of the same business (one open number
+    per person per business) or its business was deactivated after the close (no window would call it);
+    the ``day_reopened`` entry lists those. After the day has rolled over nothing comes back.
+    """
+    if tx.meta("closed_day") != tx.day:
+        return {"restored": 0, "not_restored": []}
+    tx.set_meta("closed_day", "")
+    restored, kept = _restore(tx)
+    no_shows.undo_day_close(tx)
+    tx.journal("day_reopened", data={"restored": restored, "not_restored": kept})
+    return {"restored": restored, "not_restored": kept}
+
+
+def _restore(tx: Tx) -> tuple[int, list[str]]:
+    """Today's tickets the close expired, waiting again; (how many, labels left expired)."""
+    rows = tx.all("SELECT t.id, t.label, t.state, d.state AS before, d.window AS before_window, b.active "
+                  "FROM day_close_tickets d JOIN tickets t ON t.id = d.ticket_id "
+                  "JOIN businesses b ON b.code = t.business "
+                  "WHERE d.business_day = ? ORDER BY t.arrived_at, t.id", (tx.day,))
+    restored, kept = 0, []
+    for r in rows:
+        if r["state"] != "expired":  # moved on since the close (nothing does today; kept as it is)
+            continue
+        if not r["active"]:  # its business was deactivated after the close: no window would call it
+            kept.append(r["label"])
+            continue
+        sets = "state = 'waiting', finished_at = NULL"
+        if r["before"] != "waiting":  # back from a window into the queue, as a transfer leaves it
+            sets += ", window = NULL, staff_id = NULL, called_at = NULL, started_at = NULL, recalls = 0"
+        try:
+            t = tx.update_ticket(r["id"], sets, where=" AND state = 'expired'")
+        except sqlite3.IntegrityError:  # tickets_one_open_per_person: the resident holds another number now
+            kept.append(r["label"])
+            continue
+        tx.journal("requeue", ticket=t, window=r["before_window"], data={"reason": "day_reopened",
+                                                                         "from": r["before"]})
+        restored += 1
+    tx.conn.execute("DELETE FROM day_close_tickets WHERE business_day = ?", (tx.day,))
+    return restored, kept
 
 
 def day_closed(tx_or_conn: Tx | sqlite3.Connection, day: str) -> bool:

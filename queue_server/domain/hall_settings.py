@@ -186,7 +186,8 @@ def update_business(tx: Tx, code: str, changes: dict[str, Any]) -> sqlite3.Row:
     ``changes["targets"]`` may give some classes (``{"green": 8}``); all three are
     checked together with :func:`hallq.targets.problems`, as ``hallq check-config``
     checks the file (again when only ``service_minutes`` changes), and nothing is
-    written when one is wrong.
+    written when one is wrong. A business whose residents still wait today (waiting, called or held) is
+    not deactivated: 409 ``business_has_tickets`` (:func:`.catalogue.refuse_deactivating`).
     """
     b = tx.one("SELECT * FROM businesses WHERE code = ?", (code,))
     if b is None:
@@ -218,6 +219,8 @@ def update_business(tx: Tx, code: str, changes: dict[str, Any]) -> sqlite3.Row:
         sets["name"] = json.dumps({k: v for k, v in name.items() if v}, ensure_ascii=False)
     if "active" in changes:
         sets["active"] = int(bool(changes["active"]))
+        if b["active"] and not sets["active"]:  # residents still waiting for it: nobody would call them
+            catalogue.refuse_deactivating(tx, [code])
     if not sets:
         return b
     tx.conn.execute(f"UPDATE businesses SET {', '.join(f'{k} = ?' for k in sets)} WHERE code = ?",
