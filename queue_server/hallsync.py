@@ -33,7 +33,8 @@ import logging
 from hallq.hallconfig import HallConfig
 from queue_server.auth import devices_changed
 from queue_server.domain import guides, search, throttles
-from queue_server.domain.context import ACTIVE_STATES, SYSTEM, Hall, Tx, any_of
+from queue_server.domain import windows as window_rules
+from queue_server.domain.context import SYSTEM, Hall, Tx
 from queue_server.db import Database
 
 log = logging.getLogger("hallq.config")
@@ -112,6 +113,7 @@ def _sync_windows(tx: Tx, cfg: HallConfig) -> None:
     gone = _deactivate(tx, "windows", "number", list(cfg.windows))
     for number in gone:
         tx.conn.execute("DELETE FROM allocation WHERE window = ?", (number,))
+        window_rules.return_directed(tx, number, "window_removed")  # no window would call them any more
 
 
 def _staff_entry(s) -> str:
@@ -166,10 +168,7 @@ def _retire_staff(tx: Tx, listed: set[str]) -> None:
         row = tx.one("SELECT id, active FROM staff WHERE job_no = ?", (job_no,))
         if row is not None:
             tx.conn.execute("DELETE FROM sessions WHERE staff_id = ?", (row["id"],))
-            for w in tx.all("UPDATE windows SET staff_id = NULL, state = 'closed', pause_reason = NULL, updated_at = ? "
-                            "WHERE staff_id = ? AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.window = windows.number "
-                            f"AND {any_of('t.state', ACTIVE_STATES)}) RETURNING number", (tx.at, row["id"])):
-                tx.journal("sign_out", window=w["number"], data={"staff_id": row["id"], "reason": "account_deactivated"})
+            window_rules.sign_out_account(tx, row["id"], "account_deactivated")
             if row["active"]:
                 tx.conn.execute("UPDATE staff SET active = 0 WHERE id = ?", (row["id"],))
                 tx.journal("account_deactivated", data={"job_no": job_no, "source": "config"})

@@ -88,7 +88,8 @@ class Snapshots:
         hours = self.hall.config.hours
         windows = self.windows(conn) if windows is None else windows
         # the windows' capacities (estimates.capacities) and the open windows per business, from the windows' views
-        caps = capacity_of([WindowNow(w["state"], w["current"] is not None, tuple(w["serves"])) for w in windows],
+        caps = capacity_of([WindowNow(w["state"], w["current"] is not None, tuple(w["serves"]),
+                                     w["staff"] is not None) for w in windows],
                            {code: total for code, (total, _) in counts.items()}, not hours.is_serving(now))
         serving_windows = Counter(b for w in windows if w["state"] == "open" for b in w["serves"])
         issuing = self.issuing(conn, now) if issuing is None else issuing

@@ -31,6 +31,7 @@ from hallq.passwords import MIN_PASSWORD, password_problem
 from hallq.privacy import mask_name
 from queue_server import auth
 from queue_server.domain import throttles
+from queue_server.domain import windows as window_rules
 from queue_server.domain.context import ACTIVE_STATES, Actor, Tx, any_of
 from queue_server.domain.errors import Conflict, Forbidden, Invalid, NotFound
 
@@ -155,9 +156,7 @@ def set_active(tx: Tx, job_no: str, active: bool) -> sqlite3.Row:
         if busy:
             raise Conflict("error.window_busy.account", window=busy["window"], label=busy["label"],
                            code="window_busy")
-        for w in tx.all("UPDATE windows SET staff_id = NULL, state = 'closed', pause_reason = NULL, updated_at = ? "
-                        "WHERE staff_id = ? RETURNING number", (tx.at, row["id"])):
-            tx.journal("sign_out", window=w["number"], data={"staff_id": row["id"], "reason": "account_deactivated"})
+        window_rules.sign_out_account(tx, row["id"], "account_deactivated")
         tx.conn.execute("DELETE FROM sessions WHERE staff_id = ?", (row["id"],))
     tx.conn.execute("UPDATE staff SET active = ? WHERE id = ?", (int(active), row["id"]))
     tx.journal("account_activated" if active else "account_deactivated", data={"job_no": job_no})

@@ -79,6 +79,8 @@ _REGISTRY = (
     _a("complete", TICKET),
     _a("no_show", TICKET),
     _a("transfer", TICKET),
+    # a ticket sent to a window by name, back in its business's queue when that window stopped serving
+    _a("transfer_returned", TICKET),
     _a("hold", TICKET),
     # windows (queue_server/domain/windows.py, accounts.py)
     _a("pause", WINDOW),

@@ -9,7 +9,7 @@ For a ticket of business *b* (docs/dispatch.md, "Wait estimates"):
 * **time per call** *s*: the mean time a window of *b* spent per ticket over
   its last 20 (from the call to the end: walking up, service), or the
   configured ``service_minutes`` with fewer than 3 today;
-* **capacity** *c*: the windows that serve *b*, weighted 1 where it is their
+* **capacity** *c*: the staffed windows that serve *b*, weighted 1 where it is their
   primary business and 0.5 where they only help (0.1 when their own queue is
   longer than they can clear at once, since they serve it first); a paused
   window counts half. Before opening and over a break, the windows that will
@@ -184,6 +184,7 @@ class WindowNow:
     state: str  # open, paused, closed
     busy: bool  # someone is called or at the counter
     serves: tuple[str, ...]  # ranked
+    staffed: bool = True  # someone is signed in (a window a manager opened with nobody there calls no one)
 
 
 def capacity_of(windows: list[WindowNow], waiting: dict[str, int],
@@ -192,8 +193,9 @@ def capacity_of(windows: list[WindowNow], waiting: dict[str, int],
 
     ``waiting``: tickets waiting per business; ``before_calling`` (before
     opening, over a break): every window counts as it will once it calls again.
+    Otherwise a window counts only while it can call: not closed, and staffed.
     """
-    counted = [w for w in windows if w.serves and (w.state != "closed" or before_calling)]
+    counted = [w for w in windows if w.serves and (before_calling or w.state != "closed" and w.staffed)]
     own: dict[str, int] = {}
     for w in counted:
         own[w.serves[0]] = own.get(w.serves[0], 0) + 1
@@ -213,17 +215,17 @@ def capacity_of(windows: list[WindowNow], waiting: dict[str, int],
 def capacities(conn: sqlite3.Connection, before_calling: bool = False,
                day: str | None = None) -> dict[str, tuple[float, int]]:
     """:func:`capacity_of` the hall's windows as the database has them now."""
-    windows: dict[int, tuple[str, bool, list[str]]] = {}
+    windows: dict[int, tuple[str, bool, list[str], bool]] = {}
     for r in conn.execute(
-            "SELECT a.window, a.business, w.state, "
+            "SELECT a.window, a.business, w.state, w.staff_id IS NOT NULL AS staffed, "
             "EXISTS (SELECT 1 FROM tickets t INDEXED BY tickets_active WHERE t.window = w.number "
             f"AND {any_of('t.state', ACTIVE_STATES)} AND t.state != 'held') AS busy "
             "FROM allocation a JOIN windows w ON w.number = a.window WHERE w.active ORDER BY a.window, a.rank"):
-        windows.setdefault(r["window"], (r["state"], bool(r["busy"]), []))[2].append(r["business"])
+        windows.setdefault(r["window"], (r["state"], bool(r["busy"]), [], bool(r["staffed"])))[2].append(r["business"])
     waiting = dict(conn.execute("SELECT business, SUM(waiting) FROM queue_counts WHERE business_day = ? "
                                 "GROUP BY business", (day,)).fetchall()) if day is not None else {}
-    return capacity_of([WindowNow(st, busy, tuple(serves)) for st, busy, serves in windows.values()], waiting,
-                       before_calling)
+    return capacity_of([WindowNow(st, busy, tuple(serves), staffed) for st, busy, serves, staffed in windows.values()],
+                       waiting, before_calling)
 
 
 def mean_minutes(durations: list[float], default: float) -> float:
@@ -295,7 +297,25 @@ def waiting_counts(conn: sqlite3.Connection, day: str) -> dict[str, tuple[int, i
 
 
 def ahead_of_new(conn: sqlite3.Connection, day: str, business: str, klass: int) -> int:
-    """The people ahead of a ticket that has just joined ``business``: all waiting for an ordinary one,
-    the promises for a promise (it is the last of them)."""
-    return conn.execute("SELECT COALESCE(SUM(waiting), 0) FROM queue_counts WHERE business_day = ? "
-                        "AND business = ? AND class <= ?", (day, business, 2 if klass == 2 else 1)).fetchone()[0] - 1
+    """The people ahead of a ticket that has just joined ``business``: what :func:`people_ahead` says of it,
+    in one statement whatever the queue's length (a ticket's hot path).
+
+    The new ticket is the last of its kind: for an ordinary one every ticket waiting in the business's queue,
+    for a promise every promise, less those :func:`people_ahead` leaves out — tickets sent to a window by name
+    (转移到指定窗口: that window calls them) and, for a promise, the promises starting after its own (an
+    appointment checked in before its slot). It is the business's ticket with the highest number today, so its
+    start is read by the key that numbered it. The counts: the trigger-kept ``queue_counts``, and indexed
+    ranges of the directed tickets and of the two classes of promises (``promise_from > ?``), a handful each.
+    """
+    later = "" if klass == 2 else "".join(
+        "- (SELECT COUNT(*) FROM tickets INDEXED BY tickets_waiting WHERE business_day = :day AND business = :b "
+        f"AND class = {k} AND state = 'waiting' AND target_window IS NULL AND promise_from > (SELECT promise_from "
+        "FROM tickets WHERE business_day = :day AND origin_business = :b ORDER BY number DESC LIMIT 1)) "
+        for k in (0, 1))
+    return conn.execute(
+        "SELECT (SELECT COALESCE(SUM(waiting), 0) FROM queue_counts WHERE business_day = :day AND business = :b "
+        "AND class <= :k) "
+        "- (SELECT COUNT(*) FROM tickets INDEXED BY tickets_directed WHERE state = 'waiting' "
+        "AND target_window IS NOT NULL AND target_window > 0 AND business_day = :day AND business = :b "
+        "AND class <= :k) " + later + "- 1",
+        {"day": day, "b": business, "k": 2 if klass == 2 else 1}).fetchone()[0]

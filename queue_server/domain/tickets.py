@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from hallq.clock import iso
+from hallq.hours import OpeningHours
 from hallq.i18n import languages, text
 from hallq.privacy import InvalidIdNumber, IdNumber, keyed_hash, mask_phone, normalise_phone
 from queue_server.domain import day as day_rules
@@ -138,19 +139,34 @@ def _check_issuing(tx: Tx, b: sqlite3.Row, appointment: bool = False) -> None:
     """Refuse outside the hall's issuing hours.
 
     An appointment check-in keeps its own window (``checkin_before_minutes`` before
-    the slot, checked by the appointments module): a resident booked for 14:00 may
-    check in at 13:50 even where walk-in numbers pause over lunch or start at opening.
+    the slot to ``checkin_after_minutes`` after its start, checked by the appointments
+    module): a resident booked for 14:00 may check in at 13:50 even where walk-in
+    numbers pause over lunch or start at opening, and one booked in the last slot
+    after walk-in numbers stop (``stop_issuing_before_close_minutes``), until the hall
+    closes.
     """
-    if day_rules.day_closed(tx, tx.day):
-        raise Conflict("error.day_closed", code="day_closed")
-    ok, reason = tx.hall.config.hours.issuing_state(tx.now)
-    if ok or appointment and reason in ("break", "before_opening"):
-        return
+    _check_day_open(tx)
     hours = tx.hall.config.hours
+    ok, reason = hours.issuing_state(tx.now)
+    if ok or appointment and (reason in ("break", "before_opening")
+                              or reason == "after_closing" and not _hall_closed(hours, tx.now)):
+        return
     nxt = hours.next_opening(tx.now)
     when = {lang: text("domain.opening_time", lang, at=nxt) for lang in languages()} if nxt else ""
     raise Conflict(f"error.outside_hours.{reason}", when=when, code="outside_hours",
                    detail={"reason": reason, "next_opening": nxt.isoformat() if nxt else None})
+
+
+def _check_day_open(tx: Tx) -> None:
+    """Refuse once a manager has closed the business day (日终): nothing joins a queue until it is reopened."""
+    if day_rules.day_closed(tx, tx.day):
+        raise Conflict("error.day_closed", code="day_closed")
+
+
+def _hall_closed(hours: OpeningHours, now: datetime) -> bool:
+    """Whether the day's last service period has ended (or the hall does not open today)."""
+    periods = hours.periods_on(now.date())
+    return not periods or now.replace(tzinfo=None) >= datetime.combine(now.date(), periods[-1].end)
 
 
 def find_ticket(tx_or_conn: Tx | sqlite3.Connection, public_id: str) -> sqlite3.Row:
@@ -183,6 +199,7 @@ def requeue_ticket(tx: Tx, t: sqlite3.Row) -> sqlite3.Row:
     if t["state"] != "no_show" or t["business_day"] != tx.day:
         raise Conflict("error.not_missed", code="not_missed",
                        detail={"state": t["state"]})
+    _check_day_open(tx)  # as a new number would be: a closed day's queue is gone (its tickets expired)
     grace = tx.rules.no_show_grace_minutes
     missed_at = datetime.fromisoformat(t["finished_at"])
     if tx.now - missed_at > timedelta(minutes=grace):

@@ -11,7 +11,10 @@ The rules that keep a hall honest (docs/domain-rules.md):
 * "call next" picks and marks the ticket in one transaction, so two windows
   can never get the same ticket;
 * every call, recall and call-back gets the next call sequence number, which
-  the MQTT ``calls`` events carry.
+  the MQTT ``calls`` events carry;
+* a ticket is sent to a window by name only while someone is signed in there,
+  and goes back to its business's queue, keeping its place, when the window
+  stops serving (:func:`return_directed`).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any
 
 from hallq.targets import Targets
 from queue_server.domain import dispatch
-from queue_server.domain.context import ACTIVE_SQL, Actor, Hall, Tx
+from queue_server.domain.context import ACTIVE_SQL, ACTIVE_STATES, Actor, Hall, Tx, any_of
 from queue_server.domain.errors import Conflict, Forbidden, Invalid, NotFound, unknown_business, unknown_window
 
 CURRENT_STATES = ("called", "serving")
@@ -146,7 +149,36 @@ def sign_out(tx: Tx, number: int) -> sqlite3.Row:
                        detail={"ticket": busy["label"]})
     _touch(tx, number, staff_id=None, state="closed", pause_reason=None)
     tx.journal("sign_out", window=number, data={"staff_id": w["staff_id"]})
+    return_directed(tx, number, "sign_out")
     return get_window(tx, number)
+
+
+def sign_out_account(tx: Tx, staff_id: int, reason: str) -> list[int]:
+    """An account leaves the windows it holds with no ticket in hand (deactivated in the console, or retired by
+    hall.toml): each is closed and signed out (journaled with ``reason``), and the tickets sent to it by name go
+    back to their queues (:func:`return_directed`). The windows it left."""
+    left = []
+    for w in tx.all("UPDATE windows SET staff_id = NULL, state = 'closed', pause_reason = NULL, updated_at = ? "
+                    "WHERE staff_id = ? AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.window = windows.number "
+                    f"AND {any_of('t.state', ACTIVE_STATES)}) RETURNING number", (tx.at, staff_id)):
+        tx.journal("sign_out", window=w["number"], data={"staff_id": staff_id, "reason": reason})
+        return_directed(tx, w["number"], reason)
+        left.append(w["number"])
+    return left
+
+
+def return_directed(tx: Tx, number: int, reason: str) -> list[sqlite3.Row]:
+    """Window ``number`` serves no more (signed out, closed): the tickets sent to it by
+    name (转移到指定窗口) would wait there for ever, so they go back to their business's ordinary queue, keeping
+    their place (arrival and promise), one ``transfer_returned`` entry each. Whatever takes a window out of
+    service calls this in the same transaction; ``reason`` says what did (``sign_out``, ``close_window``…)."""
+    returned = []
+    for r in tx.all("SELECT id FROM tickets INDEXED BY tickets_directed WHERE state = 'waiting' "
+                    "AND target_window = ? ORDER BY arrived_at, id", (number,)):
+        t = tx.update_ticket(r["id"], "target_window = NULL")
+        tx.journal("transfer_returned", ticket=t, window=number, data={"reason": reason})
+        returned.append(t)
+    return returned
 
 
 def pause(tx: Tx, number: int, reason: str) -> sqlite3.Row:
@@ -181,6 +213,8 @@ def set_open(tx: Tx, number: int, open_: bool) -> sqlite3.Row:
     else:
         _touch(tx, number, state="open", pause_reason=None)
     tx.journal("open_window" if open_ else "close_window", window=number)
+    if not open_:
+        return_directed(tx, number, "close_window")
     return get_window(tx, number)
 
 
@@ -322,6 +356,9 @@ def transfer(tx: Tx, number: int, to_business: str | None = None, to_window: int
             raise Invalid("error.transfer.own_window", code="transfer_target")
         if target["state"] == "closed":
             raise Conflict("error.window_closed.transfer", window=to_window, code="window_closed")
+        # nobody there would ever call it (a paused window, staffed, calls it when it resumes)
+        if target["staff_id"] is None:
+            raise Conflict("error.window_not_staffed", window=to_window, code="window_not_staffed")
     try:
         t2 = tx.update_ticket(t["id"], "state = 'waiting', business = ?, target_window = ?, window = NULL, "
                               "staff_id = NULL, called_at = NULL, started_at = NULL, recalls = 0, "
