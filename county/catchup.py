@@ -30,10 +30,16 @@ from datetime import datetime, timezone
 
 from county import db as county_db
 from county import intake, store
-from county.config import CountyConfig, CountyConfigError, resolve_secret
+from county.config import CountyConfig, CountyConfigError, Ingest, resolve_secret
 from hallq.client import ApiError, HallClient
 
 log = logging.getLogger("hallq.county.catchup")
+
+# The hall serves at most 1,000 entries a page, each mostly well under 1 KB (its data is cut to 4 KB in the
+# events the platform stores): a page answer over this is no honest journal page and is not read on (16 halls are
+# caught up at once). A page found too big is asked again with fewer entries, down to one.
+PAGE_MAX_BYTES = 8 * 1024 * 1024
+CLOCK_SLACK_SECONDS = 60  # a hall's clock read from a page may be this much further ahead than intake allows
 
 
 class CatchUp:
@@ -150,22 +156,34 @@ class CatchUp:
             raise RuntimeError(str(e)) from None
         # no inner retry: this hall's own delay paces the next try, and a worker is not held by a hall that is away
         client = HallClient(hall.journal_url, token=key, timeout=10, retries=0, ca_file=hall.cafile or None,
-                            connect_timeout=self.cfg.ingest.catchup_connect_timeout)
+                            connect_timeout=self.cfg.ingest.catchup_connect_timeout, max_answer_bytes=PAGE_MAX_BYTES)
         conn = self._conn()
         row = conn.execute("SELECT high_water FROM hall_progress WHERE site = %s", (site,)).fetchone()
         conn.commit()
         after = row["high_water"] if row else 0
         new = 0
+        limit = self.cfg.ingest.catchup_page
+        clock_told = False
         try:
             while not self._stop.is_set():
                 try:
                     asked = time.time()
-                    page = client.get(f"/journal?after={after}&limit={self.cfg.ingest.catchup_page}")
-                    offset = clock_offset(page, (asked + time.time()) / 2)
+                    page = client.get(f"/journal?after={after}&limit={limit}")
+                    offset, problem = hall_clock(page, (asked + time.time()) / 2, self.cfg.ingest)
                 except ApiError as e:
+                    if e.code == "answer_too_large" and limit > 1:
+                        limit = max(1, limit // 4)
+                        log.warning("hall %s's journal page after %d is over %d bytes: asking %d entries a page",
+                                    site, after, PAGE_MAX_BYTES, limit)
+                        continue
                     raise RuntimeError(f"GET {hall.journal_url}/api/v1/journal answered {e.status} {e.code}"
                                        + (" (is the county's key in the hall's [[devices]], kind = \"county\"?)"
-                                          if e.status in (401, 403) else "")) from None
+                                          if e.status in (401, 403) else "")
+                                       + (f" (one entry over {PAGE_MAX_BYTES} bytes: not read)"
+                                          if e.code == "answer_too_large" else "")) from None
+                if problem and not clock_told:  # once a catch-up: the hall's clock is read again on the next
+                    log.warning("hall %s's clock is not used: %s", site, problem)
+                    clock_told = True
                 entries, next_after = self._page(site, after, page)
                 now = datetime.now(timezone.utc)
                 items = [intake.fetched(site, e, self.cfg.ingest, now) for e in entries]
@@ -175,7 +193,7 @@ class CatchUp:
                 if out.new or out.quarantined:
                     log.info("caught up hall %s: %d new, %d duplicates, %d quarantined (seq %d..%d)", site, out.new,
                              out.duplicates, out.quarantined, after + 1, next_after)
-                if len(entries) < self.cfg.ingest.catchup_page or next_after <= after:
+                if len(entries) < limit or next_after <= after:
                     break
                 after = max(high, next_after)
         finally:
@@ -187,7 +205,7 @@ class CatchUp:
     def _page(site: str, after: int, page) -> tuple[list, int]:
         """The entries and the next cursor of a journal page, checked: numbers rising, all after ``after``."""
         if not isinstance(page, dict) or not isinstance(page.get("entries"), list) \
-                or not isinstance(page.get("next_after"), int):
+                or type(page.get("next_after")) is not int:
             raise RuntimeError(f"hall {site}'s journal page is not {{entries: [...], next_after: n}}")
         entries, next_after = page["entries"], page["next_after"]
         last = after
@@ -196,16 +214,20 @@ class CatchUp:
                 raise RuntimeError(f"hall {site}'s journal_url answers for hall {str(e.get('site'))[:40]!r}: fix its "
                                    "journal_url in county.toml (nothing stored)")
             seq = e.get("seq") if isinstance(e, dict) else None
-            if not isinstance(seq, int) or seq <= last:
+            if type(seq) is not int or seq <= last or seq >= 2**63:
                 raise RuntimeError(f"hall {site}'s journal page after {after} is out of order at {seq!r} "
                                    "(numbers must rise): not stored")
             last = seq
-        if entries and next_after != last or next_after < after:
-            raise RuntimeError(f"hall {site}'s journal page says next_after {next_after}, its entries end at {last}")
+        if next_after != last:
+            # an empty page ends where it began: a next_after beyond the page's last entry would move the hall's
+            # high-water mark over numbers nobody has seen, and every later real event would be refused (seq_reset)
+            raise RuntimeError(f"hall {site}'s journal page after {after} says next_after {next_after}, its entries "
+                               f"end at {last}" + ("" if entries else " (none: the page is empty)")
+                               + ": not stored")
         return entries, next_after
 
 
-def clock_offset(page, platform_time: float) -> float | None:
+def clock_offset(page, platform_time: float, rules: Ingest | None = None) -> float | None:
     """The platform's clock less the hall's, in seconds, from a journal page's ``now`` (the hall's clock as it
     answered) and the platform's time halfway through the request; None when the page has no usable ``now``.
 
@@ -216,12 +238,33 @@ def clock_offset(page, platform_time: float) -> float | None:
     5.0
     >>> clock_offset({"now": "not a time"}, 0.0) is None and clock_offset({}, 0.0) is None
     True
+    >>> clock_offset({"now": "9999-12-31T23:59:59-23:59"}, 0.0) is None  # beyond what intake accepts: not used
+    True
     """
+    return hall_clock(page, platform_time, rules)[0]
+
+
+def hall_clock(page, platform_time: float, rules: Ingest | None = None) -> tuple[float | None, str | None]:
+    """:func:`clock_offset`, and why the page's ``now`` was not used when it was there but not usable.
+
+    An offset is used only within what intake accepts of the hall's entries' times (``[ingest]``): the hall's
+    clock at most ``max_clock_ahead_seconds`` (plus a minute for the request) ahead of the platform's, at most
+    ``max_age_days`` behind it. A clock further off has all its entries refused (``clock_skew``) anyway, and an
+    offset of thousands of years would break every reading of the hall's "today" (console, alerts, 就近办)."""
+    rules = rules or Ingest()
     raw = page.get("now") if isinstance(page, dict) else None
+    if raw is None:
+        return None, None
     try:
         hall = datetime.fromisoformat(raw) if isinstance(raw, str) and len(raw) <= 40 else None
     except ValueError:
-        return None
+        hall = None
     if hall is None or hall.tzinfo is None:
-        return None
-    return platform_time - hall.timestamp()
+        return None, f"its journal page's now {str(raw)[:40]!r} is not a time with its offset"
+    offset = platform_time - hall.timestamp()
+    ahead, behind = rules.max_clock_ahead_seconds + CLOCK_SLACK_SECONDS, rules.max_age_days * 86400
+    if not -ahead <= offset <= behind:
+        return None, (f"its journal page's now {raw} is {abs(offset):.0f} s "
+                      f"{'ahead of' if offset < 0 else 'behind'} the platform's clock, beyond what intake accepts "
+                      f"(max_clock_ahead_seconds {rules.max_clock_ahead_seconds}, max_age_days {rules.max_age_days})")
+    return offset, None

@@ -24,22 +24,27 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import psycopg
+
 from county.config import CountyConfig
+from county.intake import DAY_SLACK_DAYS
 from county.signin import audit
 from county.store import raise_alert
 from hallq.privacy import scrub_text
 
 log = logging.getLogger("hallq.county.console")
 
-FOLD_LOCK = 0x68616C6C73  # one folding transaction at a time per county
+FOLD_LOCK = 0x68616C6C73  # one folding transaction at a time per county (every advisory-lock key differs: tested)
 BATCH = 5000
 KEEP_TICKET_DAYS = 7
 GONE = {"no_show": "gone", "cancel": "gone", "expire": "gone", "complete": "done"}
 ALERT_KINDS = ("wait", "satisfaction", "silent")
 RANKINGS = {"hall": "site", "department": "department", "business": "business", "item": "item"}
+MAX_OFFSET_SECONDS = 3660 * 86400  # a hall's clock offset past this (intake's max_age_days is 3,650 at most) is none
 
 
 def _day(value) -> date:
@@ -87,28 +92,85 @@ def _rows(rows) -> str:
 
 
 def fold(conn, cfg: CountyConfig) -> int:
-    """Fold every accounted-for event not yet folded; return how many. Safe from several processes at once."""
-    total = 0
+    """Fold every accounted-for event not yet folded; return how many. Safe from several processes at once.
+
+    One hall's events that cannot be folded (a fault the fold does not know yet) never hold up the others: a batch
+    that fails is folded again hall by hall, and a hall that fails alone is left out of this fold, logged (its
+    figures wait; the next fold tries it again). The database itself failing (gone, a statement timeout) raises."""
+    total, broken = 0, set()
     while True:
-        with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (FOLD_LOCK,))
-            conn.execute("INSERT INTO console_cursor (site) SELECT site FROM halls ON CONFLICT DO NOTHING")
-            rows = conn.execute(
-                "SELECT e.site, e.seq, e.at, e.business_day, e.action, e.ticket, e.business, e.window_no, e.data "
-                "FROM console_cursor c JOIN hall_progress p USING (site) "
-                "CROSS JOIN LATERAL (SELECT * FROM events e WHERE e.site = c.site AND e.seq > c.seq "
-                "AND e.seq <= p.high_water ORDER BY e.seq LIMIT %s) e ORDER BY e.site, e.seq LIMIT %s",
-                (BATCH, BATCH)).fetchall()  # a prefix of each hall's events: the cursor moves to its last
-            if not rows:
+        try:
+            n = _fold_batch(conn, cfg, broken)
+        except psycopg.OperationalError:
+            raise
+        except Exception:
+            if conn.closed:
+                raise
+            before, folded = len(broken), 0
+            with conn.transaction():
+                sites = [r["site"] for r in conn.execute("SELECT site FROM halls ORDER BY site")]
+            for site in sorted(set(sites) - broken):  # each hall alone: the one(s) that fail are left out of this fold
+                try:
+                    folded += _fold_batch(conn, cfg, broken, site)
+                except psycopg.OperationalError:
+                    raise
+                except Exception as e:
+                    broken.add(site)
+                    _report(site, e)
+            if not folded and len(broken) == before:  # no hall's events to blame: the fold's own fault
+                raise
+            total += folded
+            continue
+        if n == 0:
+            for site in set(_reported) - broken:  # mended: told again if it breaks again
+                del _reported[site]
+            return total
+        total += n
+
+
+_reported: dict[str, str] = {}
+
+
+def _report(site: str, e: Exception) -> None:
+    """Log once per hall and fault (the fold runs every few seconds)."""
+    what = f"{e.__class__.__name__}: {e}"[:300]
+    if _reported.get(site) != what:
+        _reported[site] = what
+        log.error("console: hall %s's events cannot be folded (%s); its figures wait, the other halls' go on", site,
+                  what)
+
+
+def _fold_batch(conn, cfg: CountyConfig, broken: set[str], only: str | None = None) -> int:
+    """One transaction: fold a batch of the halls' events (of ``only``, else of every hall not ``broken``); return
+    how many (0: nothing was left to fold)."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (FOLD_LOCK,))
+        conn.execute("INSERT INTO console_cursor (site) SELECT site FROM halls ON CONFLICT DO NOTHING")
+        rows = conn.execute(
+            "SELECT e.site, e.seq, e.at, e.business_day, e.action, e.ticket, e.business, e.window_no, e.data "
+            "FROM console_cursor c JOIN hall_progress p USING (site) "
+            "CROSS JOIN LATERAL (SELECT * FROM events e WHERE e.site = c.site AND e.seq > c.seq "
+            "AND e.seq <= p.high_water ORDER BY e.seq LIMIT %s) e "
+            "WHERE NOT (c.site = ANY(%s)) AND (%s::text IS NULL OR c.site = %s) ORDER BY e.site, e.seq LIMIT %s",
+            (BATCH, sorted(broken), only, only, BATCH)).fetchall()  # a prefix of each hall's: the cursor moves
+        if not rows:
+            if only is None:
                 # numbers absent or quarantined: skipped only where no event is stored between. Each statement
                 # reads its own snapshot (READ COMMITTED): a batch that commits its events and high-water mark
                 # after the SELECT above is seen here, and its events must be folded, not jumped over
                 conn.execute("UPDATE console_cursor c SET seq = p.high_water FROM hall_progress p "
                              "WHERE p.site = c.site AND c.seq < p.high_water AND NOT EXISTS (SELECT 1 FROM events e "
                              "WHERE e.site = c.site AND e.seq > c.seq AND e.seq <= p.high_water)")
-                return total
-            _fold_rows(conn, cfg, rows)
-            total += len(rows)
+            return 0
+        _fold_rows(conn, cfg, rows)
+        return len(rows)
+
+
+def _unfoldable(e: dict, day: date) -> str | None:
+    """Why a stored event cannot be folded (stored before intake refused such events), or None: skipped, logged."""
+    if abs((day - e["at"].date()).days) > DAY_SLACK_DAYS + 1:  # +1: the hall's date of `at`, read in another zone
+        return f"business day {day} is far from its time {e['at']}"
+    return None
 
 
 def _fold_rows(conn, cfg: CountyConfig, rows: list[dict]) -> None:
@@ -131,6 +193,11 @@ def _fold_rows(conn, cfg: CountyConfig, rows: list[dict]) -> None:
     _prefetch(conn, rows, tickets)
     for e in rows:
         site, day, action, data = e["site"], _day(e["business_day"]), e["action"], e["data"] or {}
+        problem = _unfoldable(e, day)
+        if problem is not None:
+            log.warning("console: hall %s's event %d (%s) not folded: %s", site, e["seq"], action, problem)
+            last[site] = (e["seq"], last[site][1] if site in last else None)
+            continue
         last[site] = (e["seq"], day)
         business = e["business"] or ""
         if action == "issue" and e["ticket"]:
@@ -184,7 +251,7 @@ def _fold_rows(conn, cfg: CountyConfig, rows: list[dict]) -> None:
                 continue
             conn.execute("INSERT INTO console_followups (site, n, due) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
                          (site, followups[site], due))
-        elif action == "followup_closed" and isinstance(data.get("followup"), int):
+        elif action == "followup_closed" and type(data.get("followup")) is int and 0 < data["followup"] < 2**63:
             conn.execute("UPDATE console_followups SET closed = true WHERE site = %s AND n = %s",
                          (site, data["followup"]))
         elif action == "day_rolled_over":
@@ -200,7 +267,8 @@ def _fold_rows(conn, cfg: CountyConfig, rows: list[dict]) -> None:
             "business = excluded.business, called_at = excluded.called_at, state = excluded.state",
             (_rows({"site": site, "day": day, "ticket": label, **t} for (site, day, label), t in tickets.items()
                    if t is not None),))
-    halls = _rows({"site": site, "seq": seq, "day": day, "keep_from": day - timedelta(KEEP_TICKET_DAYS)}
+    halls = _rows({"site": site, "seq": seq, "day": day,
+                   "keep_from": day - timedelta(KEEP_TICKET_DAYS) if day is not None else None}
                   for site, (seq, day) in last.items())
     conn.execute("UPDATE console_cursor c SET seq = r.seq, day = GREATEST(c.day, r.day), folded_at = now() "
                  "FROM json_to_recordset(%s::json) AS r(site text, seq bigint, day date) WHERE c.site = r.site",
@@ -254,6 +322,16 @@ def today(cfg: CountyConfig) -> date:
     return datetime.now(ZoneInfo(cfg.timezone)).date()
 
 
+def hall_now(now: datetime, offset_seconds) -> datetime:
+    """The hall's clock: the platform's ``now`` less the hall's offset (:data:`HALL_OFFSET`), the platform's own when
+    the offset is unknown or not sane (intake and the catch-up keep it within ``[ingest]``; an older database may
+    hold one from before they did)."""
+    offset = float(offset_seconds or 0)
+    if not math.isfinite(offset) or abs(offset) > MAX_OFFSET_SECONDS:
+        offset = 0.0
+    return now - timedelta(seconds=offset)
+
+
 # The platform's clock less a hall's (seconds), in a query over halls ``h``, hall_progress ``p`` and console_cursor
 # ``c``: the newer of what its latest folded live event shows (received at, less its time) and what the catch-up
 # read from its journal page's ``now`` (county/catchup.py). NULL (taken as 0) when neither is known yet.
@@ -291,12 +369,12 @@ def overview(conn, cfg: CountyConfig, site: str | None = None) -> list[dict]:
     now = datetime.now(timezone.utc)
     zone = ZoneInfo(cfg.timezone)
     for r in rows:
-        hall_now = now - timedelta(seconds=float(r.pop("offset_seconds") or 0))
+        here = hall_now(now, r.pop("offset_seconds"))
         oldest = r.pop("oldest")
         rated, bad = (int(x) if x else 0 for x in (r.pop("r") or "(,)").strip("()").split(","))
-        if r["day"] is not None and r["day"] < hall_now.astimezone(zone).date():
+        if r["day"] is not None and r["day"] < here.astimezone(zone).date():
             r["waiting"], oldest, rated, bad = 0, None, 0, 0  # not open yet today
-        r["longest_wait_minutes"] = max(int((hall_now - oldest).total_seconds() // 60), 0) if oldest else 0
+        r["longest_wait_minutes"] = max(int((here - oldest).total_seconds() // 60), 0) if oldest else 0
         r["rated"], r["bad"] = rated, bad
         r["satisfaction"] = (rated - bad) / rated if rated else None
         r["alerts"] = r["alerts"] or []

@@ -47,6 +47,7 @@ BATCH = 1000
 BATCH_EVERY = 0.1
 QUEUE_MAX = 200_000
 PLATFORM_SITE = "_county"  # the platform's own availability: hallq/_county/status/platform/ingest (no hall's site)
+HOUSEKEEP_SECONDS = 3600.0  # the quarantine's retention (store.prune_quarantine), by the ingesting process only
 
 
 class Ingester:
@@ -128,10 +129,25 @@ class Ingester:
         writer = threading.Thread(target=self._write_loop, name="county-ingest-writer", daemon=True)
         writer.start()
         self._threads.append(writer)
+        keeper = threading.Thread(target=self._housekeep, name="county-ingest-housekeeping", daemon=True)
+        keeper.start()
+        self._threads.append(keeper)
         self.connection.start()
         self.catchup.start()
         self.leading.set()
         log.info("ingesting the county's hall events from %s (%d halls in the registry)", address, len(self.known))
+
+    def _housekeep(self) -> None:
+        """At the start and every hour, while this process ingests: the quarantine kept within its retention (one
+        process of the county does it, the one holding the ingest lock)."""
+        while not self._stop.is_set():
+            try:
+                with county_db.connect(self.cfg.database_url, autocommit=True) as conn:
+                    store.prune_quarantine(conn)
+            except Exception as e:  # the database away: the next hour
+                log.warning("quarantine housekeeping failed (%s); next try in an hour",
+                            f"{e.__class__.__name__}: {e}"[:200])
+            self._stop.wait(HOUSEKEEP_SECONDS)
 
     # -- the receiver's thread: only queue ---------------------------------------------------------
 

@@ -14,6 +14,12 @@ one entry of a hall's ``GET /journal`` page. Each returns an :class:`Event` read
   ``max_clock_ahead_seconds``, or older than ``max_age_days``: the hall's clock is wrong, and its
   numbers would land on the wrong day.
 
+Beyond the contract's shape, an event must hold what county-wide code reads from it, so that one hall's event
+can never break the console, the alerts or the provincial hand-off of every hall (``malformed``, or
+``bad_catchup`` from a journal page): its business ``day`` is a real date within ``DAY_SLACK_DAYS`` of its own
+time (the hall writes the local date of that time), and the few ``data`` fields the platform reads have the
+types the hall writes (:func:`data_problem`; an integer is never a boolean).
+
 A stored event is :func:`hallq.contract.journal_event` of what arrived, whichever way it came, and its
 digest is the SHA-256 of its canonical JSON: the same entry heard live and fetched over HTTP is the same
 event with the same digest; a different entry under a number already used (a hall replaying with a
@@ -35,11 +41,44 @@ from hallq import contract
 _TOPIC = re.compile(r"hallq/([a-z0-9][a-z0-9-]{0,39})/journal")
 _STATUS = re.compile(r"hallq/([a-z0-9][a-z0-9-]{0,39})/status/server/queue")
 KEEP = 4096  # bytes of a refused payload kept in the quarantine
+DAY_SLACK_DAYS = 2  # how far an event's business day may be from the date of its own time (the hall's: none)
+RATING_LEVELS = range(1, 6)  # 5 非常满意 ... 1 非常不满意 (queue_server/domain/ratings.py)
 
 
 def _bigint(value: Any) -> bool:
-    """Whether PostgreSQL's bigint holds ``value`` (events.seq, quarantine.seq, hall_progress)."""
-    return isinstance(value, int) and -2**63 <= value < 2**63
+    """Whether PostgreSQL's bigint holds ``value`` (events.seq, quarantine.seq, hall_progress); a boolean is not
+    an integer here (JSON's ``true`` is not a number)."""
+    return type(value) is int and -2**63 <= value < 2**63
+
+
+def _real_date(value: Any) -> bool:
+    try:
+        return isinstance(value, str) and len(value) == 10 and bool(date.fromisoformat(value))
+    except ValueError:
+        return False
+
+
+def data_problem(action: str, data: dict[str, Any]) -> str | None:
+    """Why the ``data`` of an event of ``action`` cannot be read by the console or the provincial hand-off (the
+    fields they read, with the types the hall writes them with), or None.
+
+    >>> data_problem("followup_closed", {"followup": True}), data_problem("rate", {"level": 5, "bad": False})
+    ('followup_closed: followup True is not a positive integer', None)
+    """
+    def bad(key: str, what: str) -> str:
+        return f"{action}: {key} {str(data[key])[:30]} is not {what}"
+
+    if action == "rate" and "level" in data and not (type(data["level"]) is int and data["level"] in RATING_LEVELS):
+        return bad("level", "an integer from 1 to 5")
+    if action == "followup_closed" and "followup" in data and not (_bigint(data["followup"]) and data["followup"] > 0):
+        return bad("followup", "a positive integer")
+    if action == "followup_opened" and data.get("due") is not None and not _real_date(data["due"]):
+        return bad("due", "a real date (YYYY-MM-DD)")
+    if action.startswith("application_"):
+        for key in ("tracking_no", "decision"):  # the provincial hand-off looks them up
+            if data.get(key) is not None and not isinstance(data[key], str):
+                return bad(key, "a text")
+    return None
 
 
 @dataclass(frozen=True)
@@ -109,7 +148,7 @@ def fetched(site: str, entry: Any, rules: Ingest, now: datetime) -> Event | Refu
         from hallq.schema import format_problems
 
         return Refused("bad_catchup", f"journal entry: {format_problems(problems[:5])}"[:500], site=site,
-                       seq=entry.get("seq") if isinstance(entry.get("seq"), int) else None, payload=raw)
+                       seq=entry.get("seq") if _bigint(entry.get("seq")) else None, payload=raw)
     return _checked(site, value, rules, now, raw, source="catchup")
 
 
@@ -151,4 +190,12 @@ def _checked(site: str, value: dict[str, Any], rules: Ingest, now: datetime, pay
     if at < now - timedelta(days=rules.max_age_days):
         return Refused("clock_skew", f"entry time {event['at']} is older than max_age_days {rules.max_age_days}: "
                        "the hall's clock is wrong", site=site, seq=event["seq"], digest=d, payload=payload[:KEEP])
+    # the hall writes the local date of the entry's own time: a day far from it (0001-01-01) would put the entry's
+    # numbers on a day no report shows, and break the date arithmetic of the county's fold
+    if abs((date.fromisoformat(event["day"]) - at.date()).days) > DAY_SLACK_DAYS:
+        return Refused(bad, f"day {event['day']} is more than {DAY_SLACK_DAYS} days from the entry's time "
+                       f"{event['at']}", site=site, seq=event["seq"], digest=d, payload=payload[:KEEP])
+    problem = data_problem(event["action"], event["data"])
+    if problem is not None:
+        return Refused(bad, problem, site=site, seq=event["seq"], digest=d, payload=payload[:KEEP])
     return Event(site=site, seq=event["seq"], at=at, event=event, digest=d)

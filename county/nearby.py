@@ -21,11 +21,11 @@ itself only, and nothing else of the platform.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from county.config import CountyConfig
-from county.console import HALL_OFFSET
+from county.console import HALL_OFFSET, hall_now
 
 EARTH_KM = 6371.0088
 MAX_BUSINESSES = 32
@@ -65,10 +65,10 @@ def nearby(conn, cfg: CountyConfig, site: str, businesses: list[str], limit: int
     zone = ZoneInfo(cfg.timezone)
     out: dict[str, list[dict]] = {b: [] for b in businesses}
     for r in rows:
-        hall_now = now - timedelta(seconds=float(r["offset_seconds"] or 0))
-        today = r["day"] is not None and r["day"] >= hall_now.astimezone(zone).date()
+        here = hall_now(now, r["offset_seconds"])
+        today = r["day"] is not None and r["day"] >= here.astimezone(zone).date()
         waiting = int(r["waiting"]) if today else 0
-        longest = max(int((hall_now - r["oldest"]).total_seconds() // 60), 0) if today and r["oldest"] else 0
+        longest = max(int((here - r["oldest"]).total_seconds() // 60), 0) if today and r["oldest"] else 0
         average = float(r["average_wait"]) / 60 if today and r["average_wait"] is not None else None
         estimate = 0 if waiting == 0 else None if average is None else round(average)
         known = origin is not None and None not in (origin["latitude"], origin["longitude"], r["latitude"],

@@ -27,6 +27,10 @@ The hand-off is exactly once, in order, and survives restarts, through three Pos
    sees the same ``batch_id`` (also the ``Idempotency-Key`` header) on a resend and must answer 2xx
    without storing it twice.
 
+An event that cannot make a valid record (stored before intake refused such data: a rating's level that is not
+an integer) is left out of the hand-off, with a log line and an alert ``provincial_skipped`` for its hall; it
+stops neither its hall's later records nor the other halls'.
+
 One process does the hand-off for a county (a PostgreSQL advisory lock): it runs in the platform's
 process (``hallq platform serve``) when county.toml has a ``[provincial]`` section, or alone
 (``hallq platform provincial``).
@@ -47,14 +51,19 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import psycopg
+
 from county import db as county_db
 from county.config import CountyConfig, CountyConfigError, Provincial, resolve_secret
 from county.store import raise_alert
 
 log = logging.getLogger("hallq.county.provincial")
 
-PROVINCIAL_LOCK = 0x68616C6C73  # the one process doing a county's hand-off
+# the one process doing a county's hand-off: a session lock held as long as it runs, so a key of its own (it was
+# console.FOLD_LOCK's, and every console page waited for ever behind a running hand-off); all keys differ: tested
+PROVINCIAL_LOCK = 0x68616C6C74
 ALERT = "provincial_push"
+SKIPPED_ALERT = "provincial_skipped"  # an event that cannot make a record: left out, logged, alerted
 
 RATING_ACTIONS = ("rate",)
 APPLICATION_ACTIONS = ("application_result_ready", "application_rejected")
@@ -110,7 +119,9 @@ class Handoff:
         data = e["data"] or {}
         kind = str(e["actor"]).partition(":")[0]
         channel = CHANNELS.get(kind, "other")
-        level = int(data.get("level", 0))
+        level = data.get("level", 0)
+        if type(level) is not int:  # never int("x"), int(True) or int(4.7): a record says what the hall said
+            raise ValueError(f"rating level {str(level)[:30]!r} is not an integer")
         return {
             "record_id": f"{e['site']}:{e['seq']}", "kind": "rating", **self._hall(e["site"], halls),
             "channel": self.settings.channel_codes.get(channel, channel), "channel_name": CHANNEL_NAMES[channel],
@@ -125,13 +136,15 @@ class Handoff:
     def application_record(self, conn, e: dict, halls: dict[str, dict]) -> dict[str, Any]:
         data = e["data"] or {}
         tracking = data.get("tracking_no")
+        outcome = "rejected" if e["action"] == "application_rejected" else data.get("decision") or "approved"
+        if not isinstance(tracking, str) or not isinstance(outcome, str):
+            raise ValueError(f"tracking_no {str(tracking)[:30]!r} or decision {str(outcome)[:30]!r} is not a text")
         earlier = {r["action"]: r for r in conn.execute(
             "SELECT DISTINCT ON (action) action, at, data FROM events WHERE site = %s AND data ? 'tracking_no' "
             "AND data->>'tracking_no' = %s AND seq < %s AND action IN ('application_submitted', "
             "'application_accepted') ORDER BY action, seq DESC", (e["site"], tracking, e["seq"]))}
         submitted = earlier.get("application_submitted")
         accepted = earlier.get("application_accepted")
-        outcome = "rejected" if e["action"] == "application_rejected" else data.get("decision") or "approved"
         status, status_name = STATUS.get(outcome, (outcome, outcome))
         return {
             "record_id": f"{e['site']}:{e['seq']}", "kind": "application", **self._hall(e["site"], halls),
@@ -148,44 +161,70 @@ class Handoff:
     # -- 1. export: events -> records and batches ---------------------------------------------------
 
     def export_once(self, conn) -> set[tuple[str, str]]:
-        """Turn every new accounted-for event into records and batches; return the (kind, day) files to rewrite."""
+        """Turn every new accounted-for event into records and batches; return the (kind, day) files to rewrite.
+        A hall whose export fails (a fault not foreseen) is logged and left for the next round; the others go on."""
         halls = {r["site"]: r for r in conn.execute("SELECT site, level, name FROM halls")}
         touched: set[tuple[str, str]] = set()
         for site in sorted(halls):
-            while True:
-                with conn.transaction():
-                    conn.execute("INSERT INTO provincial_progress (site) VALUES (%s) ON CONFLICT DO NOTHING", (site,))
-                    done = conn.execute("SELECT exported FROM provincial_progress WHERE site = %s FOR UPDATE",
-                                        (site,)).fetchone()["exported"]
-                    hw = conn.execute("SELECT high_water FROM hall_progress WHERE site = %s",
-                                      (site,)).fetchone()
-                    top = hw["high_water"] if hw else 0
-                    if top <= done:
-                        break
-                    events = conn.execute(
-                        "SELECT site, seq, at, business_day, actor, action, ticket, business, window_no, data "
-                        "FROM events WHERE site = %s AND seq > %s AND seq <= %s AND action = ANY(%s) "
-                        "ORDER BY seq LIMIT %s", (site, done, top, list(ACTIONS), self.settings.batch_size)).fetchall()
-                    full = len(events) == self.settings.batch_size
-                    upto = events[-1]["seq"] if full else top
-                    if events:
-                        records = [self.rating_record(e, halls) if e["action"] in RATING_ACTIONS
-                                   else self.application_record(conn, e, halls) for e in events]
-                        batch_id = f"{self.cfg.id}-{site}-{events[0]['seq']}-{events[-1]['seq']}"
-                        batch = conn.execute("INSERT INTO provincial_batches (batch_id, site, records) "
-                                             "VALUES (%s, %s, %s) RETURNING id",
-                                             (batch_id, site, len(records))).fetchone()["id"]
-                        with conn.cursor() as cur:
-                            cur.executemany(
-                                "INSERT INTO provincial_records (site, seq, kind, day, batch, record) "
-                                "VALUES (%s, %s, %s, %s, %s, %s)",
-                                [(site, e["seq"], r["kind"], r["day"], batch, json.dumps(r, ensure_ascii=False))
-                                 for e, r in zip(events, records)])
-                        touched |= {(r["kind"], r["day"]) for r in records}
-                    conn.execute("UPDATE provincial_progress SET exported = %s WHERE site = %s", (upto, site))
-                if not full:
-                    break
+            try:
+                self._export_hall(conn, site, halls, touched)
+            except psycopg.OperationalError:
+                raise  # the database away: the loop retries
+            except Exception as e:
+                if conn.closed:
+                    raise
+                log.error("provincial hand-off: hall %s's records cannot be exported (%s); the other halls' go on",
+                          site, f"{e.__class__.__name__}: {e}"[:300])
         return touched
+
+    def _records(self, conn, site: str, events: list[dict], halls: dict) -> list[tuple[dict, dict]]:
+        """(event, record) for each event that makes a valid record; one that does not is logged and alerted."""
+        out = []
+        for e in events:
+            try:
+                out.append((e, self.rating_record(e, halls) if e["action"] in RATING_ACTIONS
+                            else self.application_record(conn, e, halls)))
+            except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as ex:
+                what = f"event {e['seq']} ({e['action']}) left out of the hand-off: {ex}"[:500]
+                log.warning("provincial hand-off: hall %s's %s", site, what)
+                raise_alert(conn, site, SKIPPED_ALERT, what)
+        return out
+
+    def _export_hall(self, conn, site: str, halls: dict, touched: set[tuple[str, str]]) -> None:
+        """Export one hall's new events, in batches, each in one transaction with its cursor."""
+        while True:
+            with conn.transaction():
+                conn.execute("INSERT INTO provincial_progress (site) VALUES (%s) ON CONFLICT DO NOTHING", (site,))
+                done = conn.execute("SELECT exported FROM provincial_progress WHERE site = %s FOR UPDATE",
+                                    (site,)).fetchone()["exported"]
+                hw = conn.execute("SELECT high_water FROM hall_progress WHERE site = %s",
+                                  (site,)).fetchone()
+                top = hw["high_water"] if hw else 0
+                if top <= done:
+                    break
+                events = conn.execute(
+                    "SELECT site, seq, at, business_day, actor, action, ticket, business, window_no, data "
+                    "FROM events WHERE site = %s AND seq > %s AND seq <= %s AND action = ANY(%s) "
+                    "ORDER BY seq LIMIT %s", (site, done, top, list(ACTIONS), self.settings.batch_size)).fetchall()
+                full = len(events) == self.settings.batch_size
+                upto = events[-1]["seq"] if full else top
+                kept = self._records(conn, site, events, halls)
+                if kept:
+                    events, records = [e for e, _ in kept], [r for _, r in kept]
+                    batch_id = f"{self.cfg.id}-{site}-{events[0]['seq']}-{events[-1]['seq']}"
+                    batch = conn.execute("INSERT INTO provincial_batches (batch_id, site, records) "
+                                         "VALUES (%s, %s, %s) RETURNING id",
+                                         (batch_id, site, len(records))).fetchone()["id"]
+                    with conn.cursor() as cur:
+                        cur.executemany(
+                            "INSERT INTO provincial_records (site, seq, kind, day, batch, record) "
+                            "VALUES (%s, %s, %s, %s, %s, %s)",
+                            [(site, e["seq"], r["kind"], r["day"], batch, json.dumps(r, ensure_ascii=False))
+                             for e, r in zip(events, records)])
+                    touched.update((r["kind"], r["day"]) for r in records)
+                conn.execute("UPDATE provincial_progress SET exported = %s WHERE site = %s", (upto, site))
+            if not full:
+                break
 
     # -- 2. files ---------------------------------------------------------------------------------
 

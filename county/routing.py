@@ -41,10 +41,16 @@ log = logging.getLogger("hallq.county.routing")
 TRACKING = re.compile(r"[A-Z]{2}[0-9]{8}-[A-Z0-9]{4,16}")
 
 
+# a hall's answer read whole by the platform: an item's form, a filed application's receipt, its progress (a few
+# KB); a longer one is refused (hallq.client.AnswerTooLarge, an ApiError) rather than read into memory
+ANSWER_MAX_BYTES = 2 * 1024 * 1024
+
+
 def _client(cfg: CountyConfig, target: str) -> HallClient:
     hall = cfg.halls[target]
     key = resolve_secret(hall.routing_credential, f"halls[site={target}].routing_credential")
-    return HallClient(hall.journal_url, token=key, timeout=10, retries=1, ca_file=hall.cafile or None)
+    return HallClient(hall.journal_url, token=key, timeout=10, retries=1, ca_file=hall.cafile or None,
+                      max_answer_bytes=ANSWER_MAX_BYTES)
 
 
 DEFINITION_SECONDS = 60.0  # a handling hall's definition of an item is asked again after this long
@@ -68,7 +74,8 @@ def definitions(cfg: CountyConfig, site: str) -> list[dict[str, Any]]:
             entry["definition"] = known[1]
             out.append(entry)
             continue
-        client = HallClient(hall.journal_url, timeout=3, retries=0, ca_file=hall.cafile or None)
+        client = HallClient(hall.journal_url, timeout=3, retries=0, ca_file=hall.cafile or None,
+                            max_answer_bytes=ANSWER_MAX_BYTES)
         try:
             definition = client.get(f"/items/{item}/form")
             with _lock:
@@ -133,9 +140,10 @@ def register(app: Flask, cfg: CountyConfig, refusal: type[Exception], caller: Ca
         try:
             answer = client.post("/routed-applications", forward)
         except ApiError as e:
-            if e.status == 0 or e.status >= 500:
+            if e.status == 0 or e.status >= 500 or e.code == "answer_too_large":  # no answer to pass on: retried
                 log.warning("routing: hall %s cannot take %s from %s now (%s); the village's outbox retries", target,
-                            body["tracking_no"], site, e.status or e.detail.get("cause", "unreachable"))
+                            body["tracking_no"], site,
+                            f"{e.status} {e.code}" if e.status else e.detail.get("cause", "unreachable"))
                 return jsonify({"error": {"status": 503, "code": "target_unreachable", "target": target}}), 503
             if e.status in (401, 403):
                 log.error("routing: hall %s refused the platform's routing key (%s %s): is the key of county.toml's "

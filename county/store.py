@@ -13,7 +13,8 @@ writes them in one transaction, hall by hall in arrival order:
 * ``high_water`` moves up while the next number is accounted for; an event above ``high_water + 1``
   means a gap, which :func:`apply` reports so the caller fetches it from the hall's journal;
 * a refusal goes to ``quarantine`` (the first 4 KB of the payload) with an open alert per hall and
-  reason; a flood of them is thinned (:class:`Thinner`) so it cannot fill the disk.
+  reason; a flood of them is thinned (:class:`Thinner`), and :func:`prune_quarantine` keeps the table within
+  ``QUARANTINE_KEEP_DAYS`` and ``QUARANTINE_KEEP_PER_HALL`` rows a hall, so it cannot fill the disk.
 
 :func:`apply_page` does the same for one page of a hall's journal fetched over HTTP, and since that
 page is the hall's own answer to "everything after N", it also confirms absent whatever numbers between
@@ -33,6 +34,10 @@ log = logging.getLogger("hallq.county.ingest")
 
 # reasons whose seq is the hall's own and final: the number is accounted for (quarantined, not missing)
 ACCOUNTED = {"clock_skew", "bad_catchup"}
+# the quarantine's retention (prune_quarantine, hourly on the ingesting process): rows older than this go, and a
+# hall (or the rows with no hall) keeps only its newest rows past the cap; 4 KB each: 40 MB a hall at most
+QUARANTINE_KEEP_DAYS = 30
+QUARANTINE_KEEP_PER_HALL = 10_000
 
 
 @dataclass
@@ -123,6 +128,24 @@ def quarantine(conn, r: Refused, source: str, topic: str | None, thinner: Thinne
                  (r.site, r.seq, r.reason, r.detail, source, topic, r.digest, r.payload))
     raise_alert(conn, r.site, f"quarantine_{r.reason}", r.detail)
     return True
+
+
+def prune_quarantine(conn, keep_days: int = QUARANTINE_KEEP_DAYS, per_hall: int = QUARANTINE_KEEP_PER_HALL) -> int:
+    """Delete the quarantine's rows older than ``keep_days`` and, per hall, all but its newest ``per_hall`` rows;
+    return how many. The thinning (:class:`Thinner`) bounds a hostile hall's rows a minute, this their total.
+
+    A row whose number was accounted for (``ACCOUNTED``) and is still above its hall's high-water mark (a gap open
+    behind it) may go too: the catch-up fetches that entry from the hall's journal again, refuses it again and
+    keeps it again, so nothing is lost but a fetch. Alerts stay (one open row per hall and reason)."""
+    old = conn.execute("DELETE FROM quarantine WHERE received_at < now() - make_interval(days => %s)",
+                       (keep_days,)).rowcount
+    over = conn.execute(
+        "DELETE FROM quarantine q USING (SELECT id, row_number() OVER (PARTITION BY site ORDER BY id DESC) AS n "
+        "FROM quarantine) r WHERE q.id = r.id AND r.n > %s", (per_hall,)).rowcount
+    if old or over:
+        log.info("quarantine housekeeping: %d rows older than %d days and %d past %d rows a hall deleted", old,
+                 keep_days, over, per_hall)
+    return old + over
 
 
 def raise_alert(conn, site: str | None, kind: str, detail: str) -> None:

@@ -30,6 +30,8 @@ from urllib.parse import quote, urlsplit
 
 from hallq.i18n import texts
 
+MAX_ANSWER_BYTES = 64 * 1024 * 1024  # the default cap of an answer's body: far over any answer of the hall's API
+
 
 class ApiError(Exception):
     """An error answer of the API (the one error shape), or no answer at all."""
@@ -47,6 +49,16 @@ class ApiError(Exception):
         return self.messages.get(lang) or self.messages.get("zh-Hans") or self.messages.get("en", "")
 
 
+class AnswerTooLarge(ApiError):
+    """An answer longer than the client's ``max_answer_bytes``: not read on (code ``answer_too_large``)."""
+
+    def __init__(self, status: int, limit: int, size: int | None) -> None:
+        said = f"{size} bytes" if size is not None else "more"
+        super().__init__(status, "answer_too_large",
+                         {"en": f"the server's answer ({said}) is over this client's limit of {limit} bytes"},
+                         detail={"limit": limit, "size": size})
+
+
 class Unreachable(ApiError):
     def __init__(self, cause: str) -> None:
         super().__init__(0, "unreachable", texts("error.unreachable"), detail={"cause": cause})
@@ -60,9 +72,12 @@ class HallClient:
     """
 
     def __init__(self, base_url: str, token: str | None = None, timeout: float = 5.0, retries: int = 3,
-                 lang: str = "zh-Hans", ca_file: str | None = None, connect_timeout: float | None = None) -> None:
+                 lang: str = "zh-Hans", ca_file: str | None = None, connect_timeout: float | None = None,
+                 max_answer_bytes: int = MAX_ANSWER_BYTES) -> None:
         """``timeout``: each read or write of an answer; ``connect_timeout`` (default ``timeout``): reaching the
-        server at all, shorter where an unreachable server must not hold the caller (a cut line loses the SYN)."""
+        server at all, shorter where an unreachable server must not hold the caller (a cut line loses the SYN).
+        ``max_answer_bytes``: a longer answer is not read on (:class:`AnswerTooLarge`, not retried): a server that
+        is not ours (a hall's, seen from the county platform) cannot fill the caller's memory."""
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"server URL {base_url!r} must look like http://host:port")
@@ -76,6 +91,7 @@ class HallClient:
         self.connect_timeout = timeout if connect_timeout is None else connect_timeout
         self.retries = retries
         self.lang = lang
+        self.max_answer_bytes = max_answer_bytes
         self._local = threading.local()
         self._ssl = None
         if self._https:
@@ -131,8 +147,11 @@ class HallClient:
                     conn.sock.settimeout(self.timeout)
                 conn.request(method, f"{self._prefix}/api/v1{path}", body=data, headers=headers)
                 resp = conn.getresponse()
-                raw = resp.read()
+                raw = self._read(resp)
                 status = resp.status
+            except AnswerTooLarge:
+                self._drop()  # the rest of the answer is left unread: the connection cannot serve another request
+                raise
             except (OSError, http.client.HTTPException) as e:
                 self._drop()
                 last = f"{e.__class__.__name__}: {e}"
@@ -142,6 +161,17 @@ class HallClient:
                 continue
             return self._decode(status, raw)
         raise Unreachable(last)
+
+    def _read(self, resp: http.client.HTTPResponse) -> bytes:
+        """The answer's body, up to ``max_answer_bytes``: a longer one (said in its Content-Length, or found
+        reading one byte past the limit) raises :class:`AnswerTooLarge` without being read on."""
+        limit = self.max_answer_bytes
+        if resp.length is not None and resp.length > limit:  # its Content-Length, as http.client read it
+            raise AnswerTooLarge(resp.status, limit, resp.length)
+        raw = resp.read(limit + 1)
+        if len(raw) > limit:
+            raise AnswerTooLarge(resp.status, limit, None)
+        return raw
 
     @staticmethod
     def _decode(status: int, raw: bytes) -> Any:
