@@ -56,14 +56,14 @@ def apply_config(db: Database, hall: Hall, force: bool = False) -> bool:
             if tx.meta(search.META_KEY) != search.VERSION:  # a database from before the index (or an older one)
                 search.rebuild(tx.conn, tx.set_meta)
             return False
-        _sync_businesses(tx, cfg)
+        held = _sync_businesses(tx, cfg)
         _sync_items(tx, cfg)
         replaced = guides.after_file_applied(tx)  # the file wins over the guides edited in the browser: kept as versions
         search.rebuild(tx.conn, tx.set_meta)
         _sync_windows(tx, cfg)
         _sync_staff(tx, cfg)
         _sync_devices(tx, cfg)
-        tx.set_meta("config_hash", applied)
+        tx.set_meta("config_hash", "" if held else applied)  # a business kept for its residents: apply again next start
         tx.set_meta("site", cfg.site)
         tx.journal("config_applied", data={"hash": cfg.content_hash[:16], "file": str(cfg.path.name),
                                            "businesses": len(cfg.businesses), "windows": len(cfg.windows),
@@ -74,7 +74,9 @@ def apply_config(db: Database, hall: Hall, force: bool = False) -> bool:
     return True
 
 
-def _sync_businesses(tx: Tx, cfg: HallConfig) -> None:
+def _sync_businesses(tx: Tx, cfg: HallConfig) -> list[str]:
+    """The file's businesses; those it no longer lists made inactive, but for the ones still holding residents today,
+    which are returned (:func:`_still_holding`)."""
     for pos, b in enumerate(cfg.businesses.values()):
         # a prefix may move between businesses in one edit: park old holders first
         tx.conn.execute("UPDATE businesses SET prefix = '~' || code WHERE prefix = ? AND code != ?", (b.prefix, b.code))
@@ -89,7 +91,22 @@ def _sync_businesses(tx: Tx, cfg: HallConfig) -> None:
             "ordinary_target_minutes=excluded.ordinary_target_minutes, position=excluded.position, active=1",
             (b.code, b.prefix, _dump(b.name), b.daily_limit, b.ticket_requires, b.service_minutes,
              b.targets.green, b.targets.appointment, b.targets.ordinary, pos))
-    _deactivate(tx, "businesses", "code", list(cfg.businesses))
+    held = _still_holding(tx, cfg)
+    _deactivate(tx, "businesses", "code", list(cfg.businesses) + held)
+    return held
+
+
+def _still_holding(tx: Tx, cfg: HallConfig) -> list[str]:
+    """Businesses the file no longer lists that still hold residents today (waiting, called, held): they stay
+    active until those are served, as the console refuses to deactivate them (catalogue.refuse_deactivating), and
+    go at the next start once none are left. A log line says so, with the count."""
+    rows = tx.all("SELECT business, COUNT(*) AS n FROM tickets WHERE business_day = ? "
+                  "AND (state = 'waiting' OR state = 'called' OR state = 'held') GROUP BY business", (tx.day,))
+    kept = [(r["business"], r["n"]) for r in rows if r["business"] not in cfg.businesses]
+    for code, n in kept:
+        log.warning("business %s is no longer in %s but %d resident(s) hold its numbers today: it stays active until "
+                    "they are served (serve, transfer or cancel them), and goes at the next start", code, cfg.path, n)
+    return [code for code, _ in kept]
 
 
 def _sync_items(tx: Tx, cfg: HallConfig) -> None:
