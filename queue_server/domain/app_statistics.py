@@ -20,7 +20,9 @@ Definitions (docs/statistics.md "Applications"); the period is by submission dat
   (accepted, no result) after it;
 * ``avg_workdays``: working days from acceptance to result, over the completed;
 * ``one_visit_rate`` (一次办结率): of the completed, the share that needed no correction notice,
-  so the resident came once; ``on_time_rate``: of the completed, the share on time.
+  so the resident came once; a 一件事 package's part counts as needing one when any part of its package got
+  the notice (the resident came back for the package, whichever department it was for);
+  ``on_time_rate``: of the completed, the share on time.
 
 Windows: the window whose clerk first took the application in (pre-review, acceptance, correction
 notice or refusal), recorded by a trigger (``application_desks``, schema 021); 0 for applications
@@ -41,6 +43,8 @@ if TYPE_CHECKING:
     from queue_server.db import Database
 
 GROUPS = ("item", "department", "business", "window")
+# the definitions the rollup was made with: a rollup of other definitions is rolled up again (2: 一次办结率 by package)
+RULES_META, RULES = "stats_applications_rules", "2"
 COUNTERS = ("received", "accepted", "corrected", "refused", "completed", "on_time", "late", "first_time",
             "timed", "workdays")
 
@@ -50,6 +54,9 @@ WITH cal(day, n) AS MATERIALIZED (SELECT key, value FROM json_each(:cal)),
 a AS (
   SELECT a.item, COALESCE(d.window, 0) AS window, a.status, substr(a.accepted_at, 1, 10) AS acc_day,
          a.correction IS NOT NULL AS corrected, substr(a.result_at, 1, 10) AS done_day,
+         CASE WHEN a.package_id IS NULL THEN a.correction IS NOT NULL
+              ELSE EXISTS (SELECT 1 FROM applications p WHERE p.package_id = a.package_id
+                           AND p.correction IS NOT NULL) END AS came_back,
          COALESCE(a.promised_by, a.statutory_by) AS due
   FROM applications a LEFT JOIN application_desks d ON d.application_id = a.id
   WHERE a.submitted_at >= :day AND a.submitted_at < :next)
@@ -58,7 +65,7 @@ SELECT :day AS day, a.item AS item, a.window AS window, COUNT(*) AS received,
   SUM(a.done_day IS NOT NULL) AS completed,
   SUM(a.done_day IS NOT NULL AND (a.due IS NULL OR a.done_day <= a.due)) AS on_time,
   SUM(a.done_day IS NOT NULL AND a.due IS NOT NULL AND a.done_day > a.due) AS late,
-  SUM(a.done_day IS NOT NULL AND NOT a.corrected) AS first_time,
+  SUM(a.done_day IS NOT NULL AND NOT a.came_back) AS first_time,
   SUM(a.done_day IS NOT NULL AND a.acc_day IS NOT NULL) AS timed,
   COALESCE(SUM((SELECT n FROM cal WHERE cal.day = a.done_day) - (SELECT n FROM cal WHERE cal.day = a.acc_day)), 0)
     AS workdays
@@ -124,12 +131,27 @@ def roll_up_day(conn: sqlite3.Connection, calendar: WorkCalendar, day: date, tod
 def roll_up(db: Database, calendar: WorkCalendar, first: date, last: date, today: date, at: str) -> int:
     """Roll up every past day of [first, last] whose rollup is missing or open; a short write transaction
     per 30 days, so a first report after an upgrade (a year to roll up) never holds the write lock long."""
-    days = pending_days(db.connection(), first, min(last, today - timedelta(days=1)))
+    read = db.connection()
+    stale = (read.execute("SELECT value FROM meta WHERE key = ?", (RULES_META,)).fetchone() or [None])[0] != RULES
+    if stale and read.execute("SELECT 1 FROM stats_application_days LIMIT 1").fetchone():
+        with db.write() as conn:  # rolled up with older definitions (one DELETE, once): every day again
+            conn.execute("DELETE FROM stats_application_days")
+            _rules_met(conn)
+        stale = False
+    days = pending_days(read, first, min(last, today - timedelta(days=1)))
     for i in range(0, len(days), 30):
         with db.write() as conn:
+            if stale:  # the first rollup of all, made with these definitions
+                _rules_met(conn)
+                stale = False
             for day in days[i:i + 30]:
                 roll_up_day(conn, calendar, day, today, at)
     return len(days)
+
+
+def _rules_met(conn: sqlite3.Connection) -> None:
+    conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                 (RULES_META, RULES))
 
 
 # -- reports ------------------------------------------------------------------------------------

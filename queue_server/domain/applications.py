@@ -27,21 +27,22 @@ import sqlite3
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from hallq.i18n import LANGS, languages, pick, text
+from hallq.i18n import languages, pick, text
 from hallq.privacy import scrub_text
 from queue_server.domain import contacts
+from queue_server.domain.app_deadlines import package_clock, review_due
+from queue_server.domain.app_notices import correction_notice
 from queue_server.domain.appointments import ALPHABET
 from queue_server.domain.context import Actor, Tx
 from queue_server.domain.errors import Conflict, DomainError, Forbidden, NotFound, messages
 from queue_server.domain.forms import check_fields
 from queue_server.domain.people import Problem, invalid, item_row, parse_person, person_problems
-from queue_server.domain.progress import (application_view, brief_view, materials_of, status_name,
-                                          missing_required, search)
+from queue_server.domain.progress import (application_view, brief_view, materials_of, missing_required, search,
+                                          status_name)
 
 if TYPE_CHECKING:
     from queue_server.domain.service import QueueService, RequestKey
 
-REVIEW_WORKDAYS = 5
 TRANSITIONS = {
     "submitted": ("pre_review",),
     "pre_review": ("accepted", "correction", "rejected"),
@@ -146,7 +147,7 @@ def insert(tx: Tx, it: dict[str, Any], person: Any, clean: dict[str, Any], mater
          json.dumps(provided), delivery,
          json.dumps(contacts.seal_mail_to(tx.hall.secret, tracking_no, mail_to), ensure_ascii=False) if mail_to else None,
          tx.at,
-         tx.hall.config.calendar.add_workdays(today, REVIEW_WORKDAYS).isoformat(), promised, statutory,
+         review_due(tx.hall.config.calendar, today), promised, statutory,
          tx.actor.label, tx.at, package_id))
     missing = missing_required(it, provided)
     _event(tx, row["id"], "submitted", _note("submitted"), {"missing_required": [m["index"] for m in missing]})
@@ -160,8 +161,10 @@ def insert(tx: Tx, it: dict[str, Any], person: Any, clean: dict[str, Any], mater
 # -- the back office: transitions and supplements -------------------------------------------------
 
 def transition(tx: Tx, tracking_no: str, to: str, reason: str = "", missing: list[str] | None = None,
-               delivery: dict[str, str] | None = None, decision: str | None = None) -> sqlite3.Row:
-    """Move an application on (staff); the timeline and the journal record who did it."""
+               delivery: dict[str, str] | None = None, decision: str | None = None,
+               package_checked: bool = False) -> sqlite3.Row:
+    """Move an application on (staff); the timeline and the journal record who did it. ``package_checked``: a step
+    of the comprehensive window's review of a whole 一件事 package, which checked the package's one notice itself."""
     if tx.actor.kind not in ("staff", "system"):
         raise Forbidden("error.applications.staff_only", code="staff_only")
     # the clerk's words go to the resident's timeline, the journal (and so the county): an ID or phone number
@@ -191,7 +194,7 @@ def transition(tx: Tx, tracking_no: str, to: str, reason: str = "", missing: lis
                    "deadline_basis": "accepted"}
         note = _note("accepted", promised=promised)
     elif to == "correction":
-        notice = correction_notice(tx, app, it, missing or [], reason)
+        notice = correction_notice(tx, app, it, missing or [], reason, package_checked)
         changes = {"correction": json.dumps(notice, ensure_ascii=False)}
         data["missing"] = notice["missing"]
         names = notice["missing"]
@@ -212,11 +215,12 @@ def transition(tx: Tx, tracking_no: str, to: str, reason: str = "", missing: lis
         data.update(more)
         note = (_note("delivered_mail", waybill=changes["waybill"]) if changes["delivered_by_method"] == "mail"
                 else _note("delivered_onsite"))
-    else:  # pre_review again: the applicant brought the corrections to the window
-        if app["status"] == "correction":
-            _check_may_reopen(tx, app)
+    elif app["status"] == "correction":  # pre_review again: the applicant brought the corrections to the window
+        _check_may_reopen(tx, app)
         note = _note("pre_review_again")
-        changes = {"review_by": tx.hall.config.calendar.add_workdays(tx.now.date(), REVIEW_WORKDAYS).isoformat()}
+        changes = {"review_by": review_due(tx.hall.config.calendar, tx.now.date())}
+    else:  # the pre-review itself: its 5 working days count from the submission (not restarted here)
+        note = _note("pre_review")
     return _move(tx, app, to, note, data, changes)
 
 
@@ -276,6 +280,10 @@ def _move(tx: Tx, app: sqlite3.Row, to: str, note: dict[str, str], data: dict[st
     _event(tx, app["id"], to, note, data)
     tx.journal(f"application_{to}", business=app["business"],
                data={"tracking_no": app["tracking_no"], "from": app["status"], **data})
+    if app["package_id"] is not None and to != app["status"] and "correction" in (to, app["status"]):
+        # a part of a 一件事 package entered or left correction: its siblings' pre-review clock stops or starts again
+        package_clock(tx, app["package_id"])
+        row = tx.row("SELECT * FROM applications WHERE id = ?", (app["id"],))
     return row
 
 
@@ -285,59 +293,8 @@ def _reason_required() -> DomainError:
     return err
 
 
-def correction_notice(tx: Tx, app: sqlite3.Row, it: dict[str, Any], asked: list[str], reason: str) -> dict:
-    """The ONE notice (一次性告知): every required material still missing plus what the clerk lists.
-
-    A later notice may only repeat what the first one asked for: asking for
-    something new is refused (409 one_time_notice).
-    """
-    materials = materials_of(it)
-    by_name = {_plain(m["name"]): m for m in materials}
-    form = {f["key"]: f for f in it["guide"].get("form", [])}
-    by_label = {_plain(label): f for f in form.values() for label in f["label"].values() if label}
-    entries: dict[str, dict[str, Any]] = {}
-    for m in missing_required(it, json.loads(app["materials"])):
-        entries[f"material:{m['index']}"] = _material_entry(m)
-    for a in asked:
-        a = " ".join(a.split())
-        if not a:
-            continue
-        plain = _plain(a)
-        if plain in by_name:  # a material, by its name
-            entries[f"material:{by_name[plain]['index']}"] = _material_entry(by_name[plain])
-        elif a in form or plain in by_label:  # a form field, by the label the clerk sees (or its key)
-            f = form[a] if a in form else by_label[plain]
-            entries[f"field:{f['key']}"] = {"kind": "field", "key": f["key"], "name": f["label"]}
-        else:  # anything else the clerk writes (其他需补正的内容): in their words, any ID or phone number masked
-            a = scrub_text(a)
-            entries[f"other:{a}"] = {"kind": "other", "name": dict.fromkeys(LANGS, a)}
-    if not entries:
-        err = DomainError("error.correction.empty", code="invalid_fields", status=400)
-        err.fields = [{"field": "missing", "problem": "is empty"}]
-        raise err
-    first = json.loads(app["correction"]) if app["correction"] else None
-    if first is not None:
-        new = [k for k in entries if k not in first["keys"]]
-        if new:
-            names = {lang: text("common.separator.list", lang).join(pick(entries[k]["name"], lang) for k in new)
-                     for lang in languages()}
-            raise Conflict("error.one_time_notice", names=names, code="one_time_notice", detail={"new": new})
-    return {"keys": first["keys"] if first else list(entries), "missing": list(entries.values()),
-            "reason": reason.strip(), "at": tx.at, "notices": (first["notices"] + 1) if first else 1}
-
-
-def _plain(name: str) -> str:
-    """A name as the clerk may type it: without spaces, full-width colons or brackets around it."""
-    return "".join(name.split()).strip("：:;；。.《》").lower()
-
-
-def _material_entry(m: dict[str, Any]) -> dict[str, Any]:
-    # material names are official Chinese document names: the same text in every language
-    return {"kind": "material", "index": m["index"], "name": dict.fromkeys(LANGS, m["name"])}
-
-
 def supplement(tx: Tx, tracking_no: str, materials: list[int], fields: dict[str, Any],
-               id_number: str | None = None, must_add: bool = True) -> sqlite3.Row:
+               id_number: str | None = None, must_add: bool = True, package_share: bool = False) -> sqlite3.Row:
     """The applicant supplies what the notice asked for (补正): back to pre-review.
 
     Only the applicant changes their application: from a kiosk (or any caller but staff) the
@@ -347,18 +304,29 @@ def supplement(tx: Tx, tracking_no: str, materials: list[int], fields: dict[str,
     something (an answer that differs from the one on file, a material not recorded yet): one
     that adds nothing is refused (400 ``nothing_supplied``) and writes nothing. (``must_add``
     False: one part of a 一件事 package's supplement, which adds something to another part.)
+
+    Recorded while the case is ``submitted`` or ``pre_review`` (staff, or a package's supplement reaching a part still
+    waiting: ``package_share``) it is just that: the status, its timeline and the pre-review's ``review_by`` stay as
+    they are, and the journal says ``application_pre_review`` with ``kind: supplemented`` and ``from`` the status,
+    as for a supplement from correction (never a second ``application_submitted``: the county's hand-off reads the
+    last one as the filing).
     """
     app = find(tx.conn, tracking_no)
     if id_number is None and tx.actor.kind != "staff":
         raise Forbidden("error.applications.supplement_needs_id", code="not_yours")
     if id_number is not None and parse_person(tx, None, id_number, None).id_hash != app["id_hash"]:
         raise Forbidden("error.applications.id_mismatch", code="not_yours")
-    allowed = ("correction",) if tx.actor.kind != "staff" else ("submitted", "pre_review", "correction")
+    allowed = ("correction",) if tx.actor.kind != "staff" and not package_share else \
+        ("submitted", "pre_review", "correction")
     if app["status"] not in allowed:
         raise Conflict("error.not_in_correction", code="not_in_correction",
                        detail={"status": app["status"]})
     it = item_row(tx.conn, app["item"], active_only=False)
-    clean, problems = check_fields(it["guide"].get("form", []), fields, tx.now.date(), partial=True)
+    form = it["guide"].get("form", [])
+    if package_share and not form:  # it takes every answer of its package's form, checked against it (一表申请)
+        clean, problems = dict(fields), []
+    else:
+        clean, problems = check_fields(form, fields, tx.now.date(), partial=True)
     problems += _materials_problems(it, materials)
     if problems:
         raise invalid(problems, status=400, code="invalid_fields")
@@ -366,13 +334,17 @@ def supplement(tx: Tx, tracking_no: str, materials: list[int], fields: dict[str,
         raise nothing_supplied()
     merged = {**json.loads(app["fields"]), **clean}
     provided = sorted(set(json.loads(app["materials"])) | set(materials))
-    to = "pre_review" if app["status"] == "correction" else app["status"]
     changes = {"fields": json.dumps(merged, ensure_ascii=False), "materials": json.dumps(provided)}
-    if to == "pre_review":
-        changes["review_by"] = tx.hall.config.calendar.add_workdays(tx.now.date(), REVIEW_WORKDAYS).isoformat()
     # "kind" tells a supplement's event from a step of the case (resident_names.own_step: not a way to the name)
-    return _move(tx, app, to, _note("supplemented"),
-                 {"kind": "supplemented", "materials": sorted(set(materials)), "fields": sorted(clean)}, changes)
+    data = {"kind": "supplemented", "materials": sorted(set(materials)), "fields": sorted(clean)}
+    if app["status"] == "correction":  # back to pre-review, with 5 working days again
+        changes["review_by"] = review_due(tx.hall.config.calendar, tx.now.date())
+        return _move(tx, app, "pre_review", _note("supplemented"), data, changes)
+    row = tx.row(f"UPDATE applications SET {', '.join(f'{k} = ?' for k in changes)}, updated_at = ? WHERE id = ? "
+                 "RETURNING *", (*changes.values(), tx.at, app["id"]))
+    tx.journal("application_pre_review", business=app["business"],
+               data={"tracking_no": app["tracking_no"], "from": app["status"], **data})
+    return row
 
 
 def adds_anything(app: sqlite3.Row, clean: dict[str, Any], materials: list[int]) -> bool:

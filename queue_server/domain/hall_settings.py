@@ -117,7 +117,11 @@ def _changed(tx: Tx, action: str, data: dict[str, Any]) -> None:
 # -- calendar and hours ------------------------------------------------------------------
 
 def set_day(tx: Tx, day: str, kind: str | None, note: str = "") -> None:
-    """Mark ``day`` a holiday or a working day (None: back to the file and the official calendar)."""
+    """Mark ``day`` a holiday or a working day (None: back to the file and the official calendar). The deadlines of
+    the applications not yet decided are counted again on the new calendar (app_deadlines.calendar_changed), in this
+    transaction; the journal entry says how many moved (``deadlines_moved``)."""
+    from queue_server.domain.app_deadlines import calendar_changed
+
     try:
         date.fromisoformat(day)
     except ValueError:
@@ -131,7 +135,8 @@ def set_day(tx: Tx, day: str, kind: str | None, note: str = "") -> None:
                         (day, kind, (note or "")[:100], tx.at, tx.actor.label))
     else:
         raise Invalid("error.invalid_kind", code="invalid_kind")
-    _changed(tx, "calendar_changed", {"day": day, "kind": kind, "note": note})
+    moved = calendar_changed(tx, _file(tx.hall).calendar)
+    _changed(tx, "calendar_changed", {"day": day, "kind": kind, "note": note, "deadlines_moved": moved})
 
 
 def set_hours(tx: Tx, key: str, periods: list[str] | None) -> None:

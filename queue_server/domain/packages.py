@@ -22,9 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 from hallq.hallconfig import HallConfig, Package, merge_forms, merge_materials
 from hallq.i18n import Texts, texts
+from hallq.privacy import scrub_text
 from queue_server.domain import applications as apps
+from queue_server.domain.app_notices import empty_notice, notice_entries, one_time_notice, plain
 from queue_server.domain.context import Actor, Tx
-from queue_server.domain.errors import Conflict, DomainError, Forbidden, NotFound, messages
+from queue_server.domain.errors import Conflict, Forbidden, NotFound, messages
 from queue_server.domain.forms import check_fields, mask_held_whole, public_form
 from queue_server.domain.guides import catalogue_version
 from queue_server.domain.people import invalid, item_row, parse_person, person_problems
@@ -209,22 +211,13 @@ def review(tx: Tx, tracking_no: str, to: str, reason: str = "", missing: list[st
         for r in waiting:
             apps.transition(tx, r["tracking_no"], "accepted")
     elif to == "correction":
+        if any(r["status"] == "correction" for r in rows):  # the notice is out (一次性告知): nothing to add to it
+            raise Conflict("error.package.notice_out", code="invalid_transition",
+                           detail={"parts": {r["tracking_no"]: r["status"] for r in rows}})
         if not waiting:
             raise Conflict("error.package.not_in_review", code="invalid_transition",
                            detail={"parts": {r["tracking_no"]: r["status"] for r in rows}})
-        asked = _split_asked(tx.conn, waiting, missing or [])
-        sent = 0
-        for r in waiting:
-            it = item_row(tx.conn, r["item"], active_only=False)
-            if asked[r["id"]] or missing_required(it, json.loads(r["materials"])):
-                apps.transition(tx, r["tracking_no"], "correction", reason, asked[r["id"]])
-                sent += 1
-            elif r["status"] == "submitted":  # reviewed with the others, nothing to correct: it waits for them
-                apps.transition(tx, r["tracking_no"], "pre_review")
-        if not sent:
-            err = DomainError("error.correction.empty", code="invalid_fields", status=400)
-            err.fields = [{"field": "missing", "problem": "is empty"}]
-            raise err
+        _one_notice(tx, rows, waiting, missing or [], reason)
     elif to == "rejected":
         open_parts = [r for r in rows if r["status"] in OPEN_FOR_REVIEW + ("correction",)]
         if not open_parts:
@@ -237,33 +230,63 @@ def review(tx: Tx, tracking_no: str, to: str, reason: str = "", missing: list[st
     return pkg_row
 
 
-def _split_asked(conn: sqlite3.Connection, waiting: list[sqlite3.Row], asked: list[str]) -> dict[int, list[str]]:
+def _one_notice(tx: Tx, rows: list[sqlite3.Row], waiting: list[sqlite3.Row], missing: list[str], reason: str) -> None:
+    """ONE correction notice for the package (一次性告知), each part getting what concerns it; a part with nothing to
+    correct waits in pre-review. The parts' notices together are the package's: a later notice (after a supplement
+    still not right) may only repeat, part by part, what the first asked for; anything new for any part (a part the
+    first left out included) is refused with every new entry named (409 one_time_notice), and nothing moves."""
+    earlier = {r["id"]: json.loads(r["correction"])["keys"] for r in rows if r["correction"]}
+    asked = _split_asked(tx.conn, waiting, missing, earlier)
+    plan = [(r, notice_entries(r, item_row(tx.conn, r["item"], active_only=False), asked[r["id"]])) for r in waiting]
+    if not any(entries for _, entries in plan):
+        raise empty_notice()
+    if earlier:
+        new = {r["tracking_no"]: {k: e for k, e in entries.items() if k not in earlier.get(r["id"], [])}
+               for r, entries in plan}
+        new = {no: e for no, e in new.items() if e}
+        if new:
+            merged = {k: e for entries in new.values() for k, e in entries.items()}
+            raise one_time_notice(merged, {"parts": {no: list(e) for no, e in new.items()}})
+    for r, entries in plan:
+        if entries:
+            apps.transition(tx, r["tracking_no"], "correction", reason, asked[r["id"]], package_checked=True)
+        elif r["status"] == "submitted":  # reviewed with the others, nothing to correct: it waits for them
+            apps.transition(tx, r["tracking_no"], "pre_review")
+
+
+def _split_asked(conn: sqlite3.Connection, waiting: list[sqlite3.Row], asked: list[str],
+                 earlier: dict[int, list[str]]) -> dict[int, list[str]]:
     """What the clerk lists, sent to the parts it concerns: a material to the items that ask for it, a field
-    to the items whose form has it; anything else (free text) to the first part, so it is said once."""
+    to the items whose form has it; anything else (free text) to the part whose ``earlier`` notice said it, else to
+    the first part, so it is said once (and said again where it was)."""
     out: dict[int, list[str]] = {r["id"]: [] for r in waiting}
     for a in (" ".join(a.split()) for a in asked):
         if not a:
             continue
-        plain = apps._plain(a)
+        p = plain(a)
         hit = False
         for r in waiting:
             g = item_row(conn, r["item"], active_only=False)["guide"]
-            names = {apps._plain(m["name"]) for m in g.get("materials", [])}
-            labels = {apps._plain(lab) for f in g.get("form", []) for lab in f["label"].values() if lab}
+            names = {plain(m["name"]) for m in g.get("materials", [])}
+            labels = {plain(lab) for f in g.get("form", []) for lab in f["label"].values() if lab}
             keys = {f["key"] for f in g.get("form", [])}
-            if plain in names or plain in labels or a in keys:
+            if p in names or p in labels or a in keys:
                 out[r["id"]].append(a)
                 hit = True
         if not hit:
-            out[waiting[0]["id"]].append(a)
+            home = next((r for r in waiting if f"other:{scrub_text(a)}" in earlier.get(r["id"], [])), waiting[0])
+            out[home["id"]].append(a)
     return out
 
 
 def supplement(tx: Tx, tracking_no: str, materials: list[int], fields: dict[str, Any],
                id_number: str | None = None) -> sqlite3.Row:
-    """补正 for a package: the materials (merged list indexes) and answers go to every part that can take them, and
-    every part in correction goes back to pre-review; one that adds nothing to any part is refused (400
-    nothing_supplied) and writes nothing."""
+    """补正 for a package: the materials (merged list indexes) and answers go to every part not yet accepted that
+    takes them (a material to the items that list it, an answer to the items whose form asks it, every answer to an
+    item without a form, as when filing: the departments decide on what the resident supplied), each journaled as
+    that part's supplement; every part in correction goes back to pre-review, the others stay in review. The
+    resident supplements a package in correction; staff one in review too. One that adds nothing to any part is
+    refused (400 nothing_supplied) and writes nothing."""
     pkg_row = _find_or_404(tx.conn, tracking_no)
     # the applicant's proof first, as for one application: what a supplement would add says nothing to anyone else
     if id_number is None and tx.actor.kind != "staff":
@@ -276,23 +299,20 @@ def supplement(tx: Tx, tracking_no: str, materials: list[int], fields: dict[str,
                  for j, i in enumerate(materials) if not 0 <= i < len(pkg.materials)]
     if problems:
         raise invalid(problems, status=400, code="invalid_fields")
-    allowed = ("correction",) if tx.actor.kind != "staff" else ("submitted", "pre_review", "correction")
-    targets = [r for r in parts(tx.conn, pkg_row) if r["status"] in allowed]
-    if not targets:
+    targets = [r for r in parts(tx.conn, pkg_row) if r["status"] in OPEN_FOR_REVIEW + ("correction",)]
+    if not targets or tx.actor.kind != "staff" and not any(r["status"] == "correction" for r in targets):
         raise Conflict("error.not_in_correction", code="not_in_correction")
     shares = []  # each part with what it takes of the supplement
     for r in targets:
-        it = item_row(tx.conn, r["item"], active_only=False)
         own = [pkg.materials[i]["of"][r["item"]] for i in set(materials) if r["item"] in pkg.materials[i]["of"]]
-        keys = {f["key"] for f in it["guide"].get("form", [])}
-        shares.append((r, own, {k: v for k, v in clean.items() if k in keys}))
+        shares.append((r, own, _own_fields(item_row(tx.conn, r["item"], active_only=False), clean)))
     if not any(apps.adds_anything(r, answers, own) for r, own, answers in shares):
         raise apps.nothing_supplied()  # nothing new for any part: refused, nothing written (docs/privacy.md)
     for r, own, answers in shares:
         # the parts in correction go back to pre-review together (the notice may have asked, in words, for what
-        # no material or answer records); a part waiting for pre-review that this adds nothing to is left alone
+        # no material or answer records); a part waiting for pre-review takes what it asks for, staying in review
         if r["status"] == "correction" or apps.adds_anything(r, answers, own):
-            apps.supplement(tx, r["tracking_no"], own, answers, id_number, must_add=False)
+            apps.supplement(tx, r["tracking_no"], own, answers, id_number, must_add=False, package_share=True)
     handed = sorted(set(json.loads(pkg_row["materials"])) | {pkg.materials[i]["name"] for i in materials})
     return tx.row("UPDATE package_applications SET fields = ?, materials = ? WHERE id = ? RETURNING *",
                   (json.dumps({**json.loads(pkg_row["fields"]), **clean}, ensure_ascii=False),
