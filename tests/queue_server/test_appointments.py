@@ -59,9 +59,8 @@ def at(y, m, d, hh=10, mm=0):
     return datetime(y, m, d, hh, mm, tzinfo=CHINA)
 
 
-@pytest.fixture
-def hall(tmp_path, clock):
-    """The tiny test hall with appointment rules and bookable items; its API and state."""
+def booking_hall(tmp_path, clock):
+    """The tiny test hall with appointment rules and bookable items: yields its API and state (for a fixture)."""
     from queue_server.app import create_app
 
     cfg = tmp_path / "hall"
@@ -71,6 +70,11 @@ def hall(tmp_path, clock):
     app = create_app(cfg / "hall.toml", data_dir=tmp_path / "data", clock=clock, mqtt=False, housekeeping=False)
     yield Api(app.test_client()), app.extensions["hallq"]
     app.extensions["hallq"].close()
+
+
+@pytest.fixture
+def hall(tmp_path, clock):
+    yield from booking_hall(tmp_path, clock)
 
 
 def book(api, day, start="09:00", item="T-ALPHA-1", id_number=PERSON, name="张小三", phone="13812345678", **kw):

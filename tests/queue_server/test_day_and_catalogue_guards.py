@@ -16,10 +16,10 @@ from datetime import datetime
 import pytest
 
 from hallq.clock import CHINA
-from hallq.testing import TINY
 from queue_server.migrations import SCHEMA_DIR, split_statements
-from tests.conftest import Api, make_id
-from tests.queue_server.test_appointments import RULES, SERVICES
+from tests.conftest import make_id
+from tests.queue_server.test_targets import csv_of, import_csv
+from tests.queue_server.test_appointments import booking_hall as make_booking_hall
 
 MANAGER = "900"
 
@@ -128,16 +128,7 @@ def test_a_ticket_whose_business_was_deactivated_after_the_close_stays_expired(a
 
 @pytest.fixture
 def booking_hall(tmp_path, clock):
-    """The tiny hall with appointment rules and bookable items (as tests/queue_server/test_appointments.py)."""
-    from queue_server.app import create_app
-
-    cfg = tmp_path / "hall"
-    cfg.mkdir()
-    (cfg / "hall.toml").write_text(TINY.read_text(encoding="utf-8") + RULES, encoding="utf-8")
-    (cfg / "services.toml").write_text(SERVICES, encoding="utf-8")
-    app = create_app(cfg / "hall.toml", data_dir=tmp_path / "data", clock=clock, mqtt=False, housekeeping=False)
-    yield Api(app.test_client()), app.extensions["hallq"]
-    app.extensions["hallq"].close()
+    yield from make_booking_hall(tmp_path, clock)
 
 
 def test_reopening_gives_a_checked_in_appointment_its_ticket_back(booking_hall, clock):
@@ -179,17 +170,6 @@ def test_the_migration_finds_the_tickets_a_close_before_it_expired(api, clock, s
 
 
 # -- deactivating a business --------------------------------------------------------------------------
-
-def csv_of(api) -> str:
-    r = api.get("/settings/businesses.csv", as_=MANAGER)
-    assert r.status_code == 200
-    return r.data.decode("utf-8-sig")
-
-
-def import_csv(api, text: str):
-    return api.client.post("/api/v1/settings/businesses.csv", data=text.encode(),
-                           headers={**api._headers(MANAGER, None), "Content-Type": "text/csv"})
-
 
 def business(state, code: str) -> dict:
     return dict(state.db.connection().execute("SELECT * FROM businesses WHERE code = ?", (code,)).fetchone())

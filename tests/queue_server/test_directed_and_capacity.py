@@ -19,7 +19,7 @@ from hallq.clock import CHINA
 from hallq.testing import TINY
 from queue_server.domain.estimates import WindowNow, capacity_of
 from tests.conftest import Api, make_id
-from tests.queue_server.test_appointments import RULES, SERVICES
+from tests.queue_server.test_appointments import RULES, SERVICES, booking_hall as make_booking_hall
 
 
 def at(y, m, d, hh=10, mm=0):
@@ -216,15 +216,7 @@ def test_the_last_slot_checks_in_after_walk_in_numbers_stop_until_the_hall_close
 
 @pytest.fixture
 def appointment_hall(tmp_path, clock):
-    from queue_server.app import create_app
-
-    cfg = tmp_path / "hall"
-    cfg.mkdir()
-    (cfg / "hall.toml").write_text(TINY.read_text(encoding="utf-8") + RULES, encoding="utf-8")
-    (cfg / "services.toml").write_text(SERVICES, encoding="utf-8")
-    app = create_app(cfg / "hall.toml", data_dir=tmp_path / "data", clock=clock, mqtt=False, housekeeping=False)
-    yield Api(app.test_client()), app.extensions["hallq"]
-    app.extensions["hallq"].close()
+    yield from make_booking_hall(tmp_path, clock)
 
 
 def assert_slip_matches_phone(api, slip: dict) -> None:
