@@ -18,6 +18,9 @@ DRAWN_LOG = "HALLQ_BOARD_DRAWN_LOG"  # for benchmarks: a file where the board no
 HEAP_TRIM_FIRST = 10.0  # seconds after start
 HEAP_TRIM_EVERY = 600.0  # seconds
 BOARD_TOPICS = (contract.BOARD, contract.CALLS, contract.QUEUE, contract.WINDOW, contract.NOTICES, contract.STATUS)
+# of the availability topics only the server's: every part of the hall may write its own, and a board subscribed to
+# all of them could be flooded through any one (the model ignores the others anyway)
+BOARD_NARROW = {contract.STATUS.name: {"kind": "server", "id": "queue"}}
 
 
 def run_board(settings: BoardSettings, mode: str = "auto", data_dir: str | None = None, clock=None,
@@ -63,7 +66,8 @@ def run_board(settings: BoardSettings, mode: str = "auto", data_dir: str | None 
     model = BoardModel(settings)
     app = BoardApp(model, clock.now, screenshot=shot, finish_frames=chosen == "offscreen")
     connection = connect_from_settings(hall.mqtt, hall.site, "board", settings.id, directory)
-    feed = HallFeed(connection, hall.site, BOARD_TOPICS, deliver=app.deliver, on_link=app.set_link)
+    feed = HallFeed(connection, hall.site, BOARD_TOPICS, deliver=app.deliver, on_link=app.set_link,
+                    narrow=BOARD_NARROW)
     if os.environ.get(DRAWN_LOG):
         log_draws(app, Path(os.environ[DRAWN_LOG]))
     feed.start()

@@ -18,9 +18,10 @@ from typing import Any
 from hallq import i18n
 from hallq.hallconfig import CODE, ConfigError, HallConfig, load_hall, read_toml
 from hallq.i18n import LANGS
+from hallq.mqtt_auth import ID
 from hallq.schema import Arr, Bool, Int, Num, Obj, Str
 
-IDENT = r"[a-z0-9][a-z0-9_-]{0,31}"
+IDENT = ID.pattern  # a device id, as the hall's broker accounts and [[devices]] take it: '_' would get no account
 COLOUR = r"#[0-9A-Fa-f]{6}"
 LAYOUTS = {"1920x1080": (1920, 1080), "1280x720": (1280, 720)}
 

@@ -32,7 +32,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from hallq import bridge
+from hallq import bridge, contract
 from hallq.mqtt_auth import CredentialStore, acl, credentials_folder, hall_identities, write_private
 
 log = logging.getLogger("hallq.broker")
@@ -101,6 +101,9 @@ class HallBroker:
             "persistence false",  # the server republishes every retained state when it connects
             "set_tcp_nodelay true",
             "max_queued_messages 10000",
+            # no message of the contract is larger (contract.MAX_PAYLOAD, and its topic): a bigger packet from a device
+            # would be held in memory by every subscriber (and kept, if retained) before any of them refused it
+            f"max_packet_size {contract.MAX_PAYLOAD + 8192}",
             "log_dest stderr",
             "log_type error",
             "log_type warning",

@@ -53,9 +53,9 @@ class Topic:
     def topic(self, site: str, **params: Any) -> str:
         return self.pattern.format(site=site, **params)
 
-    def subscription(self, site: str) -> str:
-        """The subscription filter for every topic of this family (``+`` for parameters)."""
-        return re.sub(r"\{(\w+)\}", "+", self.pattern.replace("{site}", site))
+    def subscription(self, site: str, **fixed: str) -> str:
+        """The subscription filter for every topic of this family (``+`` for each parameter not ``fixed``)."""
+        return re.sub(r"\{(\w+)\}", lambda m: fixed.get(m.group(1), "+"), self.pattern.replace("{site}", site))
 
     def match(self, topic: str) -> dict[str, str] | None:
         """The parameters if ``topic`` belongs to this family, else None."""

@@ -144,10 +144,11 @@ class HallFeed:
     """
 
     def __init__(self, connection, site: str, topics: tuple[contract.Topic, ...], deliver: Deliver,
-                 on_link: Callable[[bool], None] | None = None) -> None:
+                 on_link: Callable[[bool], None] | None = None, narrow: dict[str, dict[str, str]] | None = None) -> None:
         self.connection = connection
         self.site = site
         self.topics = topics
+        self.narrow = narrow or {}  # topic family -> parameters fixed in its subscription (what else is not read)
         self._names = {t.name for t in topics}
         self.deliver = deliver
         self.on_link = on_link
@@ -157,7 +158,8 @@ class HallFeed:
 
     def start(self) -> None:
         for t in self.topics:
-            self.connection.subscribe(t.subscription(self.site), self.handle, qos=1 if t.qos else 0)
+            self.connection.subscribe(t.subscription(self.site, **self.narrow.get(t.name, {})), self.handle,
+                                      qos=1 if t.qos else 0)
         if self.on_link is not None:
             self.connection.on_connect(lambda: self.on_link(True))
             self.connection.on_disconnect(lambda: self.on_link(False))

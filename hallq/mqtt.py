@@ -43,7 +43,8 @@ from paho.mqtt.reasoncodes import ReasonCode  # noqa: E402
 
 # the paho-free parts, here too for every caller that imports them from hallq.mqtt
 from hallq.mqttbase import (  # noqa: E402
-    CONNECT_TIMEOUT, OFFLINE, BrokerAddress, Waker, broker_from_settings, hall_ca, online_status, status_state,
+    CONNECT_TIMEOUT, OFFLINE, BrokerAddress, Waker, broker_from_settings, client_id, hall_ca, online_status,
+    status_state,
 )
 
 if TYPE_CHECKING:
@@ -65,7 +66,8 @@ class Connection:
         self.site = site
         self.kind, self.ident = kind, ident
         self.status_topic = STATUS.topic(site, kind=kind, id=ident)
-        self.client_id = f"hallq-{site}-{kind}-{ident}"[:64]
+        self.client_id = client_id(site, kind, ident, address)
+        self.name = f"{kind}.{ident}"  # for the log: the client id's tag is not written down
         self.connected = threading.Event()
         self._hooks: list[Callable[[], None]] = []
         self._disconnect_hooks: list[Callable[[], None]] = []
@@ -149,7 +151,7 @@ class Connection:
             log.error("broker %s refused the connection: %s (check mqtt username/password and the ACL)",
                       self.address, reason_code)
             return
-        log.info("connected to broker %s as %s", self.address, self.client_id)
+        log.info("connected to broker %s as %s", self.address, self.name)
         for topic_filter, qos in self._subscriptions.items():
             client.subscribe(topic_filter, qos)
         client.subscribe(self.status_topic, 1)  # to restore it if anything else is ever written there

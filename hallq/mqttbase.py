@@ -8,6 +8,7 @@ costs a process a few MB: docs/performance.md, "Server idle memory").
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import select
@@ -81,6 +82,23 @@ def without_password(url: str) -> str:
 
 
 OFFLINE = encode(STATUS, {"state": "offline"})  # every process's last will
+
+
+def client_id(site: str, kind: str, ident: str, address: "BrokerAddress") -> str:
+    """The MQTT client id of a hall process: ``hallq-<site>-<kind>-<id>``, and, with a password, a tag derived from it.
+
+    A broker lets any account connect with any client id, and a second connection with a client id knocks the
+    first one off (its will, "offline", is published): with ids anyone can work out, a board's or a kiosk's
+    password was enough to keep the server, a board or the announcer off the broker. The tag (12 hex digits,
+    PBKDF2 of the password with the username as salt) is stable across reconnects and restarts, so a process still
+    takes over a stale session of its own at once, and unknown to every other account. Without a password (a test
+    broker that takes anyone) the id is the plain one."""
+    base = f"hallq-{site}-{kind}-{ident}"
+    if not address.password:
+        return base[:64]
+    tag = hashlib.pbkdf2_hmac("sha256", address.password.encode(), f"hallq client id:{address.username}".encode(),
+                              20_000, dklen=6).hex()
+    return f"{base[:51]}-{tag}"
 
 
 def online_status() -> bytes:

@@ -35,7 +35,7 @@ from hallq.clock import iso, utc_now
 from hallq.contract import STATUS, encode
 from hallq.lazyimports import tls_and_proxy
 from hallq.mqttbase import (
-    CONNECT_TIMEOUT, OFFLINE, BrokerAddress, Waker, broker_from_settings, online_status, status_state,
+    CONNECT_TIMEOUT, OFFLINE, BrokerAddress, Waker, broker_from_settings, client_id, online_status, status_state,
 )
 
 if TYPE_CHECKING:
@@ -59,7 +59,8 @@ class WireConnection:
         self.tls_ca = tls_ca
         self.keepalive = keepalive
         self.status_topic = STATUS.topic(site, kind=kind, id=ident)
-        self.client_id = f"hallq-{site}-{kind}-{ident}"[:64]
+        self.client_id = client_id(site, kind, ident, address)
+        self.name = f"{kind}.{ident}"  # for the log: the client id's tag is not written down
         self.connected = threading.Event()
         self._hooks: list[Callable[[], None]] = []
         self._disconnect_hooks: list[Callable[[], None]] = []
@@ -206,7 +207,7 @@ class WireConnection:
         self._sock, self._in = sock, bytearray(rest)
         self._last_in = self._last_out = time.monotonic()
         self._retry_delay = 0.0
-        log.info("connected to broker %s as %s", self.address, self.client_id)
+        log.info("connected to broker %s as %s", self.address, self.name)
         by_qos: dict[int, list[str]] = {}
         for topic_filter, qos in self._subscriptions.items():
             by_qos.setdefault(qos, []).append(topic_filter)
@@ -283,7 +284,7 @@ class WireConnection:
                 self._inflight.pop((buf[start] << 8) | buf[start + 1], None)
             elif kind == 9 and 0x80 in buf[start + 2:end]:  # SUBACK with a refusal
                 log.error("broker %s refused a subscription of %s: check its subscribe permissions (the ACL)",
-                          self.address, self.client_id)
+                          self.address, self.name)
             elif kind not in (9, 13):  # SUBACK, PINGRESP: nothing to do
                 self._drop(f"the broker sent a packet of type {kind}")
                 return

@@ -249,3 +249,63 @@ def test_configure_only_writes_what_a_mosquitto_of_ones_own_needs(tmp_path):
     assert {"server.queue.secret", "board.lobby.secret", "gateway.gateway-1.secret"} <= names
     for secret in credentials_folder(tmp_path).iterdir():
         assert secret.read_text().strip() not in out.stdout + out.stderr + conf
+
+
+def test_another_account_cannot_knock_a_process_off_by_taking_its_client_id(hall):
+    """Any account may connect with any client id, and the broker then drops whoever held it (publishing its will,
+    "offline"): a kiosk's password could keep the server off the broker. The hall's processes' client ids end in a
+    tag derived from their own password, so the id a kiosk can work out is not the server's."""
+    server, url, store = hall
+    watcher = MqttCollector(url, f"hallq/{SITE}/#", *as_(store, "kiosk", "kiosk-1"))
+    try:
+        watcher.wait_for(lambda t, p: t.endswith("/status/server/queue") and p["state"] == "online")
+        host, port = url.removeprefix("mqtt://").split(":")
+        for guess in (f"hallq-{SITE}-server-queue", f"hallq-{SITE}-server-queue"[:64]):
+            c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=guess)
+            c.username_pw_set(*as_(store, "kiosk", "kiosk-1"))
+            c.connect(host, int(port))
+            c.loop_start()
+            c.publish(f"hallq/{SITE}/status/kiosk/kiosk-1", json.dumps({"version": 1, "state": "online",
+                                                                         "at": f"sentinel-{guess}"}), qos=1,
+                      retain=True).wait_for_publish(5)
+            watcher.wait_for(lambda t, p, g=guess: p.get("at") == f"sentinel-{g}")
+            c.disconnect()
+            c.loop_stop()
+        # the server was never dropped: no "offline" of it, and it still publishes a call at once
+        assert not [p for p in watcher.of(f"hallq/{SITE}/status/server/queue") if p.get("state") != "online"]
+        server.client(KIOSK_KEY).issue_ticket("alpha")
+        clerk = server.client()
+        clerk.login("101", "hallq-demo")
+        clerk.window_action(1, "sign-in")
+        clerk.call_next(1)
+        watcher.wait_for(lambda t, p: t == f"hallq/{SITE}/calls" and p["ticket"] == "A001")
+    finally:
+        watcher.close()
+
+
+def test_a_packet_larger_than_any_message_of_the_contract_is_refused_by_the_broker(hall):
+    """A device's password could publish 150 MB, held in memory by every subscriber before it was refused."""
+    server, url, store = hall
+    watcher = MqttCollector(url, f"hallq/{SITE}/devices/#", SERVER.username, store.password(SERVER, create=False))
+    try:
+        c, rc = connect(url, *as_(store, "kiosk", "kiosk-1"))
+        assert rc == 0
+        gone = []
+        c.on_disconnect = lambda *a: gone.append(True)
+        big = b"x" * (contract.MAX_PAYLOAD + 16384)
+        c.publish(f"hallq/{SITE}/devices/kiosk-1/printer/health", big, qos=1, retain=True)
+        deadline = time.monotonic() + 10
+        while not gone and time.monotonic() < deadline:  # the broker closes the connection
+            time.sleep(0.01)
+        assert gone, "the broker kept a client that sent an oversized packet"
+        c.loop_stop()
+        c2, rc = connect(url, *as_(store, "kiosk", "kiosk-1"))
+        health = contract.encode(contract.DEVICE_HEALTH, {"device": "printer", "kind": "printer", "ok": True,
+                                                          "problems": [], "at": "2026-11-23T09:30:00.000+08:00"})
+        c2.publish(f"hallq/{SITE}/devices/kiosk-1/printer/health", health, qos=1, retain=True).wait_for_publish(5)
+        watcher.wait_for(lambda t, p: t.endswith("/devices/kiosk-1/printer/health"))
+        assert all(len(json.dumps(p)) < contract.MAX_PAYLOAD for p in watcher.of(f"hallq/{SITE}/devices/kiosk-1/printer/health"))
+        c2.disconnect()
+        c2.loop_stop()
+    finally:
+        watcher.close()
