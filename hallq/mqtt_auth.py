@@ -55,6 +55,12 @@ SERVER = Identity("server", "queue")
 STATUS_READER = Identity("status", "operator")  # hallq status: reads availability and health, writes nothing
 
 
+# the device-health topics (devices/<id>/<device>/health) each kind may write: a kiosk and a gateway report several
+# devices of their own; an announcer only its audio output, named announcer-<id> (display_board/announce_main.py);
+# a board reports none. A board and an announcer may share an id (the samples' "lobby"): a rule by id alone let the
+# board overwrite or erase the announcer's report
+DEVICE_HEALTH_WRITES = {"kiosk": ("#",), "gateway": ("#",), "announcer": ("announcer-{id}/#",)}
+
 log = logging.getLogger("hallq.mqtt_auth")
 ID = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")  # a device id, as hall.toml's [[devices]] id (hallq/config_schema.py)
 
@@ -98,7 +104,9 @@ def acl(site: str, identities: list[Identity]) -> str:
         else:
             lines += [f"topic read {base}/{t}" for t in ("calls", "board", "windows/+", "queues/+", "notices",
                                                           "status/#")]
-            lines += [f"topic write {base}/status/{ident.kind}/{ident.id}", f"topic write {base}/devices/{ident.id}/#"]
+            lines.append(f"topic write {base}/status/{ident.kind}/{ident.id}")
+            lines += [f"topic write {base}/devices/{ident.id}/{t.format(id=ident.id)}"
+                      for t in DEVICE_HEALTH_WRITES.get(ident.kind, ())]
         lines.append("")
     return "\n".join(lines)
 

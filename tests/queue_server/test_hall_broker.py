@@ -216,6 +216,12 @@ def test_the_identities_of_the_sample_city_hall_and_their_acl():
     assert "topic write hallq/liupanshui/devices/kiosk-1/#" in block
     assert not any(line.startswith(("topic readwrite", "topic write hallq/liupanshui/calls")) for line in block)
     assert not any("devices" in line and line.startswith("topic read ") for line in block)
+    # the board and the announcer share the id "lobby": each writes only its own device health, the board none
+    board = text.split("user board.lobby\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    announcer = text.split("user announcer.lobby\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert not [line for line in board if line.startswith("topic write") and "/devices/" in line]
+    assert [line for line in announcer if "/devices/" in line] == [
+        "topic write hallq/liupanshui/devices/lobby/announcer-lobby/#"]
 
 
 def test_a_part_without_an_identity_is_told_what_to_add(tmp_path):
