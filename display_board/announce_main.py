@@ -26,8 +26,9 @@ def resolve_output(requested: str) -> tuple[str, str]:
 
 
 def run_announcer(settings: AnnouncerSettings, output: str | None = None, wav_dir: str | None = None,
-                  data_dir: str | None = None) -> int:
-    """Announce calls until SIGTERM/Ctrl-C; return an exit code."""
+                  data_dir: str | None = None, clock=None) -> int:
+    """Announce calls until SIGTERM/Ctrl-C; return an exit code. ``clock``: the hall's (a hallq Clock;
+    default the real one in the hall's time zone), against which a call's ``at`` tells its age."""
     from device_drivers.base import DeviceError, HealthReporter
     from device_drivers.voice import build_output
     from display_board.announcer import Announcer
@@ -61,7 +62,13 @@ def run_announcer(settings: AnnouncerSettings, output: str | None = None, wav_di
     except SynthesisError as e:
         log.error("announcer %s: %s", settings.id, e)
         return 2
-    announcer = Announcer(settings, synth, sink, work_dir=directory / f"announcer-{settings.id}")
+    if clock is None:
+        from zoneinfo import ZoneInfo
+
+        from hallq.clock import Clock
+
+        clock = Clock(ZoneInfo(hall.timezone))
+    announcer = Announcer(settings, synth, sink, work_dir=directory / f"announcer-{settings.id}", now=clock.now)
     detail = {"output": sink.name, "languages": [lg.lang for lg in settings.languages]}
     problems: set[str] = set()
 
@@ -93,7 +100,7 @@ def run_announcer(settings: AnnouncerSettings, output: str | None = None, wav_di
         announcer.stop()
         connection.stop()
         c = announcer.counters
-        log.info("announcer %s stopped: %d announced (%d merged), %d skipped as stale, %d duplicates, %d failed; "
+        log.info("announcer %s stopped: %d announced (%d merged), %d skipped (stale or superseded), %d duplicates, %d failed; "
                  "phrase cache %d hits / %d misses", settings.id, c.announced, c.merged, c.skipped, c.duplicates,
                  c.failed, synth.cache.hits, synth.cache.misses)
     return 0

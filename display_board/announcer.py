@@ -12,11 +12,20 @@ Rules (docs/announcer.md):
   announcer does not cover is ignored;
 * when ``seq`` n+1 is missing but n+2 is here, the worker waits up to
   ``reorder_wait_ms`` for it (a late delivery), then goes on;
-* a call that has waited longer than ``max_age_seconds`` is *stale*: if its
-  window has called someone else since, or its ticket was called again, it
-  is dropped (the board shows it); the others are read out together in one
-  merged sentence (``stale = "merge"``, up to ``merge_max`` per sentence) or
-  dropped (``stale = "skip"``). Nothing is read out minutes late one by one.
+* a call's age is counted from its own ``at`` on the hall's clock (less the
+  difference between this machine's clock and the server's, as the calls
+  show it: :class:`ClockGap`), not from when it arrived;
+* a call that arrives late (re-sent by the server after a broker outage) is
+  not read when it was already older than ``max_age_seconds``, nor when a
+  later call went to its window or called its ticket again: of a backlog
+  only the newest call of each window is read. A call older than one its
+  window has already had is never read;
+* a call that has grown older than ``max_age_seconds`` while waiting is
+  *stale*: if its window has called someone else since, or its ticket was
+  called again, it is dropped (the board shows it); the others are read out
+  together in one merged sentence (``stale = "merge"``, up to ``merge_max``
+  per sentence) or dropped (``stale = "skip"``). Nothing is read out minutes
+  late one by one.
 """
 
 from __future__ import annotations
@@ -25,8 +34,10 @@ import bisect
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,18 +47,75 @@ from display_board.audio import Pcm, chime, join, silence, write_wav
 from display_board.settings import AnnouncerSettings
 from display_board.speech import call_text, merged_text
 from display_board.synth import SynthesisError, Synthesizer
+from hallq.clock import Clock
 from hallq.feed import DUPLICATE, RESTART, SeqTracker
 
 log = logging.getLogger("hallq.announcer")
 
 MAX_PENDING = 1000  # a hall never has this many unannounced calls; a flood must not exhaust memory
+LATE_SECONDS = 5.0  # a call this much older than its `at` when it arrives was held up: a backlog re-sent late
+REPLAY_HORIZON = 150.0  # the server re-sends calls at most 120 s old (replay_max_age): an older one means the clocks differ
+CLOCK_MEMORY = 600.0  # the calls of the last 10 minutes tell how far this clock is from the server's ...
+CLOCK_SPAN = 60.0  # ... once they came at least a minute apart: one burst (a re-sent backlog) proves nothing
+CLOCK_WARN_EVERY = 600.0  # seconds between warnings about a changed clock difference
 
 
 @dataclass(order=True)
 class Pending:
     seq: int
-    received: float = field(compare=False)
+    received: float = field(compare=False)  # when it arrived (monotonic)
     call: dict[str, Any] = field(compare=False, repr=False)
+    late: float = field(default=0.0, compare=False)  # how old it already was when it arrived (by its `at`)
+
+    def age(self, now: float) -> float:
+        return self.late + now - self.received
+
+
+class ClockGap:
+    """How far this machine's hall clock is ahead of the server's, which stamps each call's ``at``.
+
+    A call arrives ``lag`` seconds after its ``at`` by this clock: its delay on the way plus the
+    difference of the clocks. The clocks are taken to agree (NTP keeps both right) until the calls
+    show otherwise: once the calls of the last ``CLOCK_MEMORY`` seconds came at least ``CLOCK_SPAN``
+    apart, the smallest of their lags is the difference (the freshest delivery had next to no delay).
+    A call from the future, or older than the server ever re-sends one (``REPLAY_HORIZON``), proves
+    the difference wrong at once: its own lag is the new difference (a demo on a virtual clock, a
+    machine off by minutes or days). So an age is never overestimated for long, and a wrong clock
+    here cannot silence the hall.
+    """
+
+    def __init__(self) -> None:
+        self.ahead = 0.0  # seconds this clock is ahead of the server's
+        self._lags: deque[tuple[float, float]] = deque(maxlen=MAX_PENDING)  # (arrival, monotonic; lag)
+        self._warned: tuple[float, float] | None = None  # (when, difference) of the last warning
+
+    def age(self, lag: float, arrived: float) -> float:
+        """How old a call was when it arrived at ``arrived`` (monotonic), ``lag`` s after its ``at``."""
+        lags = self._lags
+        lags.append((arrived, lag))
+        while arrived - lags[0][0] > CLOCK_MEMORY:
+            lags.popleft()
+        if arrived - lags[0][0] >= CLOCK_SPAN:
+            self._set(min(x for _, x in lags), arrived)
+        age = lag - self.ahead
+        if age < 0 or age > REPLAY_HORIZON:
+            self._set(lag, arrived)
+            if age > 0:  # the clocks changed: what was learnt before no longer holds
+                lags.clear()
+                lags.append((arrived, lag))
+            age = 0.0
+        return age
+
+    def _set(self, ahead: float, now: float) -> None:
+        self.ahead = ahead
+        if abs(ahead) < LATE_SECONDS:
+            return
+        if self._warned is None or (abs(ahead - self._warned[1]) >= LATE_SECONDS
+                                    and now - self._warned[0] >= CLOCK_WARN_EVERY):
+            self._warned = (now, ahead)
+            log.warning("this machine's clock is %.0f s %s the queue server's (as the calls' times show): the age "
+                        "of a call is measured with that difference; keep both clocks synchronised (NTP)",
+                        abs(ahead), "ahead of" if ahead > 0 else "behind")
 
 
 @dataclass
@@ -83,18 +151,31 @@ class Counters:
     failed: int = 0
 
 
+# why calls are not read (docs/announcer.md), after their number in the log
+TOO_OLD = ("over {max_age:.0f} s old when they arrived (re-sent after a broker outage, or this machine's clock is "
+           "ahead of the server's)")
+SUPERSEDED = "superseded (their window has called someone else since, or their ticket was called again)"
+OUTRUN = "older than a call their window has already had"
+WAITED = 'waited over {max_age:.0f} s (stale = "skip")'
+
+
 class Announcer:
     def __init__(self, settings: AnnouncerSettings, synth: Synthesizer, output: VoiceOutput, work_dir: Path,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, now: Callable[[], datetime] | None = None) -> None:
+        """``now``: the hall's clock (a :class:`hallq.clock.Clock`'s ``now``), against which each call's ``at``
+        tells its age; ``monotonic`` measures waits. Tests give both from one virtual clock."""
         self.settings = settings
         self.synth = synth
         self.output = output
         self.work_dir = work_dir
         work_dir.mkdir(parents=True, exist_ok=True)
         self.monotonic = monotonic
+        self.now = now or Clock().now
+        self.clock_gap = ClockGap()
         self.tracker = SeqTracker()
         self.counters = Counters()
         self.last_seq = 0  # seq of the last call taken for announcing
+        self._window_seq: dict[int, int] = {}  # window → seq of its last call taken (read or dropped)
         self.on_ready: list[Callable[[Announcement], None]] = []
         self.on_done: list[Callable[[Announcement], None]] = []
         self.on_problem: list[Callable[[str, str], None]] = []  # (code, message), e.g. for device health
@@ -117,10 +198,14 @@ class Announcer:
                 return False
             if verdict == RESTART:
                 self.last_seq = 0
+                self._window_seq.clear()
             if not self.settings.hears_window(call["window"], call.get("area", "")):
                 self.counters.ignored += 1
                 return False
-            bisect.insort(self._pending, Pending(call["seq"], self.monotonic(), call))
+            received = self.monotonic()
+            lag = self._lag(call)
+            late = 0.0 if lag is None else self.clock_gap.age(lag, received)
+            bisect.insort(self._pending, Pending(call["seq"], received, call, late))
             if len(self._pending) > MAX_PENDING:
                 dropped = self._pending.pop(0)
                 self.counters.skipped += 1
@@ -128,6 +213,13 @@ class Announcer:
                             MAX_PENDING, dropped.call["ticket"], dropped.seq)
             self._cond.notify_all()
             return True
+
+    def _lag(self, call: dict[str, Any]) -> float | None:
+        """Seconds from the call's ``at`` to now on the hall's clock; None when ``at`` is no usable time."""
+        try:
+            return (self.now() - datetime.fromisoformat(call["at"])).total_seconds()
+        except (KeyError, TypeError, ValueError, OverflowError):
+            return None
 
     @property
     def pending(self) -> int:
@@ -143,26 +235,47 @@ class Announcer:
     def plan(self, now: float) -> tuple[list[Pending] | None, float | None]:
         """What to announce now (``(group, None)``) or how long to wait (``(None, seconds)``). Lock held."""
         s = self.settings
+        settle = s.reorder_wait_ms / 1000
         while self._pending:
+            late = [p.received for p in self._pending if p.late > LATE_SECONDS]
+            if late and min(late) + settle > now:
+                return None, min(late) + settle - now  # a backlog is arriving: judge it once it is all here
+            unwanted = [(p, why) for p in self._pending if (why := self._unwanted(p))]
+            if unwanted:
+                self._take([p for p, _ in unwanted])
+                self._skip(unwanted, now)
+                continue
             first = self._pending[0]
-            age = now - first.received
-            if self.last_seq and first.seq > self.last_seq + 1 and age < s.reorder_wait_ms / 1000:
-                return None, s.reorder_wait_ms / 1000 - age  # seq last+1 may still come
-            stale = [p for p in self._pending if now - p.received > s.max_age_seconds]
+            waited = now - first.received
+            if self.last_seq and first.seq > self.last_seq + 1 and waited < settle:
+                return None, settle - waited  # seq last+1 may still come
+            stale = [p for p in self._pending if p.age(now) > s.max_age_seconds]
             if not stale:
                 self._take([first])
                 return [first], None
             superseded = [p for p in stale if self._superseded(p)]
             rest = [p for p in stale if p not in superseded]
-            dropped = superseded + (rest if s.stale == "skip" else [])
+            dropped = [(p, SUPERSEDED) for p in superseded]
+            if s.stale == "skip":
+                dropped += [(p, WAITED) for p in rest]
             if dropped:
-                self._take(dropped)
+                self._take([p for p, _ in dropped])
                 self._skip(dropped, now)
             if s.stale == "merge" and rest:
                 group = rest[:s.merge_max]
                 self._take(group)
                 return group, None
         return None, None
+
+    def _unwanted(self, p: Pending) -> str:
+        """Why ``p`` is not to be read whatever happens next, or "" (see the module's rules)."""
+        if p.seq < self._window_seq.get(p.call["window"], 0):
+            return OUTRUN
+        if p.late > self.settings.max_age_seconds:
+            return TOO_OLD
+        if p.late > LATE_SECONDS and self._superseded(p):
+            return SUPERSEDED
+        return ""
 
     def _superseded(self, p: Pending) -> bool:
         """A later pending call went to the same window, or called the same ticket again."""
@@ -174,15 +287,24 @@ class Announcer:
     def _take(self, group: list[Pending]) -> None:
         for p in group:
             self._pending.remove(p)
+            window = p.call["window"]
+            self._window_seq[window] = max(self._window_seq.get(window, 0), p.seq)
         self.last_seq = max(self.last_seq, *(p.seq for p in group))
 
-    def _skip(self, dropped: list[Pending], now: float) -> None:
+    def _skip(self, dropped: list[tuple[Pending, str]], now: float) -> None:
+        """Count ``dropped`` ((call, why) pairs) as skipped and say so in one line."""
         self.counters.skipped += len(dropped)
-        log.info("not announcing %s: waited over %.0f s (shown on the board)",
-                 ", ".join(f"{p.call['ticket']}→{p.call['window']} (seq {p.seq}, {now - p.received:.0f} s)"
-                           for p in dropped[:10]), self.settings.max_age_seconds)
+        whys: dict[str, int] = {}
+        for _, why in dropped:
+            whys[why] = whys.get(why, 0) + 1
+        reasons = "; ".join(f"{n} {why.format(max_age=self.settings.max_age_seconds)}" for why, n in whys.items())
+        calls = ", ".join(f"{p.call['ticket']}→{p.call['window']} (seq {p.seq}, {p.age(now):.0f} s old)"
+                          for p, _ in dropped[:10])
+        more = f" and {len(dropped) - 10} more" if len(dropped) > 10 else ""
+        log.info("not announcing %d call%s (the board shows them): %s — %s%s", len(dropped),
+                 "" if len(dropped) == 1 else "s", reasons, calls, more)
         for hook in self.on_skipped:
-            hook(dropped)
+            hook([p for p, _ in dropped])
 
     # -- speaking -----------------------------------------------------------------------------
 
