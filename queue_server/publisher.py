@@ -71,6 +71,10 @@ SNAPSHOT_INTERVAL = 0.25
 SAFETY_POLL = 1.0  # with the wake socket: how often the journal is read anyway (a write that woke no one)
 BATCH = 1000  # journal entries read per step; a full batch steps again at once
 ACK_LATENCY = 0.05  # seconds the broker's answers may wait to be read while only a commit wakes the publisher
+# between two batches of the subscriptions' deferred work (a flood of device health reports, _drain): the thread
+# waits this long, as idle, so the HTTP threads (and the commit of a call, which wakes it at once) are not kept
+# waiting for the GIL or the database by a flood
+DEFERRED_PAUSE = 0.01
 
 
 class _Dirty:
@@ -94,6 +98,10 @@ class Publisher:
                  subscriptions: list[tuple[str, Any]] | None = None) -> None:
         self.db = db
         self.subscriptions = subscriptions or []  # (topic filter, handler): listened to while leading
+        # a handler with offer/drain (queue_server/health_listener.py) only takes its messages in the read; their
+        # work is done after each step, a bounded amount at a time (_drain), so that it never holds up a call
+        self._drains = [h.drain for _, h in self.subscriptions if callable(getattr(h, "drain", None))]
+        self._deferred_left = False  # a drain left work for the next step
         self.hall = hall
         self.snap = Snapshots(hall)
         self._factory = connection_factory
@@ -174,7 +182,7 @@ class Publisher:
         self.conn.on_connect(self._full.set)
         self.conn.on_connect(self._wake.set)
         for topic_filter, handler in self.subscriptions:
-            self.conn.subscribe(topic_filter, handler, qos=0)
+            self.conn.subscribe(topic_filter, self._deferred(handler), qos=0)
         self.conn.start(self._wake)  # its network I/O runs in this thread, in _wait()
         log.info("publishing hall state to %s (from journal seq %d)", self.conn.address, self.cursor)
         return True
@@ -191,6 +199,7 @@ class Publisher:
                 break
             try:
                 self._step()
+                self._drain()
                 self._failing_since = None
             except Exception:
                 # a lasting fault (a full disk) must not write a traceback twice a second
@@ -200,6 +209,28 @@ class Publisher:
                     self._last_failure_log = now
                 self._failing_since = self._failing_since or now
                 self._stop.wait(0.5)
+
+    def _deferred(self, handler: Any) -> Any:
+        """What to subscribe for ``handler``: its ``offer``, which wakes this thread when it has work, if it has one."""
+        offer = getattr(handler, "offer", None)
+        if offer is None or not self._drains:
+            return handler
+
+        def take(topic: str, payload: bytes, retained: bool) -> None:
+            if offer(topic, payload, retained):
+                self._wake.set()
+        return take
+
+    def _drain(self) -> None:
+        """The subscriptions' deferred work, a bounded batch each (a flood of device health reports waits for the
+        next steps, never a call): after the step's messages are written."""
+        conn = self.conn
+        left = False
+        for drain in self._drains:
+            if conn is not None and conn.connected.is_set() and conn.pending_write():
+                conn.serve(0.0)
+            left = drain() or left
+        self._deferred_left = left  # more: the next step comes after DEFERRED_PAUSE, or a commit
 
     def _wait(self, timeout: float) -> None:
         """Until woken or ``timeout``, doing the connection's I/O meanwhile (acknowledgements, keepalive).
@@ -224,6 +255,8 @@ class Publisher:
 
     def _next_wait(self) -> float:
         poll = self.safety_poll if self._bell.listening else self.poll_interval
+        if self._deferred_left:
+            poll = min(poll, DEFERRED_PAUSE)
         if self._dirty.pending and self.conn is not None and self.conn.connected.is_set():  # (flushed once connected)
             return max(0.0, min(poll, self._last_snapshot + SNAPSHOT_INTERVAL - time.monotonic()))
         return poll

@@ -18,6 +18,10 @@
   which the broker's ACL lets only that identity write, so a report or an
   empty retained message (:func:`forget_health`) from one publisher never
   touches what another reported, whatever device name it gives (schema/026).
+  A publisher keeps at most so many device names (``max_names``; the listener's cap,
+  queue_server/health_listener.py), and a device flapping between states is journalled at most once
+  a minute (:class:`HealthPace`): its row always says its latest state, and the changes not journalled
+  are counted in its next entry (``changes_not_journaled``).
 """
 
 from __future__ import annotations
@@ -139,19 +143,86 @@ def _health_row(tx: Tx, owner: str, device: str) -> sqlite3.Row | None:
                   "ORDER BY owner IS NULL LIMIT 1", (device, owner))
 
 
-def record_health(tx: Tx, payload: dict[str, Any], owner: str | None = None) -> bool:
-    """Keep the latest health report of ``owner``'s device; journal it when its state changed. True if it changed.
+JOURNAL_EVERY = 60.0  # seconds: a device's state changes are journalled at most once in this long (HealthPace)
+
+
+class HealthPace:
+    """Per (owner, device): at most one journal entry per ``every`` seconds of the hall's clock.
+
+    A device flapping between ok and paper_out a thousand times a second must not write a thousand journal
+    entries (bridged to the county) and log lines: its first change is journalled, the next ones within
+    ``every`` are only counted (its device_health row is still updated, so the consoles show the latest
+    state), and the count goes into its next entry: the next change after ``every``, or the entry
+    :func:`journal_held` writes when ``every`` has passed (:meth:`due`). Kept in memory by the one listener
+    (the MQTT leader); a new leader starts afresh, at worst one entry early.
+    """
+
+    def __init__(self, every: float = JOURNAL_EVERY) -> None:
+        self.every = every
+        self._last: dict[tuple[str, str], float] = {}  # when its last entry was journalled
+        self._held: dict[tuple[str, str], int] = {}  # changes since then, not journalled
+
+    def admit(self, owner: str, device: str, now: datetime) -> int | None:
+        """A change of (owner, device) at ``now``: None to hold it (counted), else the count held before it."""
+        key, t = (owner, device), now.timestamp()
+        last = self._last.get(key)
+        if last is not None and t - last < self.every:
+            self._held[key] = self._held.get(key, 0) + 1
+            return None
+        self._last[key] = t
+        return self._held.pop(key, 0)
+
+    def due(self, now: datetime, limit: int | None = None) -> list[tuple[str, str, int]]:
+        """(owner, device, held) of each device whose held changes may now be journalled (at most ``limit``);
+        each counts as journalled at ``now``."""
+        t, out = now.timestamp(), []
+        for key in [k for k in self._held if t - self._last.get(k, t - self.every) >= self.every][:limit]:
+            out.append((*key, self._held.pop(key)))
+            self._last[key] = t
+        if len(self._last) > 256:  # a device quiet for ``every`` is journalled at once anyway: forget it
+            for key in [k for k, last in self._last.items() if t - last >= self.every and k not in self._held]:
+                del self._last[key]
+        return out
+
+    @property
+    def waiting(self) -> list[tuple[str, str]]:
+        """The (owner, device) with changes held."""
+        return list(self._held)
+
+    def any_due(self, now: datetime) -> bool:
+        t = now.timestamp()
+        return any(t - self._last.get(k, t - self.every) >= self.every for k in self._held)
+
+    def forget(self, owner: str, device: str) -> None:
+        self._last.pop((owner, device), None)
+        self._held.pop((owner, device), None)
+
+
+def health_names(conn: sqlite3.Connection, owner: str) -> set[str]:
+    """The device names ``owner`` has a row of."""
+    return {r[0] for r in conn.execute("SELECT device FROM device_health WHERE owner = ?", (owner,))}
+
+
+def record_health(tx: Tx, payload: dict[str, Any], owner: str | None = None, pace: HealthPace | None = None,
+                  max_names: int | None = None) -> bool | None:
+    """Keep the latest health report of ``owner``'s device; journal it when its state changed. True if a change
+    was journalled.
 
     ``owner``: the publisher, the ``<owner>`` of the topic the report arrived on (default: the transaction's
     actor, ``device:<owner>``). Only ``owner``'s own row of the device is replaced: another publisher's report
     naming the same device stays as it was. A row kept from before schema/026 (owner unknown) is replaced by
-    the first report of its device.
+    the first report of its device. With ``pace``, a change is journalled only as :meth:`HealthPace.admit`
+    allows (the row is updated either way). With ``max_names``, a report of a device ``owner`` has no row of
+    is not kept when ``owner`` already has ``max_names`` rows: None, nothing written.
     """
     owner = tx.actor.id if owner is None else owner
     problems = sorted({str(p) for p in payload.get("problems") or []})
     ok = bool(payload["ok"])
     device = payload["device"]
     old = _health_row(tx, owner, device)
+    if max_names is not None and (old is None or old["owner"] is None) and tx.row(
+            "SELECT COUNT(*) FROM device_health WHERE owner = ?", (owner,))[0] >= max_names:
+        return None
     if old is not None and old["owner"] is None:
         tx.conn.execute("DELETE FROM device_health WHERE device = ? AND owner IS NULL", (device,))
     tx.conn.execute(
@@ -162,10 +233,31 @@ def record_health(tx: Tx, payload: dict[str, Any], owner: str | None = None) -> 
         (owner, device, payload["kind"], int(ok), json.dumps(problems), payload["at"], tx.at))
     changed = old is None and (not ok or problems) or old is not None and (
         bool(old["ok"]) != ok or json.loads(old["problems"]) != problems)
-    if changed:
-        tx.journal("device_health", data={"device": device, "kind": payload["kind"], "ok": ok,
-                                          "problems": problems})
-    return bool(changed)
+    if not changed:
+        return False
+    held = 0 if pace is None else pace.admit(owner, device, tx.now)
+    if held is None:
+        return False
+    _journal_health(tx, device, payload["kind"], ok, problems, held)
+    return True
+
+
+def _journal_health(tx: Tx, device: str, kind: str, ok: bool, problems: list[str], held: int) -> None:
+    data: dict[str, Any] = {"device": device, "kind": kind, "ok": ok, "problems": problems}
+    if held:
+        data["changes_not_journaled"] = held  # how often it changed since its last entry (HealthPace)
+    tx.journal("device_health", data=data)
+
+
+def journal_held(tx: Tx, owner: str, device: str, held: int) -> dict[str, Any] | None:
+    """Journal ``owner``'s device's current state with the ``held`` changes not journalled before it
+    (:meth:`HealthPace.due`); the row as journalled, or None when the device is gone."""
+    row = tx.one("SELECT kind, ok, problems FROM device_health WHERE owner = ? AND device = ?", (owner, device))
+    if row is None:
+        return None
+    entry = {"kind": row["kind"], "ok": bool(row["ok"]), "problems": json.loads(row["problems"])}
+    _journal_health(tx, device, entry["kind"], entry["ok"], entry["problems"], held)
+    return entry
 
 
 def forget_health(tx: Tx, owner: str, device: str) -> bool:

@@ -20,6 +20,9 @@ _YES_NO = {True: "web.journal.yes", False: "web.journal.no"}
 
 # the name of each field the server journals (web.po); a field not named here shows as its code
 FIELDS = {
+    "not_restored": "web.journal.field.not_restored",
+    "deadlines_moved": "web.journal.field.deadlines_moved",
+    "changes_not_journaled": "web.journal.field.changes_not_journaled",
     "job_no": "web.journal.field.job_no",
     "followup": "web.journal.field.followup",
     "contact_erased": "web.journal.field.contact_erased",
