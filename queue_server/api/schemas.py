@@ -115,5 +115,6 @@ JOURNAL = Obj({"entries": Arr(Obj({"seq": Int(), "at": Time(), "actor": Str(), "
                                    "ticket": Str(nullable=True), "business": Str(nullable=True),
                                    "window": Int(nullable=True), "data": Any_()}, extra=True), max_items=None),
                "next_after": Int(), "now": Time()}, extra=True)
-DAY = Obj({"business_day": Str(), "expired": Int(), "windows_closed": Int(), "issuing": Bool()}, extra=True)
+DAY = Obj({"business_day": Str(), "expired": Int(), "windows_closed": Int(), "issuing": Bool(), "restored": Int(),
+           "not_restored": Arr(Str())}, extra=True)
 CLOCK = Obj({"virtual": Bool(), "now": Time(), "rate": Int()}, extra=True)

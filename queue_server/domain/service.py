@@ -390,8 +390,8 @@ class QueueService:
     def reopen_day(self, actor: Actor) -> dict[str, Any]:
         def run(tx: Tx) -> dict[str, Any]:
             _require_manager(actor)
-            day_rules.reopen_day(tx)
-            return {"business_day": tx.day, "issuing": True}
+            back = day_rules.reopen_day(tx)  # how many tickets the close expired wait again, and which could not
+            return {"business_day": tx.day, "issuing": True, **back}
         return self._run(actor, None, run)
 
     def movable_clock(self) -> VirtualClock:

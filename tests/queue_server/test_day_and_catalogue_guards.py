@@ -70,7 +70,8 @@ def test_reopening_a_closed_day_gives_back_exactly_the_tickets_the_close_expired
     assert api.ok("post", "/day/close", as_=MANAGER)["expired"] == 4
     assert set(states(state, "2026-11-24").values()) == {"no_show", "expired"}
 
-    api.ok("post", "/day/reopen", as_=MANAGER)
+    answer = api.ok("post", "/day/reopen", as_=MANAGER)
+    assert (answer["restored"], answer["not_restored"], answer["issuing"]) == (4, [], True)
     # the close's four wait again; the missed one stays missed, Monday's rolled-over one stays expired
     assert states(state, "2026-11-24") == {"A001": "no_show", "A002": "waiting", "A003": "waiting",
                                            "A004": "waiting", "B001": "waiting"}
