@@ -12,14 +12,17 @@ Rules (docs/announcer.md):
   announcer does not cover is ignored;
 * when ``seq`` n+1 is missing but n+2 is here, the worker waits up to
   ``reorder_wait_ms`` for it (a late delivery), then goes on;
-* a call's age is counted from its own ``at`` on the hall's clock (less the
-  difference between this machine's clock and the server's, as the calls
-  show it: :class:`ClockGap`), not from when it arrived;
+* whether a call arrived late is told from its own ``at`` against the hall's
+  clock here, less the difference between this machine's clock and the
+  server's as the calls show it (:class:`ClockGap`); that only decides
+  whether to wait for the rest of a backlog: a call is never dropped because
+  the two clocks disagree;
 * a call that arrives late (re-sent by the server after a broker outage) is
-  not read when it was already older than ``max_age_seconds``, nor when a
-  later call went to its window or called its ticket again: of a backlog
-  only the newest call of each window is read. A call older than one its
-  window has already had is never read;
+  not read when it is more than ``max_age_seconds`` older than the newest
+  call heard (both on the server's clock), nor when a later call went to its
+  window or called its ticket again: of a backlog only the newest call of
+  each window is read. A call older than one its window has already had is
+  never read;
 * a call that has grown older than ``max_age_seconds`` while waiting is
   *stale*: if its window has called someone else since, or its ticket was
   called again, it is dropped (the board shows it); the others are read out
@@ -66,9 +69,11 @@ class Pending:
     received: float = field(compare=False)  # when it arrived (monotonic)
     call: dict[str, Any] = field(compare=False, repr=False)
     late: float = field(default=0.0, compare=False)  # how old it already was when it arrived (by its `at`)
+    at: datetime | None = field(default=None, compare=False)  # its own time, on the server's clock
 
     def age(self, now: float) -> float:
-        return self.late + now - self.received
+        """How long it has waited here: a clock that disagrees with the server's must never make a call stale."""
+        return now - self.received
 
 
 class ClockGap:
@@ -176,6 +181,7 @@ class Announcer:
         self.counters = Counters()
         self.last_seq = 0  # seq of the last call taken for announcing
         self._window_seq: dict[int, int] = {}  # window → seq of its last call taken (read or dropped)
+        self._latest_at: datetime | None = None  # the newest call's own time heard so far (the server's clock)
         self.on_ready: list[Callable[[Announcement], None]] = []
         self.on_done: list[Callable[[Announcement], None]] = []
         self.on_problem: list[Callable[[str, str], None]] = []  # (code, message), e.g. for device health
@@ -199,13 +205,16 @@ class Announcer:
             if verdict == RESTART:
                 self.last_seq = 0
                 self._window_seq.clear()
+                self._latest_at = None
             if not self.settings.hears_window(call["window"], call.get("area", "")):
                 self.counters.ignored += 1
                 return False
             received = self.monotonic()
-            lag = self._lag(call)
-            late = 0.0 if lag is None else self.clock_gap.age(lag, received)
-            bisect.insort(self._pending, Pending(call["seq"], received, call, late))
+            at = self._at(call)
+            late = 0.0 if at is None else self.clock_gap.age((self.now() - at).total_seconds(), received)
+            if at is not None and (self._latest_at is None or at > self._latest_at):
+                self._latest_at = at
+            bisect.insort(self._pending, Pending(call["seq"], received, call, late, at))
             if len(self._pending) > MAX_PENDING:
                 dropped = self._pending.pop(0)
                 self.counters.skipped += 1
@@ -214,10 +223,12 @@ class Announcer:
             self._cond.notify_all()
             return True
 
-    def _lag(self, call: dict[str, Any]) -> float | None:
-        """Seconds from the call's ``at`` to now on the hall's clock; None when ``at`` is no usable time."""
+    @staticmethod
+    def _at(call: dict[str, Any]) -> datetime | None:
+        """The call's ``at`` (the server's clock); None when it is no usable time."""
         try:
-            return (self.now() - datetime.fromisoformat(call["at"])).total_seconds()
+            at = datetime.fromisoformat(call["at"])
+            return at if at.tzinfo is not None else None
         except (KeyError, TypeError, ValueError, OverflowError):
             return None
 
@@ -271,7 +282,10 @@ class Announcer:
         """Why ``p`` is not to be read whatever happens next, or "" (see the module's rules)."""
         if p.seq < self._window_seq.get(p.call["window"], 0):
             return OUTRUN
-        if p.late > self.settings.max_age_seconds:
+        # too old: by the server's own clock, against the newest call heard (never this machine's clock against the
+        # server's: a lone call is never silenced because the two disagree)
+        if p.late > LATE_SECONDS and p.at is not None and self._latest_at is not None \
+                and (self._latest_at - p.at).total_seconds() > self.settings.max_age_seconds:
             return TOO_OLD
         if p.late > LATE_SECONDS and self._superseded(p):
             return SUPERSEDED
