@@ -104,7 +104,9 @@ def _restore(tx: Tx) -> tuple[int, list[str]]:
         if not r["active"]:  # its business was deactivated after the close: no window would call it
             kept.append(r["label"])
             continue
-        sets = "state = 'waiting', finished_at = NULL"
+        # and back in its business's queue even if it had been sent to a window by name: the close signed every
+        # window out, so that window would never call it (windows.return_directed)
+        sets = "state = 'waiting', finished_at = NULL, target_window = NULL"
         if r["before"] != "waiting":  # back from a window into the queue, as a transfer leaves it
             sets += ", window = NULL, staff_id = NULL, called_at = NULL, started_at = NULL, recalls = 0"
         try:

@@ -237,3 +237,20 @@ def test_a_prefix_another_business_issued_numbers_under_today_is_refused(api, cl
     swapped = csv_of(api).replace("alpha,A,", "alpha,X,")
     assert import_csv(api, swapped).status_code == 200
     assert import_csv(api, swapped.replace("beta,B,", "beta,A,")).status_code == 200
+
+
+def test_reopening_gives_back_a_ticket_sent_to_a_window_by_name_to_its_queue(api, state):
+    """The close signs every window out: a ticket that was waiting for a window by name would wait for nothing."""
+    api.issue("alpha")
+    api.issue("alpha")
+    api.open_window(1, "101")
+    api.open_window(2, "102")
+    api.act(1, "call-next", "101")
+    api.act(1, "transfer", "101", {"to_window": 2})
+    api.act(1, "sign-out", "101")  # window 2 stays signed in, so A001 still waits for it by name
+    assert state.db.connection().execute("SELECT target_window FROM tickets WHERE label = 'A001'").fetchone()[0] == 2
+    api.ok("post", "/day/close", as_=MANAGER)
+    assert api.ok("post", "/day/reopen", as_=MANAGER)["restored"] == 2
+    assert state.db.connection().execute("SELECT target_window FROM tickets WHERE label = 'A001'").fetchone()[0] is None
+    api.open_window(1, "101")
+    assert api.act(1, "call-next", "101")["ticket"]["ticket"] == "A001"  # its place kept, ahead of A002
