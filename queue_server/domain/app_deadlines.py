@@ -54,7 +54,8 @@ def review_start(conn: sqlite3.Connection, app: sqlite3.Row) -> date:
         ids = [app["id"]]
     else:
         ids = [r[0] for r in conn.execute("SELECT id FROM applications WHERE package_id = ?", (app["package_id"],))]
-    start, before = app["submitted_at"][:10], {}
+    start = app["submitted_at"][:10]
+    before: dict[int, str] = {}  # each part's status before its latest event
     for e in conn.execute(f"SELECT application_id, status, at FROM application_events WHERE application_id IN "
                           f"({','.join('?' * len(ids))}) ORDER BY id", ids):
         if before.get(e["application_id"]) == "correction" and e["status"] != "correction":

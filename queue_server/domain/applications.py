@@ -324,7 +324,7 @@ def supplement(tx: Tx, tracking_no: str, materials: list[int], fields: dict[str,
     it = item_row(tx.conn, app["item"], active_only=False)
     form = it["guide"].get("form", [])
     if package_share and not form:  # it takes every answer of its package's form, checked against it (一表申请)
-        clean, problems = dict(fields), []
+        clean, problems = dict(fields), list[Problem]()
     else:
         clean, problems = check_fields(form, fields, tx.now.date(), partial=True)
     problems += _materials_problems(it, materials)
