@@ -40,6 +40,7 @@ from queue_server.db import Database
 log = logging.getLogger("hallq.config")
 
 FORMAT = "2"  # 2: per-class targets (migration 013)
+HELD_KEY = "businesses_held"  # meta: the businesses the files dropped, kept active while residents hold their numbers
 
 
 def _dump(value) -> str:
@@ -55,6 +56,7 @@ def apply_config(db: Database, hall: Hall, force: bool = False) -> bool:
         if not force and tx.meta("config_hash") == applied:
             if tx.meta(search.META_KEY) != search.VERSION:  # a database from before the index (or an older one)
                 search.rebuild(tx.conn, tx.set_meta)
+            _release_held(tx, cfg)
             return False
         held = _sync_businesses(tx, cfg)
         _sync_items(tx, cfg)
@@ -63,7 +65,8 @@ def apply_config(db: Database, hall: Hall, force: bool = False) -> bool:
         _sync_windows(tx, cfg)
         _sync_staff(tx, cfg)
         _sync_devices(tx, cfg)
-        tx.set_meta("config_hash", "" if held else applied)  # a business kept for its residents: apply again next start
+        tx.set_meta("config_hash", applied)
+        tx.set_meta(HELD_KEY, _dump(held) if held else "")  # kept for their residents: released at a later start
         tx.set_meta("site", cfg.site)
         tx.journal("config_applied", data={"hash": cfg.content_hash[:16], "file": str(cfg.path.name),
                                            "businesses": len(cfg.businesses), "windows": len(cfg.windows),
@@ -96,6 +99,21 @@ def _sync_businesses(tx: Tx, cfg: HallConfig) -> list[str]:
     return held
 
 
+def _release_held(tx: Tx, cfg: HallConfig) -> None:
+    """At a start with the files unchanged: deactivate the businesses kept only for their residents (:data:`HELD_KEY`)
+    once none hold their numbers any more; nothing else of the files is applied again (what managers changed in the
+    console stays)."""
+    held = json.loads(tx.meta(HELD_KEY) or "[]")
+    if not held:
+        return
+    still = _still_holding(tx, cfg)
+    gone = [code for code in held if code not in still]
+    for code in gone:
+        tx.conn.execute("UPDATE businesses SET active = 0 WHERE code = ? AND active", (code,))
+        log.info("business %s, taken out of %s, has no residents left: deactivated", code, cfg.path)
+    tx.set_meta(HELD_KEY, _dump([c for c in held if c in still]) if still else "")
+
+
 def _still_holding(tx: Tx, cfg: HallConfig) -> list[str]:
     """Businesses the file no longer lists that still hold residents today (waiting, called, held): they stay
     active until those are served, as the console refuses to deactivate them (catalogue.refuse_deactivating), and
@@ -105,7 +123,8 @@ def _still_holding(tx: Tx, cfg: HallConfig) -> list[str]:
     kept = [(r["business"], r["n"]) for r in rows if r["business"] not in cfg.businesses]
     for code, n in kept:
         log.warning("business %s is no longer in %s but %d resident(s) hold its numbers today: it stays active until "
-                    "they are served (serve, transfer or cancel them), and goes at the next start", code, cfg.path, n)
+                    "they are served (give a window its queue in the console, or cancel them); a later start deactivates it",
+                    code, cfg.path, n)
     return [code for code, _ in kept]
 
 
