@@ -75,10 +75,12 @@ def calendar_with_overrides(conn: sqlite3.Connection, base: WorkCalendar) -> Wor
     return WorkCalendar(base.mode, holidays, workdays)
 
 
-def calendar_changed(tx: Tx, base: WorkCalendar) -> int:
+def calendar_changed(tx: Tx, base: WorkCalendar, before: WorkCalendar) -> int:
     """After a change of the calendar overrides (in ``tx``): recompute the deadlines of the applications not yet decided
-    on the new calendar; return how many moved. ``base``: the file's calendar (hall_settings._file)."""
-    before, after = tx.hall.config.calendar, calendar_with_overrides(tx.conn, base)
+    on the new calendar; return how many moved. ``base``: the file's calendar (hall_settings._file); ``before``: the
+    calendar as it was, read in the same transaction before the change (not this process's copy, which may not yet
+    have another worker's last change: a deadline would move twice)."""
+    after = calendar_with_overrides(tx.conn, base)
     moved = 0
     for app in tx.all(f"SELECT * FROM applications WHERE status IN ({','.join('?' * len(UNDECIDED))})", UNDECIDED):
         start = app["accepted_at"] if app["deadline_basis"] == "accepted" and app["accepted_at"] else \

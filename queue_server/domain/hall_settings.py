@@ -120,12 +120,14 @@ def set_day(tx: Tx, day: str, kind: str | None, note: str = "") -> None:
     """Mark ``day`` a holiday or a working day (None: back to the file and the official calendar). The deadlines of
     the applications not yet decided are counted again on the new calendar (app_deadlines.calendar_changed), in this
     transaction; the journal entry says how many moved (``deadlines_moved``)."""
-    from queue_server.domain.app_deadlines import calendar_changed
+    from queue_server.domain.app_deadlines import calendar_changed, calendar_with_overrides
 
     try:
         date.fromisoformat(day)
     except ValueError:
         raise Invalid("error.invalid_date", code="invalid_date") from None
+    base = _file(tx.hall).calendar
+    before = calendar_with_overrides(tx.conn, base)  # as every process will have had it, read in this transaction
     if kind is None:
         tx.conn.execute("DELETE FROM calendar_overrides WHERE day = ?", (day,))
     elif kind in ("holiday", "workday"):
@@ -135,7 +137,7 @@ def set_day(tx: Tx, day: str, kind: str | None, note: str = "") -> None:
                         (day, kind, (note or "")[:100], tx.at, tx.actor.label))
     else:
         raise Invalid("error.invalid_kind", code="invalid_kind")
-    moved = calendar_changed(tx, _file(tx.hall).calendar)
+    moved = calendar_changed(tx, base, before)
     _changed(tx, "calendar_changed", {"day": day, "kind": kind, "note": note, "deadlines_moved": moved})
 
 

@@ -10,7 +10,10 @@
 * a change of the calendar moves the deadlines of the applications not yet decided.
 """
 
+import copy
 import json
+from dataclasses import replace
+from datetime import date
 
 from tests.queue_server.test_applications import CLERK, at, submit, unemployment
 from tests.queue_server import test_packages
@@ -227,3 +230,26 @@ def test_a_calendar_change_moves_the_deadlines_of_applications_not_yet_decided(c
     # back to the official calendar: the dates come back
     api.ok("put", "/settings/calendar/2026-12-14", {"kind": None}, as_=MANAGER)
     assert {r[0]: r[1:] for r in rows(st, "tracking_no", "promised_by", "statutory_by", "review_by")} == before
+
+
+def test_a_deadline_moves_once_when_the_change_lands_on_a_process_that_has_not_seen_the_last_one(city, clock):
+    """With several server processes, one may still hold the calendar from before another's change (it catches up
+    within seconds): the deadlines are recounted from the calendar as the database has it, not as that process does."""
+    from queue_server.domain import hall_settings
+    from queue_server.domain.context import Actor, Hall, Tx
+
+    api, st = city
+    clock.set(at(2026, 12, 10))  # Thursday
+    api.login(CLERK)
+    accepted = submit(api)["tracking_no"]
+    assert move(api, accepted, "accepted")["promised_by"] == "2026-12-15"
+    # another process: its own copy of the calendar, from before the change
+    other = Hall(replace(st.hall.config, calendar=copy.deepcopy(st.hall.config.calendar)), st.hall.clock, st.hall.secret)
+    api.login(MANAGER)
+    api.ok("put", "/settings/calendar/2026-12-14", {"kind": "holiday"}, as_=MANAGER)
+    assert other.config.calendar.is_workday(date(2026, 12, 14))  # it has not caught up yet
+    with st.db.write() as conn:  # the next change lands on it
+        hall_settings.set_day(Tx(conn, other, Actor("staff", MANAGER, role="manager"), other.now()), "2026-12-15",
+                              "holiday")
+    (promised,) = [r[1] for r in rows(st, "tracking_no", "promised_by") if r[0] == accepted]
+    assert promised == "2026-12-17"  # three working days after the 10th, the 14th and 15th off: moved once each
