@@ -65,6 +65,7 @@ class HealthListener:
         self._names: dict[str, set[str]] = {}  # per owner: the names it has a row of, or pending
         self._dropped: dict[str, int] = {}  # per owner: reports over the cap since its last warning
         self._warned: dict[str, float] = {}  # "cap <owner>", "bad", "fault": when last warned
+        self._retry_at = 0.0  # after a failed transaction, when to try its reports again (self.clock)
 
     @property
     def pending(self) -> int:
@@ -138,6 +139,8 @@ class HealthListener:
         """Store up to :attr:`per_step` pending reports (``everything``: all) and journal as many held changes
         now due, in one transaction (one fsync). True if work is left for the next step."""
         limit = None if everything else self.per_step
+        if not everything and self.clock() < self._retry_at:
+            return bool(self._pending)  # the last transaction failed: wait a second before trying again
         reports = []
         for _ in range(len(self._pending) if limit is None else min(limit, len(self._pending))):
             key = next(iter(self._pending))
@@ -156,12 +159,14 @@ class HealthListener:
                     entry = attention.journal_held(replace(tx, actor=Actor("device", owner)), owner, device, held)
                     if entry is not None:
                         said.append(_said(device, owner, entry["kind"], entry["ok"], entry["problems"], held))
-        except Exception:
-            for owner, device, _, _ in reports:
-                self._settle(owner, device)
+        except Exception:  # the transaction failed (the database busy, the disk full): try them again next step
+            for owner, device, topic, payload in reports:
+                self._pending.setdefault((owner, device), (topic, payload))  # unless a newer one came meanwhile
+            self._retry_at = self.clock() + 1.0
             if self._may_warn("fault"):
-                log.exception("could not keep %d device health reports (said at most once a minute)", len(reports))
-            said = []
+                log.exception("could not keep %d device health reports, kept for the next step (said at most once "
+                              "a minute)", len(reports))
+            return True
         for args in said:  # once committed
             log.info(*args)
         return bool(self._pending) or limit is not None and len(due) >= limit
