@@ -123,7 +123,7 @@ def fold(conn, cfg: CountyConfig) -> int:
             continue
         if n == 0:
             for site in set(_reported) - broken:  # mended: told again if it breaks again
-                del _reported[site]
+                _reported.pop(site, None)  # (another thread's fold may have forgotten it already)
             return total
         total += n
 

@@ -15,11 +15,15 @@ from county.config import Account, CountyConfig
 from county.signin import audit
 
 log = logging.getLogger("hallq.county.registry")
+REGISTRY_LOCK = 0x68616C6C75  # "hallu": pg_advisory_xact_lock key of the registry's sync (each county lock its own)
 
 
 def sync(conn, cfg: CountyConfig) -> dict[str, int]:
     """Write ``cfg``'s halls and accounts; return how many halls and accounts are active."""
     with conn.transaction():
+        # one platform process at a time: two starting together would both see a changed account hash and reset it
+        # (and end its sessions, and audit it) twice
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (REGISTRY_LOCK,))
         conn.execute("SET CONSTRAINTS ALL DEFERRED")  # a hall may name a parent listed after it
         for h in cfg.halls.values():
             conn.execute(
