@@ -184,5 +184,6 @@ class Synthesizer:
         if program is None:
             return
         voice = voice_id.rsplit("/", 1)[-1]
-        subprocess.run([program, "-v", voice, "-s", str(rate), "-a", str(int(volume * 100)), "-w", str(tmp), text],
-                       capture_output=True, timeout=30)
+        # the text on standard input, never as an argument: one starting with "-" would be read as an option
+        subprocess.run([program, "--stdin", "-v", voice, "-s", str(rate), "-a", str(int(volume * 100)), "-w", str(tmp)],
+                       input=text.encode("utf-8"), capture_output=True, timeout=30)
