@@ -38,6 +38,7 @@ from hallq.privacy import scrub_text
 
 log = logging.getLogger("hallq.county.console")
 
+FOLD_ALERT = "fold_failed"  # a hall whose events cannot be folded: its figures wait (ended when it is mended)
 FOLD_LOCK = 0x68616C6C73  # one folding transaction at a time per county (every advisory-lock key differs: tested)
 BATCH = 5000
 KEEP_TICKET_DAYS = 7
@@ -116,14 +117,17 @@ def fold(conn, cfg: CountyConfig) -> int:
                     raise
                 except Exception as e:
                     broken.add(site)
-                    _report(site, e)
+                    _report(conn, site, e)
             if not folded and len(broken) == before:  # no hall's events to blame: the fold's own fault
                 raise
             total += folded
             continue
         if n == 0:
-            for site in set(_reported) - broken:  # mended: told again if it breaks again
+            for site in set(_reported) - broken:  # mended: its alert ends, and it is told again if it breaks again
                 _reported.pop(site, None)  # (another thread's fold may have forgotten it already)
+                with conn.transaction():
+                    conn.execute("UPDATE alerts SET cleared_at = now() WHERE site = %s AND kind = %s "
+                                 "AND cleared_at IS NULL", (site, FOLD_ALERT))
             return total
         total += n
 
@@ -131,13 +135,15 @@ def fold(conn, cfg: CountyConfig) -> int:
 _reported: dict[str, str] = {}
 
 
-def _report(site: str, e: Exception) -> None:
-    """Log once per hall and fault (the fold runs every few seconds)."""
+def _report(conn, site: str, e: Exception) -> None:
+    """Log and alert (``fold_failed``: the supervisors see that a hall's figures wait) once per hall and fault."""
     what = f"{e.__class__.__name__}: {e}"[:300]
     if _reported.get(site) != what:
         _reported[site] = what
         log.error("console: hall %s's events cannot be folded (%s); its figures wait, the other halls' go on", site,
                   what)
+        with conn.transaction():
+            raise_alert(conn, site, FOLD_ALERT, what)
 
 
 def _fold_batch(conn, cfg: CountyConfig, broken: set[str], only: str | None = None) -> int:

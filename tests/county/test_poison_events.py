@@ -164,9 +164,13 @@ def test_a_hall_whose_events_cannot_be_folded_does_not_hold_up_the_others(cfg, m
     assert sql(cfg.database_url, "SELECT site, seq FROM console_cursor ORDER BY site") == \
         [{"site": "hall-a", "seq": 13}, {"site": "hall-b", "seq": 0}]
     assert "hall hall-b's events cannot be folded (ValueError: a fault nobody foresaw)" in caplog.text
+    # the supervisors see it: an alert for hall B, which ends once its events fold again
+    alert = "SELECT site, kind, cleared_at IS NULL AS open FROM alerts WHERE kind = 'fold_failed'"
+    assert sql(cfg.database_url, alert) == [{"site": "hall-b", "kind": "fold_failed", "open": True}]
     monkeypatch.setattr(console, "_window", real)  # mended: hall B's figures catch up
     hall_a_folded(cfg)
     assert sql(cfg.database_url, "SELECT seq FROM console_cursor WHERE site = 'hall-b'") == [{"seq": 1}]
+    assert sql(cfg.database_url, alert) == [{"site": "hall-b", "kind": "fold_failed", "open": False}]
 
 
 def test_an_absurd_clock_on_a_journal_page_is_not_used():
