@@ -146,6 +146,7 @@ HALL_FILE = Obj({
         "name": Str(min_len=1, max_len=40),
         "role": Str(enum=["staff", "manager", "admin"]),
         "password_hash": Str(max_len=300, pattern=r"\$argon2id?\$\S+"),
+        "temporary_password": Bool(description="the file's password is good for one sign-in, then its owner chooses one"),
     }, required=["job_no", "name", "role", "password_hash"]), max_items=2000),
     "devices": Arr(Obj({
         "id": Str(pattern=r"[a-z0-9][a-z0-9-]{0,39}"),

@@ -71,6 +71,7 @@ class Staff:
     name: str
     role: str
     password_hash: str
+    temporary_password: bool = False  # the file's password is good for one sign-in: its owner then chooses one
 
 # the kinds of device that stand at windows and may be bound to them ([[devices]] windows): the call keypads'
 # gateway and a window's rating tablet; a key bound to a window may act there (queue_server/api admit)

@@ -209,6 +209,12 @@ def _sync_staff(tx: Tx, cfg: HallConfig) -> None:
             # the password's age ([security] password_max_age_days) counts from when the file set it
             tx.conn.execute("INSERT INTO staff_accounts (staff_id, password_changed_at) VALUES (?, ?) ON CONFLICT(staff_id) "
                             "DO UPDATE SET password_changed_at = excluded.password_changed_at", (staff_id, tx.at))
+        if s.temporary_password and tx.one("SELECT 1 FROM staff WHERE id = ? AND password_hash = ?",
+                                           (staff_id, s.password_hash)):
+            # the file's password, still in use, is an administrator's: its owner must choose one at the next sign-in
+            tx.conn.execute("INSERT INTO staff_accounts (staff_id, password_changed_at, must_change_password) "
+                            "VALUES (?, ?, 1) ON CONFLICT(staff_id) DO UPDATE SET must_change_password = 1",
+                            (staff_id, tx.at))
         tx.set_meta(file_key, s.password_hash)
         tx.set_meta(entry_key, entry)
     _retire_staff(tx, {s.job_no for s in cfg.staff})
