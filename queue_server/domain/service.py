@@ -238,7 +238,12 @@ class QueueService:
                        request: RequestKey | None = None) -> dict[str, Any]:
         def run(tx: Tx) -> dict[str, Any]:
             t = ticket_rules.find_ticket(tx, public_id) if public_id else ticket_rules.find_by_label(tx, label or "")
-            return self._ticket_view(tx, ticket_rules.requeue_ticket(tx, t))
+            view = self._ticket_view(tx, ticket_rules.requeue_ticket(tx, t))
+            if not public_id:
+                # typed by its number: whoever typed it may not hold the slip, and its public id rates the service
+                # and opens its page; the resident who does hold it keeps using the slip's own QR
+                view = {k: v for k, v in view.items() if k not in ("id", "track_url")}
+            return view
         return self._run(actor, request, run)
 
     def ticket(self, public_id: str) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """Issuing tickets: numbering, limits, ID rules, green channel, hours, idempotency, bad input."""
 
+import json
 from datetime import datetime
 
 from hallq.clock import CHINA
@@ -219,6 +220,10 @@ def test_requeue_a_missed_number_within_the_grace_period(api, clock):
     clock.advance(60)
     again = api.ok("post", "/tickets/requeue", {"ticket": "a001"}, as_="kiosk")
     assert again["state"] == "waiting" and again["ticket"] == a1["ticket"] and again["people_ahead"] == 1
+    # typed by its number, the answer has no public id nor page: whoever typed it may not hold the slip (the id
+    # rates the service); the slip's own QR still opens the ticket
+    assert "id" not in again and "track_url" not in again and a1["id"] not in json.dumps(again)
+    assert api.ok("get", f"/tickets/{a1['id']}")["state"] == "waiting"
     assert api.act(1, "call-next", "101")["ticket"]["ticket"] == a2["ticket"]  # re-queued at the back
     api.act(1, "complete", "101")
     api.act(1, "call-next", "101")
