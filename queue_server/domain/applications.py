@@ -423,11 +423,13 @@ class ApplicationDesk:
                     if r["package_id"] is None][:50]
 
     def find(self, status: str | None = None, item: str | None = None, business: str | None = None,
-             overdue: bool | None = None, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
-        """The back office's list (names masked); filter by status, item, business, overdue."""
+             overdue: bool | None = None, limit: int = 100, offset: int = 0,
+             statuses: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+        """The back office's list (names masked); filter by status (or any of ``statuses``), item, business, overdue."""
         with self.service.db.read() as conn:
             return [brief_view(conn, r, self._today(), back_office=True)
-                    for r in search(conn, self._today(), status, item, business, overdue, limit=limit, offset=offset)]
+                    for r in search(conn, self._today(), status, item, business, overdue, limit=limit, offset=offset,
+                                    statuses=statuses)]
 
     def transition(self, actor: Actor, tracking_no: str, to: str, reason: str = "", missing: list[str] | None = None,
                    delivery: dict[str, str] | None = None, decision: str | None = None) -> dict[str, Any]:

@@ -149,9 +149,13 @@ def brief_view(conn: sqlite3.Connection, app: sqlite3.Row, today: date, back_off
 
 def search(conn: sqlite3.Connection, today: date, status: str | None = None, item: str | None = None,
            business: str | None = None, overdue: bool | None = None, id_hash: str | None = None,
-           limit: int = 100, offset: int = 0) -> list[sqlite3.Row]:
-    """Applications by filter, newest first (the back office's list; a person's own list by ``id_hash``)."""
+           limit: int = 100, offset: int = 0, statuses: tuple[str, ...] | None = None) -> list[sqlite3.Row]:
+    """Applications by filter, newest first (the back office's list; a person's own list by ``id_hash``);
+    ``statuses``: any of these (the back office's to-do list: the open ones, however many closed ones are newer)."""
     where, params = [], []
+    if statuses:
+        where.append(f"status IN ({','.join('?' * len(statuses))})")
+        params += list(statuses)
     for column, value in (("status", status), ("item", item), ("business", business), ("id_hash", id_hash)):
         if value is not None:
             where.append(f"{column} = ?")

@@ -253,6 +253,29 @@ def test_the_back_office_lists_shows_and_moves_an_application(city):
     assert "登记补交材料" in b.client.get(f"/console/backoffice/{no}").text
 
 
+def test_the_to_do_list_keeps_an_open_case_however_many_newer_ones_closed(city):
+    """The list took the newest 300 cases of every status and kept the open ones: once 300 newer cases had closed,
+    an older open one (overdue, likely) was no longer listed, and the clerk saw nothing to do."""
+    api = Api(city.test_client())
+    body = {"item": "520200-RS-GG-0002", "applicant": {"name": "王小明", "id_number": make_id(), "phone": "13812345678"},
+            "fields": {"last_employer": "六盘水某某建材有限公司", "separation_date": "2026-10-31",
+                       "separation_reason": "contract_ended"}, "materials": [0, 1, 2], "delivery": "onsite"}
+    no = api.ok("post", "/applications", body, as_="kiosk", status=201)["tracking_no"]
+    st = city.extensions["hallq"]
+    with st.db.write() as conn:  # a busy hall's history: 300 newer cases, all delivered
+        cols = [c[1] for c in conn.execute("PRAGMA table_info(applications)") if c[1] != "id"]
+        row = dict(conn.execute("SELECT * FROM applications WHERE tracking_no = ?", (no,)).fetchone())
+        for i in range(300):
+            row.update(tracking_no=f"SQ20261123-Z{i:07d}", status="delivered",
+                       submitted_at=f"2026-11-23T10:{i // 60:02d}:{i % 60:02d}.000+08:00")
+            conn.execute(f"INSERT INTO applications ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})",
+                         [row[c] for c in cols])
+    b = Browser(city, "1001")
+    page = b.client.get("/console/backoffice").text
+    assert no in page and "SQ20261123-Z0000299" not in page  # the open one, none of the closed
+    assert "SQ20261123-Z0000299" in b.client.get("/console/backoffice?all=1").text
+
+
 def test_a_mailed_results_phone_is_masked_on_the_page_and_opened_with_the_full_name(city):
     api = Api(city.test_client())
     body = {"item": "520200-RS-GG-0002", "applicant": {"name": "王小明", "id_number": make_id(), "phone": "13812345678"},
