@@ -88,6 +88,9 @@ def window_console(st, number: int, actor) -> dict[str, Any]:
         needs = attention.summary(conn, now)
     return {
         "window": view, "signed_in_here": actor.kind == "staff" and w["staff_id"] == actor.staff_id,
+        # a manager finishing what an absent clerk left (complete, no-show, transfer, call back, sign out): the API
+        # allows it (windows.may_act_for), and without it the window could be neither closed nor signed out
+        "may_finish": actor.is_manager and not (actor.kind == "staff" and w["staff_id"] == actor.staff_id),
         "current": _brief(current, items, businesses, now) if current else None,
         "waiting": [_brief(t, items, businesses, now) for t in waiting], "waiting_total": total,
         "held": [_brief(t, items, businesses, now) for t in held],

@@ -363,3 +363,29 @@ def test_a_manager_edits_a_business_targets_and_a_loose_promise_is_refused(brows
     screenshot(browser, "manager-services-refused")
     browser.refresh()
     assert target("alpha", "green").get_attribute("value") == "7"  # nothing was written
+
+
+def test_a_manager_finishes_a_number_an_absent_clerk_left_and_signs_the_window_out(browser, hall, screenshot):
+    """The clerk of window 1 has gone with A001 at the counter: the manager's window console lets them complete it
+    and sign the window out (before, every button was off: "您只能查看")."""
+    from selenium.webdriver.common.by import By
+
+    server, _ = hall
+    server.client("demo-kiosk-1").issue_ticket("alpha")
+    clerk = server.client()
+    clerk.login("101", DEMO_PASSWORD)
+    clerk.window_action(1, "sign-in")
+    clerk.call_next(1)
+    sign_in(browser, server, "900")
+    browser.get(f"{server.url}/console/windows/1?lang=zh-Hans")
+    wait(browser, lambda d: text_of(d, "current-number") == "A001")
+    wait(browser, lambda d: "管理人员" in text_of(d, "not-here") and d.find_element(By.ID, "btn-complete").is_enabled())
+    assert not browser.find_element(By.ID, "btn-call").is_enabled()  # calling stays the clerk's
+    screenshot(browser, "console-window-manager-finishes")
+    browser.find_element(By.ID, "btn-complete").click()
+    wait(browser, lambda d: "A001" not in text_of(d, "current") and d.find_element(By.ID, "btn-signout").is_enabled())
+    browser.find_element(By.ID, "btn-signout").click()
+    wait(browser, lambda d: d.find_element(By.ID, "dlg-confirm").is_displayed())  # "sure?"
+    browser.find_element(By.ID, "confirm-yes").click()
+    wait(browser, lambda d: not d.current_url.endswith("/console/windows/1"))  # it left the signed-out window
+    assert clerk.get("/windows/1")["staff"] is None

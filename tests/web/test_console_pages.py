@@ -276,6 +276,25 @@ def test_the_to_do_list_keeps_an_open_case_however_many_newer_ones_closed(city):
     assert "SQ20261123-Z0000299" in b.client.get("/console/backoffice?all=1").text
 
 
+def test_a_manager_finishes_what_an_absent_clerk_left_at_a_window(app, api):
+    """A clerk went home with A001 still at the window: the window could be neither closed nor signed out, and the
+    manager's console offered no button to finish it. The manager's view of the window says it may, and may do it."""
+    api.issue("alpha")
+    api.open_window(1, "101")
+    api.act(1, "call-next", "101")
+    api.act(1, "start", "101")
+    manager = Browser(app, "900")
+    view = manager.client.get("/api/v1/console/windows/1").get_json()
+    assert view["current"]["ticket"] == "A001" and view["signed_in_here"] is False and view["may_finish"] is True
+    clerk = api.ok("get", "/console/windows/1", as_="101")
+    assert clerk["may_finish"] is False and clerk["signed_in_here"] is True
+    h = {"X-CSRF-Token": manager.csrf}
+    assert manager.client.post("/api/v1/windows/1/complete", json={}, headers=h).status_code == 200
+    assert manager.client.post("/api/v1/windows/1/sign-out", json={}, headers=h).status_code == 200
+    page = manager.client.get("/console/windows/1").text
+    assert "manager_may_finish" in page  # the window console's texts include the manager's line
+
+
 def test_a_mailed_results_phone_is_masked_on_the_page_and_opened_with_the_full_name(city):
     api = Api(city.test_client())
     body = {"item": "520200-RS-GG-0002", "applicant": {"name": "王小明", "id_number": make_id(), "phone": "13812345678"},

@@ -75,15 +75,18 @@
 
   function render() {
     const w = view.window, cur = view.current, here = view.signed_in_here;
+    // a manager may finish what an absent clerk left here (the current number, a held one) and sign the window out
+    const stand = here || view.may_finish;
     $("attention").replaceChildren(...attention(forThisWindow(view.attention), refresh));
     $("window-state").textContent = STATE[w.state] + (w.state === "paused" && w.pause_reason ? `（${w.pause_reason}）` : "");
     $("window-state").className = "window-state state-" + w.state;
     $("window-staff").textContent = w.staff ? `${t("web.window.signed_in_label")}: ${w.staff.job_no} ${w.staff.name}` : t("web.window.nobody_signed_in");
     $("btn-signin").hidden = here || !!w.staff;
-    $("btn-signout").hidden = !here;
+    $("btn-signout").hidden = !stand || (!here && !w.staff);
     const banner = $("not-here");
     banner.hidden = here;
-    banner.textContent = w.staff ? t("web.window.staff_signed_in_view_only", { job_no: w.staff.job_no })
+    banner.textContent = view.may_finish && w.staff ? t("web.window.manager_may_finish", { job_no: w.staff.job_no })
+      : w.staff ? t("web.window.staff_signed_in_view_only", { job_no: w.staff.job_no })
       : t("web.window.sign_in_to_call");
 
     const box = $("current");
@@ -106,10 +109,10 @@
     const called = cur && cur.state === "called", serving = cur && cur.state === "serving";
     const enable = {
       "btn-call": here && open && !cur, "btn-recall": here && called && cur.recalls < view.max_recalls,
-      "btn-start": here && called, "btn-complete": here && !!cur, "btn-noshow": here && called,
-      "btn-transfer": here && !!cur, "btn-hold": here && !!cur,
+      "btn-start": here && called, "btn-complete": stand && !!cur, "btn-noshow": stand && called,
+      "btn-transfer": stand && !!cur, "btn-hold": here && !!cur,
       "btn-rate": here && !!(view.rating && view.rating.ticket) && !view.rating.prompted,
-      "btn-pause": here && open, "btn-resume": here && paused, "btn-issue": true, "btn-signout": here && !cur && !view.held.length,
+      "btn-pause": here && open, "btn-resume": here && paused, "btn-issue": true, "btn-signout": stand && !cur && !view.held.length,
     };
     for (const [id, on] of Object.entries(enable)) $(id).disabled = !on;
     $("btn-pause").hidden = paused;
@@ -117,7 +120,7 @@
 
     const held = $("held");
     held.replaceChildren(view.held.length ? el("div", { class: "toolbar" }, view.held.map((h) =>
-      el("button", { type: "button", disabled: !(here && open && !cur), onclick: () => act("call-back", { ticket: h.ticket }, t("web.window.called_back_ticket", { ticket: h.ticket })) },
+      el("button", { type: "button", disabled: !(stand && open && !cur), onclick: () => act("call-back", { ticket: h.ticket }, t("web.window.called_back_ticket", { ticket: h.ticket })) },
         `${t("web.window.call_back")} ${h.ticket}`))) : el("span", { class: "muted" }, t("web.common.none")));
 
     // "已请居民为 B006 评价" while it is news: until the next ticket is called, for PROMPT_SHOWN_MINUTES at most
