@@ -389,3 +389,23 @@ def test_a_manager_finishes_a_number_an_absent_clerk_left_and_signs_the_window_o
     browser.find_element(By.ID, "confirm-yes").click()
     wait(browser, lambda d: not d.current_url.endswith("/console/windows/1"))  # it left the signed-out window
     assert clerk.get("/windows/1")["staff"] is None
+
+
+def test_a_double_click_publishes_a_notice_once(browser, hall):
+    """The notice form neither disabled its button nor sent a key: a double click put the notice on the boards
+    twice."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    server, collector = hall
+    sign_in(browser, server, "900")
+    browser.get(f"{server.url}/manager/notices?lang=zh-Hans")
+    wait(browser, lambda d: d.find_element(By.ID, "n-hans").is_displayed())
+    browser.find_element(By.ID, "n-hans").send_keys("今天下午三点系统维护")
+    browser.execute_script("window.beforeReload = true")
+    ActionChains(browser).double_click(browser.find_element(By.CSS_SELECTOR, "#form-notice button[type=submit]")
+                                       ).perform()
+    # the page reloads once the notice is published: then the list is what the server holds
+    wait(browser, lambda d: d.execute_script("return window.beforeReload") is None
+         and d.execute_script("return document.readyState") == "complete")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "table tbody tr button[data-delete]")) == 1
