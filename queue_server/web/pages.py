@@ -127,10 +127,16 @@ def asset(path: str) -> str:
     return url_for("auth_pages.static", filename=path, v=f"{__version__}.{stamp}")
 
 
+def script_json(data: Any) -> str:
+    """``data`` as JSON to stand inside a ``<script>`` element: no ``<`` or ``>`` in it, so no text in it (a
+    business's name: ``<!--<script``) can end the element or put the HTML parser in a state that swallows the
+    next one."""
+    return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
+
+
 def _json_block(block_id: str, data: Any) -> Markup:
     """A JSON data block (CSP forbids inline scripts, not data: a non-JavaScript type is never run)."""
-    body = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
-    return Markup(f'<script type="application/json" id="{block_id}">{body}</script>')
+    return Markup(f'<script type="application/json" id="{block_id}">{script_json(data)}</script>')
 
 
 def page_data(data: dict[str, Any]) -> Markup:

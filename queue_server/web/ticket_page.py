@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from hallq.waits import WIDE_MINUTES, shown
 
-import json
 from typing import Any
 
 from flask import Blueprint, current_app, make_response, render_template, request
@@ -29,6 +28,7 @@ from hallq.clock import iso
 from hallq.i18n import LANGS, pick, text
 from queue_server.domain.errors import NotFound
 from queue_server.http_common import request_lang
+from queue_server.web.pages import script_json
 from queue_server.web.ratings_pages import REASONS
 
 bp = Blueprint("ticket_page", __name__, template_folder="templates", static_folder="static/ticket",
@@ -152,7 +152,7 @@ def ticket_page(public_id: str):
     resp = make_response(render_template(
         "ticket/page.html", lang=lang, texts=texts, view=view, hall=pick(cfg.name, lang),
         business=pick(view["business_name"], lang), state=describe(view, texts, grace), langs=LANGS,
-        data=json.dumps(data, ensure_ascii=False).replace("</", "<\\/"), issued=view["issued_at"][11:16],
+        data=script_json(data), issued=view["issued_at"][11:16],
         rated=data["rated"] and view["state"] == "done", reasons=list(REASONS),
         nearby=nearby_halls(st, view, lang), nearby_texts={k.rsplit(".", 1)[1]: text(k, lang) for k in NEARBY_TEXTS}))
     if request.args.get("lang") in LANGS:

@@ -141,6 +141,21 @@ def test_the_first_view_works_without_javascript_and_carries_no_personal_data(ap
         assert '<link rel="icon" href="data:,">' in page
 
 
+def test_a_business_name_cannot_break_the_pages_data(api):
+    """The page's data block escaped only "</": a business named with "<!--<script" put the browser's HTML parser in
+    a state that swallowed the page's script, and its residents' pages stopped following the queue."""
+    import json
+    import re
+
+    name = {"zh-Hans": "甲<!--<script>业务", "en": "A<!--<script>"}
+    assert api.put("/settings/businesses/alpha", {"name": name}, as_="900").status_code == 200
+    mine = api.issue("alpha")
+    html = api.client.get(f"/t/{mine['id']}").get_data(as_text=True)
+    block = re.search(r'<script type="application/json" id="ticket-data">(.*?)</script>', html, re.S).group(1)
+    assert "<" not in block and ">" not in block
+    assert json.loads(block)["ticket"]["business_name"]["zh-Hans"] == "甲<!--<script>业务"
+
+
 def test_polling_the_ticket_costs_a_304_while_nothing_changes(api):
     mine = api.issue("alpha")
     first = api.client.get(f"/api/v1/tickets/{mine['id']}")
