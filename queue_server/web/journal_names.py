@@ -20,6 +20,8 @@ _YES_NO = {True: "web.journal.yes", False: "web.journal.no"}
 
 # the name of each field the server journals (web.po); a field not named here shows as its code
 FIELDS = {
+    "day": "web.journal.field.day",
+    "note": "web.journal.field.note",
     "not_restored": "web.journal.field.not_restored",
     "deadlines_moved": "web.journal.field.deadlines_moved",
     "changes_not_journaled": "web.journal.field.changes_not_journaled",
@@ -116,8 +118,20 @@ VALUES = {
     ("stage", "window"): "web.journal.value.stage.window",
     ("delivery", "onsite"): "web.journal.value.delivery.onsite",
     ("delivery", "mail"): "web.journal.value.delivery.mail",
+    # the words the consoles already say them with: an account's role, a day's kind, a green-channel reason
+    ("role", "staff"): "web.common.clerk", ("role", "manager"): "web.common.manager",
+    ("role", "admin"): "web.common.administrator",
+    ("kind", "holiday"): "web.calendar.holiday", ("kind", "workday"): "web.calendar.workday",
+    **{("green_reason", r): f"web.window.{r}" for r in ("elderly", "disabled", "pregnant", "military", "other")},
+    ("source", "console"): "web.journal.value.source.console", ("source", "config"): "web.journal.value.source.config",
+    # a business's settings changed in the console: as the services page labels them
+    **{("changed", k): f"web.services.{k}" for k in ("daily_limit", "service_minutes", "name", "prefix", "active",
+                                                      "appointment_target_minutes", "ordinary_target_minutes")},
+    ("changed", "ticket_requires"): "web.services.needs",
+    ("changed", "green_target_minutes"): "web.services.green_channel_target_minutes",
 }
 _BUSINESS_FIELDS = {"business", "from_business", "to_business", "serves"}
+_MAYBE_BUSINESSES = {"previous", "restored"}  # a tidal window's businesses before and after (or a count, a role…)
 
 
 def action_name(code: str, lang: str) -> str:
@@ -131,10 +145,15 @@ def business_name(code: Any, businesses: dict[str, Any], lang: str) -> str:
     return i18n.pick(b["name"], lang) if b else str(code)
 
 
+def _all_businesses(v: Any, businesses: dict[str, Any]) -> bool:
+    codes = v if isinstance(v, list) else [v]
+    return bool(codes) and all(isinstance(c, str) and c in businesses for c in codes)
+
+
 def _value(key: str, v: Any, lang: str, businesses: dict[str, Any]) -> str:
     if isinstance(v, bool):
         return i18n.text(_YES_NO[v], lang)
-    if key in _BUSINESS_FIELDS:
+    if key in _BUSINESS_FIELDS or key in _MAYBE_BUSINESSES and _all_businesses(v, businesses):
         codes = v if isinstance(v, list) else [v]
         return "、".join(business_name(c, businesses, lang) for c in codes)
     if key == "level" and isinstance(v, int) and 1 <= v <= 5:
@@ -142,7 +161,8 @@ def _value(key: str, v: Any, lang: str, businesses: dict[str, Any]) -> str:
     if isinstance(v, str) and (key, v) in VALUES:
         return i18n.text(VALUES[key, v], lang)
     if isinstance(v, list):
-        return "、".join(str(x) for x in v)
+        return "、".join(i18n.text(VALUES[key, x], lang) if isinstance(x, str) and (key, x) in VALUES else str(x)
+                        for x in v)
     if isinstance(v, dict):
         return ", ".join(f"{a}: {b}" for a, b in v.items())
     return str(v)

@@ -35,6 +35,16 @@ def test_the_journal_reads_as_words(app, api):
     assert journal_names.details({"class": "ordinary", "stage": "window", "delivery": "mail", "console": True},
                                  "zh-Hans") == "号票类别：普通号；评价环节：窗口服务；送达方式：邮寄；网页工作台：是"
     assert journal_names.details({"someday_new": 3}, "zh-Hans") == "someday_new：3"  # a new field: still shown
+    # the coded values the review found raw: a role, a day's kind and note, a green-channel reason, what a console
+    # change changed, a tidal window's businesses before
+    assert journal_names.details({"job_no": "555", "role": "staff"}, "zh-Hans") == "工号：555；角色：工作人员"
+    assert journal_names.details({"day": "2026-12-31", "kind": "holiday", "note": "x"}, "zh-Hans") == \
+        "日期：2026-12-31；类型：放假；备注：x"
+    assert journal_names.details({"green_reason": "disabled"}, "zh-Hans") == "绿色通道原因：残疾人"
+    assert journal_names.details({"source": "console", "changed": ["daily_limit", "prefix"]}, "zh-Hans") == \
+        "来源：管理后台；更改：每日限号、前缀"
+    assert journal_names.details({"previous": ["alpha"]}, "zh-Hans", businesses) == "原值：甲业务"
+    assert journal_names.details({"previous": "staff"}, "zh-Hans", businesses) == "原值：staff"  # no business: as it is
 
 
 def test_the_excel_export_names_its_sheet_and_shows_satisfaction_as_a_percentage(app, api):
