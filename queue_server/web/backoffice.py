@@ -117,8 +117,12 @@ def _package(st, pkg) -> str:
         rows.append((texts(spec["label"]) if spec.get("label") else key,
                      texts(options[value]) if isinstance(value, str) and value in options else str(value),
                      key if spec.get("type") in HELD_WHOLE else None))  # a name or phone: masked; 显示全名 fills it in
-    reviewable = any(p["status"] in ("submitted", "pre_review") for p in pkg["parts"])
+    # a correction notice out (a part in 补正): the clerk records what the resident brings, for the whole package
+    # (supplement_package: every part that asked gets it); no second notice, no accepting, until then
+    in_correction = any(p["status"] == "correction" for p in pkg["parts"])
+    reviewable = not in_correction and any(p["status"] in ("submitted", "pre_review") for p in pkg["parts"])
     return render("console/package.html", pkg=pkg, guide=guide, handed=handed, form_rows=rows, reviewable=reviewable,
+                  in_correction=in_correction,
                   missing=[m for m in guide["materials"] if m["name"] not in handed],
                   data={"tracking_no": pkg["tracking_no"]})
 

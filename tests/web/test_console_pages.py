@@ -407,3 +407,29 @@ def test_other_peoples_names_on_a_form_are_masked_like_the_applicants_and_shown_
                    as_="kiosk")
     assert bad.status_code == 400 and [f["field"] for f in bad.get_json()["error"]["fields"]] == ["fields.child_name"]
     assert "新生儿姓名有误" in bad.get_json()["error"]["message"], bad.get_json()
+
+
+def test_a_package_waiting_for_papers_records_them_from_its_own_page(city):
+    """The package page offered a second correction notice (refused) and no way to record what the resident brought:
+    clerks went part by part, and the package's checklist kept its ✗. Now the page records them for the package."""
+    from tests.queue_server.test_packages import MOTHER, NEWBORN
+
+    api = Api(city.test_client())
+    g = api.ok("get", "/packages/newborn")
+    booklet = next(m["index"] for m in g["materials"] if m["name"] == "居民户口簿")
+    body = {"applicant": {"name": "张丽", "id_number": MOTHER, "phone": "13912345678"}, "fields": NEWBORN,
+            "materials": [m["index"] for m in g["materials"] if m["index"] != booklet], "delivery": "onsite"}
+    no = api.ok("post", "/packages/newborn/applications", body, as_="kiosk", status=201)["tracking_no"]
+    b = Browser(city, "1001")
+    h = {"X-CSRF-Token": b.csrf}
+    r = b.client.post(f"/api/v1/packages/applications/{no}/review", json={"to": "correction", "missing": ["居民户口簿"]},
+                      headers=h)
+    assert r.status_code == 200
+    page = b.client.get(f"/console/backoffice/{no}").text
+    assert 'id="form-supplement"' in page and 'data-to="correction"' not in page and 'data-to="accepted"' not in page
+    assert f'name="materials" value="{booklet}"> 居民户口簿' in page
+    r = b.client.post(f"/api/v1/packages/applications/{no}/supplement", json={"materials": [booklet], "fields": {}},
+                      headers={**h, "Idempotency-Key": "pkg-supplement-1"})
+    assert r.status_code == 200
+    page = b.client.get(f"/console/backoffice/{no}").text
+    assert 'id="form-supplement"' not in page and 'data-to="accepted"' in page and "✗" not in page

@@ -20,4 +20,18 @@
       setTimeout(() => location.reload(), 500);
     } catch (e) { flash(e.message, "bad"); button.disabled = false; }
   }));
+  // 补正: what the resident brought, recorded for the whole package (every part whose notice asked for it)
+  const sup = document.getElementById("form-supplement");
+  if (sup) sup.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const materials = Array.from(sup.querySelectorAll("input[name=materials]:checked"), (i) => parseInt(i.value, 10));
+    const button = sup.querySelector("button[type=submit]");
+    button.disabled = true;
+    try {
+      await api("POST", `/packages/applications/${encodeURIComponent(no)}/supplement`, { materials, fields: {} },
+        { idempotent: true });
+      flash(t("web.package.reviewed"), "ok");
+      setTimeout(() => location.reload(), 500);
+    } catch (e) { flash(e.message, "bad"); button.disabled = false; }
+  });
 })();
