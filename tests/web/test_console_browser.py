@@ -409,3 +409,30 @@ def test_a_double_click_publishes_a_notice_once(browser, hall):
     wait(browser, lambda d: d.execute_script("return window.beforeReload") is None
          and d.execute_script("return document.readyState") == "complete")
     assert len(browser.find_elements(By.CSS_SELECTOR, "table tbody tr button[data-delete]")) == 1
+
+
+def test_a_clerk_re_queues_a_missed_number_at_the_counter(browser, hall, screenshot):
+    """A resident who missed their call comes to the counter: the clerk puts the number back in the queue there
+    (过号重排), instead of sending them to the kiosk."""
+    from selenium.webdriver.common.by import By
+
+    server, _ = hall
+    kiosk = server.client("demo-kiosk-1")
+    kiosk.issue_ticket("alpha")
+    kiosk.issue_ticket("alpha")
+    sign_in(browser, server, "101")
+    browser.get(f"{server.url}/console/windows/1?lang=zh-Hans")
+    wait(browser, lambda d: d.find_element(By.ID, "btn-signin").is_displayed())
+    browser.find_element(By.ID, "btn-signin").click()
+    wait(browser, lambda d: d.find_element(By.ID, "btn-call").is_enabled())
+    browser.find_element(By.ID, "btn-call").click()
+    wait(browser, lambda d: text_of(d, "current-number") == "A001" and d.find_element(By.ID, "btn-noshow").is_enabled())
+    browser.find_element(By.ID, "btn-noshow").click()
+    wait(browser, lambda d: d.find_element(By.ID, "dlg-confirm").is_displayed())  # "sure?"
+    browser.find_element(By.ID, "confirm-yes").click()
+    wait(browser, lambda d: d.find_element(By.ID, "btn-call").is_enabled())
+    browser.find_element(By.ID, "requeue-ticket").send_keys("a001")
+    browser.find_element(By.CSS_SELECTOR, "#form-requeue button[type=submit]").click()
+    wait(browser, lambda d: "A001 已重新排队" in d.find_element(By.TAG_NAME, "body").text)
+    wait(browser, lambda d: "A001" in text_of(d, "waiting"))  # back in the window's queue, behind A002
+    screenshot(browser, "console-window-requeue")

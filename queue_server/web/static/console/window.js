@@ -196,6 +196,21 @@
   };
   for (const [id, fn] of Object.entries(actions)) $(id).addEventListener("click", fn);
 
+  // 过号重排 at the counter: a resident who missed their call asks the clerk, not the kiosk (within the grace period;
+  // the server says why when it may not: too late, once already, the day closed)
+  $("form-requeue").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target, button = f.querySelector("button[type=submit]"), label = f.ticket.value.trim().toUpperCase();
+    button.disabled = true;
+    try {
+      const tk = await api("POST", "/tickets/requeue", { ticket: label }, { idempotent: true });
+      flash(t("web.window.requeued", { ticket: tk.ticket, ahead: tk.people_ahead ?? 0 }), "ok");
+      f.reset();
+      refresh();
+    } catch (e) { flash(e.message, "bad"); }
+    finally { button.disabled = false; }
+  });
+
   function openDialog(id) { const d = $(id); if (!d.open) d.showModal(); }
   document.querySelectorAll("dialog [data-close]").forEach((b) => b.addEventListener("click", () => b.closest("dialog").close()));
 
