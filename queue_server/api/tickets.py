@@ -18,8 +18,11 @@ def issue_ticket(actor, body, request_key):
 
 
 @api.post("/tickets/<public_id>/cancel")
-@operation("cancel_ticket", "Give up a waiting ticket (弃号)", tag="tickets", auth="kiosk", response=S.TICKET,
-           errors=(401, 403, 404, 409))
+@operation("cancel_ticket", "Give up a waiting ticket (弃号)", tag="tickets", response=S.TICKET,
+           errors=(404, 409),
+           description="Open to the holder of the ticket's public id (the resident's phone page, from the slip's QR), "
+                       "as a kiosk and a clerk: a resident who leaves frees the place, and the clerk need not call "
+                       "them twice and mark them missed.")
 def cancel_ticket(public_id, actor):
     return state().service.cancel_ticket(actor, public_id)
 

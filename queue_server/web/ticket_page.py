@@ -49,7 +49,8 @@ TEXTS = ("web.ticket.title", "web.ticket.ahead", "web.ticket.ahead_none", "web.t
          "web.ticket.rated", "web.rate.very_satisfied", "web.rate.satisfied", "web.rate.basically_satisfied",
          "web.rate.dissatisfied", "web.rate.very_dissatisfied", "web.rate.what_went_wrong", "web.rate.send_my_rating",
          "web.rate.comment_label", "web.rate.thanks", "web.rate.already_rated", "web.rate.rating",
-         "web.rate.contact_label")
+         "web.rate.contact_label", "web.ticket.leave", "web.ticket.leave_sure", "web.ticket.leave_yes",
+         "web.ticket.leave_no", "web.ticket.left")
 
 
 # 就近办 (queue_server/nearby.py): other halls of the county for the same business, when the wait here is long
@@ -148,7 +149,7 @@ def ticket_page(public_id: str):
     data = {"id": view["id"], "api": f"/api/v1/tickets/{view['id']}", "lang": lang, "texts": texts,
             "near": NEAR, "wide": WIDE_MINUTES, "grace": grace, "timezone": cfg.timezone, "ticket": view,
             "now": iso(clock.now()), "rate": getattr(clock, "rate", 1), "rated": _rated(st, view["id"]),
-            "rate_api": "/api/v1/ratings", "reasons": list(REASONS)}
+            "rate_api": "/api/v1/ratings", "reasons": list(REASONS), "cancel_api": f"/api/v1/tickets/{view['id']}/cancel"}
     resp = make_response(render_template(
         "ticket/page.html", lang=lang, texts=texts, view=view, hall=pick(cfg.name, lang),
         business=pick(view["business_name"], lang), state=describe(view, texts, grace), langs=LANGS,

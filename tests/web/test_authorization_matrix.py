@@ -96,7 +96,8 @@ EXPECTED = {
     "import_catalogue": MANAGERS,
     "tidal_assign": MANAGERS, "tidal_release": MANAGERS, "tidal_auto": MANAGERS, "tidal_alerts_seen": MANAGERS,
     # tickets (docs/api.md)
-    "issue_ticket": KIOSK_OR_STAFF, "cancel_ticket": KIOSK_OR_STAFF, "requeue": KIOSK_OR_STAFF,
+    "issue_ticket": KIOSK_OR_STAFF, "requeue": KIOSK_OR_STAFF,
+    "cancel_ticket": EVERYONE,  # the holder of the public id: the resident's phone page, a kiosk, a clerk
     # a window: its clerk, a manager, or its own devices; its queue and console are read by the same
     "sign_in": STAFF, "sign_out": WINDOW_1, "call_next": WINDOW_1, "recall": WINDOW_1, "start_service": WINDOW_1,
     "complete": WINDOW_1, "no_show": WINDOW_1, "transfer": WINDOW_1, "hold": WINDOW_1, "call_back": WINDOW_1,

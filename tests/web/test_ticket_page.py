@@ -194,3 +194,26 @@ def test_a_wide_estimate_shows_as_a_range_and_moves_when_the_window_pauses(hall,
     assert paused["est_wait_range"][1] > high
     wait_text(chromium, "detail", f"{paused['est_wait_range'][0]}–{paused['est_wait_range'][1]}", timeout=30)
     assert chromium.execute_script("return window.__samePage === true")
+
+
+def test_a_resident_who_leaves_gives_the_number_up_from_the_phone(hall, chromium, screenshot):
+    """弃号 from the phone: two taps ("不办了" then "确定放弃"), the number is void, and the clerk's next call goes to
+    the resident behind (no two recalls and a 过号 for someone who has gone home)."""
+    server, kiosk, staff = hall
+    mine = kiosk.issue_ticket("alpha")
+    behind = kiosk.issue_ticket("alpha")
+    chromium.get(f"{server.url}/t/{mine['id']}")
+    assert text_of(chromium, "head") == "前面没有人了"
+    chromium.find_element(By.ID, "leave-ask").click()
+    assert chromium.find_element(By.ID, "leave-confirm").is_displayed()
+    screenshot(chromium, "ticket-page-leave")
+    chromium.find_element(By.ID, "leave-no").click()  # changed their mind: nothing happened
+    assert chromium.find_element(By.ID, "leave-ask").is_displayed()
+    assert kiosk.ticket(mine["id"])["state"] == "waiting"
+    chromium.find_element(By.ID, "leave-ask").click()
+    chromium.find_element(By.ID, "leave-yes").click()
+    wait_text(chromium, "head", "已放弃此号")
+    assert not chromium.find_element(By.ID, "leave").is_displayed()
+    assert kiosk.ticket(mine["id"])["state"] == "cancelled"
+    staff.window_action(1, "sign-in")
+    assert staff.call_next(1)["ticket"]["ticket"] == behind["ticket"]

@@ -106,6 +106,7 @@
     $("updated").textContent = fmt(T.updated, { time: now() });
     var ended = d.level === "ended";
     if (ended) { button.hidden = true; $("alerts-on").hidden = true; } else if (canAlert && $("alerts-on").hidden) button.hidden = false;
+    $("leave").hidden = v.state !== "waiting";
     $("rate").hidden = v.state !== "done" || rating.done;
     $("rated").hidden = v.state !== "done" || !rating.done;
     // alert once per event: entering "near", and every call or recall (a new call time)
@@ -199,6 +200,24 @@
     sendRating(reasons, reasons.indexOf("other") >= 0 ? $("rate-comment").value.trim() : "");
   });
   $("rated").setAttribute("tabindex", "-1");
+
+  // 弃号: a resident who is leaving gives the number up from here (two taps: "不办了" then "确定"), so the clerk
+  // does not call them twice and mark them missed (POST /api/v1/tickets/<id>/cancel with the ticket's public id)
+  function leaveProblem(text) { $("leave-problem").textContent = text || ""; $("leave-problem").hidden = !text; }
+  $("leave-ask").addEventListener("click", function () { $("leave-confirm").hidden = false; $("leave-ask").hidden = true; });
+  $("leave-no").addEventListener("click", function () { $("leave-confirm").hidden = true; $("leave-ask").hidden = false; });
+  $("leave-yes").addEventListener("click", function () {
+    $("leave-yes").disabled = true;
+    fetch(data.cancel_api, { method: "POST", credentials: "omit", body: "{}",
+      headers: { "Content-Type": "application/json", Accept: "application/json", "Accept-Language": data.lang } })
+      .then(function (r) { return r.json().then(function (j) { return { ok: r.ok, json: j }; }); })
+      .then(function (res) {
+        $("leave-yes").disabled = false;
+        if (res.ok) { leaveProblem(""); s.view = res.json; render(res.json); $("head").textContent = T.left; }
+        else leaveProblem(res.json.error ? res.json.error.message : "");
+      })
+      .catch(function () { $("leave-yes").disabled = false; leaveProblem(T.offline); });
+  });
 
   var button = $("enable-alerts");
   var canAlert = !!(window.AudioContext || window.webkitAudioContext || navigator.vibrate);
