@@ -32,7 +32,7 @@ import logging
 
 from hallq.hallconfig import HallConfig
 from queue_server.auth import devices_changed
-from queue_server.domain import catalogue, guides, search, throttles
+from queue_server.domain import guides, search, throttles
 from queue_server.domain import windows as window_rules
 from queue_server.domain.context import SYSTEM, Hall, Tx
 from queue_server.db import Database
@@ -40,7 +40,6 @@ from queue_server.db import Database
 log = logging.getLogger("hallq.config")
 
 FORMAT = "2"  # 2: per-class targets (migration 013)
-PREFIXES_KEY = "prefixes_kept_on"  # meta: the day the files' prefixes were held back (a prefix issued that day)
 HELD_KEY = "businesses_held"  # meta: the businesses the files dropped, kept active while residents hold their numbers
 
 
@@ -54,8 +53,6 @@ def apply_config(db: Database, hall: Hall, force: bool = False) -> bool:
     with db.write() as conn:
         tx = Tx(conn, hall, SYSTEM, hall.now())
         applied = f"{cfg.content_hash}:{FORMAT}"
-        if tx.meta(PREFIXES_KEY) not in (None, "", tx.day):  # a prefix kept on an earlier day: apply the files now
-            force = True
         if not force and tx.meta("config_hash") == applied:
             if tx.meta(search.META_KEY) != search.VERSION:  # a database from before the index (or an older one)
                 search.rebuild(tx.conn, tx.set_meta)
@@ -83,11 +80,9 @@ def apply_config(db: Database, hall: Hall, force: bool = False) -> bool:
 def _sync_businesses(tx: Tx, cfg: HallConfig) -> list[str]:
     """The file's businesses; those it no longer lists made inactive, but for the ones still holding residents today,
     which are returned (:func:`_still_holding`)."""
-    kept = _prefixes_kept_today(tx, cfg)
     for pos, b in enumerate(cfg.businesses.values()):
-        prefix = kept.get(b.code, b.prefix)
         # a prefix may move between businesses in one edit: park old holders first
-        tx.conn.execute("UPDATE businesses SET prefix = '~' || code WHERE prefix = ? AND code != ?", (prefix, b.code))
+        tx.conn.execute("UPDATE businesses SET prefix = '~' || code WHERE prefix = ? AND code != ?", (b.prefix, b.code))
         tx.conn.execute(
             "INSERT INTO businesses (code, prefix, name, daily_limit, ticket_requires, service_minutes, "
             "green_target_minutes, appointment_target_minutes, ordinary_target_minutes, position, active) "
@@ -97,29 +92,11 @@ def _sync_businesses(tx: Tx, cfg: HallConfig) -> list[str]:
             "green_target_minutes=excluded.green_target_minutes, "
             "appointment_target_minutes=excluded.appointment_target_minutes, "
             "ordinary_target_minutes=excluded.ordinary_target_minutes, position=excluded.position, active=1",
-            (b.code, prefix, _dump(b.name), b.daily_limit, b.ticket_requires, b.service_minutes,
+            (b.code, b.prefix, _dump(b.name), b.daily_limit, b.ticket_requires, b.service_minutes,
              b.targets.green, b.targets.appointment, b.targets.ordinary, pos))
-    tx.set_meta(PREFIXES_KEY, tx.day if kept else "")
     held = _still_holding(tx, cfg)
     _deactivate(tx, "businesses", "code", list(cfg.businesses) + held)
     return held
-
-
-def _prefixes_kept_today(tx: Tx, cfg: HallConfig) -> dict[str, str]:
-    """The businesses that keep today's prefix although the file gives another: the file's prefix was already issued
-    under today by another business (a prefix moved or swapped mid-day), so numbering under it would hand out a
-    number a resident already holds (the CSV import refuses the same: catalogue.prefixes_issued_today). The file's
-    prefix takes effect at the first start of another day; a log line says so."""
-    issued = catalogue.prefixes_issued_today(tx)
-    current = {r["code"]: r["prefix"] for r in tx.all("SELECT code, prefix FROM businesses")}
-    kept = {}
-    for b in cfg.businesses.values():
-        if b.code in current and current[b.code] != b.prefix and issued.get(b.prefix, set()) - {b.code}:
-            kept[b.code] = current[b.code]
-            log.warning("business %s keeps prefix %s today: %s's numbers %s… were already issued today by %s; the "
-                        "file's prefix takes effect at the first start of another day", b.code, current[b.code],
-                        b.prefix, b.prefix, ", ".join(sorted(issued[b.prefix] - {b.code})))
-    return kept
 
 
 def _release_held(tx: Tx, cfg: HallConfig) -> None:

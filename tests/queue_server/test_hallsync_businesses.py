@@ -49,34 +49,3 @@ def test_a_business_the_file_drops_stays_while_residents_hold_its_numbers(api, s
     api.ok("post", f"/tickets/{t['id']}/cancel", as_="kiosk")  # the resident gives up: nobody holds beta's numbers
     assert without_beta(state, tmp_path, "c") is False  # the next start releases it, the files still not re-applied
     assert not active(state, "beta") and active(state, "alpha")
-
-
-def swapped(state, tmp_path, name: str) -> bool:
-    """Start with the tiny hall's file with alpha's and beta's prefixes swapped."""
-    hall = TINY.read_text().replace('prefix = "A"', 'prefix = "@"').replace('prefix = "B"', 'prefix = "A"') \
-        .replace('prefix = "@"', 'prefix = "B"')
-    conf = tmp_path / name
-    conf.mkdir()
-    (conf / "hall.toml").write_text(hall)
-    (conf / "services.toml").write_text((TINY.parent / "services.toml").read_text())
-    return apply_config(state.db, Hall(load_hall(conf / "hall.toml"), state.hall.clock, state.hall.secret))
-
-
-def prefixes(state) -> dict[str, str]:
-    return dict(state.db.connection().execute("SELECT code, prefix FROM businesses ORDER BY code").fetchall())
-
-
-def test_prefixes_moved_mid_day_wait_for_another_day(api, state, tmp_path, clock, caplog):
-    """Swapping two businesses' prefixes in the file mid-day would number beta's next resident A002, a number alpha's
-    resident already holds: today both keep their prefixes, and the file's take effect at a start on another day."""
-    api.issue("alpha")
-    api.issue("beta", id_number=make_id(seq=3))
-    with caplog.at_level(logging.WARNING, logger="hallq.config"):
-        assert swapped(state, tmp_path, "a") is True
-    assert prefixes(state) == {"alpha": "A", "beta": "B"}
-    assert "keeps prefix A today" in caplog.text and "keeps prefix B today" in caplog.text
-    assert api.issue("alpha")["ticket"] == "A002" and api.issue("beta", id_number=make_id(seq=4))["ticket"] == "B002"
-    assert swapped(state, tmp_path, "b") is False and prefixes(state) == {"alpha": "A", "beta": "B"}  # same day
-    clock.advance(24 * 3600)
-    swapped(state, tmp_path, "c")  # the first start of another day: the file's prefixes
-    assert prefixes(state) == {"alpha": "B", "beta": "A"}
