@@ -123,11 +123,11 @@ def fold(conn, cfg: CountyConfig) -> int:
             total += folded
             continue
         if n == 0:
-            for site in set(_reported) - broken:  # mended: its alert ends, and it is told again if it breaks again
+            for site in set(_reported) - broken:  # mended: told again if it breaks again
                 _reported.pop(site, None)  # (another thread's fold may have forgotten it already)
-                with conn.transaction():
-                    conn.execute("UPDATE alerts SET cleared_at = now() WHERE site = %s AND kind = %s "
-                                 "AND cleared_at IS NULL", (site, FOLD_ALERT))
+            with conn.transaction():  # mended halls' alerts end, whichever process (or a restart) raised them
+                conn.execute("UPDATE alerts SET cleared_at = now() WHERE kind = %s AND cleared_at IS NULL "
+                             "AND NOT (site = ANY(%s))", (FOLD_ALERT, sorted(broken)))
             return total
         total += n
 

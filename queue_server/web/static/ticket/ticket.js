@@ -142,6 +142,7 @@
       .then(function (v) {
         s.failures = 0;
         $("offline").hidden = true;
+        if (ENDED[s.view.state] && !(v && ENDED[v.state])) return;  // a poll sent before the number was given up
         if (v) {
           s.view = v;
           render(v);
@@ -213,7 +214,9 @@
       .then(function (r) { return r.json().then(function (j) { return { ok: r.ok, json: j }; }); })
       .then(function (res) {
         $("leave-yes").disabled = false;
-        if (res.ok) { leaveProblem(""); s.view = res.json; render(res.json); $("head").textContent = T.left; }
+        if (res.ok) {  // ended: no poll may come back with an older view (nor replace the thanks)
+          clearTimeout(s.timer); leaveProblem(""); s.view = res.json; render(res.json); $("head").textContent = T.left;
+        }
         else leaveProblem(res.json.error ? res.json.error.message : "");
       })
       .catch(function () { $("leave-yes").disabled = false; leaveProblem(T.offline); });
