@@ -19,6 +19,7 @@ from hallq.clock import CHINA
 from queue_server.migrations import SCHEMA_DIR, split_statements
 from tests.conftest import make_id
 from tests.queue_server.test_targets import csv_of, import_csv
+from tests.queue_server.test_directed_and_capacity import send_to_window_2
 from tests.queue_server.test_appointments import booking_hall as make_booking_hall
 
 MANAGER = "900"
@@ -241,14 +242,8 @@ def test_a_prefix_another_business_issued_numbers_under_today_is_refused(api, cl
 
 def test_reopening_gives_back_a_ticket_sent_to_a_window_by_name_to_its_queue(api, state):
     """The close signs every window out: a ticket that was waiting for a window by name would wait for nothing."""
-    api.issue("alpha")
-    api.issue("alpha")
-    api.open_window(1, "101")
-    api.open_window(2, "102")
-    api.act(1, "call-next", "101")
-    api.act(1, "transfer", "101", {"to_window": 2})
+    send_to_window_2(api, state)
     api.act(1, "sign-out", "101")  # window 2 stays signed in, so A001 still waits for it by name
-    assert state.db.connection().execute("SELECT target_window FROM tickets WHERE label = 'A001'").fetchone()[0] == 2
     api.ok("post", "/day/close", as_=MANAGER)
     assert api.ok("post", "/day/reopen", as_=MANAGER)["restored"] == 2
     assert state.db.connection().execute("SELECT target_window FROM tickets WHERE label = 'A001'").fetchone()[0] is None
