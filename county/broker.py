@@ -12,7 +12,9 @@ read nothing) and the platform's (read every hall's journal and availability, wr
 availability). Secrets: each hall's broker password is generated once into
 ``<data dir>/broker/halls/<site>.secret`` (0600) and handed to that hall in its
 ``county-bridge.toml`` (``hallq platform bridge-config``); the platform's own is its ``[broker]
-password`` reference. The configuration file is 0600: NATS compares the passwords it holds.
+password`` reference. nats.conf (0600) holds every user's password as a bcrypt hash only, never in clear
+(county/broker_hashes.py: NATS compares a client's password against it), each hash stored beside its
+password and reused while the password is unchanged, so that a start does not re-hash every hall.
 
 ``cluster`` (optional) makes the server one node of a NATS cluster: ``name``, ``listen`` and the
 ``routes`` to the other nodes; with three nodes JetStream replicates the MQTT sessions and messages
@@ -32,6 +34,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from county.broker_hashes import BrokerHashError, HashStore, bcrypt_hash
 from county.config import CountyConfig, resolve_secret
 from hallq.mqtt_auth import write_private
 
@@ -89,6 +92,11 @@ def hall_secret(folder: Path, site: str, create: bool = True) -> str | None:
     return path.read_text(encoding="utf-8").strip()
 
 
+def hall_hash_path(folder: Path, site: str) -> Path:
+    """Where the bcrypt hash of hall ``site``'s password is kept, beside its secret."""
+    return Path(folder) / "halls" / f"{site}.bcrypt"
+
+
 def _q(value: str) -> str:
     """A NATS config string: double-quoted, with its own escapes."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -104,9 +112,19 @@ def nats_config(cfg: CountyConfig, s: BrokerSettings) -> str:
     if not platform_password or not cfg.broker.username:
         raise CountyBrokerError("the county broker needs the platform's account: set [broker] username and "
                                 "password (env:NAME or file:/path) in county.toml")
+    try:
+        return _config(cfg, s, platform_password)
+    except BrokerHashError as e:
+        raise CountyBrokerError(f"cannot write the county broker's configuration: {e}") from None
+
+
+def _config(cfg: CountyConfig, s: BrokerSettings, platform_password: str) -> str:
+    hashes = HashStore(s.folder)
+    platform_hash = hashes.hash_for(platform_password, Path(s.folder) / "platform.bcrypt",
+                                    "the platform's broker password ([broker] password)")
     users = [
         "    {user: %s, password: %s, permissions: {publish: {allow: [%s]}, subscribe: {allow: [%s]}}}" % (
-            _q(cfg.broker.username), _q(platform_password), _q(_subject("hallq/_county/#")),
+            _q(cfg.broker.username), _q(platform_hash), _q(_subject("hallq/_county/#")),
             ", ".join([*(_q(_subject(t)) for t in ("hallq/+/journal", "hallq/+/status/server/queue",
                                                    "hallq/_county/#")),
                        _q("$MQTT.sub.>")])),  # the delivery subjects of its own QoS 1 (JetStream) subscriptions
@@ -116,12 +134,14 @@ def nats_config(cfg: CountyConfig, s: BrokerSettings) -> str:
             continue
         password = hall_secret(s.folder, site)
         assert password is not None
+        hashed = hashes.hash_for(password, hall_hash_path(s.folder, site), f"hall {site}'s broker password")
         users.append("    {user: %s, password: %s, permissions: {publish: {allow: [%s, %s]}, "
-                     "subscribe: {deny: [\">\"]}}}" % (_q(hall_user(site)), _q(password),
+                     "subscribe: {deny: [\">\"]}}}" % (_q(hall_user(site)), _q(hashed),
                                                         _q(_subject(f"hallq/{site}/journal")),
                                                         _q(_subject(f"hallq/{site}/status/server/queue"))))
     for user, password in s.extra_users.items():  # tests: an account that may publish anywhere (a rogue hall)
-        users.append(f"    {{user: {_q(user)}, password: {_q(password)}}}")
+        hashed = bcrypt_hash(password, hashes.cost, f"user {user}'s broker password")  # few: made at each write
+        users.append(f"    {{user: {_q(user)}, password: {_q(hashed)}}}")
     mhost, _, mport = s.mqtt_listen.rpartition(":")
     chost, _, cport = s.client_listen.rpartition(":")
     lines = [
