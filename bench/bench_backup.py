@@ -61,12 +61,12 @@ def year_database(cache: Path, tickets: int) -> Path:
     conn.execute(f"""
         WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < {tickets})
         INSERT INTO tickets (id, public_id, business_day, business, number, label, class, state, window, staff_id,
-                             issued_at, arrived_at, called_at, started_at, finished_at, calls, origin_business, source,
-                             promise_from)
+                             issued_at, arrived_at, called_at, first_called_at, started_at, finished_at, calls, origin_business,
+                             source, promise_from)
         SELECT 1000000000 + i, printf('y%010d', i), d, b, (i % {PER_DAY}) / 5 + 1,
                substr('ABCDE', (i % 5) + 1, 1) || printf('%03d', (i % {PER_DAY}) / 5 + 1),
                CASE WHEN i % 10 = 0 THEN 0 ELSE 2 END, 'done', 1 + i % 18, 1 + i % 20,
-               t, t, t, t, t, 1, b, 'kiosk:kiosk-1', t
+               t, t, t, t, t, t, 1, b, 'kiosk:kiosk-1', t
         FROM (SELECT i, date('2026-11-20', printf('-%d days', i / {PER_DAY})) AS d,
                      CASE i % 5 WHEN 0 THEN 'commerce' WHEN 1 THEN 'construction' WHEN 2 THEN 'social'
                                 WHEN 3 THEN 'online' ELSE 'delivery' END AS b,

@@ -107,7 +107,9 @@ def _restore(tx: Tx) -> tuple[int, list[str]]:
         # and back in its business's queue even if it had been sent to a window by name: the close signed every
         # window out, so that window would never call it (windows.return_directed)
         sets = "state = 'waiting', finished_at = NULL, target_window = NULL"
-        if r["before"] != "waiting":  # back from a window into the queue, as a transfer leaves it
+        # back from a window into the queue, as a transfer leaves it; its first call (first_called_at) stays, where
+        # its wait ended (docs/statistics.md)
+        if r["before"] != "waiting":
             sets += ", window = NULL, staff_id = NULL, called_at = NULL, started_at = NULL, recalls = 0"
         try:
             t = tx.update_ticket(r["id"], sets, where=" AND state = 'expired'")

@@ -170,7 +170,12 @@ def promise_calls(conn: sqlite3.Connection, business: str, day: str, now: dateti
 
 
 def service_minutes(conn: sqlite3.Connection, business: str, day: str, default: float) -> float:
-    """Mean minutes from call to completion of the business's last services today (the default with few)."""
+    """Mean minutes from call to completion of the business's last services today (the default with few).
+
+    The latest call (``called_at``), not the first (``first_called_at``, where a resident's wait ended): the time
+    a window spends per ticket. A ticket held (挂起) and called back counts from its call-back, since over the hold
+    the window called and served others, whose own minutes count for them; from its first call the hold would
+    count twice. Waits, in the statistics, end at the first call (docs/statistics.md)."""
     rows = conn.execute(
         "SELECT called_at, finished_at FROM tickets INDEXED BY tickets_finished "
         "WHERE business = ? AND state = 'done' AND finished_at >= ? AND called_at IS NOT NULL "

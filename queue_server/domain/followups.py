@@ -29,7 +29,7 @@ from hallq.privacy import mask_name, scrub_text
 from queue_server.domain import contacts
 from queue_server.domain.context import Actor, Tx
 from queue_server.domain.errors import Conflict, Forbidden, Invalid, NotFound
-from queue_server.domain.ratings import level_name
+from queue_server.domain.ratings import level_name, official_reasons
 
 if TYPE_CHECKING:
     from queue_server.domain.service import QueueService
@@ -218,13 +218,11 @@ def counts(conn: sqlite3.Connection, today: date) -> dict[str, int]:
 
 
 def followup_view(r: sqlite3.Row, today: date) -> dict[str, Any]:
-    import json
-
     return {
         "id": r["id"], "state": r["state"], "overdue": r["state"] != "closed" and r["due_date"] < today.isoformat(),
         "due_date": r["due_date"], "opened_at": r["opened_at"], "rating": r["rating_id"], "level": r["level"],
         "level_name": level_name(r["level"]),
-        "reasons": json.loads(r["reasons"]), "comment": r["comment"], "rated_at": r["rated_at"],
+        "reasons": official_reasons(r["reasons"]), "comment": r["comment"], "rated_at": r["rated_at"],
         "ticket": r["ticket"], "item": r["item"], "business": r["business"], "window": r["window"],
         "business_day": r["business_day"],
         "owner": {"job_no": r["job_no"], "name": mask_name(r["staff_name"] or "")} if r["job_no"] else None,

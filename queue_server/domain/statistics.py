@@ -14,8 +14,12 @@ Fast over years by design (docs/statistics.md):
 
 Definitions:
 
-* wait: from joining the queue (``arrived_at``: issue, or the re-queue of a
-  missed number) to the (last) call; tickets never called have no wait;
+* wait: from taking the number (``issued_at``) to the first call
+  (``first_called_at``, schema/028), the moment a window first called the
+  resident: a hold and its call-back (挂起/回呼), a recall, a transfer, a missed
+  number re-queued (过号重排) or a day closed and reopened never move it, and a
+  ticket counts one wait whatever happened after; tickets never called have
+  no wait. The county counts the same (county/console.py: issue to first call);
 * service time: start → complete of finished services;
 * satisfaction: share of ratings at level 3 or above (基本满意 and better),
   ratings whose appeal was upheld (恶意差评) excluded; bad reviews: levels 1-2.
@@ -42,9 +46,9 @@ SELECT t.business_day AS business_day, CAST(substr(t.issued_at, 12, 2) AS INTEGE
   COUNT(*) AS issued, SUM(t.state = 'done') AS done, SUM(t.state = 'no_show') AS no_show,
   SUM(t.state = 'cancelled') AS cancelled, SUM(t.state = 'expired') AS expired,
   SUM(t.class = 0) AS green, SUM(t.class = 1) AS appointment,
-  SUM(t.called_at IS NOT NULL) AS waited,
-  COALESCE(SUM(CASE WHEN t.called_at IS NOT NULL
-      THEN CAST(round((julianday(t.called_at) - julianday(t.arrived_at)) * 86400) AS INTEGER) END), 0) AS wait_s,
+  SUM(t.first_called_at IS NOT NULL) AS waited,
+  COALESCE(SUM(CASE WHEN t.first_called_at IS NOT NULL
+      THEN CAST(round((julianday(t.first_called_at) - julianday(t.issued_at)) * 86400) AS INTEGER) END), 0) AS wait_s,
   SUM(t.state = 'done' AND t.started_at IS NOT NULL) AS served,
   COALESCE(SUM(CASE WHEN t.state = 'done' AND t.started_at IS NOT NULL
       THEN CAST(round((julianday(t.finished_at) - julianday(t.started_at)) * 86400) AS INTEGER) END), 0) AS service_s,
@@ -66,8 +70,8 @@ _DIMS = {"all": "''", "hour": "h", "business": "b", "window": "CAST(win AS TEXT)
 _WAITS = (
     "WITH w AS (SELECT t.business AS b, COALESCE(t.window, 0) AS win, COALESCE(t.staff_id, 0) AS st, "
     "substr(t.issued_at, 12, 2) AS h, "
-    "CAST((julianday(t.called_at) - julianday(t.arrived_at)) * 1440 AS INTEGER) AS m "
-    "FROM tickets t WHERE t.business_day = :day AND t.called_at IS NOT NULL), "
+    "CAST((julianday(t.first_called_at) - julianday(t.issued_at)) * 1440 AS INTEGER) AS m "
+    "FROM tickets t WHERE t.business_day = :day AND t.first_called_at IS NOT NULL), "
     f"k AS MATERIALIZED (SELECT b, win, st, h, {_BUCKET} AS bucket FROM w) "
     + " UNION ALL ".join(f"SELECT '{dim}' AS dim, {expr} AS key, bucket, COUNT(*) AS n FROM k GROUP BY 2, 3"
                          for dim, expr in _DIMS.items()))

@@ -195,7 +195,11 @@ def cancel_ticket(tx: Tx, public_id: str) -> sqlite3.Row:
 
 
 def requeue_ticket(tx: Tx, t: sqlite3.Row) -> sqlite3.Row:
-    """Put a missed number back in the queue (过号重排), within the grace period."""
+    """Put a missed number back in the queue (过号重排), within the grace period.
+
+    It joins the back of the queue (``arrived_at``, ``promise_from``: now) and its latest call is cleared; its first
+    call (``first_called_at``) stays: its wait, in the statistics, is the one before the call it missed (issue to
+    first call), not the time it waits again for having missed it (docs/statistics.md)."""
     if t["state"] != "no_show" or t["business_day"] != tx.day:
         raise Conflict("error.not_missed", code="not_missed",
                        detail={"state": t["state"]})

@@ -243,9 +243,11 @@ def call_next(tx: Tx, number: int, complete_current: bool = False,
     chosen, run = dispatch.choose(cands, ranks, tx.now, w["promise_run"], policy)
     if chosen is None:
         raise Conflict("error.nobody_waiting", code="nobody_waiting")
-    # "AND state = 'waiting'": cannot fail inside BEGIN IMMEDIATE; were it to, refused (LookupError), not double-called
+    # "AND state = 'waiting'": cannot fail inside BEGIN IMMEDIATE; were it to, refused (LookupError), not double-called.
+    # called_at: the latest call; first_called_at: the first ever, where its wait ended (schema/028, statistics)
     t = tx.update_ticket(chosen.id, "state = 'called', window = ?, staff_id = ?, called_at = ?, calls = calls + 1, "
-                         "target_window = NULL", (number, w["staff_id"], tx.at), where=" AND state = 'waiting'")
+                         "first_called_at = COALESCE(first_called_at, ?), target_window = NULL",
+                         (number, w["staff_id"], tx.at, tx.at), where=" AND state = 'waiting'")
     if run != w["promise_run"]:
         tx.conn.execute("UPDATE windows SET promise_run = ? WHERE number = ?", (run, number))
     seq = _call_event(tx, t, number, "call")
@@ -381,7 +383,7 @@ def hold(tx: Tx, number: int, expected: str | None = None) -> sqlite3.Row:
 
 
 def call_back(tx: Tx, number: int, label: str) -> tuple[sqlite3.Row, int]:
-    """Call a ticket on hold at this window again (回呼)."""
+    """Call a ticket on hold at this window again (回呼): its latest call, not its first (its wait ended then)."""
     w = get_window(tx, number)
     authorize(tx, w)
     _require_open(w)
