@@ -18,7 +18,9 @@ Beyond the contract's shape, an event must hold what county-wide code reads from
 can never break the console, the alerts or the provincial hand-off of every hall (``malformed``, or
 ``bad_catchup`` from a journal page): its business ``day`` is a real date within ``DAY_SLACK_DAYS`` of its own
 time (the hall writes the local date of that time), and the few ``data`` fields the platform reads have the
-types the hall writes (:func:`data_problem`; an integer is never a boolean).
+types the hall writes (:func:`data_problem`; an integer is never a boolean). A rating's ``reasons``, when it
+carries any, are the official 差评 reason codes (:data:`RATING_REASONS`): a made-up text is refused with the
+event, never folded into the county's figures or handed to the province.
 
 A stored event is :func:`hallq.contract.journal_event` of what arrived, whichever way it came, and its
 digest is the SHA-256 of its canonical JSON: the same entry heard live and fetched over HTTP is the same
@@ -43,6 +45,9 @@ _STATUS = re.compile(r"hallq/([a-z0-9][a-z0-9-]{0,39})/status/server/queue")
 KEEP = 4096  # bytes of a refused payload kept in the quarantine
 DAY_SLACK_DAYS = 2  # how far an event's business day may be from the date of its own time (the hall's: none)
 RATING_LEVELS = range(1, 6)  # 5 非常满意 ... 1 非常不满意 (queue_server/domain/ratings.py)
+# the official 差评 reason categories, the only reasons a hall stores (queue_server/domain/ratings.py REASONS; a
+# test keeps the two lists the same): a rating that carries another is refused, never folded
+RATING_REASONS = frozenset({"slow", "attitude", "unclear_guide", "repeated_visits", "not_solved", "other"})
 
 
 def _bigint(value: Any) -> bool:
@@ -64,12 +69,18 @@ def data_problem(action: str, data: dict[str, Any]) -> str | None:
 
     >>> data_problem("followup_closed", {"followup": True}), data_problem("rate", {"level": 5, "bad": False})
     ('followup_closed: followup True is not a positive integer', None)
+    >>> data_problem("rate", {"level": 1, "reasons": ["slow"]}), data_problem("rate", {"reasons": ["x"]})[:13]
+    (None, 'rate: reasons')
     """
     def bad(key: str, what: str) -> str:
         return f"{action}: {key} {str(data[key])[:30]} is not {what}"
 
     if action == "rate" and "level" in data and not (type(data["level"]) is int and data["level"] in RATING_LEVELS):
         return bad("level", "an integer from 1 to 5")
+    if action == "rate" and "reasons" in data and not (
+            isinstance(data["reasons"], list) and all(isinstance(r, str) and r in RATING_REASONS
+                                                      for r in data["reasons"])):
+        return bad("reasons", "a list of the official reason codes (" + ", ".join(sorted(RATING_REASONS)) + ")")
     if action == "followup_closed" and "followup" in data and not (_bigint(data["followup"]) and data["followup"] > 0):
         return bad("followup", "a positive integer")
     if action == "followup_opened" and data.get("due") is not None and not _real_date(data["due"]):

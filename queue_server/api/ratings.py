@@ -5,12 +5,17 @@ from __future__ import annotations
 from hallq.schema import Arr, Bool, Int, Obj, Str
 from queue_server.api import api, operation
 from queue_server.api.hall import state
-from queue_server.domain import rating_prompts
+from queue_server.domain import rating_prompts, ratings
 
 
 _LEVEL = Int(min=1, max=5, description="5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意")
-_REASONS = Arr(Str(max_len=40), max_items=10, description="reason codes, e.g. slow, attitude, unclear_guide")
-_COMMENT = Str(max_len=500)
+_REASONS = Arr(Str(max_len=40), max_items=ratings.MAX_REASONS,
+               description=f"the official 差评 reason codes: {', '.join(ratings.REASONS)} (and the kiosk's "
+                           f"{', '.join(ratings.REASON_ALIASES)}, stored as "
+                           f"{', '.join(ratings.REASON_ALIASES.values())}); any other text: 422 invalid_fields, "
+                           "naming it in fields")
+_COMMENT = Str(max_len=500, description="the resident's own words (e.g. with the reason other), up to 500 "
+                                        "characters; an ID or phone number in it is stored masked")
 _CONTACT = {"contact": Str(max_len=20, description="bad reviews only: a phone for the call-back (回访), optional; "
                        "kept encrypted, shown to managers only, deleted when the follow-up closes"),
             "contact_consent": Bool(description="must be true with a contact: the resident agreed to the wording "

@@ -23,7 +23,9 @@ from queue_server.web.pages import install_page_headers, lang, page, render, sta
 bp = Blueprint("ratings_pages", __name__)
 install_page_headers(bp)
 
-REASONS = {  # reason codes a resident may tick with a bad review, and their texts
+# the reason codes a resident may tick with a bad review, and their texts: the official categories, exactly the
+# domain's list in its order (queue_server/domain/ratings.py REASONS, the only codes a rating stores; tested)
+REASONS = {
     "slow": "web.rate.reason_slow",
     "attitude": "web.rate.reason_attitude",
     "unclear_guide": "web.rate.reason_unclear_guide",
