@@ -71,6 +71,7 @@ API_PARTS = (
 # (templates and static files are looked up through the blueprints in it).
 PAGES = (
     "application_page",  # the resident's progress page of an application or a 一件事 package (/a/<no>)
+    "appointment_pages",  # the appointments page (预约管理): bookings, check-in, cancelling, booking for a resident
     "auth_pages",  # signing in and out of the consoles, changing one's password
     "backoffice",  # the back office (后台分类审批)
     "guide_pages",  # guides edited by the manager; the catalogue exported and imported as TOML

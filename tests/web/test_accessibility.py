@@ -111,6 +111,9 @@ def test_the_console_pages_have_no_serious_violation(browser, city, screenshot):
     issue(city, 3)
     tracking = application(city)
     pkg = package(city)
+    city.client("demo-kiosk-1").post("/appointments", {  # a booking for tomorrow: the appointments page lists it
+        "item": "520201-SCJG-XK-0001", "date": "2026-11-24", "start": "09:00", "name": "王小明",
+        "id_number": make_id(seq=777), "phone": "13812345678"})
     browser.get(f"{city.url}/console/login?lang=zh-Hans")
     # the audit is not blind: a button without a name is caught
     browser.execute_script("document.body.append(Object.assign(document.createElement('button'), {id: 'probe'}))")
@@ -143,14 +146,15 @@ def test_the_console_pages_have_no_serious_violation(browser, city, screenshot):
     # the 一件事 pages: 代为申请 (the one form), the package with its parts, one part
     for path in ("/console/backoffice", f"/console/backoffice/{tracking}", "/console/backoffice/packages/newborn",
                  f"/console/backoffice/{pkg}", f"/console/backoffice/{pkg}-2", "/console/reviews",
-                 f"/console/reviews/{followup}", "/console/password", "/console/windows/999"):
+                 f"/console/reviews/{followup}", "/console/password", "/console/windows/999",
+                 "/console/appointments?date=2026-11-24"):
         browser.get(f"{city.url}{path}")
         audit.check(path.strip("/").replace("/", "-"))
     browser.delete_all_cookies()
     sign_in(browser, city, MANAGER)
     for path in ("/manager/hall", "/manager/allocation", "/manager/tidal", "/manager/stats", "/manager/services",
                  "/manager/calendar", "/manager/notices", "/manager/accounts", "/manager/journal", "/manager/guides",
-                 "/manager/guides/520200-RS-GG-0002"):
+                 "/manager/guides/520200-RS-GG-0002", "/console/appointments"):
         browser.get(f"{city.url}{path}")
         audit.check(path.strip("/").replace("/", "-"))
     for lang in ("zh-Hant", "en"):

@@ -269,7 +269,7 @@ def test_the_live_hall_names_each_window_s_businesses_and_the_english_menu_fits(
     browser.find_element(By.ID, "confirm-yes").click()
     wait(browser, lambda d: server.client().get("/windows/1")["state"] == "closed")
     browser.set_window_size(1351, DESKTOP[1])  # a 1366 px screen beside a scroll bar
-    for path in ("/manager/hall", "/console/windows/1", "/manager/stats"):
+    for path in ("/manager/hall", "/console/windows/1", "/manager/stats", "/console/appointments"):
         browser.get(f"{server.url}{path}?lang=en")
         height = browser.execute_script(
             "document.querySelector('.topbar .brand').textContent = 'Liupanshui Government Service Centre';"
