@@ -25,6 +25,13 @@ REQUEUE = Obj({
     "ticket": TICKET_LABEL,
 }, description="one of id or ticket")
 
+CANCEL_BY_LABEL = Obj({
+    "ticket": TICKET_LABEL,
+    "reason": Str(enum=["left", "duplicate", "wrong_business", "other"],
+                  description="left: the resident is leaving; duplicate: a second number taken by mistake; "
+                              "wrong_business: taken for the wrong business; other"),
+}, required=["ticket", "reason"])
+
 LOGIN = Obj({
     "job_no": Str(min_len=1, max_len=16, description="工号"),
     "password": Str(min_len=1, max_len=200),

@@ -27,6 +27,17 @@ def cancel_ticket(public_id, actor):
     return state().service.cancel_ticket(actor, public_id)
 
 
+@api.post("/tickets/cancel")
+@operation("cancel_ticket_by_label", "A clerk cancels today's waiting number for a resident (代为弃号)",
+           tag="tickets", auth="staff", body=S.CANCEL_BY_LABEL, response=S.TICKET, errors=(400, 401, 403, 404, 409),
+           idempotent=True,
+           description="By the number printed on the slip (A012), for a resident who asks at the counter or the front "
+                       "desk: a second number taken by mistake, the wrong business, leaving. Journaled as cancel with "
+                       "the clerk and the reason. The answer carries no public id. 409 not_waiting once it was called.")
+def cancel_ticket_by_label(actor, body, request_key):
+    return state().service.cancel_by_label(actor, body["ticket"], body["reason"], request=request_key)
+
+
 @api.post("/tickets/requeue")
 @operation("requeue", "Put a missed number back in the queue within the grace period (过号重排)", tag="tickets",
            auth="kiosk", body=S.REQUEUE, response=S.TICKET, errors=(400, 401, 403, 404, 409), idempotent=True)

@@ -234,6 +234,15 @@ class QueueService:
     def cancel_ticket(self, actor: Actor, public_id: str) -> dict[str, Any]:
         return self._run(actor, None, lambda tx: self._ticket_view(tx, ticket_rules.cancel_ticket(tx, public_id)))
 
+    def cancel_by_label(self, actor: Actor, label: str, reason: str,
+                        request: RequestKey | None = None) -> dict[str, Any]:
+        """A clerk cancels a waiting number by what is printed on it; the answer, as for a typed requeue, carries
+        no public id (the clerk does not hold the slip, and its id rates the service)."""
+        def run(tx: Tx) -> dict[str, Any]:
+            view = self._ticket_view(tx, ticket_rules.cancel_by_label(tx, label, reason))
+            return {k: v for k, v in view.items() if k not in ("id", "track_url")}
+        return self._run(actor, request, run)
+
     def requeue_ticket(self, actor: Actor, public_id: str | None = None, label: str | None = None,
                        request: RequestKey | None = None) -> dict[str, Any]:
         def run(tx: Tx) -> dict[str, Any]:

@@ -185,12 +185,27 @@ def find_by_label(tx: Tx, label: str) -> sqlite3.Row:
 
 
 def cancel_ticket(tx: Tx, public_id: str) -> sqlite3.Row:
-    t = find_ticket(tx, public_id)
+    """The holder of the slip gives a waiting number up (弃号): the phone page, a kiosk."""
+    return _cancel(tx, find_ticket(tx, public_id))
+
+
+# why a clerk cancels a number for a resident (docs/consoles.md): each is named by web.window.cancel_reason_<code>
+CANCEL_REASONS = ("left", "duplicate", "wrong_business", "other")
+
+
+def cancel_by_label(tx: Tx, label: str, reason: str) -> sqlite3.Row:
+    """A clerk cancels today's waiting number ``label`` for a resident who says so at the counter or the front desk
+    (a second number taken by mistake, the wrong business, leaving): journaled with the clerk and the reason."""
+    assert reason in CANCEL_REASONS, "the API's schema takes only these"
+    return _cancel(tx, find_by_label(tx, label), {"reason": reason})
+
+
+def _cancel(tx: Tx, t: sqlite3.Row, data: dict[str, str] | None = None) -> sqlite3.Row:
     if t["state"] != "waiting":
         raise Conflict("error.not_waiting", code="not_waiting",
                        detail={"state": t["state"]})
     row = tx.update_ticket(t["id"], "state = 'cancelled', finished_at = ?", (tx.at,))
-    tx.journal("cancel", ticket=row)
+    tx.journal("cancel", ticket=row, data=data)
     return row
 
 

@@ -96,7 +96,7 @@ EXPECTED = {
     "import_catalogue": MANAGERS,
     "tidal_assign": MANAGERS, "tidal_release": MANAGERS, "tidal_auto": MANAGERS, "tidal_alerts_seen": MANAGERS,
     # tickets (docs/api.md)
-    "issue_ticket": KIOSK_OR_STAFF, "requeue": KIOSK_OR_STAFF,
+    "issue_ticket": KIOSK_OR_STAFF, "requeue": KIOSK_OR_STAFF, "cancel_ticket_by_label": STAFF,
     "cancel_ticket": EVERYONE,  # the holder of the public id: the resident's phone page, a kiosk, a clerk
     # a window: its clerk, a manager, or its own devices; its queue and console are read by the same
     "sign_in": STAFF, "sign_out": WINDOW_1, "call_next": WINDOW_1, "recall": WINDOW_1, "start_service": WINDOW_1,
@@ -337,7 +337,8 @@ def test_a_session_whose_password_must_change_may_only_change_it(app, api):
     page = browser.get("/console/login").text
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     browser.post("/console/login", data={"csrf_token": csrf, "job_no": "101", "password": "Temp-2026x"})
-    for path in ("/console/windows", "/console/windows/1", "/console/backoffice", "/console/reviews"):
+    for path in ("/console/windows", "/console/windows/1", "/console/backoffice", "/console/appointments",
+                 "/console/reviews"):
         assert browser.get(path).headers.get("Location") == "/console/password", path
     assert browser.get("/api/v1/windows/1/queue").get_json()["error"]["code"] == "password_change_required"
 

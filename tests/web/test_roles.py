@@ -138,6 +138,7 @@ EXPECTED = {
     ("GET", "/api/v1/tickets/<public_id>"): "open",
     ("POST", "/api/v1/tickets/<public_id>/cancel"): "open",  # the holder of the public id (the phone page)
     ("POST", "/api/v1/tickets/requeue"): "kiosk",
+    ("POST", "/api/v1/tickets/cancel"): "staff",  # a clerk, by the printed label, for a resident who asks
     ("GET", "/api/v1/tidal"): "manager",
     ("POST", "/api/v1/tidal/alerts/seen"): "manager",
     ("PUT", "/api/v1/tidal/auto"): "manager",
@@ -167,6 +168,7 @@ EXPECTED = {
     ("POST", "/api/v1/windows/<int:number>/transfer"): "window",
     ("GET", "/console/"): "page-open",  # redirects by role
     ("GET", "/console/backoffice"): "page-staff",
+    ("GET", "/console/appointments"): "page-staff",  # 预约管理; its suspension form is a manager's (the API's rule)
     ("GET", "/console/backoffice/<tracking_no>"): "page-staff",
     ("POST", "/console/backoffice/<tracking_no>/applicant-name"): "page-staff",  # 显示全名 (CSRF, journaled)
     ("GET", "/console/backoffice/packages/<code>"): "page-staff",  # 帮办: a clerk files a 一件事 package
