@@ -123,6 +123,8 @@ VALUES = {
     ("role", "admin"): "web.common.administrator",
     ("kind", "holiday"): "web.calendar.holiday", ("kind", "workday"): "web.calendar.workday",
     **{("green_reason", r): f"web.window.{r}" for r in ("elderly", "disabled", "pregnant", "military", "other")},
+    # why a clerk cancelled a number (queue_server/domain/tickets.py CANCEL_REASONS): as the window console says it
+    **{("reason", r): f"web.window.cancel_reason_{r}" for r in ("left", "duplicate", "wrong_business", "other")},
     ("source", "console"): "web.journal.value.source.console", ("source", "config"): "web.journal.value.source.config",
     # a business's settings changed in the console: as the services page labels them
     **{("changed", k): f"web.services.{k}" for k in ("daily_limit", "service_minutes", "name", "prefix", "active",

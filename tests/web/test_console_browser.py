@@ -436,3 +436,40 @@ def test_a_clerk_re_queues_a_missed_number_at_the_counter(browser, hall, screens
     wait(browser, lambda d: "A001 已重新排队" in d.find_element(By.TAG_NAME, "body").text)
     wait(browser, lambda d: "A001" in text_of(d, "waiting"))  # back in the window's queue, behind A002
     screenshot(browser, "console-window-requeue")
+
+
+def test_a_clerk_cancels_a_number_a_resident_gives_up_at_the_counter(browser, hall, screenshot):
+    """A resident at the counter took a second number by mistake: the clerk cancels it there (代为弃号), after a
+    "sure?", and it leaves the window's queue; the manager's journal says why, in words."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    server, _ = hall
+    kiosk = server.client("demo-kiosk-1")
+    kiosk.issue_ticket("alpha")
+    kiosk.issue_ticket("alpha")
+    sign_in(browser, server, "101")
+    browser.get(f"{server.url}/console/windows/1?lang=zh-Hans")
+    wait(browser, lambda d: d.find_element(By.ID, "btn-signin").is_displayed())
+    browser.find_element(By.ID, "btn-signin").click()
+    wait(browser, lambda d: "A002" in text_of(d, "waiting"))
+    browser.find_element(By.ID, "cancel-ticket").send_keys("a002")
+    Select(browser.find_element(By.ID, "cancel-reason")).select_by_value("duplicate")
+    browser.find_element(By.CSS_SELECTOR, "#form-cancel button[type=submit]").click()
+    wait(browser, lambda d: d.find_element(By.ID, "dlg-confirm").is_displayed())  # "sure?"
+    browser.find_element(By.ID, "confirm-yes").click()
+    wait(browser, lambda d: "号码 A002 已取消" in d.find_element(By.TAG_NAME, "body").text)
+    wait(browser, lambda d: "A002" not in text_of(d, "waiting") and "A001" in text_of(d, "waiting"))
+    screenshot(browser, "console-window-cancel")
+    # a number already called cannot be cancelled: the server's sentence is shown
+    browser.find_element(By.ID, "btn-call").click()
+    wait(browser, lambda d: text_of(d, "current-number") == "A001")
+    browser.find_element(By.ID, "cancel-ticket").send_keys("A001")
+    browser.find_element(By.CSS_SELECTOR, "#form-cancel button[type=submit]").click()
+    wait(browser, lambda d: d.find_element(By.ID, "dlg-confirm").is_displayed())
+    browser.find_element(By.ID, "confirm-yes").click()
+    wait(browser, lambda d: "flash bad" in (d.find_element(By.ID, "flash").get_attribute("class") or ""))
+    assert text_of(browser, "current-number") == "A001"
+    sign_in(browser, server, "900")
+    browser.get(f"{server.url}/manager/journal?lang=zh-Hans&action=cancel")
+    wait(browser, lambda d: "重复取号" in d.find_element(By.TAG_NAME, "body").text)

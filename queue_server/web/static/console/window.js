@@ -211,6 +211,22 @@
     finally { button.disabled = false; }
   });
 
+  // 代为弃号: a resident at the counter gives up another number of theirs (a second one taken by mistake, the wrong
+  // business) or asks for it to be cancelled as they leave; waiting numbers only, journaled with the clerk and why
+  $("form-cancel").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target, button = f.querySelector("button[type=submit]"), label = f.ticket.value.trim().toUpperCase();
+    if (!(await sure("web.window.sure_cancel", { ticket: label }))) return;
+    button.disabled = true;
+    try {
+      const tk = await api("POST", "/tickets/cancel", { ticket: label, reason: f.reason.value }, { idempotent: true });
+      flash(t("web.window.cancelled", { ticket: tk.ticket }), "ok");
+      f.reset();
+      refresh();
+    } catch (e) { flash(e.message, "bad"); }
+    finally { button.disabled = false; }
+  });
+
   function openDialog(id) { const d = $(id); if (!d.open) d.showModal(); }
   document.querySelectorAll("dialog [data-close]").forEach((b) => b.addEventListener("click", () => b.closest("dialog").close()));
 
