@@ -17,7 +17,10 @@ Exactly-once key presses over a lossy line:
   ``POLL`` acknowledges that number *and* its ``boot`` id (which changes at
   power-on, so a restarted device never takes an old acknowledgement for
   its new press no. 1); the gateway remembers the (boot, number) it
-  accepted last from each device and drops a press it has already seen.
+  accepted last from each device and drops a press it has already seen;
+* a gateway that stops sends one last POLL with the acknowledgement of the
+  press it handled (:meth:`PolledDevice.acknowledge`), so the device does not
+  hand that press to the next gateway.
 """
 
 from __future__ import annotations
@@ -173,6 +176,17 @@ class PolledDevice:
             return None
         self._last = key
         return event
+
+    def acknowledge(self) -> None:
+        """One last POLL carrying the acknowledgement of the press :meth:`poll_raw` returned last.
+
+        For a gateway that stops after handling that press: without it the device would keep the
+        press and hand it to the next gateway. A press this POLL's reply carries is *not* taken (nor
+        acknowledged later): the device keeps it for whoever polls next. Nothing is sent when no press
+        was ever returned.
+        """
+        if self._ack != (0, 0):
+            self.line.transact(self.address, F.POLL, bytes(self._ack))
 
     def display(self, line: int, text: str, beep: bool = False) -> None:
         """Show ``text`` on LCD line ``line`` (1 or 2)."""

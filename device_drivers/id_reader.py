@@ -27,7 +27,9 @@ chooses by configuration.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import secrets
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -294,7 +296,10 @@ class IdCardReader(ABC):
 
     @abstractmethod
     def read_card(self) -> IdCard | None:
-        """Find, select and read; None when no card is there. DeviceError for reader faults."""
+        """Find, select and read; None when no card is there. DeviceError for reader faults.
+
+        A card is reported once per placing: left on the reader, it is None until it has been
+        taken away (or another card put there)."""
 
     @abstractmethod
     def status(self) -> ReaderStatus:
@@ -305,9 +310,21 @@ class IdCardReader(ABC):
 
 
 class ProtocolReader(IdCardReader):
-    """The SAM protocol over any request/response channel; subclasses provide :meth:`_exchange`."""
+    """The SAM protocol over any request/response channel; subclasses provide :meth:`_exchange`.
+
+    **One placing, one report.** A resident may leave the card on the reader, and a
+    reader keeps answering "card found" (9F) for it. So :meth:`read_card` reports a
+    card once, and then ``None`` while that same card stays on the reader; it
+    reports it again only after the reader has answered "no card" (80: taken away,
+    so putting it back is a new placing), and reports a *different* card at once
+    (one card swapped for another between two polls). The card reported last is
+    remembered only as a keyed digest of its ID number (a key made per reader
+    object), never the number itself.
+    """
 
     retries = 1
+    _reported: bytes | None = None  # digest of the card reported last and not seen taken away since
+    _digest_key: bytes = b""
 
     @abstractmethod
     def _exchange(self, frame: bytes, timeout: float) -> list[Frame | BadFrame]:
@@ -334,8 +351,11 @@ class ProtocolReader(IdCardReader):
                           "check the cable and the baud rate; replace the cable if it keeps happening")
 
     def read_card(self) -> IdCard | None:
+        """The card on the reader if it is newly placed (see the class); None when there is none, or when it is the
+        card already reported, still lying there."""
         found = self.transact(FIND, 0.5)
         if found.sw3 == NO_CARD:
+            self._reported = None  # taken away: the next card found is a new placing, even the same card
             return None
         if found.sw3 != FOUND:
             raise self._fault(found.sw3)
@@ -354,7 +374,18 @@ class ProtocolReader(IdCardReader):
         text = data[4:4 + text_len]
         if text_len < TEXT_SIZE or len(text) < text_len:
             raise CardDataError(f"text length {text_len}, {len(text)} bytes received")
-        return IdCard.from_text(text[:TEXT_SIZE])
+        card = IdCard.from_text(text[:TEXT_SIZE])
+        mark = self._mark(card)
+        if mark == self._reported:
+            return None  # left on the reader since it was reported: not a new placing
+        self._reported = mark
+        return card
+
+    def _mark(self, card: IdCard) -> bytes:
+        """A keyed digest of the card's ID number: tells "the same card" without keeping the number."""
+        if not self._digest_key:
+            self._digest_key = secrets.token_bytes(16)
+        return hashlib.blake2b(card.id_number.encode("ascii", "replace"), key=self._digest_key, digest_size=16).digest()
 
     def status(self) -> ReaderStatus:
         try:

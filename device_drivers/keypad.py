@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from device_drivers.hallq_bus import DeviceInfo, HallqLine, PolledDevice
 
@@ -55,7 +55,8 @@ class KeyPress:
 
     action: str  # a value of KEYS
     digits: str = ""
-    number: int = 0  # the keypad's event number (for logs)
+    number: int = 0  # the keypad's event number, 1-255 wrapping (0: the protocol numbers none)
+    boot: int = field(default=0, compare=False)  # the keypad's boot id when pressed: (boot, number) names the press
 
 
 class CallKeypad(ABC):
@@ -74,6 +75,10 @@ class CallKeypad(ABC):
     @abstractmethod
     def display(self, line: int, text: str, beep: bool = False) -> None:
         """Show ``text`` on LCD line 1 or 2 (long texts scroll on the keypad)."""
+
+    def acknowledge(self) -> None:
+        """The gateway stops having handled the last press :meth:`poll` returned: tell the keypad, without
+        taking a new press (a protocol without acknowledgements has nothing to do)."""
 
     def close(self) -> None:
         """Release what this driver holds."""
@@ -100,7 +105,7 @@ class HallqKeypad(PolledDevice, CallKeypad):
                 "keypad at address %d sent an unknown key %r (digits %r); ignored — check the keypad's model "
                 "and firmware", self.address, event.key, event.args)
             return None
-        return KeyPress(action=action, digits=digits, number=event.number)
+        return KeyPress(action=action, digits=digits, number=event.number, boot=event.boot)
 
 
 PROTOCOLS: dict[str, type[CallKeypad]] = {"hallq": HallqKeypad}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from device_drivers import frames as F
 from device_drivers.hallq_bus import DeviceInfo, HallqLine, PolledDevice
@@ -25,7 +25,8 @@ LEVEL_NAMES = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意"
 @dataclass(frozen=True)
 class RatingPress:
     level: int  # 1..5
-    number: int = 0  # the pad's event number (for logs)
+    number: int = 0  # the pad's event number, 1-255 wrapping (0: the protocol numbers none)
+    boot: int = field(default=0, compare=False)  # the pad's boot id when pressed: (boot, number) names the press
 
 
 class RatingPad(ABC):
@@ -49,6 +50,10 @@ class RatingPad(ABC):
     def display(self, line: int, text: str, beep: bool = False) -> None:
         """Show ``text`` on the pad's display line 1 or 2."""
 
+    def acknowledge(self) -> None:
+        """The gateway stops having handled the last rating :meth:`poll` returned: tell the pad, without
+        taking a new press (a protocol without acknowledgements has nothing to do)."""
+
     def close(self) -> None:
         """Release what this driver holds."""
 
@@ -69,7 +74,7 @@ class HallqRatingPad(PolledDevice, RatingPad):
             log.warning("rating pad at address %d sent an unknown key %r; ignored — check its model and firmware",
                         self.address, event.key)
             return None
-        return RatingPress(level=int(event.key), number=event.number)
+        return RatingPress(level=int(event.key), number=event.number, boot=event.boot)
 
     def prompt(self, seconds: int, text: str) -> None:
         data = bytes((min(max(int(seconds), 1), 255),)) + F.encode_text(text, self.encoding, F.MAX_DATA - 1)

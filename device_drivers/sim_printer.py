@@ -221,7 +221,15 @@ class PtyPrinter:
 
 
 class TcpPrinter:
-    """A network printer (raw TCP, like port 9100) answering DLE EOT from its state; for tests."""
+    """A network printer (raw TCP, like port 9100) answering DLE EOT from its state; for tests.
+
+    One connection at a time, as a JetDirect port serves. Tests switch it off and on
+    (:meth:`power_cycle`: the connection it had is closed, or reset by the rebooted printer),
+    have it reset the connection when the next status question comes (``reset_on_question``: it
+    rebooted while the kiosk was idle and its new network stack answers the old connection with
+    RST), or cut a job off after ``reset_after`` bytes. :attr:`per_connection` has what each
+    connection brought to the paper.
+    """
 
     def __init__(self, state: PrinterState | None = None) -> None:
         import socket
@@ -230,21 +238,35 @@ class TcpPrinter:
         self._server = socket.create_server(("127.0.0.1", 0))
         self.port = self._server.getsockname()[1]
         self._received = bytearray()
+        self.per_connection: list[bytes] = []  # the plain (printed) bytes of each connection, closed or open
+        self.reset_on_question = 0  # the next n status questions are answered by a reset, not a status byte
+        self.reset_after: int | None = None  # reset a connection once it has brought this many job bytes
+        self.closed = 0  # connections closed by the printer's side
+        self._conn = None
+        self._cycle = threading.Event()  # power_cycle(): close the connection (with _cycle_reset: reset it)
+        self._cycle_reset = False
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="tcp-printer", daemon=True)
         self._thread.start()
 
     def _serve(self) -> None:
+        import socket
+        import struct
+
         self._server.settimeout(0.1)
         while not self._stop.is_set():
             try:
                 conn, _ = self._server.accept()
             except OSError:
                 continue
+            with self._cond:
+                self._conn = conn
+                self.per_connection.append(b"")
+            reset = False
             with conn:
                 conn.settimeout(0.1)
-                while not self._stop.is_set():
+                while not self._stop.is_set() and not self._cycle.is_set() and not reset:
                     try:
                         data = conn.recv(4096)
                     except TimeoutError:
@@ -257,6 +279,10 @@ class TcpPrinter:
                     i = 0
                     while i < len(data):   # the client sends each DLE EOT whole, in one write
                         if data[i:i + 2] == b"\x10\x04" and i + 2 < len(data):
+                            if self.reset_on_question:
+                                self.reset_on_question -= 1
+                                reset = True
+                                break
                             reply = self.state.reply(data[i + 2])
                             if reply is not None:
                                 conn.sendall(bytes([reply]))
@@ -265,8 +291,32 @@ class TcpPrinter:
                             plain.append(data[i])
                             i += 1
                     with self._cond:
+                        if self.reset_after is not None:
+                            room = max(0, self.reset_after - len(self.per_connection[-1]))
+                            reset = reset or len(plain) >= room
+                            plain = plain[:room]
                         self._received += plain
+                        self.per_connection[-1] += bytes(plain)
                         self._cond.notify_all()
+                if reset or self._cycle_reset:
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = RST
+            with self._cond:
+                self._conn = None
+                self.closed += 1
+                self._cycle.clear()
+                self._cond.notify_all()
+
+    def power_cycle(self, reset: bool = False, timeout: float = 5.0) -> None:
+        """Switched off and on (a paper change): the printer closes its connection (FIN) or, with ``reset``,
+        its rebooted network stack answers the old one with a reset (RST). Returns once it is closed."""
+        with self._cond:
+            if self._conn is None:
+                return
+            closed = self.closed
+            self._cycle_reset = reset
+            self._cycle.set()
+            self._cond.wait_for(lambda: self.closed > closed, timeout)
+            self._cycle_reset = False
 
     def wait_for_bytes(self, predicate, timeout: float = 5.0) -> bytes:
         with self._cond:

@@ -7,11 +7,18 @@ acts for whoever is signed in there; the server refuses when nobody is).
 
 * ``call-next`` and ratings carry an ``Idempotency-Key`` made once per press,
   so HallClient's retries after a network hiccup never call twice or rate
-  twice; the other actions are sent once (a blind retry of a recall could
-  recall twice) and name the ticket the window shows (``{"ticket": …}``), so
-  a press meant for A001 never acts on A002.
+  twice; from a keypad or pad it is the press's own key
+  (:mod:`device_gateway.presses`), the same when a restarted gateway reads the
+  press again, so the server answers that replay instead of acting again.
+  The other actions are sent once (a blind retry of a recall could recall
+  twice; the server takes no key for them) and name the ticket the window
+  shows (``{"ticket": …}``), so a press meant for A001 never acts on A002.
 * A press still waiting after :data:`STALE_SECONDS` (server unreachable) is
   dropped with a message: three 叫号 presses must not fire together a minute later.
+  A replay counts from its first reading.
+* :meth:`WindowActions.stop` lets the presses already queued finish, within a
+  bound; :meth:`WindowActions.handled` says which were, so the gateway
+  acknowledges to the keypad only what was handled.
 * Results and errors (the server's own message, in Chinese) go to the
   keypad's LCD or the pad's display, and to the log with the error code.
 """
@@ -22,12 +29,14 @@ import logging
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from device_drivers.base import DEVICE_LANG, device_text
 from device_drivers.keypad import KeyPress
 from device_drivers.rating_pad import LEVEL_NAMES, RatingPress
+from device_gateway.presses import PressKey
 from hallq.client import ApiError, HallClient
 
 log = logging.getLogger("hallq.devices.actions")
@@ -77,32 +86,54 @@ class WindowActions:
         self.keypad_options = keypad_options or {}
         self.pad_options = pad_options  # None: no rating pad at this window
         self.rating_poll = rating_poll
-        self.done = 0  # presses handled (acted on or refused), for tests and health
-        self._queue: queue.Queue[tuple[float, Any] | None] = queue.Queue(maxsize=64)
+        self.done = 0  # presses handled (acted on, refused or dropped as stale), in the order submitted
+        self.submitted = 0  # presses queued; the n-th is handled once done >= n
+        self._queue: queue.Queue[tuple[float, Any, str | None] | None] = queue.Queue(maxsize=64)
+        self._submit_lock = threading.Lock()  # a keypad and a pad on two buses may submit at once
         self._thread = threading.Thread(target=self._run, name=f"window-{window}-actions", daemon=True)
         self._done_cond = threading.Condition()
 
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def finish(self) -> None:
+        """Take no more presses: the thread ends once those already queued are handled."""
         try:
             self._queue.put_nowait(None)
-        except queue.Full:
+        except queue.Full:  # 64 presses waiting: they go stale and are dropped; the thread is a daemon
             pass
-        self._thread.join(5)
 
-    def submit(self, press: KeyPress | RatingPress) -> None:
-        try:
-            self._queue.put_nowait((time.monotonic(), press))
-        except queue.Full:
-            log.warning("window %d: %d presses already waiting; dropped %s", self.window, self._queue.qsize(), press)
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Let the presses already queued finish, waiting at most ``timeout`` s; True when all were handled."""
+        self.finish()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def submit(self, press: KeyPress | RatingPress, key: PressKey | None = None) -> int | None:
+        """Queue a press (``key``: its Idempotency-Key, :mod:`device_gateway.presses`); returns its number
+        for :meth:`handled`, or None when the queue was full and the press was dropped."""
+        at = time.monotonic() - (key.age() if key is not None else 0.0)  # a replay is as old as its first reading
+        with self._submit_lock:
+            try:
+                self._queue.put_nowait((at, press, key.key if key is not None else None))
+            except queue.Full:
+                log.warning("window %d: %d presses already waiting; dropped %s", self.window, self._queue.qsize(),
+                            press)
+                return None
+            self.submitted += 1
+            return self.submitted
+
+    def handled(self, number: int) -> bool:
+        """Whether the press :meth:`submit` numbered ``number`` has been handled (acted on, refused or dropped)."""
+        with self._done_cond:
+            return self.done >= number
 
     def wait_done(self, count: int, timeout: float = 10.0) -> bool:
         with self._done_cond:
             return self._done_cond.wait_for(lambda: self.done >= count, timeout)
 
-    def _next(self) -> tuple[float, Any] | None | bool:
+    def _next(self) -> tuple[float, Any, str | None] | None | bool:
         """The next press (None: stop); False when it is time to ask about ratings."""
         polling = self.pad_options is not None and self.rating_poll > 0
         try:
@@ -115,14 +146,14 @@ class WindowActions:
             if item is False:
                 self.refresh_rating()
                 continue
-            at, press = item
+            at, press, key = item
             try:
                 if time.monotonic() - at > STALE_SECONDS:
                     log.warning("window %d: %s waited %.0f s (server unreachable?); dropped", self.window, press,
                                 time.monotonic() - at)
                     self._tell(press, device_text("devices.keypad.stale"))
                 else:
-                    self._tell(press, self.perform(press))
+                    self._tell(press, self.perform(press, key))
             except KeypadInputError as e:
                 self._tell(press, str(e))
             except ApiError as e:
@@ -144,11 +175,14 @@ class WindowActions:
 
     # -- the actions ------------------------------------------------------------------
 
-    def perform(self, press: KeyPress | RatingPress) -> str:
-        """Do what ``press`` asks; return the message for the device's display (raises ApiError)."""
+    def perform(self, press: KeyPress | RatingPress, key: str | None = None) -> str:
+        """Do what ``press`` asks; return the message for the device's display (raises ApiError).
+
+        ``key``: the press's Idempotency-Key (call-next and ratings; a new one when None)."""
         n = self.window
+        key = key or uuid.uuid4().hex
         if isinstance(press, RatingPress):
-            r = self.client.post(f"/windows/{n}/rating", {"level": press.level}, idempotent=True)
+            r = self.client.request("POST", f"/windows/{n}/rating", {"level": press.level}, idempotency_key=key)
             log.info("window %d: rated %s %d (%s)", n, r.get("ticket", ""), press.level, LEVEL_NAMES[press.level])
             return (self.pad_options or {}).get("thanks_text") or device_text("devices.pad.thanks")
         snap = self.snapshot() or {}
@@ -156,7 +190,8 @@ class WindowActions:
         action = press.action
         if action == "call_next":
             complete = bool(self.keypad_options.get("call_completes_current", True))
-            r = self.client.window_action(n, "call-next", {"complete_current": complete}, idempotent=True)
+            r = self.client.request("POST", f"/windows/{n}/call-next", {"complete_current": complete},
+                                    idempotency_key=key)
             if complete and current:
                 self._after_complete()  # the server decides: it offers no rating once the next is called
             return device_text("devices.keypad.called", ticket=_label(r))

@@ -9,6 +9,13 @@
 * **In** (keypads, pads → HTTP): presses become window actions and ratings
   on the server's API, with the gateway's device key
   (:mod:`device_gateway.actions`).
+* **Stopping** (``hallq stop``, a restart): the buses stop reading, the
+  presses already read are let finish (at most :data:`STOP_GRACE` s), then
+  each keypad and pad gets one last POLL acknowledging the press that was
+  handled, so the next start does not act on it again. A gateway that dies
+  instead leaves that press on the keypad; the press's Idempotency-Key,
+  written down before it was acted on (:mod:`device_gateway.presses`), makes
+  the server answer the replay instead of acting twice.
 * **Buses**: one thread per serial line drives the devices on it
   (:class:`BusWorker`); a port that fails or disappears is closed, every
   device on it is reported ``unplugged`` over MQTT, and it is re-opened
@@ -36,7 +43,8 @@ from device_drivers.simulators import SimBus
 from device_drivers.window_devices import PROTOCOLS, SIMULATORS
 from device_gateway.actions import WindowActions
 from device_gateway.config import DeviceConfig, GatewayConfig
-from device_gateway.runners import DeviceRunner, KeypadRunner, PadRunner, StripRunner
+from device_gateway.presses import PressJournal
+from device_gateway.runners import DeviceRunner, KeypadRunner, PadRunner, PolledRunner, StripRunner
 from device_gateway.sim_control import SimControl
 from hallq import contract
 from hallq.client import HallClient
@@ -46,6 +54,7 @@ log = logging.getLogger("hallq.devices.gateway")
 
 LINES = {"hallq": HallqLine}
 TOPICS = (contract.WINDOW, contract.QUEUE, contract.CALLS)  # what the strips and keypads show
+STOP_GRACE = 5.0  # how long a stopping gateway lets the presses already read be acted on
 
 
 class BusWorker(threading.Thread):
@@ -127,6 +136,7 @@ class Gateway:
         self.waiting: dict[str, int] = {}
         self.feed = HallFeed(self.connection, self.site, TOPICS, deliver=self._deliver)
         self.calls = SeqTracker()  # a QoS 1 repeat of a call flashes the strip once
+        self.journal = PressJournal(cfg.id, data_dir)  # each press's Idempotency-Key, across restarts
         self._lock = threading.Lock()
         for dev in cfg.devices:
             self._add(dev)
@@ -168,7 +178,7 @@ class Gateway:
         else:
             actions = self._actions(dev.window)
             cls = KeypadRunner if dev.kind == "keypad" else PadRunner
-            runner = cls(dev, device, report, self.cfg, actions.submit)
+            runner = cls(dev, device, report, self.cfg, actions.submit, journal=self.journal)
             if dev.kind == "keypad":
                 actions.keypad_options = dev.options
             else:
@@ -223,12 +233,21 @@ class Gateway:
                  len(self.workers), self.cfg.server)
 
     def stop(self) -> None:
+        """Stop reading devices, let the presses already read finish, acknowledge them, then close everything."""
         if self.control is not None:
             self.control.stop()
         for w in self.workers.values():
-            w.stop()
+            w.stop()  # no more POLLs: nothing new is read (nor acknowledged) from here on
+        deadline = time.monotonic() + STOP_GRACE
         for a in self.actions.values():
-            a.stop()
+            a.finish()
+        for a in self.actions.values():
+            if not a.stop(max(0.0, deadline - time.monotonic())):
+                log.warning("window %d: presses still being acted on after %.0f s; not acknowledged", a.window,
+                            STOP_GRACE)
+        for r in self.runners.values():
+            if isinstance(r, PolledRunner):  # the press it handled is not handed to the next start
+                r.acknowledge(self.actions[r.cfg.window].handled)
         for w in self.workers.values():
             w.link.close()
         for b in self.sim_buses.values():

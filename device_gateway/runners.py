@@ -26,6 +26,7 @@ from typing import Any
 from device_drivers.base import DeviceError, device_text
 from device_drivers.led_strip import StripScreen, render_call, render_window
 from device_gateway.config import DeviceConfig, strip_templates
+from device_gateway.presses import PressJournal, PressKey
 
 log = logging.getLogger("hallq.devices.gateway")
 
@@ -179,9 +180,12 @@ class StripRunner(DeviceRunner):
 class PolledRunner(DeviceRunner):
     """Keypads and pads: polled for presses; a two-line display kept up to date."""
 
-    def __init__(self, cfg: DeviceConfig, device, report: Report, timing, submit: Callable[[Any], None]) -> None:
+    def __init__(self, cfg: DeviceConfig, device, report: Report, timing,
+                 submit: Callable[[Any, PressKey | None], int | None], journal: PressJournal | None = None) -> None:
         super().__init__(cfg, device, report, timing)
-        self.submit = submit
+        self.submit = submit  # WindowActions.submit: returns the press's number in the window's queue
+        self.journal = journal  # the presses' Idempotency-Keys, kept across restarts
+        self.taken: int | None = None  # the queue number of the last press read (None: none, or dropped)
         self.has_display = cfg.options.get("display", True)
         self.lines_shown: dict[int, str | None] = {1: None, 2: None}
         self.message = ""
@@ -199,6 +203,26 @@ class PolledRunner(DeviceRunner):
             message = self.message if now < self.message_until else ""
             return {1: self.status[0], 2: message or self.status[1]}
 
+    def acknowledge(self, handled: Callable[[int], bool]) -> bool:
+        """The gateway stops (its bus loop has ended): acknowledge the last press read if it was handled.
+
+        One last POLL carries the acknowledgement (:meth:`PolledDevice.acknowledge`); a press its reply
+        brings is left on the device, unacknowledged, for the next start. A press read but not handled
+        (the actions' time ran out) is not acknowledged either: the next start reads it again, with the
+        same key. Returns False when the acknowledgement was held back or could not be sent.
+        """
+        if self.taken is not None and not handled(self.taken):
+            log.warning("%s: the last press was not handled before the gateway stopped; left on the device",
+                        self.cfg.id)
+            return False
+        try:
+            self.device.acknowledge()
+        except DeviceError as e:
+            log.warning("%s: could not acknowledge the last press before stopping (%s): the next start reads it "
+                        "again", self.cfg.id, e)
+            return False
+        return True
+
     def resync(self) -> None:
         self.lines_shown = {1: None, 2: None}
 
@@ -206,7 +230,11 @@ class PolledRunner(DeviceRunner):
         press = self.device.poll()
         if press is not None:
             log.info("%s (window %d): %s", self.cfg.id, self.cfg.window, press)
-            self.submit(press)
+            key = None
+            if self.journal is not None:  # written down before it is acted on: a replay gets the same key
+                key = self.journal.key(self.cfg.id, self.cfg.bus, self.cfg.address, getattr(press, "boot", 0),
+                                       getattr(press, "number", 0))
+            self.taken = self.submit(press, key)
         if self.has_display:
             for line, text in self.wanted_lines(now).items():
                 if text != self.lines_shown[line]:

@@ -220,3 +220,40 @@ def test_simulator_demo_card_is_read_once():
     assert sim.read_card() == demo_card() and sim.read_card() is None
     with pytest.raises(ValueError):
         build_reader("simulator", mode="on-fire")
+
+
+# -- a card left on the reader ----------------------------------------------------------------
+
+def test_contract_a_card_left_on_the_reader_is_reported_once(reader):
+    r, state = reader
+    state.card = demo_card()  # the reader keeps answering "card found": the resident left the card there
+    assert r.read_card() == demo_card()
+    assert [r.read_card() for _ in range(5)] == [None] * 5
+    assert state.reads == 6  # still read each time (to tell another card), never reported again
+
+
+def test_contract_a_card_taken_away_and_put_back_is_a_new_placing(reader):
+    r, state = reader
+    state.card = demo_card()
+    assert r.read_card() == demo_card() and r.read_card() is None
+    state.card = None
+    assert r.read_card() is None  # the reader says "no card"
+    state.card = demo_card()
+    assert r.read_card() == demo_card() and r.read_card() is None
+
+
+def test_contract_another_card_swapped_between_two_polls_is_reported(reader):
+    r, state = reader
+    state.card = demo_card()
+    assert r.read_card() == demo_card()
+    other = demo_card(birth="19900101", name="李四", sex="1", seq=7)
+    state.card = other  # swapped faster than the kiosk polls: the reader never said "no card"
+    assert r.read_card() == other and r.read_card() is None
+
+
+def test_a_reader_remembers_no_id_number():
+    sim = IdReaderSimulator(ReaderState(card=demo_card()))
+    assert sim.read_card() == demo_card()
+    number = demo_card().id_number
+    assert all(number not in repr(v) and number.encode() not in (v if isinstance(v, bytes) else b"")
+               for v in vars(sim).values() if v is not sim.state)

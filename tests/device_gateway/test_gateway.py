@@ -252,7 +252,8 @@ address = 101
     health = MqttCollector(mosquitto.url, "hallq/tiny/devices/+/+/health")
     log = open(tmp_path / "gateway.log", "wb")
     gateway = subprocess.Popen([sys.executable, "-m", "launcher", "devices", "--config", str(config),
-                                "--server", server.url], env={**os.environ, "HALLQ_MQTT_URL": mosquitto.url},
+                                "--server", server.url, "--data-dir", str(tmp_path / "gateway-data")],
+                               env={**os.environ, "HALLQ_MQTT_URL": mosquitto.url},
                                stdout=log, stderr=subprocess.STDOUT)
     try:
         staff = server.client()
