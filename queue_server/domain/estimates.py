@@ -175,7 +175,13 @@ def service_minutes(conn: sqlite3.Connection, business: str, day: str, default: 
     The latest call (``called_at``), not the first (``first_called_at``, where a resident's wait ended): the time
     a window spends per ticket. A ticket held (挂起) and called back counts from its call-back, since over the hold
     the window called and served others, whose own minutes count for them; from its first call the hold would
-    count twice. Waits, in the statistics, end at the first call (docs/statistics.md)."""
+    count twice. Waits, in the statistics, end at the first call (docs/statistics.md).
+
+    So the minutes on hold never enter the estimates; ``held_seconds`` (schema/029, holds.py), which takes them
+    out of the statistics' service times, is not needed here. What a window gave a held ticket before its hold
+    is left out too (a slight under-count); counting it would read ``started_at`` less ``held_seconds`` here and
+    in the boards' snapshots (queue_server/snapshots.py, the same two columns) in one step, so that a board and
+    a ticket keep showing the same estimate."""
     rows = conn.execute(
         "SELECT called_at, finished_at FROM tickets INDEXED BY tickets_finished "
         "WHERE business = ? AND state = 'done' AND finished_at >= ? AND called_at IS NOT NULL "

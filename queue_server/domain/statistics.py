@@ -20,7 +20,9 @@ Definitions:
   number re-queued (过号重排) or a day closed and reopened never move it, and a
   ticket counts one wait whatever happened after; tickets never called have
   no wait. The county counts the same (county/console.py: issue to first call);
-* service time: start → complete of finished services;
+* service time: start → complete of finished services (from the call when nobody pressed start), less
+  the time on hold (挂起 → 回呼, ``held_seconds``, schema/029: queue_server/domain/holds.py): over a hold the
+  window serves others, whose own service counts for them;
 * satisfaction: share of ratings at level 3 or above (基本满意 and better),
   ratings whose appeal was upheld (恶意差评) excluded; bad reviews: levels 1-2.
 """
@@ -32,6 +34,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from hallq.clock import iso
+from queue_server.domain.holds import SERVICE_SECONDS
 
 if TYPE_CHECKING:
     from queue_server.db import Database
@@ -40,7 +43,7 @@ GROUPS = {"day": "business_day", "hour": "hour", "business": "business", "window
 COUNTERS = ("issued", "done", "no_show", "cancelled", "expired", "green", "appointment", "waited", "wait_s",
             "served", "service_s", "rated", "level_sum", "good", "bad")
 
-_ROWS = """
+_ROWS = f"""
 SELECT t.business_day AS business_day, CAST(substr(t.issued_at, 12, 2) AS INTEGER) AS hour, t.business AS business,
   COALESCE(t.window, 0) AS window, COALESCE(t.staff_id, 0) AS staff_id,
   COUNT(*) AS issued, SUM(t.state = 'done') AS done, SUM(t.state = 'no_show') AS no_show,
@@ -51,7 +54,7 @@ SELECT t.business_day AS business_day, CAST(substr(t.issued_at, 12, 2) AS INTEGE
       THEN CAST(round((julianday(t.first_called_at) - julianday(t.issued_at)) * 86400) AS INTEGER) END), 0) AS wait_s,
   SUM(t.state = 'done' AND t.started_at IS NOT NULL) AS served,
   COALESCE(SUM(CASE WHEN t.state = 'done' AND t.started_at IS NOT NULL
-      THEN CAST(round((julianday(t.finished_at) - julianday(t.started_at)) * 86400) AS INTEGER) END), 0) AS service_s,
+      THEN {SERVICE_SECONDS} END), 0) AS service_s,
   COALESCE(SUM(r.ok), 0) AS rated, COALESCE(SUM(CASE WHEN r.ok THEN r.level END), 0) AS level_sum,
   COALESCE(SUM(r.ok AND r.level >= 3), 0) AS good, COALESCE(SUM(r.ok AND r.level <= 2), 0) AS bad
 FROM tickets t

@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from hallq.targets import Targets
-from queue_server.domain import dispatch
+from queue_server.domain import dispatch, holds
 from queue_server.domain.context import ACTIVE_SQL, ACTIVE_STATES, Actor, Hall, Tx, any_of
 from queue_server.domain.errors import Conflict, Forbidden, Invalid, NotFound, unknown_business, unknown_window
 
@@ -244,9 +244,10 @@ def call_next(tx: Tx, number: int, complete_current: bool = False,
     if chosen is None:
         raise Conflict("error.nobody_waiting", code="nobody_waiting")
     # "AND state = 'waiting'": cannot fail inside BEGIN IMMEDIATE; were it to, refused (LookupError), not double-called.
-    # called_at: the latest call; first_called_at: the first ever, where its wait ended (schema/028, statistics)
+    # called_at: the latest call; first_called_at: the first ever, where its wait ended (schema/028, statistics);
+    # a new service at this window, none of an earlier one's start or holds (holds.NEW_SERVICE, schema/029)
     t = tx.update_ticket(chosen.id, "state = 'called', window = ?, staff_id = ?, called_at = ?, calls = calls + 1, "
-                         "first_called_at = COALESCE(first_called_at, ?), target_window = NULL",
+                         f"first_called_at = COALESCE(first_called_at, ?), target_window = NULL, {holds.NEW_SERVICE}",
                          (number, w["staff_id"], tx.at, tx.at), where=" AND state = 'waiting'")
     if run != w["promise_run"]:
         tx.conn.execute("UPDATE windows SET promise_run = ? WHERE number = ?", (run, number))
@@ -297,7 +298,7 @@ def recall(tx: Tx, number: int, expected: str | None = None) -> tuple[sqlite3.Ro
 
 
 def start_service(tx: Tx, number: int, expected: str | None = None) -> sqlite3.Row:
-    """Begin serving the ticket this window called (and only that one)."""
+    """Begin serving the ticket this window called (and only that one); one called back keeps its start (holds.py)."""
     w = get_window(tx, number)
     authorize(tx, w)
     t = current_ticket(tx, number)
@@ -305,7 +306,7 @@ def start_service(tx: Tx, number: int, expected: str | None = None) -> sqlite3.R
         raise Conflict("error.not_called", code="not_called")
     if t["state"] != "called":
         raise Conflict("error.already_serving", label=t["label"], code="already_serving")
-    t = tx.update_ticket(t["id"], "state = 'serving', started_at = ?", (tx.at,))
+    t = tx.update_ticket(t["id"], "state = 'serving', started_at = COALESCE(started_at, ?)", (tx.at,))
     tx.journal("start", ticket=t, window=number)
     return t
 
@@ -373,11 +374,11 @@ def transfer(tx: Tx, number: int, to_business: str | None = None, to_window: int
 
 
 def hold(tx: Tx, number: int, expected: str | None = None) -> sqlite3.Row:
-    """Put the current ticket on hold (挂起), e.g. while the resident fetches a missing paper."""
+    """Put the current ticket on hold (挂起), e.g. while the resident fetches a paper: not service time (holds.py)."""
     w = get_window(tx, number)
     authorize(tx, w)
     t = _require_current(tx, w, CURRENT_STATES, expected)
-    t = tx.update_ticket(t["id"], "state = 'held'")
+    t = holds.hold(tx, t)
     tx.journal("hold", ticket=t, window=number)
     return t
 
@@ -394,7 +395,7 @@ def call_back(tx: Tx, number: int, label: str) -> tuple[sqlite3.Row, int]:
                (number, label.strip().upper(), tx.day))
     if t is None:
         raise NotFound("error.not_held", label=label, code="not_held")
-    t = tx.update_ticket(t["id"], "state = 'called', called_at = ?, calls = calls + 1", (tx.at,))
+    t = holds.call_back(tx, t)  # its hold's seconds, in the same statement
     return t, _call_event(tx, t, number, "call_back")
 
 

@@ -11,7 +11,7 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
-from queue_server.domain import attention, rating_prompts
+from queue_server.domain import attention, holds, rating_prompts
 from queue_server.domain.accounts import must_change_password as _must_change
 from queue_server.domain.errors import unknown_window
 from queue_server.domain.service import ticket_brief
@@ -76,7 +76,9 @@ def window_console(st, number: int, actor) -> dict[str, Any]:
         held = _held(conn, number)
         today = conn.execute(
             "SELECT SUM(state = 'done') AS done, SUM(state = 'no_show') AS no_show, "
-            "AVG(CASE WHEN state = 'done' THEN (julianday(finished_at) - julianday(started_at)) * 1440 END) AS avg_min "
+            # service minutes less any hold (挂起), as the statistics count them (domain/holds.py)
+            f"AVG(CASE WHEN state = 'done' AND started_at IS NOT NULL THEN {holds.service_seconds_sql('tickets')} / 60.0 "
+            "END) AS avg_min "
             "FROM tickets WHERE business_day = ? AND window = ? AND state IN ('done', 'no_show')",
             (day, number)).fetchone()
         items = _item_names(conn, {t["item"] for t in [*waiting, *held, *([current] if current else [])] if t["item"]})
