@@ -2,14 +2,20 @@
 
 Standard library only (``http.client``), one keep-alive connection per
 thread. Requests that change state carry an ``Idempotency-Key`` and are
-retried on connection failures and 503s with the *same* key, so a kiosk
-whose network hiccups never issues two numbers for one press; the server
-answers a retry with the first response.
+retried on connection failures and 502/503/504s with the *same* key, so a
+kiosk whose network hiccups never issues two numbers for one press; the
+server answers a retry with the first response.
 
 Errors come back as :class:`ApiError` with the server's code and its
 message in the three languages; a server that cannot be reached raises
 :class:`Unreachable` (a subclass), which a kiosk turns into "please wait,
-reconnecting" rather than a crash.
+reconnecting" rather than a crash. So does an answer that says the server
+is not there now: 502, 503 and 504 (a reverse proxy's "bad gateway" while
+the server restarts, its "gateway time-out" when the server was slow, which
+may come after the server did the work), and any 5xx that is not JSON (a
+proxy's or a crashed worker's HTML page). Those keep their ``status`` (and
+a JSON 503's ``code``, e.g. ``busy``), so a caller can still tell them
+apart; ``code`` is ``unreachable`` otherwise.
 
 >>> hall = HallClient("http://127.0.0.1:8080", token="demo-kiosk-1")
 >>> hall.issue_ticket("social", id_number="110105194912310024")["ticket"]
@@ -60,8 +66,15 @@ class AnswerTooLarge(ApiError):
 
 
 class Unreachable(ApiError):
-    def __init__(self, cause: str) -> None:
-        super().__init__(0, "unreachable", texts("error.unreachable"), detail={"cause": cause})
+    """No usable answer now: no connection (``status`` 0), or 502/503/504 or a 5xx that is not JSON (its status,
+    and the server's code and messages when it gave its own JSON error). Retry with the same Idempotency-Key."""
+
+    def __init__(self, cause: str, status: int = 0, code: str = "unreachable",
+                 messages: dict[str, str] | None = None) -> None:
+        super().__init__(status, code, messages or texts("error.unreachable"), detail={"cause": cause})
+
+
+NOT_THERE = (502, 503, 504)  # a proxy's bad gateway and time-out, the server's own "busy": the server is not there now
 
 
 class HallClient:
@@ -156,11 +169,34 @@ class HallClient:
                 self._drop()
                 last = f"{e.__class__.__name__}: {e}"
                 continue
-            if status == 503 and attempt + 1 < attempts:
-                last = "503 busy"
+            gone = self._not_there(status, raw)
+            if gone is not None and attempt + 1 < attempts:
+                last = gone.detail["cause"]
                 continue
+            if gone is not None:
+                raise gone
             return self._decode(status, raw)
         raise Unreachable(last)
+
+    @staticmethod
+    def _not_there(status: int, raw: bytes) -> Unreachable | None:
+        """An answer that means the server is not there now (see the module's docstring), as :class:`Unreachable`;
+        None for any other answer."""
+        if status < 500:
+            return None
+        if not raw.strip():
+            return Unreachable(f"{status} with no body", status)
+        try:
+            payload = json.loads(raw)
+        except (ValueError, RecursionError):
+            return Unreachable(f"{status} with non-JSON", status)
+        if status not in NOT_THERE:
+            return None
+        err = payload.get("error") if isinstance(payload, dict) else None
+        code = err.get("code") if isinstance(err, dict) else None
+        messages = err.get("messages") if isinstance(err, dict) else None
+        return Unreachable(f"{status} {code or 'busy'}", status, code if isinstance(code, str) else "unreachable",
+                           messages if isinstance(messages, dict) and messages else None)
 
     def _read(self, resp: http.client.HTTPResponse) -> bytes:
         """The answer's body, up to ``max_answer_bytes``: a longer one (said in its Content-Length, or found

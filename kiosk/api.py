@@ -20,25 +20,50 @@ from hallq.client import HallClient
 
 
 class PressKey:
-    """The Idempotency-Key of one confirm press."""
+    """The Idempotency-Key of one confirm press.
+
+    A press whose answer never came (the server unreachable, the automatic retry running) may have been done by
+    the server. When the resident leaves it (返回, 首页) its key is held (:meth:`leave`): the identical request
+    later in the visit goes out with the same key, so the server answers with what it did the first time instead
+    of doing it again. The idle wipe (the visit is over) forgets it (:meth:`forget`).
+    """
 
     def __init__(self) -> None:
         self._key: str | None = None
         self._digest: str | None = None
+        self._held: dict[str, str] = {}     # digest of a request left while its answer was unknown -> its key
 
     def for_body(self, body: dict[str, Any]) -> str:
         digest = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
         if self._key is None or digest != self._digest:
-            self._key, self._digest = uuid.uuid4().hex, digest
+            self._key, self._digest = self._held.get(digest) or uuid.uuid4().hex, digest
         return self._key
 
     def done(self) -> None:
-        """The press succeeded (or was abandoned): the next press is a new request."""
+        """The press succeeded or was refused: the next press is a new request."""
+        if self._digest is not None:
+            self._held.pop(self._digest, None)
+        self._key = self._digest = None
+
+    def leave(self) -> None:
+        """The resident left this press while its answer was unknown: its key is held for the identical request."""
+        if self._key is not None and self._digest is not None:
+            self._held[self._digest] = self._key
+        self._key = self._digest = None
+
+    def forget(self) -> None:
+        """The visit is over: nothing of it is kept for the next resident."""
+        self._held.clear()
         self._key = self._digest = None
 
     @property
     def pending(self) -> bool:
         return self._key is not None
+
+    @property
+    def held(self) -> bool:
+        """A press left while its answer was unknown is remembered (see :meth:`leave`)."""
+        return bool(self._held)
 
 
 class KioskApi:

@@ -152,7 +152,12 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
 
 
 def hall_parts(args) -> list[tuple[str, list[str], bool]]:
-    """``hallq start`` runs the hall's kiosk (kiosk.toml beside the hall config) on simulated devices."""
+    """``hallq start`` runs the hall's kiosk (kiosk.toml beside the hall config) with the devices it configures.
+
+    A simulator is chosen by configuration, never silently: only ``hallq start --demo`` (or HALLQ_DEMO=1) adds
+    ``--simulate`` (every device simulated, and ``--autopilot`` without a display, which needs them); otherwise
+    the kiosk runs kiosk.toml as written: its serial printer, its ID card reader, and no scanner where it says
+    ``driver = "none"``."""
     from hallq.hallconfig import load_hall
     from hallq.settings import config_path, data_dir
 
@@ -163,11 +168,13 @@ def hall_parts(args) -> list[tuple[str, list[str], bool]]:
     host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
     # the hall's data directory, so that the demo's screenshots and printed tickets sit beside the board's
     own = data_dir(load_hall(hall).site, getattr(args, "data_dir", None))
-    argv = ["kiosk", "--config", str(kiosk_toml), "--server", f"http://{host}:{args.port}", "--simulate",
-            "--data-dir", str(own)]
+    argv = ["kiosk", "--config", str(kiosk_toml), "--server", f"http://{host}:{args.port}", "--data-dir", str(own)]
     from hallq.demo import demo_mode
-    from kiosk.ui.setup import has_display
 
-    if demo_mode(getattr(args, "demo", False)) and not has_display():
-        argv += ["--autopilot", str(DEMO_AUTOPILOT_SECONDS)]   # nobody taps a kiosk without a screen: it taps itself
+    if demo_mode(getattr(args, "demo", False)):
+        argv.insert(argv.index("--data-dir"), "--simulate")
+        from kiosk.ui.setup import has_display
+
+        if not has_display():
+            argv += ["--autopilot", str(DEMO_AUTOPILOT_SECONDS)]   # nobody taps a kiosk without a screen: it taps itself
     return [("kiosk", argv, True)]

@@ -93,6 +93,20 @@ class KioskDevices:
         warning = next((p for p in status.problems if p in WARNINGS), None)
         return PrintOutcome(True, warning=warning)
 
+    def print_document(self, build) -> PrintOutcome:
+        """Build a job (``build()``: its ESC/POS bytes) and print it; never raises. A job that cannot be built
+        (a QR payload the printer cannot encode, a bug) is a print problem like any other (``printer_error``),
+        told to staff: the resident still has the number on the screen."""
+        if self.printer is None:
+            return PrintOutcome(False, "none")
+        try:
+            job = build()
+        except Exception as e:
+            log.exception("the print job could not be built")
+            self._report("printer", "printer", ["printer_error"], {"message": f"the job could not be built: {e}"[:200]})
+            return PrintOutcome(False, "printer_error")
+        return self.print_job(job)
+
     # -- health -------------------------------------------------------------------------
 
     def attach(self, reporter: HealthReporter) -> None:

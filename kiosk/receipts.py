@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from device_drivers.printer import PrinterProfile, TicketDocument
 from hallq.i18n import pick
@@ -24,6 +25,34 @@ def when(iso_time: str | None) -> str:
         return datetime.fromisoformat(iso_time).strftime("%Y-%m-%d %H:%M")
     except ValueError:
         return iso_time[:16].replace("T", " ")
+
+
+def qr_text(value: str) -> str:
+    """What a QR code holds for ``value``: a web address in ASCII, as every phone's scanner reads it.
+
+    A hall's ``public_url`` may be an internationalised name (``http://大厅.六盘水.政务:8080``, a valid address):
+    its host goes to IDNA (punycode, ``xn--…``) and its path, query and fragment are percent-encoded (UTF-8),
+    what a browser sends for it; a ticket printer's QR takes ASCII only. Anything else is left as it is.
+    """
+    if not value or value.isascii():
+        return value
+    try:
+        parts = urlsplit(value)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            return value
+        host = parts.hostname.encode("idna").decode("ascii")
+        if ":" in host:
+            host = f"[{host}]"
+        port = f":{parts.port}" if parts.port is not None else ""
+        user = ""
+        if parts.username is not None:
+            user = quote(parts.username, safe="") + (f":{quote(parts.password, safe='')}" if parts.password else "")
+            user += "@"
+        safe = "/%:@!$&'()*+,;=-._~"
+        return urlunsplit((parts.scheme, user + host + port, quote(parts.path, safe=safe),
+                           quote(parts.query, safe=safe + "?"), quote(parts.fragment, safe=safe + "?")))
+    except (UnicodeError, ValueError):  # a label too long for IDNA, a port out of range: left as it was
+        return value
 
 
 def ticket(profile: PrinterProfile, hall_name: dict | str, t: dict[str, Any], lang: str,
@@ -45,7 +74,7 @@ def ticket(profile: PrinterProfile, hall_name: dict | str, t: dict[str, Any], la
         doc.line(where, align="center")
     doc.line(when(t.get("issued_at")), align="center")
     if t.get("track_url"):
-        doc.qr(t["track_url"])
+        doc.qr(qr_text(t["track_url"]))
         doc.line(tr("take.qr_hint", lang), align="center")
     if missed_minutes:
         doc.line(tr("ticket.missed_rule", lang, m=missed_minutes))
@@ -63,7 +92,7 @@ def booking(profile: PrinterProfile, hall_name: dict | str, a: dict[str, Any], l
     doc.line(tr("appt.when", lang, date=a["date"], start=a["start"], end=a["end"]), align="center", bold=True)
     doc.line(tr("appt.code", lang), align="center")
     doc.line(a["code"], align="center", bold=True, scale=2)
-    doc.qr(a.get("qr") or f"HALLQ-APPT:{a['code']}")
+    doc.qr(qr_text(a.get("qr") or f"HALLQ-APPT:{a['code']}"))
     doc.line(f"{tr('field.name', lang)}：{a.get('name_masked', '')}  {tr('field.id_number', lang)}：{a.get('id_masked', '')}")
     doc.line(tr("appt.checkin_rule", lang))
     if a.get("cancel_until"):

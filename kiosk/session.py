@@ -1,8 +1,10 @@
 """One resident's visit at the kiosk: language, elderly mode, idle time, and what the hall said last.
 
-The session is what the idle timeout wipes: language and elderly mode go
-back to the kiosk's defaults, pending speech is dropped, and every screen
-forgets what was typed (each presenter's ``reset``). What the server said
+The session is what the end of a visit wipes (完成 on a result, 首页, the
+idle timeout; on the home screen, the idle timeout when the last resident
+changed the language or the mode): language and elderly mode go back to the
+kiosk's defaults, pending speech is dropped, and every screen forgets what
+was typed (each presenter's ``reset``). What the server said
 about the hall, its businesses and guides is kept (``cache``) so guides can
 still be read while the network is down.
 """
@@ -16,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hallq import i18n
-from hallq.client import Unreachable
+from hallq.client import ApiError, Unreachable
 from hallq.i18n import pick
 from kiosk.api import KioskApi
 from kiosk.config import KioskConfig
@@ -39,7 +41,8 @@ class KioskSession:
         self.cache: dict[str, Any] = {}
         self._catalogue: str | None = None  # the version of the items kept (GET /hall's catalogue)
         self._lock = threading.Lock()
-        self.on_wipe: list[Callable[[], None]] = []
+        self.on_wipe: list[Callable[[], None]] = []     # each screen forgets the visit
+        self.on_forget: list[Callable[[], None]] = []   # ... and the presses it held (kiosk.api.PressKey.leave)
 
     # -- the resident ---------------------------------------------------------------------
 
@@ -69,14 +72,23 @@ class KioskSession:
             return "warning"
         return "active"
 
-    def wipe(self) -> None:
-        """The next resident starts clean: defaults back, nothing typed kept, no stale speech."""
+    def wipe(self, forget: bool = True) -> None:
+        """The next resident starts clean: defaults back, nothing typed kept, no stale speech. ``forget=False``
+        (the resident ended the visit: 完成, 首页) keeps the key of a press left while its answer was unknown,
+        so that the same request a moment later is not done twice; the idle wipe forgets it too."""
         self.lang = self.cfg.languages[0]
         self.elderly = self.cfg.elderly_mode
         self.devices.voice.cancel()
         for hook in self.on_wipe:
             hook()
+        if forget:
+            for hook in self.on_forget:
+                hook()
         self.touch()
+
+    def at_defaults(self) -> bool:
+        """The kiosk's own language and mode: what the next resident must find."""
+        return self.lang == self.cfg.languages[0] and self.elderly == self.cfg.elderly_mode
 
     def say(self, text: str) -> None:
         """Speak ``text`` (elderly mode: slower)."""
@@ -140,7 +152,7 @@ class KioskSession:
         at a peak, so a ticket sends nobody there while they are closed."""
         try:
             windows, _ = self.cached("windows", self.api.windows, max_age=60)
-        except Unreachable:
+        except ApiError:      # unreachable, or any refusal: the general sentence (the ticket is what matters)
             windows = []
         areas = []
         for w in windows:

@@ -159,8 +159,9 @@ class SubmitApplication(ItemFlow):
         entry = self.s.cache.get("hall")  # the hall's clock, as the server last said (a demo may run on a virtual one)
         now = ((entry[0] if entry else {}).get("clock") or {}).get("now")
         printed_at = f"{now[:10]} {now[11:16]}" if now else datetime.now().astimezone().strftime("%Y-%m-%d %H:%M")
-        job = package_notice(self.s.devices.profile, self.s.hall_name(), self.package or {}, self.s.lang, printed_at)
-        self.print_notice(job)
+        package = self.package or {}
+        self.print_notice(lambda: package_notice(self.s.devices.profile, self.s.hall_name(), package, self.s.lang,
+                                                 printed_at))
 
     def missing(self) -> list[str]:
         return [pick(m["name"], self.s.lang) for m in (self.form or {}).get("materials", [])
@@ -196,13 +197,15 @@ class SubmitApplication(ItemFlow):
         self.application = app
         self.step = "result"
         self.finished = True
-        names = [pick(m["name"], self.s.lang) for m in self.form.get("materials", [])]
-        provided = [names[i] for i in sorted(self.provided) if i < len(names)]
-        job = receipts.application_receipt(self.s.devices.profile, self.s.hall_name(), app, self.s.lang, provided,
-                                           self.missing())
-        outcome = self.s.devices.print_job(job)
+
+        def receipt() -> bytes:
+            names = [pick(m["name"], self.s.lang) for m in self.form.get("materials", [])]
+            provided = [names[i] for i in sorted(self.provided) if i < len(names)]
+            return receipts.application_receipt(self.s.devices.profile, self.s.hall_name(), app, self.s.lang,
+                                                provided, self.missing())
+        outcome = self.print_result(receipt)
         self.tell("ok" if outcome.printed else "warn", self.t("apply.done") if outcome.printed else self.t("take.no_printer"))
-        self.s.say(self.t("apply.say"))
+        self.after_commit("saying the receipt", lambda: self.s.say(self.t("apply.say")), None)
 
     def on_api_error(self, e: ApiError) -> None:
         message = e.message(self.s.lang)

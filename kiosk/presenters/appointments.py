@@ -137,14 +137,15 @@ class BookAppointment(ItemFlow):
         self.booking = booking
         self.step = "result"
         self.finished = True
-        job = receipts.booking(self.s.devices.profile, self.s.hall_name(), booking, self.s.lang)
-        outcome = self.s.devices.print_job(job)
+        outcome = self.print_result(lambda: receipts.booking(self.s.devices.profile, self.s.hall_name(), booking,
+                                                             self.s.lang))
         if outcome.printed:
             self.tell("ok", self.t("appt.booked"))
         else:
             self.tell("warn", self.t("take.no_printer"))
-        self.s.say(self.t("appt.say", code=" ".join(booking["code"]), date=day_label(booking["date"], self.s.lang),
-                          start=booking["start"]))
+        self.after_commit("saying the booking", lambda: self.s.say(self.t(
+            "appt.say", code=" ".join(booking["code"]), date=day_label(booking["date"], self.s.lang),
+            start=booking["start"])), None)
 
     def on_api_error(self, e: ApiError) -> None:
         message = e.message(self.s.lang)

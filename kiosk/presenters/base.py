@@ -12,7 +12,15 @@ entry), ``card`` (an IdCard read), ``scan`` (scanned text), ``back``,
 
 When the server cannot be reached, a presenter keeps what it was doing in
 ``_pending`` and says so; the UI calls ``retry`` every ``retry_seconds``,
-and the same press key goes out again, so nothing is done twice.
+and the same press key goes out again, so nothing is done twice. While a
+press is being retried the idle timer is held (the UI asks :attr:`Flow.retrying`):
+the number the server may already have issued is not wiped away.
+
+Once the server has done what was asked (a number issued, a slot booked),
+nothing after it may lose the result: building and printing the slip, the
+place to wait, the spoken words go through :meth:`Flow.after_commit`, and
+whatever fails there is logged and becomes a print problem; the result
+screen is always shown.
 """
 
 from __future__ import annotations
@@ -21,16 +29,19 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from hallq.client import ApiError, Unreachable
 from kiosk.api import PressKey
+from kiosk.devices import PrintOutcome
 from kiosk.session import KioskSession
+from kiosk.texts import texts
 
 if TYPE_CHECKING:  # forms.py builds on this module's Field and Option
     from kiosk.presenters.forms import FormState
 
 log = logging.getLogger("hallq.kiosk")
+T = TypeVar("T")
 
 # the printer problems the catalogue names (kiosk.printer.*); any other code a driver reports (no_answer,
 # timeout...) is shown to the resident as the generic printer_error
@@ -113,6 +124,16 @@ class Done(Exception):
     """Raised by a step handler to stop processing an event (the notice says why)."""
 
 
+def readable(e: ApiError) -> ApiError:
+    """``e`` with words for the resident: an answer that is not the hall's own error shape (a proxy's HTML page,
+    another server's JSON) carries no sentence of ours, only a technical one in English: it gets the catalogue's
+    (kiosk.server_odd_answer) in every language."""
+    if e.code in ("bad_response", "answer_too_large") or not e.messages.get("zh-Hans"):
+        log.warning("the server's answer was not ours: %s %s %s", e.status, e.code, e.messages.get("en", "")[:200])
+        e.messages = texts("server_odd_answer")
+    return e
+
+
 class Flow:
     """One screen's presenter. Subclasses define ``name``, ``reset`` and ``view``, and event handlers."""
 
@@ -123,21 +144,38 @@ class Flow:
         self.press = PressKey()
         self.notice: Notice | None = None
         self._pending: Callable[[], None] | None = None
+        self._retried = False          # the pending operation failed more than once: "still trying" is said
         self.finished = False          # the flow reached its end: the UI may return home after a while
+        self.unprinted = False         # its result (a number, a code) was not printed: the screen is its only record
         self.navigate: tuple[str, dict[str, Any]] | None = None   # another screen asked for (the UI goes there)
         self.reset()
         session.on_wipe.append(self.reset)
+        session.on_forget.append(self.press.forget)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Forget everything of the last resident (idle timeout, home, done)."""
+        """Forget everything of the last resident (idle timeout, home, done). A press left while it was being
+        retried keeps its key for the identical request (:meth:`kiosk.api.PressKey.leave`)."""
+        self._leave_press()
         self.notice = None
-        self._pending = None
         self.finished = False
+        self.unprinted = False
         self.navigate = None
-        self.press.done()
         self.step = self.first_step()
+
+    def _leave_press(self) -> None:
+        if self.retrying:
+            self.press.leave()
+        else:
+            self.press.done()
+        self._pending = None
+        self._retried = False
+
+    @property
+    def retrying(self) -> bool:
+        """A confirm press is being retried automatically: its answer (a number?) is not known yet."""
+        return self._pending is not None and self.press.pending
 
     def first_step(self) -> str:
         return "start"
@@ -156,13 +194,13 @@ class Flow:
         if event not in ("retry", "card_error"):     # automatic events are not a resident at the screen
             self.s.touch()
         if event == "retry":
-            if self._pending is not None:
-                self._attempt(self._pending)
+            said = self.notice
+            if self._pending is not None and self._attempt(self._pending) and self.notice is said:
+                self.notice = None       # it went through: "cannot reach the server" is no longer true
             return True
         if event == "back":
             self.notice = None
-            self._pending = None
-            self.press.done()
+            self._leave_press()
             return self.go_back()
         handler = getattr(self, f"on_{event}", None)
         if handler is None:
@@ -206,21 +244,45 @@ class Flow:
         try:
             operation()
         except Unreachable as e:
-            log.warning("%s: server unreachable (%s); will retry with the same request key", self.name,
-                        e.detail.get("cause", ""))
+            log.warning("%s: server unreachable (%s %s); will retry with the same request key", self.name,
+                        e.status or "", e.detail.get("cause", "") or e.code)
+            self._retried = self._pending is not None
             self._pending = operation
-            self.tell("error", self.t("retrying", seconds=self.s.cfg.retry_seconds))
+            # the second time on, "still trying": the resident sees it has not given up (and need not press again)
+            self.tell("error", self.t("retrying_still" if self._retried else "retrying",
+                                      seconds=self.s.cfg.retry_seconds))
             return False
         except ApiError as e:
-            self._pending = None
+            self._pending, self._retried = None, False
             self.press.done()
-            self.on_api_error(e)
+            self.on_api_error(readable(e))
             return False
         except Done:
-            self._pending = None
+            self._pending, self._retried = None, False
             return False
-        self._pending = None
+        except Exception:
+            if not self.finished:
+                raise
+            # the server did it (the result is set) and something after it failed: the result stays on screen
+            log.exception("%s: failed after the server's answer; its result is shown anyway", self.name)
+        self._pending, self._retried = None, False
         return True
+
+    def after_commit(self, what: str, step: Callable[[], T], fallback: T) -> T:
+        """One step after the server did what was asked (the slip built and printed, where to wait, the words
+        said): whatever fails in it is logged and ``fallback`` used, so the result is always shown."""
+        try:
+            return step()
+        except Exception:
+            log.exception("%s: %s failed after the server's answer; the result is shown anyway", self.name, what)
+            return fallback
+
+    def print_result(self, build: Callable[[], bytes]) -> PrintOutcome:
+        """Print the slip of a result (ticket, booking slip, receipt); never raises. ``unprinted`` says whether
+        the screen is now its only record."""
+        outcome = self.s.devices.print_document(build)
+        self.unprinted = not outcome.printed
+        return outcome
 
     def on_api_error(self, e: ApiError) -> None:
         """Default: the server's own sentence, in the resident's language."""
@@ -233,9 +295,9 @@ class Flow:
             return ""
         return self.t(f"printer.{code}" if code in PRINTER_PROBLEMS else "printer.printer_error")
 
-    def print_notice(self, job: bytes) -> None:
+    def print_notice(self, build: Callable[[], bytes]) -> None:
         """Print a notice slip (一次性告知单) and say how it went: printed, or the printer's problem."""
-        outcome = self.s.devices.print_job(job)
+        outcome = self.s.devices.print_document(build)
         if outcome.printed:
             self.tell("ok", self.t("guide.notice_printed"))
         else:

@@ -154,9 +154,9 @@ class Guide(Flow):
             return
         code = self.item["code"]
         if key == "print_notice":
-            job = receipts.one_time_notice(self.s.devices.profile, self.s.hall_name(), self.item, self.s.lang,
-                                           self._printed_at())
-            self.print_notice(job)
+            item = self.item
+            self.print_notice(lambda: receipts.one_time_notice(self.s.devices.profile, self.s.hall_name(), item,
+                                                               self.s.lang, self._printed_at()))
         elif key == "take":
             self.go("take_number", business=self.item["business"], item=code)
         elif key == "book":
@@ -167,9 +167,8 @@ class Guide(Flow):
     def _package_action(self, key: str) -> None:
         g = self.package or {}
         if key == "print_notice":
-            job = receipts.package_notice(self.s.devices.profile, self.s.hall_name(), g, self.s.lang,
-                                          self._printed_at())
-            self.print_notice(job)
+            self.print_notice(lambda: receipts.package_notice(self.s.devices.profile, self.s.hall_name(), g,
+                                                              self.s.lang, self._printed_at()))
         elif key == "apply":
             self.go("apply", item=PACKAGE + g["package"])
 

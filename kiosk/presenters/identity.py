@@ -2,8 +2,9 @@
 
 The card is the easy path (one gesture, no typing, the name comes with
 it); typing is always possible, and is the default when the kiosk has no
-reader or the reader is faulty. A typed value that fails the check stays on
-the screen with a sentence saying why.
+reader or the reader is faulty. A typed value that fails the check stays in
+the box with a sentence saying why; an ID number is then drawn masked
+(``entry["shown"]``) until the resident types again.
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ class IdentityInput:
             prompt = s.t("entry.id") if self.mode == "type_id" else s.t("entry.phone")
             v = flow.base_view(step, "entry", title_key, prompt=prompt, **kw)
             v.entry = {"key": self.mode, "value": self.typed[self.mode], "keypad": keypad, "error": self.error,
-                       "max_len": 18 if self.mode == "type_id" else 13, "why": why}
+                       "max_len": 18 if self.mode == "type_id" else 13, "why": why, "shown": self._shown()}
             v.actions = []
             if has_reader and "id" in self.accepts:
                 v.actions.append(Option("use_card", s.t("identity.use_card")))
@@ -137,6 +138,15 @@ class IdentityInput:
             flow.tell("error", self.error)
             v.notice = flow.notice
         return v
+
+
+    def _shown(self) -> str:
+        """What the box shows instead of the value, "" for the value itself: an ID number refused (a wrong check
+        digit, or the server's refusal) is drawn masked, 520201 ******** 0426, not whole on a screen that stays
+        up (and may be a screenshot: docs/kiosk.md); the keypad keeps it whole for ⌫, and what is typed from
+        there is shown as it is typed."""
+        typed = self.typed["type_id"]
+        return mask_id_number(typed) if self.mode == "type_id" and self.error and len(typed) >= 10 else ""
 
 
 def identity_today(flow: Flow) -> date | None:

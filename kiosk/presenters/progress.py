@@ -129,7 +129,7 @@ class Progress(Flow):
         self._attempt(run)
 
     def _collect(self) -> None:
-        from kiosk.presenters.take_number import deliver_ticket
+        from kiosk.presenters.take_number import deliver_ticket, where_to_wait
 
         no = (self.application or {})["tracking_no"]
         body = {"id_number": self.card_id}
@@ -140,7 +140,7 @@ class Progress(Flow):
             self.press.done()
             self.step = "collected"
             self.finished = True
-            self.where = self.s.where_to_wait(self.ticket["business"])
+            self.where = where_to_wait(self, self.ticket)
             self.print_problem, _ = deliver_ticket(self, self.ticket, self.where)
         self._attempt(run)
 

@@ -8,6 +8,9 @@ QR, and staff are told over MQTT (kiosk.devices).
 
 The final press issues the number with one Idempotency-Key, kept through
 automatic retries while the server is unreachable: one press, one number.
+Once the number exists nothing may lose it: whatever fails while the ticket
+is built, printed or said (:meth:`Flow.after_commit`) is a print problem,
+and the result screen with the number is shown and spoken all the same.
 """
 
 from __future__ import annotations
@@ -138,8 +141,8 @@ class TakeNumber(Flow):
         self.ticket = ticket
         self.step = "result"
         self.finished = True
-        self.where = self.s.where_to_wait(ticket["business"])
-        self.nearby = nearby_line(self, ticket)
+        self.where = where_to_wait(self, ticket)
+        self.nearby = self.after_commit("the nearby halls", lambda: nearby_line(self, ticket), "")
         self._print_and_say()
 
     def _print_and_say(self) -> None:
@@ -232,25 +235,39 @@ def nearby_line(flow: Flow, t: dict[str, Any], most: int = 2) -> str:
     return flow.t("take.nearby", halls=" · ".join(halls)) if halls else ""
 
 
+def where_to_wait(flow: Flow, t: dict[str, Any]) -> str:
+    """Where the ticket's holder waits; the general sentence when that cannot be said (the number comes first)."""
+    return flow.after_commit("where to wait", lambda: flow.s.where_to_wait(t.get("business", "")),
+                             flow.t("take.where_default"))
+
+
 def deliver_ticket(flow: Flow, t: dict[str, Any], where: str) -> tuple[str | None, str | None]:
     """Print the ticket, say it, and set the flow's notice; returns (print problem, print warning).
 
-    Whatever the printer does, the number is on the screen and spoken.
+    Whatever the printer does, the number is on the screen and spoken: a ticket that cannot even be built is a
+    print problem like paper out (kiosk.devices.print_document).
     """
     s = flow.s
-    job = receipts.ticket(s.devices.profile, s.hall_name(), t, s.lang, where, s.missed_minutes())
-    outcome = s.devices.print_job(job)
-    est = wait_words(flow.t, "take.say_est", "take.say_est_range", t) or ""
-    speech = flow.t("take.say", ticket=t["ticket"], ahead=t.get("people_ahead") or 0, est=est, where=where)
+    number = t.get("ticket", "")
+    outcome = flow.print_result(lambda: receipts.ticket(s.devices.profile, s.hall_name(), t, s.lang, where,
+                                                        s.missed_minutes()))
     if outcome.printed:
         flow.tell("ok", flow.t("take.printed"))
     elif outcome.problem == "none":
         flow.tell("info", flow.t("take.no_printer"))
     else:
         problem = flow.printer_problem(outcome.problem)
-        flow.tell("warn", flow.t("take.print_failed", problem=problem, ticket=t["ticket"]))
-        speech = flow.t("take.say_print_failed", ticket=t["ticket"]) + speech
-    s.say(speech)
+        flow.tell("warn", flow.t("take.print_failed", problem=problem, ticket=number))
+
+    def speech() -> str:
+        est = wait_words(flow.t, "take.say_est", "take.say_est_range", t) or ""
+        said = flow.t("take.say", ticket=number, ahead=t.get("people_ahead") or 0, est=est, where=where)
+        if not outcome.printed and outcome.problem != "none":
+            said = flow.t("take.say_print_failed", ticket=number) + said
+        return said
+    if not flow.after_commit("saying the ticket", lambda: s.say(speech()) or True, False):
+        # the number said however the rest of the sentence fared
+        flow.after_commit("saying the number", lambda: s.say(f"{flow.t('take.your_number')} {number}"), None)
     return outcome.problem, outcome.warning
 
 
@@ -279,7 +296,7 @@ class TicketByCode(Flow):
         self.ticket = ticket
         self.step = "result"
         self.finished = True
-        self.where = self.s.where_to_wait(ticket["business"])
+        self.where = where_to_wait(self, ticket)
         self.print_problem, _ = deliver_ticket(self, ticket, self.where)
 
     def go_back(self) -> bool:
@@ -308,10 +325,10 @@ def ticket_view(flow: Flow, title_key: str, t: dict[str, Any], where: str, print
     if promise:
         lines.insert(0, promise)
     v.result = {"label": flow.t("take.your_number"), "number": t.get("ticket", ""),
-                "title": flow.s.pick(t.get("business_name")), "lines": lines, "qr": t.get("track_url", ""),
+                "title": flow.s.pick(t.get("business_name")), "lines": lines, "qr": receipts.qr_text(t.get("track_url", "")),
                 "qr_hint": flow.t("take.qr_hint"), "printed": print_problem is None}
     v.actions = [Option("done", flow.t("done"), primary=True)]
     return v
 
 
-__all__ = ["TakeNumber", "TicketByCode", "NO_ITEM", "Done", "deliver_ticket", "ticket_view"]
+__all__ = ["TakeNumber", "TicketByCode", "NO_ITEM", "Done", "deliver_ticket", "ticket_view", "where_to_wait"]

@@ -35,8 +35,8 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.modalview import ModalView
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
-from device_drivers.base import DeviceError
-from device_drivers.scanner import KeyboardScanner, QueueScanner
+from device_drivers.scanner import KeyboardScanner
+from kiosk.polling import DevicePoller
 from kiosk.presenters.base import Flow, View
 from kiosk.reading import sentences
 from kiosk.session import KioskSession
@@ -201,13 +201,12 @@ class KioskApp(App):
             self.flows[flow_name].start(**(arg or {}))
             return flow_name, self.flows[flow_name].view()
         if event in ("__home__", "__wipe__"):
-            if event == "__wipe__":
-                self.session.wipe()
-            else:
-                self.flows[self.current].reset()
-            self.current = "home"
-            self.flows["home"].start()
-            return "home", self.flows["home"].view()
+            if event == "__wipe__" and self.flows[self.current].retrying:
+                return None, None      # a press the server may have done is being retried: the visit goes on
+            # the visit is over (首页, 完成, or nobody there): the next resident finds the kiosk's language and mode;
+            # 首页 keeps the key of a press left unanswered (kiosk.api.PressKey.leave), the idle wipe forgets it
+            self.session.wipe(forget=event == "__wipe__")
+            return self._home()
         if flow_name != self.current:
             return None, None          # a late event for a screen the resident already left
         flow = self.flows[flow_name]
@@ -216,15 +215,22 @@ class KioskApp(App):
             return flow_name, flow.view()
         stay = flow.handle(event, arg)
         nav = flow.take_navigation()
-        if not stay or (event == "action" and arg == "done"):
+        done = event == "action" and arg == "done"
+        if not stay or done:
             nav = ("home", {})
         if nav is not None:
             target, kw = nav
-            if target == "home":
-                return self.process(flow_name, "__home__", None)
+            if target == "home" and done and flow.finished:
+                return self.process(flow_name, "__home__", None)      # 完成 on a result: the visit is over
             flow.reset()
-            return self.process(target, "__open__", kw)
+            # 返回 from a first step, help's 完成: the same resident goes on, in the language and mode chosen
+            return self._home() if target == "home" else self.process(target, "__open__", kw)
         return flow_name, flow.view()
+
+    def _home(self) -> tuple[str, View]:
+        self.current = "home"
+        self.flows["home"].start()
+        return "home", self.flows["home"].view()
 
     @mainthread
     def _show(self, name: str, view: View | None) -> None:
@@ -355,18 +361,37 @@ class KioskApp(App):
         if every is not None and time.monotonic() - self._refreshed > every:
             self._refreshed = time.monotonic()
             self.send(self.current, "refresh")
-        if self.current == "home":
+        if flow.retrying:
+            # a press the server may have done is being retried ("您不用再按"): the idle timer is held, so the
+            # number it may have issued is not wiped away; the screen says it is still trying
+            self.session.touch()
+            self._dismiss_warning()
             return
-        limit = self.cfg.result_timeout_seconds if flow.finished else self.cfg.idle_timeout_seconds
+        if self.current == "home":
+            # the last resident chose another language or mode and left: the next one finds the kiosk's own
+            held = any(f.press.held for f in self.flows.values())
+            if (held or not self.session.at_defaults()) and self.session.idle_state() == "expired":
+                log.info("idle on the home screen: back to the kiosk's language and mode")
+                self.send("home", "__wipe__")
+            return
+        # a result the printer did not print (the screen is its only record) gets the time of any other screen,
+        # and the "need more time?" question, rather than the result's short timeout
+        brief = flow.finished and not flow.unprinted
+        limit = self.cfg.result_timeout_seconds if brief else self.cfg.idle_timeout_seconds
+        if flow.finished and flow.unprinted:
+            limit = max(limit, self.cfg.result_timeout_seconds)
         state = self.session.idle_state(limit)
         if state == "expired":
-            if self._warning is not None:
-                self._warning.dismiss()
-                self._warning = None
+            self._dismiss_warning()
             log.info("idle for %d s on %s: wiping the visit and going home", limit, self.current)
             self.send(self.current, "__wipe__")
-        elif state == "warning" and not flow.finished:
+        elif state == "warning" and not brief:
             self._show_warning(int(limit - self.session.idle_seconds()))
+
+    def _dismiss_warning(self) -> None:
+        if self._warning is not None:
+            self._warning.dismiss()
+            self._warning = None
 
     def _show_warning(self, seconds: int) -> None:
         lang = self.session.lang
@@ -411,36 +436,12 @@ class KioskApp(App):
         return any(isinstance(w, TextInput) and w.focus for w in self.root.walk())
 
     def _poll_devices(self) -> None:
-        devices = self.session.devices
-        last_error: str | None = None
+        poller = DevicePoller(self.session.devices, self.send)
         while not self._halt.wait(0.25):
-            listens, flow = self.listening, self.current
-            if "card" in listens and devices.reader is not None:
-                try:
-                    card = devices.reader.read_card()
-                    last_error = None
-                except DeviceError as e:
-                    if e.code != last_error:
-                        last_error = e.code
-                        log.warning("ID card reader: %s", e)
-                        self.send(flow, "card_error", e.code)
-                    card = None
-                if card is not None:
-                    self.listening = ()          # one card, one event: until the next screen asks again
-                    self.send(flow, "card", card)
-            scanner = devices.scanner
-            if scanner is not None:
-                try:
-                    text = scanner.read(0.2)
-                except DeviceError as e:
-                    if e.code != last_error:
-                        last_error = e.code
-                        log.warning("scanner: %s", e)
-                    continue
-                if text and "scan" in listens:
-                    self.send(flow, "scan", text)
-                elif isinstance(scanner, QueueScanner) and "scan" not in listens:
-                    scanner.clear()
+            poller.poll(self.listening, self.current, card_heard=self._stop_cards)
+
+    def _stop_cards(self) -> None:
+        self.listening = ()          # one card, one event: until the next screen asks again
 
     def _watch_health(self) -> None:
         devices = self.session.devices

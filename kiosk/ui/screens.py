@@ -269,9 +269,12 @@ class EntryStep(BoxLayout):
         pad.labels = pad_labels(lang)
         pad.value = e.get("value", "")
         display = self.ids.display
+        masked = [e.get("shown", "")]    # a refused ID number drawn masked, until the resident types (identity.py)
 
         def show(*_):
-            display.text = grouped(pad.value, pad.layout) or " "
+            if masked[0] and pad.value != e.get("value", ""):
+                masked[0] = ""
+            display.text = grouped(masked[0] or pad.value, pad.layout) or " "
         pad.bind(value=show)
         show()
         pad.build(screen.app, lambda: screen.send("submit", pad.value))

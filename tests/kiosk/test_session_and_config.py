@@ -49,6 +49,21 @@ def test_press_key_is_kept_for_the_same_request_and_renewed_for_another():
     assert press.for_body({"business": "commerce"}) != b
 
 
+def test_a_press_left_unanswered_keeps_its_key_for_the_same_request_until_the_visit_is_forgotten():
+    press = PressKey()
+    a = press.for_body({"business": "construction"})
+    press.leave()                        # 返回 while it was being retried: the server may have issued the number
+    assert not press.pending and press.held
+    assert press.for_body({"business": "social"}) != a
+    assert press.for_body({"business": "construction"}) == a       # the same request again: the same key
+    press.done()                         # answered: nothing held any more
+    assert not press.held and press.for_body({"business": "construction"}) != a
+    b = press.for_body({"business": "commerce"})
+    press.leave()
+    press.forget()                       # the idle wipe: nothing of the visit for the next resident
+    assert not press.held and press.for_body({"business": "commerce"}) != b
+
+
 @pytest.mark.parametrize("text, expected", [
     ("HALLQ-APPT:k7q2m9xp", Scan("appointment", "K7Q2M9XP")),
     ("K7Q2-M9XP", Scan("appointment", "K7Q2M9XP")),
