@@ -57,7 +57,7 @@ def web_pages(g: Gallery, city: ServerProcess, hall: dict) -> None:
         window2 = clerk(city, "1002")
         for _ in range(20):
             called = window2.window_action(2, "call-next", {"complete_current": True})
-            if (called.get("ticket") or {}).get("id") == mine["id"]:
+            if (called.get("ticket") or {}).get("ticket") == mine["ticket"]:  # window views carry no public id
                 break
         go(f"/t/{mine['id']}?lang=zh-Hans", lambda d: "2" in text_of(d, "head"))
         shot("phone", "phone-called", "Called: the window to go to, with sound and vibration if the resident "
@@ -113,6 +113,14 @@ def web_pages(g: Gallery, city: ServerProcess, hall: dict) -> None:
         wait(driver, lambda d: d.find_element(By.ID, "btn-start").is_enabled())
         shot("console", "console-window-zh-hant", "The window console in Traditional Chinese.")
 
+        # the front desk's bookings (预约管理): a few residents booked for the first bookable day
+        print("web: appointments", flush=True)
+        day = bookings(city)
+        go(f"/console/appointments?date={day}&lang=zh-Hans", lambda d: d.find_elements(By.CSS_SELECTOR, "tbody tr"))
+        shot("console", "console-appointments", "Bookings (预约管理): a day's list with masked names, check-in by row, "
+                                                "code or ID number, cancelling, booking for a resident who phoned "
+                                                "(帮办代办).")
+
         # bad reviews and the back office
         print("web: back office", flush=True)
         tracking = application(city)
@@ -151,3 +159,23 @@ def web_pages(g: Gallery, city: ServerProcess, hall: dict) -> None:
 
 
 # -- the page -------------------------------------------------------------------------------------
+
+
+def bookings(city: ServerProcess) -> str:
+    """Four residents booked at a kiosk for the first bookable day of a bookable item: that day."""
+    from tests.conftest import make_id
+
+    kiosk = city.client("demo-kiosk-1")
+    item = "520201-SCJG-XK-0001"  # 个体工商户设立登记: bookable in the city hall's sample
+    day = next(d for d in kiosk.get(f"/appointments/slots?item={item}")["days"]
+               if d["bookable"] and sum(s["remaining"] for s in d["slots"] if s["available"]) >= 4)
+    names = iter(("王小明", "李秀英", "张伟", "刘洋"))
+    seq = iter(range(700, 800))
+    for slot in (s for s in day["slots"] if s["available"]):
+        for _ in range(min(slot["remaining"], 2)):
+            name = next(names, None)
+            if name is None:
+                return day["date"]
+            kiosk.post("/appointments", {"item": item, "date": day["date"], "start": slot["start"], "name": name,
+                                         "id_number": make_id(seq=next(seq)), "phone": "13900001111"})
+    return day["date"]
