@@ -5,8 +5,10 @@ Threads: MQTT messages arrive in paho's network thread, are decoded there
 with ``mainthread``; the model changes only on the main thread. Refreshes are
 batched with ``Clock.create_trigger``: a burst of a hundred messages costs
 one refresh. The only timers are the clock (once a second, drawing only when
-the minute changes), the flash while a new call flashes, and the notice
-ticker (display_board/ticker.py) between pages or while a notice scrolls.
+the minute changes, a notice ends or, with more businesses than one page of
+queue tiles holds, every ``TILE_PAGE_SECONDS`` to turn the page), the flash
+while a new call flashes, and the notice ticker (display_board/ticker.py)
+between pages or while a notice scrolls.
 
 Widgets are made once: the recent-call rows and the queue tiles are a fixed
 pool sized from the board's settings, so nothing grows however long the
@@ -35,13 +37,13 @@ from kivy.uix.floatlayout import FloatLayout
 from kivy.utils import get_color_from_hex
 
 from display_board.model import BoardModel
-from display_board.presenter import BoardView, by_window, panel_windows, present
+from display_board.presenter import MAX_TILES, BoardView, by_window, panel_windows, present, tile_page, tiles_per_page
 from display_board.ticker import NoticeTicker, software_gl  # noqa: F401 (NoticeTicker is used by board.kv)
 
 log = logging.getLogger("hallq.board")
 
 KV = Path(__file__).with_name("board.kv")
-MAX_TILES = 12
+TILE_PAGE_SECONDS = 8.0  # more businesses than one page of tiles holds: each page shows this long, then the next
 
 
 class RecentRow(BoxLayout):
@@ -85,6 +87,7 @@ class BoardScreen(FloatLayout):
     closed_badge = StringProperty("")
     recent_title = StringProperty("")
     queues_title = StringProperty("")
+    queues_page = StringProperty("")  # "1/2" while the queue tiles are shown page by page
 
 
 class BoardApp(App):
@@ -126,6 +129,9 @@ class BoardApp(App):
         self._shots_taken = self._shot_newest_written = 0
         self._flash_event = None
         self.refresh = None
+        self.tile_turn = 0  # page turns of the queue tiles so far (the page shown is this modulo the pages)
+        self._tile_pages = 1
+        self._tile_turn_at = 0.0
 
     # -- building --------------------------------------------------------------------
 
@@ -151,7 +157,11 @@ class BoardApp(App):
         for r in self.rows:
             root.ids.recent.add_widget(r)
         shown = s.shown_businesses()
-        n_tiles = min(MAX_TILES, len(shown) if shown is not None else len(s.hall.businesses)) or 1
+        count = len(shown) if shown is not None else len(s.hall.businesses)
+        n_tiles = tiles_per_page(count)
+        if count > MAX_TILES:
+            log.info("board %s shows %d businesses' queues, more than the %d tiles a page holds: %d per page, each page "
+                     "%g s, marked 1/%d…", s.id, count, MAX_TILES, n_tiles, TILE_PAGE_SECONDS, -(-count // n_tiles))
         grid = root.ids.queues
         grid.rows = 1 if n_tiles <= 6 else 2
         grid.cols = n_tiles if n_tiles <= 6 else (n_tiles + 1) // 2
@@ -184,9 +194,15 @@ class BoardApp(App):
     # -- refreshing ----------------------------------------------------------------------------
 
     def _tick(self, dt) -> None:
-        """Once a second: the clock (drawn only when the minute changes) and expired flashes."""
+        """Once a second: the clock (drawn only when the minute changes), expired flashes and notices, and the
+        next page of queue tiles when there are several."""
         view = present(self.model, self.now())
-        if self._view is None or view.time_text != self._view.time_text or view.flashing != self._view.flashing:
+        if self._tile_pages > 1 and time.monotonic() >= self._tile_turn_at:
+            self.tile_turn += 1
+            self._tile_turn_at = time.monotonic() + TILE_PAGE_SECONDS
+            self.refresh()
+        elif self._view is None or (view.time_text, view.flashing, view.notices) != (
+                self._view.time_text, self._view.flashing, self._view.notices):
             self.refresh()
 
     def _refresh(self, dt=0) -> None:
@@ -205,7 +221,12 @@ class BoardApp(App):
         root.closed_badge = view.closed_badge
         root.recent_title, root.queues_title = view.recent_title, view.queues_title
         self._set_rows(view)
-        for tile, q in zip(self.tiles, [*view.queues, *[None] * len(self.tiles)]):
+        page, root.queues_page = tile_page(view.queues, len(self.tiles), self.tile_turn)
+        pages = -(-len(view.queues) // len(self.tiles))
+        if pages > 1 and self._tile_pages <= 1:
+            self._tile_turn_at = time.monotonic() + TILE_PAGE_SECONDS  # the first page shows its full time
+        self._tile_pages = pages
+        for tile, q in zip(self.tiles, [*page, *[None] * len(self.tiles)]):
             tile.name = q.name if q else ""
             tile.waiting = q.waiting if q else ""
             tile.wait = q.wait if q else ""
@@ -223,12 +244,19 @@ class BoardApp(App):
         """Show the recent calls, moving rows rather than re-writing them: when a call arrives, the
         rows below shift down with their texts already drawn, and only the freed row gets new text
         (each changed text is a texture upload, which software GL makes costly)."""
-        by_seq = {row.seq: row for row in self.rows if row.seq}
-        wanted = [line.seq for line in view.recent]
-        spare = [row for row in self.rows if row.seq not in wanted]
+        lines = view.recent[:len(self.rows)]
+        # each row is used at most once, even if two lines had one seq (a widget added twice is an exception)
+        kept: dict[int, RecentRow] = {}  # line index -> the row that already shows its seq
+        taken: set[int] = set()
+        for i, line in enumerate(lines):
+            row = next((r for r in self.rows if r.seq and r.seq == line.seq and id(r) not in taken), None)
+            if row is not None:
+                kept[i] = row
+                taken.add(id(row))
+        spare = [row for row in self.rows if id(row) not in taken]
         ordered = []
-        for line in view.recent[:len(self.rows)]:
-            row = by_seq.get(line.seq) if line.seq in by_seq else spare.pop(0)
+        for i, line in enumerate(lines):
+            row = kept.get(i) or spare.pop(0)
             row.seq, row.ticket, row.window, row.business, row.mark = \
                 line.seq, line.ticket, line.window, line.business, line.mark
             ordered.append(row)

@@ -13,10 +13,17 @@ Rules (docs/display-board.md):
 * a call event newer than anything seen becomes the newest call and flashes;
   a QoS 1 repeat (same ``seq``) changes nothing; a gap is counted and the next
   board snapshot fills it (snapshots are merged, never trusted to be newer);
-* a ticket appears once in the recent calls: a recall moves it to the top,
-  marked as a recall;
-* a new business day, a restarted call numbering, or a restarted server
-  make the next board snapshot authoritative (replace instead of merge).
+* a ticket number appears once in the recent calls: a recall moves it to the
+  top, marked as a recall; a transferred ticket keeps its number and changes
+  its business, so entries are keyed by the number alone (unique in a day: its
+  letters are the prefix of the business it was issued for);
+* a call that reaches the board only through a snapshot (its event was lost,
+  e.g. while the broker restarted) flashes like an event when it is newer than
+  anything seen and fresh;
+* a new business day, a restarted call numbering, a restarted server, or a
+  snapshot whose calls reuse a ``seq`` the board shows for another ticket (a
+  restored database) make the board snapshot authoritative (replace instead
+  of merge).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from typing import Any
 
 from hallq import contract
 from hallq.feed import DUPLICATE, LATE, RESTART, SeqTracker
+from hallq.privacy import scrub_text, strip_controls
 from display_board.settings import BoardSettings
 
 log = logging.getLogger("hallq.board")
@@ -37,6 +45,8 @@ log = logging.getLogger("hallq.board")
 MAX_QUEUES = 26  # the contract's limit of businesses per hall
 MAX_NOTICES = 20
 MAX_NOTICE_CHARS = 200  # one notice is one line of the ticker; a texture wider than the GPU allows would fail
+# a call first heard in a snapshot (its event lost) still flashes when the snapshot was built this soon after it
+SNAPSHOT_FLASH_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -167,9 +177,15 @@ class BoardModel:
         return True
 
     def _add(self, call: Call) -> bool:
-        """Put ``call`` in the recent list (one entry per ticket); True if it is now the newest."""
+        """Put ``call`` in the recent list (one entry per ticket number); True if it is now the newest.
+
+        Keyed by the number alone: a transfer keeps the number and changes the business (B003 called at window 4
+        for 工程建设项目, then at window 2 for 商事登记 is one resident, shown once, at the newest window)."""
+        same_seq = next((i for i, c in enumerate(self.recent) if c.seq == call.seq and c.ticket != call.ticket), None)
+        if same_seq is not None:
+            del self.recent[same_seq]  # one seq is one call: the last word on it wins (the rows are keyed by seq)
         for i, c in enumerate(self.recent):
-            if c.ticket == call.ticket and c.business == call.business:
+            if c.ticket == call.ticket:
                 if c.seq >= call.seq:
                     return False  # we already show a newer call of this ticket
                 del self.recent[i]
@@ -189,19 +205,33 @@ class BoardModel:
         day = p["business_day"]
         last_seq = p.get("last_seq", calls[0].seq if calls else 0)
         newest = self.newest
+        shown = {c.seq: c.ticket for c in self.recent}
+        reused = next((c for c in calls if shown.get(c.seq, c.ticket) != c.ticket), None)
         replace = (self._resync or day != self.business_day or not self.have_snapshot and not self.recent
+                   or reused is not None
                    or (newest is not None and last_seq < newest.seq and _not_before(p["updated_at"], newest.at)))
         if replace:
-            if self.have_snapshot and last_seq < self.tracker.last and day == self.business_day:
+            if reused is not None and day == self.business_day:
+                # a restored database numbers its calls again (the board may have missed the server going offline)
+                log.warning("the server's call seq %d is %s, not %s as shown: its calls were renumbered; showing "
+                            "the server's state", reused.seq, reused.ticket, shown[reused.seq])
+            elif self.have_snapshot and last_seq < self.tracker.last and day == self.business_day:
                 log.warning("the server's calls restarted at seq %d (had %d): showing the server's state",
                             last_seq, self.tracker.last)
             self.recent.clear()
             self.tracker.reset(last_seq)
             self._resync = False
+        heard = 0 if replace else self.tracker.last  # the newest seq this board has seen, as an event or in a snapshot
+        lost: Call | None = None  # the newest call whose event never came
         for raw, c in sorted(zip(p["recent_calls"], calls), key=lambda rc: rc[1].seq):
             self.tracker.remember(raw)
-            if self.settings.shows_window(c.window, c.area):
-                self._add(c)
+            if self.settings.shows_window(c.window, c.area) and self._add(c) and heard and c.seq > heard:
+                lost = c if _within(p["updated_at"], c.at, SNAPSHOT_FLASH_SECONDS) else None
+        if lost is not None and lost is self.newest:
+            log.info("call %s (seq %d) reached the board only through a snapshot: its event was lost; shown as new",
+                     lost.ticket, lost.seq)
+            self.stats.shown += 1
+            self.flash_until = self.monotonic() + self.settings.flash_seconds
         self.business_day = day
         self.hall_name = dict(p.get("hall_name") or self.hall_name)
         self.serving = p.get("serving", self.serving)
@@ -234,7 +264,7 @@ class BoardModel:
         return True
 
     def _on_notices(self, params: dict[str, str], p: dict[str, Any]) -> bool:
-        notices = [dict(n) for n in p["notices"][:MAX_NOTICES]]
+        notices = [_shown_notice(n) for n in p["notices"][:MAX_NOTICES]]
         if notices == self.notices:
             return False
         self.notices = notices
@@ -262,3 +292,22 @@ def _not_before(snapshot_time: str, call_time: str) -> bool:
         return (datetime.fromisoformat(snapshot_time) - datetime.fromisoformat(call_time)).total_seconds() >= 5
     except ValueError:
         return False
+
+
+def _within(snapshot_time: str, call_time: str, seconds: float) -> bool:
+    """Whether a snapshot was built at most ``seconds`` after a call (the call is still fresh news)."""
+    try:
+        return (datetime.fromisoformat(snapshot_time) - datetime.fromisoformat(call_time)).total_seconds() <= seconds
+    except (TypeError, ValueError):
+        return False
+
+
+def _shown_notice(notice: dict[str, Any]) -> dict[str, Any]:
+    """A notice as the board may show it, cleaned once as it arrives: one line, any ID or mobile number masked. The
+    server stores notices so (queue_server/domain/notices.py); one stored before it did, or sent by anyone else who
+    can publish on the topic, must not put a full ID number on the hall's screen either."""
+    n = dict(notice)
+    text = n.get("text")
+    if isinstance(text, dict):
+        n["text"] = {lang: scrub_text(strip_controls(t)) if isinstance(t, str) else t for lang, t in text.items()}
+    return n

@@ -15,9 +15,11 @@ from datetime import datetime
 from display_board.model import MAX_NOTICE_CHARS, BoardModel, Call
 from hallq import i18n
 from hallq.i18n import pick
+from hallq.privacy import strip_controls
 from hallq.waits import shown
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MAX_TILES = 12  # queue tiles on one page: two rows of six; more businesses are shown page by page
 
 
 def ui(key: str, lang: str, **kw) -> str:
@@ -93,7 +95,7 @@ def _window_lines(model: BoardModel, lang: str) -> list[CallLine]:
     for number in panel_windows(model.settings):
         now = model.windows.get(number) or {}
         state = now.get("state", "closed")
-        current = now.get("current") or ""
+        current = _flat(now.get("current") or "")
         status = "" if current else ui(f"window_{state if state in ('paused', 'closed') else 'idle'}", lang)
         lines.append(CallLine(ticket=current or "—", window=ui("window", lang, window=number), window_2="",
                               business=status, mark="",
@@ -166,7 +168,7 @@ def present(model: BoardModel, now: datetime) -> BoardView:
                        busy=q.get("waiting", 0) >= 10) for q in queues]
 
     notices = [Notice(text=_one_line(pick(n.get("text"), lang)), level=n.get("level", "info"))
-               for n in model.notices]
+               for n in model.notices if not _ended(n.get("until"), now)]
     notices = [n for n in notices if n.text] or _standing_notices(s, lang, lang2)
 
     banner_key = ("lost_broker" if not model.broker_connected
@@ -193,6 +195,34 @@ def present(model: BoardModel, now: datetime) -> BoardView:
         recent_title=ui(title, lang) + (f"  {ui(title, lang2)}" if lang2 else ""),
         queues_title=ui("queues", lang) + (f"  {ui('queues', lang2)}" if lang2 else ""),
     )
+
+
+def _ended(until, now: datetime) -> bool:
+    """Whether a notice's end has passed by the board's clock (the one it shows). The server drops an ended notice
+    from its snapshot, but while it is offline nothing would take the notice down."""
+    if not until:
+        return False
+    try:
+        return datetime.fromisoformat(until) <= now
+    except (TypeError, ValueError):
+        return False
+
+
+def tiles_per_page(count: int, most: int = MAX_TILES) -> int:
+    """How many queue tiles a page holds: every business when they fit in ``most``, else the businesses spread evenly
+    over the fewest pages (20 businesses: two pages of 10, not 12 and 8)."""
+    pages = max(1, -(-count // most))
+    return max(1, -(-count // pages))
+
+
+def tile_page(tiles: list[QueueTile], per_page: int, turn: int) -> tuple[list[QueueTile], str]:
+    """The queue tiles shown at page turn ``turn`` and the page's "1/2"; all of them and "" when they fit one page."""
+    per_page = max(1, per_page)
+    pages = -(-len(tiles) // per_page)
+    if pages <= 1:
+        return list(tiles), ""
+    index = turn % pages
+    return tiles[index * per_page:(index + 1) * per_page], f"{index + 1}/{pages}"
 
 
 def _standing_notices(settings, lang: str, lang2: str | None) -> list[Notice]:
@@ -245,8 +275,10 @@ def _hall_name(settings, code: str) -> dict:
 def clip(text: str, units: int) -> str:
     """Cut ``text`` to ``units`` half-width columns (a Chinese character is two), ending in "…".
 
-    Labels draw only as wide as their text, so the presenter keeps each text inside its box.
+    Labels draw only as wide as their text, so the presenter keeps each text inside its box. The text is made one
+    line first (a name from hall.toml or a payload with a newline or a NUL in it drew over its neighbours or was cut).
     """
+    text = _flat(text)
     width = 0
     for i, ch in enumerate(text):
         width += 2 if unicodedata.east_asian_width(ch) in "WF" else 1
@@ -255,6 +287,11 @@ def clip(text: str, units: int) -> str:
     return text
 
 
+def _flat(text: str) -> str:
+    """One line: control characters out (a NUL ends a Kivy label's text there), whitespace runs one space."""
+    return " ".join(strip_controls(text or "").split())
+
+
 def _one_line(text: str) -> str:
-    text = " ".join(text.split())
+    text = _flat(text)
     return text if len(text) <= MAX_NOTICE_CHARS else text[:MAX_NOTICE_CHARS - 1] + "…"

@@ -228,6 +228,26 @@ def scrub_text(text: str) -> str:
     return _MOBILE_IN_TEXT.sub(lambda m: (m.group("cc") or "") + mask_phone(_plain_digits(m.group("number"))), text)
 
 
+# Control characters in a text meant for one line (a notice, a pause reason, a name on a board): C0 and C1 controls,
+# DEL, the line and paragraph separators; and the bidirectional embeddings, overrides and isolates, which reverse or
+# hide what is drawn after them (nothing a Chinese or English sentence needs). Whitespace-like ones become a space.
+_SPACE_CONTROLS = re.compile("[\t\n\v\f\r\x1c-\x1f\x85\u2028\u2029]+")
+_OTHER_CONTROLS = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def strip_controls(text: str) -> str:
+    r"""``text`` as one line: a line break, tab or other whitespace-like control becomes a space, every other control
+    character (NUL, BEL, ESC, DEL, C1) and every bidi override goes; the ends are trimmed. A NUL once cut a notice
+    short on the boards (a Kivy label ends its text there) and a newline drew a name over its neighbours.
+
+    >>> strip_controls("今日\x00截止\x07，\n请到\t3号窗口\u202e ")
+    '今日截止， 请到 3号窗口'
+    """
+    if not text:
+        return text
+    return _OTHER_CONTROLS.sub("", _SPACE_CONTROLS.sub(" ", text)).strip()
+
+
 def name_chars(name: str) -> list[str]:
     """The characters of a name as a reader counts them: a code point each (𪚥 U+2A6A5 is one, not two UTF-16
     units or four UTF-8 bytes), with a variation selector (IVS, U+E0100…) or combining mark kept on the

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from hallq.privacy import scrub_text, strip_controls
 from hallq.schema import Obj
-from queue_server.api import api, operation
+from queue_server.api import api, invalid_fields, operation
 from queue_server.api import schemas as S
 from queue_server.api.hall import state
 from queue_server.readmodel import consoles as reads
@@ -90,7 +91,12 @@ def call_back(number, actor, body):
 @operation("pause_window", "Pause the window with a reason (暂停服务)", tag="windows", auth="window", body=S.PAUSE,
            response=S.WINDOW_RESULT, errors=W_ERRORS)
 def pause_window(number, actor, body):
-    return state().service.pause(actor, number, body["reason"])
+    # the reason goes into the retained windows/<n> topic, the boards and the consoles: one line, an ID or mobile
+    # number a clerk typed in it masked (docs/privacy.md)
+    reason = scrub_text(strip_controls(body["reason"]))
+    if not reason:
+        raise invalid_fields([("reason", "must not be empty")])
+    return state().service.pause(actor, number, reason)
 
 
 @api.post("/windows/<int:number>/resume")
