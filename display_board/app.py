@@ -196,7 +196,11 @@ class BoardApp(App):
     def _tick(self, dt) -> None:
         """Once a second: the clock (drawn only when the minute changes), expired flashes and notices, and the
         next page of queue tiles when there are several."""
-        view = present(self.model, self.now())
+        try:
+            view = present(self.model, self.now())
+        except Exception:  # drawn (and logged) by _refresh
+            self.refresh()
+            return
         if self._tile_pages > 1 and time.monotonic() >= self._tile_turn_at:
             self.tile_turn += 1
             self._tile_turn_at = time.monotonic() + TILE_PAGE_SECONDS
@@ -206,6 +210,22 @@ class BoardApp(App):
             self.refresh()
 
     def _refresh(self, dt=0) -> None:
+        """Draw the model. A bug in drawing one state must not take the hall's board down (Kivy ends the app on an
+        exception in a clock callback, and nothing restarts a board under ``hallq start``): it is logged, once per
+        kind of fault a minute, and the board goes on with the next change."""
+        try:
+            self._draw()
+        except Exception as e:
+            kind = f"{type(e).__name__}: {e}"[:200]
+            now = time.monotonic()
+            if kind != self._draw_fault or now - self._draw_fault_at > 60:
+                log.exception("could not draw the board (it goes on with the next change)")
+                self._draw_fault, self._draw_fault_at = kind, now
+
+    _draw_fault: str | None = None
+    _draw_fault_at = 0.0
+
+    def _draw(self) -> None:
         view = present(self.model, self.now())
         root = self.root
         newest = view.newest
