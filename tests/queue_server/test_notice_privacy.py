@@ -66,3 +66,29 @@ def test_no_full_id_number_on_the_notices_or_windows_topics(mosquitto, server_pr
             assert secret not in everything
     finally:
         sub.close()
+
+
+def test_the_upgrade_cleans_the_notices_stored_before(tmp_path, monkeypatch):
+    """Schema 030: a notice saved before texts were cleaned loses its full ID number and control characters."""
+    import json as _json
+
+    from queue_server import migrations
+    from queue_server.db import Database
+
+    files = migrations.migration_files()
+    upto = next(i for i, f in enumerate(files) if f.name.startswith("030_"))
+    db = Database(tmp_path / "old.sqlite3")
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(migrations, "migration_files", lambda: files[:upto])
+            migrations.migrate(db)
+        dirty = {"zh-Hans": "请身份证号520201198506151232的张三到服务台\x00今日", "en": "Mind your belongings"}
+        with db.write() as conn:
+            conn.execute("INSERT INTO notices (text, level, created_at) VALUES (?, 'info', '2026-11-23T09:00:00+08:00')",
+                         (_json.dumps(dirty, ensure_ascii=False),))
+        assert migrations.migrate(db) == ["030_notice_texts"]
+        text = _json.loads(db.connection().execute("SELECT text FROM notices").fetchone()[0])
+        assert "520201198506151232" not in text["zh-Hans"] and "\x00" not in text["zh-Hans"]
+        assert text["zh-Hans"].startswith("请身份证号520201") and text["en"] == "Mind your belongings"
+    finally:
+        db.close()
