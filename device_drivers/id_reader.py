@@ -325,6 +325,12 @@ class ProtocolReader(IdCardReader):
     retries = 1
     _reported: bytes | None = None  # digest of the card reported last and not seen taken away since
     _digest_key: bytes = b""
+    # the reader is asked only while a screen wants a card (kiosk/polling.py): a card lifted while nobody asked
+    # (on the result screen) leaves no "no card" answer behind. So after this long without being asked, what was
+    # reported is forgotten, and the same card put back later is a new placing. A card left lying on the reader
+    # is still reported once per screen that asks (polls come every 0.25 s while one does)
+    forget_after = 2.0
+    _asked_at = 0.0
 
     @abstractmethod
     def _exchange(self, frame: bytes, timeout: float) -> list[Frame | BadFrame]:
@@ -353,6 +359,10 @@ class ProtocolReader(IdCardReader):
     def read_card(self) -> IdCard | None:
         """The card on the reader if it is newly placed (see the class); None when there is none, or when it is the
         card already reported, still lying there."""
+        now = time.monotonic()
+        if now - self._asked_at > self.forget_after:
+            self._reported = None  # not asked for a while: the card may have been lifted and put back meanwhile
+        self._asked_at = now
         found = self.transact(FIND, 0.5)
         if found.sw3 == NO_CARD:
             self._reported = None  # taken away: the next card found is a new placing, even the same card

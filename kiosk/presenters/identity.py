@@ -146,7 +146,10 @@ class IdentityInput:
         up (and may be a screenshot: docs/kiosk.md); the keypad keeps it whole for ⌫, and what is typed from
         there is shown as it is typed."""
         typed = self.typed["type_id"]
-        return mask_id_number(typed) if self.mode == "type_id" and self.error and len(typed) >= 10 else ""
+        # ... and one confirmed while the server cannot be reached: the retry holds the screen (and its idle timer)
+        # for as long as the outage lasts, perhaps with nobody in front of it
+        hidden = self.error or self.flow.retrying
+        return mask_id_number(typed) if self.mode == "type_id" and hidden and len(typed) >= 10 else ""
 
 
 def identity_today(flow: Flow) -> date | None:

@@ -15,6 +15,7 @@ and the result screen with the number is shown and spoken all the same.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from hallq.client import ApiError
@@ -22,6 +23,8 @@ from kiosk import receipts
 from kiosk.presenters.base import Done, Flow, Option, View
 from kiosk.presenters.identity import IdentityInput, identity_today
 from kiosk.texts import promise_words, wait_words
+
+log = logging.getLogger("hallq.kiosk")
 
 NO_ITEM = "__none__"
 STEPS = ["business", "item", "identity", "result"]
@@ -132,11 +135,17 @@ class TakeNumber(Flow):
             body.update(self.identity.body())
         if self.green:
             body["green_reason"] = self.green
-        key = self.press.for_body(body)
-        self._attempt(lambda: self._issue_now(body, key))
+        self._attempt(lambda: self._issue_now(body))
 
-    def _issue_now(self, body: dict[str, Any], key: str) -> None:
-        ticket = self.s.api.issue_ticket(body, key)
+    def _issue_now(self, body: dict[str, Any]) -> None:
+        ticket = self.s.api.issue_ticket(body, self.press.for_body(body))
+        if ticket.get("replayed") and self._gone_by(ticket):
+            # the server's first answer to a press left unanswered (返回, 首页: kiosk.api.PressKey.leave), but that
+            # number has been called, missed or given up since: whoever asks now gets a number of their own, not a
+            # slip for one gone by (the key is dropped, so a retry of this one keeps the new key)
+            log.info("a held press's number %s is %s: a new one is taken", ticket.get("ticket"), ticket.get("state"))
+            self.press.done()
+            ticket = self.s.api.issue_ticket(body, self.press.for_body(body))
         self.press.done()
         self.ticket = ticket
         self.step = "result"
@@ -144,6 +153,14 @@ class TakeNumber(Flow):
         self.where = where_to_wait(self, ticket)
         self.nearby = self.after_commit("the nearby halls", lambda: nearby_line(self, ticket), "")
         self._print_and_say()
+
+    def _gone_by(self, ticket: dict[str, Any]) -> bool:
+        """A replayed answer says how the ticket stood when it was issued: is it still waiting now?"""
+        try:
+            now = self.s.api.ticket(ticket["id"])
+        except ApiError:
+            return False  # cannot tell (e.g. 404 after a restore): the server's answer stands
+        return now.get("state") != "waiting"
 
     def _print_and_say(self) -> None:
         self.print_problem, self.print_warning = deliver_ticket(self, self.ticket, self.where)

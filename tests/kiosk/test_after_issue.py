@@ -144,3 +144,66 @@ def test_a_requeue_whose_ticket_cannot_be_built_still_shows_its_number(session, 
     v = flow.view()
     assert v.step == "result" and v.result["number"] == ticket["ticket"] and flow.unprinted
     assert "打印机故障" in v.notice.text
+
+
+def test_a_held_press_whose_number_has_gone_by_gives_the_next_resident_a_new_one(city):
+    """A's confirm was done by the server (B001) but answered 504; A pressed 首页 and left, the key held for the
+    identical request (kiosk.api.PressKey.leave). B001 was called and missed meanwhile. B asks the same: B's slip
+    is a new number, waiting, not B001's replay, which would say "waiting, 0 ahead" for a number gone by."""
+    from hallq.client import Unreachable
+    from hallq.demo import DEMO_PASSWORD
+
+    s = make_session(city.url)
+    try:
+        real, fail = s.api.issue_ticket, {"on": True}
+
+        def behind_a_proxy(body, key):
+            answer = real(body, key)  # the server did it ...
+            if fail["on"]:
+                raise Unreachable("504 gateway time-out", 504)  # ... and the proxy answered 504
+            return answer
+        s.api.issue_ticket = behind_a_proxy
+        a = TakeNumber(s)
+        a.start(), a.handle("choose", "construction"), a.handle("choose", NO_ITEM)
+        assert a.retrying
+        s.wipe(forget=False)  # 首页
+        assert a.press.held
+        clerk = city.client()
+        clerk.login("1004", DEMO_PASSWORD)
+        clerk.window_action(4, "sign-in")
+        assert clerk.window_action(4, "call-next")["ticket"]["ticket"] == "B001"
+        clerk.window_action(4, "no-show", {"ticket": "B001"})
+        fail["on"] = False
+        a.start(), a.handle("choose", "construction"), a.handle("choose", NO_ITEM)
+        assert (a.ticket["ticket"], a.ticket["state"]) == ("B002", "waiting")
+        assert s.devices.printer.last is not None and a.view().result["number"] == "B002"
+    finally:
+        s.devices.close()
+
+
+def test_a_typed_id_number_is_drawn_masked_while_its_press_is_retried(city):
+    """A confirm during an outage holds the screen (and its idle timer) for as long as the outage lasts, perhaps with
+    nobody in front of it: the ID number typed is drawn masked meanwhile (the keypad keeps it whole)."""
+    from hallq.client import Unreachable
+    from hallq.privacy import mask_id_number
+    from tests.conftest import make_id
+
+    s = make_session(city.url)
+    try:
+        s.devices.reader = None  # no reader: the number is typed
+
+        def down(body, key):
+            raise Unreachable("ConnectionRefusedError")
+        s.api.issue_ticket = down
+        f = TakeNumber(s)
+        f.start(), f.handle("choose", "commerce")
+        v = f.view()
+        if f.step != "identity":
+            f.handle("choose", v.options[0].key)
+        typed = make_id(seq=123)
+        f.handle("submit", typed)
+        v = f.view()
+        assert f.retrying and v.entry["value"] == typed
+        assert v.entry["shown"] == mask_id_number(typed) and typed not in v.entry["shown"]
+    finally:
+        s.devices.close()
