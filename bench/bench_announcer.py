@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/bench_announcer.py [--calls 100] [--interval 0.2]
 
-The real announcer (espeak-ng through pyttsx3, chime, Mandarin twice then
-English, as config/city-hall/announcer.toml says) subscribed to a real
+The real announcer (espeak-ng through pyttsx3, chime, Mandarin then English,
+as config/city-hall/announcer.toml says; Mandarin twice in the committed runs
+before 2026-12-07's fourteenth session) subscribed to a real
 Mosquitto on a free port; its output is the WAV-directory sink, so
 "playing" takes no time and each call is measured alone. A publisher in the
 same process sends ``--calls`` calls whose sentences are new (nothing

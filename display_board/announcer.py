@@ -1,40 +1,21 @@
-"""The voice announcer (语音叫号): one announcement at a time, in call order, never stale.
+"""The voice announcer (语音叫号): one announcement at a time, in call order, and no call left unspoken.
 
-Calls arrive from MQTT (:meth:`Announcer.offer`, any thread) and wait in a
-list ordered by ``seq``; one worker thread takes them in that order, builds
-the announcement's audio (chime, the sentence in each language, repeated) and
-plays it through the voice output, which returns only when it has finished.
-So announcements never overlap and never change order.
-
-Rules (docs/announcer.md):
-
-* a QoS 1 repeat of a call (same ``seq``) is dropped; a call to a window this
-  announcer does not cover is ignored;
-* when ``seq`` n+1 is missing but n+2 is here, the worker waits up to
-  ``reorder_wait_ms`` for it (a late delivery), then goes on;
-* whether a call arrived late is told from its own ``at`` against the hall's
-  clock here, less the difference between this machine's clock and the
-  server's as the calls show it (:class:`ClockGap`); that only decides
-  whether to wait for the rest of a backlog: a call is never dropped because
-  the two clocks disagree;
-* a call that arrives late (re-sent by the server after a broker outage) is
-  not read when it is more than ``max_age_seconds`` older than the newest
-  call heard (both on the server's clock), nor when a later call went to its
-  window or called its ticket again: of a backlog only the newest call of
-  each window is read. A call older than one its window has already had is
-  never read;
-* a call that has grown older than ``max_age_seconds`` while waiting is
-  *stale*: if its window has called someone else since, or its ticket was
-  called again, it is dropped (the board shows it); the others are read out
-  together in one merged sentence (``stale = "merge"``, up to ``merge_max``
-  per sentence) or dropped (``stale = "skip"``). Nothing is read out minutes
-  late one by one.
+Calls arrive from MQTT (:meth:`Announcer.offer`, any thread) and wait in a list ordered by ``seq``; one worker
+thread takes them in that order, builds the announcement's audio and plays it through the voice output, which
+returns only when it has finished: announcements never overlap and never change order. The rules, in
+docs/announcer.md: a repeat (same ``seq``, or spoken before a restart: ``SPOKEN_FILE``) is dropped; a live call
+is always read; only a *backlog* (calls the server marks ``replayed``, or recovered from the board snapshot after
+a reconnect: :meth:`Announcer.recover`) is judged by age and by later calls of its window; when the loudspeaker
+falls behind, the calls waiting are read *shortened* (merged, the first language once, no chime between), never
+dropped. A call's ticket number identifies its resident: a transfer keeps the number and changes the business.
 """
 
 from __future__ import annotations
 
 import bisect
+import json
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -50,17 +31,21 @@ from display_board.audio import Pcm, chime, join, silence, write_wav
 from display_board.settings import AnnouncerSettings
 from display_board.speech import call_text, merged_text
 from display_board.synth import SynthesisError, Synthesizer
-from hallq.clock import Clock
+from hallq.clock import Clock, iso
 from hallq.feed import DUPLICATE, RESTART, SeqTracker
 
 log = logging.getLogger("hallq.announcer")
 
 MAX_PENDING = 1000  # a hall never has this many unannounced calls; a flood must not exhaust memory
-LATE_SECONDS = 5.0  # a call this much older than its `at` when it arrives was held up: a backlog re-sent late
+OVERFLOW_LOG_EVERY = 60.0  # a flood past MAX_PENDING is reported at most once a minute, with a count
+LATE_SECONDS = 5.0  # a clock difference smaller than this is not worth a warning
 REPLAY_HORIZON = 150.0  # the server re-sends calls at most 120 s old (replay_max_age): an older one means the clocks differ
+RECOVER_HORIZON = 120.0  # the board's recent calls are recovered up to this old here, as the server re-sends them
 CLOCK_MEMORY = 600.0  # the calls of the last 10 minutes tell how far this clock is from the server's ...
 CLOCK_SPAN = 60.0  # ... once they came at least a minute apart: one burst (a re-sent backlog) proves nothing
 CLOCK_WARN_EVERY = 600.0  # seconds between warnings about a changed clock difference
+QUIET_BEFORE_CHIME = 3.0  # a shortened announcement chimes only after this much silence: never between a backlog's
+SPOKEN_FILE = "last-spoken.json"  # in the work directory: the seq and time of the last call spoken
 
 
 @dataclass(order=True)
@@ -70,6 +55,8 @@ class Pending:
     call: dict[str, Any] = field(compare=False, repr=False)
     late: float = field(default=0.0, compare=False)  # how old it already was when it arrived (by its `at`)
     at: datetime | None = field(default=None, compare=False)  # its own time, on the server's clock
+    replayed: bool = field(default=False, compare=False)  # part of a backlog: re-sent, or recovered from the board
+    short: bool = field(default=False, compare=False)  # taken while behind: read shortened
 
     def age(self, now: float) -> float:
         """How long it has waited here: a clock that disagrees with the server's must never make a call stale."""
@@ -77,17 +64,10 @@ class Pending:
 
 
 class ClockGap:
-    """How far this machine's hall clock is ahead of the server's, which stamps each call's ``at``.
-
-    A call arrives ``lag`` seconds after its ``at`` by this clock: its delay on the way plus the
-    difference of the clocks. The clocks are taken to agree (NTP keeps both right) until the calls
-    show otherwise: once the calls of the last ``CLOCK_MEMORY`` seconds came at least ``CLOCK_SPAN``
-    apart, the smallest of their lags is the difference (the freshest delivery had next to no delay).
-    A call from the future, or older than the server ever re-sends one (``REPLAY_HORIZON``), proves
-    the difference wrong at once: its own lag is the new difference (a demo on a virtual clock, a
-    machine off by minutes or days). So an age is never overestimated for long, and a wrong clock
-    here cannot silence the hall.
-    """
+    """How far this machine's hall clock is ahead of the server's, which stamps each call's ``at``: taken as 0
+    (NTP keeps both right) until the calls show otherwise: once the live calls of the last ``CLOCK_MEMORY`` s
+    came ``CLOCK_SPAN`` apart, the smallest lag is the difference; a call from the future, or older than the
+    server ever re-sends one (``REPLAY_HORIZON``), sets it at once (a demo on a virtual clock)."""
 
     def __init__(self) -> None:
         self.ahead = 0.0  # seconds this clock is ahead of the server's
@@ -95,7 +75,7 @@ class ClockGap:
         self._warned: tuple[float, float] | None = None  # (when, difference) of the last warning
 
     def age(self, lag: float, arrived: float) -> float:
-        """How old a call was when it arrived at ``arrived`` (monotonic), ``lag`` s after its ``at``."""
+        """How old a live call was when it arrived at ``arrived`` (monotonic), ``lag`` s after its ``at``."""
         lags = self._lags
         lags.append((arrived, lag))
         while arrived - lags[0][0] > CLOCK_MEMORY:
@@ -110,6 +90,10 @@ class ClockGap:
                 lags.append((arrived, lag))
             age = 0.0
         return age
+
+    def estimate(self, lag: float) -> float:
+        """How old a re-sent or recovered call is, by the difference learnt so far (it teaches nothing: it was held)."""
+        return lag - self.ahead
 
     def _set(self, ahead: float, now: float) -> None:
         self.ahead = ahead
@@ -135,6 +119,7 @@ class Announcement:
     ready: float = 0.0  # when its audio was written (monotonic)
     seconds: float = 0.0
     cached: bool = False  # every phrase came from the cache
+    short: bool = False  # read shortened (behind): the first language once, no chime between
     wav: Path | None = None
     played: Played | None = None
     error: str = ""
@@ -152,14 +137,18 @@ class Counters:
     ignored: int = 0
     announced: int = 0
     merged: int = 0
+    shortened: int = 0  # announcements read shortened because the loudspeaker was behind
+    recovered: int = 0  # calls first heard in the board snapshot after a (re)connect
     skipped: int = 0
     failed: int = 0
 
 
 # why calls are not read (docs/announcer.md), after their number in the log
-TOO_OLD = ("over {max_age:.0f} s old when they arrived (re-sent after a broker outage, or this machine's clock is "
-           "ahead of the server's)")
-SUPERSEDED = "superseded (their window has called someone else since, or their ticket was called again)"
+TOO_OLD = ("over {max_age:.0f} s old when they arrived (re-sent after a broker outage, and older than the newest "
+           "call heard by more than that, on the server's clock)")
+SUPERSEDED = ("superseded in a re-sent backlog (their window has called someone else since, or their ticket was "
+              "called again)")
+REPLACED = "read further on (their ticket is called again: a recall, a transfer)"
 OUTRUN = "older than a call their window has already had"
 WAITED = 'waited over {max_age:.0f} s (stale = "skip")'
 
@@ -182,6 +171,11 @@ class Announcer:
         self.last_seq = 0  # seq of the last call taken for announcing
         self._window_seq: dict[int, int] = {}  # window → seq of its last call taken (read or dropped)
         self._latest_at: datetime | None = None  # the newest call's own time heard so far (the server's clock)
+        self._floor = self._load_spoken()  # (seq, at) spoken last before this announcer started
+        self._spoken_unsaved = False  # the last spoken call could not be kept (said once)
+        self._quiet_since = float("-inf")  # when the loudspeaker last fell silent (monotonic)
+        self._overflowed = 0  # calls dropped past MAX_PENDING since the last line saying so
+        self._overflow_logged: float | None = None
         self.on_ready: list[Callable[[Announcement], None]] = []
         self.on_done: list[Callable[[Announcement], None]] = []
         self.on_problem: list[Callable[[str, str], None]] = []  # (code, message), e.g. for device health
@@ -192,12 +186,14 @@ class Announcer:
         self._thread: threading.Thread | None = None
         self.busy = False
 
-    # -- input -------------------------------------------------------------------------
-
     def offer(self, call: dict[str, Any]) -> bool:
         """A decoded ``calls`` payload; True when it was queued for announcing. Thread-safe."""
         with self._cond:
             self.counters.offered += 1
+            at = self._at(call)
+            if self._spoken_before(call["seq"], at):
+                self.counters.duplicates += 1
+                return False
             verdict, _ = self.tracker.classify(call)
             if verdict == DUPLICATE:
                 self.counters.duplicates += 1
@@ -206,22 +202,43 @@ class Announcer:
                 self.last_seq = 0
                 self._window_seq.clear()
                 self._latest_at = None
+                self._floor = None
             if not self.settings.hears_window(call["window"], call.get("area", "")):
                 self.counters.ignored += 1
                 return False
             received = self.monotonic()
-            at = self._at(call)
-            late = 0.0 if at is None else self.clock_gap.age((self.now() - at).total_seconds(), received)
+            replayed = call.get("replayed") is True
+            lag = None if at is None else (self.now() - at).total_seconds()
+            late = 0.0 if lag is None else (self.clock_gap.estimate(lag) if replayed
+                                            else self.clock_gap.age(lag, received))
             if at is not None and (self._latest_at is None or at > self._latest_at):
                 self._latest_at = at
-            bisect.insort(self._pending, Pending(call["seq"], received, call, late, at))
+            bisect.insort(self._pending, Pending(call["seq"], received, call, late, at, replayed))
             if len(self._pending) > MAX_PENDING:
-                dropped = self._pending.pop(0)
-                self.counters.skipped += 1
-                log.warning("more than %d calls waiting to be announced: dropped %s (seq %d)",
-                            MAX_PENDING, dropped.call["ticket"], dropped.seq)
+                self._overflow(received)
             self._cond.notify_all()
             return True
+
+    def recover(self, board: dict[str, Any]) -> int:
+        """After a (re)connect: the board snapshot's recent calls newer than the last heard and at most
+        ``RECOVER_HORIZON`` old, offered as a backlog (the server re-sends a call held during a broker restart
+        whether this announcer is back or not; the snapshot lists it). Returns how many were taken."""
+        with self._cond:
+            last, now = self.tracker.last, self.now()
+        fresh = []
+        for c in sorted(board.get("recent_calls") or [], key=lambda c: c["seq"]):
+            at = self._at(c)
+            if c["seq"] > last and at is not None \
+                    and self.clock_gap.estimate((now - at).total_seconds()) <= RECOVER_HORIZON:
+                fresh.append(c)
+        taken = [c for c in fresh if self.offer({**c, "replayed": True})]
+        if taken:
+            with self._cond:
+                self.counters.recovered += len(taken)
+            log.info("heard %d call%s first in the board snapshot, after (re)connecting to the broker: %s",
+                     len(taken), "" if len(taken) == 1 else "s",
+                     ", ".join(f"{c['ticket']}→{c['window']} (seq {c['seq']})" for c in taken[:10]))
+        return len(taken)
 
     @staticmethod
     def _at(call: dict[str, Any]) -> datetime | None:
@@ -232,6 +249,56 @@ class Announcer:
         except (KeyError, TypeError, ValueError, OverflowError):
             return None
 
+    def _overflow(self, now: float) -> None:
+        dropped = self._pending.pop(0)
+        self.counters.skipped += 1
+        self._overflowed += 1
+        if self._overflow_logged is None or now - self._overflow_logged >= OVERFLOW_LOG_EVERY:
+            log.warning("more than %d calls waiting to be announced (a flood on the calls topic?): dropped the oldest, "
+                        "%d since the last such line, the latest %s (seq %d); at most one such line a minute",
+                        MAX_PENDING, self._overflowed, dropped.call["ticket"], dropped.seq)
+            self._overflowed = 0
+            self._overflow_logged = now
+
+    def _spoken_before(self, seq: int, at: datetime | None) -> bool:
+        """Spoken before this announcer started (re-sent by a restarted server): at or below the last spoken seq,
+        at most ``REPLAY_HORIZON`` older. A lower number with a later (or far older) time is a new numbering."""
+        floor = self._floor
+        if floor is None:
+            return False
+        if seq > floor[0]:
+            self._floor = None  # past it: this run's own memory of seqs takes over
+            return False
+        return at is not None and 0 <= (floor[1] - at).total_seconds() <= REPLAY_HORIZON
+
+    def _load_spoken(self) -> tuple[int, datetime] | None:
+        path = self.work_dir / SPOKEN_FILE
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            at = datetime.fromisoformat(data["at"]) if data["at"] else None
+            return (int(data["seq"]), at) if at is not None and at.tzinfo is not None else None
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            log.warning("ignoring %s (%s): a call re-sent by a restarted server may be spoken again", path, e)
+            return None
+
+    def _save_spoken(self, group: list[Pending]) -> None:
+        """Keep the last spoken call's seq and time, atomically (a few bytes after each announcement)."""
+        last, path = max(group), self.work_dir / SPOKEN_FILE
+        tmp = path.with_name(f".{SPOKEN_FILE}.tmp")
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(json.dumps({"seq": last.seq, "at": iso(last.at) if last.at else None}))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except OSError as e:
+            if not self._spoken_unsaved:  # once: not a line per announcement
+                log.warning("cannot keep the last spoken call in %s (%s): after a restart, a call re-sent by a "
+                            "restarted server may be spoken again", path, e)
+            self._spoken_unsaved = True
+
     @property
     def pending(self) -> int:
         with self._cond:
@@ -241,17 +308,16 @@ class Announcer:
         with self._cond:
             return not self._pending and not self.busy
 
-    # -- choosing what to say next -------------------------------------------------------------
-
     def plan(self, now: float) -> tuple[list[Pending] | None, float | None]:
         """What to announce now (``(group, None)``) or how long to wait (``(None, seconds)``). Lock held."""
         s = self.settings
         settle = s.reorder_wait_ms / 1000
         while self._pending:
-            late = [p.received for p in self._pending if p.late > LATE_SECONDS]
-            if late and min(late) + settle > now:
-                return None, min(late) + settle - now  # a backlog is arriving: judge it once it is all here
-            unwanted = [(p, why) for p in self._pending if (why := self._unwanted(p))]
+            backlog = [p.received for p in self._pending if p.replayed]
+            if backlog and min(backlog) + settle > now:
+                return None, min(backlog) + settle - now  # a backlog is arriving: judge it once it is all here
+            later = self._later()
+            unwanted = [(p, why) for p in self._pending if (why := self._unwanted(p, later))]
             if unwanted:
                 self._take([p for p, _ in unwanted])
                 self._skip(unwanted, now)
@@ -260,43 +326,48 @@ class Announcer:
             waited = now - first.received
             if self.last_seq and first.seq > self.last_seq + 1 and waited < settle:
                 return None, settle - waited  # seq last+1 may still come
-            stale = [p for p in self._pending if p.age(now) > s.max_age_seconds]
-            if not stale:
+            if now - min(p.received for p in self._pending) <= s.max_age_seconds:
                 self._take([first])
                 return [first], None
-            superseded = [p for p in stale if self._superseded(p)]
-            rest = [p for p in stale if p not in superseded]
-            dropped = [(p, SUPERSEDED) for p in superseded]
-            if s.stale == "skip":
-                dropped += [(p, WAITED) for p in rest]
+            # behind: a call has waited too long. Nothing is dropped that is not read further on; all is shortened
+            dropped = []
+            for p in self._pending:
+                if later[("t", p.call["ticket"])] > p.seq:
+                    dropped.append((p, REPLACED))
+                elif s.stale == "skip" and p.age(now) > s.max_age_seconds:
+                    dropped.append((p, WAITED))
             if dropped:
                 self._take([p for p, _ in dropped])
                 self._skip(dropped, now)
-            if s.stale == "merge" and rest:
-                group = rest[:s.merge_max]
-                self._take(group)
-                return group, None
+                continue
+            group = self._pending[:s.merge_max]
+            for p in group:
+                p.short = True
+            self._take(group)
+            return group, None
         return None, None
 
-    def _unwanted(self, p: Pending) -> str:
+    def _later(self) -> dict[tuple[str, Any], int]:
+        """The newest pending seq of each window ``("w", n)`` and of each ticket number ``("t", "A001")``."""
+        later: dict[tuple[str, Any], int] = {}
+        for p in self._pending:
+            for key in (("w", p.call["window"]), ("t", p.call["ticket"])):
+                if later.get(key, 0) < p.seq:
+                    later[key] = p.seq
+        return later
+
+    def _unwanted(self, p: Pending, later: dict[tuple[str, Any], int]) -> str:
         """Why ``p`` is not to be read whatever happens next, or "" (see the module's rules)."""
         if p.seq < self._window_seq.get(p.call["window"], 0):
             return OUTRUN
-        # too old: by the server's own clock, against the newest call heard (never this machine's clock against the
-        # server's: a lone call is never silenced because the two disagree)
-        if p.late > LATE_SECONDS and p.at is not None and self._latest_at is not None \
+        if not p.replayed:
+            return ""  # a live call is read, late or not. Too old: on the server's clock, against the newest call heard
+        if p.at is not None and self._latest_at is not None \
                 and (self._latest_at - p.at).total_seconds() > self.settings.max_age_seconds:
             return TOO_OLD
-        if p.late > LATE_SECONDS and self._superseded(p):
+        if later[("w", p.call["window"])] > p.seq or later[("t", p.call["ticket"])] > p.seq:
             return SUPERSEDED
         return ""
-
-    def _superseded(self, p: Pending) -> bool:
-        """A later pending call went to the same window, or called the same ticket again."""
-        c = p.call
-        return any(q.seq > p.seq and (q.call["window"] == c["window"]
-                                      or (q.call["ticket"], q.call["business"]) == (c["ticket"], c["business"]))
-                   for q in self._pending)
 
     def _take(self, group: list[Pending]) -> None:
         for p in group:
@@ -322,16 +393,18 @@ class Announcer:
 
     # -- speaking -----------------------------------------------------------------------------
 
-    def render(self, group: list[Pending]) -> Announcement:
-        """Build the audio of ``group`` (one call, or stale calls merged) into one WAV."""
+    def render(self, group: list[Pending], short: bool | None = None) -> Announcement:
+        """Build the audio of ``group`` (one call, or calls merged) into one WAV. ``short`` (by default: the group
+        was taken while behind): the first language once, and the chime only after a silence."""
         s = self.settings
+        short = any(p.short for p in group) if short is None else short
         calls = [p.call for p in group]
         kind = calls[0].get("kind", "call") if len(calls) == 1 else "merged"
         ann = Announcement(seqs=tuple(p.seq for p in group), tickets=tuple(c["ticket"] for c in calls), kind=kind,
-                           texts={}, received=min(p.received for p in group))
+                           texts={}, received=min(p.received for p in group), short=short)
         pieces: list[Pcm] = []
         cached_all = True
-        for lang in s.languages:
+        for lang in s.languages[:1] if short else s.languages:
             text = call_text(calls[0], lang) if len(calls) == 1 else merged_text(calls, lang)
             ann.texts[lang.lang] = text
             try:
@@ -341,12 +414,12 @@ class Announcer:
                 continue
             cached_all = cached_all and cached
             gap = silence(s.pause_ms, pcm.rate, pcm.channels)
-            for _ in range(lang.repeat):
+            for _ in range(1 if short else lang.repeat):
                 pieces += [pcm, gap]
         if not pieces:
             ann.error = "no language could be synthesised"
             return ann
-        if s.chime:
+        if s.chime and (not short or self.monotonic() - self._quiet_since >= QUIET_BEFORE_CHIME):
             pieces = [chime(pieces[0].rate), silence(250, pieces[0].rate)] + pieces
         audio = join(pieces[:-1])  # no silence after the last phrase
         ann.wav = self.work_dir / "announcement.wav"
@@ -369,13 +442,16 @@ class Announcer:
             except OSError as e:
                 ann.error = str(e)
                 self._problem("play_failed", f"{e}")
-        if ann.error:
-            self.counters.failed += 1
-        else:
+            # silent from the end of this audio on (a wav-dir output returns before its time)
+            self._quiet_since = max(self.monotonic(), ann.ready + ann.seconds)
+        self.counters.failed += bool(ann.error)
+        if not ann.error:
             self.counters.announced += 1
-            if ann.kind == "merged":
-                self.counters.merged += 1
-            log.info("announced %s: %s", " ".join(ann.tickets), next(iter(ann.texts.values()), ""))
+            self.counters.merged += ann.kind == "merged"
+            self.counters.shortened += ann.short
+            self._save_spoken(group)
+            log.info("announced %s%s: %s", " ".join(ann.tickets), " (shortened: behind)" if ann.short else "",
+                     next(iter(ann.texts.values()), ""))
         for hook in self.on_done:
             hook(ann)
         return ann

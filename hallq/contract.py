@@ -83,6 +83,8 @@ CALL = Obj({
     "area": Str(max_len=40),
     "at": Time(),
     "recalls": Int(min=0, description="how many times this ticket has been recalled"),
+    "replayed": Bool(description="true on a call the server re-sends after it (re)connected to the broker (committed "
+                                 "before that); absent on a live call. Only the announcer reads it"),
 }, required=["seq", "kind", "ticket", "business", "window", "at"], extra=True)
 
 QUEUE_SUMMARY = Obj({

@@ -16,7 +16,10 @@ so nothing is ever published that was not committed, and nothing committed
 is forgotten: if the broker is away the cursor simply does not move, and on
 every (re)connect the publisher republishes every retained snapshot, then
 the calls it had not yet sent (calls older than ``replay_max_age`` are not
-re-announced; the boards show them in their recent calls anyway).
+re-announced; the boards show them in their recent calls anyway). A call
+committed before the (re)connect and sent after it carries ``"replayed":
+true``: the announcers judge only those by their age, never a live call.
+A clean stop saves the cursor, so a restart re-sends nothing.
 
 Calls are sent the moment they are read. Snapshots are coalesced: the
 entries read mark what is stale, and the stale snapshots are rebuilt at most
@@ -117,6 +120,7 @@ class Publisher:
         self._thread: threading.Thread | None = None
         self._lead = Leadership(self.lock_path)
         self.cursor = 0
+        self._replay_until = 0  # journal seq: the calls up to it were committed before the last (re)connect
         self._cursor_saved = 0
         self._cursor_saved_at = 0.0
         self._last: dict[str, bytes] = {}
@@ -140,6 +144,12 @@ class Publisher:
         self._wake.set()
         if self._thread:
             self._thread.join(timeout)
+        if self.leader and not (self._thread and self._thread.is_alive()):
+            try:  # what was sent is not sent again after a restart (the periodic save lags up to a second)
+                self._save_cursor(force=True)
+            except sqlite3.Error:
+                log.exception("could not save the publisher's cursor at stop: calls up to the last second may be "
+                              "sent again after the restart")
         if self.conn is not None:
             self.conn.stop()
         self._bell.close()
@@ -270,6 +280,9 @@ class Publisher:
         if self._full.is_set():
             self._full.clear()
             self._last.clear()
+            # every call committed until now and sent from here on is a re-send (held while the broker was away, or
+            # by a server that stopped): marked so that no listener takes a live call for a stale one
+            self._replay_until = db.execute("SELECT COALESCE(MAX(seq), 0) FROM journal").fetchone()[0]
             self.snap.refresh_names(db)
             self._dirty.everything = True
         rows = db.execute("SELECT * FROM journal WHERE seq > ? ORDER BY seq LIMIT ?", (self.cursor, BATCH)).fetchall()
@@ -304,6 +317,8 @@ class Publisher:
             if Stale.CALL in stale:
                 if datetime.fromisoformat(r["at"]) >= oldest:
                     call = self.snap.call_from_journal(db, r)
+                    if r["seq"] <= self._replay_until:
+                        call["replayed"] = True
                     if not self._send(contract.CALLS, contract.CALLS.topic(self.hall.config.site), call, force=True):
                         return  # broker gone mid-batch: resume from this entry on reconnect
                     self.published_calls += 1
@@ -384,8 +399,8 @@ class Publisher:
         assert conn is not None, "only the leader, connected, sends (_step)"
         return conn.publish(topic, contract.encode(topic_def, payload), qos=topic_def.qos, retain=topic_def.retained)
 
-    def _save_cursor(self) -> None:
-        if self.cursor == self._cursor_saved or time.monotonic() - self._cursor_saved_at < 1.0:
+    def _save_cursor(self, force: bool = False) -> None:
+        if self.cursor == self._cursor_saved or (not force and time.monotonic() - self._cursor_saved_at < 1.0):
             return
         with self.db.write() as tx:
             tx.execute("INSERT INTO meta (key, value) VALUES ('published_seq', ?) "

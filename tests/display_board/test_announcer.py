@@ -138,26 +138,28 @@ def test_a_missing_seq_is_waited_for_briefly_then_skipped(settings, synth, tmp_p
     assert [p.seq for p in announcer.plan(clock())[0]] == [5]  # seq 4 never came
 
 
-def test_stale_calls_are_merged_and_superseded_ones_dropped(settings, synth, tmp_path):
+def test_behind_the_waiting_calls_are_read_shortened_and_only_a_call_read_further_on_is_dropped(settings, synth,
+                                                                                                 tmp_path):
     clock = FakeTime()
     announcer, _ = make(settings, synth, tmp_path, monotonic=clock, max_age_seconds=45, merge_max=3)
     announcer.offer(call(1, "A001", 1))
     announcer.offer(call(2, "B001", 4))
-    announcer.offer(call(3, "A002", 1))  # window 1 moved on: A001 is no longer worth reading out
+    announcer.offer(call(3, "A002", 1))  # window 1 moved on: A001 never heard the call, so it is still read
     announcer.offer(call(4, "C001", 7))
-    announcer.offer(call(5, "C001", 7, kind="recall"))
+    announcer.offer(call(5, "C001", 7, kind="recall"))  # C001 is said here: its first call is not read twice
     announcer.offer(call(6, "E001", 19))
     clock.t += 60  # the loudspeaker was busy (or the announcer was starting): all waited too long
-    announcer.offer(call(7, "A003", 2))  # fresh
+    announcer.offer(call(7, "A003", 2))  # fresh, but behind the others: merged with them
     group, _ = announcer.plan(clock())
-    assert [p.seq for p in group] == [2, 3, 5]  # merged, in order; 1 and 4 superseded
-    assert announcer.counters.skipped == 2
+    assert [p.seq for p in group] == [1, 2, 3] and all(p.short for p in group)  # merged, in order
+    assert announcer.counters.skipped == 1
     group, _ = announcer.plan(clock())
-    assert [p.seq for p in group] == [6]
-    group, _ = announcer.plan(clock())
-    assert [p.seq for p in group] == [7]
-    merged = announcer.render([_pending(call(2, "B001", 4)), _pending(call(3, "A002", 1))])
-    assert merged.kind == "merged" and merged.texts["zh"] == "请 B 零零一 号到 四 号窗口，A 零零二 号到 一 号窗口 办理"
+    assert [p.seq for p in group] == [5, 6, 7]
+    assert announcer.plan(clock()) == (None, None)
+    merged = announcer.render([_pending(call(2, "B001", 4)), _pending(call(3, "A002", 1))], short=True)
+    assert merged.kind == "merged" and merged.texts == {"zh": "请 B 零零一 号到 四 号窗口，A 零零二 号到 一 号窗口 办理"}
+    full = announcer.render([_pending(call(3, "A002", 1))])
+    assert set(full.texts) == {"zh", "en"} and full.seconds > merged.seconds / 2
 
 
 def test_stale_calls_can_be_skipped_instead(settings, synth, tmp_path):

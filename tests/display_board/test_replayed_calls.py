@@ -1,8 +1,9 @@
-"""Calls re-sent after a broker outage: a call's age is counted from its own ``at`` on the hall's clock.
+"""Calls re-sent after a broker outage (``"replayed": true``): their age is counted on the server's clock.
 
-After an outage the server re-sends the calls it could not send, up to 120 s old, all at once. The
-announcer reads none that was already older than ``max_age_seconds``, and of the backlog only the newest
-call of each window, in call order; recalls still say so. The announcer's plans run on one virtual
+After an outage the server re-sends the calls it could not send, up to 120 s old, all at once, each marked
+``replayed``. The announcer reads none that was more than ``max_age_seconds`` older than the newest call
+heard, and of the backlog only the newest call of each window, in call order; recalls still say so. A live
+call (no ``replayed``) is always read. The announcer's plans run on one virtual
 clock (the hall's time and the monotonic one moved together), so nothing sleeps; the last test runs the
 real worker and waits on an event.
 """
@@ -57,6 +58,11 @@ def at(seconds: float):
     return T0 + timedelta(seconds=seconds)
 
 
+def resent(c: dict) -> dict:
+    """The call as the server re-sends it after it reconnected to the broker (queue_server/publisher.py)."""
+    return {**c, "replayed": True}
+
+
 def read_all(announcer: Announcer, hall: HallTime) -> list[int]:
     """Plan until nothing is left, as the worker does, moving the clock by each wait; the seqs read."""
     read = []
@@ -83,7 +89,7 @@ def test_a_backlog_re_sent_after_an_outage_reads_only_the_newest_call_of_each_wi
     hall.advance(85)  # the broker was away; window 1 called A001, A002, A003, window 7 C001; it is back
     for c in (call(2, "A001", 1, at=at(10)), call(3, "A002", 1, at=at(45)), call(4, "C001", 7, at=at(55)),
               call(5, "A003", 1, at=at(65))):  # 75, 40, 30 and 20 s old
-        announcer.offer(c)
+        announcer.offer(resent(c))
     group, wait = announcer.plan(hall.monotonic())
     assert group is None and wait == pytest.approx(0.3)  # the backlog is judged once it is all here
     assert read_all(announcer, hall) == [4, 5]  # C001, then A003: in the order of their `at`
@@ -114,7 +120,7 @@ def test_in_a_backlog_a_recall_replaces_its_call_and_fresh_recalls_are_read_as_b
     announcer = make(settings, tmp_path, hall)
     for c in (call(1, "A001", 1, at=at(20)), call(2, "A001", 1, kind="recall", recalls=1, at=at(35)),
               call(3, "B002", 4, at=at(45))):  # 40, 25 and 15 s old: none too old
-        announcer.offer(c)
+        announcer.offer(resent(c))
     group, wait = announcer.plan(hall.monotonic())
     assert group is None
     hall.advance(wait)
@@ -150,7 +156,7 @@ def test_a_clock_here_days_off_the_servers_is_learnt_from_the_calls(settings, tm
     assert len(warnings) == 1 and "this machine's clock is 1209600 s ahead of the queue server's" in warnings[0]
     hall.advance(85)
     for c in (call(2, "A001", 1, at=at(10)), call(3, "A002", 1, at=at(60))):
-        announcer.offer(c)
+        announcer.offer(resent(c))
     assert read_all(announcer, hall) == [3] and announcer.counters.skipped == 1
 
 
@@ -165,7 +171,7 @@ def test_a_clock_here_a_minute_fast_costs_at_most_the_first_call(settings, tmp_p
     assert read[-1] == 2 and announcer.counters.skipped <= 1
     hall.advance(120)  # an outage: calls 95 s apart (by the server's clock) are re-sent together
     for c in (call(3, "A001", 1, at=at(60)), call(4, "C001", 7, at=at(155))):
-        announcer.offer(c)
+        announcer.offer(resent(c))
     assert read_all(announcer, hall) == [4]  # A001's is 95 s older than the newest call: not read
 
 
@@ -182,7 +188,7 @@ def test_a_running_announcer_speaks_only_the_newest_call_of_each_window_of_a_bac
     try:
         for c in (call(1, "A001", 1, at=at(10)), call(2, "A002", 1, at=at(35)), call(3, "C001", 7, at=at(50)),
                   call(4, "A003", 1, at=at(60))):
-            announcer.offer(c)
+            announcer.offer(resent(c))
         assert finished.wait(60), done
     finally:
         announcer.stop()
