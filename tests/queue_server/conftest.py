@@ -10,6 +10,9 @@ from __future__ import annotations
 import pytest
 
 from hallq.demo import DEMO_PASSWORD_HASH
+from hallq.mqtt import BrokerAddress
+from hallq.mqttlink import WireConnection
+from queue_server.publisher import Publisher
 from tests.queue_server.journal_actions_scan import JournalActions
 
 
@@ -30,3 +33,22 @@ def journal_actions(monkeypatch) -> JournalActions:
     unknown = seen.unregistered()
     assert not unknown, (f"journal actions not registered in queue_server/domain/actions.py: {sorted(unknown)} "
                          f"(in {sorted({p for ps in unknown.values() for p in ps})[:3]})")
+
+
+@pytest.fixture
+def publisher(state):
+    """``make(url)``: a publisher of the tiny hall's journal to the broker at ``url``, connected; stopped after the
+    test."""
+    made: list[Publisher] = []
+
+    def make(url: str, keepalive: int = 30) -> tuple[Publisher, WireConnection]:
+        conn = WireConnection(BrokerAddress.parse(url), "tiny", "server", "queue", keepalive=keepalive)
+        p = Publisher(state.db, state.hall, lambda: conn, state.data_dir)
+        made.append(p)
+        p.start()
+        assert conn.wait_connected(10), "the publisher did not connect"
+        return p, conn
+
+    yield make
+    for p in made:
+        p.stop()

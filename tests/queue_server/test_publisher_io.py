@@ -30,23 +30,6 @@ from tests.faults.test_broker_restart import PersistentBroker, StaySubscribed
 SITE = "tiny"
 
 
-@pytest.fixture
-def publisher(state):
-    made: list[Publisher] = []
-
-    def make(url: str, keepalive: int = 30) -> tuple[Publisher, WireConnection]:
-        conn = WireConnection(BrokerAddress.parse(url), SITE, "server", "queue", keepalive=keepalive)
-        p = Publisher(state.db, state.hall, lambda: conn, state.data_dir)
-        made.append(p)
-        p.start()
-        assert conn.wait_connected(10), "the publisher did not connect"
-        return p, conn
-
-    yield make
-    for p in made:
-        p.stop()
-
-
 def test_every_call_in_order_across_a_broker_restart(api, publisher, tmp_path):
     broker = PersistentBroker(tmp_path)
     broker.start()

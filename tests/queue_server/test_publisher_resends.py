@@ -16,9 +16,7 @@ import pytest
 
 from hallq import contract
 from hallq.mqtt import BrokerAddress
-from hallq.mqttlink import WireConnection
 from hallq.testing import wait_until
-from queue_server.publisher import Publisher
 from tests.conftest import make_id
 from tests.faults.test_broker_restart import PersistentBroker
 
@@ -62,33 +60,16 @@ def broker(tmp_path):
     b.stop()
 
 
-@pytest.fixture
-def publishers(state):
-    made: list[Publisher] = []
-
-    def make(url: str) -> tuple[Publisher, WireConnection]:
-        conn = WireConnection(BrokerAddress.parse(url), SITE, "server", "queue")
-        p = Publisher(state.db, state.hall, lambda: conn, state.data_dir)
-        made.append(p)
-        p.start()
-        assert conn.wait_connected(10), "the publisher did not connect"
-        return p, conn
-
-    yield make
-    for p in made:
-        p.stop()
-
-
 def calls(api, n: int) -> None:
     for _ in range(n):
         api.act(2, "call-next", "102", {"complete_current": True})
 
 
-def test_a_call_held_while_the_broker_was_away_is_marked_replayed_and_a_live_one_is_not(api, broker, publishers):
+def test_a_call_held_while_the_broker_was_away_is_marked_replayed_and_a_live_one_is_not(api, broker, publisher):
     sub = Calls(broker.url, "resends-replayed")
     try:
         assert sub.connected.wait(10)
-        _, conn = publishers(broker.url)
+        _, conn = publisher(broker.url)
         for i in range(9):
             api.issue("beta", id_number=make_id(seq=i))
         api.open_window(2, "102")
@@ -112,11 +93,11 @@ def test_a_call_held_while_the_broker_was_away_is_marked_replayed_and_a_live_one
         sub.close()
 
 
-def test_a_clean_stop_saves_the_cursor_and_a_restart_re_sends_nothing(api, state, broker, publishers):
+def test_a_clean_stop_saves_the_cursor_and_a_restart_re_sends_nothing(api, state, broker, publisher):
     sub = Calls(broker.url, "resends-restart")
     try:
         assert sub.connected.wait(10)
-        first, _ = publishers(broker.url)
+        first, _ = publisher(broker.url)
         for i in range(6):
             api.issue("beta", id_number=make_id(seq=i))
         api.open_window(2, "102")
@@ -127,7 +108,7 @@ def test_a_clean_stop_saves_the_cursor_and_a_restart_re_sends_nothing(api, state
         assert int(saved) == first.cursor and first.cursor == state.db.connection().execute(
             "SELECT MAX(seq) FROM journal").fetchone()[0]
 
-        publishers(broker.url)  # the server started again
+        publisher(broker.url)  # the server started again
         calls(api, 1)
         wait_until(lambda: 4 in sub.seqs(), 10, "the next call")
         assert sub.seqs() == [1, 2, 3, 4]  # nothing sent twice

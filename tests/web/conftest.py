@@ -47,6 +47,25 @@ def start_chromium(profile: Path, size: tuple[int, int] = PHONE):
     return driver
 
 
+DESKTOP = (1366, 900)  # a console's screen
+
+
+@pytest.fixture(scope="module")
+def desktop(tmp_path_factory):
+    """One chromium of a console's size per test module (a module may define its own)."""
+    driver = start_chromium(tmp_path_factory.mktemp("desktop-profile"), DESKTOP)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def browser(desktop):
+    """The module's chromium, signed out before and after the test."""
+    desktop.delete_all_cookies()
+    yield desktop
+    desktop.delete_all_cookies()
+
+
 @pytest.fixture(scope="module")
 def chromium(tmp_path_factory):
     driver = start_chromium(tmp_path_factory.mktemp("chromium-profile"))

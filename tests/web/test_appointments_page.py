@@ -21,28 +21,12 @@ import pytest
 from hallq.client import ApiError as HallApiError
 from hallq.demo import DEMO_PASSWORD
 from tests.conftest import CITY, make_id
-from tests.web.conftest import start_chromium
 from tests.web.test_accessibility import violations
 from tests.web.test_console_browser import sign_in, text_of, wait
 
-DESKTOP = (1366, 900)
 ITEM = "520201-SCJG-XK-0001"  # 个体工商户设立登记 (commerce): bookable, two places per slot
 CLERK, MANAGER = "1001", "2001"
 TUESDAY = "2026-11-24"
-
-
-@pytest.fixture(scope="module")
-def desktop(tmp_path_factory):
-    driver = start_chromium(tmp_path_factory.mktemp("appointments-profile"), DESKTOP)
-    yield driver
-    driver.quit()
-
-
-@pytest.fixture
-def browser(desktop):
-    desktop.delete_all_cookies()
-    yield desktop
-    desktop.delete_all_cookies()
 
 
 @pytest.fixture

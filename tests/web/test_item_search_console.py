@@ -6,17 +6,8 @@ picker: the picker offers it, chosen, and the business picker follows it to ä¹™ä
 
 from __future__ import annotations
 
-import pytest
 
-from tests.web.conftest import start_chromium
-from tests.web.test_console_browser import DESKTOP, sign_in, wait
-
-
-@pytest.fixture(scope="module")
-def desktop(tmp_path_factory):
-    driver = start_chromium(tmp_path_factory.mktemp("item-search-profile"), DESKTOP)
-    yield driver
-    driver.quit()
+from tests.web.test_console_browser import sign_in, wait
 
 
 def test_the_clerk_finds_an_item_by_its_pinyin_initials(desktop, server_proc, screenshot):

@@ -12,20 +12,11 @@ from __future__ import annotations
 import json
 import urllib.request
 
-import pytest
 
 from tests.conftest import CITY, KIOSK_KEY, make_id
-from tests.web.conftest import start_chromium
-from tests.web.test_console_browser import DESKTOP, sign_in, wait
+from tests.web.test_console_browser import sign_in, wait
 
 MOTHER = make_id("19930304", seq=246)
-
-
-@pytest.fixture(scope="module")
-def desktop(tmp_path_factory):
-    driver = start_chromium(tmp_path_factory.mktemp("package-profile"), DESKTOP)
-    yield driver
-    driver.quit()
 
 
 def call(server, method: str, path: str, body: dict | None = None) -> dict:
