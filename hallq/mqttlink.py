@@ -71,6 +71,9 @@ class WireConnection:
         self._out = bytearray()  # written at the next serve(), in one send
         self._in = bytearray()  # read and not yet a whole packet
         self._inflight: dict[int, bytes] = {}  # QoS 1 messages not acknowledged, by packet id, in sending order
+        # what to send instead of an unacknowledged message on a new connection, where the sender said (publish's
+        # ``again``): a call re-sent after an outage says it is re-sent (queue_server/publisher.py)
+        self._again: dict[int, bytes] = {}
         self._next_id = 0
         self._retry_at = 0.0
         self._retry_delay = 0.0
@@ -101,14 +104,19 @@ class WireConnection:
     def wait_connected(self, timeout: float) -> bool:
         return self.connected.wait(timeout)
 
-    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> bool:
-        """Queue a message for the next write; False when not connected (nothing queued)."""
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False,
+                again: bytes | None = None) -> bool:
+        """Queue a message for the next write; False when not connected (nothing queued). ``again``: at QoS 1, the
+        payload to send instead if the message must be sent again on a new connection (not acknowledged on this
+        one: a link that went quiet holds up to 1.5 keepalives of them)."""
         if not self.connected.is_set():
             return False
         if qos:
             mid = self._mid()
             packet = mqttwire.publish(topic, payload, qos=1, mid=mid, retain=retain)
             self._inflight[mid] = packet
+            if again is not None:
+                self._again[mid] = mqttwire.publish(topic, again, qos=1, mid=mid, retain=retain)
         else:
             packet = mqttwire.publish(topic, payload, retain=retain)
         self._out += packet
@@ -215,7 +223,8 @@ class WireConnection:
         out = bytearray()
         for qos, filters in by_qos.items():
             out += mqttwire.subscribe(self._mid(), filters, qos=qos)
-        for packet in self._inflight.values():  # not acknowledged on the last connection: again, in order, DUP
+        for mid, packet in self._inflight.items():  # not acknowledged on the last connection: again, in order, DUP
+            packet = self._inflight[mid] = self._again.pop(mid, packet)
             out += bytes([packet[0] | 0x08]) + packet[1:]
         self._out = out + self._out
         self.connected.set()
@@ -281,7 +290,9 @@ class WireConnection:
         for first, start, end in others:
             kind = first >> 4
             if kind == 4 and end - start == 2:  # PUBACK
-                self._inflight.pop((buf[start] << 8) | buf[start + 1], None)
+                acked = (buf[start] << 8) | buf[start + 1]
+                self._inflight.pop(acked, None)
+                self._again.pop(acked, None)
             elif kind == 9 and 0x80 in buf[start + 2:end]:  # SUBACK with a refusal
                 log.error("broker %s refused a subscription of %s: check its subscribe permissions (the ACL)",
                           self.address, self.name)

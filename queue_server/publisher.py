@@ -319,7 +319,11 @@ class Publisher:
                     call = self.snap.call_from_journal(db, r)
                     if r["seq"] <= self._replay_until:
                         call["replayed"] = True
-                    if not self._send(contract.CALLS, contract.CALLS.topic(self.hall.config.site), call, force=True):
+                    # a live call the broker does not acknowledge before the link drops (a link gone quiet holds up
+                    # to 1.5 keepalives of them) is sent again on the next connection marked as re-sent, so the
+                    # announcer judges its age instead of reading it as live however late it comes
+                    if not self._send(contract.CALLS, contract.CALLS.topic(self.hall.config.site), call, force=True,
+                                      resent_marked=not call.get("replayed")):
                         return  # broker gone mid-batch: resume from this entry on reconnect
                     self.published_calls += 1
                 else:
@@ -382,7 +386,8 @@ class Publisher:
     def _publish_notices(self, db: sqlite3.Connection, now: datetime) -> None:
         self._send(contract.NOTICES, contract.NOTICES.topic(self.hall.config.site), self.snap.notices(db, now))
 
-    def _send(self, topic_def: contract.Topic, topic: str, payload: dict[str, Any], force: bool = False) -> bool:
+    def _send(self, topic_def: contract.Topic, topic: str, payload: dict[str, Any], force: bool = False,
+              resent_marked: bool = False) -> bool:
         if topic_def.retained and not force:
             # skip a retained publish identical to the last one but for its timestamp (most snapshots of a
             # flush are unchanged); the one that goes out is built from the same encoding
@@ -397,7 +402,10 @@ class Publisher:
             return ok
         conn = self.conn
         assert conn is not None, "only the leader, connected, sends (_step)"
-        return conn.publish(topic, contract.encode(topic_def, payload), qos=topic_def.qos, retain=topic_def.retained)
+        data = contract.encode(topic_def, payload)
+        # resent_marked: sent again on a new connection, it says so (the same JSON object, one member more)
+        return conn.publish(topic, data, qos=topic_def.qos, retain=topic_def.retained,
+                            again=data[:-1] + b',"replayed":true}' if resent_marked else None)
 
     def _save_cursor(self, force: bool = False) -> None:
         if self.cursor == self._cursor_saved or (not force and time.monotonic() - self._cursor_saved_at < 1.0):

@@ -131,7 +131,7 @@ def test_the_publisher_reads_the_registry_and_warns_once_of_an_unknown_action(st
         def __init__(self):
             self.topics: list[str] = []
 
-        def publish(self, topic, body, qos, retain):
+        def publish(self, topic, body, qos, retain, again=None):
             self.topics.append(topic)
             return True
 

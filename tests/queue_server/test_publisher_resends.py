@@ -114,3 +114,75 @@ def test_a_clean_stop_saves_the_cursor_and_a_restart_re_sends_nothing(api, state
         assert sub.seqs() == [1, 2, 3, 4]  # nothing sent twice
     finally:
         sub.close()
+
+
+class SilentLink:
+    """A TCP proxy to the broker that can go silent: bytes in both directions are read and dropped, no reset (a
+    cable pulled, a NAT that forgot the connection), and new connections are refused meanwhile."""
+
+    def __init__(self, port: int) -> None:
+        import socket
+
+        self.target = port
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(0.1)
+        self.port = self.server.getsockname()[1]
+        self.silent = threading.Event()
+        self.closed = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+
+        while not self.closed.is_set():
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                continue
+            if self.silent.is_set():
+                client.close()
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.target))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _pipe(self, src, dst) -> None:
+        try:
+            while data := src.recv(65536):
+                if not self.silent.is_set():
+                    dst.sendall(data)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.closed.set()
+        self.server.close()
+
+
+def test_a_live_call_unacknowledged_when_the_link_went_quiet_is_sent_again_marked_replayed(api, broker, publisher):
+    """The link keeps the calls the broker has not acknowledged and sends them again on the next connection: after
+    a silent drop, up to 1.5 keepalives of calls. They were sent as live; sent again (perhaps minutes later) they
+    say they are re-sent, so the announcer judges their age instead of reading them as live."""
+    sub = Calls(broker.url, "resends-quiet-link")
+    link = SilentLink(broker.port)
+    try:
+        assert sub.connected.wait(10)
+        _, conn = publisher(f"mqtt://127.0.0.1:{link.port}", keepalive=2)
+        for i in range(9):
+            api.issue("beta", id_number=make_id(seq=i))
+        api.open_window(2, "102")
+        calls(api, 1)
+        wait_until(lambda: sub.seqs() == [1], 10, "the live call")
+        link.silent.set()
+        calls(api, 1)  # written to the socket, never acknowledged
+        wait_until(lambda: conn._inflight, 5, "the call in flight")
+        wait_until(lambda: not conn.connected.is_set(), 20, "the publisher to give the quiet link up")
+        calls(api, 1)  # committed while disconnected
+        link.silent.clear()
+        wait_until(lambda: {2, 3} <= set(sub.seqs()), 30, "the calls sent again")
+        with sub.lock:
+            marks = {c["seq"]: c.get("replayed") for c in sub.calls}
+        assert marks[1] is None and marks[2] is True and marks[3] is True, marks
+    finally:
+        sub.close()
+        link.close()

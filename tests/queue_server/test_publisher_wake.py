@@ -50,7 +50,7 @@ class FakeConnection:
     def stop(self) -> None:
         pass
 
-    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> bool:
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False, again: bytes | None = None) -> bool:
         with self._lock:
             self.sent.append((topic, json.loads(payload)))
         return True
@@ -118,7 +118,7 @@ class AnsweringConnection(FakeConnection):
         # (acknowledgements read, in a serve() that could wait on the socket: not the one right after a step)
         self.reads: list[tuple[int, bool]] = []
 
-    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> bool:
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False, again: bytes | None = None) -> bool:
         with self._lock:
             self.arriving.append(time.monotonic() + self.DELAY)
         return super().publish(topic, payload, qos, retain)
