@@ -18,7 +18,6 @@ import logging
 import os
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +27,7 @@ from typing import Any
 from device_drivers.base import DeviceError
 from device_drivers.voice import Played, VoiceOutput
 from display_board.audio import Pcm, chime, join, silence, write_wav
+from display_board.clockgap import LATE_SECONDS, REPLAY_HORIZON, ClockGap
 from display_board.settings import AnnouncerSettings
 from display_board.speech import call_text, merged_text
 from display_board.synth import SynthesisError, Synthesizer
@@ -38,12 +38,7 @@ log = logging.getLogger("hallq.announcer")
 
 MAX_PENDING = 1000  # a hall never has this many unannounced calls; a flood must not exhaust memory
 OVERFLOW_LOG_EVERY = 60.0  # a flood past MAX_PENDING is reported at most once a minute, with a count
-LATE_SECONDS = 5.0  # a clock difference smaller than this is not worth a warning
-REPLAY_HORIZON = 150.0  # the server re-sends calls at most 120 s old (replay_max_age): an older one means the clocks differ
 RECOVER_HORIZON = 120.0  # the board's recent calls are recovered up to this old here, as the server re-sends them
-CLOCK_MEMORY = 600.0  # the calls of the last 10 minutes tell how far this clock is from the server's ...
-CLOCK_SPAN = 60.0  # ... once they came at least a minute apart: one burst (a re-sent backlog) proves nothing
-CLOCK_WARN_EVERY = 600.0  # seconds between warnings about a changed clock difference
 QUIET_BEFORE_CHIME = 3.0  # a shortened announcement chimes only after this much silence: never between a backlog's
 SPOKEN_FILE = "last-spoken.json"  # in the work directory: the seq and time of the last call spoken
 
@@ -61,50 +56,6 @@ class Pending:
     def age(self, now: float) -> float:
         """How long it has waited here: a clock that disagrees with the server's must never make a call stale."""
         return now - self.received
-
-
-class ClockGap:
-    """How far this machine's hall clock is ahead of the server's, which stamps each call's ``at``: taken as 0
-    (NTP keeps both right) until the calls show otherwise: once the live calls of the last ``CLOCK_MEMORY`` s
-    came ``CLOCK_SPAN`` apart, the smallest lag is the difference; a call from the future, or older than the
-    server ever re-sends one (``REPLAY_HORIZON``), sets it at once (a demo on a virtual clock)."""
-
-    def __init__(self) -> None:
-        self.ahead = 0.0  # seconds this clock is ahead of the server's
-        self._lags: deque[tuple[float, float]] = deque(maxlen=MAX_PENDING)  # (arrival, monotonic; lag)
-        self._warned: tuple[float, float] | None = None  # (when, difference) of the last warning
-
-    def age(self, lag: float, arrived: float) -> float:
-        """How old a live call was when it arrived at ``arrived`` (monotonic), ``lag`` s after its ``at``."""
-        lags = self._lags
-        lags.append((arrived, lag))
-        while arrived - lags[0][0] > CLOCK_MEMORY:
-            lags.popleft()
-        if arrived - lags[0][0] >= CLOCK_SPAN:
-            self._set(min(x for _, x in lags), arrived)
-        age = lag - self.ahead
-        if age < 0 or age > REPLAY_HORIZON:
-            self._set(lag, arrived)
-            if age > 0:  # the clocks changed: what was learnt before no longer holds
-                lags.clear()
-                lags.append((arrived, lag))
-            age = 0.0
-        return age
-
-    def estimate(self, lag: float) -> float:
-        """How old a re-sent or recovered call is, by the difference learnt so far (it teaches nothing: it was held)."""
-        return lag - self.ahead
-
-    def _set(self, ahead: float, now: float) -> None:
-        self.ahead = ahead
-        if abs(ahead) < LATE_SECONDS:
-            return
-        if self._warned is None or (abs(ahead - self._warned[1]) >= LATE_SECONDS
-                                    and now - self._warned[0] >= CLOCK_WARN_EVERY):
-            self._warned = (now, ahead)
-            log.warning("this machine's clock is %.0f s %s the queue server's (as the calls' times show): the age "
-                        "of a call is measured with that difference; keep both clocks synchronised (NTP)",
-                        abs(ahead), "ahead of" if ahead > 0 else "behind")
 
 
 @dataclass
@@ -225,11 +176,22 @@ class Announcer:
         whether this announcer is back or not; the snapshot lists it). Returns how many were taken."""
         with self._cond:
             last, now = self.tracker.last, self.now()
+        # the snapshot's time is the server's (its now is no earlier): a call is at least that old, whatever this clock says
+        built = self._at({"at": board.get("updated_at")})
+        if built is not None and not self.clock_gap.measured and (built - now).total_seconds() > LATE_SECONDS:
+            log.warning("not recovering calls from the board snapshot: it was built %.0f s ahead of this machine's "
+                        "clock, which is behind the server's by that much or more and no live call has measured it "
+                        "yet; keep both clocks synchronised (NTP)", (built - now).total_seconds())
+            return 0
         fresh = []
         for c in sorted(board.get("recent_calls") or [], key=lambda c: c["seq"]):
             at = self._at(c)
-            if c["seq"] > last and at is not None \
-                    and self.clock_gap.estimate((now - at).total_seconds()) <= RECOVER_HORIZON:
+            if c["seq"] <= last or at is None:
+                continue
+            age = self.clock_gap.estimate((now - at).total_seconds())
+            if built is not None:
+                age = max(age, (built - at).total_seconds())
+            if age <= RECOVER_HORIZON:
                 fresh.append(c)
         taken = [c for c in fresh if self.offer({**c, "replayed": True})]
         if taken:

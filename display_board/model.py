@@ -37,7 +37,7 @@ from typing import Any
 
 from hallq import contract
 from hallq.feed import DUPLICATE, LATE, RESTART, SeqTracker
-from hallq.privacy import scrub_text, strip_controls
+from hallq.privacy import scrub_ids, strip_controls
 from display_board.settings import BoardSettings
 
 log = logging.getLogger("hallq.board")
@@ -92,6 +92,7 @@ class BoardModel:
 
     settings: BoardSettings
     monotonic: Callable[[], float] = time.monotonic
+    wall: Callable[[], datetime] = lambda: datetime.now().astimezone()
     hall_name: dict[str, str] = field(default_factory=dict)
     business_day: str | None = None
     serving: bool | None = None
@@ -226,7 +227,10 @@ class BoardModel:
         for raw, c in sorted(zip(p["recent_calls"], calls), key=lambda rc: rc[1].seq):
             self.tracker.remember(raw)
             if self.settings.shows_window(c.window, c.area) and self._add(c) and heard and c.seq > heard:
-                lost = c if _within(p["updated_at"], c.at, SNAPSHOT_FLASH_SECONDS) else None
+                # fresh news by the snapshot's time and by this board's clock: a retained snapshot keeps the time
+                # of the hall's last change, so one read after a quiet half hour would flash its call as new
+                lost = c if (_within(p["updated_at"], c.at, SNAPSHOT_FLASH_SECONDS)
+                             and _within(self.wall().isoformat(), c.at, SNAPSHOT_FLASH_SECONDS)) else None
         if lost is not None and lost is self.newest:
             log.info("call %s (seq %d) reached the board only through a snapshot: its event was lost; shown as new",
                      lost.ticket, lost.seq)
@@ -309,5 +313,5 @@ def _shown_notice(notice: dict[str, Any]) -> dict[str, Any]:
     n = dict(notice)
     text = n.get("text")
     if isinstance(text, dict):
-        n["text"] = {lang: scrub_text(strip_controls(t)) if isinstance(t, str) else t for lang, t in text.items()}
+        n["text"] = {lang: scrub_ids(strip_controls(t)) if isinstance(t, str) else t for lang, t in text.items()}
     return n

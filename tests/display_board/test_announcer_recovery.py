@@ -162,6 +162,24 @@ def test_a_snapshot_long_retained_brings_back_no_old_call(settings, tmp_path):
     assert announcer.pending == 0
 
 
+def test_an_announcer_whose_clock_is_behind_recovers_no_old_call_before_a_live_one_measured_it(settings, tmp_path,
+                                                                                                 caplog):
+    """Started on a machine whose clock is 10 minutes behind the server's: the snapshot's calls, made 9 to 10
+    minutes before, look fresh by this clock. The snapshot was built ahead of this clock, which gives it away: nothing
+    is recovered (with a warning) until a live call has measured the difference."""
+    hall = HallTime(at(0))  # this machine's clock; the server's is at(600)
+    announcer = make(settings, None, tmp_path / "work", hall)
+    old = board([call(1, "A001", 1, at=at(30)), call(2, "A002", 2, at=at(60))], updated=at(600))
+    with caplog.at_level(logging.WARNING, logger="hallq.announcer"):
+        assert announcer.recover(old) == 0
+    assert announcer.pending == 0 and "not recovering calls" in caplog.text
+    # once a live call has measured the clocks, a snapshot's fresh call is recovered as usual
+    announcer.offer(call(3, "A003", 1, at=at(601)))
+    assert read_all(announcer, hall) == [3]
+    fresh = board([call(3, "A003", 1, at=at(601)), call(4, "A004", 1, at=at(605))], updated=at(606))
+    assert announcer.recover(fresh) == 1
+
+
 def test_a_flood_is_logged_in_a_line_a_minute_not_a_line_a_call(settings, tmp_path, caplog):
     caplog.set_level(logging.INFO, "hallq.announcer")
     hall = HallTime()

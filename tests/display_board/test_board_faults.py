@@ -54,9 +54,14 @@ def mono():
     return FakeTime()
 
 
+def board_clock(mono: FakeTime):
+    """The board's own wall clock, moving with ``mono``: T0 when the test starts."""
+    return lambda: T0 + timedelta(seconds=mono.t - 1000.0)
+
+
 @pytest.fixture
 def lobby(mono):
-    m = BoardModel(load_boards(BOARDS)["lobby"], monotonic=mono)
+    m = BoardModel(load_boards(BOARDS)["lobby"], monotonic=mono, wall=board_clock(mono))
     m.set_link(True)
     return m
 
@@ -190,8 +195,19 @@ def test_a_call_the_snapshot_brings_long_after_it_was_made_does_not_flash(lobby,
     assert lobby.newest.ticket == "A002" and not lobby.flashing()
 
 
+def test_a_retained_snapshot_read_after_a_quiet_half_hour_does_not_flash_its_call(lobby, mono):
+    """The publisher sends a snapshot only when it changes, so the retained one keeps the time of the hall's last
+    change: a board reconnecting after a quiet half hour reads a call that is fresh by the snapshot's time but not
+    by the board's clock: shown as the newest, not flashed as news."""
+    send(lobby, contract.BOARD, board([call(1, "A001", 1)]))
+    quiet = call(2, "A002", 2, at=T0 + timedelta(seconds=5))
+    mono.t += 30 * 60
+    send(lobby, contract.BOARD, board([call(1, "A001", 1), quiet], updated=T0 + timedelta(seconds=7)))
+    assert lobby.newest.ticket == "A002" and not lobby.flashing()
+
+
 def test_a_call_the_snapshot_brings_for_another_area_does_not_flash(mono):
-    zone = BoardModel(load_boards(BOARDS)["zone-b"], monotonic=mono)
+    zone = BoardModel(load_boards(BOARDS)["zone-b"], monotonic=mono, wall=board_clock(mono))
     zone.set_link(True)
     send(zone, contract.BOARD, board([call(1, "C001", 7)]))
     mono.t += 60
