@@ -200,6 +200,22 @@ def _ids(text: str) -> list[tuple[int, int, str]]:
     return found
 
 
+def scrub_ids(text: str) -> str:
+    """``text`` with the ID numbers in it masked (18- and 15-digit runs, as people write them), and nothing else:
+    what the hall shows everyone (a notice on the boards) may give a hotline's mobile number, never a person's ID.
+
+    >>> scrub_ids("请身份证号520201198506151232的群众到服务台，值班手机13985012345")
+    '请身份证号520201********1232的群众到服务台，值班手机13985012345'
+    """
+    if not text:
+        return text
+    out, at = [], 0
+    for start, end, digits in _ids(text):
+        out += [text[at:start], mask_id_number(digits)]
+        at = end
+    return "".join(out) + text[at:]
+
+
 def scrub_text(text: str) -> str:
     """Free text a resident or a clerk typed, with ID numbers and mobile numbers in it masked.
 
@@ -220,11 +236,7 @@ def scrub_text(text: str) -> str:
     """
     if not text:
         return text
-    out, at = [], 0
-    for start, end, digits in _ids(text):
-        out += [text[at:start], mask_id_number(digits)]
-        at = end
-    text = "".join(out) + text[at:]
+    text = scrub_ids(text)
     return _MOBILE_IN_TEXT.sub(lambda m: (m.group("cc") or "") + mask_phone(_plain_digits(m.group("number"))), text)
 
 

@@ -105,8 +105,8 @@ class KioskApi:
     def windows(self) -> list[dict]:
         return self.client.get("/windows")
 
-    def ticket(self, public_id: str) -> dict:
-        return self.client.get(f"/tickets/{quote(public_id, safe='')}")
+    def ticket(self, public_id: str, retry: bool | None = None) -> dict:
+        return self.client.request("GET", f"/tickets/{quote(public_id, safe='')}", retry=retry)
 
     # -- tickets -----------------------------------------------------------------------
     def issue_ticket(self, body: dict[str, Any], key: str) -> dict:

@@ -157,9 +157,9 @@ class TakeNumber(Flow):
     def _gone_by(self, ticket: dict[str, Any]) -> bool:
         """A replayed answer says how the ticket stood when it was issued: is it still waiting now?"""
         try:
-            now = self.s.api.ticket(ticket["id"])
-        except ApiError:
-            return False  # cannot tell (e.g. 404 after a restore): the server's answer stands
+            now = self.s.api.ticket(ticket["id"], retry=False)  # one try: the resident is waiting for the slip
+        except ApiError:  # Unreachable included
+            return False  # cannot tell (a flaky link, a 404 after a restore): the server's answer stands
         return now.get("state") != "waiting"
 
     def _print_and_say(self) -> None:

@@ -4,8 +4,8 @@ Both are journaled (``notice``), which is what makes the publisher send the boar
 notices snapshot.
 
 A notice is stored as it is shown, in every language: one line (control characters out, :func:`strip_controls`:
-a NUL cut it short on the boards' ticker) with any ID or mobile number in it masked (:func:`scrub_text`, as ratings
-and applications are): what is stored is what the boards, the ``notices`` topic and ``GET /notices`` show, and a
+a NUL cut it short on the boards' ticker) with any ID number in it masked (:func:`scrub_ids`; a hotline's mobile
+number is given on purpose): what is stored is what the boards, the ``notices`` topic and ``GET /notices`` show, and a
 notice such as "请身份证号520201198506151232的张三到服务台" would put a full ID number on every screen of the hall.
 """
 
@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from hallq.clock import iso
-from hallq.privacy import scrub_text, strip_controls
+from hallq.privacy import scrub_ids, strip_controls
 from queue_server.domain.context import Actor, Tx
 from queue_server.domain.errors import NotFound
 
@@ -40,8 +40,9 @@ def put_up(tx: Tx, text: dict[str, str], level: str = "info", until: str | None 
 
 
 def shown_text(text: dict[str, str]) -> dict[str, str]:
-    """A notice's text in each language as the boards may show it: one line, ID and mobile numbers masked."""
-    return {lang: scrub_text(strip_controls(t)) for lang, t in text.items()}
+    """A notice's text in each language as the boards may show it: one line, ID numbers masked (a hotline's mobile
+    number stays: a notice gives it on purpose)."""
+    return {lang: scrub_ids(strip_controls(t)) for lang, t in text.items()}
 
 
 def take_down(tx: Tx, notice_id: int) -> None:

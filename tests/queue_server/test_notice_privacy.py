@@ -1,8 +1,9 @@
 """A notice and a window's pause reason reach every board, the retained MQTT topics and the public API: a full ID
 number typed into one went everywhere as typed ("请身份证号520201198506151232的张三到服务台"), and a NUL cut a notice
 short on the boards' ticker (the API refuses a NUL; a BEL, a line break, a tab or a bidi override passed and were
-published as typed). Both are now stored one line, ID and mobile numbers masked (hallq.privacy.scrub_text,
-as ratings and applications are), in every language (docs/privacy.md)."""
+published as typed). Both are now stored one line with ID numbers masked, in every language (docs/privacy.md):
+a notice keeps a mobile number (a hotline it gives on purpose: hallq.privacy.scrub_ids); a pause reason, typed by a
+clerk about a resident, has mobile numbers masked too (scrub_text, as ratings and applications)."""
 
 from __future__ import annotations
 
@@ -12,16 +13,16 @@ from tests.conftest import MqttCollector, make_id
 SITE = "tiny"
 
 
-def test_a_notice_is_stored_one_line_with_id_and_mobile_numbers_masked_in_every_language(api):
+def test_a_notice_is_stored_one_line_with_id_numbers_masked_in_every_language_and_a_hotline_kept(api):
     full = make_id()
-    said = {"zh-Hans": f"请身份证号{full}的张三到服务台，\x07电话13812345678",
+    said = {"zh-Hans": f"请身份证号{full}的张三到服务台，\x07值班手机13812345678",
             "zh-Hant": f"請身份證號{full}的張三到服務台\n謝謝",
             "en": f"ID {full[:6]} {full[6:14]} {full[14:]}, please come to the desk\t\u202e"}
     made = api.ok("post", "/notices", {"text": said, "level": "urgent"}, as_="900", status=201)
     shown, = api.ok("get", "/notices")["notices"]
     assert shown["id"] == made["id"]
     masked = mask_id_number(full)
-    assert shown["text"] == {"zh-Hans": f"请身份证号{masked}的张三到服务台，电话138****5678",
+    assert shown["text"] == {"zh-Hans": f"请身份证号{masked}的张三到服务台，值班手机13812345678",
                              "zh-Hant": f"請身份證號{masked}的張三到服務台 謝謝",
                              "en": f"ID {masked}, please come to the desk"}
     assert full not in str(api.ok("get", "/notices")) and full[6:14] not in str(shown)
