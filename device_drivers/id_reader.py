@@ -299,7 +299,12 @@ class IdCardReader(ABC):
         """Find, select and read; None when no card is there. DeviceError for reader faults.
 
         A card is reported once per placing: left on the reader, it is None until it has been
-        taken away (or another card put there)."""
+        taken away (or another card put there), or until :meth:`forget`."""
+
+    def forget(self) -> None:
+        """Forget the card reported last: the next read reports a card lying there as newly placed (the kiosk
+        calls it when the resident opens another flow: a card lifted and put back while nothing asked the reader
+        left no "no card" behind)."""
 
     @abstractmethod
     def status(self) -> ReaderStatus:
@@ -326,10 +331,10 @@ class ProtocolReader(IdCardReader):
     _reported: bytes | None = None  # digest of the card reported last and not seen taken away since
     _digest_key: bytes = b""
     # the reader is asked only while a screen wants a card (kiosk/polling.py): a card lifted while nobody asked
-    # (on the result screen) leaves no "no card" answer behind. So after this long without being asked, what was
-    # reported is forgotten, and the same card put back later is a new placing. A card left lying on the reader
-    # is still reported once per screen that asks (polls come every 0.25 s while one does)
-    forget_after = 2.0
+    # leaves no "no card" answer behind. The kiosk forgets the card when another flow opens (:meth:`forget`); as a
+    # safety net, after this long without being asked too (far longer than any answer of the server takes, so a
+    # slow refusal never makes a card left lying there read again and again)
+    forget_after = 60.0
     _asked_at = 0.0
 
     @abstractmethod
@@ -390,6 +395,9 @@ class ProtocolReader(IdCardReader):
             return None  # left on the reader since it was reported: not a new placing
         self._reported = mark
         return card
+
+    def forget(self) -> None:
+        self._reported = None
 
     def _mark(self, card: IdCard) -> bytes:
         """A keyed digest of the card's ID number: tells "the same card" without keeping the number."""

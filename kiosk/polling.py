@@ -24,11 +24,19 @@ class DevicePoller:
         self.send = send
         self.reader_error: str | None = None
         self.scanner_error: str | None = None
+        self.flow: str | None = None  # the flow of the last round
 
     def poll(self, listens: tuple[str, ...], flow: str, card_heard: Callable[[], None] = lambda: None) -> None:
         """One round for screen ``flow``: a card read is sent as ``card`` (``card_heard()`` first: one card, one
         event, until the next screen asks again), a scan as ``scan``, the reader's new error as ``card_error``."""
         reader, scanner = self.devices.reader, self.devices.scanner
+        if flow != self.flow:
+            # another flow opened: a card lying on the reader is news to it (lifted on the last result screen and
+            # put back, the reader was not asked meanwhile); within a flow a card is reported once per placing, so a
+            # refusal shown on the same screen never reads it again and again
+            self.flow = flow
+            if reader is not None:
+                reader.forget()
         if "card" in listens and reader is not None:
             card = None
             try:
