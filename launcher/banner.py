@@ -64,6 +64,15 @@ def _first_id(path: Path, table: str) -> str:
     return str(first.get("id", "*")) if isinstance(first, dict) else "*"
 
 
+def _printer(path: Path, demo: bool) -> str:
+    """The kiosk's printer as kiosk.toml chooses it (``hallq start --demo`` simulates every device)."""
+    try:
+        driver = str(tomllib.loads(path.read_text(encoding="utf-8")).get("printer", {}).get("driver", "simulator"))
+    except (OSError, tomllib.TOMLDecodeError, AttributeError):
+        driver = "simulator"
+    return "simulator" if demo else driver
+
+
 def banner(cfg, parts: list[str], base: str, data: Path, demo: bool) -> str:
     """The banner for the parts started (names as in ``--only``), the server at ``base``, data in ``data``."""
     from hallq.i18n import pick
@@ -77,7 +86,9 @@ def banner(cfg, parts: list[str], base: str, data: Path, demo: bool) -> str:
         "board": [f"a window; without a screen {data / ('board-' + _first_id(here / 'board.toml', 'boards'))}.png"],
         "announcer": [f"the loudspeaker; without a sound card {data / 'announcements'}/*.wav"],
         "kiosk": [f"a window; without a screen {data / (_first_id(here / 'kiosk.toml', 'kiosk') + '-screens')}/*.png",
-                  f"printed tickets {data / (_first_id(here / 'kiosk.toml', 'kiosk') + '-printed')}/"],
+                  f"printed tickets {data / (_first_id(here / 'kiosk.toml', 'kiosk') + '-printed')}/"
+                  if (printer := _printer(here / "kiosk.toml", demo)) == "simulator"
+                  else f"tickets on the {printer} printer kiosk.toml names"],
         "devices": ["simulated LED strips, keypads and rating pads: "
                     f"hallq devices show --config {here / 'devices.toml'} --data-dir {data}"],
         "simulation": ["simulated residents and clerks, so the board and the voice come alive"],

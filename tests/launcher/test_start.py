@@ -72,6 +72,24 @@ def test_the_village_banner_names_its_own_accounts_and_where_each_part_shows_its
         assert where in text, where
 
 
+def test_the_banner_names_the_printer_kiosk_toml_chooses_outside_a_demo(tmp_path):
+    """Without --demo the kiosk runs kiosk.toml's devices (kiosk/cli.py hall_parts): a serial printer prints, so the
+    banner sends nobody to a folder of simulated tickets."""
+    import shutil
+
+    conf = tmp_path / "village"
+    shutil.copytree(VILLAGE.parent, conf)
+    kiosk = conf / "kiosk.toml"
+    text = kiosk.read_text(encoding="utf-8")
+    assert 'driver = "simulator"' in text
+    kiosk.write_text(text.replace('driver = "simulator"', 'driver = "serial"', 1), encoding="utf-8")
+    data = tmp_path / "data"
+    real = banner(load_hall(conf / "hall.toml"), ["kiosk"], "http://127.0.0.1:8080", data, demo=False)
+    assert "tickets on the serial printer kiosk.toml names" in real and "-printed" not in real
+    demo = banner(load_hall(conf / "hall.toml"), ["kiosk"], "http://127.0.0.1:8080", data, demo=True)
+    assert "kiosk-station-printed" in demo
+
+
 def test_the_city_banner_names_its_clerks_manager_and_administrator(tmp_path):
     text = banner(load_hall(CITY), ["server"], "http://127.0.0.1:8080", tmp_path, demo=True)
     assert "administrator   9001" in text and "manager         2001" in text and "window staff    1001–1020" in text
