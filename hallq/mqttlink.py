@@ -73,7 +73,7 @@ class WireConnection:
         self._inflight: dict[int, bytes] = {}  # QoS 1 messages not acknowledged, by packet id, in sending order
         # what to send instead of an unacknowledged message on a new connection, where the sender said (publish's
         # ``again``): a call re-sent after an outage says it is re-sent (queue_server/publisher.py)
-        self._again: dict[int, bytes] = {}
+        self._again: dict[int, tuple[str, bytes, bool, Callable[[bytes], bytes]]] = {}
         self._next_id = 0
         self._retry_at = 0.0
         self._retry_delay = 0.0
@@ -105,10 +105,10 @@ class WireConnection:
         return self.connected.wait(timeout)
 
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False,
-                again: bytes | None = None) -> bool:
-        """Queue a message for the next write; False when not connected (nothing queued). ``again``: at QoS 1, the
-        payload to send instead if the message must be sent again on a new connection (not acknowledged on this
-        one: a link that went quiet holds up to 1.5 keepalives of them)."""
+                again: Callable[[bytes], bytes] | None = None) -> bool:
+        """Queue a message for the next write; False when not connected (nothing queued). ``again``: at QoS 1, what
+        turns the payload into the one to send instead if the message must be sent again on a new connection (not
+        acknowledged on this one: a link that went quiet holds up to 1.5 keepalives of them); applied only then."""
         if not self.connected.is_set():
             return False
         if qos:
@@ -116,7 +116,7 @@ class WireConnection:
             packet = mqttwire.publish(topic, payload, qos=1, mid=mid, retain=retain)
             self._inflight[mid] = packet
             if again is not None:
-                self._again[mid] = mqttwire.publish(topic, again, qos=1, mid=mid, retain=retain)
+                self._again[mid] = (topic, payload, retain, again)
         else:
             packet = mqttwire.publish(topic, payload, retain=retain)
         self._out += packet
@@ -224,7 +224,9 @@ class WireConnection:
         for qos, filters in by_qos.items():
             out += mqttwire.subscribe(self._mid(), filters, qos=qos)
         for mid, packet in self._inflight.items():  # not acknowledged on the last connection: again, in order, DUP
-            packet = self._inflight[mid] = self._again.pop(mid, packet)
+            if (changed := self._again.pop(mid, None)) is not None:
+                topic, payload, retain, again = changed
+                packet = self._inflight[mid] = mqttwire.publish(topic, again(payload), qos=1, mid=mid, retain=retain)
             out += bytes([packet[0] | 0x08]) + packet[1:]
         self._out = out + self._out
         self.connected.set()

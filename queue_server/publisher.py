@@ -402,10 +402,9 @@ class Publisher:
             return ok
         conn = self.conn
         assert conn is not None, "only the leader, connected, sends (_step)"
-        data = contract.encode(topic_def, payload)
         # resent_marked: sent again on a new connection, it says so (the same JSON object, one member more)
-        return conn.publish(topic, data, qos=topic_def.qos, retain=topic_def.retained,
-                            again=data[:-1] + b',"replayed":true}' if resent_marked else None)
+        return conn.publish(topic, contract.encode(topic_def, payload), qos=topic_def.qos, retain=topic_def.retained,
+                            again=_marked_replayed if resent_marked else None)
 
     def _save_cursor(self, force: bool = False) -> None:
         if self.cursor == self._cursor_saved or (not force and time.monotonic() - self._cursor_saved_at < 1.0):
@@ -415,6 +414,11 @@ class Publisher:
                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (str(self.cursor),))
         self._cursor_saved = self.cursor
         self._cursor_saved_at = time.monotonic()
+
+
+def _marked_replayed(data: bytes) -> bytes:
+    """An encoded call (a JSON object) with ``"replayed": true``: how it is sent again after a reconnect."""
+    return data[:-1] + b',"replayed":true}'
 
 
 def _without_time(payload: dict[str, Any]) -> bytes:
